@@ -1,0 +1,104 @@
+# Mailroom - top-level build. GNU make, no autotools.
+#
+#   make            build every program into build/bin
+#   make asan       the same with ASan+UBSan into build-asan/, then unit tests
+#   make test       deps + build + unit tests + integration tests
+#   make run        deps + build + a self-contained instance under ./run
+#   make bench      benchmarks (bench/)
+#   make deps       install missing Debian packages
+#   make install    PREFIX=/usr DESTDIR=...
+#
+# Each program folder has a Module.mk that adds to PROGS and says which
+# sources make each program; everything under lib/ goes into one static
+# library that every program links.
+
+BUILD   ?= build
+CC      ?= gcc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral
+DEFS     = -D_GNU_SOURCE -DDEF_CONFIG_DIR='"$(CONFDIR)"'
+ALL_CFLAGS = -std=gnu11 $(WARN) $(DEFS) -Ilib $(CFLAGS) $(SANITIZE)
+LDLIBS  := -lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz
+PREFIX  ?= /usr
+CONFDIR ?= /etc/mailroom
+
+LIB_SRCS := $(sort $(wildcard lib/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBMR    := $(BUILD)/libmailroom.a
+
+PROGS :=
+include $(sort $(wildcard */Module.mk */*/Module.mk))
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_EXTRA := tests/unit/unit_helpers.c
+
+PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
+
+.PHONY: all asan test unit integration run deps clean install bench check-banned fuzz
+all: $(PROG_BINS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBMR): $(LIB_OBJS)
+	@rm -f $@
+	@echo '  AR    $@'
+	@ar rcs $@ $^
+
+# One rule per program: build/bin/NAME from $(NAME_SRCS).
+define PROG_RULE
+$(BUILD)/bin/$(1): $$($(1)_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBMR)
+	@mkdir -p $$(dir $$@)
+	@echo '  LINK  $$@'
+	@$$(CC) $(ALL_CFLAGS) -o $$@ $$^ $(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_EXTRA) $(LIBMR)
+	@mkdir -p $(dir $@)
+	@echo '  LINK  $@'
+	@$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_EXTRA) $(LIBMR) $(LDLIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+unit: all
+	@bash tests/run-unit.sh $(BUILD)
+
+integration: all
+	@bash tests/run-integration.sh $(BUILD)
+
+test: deps check-banned
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' all
+	ASAN_OPTIONS=detect_leaks=1 bash tests/run-unit.sh build-asan
+
+check-banned:
+	@bash tests/check-banned.sh
+
+deps:
+	@bash tools/deps.sh
+
+run: deps
+	$(MAKE) all
+	@bash tools/make-run.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all
+	@bash bench/run-all.sh $(BUILD)
+
+fuzz:
+	@bash tests/fuzz/run.sh
+
+install: all
+	@bash tools/install.sh $(BUILD) "$(DESTDIR)" "$(PREFIX)" "$(CONFDIR)"
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,56 @@
+/*
+ * mail_proto.h - names shared between daemons: services, protocols,
+ * attributes, and the fixed descriptors master hands its children.
+ *
+ * Every service socket lives under the queue directory: "private/NAME"
+ * for daemons only, "public/NAME" for local users' commands.
+ */
+#ifndef MR_MAIL_PROTO_H
+#define MR_MAIL_PROTO_H
+
+/* Service sockets, relative to queue_directory */
+#define MAIL_SOCK_CLEANUP	"private/cleanup"
+#define MAIL_SOCK_QMGR		"public/qmgr"
+#define MAIL_SOCK_PICKUP	"public/pickup"
+#define MAIL_SOCK_TABLED	"private/tabled"
+
+/* Protocol names sent in the handshake (attr_send_protocol) */
+#define MAIL_PROTO_CLEANUP	"cleanup"
+#define MAIL_PROTO_TABLED	"tabled"
+
+/* Attribute names */
+#define MAIL_ATTR_PROTOCOL	"protocol"
+#define MAIL_ATTR_QUEUE_ID	"queue_id"
+#define MAIL_ATTR_STATUS	"status"
+#define MAIL_ATTR_REASON	"reason"
+#define MAIL_ATTR_FLAGS		"flags"
+#define MAIL_ATTR_SENDER	"sender"
+#define MAIL_ATTR_RCPT		"rcpt"
+#define MAIL_ATTR_TABLE		"table"
+#define MAIL_ATTR_KEY		"key"
+#define MAIL_ATTR_VALUE		"value"
+#define MAIL_ATTR_REQUEST	"request"
+
+/* Queue directories, relative to queue_directory */
+#define MAIL_QUEUE_MAILDROP	"maildrop"
+#define MAIL_QUEUE_INCOMING	"incoming"
+#define MAIL_QUEUE_ACTIVE	"active"
+#define MAIL_QUEUE_DEFERRED	"deferred"
+#define MAIL_QUEUE_HOLD		"hold"
+#define MAIL_QUEUE_CORRUPT	"corrupt"
+#define MAIL_QUEUE_BOUNCE	"bounce"
+#define MAIL_QUEUE_DEFER	"defer"
+#define MAIL_QUEUE_QUARANTINE	"quarantine"
+
+/* Wake-up triggers (one byte on public/qmgr) */
+#define TRIGGER_WAKEUP		'W'	/* new mail in incoming */
+#define TRIGGER_FLUSH		'F'	/* retry deferred mail now */
+
+/*
+ * Descriptors a child of master finds open (see lib/master/mail_server.h):
+ * the status pipe to master, then the listening socket(s).
+ */
+#define MASTER_STATUS_FD	3
+#define MASTER_LISTEN_FD	4
+
+#endif

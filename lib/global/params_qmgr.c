@@ -1,0 +1,8 @@
+/*
+ * params_qmgr.c - parameters of the qmgr part of the system.
+ */
+#include "config.h"
+
+const param_def_t params_qmgr[] = {
+    {0, 0, 0, 0},
+};

@@ -1,0 +1,50 @@
+/*
+ * table.h - lookup tables named "type:name".
+ *
+ *   cdb:/path        /path.cdb built by mailroom-map (tinycdb)
+ *   hash:/path       /path.db, Berkeley DB hash, built by mailroom-map
+ *   btree:/path      /path.db, Berkeley DB btree
+ *   texthash:/path   the text source itself, read into memory at open
+ *   inline:{k=v, k2=v2}
+ *   regexp:/path     /pattern/flags  result   (PCRE2; also pcre:)
+ *   proxy:TYPE:NAME  through the tabled service (for chrooted daemons)
+ *   unix:/socket     ask a server over a Unix socket (tabled protocol)
+ *
+ * Keys are folded to lower case (except regexp:, which matches as given).
+ * A missing or corrupt table is an error the caller must treat as
+ * temporary (451/4.3.0), never as "not found".
+ */
+#ifndef MR_TABLE_H
+#define MR_TABLE_H
+
+#include "util/str.h"
+
+typedef struct table table_t;
+typedef struct table_list table_list_t;
+
+/* table_open - open one table. NULL with *error_r (names the file) on error. */
+table_t *table_open(const char *spec, const char **error_r);
+/* table_lookup - 1 found (value in *value), 0 not found, -1 error (*error_r) */
+int     table_lookup(table_t *t, const char *key, str_t *value, const char **error_r);
+/* table_close - release and clear the caller's pointer */
+void    table_close(table_t **tp);
+/* table_spec - the "type:name" it was opened with */
+const char *table_spec(const table_t *t);
+
+/* table_list_open - open a comma/space separated list of tables (the
+ * value of a parameter such as virtual_alias_maps; may be empty) */
+table_list_t *table_list_open(const char *specs, const char **error_r);
+/* table_list_lookup - first table with the key wins; results as above */
+int     table_list_lookup(table_list_t *l, const char *key, str_t *value, const char **error_r);
+/* table_list_lookup_addr - address lookup with the usual fall-backs, in
+ * order: user+ext@domain, user@domain, user+ext, user, @domain
+ * (the bare-local forms only when local_too is set, i.e. the domain is
+ * one of ours); delim is recipient_delimiter. Results as above. */
+int     table_list_lookup_addr(table_list_t *l, const char *addr, const char *delim,
+			       int local_too, str_t *value, const char **error_r);
+/* table_list_empty - no tables configured */
+int     table_list_empty(const table_list_t *l);
+/* table_list_close - release and clear the caller's pointer */
+void    table_list_close(table_list_t **lp);
+
+#endif

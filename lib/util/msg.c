@@ -1,0 +1,203 @@
+/*
+ * msg.c - the logging back end: syslog (facility mail), stderr, or a file.
+ *
+ * A file target is opened once, with O_APPEND, before any chroot, and each
+ * line is written with one write(2) so that lines from many processes do not
+ * interleave.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+int     msg_verbose;
+int     msg_error_count;
+
+static char msg_ident[64] = "mailroom";
+static const char *msg_prog = "mailroom";
+static int msg_to_syslog;
+static int msg_to_stderr = 1;
+static int msg_file_fd = -1;
+static void (*msg_hook)(void);
+
+static const char *msg_level_names[] = {
+    "", "warning: ", "error: ", "fatal: ", "panic: ",
+};
+
+/* msg_init - remember who we are */
+void    msg_init(const char *progname)
+{
+    const char *slash = strrchr(progname, '/');
+
+    msg_prog = slash ? slash + 1 : progname;
+    snprintf(msg_ident, sizeof(msg_ident), "mailroom/%s", msg_prog);
+    if (msg_to_syslog) {
+	closelog();
+	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    }
+}
+
+/* msg_progname - accessor */
+const char *msg_progname(void)
+{
+    return msg_prog;
+}
+
+/* msg_target_one - enable one log target */
+static int msg_target_one(const char *spec, size_t len)
+{
+    char    path[4096];
+
+    if (len == 6 && strncmp(spec, "syslog", 6) == 0) {
+	msg_to_syslog = 1;
+	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	return 0;
+    }
+    if (len == 6 && strncmp(spec, "stderr", 6) == 0) {
+	msg_to_stderr = 1;
+	return 0;
+    }
+    if (len == 0 || len >= sizeof(path) || spec[0] != '/') {
+	fprintf(stderr, "%s: bad log target \"%.*s\"\n", msg_ident, (int) len, spec);
+	return -1;
+    }
+    memcpy(path, spec, len);
+    path[len] = 0;
+    if (msg_file_fd >= 0)
+	close(msg_file_fd);
+    msg_file_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (msg_file_fd < 0) {
+	fprintf(stderr, "%s: cannot open log file %s: %s\n", msg_ident, path, strerror(errno));
+	return -1;
+    }
+    return 0;
+}
+
+/* msg_target - choose where log lines go */
+int     msg_target(const char *spec)
+{
+    int     ret = 0;
+
+    msg_to_stderr = 0;
+    msg_to_syslog = 0;
+    while (*spec) {
+	size_t  len = strcspn(spec, ", ");
+
+	if (len > 0 && msg_target_one(spec, len) < 0)
+	    ret = -1;
+	spec += len;
+	spec += strspn(spec, ", ");
+    }
+    if (!msg_to_syslog && msg_file_fd < 0)
+	msg_to_stderr = 1;
+    return ret;
+}
+
+/* msg_cleanup_hook - run before a fatal exit */
+void    msg_cleanup_hook(void (*fn)(void))
+{
+    msg_hook = fn;
+}
+
+/* msg_write_line - one line to stderr and/or the log file */
+static void msg_write_line(int level, const char *text)
+{
+    char    line[2200], stamp[32], host[64];
+    time_t  now = time(NULL);
+    struct tm tm;
+    int     n;
+
+    if (msg_file_fd >= 0) {
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == 0)
+	    snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = 0;
+	if (strchr(host, '.'))
+	    *strchr(host, '.') = 0;
+	n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, host,
+		     msg_ident, (long) getpid(), msg_level_names[level], text);
+	if (n > (int) sizeof(line) - 1)
+	    n = sizeof(line) - 1, line[n - 1] = '\n';
+	if (write(msg_file_fd, line, (size_t) n) < 0) {
+	    /* nowhere left to complain */
+	}
+    }
+    if (msg_to_stderr) {
+	n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", msg_ident,
+		     (long) getpid(), msg_level_names[level], text);
+	if (n > (int) sizeof(line) - 1)
+	    n = sizeof(line) - 1, line[n - 1] = '\n';
+	if (write(2, line, (size_t) n) < 0) {
+	    /* nothing to do */
+	}
+    }
+}
+
+/* msg_vlog - format and emit one log line */
+void    msg_vlog(int level, const char *fmt, va_list ap)
+{
+    static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT};
+    char    text[2048];
+    int     saved_errno = errno;
+
+    vsnprintf(text, sizeof(text), fmt, ap);
+    for (char *cp = text; *cp; cp++)
+	if (*cp == '\n' || *cp == '\r')
+	    *cp = ' ';
+    if (msg_to_syslog)
+	syslog(prio[level], "%s%s", msg_level_names[level], text);
+    msg_write_line(level, text);
+    errno = saved_errno;
+}
+
+#define MSG_FN(name, level) \
+    void name(const char *fmt, ...) { \
+	va_list ap; va_start(ap, fmt); msg_vlog(level, fmt, ap); va_end(ap); }
+
+MSG_FN(msg_info, MSG_INFO)
+MSG_FN(msg_warn, MSG_WARN)
+
+/* msg_error - log and count */
+void    msg_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg_vlog(MSG_ERROR, fmt, ap);
+    va_end(ap);
+    if (++msg_error_count >= 13)
+	msg_fatal("too many errors - program terminated");
+}
+
+/* msg_fatal - log, clean up, exit */
+void    msg_fatal(const char *fmt, ...)
+{
+    static int recursion;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg_vlog(MSG_FATAL, fmt, ap);
+    va_end(ap);
+    if (recursion++ == 0 && msg_hook)
+	msg_hook();
+    sleep(1);				/* do not let master restart us too fast */
+    _exit(1);
+}
+
+/* msg_panic - log and dump core */
+void    msg_panic(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg_vlog(MSG_PANIC, fmt, ap);
+    va_end(ap);
+    abort();
+}

@@ -1,0 +1,66 @@
+/*
+ * privs.c - privilege drop and chroot (order argued in privs.h).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "privs.h"
+
+int     privs_running_as_root(void)
+{
+    return geteuid() == 0;
+}
+
+int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL)
+	return -1;
+    *uid_r = pw->pw_uid;
+    *gid_r = pw->pw_gid;
+    return 0;
+}
+
+/* privs_become - set gid, groups and uid, then prove it sticks */
+void    privs_become(uid_t uid, gid_t gid)
+{
+    if (setgroups(1, &gid) < 0)
+	msg_fatal("setgroups(%ld): %s", (long) gid, strerror(errno));
+    if (setgid(gid) < 0)
+	msg_fatal("setgid(%ld): %s", (long) gid, strerror(errno));
+    if (setuid(uid) < 0)
+	msg_fatal("setuid(%ld): %s", (long) uid, strerror(errno));
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+	msg_panic("privilege drop to uid %ld can be undone", (long) uid);
+}
+
+void    privs_drop(const char *user, const char *chroot_dir)
+{
+    static int said_noop;
+    uid_t   uid;
+    gid_t   gid;
+
+    if (!privs_running_as_root()) {
+	if (!said_noop++ && msg_verbose)
+	    msg_info("not started as root: running as uid %ld, privilege drop is a no-op",
+		     (long) getuid());
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	    msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	return;
+    }
+    if (privs_lookup(user, &uid, &gid) < 0)
+	msg_fatal("unknown mail_owner user \"%s\"", user);
+    if (chroot_dir && *chroot_dir) {
+	if (chroot(chroot_dir) < 0 || chdir("/") < 0)
+	    msg_fatal("chroot(%s): %s", chroot_dir, strerror(errno));
+    }
+    privs_become(uid, gid);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+}

@@ -1,0 +1,26 @@
+/*
+ * privs.h - dropping privileges, in one place and one fixed order.
+ *
+ * The order is: (caller's privileged pre-init: open keys, tables, logs)
+ *   -> look up the user -> chroot -> setgroups/setgid/setuid
+ *   -> verify that root cannot be regained -> PR_SET_NO_NEW_PRIVS
+ *   -> (caller's post-init) -> read the first byte of input.
+ * Not started as root, there is nothing to drop: the call is a no-op that
+ * says so once in the log, and the same code path runs.
+ */
+#ifndef MR_PRIVS_H
+#define MR_PRIVS_H
+
+#include <sys/types.h>
+
+/* privs_lookup - uid/gid of a user name; 0 ok, -1 no such user */
+int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r);
+/* privs_drop - chroot (if dir is not NULL/empty) and become user; fatal on
+ * any failure, since carrying on with privileges would be worse */
+void    privs_drop(const char *user, const char *chroot_dir);
+/* privs_become - switch to uid/gid for good (used by local delivery) */
+void    privs_become(uid_t uid, gid_t gid);
+/* privs_running_as_root - were we started by root? */
+int     privs_running_as_root(void);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * stream.c - buffered streams with timeouts and bounded line reads.
+ *
+ * Reads go through a fixed-size input buffer; writes through an output
+ * buffer that stream_flush() empties. Both go through the stream_io_t
+ * transport, which by default is plain read/write with poll(2) for the
+ * timeout, and can be swapped for TLS.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mymalloc.h"
+#include "msg.h"
+#include "stream.h"
+
+#define STREAM_BUFSIZE	16384
+
+struct stream {
+    int     fd;
+    int     timeout_ms;
+    const stream_io_t *io;
+    void   *io_ctx;
+    unsigned char rbuf[STREAM_BUFSIZE];
+    size_t  rpos, rlen;			/* unread bytes are rbuf[rpos..rlen) */
+    str_t  *wbuf;
+    int     error, timedout, eof;
+};
+
+/* plain_wait - poll for one event with a timeout */
+static int plain_wait(int fd, short events, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int     n;
+
+    if (timeout_ms < 0)
+	return 1;
+    do {
+	n = poll(&pfd, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+	errno = ETIMEDOUT;
+    return n;
+}
+
+/* plain_read - read(2) with timeout */
+static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_ms)
+{
+    ssize_t n;
+
+    (void) ctx;
+    for (;;) {
+	if (plain_wait(fd, POLLIN, timeout_ms) <= 0)
+	    return -1;
+	n = read(fd, buf, len);
+	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+	    return n;
+    }
+}
+
+/* plain_write - write(2) with timeout */
+static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)
+{
+    ssize_t n;
+
+    (void) ctx;
+    for (;;) {
+	if (plain_wait(fd, POLLOUT, timeout_ms) <= 0)
+	    return -1;
+	n = write(fd, buf, len);
+	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+	    return n;
+    }
+}
+
+static const stream_io_t plain_io = {plain_read, plain_write, NULL};
+
+/* stream_open - wrap a descriptor */
+stream_t *stream_open(int fd)
+{
+    stream_t *s = mr_calloc(1, sizeof(*s));
+
+    s->fd = fd;
+    s->timeout_ms = -1;
+    s->io = &plain_io;
+    s->wbuf = str_new(1024);
+    return s;
+}
+
+/* stream_release - free the stream, keep the fd */
+int     stream_release(stream_t **sp)
+{
+    stream_t *s = *sp;
+    int     fd = s->fd;
+
+    if (s->io->close)
+	s->io->close(s->io_ctx);
+    str_free(&s->wbuf);
+    mr_free(s);
+    *sp = NULL;
+    return fd;
+}
+
+/* stream_close - flush, close, free */
+int     stream_close(stream_t **sp)
+{
+    int     ret = 0;
+
+    if (*sp == NULL)
+	return 0;
+    if (str_len((*sp)->wbuf) > 0 && stream_flush(*sp) < 0)
+	ret = -1;
+    if (close(stream_release(sp)) < 0)
+	ret = -1;
+    return ret;
+}
+
+void    stream_set_timeout(stream_t *s, int seconds)
+{
+    s->timeout_ms = seconds > 0 ? seconds * 1000 : -1;
+}
+
+void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
+{
+    s->io = io ? io : &plain_io;
+    s->io_ctx = ctx;
+}
+
+void   *stream_io_ctx(stream_t *s)
+{
+    return s->io_ctx;
+}
+
+int     stream_fd(stream_t *s)
+{
+    return s->fd;
+}
+
+int     stream_error(stream_t *s)
+{
+    return s->error;
+}
+
+int     stream_timedout(stream_t *s)
+{
+    return s->timedout;
+}
+
+int     stream_eof(stream_t *s)
+{
+    return s->eof;
+}
+
+void    stream_clear_error(stream_t *s)
+{
+    s->error = s->timedout = s->eof = 0;
+}
+
+size_t  stream_pending(stream_t *s)
+{
+    return s->rlen - s->rpos;
+}
+
+/* stream_fill - refill the input buffer; 1 data, 0 EOF, -1 error */
+static int stream_fill(stream_t *s)
+{
+    ssize_t n;
+
+    if (s->rpos < s->rlen)
+	return 1;
+    if (s->error)
+	return -1;
+    if (s->eof)
+	return 0;
+    s->rpos = s->rlen = 0;
+    n = s->io->read(s->io_ctx, s->fd, s->rbuf, sizeof(s->rbuf), s->timeout_ms);
+    if (n < 0) {
+	s->error = 1;
+	s->timedout = (errno == ETIMEDOUT);
+	return -1;
+    }
+    if (n == 0) {
+	s->eof = 1;
+	return 0;
+    }
+    s->rlen = (size_t) n;
+    return 1;
+}
+
+/* stream_wait_readable - is input there (buffered or on the wire)? */
+int     stream_wait_readable(stream_t *s, int ms)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    int     n;
+
+    if (stream_pending(s) > 0)
+	return 1;
+    do {
+	n = poll(&pfd, 1, ms);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : n > 0;
+}
+
+/* stream_read_line - bounded line read */
+int     stream_read_line(stream_t *s, str_t *line, size_t max)
+{
+    size_t  got = 0;
+
+    for (;;) {
+	int     r = stream_fill(s);
+	unsigned char *start, *nl;
+	size_t  avail, take;
+
+	if (r <= 0) {
+	    if (got > 0 && r == 0)
+		return STREAM_LINE;
+	    return r < 0 ? STREAM_ERROR : STREAM_EOF;
+	}
+	start = s->rbuf + s->rpos;
+	avail = s->rlen - s->rpos;
+	if (avail > max - got)
+	    avail = max - got;
+	nl = memchr(start, '\n', avail);
+	take = nl ? (size_t) (nl - start) + 1 : avail;
+	str_append(line, start, take);
+	s->rpos += take;
+	got += take;
+	if (nl)
+	    return STREAM_LINE;
+	if (got >= max)
+	    return STREAM_PARTIAL;
+    }
+}
+
+/* stream_skip_line - discard the rest of a line */
+int     stream_skip_line(stream_t *s)
+{
+    for (;;) {
+	int     r = stream_fill(s);
+	unsigned char *nl;
+
+	if (r <= 0)
+	    return r < 0 ? STREAM_ERROR : STREAM_EOF;
+	nl = memchr(s->rbuf + s->rpos, '\n', s->rlen - s->rpos);
+	if (nl) {
+	    s->rpos = (size_t) (nl - s->rbuf) + 1;
+	    return 1;
+	}
+	s->rpos = s->rlen;
+    }
+}
+
+/* stream_getc - one byte */
+int     stream_getc(stream_t *s)
+{
+    if (stream_fill(s) <= 0)
+	return -1;
+    return s->rbuf[s->rpos++];
+}
+
+/* stream_read - whatever is available, up to len */
+ssize_t stream_read(stream_t *s, void *buf, size_t len)
+{
+    int     r = stream_fill(s);
+    size_t  take;
+
+    if (r <= 0)
+	return r;
+    take = s->rlen - s->rpos;
+    if (take > len)
+	take = len;
+    memcpy(buf, s->rbuf + s->rpos, take);
+    s->rpos += take;
+    return (ssize_t) take;
+}
+
+/* stream_read_exact - all or nothing */
+int     stream_read_exact(stream_t *s, void *buf, size_t len)
+{
+    unsigned char *cp = buf;
+
+    while (len > 0) {
+	ssize_t n = stream_read(s, cp, len);
+
+	if (n <= 0)
+	    return (int) n;
+	cp += n;
+	len -= (size_t) n;
+    }
+    return 1;
+}
+
+/* stream_read_str - exact read into a string */
+int     stream_read_str(stream_t *s, str_t *out, size_t len)
+{
+    while (len > 0) {
+	int     r = stream_fill(s);
+	size_t  take;
+
+	if (r <= 0)
+	    return r;
+	take = s->rlen - s->rpos;
+	if (take > len)
+	    take = len;
+	str_append(out, s->rbuf + s->rpos, take);
+	s->rpos += take;
+	len -= take;
+    }
+    return 1;
+}
+
+/* stream_write - buffer output, flushing when the buffer is large */
+int     stream_write(stream_t *s, const void *buf, size_t len)
+{
+    if (s->error)
+	return -1;
+    str_append(s->wbuf, buf, len);
+    if (str_len(s->wbuf) >= STREAM_BUFSIZE)
+	return stream_flush(s);
+    return 0;
+}
+
+int     stream_puts(stream_t *s, const char *cstr)
+{
+    return stream_write(s, cstr, strlen(cstr));
+}
+
+/* stream_printf - formatted output */
+int     stream_printf(stream_t *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->error)
+	return -1;
+    va_start(ap, fmt);
+    str_vappendf(s->wbuf, fmt, ap);
+    va_end(ap);
+    if (str_len(s->wbuf) >= STREAM_BUFSIZE)
+	return stream_flush(s);
+    return 0;
+}
+
+/* stream_flush - write everything buffered */
+int     stream_flush(stream_t *s)
+{
+    size_t  done = 0;
+
+    if (s->error)
+	return -1;
+    while (done < str_len(s->wbuf)) {
+	ssize_t n = s->io->write(s->io_ctx, s->fd, str_data(s->wbuf) + done,
+				 str_len(s->wbuf) - done, s->timeout_ms);
+
+	if (n <= 0) {
+	    s->error = 1;
+	    s->timedout = (n < 0 && errno == ETIMEDOUT);
+	    return -1;
+	}
+	done += (size_t) n;
+    }
+    str_reset(s->wbuf);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * stream.h - buffered byte streams over a file descriptor.
+ *
+ * Every read and write has a timeout, and line reads are bounded. The
+ * transport is a small table of functions (stream_io_t) so that a TLS
+ * layer can slot in under an open stream (after STARTTLS) without the
+ * protocol code noticing.
+ */
+#ifndef MR_STREAM_H
+#define MR_STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "str.h"
+
+typedef struct stream stream_t;
+
+/* Transport: read/write at most len bytes, waiting at most timeout_ms
+ * (-1: forever). Return bytes moved, 0 for EOF (read), -1 with errno set
+ * (ETIMEDOUT on timeout). */
+typedef struct stream_io {
+    ssize_t (*read)(void *ctx, int fd, void *buf, size_t len, int timeout_ms);
+    ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len, int timeout_ms);
+    void    (*close)(void *ctx);	/* may be NULL */
+} stream_io_t;
+
+/* Results of stream_read_line */
+#define STREAM_LINE	1		/* a whole line, ending in '\n' */
+#define STREAM_PARTIAL	2		/* max bytes, no '\n' yet (rest unread) */
+#define STREAM_EOF	0		/* end of file before any byte */
+#define STREAM_ERROR	(-1)		/* I/O error or timeout */
+
+/* stream_open - wrap fd (the stream owns it and closes it) */
+stream_t *stream_open(int fd);
+/* stream_close - flush, close and free; sets *sp to NULL; -1 on flush error */
+int     stream_close(stream_t **sp);
+/* stream_release - free the stream but leave the fd open; returns the fd */
+int     stream_release(stream_t **sp);
+/* stream_set_timeout - per-operation timeout in seconds (0: none) */
+void    stream_set_timeout(stream_t *s, int seconds);
+/* stream_set_io - switch transport (e.g. to TLS); buffered input is kept */
+void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
+/* stream_io_ctx - the transport context (e.g. the TLS session) or NULL */
+void   *stream_io_ctx(stream_t *s);
+/* stream_fd - the file descriptor */
+int     stream_fd(stream_t *s);
+
+/* stream_read_line - append one line (with its '\n') to line, reading at
+ * most max bytes. Returns STREAM_LINE, STREAM_PARTIAL (max bytes and no
+ * '\n': nothing beyond them was consumed), STREAM_EOF or STREAM_ERROR.
+ * At EOF in mid-line the partial line is returned as STREAM_LINE without
+ * a '\n'. */
+int     stream_read_line(stream_t *s, str_t *line, size_t max);
+/* stream_skip_line - discard input up to and including the next '\n';
+ * returns 1, or STREAM_EOF / STREAM_ERROR */
+int     stream_skip_line(stream_t *s);
+/* stream_getc - one byte, or -1 at EOF/error */
+int     stream_getc(stream_t *s);
+/* stream_read - up to len bytes (at least 1 unless EOF/error); returns
+ * count, 0 at EOF, -1 on error */
+ssize_t stream_read(stream_t *s, void *buf, size_t len);
+/* stream_read_exact - exactly len bytes: 1 ok, 0 EOF before all, -1 error */
+int     stream_read_exact(stream_t *s, void *buf, size_t len);
+/* stream_read_str - append exactly len bytes to a string; as read_exact */
+int     stream_read_str(stream_t *s, str_t *out, size_t len);
+/* stream_pending - bytes already buffered and not yet consumed */
+size_t  stream_pending(stream_t *s);
+/* stream_wait_readable - 1 if input arrives within ms, 0 if not, -1 error */
+int     stream_wait_readable(stream_t *s, int ms);
+
+/* stream_write - buffer len bytes; 0 ok, -1 error */
+int     stream_write(stream_t *s, const void *buf, size_t len);
+/* stream_puts - buffer a C string */
+int     stream_puts(stream_t *s, const char *cstr);
+/* stream_printf - buffer formatted text */
+int     stream_printf(stream_t *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* stream_flush - write out the buffer; 0 ok, -1 error */
+int     stream_flush(stream_t *s);
+
+/* Sticky status */
+int     stream_error(stream_t *s);	/* an I/O error happened */
+int     stream_timedout(stream_t *s);	/* ... and it was a timeout */
+int     stream_eof(stream_t *s);	/* EOF seen */
+/* stream_clear_error - forget sticky error/EOF (for a retry) */
+void    stream_clear_error(stream_t *s);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * test_util.c - strings, streams over a socketpair, attribute lists.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "unit_helpers.h"
+#include "util/attr.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
+#include "util/stream.h"
+
+/* test_str_grows - appends past the initial size keep the NUL */
+static void test_str_grows(void **state)
+{
+    str_t  *s = str_new(1);
+
+    for (int i = 0; i < 1000; i++)
+	str_appendc(s, 'a' + i % 26);
+    assert_int_equal(str_len(s), 1000);
+    assert_int_equal(str_data(s)[1000], 0);
+    str_appendf(s, "%d-%s", 42, "x");
+    assert_string_equal(str_data(s) + 1000, "42-x");
+    str_truncate(s, 3);
+    assert_string_equal(str_data(s), "abc");
+    str_free(&s);
+    assert_null(s);
+}
+
+/* test_tokens - next_token and trim_space */
+static void test_tokens(void **state)
+{
+    char    buf[] = "  a, b ,,c  ";
+    char   *cp = buf, *tok;
+    const char *want[] = {"a", "b", "c"};
+    int     n = 0;
+
+    while ((tok = next_token(&cp, ", ")) != NULL)
+	assert_string_equal(tok, want[n++]);
+    assert_int_equal(n, 3);
+    char    t[] = " \t x y \n";
+    assert_string_equal(trim_space(t), "x y");
+}
+
+/* pair - a connected socketpair wrapped in streams */
+static void pair(stream_t **a, stream_t **b)
+{
+    int     sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    *a = stream_open(sv[0]);
+    *b = stream_open(sv[1]);
+}
+
+/* test_stream_lines - whole, partial, and EOF line reads */
+static void test_stream_lines(void **state)
+{
+    stream_t *a, *b;
+    str_t  *line = str_new(10);
+
+    pair(&a, &b);
+    stream_puts(a, "one\r\ntwo-is-long\nlast");
+    stream_flush(a);
+    stream_close(&a);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "one\r\n");
+    str_reset(line);
+    assert_int_equal(stream_read_line(b, line, 5), STREAM_PARTIAL);
+    assert_string_equal(str_data(line), "two-i");
+    assert_int_equal(stream_skip_line(b), 1);
+    str_reset(line);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "last");
+    str_reset(line);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_EOF);
+    stream_close(&b);
+    str_free(&line);
+}
+
+/* test_stream_timeout - a read with nothing to read times out */
+static void test_stream_timeout(void **state)
+{
+    stream_t *a, *b;
+    str_t  *line = str_new(10);
+
+    pair(&a, &b);
+    stream_set_timeout(b, 1);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_ERROR);
+    assert_true(stream_timedout(b));
+    stream_close(&a);
+    stream_close(&b);
+    str_free(&line);
+}
+
+/* test_attr_roundtrip - escaping survives %, CR, LF; unknown names kept */
+static void test_attr_roundtrip(void **state)
+{
+    stream_t *a, *b;
+    attr_list_t *out = attr_list_new(), *in = attr_list_new();
+
+    pair(&a, &b);
+    attr_add(out, "sender", "a%b\r\nc@x");
+    attr_add(out, "rcpt", "one@x");
+    attr_add(out, "rcpt", "two@x");
+    attr_add(out, "empty", "");
+    assert_int_equal(attr_write(a, out), 0);
+    assert_int_equal(attr_read(b, in), 1);
+    assert_int_equal(in->count, 4);
+    assert_string_equal(attr_get(in, "sender"), "a%b\r\nc@x");
+    assert_string_equal(attr_get(in, "rcpt"), "one@x");
+    assert_string_equal(attr_get(in, "empty"), "");
+    assert_null(attr_get(in, "nothere"));
+    stream_close(&a);
+    assert_int_equal(attr_read(b, in), 0);
+    stream_close(&b);
+    attr_list_free(&out);
+    attr_list_free(&in);
+}
+
+/* test_attr_malformed - bad escapes and bad names are rejected */
+static void test_attr_malformed(void **state)
+{
+    const char *bad[] = {"x=%zz\n\n", "=v\n\n", "a b=c\n\n", "novalue\n\n", "x=1\n"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	stream_t *a, *b;
+	attr_list_t *in = attr_list_new();
+
+	pair(&a, &b);
+	stream_puts(a, bad[i]);
+	stream_close(&a);
+	assert_int_equal(attr_read(b, in), -1);
+	stream_close(&b);
+	attr_list_free(&in);
+    }
+}
+
+/* test_attr_protocol - handshake accepts the right name only */
+static void test_attr_protocol(void **state)
+{
+    stream_t *a, *b;
+    const char *err = NULL;
+
+    pair(&a, &b);
+    attr_send_protocol(a, "cleanup");
+    attr_send_protocol(a, "cleanup");
+    assert_int_equal(attr_expect_protocol(b, "cleanup", &err), 1);
+    assert_int_equal(attr_expect_protocol(b, "qmgr", &err), -1);
+    assert_non_null(err);
+    stream_close(&a);
+    stream_close(&b);
+}
+
+int     main(void)
+{
+    const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_str_grows),
+	cmocka_unit_test(test_tokens),
+	cmocka_unit_test(test_stream_lines),
+	cmocka_unit_test(test_stream_timeout),
+	cmocka_unit_test(test_attr_roundtrip),
+	cmocka_unit_test(test_attr_malformed),
+	cmocka_unit_test(test_attr_protocol),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,29 @@
+#!/bin/bash
+# deps.sh - install the Debian packages Mailroom needs, only those missing.
+set -e
+PKGS="build-essential pkg-config libssl-dev libdb-dev libcdb-dev tinycdb db-util
+ libsasl2-dev sasl2-bin libsasl2-modules libcmocka-dev python3-pytest
+ libpcre2-dev libidn2-dev zlib1g-dev python3-dnslib swaks bsd-mailx socat openssl"
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "deps: all packages present"
+    exit 0
+fi
+echo "deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+        echo "deps: not root and no sudo; install these yourself:$missing" >&2; exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# An old package list may not know a package: refresh once and retry.
+if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

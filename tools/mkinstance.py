@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""mkinstance.py - create a self-contained Mailroom instance in a directory.
+
+Used by `make run` (fixed high ports) and by the integration tests (free
+ports chosen by the test). The instance holds everything: configuration,
+queue, mail store, log, and demo users:
+
+    DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sasldb2
+    DIR/spool/     queue_directory
+    DIR/mail/      virtual_mailbox_base (Maildirs of the demo users)
+    DIR/log/       mailroom.log
+    DIR/data/      data_directory (master.pid, ...)
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+DEMO_DOMAIN = "mailroom.test"
+DEMO_USERS = {"alice": "alice-pw", "bob": "bob-pw"}
+
+# Service -> default port for `make run`.
+RUN_PORTS = {
+    "smtp": 2525, "submission": 2587, "smtps": 2465,
+    "pop3": 1110, "pop3s": 1995, "imap": 1143, "imaps": 1993,
+    "sieve": 4190, "filter": 10024, "reinject": 10025,
+}
+
+
+def master_conf(ports):
+    """The service table for an instance; only services that exist."""
+    lines = [
+        "# service      type  private unpriv chroot wakeup maxproc command",
+        f"127.0.0.1:{ports['smtp']}  inet n y n - 100 smtpd",
+        "cleanup        unix  y       y      n      -      0       cleanup",
+        "tabled         unix  y       y      n      -      0       tabled",
+        "pickup         unix  n       y      n      60     1       pickup",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def mailroom_conf(d, build_bin, extra):
+    conf = {
+        "compatibility_level": "2",
+        "myhostname": "mx.mailroom.test",
+        "mydomain": "mailroom.test",
+        "mydestination": "$myhostname, localhost",
+        "mynetworks": "127.0.0.1/32",
+        "virtual_mailbox_domains": DEMO_DOMAIN,
+        "virtual_mailbox_maps": f"texthash:{d}/etc/vmailbox",
+        "virtual_mailbox_base": f"{d}/mail",
+        "alias_maps": f"texthash:{d}/etc/aliases",
+        "queue_directory": f"{d}/spool",
+        "data_directory": f"{d}/data",
+        "daemon_directory": build_bin,
+        "command_directory": build_bin,
+        "maillog_file": f"{d}/log/mailroom.log",
+        "mail_owner": "mailroom",
+    }
+    conf.update(extra)
+    return "".join(f"{k} = {v}\n" for k, v in conf.items())
+
+
+def make_sasldb(path):
+    """Demo users in a sasldb; skipped (with a note) if saslpasswd2 is missing."""
+    tool = shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2"
+    if not os.path.exists(tool):
+        print("mkinstance: saslpasswd2 missing; no sasldb created", file=sys.stderr)
+        return
+    for user, pw in DEMO_USERS.items():
+        subprocess.run([tool, "-p", "-c", "-f", path, "-u", DEMO_DOMAIN, user],
+                       input=pw.encode(), check=True)
+
+
+def create(d, build_bin, ports, extra=None):
+    d = os.path.abspath(d)
+    for sub in ("etc", "spool", "mail", "log", "data"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    with open(os.path.join(d, "etc/mailroom.conf"), "w") as f:
+        f.write(mailroom_conf(d, build_bin, extra or {}))
+    with open(os.path.join(d, "etc/master.conf"), "w") as f:
+        f.write(master_conf(ports))
+    with open(os.path.join(d, "etc/vmailbox"), "w") as f:
+        for user in DEMO_USERS:
+            f.write(f"{user}@{DEMO_DOMAIN} {DEMO_DOMAIN}/{user}/\n")
+    with open(os.path.join(d, "etc/aliases"), "w") as f:
+        f.write("postmaster: alice@mailroom.test\nabuse: postmaster\n")
+    make_sasldb(os.path.join(d, "etc/sasldb2"))
+    with open(os.path.join(d, "etc/ports.json"), "w") as f:
+        json.dump(ports, f)
+    return d
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dir")
+    ap.add_argument("--bin", required=True, help="folder with the built programs")
+    ap.add_argument("--ports", help="JSON object service->port (default: make run ports)")
+    ap.add_argument("-o", action="append", default=[], metavar="NAME=VALUE")
+    args = ap.parse_args()
+    ports = dict(RUN_PORTS)
+    if args.ports:
+        ports.update(json.loads(args.ports))
+    extra = dict(kv.split("=", 1) for kv in args.o)
+    print(create(args.dir, os.path.abspath(args.bin), ports, extra))
+
+
+if __name__ == "__main__":
+    main()
