@@ -60,5 +60,7 @@ const char *server_client_addr(void);
 const char *server_queue_path(const char *relative);
 /* server_chrooted - are we running chrooted into the queue directory? */
 int     server_chrooted(void);
+/* server_set_chrooted - recorded by the skeleton after chroot */
+void    server_set_chrooted(int yes);
 
 #endif

@@ -1,0 +1,36 @@
+/*
+ * server_path.c - paths under the queue directory, chrooted or not.
+ *
+ * A daemon that chroots into queue_directory must open "private/cleanup"
+ * as "/private/cleanup"; one that does not, as
+ * "$queue_directory/private/cleanup". The skeleton records which applies.
+ */
+#include <stdio.h>
+
+#include "global/config.h"
+#include "master/mail_server.h"
+#include "util/str.h"
+
+static int server_is_chrooted;
+
+/* server_set_chrooted - the skeleton says whether it chrooted */
+void    server_set_chrooted(int yes)
+{
+    server_is_chrooted = yes;
+}
+
+int     server_chrooted(void)
+{
+    return server_is_chrooted;
+}
+
+const char *server_queue_path(const char *relative)
+{
+    static char path[4096];
+
+    if (server_is_chrooted)
+	snprintf(path, sizeof(path), "/%s", relative);
+    else
+	snprintf(path, sizeof(path), "%s/%s", config_str("queue_directory"), relative);
+    return path;
+}
