@@ -1,0 +1,183 @@
+"""conftest.py - start a real Mailroom instance for each test that asks.
+
+The `mailroom` fixture is a factory: `inst = mailroom()` creates an instance
+in a fresh directory (tools/mkinstance.py) on free loopback ports, starts
+`master -c DIR/etc -f`, waits until the SMTP port answers, and stops it at
+the end of the test. `mailroom(extra={"param": "value"}, start=False)`
+changes mailroom.conf or leaves the instance stopped.
+
+When the tests run as root, the instance runs as in production: master
+stays root and the daemons drop to the `mailroom` user, which is created if
+missing. The instance folder is then made traversable for that user.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+import mkinstance  # noqa: E402
+
+BUILD = os.environ.get("MAILROOM_BUILD", os.path.join(TOP, "build"))
+BIN = os.path.join(BUILD, "bin")
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port():
+    """A port nobody listens on right now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_mail_users():
+    """As root, make sure the mailroom user and mailroom-drop group exist."""
+    if not IS_ROOT:
+        return
+    if subprocess.run(["getent", "group", "mailroom-drop"], capture_output=True).returncode:
+        subprocess.run(["groupadd", "--system", "mailroom-drop"], check=True)
+    if subprocess.run(["getent", "passwd", "mailroom"], capture_output=True).returncode:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                        "/nonexistent", "--shell", "/usr/sbin/nologin", "mailroom"],
+                       check=True)
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Instance:
+    def __init__(self, d, ports):
+        self.dir = d
+        self.ports = ports
+        self.conf_dir = os.path.join(d, "etc")
+        self.spool = os.path.join(d, "spool")
+        self.mail = os.path.join(d, "mail")
+        self.logfile = os.path.join(d, "log", "mailroom.log")
+        self.proc = None
+        self.env = dict(os.environ, MAILROOM_CONFIG_DIR=self.conf_dir)
+
+    def bin(self, name):
+        return os.path.join(BIN, name)
+
+    def run(self, args, **kw):
+        """Run one of our programs with this instance's config."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("env", self.env)
+        kw.setdefault("timeout", 60)
+        return subprocess.run([self.bin(args[0])] + list(args[1:]), **kw)
+
+    def set_conf(self, **params):
+        """Add or replace mailroom.conf parameters (takes effect on restart/reload)."""
+        path = os.path.join(self.conf_dir, "mailroom.conf")
+        lines = [ln for ln in open(path).read().splitlines()
+                 if ln.split("=", 1)[0].strip() not in params]
+        lines += [f"{k} = {v}" for k, v in params.items()]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self, wait=True):
+        self.proc = subprocess.Popen(
+            [self.bin("master"), "-c", self.conf_dir, "-f"],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log", "master.stderr"), "ab"),
+            env=self.env, start_new_session=True)
+        if wait and "smtp" in self.ports:
+            if not wait_port(self.ports["smtp"]):
+                self.stop()
+                raise RuntimeError("instance did not start:\n" + self.log_text()[-3000:])
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log_text(self):
+        text = ""
+        for name in ("mailroom.log", "master.stderr"):
+            try:
+                with open(os.path.join(self.dir, "log", name), errors="replace") as f:
+                    text += f.read()
+            except FileNotFoundError:
+                pass
+        return text
+
+    def wait_log(self, regex, timeout=10.0):
+        """Wait until a log line matches; return the match (fails the test if none)."""
+        deadline = time.time() + timeout
+        pat = re.compile(regex, re.M)
+        while True:
+            m = pat.search(self.log_text())
+            if m or time.time() > deadline:
+                assert m, f"no log line matching {regex!r}; log tail:\n{self.log_text()[-3000:]}"
+                return m
+            time.sleep(0.05)
+
+    def queue_files(self, queue="incoming"):
+        """Relative paths of the files in one queue directory (hashed subfolders included)."""
+        top = os.path.join(self.spool, queue)
+        out = []
+        for root, _dirs, files in os.walk(top):
+            for name in files:
+                out.append(os.path.relpath(os.path.join(root, name), top))
+        return sorted(out)
+
+
+@pytest.fixture
+def mailroom(request):
+    made = []
+    ensure_mail_users()
+
+    def factory(extra=None, start=True, ports=None):
+        base = tempfile.mkdtemp(prefix="mailroom-test-", dir="/tmp")
+        os.chmod(base, 0o755)
+        p = {name: free_port() for name in ("smtp",)}
+        p.update(ports or {})
+        d = mkinstance.create(base, BIN, p, extra or {})
+        inst = Instance(d, p)
+        made.append(inst)
+        if start:
+            inst.start()
+        return inst
+
+    yield factory
+    for inst in made:
+        inst.stop()
+        if request.node.rep_call.passed if hasattr(request.node, "rep_call") else True:
+            shutil.rmtree(inst.dir, ignore_errors=True)
+        else:
+            print(f"kept failed test's instance in {inst.dir}", file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call = rep

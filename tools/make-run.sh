@@ -1,0 +1,44 @@
+#!/bin/bash
+# make-run.sh - create ./run (a self-contained instance) and start master
+# in the foreground on the fixed high ports. Ctrl-C stops every process.
+set -e
+BUILD=${1:-build}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$TOP/$BUILD/bin"
+RUN="$TOP/run"
+
+# Refuse early, by name, when a port we need is taken.
+PORTS=$(/usr/bin/python3 -c '
+import sys; sys.path.insert(0, "'"$TOP"'/tools"); import mkinstance
+print(" ".join(f"{k}:{v}" for k, v in mkinstance.RUN_PORTS.items()))')
+busy=""
+for sp in $PORTS; do
+    port=${sp#*:}
+    if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then busy="$busy ${sp%%:*}($port)"; fi
+done
+if [ -n "$busy" ]; then
+    echo "make run: these ports are already in use:$busy" >&2
+    echo "make run: stop whatever listens there (ss -ltnp) and try again" >&2
+    exit 1
+fi
+
+if [ "$(id -u)" = 0 ]; then
+    getent group mailroom-drop >/dev/null || groupadd --system mailroom-drop
+    getent passwd mailroom >/dev/null || useradd --system --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
+    chmod 755 "$TOP" 2>/dev/null || true
+fi
+/usr/bin/python3 "$TOP/tools/mkinstance.py" "$RUN" --bin "$BIN" >/dev/null
+
+cat <<INFO
+Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log).
+  SMTP        127.0.0.1:2525   swaks --server 127.0.0.1:2525 --to alice@mailroom.test
+  sendmail    MAILROOM_CONFIG_DIR=$RUN/etc $BIN/sendmail -t < message
+  queue       MAILROOM_CONFIG_DIR=$RUN/etc $BIN/mailroom-queue -p
+  status      $BIN/mailroom -c $RUN/etc status
+Demo users (virtual mailboxes, sasldb $RUN/etc/sasldb2):
+  alice@mailroom.test / alice-pw     bob@mailroom.test / bob-pw
+Mail is accepted and queued durably; delivery, POP3/IMAP, ManageSieve and the
+content filter are not built yet (see docs/). Press Ctrl-C to stop.
+INFO
+exec "$BIN/master" -c "$RUN/etc" -f
