@@ -115,6 +115,8 @@ long    attr_unescape(char *value)
 
 	    if (hi < 0 || (lo = hexval((unsigned char) in[2])) < 0)
 		return -1;
+	    if (hi == 0 && lo == 0)
+		return -1;			/* a NUL would cut the value short */
 	    *out++ = (char) (hi * 16 + lo);
 	    in += 3;
 	} else {

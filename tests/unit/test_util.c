@@ -121,7 +121,7 @@ static void test_attr_roundtrip(void **state)
 /* test_attr_malformed - bad escapes and bad names are rejected */
 static void test_attr_malformed(void **state)
 {
-    const char *bad[] = {"x=%zz\n\n", "=v\n\n", "a b=c\n\n", "novalue\n\n", "x=1\n"};
+    const char *bad[] = {"x=%zz\n\n", "x=a%00b\n\n", "=v\n\n", "a b=c\n\n", "novalue\n\n", "x=1\n"};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 	stream_t *a, *b;
