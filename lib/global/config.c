@@ -168,8 +168,8 @@ static int config_parse(FILE *fp, const char **error_r)
     while (ret == 0 && fgets(buf, sizeof(buf), fp)) {
 	lineno++;
 	buf[strcspn(buf, "\r\n")] = 0;
-	if (buf[0] == '#' || *trim_space(buf) == 0)
-	    continue;
+	if (buf[strspn(buf, " \t")] == '#' || *trim_space(buf) == 0)
+	    continue;			/* comment (even indented) or blank */
 	if (isspace((unsigned char) buf[0]) && str_len(logical) > 0) {
 	    str_appendc(logical, ' ');
 	    str_appends(logical, trim_space(buf));
@@ -196,9 +196,10 @@ int     config_load(const char *dir, const char **error_r)
 	dir = getenv("MAILROOM_CONFIG_DIR");
     if (dir == NULL || *dir == 0)
 	dir = DEF_CONFIG_DIR;
+    dir = mr_strdup(dir);			/* dir may be config_dir() itself */
     mr_free(config_directory_path);
     mr_free(config_file_path);
-    config_directory_path = mr_strdup(dir);
+    config_directory_path = (char *) dir;
     config_file_path = mr_format("%s/%s", dir, CONFIG_FILE);
     if ((fp = fopen(config_file_path, "re")) == NULL) {
 	snprintf(err, sizeof(err), "%s: %s", config_file_path, strerror(errno));
@@ -209,6 +210,34 @@ int     config_load(const char *dir, const char **error_r)
     fclose(fp);
     config_store("config_directory", dir, 0);
     return ret;
+}
+
+void    config_reset(void)
+{
+    config_init();
+    for (size_t i = 0; i < config_count; i++) {
+	mr_free(config_entries[i].value);
+	config_entries[i].value = NULL;
+	config_entries[i].line = 0;
+    }
+    for (size_t i = 0; i < config_unknown_count; i++)
+	mr_free(config_unknowns[i].name);
+    mr_free(config_unknowns);
+    config_unknowns = NULL;
+    config_unknown_count = 0;
+    config_flush_cache();
+}
+
+int     config_line(const char *name)
+{
+    config_entry_t *e = config_entry(name);
+
+    return e ? e->line : 0;
+}
+
+const char *config_file(void)
+{
+    return config_file_path ? config_file_path : DEF_CONFIG_DIR "/" CONFIG_FILE;
 }
 
 const char *config_dir(void)

@@ -50,6 +50,15 @@ int     config_bool(const char *name);
 /* config_list_has - is word (case-insensitive) in the comma/space list? */
 int     config_list_has(const char *name, const char *word);
 
+/* config_reset - forget every value read or overridden so far, and the
+ * unknown names (before a reload: a line removed from the file must fall
+ * back to its default) */
+void    config_reset(void);
+/* config_line - the line of mailroom.conf that set name, 0 if none */
+int     config_line(const char *name);
+/* config_file - the path of mailroom.conf as loaded */
+const char *config_file(void);
+
 /* config_dir - the directory the file was read from */
 const char *config_dir(void);
 /* config_compat_level - the effective compatibility_level */

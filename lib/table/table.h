@@ -18,6 +18,7 @@
 #define MR_TABLE_H
 
 #include "util/str.h"
+#include "util/stream.h"
 
 typedef struct table table_t;
 typedef struct table_list table_list_t;
@@ -46,5 +47,35 @@ int     table_list_lookup_addr(table_list_t *l, const char *addr, const char *de
 int     table_list_empty(const table_list_t *l);
 /* table_list_close - release and clear the caller's pointer */
 void    table_list_close(table_list_t **lp);
+
+/* Additions: building, change detection, the server side of proxy:. */
+
+#define TABLE_BUILD_ALIAS	(1<<0)	/* source is "name: value" (aliases) */
+#define TABLE_BUILD_NUL		(1<<1)	/* store keys and values with a NUL */
+
+/* table_build - build PATH.cdb (cdb:PATH) or PATH.db (hash:/btree:) from
+ * the text file PATH, atomically: a temporary file in the same folder is
+ * written, fsync'd and renamed over the old table, so a failure leaves
+ * the old table intact. Returns the number of entries, or -1 with
+ * *error_r ("file:line: problem" for a bad source line). Duplicate keys
+ * are warned about; the first one wins. */
+long    table_build(const char *spec, int flags, const char **error_r);
+/* table_changed - 1 if the file behind t was replaced or modified since
+ * it was opened (a rebuilt table), 0 if not or not file-based */
+int     table_changed(const table_t *t);
+/* table_split_specs - next "type:name" of a list, braces respected (so
+ * inline:{a=b, c=d} stays whole); NULL at the end. *cp advances. The
+ * result is static storage valid until the next call. */
+const char *table_split_specs(const char **cp);
+
+/* table_server_serve - the tabled protocol on one connection: send the
+ * handshake, then answer lookup requests until EOF or an error. allowed
+ * decides whether a table may be served; open_fn returns an open table
+ * for a spec (cached by the caller) or NULL with *error_r. Returns the
+ * number of requests answered, or -1 after an I/O or protocol error. */
+typedef int (*table_allow_fn)(const char *spec, void *context);
+typedef table_t *(*table_get_fn)(const char *spec, void *context, const char **error_r);
+long    table_server_serve(stream_t *client, table_allow_fn allowed, table_get_fn get,
+			   void *context);
 
 #endif

@@ -1,0 +1,167 @@
+/*
+ * mail_server.c - the start-up sequence every skeleton shares.
+ *
+ * Command line (see mail_server.h): -c DIR -n SERVICE -t TYPE [-u] [-r]
+ * [-w SECONDS] [-v] [-o name=value ...] [-S]. Anything else is fatal: a
+ * daemon that does not understand its command line must not guess.
+ *
+ * Trust: the command line and mailroom.conf come from master and root;
+ * they are trusted. Nothing from a client is read before post_init.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "server_int.h"
+#include "util/msg.h"
+#include "util/privs.h"
+#include "util/sock.h"
+
+static char server_addr_buf[128] = "local";
+
+/* server_usage - complain about the command line and give up */
+static void server_usage(const char *prog)
+{
+    msg_fatal("usage: %s -c config_dir -n service -t type [-u] [-r] [-w seconds] "
+	      "[-v] [-o name=value] [-S]", prog);
+}
+
+/* server_parse_args - the command line master built from master.conf */
+static void server_parse_args(int argc, char **argv, server_args_t *args,
+			      const char ***overrides_r, int *noverrides_r)
+{
+    static const char *overrides[256];
+    int     ch, n = 0;
+
+    memset(args, 0, sizeof(*args));
+    args->service = msg_progname();
+    args->type = "unix";
+    opterr = 0;
+    while ((ch = getopt(argc, argv, "c:n:t:urw:vo:S")) != -1) {
+	switch (ch) {
+	case 'c': args->config_dir = optarg; break;
+	case 'n': args->service = optarg; break;
+	case 't': args->type = optarg; break;
+	case 'u': args->unpriv = 1; break;
+	case 'r': args->chroot = 1; break;
+	case 'w': args->wakeup = atoi(optarg); break;
+	case 'v': msg_verbose++; break;
+	case 'S': args->stand_alone = 1; break;
+	case 'o':
+	    if (n >= (int) (sizeof(overrides) / sizeof(overrides[0])))
+		msg_fatal("too many -o options");
+	    overrides[n++] = optarg;
+	    break;
+	default: server_usage(argv[0]);
+	}
+    }
+    if (optind < argc)
+	server_usage(argv[0]);
+    *overrides_r = overrides;
+    *noverrides_r = n;
+}
+
+/* server_load_config - mailroom.conf, then the -o overrides on top */
+static void server_load_config(const server_args_t *args, const char **overrides, int n)
+{
+    const char *error;
+
+    if (config_load(args->config_dir, &error) < 0)
+	msg_fatal("%s", error);
+    for (int i = 0; i < n; i++)
+	if (config_parse_override(overrides[i]) < 0)
+	    msg_fatal("bad -o option \"%s\": expected name=value with a known parameter name",
+		      overrides[i]);
+}
+
+/*
+ * server_drop_privileges - the one place where a daemon gives up root.
+ *
+ * Order: pre_init has already run with full privileges (it may open
+ * keys, tables and log files that the unprivileged user cannot), then
+ * chroot into queue_directory (-r), then setgroups/setgid/setuid to
+ * mail_owner (-u), then privs_drop proves root cannot be regained and
+ * sets PR_SET_NO_NEW_PRIVS. Only after that does post_init run and the
+ * first byte of client input get read. A daemon with keep_root (local
+ * delivery) may chroot but keeps its uid, to become each recipient.
+ */
+static void server_drop_privileges(const server_args_t *args, const server_params_t *params)
+{
+    const char *jail = args->chroot ? config_str("queue_directory") : NULL;
+    int     root = privs_running_as_root();
+
+    if (args->unpriv && !params->keep_root) {
+	privs_drop(config_str("mail_owner"), jail);
+    } else if (jail && root) {
+	if (chroot(jail) < 0 || chdir("/") < 0)
+	    msg_fatal("chroot(%s): %s", jail, strerror(errno));
+    }
+    server_set_chrooted(jail != NULL && root);
+}
+
+void    server_startup(int argc, char **argv, const server_params_t *params,
+		       server_args_t *args)
+{
+    const char **overrides;
+    int     noverrides;
+
+    signal(SIGPIPE, SIG_IGN);
+    msg_init(argv[0]);
+    server_parse_args(argc, argv, args, &overrides, &noverrides);
+    server_load_config(args, overrides, noverrides);
+    if (msg_target(config_str("maillog_file")) < 0)
+	msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
+    if (config_int("debug_level", 0, 10) > msg_verbose)
+	msg_verbose = (int) config_int("debug_level", 0, 10);
+    if (params->pre_init)
+	params->pre_init(args->service);
+    server_drop_privileges(args, params);
+    if (params->post_init)
+	params->post_init(args->service);
+    if (msg_verbose)
+	msg_info("service %s (%s) started%s", args->service, args->type,
+		 server_chrooted() ? ", chrooted" : "");
+}
+
+int     server_report(int avail)
+{
+    mail_status_t st;
+    ssize_t n;
+
+    memset(&st, 0, sizeof(st));
+    st.pid = getpid();
+    st.avail = avail;
+    do {
+	n = write(MASTER_STATUS_FD, &st, sizeof(st));
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t) sizeof(st) ? 0 : -1;
+}
+
+int     server_master_gone(void)
+{
+    struct pollfd pfd = {.fd = MASTER_STATUS_FD, .events = 0};
+
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+void    server_exit(const server_params_t *params)
+{
+    if (params->pre_exit)
+	params->pre_exit();
+    exit(0);
+}
+
+void    server_set_client_addr(int fd)
+{
+    sock_peer_addr(fd, server_addr_buf, sizeof(server_addr_buf), NULL);
+}
+
+const char *server_client_addr(void)
+{
+    return server_addr_buf;
+}

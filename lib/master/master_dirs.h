@@ -1,0 +1,17 @@
+/*
+ * master_dirs.h - the queue directories with their owner and mode, as
+ * master creates them and "mailroom check" verifies them.
+ */
+#ifndef MR_MASTER_DIRS_H
+#define MR_MASTER_DIRS_H
+
+typedef struct master_dir {
+    const char *name;			/* relative to queue_directory */
+    int     mode;
+    int     drop_group;			/* group setgid_group, else mail_owner's */
+} master_dir_t;
+
+/* master_queue_dirs - the table, ended by a NULL name */
+extern const master_dir_t master_queue_dirs[];
+
+#endif

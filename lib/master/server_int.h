@@ -1,0 +1,36 @@
+/*
+ * server_int.h - what the skeletons (single_server.c, trigger_server.c)
+ * share through mail_server.c: the parsed command line and the start-up
+ * sequence. Not for daemons; they include mail_server.h.
+ */
+#ifndef MR_SERVER_INT_H
+#define MR_SERVER_INT_H
+
+#include "master/mail_server.h"
+
+typedef struct server_args {
+    const char *config_dir;		/* -c, or NULL for the default */
+    const char *service;		/* -n */
+    const char *type;			/* -t: inet, unix, fifo */
+    int     unpriv;			/* -u */
+    int     chroot;			/* -r */
+    int     wakeup;			/* -w seconds, 0 none */
+    int     stand_alone;		/* -S */
+} server_args_t;
+
+/* server_startup - parse argv, load the configuration, open the log, run
+ * pre_init, drop privileges, run post_init (the order is argued in
+ * mail_server.c); fatal on any failure */
+void    server_startup(int argc, char **argv, const server_params_t *params,
+		       server_args_t *args);
+/* server_report - tell master we are idle (1) or busy (0); returns -1
+ * when master is gone */
+int     server_report(int avail);
+/* server_master_gone - has master closed its end of the status pipe? */
+int     server_master_gone(void);
+/* server_exit - run pre_exit and exit(0) */
+void    server_exit(const server_params_t *params) __attribute__((noreturn));
+/* server_set_client_addr - remember the current client's address */
+void    server_set_client_addr(int fd);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * single_server.c - skeleton for daemons that serve one client at a time.
+ *
+ * Each process accepts a connection on MASTER_LISTEN_FD, says "busy" to
+ * master, calls the service hook, closes the connection, says "idle",
+ * and waits for the next one. Master starts another process when none is
+ * idle. A process exits after max_use clients, after max_idle seconds
+ * without one, or as soon as master goes away (its end of the status
+ * pipe closes). The listening socket is non-blocking (master sets it),
+ * so when several idle processes wake up for one connection, the losers
+ * see EAGAIN and simply wait again.
+ *
+ * Parameters: max_use, max_idle, ipc_timeout (client stream timeout),
+ * plus those read by server_startup (mail_server.c).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "server_int.h"
+#include "util/msg.h"
+#include "util/stream.h"
+
+/* single_server_serve - run the service hook on one connected socket */
+static void single_server_serve(int fd, const server_args_t *args,
+				const server_params_t *params)
+{
+    stream_t *client = stream_open(fd);
+
+    server_set_client_addr(fd);
+    stream_set_timeout(client, (int) config_time("ipc_timeout"));
+    params->service(client, args->service);
+    stream_close(&client);
+}
+
+/* single_server_wait - wait for a connection; 1 ready, 0 idle too long,
+ * -1 master gone */
+static int single_server_wait(long max_idle)
+{
+    struct pollfd pfd[2] = {
+	{.fd = MASTER_LISTEN_FD, .events = POLLIN},
+	{.fd = MASTER_STATUS_FD, .events = 0},
+    };
+    int     n;
+
+    do {
+	n = poll(pfd, 2, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+	msg_fatal("poll: %m");
+    if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+	return -1;
+    return n > 0;
+}
+
+/* single_server_loop - accept and serve until a limit is reached */
+static void single_server_loop(const server_args_t *args, const server_params_t *params)
+{
+    long    max_use = config_int("max_use", 0, 1000000);
+    long    max_idle = config_time("max_idle");
+    long    used = 0;
+    int     fd;
+
+    if (server_report(1) < 0)		/* "started fine" */
+	return;
+    while (max_use == 0 || used < max_use) {
+	switch (single_server_wait(max_idle)) {
+	case -1:
+	    if (msg_verbose)
+		msg_info("master went away: exiting");
+	    return;
+	case 0:
+	    if (msg_verbose)
+		msg_info("idle for %lds: exiting", max_idle);
+	    return;
+	}
+	if ((fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
+		&& errno != ECONNABORTED)
+		msg_warn("accept: %m");
+	    continue;
+	}
+	if (server_report(0) < 0)
+	    msg_fatal("cannot report to master: %m");
+	single_server_serve(fd, args, params);
+	used++;
+	if (server_report(1) < 0)
+	    return;
+    }
+}
+
+int     single_server_main(int argc, char **argv, const server_params_t *params)
+{
+    server_args_t args;
+
+    if (params->service == NULL)
+	msg_panic("single_server_main: no service hook");
+    server_startup(argc, argv, params, &args);
+    if (args.stand_alone) {
+	single_server_serve(0, &args, params);
+	server_exit(params);
+    }
+    single_server_loop(&args, params);
+    server_exit(params);
+}

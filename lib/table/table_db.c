@@ -1,0 +1,243 @@
+/*
+ * table_db.c - hash:PATH and btree:PATH tables: PATH.db, Berkeley DB.
+ *
+ * Opened read-only without an environment (no locking: the file is only
+ * ever replaced by rename, never written in place). The cache is sized
+ * to the file, up to berkeley_db_read_buffer_size, so that a large table
+ * is not read from the page cache over and over. The NUL habit is
+ * handled as for cdb: (see table_cdb.c).
+ */
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "table/table_priv.h"
+#include "util/mymalloc.h"
+
+/* Which key forms to try; a table holds one or the other (mailroom-map -N
+ * or not), which the first record tells at open time. */
+#define DB_TRY0	(1<<0)
+#define DB_TRY1	(1<<1)
+
+typedef struct table_db {
+    table_t t;
+    DB     *db;
+    int     try;
+    char   *path;
+    str_t  *key1;
+} table_db_t;
+
+/* table_db_get - one probe; 1, 0, -1 */
+static int table_db_get(table_db_t *d, const char *key, size_t len, str_t *value,
+			const char **error_r)
+{
+    DBT     k, v;
+    int     r;
+
+    memset(&k, 0, sizeof(k));
+    memset(&v, 0, sizeof(v));
+    k.data = (void *) key;
+    k.size = (u_int32_t) len;
+    if ((r = d->db->get(d->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
+	return 0;
+    if (r != 0) {
+	*error_r = table_error(&d->t, "%s: lookup error: %s", d->path, db_strerror(r));
+	return -1;
+    }
+    if (v.size > 0 && ((char *) v.data)[v.size - 1] == 0)
+	v.size--;
+    str_setn(value, v.data, v.size);
+    return 1;
+}
+
+/* table_db_lookup - try the key forms still in use */
+static int table_db_lookup(table_t *t, const char *key, size_t len, str_t *value,
+			   const char **error_r)
+{
+    table_db_t *d = (table_db_t *) t;
+    int     r;
+
+    if (d->try & DB_TRY0) {
+	if ((r = table_db_get(d, key, len, value, error_r)) != 0) {
+	    if (r > 0)
+		d->try = DB_TRY0;
+	    return r;
+	}
+    }
+    if (d->try & DB_TRY1) {
+	str_setn(d->key1, key, len);
+	str_appendc(d->key1, 0);
+	if ((r = table_db_get(d, str_data(d->key1), len + 1, value, error_r)) != 0) {
+	    if (r > 0)
+		d->try = DB_TRY1;
+	    return r;
+	}
+    }
+    return 0;
+}
+
+/* table_db_habit - learn from the first record whether keys end in NUL */
+static int table_db_habit(DB *db)
+{
+    DBC    *cur;
+    DBT     k, v;
+    int     try = DB_TRY0 | DB_TRY1;
+
+    memset(&k, 0, sizeof(k));
+    memset(&v, 0, sizeof(v));
+    if (db->cursor(db, NULL, &cur, 0) != 0)
+	return try;
+    if (cur->get(cur, &k, &v, DB_FIRST) == 0 && k.size > 0)
+	try = ((char *) k.data)[k.size - 1] == 0 ? DB_TRY1 : DB_TRY0;
+    cur->close(cur);
+    return try;
+}
+
+/* table_db_close - close the database */
+static void table_db_close(table_t *t)
+{
+    table_db_t *d = (table_db_t *) t;
+
+    if (d->db)
+	d->db->close(d->db, 0);
+    mr_free(d->path);
+    str_free(&d->key1);
+}
+
+static char table_db_last_error[256];	/* Berkeley DB's own words */
+
+/* table_db_errcall - keep Berkeley DB's last message instead of printing it */
+static void table_db_errcall(const DB_ENV *env, const char *prefix, const char *text)
+{
+    snprintf(table_db_last_error, sizeof(table_db_last_error), "%s", text);
+}
+
+/* table_db_cache - cache bytes for a file of size bytes */
+static u_int32_t table_db_cache(long long size, const char *param)
+{
+    long long max = config_size(param);
+    long long want = size + size / 4 + 256 * 1024;
+
+    if (want > max)
+	want = max;
+    if (want > 1024LL * 1024 * 1024)
+	want = 1024LL * 1024 * 1024;
+    return (u_int32_t) want;
+}
+
+/* table_db_open - open name.db read-only as type */
+static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, str_t *err)
+{
+    table_db_t *d = (table_db_t *) table_alloc(sizeof(*d), spec);
+    struct stat st;
+    int     r, fd;
+
+    d->path = mr_format("%s.db", name);
+    d->key1 = str_new(64);
+    d->try = DB_TRY0 | DB_TRY1;
+    d->t.lookup = table_db_lookup;
+    d->t.close = table_db_close;
+    if ((fd = open(d->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+	str_printf(err, "open %s: %s", d->path, strerror(errno));
+	goto fail;
+    }
+    table_watch(&d->t, d->path, fd);
+    close(fd);
+    if ((r = db_create(&d->db, NULL, 0)) != 0) {
+	str_printf(err, "%s: db_create: %s", d->path, db_strerror(r));
+	goto fail;
+    }
+    d->db->set_errcall(d->db, table_db_errcall);
+    table_db_last_error[0] = 0;
+    if ((r = d->db->set_cachesize(d->db, 0, table_db_cache(st.st_size,
+			     "berkeley_db_read_buffer_size"), 1)) != 0
+	|| (r = d->db->open(d->db, NULL, d->path, NULL, type, DB_RDONLY, 0)) != 0) {
+	str_printf(err, "open %s: %s", d->path,
+		   r == EINVAL ? "not a Berkeley DB file of this type, or corrupt" : db_strerror(r));
+	if (table_db_last_error[0])
+	    str_appendf(err, " (%s)", table_db_last_error);
+	goto fail;
+    }
+    d->try = table_db_habit(d->db);
+    return &d->t;
+fail:
+    table_close((table_t **) &d);
+    return NULL;
+}
+
+table_t *table_hash_open(const char *spec, const char *name, str_t *err)
+{
+    return table_db_open(spec, name, DB_HASH, err);
+}
+
+table_t *table_btree_open(const char *spec, const char *name, str_t *err)
+{
+    return table_db_open(spec, name, DB_BTREE, err);
+}
+
+/* table_db_write - put every entry into an open database */
+static int table_db_write(DB *db, table_hash_t *h, int flags)
+{
+    int     nul = (flags & TABLE_BUILD_NUL) ? 1 : 0;
+    DBT     k, v;
+    int     r;
+
+    for (size_t i = 0; i < table_hash_count(h); i++) {
+	const char *kp, *vp;
+	size_t  klen, vlen;
+
+	table_hash_item(h, i, &kp, &klen, &vp, &vlen);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *) kp;
+	k.size = (u_int32_t) (klen + nul);
+	v.data = (void *) vp;
+	v.size = (u_int32_t) (vlen + nul);
+	if ((r = db->put(db, NULL, &k, &v, 0)) != 0)
+	    return r;
+    }
+    return 0;
+}
+
+int     table_db_build(const char *name, int btree, table_hash_t *h, int flags, str_t *err)
+{
+    char   *final = mr_format("%s.db", name);
+    str_t  *tmp = str_new(100);
+    DB     *db = NULL;
+    int     r, ret = -1;
+
+    if (table_build_tmp(final, tmp, 0, err) < 0)
+	goto done;
+    if ((r = db_create(&db, NULL, 0)) != 0
+	|| (db->set_errcall(db, table_db_errcall), 0)
+	|| (r = db->set_cachesize(db, 0, table_db_cache(64LL << 30,
+					"berkeley_db_create_buffer_size"), 1)) != 0
+	|| (!btree && (r = db->set_h_nelem(db, (u_int32_t) table_hash_count(h) + 1)) != 0)
+	|| (r = db->open(db, NULL, str_data(tmp), NULL, btree ? DB_BTREE : DB_HASH,
+			 DB_CREATE | DB_EXCL, 0600)) != 0
+	|| (r = table_db_write(db, h, flags)) != 0) {
+	str_printf(err, "write %s: %s", str_data(tmp), db_strerror(r));
+	goto fail;
+    }
+    r = db->close(db, 0);
+    db = NULL;
+    if (r != 0) {
+	str_printf(err, "write %s: %s", str_data(tmp), db_strerror(r));
+	goto fail;
+    }
+    ret = table_build_commit(str_data(tmp), final, name, err);
+    goto done;
+fail:
+    if (db)
+	db->close(db, DB_NOSYNC);
+    (void) unlink(str_data(tmp));
+done:
+    str_free(&tmp);
+    mr_free(final);
+    return ret;
+}

@@ -1,0 +1,8 @@
+# master/ - the supervisor daemon, the mailroom control command, and two
+# tiny test daemons (testechod, testtrigd) used by tests/integration.
+PROGS += master mailroom testechod testtrigd
+master_SRCS := master/master.c master/master_services.c master/master_spawn.c \
+	master/master_dirs.c master/master_state.c
+mailroom_SRCS := master/mailroom.c master/mailroom_check.c
+testechod_SRCS := master/testechod.c
+testtrigd_SRCS := master/testtrigd.c

@@ -1,0 +1,323 @@
+/*
+ * mailroom.c - the administrator's control command.
+ *
+ * Usage: mailroom [-c config_dir] COMMAND
+ *   start          run "check", then start master (daemon_directory/master)
+ *                  and wait until it has written its pid file
+ *   stop           SIGTERM to master; wait until it is gone
+ *   reload         SIGHUP to master (re-read mailroom.conf and master.conf)
+ *   status         is master running; each service with its address and
+ *                  processes (from data_directory/master.status)
+ *   check          validate configuration, programs, directories, tables
+ *   config [-n] [name...]   parameter values (-n: only non-defaults)
+ * Exit status 0 on success, 1 otherwise (status: 1 when not running).
+ *
+ * Trust: the configuration (root's). Runs as the invoking user; start,
+ * stop and reload need the rights to signal/start master (root in
+ * production). Never chroots. Reads data_directory, daemon_directory,
+ * queue_directory, mail_owner, setgid_group, master_stop_timeout and
+ * every *_maps parameter (check).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "mailroom.h"
+#include "master/master_pid.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
+
+#define MAILROOM_START_WAIT	10	/* seconds for master to come up */
+
+/* mailroom_say - one line for the user on stderr */
+static void __attribute__((format(printf, 1, 2))) mailroom_say(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("mailroom: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* mailroom_pid_path - data_directory/master.pid */
+static const char *mailroom_pid_path(void)
+{
+    static char *path;
+
+    if (path == NULL)
+	path = mr_format("%s/%s", config_str("data_directory"), MASTER_PID_FILE);
+    return path;
+}
+
+/* mailroom_running - 1 and the pid if master runs */
+static int mailroom_running(pid_t *pid_r)
+{
+    return master_pid_running(mailroom_pid_path(), pid_r);
+}
+
+/* mailroom_wait_for - wait until master is running (want 1) or not (0) */
+static int mailroom_wait_for(int want, long seconds, pid_t *pid_r)
+{
+    for (long ms = 0; ms < seconds * 1000; ms += 50) {
+	int     running = mailroom_running(pid_r);
+
+	if (running == want && (!want || *pid_r > 0))
+	    return 0;
+	usleep(50000);
+    }
+    return -1;
+}
+
+/* mailroom_print_check - problems to stderr, notes to stdout */
+static int mailroom_print_check(void)
+{
+    str_t  *problems = str_new(256), *notes = str_new(256);
+    int     n = mailroom_check(problems, notes);
+    char   *cp = str_data(notes), *line;
+
+    while ((line = next_token(&cp, "\n")) != NULL)
+	printf("mailroom: note: %s\n", line);
+    fflush(stdout);
+    fputs(str_data(problems), stderr);
+    str_free(&problems);
+    str_free(&notes);
+    return n;
+}
+
+/* mailroom_exec_master - run master; its parent exits once it is set up */
+static int mailroom_exec_master(void)
+{
+    char   *path = mr_format("%s/master", config_str("daemon_directory"));
+    char   *argv[] = {"master", "-c", (char *) config_dir(), NULL};
+    int     status;
+    pid_t   pid = fork();
+
+    if (pid < 0)
+	msg_fatal("fork: %m");
+    if (pid == 0) {
+	execv(path, argv);
+	fprintf(stderr, "mailroom: cannot run %s: %s\n", path, strerror(errno));
+	_exit(1);
+    }
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	mailroom_say("master failed to start; see the messages above and %s",
+		     config_str("maillog_file"));
+	return -1;
+    }
+    mr_free(path);
+    return 0;
+}
+
+/* cmd_start - check, then start master */
+static int cmd_start(int argc, char **argv)
+{
+    pid_t   pid;
+
+    if (mailroom_running(&pid)) {
+	mailroom_say("the mail system is already running (master pid %ld)", (long) pid);
+	return 1;
+    }
+    if (mailroom_print_check() > 0) {
+	mailroom_say("not starting: \"mailroom check\" found the problems above");
+	return 1;
+    }
+    if (mailroom_exec_master() < 0)
+	return 1;
+    if (mailroom_wait_for(1, MAILROOM_START_WAIT, &pid) < 0) {
+	mailroom_say("master did not write %s within %ds", mailroom_pid_path(),
+		     MAILROOM_START_WAIT);
+	return 1;
+    }
+    mailroom_say("started the mail system (master pid %ld)", (long) pid);
+    return 0;
+}
+
+/* mailroom_signal - send sig to a running master */
+static int mailroom_signal(int sig, pid_t *pid_r)
+{
+    if (!mailroom_running(pid_r) || *pid_r <= 0) {
+	mailroom_say("the mail system is not running");
+	return -1;
+    }
+    if (kill(*pid_r, sig) < 0) {
+	mailroom_say("cannot signal master pid %ld: %s", (long) *pid_r, strerror(errno));
+	return -1;
+    }
+    return 0;
+}
+
+/* cmd_stop - SIGTERM and wait until master let go of its pid file */
+static int cmd_stop(int argc, char **argv)
+{
+    pid_t   pid, ignored;
+
+    if (mailroom_signal(SIGTERM, &pid) < 0)
+	return 1;
+    if (mailroom_wait_for(0, config_time("master_stop_timeout") + 10, &ignored) < 0) {
+	mailroom_say("master pid %ld is still running", (long) pid);
+	return 1;
+    }
+    mailroom_say("stopped the mail system (master pid %ld)", (long) pid);
+    return 0;
+}
+
+/* cmd_reload - SIGHUP */
+static int cmd_reload(int argc, char **argv)
+{
+    pid_t   pid;
+
+    if (mailroom_signal(SIGHUP, &pid) < 0)
+	return 1;
+    mailroom_say("reloading the mail system (master pid %ld)", (long) pid);
+    return 0;
+}
+
+/* mailroom_print_services - the table from master.status */
+static void mailroom_print_services(void)
+{
+    char   *path = mr_format("%s/%s", config_str("data_directory"), MASTER_STATUS_FILE);
+    FILE   *fp = fopen(path, "re");
+    char    line[2048];
+
+    if (fp == NULL) {
+	printf("(no service information: %s: %s)\n", path, strerror(errno));
+	mr_free(path);
+	return;
+    }
+    printf("%-24s %-5s %-40s %9s %5s %s\n", "SERVICE", "TYPE", "ADDRESS", "PROCESSES",
+	   "LIMIT", "STATE");
+    while (fgets(line, sizeof(line), fp)) {
+	char   *cp = line, *f[7];
+	int     n = 0;
+
+	line[strcspn(line, "\n")] = 0;
+	while (n < 7 && (f[n] = next_token(&cp, "\t")) != NULL)
+	    n++;
+	if (n != 7)
+	    continue;
+	printf("%-24s %-5s %-40s %9s %5s %s\n", f[0], f[1], f[2], f[3],
+	       strcmp(f[5], "0") == 0 ? "-" : f[5], f[6]);
+    }
+    fclose(fp);
+    mr_free(path);
+}
+
+/* cmd_status - running or not, and the services */
+static int cmd_status(int argc, char **argv)
+{
+    pid_t   pid;
+
+    if (!mailroom_running(&pid)) {
+	printf("mailroom: the mail system is not running\n");
+	return 1;
+    }
+    printf("mailroom: the mail system is running (master pid %ld)\n", (long) pid);
+    mailroom_print_services();
+    return 0;
+}
+
+/* cmd_check - validate; problems on stderr */
+static int cmd_check(int argc, char **argv)
+{
+    return mailroom_print_check() > 0;
+}
+
+typedef struct {
+    int     non_default;
+} config_ctx_t;
+
+/* config_print_one - "name = value" for config_walk */
+static void config_print_one(const param_def_t *def, const char *value, int is_default,
+			     void *context)
+{
+    config_ctx_t *ctx = context;
+
+    if (!ctx->non_default || !is_default)
+	printf("%s = %s\n", def->name, value);
+}
+
+/* cmd_config - parameter values */
+static int cmd_config(int argc, char **argv)
+{
+    config_ctx_t ctx = {0};
+    int     i = 1, ret = 0;
+
+    if (i < argc && strcmp(argv[i], "-n") == 0) {
+	ctx.non_default = 1;
+	i++;
+    }
+    if (i >= argc) {
+	config_walk(config_print_one, &ctx);
+	return 0;
+    }
+    for (; i < argc; i++) {
+	if (config_find(argv[i]) == NULL) {
+	    mailroom_say("unknown parameter \"%s\"", argv[i]);
+	    ret = 1;
+	} else {
+	    printf("%s = %s\n", argv[i], config_str(argv[i]));
+	}
+    }
+    return ret;
+}
+
+typedef struct {
+    const char *name;
+    int     (*fn)(int argc, char **argv);
+    int     max_args;			/* after the command name; -1 any */
+} mailroom_cmd_t;
+
+static const mailroom_cmd_t mailroom_cmds[] = {
+    {"start", cmd_start, 0},
+    {"stop", cmd_stop, 0},
+    {"reload", cmd_reload, 0},
+    {"status", cmd_status, 0},
+    {"check", cmd_check, 0},
+    {"config", cmd_config, -1},
+    {0, 0, 0},
+};
+
+/* mailroom_usage - say how to call us */
+static int mailroom_usage(void)
+{
+    fprintf(stderr, "usage: mailroom [-c config_dir] start|stop|reload|status|check|"
+	    "config [-n] [name...]\n");
+    return 1;
+}
+
+int     main(int argc, char **argv)
+{
+    const char *dir = NULL, *error;
+    int     ch;
+
+    msg_init("mailroom");
+    while ((ch = getopt(argc, argv, "+c:v")) != -1) {
+	switch (ch) {
+	case 'c': dir = optarg; break;
+	case 'v': msg_verbose++; break;
+	default: return mailroom_usage();
+	}
+    }
+    if (optind >= argc)
+	return mailroom_usage();
+    for (const mailroom_cmd_t *c = mailroom_cmds; c->name; c++) {
+	if (strcmp(c->name, argv[optind]) != 0)
+	    continue;
+	if (c->max_args >= 0 && argc - optind - 1 > c->max_args)
+	    return mailroom_usage();
+	if (config_load(dir, &error) < 0) {
+	    fprintf(stderr, "%s\n", error);
+	    return 1;
+	}
+	return c->fn(argc - optind, argv + optind);
+    }
+    return mailroom_usage();
+}

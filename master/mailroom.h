@@ -1,0 +1,14 @@
+/*
+ * mailroom.h - shared by the parts of the mailroom command.
+ */
+#ifndef MR_MAILROOM_H
+#define MR_MAILROOM_H
+
+#include "util/str.h"
+
+/* mailroom_check - validate the configuration; append one
+ * "file:line: problem" line per problem to problems and compatibility
+ * notes to notes; returns the number of problems */
+int     mailroom_check(str_t *problems, str_t *notes);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * mailroom_check.c - "mailroom check": say exactly what is wrong.
+ *
+ * Checks, each problem one line:
+ *   mailroom.conf   unknown parameters (file:line)
+ *   master.conf     syntax and values (file:line); that each command is
+ *                   an executable file in daemon_directory
+ *   directories     (as root) owner and mode of existing queue
+ *                   directories (master creates missing ones)
+ *   tables          every table named in a *_maps parameter opens
+ * Compatibility notes (defaults a higher compatibility_level would
+ * change) are not problems; they are returned separately.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "mailroom.h"
+#include "master/master_conf.h"
+#include "master/master_dirs.h"
+#include "table/table.h"
+#include "util/mymalloc.h"
+#include "util/privs.h"
+
+/* check_programs - each command must be an executable file */
+static int check_programs(const master_conf_t *conf, str_t *problems)
+{
+    int     n = 0;
+
+    for (int i = 0; i < conf->count; i++) {
+	const master_ent_t *e = &conf->ents[i];
+	char   *path = mr_format("%s/%s", config_str("daemon_directory"), e->argv[0]);
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+	    str_appendf(problems, "%s:%d: %s: %s\n", conf->path, e->line, path, strerror(errno));
+	    n++;
+	} else if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
+	    str_appendf(problems, "%s:%d: %s: not an executable file\n", conf->path, e->line,
+			path);
+	    n++;
+	}
+	mr_free(path);
+    }
+    return n;
+}
+
+/* check_master_conf - syntax, then the programs */
+static int check_master_conf(str_t *problems)
+{
+    char   *path = mr_format("%s/master.conf", config_dir());
+    master_conf_t *conf = NULL;
+    int     n = master_conf_read(path, &conf, problems);
+
+    if (n < 0) {
+	n = 1;
+    } else {
+	n += check_programs(conf, problems);
+	master_conf_free(&conf);
+    }
+    mr_free(path);
+    return n;
+}
+
+/* check_one_dir - owner and mode of one existing directory */
+static int check_one_dir(const char *path, int mode, uid_t uid, gid_t gid, str_t *problems)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+	return 0;			/* master creates it */
+    if (!S_ISDIR(st.st_mode)) {
+	str_appendf(problems, "%s: not a directory\n", path);
+	return 1;
+    }
+    if (st.st_uid != uid || st.st_gid != gid || (int) (st.st_mode & 07777) != mode) {
+	str_appendf(problems, "%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o\n",
+		    path, (long) st.st_uid, (long) st.st_gid, (unsigned) (st.st_mode & 07777),
+		    (long) uid, (long) gid, (unsigned) mode);
+	return 1;
+    }
+    return 0;
+}
+
+/* check_dirs - queue directories (root only: only then do owners matter) */
+static int check_dirs(str_t *problems, str_t *notes)
+{
+    uid_t   uid;
+    gid_t   gid;
+    struct group *gr;
+    int     n = 0;
+
+    if (!privs_running_as_root())
+	return 0;
+    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0
+	|| (gr = getgrnam(config_str("setgid_group"))) == NULL) {
+	str_appendf(notes, "mail_owner \"%s\" or setgid_group \"%s\" does not exist yet; "
+		    "master creates them at start\n", config_str("mail_owner"),
+		    config_str("setgid_group"));
+	return 0;
+    }
+    for (const master_dir_t *d = master_queue_dirs; d->name; d++) {
+	char   *path = mr_format("%s/%s", config_str("queue_directory"), d->name);
+
+	n += check_one_dir(path, d->mode, uid, d->drop_group ? gr->gr_gid : gid, problems);
+	mr_free(path);
+    }
+    return n;
+}
+
+typedef struct {
+    str_t  *problems;
+    int     count;
+} check_tables_t;
+
+/* check_table_param - for config_walk: open a *_maps parameter's tables */
+static void check_table_param(const param_def_t *def, const char *value, int is_default,
+			      void *context)
+{
+    check_tables_t *ctx = context;
+    size_t  len = strlen(def->name);
+    const char *error;
+    table_list_t *list;
+
+    if (len < 5 || strcmp(def->name + len - 5, "_maps") != 0 || *value == 0
+	|| strncmp(def->name, "proxy_", 6) == 0)	/* lists of names, not tables */
+	return;
+    if ((list = table_list_open(value, &error)) != NULL) {
+	table_list_close(&list);
+	return;
+    }
+    if (config_line(def->name) > 0)
+	str_appendf(ctx->problems, "%s:%d: %s: %s\n", config_file(), config_line(def->name),
+		    def->name, error);
+    else
+	str_appendf(ctx->problems, "%s: %s (default): %s\n", config_file(), def->name, error);
+    ctx->count++;
+}
+
+int     mailroom_check(str_t *problems, str_t *notes)
+{
+    check_tables_t tables = {problems, 0};
+    int     n;
+
+    n = config_problems(problems, notes);
+    n += check_master_conf(problems);
+    n += check_dirs(problems, notes);
+    config_walk(check_table_param, &tables);
+    return n + tables.count;
+}

@@ -1,0 +1,57 @@
+/*
+ * master.h - the supervisor's internal interfaces (for the files in master/ only).
+ */
+#ifndef MR_MASTER_H
+#define MR_MASTER_H
+
+#include <sys/types.h>
+
+#include "master/master_conf.h"
+
+typedef struct master_serv {
+    struct master_serv *next;
+    char   *name;			/* service column */
+    int     type;			/* MASTER_TYPE_* */
+    char   *addr;			/* host:port, or socket/FIFO path */
+    int     private_flag, unpriv, chroot, wakeup, maxproc;
+    int     argc;			/* command + arguments from master.conf */
+    char  **argv;
+    char   *path;			/* daemon_directory/command */
+    int     line;			/* in master.conf */
+    int     listen_fd;
+    int     status_fd[2];		/* children write [1] at MASTER_STATUS_FD */
+    int     total, avail;		/* processes of this generation */
+    int     stale;			/* processes from before a reload */
+    int     fail_count;			/* abnormal exits in a row */
+    long long hold_until;		/* no new process before (ms) */
+    int     throttled;
+    int     watching;			/* listen_fd is in the event loop */
+} master_serv_t;
+
+extern master_serv_t *master_services;
+extern int master_foreground;
+
+/* master_services.c - the service table */
+void    master_services_load(int initial);	/* read master.conf, open sockets */
+void    master_services_start(void);		/* first processes */
+extern int master_stopping;
+void    master_services_close_all(void);
+void    master_serv_update(master_serv_t *serv);	/* watch/spawn as needed */
+
+/* master_spawn.c - child processes */
+void    master_spawn(master_serv_t *serv);
+void    master_reap(void);
+void    master_status_event(int fd, int event, void *context);
+void    master_retire(master_serv_t *serv);	/* old children: finish and go */
+void    master_forget(master_serv_t *serv);	/* service freed */
+void    master_stop_children(long timeout_s);
+int     master_children(void);
+
+/* master_dirs.c - queue directories, user and group */
+void    master_dirs_init(void);
+
+/* master_state.c - data_directory/master.status for "mailroom status" */
+void    master_state_changed(void);
+void    master_state_remove(void);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * master_spawn.c - forking children, hearing from them, reaping them.
+ *
+ * A child finds its service's status pipe at MASTER_STATUS_FD and the
+ * listening socket at MASTER_LISTEN_FD, and tells master "idle" or
+ * "busy" with a fixed-size mail_status_t. A new child counts as idle
+ * until it says otherwise, so master does not fork a second one for the
+ * same waiting connection.
+ *
+ * Back-off: a child that exits abnormally holds its service for a second
+ * per failure in a row; after service_failure_limit failures in a row
+ * the service is throttled for service_throttle_time. A status message
+ * from a child (it started fine) clears the count. A crashing daemon
+ * thus costs a few forks a minute, never a fork bomb.
+ *
+ * Retiring (reload, removed service): master closes its end of the
+ * service's status pipe. Old children notice (the write end reports an
+ * error), finish the client they have, and exit on their own; no
+ * connection is cut. They no longer count against the service's limits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "master.h"
+#include "master/mail_server.h"
+#include "util/event.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/sock.h"
+
+typedef struct master_proc {
+    struct master_proc *next;
+    pid_t   pid;
+    master_serv_t *serv;		/* NULL once the service is gone */
+    char   *path;			/* for log lines */
+    int     avail;
+    int     stale;			/* retired: no longer counted */
+    int     killed;			/* master sent SIGTERM */
+} master_proc_t;
+
+static master_proc_t *master_procs;
+
+/* master_find_proc - the child with this pid */
+static master_proc_t *master_find_proc(pid_t pid)
+{
+    for (master_proc_t *p = master_procs; p; p = p->next)
+	if (p->pid == pid)
+	    return p;
+    return NULL;
+}
+
+/* master_child_argv - command line for a child (see mail_server.h) */
+static char **master_child_argv(const master_serv_t *serv)
+{
+    char  **argv = mr_calloc((size_t) serv->argc + 14, sizeof(char *));
+    int     n = 0;
+
+    argv[n++] = serv->argv[0];
+    argv[n++] = "-c";
+    argv[n++] = (char *) config_dir();
+    argv[n++] = "-n";
+    argv[n++] = serv->name;
+    argv[n++] = "-t";
+    argv[n++] = (char *) master_type_name(serv->type);
+    if (serv->unpriv)
+	argv[n++] = "-u";
+    if (serv->chroot)
+	argv[n++] = "-r";
+    if (serv->wakeup > 0) {
+	argv[n++] = "-w";
+	argv[n++] = mr_format("%d", serv->wakeup);
+    }
+    for (int i = 1; i < serv->argc; i++)
+	argv[n++] = serv->argv[i];
+    return argv;
+}
+
+/* master_child - in the new process: descriptors, signals, exec */
+static void __attribute__((noreturn)) master_child(master_serv_t *serv)
+{
+    int     status_fd = fcntl(serv->status_fd[1], F_DUPFD, 10);
+    int     listen_fd = fcntl(serv->listen_fd, F_DUPFD, 10);
+    sigset_t none;
+
+    msg_cleanup_hook(NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+	if (sig != SIGKILL && sig != SIGSTOP)
+	    signal(sig, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (status_fd < 0 || listen_fd < 0
+	|| dup2(status_fd, MASTER_STATUS_FD) < 0 || dup2(listen_fd, MASTER_LISTEN_FD) < 0)
+	msg_fatal("%s: cannot set up descriptors: %m", serv->name);
+    close(status_fd);
+    close(listen_fd);
+    sock_cloexec(MASTER_STATUS_FD, 0);
+    sock_cloexec(MASTER_LISTEN_FD, 0);
+    execv(serv->path, master_child_argv(serv));
+    msg_fatal("service %s: exec %s: %m", serv->name, serv->path);
+}
+
+void    master_spawn(master_serv_t *serv)
+{
+    master_proc_t *proc;
+    sigset_t all, old;
+    pid_t   pid;
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);	/* no handler runs in the child */
+    pid = fork();
+    if (pid == 0)
+	master_child(serv);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+	msg_warn("service %s: fork: %m", serv->name);
+	serv->hold_until = event_now_ms() + 1000;
+	return;
+    }
+    proc = mr_calloc(1, sizeof(*proc));
+    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0};
+    master_procs = proc;
+    serv->total++;
+    serv->avail++;
+    if (msg_verbose)
+	msg_info("service %s: started %s pid %ld", serv->name, serv->path, (long) pid);
+    master_state_changed();
+}
+
+/* master_status_one - one status message from a child */
+static void master_status_one(master_serv_t *serv, const mail_status_t *st)
+{
+    master_proc_t *proc = master_find_proc(st->pid);
+    int     avail = st->avail != 0;
+
+    if (proc == NULL || proc->serv != serv || proc->stale)
+	return;
+    serv->fail_count = 0;
+    serv->throttled = 0;
+    if (avail != proc->avail) {
+	proc->avail = avail;
+	serv->avail += avail ? 1 : -1;
+    }
+}
+
+void    master_status_event(int fd, int event, void *context)
+{
+    master_serv_t *serv = context;
+    mail_status_t st[64];
+    ssize_t n;
+
+    while ((n = read(fd, st, sizeof(st))) > 0)
+	for (size_t i = 0; i < (size_t) n / sizeof(st[0]); i++)
+	    master_status_one(serv, &st[i]);
+    master_serv_update(serv);
+    master_state_changed();
+}
+
+/* master_failure - count an abnormal exit; hold or throttle the service */
+static void master_failure(master_serv_t *serv)
+{
+    long long now = event_now_ms();
+    long    limit = config_int("service_failure_limit", 1, 1000);
+    long    throttle = config_time("service_throttle_time");
+
+    serv->fail_count++;
+    if (serv->fail_count < limit) {
+	serv->hold_until = now + 1000LL * serv->fail_count;
+	return;
+    }
+    serv->hold_until = now + 1000LL * throttle;
+    serv->throttled = 1;
+    msg_warn("service %s: throttling after repeated failures (%d in a row); "
+	     "next attempt in %ld seconds", serv->name, serv->fail_count, throttle);
+}
+
+/* master_exited - account for one child that is gone */
+static void master_exited(master_proc_t *proc, int status)
+{
+    master_serv_t *serv = proc->serv;
+    int     abnormal = (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+	|| (WIFSIGNALED(status) && !(proc->killed && WTERMSIG(status) == SIGTERM));
+
+    if (WIFEXITED(status) && abnormal)
+	msg_warn("process %s pid %ld exit status %d", proc->path, (long) proc->pid,
+		 WEXITSTATUS(status));
+    else if (abnormal)
+	msg_warn("process %s pid %ld killed by signal %d", proc->path, (long) proc->pid,
+		 WTERMSIG(status));
+    if (serv == NULL)
+	return;
+    if (proc->stale) {
+	serv->stale--;
+    } else {
+	serv->total--;
+	serv->avail -= proc->avail;
+	if (abnormal)
+	    master_failure(serv);
+    }
+    master_serv_update(serv);
+}
+
+void    master_reap(void)
+{
+    int     status;
+    pid_t   pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	master_proc_t **pp, *proc;
+
+	for (pp = &master_procs; *pp && (*pp)->pid != pid; pp = &(*pp)->next)
+	    ;
+	if ((proc = *pp) == NULL)
+	    continue;
+	*pp = proc->next;
+	master_exited(proc, status);
+	mr_free(proc->path);
+	mr_free(proc);
+	master_state_changed();
+    }
+}
+
+void    master_retire(master_serv_t *serv)
+{
+    for (master_proc_t *p = master_procs; p; p = p->next) {
+	if (p->serv != serv || p->stale)
+	    continue;
+	p->stale = 1;
+	serv->stale++;
+    }
+    serv->total = serv->avail = 0;
+    if (serv->status_fd[0] >= 0) {
+	event_disable(serv->status_fd[0]);
+	close(serv->status_fd[0]);
+	close(serv->status_fd[1]);
+	serv->status_fd[0] = serv->status_fd[1] = -1;
+    }
+}
+
+/* master_forget - a service is freed: its old children belong to no one */
+void    master_forget(master_serv_t *serv)
+{
+    for (master_proc_t *p = master_procs; p; p = p->next)
+	if (p->serv == serv)
+	    p->serv = NULL;
+}
+
+int     master_children(void)
+{
+    int     n = 0;
+
+    for (master_proc_t *p = master_procs; p; p = p->next)
+	n++;
+    return n;
+}
+
+/* master_signal_all - send sig to every child */
+static void master_signal_all(int sig)
+{
+    for (master_proc_t *p = master_procs; p; p = p->next) {
+	kill(p->pid, sig);
+	p->killed = 1;
+    }
+}
+
+void    master_stop_children(long timeout_s)
+{
+    long long deadline = event_now_ms() + timeout_s * 1000;
+
+    master_stopping = 1;
+    master_signal_all(SIGTERM);
+    while (master_procs && event_now_ms() < deadline) {
+	master_reap();
+	if (master_procs)
+	    usleep(20000);
+    }
+    if (master_procs) {
+	msg_warn("%d process(es) still running after %lds: sending SIGKILL",
+		 master_children(), timeout_s);
+	master_signal_all(SIGKILL);
+	while (master_procs) {
+	    master_reap();
+	    if (master_procs)
+		usleep(20000);
+	}
+    }
+}

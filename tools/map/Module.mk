@@ -1,0 +1,3 @@
+# tools/map - mailroom-map: build and query lookup tables
+PROGS += mailroom-map
+mailroom-map_SRCS := tools/map/map.c
