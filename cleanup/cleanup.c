@@ -1,0 +1,267 @@
+/*
+ * cleanup - the only writer of new queue files.
+ *
+ * smtpd and pickup (and anything else that injects mail) connect to
+ * private/cleanup and speak the protocol of lib/queue/cleanup_client.h:
+ * cleanup creates a temporary file in incoming/, names the queue ID in its
+ * handshake, reads the client's flags and then queue-file records
+ * (envelope, MESG, content lines, END). It rewrites and expands the
+ * recipients (cleanup_env.c), adds missing Message-ID:, Date: and, for
+ * local submissions, From: headers (cleanup_msg.c), enforces
+ * header_size_limit and message_size_limit, and commits the file (see the
+ * sequence below). Only then does it answer {status=0, queue_id=ID}; on
+ * any failure the temp file is removed and the answer is a non-zero
+ * CLEANUP_STAT_* with a reason. It logs "ID: message-id=<...>".
+ *
+ * Commit sequence (details and the crash argument in lib/queue/qfile.c):
+ * write END; patch the fixed-width SIZE record; flush; fsync the file;
+ * rename it from incoming/.tNNN to incoming/H/ID (never replacing); fsync
+ * that directory; then wake qmgr with one byte on public/qmgr; then answer.
+ * A crash before the rename leaves only an invisible temp file and no
+ * answer (the client reports a temporary failure); after the rename the
+ * file is complete, so qmgr may deliver it even if the client never heard
+ * the answer (a duplicate at worst, never a loss). A lost wake-up only
+ * waits for qmgr's next periodic scan.
+ *
+ * Trust: clients are other Mailroom daemons, but their records are
+ * checked as if hostile: every record is bounded (REC_MAX_LEN), types and
+ * order are checked, counts are limited, and malformed input gets
+ * CLEANUP_STAT_BAD, never a crash or a half-written file.
+ *
+ * Runs as mail_owner (master.conf: unpriv y), not chrooted by default;
+ * tables are opened before the privilege drop. Stand-alone: cleanup -S
+ * serves one client on fd 0.
+ *
+ * Parameters: queue_directory, myhostname, myorigin, mydestination,
+ * recipient_delimiter, virtual_alias_maps, canonical_maps,
+ * sender_canonical_maps, recipient_canonical_maps,
+ * virtual_alias_recursion_limit, virtual_alias_expansion_limit,
+ * header_size_limit, message_size_limit, hash_queue_names,
+ * hash_queue_depth, ipc_timeout.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "master/mail_server.h"
+#include "queue/cleanup_client.h"
+#include "queue/mail_trigger.h"
+#include "queue/record.h"
+#include "util/attr.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+
+#define CLEANUP_SIZE_WIDTH	15	/* fixed width of the SIZE value */
+
+/* cleanup_fail - remember the first problem */
+void    cleanup_fail(cleanup_state_t *cs, int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cs->status)
+	return;
+    cs->status = status;
+    va_start(ap, fmt);
+    str_reset(cs->reason);
+    str_vappendf(cs->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* cleanup_state_new - state for one message */
+static cleanup_state_t *cleanup_state_new(qfile_out_t *qo)
+{
+    cleanup_state_t *cs = mr_calloc(1, sizeof(*cs));
+
+    cs->qo = qo;
+    cs->id = qo->id;
+    cs->reason = str_new(100);
+    cs->line = str_new(100);
+    cs->size_limit = config_size("message_size_limit");
+    return cs;
+}
+
+/* cleanup_state_free - release, removing the temp file if not committed */
+static void cleanup_state_free(cleanup_state_t **csp)
+{
+    cleanup_state_t *cs = *csp;
+
+    cleanup_env_free(cs);
+    qfile_discard(&cs->qo);
+    str_free(&cs->reason);
+    str_free(&cs->line);
+    mr_free(cs);
+    *csp = NULL;
+}
+
+/* cleanup_begin_file - SIZE placeholder (at a known offset) and TIME */
+static void cleanup_begin_file(cleanup_state_t *cs)
+{
+    struct timeval tv;
+    char    buf[64];
+
+    snprintf(buf, sizeof(buf), "%0*d", CLEANUP_SIZE_WIDTH, 0);
+    cleanup_write(cs, REC_TYPE_SIZE, buf, CLEANUP_SIZE_WIDTH);
+    cs->size_offset = (long) rec_wire_size(CLEANUP_SIZE_WIDTH) - CLEANUP_SIZE_WIDTH;
+    gettimeofday(&tv, NULL);
+    snprintf(buf, sizeof(buf), "%ld.%06ld", (long) tv.tv_sec, (long) tv.tv_usec);
+    cleanup_write(cs, REC_TYPE_TIME, buf, strlen(buf));
+}
+
+/* cleanup_record - dispatch one client record by message part */
+static int cleanup_record(cleanup_state_t *cs, int type, const str_t *value)
+{
+    if (cs->part == CLEANUP_PART_ENV) {
+	if (type == REC_TYPE_MESG || type == REC_TYPE_END)
+	    cleanup_env_finish(cs);
+	else
+	    cleanup_envelope(cs, type, value);
+    } else if (type == REC_TYPE_NORM || type == REC_TYPE_CONT) {
+	cleanup_content(cs, type, value);
+    } else if (type != REC_TYPE_END) {
+	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in content",
+		     rec_type_name(type));
+    }
+    if (type == REC_TYPE_END)
+	cleanup_content_end(cs);
+    cs->last_type = type;
+    return type == REC_TYPE_END;
+}
+
+/* cleanup_read_message - records until END. Returns 1 when an answer is
+ * due (END seen, or a malformed record: CLEANUP_STAT_BAD), 0 when the
+ * client went away (EOF or I/O error) and nobody is left to answer. */
+static int cleanup_read_message(cleanup_state_t *cs, stream_t *client)
+{
+    str_t  *value = str_new(256);
+    const char *why = "";
+    int     type = 0, done = 0;
+
+    while (!done && (type = rec_get(client, value, &why)) > 0)
+	done = cleanup_record(cs, type, value);
+    str_free(&value);
+    if (done)
+	return 1;
+    if (type < 0 && !stream_error(client) && !stream_eof(client)) {
+	cleanup_fail(cs, CLEANUP_STAT_BAD, "malformed record from client: %s", why);
+	return 1;
+    }
+    if (type < 0)
+	msg_warn("%s: lost connection with client: %s", cs->id, why);
+    else if (msg_verbose)
+	msg_info("%s: client closed the connection before end of message", cs->id);
+    return 0;
+}
+
+/* cleanup_patch_size - write the real content size into SIZE */
+static int cleanup_patch_size(cleanup_state_t *cs)
+{
+    char    buf[CLEANUP_SIZE_WIDTH + 1];
+
+    snprintf(buf, sizeof(buf), "%0*lld", CLEANUP_SIZE_WIDTH, cs->size);
+    if (stream_flush(cs->qo->stream) < 0
+	|| pwrite(stream_fd(cs->qo->stream), buf, CLEANUP_SIZE_WIDTH,
+		  cs->size_offset) != CLEANUP_SIZE_WIDTH)
+	return -1;
+    return 0;
+}
+
+/* cleanup_commit - END, size, commit, wake qmgr */
+static void cleanup_commit(cleanup_state_t *cs)
+{
+    const char *why;
+
+    cleanup_write(cs, REC_TYPE_END, "", 0);
+    if (cs->status)
+	return;
+    if (cleanup_patch_size(cs) < 0) {
+	msg_warn("%s: write queue file: %m", cs->id);
+	cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
+	return;
+    }
+    if (cs->flags & CLEANUP_FLAG_HOLD) {
+	mr_free(cs->qo->queue);
+	cs->qo->queue = mr_strdup(MAIL_QUEUE_HOLD);
+    }
+    if (qfile_commit(cs->qo, &why) < 0) {
+	msg_warn("%s: %s", cs->id, why);
+	cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
+	return;
+    }
+    if (!(cs->flags & CLEANUP_FLAG_HOLD)
+	&& mail_trigger(MAIL_SOCK_QMGR, "W", 1, &why) < 0 && msg_verbose)
+	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
+}
+
+/* cleanup_answer - the verdict for the client */
+static void cleanup_answer(cleanup_state_t *cs, stream_t *client)
+{
+    char    status[16];
+
+    if (cs->status == CLEANUP_STAT_TEMP)
+	msg_warn("%s: message not accepted: %s", cs->id, str_data(cs->reason));
+    else if (cs->status)
+	msg_info("%s: reject: %s", cs->id, str_data(cs->reason));
+    snprintf(status, sizeof(status), "%d", cs->status);
+    (void) attr_send(client, MAIL_ATTR_STATUS, status, MAIL_ATTR_QUEUE_ID, cs->id,
+		     MAIL_ATTR_REASON, str_data(cs->reason), (char *) 0);
+}
+
+/* cleanup_read_flags - the client's {flags=N}; -1 if it went away */
+static int cleanup_read_flags(stream_t *client, int *flags_r)
+{
+    attr_list_t *l = attr_list_new();
+    int     ret = attr_read(client, l) == 1 ? 0 : -1;
+
+    *flags_r = (int) attr_get_long(l, MAIL_ATTR_FLAGS, 0);
+    attr_list_free(&l);
+    return ret;
+}
+
+/* cleanup_service - one client, one message */
+static void cleanup_service(stream_t *client, const char *service)
+{
+    const char *why;
+    qfile_out_t *qo;
+    cleanup_state_t *cs;
+
+    stream_set_timeout(client, (int) config_time("ipc_timeout"));
+    if ((qo = qfile_create(MAIL_QUEUE_INCOMING, 0600, &why)) == NULL) {
+	msg_warn("cannot create queue file: %s", why);
+	(void) attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
+			 MAIL_ATTR_REASON, "cannot create queue file", (char *) 0);
+	return;
+    }
+    cs = cleanup_state_new(qo);
+    if (attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
+		  MAIL_ATTR_QUEUE_ID, cs->id, (char *) 0) == 0
+	&& cleanup_read_flags(client, &cs->flags) == 0) {
+	cleanup_begin_file(cs);
+	if (cleanup_read_message(cs, client)) {
+	    if (!cs->status)
+		cleanup_commit(cs);
+	    cleanup_answer(cs, client);
+	}
+    }
+    cleanup_state_free(&cs);
+}
+
+/* cleanup_pre_init - open tables while still privileged */
+static void cleanup_pre_init(const char *service)
+{
+    cleanup_env_init();
+}
+
+int     main(int argc, char **argv)
+{
+    static const server_params_t params = {
+	.pre_init = cleanup_pre_init,
+	.service = cleanup_service,
+    };
+
+    return single_server_main(argc, argv, &params);
+}

@@ -1,0 +1,220 @@
+/*
+ * cleanup_client.c - the client side of the cleanup protocol (see
+ * cleanup_client.h and docs/queue.md).
+ *
+ * Records are buffered in the stream and go out when the buffer fills or
+ * at cleanup_finish. A failed write is sticky: every later call is a
+ * no-op and cleanup_finish answers CLEANUP_STAT_TEMP, so a caller can
+ * stream a whole message without checking each line. If cleanup dies
+ * (even kill -9) the socket closes, the read of the verdict fails, and
+ * the message is reported as not accepted: never a 250 without a file.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "master/mail_server.h"
+#include "queue/cleanup_client.h"
+#include "queue/record.h"
+#include "util/attr.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/sock.h"
+#include "util/stream.h"
+
+#define CLEANUP_CONNECT_TIMEOUT	10
+
+struct cleanup_client {
+    stream_t *stream;
+    char   *queue_id;
+    int     in_content;			/* MESG sent */
+    int     error;			/* a write failed */
+};
+
+/* cleanup_handshake - read {protocol, queue_id}, send {flags} */
+static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error_r)
+{
+    attr_list_t *l = attr_list_new();
+    const char *proto, *id;
+    char    buf[32];
+    int     ret = -1;
+
+    if (attr_read(cc->stream, l) != 1)
+	*error_r = "no handshake from cleanup service";
+    else if ((proto = attr_get(l, MAIL_ATTR_PROTOCOL)) == NULL
+	     || strcmp(proto, MAIL_PROTO_CLEANUP) != 0)
+	*error_r = "unexpected protocol from cleanup service";
+    else if ((id = attr_get(l, MAIL_ATTR_QUEUE_ID)) == NULL || *id == 0) {
+	static char why_buf[300];
+	const char *why = attr_get(l, MAIL_ATTR_REASON);
+
+	snprintf(why_buf, sizeof(why_buf), "%s",
+		 why && *why ? why : "cleanup service sent no queue ID");
+	*error_r = why_buf;
+    } else {
+	cc->queue_id = mr_strdup(id);
+	snprintf(buf, sizeof(buf), "%d", flags);
+	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *) 0) < 0)
+	    *error_r = "cannot send to cleanup service";
+	else
+	    ret = 0;
+    }
+    attr_list_free(&l);
+    return ret;
+}
+
+/* cleanup_open - connect, handshake, get the queue ID */
+cleanup_client_t *cleanup_open(int flags, const char **error_r)
+{
+    cleanup_client_t *cc;
+    int     fd;
+
+    /* A dead cleanup must turn into an error return, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+    if ((fd = sock_connect_unix(server_queue_path(MAIL_SOCK_CLEANUP),
+				CLEANUP_CONNECT_TIMEOUT, error_r)) < 0)
+	return NULL;
+    cc = mr_calloc(1, sizeof(*cc));
+    cc->stream = stream_open(fd);
+    stream_set_timeout(cc->stream, (int) config_time("ipc_timeout"));
+    if (cleanup_handshake(cc, flags, error_r) < 0) {
+	stream_close(&cc->stream);
+	mr_free(cc->queue_id);
+	mr_free(cc);
+	return NULL;
+    }
+    return cc;
+}
+
+/* cleanup_queue_id - the ID cleanup assigned */
+const char *cleanup_queue_id(const cleanup_client_t *cc)
+{
+    return cc->queue_id;
+}
+
+/* cleanup_error - did a write fail? */
+int     cleanup_error(const cleanup_client_t *cc)
+{
+    return cc->error;
+}
+
+/* cleanup_put - one record unless already failed */
+static void cleanup_put(cleanup_client_t *cc, int type, const char *data, size_t len)
+{
+    if (!cc->error && rec_put(cc->stream, type, data, len) < 0)
+	cc->error = 1;
+}
+
+/* cleanup_envelope - an envelope record; misuse after content is a bug */
+static void cleanup_envelope(cleanup_client_t *cc, int type, const char *value)
+{
+    if (cc->in_content)
+	msg_panic("cleanup client: %s record after message content", rec_type_name(type));
+    cleanup_put(cc, type, value, strlen(value));
+}
+
+/* cleanup_attr - ATTR name=value */
+void    cleanup_attr(cleanup_client_t *cc, const char *name, const char *value)
+{
+    char   *av = mr_format("%s=%s", name, value);
+
+    cleanup_envelope(cc, REC_TYPE_ATTR, av);
+    mr_free(av);
+}
+
+/* cleanup_sender - SENDER */
+void    cleanup_sender(cleanup_client_t *cc, const char *sender)
+{
+    cleanup_envelope(cc, REC_TYPE_SENDER, sender);
+}
+
+/* cleanup_rcpt - RCPT with optional ORCPT and NOTIFY */
+void    cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt,
+		     const char *notify)
+{
+    cleanup_envelope(cc, REC_TYPE_RCPT, rcpt);
+    if (orcpt && *orcpt)
+	cleanup_envelope(cc, REC_TYPE_ORCPT, orcpt);
+    if (notify && *notify)
+	cleanup_envelope(cc, REC_TYPE_NOTIFY, notify);
+}
+
+/* cleanup_line - NORM, or CONT for a piece; long lines are split */
+void    cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int complete)
+{
+    if (!cc->in_content) {
+	cleanup_put(cc, REC_TYPE_MESG, "", 0);
+	cc->in_content = 1;
+    }
+    while (len > REC_MAX_LEN / 2) {
+	cleanup_put(cc, REC_TYPE_CONT, line, REC_MAX_LEN / 2);
+	line += REC_MAX_LEN / 2;
+	len -= REC_MAX_LEN / 2;
+    }
+    cleanup_put(cc, complete ? REC_TYPE_NORM : REC_TYPE_CONT, line, len);
+}
+
+/* cleanup_free - close and free */
+static void cleanup_free(cleanup_client_t **ccp)
+{
+    cleanup_client_t *cc = *ccp;
+
+    stream_close(&cc->stream);
+    mr_free(cc->queue_id);
+    mr_free(cc);
+    *ccp = NULL;
+}
+
+/* cleanup_verdict - read {status, queue_id, reason} */
+static int cleanup_verdict(cleanup_client_t *cc, str_t *reason)
+{
+    attr_list_t *l = attr_list_new();
+    int     status = CLEANUP_STAT_TEMP;
+    const char *why;
+
+    if (attr_read(cc->stream, l) != 1) {
+	str_set(reason, stream_timedout(cc->stream) ? "timeout waiting for cleanup service"
+		: "lost connection with cleanup service");
+    } else {
+	status = (int) attr_get_long(l, MAIL_ATTR_STATUS, CLEANUP_STAT_TEMP);
+	if (status < CLEANUP_STAT_OK || status > CLEANUP_STAT_NORCPT)
+	    status = CLEANUP_STAT_TEMP;
+	why = attr_get(l, MAIL_ATTR_REASON);
+	str_set(reason, why ? why : status ? "cleanup service failed" : "");
+    }
+    attr_list_free(&l);
+    return status;
+}
+
+/* cleanup_finish - END, flush, wait for the verdict */
+int     cleanup_finish(cleanup_client_t **ccp, str_t *reason)
+{
+    cleanup_client_t *cc = *ccp;
+    int     status;
+
+    if (!cc->in_content)
+	cleanup_put(cc, REC_TYPE_MESG, "", 0);
+    cleanup_put(cc, REC_TYPE_END, "", 0);
+    if (!cc->error && stream_flush(cc->stream) < 0)
+	cc->error = 1;
+    if (cc->error) {
+	/* cleanup may still have said why (e.g. it refused early). */
+	status = cleanup_verdict(cc, reason);
+	if (status == CLEANUP_STAT_OK)
+	    status = CLEANUP_STAT_TEMP;
+    } else
+	status = cleanup_verdict(cc, reason);
+    cleanup_free(ccp);
+    return status;
+}
+
+/* cleanup_abort - drop the connection: cleanup removes its temp file */
+void    cleanup_abort(cleanup_client_t **ccp)
+{
+    if (*ccp == NULL)
+	return;
+    cleanup_free(ccp);
+}

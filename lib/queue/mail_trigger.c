@@ -1,0 +1,60 @@
+/*
+ * mail_trigger.c - one-shot wake-ups over a Unix socket or FIFO.
+ *
+ * A FIFO is opened O_NONBLOCK (no reader: ENXIO, at once); a socket is
+ * connected with a short timeout and the bytes written without waiting.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "master/mail_server.h"
+#include "queue/mail_trigger.h"
+#include "util/sock.h"
+
+#define MAIL_TRIGGER_TIMEOUT	2
+
+static char mail_trigger_err[300];
+
+/* mail_trigger_fail - error text with errno */
+static int mail_trigger_fail(const char **error_r, const char *path)
+{
+    snprintf(mail_trigger_err, sizeof(mail_trigger_err), "%.250s: %s", path, strerror(errno));
+    *error_r = mail_trigger_err;
+    return -1;
+}
+
+/* mail_trigger - write the bytes, never wait long */
+int     mail_trigger(const char *relative, const char *buf, size_t len,
+		     const char **error_r)
+{
+    char    path[4096];
+    struct stat st;
+    ssize_t n;
+    int     fd;
+
+    snprintf(path, sizeof(path), "%s", server_queue_path(relative));
+    if (stat(path, &st) < 0)
+	return mail_trigger_fail(error_r, path);
+    if (S_ISFIFO(st.st_mode)) {
+	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	    return mail_trigger_fail(error_r, path);
+    } else if ((fd = sock_connect_unix(path, MAIL_TRIGGER_TIMEOUT, error_r)) < 0) {
+	return -1;
+    }
+    (void) sock_nonblock(fd, 1);
+    n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == ENOTSOCK)
+	n = write(fd, buf, len);
+    if (n != (ssize_t) len) {
+	mail_trigger_fail(error_r, path);
+	close(fd);
+	return -1;
+    }
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,157 @@
+/*
+ * qfile.h - queue IDs, where a queue file lives, creating, committing
+ * and reading queue files (and maildrop files, which use the same format).
+ *
+ * Queue ID: 16 characters of [0-9A-Z]: 7 base-36 digits of the seconds,
+ * 4 of the microseconds, 5 of the inode number of the file (mod 36^5).
+ * IDs sort by time as plain strings. The file name in a queue directory
+ * is the ID; temporary files start with "." and are never taken for a
+ * queue file (qid_valid rejects them).
+ *
+ * Hashing: the queues named in hash_queue_names (default "incoming,
+ * active, deferred, hold, defer, bounce") keep a file in
+ * QUEUE/H1/.../ID, with hash_queue_depth (default 1) levels of one hex
+ * digit each taken from a hash of the ID. Always use qfile_path() and
+ * qscan_*() instead of building paths by hand; directories are created
+ * on demand by qfile_commit() and qfile_move().
+ *
+ * A maildrop file (postdrop) is made the same way: qfile_create("maildrop",
+ * 0644, ...), rec_put the envelope (SENDER, RCPT..., optional TIME/ATTR),
+ * MESG, content lines (NORM/CONT), END, then qfile_commit; then wake pickup
+ * with mail_trigger(MAIL_SOCK_PICKUP, "W", 1, ...) (queue/mail_trigger.h).
+ *
+ * Paths given to and returned by these functions are relative to the
+ * queue directory ("incoming/7/...") unless the name says "abs"; the abs
+ * form is what the process must open (server_queue_path: chrooted or not).
+ */
+#ifndef MR_QFILE_H
+#define MR_QFILE_H
+
+#include <stddef.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "util/attr.h"
+#include "util/str.h"
+#include "util/stream.h"
+
+#define QID_LEN		16
+#define QID_BUFSIZE	(QID_LEN + 1)
+
+/* qid_make - encode a queue ID from a time and a unique number (inode) */
+void    qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique);
+/* qid_new - a queue ID for now; unique is normally the file's inode. Within
+ * one process, successive calls never return the same time part. */
+void    qid_new(char id[QID_BUFSIZE], unsigned long unique);
+/* qid_valid - 1 if name is a well-formed queue ID, else 0 */
+int     qid_valid(const char *name);
+/* qid_time - the arrival second encoded in a valid ID */
+long    qid_time(const char *id);
+
+/* qfile_hashed - 1 if queue (e.g. "deferred") is hashed per hash_queue_names */
+int     qfile_hashed(const char *queue);
+/* qfile_path - set out to "QUEUE[/H...]/ID" (queue-relative); returns its data */
+const char *qfile_path(str_t *out, const char *queue, const char *id);
+/* qfile_abspath - set out to the path the process opens; returns its data */
+const char *qfile_abspath(str_t *out, const char *queue, const char *id);
+
+/*
+ * Writing. qfile_create makes a temporary file ".tPID.N" directly in queue
+ * (O_CREAT|O_EXCL, mode), derives the queue ID from its inode, and returns
+ * a stream on it; the caller writes records with rec_put. qfile_commit
+ * flushes, fsyncs, renames it to its hashed final name (never replacing a
+ * file) and fsyncs the directory; only after it returned 0 may anyone
+ * treat the message as accepted. qfile_discard removes the temp file.
+ */
+typedef struct qfile_out {
+    stream_t *stream;			/* write records here */
+    char    id[QID_BUFSIZE];
+    char   *queue;			/* queue it is committed to */
+    char   *tmp_abspath;		/* private */
+    int     committed;			/* private */
+} qfile_out_t;
+
+/* qfile_create - new temp file in queue; NULL with *error_r on error */
+qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r);
+/* qfile_commit - flush, fsync, rename, fsync dir: 0 ok, -1 (*error_r);
+ * after -1 the temp file is still there: call qfile_discard */
+int     qfile_commit(qfile_out_t *qo, const char **error_r);
+/* qfile_discard - close, remove the temp file unless committed, free;
+ * sets *qop to NULL */
+void    qfile_discard(qfile_out_t **qop);
+
+/* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
+ * creating hash directories: 0 ok, -1 (*error_r) */
+int     qfile_move(const char *id, const char *from_queue, const char *to_queue,
+		   const char **error_r);
+/* qfile_remove - unlink QUEUE/.../ID: 0 ok, -1 (*error_r; ENOENT too) */
+int     qfile_remove(const char *queue, const char *id, const char **error_r);
+
+/*
+ * Reading. qfile_open reads the envelope into a qfile_t and checks the
+ * whole file (known types, content records, END last, nothing after it),
+ * so a caller sees either a complete file or QFILE_CORRUPT.
+ */
+typedef struct qfile_rcpt {
+    char   *address;
+    char   *orcpt;			/* NULL if none */
+    char   *notify;			/* NULL if none */
+    int     done;			/* DONE record: already delivered */
+    off_t   offset;			/* offset of its type byte */
+} qfile_rcpt_t;
+
+typedef struct qfile {
+    char    id[QID_BUFSIZE];		/* from the file name ("" if not an ID) */
+    int     fd;
+    long    arrival_sec;		/* TIME record (0 if none) */
+    long    arrival_usec;
+    long long size;			/* SIZE record (-1 if none) */
+    char   *sender;			/* NULL if no SENDER record */
+    qfile_rcpt_t *rcpts;
+    size_t  rcpt_count;
+    attr_list_t *attrs;			/* ATTR records, in order */
+    off_t   content_offset;		/* first record after MESG */
+    off_t   file_size;
+    uid_t   owner;			/* file owner (maildrop: submitter) */
+    stream_t *content;			/* private: content reader */
+} qfile_t;
+
+#define QFILE_OK	1
+#define QFILE_MISSING	0		/* no such file (someone moved it) */
+#define QFILE_ERROR	(-1)		/* I/O trouble: try again later */
+#define QFILE_CORRUPT	(-2)		/* bad format: move to corrupt/ */
+
+/* qfile_open - open abspath (O_RDWR if writable, else O_RDONLY) with
+ * safe_open rules. Returns QFILE_OK with *qf_r, or another QFILE_* with
+ * *error_r set. */
+int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
+		   const char **error_r);
+/* qfile_open_fd - the same on an open descriptor (taken over) */
+int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
+		      const char **error_r);
+/* qfile_line - next content line: 1 with the whole line in line (CONT
+ * pieces joined, bounded by max bytes: longer is returned in pieces with
+ * *complete_r 0), 0 at END, -1 error (*error_r). The first call starts at
+ * the content. */
+int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
+		   const char **error_r);
+/* qfile_rcpt_done - mark rcpts[i] delivered: rewrite its type byte and
+ * fsync: 0 ok, -1 (*error_r). File must be open writable. */
+int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r);
+/* qfile_close - close and free; sets *qfp to NULL */
+void    qfile_close(qfile_t **qfp);
+
+/*
+ * Scanning a queue directory (recursing into hash directories): returns
+ * the IDs of committed files; temporary and foreign names are skipped.
+ */
+typedef struct qscan qscan_t;
+
+/* qscan_open - start scanning queue; NULL with *error_r if unreadable */
+qscan_t *qscan_open(const char *queue, const char **error_r);
+/* qscan_next - 1 with the next ID in id, 0 when done */
+int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE]);
+/* qscan_close - release; sets *qsp to NULL */
+void    qscan_close(qscan_t **qsp);
+
+#endif

@@ -1,0 +1,360 @@
+/*
+ * qfile_read.c - reading a queue file: envelope, content, done marks.
+ *
+ * qfile_open walks the whole file once: the envelope is kept, the
+ * content is only checked (types, CONT followed by CONT or NORM, END
+ * last, nothing after END). A file that fails any check is QFILE_CORRUPT
+ * so that the caller moves it to corrupt/ instead of half-delivering it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/qfile.h"
+#include "queue/record.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+
+#define QFILE_PART_ENV		0
+#define QFILE_PART_CONTENT	1
+#define QFILE_PART_END		2
+
+typedef struct qfile_walk {
+    qfile_t *qf;
+    int     part;
+    int     last_type;
+    off_t   offset;
+    const char *error;
+    int     status;
+} qfile_walk_t;
+
+static char qfile_read_err[300];
+
+/* qfile_corrupt - record a format problem at the current offset */
+static int qfile_corrupt(qfile_walk_t *w, const char *why)
+{
+    snprintf(qfile_read_err, sizeof(qfile_read_err), "%s at offset %lld", why,
+	     (long long) w->offset);
+    w->error = qfile_read_err;
+    w->status = QFILE_CORRUPT;
+    return -1;
+}
+
+/* qfile_text - envelope values are C strings: no NUL inside */
+static int qfile_text(const str_t *v)
+{
+    return memchr(str_data(v), 0, str_len(v)) == NULL;
+}
+
+/* qfile_time - "SECONDS.MICROSECONDS" */
+static int qfile_time(qfile_t *qf, const char *v)
+{
+    char   *end;
+
+    errno = 0;
+    qf->arrival_sec = strtol(v, &end, 10);
+    if (end == v || *end != '.' || errno || qf->arrival_sec < 0)
+	return -1;
+    v = end + 1;
+    qf->arrival_usec = strtol(v, &end, 10);
+    return (end == v || *end || qf->arrival_usec < 0 || qf->arrival_usec > 999999) ? -1 : 0;
+}
+
+/* qfile_size - decimal, leading zeros allowed */
+static int qfile_size(qfile_t *qf, const char *v)
+{
+    char   *end;
+
+    if (*v < '0' || *v > '9')
+	return -1;
+    errno = 0;
+    qf->size = strtoll(v, &end, 10);
+    return (*end || errno) ? -1 : 0;
+}
+
+/* qfile_add_rcpt - remember a RCPT or DONE record */
+static void qfile_add_rcpt(qfile_t *qf, const char *addr, int done, off_t offset)
+{
+    qfile_rcpt_t *r;
+
+    qf->rcpts = mr_reallocarray(qf->rcpts, qf->rcpt_count + 1, sizeof(*qf->rcpts));
+    r = qf->rcpts + qf->rcpt_count++;
+    memset(r, 0, sizeof(*r));
+    r->address = mr_strdup(addr);
+    r->done = done;
+    r->offset = offset;
+}
+
+/* qfile_rcpt_extra - ORCPT/NOTIFY of the recipient just before */
+static int qfile_rcpt_extra(qfile_walk_t *w, int type, const char *v)
+{
+    qfile_t *qf = w->qf;
+    char  **slot;
+
+    if (w->last_type != REC_TYPE_RCPT && w->last_type != REC_TYPE_DONE
+	&& w->last_type != REC_TYPE_ORCPT && w->last_type != REC_TYPE_NOTIFY)
+	return qfile_corrupt(w, "orcpt/notify without recipient");
+    slot = type == REC_TYPE_ORCPT ? &qf->rcpts[qf->rcpt_count - 1].orcpt
+	: &qf->rcpts[qf->rcpt_count - 1].notify;
+    if (*slot)
+	return qfile_corrupt(w, "duplicate orcpt/notify");
+    *slot = mr_strdup(v);
+    return 0;
+}
+
+/* qfile_attr - "name=value" with a non-empty name */
+static int qfile_attr(qfile_t *qf, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    char   *name;
+
+    if (eq == NULL || eq == v)
+	return -1;
+    name = mr_strndup(v, eq - v);
+    attr_add(qf->attrs, name, eq + 1);
+    mr_free(name);
+    return 0;
+}
+
+/* qfile_envelope - one record before MESG */
+static int qfile_envelope(qfile_walk_t *w, int type, const str_t *value)
+{
+    qfile_t *qf = w->qf;
+    const char *v = str_data(value);
+
+    if (type != REC_TYPE_MESG && !qfile_text(value))
+	return qfile_corrupt(w, "NUL byte in envelope record");
+    switch (type) {
+    case REC_TYPE_TIME:
+	return qfile_time(qf, v) < 0 ? qfile_corrupt(w, "bad time record") : 0;
+    case REC_TYPE_SIZE:
+	return qfile_size(qf, v) < 0 ? qfile_corrupt(w, "bad size record") : 0;
+    case REC_TYPE_SENDER:
+	if (qf->sender)
+	    return qfile_corrupt(w, "duplicate sender record");
+	qf->sender = mr_strdup(v);
+	return 0;
+    case REC_TYPE_RCPT:
+    case REC_TYPE_DONE:
+	qfile_add_rcpt(qf, v, type == REC_TYPE_DONE, w->offset);
+	return 0;
+    case REC_TYPE_ORCPT:
+    case REC_TYPE_NOTIFY:
+	return qfile_rcpt_extra(w, type, v);
+    case REC_TYPE_ATTR:
+	return qfile_attr(qf, v) < 0 ? qfile_corrupt(w, "bad attribute record") : 0;
+    case REC_TYPE_MESG:
+	if (str_len(value))
+	    return qfile_corrupt(w, "non-empty mesg record");
+	w->part = QFILE_PART_CONTENT;
+	return 0;
+    default:
+	return qfile_corrupt(w, "content record before mesg");
+    }
+}
+
+/* qfile_content - one record after MESG */
+static int qfile_content(qfile_walk_t *w, int type, const str_t *value)
+{
+    switch (type) {
+    case REC_TYPE_NORM:
+    case REC_TYPE_CONT:
+	return 0;
+    case REC_TYPE_END:
+	if (w->last_type == REC_TYPE_CONT)
+	    return qfile_corrupt(w, "end record inside a line");
+	if (str_len(value))
+	    return qfile_corrupt(w, "non-empty end record");
+	w->part = QFILE_PART_END;
+	return 0;
+    default:
+	return qfile_corrupt(w, "envelope record after mesg");
+    }
+}
+
+/* qfile_walk - read every record; 0 ok, -1 with w->status/w->error */
+static int qfile_walk(qfile_walk_t *w, stream_t *s)
+{
+    str_t  *value = str_new(256);
+    const char *why;
+    int     type, ret = 0;
+
+    while (ret == 0 && (type = rec_get(s, value, &why)) > 0) {
+	if (w->part == QFILE_PART_END)
+	    ret = qfile_corrupt(w, "data after end record");
+	else if (w->part == QFILE_PART_ENV)
+	    ret = qfile_envelope(w, type, value);
+	else
+	    ret = qfile_content(w, type, value);
+	w->offset += rec_wire_size(str_len(value));
+	w->last_type = type;
+	if (w->part == QFILE_PART_CONTENT && type == REC_TYPE_MESG)
+	    w->qf->content_offset = w->offset;
+    }
+    if (ret == 0 && type < 0) {
+	if (stream_error(s)) {
+	    snprintf(qfile_read_err, sizeof(qfile_read_err), "%s", why);
+	    w->error = qfile_read_err;
+	    w->status = QFILE_ERROR;
+	    ret = -1;
+	} else
+	    ret = qfile_corrupt(w, why);
+    }
+    if (ret == 0 && w->part != QFILE_PART_END)
+	ret = qfile_corrupt(w, "missing end record");
+    str_free(&value);
+    return ret;
+}
+
+/* qfile_new - an empty qfile_t */
+static qfile_t *qfile_new(int fd, const char *name)
+{
+    qfile_t *qf = mr_calloc(1, sizeof(*qf));
+    const char *base = strrchr(name, '/');
+
+    base = base ? base + 1 : name;
+    if (qid_valid(base))
+	mr_strlcpy(qf->id, base, sizeof(qf->id));
+    qf->fd = fd;
+    qf->size = -1;
+    qf->attrs = attr_list_new();
+    return qf;
+}
+
+/* qfile_open_fd - parse an open file */
+int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
+		      const char **error_r)
+{
+    qfile_walk_t w = {0};
+    struct stat st;
+    stream_t *s;
+
+    (void) writable;
+    w.qf = qfile_new(fd, name);
+    if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	snprintf(qfile_read_err, sizeof(qfile_read_err), "%s: %s", name, strerror(errno));
+	*error_r = qfile_read_err;
+	qfile_close(&w.qf);
+	return QFILE_ERROR;
+    }
+    w.qf->file_size = st.st_size;
+    w.qf->owner = st.st_uid;
+    s = stream_open(fd);
+    (void) qfile_walk(&w, s);
+    (void) stream_release(&s);
+    if (w.status != 0) {
+	*error_r = w.error;
+	qfile_close(&w.qf);
+	return w.status;
+    }
+    *qf_r = w.qf;
+    return QFILE_OK;
+}
+
+/* qfile_open - safe_open, then parse */
+int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
+		   const char **error_r)
+{
+    int     fd = safe_open(abspath, writable ? O_RDWR : O_RDONLY, 0, (uid_t) -1, error_r);
+
+    if (fd < 0)
+	return errno == ENOENT ? QFILE_MISSING : QFILE_ERROR;
+    return qfile_open_fd(fd, abspath, writable, qf_r, error_r);
+}
+
+/* qfile_content_start - a fresh stream at the first content record */
+static int qfile_content_start(qfile_t *qf, const char **error_r)
+{
+    int     fd;
+
+    if (qf->content)
+	return 0;
+    if ((fd = dup(qf->fd)) < 0 || lseek(fd, qf->content_offset, SEEK_SET) < 0) {
+	snprintf(qfile_read_err, sizeof(qfile_read_err), "seek: %s", strerror(errno));
+	*error_r = qfile_read_err;
+	if (fd >= 0)
+	    close(fd);
+	return -1;
+    }
+    qf->content = stream_open(fd);
+    return 0;
+}
+
+/* qfile_line - next content line, CONT pieces joined up to max */
+int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
+		   const char **error_r)
+{
+    str_t  *piece = str_new(256);
+    int     type, ret = -1;
+
+    str_reset(line);
+    if (qfile_content_start(qf, error_r) < 0) {
+	str_free(&piece);
+	return -1;
+    }
+    while ((type = rec_get(qf->content, piece, error_r)) > 0) {
+	if (type == REC_TYPE_END && str_len(line) == 0) {
+	    ret = 0;
+	    break;
+	}
+	if (type != REC_TYPE_NORM && type != REC_TYPE_CONT) {
+	    *error_r = "unexpected record in content";
+	    break;
+	}
+	str_append(line, str_data(piece), str_len(piece));
+	*complete_r = (type == REC_TYPE_NORM);
+	if (type == REC_TYPE_NORM || str_len(line) >= max) {
+	    ret = 1;
+	    break;
+	}
+    }
+    if (type == 0)
+	*error_r = "missing end record";
+    str_free(&piece);
+    return ret;
+}
+
+/* qfile_rcpt_done - rewrite the recipient's type byte, fsync */
+int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
+{
+    char    type = REC_TYPE_DONE;
+
+    if (i >= qf->rcpt_count)
+	msg_panic("qfile_rcpt_done: index %zu out of range", i);
+    if (pwrite(qf->fd, &type, 1, qf->rcpts[i].offset) != 1 || fsync(qf->fd) < 0) {
+	snprintf(qfile_read_err, sizeof(qfile_read_err), "mark recipient done: %s",
+		 strerror(errno));
+	*error_r = qfile_read_err;
+	return -1;
+    }
+    qf->rcpts[i].done = 1;
+    return 0;
+}
+
+/* qfile_close - close and free */
+void    qfile_close(qfile_t **qfp)
+{
+    qfile_t *qf = *qfp;
+
+    if (qf == NULL)
+	return;
+    for (size_t i = 0; i < qf->rcpt_count; i++) {
+	mr_free(qf->rcpts[i].address);
+	mr_free(qf->rcpts[i].orcpt);
+	mr_free(qf->rcpts[i].notify);
+    }
+    mr_free(qf->rcpts);
+    mr_free(qf->sender);
+    attr_list_free(&qf->attrs);
+    if (qf->content)
+	stream_close(&qf->content);
+    if (qf->fd >= 0)
+	close(qf->fd);
+    mr_free(qf);
+    *qfp = NULL;
+}

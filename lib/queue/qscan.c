@@ -1,0 +1,118 @@
+/*
+ * qscan.c - list the queue files in a queue directory.
+ *
+ * Walks QUEUE and its hash directories (names of one hex digit, at most
+ * QSCAN_MAX_DEPTH levels) whatever hash_queue_depth is now, so files
+ * written under an older setting are still found. Anything that is not a
+ * queue ID (temporary ".t..." files, strays) is skipped.
+ */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "master/mail_server.h"
+#include "queue/qfile.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
+
+#define QSCAN_MAX_DEPTH	4
+
+struct qscan {
+    DIR    *dirs[QSCAN_MAX_DEPTH + 1];
+    str_t  *paths[QSCAN_MAX_DEPTH + 1];
+    int     level;
+};
+
+/* qscan_hash_name - one hex digit */
+static int qscan_hash_name(const char *name)
+{
+    return name[0] && name[1] == 0 && strchr("0123456789ABCDEF", name[0]) != NULL;
+}
+
+/* qscan_is_dir - d_type, or lstat when the file system does not say */
+static int qscan_is_dir(qscan_t *qs, struct dirent *de)
+{
+    struct stat st;
+    str_t  *path;
+    int     ret;
+
+    if (de->d_type != DT_UNKNOWN)
+	return de->d_type == DT_DIR;
+    path = str_new(100);
+    str_printf(path, "%s/%s", str_data(qs->paths[qs->level]), de->d_name);
+    ret = lstat(str_data(path), &st) == 0 && S_ISDIR(st.st_mode);
+    str_free(&path);
+    return ret;
+}
+
+/* qscan_push - descend into a directory; 0 ok, -1 unreadable */
+static int qscan_push(qscan_t *qs, const char *path)
+{
+    DIR    *d = opendir(path);
+
+    if (d == NULL)
+	return -1;
+    qs->level++;
+    qs->dirs[qs->level] = d;
+    if (qs->paths[qs->level] == NULL)
+	qs->paths[qs->level] = str_new(100);
+    str_set(qs->paths[qs->level], path);
+    return 0;
+}
+
+/* qscan_open - start at the top of queue */
+qscan_t *qscan_open(const char *queue, const char **error_r)
+{
+    qscan_t *qs = mr_calloc(1, sizeof(*qs));
+
+    qs->level = -1;
+    if (qscan_push(qs, server_queue_path(queue)) < 0) {
+	*error_r = "cannot open queue directory";
+	qscan_close(&qs);
+	return NULL;
+    }
+    return qs;
+}
+
+/* qscan_next - next queue ID, depth first */
+int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
+{
+    struct dirent *de;
+
+    while (qs->level >= 0) {
+	if ((de = readdir(qs->dirs[qs->level])) == NULL) {
+	    closedir(qs->dirs[qs->level]);
+	    qs->dirs[qs->level--] = NULL;
+	    continue;
+	}
+	if (qid_valid(de->d_name)) {
+	    mr_strlcpy(id, de->d_name, QID_BUFSIZE);
+	    return 1;
+	}
+	if (qs->level < QSCAN_MAX_DEPTH && qscan_hash_name(de->d_name)
+	    && qscan_is_dir(qs, de)) {
+	    str_t  *sub = str_new(100);
+
+	    str_printf(sub, "%s/%s", str_data(qs->paths[qs->level]), de->d_name);
+	    (void) qscan_push(qs, str_data(sub));
+	    str_free(&sub);
+	}
+    }
+    return 0;
+}
+
+/* qscan_close - release */
+void    qscan_close(qscan_t **qsp)
+{
+    qscan_t *qs = *qsp;
+
+    if (qs == NULL)
+	return;
+    for (int i = 0; i <= QSCAN_MAX_DEPTH; i++) {
+	if (qs->dirs[i])
+	    closedir(qs->dirs[i]);
+	str_free(&qs->paths[i]);
+    }
+    mr_free(qs);
+    *qsp = NULL;
+}

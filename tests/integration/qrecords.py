@@ -1,0 +1,119 @@
+"""qrecords.py - the queue-file record format (docs/queue.md) in Python.
+
+A record is one type byte, the value length as a varint (7 bits per byte,
+low group first, high bit = more), then the value. Tests use this to write
+maildrop files by hand, to speak the cleanup protocol, and to read queue
+files back.
+"""
+
+TIME, SIZE, SENDER, RCPT, DONE = b"T", b"S", b"F", b"R", b"D"
+ORCPT, NOTIFY, ATTR, MESG, NORM, CONT, END = b"O", b"N", b"A", b"M", b"L", b"C", b"E"
+MAX_LEN = 1024 * 1024
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def rec(rtype, value=b""):
+    if isinstance(value, str):
+        value = value.encode()
+    return rtype + varint(len(value)) + value
+
+
+def message(sender, rcpts, lines, attrs=None, time_rec=True):
+    """A complete maildrop/queue file image."""
+    out = bytearray()
+    if time_rec:
+        out += rec(TIME, "1700000000.000000")
+    out += rec(SENDER, sender)
+    for r in rcpts:
+        out += rec(RCPT, r)
+    for k, v in (attrs or {}).items():
+        out += rec(ATTR, f"{k}={v}")
+    out += rec(MESG)
+    for line in lines:
+        out += rec(NORM, line)
+    out += rec(END)
+    return bytes(out)
+
+
+def parse(data):
+    """List of (type, value bytes); raises ValueError on anything malformed."""
+    out, i = [], 0
+    while i < len(data):
+        t = data[i:i + 1]
+        i += 1
+        n, shift = 0, 0
+        while True:
+            if i >= len(data):
+                raise ValueError("truncated length")
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        if n > MAX_LEN or i + n > len(data):
+            raise ValueError("bad length")
+        out.append((t, data[i:i + n]))
+        i += n
+    if not out or out[-1][0] != END:
+        raise ValueError("no end record")
+    return out
+
+
+def content(records):
+    """The message text (lines joined with \\n) of parsed records."""
+    lines, cur, in_content = [], b"", False
+    for t, v in records:
+        if t == MESG:
+            in_content = True
+        elif in_content and t == CONT:
+            cur += v
+        elif in_content and t == NORM:
+            lines.append(cur + v)
+            cur = b""
+    return b"\n".join(lines) + b"\n"
+
+
+def envelope(records):
+    """dict: sender, rcpts (list of (addr, done)), attrs, size, time."""
+    env = {"sender": None, "rcpts": [], "attrs": {}, "size": None, "time": None}
+    for t, v in records:
+        if t == MESG:
+            break
+        if t == SENDER:
+            env["sender"] = v.decode()
+        elif t in (RCPT, DONE):
+            env["rcpts"].append((v.decode(), t == DONE))
+        elif t == ATTR:
+            k, _, val = v.decode().partition("=")
+            env["attrs"][k] = val
+        elif t == SIZE:
+            env["size"] = int(v)
+        elif t == TIME:
+            env["time"] = v.decode()
+        elif t == ORCPT:
+            env.setdefault("orcpt", []).append(v.decode())
+    return env
+
+
+def read_attrs(sock_file):
+    """One attribute list (name=value lines, empty line ends) as a dict."""
+    attrs = {}
+    while True:
+        line = sock_file.readline()
+        if not line:
+            raise EOFError("connection closed")
+        line = line.rstrip(b"\n").decode()
+        if line == "":
+            return attrs
+        k, _, v = line.partition("=")
+        attrs.setdefault(k, v.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%"))

@@ -1,0 +1,66 @@
+"""test_privileges.py - who each process runs as, started by root or not.
+
+Started by root, master stays root and every child drops to mail_owner
+(and chroots where master.conf says). Started by an ordinary user,
+everything runs as that user. Uses the test-only echo daemon (testechod).
+"""
+import os
+import pwd
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import IS_ROOT, free_port, wait_port
+from test_master import children, echo_pid, wait_until, write_master_conf
+
+
+def proc_uid(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to show the privilege drop")
+def test_root_start_drops_children_to_mail_owner_and_chroots(mailroom):
+    port = free_port()
+    inst = mailroom(start=False)
+    write_master_conf(inst, [f"127.0.0.1:{port} inet n y y - 2 testechod",
+                             "trig unix n y n 60 1 testtrigd"])
+    inst.start(wait=False)
+    assert wait_port(port), inst.log_text()[-2000:]
+    child = echo_pid(port)
+    mailroom_uid = pwd.getpwnam("mailroom").pw_uid
+    assert proc_uid(inst.proc.pid) == 0
+    assert proc_uid(child) == mailroom_uid
+    assert os.readlink(f"/proc/{child}/root") == os.path.realpath(inst.spool)
+    kids = wait_until(lambda: children(inst.proc.pid))
+    assert kids and all(proc_uid(pid) == mailroom_uid for pid in kids)
+    # the queue directories belong to the mail owner
+    assert os.stat(os.path.join(inst.spool, "incoming")).st_uid == mailroom_uid
+
+
+@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to play an ordinary user")
+def test_ordinary_user_start_runs_everything_as_that_user(mailroom):
+    port = free_port()
+    inst = mailroom(start=False)
+    write_master_conf(inst, [f"127.0.0.1:{port} inet n y n - 2 testechod"])
+    nobody = pwd.getpwnam("nobody")
+    for root, dirs, files in os.walk(inst.dir):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), nobody.pw_uid, nobody.pw_gid)
+    os.chown(inst.dir, nobody.pw_uid, nobody.pw_gid)
+    proc = subprocess.Popen(
+        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+         "--clear-groups", inst.bin("master"), "-c", inst.conf_dir, "-f"],
+        env=inst.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    inst.proc = proc
+    assert wait_port(port), inst.log_text()[-2000:]
+    child = echo_pid(port)
+    assert proc_uid(proc.pid) == nobody.pw_uid
+    assert proc_uid(child) == nobody.pw_uid
+    assert os.stat(os.path.join(inst.spool, "incoming")).st_uid == nobody.pw_uid
