@@ -51,6 +51,7 @@
 #include "master/mail_server.h"
 #include "queue/cleanup_client.h"
 #include "queue/mail_trigger.h"
+#include "queue/qfile.h"
 #include "queue/record.h"
 #include "util/attr.h"
 #include "util/msg.h"
@@ -256,10 +257,17 @@ static void cleanup_pre_init(const char *service)
     cleanup_env_init();
 }
 
+/* cleanup_post_init - remove what a killed cleanup left behind */
+static void cleanup_post_init(const char *service)
+{
+    qfile_sweep_temps(MAIL_QUEUE_INCOMING);
+}
+
 int     main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = cleanup_pre_init,
+	.post_init = cleanup_post_init,
 	.service = cleanup_service,
     };
 

@@ -180,6 +180,8 @@ static void pickup_trigger(const char *buf, size_t len, const char *service)
     char    id[QID_BUFSIZE];
     qscan_t *qs;
 
+    if (len == 0)
+	qfile_sweep_temps(MAIL_QUEUE_MAILDROP);
     if ((qs = qscan_open(MAIL_QUEUE_MAILDROP, &why)) == NULL) {
 	msg_warn("%s: %s", MAIL_QUEUE_MAILDROP, why);
 	return;

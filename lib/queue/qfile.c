@@ -16,10 +16,14 @@
  * Only after step 4 does cleanup answer its client, so smtpd's 250 always
  * refers to a file that a reboot cannot take back.
  *
- * Weak spot: temp files of a process killed between 1 and 3 stay behind
- * (invisible, harmless) until an administrator removes them.
+ * Temp files of a process killed between 1 and 3 stay behind, invisible
+ * and harmless, until qfile_sweep_temps (run by each new cleanup and by
+ * pickup) sees that their process is gone and removes them.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -191,4 +195,47 @@ int     qfile_remove(const char *queue, const char *id, const char **error_r)
 	qfile_fail(error_r, "remove", str_data(path));
     str_free(&path);
     return ret;
+}
+
+/* qfile_temp_owner - the pid in a ".tPID.N" name, or 0 if not such a name */
+static long qfile_temp_owner(const char *name)
+{
+    char   *end;
+    long    pid;
+
+    if (name[0] != '.' || name[1] != 't')
+	return 0;
+    pid = strtol(name + 2, &end, 10);
+    return (pid > 0 && *end == '.') ? pid : 0;
+}
+
+/* qfile_sweep_temps - remove temp files whose writer is gone */
+int     qfile_sweep_temps(const char *queue)
+{
+    str_t  *path = str_new(100);
+    struct dirent *de;
+    DIR    *dir;
+    int     removed = 0;
+
+    str_set(path, server_queue_path(queue));
+    if ((dir = opendir(str_data(path))) == NULL) {
+	str_free(&path);
+	return 0;
+    }
+    while ((de = readdir(dir)) != NULL) {
+	long    pid = qfile_temp_owner(de->d_name);
+
+	if (pid == 0 || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+	    continue;
+	str_printf(path, "%s/%s", queue, de->d_name);
+	str_set(path, server_queue_path(str_data(path)));
+	if (unlink(str_data(path)) == 0) {
+	    msg_warn("removed %s: left by process %ld that no longer exists",
+		     str_data(path), pid);
+	    removed++;
+	}
+    }
+    closedir(dir);
+    str_free(&path);
+    return removed;
 }

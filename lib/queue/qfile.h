@@ -80,6 +80,11 @@ int     qfile_commit(qfile_out_t *qo, const char **error_r);
  * sets *qop to NULL */
 void    qfile_discard(qfile_out_t **qop);
 
+/* qfile_sweep_temps - remove the temp files in queue left by processes
+ * that no longer exist (killed between create and commit); returns how
+ * many were removed. Each removal is logged. */
+int     qfile_sweep_temps(const char *queue);
+
 /* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
  * creating hash directories: 0 ok, -1 (*error_r) */
 int     qfile_move(const char *id, const char *from_queue, const char *to_queue,

@@ -357,3 +357,22 @@ def test_sendmail_through_pickup_into_incoming(mailroom):
     while os.listdir(os.path.join(inst.spool, "maildrop")):
         assert time.time() < deadline, os.listdir(os.path.join(inst.spool, "maildrop"))
         time.sleep(0.05)
+
+
+def test_temp_file_of_a_killed_cleanup_is_swept(mailroom):
+    """A temp file whose writer died is removed by the next cleanup, logged."""
+    inst = mailroom()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = os.path.join(inst.spool, "incoming", f".t{dead.pid}.7")
+    with open(stale, "wb") as f:
+        f.write(b"half a message")
+    live = os.path.join(inst.spool, "incoming", f".t{os.getpid()}.7")
+    with open(live, "wb") as f:
+        f.write(b"still being written")
+    sendmail = subprocess.run([inst.bin("sendmail"), "-i", "alice@mailroom.test"],
+                              input=b"Subject: x\n\nbody\n", env=inst.env, timeout=30)
+    assert sendmail.returncode == 0
+    inst.wait_log(rf"warning: removed \S+/\.t{dead.pid}\.7: left by process {dead.pid}")
+    assert not os.path.exists(stale)
+    assert os.path.exists(live)
