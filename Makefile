@@ -28,6 +28,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBMR    := $(BUILD)/libmailroom.a
 
 PROGS :=
+.DEFAULT_GOAL := all
 include $(sort $(wildcard */Module.mk */*/Module.mk))
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
@@ -61,9 +62,9 @@ $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_EXTRA) $(LIBMR)
 	@mkdir -p $(dir $@)
 	@echo '  LINK  $@'
-	@$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_EXTRA) $(LIBMR) $(LDLIBS) -lcmocka
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -Itests/unit -o $@ $< $(UNIT_EXTRA) $(LIBMR) $(LDLIBS) -lcmocka
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
 
 unit: all
 	@bash tests/run-unit.sh $(BUILD)

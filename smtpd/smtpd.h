@@ -1,0 +1,126 @@
+/*
+ * smtpd.h - state of one SMTP session, shared by the smtpd_*.c files.
+ */
+#ifndef MR_SMTPD_H
+#define MR_SMTPD_H
+
+#include <stddef.h>
+
+#include "util/str.h"
+#include "util/stream.h"
+#include "queue/cleanup_client.h"
+
+/* Protocol command counters for the "disconnect from" log line */
+typedef struct smtpd_count {
+    const char *name;			/* "ehlo", "mail", ... */
+    int     ok;
+    int     total;
+} smtpd_count_t;
+
+typedef struct smtpd_rcpt {
+    char   *addr;
+    char   *orcpt;			/* "rfc822;addr" decoded, or NULL */
+    char   *notify;			/* NOTIFY= value, or NULL */
+} smtpd_rcpt_t;
+
+typedef struct smtpd_state {
+    stream_t *client;
+    const char *service;
+    char    addr[64];			/* client address, numeric */
+    int     port;
+    char   *name;			/* client host name ("unknown") */
+    char   *namaddr;			/* "name[addr]" for logging */
+    char   *helo;			/* HELO/EHLO argument, or NULL */
+    const char *protocol;		/* "SMTP" or "ESMTP" */
+    int     esmtp;			/* EHLO was given */
+    int     in_mynetworks;
+    const char *where;			/* last command, for "after X" logs */
+    int     errors;			/* error replies so far */
+    int     done;			/* stop reading commands */
+    /* transaction */
+    char   *sender;			/* NULL: no MAIL yet */
+    long long size_hint;		/* MAIL SIZE= */
+    char   *body;			/* BODY= value or NULL */
+    char   *envid;			/* ENVID= (decoded) or NULL */
+    char   *ret;			/* RET= value or NULL */
+    int     smtputf8;
+    smtpd_rcpt_t *rcpts;
+    int     rcpt_count;
+    int     rcpt_alloc;
+    int     rcpt_tried;			/* RCPT commands in this transaction */
+    /* BDAT in progress */
+    cleanup_client_t *cleanup;
+    int     bdat_active;		/* a BDAT transaction is open */
+    int     bdat_failed;		/* a BDAT chunk failed: discard the rest */
+    long long msg_size;
+    int     too_big;
+    void   *bdat_splitter;		/* smtpd_dot_t during BDAT */
+    /* scratch */
+    str_t  *line;			/* the command line being handled */
+    str_t  *buf;
+} smtpd_state_t;
+
+/* Exported from smtpd.c */
+/* smtpd_reply - send one reply line (formatted) and flush it */
+void    smtpd_reply(smtpd_state_t *st, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* smtpd_reply_more - a line of a multi-line reply (no flush) */
+void    smtpd_reply_more(smtpd_state_t *st, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* smtpd_error - count a client error; may end the session */
+void    smtpd_error(smtpd_state_t *st);
+/* smtpd_reset - forget the current mail transaction */
+void    smtpd_reset(smtpd_state_t *st);
+/* smtpd_count - count one command (ok says whether it succeeded) */
+void    smtpd_count(smtpd_state_t *st, const char *name, int ok);
+/* smtpd_lost - log "lost connection"/"timeout" after the current command */
+void    smtpd_lost(smtpd_state_t *st);
+/* smtpd_bare_lf - the 521 reply for a forbidden bare LF, then done */
+void    smtpd_bare_lf(smtpd_state_t *st);
+/* smtpd_improper_pipelining - has the client sent more input than it
+ * may before we reply? If so reply 554, log and end the session (1). */
+int     smtpd_improper_pipelining(smtpd_state_t *st, const char *after);
+
+/* Session-wide parameters (read once in post_init) */
+extern const char *var_myhostname;
+extern long long var_message_size_limit;
+extern int var_smtpd_recipient_limit;
+extern int var_line_length_limit;
+extern int var_smtpd_timeout;
+extern int var_dot_mode;
+extern int var_reject_unauth_pipelining;
+
+/* smtpd_cmd.c */
+/* smtpd_command - dispatch one command line (without CRLF) */
+void    smtpd_command(smtpd_state_t *st, char *line, int crlf);
+
+/* smtpd_data.c */
+/* smtpd_data - the DATA command */
+void    smtpd_data(smtpd_state_t *st, char *args, int crlf);
+/* smtpd_bdat - the BDAT command */
+void    smtpd_bdat(smtpd_state_t *st, char *args);
+/* smtpd_data_abort - give up a message in progress (cleanup_abort) */
+void    smtpd_data_abort(smtpd_state_t *st);
+
+/* smtpd_check.c */
+#define SMTPD_CHECK_OK		0
+#define SMTPD_CHECK_REJECT	1	/* reply text in *reply */
+/* smtpd_check_init - open the recipient tables (privileged) */
+void    smtpd_check_init(void);
+/* smtpd_check_mynetworks - is addr in mynetworks? */
+int     smtpd_check_mynetworks(const char *addr);
+/* smtpd_check_addr_in_list - is addr in a CIDR list (parameter value)? */
+int     smtpd_check_addr_in_list(const char *addr, const char *list);
+/* smtpd_check_rcpt - relay and recipient policy for one recipient;
+ * SMTPD_CHECK_OK or SMTPD_CHECK_REJECT with the full reply in reply */
+int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply);
+
+/* smtpd_limit.c */
+/* smtpd_limit_init - open the connection-count directory (privileged) */
+void    smtpd_limit_init(void);
+/* smtpd_limit_acquire - take a per-client slot; 1 ok, 0 over the limit */
+int     smtpd_limit_acquire(smtpd_state_t *st);
+/* smtpd_limit_release - give the slot back */
+void    smtpd_limit_release(void);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * smtpd_check.c - who may send mail to whom: relay control and the
+ * recipient existence check, answered at RCPT time.
+ *
+ * Address classes, by the recipient's domain (case-insensitive, trailing
+ * dot ignored; an address without a domain counts as local):
+ *   mydestination            local: alias_maps, then local_recipient_maps
+ *                            if set, else a system user (getpwnam of the
+ *                            local part without its extension);
+ *                            "postmaster" is always accepted
+ *   virtual_mailbox_domains  virtual_mailbox_maps, then virtual_alias_maps
+ *   virtual_alias_domains    virtual_alias_maps
+ *   relay_domains            accepted as is
+ *   anything else            only from mynetworks, else 554 5.7.1
+ * A table that cannot be read gives 451 4.3.0, never acceptance and never
+ * a permanent error. Subdomains of the listed domains do not match.
+ *
+ * mynetworks and smtpd_client_event_limit_exceptions are lists of
+ * address/prefix entries ("127.0.0.0/8", "[::1]/128", "10.1.2.3");
+ * other words (host names, tables) are ignored with a warning.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "global/config.h"
+#include "table/table.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "smtpd.h"
+
+typedef struct check_map {
+    const char *param;
+    table_list_t *list;
+    char   *error;			/* why it could not be opened */
+} check_map_t;
+
+static check_map_t check_alias = {"alias_maps", 0, 0};
+static check_map_t check_local = {"local_recipient_maps", 0, 0};
+static check_map_t check_vmailbox = {"virtual_mailbox_maps", 0, 0};
+static check_map_t check_valias = {"virtual_alias_maps", 0, 0};
+
+/* check_map_open - open one parameter's table list, remembering errors */
+static void check_map_open(check_map_t *m)
+{
+    const char *error = "";
+
+    if ((m->list = table_list_open(config_str(m->param), &error)) == NULL) {
+	msg_warn("%s: %s", m->param, error);
+	m->error = mr_strdup(error);
+    }
+}
+
+/* smtpd_check_init - open the recipient tables */
+void    smtpd_check_init(void)
+{
+    check_map_open(&check_alias);
+    check_map_open(&check_local);
+    check_map_open(&check_vmailbox);
+    check_map_open(&check_valias);
+}
+
+/* check_parse_net - "addr[/len]" or "[addr][/len]" into family, bytes,
+ * prefix length; 0 ok, -1 not an address */
+static int check_parse_net(const char *word, int *family, unsigned char *bytes, int *plen)
+{
+    char    buf[80], *slash, *host = buf;
+    size_t  n;
+
+    if (mr_strlcpy(buf, word, sizeof(buf)) >= sizeof(buf))
+	return -1;
+    *plen = -1;
+    if ((slash = strrchr(buf, '/')) != NULL) {
+	char   *end;
+
+	*slash = 0;
+	*plen = (int) strtol(slash + 1, &end, 10);
+	if (*end || slash[1] == 0)
+	    return -1;
+    }
+    if (*host == '[') {
+	n = strlen(host);
+	if (n < 3 || host[n - 1] != ']')
+	    return -1;
+	host[n - 1] = 0;
+	host++;
+    }
+    if (inet_pton(AF_INET, host, bytes) == 1)
+	*family = AF_INET;
+    else if (inet_pton(AF_INET6, host, bytes) == 1)
+	*family = AF_INET6;
+    else
+	return -1;
+    if (*plen < 0)
+	*plen = *family == AF_INET ? 32 : 128;
+    return (*plen > (*family == AF_INET ? 32 : 128)) ? -1 : 0;
+}
+
+/* check_prefix_match - do the first plen bits agree? */
+static int check_prefix_match(const unsigned char *a, const unsigned char *b, int plen)
+{
+    int     bytes = plen / 8, bits = plen % 8;
+
+    if (memcmp(a, b, (size_t) bytes) != 0)
+	return 0;
+    if (bits == 0)
+	return 1;
+    return ((a[bytes] ^ b[bytes]) & (0xff << (8 - bits)) & 0xff) == 0;
+}
+
+/* smtpd_check_addr_in_list - match a numeric address against a list */
+int     smtpd_check_addr_in_list(const char *addr, const char *list)
+{
+    unsigned char client[16], net[16];
+    int     family, net_family, plen, ignore, found = 0;
+    char   *copy = mr_strdup(list), *cp = copy, *word;
+
+    if (check_parse_net(addr, &family, client, &ignore) < 0) {
+	mr_free(copy);
+	return 0;
+    }
+    while (!found && (word = next_token(&cp, ", \t\r\n")) != NULL) {
+	if (check_parse_net(word, &net_family, net, &plen) < 0) {
+	    msg_warn("network list: ignoring \"%s\": not an address or address/prefix", word);
+	    continue;
+	}
+	found = (net_family == family && check_prefix_match(client, net, plen));
+    }
+    mr_free(copy);
+    return found;
+}
+
+/* smtpd_check_mynetworks - is the client in mynetworks? */
+int     smtpd_check_mynetworks(const char *addr)
+{
+    return smtpd_check_addr_in_list(addr, config_str("mynetworks"));
+}
+
+/* check_in_param_list - is domain listed in a (maybe undefined) parameter? */
+static int check_in_param_list(const char *param, const char *domain)
+{
+    return config_find(param) != NULL && config_list_has(param, domain);
+}
+
+/* check_lookup - address lookup in one map: 1 found, 0 not, -1 error */
+static int check_lookup(check_map_t *m, const char *addr, int local_too)
+{
+    str_t  *value;
+    const char *error = "";
+    int     r;
+
+    if (m->list == NULL) {
+	msg_warn("%s lookup for %s: %s", m->param, addr, m->error);
+	return -1;
+    }
+    if (table_list_empty(m->list))
+	return 0;
+    value = str_new(64);
+    r = table_list_lookup_addr(m->list, addr, config_str("recipient_delimiter"),
+			       local_too, value, &error);
+    if (r < 0)
+	msg_warn("%s lookup for %s: %s", m->param, addr, error);
+    str_free(&value);
+    return r;
+}
+
+/* check_unix_user - is there a system user for this local part? */
+static int check_unix_user(const char *local)
+{
+    const char *delim = config_str("recipient_delimiter");
+    char   *user = mr_strdup(local);
+    size_t  n = strlen(user);
+    int     found;
+
+    for (size_t i = 1; *delim && i < n; i++) {
+	if (strchr(delim, user[i])) {
+	    user[i] = 0;
+	    break;
+	}
+    }
+    lowercase(user);
+    found = getpwnam(user) != NULL;
+    mr_free(user);
+    return found;
+}
+
+/* check_local_rcpt - recipient in mydestination: 1 known, 0 not, -1 error */
+static int check_local_rcpt(const char *local, const char **table_r)
+{
+    int     r;
+
+    if (strcasecmp(local, "postmaster") == 0)
+	return 1;
+    if ((r = check_lookup(&check_alias, local, 1)) != 0)
+	return r;
+    if (check_local.list == NULL || !table_list_empty(check_local.list)) {
+	*table_r = "local recipient table";
+	return check_lookup(&check_local, local, 1);
+    }
+    *table_r = "local recipient table";
+    return check_unix_user(local);
+}
+
+/* check_unknown - the 550 or 451 reply for an unknown recipient */
+static int check_unknown(str_t *reply, const char *rcpt, int r, const char *table)
+{
+    if (r < 0)
+	str_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+    else
+	str_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
+		   rcpt, table);
+    return SMTPD_CHECK_REJECT;
+}
+
+/* smtpd_check_rcpt - relay and recipient policy */
+int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
+{
+    const char *at = strrchr(rcpt, '@');
+    char   *domain = mr_strdup(at ? at + 1 : var_myhostname);
+    char   *local = mr_strndup(rcpt, at ? (size_t) (at - rcpt) : strlen(rcpt));
+    const char *table = "";
+    char   *addr;
+    size_t  n = strlen(domain);
+    int     r, ret = SMTPD_CHECK_OK;
+
+    if (n > 0 && domain[n - 1] == '.')
+	domain[n - 1] = 0;
+    addr = mr_format("%s@%s", local, domain);
+    if (at == NULL || config_list_has("mydestination", domain)) {
+	if ((r = check_local_rcpt(local, &table)) <= 0)
+	    ret = check_unknown(reply, rcpt, r, table);
+    } else if (config_list_has("virtual_mailbox_domains", domain)) {
+	if ((r = check_lookup(&check_vmailbox, addr, 0)) == 0)
+	    r = check_lookup(&check_valias, addr, 0);
+	if (r <= 0)
+	    ret = check_unknown(reply, rcpt, r, "virtual mailbox table");
+    } else if (check_in_param_list("virtual_alias_domains", domain)) {
+	if ((r = check_lookup(&check_valias, addr, 0)) <= 0)
+	    ret = check_unknown(reply, rcpt, r, "virtual alias table");
+    } else if (!config_list_has("relay_domains", domain) && !st->in_mynetworks) {
+	str_printf(reply, "554 5.7.1 <%s>: Relay access denied", rcpt);
+	ret = SMTPD_CHECK_REJECT;
+    }
+    mr_free(domain);
+    mr_free(local);
+    mr_free(addr);
+    return ret;
+}
