@@ -102,7 +102,7 @@ static void trigger_loop(const server_args_t *args, const server_params_t *param
 {
     long    max_use = config_int("max_use", 0, 1000000);
     long    max_idle = args->wakeup > 0 ? 0 : config_time("max_idle");
-    long long next = event_now_ms() + args->wakeup * 1000LL;
+    long long next = event_now_ms();	/* first tick at once: a start-up scan */
     long    used = 0;
     struct stat st;
     int     is_fifo = fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISFIFO(st.st_mode);

@@ -1,0 +1,354 @@
+/*
+ * postdrop.c - mailroom-postdrop: put a locally submitted message into
+ * maildrop/.
+ *
+ * What it does: reads one maildrop file from standard input as queue-file
+ * records (lib/queue/record.h), checks it, writes it under a temporary
+ * name in maildrop/, fsyncs it, renames it to its queue ID, prints
+ * "queue_id=ID" on standard output, and wakes the pickup service with one
+ * byte on public/pickup. If pickup is not running the file waits in
+ * maildrop/ until it is: a lost wake-up costs time, never mail.
+ *
+ * Privileges: installed setgid setgid_group (mailroom-drop), mode 2755,
+ * so that it can create files in maildrop/ (mode 1730, group
+ * setgid_group: writable and searchable for the group, not listable;
+ * sticky, so nobody removes another user's file). It never gets root and
+ * needs none. The file it creates is owned by the submitting user (the
+ * real and effective uid) and records that uid once more as an attribute
+ * (uid=N) - pickup believes only these, never anything the caller says
+ * about who it is.
+ *
+ * Input it trusts: nothing. The caller is any local user, so:
+ *  - the records must be well-formed (rec_get rejects unknown types,
+ *    truncated records, over-long values) and in order: envelope
+ *    (SENDER once, RCPT with optional ORCPT/NOTIFY, ATTR), MESG, content
+ *    lines, END, and then end of input;
+ *  - a TIME record is ignored (postdrop writes its own), SIZE and DONE
+ *    are refused, and an ATTR passes only if its name is one sendmail may
+ *    set (fullname envid ret body); any other is dropped with a warning,
+ *    so nobody can pretend to be a network client or an authenticated user;
+ *  - envelope values may not contain control characters;
+ *  - content and envelope are each bounded by message_size_limit;
+ *  - input must arrive within postdrop_input_timeout.
+ * It never takes a file name or queue path from the caller. The only
+ * thing it takes is the configuration directory (-c DIR or
+ * $MAILROOM_CONFIG_DIR), and when it runs setgid for a user other than
+ * root it accepts only the default directory or one listed in the
+ * default configuration's alternate_config_directories: otherwise any
+ * user could point it at a queue_directory of their choosing.
+ *
+ * Signals HUP INT QUIT TERM are blocked: if sendmail is interrupted,
+ * postdrop sees end of input without END and removes its temporary file.
+ *
+ * Exit status (sysexits.h): 0 committed; EX_USAGE bad arguments;
+ * EX_NOPERM config directory refused; EX_CONFIG bad configuration;
+ * EX_DATAERR input refused; EX_TEMPFAIL could not write the file.
+ *
+ * Parameters: queue_directory, message_size_limit (if declared),
+ * postdrop_input_timeout, alternate_config_directories.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "queue/mail_trigger.h"
+#include "queue/qfile.h"
+#include "queue/record.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
+#include "util/stream.h"
+
+#define PD_ENV_VALUE_MAX	4096	/* one address or attribute */
+
+/* Where in the file the reader is */
+#define PD_ST_ENVELOPE	0
+#define PD_ST_CONTENT	1
+#define PD_ST_END	2
+
+typedef struct pd_state {
+    int     where;
+    int     have_sender;
+    size_t  rcpts;
+    int     last_was_rcpt;		/* ORCPT/NOTIFY may follow */
+    long long env_bytes;
+    long long content_bytes;
+    long long limit;
+    str_t  *why;			/* reason for refusing */
+} pd_state_t;
+
+/* pd_usage - complain about the command line */
+static void pd_usage(void)
+{
+    fprintf(stderr, "usage: mailroom-postdrop [-c config_dir] [-v]\n");
+    exit(EX_USAGE);
+}
+
+/* pd_listed - is dir one of the words of the parameter value? */
+static int pd_listed(const char *list, const char *dir)
+{
+    char   *copy = mr_strdup(list), *cp = copy, *tok;
+    int     found = 0;
+
+    while (!found && (tok = next_token(&cp, ", \t\r\n")) != NULL)
+	found = strcmp(tok, dir) == 0;
+    mr_free(copy);
+    return found;
+}
+
+/* pd_config - load the configuration, applying the setgid rule */
+static void pd_config(const char *dir)
+{
+    const char *error;
+    int     privileged = getegid() != getgid() || geteuid() != getuid();
+
+    if (dir == NULL)
+	dir = getenv("MAILROOM_CONFIG_DIR");
+    if (dir == NULL || *dir == 0)
+	dir = DEF_CONFIG_DIR;
+    if (privileged && getuid() != 0 && strcmp(dir, DEF_CONFIG_DIR) != 0) {
+	/* no default configuration: no list, so nothing else is allowed */
+	if (config_load(DEF_CONFIG_DIR, &error) < 0
+	    || !pd_listed(config_str("alternate_config_directories"), dir)) {
+	    msg_error("configuration directory %s is not listed in "
+		      "alternate_config_directories of %s/%s", dir, DEF_CONFIG_DIR, CONFIG_FILE);
+	    exit(EX_NOPERM);
+	}
+    }
+    if (config_load(dir, &error) < 0) {
+	msg_error("%s", error);
+	exit(EX_CONFIG);
+    }
+}
+
+/* pd_refuse - remember why the input is refused; returns -1 */
+static int pd_refuse(pd_state_t *st, const char *what)
+{
+    str_set(st->why, what);
+    return -1;
+}
+
+/* pd_clean_value - no control characters in an envelope value */
+static int pd_clean_value(const str_t *v)
+{
+    if (str_len(v) > PD_ENV_VALUE_MAX)
+	return 0;
+    for (size_t i = 0; i < str_len(v); i++)
+	if ((unsigned char) str_data(v)[i] < ' ' || str_data(v)[i] == 0x7f)
+	    return 0;
+    return 1;
+}
+
+/* pd_attr_ok - may a user set this attribute? */
+static int pd_attr_ok(const char *nv)
+{
+    static const char *allowed[] = {"fullname=", "envid=", "ret=", "body=", NULL};
+
+    for (int i = 0; allowed[i]; i++)
+	if (strncmp(nv, allowed[i], strlen(allowed[i])) == 0)
+	    return 1;
+    return 0;
+}
+
+/* pd_envelope - check one envelope record; 1 copy it, 0 skip it, -1 refuse */
+static int pd_envelope(pd_state_t *st, int type, const str_t *v)
+{
+    int     after_rcpt = st->last_was_rcpt;
+
+    st->last_was_rcpt = 0;
+    if ((st->env_bytes += (long long) str_len(v)) > st->limit && st->limit > 0)
+	return pd_refuse(st, "envelope too large");
+    if (type != REC_TYPE_MESG && !pd_clean_value(v))
+	return pd_refuse(st, "control character or over-long value in envelope");
+    switch (type) {
+    case REC_TYPE_TIME:
+	return 0;
+    case REC_TYPE_SENDER:
+	if (st->have_sender++)
+	    return pd_refuse(st, "more than one sender");
+	return 1;
+    case REC_TYPE_RCPT:
+	if (str_len(v) == 0)
+	    return pd_refuse(st, "empty recipient");
+	st->rcpts++;
+	st->last_was_rcpt = 1;
+	return 1;
+    case REC_TYPE_ORCPT:
+    case REC_TYPE_NOTIFY:
+	if (!after_rcpt)
+	    return pd_refuse(st, "DSN record not after a recipient");
+	st->last_was_rcpt = type == REC_TYPE_ORCPT;	/* NOTIFY may follow ORCPT */
+	return 1;
+    case REC_TYPE_ATTR:
+	if (pd_attr_ok(str_data(v)))
+	    return 1;
+	msg_warn("uid=%ld: dropped attribute \"%.*s\"", (long) getuid(),
+		 (int) strcspn(str_data(v), "="), str_data(v));
+	return 0;
+    case REC_TYPE_MESG:
+	if (!st->have_sender || st->rcpts == 0)
+	    return pd_refuse(st, st->have_sender ? "no recipients" : "no sender");
+	st->where = PD_ST_CONTENT;
+	return 1;
+    default:
+	return pd_refuse(st, "record type not allowed in the envelope");
+    }
+}
+
+/* pd_content - check one content record */
+static int pd_content(pd_state_t *st, int type, const str_t *v)
+{
+    switch (type) {
+    case REC_TYPE_NORM:
+    case REC_TYPE_CONT:
+	st->content_bytes += (long long) str_len(v) + (type == REC_TYPE_NORM);
+	if (st->limit > 0 && st->content_bytes > st->limit)
+	    return pd_refuse(st, "message too large");
+	return 1;
+    case REC_TYPE_END:
+	st->where = PD_ST_END;
+	return 1;
+    default:
+	return pd_refuse(st, "record type not allowed in the content");
+    }
+}
+
+/* pd_copy - read, check and write every record. 0 ok, EX_* on failure */
+static int pd_copy(stream_t *in, qfile_out_t *qo, pd_state_t *st)
+{
+    str_t  *v = str_new(256);
+    const char *error;
+    int     type, ok, ret = 0;
+
+    while (ret == 0 && st->where != PD_ST_END) {
+	if ((type = rec_get(in, v, &error)) <= 0) {
+	    str_set(st->why, type == 0 ? "input ends before the END record" : error);
+	    ret = stream_timedout(in) ? EX_TEMPFAIL : EX_DATAERR;
+	    break;
+	}
+	ok = st->where == PD_ST_ENVELOPE ? pd_envelope(st, type, v) : pd_content(st, type, v);
+	if (ok < 0)
+	    ret = EX_DATAERR;
+	else if (ok > 0 && rec_put(qo->stream, type, str_data(v), str_len(v)) < 0) {
+	    str_printf(st->why, "write: %s", strerror(errno));
+	    ret = EX_TEMPFAIL;
+	}
+    }
+    if (ret == 0 && rec_get(in, v, &error) != 0) {
+	str_set(st->why, "data after the END record");
+	ret = EX_DATAERR;
+    }
+    str_free(&v);
+    return ret;
+}
+
+/* pd_wake_pickup - one byte on public/pickup; failure is harmless */
+static void pd_wake_pickup(const char *id)
+{
+    const char *error;
+
+    if (mail_trigger(MAIL_SOCK_PICKUP, "W", 1, &error) < 0 && msg_verbose)
+	msg_info("%s: pickup not woken (%s); it will find the file later", id, error);
+}
+
+/* pd_header - postdrop's own envelope records: arrival time, uid */
+static int pd_header(qfile_out_t *qo)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (rec_putf(qo->stream, REC_TYPE_TIME, "%ld.%06ld", (long) ts.tv_sec,
+		 (long) (ts.tv_nsec / 1000)) < 0)
+	return -1;
+    return rec_putf(qo->stream, REC_TYPE_ATTR, "uid=%ld", (long) getuid());
+}
+
+/* pd_signals - block the ones that would leave a half-written file */
+static void pd_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* main - configuration, then read, check, write, commit, wake pickup */
+int     main(int argc, char **argv)
+{
+    const char *dir = NULL, *error;
+    pd_state_t st = {PD_ST_ENVELOPE, 0, 0, 0, 0, 0, 0, NULL};
+    qfile_out_t *qo;
+    stream_t *in;
+    int     c, ret;
+
+    msg_init("postdrop");
+    msg_target("stderr");
+    pd_signals();
+    umask(022);
+    while ((c = getopt(argc, argv, "c:v")) > 0) {
+	if (c == 'c')
+	    dir = optarg;
+	else if (c == 'v')
+	    msg_verbose++;
+	else
+	    pd_usage();
+    }
+    if (optind != argc)
+	pd_usage();
+    pd_config(dir);
+    st.limit = config_find("message_size_limit") ? config_size("message_size_limit") : 10240000;
+    st.why = str_new(100);
+    if ((qo = qfile_create(MAIL_QUEUE_MAILDROP, 0444, &error)) == NULL) {
+	msg_error("cannot create a file in maildrop: %s", error);
+	return EX_TEMPFAIL;
+    }
+    in = stream_open(0);
+    stream_set_timeout(in, (int) config_time("postdrop_input_timeout"));
+    if (pd_header(qo) < 0) {
+	str_printf(st.why, "write: %s", strerror(errno));
+	ret = EX_TEMPFAIL;
+    } else {
+	ret = pd_copy(in, qo, &st);
+    }
+    if (ret == 0 && qfile_commit(qo, &error) < 0) {
+	/*
+	 * After the rename only the directory fsync can fail, and for a
+	 * member of setgid_group it always does: maildrop/ (mode 1730) is
+	 * not readable, so it cannot be opened to fsync. The file's data is
+	 * on disk and the rename is done; reporting failure now would make
+	 * the caller send the message again while pickup delivers this one.
+	 */
+	if (qo->committed) {
+	    if (msg_verbose)
+		msg_info("%s: %s (the file is committed)", qo->id, error);
+	} else {
+	    str_set(st.why, error);
+	    ret = EX_TEMPFAIL;
+	}
+    }
+    if (ret != 0) {
+	msg_error("uid=%ld: message not queued: %s", (long) getuid(), str_data(st.why));
+	qfile_discard(&qo);
+	return ret;
+    }
+    printf("queue_id=%s\n", qo->id);
+    fflush(stdout);
+    pd_wake_pickup(qo->id);
+    qfile_discard(&qo);
+    stream_release(&in);
+    str_free(&st.why);
+    return 0;
+}
