@@ -6,6 +6,11 @@ maildrop files by hand, to speak the cleanup protocol, and to read queue
 files back.
 """
 
+import os
+import re
+
+QID_RE = re.compile(r"^[0-9A-Z]{16}$")
+
 TIME, SIZE, SENDER, RCPT, DONE = b"T", b"S", b"F", b"R", b"D"
 ORCPT, NOTIFY, ATTR, MESG, NORM, CONT, END = b"O", b"N", b"A", b"M", b"L", b"C", b"E"
 MAX_LEN = 1024 * 1024
@@ -117,3 +122,11 @@ def read_attrs(sock_file):
             return attrs
         k, _, v = line.partition("=")
         attrs.setdefault(k, v.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%"))
+
+
+def files(spool, queue):
+    """Absolute paths of committed files in a queue directory (any hash depth)."""
+    out = []
+    for root, _dirs, names in os.walk(os.path.join(spool, queue)):
+        out += [os.path.join(root, n) for n in names if QID_RE.match(n)]
+    return sorted(out)

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-import mr_qfile
+import qrecords
 from conftest import IS_ROOT
 from test_sendmail import inst, sendmail, wait_files  # noqa: F401  (fixture)
 
@@ -107,22 +107,22 @@ def test_hold_release_requeue_delete(inst):
     a, b = sorted(ids)
     r = queue(inst, "-h", "ALL")
     assert r.returncode == 0, r.stderr
-    assert len(mr_qfile.files(inst.spool, "hold")) == 2
-    assert mr_qfile.files(inst.spool, "incoming") == []
+    assert len(qrecords.files(inst.spool, "hold")) == 2
+    assert qrecords.files(inst.spool, "incoming") == []
     inst.wait_log(rf"mailroom-queue\[\d+\]: {a}: placed on hold")
     r = queue(inst, "-H", a)
     assert r.returncode == 0, r.stderr
-    assert [os.path.basename(p) for p in mr_qfile.files(inst.spool, "deferred")] == [a]
+    assert [os.path.basename(p) for p in qrecords.files(inst.spool, "deferred")] == [a]
     inst.wait_log(rf"{a}: released from hold")
     r = queue(inst, "-r", "-", input=f"{a}\n{b}\n".encode())
     assert r.returncode == 0, r.stderr
-    assert sorted(os.path.basename(p) for p in mr_qfile.files(inst.spool, "incoming")) == [a, b]
-    assert mr_qfile.files(inst.spool, "hold") == []
+    assert sorted(os.path.basename(p) for p in qrecords.files(inst.spool, "incoming")) == [a, b]
+    assert qrecords.files(inst.spool, "hold") == []
     inst.wait_log(rf"{b}: requeued")
     r = queue(inst, "-d", a)
     assert r.returncode == 0, r.stderr
     assert b"Deleted: 1 message" in r.stderr
-    assert [os.path.basename(p) for p in mr_qfile.files(inst.spool, "incoming")] == [b]
+    assert [os.path.basename(p) for p in qrecords.files(inst.spool, "incoming")] == [b]
     inst.wait_log(rf"mailroom-queue\[\d+\]: {a}: removed")
     r = queue(inst, "-d", "ALL")
     assert r.returncode == 0
@@ -166,5 +166,5 @@ def test_non_admin_is_refused(inst):
                            env=inst.env, capture_output=True, timeout=30)
         assert r.returncode == 77, r.stderr
         assert b"permission denied" in r.stderr
-    assert sorted(os.path.basename(p) for p in mr_qfile.files(inst.spool, "incoming")) \
+    assert sorted(os.path.basename(p) for p in qrecords.files(inst.spool, "incoming")) \
         == sorted(ids)

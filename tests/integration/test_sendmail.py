@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-import mr_qfile
+import qrecords
 from conftest import BIN, IS_ROOT
 
 KEEP = {"smtpd", "cleanup", "tabled", "pickup"}
@@ -68,7 +68,7 @@ def wait_files(inst, queue, count=1, timeout=15.0):
     deadline = start + timeout
     poked = False
     while True:
-        found = mr_qfile.files(inst.spool, queue)
+        found = qrecords.files(inst.spool, queue)
         if queue == "incoming" and not poked and time.time() > start + 5:
             # a lost wake-up only delays mail until pickup's periodic scan
             # (60 s); this stands in for that scan
@@ -87,8 +87,15 @@ def wait_files(inst, queue, count=1, timeout=15.0):
 def only_message(inst, queue="incoming"):
     paths = wait_files(inst, queue)
     assert len(paths) == 1, paths
-    recs = mr_qfile.read(paths[0])
-    return mr_qfile.envelope(recs), mr_qfile.content(recs), paths[0]
+    recs = read_records(paths[0])
+    env = qrecords.envelope(recs)
+    env["rcpts"] = [addr for addr, _done in env["rcpts"]]
+    return env, qrecords.content(recs), paths[0]
+
+
+def read_records(path):
+    with open(path, "rb") as f:
+        return qrecords.parse(f.read())
 
 
 def test_mailx_sends_through_sendmail(inst, tmp_path):
@@ -131,7 +138,7 @@ def test_t_without_recipients_is_refused(inst):
     r = sendmail(inst, ["-t"], "Subject: none\n\nx\n")
     assert r.returncode == 65
     assert b"no recipient" in r.stderr
-    assert mr_qfile.files(inst.spool, "maildrop") == []
+    assert qrecords.files(inst.spool, "maildrop") == []
 
 
 def test_f_and_F_and_bare_names(inst):
@@ -201,8 +208,8 @@ def test_bs_incomplete_data_is_not_queued(inst):
                                 "DATA\r\nSubject: cut\r\n\r\npartial\r\n")
     assert "queued as" not in r.stdout.decode()
     time.sleep(0.5)   # give a wrongly committed file time to show up
-    assert mr_qfile.files(inst.spool, "maildrop") == []
-    assert mr_qfile.files(inst.spool, "incoming") == []
+    assert qrecords.files(inst.spool, "maildrop") == []
+    assert qrecords.files(inst.spool, "incoming") == []
 
 
 def test_mail_waits_in_maildrop_while_down(mailroom):
@@ -218,13 +225,13 @@ def test_mail_waits_in_maildrop_while_down(mailroom):
     inst.stop()
     r = sendmail(inst, ["alice@mailroom.test"], "Subject: while down\n\nwaiting\n")
     assert r.returncode == 0, r.stderr
-    (drop,) = mr_qfile.files(inst.spool, "maildrop")
+    (drop,) = qrecords.files(inst.spool, "maildrop")
     st = os.stat(drop)
     assert stat.S_IMODE(st.st_mode) == 0o444
     assert st.st_uid == os.getuid()
-    recs = mr_qfile.read(drop)
-    assert recs[-1] == ("E", b"")
-    assert mr_qfile.envelope(recs)["attrs"]["uid"] == str(os.getuid())
+    recs = read_records(drop)
+    assert recs[-1] == (qrecords.END, b"")
+    assert qrecords.envelope(recs)["attrs"]["uid"] == str(os.getuid())
     q = inst.run(["sendmail", "-bp"]).stdout.decode()
     assert os.path.basename(drop) in q and "alice@mailroom.test" in q
     inst.start()
@@ -234,7 +241,7 @@ def test_mail_waits_in_maildrop_while_down(mailroom):
     envl, body, _ = only_message(inst)
     assert envl["rcpts"] == ["alice@mailroom.test"]
     assert body.endswith(b"\n\nwaiting\n")
-    assert mr_qfile.files(inst.spool, "maildrop") == []
+    assert qrecords.files(inst.spool, "maildrop") == []
     q = inst.run(["mailq"] if os.path.exists(inst.bin("mailq")) else ["sendmail", "-bp"])
     assert "alice@mailroom.test" in q.stdout.decode()
 
@@ -270,7 +277,7 @@ def test_postdrop_message_size_limit(mailroom):
     inst.start()
     r = sendmail(inst, ["alice@mailroom.test"], "Subject: big\n\n" + "x" * 5000 + "\n")
     assert r.returncode == 65
-    assert mr_qfile.files(inst.spool, "maildrop") == []
+    assert qrecords.files(inst.spool, "maildrop") == []
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to make a setgid copy and switch users")
@@ -290,7 +297,7 @@ def test_setgid_postdrop_refuses_foreign_config_dir(inst, tmp_path):
                        input=b"F\x00R\x05c@d.eM\x00E\x00", capture_output=True, timeout=30)
     assert r.returncode == 77, r.stderr
     assert b"alternate_config_directories" in r.stderr
-    assert mr_qfile.files(inst.spool, "maildrop") == []
+    assert qrecords.files(inst.spool, "maildrop") == []
 
 
 def test_newaliases_builds_alias_tables(mailroom):

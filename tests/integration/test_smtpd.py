@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+import qrecords
+
 OUTSIDE = "127.0.0.2"
 INSIDE = "127.0.0.1"
 
@@ -73,24 +75,9 @@ def session(inst, src=OUTSIDE, helo="client.example"):
 
 
 def read_records(path):
-    """Parse a queue file (docs/queue.md): list of (type, bytes)."""
-    data = open(path, "rb").read()
-    out, pos = [], 0
-    while pos < len(data):
-        t = chr(data[pos])
-        pos += 1
-        n, shift = 0, 0
-        while True:
-            b = data[pos]
-            pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        out.append((t, data[pos:pos + n]))
-        pos += n
-    assert out and out[-1][0] == "E", "queue file without END record"
-    return out
+    """Parse a queue file (docs/queue.md): list of (type letter, bytes)."""
+    with open(path, "rb") as f:
+        return [(t.decode(), v) for t, v in qrecords.parse(f.read())]
 
 
 class QueueFile:
