@@ -33,12 +33,16 @@ fi
 cat <<INFO
 Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log).
   SMTP        127.0.0.1:2525   swaks --server 127.0.0.1:2525 --to alice@mailroom.test
+  submission  127.0.0.1:2587   (STARTTLS and AUTH are not built yet: plain SMTP for now)
+  re-inject   127.0.0.1:10025  (where the content filter will hand mail back)
   sendmail    MAILROOM_CONFIG_DIR=$RUN/etc $BIN/sendmail -t < message
   queue       MAILROOM_CONFIG_DIR=$RUN/etc $BIN/mailroom-queue -p
   status      $BIN/mailroom -c $RUN/etc status
 Demo users (virtual mailboxes, sasldb $RUN/etc/sasldb2):
   alice@mailroom.test / alice-pw     bob@mailroom.test / bob-pw
-Mail is accepted and queued durably; delivery, POP3/IMAP, ManageSieve and the
-content filter are not built yet (see docs/). Press Ctrl-C to stop.
+Mail is accepted and queued durably (see it with mailroom-queue -p); delivery,
+TLS/AUTH, POP3/IMAP (1110/1995, 1143/1993), ManageSieve (4190) and the content
+filter (10024) are not built yet, so those ports are reserved but not opened.
+Press Ctrl-C to stop.
 INFO
 exec "$BIN/master" -c "$RUN/etc" -f

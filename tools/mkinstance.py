@@ -30,10 +30,16 @@ RUN_PORTS = {
 
 
 def master_conf(ports):
-    """The service table for an instance; only services that exist."""
-    lines = [
-        "# service      type  private unpriv chroot wakeup maxproc command",
-        f"127.0.0.1:{ports['smtp']}  inet n y n - 100 smtpd",
+    """The service table for an instance; only services that exist so far.
+
+    Every SMTP listener is smtpd: the submission port gets STARTTLS and AUTH
+    once they exist; 10025 is where the content filter re-injects mail.
+    """
+    lines = ["# service      type  private unpriv chroot wakeup maxproc command"]
+    for name in ("smtp", "submission", "reinject"):
+        if name in ports:
+            lines.append(f"127.0.0.1:{ports[name]}  inet n y n - 100 smtpd")
+    lines += [
         "cleanup        unix  y       y      n      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
         "pickup         unix  n       y      n      60     1       pickup",
@@ -100,9 +106,9 @@ def main():
     ap.add_argument("--ports", help="JSON object service->port (default: make run ports)")
     ap.add_argument("-o", action="append", default=[], metavar="NAME=VALUE")
     args = ap.parse_args()
-    ports = dict(RUN_PORTS)
-    if args.ports:
-        ports.update(json.loads(args.ports))
+    # With --ports, only those services listen (benchmarks, tests); without,
+    # the fixed ports of `make run`.
+    ports = json.loads(args.ports) if args.ports else dict(RUN_PORTS)
     extra = dict(kv.split("=", 1) for kv in args.o)
     print(create(args.dir, os.path.abspath(args.bin), ports, extra))
 

@@ -23,7 +23,7 @@ const param_def_t params_smtpd[] = {
     {"smtpd_client_connection_count_limit", "50", 0, 0},
     {"smtpd_client_event_limit_exceptions", "$mynetworks", 0, 0},
     /* no | normalize | yes: what a bare <LF> line ending means */
-    {"smtpd_forbid_bare_newline", "normalize", 0, 0},
+    {"smtpd_forbid_bare_newline", "normalize", 2, "no"},
     /* wait this long before the greeting and hang up on a client that
      * talks first (0 = do not wait) */
     {"smtpd_pregreet_wait", "0s", 0, 0},

@@ -240,6 +240,13 @@ def test_compatibility_note(mailroom):
     assert r.returncode == 0
     assert (b"mailroom: note: default_chroot: using backwards-compatible default \"yes\"; "
             b"at compatibility_level 1 or higher it becomes \"no\"") in r.stdout
+    assert (b"smtpd_forbid_bare_newline: using backwards-compatible default \"no\"; "
+            b"at compatibility_level 2 or higher it becomes \"normalize\"") in r.stdout
+    inst.set_conf(compatibility_level="2")
+    r = inst.run(["mailroom", "check"])
+    assert b"smtpd_forbid_bare_newline" not in r.stdout
+    r = inst.run(["mailroom", "config", "smtpd_forbid_bare_newline"])
+    assert r.stdout == b"smtpd_forbid_bare_newline = normalize\n"
 
 
 def test_port_taken_and_second_master(mailroom):
