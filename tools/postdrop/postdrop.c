@@ -327,10 +327,15 @@ int     main(int argc, char **argv)
 	/*
 	 * After the rename only the directory fsync can fail, and for a
 	 * member of setgid_group it always does: maildrop/ (mode 1730) is
-	 * not readable, so it cannot be opened to fsync. The file's data is
-	 * on disk and the rename is done; reporting failure now would make
-	 * the caller send the message again while pickup delivers this one.
+	 * not readable, so it cannot be opened to fsync. The rename updated
+	 * the file's inode (its ctime), so a second fsync of the file makes
+	 * a journaling file system (ext4, XFS) commit the transaction that
+	 * holds the rename. Reporting failure now would make the caller send
+	 * the message again while pickup delivers this one, so a failure of
+	 * that fsync is logged, not returned.
 	 */
+	if (qo->committed && fsync(stream_fd(qo->stream)) < 0)
+	    msg_warn("%s: fsync after rename: %s", qo->id, strerror(errno));
 	if (qo->committed) {
 	    if (msg_verbose)
 		msg_info("%s: %s (the file is committed)", qo->id, error);
