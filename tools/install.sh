@@ -1,7 +1,7 @@
 #!/bin/bash
 # install.sh - make install: tools/install.sh BUILD DESTDIR PREFIX CONFDIR
 #
-#   PREFIX/sbin            commands: sendmail, mailroom, mailroom-queue,
+#   PREFIX/sbin            commands: sendmail, mailroom, mailroom-queue (setgid),
 #                          mailroom-map, mailroom-postdrop (setgid)
 #   PREFIX/lib/mailroom    daemons (daemon_directory)
 #   CONFDIR                mailroom.conf, master.conf, aliases (an existing
@@ -14,9 +14,11 @@
 #                          there that is not ours is kept as NAME.pre-mailroom.
 #
 # Run as root without DESTDIR, it also creates the mailroom user and the
-# mailroom-drop group and makes mailroom-postdrop setgid mailroom-drop
-# (mode 2755). With DESTDIR (packaging), ownership is left to the package's
-# post-install step, which must do the same; postdrop is installed 0755.
+# mailroom-drop group and makes mailroom-postdrop and mailroom-queue setgid
+# mailroom-drop (mode 2755): postdrop to write into maildrop/, the queue
+# tool to reach public/showq so that any user's mailq works. With DESTDIR
+# (packaging), ownership is left to the package's post-install step, which
+# must do the same; both are installed 0755.
 set -e
 BUILD=${1:-build}
 DESTDIR=$2
@@ -130,20 +132,27 @@ install_dirs() {
     install -d -m 700 "$DATA"
 }
 
-# install_owners - users, groups and the setgid bit (root, no DESTDIR)
+# the commands that run setgid mailroom-drop
+SETGID_COMMANDS="mailroom-postdrop mailroom-queue"
+
+# install_owners - users, groups and the setgid bits (root, no DESTDIR)
 install_owners() {
+    local p
     if [ "$AS_ROOT" != 1 ]; then
-        chmod 755 "$SBIN/mailroom-postdrop"
-        say "not root or DESTDIR set: make $PREFIX/sbin/mailroom-postdrop" \
-            "group mailroom-drop, mode 2755, and /var/lib/mailroom owned by mailroom at install time"
+        for p in $SETGID_COMMANDS; do chmod 755 "$SBIN/$p"; done
+        say "not root or DESTDIR set: make $PREFIX/sbin/mailroom-postdrop and" \
+            "$PREFIX/sbin/mailroom-queue group mailroom-drop, mode 2755," \
+            "and /var/lib/mailroom owned by mailroom at install time"
         return
     fi
     getent group mailroom-drop >/dev/null || groupadd --system mailroom-drop
     getent passwd mailroom >/dev/null || useradd --system --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
     chown mailroom: "$DATA"
-    chgrp mailroom-drop "$SBIN/mailroom-postdrop"
-    chmod 2755 "$SBIN/mailroom-postdrop"
+    for p in $SETGID_COMMANDS; do
+        chgrp mailroom-drop "$SBIN/$p"
+        chmod 2755 "$SBIN/$p"
+    done
 }
 
 [ -d "$BIN" ] || { echo "install: $BIN does not exist: run make first" >&2; exit 1; }

@@ -43,6 +43,7 @@ def master_conf(ports):
         "cleanup        unix  y       y      n      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
         "pickup         unix  n       y      n      60     1       pickup",
+        "showq          unix  n       y      n      -      10      showq",
     ]
     return "\n".join(lines) + "\n"
 

@@ -12,6 +12,7 @@
 #define MAIL_SOCK_CLEANUP	"private/cleanup"
 #define MAIL_SOCK_QMGR		"public/qmgr"
 #define MAIL_SOCK_PICKUP	"public/pickup"
+#define MAIL_SOCK_SHOWQ		"public/showq"
 #define MAIL_SOCK_TABLED	"private/tabled"
 
 /* Protocol names sent in the handshake (attr_send_protocol) */

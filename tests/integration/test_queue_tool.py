@@ -6,14 +6,19 @@ test puts them.
 """
 import json
 import os
+import pathlib
 import re
 import shutil
+import smtplib
+import socket
 import subprocess
+import tempfile
+import time
 
 import pytest
 
 import qrecords
-from conftest import IS_ROOT
+from conftest import BIN, IS_ROOT
 from test_sendmail import inst, sendmail, wait_files  # noqa: F401  (fixture)
 
 ID = r"[0-9A-Z]{16}"
@@ -24,11 +29,23 @@ def queue(inst, *args, **kw):
     return inst.run(["mailroom-queue"] + list(args), **kw)
 
 
+def settled(inst, count):
+    """Wait for count files in incoming/ and for pickup to have removed their
+    maildrop/ copies (it does so just after cleanup committed), so that a
+    listing sees each message once; returns the incoming paths."""
+    paths = wait_files(inst, "incoming", count)
+    deadline = time.time() + 15
+    while qrecords.files(inst.spool, "maildrop") and time.time() < deadline:
+        time.sleep(0.05)
+    assert qrecords.files(inst.spool, "maildrop") == []
+    return paths
+
+
 def two_messages(inst):
     for rcpts in (["alice@mailroom.test"], ["bob@mailroom.test", "carol@example.net"]):
         r = sendmail(inst, ["-f", "s@example.org"] + rcpts, "Subject: q\n\nbody\n")
         assert r.returncode == 0, r.stderr
-    paths = wait_files(inst, "incoming", 2)
+    paths = settled(inst, 2)
     return {os.path.basename(p): p for p in paths}
 
 
@@ -168,3 +185,240 @@ def test_non_admin_is_refused(inst):
         assert b"permission denied" in r.stderr
     assert sorted(os.path.basename(p) for p in qrecords.files(inst.spool, "incoming")) \
         == sorted(ids)
+
+
+# --- listing for ordinary users: the showq service -------------------------
+#
+# public/ is mode 0710, group mailroom-drop, and the queue directories are
+# mail_owner's alone, so an ordinary user lists the queue through the set-gid
+# mailroom-queue, which asks showq over public/showq. Two ways of playing
+# that user are used below, and they test different things:
+#  - AS_USER_WITH_GROUP runs the built (not set-gid) program as nobody with
+#    mailroom-drop as its real and effective group: the credentials the
+#    installed program has, minus the set-gid bit itself. This covers the
+#    socket, the daemon and the listing, as well as mailq and sendmail -bp.
+#  - test_setgid_copy_* run a real set-gid copy (root:mailroom-drop 2755, as
+#    make install leaves it) as nobody:nogroup. That covers the
+#    configuration directory rule and, inside a private mount namespace
+#    whose /etc carries a default configuration that lists the instance,
+#    the whole installed path: mailq -> set-gid mailroom-queue -> showq.
+
+AS_USER_WITH_GROUP = ["setpriv", "--reuid", "nobody", "--regid", "mailroom-drop",
+                      "--clear-groups"]
+AS_USER = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+SHOWQ_KEEP = {"smtpd", "cleanup", "tabled", "pickup", "showq"}
+needs_root = pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"),
+                                reason="needs root and setpriv to play an ordinary user")
+
+
+@pytest.fixture
+def sq(mailroom):
+    """An instance that keeps its mail in incoming/ (no qmgr) and runs showq."""
+    for p in ("master", "pickup", "cleanup", "sendmail", "mailroom-postdrop",
+              "mailroom-queue", "showq"):
+        if not os.path.exists(os.path.join(BIN, p)):
+            pytest.skip(f"{p} is not built yet")
+    i = mailroom(start=False)
+    path = os.path.join(i.conf_dir, "master.conf")
+    lines = [ln for ln in open(path).read().splitlines()
+             if not ln.split() or ln.startswith("#") or ln.split()[-1] in SHOWQ_KEEP]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(i.dir, 0o755)
+    os.chmod(i.conf_dir, 0o755)
+    i.start()
+    return i
+
+
+def queue_one_of_each(inst):
+    """One message by SMTP, one by sendmail; returns their queue IDs."""
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as c:
+        c.sendmail("smtp@example.org", ["alice@mailroom.test"],
+                   b"Subject: by smtp\r\n\r\nhello\r\n")
+    r = sendmail(inst, ["-f", "local@example.org", "bob@mailroom.test"],
+                 "Subject: by sendmail\n\nhello\n")
+    assert r.returncode == 0, r.stderr
+    return sorted(os.path.basename(p) for p in settled(inst, 2))
+
+
+def as_user(inst, who, argv, **kw):
+    return subprocess.run(who + argv, env=inst.env, capture_output=True, timeout=60, **kw)
+
+
+@needs_root
+def test_ordinary_user_lists_through_showq(sq):
+    ids = queue_one_of_each(sq)
+    direct_p = queue(sq, "-p")
+    direct_j = queue(sq, "-j")
+    assert direct_p.returncode == 0 and direct_j.returncode == 0
+    r = as_user(sq, AS_USER_WITH_GROUP, [sq.bin("mailroom-queue"), "-p"])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    # the same code makes both listings: byte for byte the same text
+    assert r.stdout == direct_p.stdout
+    out = r.stdout.decode()
+    for qid in ids:
+        assert re.search(rf"^{qid} ", out, re.M)
+    assert re.search(r"^ +alice@mailroom\.test$", out, re.M)
+    assert re.search(r"^ +bob@mailroom\.test$", out, re.M)
+    assert out.endswith("in 2 Requests.\n")
+    r = as_user(sq, AS_USER_WITH_GROUP, [sq.bin("mailroom-queue"), "-j"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == direct_j.stdout
+    objs = [json.loads(ln) for ln in r.stdout.decode().splitlines()]
+    assert sorted(o["queue_id"] for o in objs) == ids
+    assert {o["sender"] for o in objs} == {"smtp@example.org", "local@example.org"}
+    # mailq and sendmail -bp run mailroom-queue -p from command_directory
+    for argv in ([sq.bin("mailq")], [sq.bin("sendmail"), "-bp"]):
+        r = as_user(sq, AS_USER_WITH_GROUP, argv)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == direct_p.stdout
+
+
+@needs_root
+def test_user_without_the_group_is_told_why(sq):
+    queue_one_of_each(sq)
+    r = as_user(sq, AS_USER, [sq.bin("mailroom-queue"), "-p"])
+    assert r.returncode == 77
+    assert r.stdout == b""
+    assert re.search(rb"^mailroom-queue: fatal: cannot list the mail queue - connect to "
+                     rb".*/public/showq: Permission denied \(mailroom-queue must be "
+                     rb"installed setgid mailroom-drop\)$", r.stderr, re.M), r.stderr
+
+
+@needs_root
+def test_mail_system_down(sq):
+    ids = queue_one_of_each(sq)
+    sq.stop()
+    for argv in ([sq.bin("mailroom-queue"), "-p"], [sq.bin("mailroom-queue"), "-j"],
+                 [sq.bin("mailq")]):
+        r = as_user(sq, AS_USER_WITH_GROUP, argv)
+        assert r.returncode == 69, (argv, r.stderr)
+        assert r.stdout == b""
+        assert re.search(rb"^mailroom-queue: fatal: cannot list the mail queue - "
+                         rb"the mail system is down \(connect to .*/public/showq: ",
+                         r.stderr, re.M), r.stderr
+    # root reads the queue itself, daemons or not
+    r = queue(sq, "-p")
+    assert r.returncode == 0, r.stderr
+    assert all(qid in r.stdout.decode() for qid in ids)
+
+
+@needs_root
+def test_group_gives_no_right_to_change_the_queue(sq):
+    ids = queue_one_of_each(sq)
+    for op in ("-d", "-h", "-H", "-r"):
+        r = as_user(sq, AS_USER_WITH_GROUP, [sq.bin("mailroom-queue"), op, "ALL"])
+        assert r.returncode == 77, r.stderr
+        assert b"permission denied: only root and mail_owner may change the queue" in r.stderr
+    assert sorted(os.path.basename(p) for p in qrecords.files(sq.spool, "incoming")) == ids
+
+
+def showq_request(inst, request):
+    """Talk the showq protocol by hand; returns (handshake, everything after)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(os.path.join(inst.spool, "public", "showq"))
+        f = s.makefile("rb")
+        hello = f.readline() + f.readline()
+        s.sendall(request)
+        return hello, f.read()
+
+
+def test_showq_protocol(sq):
+    queue_one_of_each(sq)
+    hello, body = showq_request(sq, b"request=list\n\n")
+    assert hello == b"protocol=showq\n\n"
+    assert body == queue(sq, "-p").stdout
+    hello, body = showq_request(sq, b"request=json\n\n")
+    assert body == queue(sq, "-j").stdout
+    hello, body = showq_request(sq, b"request=delete\nqueue_id=ALL\n\n")
+    assert body == b""
+    sq.wait_log(r"mailroom/showq\[\d+\]: warning: bad request \"delete\" from a client")
+    assert len(qrecords.files(sq.spool, "incoming")) == 2
+
+
+@pytest.fixture
+def user_dir():
+    """A folder every user can reach (pytest's tmp_path is root's alone)."""
+    d = tempfile.mkdtemp(prefix="mailroom-setgid-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def setgid_copy(d, names):
+    """Copies of our programs in d; mailroom-queue as make install leaves it:
+    root:mailroom-drop, mode 2755."""
+    for name in names:
+        shutil.copy(os.path.join(BIN, name), d / name)
+    q = d / "mailroom-queue"
+    shutil.chown(q, "root", "mailroom-drop")
+    os.chmod(q, 0o2755)
+    return d
+
+
+@needs_root
+def test_setgid_copy_refuses_foreign_config_dir(sq, user_dir):
+    d = setgid_copy(user_dir, ["mailroom-queue"])
+    for argv in ([str(d / "mailroom-queue"), "-p"],
+                 [str(d / "mailroom-queue"), "-c", sq.conf_dir, "-j"]):
+        r = as_user(sq, AS_USER, argv)
+        assert r.returncode == 77, r.stderr
+        assert r.stdout == b""
+        assert re.search(rb"^mailroom-queue: fatal: configuration directory .*/etc is not "
+                         rb"listed in alternate_config_directories of /.*/mailroom\.conf$",
+                         r.stderr, re.M), r.stderr
+
+
+def default_config_dir(inst, d):
+    """The compiled-in configuration directory, as the refusal names it."""
+    r = as_user(inst, AS_USER, [str(d / "mailroom-queue"), "-p"])
+    m = re.search(rb"alternate_config_directories of (/\S+)/mailroom\.conf", r.stderr)
+    assert m, r.stderr
+    return m.group(1).decode()
+
+
+def with_private_etc(tmp_path, defdir, conf_text, argv, env):
+    """Run argv in a private mount namespace whose /etc is an overlay on the
+    real one with defdir/mailroom.conf = conf_text; the real /etc is not
+    changed. Returns None if the kernel does not allow it here."""
+    up, work = tmp_path / "etc-upper", tmp_path / "etc-work"
+    up.mkdir(parents=True)
+    work.mkdir(parents=True)
+    script = ('mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc '
+              '|| exit 111; mkdir -p "$3" && printf "%s\\n" "$4" > "$3/mailroom.conf" '
+              '&& shift 4 && exec "$@"')
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                        "sh", str(up), str(work), defdir, conf_text] + argv,
+                       env=env, capture_output=True, timeout=60)
+    return None if r.returncode == 111 else r
+
+
+@needs_root
+def test_setgid_copy_lists_for_an_ordinary_user(sq, user_dir, tmp_path):
+    ids = queue_one_of_each(sq)
+    d = setgid_copy(user_dir, ["mailroom-queue", "sendmail"])
+    os.symlink("sendmail", d / "mailq")
+    defdir = default_config_dir(sq, d)
+    if not defdir.startswith("/etc/") or not shutil.which("unshare"):
+        pytest.skip(f"default configuration directory {defdir} is not under /etc")
+    # mailq finds mailroom-queue in command_directory: the set-gid copy
+    sq.set_conf(command_directory=str(d))
+    conf = f"alternate_config_directories = {sq.conf_dir}"
+    direct = queue(sq, "-p").stdout
+    for n, argv in enumerate(([str(d / "mailroom-queue"), "-p"], [str(d / "mailq")],
+                              [str(d / "sendmail"), "-bp"])):
+        r = with_private_etc(tmp_path / f"ns{n}", defdir, conf, AS_USER + argv, sq.env)
+        if r is None:
+            pytest.skip("no overlay mount in a private namespace here")
+        assert r.returncode == 0, (argv, r.stderr)
+        assert r.stdout == direct
+        assert all(re.search(rf"^{qid} ".encode(), r.stdout, re.M) for qid in ids)
+    r = with_private_etc(tmp_path / "delete", defdir, conf,
+                         AS_USER + [str(d / "mailroom-queue"), "-d", "ALL"], sq.env)
+    assert r.returncode == 77, r.stderr
+    assert b"permission denied" in r.stderr
+    assert sorted(os.path.basename(p) for p in qrecords.files(sq.spool, "incoming")) == ids
+    assert not os.path.exists(os.path.join(defdir, "mailroom.conf")) or \
+        conf not in open(os.path.join(defdir, "mailroom.conf")).read()

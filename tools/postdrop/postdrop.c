@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/config_setgid.h"
 #include "global/mail_proto.h"
 #include "queue/mail_trigger.h"
 #include "queue/qfile.h"
@@ -92,36 +93,14 @@ static void pd_usage(void)
     exit(EX_USAGE);
 }
 
-/* pd_listed - is dir one of the words of the parameter value? */
-static int pd_listed(const char *list, const char *dir)
-{
-    char   *copy = mr_strdup(list), *cp = copy, *tok;
-    int     found = 0;
-
-    while (!found && (tok = next_token(&cp, ", \t\r\n")) != NULL)
-	found = strcmp(tok, dir) == 0;
-    mr_free(copy);
-    return found;
-}
-
 /* pd_config - load the configuration, applying the setgid rule */
 static void pd_config(const char *dir)
 {
     const char *error;
-    int     privileged = getegid() != getgid() || geteuid() != getuid();
 
-    if (dir == NULL)
-	dir = getenv("MAILROOM_CONFIG_DIR");
-    if (dir == NULL || *dir == 0)
-	dir = DEF_CONFIG_DIR;
-    if (privileged && getuid() != 0 && strcmp(dir, DEF_CONFIG_DIR) != 0) {
-	/* no default configuration: no list, so nothing else is allowed */
-	if (config_load(DEF_CONFIG_DIR, &error) < 0
-	    || !pd_listed(config_str("alternate_config_directories"), dir)) {
-	    msg_error("configuration directory %s is not listed in "
-		      "alternate_config_directories of %s/%s", dir, DEF_CONFIG_DIR, CONFIG_FILE);
-	    exit(EX_NOPERM);
-	}
+    if (!config_setgid_allowed(dir, &error)) {
+	msg_error("%s", error);
+	exit(EX_NOPERM);
     }
     if (config_load(dir, &error) < 0) {
 	msg_error("%s", error);

@@ -14,21 +14,41 @@
  * "-" reads the IDs from standard input, one a line. Options -d/-h/-H/-r
  * may be repeated and take several IDs: "mailroom-queue -d ID1 -d ID2".
  *
- * Privileges: an ordinary program, not setuid or setgid. Listing needs
- * read access to the queue directories, which are private to mail_owner,
- * so in practice -p and -j are for root and mail_owner (others get a
- * clear "cannot read queue" warning); -f needs access to public/qmgr. The
- * changing operations check the real uid first. Started by root, the
- * program becomes mail_owner (when mail_owner owns incoming/) before it
- * touches the queue, so that hash directories it creates belong to
- * mail_owner, as qmgr expects.
+ * Privileges: installed setgid setgid_group (mailroom-drop, mode 2755),
+ * like mailroom-postdrop, and for one reason: public/ (mode 0710, group
+ * setgid_group) holds the sockets local users' commands talk to, and the
+ * group is the way in. Who may do what is always decided by the real uid:
+ *  - -p/-j: a caller who can read the queue directories (root, mail_owner,
+ *    the owner of an instance run by an ordinary user) reads them
+ *    directly, so listing works while the daemons are down; anyone else
+ *    gets the listing from the showq service over public/showq, made by
+ *    showq as mail_owner (mq_client.c). The group is given up as soon as
+ *    the socket is connected, or at once when reading directly.
+ *  - -f/-s/-i: one byte on public/qmgr, for anyone (as Postfix's
+ *    postqueue -f).
+ *  - -d/-h/-H/-r: root or mail_owner by real uid, else exit 77; the group
+ *    is given up first.
+ * Running set-gid for a user other than root, it accepts only the default
+ * configuration directory or one listed in the default configuration's
+ * alternate_config_directories (-c or $MAILROOM_CONFIG_DIR), exactly as
+ * mailroom-postdrop does (lib/global/config_setgid.h): otherwise any user
+ * could aim the group at a queue_directory of their choosing. Started by
+ * root on a queue owned by mail_owner, the program becomes mail_owner
+ * before it touches the queue, so that hash directories it creates belong
+ * to mail_owner, as qmgr expects. Not installed set-gid (a test instance,
+ * a DESTDIR install before its post-install step), it works the same for
+ * root and mail_owner, and an ordinary user's -p/-j fails with exit 77
+ * and a message that says so.
  *
  * Input it trusts: its command line, from root or mail_owner for the
  * changing operations; IDs must pass qid_valid, so no argument can name
  * a path. Queue files are read with the queue library's checking reader.
+ * From showq it takes bytes to copy to standard output, nothing else.
  *
- * Parameters: queue_directory, mail_owner, maillog_file (admin actions are
- * logged there and on standard error), hash_queue_names, hash_queue_depth.
+ * Parameters: queue_directory, mail_owner, setgid_group, maillog_file
+ * (admin actions are logged there and on standard error),
+ * hash_queue_names, hash_queue_depth, ipc_timeout (waiting for showq),
+ * alternate_config_directories (of the default configuration only).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +58,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/config_setgid.h"
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/mail_trigger.h"
@@ -45,6 +66,7 @@
 #include "util/mymalloc.h"
 #include "util/privs.h"
 #include "util/str.h"
+#include "util/stream.h"
 #include "mq.h"
 
 #define MQ_MAX_IDS	1024
@@ -136,6 +158,47 @@ static void mq_become_owner(void)
     privs_become(uid, gid);
 }
 
+/* mq_drop_setgid - give up the installed group for good */
+void    mq_drop_setgid(void)
+{
+    gid_t   gid = getgid();
+
+    if (getegid() != gid && setresgid(gid, gid, gid) < 0)
+	msg_fatal("setresgid %ld: %m", (long) gid);
+}
+
+/* mq_reads_queue - can the real user read the queue directories? root
+ * and mail_owner can (they may even be missing: nothing queued yet);
+ * access() asks with the real ids, so the installed group counts for
+ * nothing here */
+static int mq_reads_queue(void)
+{
+    uid_t   uid;
+    gid_t   gid;
+
+    if (getuid() == 0)
+	return 1;
+    if (privs_lookup(config_str("mail_owner"), &uid, &gid) == 0 && getuid() == uid)
+	return 1;
+    return access(server_queue_path(MAIL_QUEUE_INCOMING), R_OK | X_OK) == 0;
+}
+
+/* mq_list - -p and -j: from the queue itself, or through showq */
+static int mq_list(int json)
+{
+    stream_t *out;
+    int     ret;
+
+    if (!mq_reads_queue())
+	return mq_show_remote(json);
+    mq_drop_setgid();
+    mq_become_owner();
+    out = stream_open(1);
+    ret = mq_show(out, json);
+    stream_release(&out);
+    return ret;
+}
+
 /* mq_flush - -f, -s, -i: wake qmgr */
 static int mq_flush(void)
 {
@@ -143,7 +206,7 @@ static int mq_flush(void)
     const char *error;
 
     if (mail_trigger(MAIL_SOCK_QMGR, &byte, 1, &error) < 0) {
-	fprintf(stderr, "mailroom-queue: cannot flush the mail queue - "
+	fprintf(stderr, "mailroom-queue: fatal: cannot flush the mail queue - "
 		"the mail system is down (%s)\n", error);
 	return EX_UNAVAILABLE;
     }
@@ -159,20 +222,35 @@ static void mq_open_log(void)
     mr_free(spec);
 }
 
+/* mq_config - load the configuration under the set-gid rule */
+static int mq_config(const char *dir)
+{
+    const char *error;
+
+    if (!config_setgid_allowed(dir, &error)) {
+	fprintf(stderr, "mailroom-queue: fatal: %s\n", error);
+	return EX_NOPERM;
+    }
+    if (config_load(dir, &error) < 0) {
+	fprintf(stderr, "mailroom-queue: %s\n", error);
+	return EX_CONFIG;
+    }
+    return 0;
+}
+
 /* main - parse, load, check who may do what, act */
 int     main(int argc, char **argv)
 {
     mq_args_t a;
-    const char *error;
+    int     ret;
 
     msg_init("mailroom-queue");
     msg_target("stderr");
     mq_parse(argc, argv, &a);
-    if (config_load(a.config_dir, &error) < 0) {
-	fprintf(stderr, "mailroom-queue: %s\n", error);
-	return EX_CONFIG;
-    }
+    if ((ret = mq_config(a.config_dir)) != 0)
+	return ret;
     if (strchr("dhHr", a.action)) {
+	mq_drop_setgid();
 	if (!mq_admin_allowed()) {
 	    fprintf(stderr, "mailroom-queue: permission denied: only root and mail_owner "
 		    "may change the queue\n");
@@ -183,8 +261,10 @@ int     main(int argc, char **argv)
 	a.ids[a.id_count] = NULL;
 	return mq_admin(a.action, a.ids);
     }
-    mq_become_owner();
-    if (a.action == 'f')
-	return mq_flush();
-    return mq_show(a.action == 'j');
+    if (a.action == 'f') {
+	ret = mq_flush();
+	mq_drop_setgid();
+	return ret;
+    }
+    return mq_list(a.action == 'j');
 }

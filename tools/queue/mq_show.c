@@ -1,10 +1,16 @@
 /*
  * mq_show.c - listing the queue: -p in mailq's layout, -j as JSON.
  *
+ * One implementation for both ways a listing is made: mailroom-queue
+ * writes it to standard output when its user can read the queue (root,
+ * mail_owner), and the showq daemon writes it to its client's socket for
+ * everyone else. Either way the text goes to a stream_t.
+ *
  * Every message file in maildrop, incoming, active, deferred and hold is
  * opened with qfile_open (the queue library's reader, which checks the
  * whole file). A file that vanished meanwhile (qmgr moved it) is skipped;
- * a corrupt one is reported on standard error and the listing goes on.
+ * a corrupt one is reported (msg_warn: standard error for the command,
+ * the mail log for showq) and the listing goes on.
  * The reason a recipient was deferred comes from the message's defer/
  * log: attribute lists (lib/util/attr.h) with rcpt= (or recipient=) and
  * reason=; the last reason for a recipient wins.
@@ -44,6 +50,7 @@ int     mq_queue_missing(const char *queue)
 #define MQ_RCPT_INDENT	48		/* column of sender and recipients */
 
 typedef struct mq_totals {
+    stream_t *out;
     long long bytes;
     long    count;
     int     json;
@@ -108,7 +115,8 @@ static long long mq_size(const qfile_t *qf)
 }
 
 /* mq_print_json - one message as one JSON object on one line */
-static void mq_print_json(const char *queue, const qfile_t *qf, const attr_list_t *reasons)
+static void mq_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
+			  const attr_list_t *reasons)
 {
     str_t  *out = str_new(512);
     const char *reason;
@@ -135,12 +143,13 @@ static void mq_print_json(const char *queue, const qfile_t *qf, const attr_list_
 	first = 0;
     }
     str_appends(out, "]}\n");
-    fwrite(str_data(out), 1, str_len(out), stdout);
+    stream_write(dst, str_data(out), str_len(out));
     str_free(&out);
 }
 
 /* mq_print_text - one message in mailq's layout */
-static void mq_print_text(const char *queue, const qfile_t *qf, const attr_list_t *reasons)
+static void mq_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
+			  const attr_list_t *reasons)
 {
     char    idcol[QID_BUFSIZE + 2], when[40];
     time_t  t = qf->arrival_sec ? qf->arrival_sec : qid_time(qf->id);
@@ -153,17 +162,17 @@ static void mq_print_text(const char *queue, const qfile_t *qf, const attr_list_
     localtime_r(&t, &tm);
     strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
     snprintf(idcol, sizeof(idcol), "%s%c", qf->id, mark);
-    printf("%-17s %8lld %-19s  %s\n", idcol, mq_size(qf), when, sender);
+    stream_printf(dst, "%-17s %8lld %-19s  %s\n", idcol, mq_size(qf), when, sender);
     for (size_t i = 0; i < qf->rcpt_count; i++) {
 	if (qf->rcpts[i].done)
 	    continue;
 	reason = mq_reason(reasons, qf->rcpts[i].address);
 	if (reason && (last_reason == NULL || strcmp(reason, last_reason) != 0))
-	    printf("%7s(%s)\n", "", reason);
+	    stream_printf(dst, "%7s(%s)\n", "", reason);
 	last_reason = reason;
-	printf("%*s%s\n", MQ_RCPT_INDENT, "", qf->rcpts[i].address);
+	stream_printf(dst, "%*s%s\n", MQ_RCPT_INDENT, "", qf->rcpts[i].address);
     }
-    printf("\n");
+    stream_puts(dst, "\n");
 }
 
 /* mq_show_one - open one file and print it; 0 shown, -1 skipped */
@@ -178,7 +187,7 @@ static int mq_show_one(const char *queue, const char *id, mq_totals_t *tot)
     if (st == QFILE_OK) {
 	attr_list_t *reasons = mq_reasons(id);
 
-	(tot->json ? mq_print_json : mq_print_text) (queue, qf, reasons);
+	(tot->json ? mq_print_json : mq_print_text) (tot->out, queue, qf, reasons);
 	tot->bytes += mq_size(qf);
 	tot->count++;
 	attr_list_free(&reasons);
@@ -193,9 +202,9 @@ static int mq_show_one(const char *queue, const char *id, mq_totals_t *tot)
 }
 
 /* mq_show - list all queues, then the totals line */
-int     mq_show(int json)
+int     mq_show(stream_t *out, int json)
 {
-    mq_totals_t tot = {0, 0, json};
+    mq_totals_t tot = {out, 0, 0, json};
     char    id[QID_BUFSIZE];
     const char *error;
     int     ret = 0, header = 0;
@@ -210,19 +219,20 @@ int     mq_show(int json)
 	    ret = EX_NOPERM;
 	    continue;
 	}
-	while (qscan_next(qs, id) > 0) {
+	while (!stream_error(out) && qscan_next(qs, id) > 0) {
 	    if (!json && !header++)
-		printf("%-17s %8s %-19s  %s\n", "-Queue ID-", "--Size--",
-		       "---Arrival Time----", "-Sender/Recipient-------");
+		stream_printf(out, "%-17s %8s %-19s  %s\n", "-Queue ID-", "--Size--",
+			      "---Arrival Time----", "-Sender/Recipient-------");
 	    mq_show_one(mq_queues[q], id, &tot);
 	}
 	qscan_close(&qs);
     }
     if (!json && tot.count == 0)
-	printf("Mail queue is empty\n");
+	stream_puts(out, "Mail queue is empty\n");
     else if (!json)
-	printf("-- %lld Kbytes in %ld Request%s.\n", (tot.bytes + 1023) / 1024,
-	       tot.count, tot.count == 1 ? "" : "s");
-    fflush(stdout);
+	stream_printf(out, "-- %lld Kbytes in %ld Request%s.\n", (tot.bytes + 1023) / 1024,
+		      tot.count, tot.count == 1 ? "" : "s");
+    if (stream_flush(out) < 0 || stream_error(out))
+	return EX_IOERR;
     return ret;
 }
