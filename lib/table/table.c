@@ -7,8 +7,8 @@
  * type stores and looks up the same form; regexp:/pcre: ask not to be
  * folded. A table that cannot be read is an error (-1), never a miss.
  */
-#include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -81,15 +81,88 @@ const char *table_error(table_t *t, const char *fmt, ...)
     return str_data(t->error);
 }
 
-/* table_fold_key - lower-case copy */
+/*
+ * Case folding runs on every lookup, so it works on 8 bytes at a time.
+ * table_upper_mask tests each byte on its own low 7 bits (no carry
+ * crosses a byte): a byte is upper case when it is >= 'A', not > 'Z',
+ * and has no high bit; the result has 0x80 set in those bytes. Bytes
+ * >= 0x80 are left alone, as tolower() does in the C locale, so a key
+ * folds the same way at build and at lookup time.
+ */
+static inline uint64_t table_upper_mask(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t high = 0x8080808080808080ULL;
+    uint64_t low7 = w & ~high;
+    uint64_t ge_a = low7 + ones * (0x80 - 'A');
+    uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1);
+
+    return ge_a & ~gt_z & ~w & high;
+}
+
+/* table_fold_word - lower case of 8 bytes (0x80 >> 2 is the case bit) */
+static inline uint64_t table_fold_word(uint64_t w)
+{
+    return w | (table_upper_mask(w) >> 2);
+}
+
+/* table_has_upper - does key hold an ASCII upper-case letter? A tail
+ * shorter than a word is tested as the last whole word of the key. */
+static int table_has_upper(const char *key, size_t len)
+{
+    uint64_t w, upper = 0;
+    size_t  i;
+
+    if (len < 8) {
+	for (i = 0; i < len; i++)
+	    if (key[i] >= 'A' && key[i] <= 'Z')
+		return 1;
+	return 0;
+    }
+    for (i = 0; i + 8 <= len; i += 8) {
+	memcpy(&w, key + i, 8);
+	upper |= table_upper_mask(w);
+    }
+    if (i < len) {
+	memcpy(&w, key + len - 8, 8);
+	upper |= table_upper_mask(w);
+    }
+    return upper != 0;
+}
+
+/* table_fold_key - lower-case copy; a tail shorter than a word is done
+ * as the last whole word of the key, overlapping what was already
+ * copied (folding twice changes nothing) */
 void    table_fold_key(str_t *buf, const char *key, size_t len)
 {
-    str_reset(buf);
-    str_reserve(buf, len + 1);
-    for (size_t i = 0; i < len; i++)
-	buf->data[i] = (char) tolower((unsigned char) key[i]);
+    char   *out;
+    uint64_t w;
+    size_t  i;
+
+    buf->len = 0;
+    if (len >= buf->cap)
+	str_reserve(buf, len);
+    out = buf->data;
+    if (len < 8) {
+	for (i = 0; i < len; i++) {
+	    unsigned char c = (unsigned char) key[i];
+
+	    out[i] = (char) (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	}
+    } else {
+	for (i = 0; i + 8 <= len; i += 8) {
+	    memcpy(&w, key + i, 8);
+	    w = table_fold_word(w);
+	    memcpy(out + i, &w, 8);
+	}
+	if (i < len) {
+	    memcpy(&w, key + len - 8, 8);
+	    w = table_fold_word(w);
+	    memcpy(out + len - 8, &w, 8);
+	}
+    }
     buf->len = len;
-    buf->data[len] = 0;
+    out[len] = 0;
 }
 
 table_t *table_open(const char *spec, const char **error_r)
@@ -120,19 +193,26 @@ table_t *table_open(const char *spec, const char **error_r)
     return NULL;
 }
 
+/*
+ * table_lookup - the hot path: a strlen, a scan for upper case (a copy
+ * only when there is some: most keys arrive folded already), one call
+ * into the type. Every instruction here counts: a lookup in a large
+ * table waits on memory, and the fewer instructions lie between two
+ * lookups, the more of that waiting the CPU overlaps. No system calls
+ * (table_changed is separate; only the caller knows how often it is
+ * worth asking).
+ */
 int     table_lookup(table_t *t, const char *key, str_t *value, const char **error_r)
 {
     size_t  len = strlen(key);
     int     ret;
 
     str_reset(value);
-    if (t->no_fold) {
-	ret = t->lookup(t, key, len, value, error_r);
-    } else {
+    if (!t->no_fold && table_has_upper(key, len)) {
 	table_fold_key(t->fold, key, len);
-	ret = t->lookup(t, str_data(t->fold), len, value, error_r);
+	key = str_data(t->fold);
     }
-    if (ret != 1)
+    if ((ret = t->lookup(t, key, len, value, error_r)) != 1)
 	str_reset(value);
     return ret;
 }

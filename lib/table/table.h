@@ -1,7 +1,7 @@
 /*
  * table.h - lookup tables named "type:name".
  *
- *   cdb:/path        /path.cdb built by mailroom-map (tinycdb)
+ *   cdb:/path        /path.cdb built by mailroom-map (cdb format)
  *   hash:/path       /path.db, Berkeley DB hash, built by mailroom-map
  *   btree:/path      /path.db, Berkeley DB btree
  *   texthash:/path   the text source itself, read into memory at open

@@ -1,16 +1,35 @@
 /*
- * table_cdb.c - cdb:PATH tables (tinycdb): PATH.cdb, mapped read-only.
+ * table_cdb.c - cdb:PATH tables: PATH.cdb, built with tinycdb's maker,
+ * read here from a read-only mapping.
+ *
+ * The reader is our own, not tinycdb's cdb_find: a lookup in a large
+ * table waits on two cache misses (hash slot, record), and the CPU can
+ * overlap them with the next lookup's only when little work and no
+ * mispredicted branches lie in between. cdb_find makes a function call
+ * for every 4-byte field and hashes in a separate call; here all of it
+ * is inline. With table_lookup around it the whole lookup went from
+ * about 810 instructions to 470, and from 2.4 to 4.1 million lookups a
+ * second on the development machine (docs/tables.md, Performance).
+ *
+ * The format: 256 header entries (hash table position, slot count),
+ * then records (key length, value length, key, value), then the hash
+ * tables of (hash, record position) slots; all numbers 32-bit little
+ * endian; hash h = h * 33 ^ byte from 5381. Every position is checked
+ * against the file at open (header) or before use (records), so a
+ * corrupt file is an error naming the file, never a miss or a crash.
  *
  * Keys and values are stored without a terminating NUL, unless the
  * table was built with mailroom-map -N; a lookup tries both forms until
  * one of them hits, then keeps to that one (as Postfix does), so tables
- * from either habit work. A file that is not a cdb file, or whose
- * internal offsets point outside it, is an error, never a miss.
+ * from either habit work.
  */
 #include <cdb.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,37 +39,83 @@
 #define CDB_TRY0	(1<<0)		/* try keys without a NUL */
 #define CDB_TRY1	(1<<1)		/* try keys with a NUL */
 
+#define CDB_HEADER	2048		/* 256 (position, slots) pairs */
+
 typedef struct table_cdb {
     table_t t;
-    struct cdb cdb;
-    int     fd;
+    const unsigned char *map;		/* the whole file */
+    size_t  size;
+    uint32_t dend;			/* records end here (first hash table) */
     int     try;
     char   *path;
-    str_t  *key1;			/* key plus NUL */
 } table_cdb_t;
+
+/* table_cdb_u32 - a little-endian number at p */
+static inline uint32_t table_cdb_u32(const unsigned char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return le32toh(v);
+}
+
+/* table_cdb_hash - the cdb hash of a key */
+static inline uint32_t table_cdb_hash(const char *key, size_t len)
+{
+    uint32_t h = 5381;
+
+    for (size_t i = 0; i < len; i++)
+	h = ((h << 5) + h) ^ (unsigned char) key[i];
+    return h;
+}
+
+/* table_cdb_corrupt - the error for a record outside the file */
+static int table_cdb_corrupt(table_cdb_t *c, const char **error_r)
+{
+    *error_r = table_error(&c->t, "%s: corrupt cdb file", c->path);
+    return -1;
+}
 
 /* table_cdb_find - one probe; 1, 0, -1 */
 static int table_cdb_find(table_cdb_t *c, const char *key, size_t len, str_t *value,
 			  const char **error_r)
 {
-    int     r = cdb_find(&c->cdb, key, (unsigned) len);
-    unsigned vlen;
-    const char *v;
+    uint32_t h = table_cdb_hash(key, len);
+    const unsigned char *head = c->map + (h & 255) * 8;
+    uint32_t hpos = table_cdb_u32(head), slots = table_cdb_u32(head + 4);
+    uint32_t slot, rpos, klen, vlen;
+    const unsigned char *sp, *rec;
 
-    if (r == 0)
+    if (slots == 0)
 	return 0;
-    if (r < 0 || (v = cdb_getdata(&c->cdb)) == NULL) {
-	*error_r = table_error(&c->t, "%s: corrupt cdb file", c->path);
-	return -1;
+    slot = (h >> 8) % slots;
+    for (uint32_t n = 0; n < slots; n++) {
+	sp = c->map + hpos + (size_t) slot * 8;
+	if ((rpos = table_cdb_u32(sp + 4)) == 0)
+	    return 0;
+	if (table_cdb_u32(sp) == h) {
+	    if (rpos < CDB_HEADER || rpos > c->dend - 8)
+		return table_cdb_corrupt(c, error_r);
+	    rec = c->map + rpos;
+	    klen = table_cdb_u32(rec);
+	    vlen = table_cdb_u32(rec + 4);
+	    if ((uint64_t) rpos + 8 + klen + vlen > c->dend)
+		return table_cdb_corrupt(c, error_r);
+	    if (klen == len && memcmp(rec + 8, key, len) == 0) {
+		if (vlen > 0 && rec[8 + klen + vlen - 1] == 0)
+		    vlen--;
+		table_set_value(value, (const char *) rec + 8 + klen, vlen);
+		return 1;
+	    }
+	}
+	if (++slot == slots)
+	    slot = 0;
     }
-    vlen = cdb_datalen(&c->cdb);
-    if (vlen > 0 && v[vlen - 1] == 0)
-	vlen--;
-    str_setn(value, v, vlen);
-    return 1;
+    return 0;
 }
 
-/* table_cdb_lookup - try the key forms still in use */
+/* table_cdb_lookup - try the key forms still in use (key[len] is the
+ * key's NUL, so the -N form needs no copy) */
 static int table_cdb_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			    const char **error_r)
 {
@@ -65,9 +130,7 @@ static int table_cdb_lookup(table_t *t, const char *key, size_t len, str_t *valu
 	}
     }
     if (c->try & CDB_TRY1) {
-	str_setn(c->key1, key, len);
-	str_appendc(c->key1, 0);
-	if ((r = table_cdb_find(c, str_data(c->key1), len + 1, value, error_r)) != 0) {
+	if ((r = table_cdb_find(c, key, len + 1, value, error_r)) != 0) {
 	    if (r > 0)
 		c->try = CDB_TRY1;
 	    return r;
@@ -76,28 +139,46 @@ static int table_cdb_lookup(table_t *t, const char *key, size_t len, str_t *valu
     return 0;
 }
 
-/* table_cdb_habit - learn from the first record whether keys end in NUL */
-static int table_cdb_habit(struct cdb *cdb)
+/* table_cdb_check - validate the header; sets dend. -1 if corrupt */
+static int table_cdb_check(table_cdb_t *c)
 {
-    unsigned pos;
-    const char *key;
+    uint32_t dend = (uint32_t) c->size;
 
-    cdb_seqinit(&pos, cdb);
-    if (cdb_seqnext(&pos, cdb) <= 0 || cdb_keylen(cdb) == 0
-	|| (key = cdb_getkey(cdb)) == NULL)
-	return CDB_TRY0 | CDB_TRY1;
-    return key[cdb_keylen(cdb) - 1] == 0 ? CDB_TRY1 : CDB_TRY0;
+    if (c->size < CDB_HEADER || c->size > UINT32_MAX)
+	return -1;
+    for (int i = 0; i < 256; i++) {
+	uint32_t pos = table_cdb_u32(c->map + i * 8);
+	uint32_t slots = table_cdb_u32(c->map + i * 8 + 4);
+
+	if (pos < CDB_HEADER || pos > c->size || slots > (c->size - pos) / 8)
+	    return -1;
+	if (pos < dend)
+	    dend = pos;
+    }
+    c->dend = dend;
+    return 0;
 }
 
-/* table_cdb_close - unmap and close */
+/* table_cdb_habit - learn from the first record whether keys end in NUL */
+static int table_cdb_habit(const table_cdb_t *c)
+{
+    uint32_t klen;
+
+    if (c->dend < CDB_HEADER + 8
+	|| (klen = table_cdb_u32(c->map + CDB_HEADER)) == 0
+	|| (uint64_t) CDB_HEADER + 8 + klen > c->dend)
+	return CDB_TRY0 | CDB_TRY1;
+    return c->map[CDB_HEADER + 8 + klen - 1] == 0 ? CDB_TRY1 : CDB_TRY0;
+}
+
+/* table_cdb_close - unmap */
 static void table_cdb_close(table_t *t)
 {
     table_cdb_t *c = (table_cdb_t *) t;
 
-    cdb_free(&c->cdb);
-    close(c->fd);
+    if (c->map)
+	munmap((void *) c->map, c->size);
     mr_free(c->path);
-    str_free(&c->key1);
 }
 
 table_t *table_cdb_open(const char *spec, const char *name, str_t *err)
@@ -105,6 +186,7 @@ table_t *table_cdb_open(const char *spec, const char *name, str_t *err)
     char   *path = mr_format("%s.cdb", name);
     struct stat st;
     table_cdb_t *c;
+    void   *map;
     int     fd;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -115,20 +197,29 @@ table_t *table_cdb_open(const char *spec, const char *name, str_t *err)
 	str_printf(err, "open %s: not a regular file", path);
 	goto fail_fd;
     }
+    if (st.st_size < CDB_HEADER || (uint64_t) st.st_size > UINT32_MAX) {
+	str_printf(err, "%s: not a valid cdb file (bad format)", path);
+	goto fail_fd;
+    }
+    if ((map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	str_printf(err, "%s: not a valid cdb file (%s)", path, strerror(errno));
+	goto fail_fd;
+    }
     c = (table_cdb_t *) table_alloc(sizeof(*c), spec);
-    if (cdb_init(&c->cdb, fd) < 0) {
-	str_printf(err, "%s: not a valid cdb file (%s)", path,
-		   errno == EPROTO ? "bad format" : strerror(errno));
+    c->map = map;
+    c->size = (size_t) st.st_size;
+    c->path = path;
+    c->t.lookup = table_cdb_lookup;
+    c->t.close = table_cdb_close;
+    if (table_cdb_check(c) < 0) {
+	str_printf(err, "%s: not a valid cdb file (bad format)", path);
+	path = NULL;				/* freed with the table */
 	table_close((table_t **) &c);
 	goto fail_fd;
     }
-    c->fd = fd;
-    c->path = path;
-    c->try = table_cdb_habit(&c->cdb);
-    c->key1 = str_new(64);
-    c->t.lookup = table_cdb_lookup;
-    c->t.close = table_cdb_close;
+    c->try = table_cdb_habit(c);
     table_watch(&c->t, path, fd);
+    close(fd);
     return &c->t;
 fail_fd:
     close(fd);

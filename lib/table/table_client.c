@@ -26,6 +26,7 @@
 
 typedef struct table_conn {
     char   *path;
+    int     timeout_ms;			/* table_ipc_timeout */
     stream_t *stream;
     attr_list_t *reply;
     struct table_conn *next;
@@ -70,6 +71,7 @@ static int table_conn_open(table_conn_t *c, str_t *err)
     }
     c->stream = stream_open(fd);
     stream_set_timeout(c->stream, timeout);
+    c->timeout_ms = timeout > 0 ? timeout * 1000 : -1;
     if (attr_expect_protocol(c->stream, MAIL_PROTO_TABLED, &why) < 0) {
 	str_printf(err, "server at %s: %s", c->path, why);
 	stream_close(&c->stream);
@@ -78,11 +80,18 @@ static int table_conn_open(table_conn_t *c, str_t *err)
     return 0;
 }
 
-/* table_conn_ask - one request and its reply; -1 on I/O trouble */
+/*
+ * table_conn_ask - one request and its reply; -1 on I/O trouble (or no
+ * reply within table_ipc_timeout). The request goes out in one write;
+ * then the client waits for the reply before reading it: right after a
+ * request the reply is never there yet, and a read tried first would
+ * only fail (EAGAIN) before the wait. So: write, poll, read.
+ */
 static int table_conn_ask(table_conn_t *c, const char *table, const char *key)
 {
     if (attr_send(c->stream, MAIL_ATTR_REQUEST, "lookup", MAIL_ATTR_TABLE, table,
 		  MAIL_ATTR_KEY, key, (char *) NULL) < 0
+	|| stream_wait_readable(c->stream, c->timeout_ms) != 1
 	|| attr_read(c->stream, c->reply) != 1) {
 	stream_close(&c->stream);
 	return -1;

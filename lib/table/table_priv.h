@@ -8,6 +8,7 @@
 #ifndef MR_TABLE_PRIV_H
 #define MR_TABLE_PRIV_H
 
+#include <string.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -17,7 +18,8 @@
 struct table {
     char   *spec;			/* "type:name" as opened */
     int     no_fold;			/* keys are used as given (regexp) */
-    /* lookup - 1 found, 0 not found, -1 error with *error_r */
+    /* lookup - 1 found, 0 not found, -1 error with *error_r; key[len]
+     * is always a NUL (so a type may look up len + 1 bytes) */
     int     (*lookup)(table_t *t, const char *key, size_t len, str_t *value,
 		      const char **error_r);
     /* close - release type-specific state (not the table_t itself) */
@@ -38,8 +40,22 @@ void    table_watch(table_t *t, const char *path, int fd);
 /* table_error - format the table's error text; returns it */
 const char *table_error(table_t *t, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* table_fold_key - ASCII lower-case copy of key into buf (for the types) */
+/* table_fold_key - ASCII lower-case copy of key into buf (for the types;
+ * bytes >= 0x80 are kept as they are) */
 void    table_fold_key(str_t *buf, const char *key, size_t len);
+
+/* table_set_value - store a found value; the usual case (it fits) costs
+ * no function call, as it runs once per hit */
+static inline void table_set_value(str_t *value, const char *v, size_t len)
+{
+    if (len < value->cap) {
+	memcpy(value->data, v, len);
+	value->data[len] = 0;
+	value->len = len;
+    } else {
+	str_setn(value, v, len);
+    }
+}
 
 /* Openers, one per type: name is what follows "type:". NULL with
  * *error_r (static storage or the given err string) on error. */

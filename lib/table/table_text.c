@@ -48,7 +48,7 @@ static int table_mem_lookup(table_t *t, const char *key, size_t len, str_t *valu
 
     if ((v = table_hash_get(m->hash, key, len, &vlen)) == NULL)
 	return 0;
-    str_setn(value, v, vlen);
+    table_set_value(value, v, vlen);
     return 1;
 }
 

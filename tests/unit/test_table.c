@@ -3,6 +3,7 @@
  * temporary folder, case folding, address fall-backs, errors that must
  * never look like "not found", and the tabled protocol over a socket.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "global/config.h"
 #include "global/mail_proto.h"
 #include "table/table.h"
+#include "table/table_priv.h"
 #include "util/attr.h"
 #include "util/mymalloc.h"
 #include "util/sock.h"
@@ -510,6 +512,127 @@ static void test_server_protocol(void **state)
     attr_list_free(&l);
 }
 
+/* test_fold_key - the word-at-a-time fold equals tolower() in the C
+ * locale, for every byte, at every length and offset */
+static void test_fold_key(void **state)
+{
+    str_t  *out = str_new(4);
+    char    key[40];
+
+    for (int c = 1; c < 256; c++) {
+	for (size_t len = 1; len < sizeof(key); len++) {
+	    for (size_t i = 0; i < len; i++)
+		key[i] = (char) (i == len / 2 ? c : 'a' + (int) (i % 26));
+	    table_fold_key(out, key, len);
+	    assert_int_equal(str_len(out), len);
+	    assert_int_equal(str_data(out)[len], 0);
+	    for (size_t i = 0; i < len; i++)
+		assert_int_equal((unsigned char) str_data(out)[i],
+				 tolower((unsigned char) key[i]));
+	}
+    }
+    table_fold_key(out, "", 0);
+    assert_int_equal(str_len(out), 0);
+    str_free(&out);
+}
+
+/* test_fold_lookup - keys of many lengths with upper case anywhere, and
+ * bytes >= 0x80 (never folded), through cdb, hash and texthash */
+static void test_fold_lookup(void **state)
+{
+    const char *types[] = {"cdb", "hash", "texthash"};
+    const char *path = unit_write_file("fold",
+				       "a 1\nabcdefg 7\nabcdefgh 8\nabcdefghi 9\n"
+				       "abcdefghijklmnopq 17\n\xc4x latin1\n");
+    const char *error;
+    char    spec[600];
+
+    for (int i = 0; i < 3; i++) {
+	snprintf(spec, sizeof(spec), "%s:%s", types[i], path);
+	if (i < 2)
+	    assert_int_equal(table_build(spec, 0, &error), 6);
+	table_t *t = open_ok(spec);
+
+	expect(t, "A", 1, "1");
+	expect(t, "abcdefG", 1, "7");
+	expect(t, "Abcdefgh", 1, "8");
+	expect(t, "abcdefghI", 1, "9");
+	expect(t, "abcdefghijklmnoPQ", 1, "17");
+	expect(t, "ABCDEFGHIJKLMNOPQ", 1, "17");
+	expect(t, "abcdefghijklmnopqr", 0, NULL);
+	expect(t, "\xc4X", 1, "latin1");
+	expect(t, "\xe4x", 0, NULL);		/* no Latin-1 folding */
+	table_close(&t);
+    }
+}
+
+/* test_cdb_bad_record - a record pointing outside the file is an error
+ * naming the file, never "not found" */
+static void test_cdb_bad_record(void **state)
+{
+    const char *path = unit_write_file("rec", "a b\n");
+    const char *error;
+    char    spec[600];
+    unsigned char huge[4] = {0xff, 0xff, 0xff, 0x7f};
+    str_t  *v = str_new(10);
+
+    snprintf(spec, sizeof(spec), "cdb:%s", path);
+    assert_int_equal(table_build(spec, 0, &error), 1);
+    int     fd = open(tpath("rec.cdb"), O_WRONLY);
+
+    assert_true(fd >= 0);
+    /* the first record starts right after the 2048-byte header */
+    assert_int_equal(pwrite(fd, huge, 4, 2048), 4);
+    close(fd);
+    table_t *t = open_ok(spec);
+
+    assert_int_equal(table_lookup(t, "a", v, &error), -1);
+    assert_non_null(strstr(error, "rec.cdb"));
+    assert_int_equal(str_len(v), 0);
+    expect(t, "zz", 0, NULL);
+    table_close(&t);
+    str_free(&v);
+}
+
+/* test_hash_shapes - hash: files built for small and large entries, and
+ * with -N, read back in full */
+static void test_hash_shapes(void **state)
+{
+    str_t  *src = str_new(1000);
+    str_t  *want = str_new(100);
+    const char *error;
+    char    spec[600], key[40];
+
+    for (int big = 0; big < 2; big++) {
+	str_reset(src);
+	for (int i = 0; i < 3000; i++) {
+	    str_appendf(src, "Key%d ", i);
+	    for (int j = 0; j < (big ? 700 : 3); j++)
+		str_appendc(src, 'a' + (i + j) % 26);
+	    str_appendc(src, '\n');
+	}
+	const char *path = unit_write_file(big ? "shape_big" : "shape_small", str_data(src));
+
+	for (int nul = 0; nul < 2; nul++) {
+	    snprintf(spec, sizeof(spec), "hash:%s", path);
+	    assert_int_equal(table_build(spec, nul ? TABLE_BUILD_NUL : 0, &error), 3000);
+	    table_t *t = open_ok(spec);
+
+	    for (int i = 0; i < 3000; i += 7) {
+		str_reset(want);
+		for (int j = 0; j < (big ? 700 : 3); j++)
+		    str_appendc(want, 'a' + (i + j) % 26);
+		snprintf(key, sizeof(key), "KEY%d", i);
+		expect(t, key, 1, str_data(want));
+	    }
+	    expect(t, "key3000", 0, NULL);
+	    table_close(&t);
+	}
+    }
+    str_free(&src);
+    str_free(&want);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +647,10 @@ int     main(void)
 	cmocka_unit_test(test_changed),
 	cmocka_unit_test(test_proxy),
 	cmocka_unit_test(test_server_protocol),
+	cmocka_unit_test(test_fold_key),
+	cmocka_unit_test(test_fold_lookup),
+	cmocka_unit_test(test_cdb_bad_record),
+	cmocka_unit_test(test_hash_shapes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
