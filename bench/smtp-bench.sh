@@ -4,9 +4,11 @@
 #   bash bench/smtp-bench.sh [BUILD]        (make bench runs it)
 #
 # Starts a throwaway Mailroom instance (tools/mkinstance.py, master -f) and,
-# when Debian's postfix package is installed, a throwaway Postfix instance
-# with its own config, queue and data directories under one temp folder
-# (never /etc/postfix's spool). Each server then takes the same loads:
+# when Debian's postfix package is installed, two throwaway Postfix
+# instances, each with its own config, queue and data directories under one
+# temp folder (never /etc/postfix's spool): "postfix", stock (Debian's
+# master.cf with qmgr, delivering to discard:), and "postfix-intake" (no
+# qmgr, in_flow_delay = 0: accepting only, as Mailroom does today). Each server then takes the same loads:
 # smtp-load (bench/smtp-load) at every SESSIONS x SIZES, time-bounded, and
 # Postfix's smtp-source (if installed) with the same sessions and size and
 # as many messages as smtp-load managed in that slot. For every run it
@@ -17,7 +19,9 @@
 #   BENCH_SESSIONS  "1 10 20"     concurrent sessions to try
 #   BENCH_SIZES     "4096 65536"  message sizes in bytes
 #   BENCH_SECONDS   6             length of each smtp-load run
-#   BENCH_SERVERS   "mailroom postfix"
+#   BENCH_SERVERS   "mailroom postfix-intake postfix"
+#   BENCH_DIR       /var/tmp      where the instances live (their file
+#                                 system is what the fsyncs cost on)
 #   BENCH_CLIENTS   "smtp-load smtp-source"
 #   BENCH_OUT       BUILD/bench   where the results file goes
 set -u
@@ -31,13 +35,16 @@ POSTFIX=/usr/sbin/postfix
 SESSIONS=${BENCH_SESSIONS:-1 10 20}
 SIZES=${BENCH_SIZES:-4096 65536}
 SECONDS_PER_RUN=${BENCH_SECONDS:-6}
-SERVERS=${BENCH_SERVERS:-mailroom postfix}
+# The stock Postfix comes last: it deletes every message it delivers, and
+# on ext4 without a journal the inode allocator then walks past recently
+# (30 s) deleted inodes, which would be charged to the next server's CPU.
+SERVERS=${BENCH_SERVERS:-mailroom postfix-intake postfix}
 CLIENTS=${BENCH_CLIENTS:-smtp-load smtp-source}
 OUT=${BENCH_OUT:-$(cd "$BUILD" && pwd)/bench}
 RCPT=bob@mailroom.test
 FROM=bench@mailroom.test
 HZ=$(getconf CLK_TCK)
-WORK=$(mktemp -d /tmp/mailroom-bench-smtp.XXXXXX)
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/mailroom-bench-smtp.XXXXXX") || exit 1
 chmod 755 "$WORK"
 mkdir -p "$OUT"
 RESULTS=$OUT/smtp-bench.results
@@ -47,6 +54,7 @@ SPOOL=			# its queue directory
 PORT=
 MR_PID=
 PF_DIR=
+PF_MODE=		# stock or intake
 ROTATED=0
 
 # --- process tree figures -------------------------------------------------
@@ -119,8 +127,10 @@ mailroom_start() {
         useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
     fi
     PORT=$(free_port)
-    local d=$WORK/mailroom
-    /usr/bin/python3 tools/mkinstance.py "$d" --bin "$BIN" --ports "{\"smtp\": $PORT}" >/dev/null || return 1
+    local d=$WORK/mailroom p2 p3
+    p2=$(free_port) p3=$(free_port)	# its other listeners, off the fixed ports
+    /usr/bin/python3 tools/mkinstance.py "$d" --bin "$BIN" \
+        --ports "{\"smtp\": $PORT, \"submission\": $p2, \"reinject\": $p3}" >/dev/null || return 1
     "$BIN/master" -c "$d/etc" -f >>"$d/log/master.stderr" 2>&1 &
     MR_PID=$!
     if ! wait_port "$PORT"; then
@@ -139,13 +149,22 @@ mailroom_stop() {
     MR_PID=
 }
 
-# postfix_config - main.cf and master.cf of the throwaway Postfix. Only
-# smtpd and what it needs for accepting mail (cleanup, trivial-rewrite,
-# anvil, postlogd) run; no qmgr, so accepted mail stays in incoming/ as it
-# does in Mailroom, and in_flow_delay is 0 because without a qmgr there are
-# no flow-control tokens (smtpd would otherwise wait 1 s per message).
+# postfix_config DIR MODE - main.cf and master.cf of a throwaway Postfix.
+# Both modes change main.cf only so that it runs privately (queue, data
+# and log under DIR, 127.0.0.1 on a free port, no /etc/postfix), takes
+# the test recipients (mailroom.test is local, no recipient or alias
+# tables) and hands every message to discard: (local_transport,
+# virtual_transport, relay_transport, default_transport), so nothing
+# leaves the machine or lands in a mailbox.
+# stock: master.cf is Debian's /etc/postfix/master.cf with the smtp line
+# bound to 127.0.0.1:PORT and every chroot column "n" (upstream Postfix's
+# default; Debian's "y" needs a prepared chroot). qmgr runs and delivers.
+# intake: master.cf runs only smtpd, cleanup, trivial-rewrite, anvil and
+# postlogd; no qmgr, so accepted mail stays in incoming/ as in Mailroom,
+# and in_flow_delay = 0 because without a qmgr there are no flow-control
+# tokens (smtpd would otherwise wait 1 s per message).
 postfix_config() {
-    local d=$1
+    local d=$1 mode=$2
     mkdir -p "$d/etc" "$d/spool" "$d/data" "$d/log"
     chown postfix "$d/data"
     cat >"$d/etc/main.cf" <<EOF
@@ -163,28 +182,40 @@ local_recipient_maps =
 mynetworks = 127.0.0.1/32
 alias_maps =
 alias_database =
-biff = no
-in_flow_delay = 0
+local_transport = discard:
+virtual_transport = discard:
+relay_transport = discard:
+default_transport = discard:
 maillog_file = $d/log/postfix.log
 maillog_file_prefixes = $d
 EOF
-    cat >"$d/etc/master.cf" <<EOF
+    if [ "$mode" = intake ]; then
+        echo "in_flow_delay = 0" >>"$d/etc/main.cf"
+        cat >"$d/etc/master.cf" <<EOF
 127.0.0.1:$PORT inet n - n - - smtpd
 cleanup   unix  n  -  n  -  0  cleanup
 rewrite   unix  -  -  n  -  -  trivial-rewrite
 anvil     unix  -  -  n  -  1  anvil
 postlog   unix-dgram n - n - 1 postlogd
 EOF
+    else
+        awk -v port="$PORT" '
+            /^smtp[ \t]+inet[ \t]/ { $1 = "127.0.0.1:" port }
+            /^[a-z0-9]/ && NF >= 8 && $5 == "y" { $5 = "n" }
+            { print }' /etc/postfix/master.cf >"$d/etc/master.cf"
+    fi
 }
 
+# postfix_start MODE - stock or intake
 postfix_start() {
+    PF_MODE=$1
     if [ ! -x "$POSTFIX" ]; then
         echo "smtp-bench: postfix is not installed (apt-get install postfix); Postfix rows skipped"
         return 1
     fi
     PORT=$(free_port)
-    PF_DIR=$WORK/postfix
-    postfix_config "$PF_DIR"
+    PF_DIR=$WORK/postfix-$PF_MODE
+    postfix_config "$PF_DIR" "$PF_MODE"
     if ! "$POSTFIX" -c "$PF_DIR/etc" start >/dev/null 2>&1 || ! wait_port "$PORT"; then
         echo "smtp-bench: the throwaway Postfix did not start; Postfix rows skipped"
         tail -5 "$PF_DIR/log/postfix.log" 2>/dev/null
@@ -211,9 +242,26 @@ cleanup_all() {
 trap cleanup_all EXIT
 trap 'exit 130' INT TERM
 
-# queue_count - files that are in the incoming queue now (hashed or not)
+# queue_count - files that are in the incoming queue now (hashed or not);
+# for the stock Postfix, which delivers, the messages its qmgr has taken in
+# (one "(queue active)" log line each) since queue_clear cut the log
 queue_count() {
+    if [ -n "$PF_DIR" ] && [ "$PF_MODE" = stock ]; then
+        grep -c ' nrcpt=.*(queue active)' "$PF_DIR/log/postfix.log"
+        return
+    fi
     find "$SPOOL/incoming" -type f 2>/dev/null | wc -l
+}
+
+# queue_drain - stock Postfix: wait (up to 30 s) until every accepted
+# message has been delivered, so that its CPU is counted in the same run
+queue_drain() {
+    [ -n "$PF_DIR" ] && [ "$PF_MODE" = stock ] || return 0
+    local i
+    for i in $(seq 300); do
+        [ -z "$(find "$SPOOL/incoming" "$SPOOL/active" -type f 2>/dev/null | head -1)" ] && return 0
+        sleep 0.1
+    done
 }
 
 # queue_clear - give the server an empty incoming queue for the next run.
@@ -225,6 +273,7 @@ queue_count() {
 # subfolders, owners and modes.
 queue_clear() {
     local q=$SPOOL/incoming new=$SPOOL/incoming.new d
+    [ -n "$PF_DIR" ] && [ "$PF_MODE" = stock ] && : >"$PF_DIR/log/postfix.log"
     [ -d "$q" ] || return 0
     rm -rf "$new"
     mkdir "$new"
@@ -254,6 +303,7 @@ measure() {
     t0=$(date +%s%N)
     timeout 300 "$@" >"$log" 2>&1; rc=$?
     t1=$(date +%s%N)
+    queue_drain
     cpu1=$(tree_cpu "$ROOT_PID")
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
     local queued res accepted secs rate p50=- p99=-
@@ -280,6 +330,7 @@ measure() {
 run_server() {
     local server=$1 size sessions res rate n
     "$LOAD" -q -c 10 -m 300 -s 4096 -t "$RCPT" -f "$FROM" "127.0.0.1:$PORT" >/dev/null 2>&1	# warm-up
+    queue_drain		# the stock Postfix delivers the warm-up before the first run
     for size in $SIZES; do
         for sessions in $SESSIONS; do
             measure "$server" smtp-load "$sessions" "$size" \
@@ -301,11 +352,11 @@ run_server() {
 print_table() {
     awk '
     function v(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
-    BEGIN { printf "%-9s %-12s %8s %6s %9s %8s %8s %11s %7s\n", "server", "client", "sessions", "size",
+    BEGIN { printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s\n", "server", "client", "sessions", "size",
                    "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "PSS MB" }
     /^BENCH / {
         s = v("server"); c = v("client"); n = v("sessions"); z = v("size")
-        printf "%-9s %-12s %8s %6s %9s %8s %8s %11s %7s\n", s, c, n, z / 1024 "K",
+        printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s\n", s, c, n, z / 1024 "K",
                v("rate"), v("p50_ms"), v("p99_ms"), v("cpu_ms_per_msg"), v("pss_mb")
         key = c " " n " " z; rate[s, key] = v("rate"); cpu[s, key] = v("cpu_ms_per_msg")
         if (!(key in keys)) { keys[key] = 1; order[++nkeys] = key }
@@ -314,28 +365,43 @@ print_table() {
     }
     END {
         for (s in msgs)
-            printf "suite %-9s CPU %.3f ms/msg over %d messages; PSS at 10 sessions, 4K: %s MB\n",
+            printf "suite %-14s CPU %.3f ms/msg over %d messages; PSS at 10 sessions, 4K: %s MB\n",
                    s, msgs[s] ? cpu_sum[s] / msgs[s] : 0, msgs[s], (s in pss10) ? pss10[s] : "-"
-        if (("mailroom" in msgs) && ("postfix" in msgs)) {
-            print "mailroom/postfix (client sessions size): msgs/s ratio, CPU/msg ratio"
+        split("postfix postfix-intake", others, " ")
+        for (o = 1; o <= 2; o++) {
+            p = others[o]
+            if (!("mailroom" in msgs) || !(p in msgs))
+                continue
+            print "mailroom/" p " (client sessions size): msgs/s ratio, CPU/msg ratio"
             for (i = 1; i <= nkeys; i++)
-                if ((k = order[i]) != "" && (rate["postfix", k] > 0 && cpu["postfix", k] > 0))
-                    printf "  %-26s %6.2fx %6.2fx\n", k, rate["mailroom", k] / rate["postfix", k],
-                           cpu["mailroom", k] / cpu["postfix", k]
-            if (msgs["postfix"] && cpu_sum["postfix"])
-                printf "  suite CPU/msg ratio %.2fx\n", (cpu_sum["mailroom"] / msgs["mailroom"]) / (cpu_sum["postfix"] / msgs["postfix"])
+                if ((k = order[i]) != "" && (rate[p, k] > 0 && cpu[p, k] > 0))
+                    printf "  %-26s %6.2fx %6.2fx\n", k, rate["mailroom", k] / rate[p, k],
+                           cpu["mailroom", k] / cpu[p, k]
+            if (msgs[p] && cpu_sum[p])
+                printf "  suite CPU/msg ratio %.2fx\n", (cpu_sum["mailroom"] / msgs["mailroom"]) / (cpu_sum[p] / msgs[p])
         }
     }' "$RESULTS"
 }
 
+# fs_desc DIR - "DEVICE FSTYPE on MOUNTPOINT, journal|no journal" (ext4)
+fs_desc() {
+    local src fstype target journal="no journal"
+    read -r src fstype target < <(findmnt -n -o SOURCE,FSTYPE,TARGET -T "$1")
+    ls /proc/fs/jbd2 2>/dev/null | grep -q "^${src##*/}-" && journal="journal"
+    [ "$fstype" = ext4 ] || journal="journal unknown"
+    echo "$src $fstype on $target, $journal"
+}
+
 # --- main -------------------------------------------------------------------
 [ -x "$LOAD" ] || { echo "smtp-bench: $LOAD is not built"; exit 1; }
-echo "smtp-bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(df -T /tmp | awk 'NR==2{print $2}') /tmp"
+echo "smtp-bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "smtp-bench: instances in $WORK: $(fs_desc "$WORK")"
 [ -x "$SOURCE" ] || echo "smtp-bench: smtp-source (package postfix) not installed; its rows skipped"
 for server in $SERVERS; do
     case $server in
     mailroom) mailroom_start && { run_server mailroom; mailroom_stop; } ;;
-    postfix) postfix_start && { run_server postfix; postfix_stop; } ;;
+    postfix) postfix_start stock && { run_server postfix; postfix_stop; } ;;
+    postfix-intake) postfix_start intake && { run_server postfix-intake; postfix_stop; } ;;
     *) echo "smtp-bench: unknown server $server" ;;
     esac
 done

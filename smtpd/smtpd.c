@@ -70,14 +70,21 @@ static smtpd_count_t smtpd_counts[] = {
 };
 #define SMTPD_NCOUNTS	(sizeof(smtpd_counts) / sizeof(smtpd_counts[0]))
 
-/* smtpd_vreply - format, send and flush one reply line */
+/*
+ * smtpd_vreply - format and send one reply line. A complete reply is
+ * flushed at once unless more pipelined input is already buffered (RFC
+ * 2920): then it waits and goes out with the replies to the rest of the
+ * batch. The client stream also flushes by itself before it reads from or
+ * waits for the socket (stream_set_autoflush), so no reply is ever held
+ * back while smtpd waits for the client.
+ */
 static void smtpd_vreply(smtpd_state_t *st, int flush, const char *fmt, va_list ap)
 {
     str_reset(st->buf);
     str_vappendf(st->buf, fmt, ap);
     str_appends(st->buf, "\r\n");
     if (stream_write(st->client, str_data(st->buf), str_len(st->buf)) < 0
-	|| (flush && stream_flush(st->client) < 0))
+	|| (flush && stream_pending(st->client) == 0 && stream_flush(st->client) < 0))
 	st->done = 1;
 }
 
@@ -123,6 +130,8 @@ void    smtpd_error(smtpd_state_t *st)
 	smtpd_reply(st, "421 4.7.0 %s Error: too many errors", var_myhostname);
 	st->done = 1;
     } else if (st->errors >= var_soft_error_limit && var_error_sleep_time > 0) {
+	if (stream_flush(st->client) < 0)
+	    st->done = 1;
 	sleep((unsigned) var_error_sleep_time);
     }
 }
@@ -308,6 +317,7 @@ static void smtpd_session_init(smtpd_state_t *st, stream_t *client, const char *
     st->line = str_new(512);
     st->buf = str_new(512);
     stream_set_timeout(client, var_smtpd_timeout);
+    stream_set_autoflush(client, 1);
 }
 
 /* smtpd_session_free - release the session */

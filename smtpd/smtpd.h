@@ -50,6 +50,7 @@ typedef struct smtpd_state {
     int     rcpt_tried;			/* RCPT commands in this transaction */
     /* BDAT in progress */
     cleanup_client_t *cleanup;
+    cleanup_client_t *cleanup_early;	/* connected at the first recipient */
     int     bdat_active;		/* a BDAT transaction is open */
     int     bdat_failed;		/* a BDAT chunk failed: discard the rest */
     long long msg_size;
@@ -99,6 +100,8 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf);
 void    smtpd_data(smtpd_state_t *st, char *args, int crlf);
 /* smtpd_bdat - the BDAT command */
 void    smtpd_bdat(smtpd_state_t *st, char *args);
+/* smtpd_data_preopen - connect to cleanup ahead of DATA/BDAT (no wait) */
+void    smtpd_data_preopen(smtpd_state_t *st);
 /* smtpd_data_abort - give up a message in progress (cleanup_abort) */
 void    smtpd_data_abort(smtpd_state_t *st);
 

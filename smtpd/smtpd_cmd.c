@@ -308,6 +308,8 @@ static void smtpd_rcpt(smtpd_state_t *st, char *args, int crlf)
 	smtpd_rcpt_add(st, &r);
 	smtpd_count(st, "rcpt", 1);
 	smtpd_reply(st, "250 2.1.5 Ok");
+	if (st->rcpt_count == 1)
+	    smtpd_data_preopen(st);
     }
     str_free(&reply);
 }

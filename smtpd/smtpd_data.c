@@ -2,13 +2,17 @@
  * smtpd_data.c - DATA and BDAT: reading the content and handing it to
  * cleanup.
  *
- * cleanup is opened when content starts (DATA after its checks, or the
- * first BDAT chunk), given the envelope and our Received: header, then
- * one content line at a time. The client hears "250 ... queued as ID"
- * only after cleanup_finish() returned CLEANUP_STAT_OK, i.e. the queue
- * file is fsync'd and in incoming/. Any failure on the way (cleanup gone,
- * client gone, message too big) ends in cleanup_abort(), which makes
- * cleanup remove its temporary file, so nothing half-written is queued.
+ * cleanup is connected at the first accepted recipient (smtpd_data_preopen,
+ * without waiting, so that its start overlaps the client's next round
+ * trip), and the connection is taken up when content starts (DATA after
+ * its checks, or the first BDAT chunk): the envelope and our Received:
+ * header, then one content line at a time. A transaction that ends
+ * without content closes it, and cleanup removes its empty file. The
+ * client hears "250 ... queued as ID" only after cleanup_finish()
+ * returned CLEANUP_STAT_OK, i.e. the queue file is fsync'd and in
+ * incoming/. Any failure on the way (cleanup gone, client gone, message
+ * too big) ends in cleanup_abort(), which makes cleanup remove its
+ * temporary file, so nothing half-written is queued.
  *
  * End-of-data detection and line splitting are in smtpd_dot.c.
  */
@@ -92,6 +96,31 @@ static void data_envelope(smtpd_state_t *st)
 	cleanup_rcpt(cc, st->rcpts[i].addr, st->rcpts[i].orcpt, st->rcpts[i].notify);
 }
 
+/*
+ * smtpd_data_preopen - at the first accepted recipient, connect to cleanup
+ * without waiting for it: cleanup wakes up, creates the queue file and
+ * sends its handshake while the client sends DATA. A failure here is
+ * silent; data_open tries again and reports.
+ */
+void    smtpd_data_preopen(smtpd_state_t *st)
+{
+    const char *error;
+
+    if (st->cleanup_early == NULL && st->cleanup == NULL)
+	st->cleanup_early = cleanup_connect(CLEANUP_FLAG_NONE, &error);
+}
+
+/* data_cleanup - the early connection if it works, else a new one */
+static cleanup_client_t *data_cleanup(smtpd_state_t *st, const char **error_r)
+{
+    cleanup_client_t *cc = st->cleanup_early;
+
+    st->cleanup_early = NULL;
+    if (cc != NULL && cleanup_ready(&cc, error_r) == 0)
+	return cc;
+    return cleanup_open(CLEANUP_FLAG_NONE, error_r);
+}
+
 /* data_open - connect to cleanup and send envelope and Received:;
  * 0 ok, -1 with a 451 reply sent */
 static int data_open(smtpd_state_t *st)
@@ -100,7 +129,7 @@ static int data_open(smtpd_state_t *st)
 
     st->msg_size = 0;
     st->too_big = 0;
-    if ((st->cleanup = cleanup_open(CLEANUP_FLAG_NONE, &error)) == NULL) {
+    if ((st->cleanup = data_cleanup(st, &error)) == NULL) {
 	msg_warn("cannot connect to cleanup: %s", error);
 	smtpd_reply(st, "451 4.3.0 Error: queue file write error");
 	smtpd_error(st);
@@ -117,6 +146,8 @@ void    smtpd_data_abort(smtpd_state_t *st)
 {
     if (st->cleanup)
 	cleanup_abort(&st->cleanup);
+    if (st->cleanup_early)
+	cleanup_abort(&st->cleanup_early);
     mr_free(st->bdat_splitter);
     st->bdat_splitter = NULL;
     st->bdat_active = 0;

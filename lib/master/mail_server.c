@@ -130,11 +130,14 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 
 int     server_report(int avail)
 {
+    static pid_t pid;			/* servers never fork: ask once */
     mail_status_t st;
     ssize_t n;
 
+    if (pid == 0)
+	pid = getpid();
     memset(&st, 0, sizeof(st));
-    st.pid = getpid();
+    st.pid = pid;
     st.avail = avail;
     do {
 	n = write(MASTER_STATUS_FD, &st, sizeof(st));

@@ -14,7 +14,11 @@
  * plus those read by server_startup (mail_server.c).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,16 +33,63 @@ static void single_server_serve(int fd, const server_args_t *args,
 				const server_params_t *params)
 {
     stream_t *client = stream_open(fd);
+    int     on = 1;
 
+    /* Replies are written whole; do not let Nagle hold them back for the
+     * peer's delayed ACK. */
+    if (strcmp(args->type, "inet") == 0)
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     server_set_client_addr(fd);
     stream_set_timeout(client, (int) config_time("ipc_timeout"));
     params->service(client, args->service);
     stream_close(&client);
 }
 
+/*
+ * single_server_epoll - an epoll instance that wakes this process for a
+ * connection only if no other idle process got that wake-up (EPOLLEXCLUSIVE),
+ * plus the status pipe (error/hang-up: master is gone). -1 if the kernel
+ * cannot do it; the caller then polls, and every idle process wakes.
+ */
+static int single_server_epoll(void)
+{
+    struct epoll_event listen_ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+				    .data.fd = MASTER_LISTEN_FD};
+    struct epoll_event status_ev = {.events = 0, .data.fd = MASTER_STATUS_FD};
+    int     ep = epoll_create1(EPOLL_CLOEXEC);
+
+    if (ep < 0)
+	return -1;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_LISTEN_FD, &listen_ev) < 0
+	|| epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_STATUS_FD, &status_ev) < 0) {
+	if (msg_verbose)
+	    msg_info("epoll with EPOLLEXCLUSIVE: %m; using poll");
+	close(ep);
+	return -1;
+    }
+    return ep;
+}
+
+/* single_server_wait_epoll - as single_server_wait, on the epoll instance */
+static int single_server_wait_epoll(int ep, long max_idle)
+{
+    struct epoll_event ev[2];
+    int     n;
+
+    do {
+	n = epoll_wait(ep, ev, 2, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+	msg_fatal("epoll_wait: %m");
+    for (int i = 0; i < n; i++)
+	if (ev[i].data.fd == MASTER_STATUS_FD && (ev[i].events & (EPOLLERR | EPOLLHUP)))
+	    return -1;
+    return n > 0;
+}
+
 /* single_server_wait - wait for a connection; 1 ready, 0 idle too long,
  * -1 master gone */
-static int single_server_wait(long max_idle)
+static int single_server_wait(int ep, long max_idle)
 {
     struct pollfd pfd[2] = {
 	{.fd = MASTER_LISTEN_FD, .events = POLLIN},
@@ -46,6 +97,8 @@ static int single_server_wait(long max_idle)
     };
     int     n;
 
+    if (ep >= 0)
+	return single_server_wait_epoll(ep, max_idle);
     do {
 	n = poll(pfd, 2, max_idle > 0 ? (int) (max_idle * 1000) : -1);
     } while (n < 0 && errno == EINTR);
@@ -62,12 +115,13 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
     long    max_use = config_int("max_use", 0, 1000000);
     long    max_idle = config_time("max_idle");
     long    used = 0;
+    int     ep = single_server_epoll();
     int     fd;
 
     if (server_report(1) < 0)		/* "started fine" */
 	return;
     while (max_use == 0 || used < max_use) {
-	switch (single_server_wait(max_idle)) {
+	switch (single_server_wait(ep, max_idle)) {
 	case -1:
 	    if (msg_verbose)
 		msg_info("master went away: exiting");

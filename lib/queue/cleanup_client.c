@@ -32,6 +32,7 @@ struct cleanup_client {
     char   *queue_id;
     int     in_content;			/* MESG sent */
     int     error;			/* a write failed */
+    int     flags;			/* CLEANUP_FLAG_* for the handshake */
 };
 
 /* cleanup_handshake - read {protocol, queue_id}, send {flags} */
@@ -66,26 +67,52 @@ static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error
     return ret;
 }
 
-/* cleanup_open - connect, handshake, get the queue ID */
-cleanup_client_t *cleanup_open(int flags, const char **error_r)
+/* cleanup_connect - connect only; the handshake waits for cleanup_ready */
+cleanup_client_t *cleanup_connect(int flags, const char **error_r)
 {
+    static int sigpipe_ignored;
     cleanup_client_t *cc;
     int     fd;
 
     /* A dead cleanup must turn into an error return, not a signal. */
-    signal(SIGPIPE, SIG_IGN);
+    if (!sigpipe_ignored) {
+	signal(SIGPIPE, SIG_IGN);
+	sigpipe_ignored = 1;
+    }
     if ((fd = sock_connect_unix(server_queue_path(MAIL_SOCK_CLEANUP),
 				CLEANUP_CONNECT_TIMEOUT, error_r)) < 0)
 	return NULL;
     cc = mr_calloc(1, sizeof(*cc));
     cc->stream = stream_open(fd);
+    cc->flags = flags;
     stream_set_timeout(cc->stream, (int) config_time("ipc_timeout"));
-    if (cleanup_handshake(cc, flags, error_r) < 0) {
+    return cc;
+}
+
+/* cleanup_ready - the handshake of a cleanup_connect'ed client */
+int     cleanup_ready(cleanup_client_t **ccp, const char **error_r)
+{
+    cleanup_client_t *cc = *ccp;
+
+    if (cc->queue_id != NULL)
+	return 0;
+    if (cleanup_handshake(cc, cc->flags, error_r) < 0) {
 	stream_close(&cc->stream);
 	mr_free(cc->queue_id);
 	mr_free(cc);
-	return NULL;
+	*ccp = NULL;
+	return -1;
     }
+    return 0;
+}
+
+/* cleanup_open - connect, handshake, get the queue ID */
+cleanup_client_t *cleanup_open(int flags, const char **error_r)
+{
+    cleanup_client_t *cc = cleanup_connect(flags, error_r);
+
+    if (cc != NULL && cleanup_ready(&cc, error_r) < 0)
+	return NULL;
     return cc;
 }
 

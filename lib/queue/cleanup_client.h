@@ -40,6 +40,14 @@ typedef struct cleanup_client cleanup_client_t;
 
 /* cleanup_open - connect and get a queue ID; NULL + *error_r on failure */
 cleanup_client_t *cleanup_open(int flags, const char **error_r);
+/* cleanup_connect - only connect (cleanup starts its queue file and sends
+ * the handshake meanwhile); call cleanup_ready before anything else.
+ * Lets a client overlap cleanup's start with its own work. NULL +
+ * *error_r on failure */
+cleanup_client_t *cleanup_connect(int flags, const char **error_r);
+/* cleanup_ready - finish the handshake of a cleanup_connect'ed client:
+ * 0 ok (and at once if already done); -1 + *error_r: closed, *ccp NULL */
+int     cleanup_ready(cleanup_client_t **ccp, const char **error_r);
 /* cleanup_queue_id - the queue ID cleanup assigned */
 const char *cleanup_queue_id(const cleanup_client_t *cc);
 /* cleanup_attr - envelope attribute (client_name, client_addr, helo,

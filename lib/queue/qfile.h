@@ -59,9 +59,9 @@ const char *qfile_abspath(str_t *out, const char *queue, const char *id);
  * Writing. qfile_create makes a temporary file ".tPID.N" directly in queue
  * (O_CREAT|O_EXCL, mode), derives the queue ID from its inode, and returns
  * a stream on it; the caller writes records with rec_put. qfile_commit
- * flushes, fsyncs, renames it to its hashed final name (never replacing a
- * file) and fsyncs the directory; only after it returned 0 may anyone
- * treat the message as accepted. qfile_discard removes the temp file.
+ * writes it out, renames it to its hashed final name (never replacing a
+ * file), fsyncs it and the directory (the order is argued in qfile.c);
+ * only after it returned 0 may anyone treat the message as accepted. qfile_discard removes the temp file.
  */
 typedef struct qfile_out {
     stream_t *stream;			/* write records here */
@@ -73,8 +73,10 @@ typedef struct qfile_out {
 
 /* qfile_create - new temp file in queue; NULL with *error_r on error */
 qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r);
-/* qfile_commit - flush, fsync, rename, fsync dir: 0 ok, -1 (*error_r);
- * after -1 the temp file is still there: call qfile_discard */
+/* qfile_commit - flush, write out, rename, fsync file and dir: 0 ok, -1
+ * (*error_r); after -1 call qfile_discard. committed is 0 after -1, except
+ * when only the directory could not be opened for its fsync (the file is
+ * then in the queue under its name: see qfile.c) */
 int     qfile_commit(qfile_out_t *qo, const char **error_r);
 /* qfile_discard - close, remove the temp file unless committed, free;
  * sets *qop to NULL */

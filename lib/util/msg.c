@@ -3,10 +3,13 @@
  *
  * A file target is opened once, with O_APPEND, before any chroot, and each
  * line is written with one write(2) so that lines from many processes do not
- * interleave.
+ * interleave. The process ID and host name in each line are looked up
+ * once per process (the pid again in every forked child, through a
+ * pthread_atfork handler, and whenever msg_init runs).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +28,53 @@ static int msg_to_syslog;
 static int msg_to_stderr = 1;
 static int msg_file_fd = -1;
 static void (*msg_hook)(void);
+static pid_t msg_pid;			/* cached getpid(); 0: not yet */
+static char msg_host[64];		/* cached short host name; "": not yet */
+static int msg_atfork_done;
 
 static const char *msg_level_names[] = {
     "", "warning: ", "error: ", "fatal: ", "panic: ",
 };
+
+/* msg_forget_pid - in a new child: the cached pid is the parent's */
+static void msg_forget_pid(void)
+{
+    msg_pid = 0;
+}
+
+/* msg_getpid - the process ID, asked once per process */
+static long msg_getpid(void)
+{
+    if (msg_pid == 0) {
+	if (!msg_atfork_done) {
+	    pthread_atfork(NULL, NULL, msg_forget_pid);
+	    msg_atfork_done = 1;
+	}
+	msg_pid = getpid();
+    }
+    return (long) msg_pid;
+}
+
+/* msg_hostname - the host name up to its first dot, asked once */
+static const char *msg_hostname(void)
+{
+    if (msg_host[0] == 0) {
+	if (gethostname(msg_host, sizeof(msg_host)) < 0 || msg_host[0] == 0)
+	    snprintf(msg_host, sizeof(msg_host), "localhost");
+	msg_host[sizeof(msg_host) - 1] = 0;
+	if (strchr(msg_host, '.'))
+	    *strchr(msg_host, '.') = 0;
+    }
+    return msg_host;
+}
 
 /* msg_init - remember who we are */
 void    msg_init(const char *progname)
 {
     const char *slash = strrchr(progname, '/');
 
+    msg_pid = 0;
+    msg_host[0] = 0;
     msg_prog = slash ? slash + 1 : progname;
     snprintf(msg_ident, sizeof(msg_ident), "mailroom/%s", msg_prog);
     if (msg_to_syslog) {
@@ -108,7 +148,7 @@ void    msg_cleanup_hook(void (*fn)(void))
 /* msg_write_line - one line to stderr and/or the log file */
 static void msg_write_line(int level, const char *text)
 {
-    char    line[2200], stamp[32], host[64];
+    char    line[2200], stamp[32];
     time_t  now = time(NULL);
     struct tm tm;
     int     n;
@@ -116,13 +156,8 @@ static void msg_write_line(int level, const char *text)
     if (msg_file_fd >= 0) {
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	if (gethostname(host, sizeof(host)) < 0 || host[0] == 0)
-	    snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = 0;
-	if (strchr(host, '.'))
-	    *strchr(host, '.') = 0;
-	n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, host,
-		     msg_ident, (long) getpid(), msg_level_names[level], text);
+	n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, msg_hostname(),
+		     msg_ident, msg_getpid(), msg_level_names[level], text);
 	if (n > (int) sizeof(line) - 1)
 	    n = sizeof(line) - 1, line[n - 1] = '\n';
 	if (write(msg_file_fd, line, (size_t) n) < 0) {
@@ -131,7 +166,7 @@ static void msg_write_line(int level, const char *text)
     }
     if (msg_to_stderr) {
 	n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", msg_ident,
-		     (long) getpid(), msg_level_names[level], text);
+		     msg_getpid(), msg_level_names[level], text);
 	if (n > (int) sizeof(line) - 1)
 	    n = sizeof(line) - 1, line[n - 1] = '\n';
 	if (write(2, line, (size_t) n) < 0) {

@@ -3,14 +3,20 @@
  *
  * Reads go through a fixed-size input buffer; writes through an output
  * buffer that stream_flush() empties. Both go through the stream_io_t
- * transport, which by default is plain read/write with poll(2) for the
- * timeout, and can be swapped for TLS.
+ * transport, which by default is plain I/O that tries first and polls
+ * only when it must wait (so the timeout costs nothing while data flows),
+ * and can be swapped for TLS. With stream_set_autoflush, buffered output
+ * goes out before the stream waits for input: a server that answers a
+ * batch of pipelined commands sends all the replies in one write, and
+ * never sits on a reply while waiting for the client.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mymalloc.h"
@@ -28,10 +34,32 @@ struct stream {
     size_t  rpos, rlen;			/* unread bytes are rbuf[rpos..rlen) */
     str_t  *wbuf;
     int     error, timedout, eof;
+    int     notsock;			/* plain transport: not a socket */
+    int     autoflush;			/* flush output before reading */
 };
 
-/* plain_wait - poll for one event with a timeout */
-static int plain_wait(int fd, short events, int timeout_ms)
+/* plain_remaining - ms left until deadline (set on first use), >= 0 */
+static int plain_remaining(int timeout_ms, struct timespec *deadline)
+{
+    struct timespec now;
+    long long left;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (deadline->tv_sec == 0 && deadline->tv_nsec == 0) {
+	*deadline = now;
+	deadline->tv_sec += timeout_ms / 1000;
+	deadline->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L)
+	    deadline->tv_sec++, deadline->tv_nsec -= 1000000000L;
+    }
+    left = (long long) (deadline->tv_sec - now.tv_sec) * 1000
+	+ (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+    return left > 0 ? (int) left : 0;
+}
+
+/* plain_wait - poll for one event until the deadline; 1 ready, -1 error
+ * (ETIMEDOUT when the time is up) */
+static int plain_wait(int fd, short events, int timeout_ms, struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = events};
     int     n;
@@ -39,21 +67,55 @@ static int plain_wait(int fd, short events, int timeout_ms)
     if (timeout_ms < 0)
 	return 1;
     do {
-	n = poll(&pfd, 1, timeout_ms);
+	n = poll(&pfd, 1, plain_remaining(timeout_ms, deadline));
     } while (n < 0 && errno == EINTR);
     if (n == 0)
 	errno = ETIMEDOUT;
-    return n;
+    return n > 0 ? 1 : -1;
 }
 
-/* plain_read - read(2) with timeout */
+/* plain_wait_any - like plain_wait, but waits without a limit too */
+static int plain_wait_any(int fd, short events, int timeout_ms, struct timespec *deadline)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int     n;
+
+    if (timeout_ms >= 0)
+	return plain_wait(fd, events, timeout_ms, deadline);
+    do {
+	n = poll(&pfd, 1, -1);
+    } while (n < 0 && errno == EINTR);
+    return n > 0 ? 1 : -1;
+}
+
+/*
+ * plain_read - read with timeout. On a socket the read is tried first
+ * (recv with MSG_DONTWAIT, which leaves the descriptor's own flags alone)
+ * and poll(2) runs only when nothing is there yet; other descriptors
+ * (files, pipes: ENOTSOCK) poll first and then read(2), as they always did.
+ */
 static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_ms)
 {
+    stream_t *s = ctx;
+    struct timespec deadline = {0, 0};
     ssize_t n;
 
-    (void) ctx;
     for (;;) {
-	if (plain_wait(fd, POLLIN, timeout_ms) <= 0)
+	if (!s->notsock) {
+	    n = recv(fd, buf, len, MSG_DONTWAIT);
+	    if (n >= 0)
+		return n;
+	    if (errno == ENOTSOCK)
+		s->notsock = 1;
+	    else if (errno == EINTR)
+		continue;
+	    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	    else if (plain_wait_any(fd, POLLIN, timeout_ms, &deadline) < 0)
+		return -1;
+	    continue;
+	}
+	if (plain_wait(fd, POLLIN, timeout_ms, &deadline) < 0)
 	    return -1;
 	n = read(fd, buf, len);
 	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
@@ -61,14 +123,29 @@ static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_
     }
 }
 
-/* plain_write - write(2) with timeout */
+/* plain_write - write with timeout; sockets try first, as in plain_read */
 static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)
 {
+    stream_t *s = ctx;
+    struct timespec deadline = {0, 0};
     ssize_t n;
 
-    (void) ctx;
     for (;;) {
-	if (plain_wait(fd, POLLOUT, timeout_ms) <= 0)
+	if (!s->notsock) {
+	    n = send(fd, buf, len, MSG_DONTWAIT);
+	    if (n >= 0)
+		return n;
+	    if (errno == ENOTSOCK)
+		s->notsock = 1;
+	    else if (errno == EINTR)
+		continue;
+	    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	    else if (plain_wait_any(fd, POLLOUT, timeout_ms, &deadline) < 0)
+		return -1;
+	    continue;
+	}
+	if (plain_wait(fd, POLLOUT, timeout_ms, &deadline) < 0)
 	    return -1;
 	n = write(fd, buf, len);
 	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
@@ -77,6 +154,13 @@ static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t len, int t
 }
 
 static const stream_io_t plain_io = {plain_read, plain_write, NULL};
+
+/* stream_io_arg - what the transport gets as ctx: the stream itself for
+ * the plain transport, the transport's own context otherwise */
+static void *stream_io_arg(stream_t *s)
+{
+    return s->io == &plain_io ? (void *) s : s->io_ctx;
+}
 
 /* stream_open - wrap a descriptor */
 stream_t *stream_open(int fd)
@@ -121,6 +205,11 @@ int     stream_close(stream_t **sp)
 void    stream_set_timeout(stream_t *s, int seconds)
 {
     s->timeout_ms = seconds > 0 ? seconds * 1000 : -1;
+}
+
+void    stream_set_autoflush(stream_t *s, int on)
+{
+    s->autoflush = on;
 }
 
 void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
@@ -175,8 +264,10 @@ static int stream_fill(stream_t *s)
 	return -1;
     if (s->eof)
 	return 0;
+    if (s->autoflush && str_len(s->wbuf) > 0 && stream_flush(s) < 0)
+	return -1;
     s->rpos = s->rlen = 0;
-    n = s->io->read(s->io_ctx, s->fd, s->rbuf, sizeof(s->rbuf), s->timeout_ms);
+    n = s->io->read(stream_io_arg(s), s->fd, s->rbuf, sizeof(s->rbuf), s->timeout_ms);
     if (n < 0) {
 	s->error = 1;
 	s->timedout = (errno == ETIMEDOUT);
@@ -198,6 +289,8 @@ int     stream_wait_readable(stream_t *s, int ms)
 
     if (stream_pending(s) > 0)
 	return 1;
+    if (s->autoflush && str_len(s->wbuf) > 0 && stream_flush(s) < 0)
+	return -1;
     do {
 	n = poll(&pfd, 1, ms);
     } while (n < 0 && errno == EINTR);
@@ -351,7 +444,7 @@ int     stream_flush(stream_t *s)
     if (s->error)
 	return -1;
     while (done < str_len(s->wbuf)) {
-	ssize_t n = s->io->write(s->io_ctx, s->fd, str_data(s->wbuf) + done,
+	ssize_t n = s->io->write(stream_io_arg(s), s->fd, str_data(s->wbuf) + done,
 				 str_len(s->wbuf) - done, s->timeout_ms);
 
 	if (n <= 0) {

@@ -39,6 +39,10 @@ int     stream_close(stream_t **sp);
 int     stream_release(stream_t **sp);
 /* stream_set_timeout - per-operation timeout in seconds (0: none) */
 void    stream_set_timeout(stream_t *s, int seconds);
+/* stream_set_autoflush - when on, buffered output is flushed before the
+ * stream reads from (or waits for) the descriptor, i.e. only once all
+ * input already buffered has been consumed */
+void    stream_set_autoflush(stream_t *s, int on);
 /* stream_set_io - switch transport (e.g. to TLS); buffered input is kept */
 void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
 /* stream_io_ctx - the transport context (e.g. the TLS session) or NULL */

@@ -326,6 +326,36 @@ def test_pipelined_group(inst):
     assert c.reply()[0] == 221
 
 
+def test_pipelined_transactions_get_every_reply(inst):
+    """Whole batches in one write each: MAIL/RCPT/DATA, then the content,
+    the end-of-data dot and the next transaction's MAIL/RCPT/DATA, then a
+    BDAT LAST transaction with QUIT. Every reply arrives, in order."""
+    c = session(inst)
+    c.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<alice@mailroom.test>\r\n"
+           "RCPT TO:<bob@mailroom.test>\r\nDATA\r\n")
+    assert [c.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+    c.send("Subject: one\r\n\r\none\r\n.\r\n"
+           "MAIL FROM:<b@example.org>\r\nRCPT TO:<bob@mailroom.test>\r\nDATA\r\n")
+    first = c.reply()
+    assert first[0] == 250
+    assert [c.reply()[0] for _ in range(3)] == [250, 250, 354]
+    c.send("Subject: two\r\n\r\ntwo\r\n.\r\n")
+    second = c.reply()
+    assert second[0] == 250
+    body = b"Subject: three\r\n\r\nthree\r\n"
+    c.send(b"MAIL FROM:<c@example.org>\r\nRCPT TO:<alice@mailroom.test>\r\n"
+           b"BDAT %d LAST\r\n%sQUIT\r\n" % (len(body), body))
+    assert [c.reply()[0] for _ in range(2)] == [250, 250]
+    third = c.reply()
+    assert third[0] == 250
+    assert c.reply()[0] == 221
+    assert c.closed()
+    ids = [queued_id(r) for r in (first, second, third)]
+    assert len(set(ids)) == 3
+    for qid, subject in zip(ids, (b"one", b"two", b"three")):
+        assert b"Subject: " + subject in queued(inst, qid).text
+
+
 def test_improper_pipelining_after_ehlo(inst):
     c = Client(inst)
     c.reply()

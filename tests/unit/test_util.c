@@ -93,6 +93,62 @@ static void test_stream_timeout(void **state)
     str_free(&line);
 }
 
+/* test_stream_pipe_timeout - the poll-then-read path (not a socket):
+ * data, a timeout, then EOF */
+static void test_stream_pipe_timeout(void **state)
+{
+    int     fds[2];
+    stream_t *r;
+    str_t  *line = str_new(10);
+
+    assert_int_equal(pipe(fds), 0);
+    r = stream_open(fds[0]);
+    stream_set_timeout(r, 1);
+    assert_int_equal(write(fds[1], "ab\n", 3), 3);
+    assert_int_equal(stream_read_line(r, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "ab\n");
+    str_reset(line);
+    assert_int_equal(stream_read_line(r, line, 100), STREAM_ERROR);
+    assert_true(stream_timedout(r));
+    stream_clear_error(r);
+    close(fds[1]);
+    assert_int_equal(stream_read_line(r, line, 100), STREAM_EOF);
+    stream_close(&r);
+    str_free(&line);
+}
+
+/* test_stream_autoflush - output waits while input is buffered, and goes
+ * out before the stream reads from or waits for the socket */
+static void test_stream_autoflush(void **state)
+{
+    stream_t *a, *b;
+    str_t  *line = str_new(10);
+
+    pair(&a, &b);
+    stream_set_timeout(a, 1);
+    stream_set_timeout(b, 1);
+    stream_set_autoflush(b, 1);
+    stream_puts(a, "x\ny\n");
+    stream_flush(a);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "x\n");
+    assert_int_equal(stream_pending(b), 2);
+    stream_puts(b, "r1\n");		/* "y" is buffered: not sent yet */
+    str_reset(line);
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "y\n");
+    assert_int_equal(stream_wait_readable(a, 0), 0);
+    str_reset(line);			/* nothing buffered: flush, then wait */
+    assert_int_equal(stream_read_line(b, line, 100), STREAM_ERROR);
+    assert_true(stream_timedout(b));
+    str_reset(line);
+    assert_int_equal(stream_read_line(a, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "r1\n");
+    stream_close(&a);
+    stream_close(&b);
+    str_free(&line);
+}
+
 /* test_attr_roundtrip - escaping survives %, CR, LF; unknown names kept */
 static void test_attr_roundtrip(void **state)
 {
@@ -159,6 +215,8 @@ int     main(void)
 	cmocka_unit_test(test_tokens),
 	cmocka_unit_test(test_stream_lines),
 	cmocka_unit_test(test_stream_timeout),
+	cmocka_unit_test(test_stream_pipe_timeout),
+	cmocka_unit_test(test_stream_autoflush),
 	cmocka_unit_test(test_attr_roundtrip),
 	cmocka_unit_test(test_attr_malformed),
 	cmocka_unit_test(test_attr_protocol),

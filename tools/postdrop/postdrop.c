@@ -304,17 +304,14 @@ int     main(int argc, char **argv)
     }
     if (ret == 0 && qfile_commit(qo, &error) < 0) {
 	/*
-	 * After the rename only the directory fsync can fail, and for a
-	 * member of setgid_group it always does: maildrop/ (mode 1730) is
-	 * not readable, so it cannot be opened to fsync. The rename updated
-	 * the file's inode (its ctime), so a second fsync of the file makes
-	 * a journaling file system (ext4, XFS) commit the transaction that
-	 * holds the rename. Reporting failure now would make the caller send
-	 * the message again while pickup delivers this one, so a failure of
-	 * that fsync is logged, not returned.
+	 * With the file committed (renamed, then fsync'd) only the directory
+	 * fsync can have failed, and for a member of setgid_group it always
+	 * does: maildrop/ (mode 1730) is not readable, so it cannot be opened.
+	 * The file's fsync came after the rename, so a journaling file system
+	 * (ext4, XFS) has committed the transaction holding the rename too
+	 * (lib/queue/qfile.c). Reporting failure now would make the caller
+	 * send the message again while pickup delivers this one.
 	 */
-	if (qo->committed && fsync(stream_fd(qo->stream)) < 0)
-	    msg_warn("%s: fsync after rename: %s", qo->id, strerror(errno));
 	if (qo->committed) {
 	    if (msg_verbose)
 		msg_info("%s: %s (the file is committed)", qo->id, error);
