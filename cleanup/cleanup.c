@@ -14,9 +14,10 @@
  * CLEANUP_STAT_* with a reason. It logs "ID: message-id=<...>".
  *
  * Commit sequence (details and the crash argument in lib/queue/qfile.c):
- * write END; patch the fixed-width SIZE record; flush; fsync the file;
- * rename it from incoming/.tNNN to incoming/H/ID (never replacing); fsync
- * that directory; then wake qmgr with one byte on public/qmgr; then answer.
+ * write END; patch the fixed-width SIZE record; flush and write the file
+ * out to the device (sync_file_range); rename it from incoming/.tNNN to
+ * incoming/H/ID (never replacing); fsync the file; fsync that directory;
+ * then wake qmgr with one byte on public/qmgr; then answer.
  * A crash before the rename leaves only an invisible temp file and no
  * answer (the client reports a temporary failure); after the rename the
  * file is complete, so qmgr may deliver it even if the client never heard

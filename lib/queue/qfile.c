@@ -23,7 +23,12 @@
  *      the rename was committed in step 4, so this costs no second journal
  *      commit (measured on journaled ext4: 0.003 ms, against 0.33 ms
  *      when the rename comes after the file's fsync). Concurrent
- *      cleanups share commits too.
+ *      cleanups share commits too. Without a journal each of steps 4 and
+ *      5 ends in its own device cache flush. Running 5 in a second thread
+ *      during 4 did not merge them (still two flushes per message in the
+ *      device's counters, no gain in latency), nor did fdatasync in step
+ *      4 save anything, so the two run one after the other (figures in
+ *      docs/benchmarks.md).
  * Only after step 5 does cleanup answer its client, so smtpd's 250 always
  * refers to a file whose content and name a reboot cannot take back.
  *
