@@ -58,6 +58,15 @@ static int table_server_lookup(stream_t *client, const attr_list_t *req, str_t *
 		     MAIL_ATTR_VALUE, str_data(value), (char *) NULL);
 }
 
+/* table_server_next - wait for (spinning briefly, see TABLE_SPIN_US) and
+ * read the next request; 1 got one, 0 end or error (*r_r set) */
+static int table_server_next(stream_t *client, attr_list_t *req, int *r_r)
+{
+    (void) stream_spin_readable(client, TABLE_SPIN_US);
+    *r_r = attr_read(client, req);
+    return *r_r == 1;
+}
+
 long    table_server_serve(stream_t *client, table_allow_fn allowed, table_get_fn get,
 			   void *context)
 {
@@ -69,7 +78,7 @@ long    table_server_serve(stream_t *client, table_allow_fn allowed, table_get_f
 
     if (attr_send_protocol(client, MAIL_PROTO_TABLED) < 0)
 	r = -1;
-    while (r == 0 && (r = attr_read(client, req)) == 1) {
+    while (r == 0 && table_server_next(client, req, &r)) {
 	if ((name = attr_get(req, MAIL_ATTR_REQUEST)) == NULL)
 	    r = table_server_error(client, "%srequest without request=", "");
 	else if (strcmp(name, "lookup") == 0)

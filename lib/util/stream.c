@@ -281,6 +281,27 @@ static int stream_fill(stream_t *s)
     return 1;
 }
 
+/* stream_spin_readable - poll without sleeping for a short while */
+int     stream_spin_readable(stream_t *s, long spin_us)
+{
+    struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+    struct timespec start, now;
+    int     n;
+
+    if (stream_pending(s) > 0)
+	return 1;
+    if (s->autoflush && str_len(s->wbuf) > 0 && stream_flush(s) < 0)
+	return -1;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+	if ((n = poll(&pfd, 1, 0)) != 0)
+	    return n < 0 && errno != EINTR ? -1 : n > 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000L
+	     + (now.tv_nsec - start.tv_nsec) / 1000 < spin_us);
+    return 0;
+}
+
 /* stream_wait_readable - is input there (buffered or on the wire)? */
 int     stream_wait_readable(stream_t *s, int ms)
 {

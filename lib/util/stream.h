@@ -70,6 +70,11 @@ int     stream_read_exact(stream_t *s, void *buf, size_t len);
 int     stream_read_str(stream_t *s, str_t *out, size_t len);
 /* stream_pending - bytes already buffered and not yet consumed */
 size_t  stream_pending(stream_t *s);
+/* stream_spin_readable - busy-wait at most spin_us microseconds for input
+ * (no sleep): 1 input there, 0 not yet, -1 error. For request/reply
+ * partners that answer within microseconds: a sleeping process on an
+ * otherwise idle machine takes tens of microseconds to wake up again. */
+int     stream_spin_readable(stream_t *s, long spin_us);
 /* stream_wait_readable - 1 if input arrives within ms, 0 if not, -1 error */
 int     stream_wait_readable(stream_t *s, int ms);
 

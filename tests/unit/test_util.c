@@ -149,6 +149,21 @@ static void test_stream_autoflush(void **state)
     str_free(&line);
 }
 
+/* test_stream_spin - a short busy-wait sees input, or gives up */
+static void test_stream_spin(void **state)
+{
+    stream_t *a, *b;
+
+    pair(&a, &b);
+    assert_int_equal(stream_spin_readable(b, 200), 0);
+    stream_puts(a, "x\n");
+    stream_flush(a);
+    assert_int_equal(stream_spin_readable(b, 200), 1);
+    assert_int_equal(stream_getc(b), 'x');
+    stream_close(&a);
+    stream_close(&b);
+}
+
 /* test_attr_roundtrip - escaping survives %, CR, LF; unknown names kept */
 static void test_attr_roundtrip(void **state)
 {
@@ -215,6 +230,7 @@ int     main(void)
 	cmocka_unit_test(test_tokens),
 	cmocka_unit_test(test_stream_lines),
 	cmocka_unit_test(test_stream_timeout),
+	cmocka_unit_test(test_stream_spin),
 	cmocka_unit_test(test_stream_pipe_timeout),
 	cmocka_unit_test(test_stream_autoflush),
 	cmocka_unit_test(test_attr_roundtrip),
