@@ -139,12 +139,6 @@ int     smtpd_check_mynetworks(const char *addr)
     return smtpd_check_addr_in_list(addr, config_str("mynetworks"));
 }
 
-/* check_in_param_list - is domain listed in a (maybe undefined) parameter? */
-static int check_in_param_list(const char *param, const char *domain)
-{
-    return config_find(param) != NULL && config_list_has(param, domain);
-}
-
 /* check_lookup - address lookup in one map: 1 found, 0 not, -1 error */
 static int check_lookup(check_map_t *m, const char *addr, int local_too)
 {
@@ -237,7 +231,7 @@ int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
 	    r = check_lookup(&check_valias, addr, 0);
 	if (r <= 0)
 	    ret = check_unknown(reply, rcpt, r, "virtual mailbox table");
-    } else if (check_in_param_list("virtual_alias_domains", domain)) {
+    } else if (config_list_has("virtual_alias_domains", domain)) {
 	if ((r = check_lookup(&check_valias, addr, 0)) <= 0)
 	    ret = check_unknown(reply, rcpt, r, "virtual alias table");
     } else if (!config_list_has("relay_domains", domain) && !st->in_mynetworks) {

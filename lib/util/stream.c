@@ -89,20 +89,22 @@ static int plain_wait_any(int fd, short events, int timeout_ms, struct timespec 
 }
 
 /*
- * plain_read - read with timeout. On a socket the read is tried first
- * (recv with MSG_DONTWAIT, which leaves the descriptor's own flags alone)
- * and poll(2) runs only when nothing is there yet; other descriptors
- * (files, pipes: ENOTSOCK) poll first and then read(2), as they always did.
+ * plain_transfer - read (POLLIN) or write (POLLOUT) with timeout. On a
+ * socket the I/O is tried first (recv/send with MSG_DONTWAIT, which leaves
+ * the descriptor's own flags alone) and poll(2) runs only when it would
+ * block; other descriptors (files, pipes: ENOTSOCK) poll first and then
+ * read(2)/write(2), as they always did.
  */
-static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_ms)
+static ssize_t plain_transfer(stream_t *s, int fd, void *buf, size_t len,
+			      int timeout_ms, short events)
 {
-    stream_t *s = ctx;
     struct timespec deadline = {0, 0};
     ssize_t n;
 
     for (;;) {
 	if (!s->notsock) {
-	    n = recv(fd, buf, len, MSG_DONTWAIT);
+	    n = events == POLLIN ? recv(fd, buf, len, MSG_DONTWAIT)
+		: send(fd, buf, len, MSG_DONTWAIT);
 	    if (n >= 0)
 		return n;
 	    if (errno == ENOTSOCK)
@@ -111,46 +113,28 @@ static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_
 		continue;
 	    else if (errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
-	    else if (plain_wait_any(fd, POLLIN, timeout_ms, &deadline) < 0)
+	    else if (plain_wait_any(fd, events, timeout_ms, &deadline) < 0)
 		return -1;
 	    continue;
 	}
-	if (plain_wait(fd, POLLIN, timeout_ms, &deadline) < 0)
+	if (plain_wait(fd, events, timeout_ms, &deadline) < 0)
 	    return -1;
-	n = read(fd, buf, len);
+	n = events == POLLIN ? read(fd, buf, len) : write(fd, buf, len);
 	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
 	    return n;
     }
 }
 
-/* plain_write - write with timeout; sockets try first, as in plain_read */
+/* plain_read - the default transport's read */
+static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_ms)
+{
+    return plain_transfer(ctx, fd, buf, len, timeout_ms, POLLIN);
+}
+
+/* plain_write - the default transport's write */
 static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)
 {
-    stream_t *s = ctx;
-    struct timespec deadline = {0, 0};
-    ssize_t n;
-
-    for (;;) {
-	if (!s->notsock) {
-	    n = send(fd, buf, len, MSG_DONTWAIT);
-	    if (n >= 0)
-		return n;
-	    if (errno == ENOTSOCK)
-		s->notsock = 1;
-	    else if (errno == EINTR)
-		continue;
-	    else if (errno != EAGAIN && errno != EWOULDBLOCK)
-		return -1;
-	    else if (plain_wait_any(fd, POLLOUT, timeout_ms, &deadline) < 0)
-		return -1;
-	    continue;
-	}
-	if (plain_wait(fd, POLLOUT, timeout_ms, &deadline) < 0)
-	    return -1;
-	n = write(fd, buf, len);
-	if (n >= 0 || (errno != EINTR && errno != EAGAIN))
-	    return n;
-    }
+    return plain_transfer(ctx, fd, (void *) buf, len, timeout_ms, POLLOUT);
 }
 
 static const stream_io_t plain_io = {plain_read, plain_write, NULL};
