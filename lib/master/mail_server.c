@@ -9,6 +9,8 @@
  * they are trusted. Nothing from a client is read before post_init.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -157,6 +159,14 @@ void    server_exit(const server_params_t *params)
     if (params->pre_exit)
 	params->pre_exit();
     exit(0);
+}
+
+void    server_client_nodelay(int fd, const server_args_t *args)
+{
+    int     on = 1;
+
+    if (strcmp(args->type, "inet") == 0)
+	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
 void    server_set_client_addr(int fd)

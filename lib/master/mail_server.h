@@ -19,6 +19,11 @@
  *        must be a socket, inetd-style), then exit. For tests and debugging.
  *
  * Status messages (child -> master) are a fixed-size mail_status_t.
+ *
+ * Three skeletons: single_server_main (one client at a time per process),
+ * trigger_server_main (one-byte wake-ups plus a timer) and
+ * event_server_main (one process serves many clients from the event loop
+ * of util/event.h; see event_server.c for its life cycle).
  */
 #ifndef MR_MAIL_SERVER_H
 #define MR_MAIL_SERVER_H
@@ -26,6 +31,8 @@
 #include <sys/types.h>
 
 #include "util/stream.h"
+
+typedef struct event_conn event_conn_t;
 
 typedef struct mail_status {
     pid_t   pid;
@@ -45,12 +52,61 @@ typedef struct server_params {
     /* pre_exit - called before a voluntary exit (may be NULL) */
     void    (*pre_exit)(void);
     int     keep_root;			/* do not setuid (local delivery) */
+
+    /*
+     * Event server only. Without conn_input the listening socket (or
+     * FIFO) carries wake-ups for the trigger hook, as in a trigger server
+     * (-w ticks included). With it, each accepted client is an
+     * event_conn_t driven by these hooks. A hook never blocks for long:
+     * every other client waits meanwhile.
+     */
+    /* conn_open - a new client (may be NULL); may write a greeting */
+    void    (*conn_open)(event_conn_t *conn, const char *service);
+    /* conn_input - len bytes (len > 0) arrived from the client. The hook
+     * takes them all: an incomplete request stays in its own parser state
+     * (util/attr.h: attr_parser_t) until the next call. */
+    void    (*conn_input)(event_conn_t *conn, const char *buf, size_t len);
+    /* conn_close - the connection is ending (EOF, I/O error, timeout, or
+     * event_conn_close): free the context (may be NULL). Do not write. */
+    void    (*conn_close)(event_conn_t *conn);
+    /* long_lived - event server: ignore max_use and max_idle, and exit at
+     * once when master goes away (state holders such as anvil and qmgr) */
+    int     long_lived;
 } server_params_t;
 
 /* single_server_main - one client at a time per process */
 int     single_server_main(int argc, char **argv, const server_params_t *params);
 /* trigger_server_main - wake-ups on a socket/fifo plus a wakeup timer */
 int     trigger_server_main(int argc, char **argv, const server_params_t *params);
+
+/* event_server_main - many clients per process on the event loop */
+int     event_server_main(int argc, char **argv, const server_params_t *params);
+
+/* event_conn_write - queue len bytes for the client and send what the
+ * socket takes now; the rest goes out when it is writable (meanwhile
+ * the client's input is not read). 0 ok, -1 the connection is closing
+ * (write error, or more than EVENT_CONN_MAX_OUTPUT bytes queued) */
+int     event_conn_write(event_conn_t *conn, const void *buf, size_t len);
+/* event_conn_close - end the connection once queued output is sent;
+ * conn_close runs then. Safe to call from any hook, more than once. */
+void    event_conn_close(event_conn_t *conn);
+/* event_conn_set_context, event_conn_context - the daemon's state */
+void    event_conn_set_context(event_conn_t *conn, void *context);
+void   *event_conn_context(const event_conn_t *conn);
+/* event_conn_addr - peer address ("local" for a Unix socket client) */
+const char *event_conn_addr(const event_conn_t *conn);
+/* event_conn_fd - the client socket (for logging; do not close it) */
+int     event_conn_fd(const event_conn_t *conn);
+/* event_conn_set_timeout - close after seconds without input (0: never;
+ * the default is ipc_timeout) */
+void    event_conn_set_timeout(event_conn_t *conn, long seconds);
+/* event_server_drain - stop accepting clients, tell master we are busy
+ * (so it starts another process), exit when the last client has gone */
+void    event_server_drain(void);
+/* event_server_clients - number of connected clients */
+int     event_server_clients(void);
+
+#define EVENT_CONN_MAX_OUTPUT	(4 * 1024 * 1024)
 
 /* server_client_addr - for inet services: peer address of the current
  * client ("local" for Unix sockets) */

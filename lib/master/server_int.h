@@ -1,5 +1,6 @@
 /*
- * server_int.h - what the skeletons (single_server.c, trigger_server.c)
+ * server_int.h - what the skeletons (single_server.c, trigger_server.c,
+ * event_server.c)
  * share through mail_server.c: the parsed command line and the start-up
  * sequence. Not for daemons; they include mail_server.h.
  */
@@ -30,6 +31,9 @@ int     server_report(int avail);
 int     server_master_gone(void);
 /* server_exit - run pre_exit and exit(0) */
 void    server_exit(const server_params_t *params) __attribute__((noreturn));
+/* server_client_nodelay - for inet services: replies are written whole,
+ * so do not let Nagle hold them back for the peer's delayed ACK */
+void    server_client_nodelay(int fd, const server_args_t *args);
 /* server_set_client_addr - remember the current client's address */
 void    server_set_client_addr(int fd);
 

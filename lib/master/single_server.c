@@ -14,8 +14,6 @@
  * plus those read by server_startup (mail_server.c).
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,12 +31,8 @@ static void single_server_serve(int fd, const server_args_t *args,
 				const server_params_t *params)
 {
     stream_t *client = stream_open(fd);
-    int     on = 1;
 
-    /* Replies are written whole; do not let Nagle hold them back for the
-     * peer's delayed ACK. */
-    if (strcmp(args->type, "inet") == 0)
-	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    server_client_nodelay(fd, args);
     server_set_client_addr(fd);
     stream_set_timeout(client, (int) config_time("ipc_timeout"));
     params->service(client, args->service);
