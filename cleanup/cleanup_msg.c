@@ -7,7 +7,10 @@
  * header, cleanup appends what is missing: Message-ID: <ID@$myhostname>,
  * Date:, and, for local submissions, From: the envelope sender. The
  * header ends at the first line that is not a header field or a
- * continuation of one (normally the empty line), or at END.
+ * continuation of one (normally the empty line), or at END. When that
+ * line is not empty (content without any header, or a header cut short
+ * by a body line), cleanup writes the empty line itself after what it
+ * added, so the line stays in the body instead of joining the header.
  *
  * The content size counts each line plus one byte for its newline, the
  * added headers included; over message_size_limit the message is
@@ -137,8 +140,11 @@ static void cleanup_header_line(cleanup_state_t *cs)
 
     if (n > 0)
 	cleanup_note_header(cs, line, n);
-    else if (!cont || cs->header_lines == 0)
+    else if (!cont || cs->header_lines == 0) {
 	cleanup_header_end(cs);
+	if (len > 0)			/* the client sent no empty line */
+	    cleanup_write(cs, REC_TYPE_NORM, "", 0);
+    }
     cs->header_lines++;
     cleanup_write(cs, REC_TYPE_NORM, line, len);
     str_reset(cs->line);

@@ -144,6 +144,41 @@ def test_local_gets_from_and_keeps_message_id(sa):
     assert f"{qid}: message-id=<abc@x>" in s.log_text()
 
 
+def added_headers(recs, qid):
+    """The Message-ID: and Date: lines cleanup added, as queue records."""
+    date = [v for t, v in recs if t == Q.NORM and v.startswith(b"Date: ")]
+    assert len(date) == 1
+    return [Q.rec(Q.NORM, f"Message-ID: <{qid}@{HOST}>"), Q.rec(Q.NORM, date[0])]
+
+
+@pytest.mark.parametrize("lines,expect", [
+    # no header at all: the first body line must stay in the body
+    (["hello", "world"], ["", "hello", "world"]),
+    (["hello"], ["", "hello"]),
+    # a header field, then a body line without the empty line between
+    (["Subject: s", "body"], None),
+    # an empty line first: the client's own separator, none added
+    (["", "body"], ["", "body"]),
+])
+def test_content_without_header_gets_the_empty_line(sa, lines, expect):
+    s = sa()
+    hello, verdict = s.submit(env_records("s@example.org", ["r@example.org"], lines))
+    qid = hello["queue_id"]
+    assert verdict["status"] == "0"
+    path, recs = s.read_queue_file("incoming", qid)
+    with open(os.path.join(s.spool, "incoming", path), "rb") as f:
+        data = f.read()
+    content = data[data.index(Q.rec(Q.MESG)) + len(Q.rec(Q.MESG)):]
+    added = added_headers(recs, qid)
+    if expect is None:
+        want = Q.rec(Q.NORM, "Subject: s") + b"".join(added) + Q.rec(Q.NORM, "") \
+            + Q.rec(Q.NORM, "body") + Q.rec(Q.END)
+    else:
+        want = b"".join(added) + b"".join(Q.rec(Q.NORM, ln) for ln in expect) + Q.rec(Q.END)
+    assert content == want
+    assert Q.envelope(recs)["size"] == len(Q.content(recs))
+
+
 def test_long_line_round_trip(sa):
     s = sa()
     long_line = b"x" * 200000
