@@ -9,7 +9,8 @@
  *   status         is master running; each service with its address and
  *                  processes (from data_directory/master.status)
  *   check          validate configuration, programs, directories, tables
- *   config [-n] [name...]   parameter values (-n: only non-defaults)
+ *   config [-n|-d] [name...]   parameter values (-n: only non-defaults,
+ *                  -d: the built-in defaults, unexpanded)
  * Exit status 0 on success, 1 otherwise (status: 1 when not running).
  *
  * Trust: the configuration (root's). Runs as the invoking user; start,
@@ -231,7 +232,8 @@ static int cmd_check(int argc, char **argv)
 }
 
 typedef struct {
-    int     non_default;
+    int     non_default;		/* -n */
+    int     defaults;			/* -d */
 } config_ctx_t;
 
 /* config_print_one - "name = value" for config_walk */
@@ -240,7 +242,9 @@ static void config_print_one(const param_def_t *def, const char *value, int is_d
 {
     config_ctx_t *ctx = context;
 
-    if (!ctx->non_default || !is_default)
+    if (ctx->defaults)
+	printf("%s = %s\n", def->name, config_default(def));
+    else if (!ctx->non_default || !is_default)
 	printf("%s = %s\n", def->name, value);
 }
 
@@ -248,22 +252,21 @@ static void config_print_one(const param_def_t *def, const char *value, int is_d
 static int cmd_config(int argc, char **argv)
 {
     config_ctx_t ctx = {0};
+    const param_def_t *def;
     int     i = 1, ret = 0;
 
-    if (i < argc && strcmp(argv[i], "-n") == 0) {
-	ctx.non_default = 1;
-	i++;
-    }
+    for (; i < argc && (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-d") == 0); i++)
+	*(argv[i][1] == 'n' ? &ctx.non_default : &ctx.defaults) = 1;
     if (i >= argc) {
 	config_walk(config_print_one, &ctx);
 	return 0;
     }
     for (; i < argc; i++) {
-	if (config_find(argv[i]) == NULL) {
+	if ((def = config_find(argv[i])) == NULL) {
 	    mailroom_say("unknown parameter \"%s\"", argv[i]);
 	    ret = 1;
 	} else {
-	    printf("%s = %s\n", argv[i], config_str(argv[i]));
+	    printf("%s = %s\n", argv[i], ctx.defaults ? config_default(def) : config_str(argv[i]));
 	}
     }
     return ret;
@@ -289,7 +292,7 @@ static const mailroom_cmd_t mailroom_cmds[] = {
 static int mailroom_usage(void)
 {
     fprintf(stderr, "usage: mailroom [-c config_dir] start|stop|reload|status|check|"
-	    "config [-n] [name...]\n");
+	    "config [-n|-d] [name...]\n");
     return 1;
 }
 

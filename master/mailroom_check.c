@@ -2,7 +2,8 @@
  * mailroom_check.c - "mailroom check": say exactly what is wrong.
  *
  * Checks, each problem one line:
- *   mailroom.conf   unknown parameters (file:line)
+ *   mailroom.conf   unknown parameters, and every value against its
+ *                   declaration: type, limits, expansion (file:line)
  *   master.conf     syntax and values (file:line); that each command is
  *                   an executable file in daemon_directory
  *   directories     (as root) owner and mode of existing queue
@@ -116,17 +117,25 @@ typedef struct {
     int     count;
 } check_tables_t;
 
-/* check_table_param - for config_walk: open a *_maps parameter's tables */
+/* check_is_table - a table-typed parameter, or an untyped *_maps one */
+static int check_is_table(const param_def_t *def)
+{
+    size_t  len = strlen(def->name);
+
+    if (def->type == PARAM_T_TABLE)
+	return 1;
+    return def->type == PARAM_T_STR && len > 5 && strcmp(def->name + len - 5, "_maps") == 0;
+}
+
+/* check_table_param - for config_walk: open a table parameter's tables */
 static void check_table_param(const param_def_t *def, const char *value, int is_default,
 			      void *context)
 {
     check_tables_t *ctx = context;
-    size_t  len = strlen(def->name);
     const char *error;
     table_list_t *list;
 
-    if (len < 5 || strcmp(def->name + len - 5, "_maps") != 0 || *value == 0
-	|| strncmp(def->name, "proxy_", 6) == 0)	/* lists of names, not tables */
+    if (!check_is_table(def) || *value == 0)
 	return;
     if ((list = table_list_open(value, &error)) != NULL) {
 	table_list_close(&list);
@@ -146,6 +155,7 @@ int     mailroom_check(str_t *problems, str_t *notes)
     int     n;
 
     n = config_problems(problems, notes);
+    n += config_validate(problems);
     n += check_master_conf(problems);
     n += check_dirs(problems, notes);
     config_walk(check_table_param, &tables);

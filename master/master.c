@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_params.h"
 #include "master.h"
 #include "master/master_pid.h"
 #include "util/event.h"
@@ -75,8 +76,14 @@ static int master_load_config(const char *dir, int reload)
 	msg_error("%s (values after that line are defaults)", error);
 	return -1;
     }
-    msg_verbose = (int) config_int("debug_level", 0, 10) > msg_verbose
-	? (int) config_int("debug_level", 0, 10) : msg_verbose;
+    if (config_fill(&error) < 0) {
+	if (!reload)
+	    msg_fatal("%s", error);
+	msg_error("%s", error);
+	return -1;
+    }
+    if (var_debug_level > msg_verbose)
+	msg_verbose = var_debug_level;
     return 0;
 }
 

@@ -4,8 +4,14 @@
  * All known parameters are gathered from the params_*.c tables into one
  * array sorted by name (binary search). A value set in the file or on the
  * command line overrides the default; expansion of $name happens on first
- * use and is cached. Expansion depth is bounded, so "a = $b, b = $a" is a
- * fatal configuration error, not a hang.
+ * use and is cached per parameter, so a reference costs one expansion no
+ * matter how often it appears. A parameter met again while it is being
+ * expanded is a loop ("a = $b, b = $a"), and an expanded value may not
+ * grow past CONFIG_VALUE_MAX ("a = $b$b$b$b" ten levels deep): both are
+ * errors with the file:line of the value, never a hang or gigabytes.
+ *
+ * Typed checks (config_value.c) are shared by "mailroom check"
+ * (config_validate), the skeleton (config_fill) and the accessors.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +31,11 @@ typedef struct {
     char   *value;			/* from file/override, or NULL */
     int     line;			/* line in the file, 0 if not there */
     char   *expanded;			/* cache */
+    int     expanding;			/* being expanded: a reference is a loop */
+    char   *var_copy;			/* the string *def->str_var points to */
 } config_entry_t;
+
+#define CONFIG_LINE_OVERRIDE	(-1)	/* e->line of a -o value */
 
 typedef struct {
     char   *name;
@@ -69,8 +79,8 @@ static void config_init(void)
 /* config_entry - look up by name, or NULL */
 static config_entry_t *config_entry(const char *name)
 {
-    param_def_t key_def = {name, 0, 0, 0};
-    config_entry_t key = {&key_def, 0, 0, 0};
+    param_def_t key_def = {.name = name};
+    config_entry_t key = {.def = &key_def};
 
     config_init();
     return bsearch(&key, config_entries, config_count, sizeof(key), config_cmp);
@@ -111,7 +121,7 @@ static void config_store(const char *name, const char *value, int line)
 
 void    config_override(const char *name, const char *value)
 {
-    config_store(name, value, 0);
+    config_store(name, value, CONFIG_LINE_OVERRIDE);
 }
 
 int     config_parse_override(const char *assignment)
@@ -232,7 +242,7 @@ int     config_line(const char *name)
 {
     config_entry_t *e = config_entry(name);
 
-    return e ? e->line : 0;
+    return e && e->line > 0 ? e->line : 0;
 }
 
 const char *config_file(void)
@@ -248,61 +258,143 @@ const char *config_dir(void)
 /* config_raw - the unexpanded value in force for an entry */
 static const char *config_raw(config_entry_t *e)
 {
-    const param_def_t *d = e->def;
+    return e->value ? e->value : config_default(e->def);
+}
 
-    if (e->value)
-	return e->value;
+const char *config_default(const param_def_t *d)
+{
     if (d->compat_level > 0 && d->old_def && config_compat_level() < d->compat_level)
 	return d->old_def;
     return d->def;
 }
 
-/* config_expand - expand $name and ${name} references */
-static void config_expand(str_t *out, const char *raw, int depth)
+/* config_ref - parse "$name" or "${name}" at cp; name length, 0 if none */
+static size_t config_ref(const char *cp, char *name, size_t size, const char **last_r)
 {
-    if (depth > 20)
-	msg_fatal("parameter expansion too deep (a loop?) near \"%.100s\"", raw);
+    const char *start = cp + 1 + (cp[1] == '{');
+    size_t  len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+    if (len == 0 || len >= size)
+	return 0;
+    memcpy(name, start, len);
+    name[len] = 0;
+    *last_r = start + len - 1;
+    if (start[-1] == '{' && start[len] == '}')
+	(*last_r)++;
+    return len;
+}
+
+static int config_expand_entry(config_entry_t *e, const char **error_r);
+
+/* config_expand - append raw to out with $name and ${name} expanded */
+static int config_expand(str_t *out, const char *raw, const char **error_r)
+{
+    static char err[300];
+
     for (const char *cp = raw; *cp; cp++) {
 	char    name[128];
-	size_t  len;
-	const char *start;
 	config_entry_t *e;
 
-	if (*cp != '$') {
+	if (*cp != '$' || config_ref(cp, name, sizeof(name), &cp) == 0) {
 	    str_appendc(out, *cp);
 	    continue;
 	}
-	start = cp + 1 + (cp[1] == '{');
-	len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
-	if (len == 0 || len >= sizeof(name)) {
-	    str_appendc(out, *cp);
-	    continue;
-	}
-	memcpy(name, start, len);
-	name[len] = 0;
-	cp = start + len - 1;
-	if (start[-1] == '{' && start[len] == '}')
-	    cp++;
 	if ((e = config_entry(name)) == NULL) {
 	    msg_warn("unknown parameter $%s in a value", name);
 	    continue;
 	}
-	config_expand(out, config_raw(e), depth + 1);
+	if (config_expand_entry(e, error_r) < 0)
+	    return -1;
+	str_appends(out, e->expanded);
+	if (str_len(out) > CONFIG_VALUE_MAX) {
+	    snprintf(err, sizeof(err), "expanding $%s makes the value longer than %d bytes",
+		     name, CONFIG_VALUE_MAX);
+	    *error_r = err;
+	    return -1;
+	}
     }
+    return 0;
 }
 
-const char *config_str(const char *name)
+/* config_expand_entry - expand an entry's value once into e->expanded */
+static int config_expand_entry(config_entry_t *e, const char **error_r)
+{
+    static char err[300];
+    str_t  *out;
+    int     ret;
+
+    if (e->expanded)
+	return 0;
+    if (e->expanding) {
+	snprintf(err, sizeof(err), "parameter expansion loop through $%s", e->def->name);
+	*error_r = err;
+	return -1;
+    }
+    e->expanding = 1;
+    out = str_new(64);
+    ret = config_expand(out, config_raw(e), error_r);
+    e->expanding = 0;
+    if (ret == 0)
+	e->expanded = str_steal(&out);
+    else
+	str_free(&out);
+    return ret;
+}
+
+/* config_bad - "where: name = value: problem" for an entry */
+static const char *config_bad(config_entry_t *e, const char *value, const char *problem)
+{
+    static char msg[1000];
+    const char *name = e->def->name;
+
+    if (e->line > 0)
+	snprintf(msg, sizeof(msg), "%s:%d: %s = %.100s: %s", config_file(), e->line, name,
+		 value, problem);
+    else if (e->line == CONFIG_LINE_OVERRIDE)
+	snprintf(msg, sizeof(msg), "-o %s=%.100s: %s", name, value, problem);
+    else
+	snprintf(msg, sizeof(msg), "%s: %s = %.100s (default): %s", config_file(), name, value,
+		 problem);
+    return msg;
+}
+
+/* config_checked - the expanded value of e, checked against def (which
+ * may differ from e->def in type and limits); -1 with a message */
+static int config_checked(config_entry_t *e, const param_def_t *def, const char **value_r,
+			  long long *num_r, const char **error_r)
+{
+    const char *problem;
+
+    *value_r = config_raw(e);
+    if (config_expand_entry(e, &problem) < 0) {
+	*error_r = config_bad(e, *value_r, problem);
+	return -1;
+    }
+    *value_r = e->expanded;
+    if (config_value_check(def, e->expanded, num_r, &problem) < 0) {
+	*error_r = config_bad(e, e->expanded, problem);
+	return -1;
+    }
+    return 0;
+}
+
+/* config_known - the entry of a declared name; panic otherwise */
+static config_entry_t *config_known(const char *name)
 {
     config_entry_t *e = config_entry(name);
 
     if (e == NULL)
-	msg_panic("config_str: undeclared parameter \"%s\"", name);
-    if (e->expanded == NULL) {
-	str_t  *out = str_new(64);
+	msg_panic("undeclared parameter \"%s\"", name);
+    return e;
+}
 
-	config_expand(out, config_raw(e), 0);
-	e->expanded = str_steal(&out);
-    }
+const char *config_str(const char *name)
+{
+    config_entry_t *e = config_known(name);
+    const char *error;
+
+    if (config_expand_entry(e, &error) < 0)
+	msg_fatal("%s", config_bad(e, config_raw(e), error));
     return e->expanded;
 }
 
@@ -313,75 +405,44 @@ int     config_compat_level(void)
     return e && e->value ? atoi(e->value) : 0;
 }
 
+/* config_number - the value of name as a type, in [min, max] (0, 0:
+ * the declared limits when the declared type is the same); else fatal */
+static long long config_number(const char *name, param_type_t type, long long min,
+			       long long max)
+{
+    config_entry_t *e = config_known(name);
+    param_def_t def = *e->def;
+    const char *value, *error;
+    long long num;
+
+    if (def.type != type || min != 0 || max != 0) {
+	def.type = type;
+	def.min = min;
+	def.max = max;
+    }
+    if (config_checked(e, &def, &value, &num, &error) < 0)
+	msg_fatal("%s", error);
+    return num;
+}
+
 long    config_int(const char *name, long min, long max)
 {
-    const char *v = config_str(name);
-    char   *end;
-    long    n;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (*v == 0 || *end || errno)
-	msg_fatal("bad number for %s: \"%s\"", name, v);
-    if (n < min || n > max)
-	msg_fatal("%s = %ld is out of range [%ld..%ld]", name, n, min, max);
-    return n;
+    return (long) config_number(name, PARAM_T_INT, min, max);
 }
 
 long    config_time(const char *name)
 {
-    const char *v = config_str(name);
-    char   *end;
-    long    n, mult = 1;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (*v == 0 || errno || n < 0)
-	msg_fatal("bad time for %s: \"%s\"", name, v);
-    switch (*end) {
-    case 0: case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    case 'w': mult = 604800; break;
-    default: msg_fatal("bad time unit for %s: \"%s\"", name, v);
-    }
-    if (*end && end[1])
-	msg_fatal("bad time for %s: \"%s\"", name, v);
-    return n * mult;
+    return (long) config_number(name, PARAM_T_TIME, 0, 0);
 }
 
 long long config_size(const char *name)
 {
-    const char *v = config_str(name);
-    char   *end;
-    long long n, mult = 1;
-
-    errno = 0;
-    n = strtoll(v, &end, 10);
-    if (*v == 0 || errno || n < 0)
-	msg_fatal("bad size for %s: \"%s\"", name, v);
-    switch (tolower((unsigned char) *end)) {
-    case 0: break;
-    case 'k': mult = 1024; break;
-    case 'm': mult = 1024 * 1024; break;
-    case 'g': mult = 1024LL * 1024 * 1024; break;
-    default: msg_fatal("bad size unit for %s: \"%s\"", name, v);
-    }
-    if (*end && end[1] && !(tolower((unsigned char) end[1]) == 'b' && end[2] == 0))
-	msg_fatal("bad size for %s: \"%s\"", name, v);
-    return n * mult;
+    return config_number(name, PARAM_T_SIZE, 0, 0);
 }
 
 int     config_bool(const char *name)
 {
-    const char *v = config_str(name);
-
-    if (mr_strcaseeq(v, "yes") || mr_strcaseeq(v, "true") || strcmp(v, "1") == 0)
-	return 1;
-    if (mr_strcaseeq(v, "no") || mr_strcaseeq(v, "false") || strcmp(v, "0") == 0)
-	return 0;
-    msg_fatal("bad boolean for %s: \"%s\" (use yes or no)", name, v);
+    return (int) config_number(name, PARAM_T_BOOL, 0, 0);
 }
 
 int     config_list_has(const char *name, const char *word)
@@ -393,6 +454,66 @@ int     config_list_has(const char *name, const char *word)
 	found = mr_strcaseeq(tok, word);
     mr_free(copy);
     return found;
+}
+
+/* config_fill_one - set one declaration's variable; -1 if invalid */
+static int config_fill_one(config_entry_t *e, const char **error_r)
+{
+    const param_def_t *d = e->def;
+    const char *value;
+    long long num;
+
+    if (config_checked(e, d, &value, &num, error_r) < 0)
+	return -1;
+    if (d->int_var)
+	*d->int_var = (int) num;
+    if (d->size_var)
+	*d->size_var = num;
+    if (d->str_var) {
+	mr_free(e->var_copy);
+	e->var_copy = mr_strdup(value);
+	*d->str_var = e->var_copy;
+    }
+    return 0;
+}
+
+int     config_fill(const char **error_r)
+{
+    static char first[1000];
+    const char *error;
+    int     ret = 0;
+
+    config_init();
+    for (size_t i = 0; i < config_count; i++) {
+	config_entry_t *e = &config_entries[i];
+
+	if (!e->def->int_var && !e->def->size_var && !e->def->str_var)
+	    continue;
+	if (config_fill_one(e, &error) < 0 && ret == 0) {
+	    mr_strlcpy(first, error, sizeof(first));
+	    *error_r = first;
+	    ret = -1;
+	}
+    }
+    return ret;
+}
+
+int     config_validate(str_t *out)
+{
+    const char *value, *error;
+    long long num;
+    int     n = 0;
+
+    config_init();
+    for (size_t i = 0; i < config_count; i++) {
+	config_entry_t *e = &config_entries[i];
+
+	if (config_checked(e, e->def, &value, &num, &error) < 0) {
+	    str_appendf(out, "%s\n", error);
+	    n++;
+	}
+    }
+    return n;
 }
 
 void    config_walk(config_walk_fn fn, void *context)

@@ -5,16 +5,16 @@
 #include "config.h"
 
 const param_def_t params_cleanup[] = {
-    /* queue layout (lib/queue/qfile.c) */
-    {"hash_queue_names", "incoming, active, deferred, hold, defer, bounce", 0, 0},
-    {"hash_queue_depth", "1", 0, 0},
+    /* queue layout (lib/queue/qid.c) */
+    PARAM_LIST("hash_queue_names", "incoming, active, deferred, hold, defer, bounce", NULL),
+    PARAM_INT("hash_queue_depth", "1", 0, 4, NULL),
     /* cleanup limits (message_size_limit is declared in params_smtpd.c) */
-    {"header_size_limit", "102400", 0, 0},
-    {"virtual_alias_recursion_limit", "1000", 0, 0},
-    {"virtual_alias_expansion_limit", "1000", 0, 0},
+    PARAM_SIZE("header_size_limit", "102400", 1, 1 << 30, NULL),
+    PARAM_INT("virtual_alias_recursion_limit", "1000", 1, 100000, NULL),
+    PARAM_INT("virtual_alias_expansion_limit", "1000", 1, 1000000, NULL),
     /* address rewriting in cleanup */
-    {"canonical_maps", "", 0, 0},
-    {"sender_canonical_maps", "", 0, 0},
-    {"recipient_canonical_maps", "", 0, 0},
-    {0, 0, 0, 0},
+    PARAM_TABLE("canonical_maps", "", NULL),
+    PARAM_TABLE("sender_canonical_maps", "", NULL),
+    PARAM_TABLE("recipient_canonical_maps", "", NULL),
+    PARAM_END,
 };

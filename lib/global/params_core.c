@@ -1,32 +1,40 @@
 /*
  * params_core.c - parameters every program reads.
  */
+#include <limits.h>
+
 #include "config.h"
+#include "mail_params.h"
+
+int     var_debug_level;
+int     var_ipc_timeout;
 
 const param_def_t params_core[] = {
-    {"compatibility_level", "0", 0, 0},
-    {"config_directory", DEF_CONFIG_DIR, 0, 0},
-    {"queue_directory", "/var/spool/mailroom", 0, 0},
-    {"daemon_directory", "/usr/lib/mailroom", 0, 0},
-    {"command_directory", "/usr/sbin", 0, 0},
-    {"data_directory", "/var/lib/mailroom", 0, 0},
-    {"mail_owner", "mailroom", 0, 0},
-    {"setgid_group", "mailroom-drop", 0, 0},
-    {"maillog_file", "syslog", 0, 0},
-    {"myhostname", "localhost.localdomain", 0, 0},
-    {"mydomain", "localdomain", 0, 0},
-    {"myorigin", "$myhostname", 0, 0},
-    {"mydestination", "$myhostname, localhost.$mydomain, localhost", 0, 0},
-    {"mynetworks", "127.0.0.0/8 [::1]/128", 0, 0},
-    {"relay_domains", "", 0, 0},
-    {"virtual_mailbox_domains", "", 0, 0},
-    {"virtual_mailbox_maps", "", 0, 0},
-    {"virtual_alias_maps", "", 0, 0},
-    {"virtual_mailbox_base", "/var/mail/vhosts", 0, 0},
-    {"alias_maps", "", 0, 0},
-    {"local_recipient_maps", "", 0, 0},
-    {"recipient_delimiter", "+", 0, 0},
-    {"ipc_timeout", "3600s", 0, 0},
-    {"debug_level", "0", 0, 0},
-    {0, 0, 0, 0},
+    PARAM_INT("compatibility_level", "0", 0, CONFIG_COMPAT_CURRENT, NULL),
+    PARAM_STR("config_directory", DEF_CONFIG_DIR, NULL),
+    PARAM_STR("queue_directory", "/var/spool/mailroom", NULL),
+    PARAM_STR("daemon_directory", "/usr/lib/mailroom", NULL),
+    PARAM_STR("command_directory", "/usr/sbin", NULL),
+    PARAM_STR("data_directory", "/var/lib/mailroom", NULL),
+    PARAM_STR("mail_owner", "mailroom", NULL),
+    PARAM_STR("setgid_group", "mailroom-drop", NULL),
+    /* syslog, stderr, or a file name (a comma list of them) */
+    PARAM_LIST("maillog_file", "syslog", NULL),
+    PARAM_STR("myhostname", "localhost.localdomain", NULL),
+    PARAM_STR("mydomain", "localdomain", NULL),
+    PARAM_STR("myorigin", "$myhostname", NULL),
+    PARAM_LIST("mydestination", "$myhostname, localhost.$mydomain, localhost", NULL),
+    PARAM_LIST("mynetworks", "127.0.0.0/8 [::1]/128", NULL),
+    PARAM_LIST("relay_domains", "", NULL),
+    PARAM_LIST("virtual_mailbox_domains", "", NULL),
+    PARAM_TABLE("virtual_mailbox_maps", "", NULL),
+    PARAM_TABLE("virtual_alias_maps", "", NULL),
+    PARAM_STR("virtual_mailbox_base", "/var/mail/vhosts", NULL),
+    PARAM_TABLE("alias_maps", "", NULL),
+    PARAM_TABLE("local_recipient_maps", "", NULL),
+    PARAM_STR("recipient_delimiter", "+", NULL),
+    /* per read or write between two daemons */
+    PARAM_TIME("ipc_timeout", "3600s", 1, INT_MAX, &var_ipc_timeout),
+    PARAM_INT("debug_level", "0", 0, 10, &var_debug_level),
+    PARAM_END,
 };

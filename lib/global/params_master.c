@@ -7,22 +7,28 @@
  * of files such as /etc/resolv.conf and /etc/localtime in the queue
  * directory, which a new installation rarely has.
  */
+#include <limits.h>
+
 #include "config.h"
+#include "mail_params.h"
+
+int     var_max_use;
+int     var_max_idle;
 
 const param_def_t params_master[] = {
-    /* skeletons: a child serves at most max_use clients, and exits after
-     * max_idle seconds without one */
-    {"max_use", "100", 0, 0},
-    {"max_idle", "100s", 0, 0},
+    /* skeletons: a child serves at most max_use clients (0: no limit),
+     * and exits after max_idle seconds without one */
+    PARAM_INT("max_use", "100", 0, 1000000, &var_max_use),
+    PARAM_TIME("max_idle", "100s", 1, INT_MAX, &var_max_idle),
     /* master: "-" in the maxproc column */
-    {"default_process_limit", "100", 0, 0},
+    PARAM_INT("default_process_limit", "100", 0, 100000, NULL),
     /* master: "-" in the chroot column */
-    {"default_chroot", "no", 1, "yes"},
+    PARAM_BOOL("default_chroot", "no", NULL, .compat_level = 1, .old_def = "yes"),
     /* master: how long a service that keeps failing is left alone */
-    {"service_throttle_time", "60s", 0, 0},
+    PARAM_TIME("service_throttle_time", "60s", 1, INT_MAX, NULL),
     /* master: consecutive abnormal exits before a service is throttled */
-    {"service_failure_limit", "3", 0, 0},
+    PARAM_INT("service_failure_limit", "3", 1, 1000, NULL),
     /* master: how long to wait for children after SIGTERM before SIGKILL */
-    {"master_stop_timeout", "5s", 0, 0},
-    {0, 0, 0, 0},
+    PARAM_TIME("master_stop_timeout", "5s", 0, 3600, NULL),
+    PARAM_END,
 };

@@ -4,5 +4,5 @@
 #include "config.h"
 
 const param_def_t params_qmgr[] = {
-    {0, 0, 0, 0},
+    PARAM_END,
 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_params.h"
 #include "global/mail_proto.h"
 #include "server_int.h"
 #include "util/msg.h"
@@ -68,7 +69,9 @@ static void server_parse_args(int argc, char **argv, server_args_t *args,
     *noverrides_r = n;
 }
 
-/* server_load_config - mailroom.conf, then the -o overrides on top */
+/* server_load_config - mailroom.conf, the -o overrides on top, then
+ * every declared variable (an invalid value is fatal here, before any
+ * client is served) */
 static void server_load_config(const server_args_t *args, const char **overrides, int n)
 {
     const char *error;
@@ -79,6 +82,8 @@ static void server_load_config(const server_args_t *args, const char **overrides
 	if (config_parse_override(overrides[i]) < 0)
 	    msg_fatal("bad -o option \"%s\": expected name=value with a known parameter name",
 		      overrides[i]);
+    if (config_fill(&error) < 0)
+	msg_fatal("%s", error);
 }
 
 /*
@@ -118,8 +123,8 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
     server_load_config(args, overrides, noverrides);
     if (msg_target(config_str("maillog_file")) < 0)
 	msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
-    if (config_int("debug_level", 0, 10) > msg_verbose)
-	msg_verbose = (int) config_int("debug_level", 0, 10);
+    if (var_debug_level > msg_verbose)
+	msg_verbose = var_debug_level;
     if (params->pre_init)
 	params->pre_init(args->service);
     server_drop_privileges(args, params);

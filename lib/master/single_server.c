@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "global/config.h"
+#include "global/mail_params.h"
 #include "global/mail_proto.h"
 #include "server_int.h"
 #include "util/msg.h"
@@ -34,7 +34,7 @@ static void single_server_serve(int fd, const server_args_t *args,
 
     server_client_nodelay(fd, args);
     server_set_client_addr(fd);
-    stream_set_timeout(client, (int) config_time("ipc_timeout"));
+    stream_set_timeout(client, var_ipc_timeout);
     params->service(client, args->service);
     stream_close(&client);
 }
@@ -106,8 +106,8 @@ static int single_server_wait(int ep, long max_idle)
 /* single_server_loop - accept and serve until a limit is reached */
 static void single_server_loop(const server_args_t *args, const server_params_t *params)
 {
-    long    max_use = config_int("max_use", 0, 1000000);
-    long    max_idle = config_time("max_idle");
+    long    max_use = var_max_use;
+    long    max_idle = var_max_idle;
     long    used = 0;
     int     ep = single_server_epoll();
     int     fd;

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "global/config.h"
+#include "global/mail_params.h"
 #include "global/mail_proto.h"
 #include "server_int.h"
 #include "util/event.h"
@@ -100,8 +100,8 @@ static int trigger_wait(long timeout_ms)
 /* trigger_loop - serve wake-ups and timer ticks until a limit */
 static void trigger_loop(const server_args_t *args, const server_params_t *params)
 {
-    long    max_use = config_int("max_use", 0, 1000000);
-    long    max_idle = args->wakeup > 0 ? 0 : config_time("max_idle");
+    long    max_use = var_max_use;
+    long    max_idle = args->wakeup > 0 ? 0 : var_max_idle;
     long long next = event_now_ms();	/* first tick at once: a start-up scan */
     long    used = 0;
     struct stat st;

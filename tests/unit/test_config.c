@@ -10,6 +10,7 @@
 
 #include "unit_helpers.h"
 #include "global/config.h"
+#include "global/mail_params.h"
 #include "util/msg.h"
 #include "util/str.h"
 
@@ -189,6 +190,166 @@ static void test_walk(void **state)
     assert_int_equal(n, 2);
 }
 
+/* test_validate_types - check reports every bad value with file:line */
+static void test_validate_types(void **state)
+{
+    str_t  *out = str_new(100);
+    char    want[900];
+
+    load("myhostname = x\nsmtpd_timeout = 5x\nmax_use = 2000000\n"
+	 "default_chroot = perhaps\nmessage_size_limit = 10q\nmax_idle = 2m\n");
+    assert_int_equal(config_validate(out), 4);
+    snprintf(want, sizeof(want), "%s/%s:2: smtpd_timeout = 5x: bad time value (expected a "
+	     "number of seconds with an optional unit s, m, h, d or w)\n", unit_tmpdir(),
+	     CONFIG_FILE);
+    assert_non_null(strstr(str_data(out), want));
+    assert_non_null(strstr(str_data(out), ":3: max_use = 2000000: out of range: the int "
+			   "must be in [0..1000000]\n"));
+    assert_non_null(strstr(str_data(out), ":4: default_chroot = perhaps: bad bool value "
+			   "(expected yes or no)\n"));
+    assert_non_null(strstr(str_data(out), ":5: message_size_limit = 10q: bad size value"));
+    config_override("smtpd_timeout", "0");
+    str_reset(out);
+    config_validate(out);
+    assert_non_null(strstr(str_data(out), "-o smtpd_timeout=0: out of range: the time must "
+			   "be in [1..2147483647]\n"));
+    str_free(&out);
+}
+
+/* test_value_syntax - the shared parser, unit by unit */
+static void test_value_syntax(void **state)
+{
+    const param_def_t time_def = PARAM_TIME("t", "1", 0, 0, NULL);
+    const param_def_t size_def = PARAM_SIZE("s", "1", 0, 0, NULL);
+    const param_def_t bool_def = PARAM_BOOL("b", "no", NULL);
+    const char *problem;
+    long long n;
+
+    assert_int_equal(config_value_check(&time_def, "2w", &n, &problem), 0);
+    assert_int_equal(n, 2 * 604800);
+    assert_int_equal(config_value_check(&time_def, "99999999999999999w", &n, &problem), -1);
+    assert_int_equal(config_value_check(&time_def, "-1s", &n, &problem), -1);
+    assert_int_equal(config_value_check(&time_def, "1ss", &n, &problem), -1);
+    assert_int_equal(config_value_check(&time_def, "", &n, &problem), -1);
+    assert_int_equal(config_value_check(&time_def, " 1", &n, &problem), -1);
+    assert_int_equal(config_value_check(&size_def, "3GB", &n, &problem), 0);
+    assert_int_equal(n, 3LL << 30);
+    assert_int_equal(config_value_check(&size_def, "3kx", &n, &problem), -1);
+    assert_int_equal(config_value_check(&bool_def, "TRUE", &n, &problem), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(config_type_name(PARAM_T_TABLE), "table");
+}
+
+/* test_fill - config_fill sets the declared variables, or says why not */
+static void test_fill(void **state)
+{
+    const char *error = NULL;
+
+    load("max_use = 7\nipc_timeout = 2m\n");
+    assert_int_equal(config_fill(&error), 0);
+    assert_int_equal(var_max_use, 7);
+    assert_int_equal(var_ipc_timeout, 120);
+    assert_int_equal(var_max_idle, 100);
+    load("max_use = 8\nmax_idle = soon\n");
+    assert_int_equal(config_fill(&error), -1);
+    assert_non_null(strstr(error, "mailroom.conf:2: max_idle = soon: bad time value"));
+    assert_int_equal(var_max_use, 8);		/* the valid ones are set anyway */
+}
+
+/* test_untyped_entry - an entry in the old four-field form is a string */
+static void test_untyped_entry(void **state)
+{
+    static const param_def_t old_style[] = {
+	{"some_parameter", "value", 0, 0},
+	{0, 0, 0, 0},
+    };
+    const char *problem;
+    long long n;
+
+    assert_int_equal(old_style[0].type, PARAM_T_STR);
+    assert_null(old_style[0].str_var);
+    assert_int_equal(config_value_check(&old_style[0], "anything at all", &n, &problem), 0);
+}
+
+/* test_defaults - config_default follows compatibility_level, ignores the file */
+static void test_defaults(void **state)
+{
+    load("smtpd_timeout = 10s\n");
+    assert_string_equal(config_default(config_find("smtpd_timeout")), "300s");
+    assert_string_equal(config_default(config_find("default_chroot")), "yes");
+    assert_string_equal(config_default(config_find("myorigin")), "$myhostname");
+    load("compatibility_level = 2\n");
+    assert_string_equal(config_default(config_find("default_chroot")), "no");
+}
+
+/* test_expansion_loop_reported - a loop is a check error, not a hang */
+static void test_expansion_loop_reported(void **state)
+{
+    str_t  *out = str_new(100);
+
+    load("myhostname = a$mydomain\nmydomain = b${myorigin}\nmyorigin = $myhostname\n");
+    assert_true(config_validate(out) >= 3);
+    assert_non_null(strstr(str_data(out), ":1: myhostname = a$mydomain: parameter expansion "
+			   "loop through $myhostname\n"));
+    str_free(&out);
+}
+
+/* test_expansion_bomb - ten levels of ten references stop at the limit */
+static void test_expansion_bomb(void **state)
+{
+    static const char *names[] = {
+	"myhostname", "mydomain", "myorigin", "smtpd_banner", "recipient_delimiter",
+	"virtual_mailbox_base", "command_directory", "daemon_directory", "data_directory",
+	"mail_owner", "setgid_group",
+    };
+    str_t  *text = str_new(1000), *out = str_new(100);
+    int     status;
+    pid_t   pid;
+
+    for (int i = 0; i < 10; i++) {
+	str_appendf(text, "%s =", names[i]);
+	for (int j = 0; j < 10; j++)
+	    str_appendf(text, " $%s", names[i + 1]);
+	str_appendc(text, '\n');
+    }
+    str_appendf(text, "%s = 0123456789\n", names[10]);
+    load(str_data(text));
+    assert_true(config_validate(out) >= 1);
+    assert_non_null(strstr(str_data(out), ":1: myhostname = $mydomain $mydomain"));
+    assert_non_null(strstr(str_data(out), "makes the value longer than 1048576 bytes\n"));
+    if ((pid = fork()) == 0) {
+	msg_target(unit_write_file("bomb.log", ""));
+	config_str("myhostname");
+	_exit(0);
+    }
+    assert_true(waitpid(pid, &status, 0) == pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    str_free(&text);
+    str_free(&out);
+}
+
+/* test_empty_fanout - references to empty values cost once each */
+static void test_empty_fanout(void **state)
+{
+    static const char *names[] = {
+	"myhostname", "mydomain", "myorigin", "smtpd_banner", "recipient_delimiter",
+	"virtual_mailbox_base", "command_directory", "daemon_directory", "data_directory",
+	"mail_owner", "setgid_group",
+    };
+    str_t  *text = str_new(1000);
+
+    for (int i = 0; i < 10; i++) {
+	str_appendf(text, "%s =", names[i]);
+	for (int j = 0; j < 300; j++)
+	    str_appendf(text, "$%s", names[i + 1]);
+	str_appendc(text, '\n');
+    }
+    str_appendf(text, "%s =\n", names[10]);
+    load(str_data(text));
+    assert_string_equal(config_str("myhostname"), "");	/* 300^10 references if uncached */
+    str_free(&text);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +364,14 @@ int     main(void)
 	cmocka_unit_test(test_reset),
 	cmocka_unit_test(test_compat_level),
 	cmocka_unit_test(test_walk),
+	cmocka_unit_test(test_validate_types),
+	cmocka_unit_test(test_value_syntax),
+	cmocka_unit_test(test_fill),
+	cmocka_unit_test(test_untyped_entry),
+	cmocka_unit_test(test_defaults),
+	cmocka_unit_test(test_expansion_loop_reported),
+	cmocka_unit_test(test_expansion_bomb),
+	cmocka_unit_test(test_empty_fanout),
     };
 
     msg_init("test_config");

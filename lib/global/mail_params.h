@@ -1,0 +1,21 @@
+/*
+ * mail_params.h - variables that config_fill sets from mailroom.conf.
+ *
+ * Each is declared with its parameter in lib/global/params_*.c (name,
+ * type, default, limits, variable). The server skeleton calls
+ * config_fill before pre_init, so a daemon reads var_* instead of
+ * parsing the value again; master and the commands call it after
+ * config_load.
+ */
+#ifndef MR_MAIL_PARAMS_H
+#define MR_MAIL_PARAMS_H
+
+/* params_core.c */
+extern int var_debug_level;		/* debug_level */
+extern int var_ipc_timeout;		/* ipc_timeout, seconds */
+
+/* params_master.c */
+extern int var_max_use;			/* max_use, 0: no limit */
+extern int var_max_idle;		/* max_idle, seconds */
+
+#endif
