@@ -69,9 +69,7 @@ static void server_parse_args(int argc, char **argv, server_args_t *args,
     *noverrides_r = n;
 }
 
-/* server_load_config - mailroom.conf, the -o overrides on top, then
- * every declared variable (an invalid value is fatal here, before any
- * client is served) */
+/* server_load_config - mailroom.conf, then the -o overrides on top */
 static void server_load_config(const server_args_t *args, const char **overrides, int n)
 {
     const char *error;
@@ -82,8 +80,6 @@ static void server_load_config(const server_args_t *args, const char **overrides
 	if (config_parse_override(overrides[i]) < 0)
 	    msg_fatal("bad -o option \"%s\": expected name=value with a known parameter name",
 		      overrides[i]);
-    if (config_fill(&error) < 0)
-	msg_fatal("%s", error);
 }
 
 /*
@@ -114,7 +110,7 @@ static void server_drop_privileges(const server_args_t *args, const server_param
 void    server_startup(int argc, char **argv, const server_params_t *params,
 		       server_args_t *args)
 {
-    const char **overrides;
+    const char **overrides, *error;
     int     noverrides;
 
     signal(SIGPIPE, SIG_IGN);
@@ -123,6 +119,8 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
     server_load_config(args, overrides, noverrides);
     if (msg_target(config_str("maillog_file")) < 0)
 	msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
+    if (config_fill(&error) < 0)		/* every declared variable, before any client */
+	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)
 	msg_verbose = var_debug_level;
     if (params->pre_init)
