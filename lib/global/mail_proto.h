@@ -14,10 +14,12 @@
 #define MAIL_SOCK_PICKUP	"public/pickup"
 #define MAIL_SOCK_SHOWQ		"public/showq"
 #define MAIL_SOCK_TABLED	"private/tabled"
+#define MAIL_SOCK_AGENT_DIR	"private"	/* delivery agents: private/TRANSPORT */
 
 /* Protocol names sent in the handshake (attr_send_protocol) */
 #define MAIL_PROTO_CLEANUP	"cleanup"
 #define MAIL_PROTO_TABLED	"tabled"
+#define MAIL_PROTO_DELIVERY	"delivery"	/* qmgr -> agents (deliver_request.h) */
 
 /* Attribute names */
 #define MAIL_ATTR_PROTOCOL	"protocol"
@@ -31,6 +33,22 @@
 #define MAIL_ATTR_KEY		"key"
 #define MAIL_ATTR_VALUE		"value"
 #define MAIL_ATTR_REQUEST	"request"
+
+/* Delivery requests (lib/queue/deliver_request.h); per-recipient names
+ * get ".I" appended (rcpt.0, offset.0, status.0, ...) */
+#define MAIL_ATTR_QUEUE_NAME	"queue_name"
+#define MAIL_ATTR_TRANSPORT	"transport"
+#define MAIL_ATTR_NEXTHOP	"nexthop"
+#define MAIL_ATTR_SIZE		"size"
+#define MAIL_ATTR_ARRIVAL_TIME	"arrival_time"
+#define MAIL_ATTR_ACTIVE_TIME	"active_time"
+#define MAIL_ATTR_ENVID		"envid"
+#define MAIL_ATTR_RET		"ret"
+#define MAIL_ATTR_RCPT_COUNT	"rcpt_count"
+#define MAIL_ATTR_ORCPT		"orcpt"
+#define MAIL_ATTR_NOTIFY	"notify"
+#define MAIL_ATTR_OFFSET	"offset"
+#define MAIL_ATTR_DSN		"dsn"
 
 /* Queue directories, relative to queue_directory */
 #define MAIL_QUEUE_MAILDROP	"maildrop"

@@ -125,7 +125,7 @@ qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r)
 }
 
 /* qfile_mkdirs - create the hash directories leading to abspath */
-static int qfile_mkdirs(const char *abspath)
+int     qfile_mkdirs(const char *abspath)
 {
     char   *dir = mr_strdup(abspath);
     char   *slash = strrchr(dir, '/');

@@ -91,6 +91,9 @@ int     qfile_sweep_temps(const char *queue);
  * creating hash directories: 0 ok, -1 (*error_r) */
 int     qfile_move(const char *id, const char *from_queue, const char *to_queue,
 		   const char **error_r);
+/* qfile_mkdirs - create the (hash) directories leading to an absolute
+ * queue path, as the commit does: 0 ok, -1 (errno) */
+int     qfile_mkdirs(const char *abspath);
 /* qfile_remove - unlink QUEUE/.../ID: 0 ok, -1 (*error_r; ENOENT too) */
 int     qfile_remove(const char *queue, const char *id, const char **error_r);
 

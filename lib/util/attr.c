@@ -127,19 +127,25 @@ long    attr_unescape(char *value)
     return out - value;
 }
 
+/* attr_format - append one list in wire form */
+void    attr_format(str_t *out, const attr_list_t *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+	str_appends(out, l->items[i].name);
+	str_appendc(out, '=');
+	attr_escape(out, l->items[i].value, strlen(l->items[i].value));
+	str_appendc(out, '\n');
+    }
+    str_appendc(out, '\n');
+}
+
 /* attr_write - send one list */
 int     attr_write(stream_t *s, const attr_list_t *l)
 {
     str_t  *buf = str_new(256);
     int     ret;
 
-    for (size_t i = 0; i < l->count; i++) {
-	str_appends(buf, l->items[i].name);
-	str_appendc(buf, '=');
-	attr_escape(buf, l->items[i].value, strlen(l->items[i].value));
-	str_appendc(buf, '\n');
-    }
-    str_appendc(buf, '\n');
+    attr_format(buf, l);
     ret = stream_write(s, str_data(buf), str_len(buf));
     str_free(&buf);
     if (ret == 0)

@@ -47,6 +47,8 @@ const char *attr_get(const attr_list_t *l, const char *name);
 /* attr_get_long - numeric value, or def if absent/malformed */
 long    attr_get_long(const attr_list_t *l, const char *name, long def);
 
+/* attr_format - append a list and its terminating empty line to out */
+void    attr_format(str_t *out, const attr_list_t *l);
 /* attr_write - send a list and its terminating empty line, then flush;
  * 0 ok, -1 I/O error */
 int     attr_write(stream_t *s, const attr_list_t *l);
