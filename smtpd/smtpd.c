@@ -12,7 +12,8 @@
  * handlers), smtpd_data.c (DATA/BDAT and the hand-off to cleanup),
  * smtpd_dot.c (end-of-data state machine), smtpd_addr.c (MAIL/RCPT
  * argument parsing), smtpd_check.c (relay/recipient policy),
- * smtpd_limit.c (sessions per client address).
+ * smtpd_limit.c (sessions per client address), smtpd_tls.c (STARTTLS,
+ * wrapper mode).
  *
  * Trust: nothing the client sends is trusted. Every line read is bounded
  * (line_length_limit for commands, a fixed piece size for content), every
@@ -33,7 +34,8 @@
  * disable_vrfy_command, mynetworks, mydestination, relay_domains,
  * virtual_mailbox_domains, virtual_alias_domains, virtual_mailbox_maps,
  * virtual_alias_maps,
- * alias_maps, local_recipient_maps, recipient_delimiter, data_directory.
+ * alias_maps, local_recipient_maps, recipient_delimiter, data_directory,
+ * smtpd_tls_* and tls_* (smtpd_tls.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -328,6 +330,8 @@ static void smtpd_session_free(smtpd_state_t *st)
     mr_free(st->name);
     mr_free(st->namaddr);
     mr_free(st->helo);
+    mr_free(st->sasl_username);
+    mr_free(st->sasl_method);
     str_free(&st->line);
     str_free(&st->buf);
 }
@@ -342,7 +346,7 @@ static void smtpd_service(stream_t *client, const char *service)
     if (!smtpd_limit_acquire(&st)) {
 	smtpd_reply(&st, "421 4.7.0 %s Error: too many connections from %s",
 		    var_myhostname, st.addr);
-    } else if (!smtpd_pregreet(&st)) {
+    } else if (smtpd_tls_wrapper(&st) == 0 && !smtpd_pregreet(&st)) {
 	smtpd_reply(&st, "220 %s", config_str("smtpd_banner"));
 	while (!st.done)
 	    smtpd_read_command(&st);
@@ -358,6 +362,7 @@ static void smtpd_pre_init(const char *service)
     (void) service;
     smtpd_check_init();
     smtpd_limit_init();
+    smtpd_tls_pre_init();
 }
 
 /* smtpd_dot_mode - smtpd_forbid_bare_newline as a SMTPD_DOT_MODE_* */
@@ -389,6 +394,7 @@ static void smtpd_post_init(const char *service)
     var_pregreet_wait = (int) config_time("smtpd_pregreet_wait");
     var_reject_unauth_pipelining = config_bool("smtpd_reject_unauth_pipelining");
     var_dot_mode = smtpd_dot_mode();
+    smtpd_tls_post_init();
 }
 
 int     main(int argc, char **argv)

@@ -34,6 +34,11 @@ typedef struct smtpd_state {
     const char *protocol;		/* "SMTP" or "ESMTP" */
     int     esmtp;			/* EHLO was given */
     int     in_mynetworks;
+    void   *tls;			/* tls_conn_t once TLS is on, else NULL */
+    char   *sasl_username;		/* authenticated user, or NULL */
+    char   *sasl_method;		/* its mechanism */
+    void   *sasl;			/* sasl_server_t during the session */
+    int     auth_failures;		/* failed AUTH attempts this session */
     const char *where;			/* last command, for "after X" logs */
     int     errors;			/* error replies so far */
     int     done;			/* stop reading commands */
@@ -125,5 +130,25 @@ void    smtpd_limit_init(void);
 int     smtpd_limit_acquire(smtpd_state_t *st);
 /* smtpd_limit_release - give the slot back */
 void    smtpd_limit_release(void);
+
+/* smtpd_tls.c */
+/* smtpd_tls_pre_init - load certificates and keys (privileged) */
+void    smtpd_tls_pre_init(void);
+/* smtpd_tls_post_init - read the TLS parameters */
+void    smtpd_tls_post_init(void);
+/* smtpd_tls_wrapper - wrapper mode: handshake before the greeting;
+ * 0 go on (or not wrapper mode), -1 give up (logged) */
+int     smtpd_tls_wrapper(smtpd_state_t *st);
+/* smtpd_tls_offer - should EHLO list STARTTLS? */
+int     smtpd_tls_offer(const smtpd_state_t *st);
+/* smtpd_tls_required - TLS required and not on: reply 530, return 1 */
+int     smtpd_tls_required(smtpd_state_t *st, const char *cmd);
+/* smtpd_starttls - the STARTTLS command (RFC 3207) */
+void    smtpd_starttls(smtpd_state_t *st, char *args, int crlf);
+/* smtpd_tls_received - the "(using ...)" line of Received: into h;
+ * 1 if there is one, 0 if not */
+int     smtpd_tls_received(smtpd_state_t *st, str_t *h);
+/* smtpd_set_protocol - SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA (RFC 3848) */
+void    smtpd_set_protocol(smtpd_state_t *st);
 
 #endif

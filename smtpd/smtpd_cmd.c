@@ -26,6 +26,7 @@ typedef struct smtpd_verb {
 #define VERB_NEED_HELO	(1<<0)		/* 503 before HELO/EHLO */
 #define VERB_LAST	(1<<1)		/* must end a pipelined group */
 #define VERB_OWN_SYNC	(1<<2)		/* checks pipelining itself, or need not */
+#define VERB_NEED_TLS	(1<<3)		/* 530 without TLS at level encrypt */
 
 /* smtpd_reject - an error reply that counts towards the error limits */
 static void smtpd_reject(smtpd_state_t *st, const char *cmd, const char *fmt, ...)
@@ -67,7 +68,7 @@ static void smtpd_helo(smtpd_state_t *st, char *args, int crlf)
     if (smtpd_helo_common(st, args, "helo") < 0)
 	return;
     st->esmtp = 0;
-    st->protocol = "SMTP";
+    smtpd_set_protocol(st);
     smtpd_count(st, "helo", 1);
     smtpd_reply(st, "250 %s", var_myhostname);
 }
@@ -78,7 +79,7 @@ static void smtpd_ehlo(smtpd_state_t *st, char *args, int crlf)
     if (smtpd_helo_common(st, args, "ehlo") < 0)
 	return;
     st->esmtp = 1;
-    st->protocol = "ESMTP";
+    smtpd_set_protocol(st);
     smtpd_count(st, "ehlo", 1);
     smtpd_reply_more(st, "250-%s", var_myhostname);
     smtpd_reply_more(st, "250-PIPELINING");
@@ -88,7 +89,8 @@ static void smtpd_ehlo(smtpd_state_t *st, char *args, int crlf)
 	smtpd_reply_more(st, "250-SIZE");
     if (!config_bool("disable_vrfy_command"))
 	smtpd_reply_more(st, "250-VRFY");
-    /* STARTTLS and AUTH go here when they exist */
+    if (smtpd_tls_offer(st))
+	smtpd_reply_more(st, "250-STARTTLS");
     smtpd_reply_more(st, "250-ENHANCEDSTATUSCODES");
     smtpd_reply_more(st, "250-8BITMIME");
     smtpd_reply_more(st, "250-DSN");
@@ -352,7 +354,7 @@ static void smtpd_vrfy(smtpd_state_t *st, char *args, int crlf)
 static void smtpd_help(smtpd_state_t *st, char *args, int crlf)
 {
     smtpd_count(st, "help", 1);
-    smtpd_reply_more(st, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT");
+    smtpd_reply_more(st, "214-2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT");
     smtpd_reply_more(st, "214-2.0.0 RSET NOOP VRFY HELP QUIT");
     smtpd_reply(st, "214 2.0.0 See RFC 5321");
 }
@@ -380,13 +382,14 @@ static void smtpd_bdat_cmd(smtpd_state_t *st, char *args, int crlf)
 static const smtpd_verb_t smtpd_verbs[] = {
     {"HELO", smtpd_helo, VERB_LAST},
     {"EHLO", smtpd_ehlo, VERB_LAST},
-    {"MAIL", smtpd_mail, VERB_NEED_HELO},
-    {"RCPT", smtpd_rcpt, VERB_NEED_HELO},
-    {"DATA", smtpd_data_cmd, VERB_NEED_HELO | VERB_OWN_SYNC},
-    {"BDAT", smtpd_bdat_cmd, VERB_NEED_HELO | VERB_OWN_SYNC},
+    {"STARTTLS", smtpd_starttls, VERB_NEED_HELO | VERB_OWN_SYNC},
+    {"MAIL", smtpd_mail, VERB_NEED_HELO | VERB_NEED_TLS},
+    {"RCPT", smtpd_rcpt, VERB_NEED_HELO | VERB_NEED_TLS},
+    {"DATA", smtpd_data_cmd, VERB_NEED_HELO | VERB_OWN_SYNC | VERB_NEED_TLS},
+    {"BDAT", smtpd_bdat_cmd, VERB_NEED_HELO | VERB_OWN_SYNC | VERB_NEED_TLS},
     {"RSET", smtpd_rset, 0},
     {"NOOP", smtpd_noop, 0},
-    {"VRFY", smtpd_vrfy, 0},
+    {"VRFY", smtpd_vrfy, VERB_NEED_TLS},
     {"HELP", smtpd_help, 0},
     {"QUIT", smtpd_quit, VERB_OWN_SYNC},
     {0, 0, 0},
@@ -407,7 +410,7 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
     const smtpd_verb_t *v;
     char   *args = line;
     char   *verb = next_token(&args, " \t");
-    char    lower[8];
+    char    lower[12];
 
     if (verb == NULL || (v = smtpd_verb_find(verb)) == NULL) {
 	st->where = "UNKNOWN";
@@ -426,6 +429,8 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
 	smtpd_reject(st, lower, "503 5.5.1 Error: send HELO/EHLO first");
 	return;
     }
+    if ((v->flags & VERB_NEED_TLS) && smtpd_tls_required(st, lower))
+	return;
     /* RFC 2920: EHLO/HELO end a group; without PIPELINING nothing may
      * follow any command. DATA checks before its 354; BDAT carries its
      * data; after QUIT nothing matters. */

@@ -55,16 +55,16 @@ static void data_received(smtpd_state_t *st, const char *queue_id)
     time_t  now = time(NULL);
     struct tm tm;
     str_t  *h = str_new(256);
-    const char *proto = st->protocol;
 
-    if (st->smtputf8)
-	proto = st->esmtp ? "UTF8ESMTP" : "UTF8SMTP";
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
     str_printf(h, "Received: from %s (%s [%s])", st->helo, st->name, st->addr);
     data_header_line(st, str_data(h));
-    str_printf(h, "\tby %s (Mailroom) with %s id %s%s", var_myhostname, proto,
-	       queue_id, st->rcpt_count == 1 ? "" : ";");
+    if (smtpd_tls_received(st, h))
+	data_header_line(st, str_data(h));
+    str_printf(h, "\tby %s (Mailroom) with %s%s id %s%s", var_myhostname,
+	       st->smtputf8 ? "UTF8" : "", st->protocol, queue_id,
+	       st->rcpt_count == 1 ? "" : ";");
     data_header_line(st, str_data(h));
     if (st->rcpt_count == 1)
 	str_printf(h, "\tfor <%s>; %s", st->rcpts[0].addr, date);

@@ -5,7 +5,8 @@ Used by `make run` (fixed high ports) and by the integration tests (free
 ports chosen by the test). The instance holds everything: configuration,
 queue, mail store, log, and demo users:
 
-    DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sasldb2
+    DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sasldb2,
+                   cert.pem + key.pem (a self-signed certificate made here)
     DIR/spool/     queue_directory
     DIR/mail/      virtual_mailbox_base (Maildirs of the demo users)
     DIR/log/       mailroom.log
@@ -29,16 +30,24 @@ RUN_PORTS = {
 }
 
 
+# Per-service overrides (master.conf -o name=value).
+SERVICE_OPTS = {
+    "smtps": " -o smtpd_tls_wrappermode=yes",
+}
+
+
 def master_conf(ports):
     """The service table for an instance; only services that exist so far.
 
-    Every SMTP listener is smtpd: the submission port gets STARTTLS and AUTH
-    once they exist; 10025 is where the content filter re-injects mail.
+    Every SMTP listener is smtpd, with -o overrides like Postfix's master.cf:
+    the smtps port speaks TLS from the first byte; 10025 is where the content
+    filter re-injects mail.
     """
     lines = ["# service      type  private unpriv chroot wakeup maxproc command"]
-    for name in ("smtp", "submission", "reinject"):
+    for name in ("smtp", "submission", "smtps", "reinject"):
         if name in ports:
-            lines.append(f"127.0.0.1:{ports[name]}  inet n y n - 100 smtpd")
+            lines.append(f"127.0.0.1:{ports[name]}  inet n y n - 100 smtpd"
+                         + SERVICE_OPTS.get(name, ""))
     lines += [
         "cleanup        unix  y       y      n      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
@@ -65,6 +74,9 @@ def mailroom_conf(d, build_bin, extra):
         "command_directory": build_bin,
         "maillog_file": f"{d}/log/mailroom.log",
         "mail_owner": "mailroom",
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_cert_file": f"{d}/etc/cert.pem",
+        "smtpd_tls_key_file": f"{d}/etc/key.pem",
     }
     conf.update(extra)
     return "".join(f"{k} = {v}\n" for k, v in conf.items())
@@ -81,6 +93,17 @@ def make_sasldb(path):
                        input=pw.encode(), check=True)
 
 
+def make_cert(etc, name="mx.mailroom.test", days=365):
+    """A self-signed certificate (ECDSA P-256, quick to make) and its key."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", os.path.join(etc, "key.pem"),
+                    "-out", os.path.join(etc, "cert.pem"), "-days", str(days),
+                    "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+                   check=True, capture_output=True)
+    os.chmod(os.path.join(etc, "key.pem"), 0o600)
+
+
 def create(d, build_bin, ports, extra=None):
     d = os.path.abspath(d)
     for sub in ("etc", "spool", "mail", "log", "data"):
@@ -95,6 +118,7 @@ def create(d, build_bin, ports, extra=None):
     with open(os.path.join(d, "etc/aliases"), "w") as f:
         f.write("postmaster: alice@mailroom.test\nabuse: postmaster\n")
     make_sasldb(os.path.join(d, "etc/sasldb2"))
+    make_cert(os.path.join(d, "etc"))
     with open(os.path.join(d, "etc/ports.json"), "w") as f:
         json.dump(ports, f)
     return d

@@ -167,5 +167,6 @@ extern const param_def_t params_smtpd[];
 extern const param_def_t params_cleanup[];
 extern const param_def_t params_qmgr[];
 extern const param_def_t params_tools[];
+extern const param_def_t params_tls[];
 
 #endif

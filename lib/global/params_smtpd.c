@@ -37,5 +37,19 @@ const param_def_t params_smtpd[] = {
     PARAM_LIST("virtual_alias_domains", "", NULL),
     /* answer VRFY at all (252 2.5.2 when enabled) */
     PARAM_BOOL("disable_vrfy_command", "no", NULL),
+    /* TLS: none | may (offer STARTTLS) | encrypt (require it) */
+    PARAM_STR("smtpd_tls_security_level", "none", NULL),
+    /* TLS from the first byte (port 465, RFC 8314) instead of STARTTLS */
+    PARAM_BOOL("smtpd_tls_wrappermode", "no", NULL),
+    /* server certificate followed by its chain, and the key (PEM) */
+    PARAM_STR("smtpd_tls_cert_file", "", NULL),
+    PARAM_STR("smtpd_tls_key_file", "$smtpd_tls_cert_file", NULL),
+    PARAM_STR("smtpd_tls_protocols", ">=TLSv1.2", NULL),
+    /* TLS 1.2 ciphers (OpenSSL syntax): forward secrecy, AEAD only */
+    PARAM_STR("smtpd_tls_ciphers", "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20", NULL),
+    /* how long a TLS session may be resumed; also the ticket key period */
+    PARAM_TIME("smtpd_tls_session_cache_timeout", "3600s", 60, 7 * 86400, NULL),
+    /* protocol and cipher in the Received: header */
+    PARAM_BOOL("smtpd_tls_received_header", "yes", NULL),
     PARAM_END,
 };

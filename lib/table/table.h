@@ -68,6 +68,18 @@ int     table_changed(const table_t *t);
  * result is static storage valid until the next call. */
 const char *table_split_specs(const char **cp);
 
+/* table_walk_open - list every entry of a texthash: table (the one
+ * type that is a list an administrator edits and can be read whole);
+ * NULL with *error_r for another type or an unreadable file */
+typedef struct table_walk table_walk_t;
+table_walk_t *table_walk_open(const char *spec, const char **error_r);
+/* table_walk_next - next entry: 1 (key folded to lower case), 0 end,
+ * -1 error ("file:line: ..."); pointers valid until the next call */
+int     table_walk_next(table_walk_t *w, const char **key_r, const char **value_r,
+			const char **error_r);
+/* table_walk_close - release and clear the caller's pointer */
+void    table_walk_close(table_walk_t **wp);
+
 /* table_server_serve - the tabled protocol on one connection: send the
  * handshake, then answer lookup requests until EOF or an error. allowed
  * decides whether a table may be served; open_fn returns an open table

@@ -207,6 +207,20 @@ void   *stream_io_ctx(stream_t *s)
     return s->io_ctx;
 }
 
+int     stream_timeout_ms(stream_t *s)
+{
+    return s->timeout_ms;
+}
+
+/* stream_discard_input - forget what was read but not consumed */
+size_t  stream_discard_input(stream_t *s)
+{
+    size_t  n = s->rlen - s->rpos;
+
+    s->rpos = s->rlen = 0;
+    return n;
+}
+
 int     stream_fd(stream_t *s)
 {
     return s->fd;

@@ -47,6 +47,11 @@ void    stream_set_autoflush(stream_t *s, int on);
 void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
 /* stream_io_ctx - the transport context (e.g. the TLS session) or NULL */
 void   *stream_io_ctx(stream_t *s);
+/* stream_timeout_ms - the per-operation timeout in ms, -1 for none */
+int     stream_timeout_ms(stream_t *s);
+/* stream_discard_input - drop buffered unread input (e.g. plaintext that
+ * came with STARTTLS); returns the number of bytes dropped */
+size_t  stream_discard_input(stream_t *s);
 /* stream_fd - the file descriptor */
 int     stream_fd(stream_t *s);
 

@@ -181,7 +181,7 @@ def test_ehlo_lists_extensions(inst):
     code, lines = c.cmd("EHLO client.example")
     assert code == 250
     assert lines == ["mx.mailroom.test", "PIPELINING", "SIZE 10240000", "VRFY",
-                     "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
+                     "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
     assert c.cmd("HELO client.example") == (250, ["mx.mailroom.test"])
     assert c.cmd("QUIT") == (221, ["2.0.0 Bye"])
 
