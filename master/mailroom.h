@@ -10,5 +10,8 @@
  * "file:line: problem" line per problem to problems and compatibility
  * notes to notes; returns the number of problems */
 int     mailroom_check(str_t *problems, str_t *notes);
+/* mailroom_check_tls - certificate and key (mailroom_tls.c); returns
+ * the number of problems, expiry warnings go to notes */
+int     mailroom_check_tls(str_t *problems, str_t *notes);
 
 #endif

@@ -9,6 +9,8 @@
  *   directories     (as root) owner and mode of existing queue
  *                   directories (master creates missing ones)
  *   tables          every table named in a *_maps parameter opens
+ *   TLS             certificate and key load and match; expiry
+ *                   (mailroom_tls.c)
  * Compatibility notes (defaults a higher compatibility_level would
  * change) are not problems; they are returned separately.
  */
@@ -159,5 +161,6 @@ int     mailroom_check(str_t *problems, str_t *notes)
     n += check_master_conf(problems);
     n += check_dirs(problems, notes);
     config_walk(check_table_param, &tables);
+    n += mailroom_check_tls(problems, notes);
     return n + tables.count;
 }

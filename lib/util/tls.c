@@ -149,7 +149,8 @@ static int tls_server_keys(SSL_CTX *sc, const tls_opts_t *opts, const char **err
 	*error_r = tls_file_error(opts->cert_file);
 	return -1;
     }
-    if (!SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM)) {
+    if (!SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM)
+	&& ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 	*error_r = tls_file_error(key);
 	return -1;
     }

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+import mkinstance
 from test_smtpd import OUTSIDE, queued
 
 S_CLIENT_TIMEOUT = 20
@@ -220,3 +221,26 @@ def test_resumption_across_processes(mailroom, tmp_path):
     assert len(fresh) == 2 and not set(pids) & set(fresh)
     key = os.path.join(inst.dir, "data", "tls_ticket.key")
     assert os.stat(key).st_size == 48 and os.stat(key).st_mode & 0o077 == 0
+
+
+def test_check_certificate(mailroom):
+    inst = mailroom(start=False)
+    etc = inst.conf_dir
+    r = inst.run(["mailroom", "check"])
+    assert r.returncode == 0, r.stderr
+    assert b"certificate" not in r.stdout + r.stderr
+    # a key that belongs to another certificate
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-out", f"{etc}/other.pem"], check=True)
+    inst.set_conf(smtpd_tls_key_file=f"{etc}/other.pem")
+    r = inst.run(["mailroom", "check"])
+    assert r.returncode == 1
+    assert (f"smtpd_tls_cert_file/smtpd_tls_key_file: private key {etc}/other.pem "
+            f"does not match certificate {etc}/cert.pem\n") in r.stderr.decode()
+    # a certificate that expires in 10 days: a warning, not a problem
+    mkinstance.make_cert(etc, days=10)
+    inst.set_conf(smtpd_tls_key_file=f"{etc}/key.pem")
+    r = inst.run(["mailroom", "check"])
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"note: {re.escape(etc)}/cert\.pem: certificate expires on "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (9|10) days\)", r.stdout.decode())
