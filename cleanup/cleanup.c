@@ -25,9 +25,12 @@
  * waits for qmgr's next periodic scan.
  *
  * Trust: clients are other Mailroom daemons, but their records are
- * checked as if hostile: every record is bounded (REC_MAX_LEN), types and
- * order are checked, counts are limited, and malformed input gets
- * CLEANUP_STAT_BAD, never a crash or a half-written file.
+ * checked as if hostile: every record is bounded (REC_MAX_LEN), types,
+ * order and attribute names go through the envelope validator postdrop
+ * and pickup use (lib/queue/qenv.h: QENV_LOCAL for pickup's local
+ * submissions, which may set only the attributes a user may, plus uid;
+ * QENV_DAEMON for the others), counts are limited, and malformed input
+ * gets CLEANUP_STAT_BAD, never a crash or a half-written file.
  *
  * Runs as mail_owner (master.conf: unpriv y), not chrooted by default;
  * tables are opened before the privilege drop. Stand-alone: cleanup -S
@@ -38,7 +41,8 @@
  * sender_canonical_maps, recipient_canonical_maps,
  * virtual_alias_recursion_limit, virtual_alias_expansion_limit,
  * header_size_limit, message_size_limit, hash_queue_names,
- * hash_queue_depth, ipc_timeout.
+ * hash_queue_depth, ipc_timeout, smtpd_recipient_limit (local
+ * submissions).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,9 +118,21 @@ static void cleanup_begin_file(cleanup_state_t *cs)
     cleanup_write(cs, REC_TYPE_TIME, buf, strlen(buf));
 }
 
-/* cleanup_record - dispatch one client record by message part */
+/* cleanup_record - validate, then dispatch one client record by message
+ * part; 1 at END. After a refusal records are only read until END. */
 static int cleanup_record(cleanup_state_t *cs, int type, const str_t *value)
 {
+    int     verdict;
+
+    if (cs->check.refused)
+	return type == REC_TYPE_END;
+    verdict = qenv_record(&cs->check, type, str_data(value), str_len(value));
+    if (verdict == QENV_REFUSE) {
+	cleanup_fail(cs, CLEANUP_STAT_BAD, "%s", cs->check.error);
+	return type == REC_TYPE_END;
+    }
+    if (verdict == QENV_SKIP)
+	return 0;
     if (cs->part == CLEANUP_PART_ENV) {
 	if (type == REC_TYPE_MESG || type == REC_TYPE_END)
 	    cleanup_env_finish(cs);
@@ -242,6 +258,7 @@ static void cleanup_service(stream_t *client, const char *service)
     if (attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
 		  MAIL_ATTR_QUEUE_ID, cs->id, (char *) 0) == 0
 	&& cleanup_read_flags(client, &cs->flags) == 0) {
+	cleanup_check_init(cs);
 	cleanup_begin_file(cs);
 	if (cleanup_read_message(cs, client)) {
 	    if (!cs->status)

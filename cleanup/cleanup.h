@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "util/str.h"
 
@@ -25,6 +26,7 @@ typedef struct cleanup_state {
     qfile_out_t *qo;			/* the temp file, or NULL */
     const char *id;			/* qo->id */
     int     flags;			/* CLEANUP_FLAG_* */
+    qenv_t  check;			/* the envelope validator */
     int     status;			/* first CLEANUP_STAT_* problem */
     str_t  *reason;			/* text for the client */
     char   *sender;			/* NULL until SENDER */
@@ -46,6 +48,10 @@ typedef struct cleanup_state {
 /* cleanup_fail - remember the first problem (later ones are ignored) */
 void    cleanup_fail(cleanup_state_t *cs, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* cleanup_check_init - start the envelope validator for the client's
+ * flags: a local submission (pickup) may set only what a user may */
+void    cleanup_check_init(cleanup_state_t *cs);
 
 /* cleanup_env_init - open the rewriting tables (privileged pre-init) */
 void    cleanup_env_init(void);

@@ -234,69 +234,47 @@ void    cleanup_env_finish(cleanup_state_t *cs)
     cleanup_rcpts_free(final, count);
 }
 
-/* cleanup_text - envelope values are C strings */
-static int cleanup_text(cleanup_state_t *cs, const str_t *value)
+/* cleanup_check_init - the validator for this client's records */
+void    cleanup_check_init(cleanup_state_t *cs)
 {
-    if (memchr(str_data(value), 0, str_len(value)) == NULL)
-	return 1;
-    cleanup_fail(cs, CLEANUP_STAT_BAD, "NUL byte in envelope");
-    return 0;
+    qenv_limits_t limits = {0, CLEANUP_MAX_RCPT};
+
+    if (cs->flags & CLEANUP_FLAG_LOCAL)
+	qenv_local_limits(&limits);
+    limits.size = 0;			/* content size: cleanup_write counts it */
+    qenv_init(&cs->check, cs->flags & CLEANUP_FLAG_LOCAL ? QENV_LOCAL : QENV_DAEMON,
+	      &limits);
 }
 
-/* cleanup_add_rcpt - remember a recipient as sent */
+/* cleanup_add_rcpt - remember a recipient as sent (qenv counted it) */
 static void cleanup_add_rcpt(cleanup_state_t *cs, const char *addr)
 {
-    if (cs->rcpt_count >= CLEANUP_MAX_RCPT) {
-	cleanup_fail(cs, CLEANUP_STAT_BAD, "too many recipients");
-	return;
-    }
     cs->rcpts = mr_reallocarray(cs->rcpts, cs->rcpt_count + 1, sizeof(*cs->rcpts));
     memset(cs->rcpts + cs->rcpt_count, 0, sizeof(*cs->rcpts));
     cs->rcpts[cs->rcpt_count++].address = mr_strdup(addr);
 }
 
-/* cleanup_rcpt_extra - ORCPT or NOTIFY for the last recipient */
+/* cleanup_rcpt_extra - ORCPT or NOTIFY for the last recipient (qenv
+ * checked that it follows one and comes once) */
 static void cleanup_rcpt_extra(cleanup_state_t *cs, int type, const char *v)
 {
-    char  **slot;
-
-    if (cs->rcpt_count == 0 || (cs->last_type != REC_TYPE_RCPT
-				&& cs->last_type != REC_TYPE_ORCPT
-				&& cs->last_type != REC_TYPE_NOTIFY)) {
-	cleanup_fail(cs, CLEANUP_STAT_BAD, "%s record without recipient",
-		     rec_type_name(type));
-	return;
-    }
-    slot = type == REC_TYPE_ORCPT ? &cs->rcpts[cs->rcpt_count - 1].orcpt
+    char  **slot = type == REC_TYPE_ORCPT ? &cs->rcpts[cs->rcpt_count - 1].orcpt
 	: &cs->rcpts[cs->rcpt_count - 1].notify;
+
     mr_free(*slot);
     *slot = mr_strdup(v);
 }
 
-/* cleanup_attr_ok - "name=value" with a name of [a-z0-9_] */
-static int cleanup_attr_ok(const char *v)
-{
-    size_t  n = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_");
-
-    return n > 0 && v[n] == '=';
-}
-
-/* cleanup_envelope - one envelope record */
+/* cleanup_envelope - one envelope record the validator (cleanup.c)
+ * accepted: no NUL, at most one sender, ORCPT/NOTIFY after a recipient,
+ * well-formed attributes this client may set */
 void    cleanup_envelope(cleanup_state_t *cs, int type, const str_t *value)
 {
     const char *v = str_data(value);
 
-    if (!cleanup_text(cs, value))
-	return;
     switch (type) {
-    case REC_TYPE_TIME:
-    case REC_TYPE_SIZE:
-	break;					/* cleanup stamps its own */
     case REC_TYPE_SENDER:
-	if (cs->sender)
-	    cleanup_fail(cs, CLEANUP_STAT_BAD, "duplicate sender");
-	else
-	    cs->sender = mr_strdup(v);
+	cs->sender = mr_strdup(v);
 	break;
     case REC_TYPE_RCPT:
 	cleanup_add_rcpt(cs, v);
@@ -306,10 +284,7 @@ void    cleanup_envelope(cleanup_state_t *cs, int type, const str_t *value)
 	cleanup_rcpt_extra(cs, type, v);
 	break;
     case REC_TYPE_ATTR:
-	if (!cleanup_attr_ok(v))
-	    cleanup_fail(cs, CLEANUP_STAT_BAD, "malformed attribute record");
-	else
-	    cleanup_write(cs, REC_TYPE_ATTR, v, str_len(value));
+	cleanup_write(cs, REC_TYPE_ATTR, v, str_len(value));
 	break;
     default:
 	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in envelope",

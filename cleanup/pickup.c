@@ -9,7 +9,8 @@
  * public/pickup. pickup also scans maildrop/ every `wakeup` seconds
  * (master.conf), so a lost wake-up only delays mail.
  *
- * For each file pickup checks the whole file (qfile_open), hands it to
+ * For each file pickup checks the whole file (qfile_open_from with the
+ * envelope validator's QENV_USER rules and postdrop's limits), hands it to
  * cleanup with CLEANUP_FLAG_LOCAL, and deletes it only after cleanup
  * answered 0, so a crash at any point leaves the message in maildrop/ (a
  * duplicate at worst). A malformed file is moved to corrupt/ and logged,
@@ -18,17 +19,25 @@
  * After a temporary failure the scan stops and is retried later.
  *
  * Trust: maildrop files come from unprivileged local users and are
- * untrusted. They are opened without following links and must be regular
- * files with one link; every record is bounded and checked; only the
- * attributes envid, ret and body are passed on (a user must not claim a
+ * untrusted: a user can write one by hand, without postdrop. They are
+ * opened without following links and without blocking (a FIFO named like
+ * a queue ID must not hang the scan) and must be regular files with one
+ * link, else they are moved to corrupt/ (so the warning comes once per
+ * file, not once per scan). Every record goes through the validator
+ * postdrop uses (lib/queue/qenv.h), with the same limits:
+ * message_size_limit for all records together and smtpd_recipient_limit
+ * for the recipients, checked while reading, so a hostile file costs at
+ * most that much time and memory. Only the attributes a user may set
+ * (fullname envid ret body) are passed on (a user must not claim a
  * client address or an authenticated name); the file owner's uid is
  * logged and recorded as attribute uid.
  *
  * Runs as mail_owner (master.conf: unpriv y), not chrooted by default.
- * Logs "ID: uid=N from=<sender>" with cleanup's queue ID.
+ * Logs "ID: uid=N from=<sender> orig_id=MAILDROP_ID" with cleanup's
+ * queue ID: the maildrop ID is the one sendmail -v printed.
  *
  * Parameters: queue_directory, hash_queue_names, hash_queue_depth,
- * ipc_timeout.
+ * ipc_timeout, message_size_limit, smtpd_recipient_limit.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +46,7 @@
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/cleanup_client.h"
+#include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "util/msg.h"
 #include "util/str.h"
@@ -45,17 +55,6 @@
 
 #define PICKUP_DONE	0		/* delivered to cleanup, or set aside */
 #define PICKUP_RETRY	(-1)		/* temporary trouble: stop this scan */
-
-static const char *pickup_safe_attrs[] = {"envid", "ret", "body", 0};
-
-/* pickup_safe_attr - may a local user set this attribute? */
-static int pickup_safe_attr(const char *name)
-{
-    for (int i = 0; pickup_safe_attrs[i]; i++)
-	if (strcmp(name, pickup_safe_attrs[i]) == 0)
-	    return 1;
-    return 0;
-}
 
 /* pickup_set_aside - move a file we cannot take to corrupt/ */
 static int pickup_set_aside(const char *id, const char *what, const char *why)
@@ -70,19 +69,6 @@ static int pickup_set_aside(const char *id, const char *what, const char *why)
     return PICKUP_DONE;
 }
 
-/* pickup_check - envelope rules beyond the record format: NULL if ok */
-static const char *pickup_check(const qfile_t *qf)
-{
-    if (qf->sender == NULL)
-	return "no sender record";
-    if (qf->rcpt_count == 0)
-	return "no recipient record";
-    for (size_t i = 0; i < qf->rcpt_count; i++)
-	if (qf->rcpts[i].done)
-	    return "recipient marked done";
-    return NULL;
-}
-
 /* pickup_send - envelope and content to cleanup; -1 on a read error */
 static int pickup_send(cleanup_client_t *cc, qfile_t *qf, const char **why_r)
 {
@@ -92,9 +78,9 @@ static int pickup_send(cleanup_client_t *cc, qfile_t *qf, const char **why_r)
 
     snprintf(uid, sizeof(uid), "%ld", (long) qf->owner);
     cleanup_attr(cc, "uid", uid);
+    /* only what qenv lets a user set is left in attrs */
     for (size_t i = 0; i < qf->attrs->count; i++)
-	if (pickup_safe_attr(qf->attrs->items[i].name))
-	    cleanup_attr(cc, qf->attrs->items[i].name, qf->attrs->items[i].value);
+	cleanup_attr(cc, qf->attrs->items[i].name, qf->attrs->items[i].value);
     cleanup_sender(cc, qf->sender);
     for (size_t i = 0; i < qf->rcpt_count; i++)
 	cleanup_rcpt(cc, qf->rcpts[i].address, qf->rcpts[i].orcpt, qf->rcpts[i].notify);
@@ -134,7 +120,8 @@ static int pickup_deliver(const char *id, qfile_t *qf)
 	msg_warn("%s: cannot connect to cleanup service: %s", id, why);
 	return PICKUP_RETRY;
     }
-    msg_info("%s: uid=%ld from=<%s>", cleanup_queue_id(cc), (long) qf->owner, qf->sender);
+    msg_info("%s: uid=%ld from=<%s> orig_id=%s", cleanup_queue_id(cc), (long) qf->owner,
+	     qf->sender, id);
     if (pickup_send(cc, qf, &why) < 0) {
 	cleanup_abort(&cc);
 	return pickup_set_aside(id, "malformed maildrop file", why);
@@ -151,10 +138,16 @@ static int pickup_file(const char *id)
 {
     str_t  *path = str_new(100);
     qfile_t *qf = NULL;
+    qenv_limits_t limits;
     const char *why;
     int     ret;
 
-    ret = qfile_open(qfile_abspath(path, MAIL_QUEUE_MAILDROP, id), 0, &qf, &why);
+    /* postdrop's limits, plus the two records postdrop adds itself */
+    qenv_local_limits(&limits);
+    if (limits.size > 0)
+	limits.size += QENV_POSTDROP_STAMPS;
+    ret = qfile_open_from(qfile_abspath(path, MAIL_QUEUE_MAILDROP, id), QENV_USER,
+			  &limits, &qf, &why);
     str_free(&path);
     switch (ret) {
     case QFILE_MISSING:
@@ -165,10 +158,7 @@ static int pickup_file(const char *id)
     case QFILE_CORRUPT:
 	return pickup_set_aside(id, "malformed maildrop file", why);
     }
-    if ((why = pickup_check(qf)) != NULL)
-	ret = pickup_set_aside(id, "malformed maildrop file", why);
-    else
-	ret = pickup_deliver(id, qf);
+    ret = pickup_deliver(id, qf);
     qfile_close(&qf);
     return ret;
 }

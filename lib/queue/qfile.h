@@ -129,13 +129,25 @@ typedef struct qfile {
 #define QFILE_OK	1
 #define QFILE_MISSING	0		/* no such file (someone moved it) */
 #define QFILE_ERROR	(-1)		/* I/O trouble: try again later */
-#define QFILE_CORRUPT	(-2)		/* bad format: move to corrupt/ */
+#define QFILE_CORRUPT	(-2)		/* bad format, or not a regular file
+					 * with one link: move to corrupt/ */
 
 /* qfile_open - open abspath (O_RDWR if writable, else O_RDONLY) with
- * safe_open rules. Returns QFILE_OK with *qf_r, or another QFILE_* with
+ * safe_open rules (never blocks on a FIFO) and check it with the
+ * envelope validator (lib/queue/qenv.h, source QENV_QUEUE). Returns QFILE_OK with *qf_r, or another QFILE_* with
  * *error_r set. */
 int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
 		   const char **error_r);
+/* qfile_open_from - qfile_open (read-only) of a file written by a less
+ * trusted writer: the records must pass the envelope validator for
+ * source (QENV_USER for a maildrop file) and the limits, checked as the
+ * file is read, so reading stops at the first record over a limit (a
+ * file larger than limits->size is not read at all). Records the source
+ * may not set (an attribute not on its list, TIME for QENV_USER) are
+ * left out of the qfile_t. Refusals are QFILE_CORRUPT. */
+struct qenv_limits;
+int     qfile_open_from(const char *abspath, int source, const struct qenv_limits *limits,
+			qfile_t **qf_r, const char **error_r);
 /* qfile_open_fd - the same on an open descriptor (taken over) */
 int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
 		      const char **error_r);

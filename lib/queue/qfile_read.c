@@ -14,20 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "queue/record.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 
-#define QFILE_PART_ENV		0
-#define QFILE_PART_CONTENT	1
-#define QFILE_PART_END		2
-
 typedef struct qfile_walk {
     qfile_t *qf;
-    int     part;
-    int     last_type;
+    qenv_t  check;			/* the envelope validator */
     off_t   offset;
     const char *error;
     int     status;
@@ -43,12 +39,6 @@ static int qfile_corrupt(qfile_walk_t *w, const char *why)
     w->error = qfile_read_err;
     w->status = QFILE_CORRUPT;
     return -1;
-}
-
-/* qfile_text - envelope values are C strings: no NUL inside */
-static int qfile_text(const str_t *v)
-{
-    return memchr(str_data(v), 0, str_len(v)) == NULL;
 }
 
 /* qfile_time - "SECONDS.MICROSECONDS" */
@@ -90,53 +80,27 @@ static void qfile_add_rcpt(qfile_t *qf, const char *addr, int done, off_t offset
     r->offset = offset;
 }
 
-/* qfile_rcpt_extra - ORCPT/NOTIFY of the recipient just before */
-static int qfile_rcpt_extra(qfile_walk_t *w, int type, const char *v)
-{
-    qfile_t *qf = w->qf;
-    char  **slot;
-
-    if (w->last_type != REC_TYPE_RCPT && w->last_type != REC_TYPE_DONE
-	&& w->last_type != REC_TYPE_ORCPT && w->last_type != REC_TYPE_NOTIFY)
-	return qfile_corrupt(w, "orcpt/notify without recipient");
-    slot = type == REC_TYPE_ORCPT ? &qf->rcpts[qf->rcpt_count - 1].orcpt
-	: &qf->rcpts[qf->rcpt_count - 1].notify;
-    if (*slot)
-	return qfile_corrupt(w, "duplicate orcpt/notify");
-    *slot = mr_strdup(v);
-    return 0;
-}
-
-/* qfile_attr - "name=value" with a non-empty name */
-static int qfile_attr(qfile_t *qf, const char *v)
+/* qfile_attr - "name=value" (the validator checked the name) */
+static void qfile_attr(qfile_t *qf, const char *v)
 {
     const char *eq = strchr(v, '=');
-    char   *name;
+    char   *name = mr_strndup(v, (size_t) (eq - v));
 
-    if (eq == NULL || eq == v)
-	return -1;
-    name = mr_strndup(v, eq - v);
     attr_add(qf->attrs, name, eq + 1);
     mr_free(name);
-    return 0;
 }
 
-/* qfile_envelope - one record before MESG */
-static int qfile_envelope(qfile_walk_t *w, int type, const str_t *value)
+/* qfile_store - keep one envelope record the validator accepted */
+static int qfile_store(qfile_walk_t *w, int type, const char *v)
 {
     qfile_t *qf = w->qf;
-    const char *v = str_data(value);
 
-    if (type != REC_TYPE_MESG && !qfile_text(value))
-	return qfile_corrupt(w, "NUL byte in envelope record");
     switch (type) {
     case REC_TYPE_TIME:
 	return qfile_time(qf, v) < 0 ? qfile_corrupt(w, "bad time record") : 0;
     case REC_TYPE_SIZE:
 	return qfile_size(qf, v) < 0 ? qfile_corrupt(w, "bad size record") : 0;
     case REC_TYPE_SENDER:
-	if (qf->sender)
-	    return qfile_corrupt(w, "duplicate sender record");
 	qf->sender = mr_strdup(v);
 	return 0;
     case REC_TYPE_RCPT:
@@ -144,58 +108,40 @@ static int qfile_envelope(qfile_walk_t *w, int type, const str_t *value)
 	qfile_add_rcpt(qf, v, type == REC_TYPE_DONE, w->offset);
 	return 0;
     case REC_TYPE_ORCPT:
+	qf->rcpts[qf->rcpt_count - 1].orcpt = mr_strdup(v);
+	return 0;
     case REC_TYPE_NOTIFY:
-	return qfile_rcpt_extra(w, type, v);
+	qf->rcpts[qf->rcpt_count - 1].notify = mr_strdup(v);
+	return 0;
     case REC_TYPE_ATTR:
-	return qfile_attr(qf, v) < 0 ? qfile_corrupt(w, "bad attribute record") : 0;
-    case REC_TYPE_MESG:
-	if (str_len(value))
-	    return qfile_corrupt(w, "non-empty mesg record");
-	w->part = QFILE_PART_CONTENT;
+	qfile_attr(qf, v);
 	return 0;
     default:
-	return qfile_corrupt(w, "content record before mesg");
+	return 0;
     }
 }
 
-/* qfile_content - one record after MESG */
-static int qfile_content(qfile_walk_t *w, int type, const str_t *value)
-{
-    switch (type) {
-    case REC_TYPE_NORM:
-    case REC_TYPE_CONT:
-	return 0;
-    case REC_TYPE_END:
-	if (w->last_type == REC_TYPE_CONT)
-	    return qfile_corrupt(w, "end record inside a line");
-	if (str_len(value))
-	    return qfile_corrupt(w, "non-empty end record");
-	w->part = QFILE_PART_END;
-	return 0;
-    default:
-	return qfile_corrupt(w, "envelope record after mesg");
-    }
-}
-
-/* qfile_walk - read every record; 0 ok, -1 with w->status/w->error */
+/* qfile_walk - read every record until END or the first problem; the
+ * validator stops the walk at its limits, so a hostile file costs no
+ * more than they allow. 0 ok, -1 with w->status/w->error */
 static int qfile_walk(qfile_walk_t *w, stream_t *s)
 {
     str_t  *value = str_new(256);
     const char *why;
-    int     type, ret = 0;
+    int     type = 0, verdict, ret = 0;
 
-    while (ret == 0 && (type = rec_get(s, value, &why)) > 0) {
-	if (w->part == QFILE_PART_END)
-	    ret = qfile_corrupt(w, "data after end record");
-	else if (w->part == QFILE_PART_ENV)
-	    ret = qfile_envelope(w, type, value);
-	else
-	    ret = qfile_content(w, type, value);
+    while (ret == 0 && !qenv_complete(&w->check) && (type = rec_get(s, value, &why)) > 0) {
+	verdict = qenv_record(&w->check, type, str_data(value), str_len(value));
+	if (verdict == QENV_REFUSE)
+	    ret = qfile_corrupt(w, w->check.error);
+	else if (verdict == QENV_KEEP && type == REC_TYPE_MESG)
+	    w->qf->content_offset = w->offset + (off_t) rec_wire_size(0);
+	else if (verdict == QENV_KEEP && !qenv_complete(&w->check))
+	    ret = qfile_store(w, type, str_data(value));
 	w->offset += rec_wire_size(str_len(value));
-	w->last_type = type;
-	if (w->part == QFILE_PART_CONTENT && type == REC_TYPE_MESG)
-	    w->qf->content_offset = w->offset;
     }
+    if (ret == 0 && qenv_complete(&w->check) && (type = rec_get(s, value, &why)) != 0)
+	ret = qfile_corrupt(w, type > 0 ? "data after end record" : why);
     if (ret == 0 && type < 0) {
 	if (stream_error(s)) {
 	    snprintf(qfile_read_err, sizeof(qfile_read_err), "%s", why);
@@ -205,8 +151,8 @@ static int qfile_walk(qfile_walk_t *w, stream_t *s)
 	} else
 	    ret = qfile_corrupt(w, why);
     }
-    if (ret == 0 && w->part != QFILE_PART_END)
-	ret = qfile_corrupt(w, "missing end record");
+    if (ret == 0 && qenv_end(&w->check) < 0)
+	ret = qfile_corrupt(w, w->check.error);
     str_free(&value);
     return ret;
 }
@@ -226,16 +172,16 @@ static qfile_t *qfile_new(int fd, const char *name)
     return qf;
 }
 
-/* qfile_open_fd - parse an open file */
-int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
-		      const char **error_r)
+/* qfile_parse - parse an open file with the validator of source */
+static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t *limits,
+		       qfile_t **qf_r, const char **error_r)
 {
     qfile_walk_t w = {0};
     struct stat st;
     stream_t *s;
 
-    (void) writable;
     w.qf = qfile_new(fd, name);
+    qenv_init(&w.check, source, limits);
     if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 	snprintf(qfile_read_err, sizeof(qfile_read_err), "%s: %s", name, strerror(errno));
 	*error_r = qfile_read_err;
@@ -244,6 +190,12 @@ int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
     }
     w.qf->file_size = st.st_size;
     w.qf->owner = st.st_uid;
+    if (limits && limits->size > 0 && st.st_size > limits->size) {
+	/* over the limit whatever it holds: not worth reading */
+	*error_r = "message too large (file size)";
+	qfile_close(&w.qf);
+	return QFILE_CORRUPT;
+    }
     s = stream_open(fd);
     (void) qfile_walk(&w, s);
     (void) stream_release(&s);
@@ -256,15 +208,51 @@ int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
     return QFILE_OK;
 }
 
+/* qfile_open_fd - parse an open queue file */
+int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
+		      const char **error_r)
+{
+    (void) writable;
+    return qfile_parse(fd, name, QENV_QUEUE, NULL, qf_r, error_r);
+}
+
+/* qfile_safe_open - safe_open; QFILE_OK with *fd_r, or its refusal
+ * as a QFILE_* status */
+static int qfile_safe_open(const char *abspath, int writable, int *fd_r,
+			   const char **error_r)
+{
+    int     flags = writable ? O_RDWR : O_RDONLY;
+
+    if ((*fd_r = safe_open(abspath, flags, 0, (uid_t) -1, error_r)) >= 0)
+	return QFILE_OK;
+    if (errno == ENOENT)
+	return QFILE_MISSING;
+    /* a FIFO, device, directory, link, or hard-linked file: never ours */
+    if (errno == ELOOP || errno == EFTYPE_SAFE || errno == EMLINK)
+	return QFILE_CORRUPT;
+    return QFILE_ERROR;
+}
+
 /* qfile_open - safe_open, then parse */
 int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
 		   const char **error_r)
 {
-    int     fd = safe_open(abspath, writable ? O_RDWR : O_RDONLY, 0, (uid_t) -1, error_r);
+    int     fd, st;
 
-    if (fd < 0)
-	return errno == ENOENT ? QFILE_MISSING : QFILE_ERROR;
+    if ((st = qfile_safe_open(abspath, writable, &fd, error_r)) != QFILE_OK)
+	return st;
     return qfile_open_fd(fd, abspath, writable, qf_r, error_r);
+}
+
+/* qfile_open_from - qfile_open with the rules and limits of a source */
+int     qfile_open_from(const char *abspath, int source, const qenv_limits_t *limits,
+			qfile_t **qf_r, const char **error_r)
+{
+    int     fd, st;
+
+    if ((st = qfile_safe_open(abspath, 0, &fd, error_r)) != QFILE_OK)
+	return st;
+    return qfile_parse(fd, abspath, source, limits, qf_r, error_r);
 }
 
 /* qfile_content_start - a fresh stream at the first content record */

@@ -32,12 +32,21 @@ static int safe_open_check(int fd, const char *path, uid_t want_uid, const char 
 
     if (fstat(fd, &st) < 0)
 	return safe_open_fail(error_r, fd, path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-	return safe_open_fail(error_r, fd, path, "not a regular file");
-    if (st.st_nlink != 1)
-	return safe_open_fail(error_r, fd, path, "file has more than one hard link");
-    if (want_uid != (uid_t) -1 && st.st_uid != want_uid)
-	return safe_open_fail(error_r, fd, path, "file has the wrong owner");
+    if (!S_ISREG(st.st_mode)) {
+	safe_open_fail(error_r, fd, path, "not a regular file");
+	errno = EFTYPE_SAFE;
+	return -1;
+    }
+    if (st.st_nlink != 1) {
+	safe_open_fail(error_r, fd, path, "file has more than one hard link");
+	errno = EMLINK;
+	return -1;
+    }
+    if (want_uid != (uid_t) -1 && st.st_uid != want_uid) {
+	safe_open_fail(error_r, fd, path, "file has the wrong owner");
+	errno = EPERM;
+	return -1;
+    }
     return fd;
 }
 
@@ -46,18 +55,50 @@ int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, cons
     int     may_exist = (flags & SAFE_OPEN_MAY_EXIST) != 0;
     int     fd;
 
+    int     nonblock = (flags & O_NONBLOCK) != 0;
+
     flags &= ~SAFE_OPEN_MAY_EXIST;
-    flags |= O_NOFOLLOW | O_CLOEXEC;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the check
+     * below refuses it, and for a regular file the flag changes nothing
+     * until it is cleared again. */
+    flags |= O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     if ((flags & O_CREAT) && !may_exist)
 	flags |= O_EXCL;
     if ((fd = open(path, flags, mode)) < 0)
 	return safe_open_fail(error_r, -1, path, strerror(errno));
-    return safe_open_check(fd, path, want_uid, error_r);
+    if ((fd = safe_open_check(fd, path, want_uid, error_r)) >= 0 && !nonblock
+	&& fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	int     saved = errno;
+
+	safe_open_fail(error_r, fd, path, strerror(errno));
+	errno = saved;
+	return -1;
+    }
+    return fd;
 }
 
 int     safe_open_read(const char *path, const char **error_r)
 {
     return safe_open(path, O_RDONLY, 0, (uid_t) -1, error_r);
+}
+
+/* safe_stdio - reopen a closed 0, 1 or 2 on /dev/null */
+void    safe_stdio(void)
+{
+    static const char why[] = "cannot open /dev/null for a closed standard descriptor\n";
+    int     fd;
+
+    for (int want = 0; want < 3; want++) {
+	if (fcntl(want, F_GETFD) >= 0 || errno != EBADF)
+	    continue;
+	/* The lowest free descriptor is the closed one: open(2) picks it. */
+	if ((fd = open("/dev/null", want == 0 ? O_RDONLY : O_WRONLY)) != want) {
+	    if (fcntl(2, F_GETFD) >= 0 && write(2, why, sizeof(why) - 1) < 0) {
+		/* nowhere left to say it */
+	    }
+	    _exit(75);
+	}
+    }
 }
 
 int     fsync_dir(const char *path)

@@ -130,3 +130,22 @@ def files(spool, queue):
     for root, _dirs, names in os.walk(os.path.join(spool, queue)):
         out += [os.path.join(root, n) for n in names if QID_RE.match(n)]
     return sorted(out)
+
+
+def fnv1a(text):
+    h = 2166136261
+    for b in text.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def hashed_path(spool, queue, qid, depth=1):
+    """Where a queue file with this ID lives (hash_queue_depth levels)."""
+    h = fnv1a(qid)
+    parts = ["0123456789ABCDEF"[(h >> (4 * i)) & 0xF] for i in range(depth)]
+    return os.path.join(spool, queue, *parts, qid)
+
+
+def fake_qid(n=0):
+    """A well-formed queue ID no real file has (the time part is from 1970)."""
+    return "0000001" + "0000" + f"{n:05d}"[-5:]

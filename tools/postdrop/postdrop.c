@@ -18,7 +18,9 @@
  * (uid=N) - pickup believes only these, never anything the caller says
  * about who it is.
  *
- * Input it trusts: nothing. The caller is any local user, so:
+ * Input it trusts: nothing. The caller is any local user, so every
+ * record goes through the envelope validator (lib/queue/qenv.h, source
+ * QENV_USER) that pickup and cleanup use too:
  *  - the records must be well-formed (rec_get rejects unknown types,
  *    truncated records, over-long values) and in order: envelope
  *    (SENDER once, RCPT with optional ORCPT/NOTIFY, ATTR), MESG, content
@@ -28,8 +30,14 @@
  *    set (fullname envid ret body); any other is dropped with a warning,
  *    so nobody can pretend to be a network client or an authenticated user;
  *  - envelope values may not contain control characters;
- *  - content and envelope are each bounded by message_size_limit;
+ *  - all records together, type bytes and lengths included, are bounded
+ *    by message_size_limit (so a flood of empty records is refused as
+ *    soon as it exceeds what the message may take on disk), and the
+ *    recipients by smtpd_recipient_limit; reading stops at the first
+ *    record over a limit;
  *  - input must arrive within postdrop_input_timeout.
+ * Descriptors 0-2 are checked first thing: a closed one is reopened on
+ * /dev/null, so nothing printed can land in the file being written.
  * It never takes a file name or queue path from the caller. The only
  * thing it takes is the configuration directory (-c DIR or
  * $MAILROOM_CONFIG_DIR), and when it runs setgid for a user other than
@@ -44,7 +52,7 @@
  * EX_NOPERM config directory refused; EX_CONFIG bad configuration;
  * EX_DATAERR input refused; EX_TEMPFAIL could not write the file.
  *
- * Parameters: queue_directory, message_size_limit (if declared),
+ * Parameters: queue_directory, message_size_limit, smtpd_recipient_limit,
  * postdrop_input_timeout, alternate_config_directories.
  */
 #include <errno.h>
@@ -61,30 +69,14 @@
 #include "global/config_setgid.h"
 #include "global/mail_proto.h"
 #include "queue/mail_trigger.h"
+#include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "queue/record.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/safe_open.h"
 #include "util/str.h"
 #include "util/stream.h"
-
-#define PD_ENV_VALUE_MAX	4096	/* one address or attribute */
-
-/* Where in the file the reader is */
-#define PD_ST_ENVELOPE	0
-#define PD_ST_CONTENT	1
-#define PD_ST_END	2
-
-typedef struct pd_state {
-    int     where;
-    int     have_sender;
-    size_t  rcpts;
-    int     last_was_rcpt;		/* ORCPT/NOTIFY may follow */
-    long long env_bytes;
-    long long content_bytes;
-    long long limit;
-    str_t  *why;			/* reason for refusing */
-} pd_state_t;
 
 /* pd_usage - complain about the command line */
 static void pd_usage(void)
@@ -108,121 +100,54 @@ static void pd_config(const char *dir)
     }
 }
 
-/* pd_refuse - remember why the input is refused; returns -1 */
-static int pd_refuse(pd_state_t *st, const char *what)
+/* pd_refuse_why - the reason for a refusal, for the error line */
+static void pd_refuse_why(const qenv_t *q, str_t *why)
 {
-    str_set(st->why, what);
-    return -1;
+    if (q->refused == QENV_TOO_BIG)
+	str_printf(why, "message too large (message_size_limit = %lld bytes, "
+		   "envelope and record overhead included)", q->limits.size);
+    else if (q->refused == QENV_TOO_MANY)
+	str_printf(why, "too many recipients (smtpd_recipient_limit = %zu)",
+		   q->limits.rcpts);
+    else
+	str_set(why, q->error);
 }
 
-/* pd_clean_value - no control characters in an envelope value */
-static int pd_clean_value(const str_t *v)
+/* pd_skipped - a record the checker passed over: say so for attributes */
+static void pd_skipped(int type, const str_t *v)
 {
-    if (str_len(v) > PD_ENV_VALUE_MAX)
-	return 0;
-    for (size_t i = 0; i < str_len(v); i++)
-	if ((unsigned char) str_data(v)[i] < ' ' || str_data(v)[i] == 0x7f)
-	    return 0;
-    return 1;
-}
-
-/* pd_attr_ok - may a user set this attribute? */
-static int pd_attr_ok(const char *nv)
-{
-    static const char *allowed[] = {"fullname=", "envid=", "ret=", "body=", NULL};
-
-    for (int i = 0; allowed[i]; i++)
-	if (strncmp(nv, allowed[i], strlen(allowed[i])) == 0)
-	    return 1;
-    return 0;
-}
-
-/* pd_envelope - check one envelope record; 1 copy it, 0 skip it, -1 refuse */
-static int pd_envelope(pd_state_t *st, int type, const str_t *v)
-{
-    int     after_rcpt = st->last_was_rcpt;
-
-    st->last_was_rcpt = 0;
-    if ((st->env_bytes += (long long) str_len(v)) > st->limit && st->limit > 0)
-	return pd_refuse(st, "envelope too large");
-    if (type != REC_TYPE_MESG && !pd_clean_value(v))
-	return pd_refuse(st, "control character or over-long value in envelope");
-    switch (type) {
-    case REC_TYPE_TIME:
-	return 0;
-    case REC_TYPE_SENDER:
-	if (st->have_sender++)
-	    return pd_refuse(st, "more than one sender");
-	return 1;
-    case REC_TYPE_RCPT:
-	if (str_len(v) == 0)
-	    return pd_refuse(st, "empty recipient");
-	st->rcpts++;
-	st->last_was_rcpt = 1;
-	return 1;
-    case REC_TYPE_ORCPT:
-    case REC_TYPE_NOTIFY:
-	if (!after_rcpt)
-	    return pd_refuse(st, "DSN record not after a recipient");
-	st->last_was_rcpt = type == REC_TYPE_ORCPT;	/* NOTIFY may follow ORCPT */
-	return 1;
-    case REC_TYPE_ATTR:
-	if (pd_attr_ok(str_data(v)))
-	    return 1;
+    if (type == REC_TYPE_ATTR)
 	msg_warn("uid=%ld: dropped attribute \"%.*s\"", (long) getuid(),
-		 (int) strcspn(str_data(v), "="), str_data(v));
-	return 0;
-    case REC_TYPE_MESG:
-	if (!st->have_sender || st->rcpts == 0)
-	    return pd_refuse(st, st->have_sender ? "no recipients" : "no sender");
-	st->where = PD_ST_CONTENT;
-	return 1;
-    default:
-	return pd_refuse(st, "record type not allowed in the envelope");
-    }
+		 (int) qenv_attr_name(str_data(v), str_len(v)), str_data(v));
 }
 
-/* pd_content - check one content record */
-static int pd_content(pd_state_t *st, int type, const str_t *v)
-{
-    switch (type) {
-    case REC_TYPE_NORM:
-    case REC_TYPE_CONT:
-	st->content_bytes += (long long) str_len(v) + (type == REC_TYPE_NORM);
-	if (st->limit > 0 && st->content_bytes > st->limit)
-	    return pd_refuse(st, "message too large");
-	return 1;
-    case REC_TYPE_END:
-	st->where = PD_ST_END;
-	return 1;
-    default:
-	return pd_refuse(st, "record type not allowed in the content");
-    }
-}
-
-/* pd_copy - read, check and write every record. 0 ok, EX_* on failure */
-static int pd_copy(stream_t *in, qfile_out_t *qo, pd_state_t *st)
+/*
+ * pd_copy - read, check and write every record; stop at the first one
+ * refused, so a hostile stream costs at most the limits. 0 ok, EX_* on
+ * failure with the reason in why.
+ */
+static int pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why)
 {
     str_t  *v = str_new(256);
     const char *error;
-    int     type, ok, ret = 0;
+    int     type, verdict, ret = 0;
 
-    while (ret == 0 && st->where != PD_ST_END) {
+    while (ret == 0 && !qenv_complete(q)) {
 	if ((type = rec_get(in, v, &error)) <= 0) {
-	    str_set(st->why, type == 0 ? "input ends before the END record" : error);
+	    str_set(why, type == 0 ? "input ends before the END record" : error);
 	    ret = stream_timedout(in) ? EX_TEMPFAIL : EX_DATAERR;
-	    break;
-	}
-	ok = st->where == PD_ST_ENVELOPE ? pd_envelope(st, type, v) : pd_content(st, type, v);
-	if (ok < 0)
+	} else if ((verdict = qenv_record(q, type, str_data(v), str_len(v))) == QENV_REFUSE) {
+	    pd_refuse_why(q, why);
 	    ret = EX_DATAERR;
-	else if (ok > 0 && rec_put(qo->stream, type, str_data(v), str_len(v)) < 0) {
-	    str_printf(st->why, "write: %s", strerror(errno));
+	} else if (verdict == QENV_SKIP) {
+	    pd_skipped(type, v);
+	} else if (rec_put(qo->stream, type, str_data(v), str_len(v)) < 0) {
+	    str_printf(why, "write: %s", strerror(errno));
 	    ret = EX_TEMPFAIL;
 	}
     }
     if (ret == 0 && rec_get(in, v, &error) != 0) {
-	str_set(st->why, "data after the END record");
+	str_set(why, "data after the END record");
 	ret = EX_DATAERR;
     }
     str_free(&v);
@@ -268,11 +193,14 @@ static void pd_signals(void)
 int     main(int argc, char **argv)
 {
     const char *dir = NULL, *error;
-    pd_state_t st = {PD_ST_ENVELOPE, 0, 0, 0, 0, 0, 0, NULL};
+    qenv_limits_t limits;
+    qenv_t  q;
+    str_t  *why;
     qfile_out_t *qo;
     stream_t *in;
     int     c, ret;
 
+    safe_stdio();			/* before anything opens a file */
     msg_init("postdrop");
     msg_target("stderr");
     pd_signals();
@@ -288,8 +216,9 @@ int     main(int argc, char **argv)
     if (optind != argc)
 	pd_usage();
     pd_config(dir);
-    st.limit = config_find("message_size_limit") ? config_size("message_size_limit") : 10240000;
-    st.why = str_new(100);
+    qenv_local_limits(&limits);
+    qenv_init(&q, QENV_USER, &limits);
+    why = str_new(100);
     if ((qo = qfile_create(MAIL_QUEUE_MAILDROP, 0444, &error)) == NULL) {
 	msg_error("cannot create a file in maildrop: %s", error);
 	return EX_TEMPFAIL;
@@ -297,10 +226,10 @@ int     main(int argc, char **argv)
     in = stream_open(0);
     stream_set_timeout(in, (int) config_time("postdrop_input_timeout"));
     if (pd_header(qo) < 0) {
-	str_printf(st.why, "write: %s", strerror(errno));
+	str_printf(why, "write: %s", strerror(errno));
 	ret = EX_TEMPFAIL;
     } else {
-	ret = pd_copy(in, qo, &st);
+	ret = pd_copy(in, qo, &q, why);
     }
     if (ret == 0 && qfile_commit(qo, &error) < 0) {
 	/*
@@ -316,12 +245,12 @@ int     main(int argc, char **argv)
 	    if (msg_verbose)
 		msg_info("%s: %s (the file is committed)", qo->id, error);
 	} else {
-	    str_set(st.why, error);
+	    str_set(why, error);
 	    ret = EX_TEMPFAIL;
 	}
     }
     if (ret != 0) {
-	msg_error("uid=%ld: message not queued: %s", (long) getuid(), str_data(st.why));
+	msg_error("uid=%ld: message not queued: %s", (long) getuid(), str_data(why));
 	qfile_discard(&qo);
 	return ret;
     }
@@ -330,6 +259,6 @@ int     main(int argc, char **argv)
     pd_wake_pickup(qo->id);
     qfile_discard(&qo);
     stream_release(&in);
-    str_free(&st.why);
+    str_free(&why);
     return 0;
 }

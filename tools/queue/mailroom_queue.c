@@ -63,6 +63,7 @@
 #include "master/mail_server.h"
 #include "queue/mail_trigger.h"
 #include "util/msg.h"
+#include "util/safe_open.h"
 #include "util/mymalloc.h"
 #include "util/privs.h"
 #include "util/str.h"
@@ -244,6 +245,7 @@ int     main(int argc, char **argv)
     mq_args_t a;
     int     ret;
 
+    safe_stdio();			/* before anything opens a file */
     msg_init("mailroom-queue");
     msg_target("stderr");
     mq_parse(argc, argv, &a);
