@@ -247,3 +247,48 @@ char   *next_token(char **sp, const char *delims)
     }
     return start;
 }
+
+/* str_utf8_len - length of the well-formed UTF-8 sequence at p (2..4
+ * bytes; no overlong forms, no surrogates, nothing above U+10FFFF), or 0 */
+static size_t str_utf8_len(const unsigned char *p, size_t len)
+{
+    size_t  n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+    unsigned long cp;
+
+    if (p[0] < 0xc2 || p[0] > 0xf4 || n > len)
+	return 0;
+    cp = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+	if ((p[i] & 0xc0) != 0x80)
+	    return 0;
+	cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff
+	|| (cp >= 0xd800 && cp <= 0xdfff))
+	return 0;
+    return n;
+}
+
+/* str_append_printable - escape what a terminal or a log must not see */
+size_t  str_append_printable(str_t *s, const char *p, size_t len)
+{
+    const unsigned char *u = (const unsigned char *) p;
+    size_t  escaped = 0, n;
+
+    for (size_t i = 0; i < len; i += n) {
+	n = 1;
+	if (u[i] >= 0x20 && u[i] < 0x7f) {
+	    if (u[i] == '\\')
+		str_appendc(s, '\\');
+	    str_appendc(s, u[i]);
+	} else if (u[i] >= 0x80 && (n = str_utf8_len(u + i, len - i)) > 0
+		   && !(u[i] == 0xc2 && u[i + 1] < 0xa0)) {	/* C1 controls */
+	    str_append(s, u + i, n);
+	} else {
+	    n = 1;
+	    str_appendf(s, "\\x%02x", u[i]);
+	    escaped++;
+	}
+    }
+    return escaped;
+}

@@ -51,6 +51,13 @@ void    str_printf(str_t *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* str_lower - fold ASCII letters to lower case in place */
 void    str_lower(str_t *s);
+/* str_append_printable - append len bytes of untrusted text so that it
+ * is safe on a terminal or in a log: a backslash becomes "\\"; C0
+ * controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not
+ * part of well-formed UTF-8 become "\xHH" (one per byte); printable
+ * ASCII and well-formed UTF-8 (SMTPUTF8 addresses) are kept as they are.
+ * Returns the number of bytes that were escaped. */
+size_t  str_append_printable(str_t *s, const char *p, size_t len);
 /* str_steal - hand the buffer to the caller (a malloc'd C string) and free s */
 char   *str_steal(str_t **sp);
 

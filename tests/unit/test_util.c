@@ -223,10 +223,46 @@ static void test_attr_protocol(void **state)
     stream_close(&b);
 }
 
+/* test_printable - what may reach a terminal, as a table */
+static void test_printable(void **state)
+{
+    static const struct {
+	const char *in, *out;
+	size_t  escaped;
+    } t[] = {
+	{"plain@example.org", "plain@example.org", 0},
+	{"a\\b", "a\\\\b", 0},
+	{"cr\rlf\n", "cr\\x0dlf\\x0a", 2},
+	{"\x1b[31mred", "\\x1b[31mred", 1},
+	{"del\x7f", "del\\x7f", 1},
+	{"j\xc3\xb6ran", "j\xc3\xb6ran", 0},			/* U+00F6 */
+	{"\xe2\x82\xac \xf0\x9f\x93\xa7", "\xe2\x82\xac \xf0\x9f\x93\xa7", 0},
+	{"c1\xc2\x9b", "c1\\xc2\\x9b", 2},			/* U+009B CSI */
+	{"nbsp\xc2\xa0", "nbsp\xc2\xa0", 0},			/* U+00A0 */
+	{"cut\xc3", "cut\\xc3", 1},
+	{"overlong\xc0\xaf", "overlong\\xc0\\xaf", 2},
+	{"surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80", 3},
+	{"toobig\xf4\x90\x80\x80", "toobig\\xf4\\x90\\x80\\x80", 4},
+	{"\xff", "\\xff", 1},
+    };
+    str_t  *s = str_new(10);
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	str_reset(s);
+	assert_int_equal(str_append_printable(s, t[i].in, strlen(t[i].in)), t[i].escaped);
+	assert_string_equal(str_data(s), t[i].out);
+    }
+    str_reset(s);
+    assert_int_equal(str_append_printable(s, "a\0b", 3), 1);
+    assert_string_equal(str_data(s), "a\\x00b");
+    str_free(&s);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_str_grows),
+	cmocka_unit_test(test_printable),
 	cmocka_unit_test(test_tokens),
 	cmocka_unit_test(test_stream_lines),
 	cmocka_unit_test(test_stream_timeout),

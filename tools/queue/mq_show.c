@@ -8,7 +8,12 @@
  *
  * Every message file in maildrop, incoming, active, deferred and hold is
  * opened with qfile_open (the queue library's reader, which checks the
- * whole file). A file that vanished meanwhile (qmgr moved it) is skipped;
+ * whole file; maildrop files with postdrop's rules and limits). Files are
+ * opened without blocking and must be regular: a FIFO named like a queue
+ * ID is reported and skipped, never waited on. Sizes and times come
+ * from the file and may be planted: totals saturate instead of
+ * overflowing, and a time localtime_r cannot show prints as "?".
+ * Addresses and reasons are printed escaped (str_append_printable). A file that vanished meanwhile (qmgr moved it) is skipped;
  * a corrupt one is reported (msg_warn: standard error for the command,
  * the mail log for showq) and the listing goes on.
  * The reason a recipient was deferred comes from the message's defer/
@@ -16,6 +21,7 @@
  * reason=; the last reason for a recipient wins.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -24,6 +30,7 @@
 
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
+#include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "util/attr.h"
 #include "util/msg.h"
@@ -91,27 +98,59 @@ static const char *mq_reason(const attr_list_t *reasons, const char *rcpt)
     return found;
 }
 
-/* mq_json_str - append a JSON string literal */
+/*
+ * Senders, recipients and delay reasons come from mail: a CR, an ESC
+ * sequence or a C1 control in them must not reach the administrator's
+ * terminal. Both layouts print them through str_append_printable
+ * ("\\x1b"); JSON then quotes that text.
+ */
+
+/* mq_text - append text from mail, escaped for a terminal */
+static void mq_text(str_t *out, const char *s)
+{
+    str_append_printable(out, s, strlen(s));
+}
+
+/* mq_json_str - append a JSON string literal of text from mail */
 static void mq_json_str(str_t *out, const char *s)
 {
-    str_appendc(out, '"');
-    for (; *s; s++) {
-	unsigned char c = (unsigned char) *s;
+    str_t  *safe = str_new(64);
 
-	if (c == '"' || c == '\\')
-	    str_appendf(out, "\\%c", c);
-	else if (c < 0x20 || c == 0x7f)
-	    str_appendf(out, "\\u%04x", c);
-	else
-	    str_appendc(out, (char) c);
+    mq_text(safe, s);
+    str_appendc(out, '"');
+    for (const char *cp = str_data(safe); *cp; cp++) {
+	if (*cp == '"' || *cp == '\\')
+	    str_appendc(out, '\\');
+	str_appendc(out, *cp);
     }
     str_appendc(out, '"');
+    str_free(&safe);
 }
 
 /* mq_size - what -p shows as the size: the SIZE record, else the file */
 static long long mq_size(const qfile_t *qf)
 {
     return qf->size >= 0 ? qf->size : (long long) qf->file_size;
+}
+
+/* mq_add - saturating sum of sizes: a planted SIZE record of 2^63-1
+ * must not overflow the total */
+static long long mq_add(long long a, long long b)
+{
+    return b > LLONG_MAX - a ? LLONG_MAX : a + b;
+}
+
+/* mq_when - the arrival time in mailq's layout, or "?" when the time is
+ * out of the range localtime_r can show */
+static const char *mq_when(char *buf, size_t len, long sec)
+{
+    time_t  t = (time_t) sec;
+    struct tm tm;
+
+    if (sec < 0 || localtime_r(&t, &tm) == NULL
+	|| strftime(buf, len, "%a %b %e %H:%M:%S", &tm) == 0)
+	mr_strlcpy(buf, "?", len);
+    return buf;
 }
 
 /* mq_print_json - one message as one JSON object on one line */
@@ -152,27 +191,51 @@ static void mq_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
 			  const attr_list_t *reasons)
 {
     char    idcol[QID_BUFSIZE + 2], when[40];
-    time_t  t = qf->arrival_sec ? qf->arrival_sec : qid_time(qf->id);
-    struct tm tm;
+    str_t  *out = str_new(256);
     const char *reason, *last_reason = NULL;
     const char *sender = qf->sender && *qf->sender ? qf->sender : "MAILER-DAEMON";
     int     mark = strcmp(queue, MAIL_QUEUE_ACTIVE) == 0 ? '*'
 	: strcmp(queue, MAIL_QUEUE_HOLD) == 0 ? '!' : ' ';
 
-    localtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
     snprintf(idcol, sizeof(idcol), "%s%c", qf->id, mark);
-    stream_printf(dst, "%-17s %8lld %-19s  %s\n", idcol, mq_size(qf), when, sender);
+    str_appendf(out, "%-17s %8lld %-19s  ", idcol, mq_size(qf),
+		mq_when(when, sizeof(when), qf->arrival_sec ? qf->arrival_sec
+			: qid_time(qf->id)));
+    mq_text(out, sender);
+    str_appendc(out, '\n');
     for (size_t i = 0; i < qf->rcpt_count; i++) {
 	if (qf->rcpts[i].done)
 	    continue;
 	reason = mq_reason(reasons, qf->rcpts[i].address);
-	if (reason && (last_reason == NULL || strcmp(reason, last_reason) != 0))
-	    stream_printf(dst, "%7s(%s)\n", "", reason);
+	if (reason && (last_reason == NULL || strcmp(reason, last_reason) != 0)) {
+	    str_appendf(out, "%7s(", "");
+	    mq_text(out, reason);
+	    str_appends(out, ")\n");
+	}
 	last_reason = reason;
-	stream_printf(dst, "%*s%s\n", MQ_RCPT_INDENT, "", qf->rcpts[i].address);
+	str_appendf(out, "%*s", MQ_RCPT_INDENT, "");
+	mq_text(out, qf->rcpts[i].address);
+	str_appendc(out, '\n');
     }
-    stream_puts(dst, "\n");
+    str_appendc(out, '\n');
+    stream_write(dst, str_data(out), str_len(out));
+    str_free(&out);
+}
+
+/* mq_open - open a queue file; a maildrop file comes from a local user
+ * and is held to postdrop's rules and limits, so a planted one with
+ * millions of recipients costs no more than an allowed one */
+static int mq_open(const char *abspath, const char *queue, qfile_t **qf_r,
+		   const char **error_r)
+{
+    qenv_limits_t limits;
+
+    if (strcmp(queue, MAIL_QUEUE_MAILDROP) != 0)
+	return qfile_open(abspath, 0, qf_r, error_r);
+    qenv_local_limits(&limits);
+    if (limits.size > 0)
+	limits.size += QENV_POSTDROP_STAMPS;
+    return qfile_open_from(abspath, QENV_USER, &limits, qf_r, error_r);
 }
 
 /* mq_show_one - open one file and print it; 0 shown, -1 skipped */
@@ -183,12 +246,12 @@ static int mq_show_one(const char *queue, const char *id, mq_totals_t *tot)
     const char *error;
     int     st;
 
-    st = qfile_open(qfile_abspath(path, queue, id), 0, &qf, &error);
+    st = mq_open(qfile_abspath(path, queue, id), queue, &qf, &error);
     if (st == QFILE_OK) {
 	attr_list_t *reasons = mq_reasons(id);
 
 	(tot->json ? mq_print_json : mq_print_text) (tot->out, queue, qf, reasons);
-	tot->bytes += mq_size(qf);
+	tot->bytes = mq_add(tot->bytes, mq_size(qf));
 	tot->count++;
 	attr_list_free(&reasons);
 	qfile_close(&qf);
@@ -230,7 +293,8 @@ int     mq_show(stream_t *out, int json)
     if (!json && tot.count == 0)
 	stream_puts(out, "Mail queue is empty\n");
     else if (!json)
-	stream_printf(out, "-- %lld Kbytes in %ld Request%s.\n", (tot.bytes + 1023) / 1024,
+	stream_printf(out, "-- %lld Kbytes in %ld Request%s.\n",
+		      tot.bytes / 1024 + (tot.bytes % 1024 != 0),
 		      tot.count, tot.count == 1 ? "" : "s");
     if (stream_flush(out) < 0 || stream_error(out))
 	return EX_IOERR;
