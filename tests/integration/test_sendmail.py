@@ -8,6 +8,7 @@ incoming/ where the test can read it record by record.
 """
 import os
 import pwd
+import re
 import shutil
 import socket
 import stat
@@ -331,3 +332,19 @@ def test_ordinary_user_submits_through_maildrop_group(inst):
     assert envl["sender"] == f"nobody@{ORIGIN}"
     assert envl["rcpts"] == ["alice@mailroom.test"]
     inst.wait_log(rf"uid={nobody} from=<nobody@{ORIGIN}>")
+
+
+def test_v_names_the_maildrop_id_and_the_log_maps_it(inst):
+    # the ID sendmail -v prints is the maildrop file's; pickup's log line
+    # maps it to the queue ID that mailq shows from then on
+    r = sendmail(inst, ["-v", "alice@mailroom.test"], "Subject: v\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    m = re.search(rb"queued as ([0-9A-Z]{16}) \(maildrop ID; pickup logs the queue ID as", r.stderr)
+    assert m, r.stderr
+    drop_id = m.group(1).decode()
+    _, _, path = only_message(inst)
+    qid = os.path.basename(path)
+    assert qid != drop_id
+    inst.wait_log(rf"{qid}: uid={os.getuid()} from=<{LOGIN}@{ORIGIN}> orig_id={drop_id}$")
+    q = inst.run(["mailroom-queue", "-p"]).stdout.decode()
+    assert qid in q and drop_id not in q

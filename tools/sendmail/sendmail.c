@@ -121,7 +121,9 @@ static int sm_send(const sm_opts_t *opts)
 	fprintf(stderr, "sendmail: %s%s\n", str_data(why),
 		ret == EX_TEMPFAIL ? "; the message was not queued" : "");
     else if (opts->verbose)
-	fprintf(stderr, "sendmail: queued as %s\n", str_data(qid));
+	fprintf(stderr, "sendmail: queued as %s (maildrop ID; pickup logs the queue ID "
+		"as \"QUEUEID: uid=%ld from=<%s> orig_id=%s\")\n", str_data(qid),
+		(long) getuid(), sender, str_data(qid));
     stream_release(&rd.in);
     sm_rcpts_free(&env.rcpts);
     mr_free(sender);
