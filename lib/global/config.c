@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/lline.h"
 #include "../util/msg.h"
 #include "../util/mymalloc.h"
 #include "../util/str.h"
@@ -168,37 +169,30 @@ static int config_commit_logical(str_t *logical, int line, const char **error_r)
     return 0;
 }
 
-/* config_parse - parse the whole file */
-static int config_parse(FILE *fp, const char **error_r)
+/* config_parse - every logical line of the file */
+static int config_parse(lline_t *reader, const char **error_r)
 {
-    str_t  *logical = str_new(256);
-    char    buf[8192];
-    int     lineno = 0, start_line = 0, ret = 0;
+    static char err[700];
+    str_t  *logical = str_new(256), *problem = str_new(100);
+    int     line, r = 0, ret = 0;
 
-    while (ret == 0 && fgets(buf, sizeof(buf), fp)) {
-	lineno++;
-	buf[strcspn(buf, "\r\n")] = 0;
-	if (buf[strspn(buf, " \t")] == '#' || *trim_space(buf) == 0)
-	    continue;			/* comment (even indented) or blank */
-	if (isspace((unsigned char) buf[0]) && str_len(logical) > 0) {
-	    str_appendc(logical, ' ');
-	    str_appends(logical, trim_space(buf));
-	    continue;
-	}
-	ret = config_commit_logical(logical, start_line, error_r);
-	start_line = lineno;
-	str_appends(logical, buf);
+    while (ret == 0 && (r = lline_next(reader, logical, &line, problem)) > 0)
+	ret = config_commit_logical(logical, line, error_r);
+    if (ret == 0 && r < 0) {
+	mr_strlcpy(err, str_data(problem), sizeof(err));
+	*error_r = err;
+	ret = -1;
     }
-    if (ret == 0)
-	ret = config_commit_logical(logical, start_line, error_r);
     str_free(&logical);
+    str_free(&problem);
     return ret;
 }
 
 int     config_load(const char *dir, const char **error_r)
 {
     static char err[700];
-    FILE   *fp;
+    str_t  *problem;
+    lline_t *reader;
     int     ret;
 
     config_init();
@@ -211,13 +205,16 @@ int     config_load(const char *dir, const char **error_r)
     mr_free(config_file_path);
     config_directory_path = (char *) dir;
     config_file_path = mr_format("%s/%s", dir, CONFIG_FILE);
-    if ((fp = fopen(config_file_path, "re")) == NULL) {
-	snprintf(err, sizeof(err), "%s: %s", config_file_path, strerror(errno));
+    problem = str_new(100);
+    if ((reader = lline_open(config_file_path, CONFIG_VALUE_MAX, problem)) == NULL) {
+	mr_strlcpy(err, str_data(problem), sizeof(err));
 	*error_r = err;
+	str_free(&problem);
 	return -1;
     }
-    ret = config_parse(fp, error_r);
-    fclose(fp);
+    str_free(&problem);
+    ret = config_parse(reader, error_r);
+    lline_close(&reader);
     config_store("config_directory", dir, 0);
     return ret;
 }

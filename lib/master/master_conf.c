@@ -13,10 +13,12 @@
 
 #include "global/config.h"
 #include "master/master_conf.h"
+#include "util/lline.h"
 #include "util/mymalloc.h"
 #include "util/sock.h"
 
 #define MASTER_MIN_FIELDS	8
+#define MASTER_CONF_MAX_LINE	(64 * 1024)	/* one service, continuations included */
 
 typedef struct {
     const char *path;
@@ -230,73 +232,51 @@ static void master_parse_logical(master_ctx_t *ctx, char *text, master_conf_t *c
     conf->ents[conf->count++] = ent;
 }
 
-/* master_flush - parse the logical line collected so far */
-static void master_flush(master_ctx_t *ctx, str_t *logical, int start, master_conf_t *conf)
+/* master_conf_parse - every logical line of a reader */
+static int master_conf_parse(lline_t *reader, master_conf_t **conf_r, str_t *errors)
 {
-    if (str_len(logical) == 0)
-	return;
-    ctx->line = start;
-    master_parse_logical(ctx, str_data(logical), conf);
-    str_reset(logical);
+    master_ctx_t ctx = {lline_path(reader), 0, errors, 0};
+    master_conf_t *conf = mr_calloc(1, sizeof(*conf));
+    str_t  *logical = str_new(256), *err = str_new(100);
+    int     r;
+
+    conf->path = mr_strdup(lline_path(reader));
+    while ((r = lline_next(reader, logical, &ctx.line, err)) > 0)
+	master_parse_logical(&ctx, str_data(logical), conf);
+    if (r < 0) {
+	str_appendf(errors, "%s\n", str_data(err));
+	ctx.problems++;
+    }
+    str_free(&logical);
+    str_free(&err);
+    *conf_r = conf;
+    return ctx.problems;
 }
 
 int     master_conf_parse_text(const char *path, const char *text,
 			       master_conf_t **conf_r, str_t *errors)
 {
-    master_ctx_t ctx = {path, 0, errors, 0};
-    master_conf_t *conf = mr_calloc(1, sizeof(*conf));
-    str_t  *logical = str_new(256);
-    int     lineno = 0, start = 0;
+    lline_t *reader = lline_text(text, path, MASTER_CONF_MAX_LINE);
+    int     ret = master_conf_parse(reader, conf_r, errors);
 
-    conf->path = mr_strdup(path);
-    while (*text) {
-	size_t  len = strcspn(text, "\n");
-	char   *line = mr_strndup(text, len);
-
-	text += len + (text[len] == '\n');
-	lineno++;
-	line[strcspn(line, "\r")] = 0;
-	if (line[strspn(line, " \t")] != '#' && *trim_space(line) != 0) {
-	    if (isspace((unsigned char) line[0]) && str_len(logical) > 0) {
-		str_appendc(logical, ' ');
-		str_appends(logical, trim_space(line));
-	    } else {
-		master_flush(&ctx, logical, start, conf);
-		start = lineno;
-		str_appends(logical, trim_space(line));
-	    }
-	}
-	mr_free(line);
-    }
-    master_flush(&ctx, logical, start, conf);
-    str_free(&logical);
-    *conf_r = conf;
-    return ctx.problems;
+    lline_close(&reader);
+    return ret;
 }
 
 int     master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors)
 {
-    FILE   *fp;
-    str_t  *text;
-    char    buf[8192];
-    size_t  n;
+    str_t  *err = str_new(100);
+    lline_t *reader = lline_open(path, MASTER_CONF_MAX_LINE, err);
     int     ret;
 
-    if ((fp = fopen(path, "re")) == NULL) {
-	str_appendf(errors, "%s: %s\n", path, strerror(errno));
+    if (reader == NULL) {
+	str_appendf(errors, "%s\n", str_data(err));
+	str_free(&err);
 	return -1;
     }
-    text = str_new(8192);
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-	str_append(text, buf, n);
-    fclose(fp);
-    if (memchr(str_data(text), 0, str_len(text)) != NULL) {
-	str_appendf(errors, "%s: contains a NUL byte\n", path);
-	str_free(&text);
-	return -1;
-    }
-    ret = master_conf_parse_text(path, str_data(text), conf_r, errors);
-    str_free(&text);
+    ret = master_conf_parse(reader, conf_r, errors);
+    lline_close(&reader);
+    str_free(&err);
     return ret;
 }
 

@@ -1,8 +1,9 @@
 /*
  * master_conf.h - reading master.conf, the table of services.
  *
- * One service per logical line (a line that starts with white space
- * continues the previous one; '#' starts a comment line):
+ * One service per logical line (the grammar of lib/util/lline.h: a line
+ * that starts with white space continues the previous one; '#' starts a
+ * comment line; a logical line is at most 64 KiB):
  *
  *   service type private unpriv chroot wakeup maxproc command [args...]
  *

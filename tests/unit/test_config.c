@@ -340,13 +340,56 @@ static void test_empty_fanout(void **state)
 
     for (int i = 0; i < 10; i++) {
 	str_appendf(text, "%s =", names[i]);
-	for (int j = 0; j < 300; j++)
+	for (int j = 0; j < 1000; j++)
 	    str_appendf(text, "$%s", names[i + 1]);
 	str_appendc(text, '\n');
     }
     str_appendf(text, "%s =\n", names[10]);
     load(str_data(text));
-    assert_string_equal(config_str("myhostname"), "");	/* 300^10 references if uncached */
+    assert_string_equal(config_str("myhostname"), "");	/* 1000^10 references if uncached */
+    str_free(&text);
+}
+
+/* test_long_line_is_whole - a value past any old buffer size stays one
+ * value: the tail of a long banner must not become a parameter */
+static void test_long_line_is_whole(void **state)
+{
+    str_t  *text = str_new(20000);
+    str_t  *want = str_new(20000);
+
+    str_appends(text, "smtpd_banner = ");
+    for (int i = 0; i < 8192 - 1 - 15; i++)	/* where an 8 KiB buffer would cut */
+	str_appendc(want, 'a');
+    str_appends(want, "mynetworks = 0.0.0.0/0 then");
+    for (int i = 0; i < 9000; i++)
+	str_appendc(want, 'b');
+    str_appends(text, str_data(want));
+    str_appends(text, "\nmyhostname = h\n");
+    load(str_data(text));
+    assert_string_equal(config_str("smtpd_banner"), str_data(want));
+    assert_string_equal(config_str("mynetworks"), "127.0.0.0/8 [::1]/128");
+    assert_int_equal(config_line("myhostname"), 2);
+    str_free(&text);
+    str_free(&want);
+}
+
+/* test_too_long_line - past CONFIG_VALUE_MAX: an error at its line */
+static void test_too_long_line(void **state)
+{
+    str_t  *text = str_new(CONFIG_VALUE_MAX + 100);
+    const char *error = NULL;
+    char    want[600];
+
+    str_appends(text, "myhostname = h\nsmtpd_banner = ");
+    for (int i = 0; i < CONFIG_VALUE_MAX; i++)
+	str_appendc(text, 'x');
+    str_appends(text, "\n");
+    unit_write_file(CONFIG_FILE, str_data(text));
+    config_reset();
+    assert_int_equal(config_load(unit_tmpdir(), &error), -1);
+    snprintf(want, sizeof(want), "%s/%s:2: line longer than %d bytes", unit_tmpdir(),
+	     CONFIG_FILE, CONFIG_VALUE_MAX);
+    assert_string_equal(error, want);
     str_free(&text);
 }
 
@@ -372,6 +415,8 @@ int     main(void)
 	cmocka_unit_test(test_expansion_loop_reported),
 	cmocka_unit_test(test_expansion_bomb),
 	cmocka_unit_test(test_empty_fanout),
+	cmocka_unit_test(test_long_line_is_whole),
+	cmocka_unit_test(test_too_long_line),
     };
 
     msg_init("test_config");
