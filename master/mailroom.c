@@ -7,7 +7,7 @@
  *   stop           SIGTERM to master; wait until it is gone
  *   reload         SIGHUP to master (re-read mailroom.conf and master.conf)
  *   status         is master running; each service with its address and
- *                  processes (from data_directory/master.status)
+ *                  processes (from queue_directory/pid/master.status)
  *   check          validate configuration, programs, directories, tables
  *   config [-n|-d] [name...]   parameter values (-n: only non-defaults,
  *                  -d: the built-in defaults, unexpanded)
@@ -20,6 +20,7 @@
  * every *_maps parameter (check).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 #include "global/config.h"
 #include "mailroom.h"
+#include "master/master_dirs.h"
 #include "master/master_pid.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -48,13 +50,19 @@ static void __attribute__((format(printf, 1, 2))) mailroom_say(const char *fmt, 
     fputc('\n', stderr);
 }
 
-/* mailroom_pid_path - data_directory/master.pid */
+/* mailroom_state_path - a file of master's state: queue_directory/pid/NAME */
+static char *mailroom_state_path(const char *name)
+{
+    return mr_format("%s/%s/%s", config_str("queue_directory"), MASTER_PID_DIR, name);
+}
+
+/* mailroom_pid_path - queue_directory/pid/master.pid */
 static const char *mailroom_pid_path(void)
 {
     static char *path;
 
     if (path == NULL)
-	path = mr_format("%s/%s", config_str("data_directory"), MASTER_PID_FILE);
+	path = mailroom_state_path(MASTER_PID_FILE);
     return path;
 }
 
@@ -64,13 +72,14 @@ static int mailroom_running(pid_t *pid_r)
     return master_pid_running(mailroom_pid_path(), pid_r);
 }
 
-/* mailroom_wait_for - wait until master is running (want 1) or not (0) */
-static int mailroom_wait_for(int want, long seconds, pid_t *pid_r)
+/* mailroom_wait_for - wait until master is running (want 1) or not (0);
+ * a running master must have written a pid other than not_pid */
+static int mailroom_wait_for(int want, long seconds, pid_t not_pid, pid_t *pid_r)
 {
     for (long ms = 0; ms < seconds * 1000; ms += 50) {
 	int     running = mailroom_running(pid_r);
 
-	if (running == want && (!want || *pid_r > 0))
+	if (running == want && (!want || (*pid_r > 0 && *pid_r != not_pid)))
 	    return 0;
 	usleep(50000);
     }
@@ -120,19 +129,22 @@ static int mailroom_exec_master(void)
 /* cmd_start - check, then start master */
 static int cmd_start(int argc, char **argv)
 {
-    pid_t   pid;
+    pid_t   pid, stale;
 
-    if (mailroom_running(&pid)) {
-	mailroom_say("the mail system is already running (master pid %ld)", (long) pid);
+    if (mailroom_running(&stale)) {
+	mailroom_say("the mail system is already running (master pid %ld)", (long) stale);
 	return 1;
     }
+    if (stale > 0)
+	mailroom_say("master pid %ld is gone (stale pid file %s); starting a new one",
+		     (long) stale, mailroom_pid_path());
     if (mailroom_print_check() > 0) {
 	mailroom_say("not starting: \"mailroom check\" found the problems above");
 	return 1;
     }
     if (mailroom_exec_master() < 0)
 	return 1;
-    if (mailroom_wait_for(1, MAILROOM_START_WAIT, &pid) < 0) {
+    if (mailroom_wait_for(1, MAILROOM_START_WAIT, stale, &pid) < 0) {
 	mailroom_say("master did not write %s within %ds", mailroom_pid_path(),
 		     MAILROOM_START_WAIT);
 	return 1;
@@ -162,7 +174,7 @@ static int cmd_stop(int argc, char **argv)
 
     if (mailroom_signal(SIGTERM, &pid) < 0)
 	return 1;
-    if (mailroom_wait_for(0, config_time("master_stop_timeout") + 10, &ignored) < 0) {
+    if (mailroom_wait_for(0, config_time("master_stop_timeout") + 10, 0, &ignored) < 0) {
 	mailroom_say("master pid %ld is still running", (long) pid);
 	return 1;
     }
@@ -184,11 +196,14 @@ static int cmd_reload(int argc, char **argv)
 /* mailroom_print_services - the table from master.status */
 static void mailroom_print_services(void)
 {
-    char   *path = mr_format("%s/%s", config_str("data_directory"), MASTER_STATUS_FILE);
-    FILE   *fp = fopen(path, "re");
+    char   *path = mailroom_state_path(MASTER_STATUS_FILE);
+    int     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE   *fp = fd < 0 ? NULL : fdopen(fd, "r");
     char    line[2048];
 
     if (fp == NULL) {
+	if (fd >= 0)
+	    close(fd);
 	printf("(no service information: %s: %s)\n", path, strerror(errno));
 	mr_free(path);
 	return;
@@ -217,7 +232,11 @@ static int cmd_status(int argc, char **argv)
     pid_t   pid;
 
     if (!mailroom_running(&pid)) {
-	printf("mailroom: the mail system is not running\n");
+	if (pid > 0)
+	    printf("mailroom: the mail system is not running (master pid %ld is gone; "
+		   "stale pid file)\n", (long) pid);
+	else
+	    printf("mailroom: the mail system is not running\n");
 	return 1;
     }
     printf("mailroom: the mail system is running (master pid %ld)\n", (long) pid);

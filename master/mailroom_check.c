@@ -108,7 +108,10 @@ static int check_dirs(str_t *problems, str_t *notes)
     for (const master_dir_t *d = master_queue_dirs; d->name; d++) {
 	char   *path = mr_format("%s/%s", config_str("queue_directory"), d->name);
 
-	n += check_one_dir(path, d->mode, uid, d->drop_group ? gr->gr_gid : gid, problems);
+	if (d->root_owned)		/* master fixes it (through a descriptor) */
+	    check_one_dir(path, d->mode, 0, 0, notes);
+	else
+	    n += check_one_dir(path, d->mode, uid, d->drop_group ? gr->gr_gid : gid, problems);
 	mr_free(path);
     }
     return n;

@@ -7,8 +7,8 @@
  *
  * What it does: reads mailroom.conf and master.conf, creates the queue
  * directories (and the mail_owner user / setgid_group group when they are
- * missing), takes the lock on data_directory/master.pid (a second master
- * refuses to start), opens every listening socket, then forks children
+ * missing), takes the lock on queue_directory/pid/master.pid (a second
+ * master refuses to start), opens every listening socket, then forks children
  * with the status pipe at MASTER_STATUS_FD and the listening socket at
  * MASTER_LISTEN_FD (mail_proto.h). A demand-driven service gets a new
  * process when a connection waits and no process is idle, up to maxproc;
@@ -23,6 +23,15 @@
  * here; children read it after they dropped privileges.
  * Runs as: root in production (ports < 1024, chown, children's setuid);
  * as any user for tests and development. Never chroots.
+ *
+ * Root and mail_owner's directories: every directory mail_owner can
+ * write (the queue directories, data_directory) is hostile ground for
+ * root. master touches it only through descriptors (mkdirat/openat with
+ * O_NOFOLLOW, fchown, fchmod: master_dirs.c) or with its effective ids
+ * switched to mail_owner (sockets and FIFOs in public/ and private/:
+ * master_services.c). Its own state (master.pid, master.status) lives
+ * in queue_directory/pid, which belongs to root, and is written under a
+ * descriptor of that directory (master_pid_dir_fd).
  * Parameters: queue_directory, data_directory, daemon_directory,
  * mail_owner, setgid_group, maillog_file, default_process_limit,
  * default_chroot, service_throttle_time, service_failure_limit,
@@ -41,6 +50,7 @@
 #include "global/config.h"
 #include "global/mail_params.h"
 #include "master.h"
+#include "master/master_dirs.h"
 #include "master/master_pid.h"
 #include "util/event.h"
 #include "util/msg.h"
@@ -48,6 +58,7 @@
 #include "util/str.h"
 
 int     master_foreground;
+int     master_pid_dir_fd = -1;
 static int master_sig_pipe[2] = {-1, -1};
 static int master_pid_fd = -1;
 static char *master_pid_path;
@@ -90,8 +101,8 @@ static int master_load_config(const char *dir, int reload)
 /* master_remove_pid - on exit, leave no pid file behind */
 static void master_remove_pid(void)
 {
-    if (master_pid_path && master_pid_fd >= 0)
-	unlink(master_pid_path);
+    if (master_pid_fd >= 0)
+	unlinkat(master_pid_dir_fd, MASTER_PID_FILE, 0);
     master_state_remove();
 }
 
@@ -101,8 +112,9 @@ static void master_lock_pid(void)
     const char *error;
     pid_t   other;
 
-    master_pid_path = mr_format("%s/%s", config_str("data_directory"), MASTER_PID_FILE);
-    master_pid_fd = master_pid_lock(master_pid_path, &other, &error);
+    master_pid_path = mr_format("%s/%s/%s", config_str("queue_directory"), MASTER_PID_DIR,
+				MASTER_PID_FILE);
+    master_pid_fd = master_pid_lock(master_pid_dir_fd, MASTER_PID_FILE, &other, &error);
     if (master_pid_fd == -2)
 	msg_fatal("the mail system is already running (master pid %ld holds %s)",
 		  (long) other, master_pid_path);
@@ -229,7 +241,7 @@ int     main(int argc, char **argv)
 	msg_fatal("config directory %s: %m", config);
     master_load_config(config ? dir : NULL, 0);
     master_log_target(1);
-    master_dirs_init();
+    master_pid_dir_fd = master_dirs_init();
     master_lock_pid();
     msg_cleanup_hook(master_remove_pid);
     master_signals();

@@ -30,6 +30,7 @@ typedef struct master_serv {
 
 extern master_serv_t *master_services;
 extern int master_foreground;
+extern int master_pid_dir_fd;		/* queue_directory/pid, root's */
 
 /* master_services.c - the service table */
 void    master_services_load(int initial);	/* read master.conf, open sockets */
@@ -47,10 +48,11 @@ void    master_forget(master_serv_t *serv);	/* service freed */
 void    master_stop_children(long timeout_s);
 int     master_children(void);
 
-/* master_dirs.c - queue directories, user and group */
-void    master_dirs_init(void);
+/* master_dirs.c - queue directories, user and group; returns an open
+ * descriptor of the pid directory (root's), where master keeps its state */
+int     master_dirs_init(void);
 
-/* master_state.c - data_directory/master.status for "mailroom status" */
+/* master_state.c - pid/master.status for "mailroom status" */
 void    master_state_changed(void);
 void    master_state_remove(void);
 

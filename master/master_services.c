@@ -6,6 +6,10 @@
  * is refused while the table changes); its old processes are retired
  * (master_spawn.c) so that new ones start with the new settings. A
  * service that disappeared loses its socket; one that appeared gets one.
+ *
+ * Unix sockets and FIFOs live in public/ and private/, which mail_owner
+ * can write: master, although root, touches them only with mail_owner's
+ * effective ids (master_as_owner), never by path as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include "util/sock.h"
 
 #define MASTER_BACKLOG	128
+#define MASTER_BIND_WAIT	2000	/* ms: see master_listen_inet */
 
 master_serv_t *master_services;
 int     master_stopping;
@@ -76,42 +81,70 @@ void    master_serv_update(master_serv_t *serv)
 		 && (serv->maxproc == 0 || serv->total < serv->maxproc));
 }
 
-/* master_owner - chown a socket or FIFO to mail_owner when root */
-static int master_owner(const char *path, const char **error_r)
+/*
+ * master_as_owner / master_as_self - the queue's public/ and private/
+ * belong to mail_owner, who could swap a link in at any moment: master
+ * removes, binds, creates and chmods there only with mail_owner's
+ * effective ids, so a link reaches nothing mail_owner could not reach
+ * itself. The files are then mail_owner's without a chown.
+ */
+static void master_as_owner(void)
 {
-    static char err[600];
     uid_t   uid;
     gid_t   gid;
 
-    if (!privs_running_as_root())
-	return 0;
-    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0) {
-	snprintf(err, sizeof(err), "unknown mail_owner \"%s\"", config_str("mail_owner"));
-	*error_r = err;
-	return -1;
-    }
-    if (chown(path, uid, gid) < 0) {
-	snprintf(err, sizeof(err), "chown %s: %s", path, strerror(errno));
-	*error_r = err;
-	return -1;
-    }
-    return 0;
+    if (getuid() != 0)
+	return;
+    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0)
+	msg_fatal("unknown mail_owner \"%s\"", config_str("mail_owner"));
+    privs_as_user(uid, gid);
+}
+
+/* master_as_self - back to master's own ids (root) */
+static void master_as_self(void)
+{
+    privs_as_root();
 }
 
 /* master_open_fifo - (re)create and open a FIFO for reading */
 static int master_open_fifo(const char *path, int mode, const char **error_r)
 {
     static char err[600];
-    int     fd;
+    mode_t  old_mask = umask((mode_t) (~mode & 0777));
+    int     fd = -1;
+
+    struct stat st;
 
     if ((unlink(path) < 0 && errno != ENOENT) || mkfifo(path, (mode_t) mode) < 0
-	|| chmod(path, (mode_t) mode) < 0
-	|| (fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	|| (fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 	snprintf(err, sizeof(err), "fifo %s: %s", path, strerror(errno));
 	*error_r = err;
-	return -1;
+    } else if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+	snprintf(err, sizeof(err), "fifo %s: replaced by something else", path);
+	*error_r = err;
+	close(fd);
+	fd = -1;
     }
+    umask(old_mask);
     return fd;
+}
+
+/*
+ * master_listen_inet - bind a TCP address. Right after a crash of the
+ * previous master, its orphaned children let go of the listening socket
+ * when the kernel tells them (mail_server.c), which may be a moment after
+ * the crash: an address in use is tried again for MASTER_BIND_WAIT ms.
+ */
+static int master_listen_inet(const char *addr, const char **error_r)
+{
+    int     fd;
+
+    for (int waited = 0;; waited += 50) {
+	fd = sock_listen_inet(addr, MASTER_BACKLOG, error_r);
+	if (fd >= 0 || errno != EADDRINUSE || waited >= MASTER_BIND_WAIT)
+	    return fd;
+	usleep(50 * 1000);
+    }
 }
 
 /* master_open_listener - the socket or FIFO children will inherit */
@@ -121,22 +154,18 @@ static int master_open_listener(master_serv_t *serv, const char **error_r)
 
     switch (serv->type) {
     case MASTER_TYPE_INET:
-	fd = sock_listen_inet(serv->addr, MASTER_BACKLOG, error_r);
+	fd = master_listen_inet(serv->addr, error_r);
 	break;
     case MASTER_TYPE_UNIX:
+	master_as_owner();
 	fd = sock_listen_unix(serv->addr, MASTER_BACKLOG, serv->private_flag ? 0600 : 0666,
 			      error_r);
-	if (fd >= 0 && master_owner(serv->addr, error_r) < 0) {
-	    close(fd);
-	    fd = -1;
-	}
+	master_as_self();
 	break;
     default:
+	master_as_owner();
 	fd = master_open_fifo(serv->addr, serv->private_flag ? 0600 : 0622, error_r);
-	if (fd >= 0 && master_owner(serv->addr, error_r) < 0) {
-	    close(fd);
-	    fd = -1;
-	}
+	master_as_self();
 	break;
     }
     if (fd >= 0)
@@ -189,8 +218,11 @@ static void master_serv_free(master_serv_t *serv)
     master_watch(serv, 0);
     if (serv->listen_fd >= 0)
 	close(serv->listen_fd);
-    if (serv->type != MASTER_TYPE_INET)
+    if (serv->type != MASTER_TYPE_INET) {
+	master_as_owner();
 	unlink(serv->addr);
+	master_as_self();
+    }
     for (int i = 0; i < serv->argc; i++)
 	mr_free(serv->argv[i]);
     mr_free(serv->argv);

@@ -3,15 +3,21 @@
  *
  * A child finds its service's status pipe at MASTER_STATUS_FD and the
  * listening socket at MASTER_LISTEN_FD, and tells master "idle" or
- * "busy" with a fixed-size mail_status_t. A new child counts as idle
+ * "busy" with a fixed-size mail_status_t, which also says whether it took
+ * a client yet. A new child counts as idle
  * until it says otherwise, so master does not fork a second one for the
  * same waiting connection.
  *
- * Back-off: a child that exits abnormally holds its service for a second
- * per failure in a row; after service_failure_limit failures in a row
- * the service is throttled for service_throttle_time. A status message
- * from a child (it started fine) clears the count. A crashing daemon
- * thus costs a few forks a minute, never a fork bomb.
+ * Back-off: only a child that dies abnormally before it took its first
+ * client (it never said "busy") counts as a failure: that is a daemon
+ * that cannot start or cannot serve, and restarting it at once would
+ * only spin. Each such failure holds the service for a second per
+ * failure in a row; after service_failure_limit failures in a row the
+ * service is throttled for service_throttle_time. A child that took a
+ * client clears the count. A child that had served clients and then
+ * died (killed, crashed on one client's input) is simply replaced, at
+ * once: killing healthy processes never takes a whole service down.
+ * A crashing daemon thus costs a few forks a minute, never a fork bomb.
  *
  * Retiring (reload, removed service): master closes its end of the
  * service's status pipe. Old children notice (the write end reports an
@@ -41,6 +47,7 @@ typedef struct master_proc {
     master_serv_t *serv;		/* NULL once the service is gone */
     char   *path;			/* for log lines */
     int     avail;
+    int     served;			/* said "busy" once: took a client */
     int     stale;			/* retired: no longer counted */
     int     killed;			/* master sent SIGTERM */
 } master_proc_t;
@@ -124,7 +131,7 @@ void    master_spawn(master_serv_t *serv)
 	return;
     }
     proc = mr_calloc(1, sizeof(*proc));
-    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0};
+    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0};
     master_procs = proc;
     serv->total++;
     serv->avail++;
@@ -141,8 +148,11 @@ static void master_status_one(master_serv_t *serv, const mail_status_t *st)
 
     if (proc == NULL || proc->serv != serv || proc->stale)
 	return;
-    serv->fail_count = 0;
-    serv->throttled = 0;
+    if (st->taken && !proc->served) {	/* its first client: it works */
+	proc->served = 1;
+	serv->fail_count = 0;
+	serv->throttled = 0;
+    }
     if (avail != proc->avail) {
 	proc->avail = avail;
 	serv->avail += avail ? 1 : -1;
@@ -200,7 +210,7 @@ static void master_exited(master_proc_t *proc, int status)
     } else {
 	serv->total--;
 	serv->avail -= proc->avail;
-	if (abnormal)
+	if (abnormal && !proc->served)
 	    master_failure(serv);
     }
     master_serv_update(serv);

@@ -1,5 +1,9 @@
 /*
- * master_state.c - data_directory/master.status, read by "mailroom status".
+ * master_state.c - pid/master.status, read by "mailroom status".
+ *
+ * The file is master's own state: it is written (as root) only in the
+ * root-owned pid directory, under master_pid_dir_fd, with O_EXCL and
+ * O_NOFOLLOW, so no link can redirect the write.
  *
  * Rewritten (temporary file + rename, so a reader never sees half of it)
  * at most every 100ms after something changed. Format, one line each:
@@ -8,40 +12,59 @@
  * STATE is "running" or "throttled". PROCESSES includes old processes
  * still finishing after a reload.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "global/config.h"
 #include "master.h"
+#include "master/master_dirs.h"
 #include "master/master_pid.h"
 #include "util/event.h"
 #include "util/msg.h"
-#include "util/mymalloc.h"
 
 static int master_state_pending;
+
+#define MASTER_STATUS_TMP	MASTER_STATUS_FILE ".tmp"
+
+/* master_state_open - a fresh temporary file in the pid directory */
+static FILE *master_state_open(void)
+{
+    int     fd;
+    FILE   *fp;
+
+    if (unlinkat(master_pid_dir_fd, MASTER_STATUS_TMP, 0) < 0 && errno != ENOENT)
+	return NULL;
+    fd = openat(master_pid_dir_fd, MASTER_STATUS_TMP,
+		O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+	return NULL;
+    if ((fp = fdopen(fd, "w")) == NULL)
+	close(fd);
+    return fp;
+}
 
 /* master_state_write - write the file now */
 static void master_state_write(int fd, int event, void *context)
 {
-    char   *path = mr_format("%s/%s", config_str("data_directory"), MASTER_STATUS_FILE);
-    char   *tmp = mr_format("%s.tmp", path);
     long long now = event_now_ms();
     FILE   *fp;
 
     master_state_pending = 0;
-    if ((fp = fopen(tmp, "we")) == NULL) {
-	msg_warn("cannot write %s: %m", tmp);
-    } else {
-	fprintf(fp, "master %ld\n", (long) getpid());
-	for (master_serv_t *s = master_services; s; s = s->next)
-	    fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s->name, master_type_name(s->type),
-		    s->addr, s->total + s->stale, s->avail, s->maxproc,
-		    s->throttled && now < s->hold_until ? "throttled" : "running");
-	if (fclose(fp) != 0 || rename(tmp, path) < 0)
-	    msg_warn("cannot write %s: %m", path);
+    if ((fp = master_state_open()) == NULL) {
+	msg_warn("cannot write %s/%s: %m", MASTER_PID_DIR, MASTER_STATUS_TMP);
+	return;
     }
-    mr_free(tmp);
-    mr_free(path);
+    fprintf(fp, "master %ld\n", (long) getpid());
+    for (master_serv_t *s = master_services; s; s = s->next)
+	fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s->name, master_type_name(s->type),
+		s->addr, s->total + s->stale, s->avail, s->maxproc,
+		s->throttled && now < s->hold_until ? "throttled" : "running");
+    if (fclose(fp) != 0
+	|| renameat(master_pid_dir_fd, MASTER_STATUS_TMP, master_pid_dir_fd,
+		    MASTER_STATUS_FILE) < 0)
+	msg_warn("cannot write %s/%s: %m", MASTER_PID_DIR, MASTER_STATUS_FILE);
 }
 
 void    master_state_changed(void)
@@ -54,8 +77,6 @@ void    master_state_changed(void)
 
 void    master_state_remove(void)
 {
-    char   *path = mr_format("%s/%s", config_str("data_directory"), MASTER_STATUS_FILE);
-
-    unlink(path);
-    mr_free(path);
+    if (master_pid_dir_fd >= 0)
+	unlinkat(master_pid_dir_fd, MASTER_STATUS_FILE, 0);
 }

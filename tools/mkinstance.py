@@ -10,7 +10,7 @@ queue, mail store, log, and demo users:
     DIR/spool/     queue_directory
     DIR/mail/      virtual_mailbox_base (Maildirs of the demo users)
     DIR/log/       mailroom.log
-    DIR/data/      data_directory (master.pid, ...)
+    DIR/data/      data_directory (the daemons' own data)
 """
 import argparse
 import json

@@ -344,6 +344,17 @@ void    event_server_drain(void)
     es_clients_changed();
 }
 
+/* es_note_taken - the first client or wake-up: tell master we work */
+static void es_note_taken(void)
+{
+    static int said;
+
+    if (said++ || es.args.stand_alone)
+	return;
+    server_took_client();
+    (void) server_report(!es.draining);
+}
+
 /* es_count_use - one more client or trigger; drain at max_use */
 static void es_count_use(void)
 {
@@ -383,6 +394,7 @@ static int es_accept_one(void)
 	return errno == EINTR || errno == ECONNABORTED;
     }
     (void) es_conn_new(fd, es.accept_hooks);
+    es_note_taken();
     es_count_use();
     return 1;
 }
@@ -397,6 +409,7 @@ static void es_accept_event(int fd, int event, void *context)
 /* es_trigger_call - run the trigger hook; a wake-up counts as use */
 static void es_trigger_call(const char *buf, size_t len)
 {
+    es_note_taken();
     es.params->trigger(buf, len, es.args.service);
     if (len > 0) {
 	es_clients_changed();			/* activity: idle timer again */

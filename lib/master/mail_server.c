@@ -7,14 +7,23 @@
  *
  * Trust: the command line and mailroom.conf come from master and root;
  * they are trusted. Nothing from a client is read before post_init.
+ *
+ * Losing master: the kernel sends SERVER_ORPHAN_SIGNAL when master dies
+ * (PR_SET_PDEATHSIG, set after the privilege drop, which would clear
+ * it). The handler replaces the listening socket with /dev/null at once,
+ * so that a master started right after a crash can bind the same
+ * address while this process finishes the client it has; the skeleton
+ * then exits instead of taking another client.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "global/config.h"
@@ -26,6 +35,9 @@
 #include "util/sock.h"
 
 static char server_addr_buf[128] = "local";
+static int server_null_fd = -1;		/* replaces the listening socket */
+static volatile sig_atomic_t server_orphaned;
+static int server_taken;		/* took a client: it works */
 
 /* server_usage - complain about the command line and give up */
 static void server_usage(const char *prog)
@@ -107,6 +119,45 @@ static void server_drop_privileges(const server_args_t *args, const server_param
     server_set_chrooted(jail != NULL && root);
 }
 
+/*
+ * server_orphan_handler - master died (the kernel's parent-death signal):
+ * let go of the listening socket at once, so that a new master can bind
+ * its address while this process finishes its client. dup2 over the
+ * descriptor (rather than close) keeps the number from being reused by
+ * the session. Only async-signal-safe calls here.
+ */
+static void server_orphan_handler(int sig)
+{
+    int     saved = errno;
+
+    (void) dup2(server_null_fd, MASTER_LISTEN_FD);
+    server_orphaned = 1;
+    errno = saved;
+}
+
+/* server_watch_master - arrange to hear at once when master dies */
+static void server_watch_master(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = server_orphan_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SERVER_ORPHAN_SIGNAL, &sa, NULL) < 0)
+	msg_fatal("sigaction: %m");
+    /* after the privilege drop: a change of ids clears the setting */
+    if (prctl(PR_SET_PDEATHSIG, SERVER_ORPHAN_SIGNAL, 0, 0, 0) < 0)
+	msg_fatal("prctl(PR_SET_PDEATHSIG): %m");
+    if (server_master_gone())		/* it died before we asked */
+	raise(SERVER_ORPHAN_SIGNAL);
+}
+
+int     server_orphan(void)
+{
+    return server_orphaned != 0;
+}
+
 void    server_startup(int argc, char **argv, const server_params_t *params,
 		       server_args_t *args)
 {
@@ -123,14 +174,24 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)
 	msg_verbose = var_debug_level;
+    if (!args->stand_alone
+	&& (server_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+	msg_fatal("open /dev/null: %m");	/* before any chroot */
     if (params->pre_init)
 	params->pre_init(args->service);
     server_drop_privileges(args, params);
+    if (!args->stand_alone)
+	server_watch_master();
     if (params->post_init)
 	params->post_init(args->service);
     if (msg_verbose)
 	msg_info("service %s (%s) started%s", args->service, args->type,
 		 server_chrooted() ? ", chrooted" : "");
+}
+
+void    server_took_client(void)
+{
+    server_taken = 1;
 }
 
 int     server_report(int avail)
@@ -144,6 +205,7 @@ int     server_report(int avail)
     memset(&st, 0, sizeof(st));
     st.pid = pid;
     st.avail = avail;
+    st.taken = server_taken;
     do {
 	n = write(MASTER_STATUS_FD, &st, sizeof(st));
     } while (n < 0 && errno == EINTR);

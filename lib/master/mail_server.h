@@ -37,6 +37,7 @@ typedef struct event_conn event_conn_t;
 typedef struct mail_status {
     pid_t   pid;
     int     avail;			/* 1 idle, 0 busy */
+    int     taken;			/* 1 once it took its first client */
 } mail_status_t;
 
 typedef struct server_params {

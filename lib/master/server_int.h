@@ -7,6 +7,8 @@
 #ifndef MR_SERVER_INT_H
 #define MR_SERVER_INT_H
 
+#include <signal.h>
+
 #include "master/mail_server.h"
 
 typedef struct server_args {
@@ -24,11 +26,19 @@ typedef struct server_args {
  * mail_server.c); fatal on any failure */
 void    server_startup(int argc, char **argv, const server_params_t *params,
 		       server_args_t *args);
+/* server_took_client - note that this process took a client (or a
+ * wake-up): from the next report on, master knows it works, and will
+ * replace it at once rather than count its death as a failure */
+void    server_took_client(void);
 /* server_report - tell master we are idle (1) or busy (0); returns -1
  * when master is gone */
 int     server_report(int avail);
 /* server_master_gone - has master closed its end of the status pipe? */
 int     server_master_gone(void);
+/* SERVER_ORPHAN_SIGNAL - the kernel's word that master died */
+#define SERVER_ORPHAN_SIGNAL	SIGUSR1
+/* server_orphan - has master died (the listening socket is let go)? */
+int     server_orphan(void);
 /* server_exit - run pre_exit and exit(0) */
 void    server_exit(const server_params_t *params) __attribute__((noreturn));
 /* server_client_nodelay - for inet services: replies are written whole,

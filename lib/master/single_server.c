@@ -6,7 +6,9 @@
  * and waits for the next one. Master starts another process when none is
  * idle. A process exits after max_use clients, after max_idle seconds
  * without one, or as soon as master goes away (its end of the status
- * pipe closes). The listening socket is non-blocking (master sets it),
+ * pipe closes); a process busy with a client when master dies lets go
+ * of the listening socket at once (mail_server.c), finishes that
+ * client, and exits. The listening socket is non-blocking (master sets it),
  * so when several idle processes wake up for one connection, the losers
  * see EAGAIN and simply wait again.
  *
@@ -131,10 +133,15 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
 		msg_warn("accept: %m");
 	    continue;
 	}
+	server_took_client();
 	if (server_report(0) < 0)
 	    msg_fatal("cannot report to master: %m");
 	single_server_serve(fd, args, params);
 	used++;
+	if (server_orphan()) {
+	    msg_info("master is gone: exiting after the client");
+	    return;
+	}
 	if (server_report(1) < 0)
 	    return;
     }

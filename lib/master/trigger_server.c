@@ -71,6 +71,7 @@ static ssize_t trigger_fetch(int listen_fd, int is_fifo, char *buf, size_t size)
 static void trigger_call(const server_params_t *params, const server_args_t *args,
 			 const char *buf, size_t len)
 {
+    server_took_client();
     if (!args->stand_alone)
 	server_report(0);
     params->trigger(buf, len, args->service);

@@ -11,6 +11,11 @@
 #include "msg.h"
 #include "privs.h"
 
+#define PRIVS_MAX_GROUPS	256
+
+static gid_t privs_saved_groups[PRIVS_MAX_GROUPS];
+static int privs_saved_ngroups = -1;	/* -1: not switched */
+
 int     privs_running_as_root(void)
 {
     return geteuid() == 0;
@@ -63,4 +68,27 @@ void    privs_drop(const char *user, const char *chroot_dir)
     privs_become(uid, gid);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+}
+
+void    privs_as_user(uid_t uid, gid_t gid)
+{
+    if (getuid() != 0)
+	return;
+    if (privs_saved_ngroups >= 0)
+	msg_panic("privs_as_user: already switched");
+    if ((privs_saved_ngroups = getgroups(PRIVS_MAX_GROUPS, privs_saved_groups)) < 0)
+	msg_fatal("getgroups: %s", strerror(errno));
+    /* groups and gid first: once the euid is not 0 they cannot change */
+    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0)
+	msg_fatal("switch to uid %ld gid %ld: %s", (long) uid, (long) gid, strerror(errno));
+}
+
+void    privs_as_root(void)
+{
+    if (getuid() != 0 || privs_saved_ngroups < 0)
+	return;
+    if (seteuid(0) < 0 || setegid(getgid()) < 0
+	|| setgroups((size_t) privs_saved_ngroups, privs_saved_groups) < 0)
+	msg_fatal("switch back to root: %s", strerror(errno));
+    privs_saved_ngroups = -1;
 }

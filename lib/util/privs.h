@@ -23,4 +23,16 @@ void    privs_become(uid_t uid, gid_t gid);
 /* privs_running_as_root - were we started by root? */
 int     privs_running_as_root(void);
 
+/*
+ * privs_as_user / privs_as_root - for code that stays root (master): run
+ * a few operations with the effective ids (and groups) of uid/gid, so
+ * that the kernel checks them as that user's. Used around every
+ * path-based operation in a directory that user can write: a link that
+ * user planted then reaches nothing that user could not reach anyway.
+ * Real and saved ids stay root, so privs_as_root gets root back. Not
+ * nested; a no-op when not running as root. Failure is fatal.
+ */
+void    privs_as_user(uid_t uid, gid_t gid);
+void    privs_as_root(void);
+
 #endif

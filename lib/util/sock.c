@@ -22,9 +22,12 @@ static char sock_errbuf[512];
 /* sock_fail - format an error and return -1 */
 static int sock_fail(const char **error_r, int fd, const char *what, const char *where)
 {
+    int     saved = errno;
+
     snprintf(sock_errbuf, sizeof(sock_errbuf), "%s %s: %s", what, where, strerror(errno));
     if (fd >= 0)
 	close(fd);
+    errno = saved;
     if (error_r)
 	*error_r = sock_errbuf;
     return -1;
@@ -64,7 +67,8 @@ static int sock_unix_addr(struct sockaddr_un *sun, const char *path)
 int     sock_listen_unix(const char *path, int backlog, int mode, const char **error_r)
 {
     struct sockaddr_un sun;
-    int     fd;
+    mode_t  old_mask;
+    int     fd, ret;
 
     if (sock_unix_addr(&sun, path) < 0)
 	return sock_fail(error_r, -1, "bad socket path", path);
@@ -72,10 +76,13 @@ int     sock_listen_unix(const char *path, int backlog, int mode, const char **e
 	return sock_fail(error_r, -1, "socket for", path);
     if (unlink(path) < 0 && errno != ENOENT)
 	return sock_fail(error_r, fd, "remove old socket", path);
-    if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0)
+    /* The mode comes from the umask at bind time: no chmod by path
+     * afterwards, which could follow a link swapped in after the bind. */
+    old_mask = umask((mode_t) (~mode & 0777));
+    ret = bind(fd, (struct sockaddr *) &sun, sizeof(sun));
+    umask(old_mask);
+    if (ret < 0)
 	return sock_fail(error_r, fd, "bind", path);
-    if (chmod(path, (mode_t) mode) < 0)
-	return sock_fail(error_r, fd, "chmod", path);
     if (listen(fd, backlog) < 0)
 	return sock_fail(error_r, fd, "listen", path);
     return fd;

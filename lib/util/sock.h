@@ -10,7 +10,11 @@
 #include <sys/socket.h>
 
 /* sock_listen_unix - bind and listen on a Unix socket path (an old socket
- * file is replaced); mode is applied to the socket file */
+ * file is replaced); the socket file is created with mode (through the
+ * umask, so no path is touched after the bind; the caller must be
+ * single-threaded). Every path operation runs with the caller's ids: a
+ * root caller in a directory another user can write switches its
+ * effective ids first (privs_as_user). */
 int     sock_listen_unix(const char *path, int backlog, int mode, const char **error_r);
 /* sock_connect_unix - connect to a Unix socket, waiting at most timeout s */
 int     sock_connect_unix(const char *path, int timeout, const char **error_r);

@@ -143,7 +143,7 @@ def test_sigterm_leaves_no_process(mailroom):
     master = inst.proc.pid
     echo_pid(port)
     kids = wait_until(lambda: len(children(master)) >= 2 and children(master))
-    pid_file = os.path.join(inst.dir, "data", "master.pid")
+    pid_file = os.path.join(inst.spool, "pid", "master.pid")
     assert open(pid_file).read().strip() == str(master)
     inst.proc.send_signal(signal.SIGTERM)
     assert inst.proc.wait(timeout=15) == 0
