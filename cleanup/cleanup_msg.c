@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "global/config.h"
+#include "global/mail_header.h"
 #include "queue/cleanup_client.h"
 #include "queue/record.h"
 #include "util/msg.h"
@@ -66,34 +67,18 @@ void    cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t le
     }
 }
 
-/* cleanup_header_name - length of "name" if line is "name:...", else 0 */
-static size_t cleanup_header_name(const char *line, size_t len)
-{
-    size_t  n = 0;
-
-    while (n < len && line[n] > ' ' && line[n] < 127 && line[n] != ':')
-	n++;
-    return (n > 0 && n < len && line[n] == ':') ? n : 0;
-}
-
-/* cleanup_header_is - case-insensitive name comparison */
-static int cleanup_header_is(const char *line, size_t n, const char *name)
-{
-    return strlen(name) == n && strncasecmp(line, name, n) == 0;
-}
-
 /* cleanup_note_header - remember the headers we would otherwise add */
 static void cleanup_note_header(cleanup_state_t *cs, const char *line, size_t n)
 {
-    if (cleanup_header_is(line, n, "message-id")) {
+    if (header_name_is(line, n, "message-id")) {
 	char   *value = mr_strdup(line + n + 1);
 
 	cs->seen_msgid = 1;
 	msg_info("%s: message-id=%s", cs->id, trim_space(value));
 	mr_free(value);
-    } else if (cleanup_header_is(line, n, "date"))
+    } else if (header_name_is(line, n, "date"))
 	cs->seen_date = 1;
-    else if (cleanup_header_is(line, n, "from"))
+    else if (header_name_is(line, n, "from"))
 	cs->seen_from = 1;
 }
 
@@ -135,8 +120,8 @@ static void cleanup_header_line(cleanup_state_t *cs)
 {
     const char *line = str_data(cs->line);
     size_t  len = str_len(cs->line);
-    size_t  n = cleanup_header_name(line, len);
-    int     cont = len > 0 && (line[0] == ' ' || line[0] == '\t');
+    size_t  n = header_name_len(line, len);
+    int     cont = header_continues(line, len);
 
     if (n > 0)
 	cleanup_note_header(cs, line, n);

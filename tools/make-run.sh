@@ -40,9 +40,17 @@ Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log
   status      $BIN/mailroom -c $RUN/etc status
 Demo users (virtual mailboxes, sasldb $RUN/etc/sasldb2):
   alice@mailroom.test / alice-pw     bob@mailroom.test / bob-pw
-Mail is accepted and queued durably (see it with mailroom-queue -p); delivery,
+Where the mail goes: alice@ and bob@mailroom.test are virtual mailboxes, delivered
+by local into the Maildirs $RUN/mail/mailroom.test/alice/new/ and .../bob/new/
+(postmaster@ goes to alice, see $RUN/etc/aliases).
 TLS/AUTH, POP3/IMAP (1110/1995, 1143/1993), ManageSieve (4190) and the content
 filter (10024) are not built yet, so those ports are reserved but not opened.
+INFO
+if [ ! -x "$BIN/qmgr" ]; then
+    echo "The scheduler (qmgr) is not built yet: mail is accepted and queued durably"
+    echo "(mailroom-queue -p) and waits there for it."
+fi
+cat <<INFO
 Press Ctrl-C to stop.
 INFO
 exec "$BIN/master" -c "$RUN/etc" -f

@@ -15,6 +15,7 @@ queue, mail store, log, and demo users:
 import argparse
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def master_conf(ports):
         "tabled         unix  y       y      n      -      0       tabled",
         "pickup         unix  n       y      n      60     1       pickup",
         "showq          unix  n       y      n      -      10      showq",
+        "local          unix  y       n      n      -      -       local",
     ]
     return "\n".join(lines) + "\n"
 
@@ -104,6 +106,18 @@ def make_cert(etc, name="mx.mailroom.test", days=365):
     os.chmod(os.path.join(etc, "key.pem"), 0o600)
 
 
+def own_mail_dir(path):
+    """Virtual mailboxes belong to virtual_uid ($mail_owner): as root, give
+    the folder they are created in to that user."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pw = pwd.getpwnam("mailroom")
+    except KeyError:
+        return
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
 def create(d, build_bin, ports, extra=None):
     d = os.path.abspath(d)
     for sub in ("etc", "spool", "mail", "log", "data"):
@@ -119,6 +133,7 @@ def create(d, build_bin, ports, extra=None):
         f.write("postmaster: alice@mailroom.test\nabuse: postmaster\n")
     make_sasldb(os.path.join(d, "etc/sasldb2"))
     make_cert(os.path.join(d, "etc"))
+    own_mail_dir(os.path.join(d, "mail"))
     with open(os.path.join(d, "etc/ports.json"), "w") as f:
         json.dump(ports, f)
     return d

@@ -157,6 +157,9 @@ int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
  * the content. */
 int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
 		   const char **error_r);
+/* qfile_rewind - make the next qfile_line start at the first content
+ * line again (a delivery agent reads the content once per mailbox) */
+void    qfile_rewind(qfile_t *qf);
 /* qfile_rcpt_done - mark rcpts[i] delivered: rewrite its type byte and
  * fsync: 0 ok, -1 (*error_r). File must be open writable. */
 int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r);

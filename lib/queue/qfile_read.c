@@ -307,6 +307,13 @@ int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
     return ret;
 }
 
+/* qfile_rewind - drop the content reader; the next read starts over */
+void    qfile_rewind(qfile_t *qf)
+{
+    if (qf->content)
+	stream_close(&qf->content);
+}
+
 /* qfile_rcpt_done - rewrite the recipient's type byte, fsync */
 int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
 {

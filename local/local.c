@@ -1,0 +1,129 @@
+/*
+ * local - final delivery to local users and virtual mailboxes.
+ *
+ * qmgr connects to private/local and sends one delivery request
+ * (docs/delivery.md): a message in active/ and the recipients to deliver.
+ * For each recipient local works out where the mail goes - aliases
+ * (alias_maps, with :include:), the user's .forward, the mailbox
+ * (home_mailbox: a Maildir by default, or an mbox in
+ * mail_spool_directory), a "|command", a "/file", a virtual mailbox
+ * (virtual_mailbox_domains, virtual_mailbox_maps), or another address
+ * (forwarded through cleanup) - delivers, and reports each recipient
+ * sent, bounced or deferred through the delivery library, which marks
+ * the recipient done in the queue file (or writes the bounce/defer log)
+ * before the reply. Logs "ID: to=<rcpt>, relay=local, delay=...,
+ * delays=..., dsn=2.0.0, status=sent (delivered to maildir)".
+ *
+ * Every copy gets "Return-Path: <sender>" and "Delivered-To: rcpt" in
+ * front of the content as queued; a message that already carries
+ * "Delivered-To: rcpt" is bounced (5.4.6, mail forwarding loop). A
+ * Maildir copy is fsync'd in tmp/, renamed into new/ and new/ fsync'd
+ * before success is reported, so a crash never loses a message that was
+ * reported delivered, and a recipient marked done is never delivered
+ * again (at worst one not yet marked is delivered twice).
+ *
+ * Trust: the request comes from qmgr and is checked by the delivery
+ * library (bounded, offsets verified against the queue file, which must
+ * belong to mail_owner). Message content is untrusted data: it is copied,
+ * never interpreted, except the header scan for Delivered-To. Alias
+ * tables and mailroom.conf are trusted (root's). .forward and :include:
+ * files are trusted only as far as their owner: read as that user, and
+ * their commands and files run as that user.
+ *
+ * Privileges: local keeps root (master.conf: unprivileged n) only to
+ * become each recipient: every delivery step runs in a child that drops
+ * to the recipient's (or the list owner's) uid and gid for good
+ * (local_user.c argues why a child rather than effective ids). Root
+ * itself only opens tables, the spool directory's mbox and its dot-lock
+ * (through a directory descriptor, O_NOFOLLOW, owner checked), and the
+ * queue file. Not chrooted (it needs home directories and the passwd
+ * database). Not started as root, everything runs as the invoking user.
+ *
+ * Parameters: alias_maps, home_mailbox, mail_spool_directory,
+ * recipient_delimiter, mydestination, virtual_mailbox_domains,
+ * virtual_mailbox_maps, virtual_mailbox_base, virtual_uid_maps,
+ * virtual_gid_maps, virtual_uid, virtual_gid, virtual_minimum_uid,
+ * allow_mail_to_commands, allow_mail_to_files, command_time_limit,
+ * default_privs, deliver_lock_attempts, deliver_lock_delay,
+ * stale_lock_time; see docs/local.md.
+ */
+#include "global/config.h"
+#include "local.h"
+#include "master/mail_server.h"
+#include "queue/deliver_request.h"
+#include "queue/qfile.h"
+#include "util/msg.h"
+
+#define LOCAL_LINE_PIECE	(64 * 1024)
+
+/* local_qf_line - content reader over the queue file */
+static int local_qf_line(void *ctx, str_t *line, int *complete_r, const char **error_r)
+{
+    return qfile_line(ctx, line, LOCAL_LINE_PIECE, complete_r, error_r);
+}
+
+/* local_qf_rewind - start the content again */
+static void local_qf_rewind(void *ctx)
+{
+    qfile_rewind(ctx);
+}
+
+/* local_report - hand one outcome to the delivery library */
+static void local_report(deliver_request_t *req, size_t i, const local_result_t *r)
+{
+    switch (r->status) {
+    case LOCAL_SENT:
+	deliver_sent(req, i, "local", r->dsn, "%s", r->text);
+	break;
+    case LOCAL_BOUNCE:
+	deliver_bounced(req, i, "local", r->dsn, "%s", r->text);
+	break;
+    default:
+	deliver_deferred(req, i, "local", r->dsn, "%s", r->text);
+	break;
+    }
+}
+
+/* local_service - one delivery request */
+static void local_service(stream_t *client, const char *service)
+{
+    deliver_request_t *req;
+    local_msg_t msg;
+    local_result_t r;
+
+    if (deliver_request_read(client, &req) != 1)
+	return;
+    msg.queue_id = req->queue_id;
+    msg.sender = req->sender;
+    msg.arrival = (long) req->arrival_time;
+    msg.line = local_qf_line;
+    msg.rewind = local_qf_rewind;
+    msg.ctx = req->qf;
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+	const deliver_rcpt_t *rc = req->rcpts + i;
+
+	if (req->flags & DELIVER_FLAG_VERIFY)
+	    local_verify(rc->address, &r);
+	else
+	    local_deliver(&msg, rc->address, rc->orcpt, rc->notify, &r);
+	local_report(req, i, &r);
+    }
+    deliver_request_done(client, &req);
+}
+
+/* local_pre_init - open the tables while we may read anything */
+static void local_pre_init(const char *service)
+{
+    local_resolve_init();
+}
+
+int     main(int argc, char **argv)
+{
+    static const server_params_t params = {
+	.pre_init = local_pre_init,
+	.service = local_service,
+	.keep_root = 1,
+    };
+
+    return single_server_main(argc, argv, &params);
+}

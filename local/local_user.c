@@ -1,0 +1,121 @@
+/*
+ * local_user.c - run one delivery step as the user it is for.
+ *
+ * local keeps root only to become each recipient. Two ways were open:
+ * switch the effective ids around each step (setegid/seteuid, as
+ * Postfix's local does) or fork a child that drops for good. We fork.
+ * With effective ids only, the process can always switch back to root,
+ * so any bug in the code that runs "as the user" - the Maildir and mbox
+ * writers walking a directory tree the user controls, the .forward
+ * parser reading a file the user wrote, the command runner - is a root
+ * bug. A child that called setgroups/setgid/setuid cannot regain root
+ * (privs_become proves it), sets PR_SET_NO_NEW_PRIVS, and everything it
+ * opens, creates or follows is checked by the kernel with the user's
+ * rights, so a link planted by the user leads nowhere the user could
+ * not go anyway. The price is one fork per step (tens of microseconds,
+ * next to the two fsyncs every delivery costs), and the result has to
+ * come back through a pipe, hence the fixed-size local_result_t.
+ *
+ * The parent keeps root for the few things only root can do: opening a
+ * mailbox in a root-owned spool directory (local_resolve.c, through a
+ * directory descriptor with O_NOFOLLOW, checking the owner) and its
+ * dot-lock. Not started as root, the child does not drop (there is
+ * nothing to drop) and the same path runs.
+ *
+ * Wire (child -> parent, one pipe): local_result_t, then the data bytes
+ * (at most max_data), then EOF. A child that dies before writing a
+ * whole result is a temporary failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "local.h"
+#include "util/msg.h"
+#include "util/privs.h"
+#include "util/safe_open.h"
+
+/* local_user_child - the child's side: drop, run, report, exit */
+static void local_user_child(int fd, const local_user_t *user, local_user_fn fn,
+			     void *ctx, size_t max_data)
+{
+    local_result_t r;
+    str_t  *data = str_new(256);
+
+    if (privs_running_as_root())
+	privs_become(user->uid, user->gid);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %m");
+    memset(&r, 0, sizeof(r));
+    local_result_set(&r, LOCAL_DEFER, "4.3.0", "delivery step gave no result");
+    fn(ctx, &r, data);
+    if (str_len(data) > max_data)
+	str_truncate(data, max_data);
+    if (write_all(fd, &r, sizeof(r)) < 0 || write_all(fd, str_data(data), str_len(data)) < 0)
+	_exit(1);
+    _exit(0);
+}
+
+/* local_user_collect - read the child's result and data */
+static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max_data)
+{
+    char    buf[4096];
+    size_t  got = 0;
+    ssize_t n;
+
+    while (got < sizeof(*r)) {
+	if ((n = read(fd, (char *) r + got, sizeof(*r) - got)) < 0 && errno == EINTR)
+	    continue;
+	if (n <= 0)
+	    return -1;
+	got += (size_t) n;
+    }
+    r->dsn[sizeof(r->dsn) - 1] = 0;
+    r->text[sizeof(r->text) - 1] = 0;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0)
+	    return -1;
+	if (data && str_len(data) + (size_t) n <= max_data)
+	    str_append(data, buf, (size_t) n);
+    }
+    return 0;
+}
+
+/* local_user_run - fork, drop to the user, run fn, collect */
+void    local_user_run(const local_user_t *user, local_user_fn fn, void *ctx,
+		       local_result_t *r, str_t *data, size_t max_data)
+{
+    int     fds[2], status, ok;
+    pid_t   pid;
+
+    if (data)
+	str_reset(data);
+    maildir_seq++;
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot create pipe: %s", strerror(errno));
+	return;
+    }
+    if ((pid = fork()) < 0) {
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot fork: %s", strerror(errno));
+	close(fds[0]);
+	close(fds[1]);
+	return;
+    }
+    if (pid == 0) {
+	close(fds[0]);
+	local_user_child(fds[1], user, fn, ctx, max_data);
+    }
+    close(fds[1]);
+    ok = local_user_collect(fds[0], r, data, max_data) == 0;
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	 /* again */ ;
+    if (!ok)
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
+			 (long) user->uid);
+}
