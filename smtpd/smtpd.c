@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "global/config.h"
@@ -304,18 +305,39 @@ static void smtpd_read_command(smtpd_state_t *st)
     smtpd_command(st, data, crlf);
 }
 
+/*
+ * smtpd_local_client - stand-alone on pipes (smtpd -S, as sendmail -bs
+ * runs it): the client is a local user's program on our standard input. It may
+ * send anywhere, as sendmail -bm may: it counts as localhost[127.0.0.1]
+ * in mynetworks. Programs that feed a whole dialogue through a pipe at
+ * once are not the spam engines the pipelining check is for.
+ */
+static void smtpd_local_client(smtpd_state_t *st)
+{
+    mr_free(st->name);
+    st->name = mr_strdup("localhost");
+    mr_strlcpy(st->addr, "127.0.0.1", sizeof(st->addr));
+    st->port = 0;
+    st->in_mynetworks = 1;
+    var_reject_unauth_pipelining = 0;
+}
+
 /* smtpd_session_init - fill in the client identity */
 static void smtpd_session_init(smtpd_state_t *st, stream_t *client, const char *service)
 {
+    struct stat sb;
+
     memset(st, 0, sizeof(*st));
     st->client = client;
     st->service = service;
     sock_peer_addr(stream_fd(client), st->addr, sizeof(st->addr), &st->port);
     st->name = mr_strdup("unknown");
+    st->in_mynetworks = smtpd_check_mynetworks(st->addr);
+    if (server_stand_alone() && fstat(stream_fd(client), &sb) == 0 && !S_ISSOCK(sb.st_mode))
+	smtpd_local_client(st);
     st->namaddr = mr_format("%s[%s]", st->name, st->addr);
     st->protocol = "SMTP";
     st->where = "CONNECT";
-    st->in_mynetworks = smtpd_check_mynetworks(st->addr);
     st->line = str_new(512);
     st->buf = str_new(512);
     stream_set_timeout(client, var_smtpd_timeout);

@@ -14,15 +14,23 @@
  * too big) ends in cleanup_abort(), which makes cleanup remove its
  * temporary file, so nothing half-written is queued.
  *
+ * Run stand-alone by a local user (sendmail -bs), smtpd cannot reach
+ * private/cleanup; the message then goes to mailroom-postdrop through
+ * the same client interface (cleanup_open_postdrop), into maildrop/ for
+ * pickup, and the queue ID in the reply is the maildrop file's.
+ *
  * End-of-data detection and line splitting are in smtpd_dot.c.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "global/config.h"
+#include "master/mail_server.h"
 #include "util/msg.h"
+#include "util/privs.h"
 #include "util/mymalloc.h"
 #include "smtpd.h"
 #include "smtpd_addr.h"
@@ -97,6 +105,25 @@ static void data_envelope(smtpd_state_t *st)
 }
 
 /*
+ * data_to_maildrop - does the message go through postdrop (maildrop/,
+ * then pickup) instead of straight to cleanup? Only stand-alone (smtpd
+ * -S, as sendmail -bs runs it) for a user other than mail_owner, who
+ * cannot reach private/cleanup; root's sendmail -bs has become
+ * mail_owner already (smtpd -S -u).
+ */
+static int data_to_maildrop(void)
+{
+    static int answer = -1;
+    uid_t   uid;
+    gid_t   gid;
+
+    if (answer < 0)
+	answer = server_stand_alone()
+	    && (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0 || getuid() != uid);
+    return answer;
+}
+
+/*
  * smtpd_data_preopen - at the first accepted recipient, connect to cleanup
  * without waiting for it: cleanup wakes up, creates the queue file and
  * sends its handshake while the client sends DATA. A failure here is
@@ -106,15 +133,18 @@ void    smtpd_data_preopen(smtpd_state_t *st)
 {
     const char *error;
 
-    if (st->cleanup_early == NULL && st->cleanup == NULL)
+    if (st->cleanup_early == NULL && st->cleanup == NULL && !data_to_maildrop())
 	st->cleanup_early = cleanup_connect(CLEANUP_FLAG_NONE, &error);
 }
 
-/* data_cleanup - the early connection if it works, else a new one */
+/* data_cleanup - the early connection if it works, else a new one; for
+ * a local user's stand-alone smtpd, postdrop */
 static cleanup_client_t *data_cleanup(smtpd_state_t *st, const char **error_r)
 {
     cleanup_client_t *cc = st->cleanup_early;
 
+    if (data_to_maildrop())
+	return cleanup_open_postdrop(error_r);
     st->cleanup_early = NULL;
     if (cc != NULL && cleanup_ready(&cc, error_r) == 0)
 	return cc;

@@ -168,8 +168,14 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
     msg_init(argv[0]);
     server_parse_args(argc, argv, args, &overrides, &noverrides);
     server_load_config(args, overrides, noverrides);
-    if (msg_target(config_str("maillog_file")) < 0)
-	msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
+    server_set_stand_alone(args->stand_alone);
+    if (msg_target(config_str("maillog_file")) < 0) {
+	/* stand-alone, a local user may not write the mail log */
+	if (!args->stand_alone || msg_target("stderr") < 0)
+	    msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
+	msg_warn("cannot open maillog_file %s: logging to standard error",
+		 config_str("maillog_file"));
+    }
     if (config_fill(&error) < 0)		/* every declared variable, before any client */
 	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)

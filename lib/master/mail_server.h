@@ -15,8 +15,12 @@
  *        [-o name=value ...]
  *   -u   run as mail_owner (unprivileged column is y)
  *   -r   chroot into queue_directory (chroot column is y)
- *   -S   stand-alone: no master; serve exactly one client on fd 0 (which
- *        must be a socket, inetd-style), then exit. For tests and debugging.
+ *   -S   stand-alone: no master; serve exactly one client, then exit. The
+ *        client is on fd 0 when that is a socket (inetd-style; tests,
+ *        debugging), else it reads fd 0 and writes fd 1 (pipes: sendmail
+ *        -bs runs smtpd -S this way, as the invoking user). When
+ *        maillog_file cannot be opened (an ordinary user), the log goes to
+ *        standard error.
  *
  * Status messages (child -> master) are a fixed-size mail_status_t.
  *
@@ -115,6 +119,10 @@ const char *server_client_addr(void);
 /* server_queue_path - queue_directory-relative path as the daemon must
  * open it (chrooted or not); returns static storage */
 const char *server_queue_path(const char *relative);
+/* server_stand_alone - running without master (-S)? */
+int     server_stand_alone(void);
+/* server_set_stand_alone - recorded by the skeleton */
+void    server_set_stand_alone(int yes);
 /* server_chrooted - are we running chrooted into the queue directory? */
 int     server_chrooted(void);
 /* server_set_chrooted - recorded by the skeleton after chroot */

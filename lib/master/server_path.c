@@ -12,6 +12,19 @@
 #include "util/str.h"
 
 static int server_is_chrooted;
+static int server_is_stand_alone;
+
+/* server_set_stand_alone - the skeleton says it runs without master (-S) */
+void    server_set_stand_alone(int yes)
+{
+    server_is_stand_alone = yes;
+}
+
+/* server_stand_alone - running without master (-S)? */
+int     server_stand_alone(void)
+{
+    return server_is_stand_alone;
+}
 
 /* server_set_chrooted - the skeleton says whether it chrooted */
 void    server_set_chrooted(int yes)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "global/mail_params.h"
@@ -36,6 +37,24 @@ static void single_server_serve(int fd, const server_args_t *args,
 
     server_client_nodelay(fd, args);
     server_set_client_addr(fd);
+    stream_set_timeout(client, var_ipc_timeout);
+    params->service(client, args->service);
+    stream_close(&client);
+}
+
+/* single_server_stand_alone - -S: the client on fd 0 (a socket), or on
+ * standard input and output (pipes, a terminal) */
+static void single_server_stand_alone(const server_args_t *args,
+				      const server_params_t *params)
+{
+    struct stat st;
+    stream_t *client;
+
+    if (fstat(0, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	single_server_serve(0, args, params);
+	return;
+    }
+    client = stream_open_pair(0, 1);
     stream_set_timeout(client, var_ipc_timeout);
     params->service(client, args->service);
     stream_close(&client);
@@ -155,7 +174,7 @@ int     single_server_main(int argc, char **argv, const server_params_t *params)
 	msg_panic("single_server_main: no service hook");
     server_startup(argc, argv, params, &args);
     if (args.stand_alone) {
-	single_server_serve(0, &args, params);
+	single_server_stand_alone(&args, params);
 	server_exit(params);
     }
     single_server_loop(&args, params);

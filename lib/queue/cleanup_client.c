@@ -9,10 +9,15 @@
  * (even kill -9) the socket closes, the read of the verdict fails, and
  * the message is reported as not accepted: never a 250 without a file.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include "global/config.h"
 #include "global/mail_proto.h"
@@ -33,7 +38,14 @@ struct cleanup_client {
     int     in_content;			/* MESG sent */
     int     error;			/* a write failed */
     int     flags;			/* CLEANUP_FLAG_* for the handshake */
+    pid_t   pid;			/* postdrop: its process, else 0 */
+    stream_t *reply;			/* postdrop: its standard output */
 };
+
+#define POSTDROP_PROG	"mailroom-postdrop"
+
+static int postdrop_reap(pid_t pid);
+static int postdrop_finish(cleanup_client_t **ccp, str_t *reason);
 
 /* cleanup_handshake - read {protocol, queue_id}, send {flags} */
 static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error_r)
@@ -184,12 +196,17 @@ void    cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int com
     cleanup_put(cc, complete ? REC_TYPE_NORM : REC_TYPE_CONT, line, len);
 }
 
-/* cleanup_free - close and free */
+/* cleanup_free - close and free (and reap postdrop) */
 static void cleanup_free(cleanup_client_t **ccp)
 {
     cleanup_client_t *cc = *ccp;
 
-    stream_close(&cc->stream);
+    if (cc->stream)
+	stream_close(&cc->stream);
+    if (cc->reply)
+	stream_close(&cc->reply);
+    if (cc->pid > 0)
+	(void) postdrop_reap(cc->pid);
     mr_free(cc->queue_id);
     mr_free(cc);
     *ccp = NULL;
@@ -199,12 +216,13 @@ static void cleanup_free(cleanup_client_t **ccp)
 static int cleanup_verdict(cleanup_client_t *cc, str_t *reason)
 {
     attr_list_t *l = attr_list_new();
+    stream_t *from = cc->reply ? cc->reply : cc->stream;
     int     status = CLEANUP_STAT_TEMP;
     const char *why;
 
-    if (attr_read(cc->stream, l) != 1) {
-	str_set(reason, stream_timedout(cc->stream) ? "timeout waiting for cleanup service"
-		: "lost connection with cleanup service");
+    if (attr_read(from, l) != 1) {
+	str_printf(reason, "%s %s", stream_timedout(from) ? "timeout waiting for"
+		   : "lost connection with", cc->pid ? POSTDROP_PROG : "cleanup service");
     } else {
 	status = (int) attr_get_long(l, MAIL_ATTR_STATUS, CLEANUP_STAT_TEMP);
 	if (status < CLEANUP_STAT_OK || status > CLEANUP_STAT_NORCPT)
@@ -227,6 +245,8 @@ int     cleanup_finish(cleanup_client_t **ccp, str_t *reason)
     cleanup_put(cc, REC_TYPE_END, "", 0);
     if (!cc->error && stream_flush(cc->stream) < 0)
 	cc->error = 1;
+    if (cc->pid > 0)
+	return postdrop_finish(ccp, reason);
     if (cc->error) {
 	/* cleanup may still have said why (e.g. it refused early). */
 	status = cleanup_verdict(cc, reason);
@@ -244,4 +264,123 @@ void    cleanup_abort(cleanup_client_t **ccp)
     if (*ccp == NULL)
 	return;
     cleanup_free(ccp);
+}
+
+/*
+ * The postdrop variant: a process that may not reach private/cleanup
+ * (smtpd -S started by sendmail -bs for an ordinary user, sendmail
+ * itself) runs command_directory/mailroom-postdrop with a pipe on each
+ * of its standard input and output. postdrop names the queue ID of its
+ * maildrop file first ({queue_id=ID}), reads the same records cleanup
+ * would (ATTR, SENDER, RCPT, ..., MESG, content, END) and answers
+ * {status=N, reason=TEXT} like cleanup; its exit status must agree (0
+ * only when the file is committed). The file then waits in maildrop/
+ * for pickup.
+ */
+/* postdrop_reap - wait for postdrop: its exit status, -1 if it was killed */
+static int postdrop_reap(pid_t pid)
+{
+    int     status;
+
+    while (waitpid(pid, &status, 0) < 0)
+	if (errno != EINTR)
+	    return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* postdrop_spawn - fork and exec postdrop on two pipes; pid or -1 */
+static pid_t postdrop_spawn(int *to_r, int *from_r, const char **error_r)
+{
+    static char why[300];
+    char   *path = mr_format("%s/%s", config_str("command_directory"), POSTDROP_PROG);
+    int     in[2], out[2];
+    pid_t   pid = -1;
+
+    if (pipe2(in, O_CLOEXEC) < 0) {
+	snprintf(why, sizeof(why), "pipe: %s", strerror(errno));
+    } else if (pipe2(out, O_CLOEXEC) < 0) {
+	snprintf(why, sizeof(why), "pipe: %s", strerror(errno));
+	close(in[0]);
+	close(in[1]);
+    } else if ((pid = fork()) == 0) {
+	char   *argv[] = {path, "-c", (char *) config_dir(), NULL};
+
+	if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+	    _exit(EX_OSERR);
+	signal(SIGPIPE, SIG_DFL);
+	execv(path, argv);
+	fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
+	_exit(EX_UNAVAILABLE);
+    } else {
+	if (pid < 0)
+	    snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+	close(in[0]);
+	close(out[1]);
+	*to_r = in[1];
+	*from_r = out[0];
+	if (pid < 0) {
+	    close(in[1]);
+	    close(out[0]);
+	}
+    }
+    mr_free(path);
+    *error_r = why;
+    return pid;
+}
+
+/* cleanup_open_postdrop - start postdrop and read its queue ID */
+cleanup_client_t *cleanup_open_postdrop(const char **error_r)
+{
+    static char why[300];
+    cleanup_client_t *cc;
+    attr_list_t *l;
+    const char *id;
+    int     to, from, status;
+
+    signal(SIGPIPE, SIG_IGN);
+    cc = mr_calloc(1, sizeof(*cc));
+    if ((cc->pid = postdrop_spawn(&to, &from, error_r)) < 0) {
+	mr_free(cc);
+	return NULL;
+    }
+    cc->stream = stream_open(to);
+    cc->reply = stream_open(from);
+    stream_set_timeout(cc->reply, (int) config_time("ipc_timeout"));
+    l = attr_list_new();
+    if (attr_read(cc->reply, l) == 1 && (id = attr_get(l, MAIL_ATTR_QUEUE_ID)) && *id)
+	cc->queue_id = mr_strdup(id);
+    attr_list_free(&l);
+    if (cc->queue_id == NULL) {
+	stream_close(&cc->stream);
+	status = postdrop_reap(cc->pid);
+	cc->pid = 0;
+	snprintf(why, sizeof(why), "%s failed (%s %d)", POSTDROP_PROG,
+		 status < 0 ? "killed, status" : "exit status", status);
+	*error_r = why;
+	cleanup_free(&cc);
+	return NULL;
+    }
+    return cc;
+}
+
+/* postdrop_finish - end of input for postdrop; its verdict and exit */
+static int postdrop_finish(cleanup_client_t **ccp, str_t *reason)
+{
+    cleanup_client_t *cc = *ccp;
+    int     status, exit_status;
+
+    if (stream_close(&cc->stream) < 0)
+	cc->error = 1;
+    status = cleanup_verdict(cc, reason);
+    exit_status = postdrop_reap(cc->pid);
+    if (exit_status != 0 && status == CLEANUP_STAT_OK)
+	status = CLEANUP_STAT_TEMP;
+    if (exit_status != 0 && (str_len(reason) == 0 || status == CLEANUP_STAT_TEMP))
+	str_appendf(reason, "%s%s exited with status %d", str_len(reason) ? "; " : "",
+		    POSTDROP_PROG, exit_status);
+    if (cc->error && status == CLEANUP_STAT_OK)
+	status = CLEANUP_STAT_TEMP;
+    cc->pid = 0;
+    cleanup_free(ccp);
+    return status;
 }

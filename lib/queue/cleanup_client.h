@@ -40,6 +40,15 @@ typedef struct cleanup_client cleanup_client_t;
 
 /* cleanup_open - connect and get a queue ID; NULL + *error_r on failure */
 cleanup_client_t *cleanup_open(int flags, const char **error_r);
+/* cleanup_open_postdrop - the same interface, but the message goes to a
+ * mailroom-postdrop child (command_directory) and from there through
+ * maildrop/ and pickup: for a process run by a local user, who may not
+ * reach private/cleanup (smtpd -S under sendmail -bs). The queue ID is
+ * the maildrop file's (pickup logs it as orig_id=). cleanup_finish
+ * reports CLEANUP_STAT_OK only when postdrop committed the file and
+ * exited 0. NULL + *error_r when postdrop could not start or failed
+ * before naming its file. */
+cleanup_client_t *cleanup_open_postdrop(const char **error_r);
 /* cleanup_connect - only connect (cleanup starts its queue file and sends
  * the handshake meanwhile); call cleanup_ready before anything else.
  * Lets a client overlap cleanup's start with its own work. NULL +

@@ -27,6 +27,7 @@
 
 struct stream {
     int     fd;
+    int     wfd;			/* where output goes: fd, or a second one */
     int     timeout_ms;
     const stream_io_t *io;
     void   *io_ctx;
@@ -152,9 +153,19 @@ stream_t *stream_open(int fd)
     stream_t *s = mr_calloc(1, sizeof(*s));
 
     s->fd = fd;
+    s->wfd = fd;
     s->timeout_ms = -1;
     s->io = &plain_io;
     s->wbuf = str_new(1024);
+    return s;
+}
+
+/* stream_open_pair - read from rfd, write to wfd */
+stream_t *stream_open_pair(int rfd, int wfd)
+{
+    stream_t *s = stream_open(rfd);
+
+    s->wfd = wfd;
     return s;
 }
 
@@ -463,7 +474,7 @@ int     stream_flush(stream_t *s)
     if (s->error)
 	return -1;
     while (done < str_len(s->wbuf)) {
-	ssize_t n = s->io->write(stream_io_arg(s), s->fd, str_data(s->wbuf) + done,
+	ssize_t n = s->io->write(stream_io_arg(s), s->wfd, str_data(s->wbuf) + done,
 				 str_len(s->wbuf) - done, s->timeout_ms);
 
 	if (n <= 0) {

@@ -33,6 +33,10 @@ typedef struct stream_io {
 
 /* stream_open - wrap fd (the stream owns it and closes it) */
 stream_t *stream_open(int fd);
+/* stream_open_pair - a stream that reads from rfd and writes to wfd
+ * (standard input and output of a program spoken to over pipes); it
+ * owns rfd only: stream_close closes rfd, never wfd */
+stream_t *stream_open_pair(int rfd, int wfd);
 /* stream_close - flush, close and free; sets *sp to NULL; -1 on flush error */
 int     stream_close(stream_t **sp);
 /* stream_release - free the stream but leave the fd open; returns the fd */

@@ -2,11 +2,14 @@
  * postdrop.c - mailroom-postdrop: put a locally submitted message into
  * maildrop/.
  *
- * What it does: reads one maildrop file from standard input as queue-file
- * records (lib/queue/record.h), checks it, writes it under a temporary
- * name in maildrop/, fsyncs it, renames it to its queue ID, prints
- * "queue_id=ID" on standard output, and wakes the pickup service with one
- * byte on public/pickup. If pickup is not running the file waits in
+ * What it does: creates a temporary file in maildrop/ and names its queue
+ * ID on standard output as an attribute list ({queue_id=ID}, then an
+ * empty line), reads one maildrop file from standard input as queue-file
+ * records (lib/queue/record.h), checks it, writes it, fsyncs it, renames
+ * it to its queue ID, answers {status=N, reason=TEXT} the way cleanup
+ * does (N a CLEANUP_STAT_* code, 0 committed; lib/queue/cleanup_client.h
+ * cleanup_open_postdrop is the client), and wakes the pickup service with
+ * one byte on public/pickup. If pickup is not running the file waits in
  * maildrop/ until it is: a lost wake-up costs time, never mail.
  *
  * Privileges: installed setgid setgid_group (mailroom-drop), mode 2755,
@@ -68,10 +71,12 @@
 #include "global/config.h"
 #include "global/config_setgid.h"
 #include "global/mail_proto.h"
+#include "queue/cleanup_client.h"
 #include "queue/mail_trigger.h"
 #include "queue/qenv.h"
 #include "queue/qfile.h"
 #include "queue/record.h"
+#include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
@@ -154,6 +159,20 @@ static int pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why)
     return ret;
 }
 
+/* pd_verdict - {status=N, reason=TEXT} on standard output, N as
+ * cleanup's CLEANUP_STAT_* (0: committed), so that a client of
+ * cleanup_open_postdrop reads what it would read from cleanup */
+static void pd_verdict(stream_t *out, int ret, const qenv_t *q, const str_t *why)
+{
+    int     status = ret == 0 ? CLEANUP_STAT_OK : ret != EX_DATAERR ? CLEANUP_STAT_TEMP
+	: q->refused == QENV_TOO_BIG ? CLEANUP_STAT_SIZE : CLEANUP_STAT_BAD;
+    char    buf[16];
+
+    snprintf(buf, sizeof(buf), "%d", status);
+    (void) attr_send(out, MAIL_ATTR_STATUS, buf, MAIL_ATTR_REASON, ret ? str_data(why) : "",
+		     (char *) 0);
+}
+
 /* pd_wake_pickup - one byte on public/pickup; failure is harmless */
 static void pd_wake_pickup(const char *id)
 {
@@ -197,7 +216,7 @@ int     main(int argc, char **argv)
     qenv_t  q;
     str_t  *why;
     qfile_out_t *qo;
-    stream_t *in;
+    stream_t *in, *out;
     int     c, ret;
 
     safe_stdio();			/* before anything opens a file */
@@ -223,6 +242,9 @@ int     main(int argc, char **argv)
 	msg_error("cannot create a file in maildrop: %s", error);
 	return EX_TEMPFAIL;
     }
+    /* the ID first, so a client can log it while it sends the message */
+    out = stream_open(1);
+    (void) attr_send(out, MAIL_ATTR_QUEUE_ID, qo->id, (char *) 0);
     in = stream_open(0);
     stream_set_timeout(in, (int) config_time("postdrop_input_timeout"));
     if (pd_header(qo) < 0) {
@@ -249,16 +271,16 @@ int     main(int argc, char **argv)
 	    ret = EX_TEMPFAIL;
 	}
     }
+    pd_verdict(out, ret, &q, why);
     if (ret != 0) {
 	msg_error("uid=%ld: message not queued: %s", (long) getuid(), str_data(why));
 	qfile_discard(&qo);
 	return ret;
     }
-    printf("queue_id=%s\n", qo->id);
-    fflush(stdout);
     pd_wake_pickup(qo->id);
     qfile_discard(&qo);
     stream_release(&in);
+    stream_release(&out);
     str_free(&why);
     return 0;
 }

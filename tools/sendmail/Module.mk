@@ -2,7 +2,7 @@
 PROGS += sendmail
 sendmail_SRCS := tools/sendmail/sendmail.c tools/sendmail/sm_opts.c \
 	tools/sendmail/sm_addr.c tools/sendmail/sm_message.c \
-	tools/sendmail/sm_drop.c tools/sendmail/sm_smtp.c tools/sendmail/sm_exec.c
+	tools/sendmail/sm_drop.c tools/sendmail/sm_exec.c
 
 # mailq and newaliases are sendmail under other names (argv[0]); the
 # first rule here names "all" so that the default goal stays "all".

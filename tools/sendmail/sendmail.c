@@ -1,11 +1,13 @@
 /*
  * sendmail.c - the sendmail command (also mailq and newaliases).
  *
- * What it does: takes a message from a local program on standard input
- * (or over SMTP with -bs), builds the envelope - the sender from -f or
+ * What it does: takes a message from a local program on standard input,
+ * builds the envelope - the sender from -f or
  * the invoking user's login name, the recipients from the arguments
  * and/or the header (-t) - and hands the message to mailroom-postdrop,
- * which writes it into maildrop/ and wakes pickup. Called as mailq (or
+ * which writes it into maildrop/ and wakes pickup. With -bs it runs the
+ * SMTP server, smtpd, in stand-alone mode on its standard input and
+ * output, which submits the same way. Called as mailq (or
  * with -bp) it lists the queue; as newaliases (or -bi) it rebuilds the
  * alias tables; -q asks qmgr to retry deferred mail.
  *
@@ -24,9 +26,10 @@
  * -t found no recipients); EX_CONFIG unreadable configuration;
  * EX_TEMPFAIL postdrop failed: the message was NOT queued.
  *
- * Parameters: myorigin, command_directory, message_size_limit,
+ * Parameters: myorigin, command_directory, daemon_directory (-bs), message_size_limit,
  * header_size_limit, alias_maps (-bi).
  */
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,16 +147,24 @@ static int sm_flush(const sm_opts_t *opts)
     return sm_run_tool("mailroom-queue", args, 0);
 }
 
-/* sm_bs - -bs: SMTP on standard input and output */
-static int sm_bs(const sm_opts_t *opts)
+/*
+ * sm_bs - -bs: SMTP on standard input and output, spoken by smtpd itself
+ * in stand-alone mode (smtpd -S reads fd 0 and writes fd 1), so there is
+ * one SMTP server with one set of checks. It runs as the invoking user
+ * and hands each message to mailroom-postdrop; root's becomes mail_owner
+ * first (-u) and goes to cleanup directly, as the daemon would.
+ */
+static int sm_bs(void)
 {
-    stream_t *in = stream_open(0), *out = stream_open(1);
-    int     ret = sm_smtp(in, out, opts, config_str("myorigin"));
+    char   *path = mr_format("%s/%s", config_str("daemon_directory"), "smtpd");
+    char   *argv[] = {path, "-S", "-c", (char *) config_dir(), "-n", "sendmail",
+		      "-t", "unix", getuid() == 0 ? "-u" : NULL, NULL};
 
-    stream_release(&in);
-    stream_flush(out);
-    stream_release(&out);
-    return ret;
+    fflush(stdout);
+    execv(path, argv);
+    fprintf(stderr, "sendmail: cannot run %s: %s\n", path, strerror(errno));
+    mr_free(path);
+    return EX_UNAVAILABLE;
 }
 
 /* sm_config_dir - -C may name the file itself: use its directory */
@@ -199,7 +210,7 @@ int     main(int argc, char **argv)
     case SM_MODE_NOOP:
 	return 0;
     case SM_MODE_SMTP:
-	return sm_bs(&opts);
+	return sm_bs();
     default:
 	return sm_send(&opts);
     }

@@ -5,7 +5,6 @@
  * sm_addr.c     RFC 5322 address lists (header values, -f, arguments)
  * sm_message.c  reading a message: headers, -t, Bcc removal, body lines
  * sm_drop.c     handing a message to mailroom-postdrop over a pipe
- * sm_smtp.c     -bs: a small SMTP conversation on stdin/stdout
  * sm_exec.c     -bp, -q, -bi: running the other tools
  */
 #ifndef MR_SENDMAIL_H
@@ -90,7 +89,6 @@ typedef int (*sm_line_fn)(void *context, str_t *line, int *complete_r,
 typedef struct sm_stdin_reader {
     stream_t *in;
     int     ignore_dots;
-    int     smtp;			/* SMTP DATA: dot-stuffed, EOF is an error */
     int     pending_cr;			/* private */
     int     mid_line;			/* private */
 } sm_stdin_reader_t;
@@ -120,10 +118,6 @@ long long sm_drop_content_size(const sm_drop_t *d);
 int     sm_drop_close(sm_drop_t **dp, str_t *qid, str_t *why);
 /* sm_drop_abort - kill the transfer: postdrop sees no END and keeps nothing */
 void    sm_drop_abort(sm_drop_t **dp);
-
-/* sm_smtp - the -bs conversation on in/out; returns an exit status */
-int     sm_smtp(stream_t *in, stream_t *out, const sm_opts_t *opts,
-		const char *origin);
 
 /* sm_exec_tool - run command_directory/PROG with args (NULL-terminated)
  * in place of this process (exec) or, with wait_for set, as a child;

@@ -284,9 +284,7 @@ int     sm_message_copy(sm_line_fn src, void *src_ctx, sm_envelope_t *env,
     return ret;
 }
 
-/* sm_stdin_line - sendmail -bm input (LF or CRLF, optional lone dot),
- * or SMTP DATA (a lone dot ends, a leading dot is removed, EOF before
- * the dot is an error: the message is incomplete) */
+/* sm_stdin_line - sendmail -bm input (LF or CRLF, optional lone dot) */
 int     sm_stdin_line(void *context, str_t *line, int *complete_r, const char **error_r)
 {
     sm_stdin_reader_t *rd = context;
@@ -299,13 +297,8 @@ int     sm_stdin_line(void *context, str_t *line, int *complete_r, const char **
 	*error_r = stream_timedout(rd->in) ? "timeout reading input" : "read error on input";
 	return -1;
     }
-    if (st == STREAM_EOF && !rd->pending_cr) {
-	if (rd->smtp) {
-	    *error_r = "unexpected end of input in DATA";
-	    return -1;
-	}
+    if (st == STREAM_EOF && !rd->pending_cr)
 	return 0;
-    }
     rd->pending_cr = 0;
     *complete_r = 1;
     if (st == STREAM_PARTIAL) {
@@ -319,19 +312,10 @@ int     sm_stdin_line(void *context, str_t *line, int *complete_r, const char **
 	str_truncate(line, str_len(line) - 1);
 	if (str_len(line) > 0 && str_data(line)[str_len(line) - 1] == '\r')
 	    str_truncate(line, str_len(line) - 1);
-    } else if (rd->smtp) {
-	*error_r = "unexpected end of input in DATA";
-	return -1;
     }
     rd->mid_line = !*complete_r;
-    if (at_start && (rd->smtp || !rd->ignore_dots) && str_len(line) > 0
-	&& str_data(line)[0] == '.') {
-	if (*complete_r && str_len(line) == 1)
-	    return 0;
-	if (rd->smtp) {			/* undo dot-stuffing */
-	    memmove(str_data(line), str_data(line) + 1, str_len(line));
-	    str_truncate(line, str_len(line) - 1);
-	}
-    }
+    if (at_start && !rd->ignore_dots && *complete_r && str_len(line) == 1
+	&& str_data(line)[0] == '.')
+	return 0;
     return 1;
 }
