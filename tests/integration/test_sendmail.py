@@ -242,6 +242,11 @@ def test_mail_waits_in_maildrop_while_down(mailroom):
     envl, body, _ = only_message(inst)
     assert envl["rcpts"] == ["alice@mailroom.test"]
     assert body.endswith(b"\n\nwaiting\n")
+    # pickup removes the maildrop file once cleanup has answered, which
+    # is a moment after the queue file appears
+    deadline = time.time() + 10
+    while qrecords.files(inst.spool, "maildrop") and time.time() < deadline:
+        time.sleep(0.05)
     assert qrecords.files(inst.spool, "maildrop") == []
     q = inst.run(["mailq"] if os.path.exists(inst.bin("mailq")) else ["sendmail", "-bp"])
     assert "alice@mailroom.test" in q.stdout.decode()
