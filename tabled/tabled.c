@@ -11,9 +11,11 @@
  *   client: request=lookup table=TYPE:NAME key=KEY
  *   tabled: status=0 value=VALUE | status=1 | status=2 reason=TEXT
  *
- * Many requests per connection; the connection ends when the client
- * closes it. One client at a time per process (single_server_main):
- * master starts more processes when they are all busy.
+ * Many requests per connection, and requests may be pipelined; the
+ * connection ends when the client closes it (or after ipc_timeout of
+ * silence). One process serves every client at once on the event
+ * skeleton (event_server_main): each connection has its own resumable
+ * request parser, so a client that sends half a request holds up no one.
  *
  * Trust: requests come from other mailroom daemons over a socket in
  * private/, but are still checked: only tables listed in
@@ -30,8 +32,8 @@
  * a warning is logged.
  *
  * Parameters: proxy_read_maps (default "*_maps": every proxy: entry of
- * every *_maps parameter), table_ipc_timeout, berkeley_db_* and those
- * of the server skeleton (max_use, max_idle, ipc_timeout).
+ * every *_maps parameter), berkeley_db_* and those of the server
+ * skeleton (max_use, max_idle, ipc_timeout).
  */
 #include <string.h>
 #include <time.h>
@@ -39,6 +41,7 @@
 #include "global/config.h"
 #include "master/mail_server.h"
 #include "table/table.h"
+#include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
@@ -171,19 +174,69 @@ static void tabled_pre_init(const char *service)
 	msg_info("serving %zu tables", tabled_count);
 }
 
-/* tabled_service - one client connection */
-static void tabled_service(stream_t *client, const char *service)
+typedef struct tabled_client {
+    attr_parser_t parser;
+    attr_list_t *req;
+} tabled_client_t;
+
+static str_t *tabled_out;		/* replies to one chunk of input */
+
+/* tabled_conn_open - a new client: its parser, and the handshake */
+static void tabled_conn_open(event_conn_t *conn, const char *service)
 {
-    (void) table_server_serve(client, tabled_allowed, tabled_get, NULL);
+    tabled_client_t *c = mr_calloc(1, sizeof(*c));
+
+    attr_parser_init(&c->parser);
+    c->req = attr_list_new();
+    event_conn_set_context(conn, c);
+    if (tabled_out == NULL)
+	tabled_out = str_new(1024);
+    str_reset(tabled_out);
+    table_server_greeting(tabled_out);
+    (void) event_conn_write(conn, str_data(tabled_out), str_len(tabled_out));
+}
+
+/* tabled_conn_input - answer every request that is complete, in one write */
+static void tabled_conn_input(event_conn_t *conn, const char *buf, size_t len)
+{
+    tabled_client_t *c = event_conn_context(conn);
+    size_t  used;
+    int     r = ATTR_PARSE_MORE;
+
+    str_reset(tabled_out);
+    while (len > 0 && (r = attr_parse(&c->parser, c->req, buf, len, &used)) == ATTR_PARSE_DONE) {
+	table_server_answer(c->req, tabled_out, tabled_allowed, tabled_get, NULL);
+	buf += used;
+	len -= used;
+    }
+    if (str_len(tabled_out) > 0)
+	(void) event_conn_write(conn, str_data(tabled_out), str_len(tabled_out));
+    if (r == ATTR_PARSE_ERROR) {
+	msg_warn("tabled client %s: %s", event_conn_addr(conn), c->parser.error);
+	event_conn_close(conn);
+    }
+}
+
+/* tabled_conn_close - forget a client */
+static void tabled_conn_close(event_conn_t *conn)
+{
+    tabled_client_t *c = event_conn_context(conn);
+
+    attr_parser_done(&c->parser);
+    attr_list_free(&c->req);
+    mr_free(c);
 }
 
 int     main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = tabled_pre_init,
-	.service = tabled_service,
+	.conn_open = tabled_conn_open,
+	.conn_input = tabled_conn_input,
+	.conn_close = tabled_conn_close,
+	.spin_us = TABLE_SPIN_US,
     };
 
     msg_init("tabled");
-    return single_server_main(argc, argv, &params);
+    return event_server_main(argc, argv, &params);
 }

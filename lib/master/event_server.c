@@ -490,6 +490,7 @@ int     event_server_main(int argc, char **argv, const server_params_t *params)
     es.accept_hooks = params->conn_input ? params : &es_trigger_hooks;
     es.max_use = params->long_lived ? 0 : config_int("max_use", 0, 1000000);
     es.max_idle = params->long_lived || es.args.wakeup > 0 ? 0 : config_time("max_idle");
+    event_set_spin(params->spin_us);
     if (es.args.stand_alone) {
 	es.draining = 1;
 	(void) es_conn_new(0, es.accept_hooks);

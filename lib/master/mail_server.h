@@ -77,6 +77,8 @@ typedef struct server_params {
     /* long_lived - event server: ignore max_use and max_idle, and exit at
      * once when master goes away (state holders such as anvil and qmgr) */
     int     long_lived;
+    /* spin_us - event server: see event_set_spin (util/event.h) */
+    long    spin_us;
 } server_params_t;
 
 /* single_server_main - one client at a time per process */

@@ -17,6 +17,7 @@
 #ifndef MR_TABLE_H
 #define MR_TABLE_H
 
+#include "util/attr.h"
 #include "util/str.h"
 #include "util/stream.h"
 
@@ -80,13 +81,25 @@ int     table_walk_next(table_walk_t *w, const char **key_r, const char **value_
 /* table_walk_close - release and clear the caller's pointer */
 void    table_walk_close(table_walk_t **wp);
 
-/* table_server_serve - the tabled protocol on one connection: send the
- * handshake, then answer lookup requests until EOF or an error. allowed
- * decides whether a table may be served; open_fn returns an open table
- * for a spec (cached by the caller) or NULL with *error_r. Returns the
- * number of requests answered, or -1 after an I/O or protocol error. */
+/* How long a proxy client and tabled busy-wait for the other side before
+ * they sleep (stream_spin_readable, event_set_spin): a round trip takes a
+ * few microseconds, waking a sleeping process on an idle machine far more. */
+#define TABLE_SPIN_US	50
+
+/* The server side of the tabled protocol. allowed decides whether a
+ * table may be served; get returns an open table for a spec (cached by
+ * the caller) or NULL with *error_r. */
 typedef int (*table_allow_fn)(const char *spec, void *context);
 typedef table_t *(*table_get_fn)(const char *spec, void *context, const char **error_r);
+/* table_server_greeting - append the protocol handshake to out */
+void    table_server_greeting(str_t *out);
+/* table_server_answer - append the reply to one request list to out
+ * (unknown or incomplete requests get status=2 and a reason) */
+void    table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn allowed,
+			    table_get_fn get, void *context);
+/* table_server_serve - the protocol on one blocking stream: send the
+ * handshake, then answer requests until EOF or an error. Returns the
+ * number of requests answered, or -1 after an I/O or protocol error. */
 long    table_server_serve(stream_t *client, table_allow_fn allowed, table_get_fn get,
 			   void *context);
 

@@ -148,9 +148,4 @@ int     table_build_commit(const char *tmp, const char *final, const char *sourc
 int     table_client_lookup(const char *path, const char *table, const char *key,
 			    str_t *value, str_t *err);
 
-/* How long a proxy client and tabled busy-wait for the other side before
- * they sleep (stream_spin_readable): a round trip takes a few
- * microseconds, waking a sleeping process on an idle machine far more. */
-#define TABLE_SPIN_US	50
-
 #endif

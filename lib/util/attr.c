@@ -1,8 +1,11 @@
 /*
- * attr.c - reading and writing attribute lists (grammar in attr.h).
+ * attr.c - reading and writing attribute lists (grammar in attr.h): the
+ * one parser (resumable, bounded), the stream reader on top of it, and
+ * the writers.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,49 +130,71 @@ long    attr_unescape(char *value)
     return out - value;
 }
 
-/* attr_format - append one list in wire form */
+/* attr_format_one - append name=value and its LF */
+static void attr_format_one(str_t *out, const char *name, const char *value)
+{
+    str_appends(out, name);
+    str_appendc(out, '=');
+    attr_escape(out, value, strlen(value));
+    str_appendc(out, '\n');
+}
+
 void    attr_format(str_t *out, const attr_list_t *l)
 {
-    for (size_t i = 0; i < l->count; i++) {
-	str_appends(out, l->items[i].name);
-	str_appendc(out, '=');
-	attr_escape(out, l->items[i].value, strlen(l->items[i].value));
-	str_appendc(out, '\n');
+    for (size_t i = 0; i < l->count; i++)
+	attr_format_one(out, l->items[i].name, l->items[i].value);
+    str_appendc(out, '\n');
+}
+
+/* attr_format_va - name, value, ..., NULL */
+static void attr_format_va(str_t *out, va_list ap)
+{
+    const char *name, *value;
+
+    while ((name = va_arg(ap, const char *)) != NULL) {
+	value = va_arg(ap, const char *);
+	attr_format_one(out, name, value ? value : "");
     }
     str_appendc(out, '\n');
+}
+
+void    attr_format_args(str_t *out, ...)
+{
+    va_list ap;
+
+    va_start(ap, out);
+    attr_format_va(out, ap);
+    va_end(ap);
+}
+
+/* attr_send_str - write formatted lists and flush; frees buf */
+static int attr_send_str(stream_t *s, str_t *buf)
+{
+    int     ret = stream_write(s, str_data(buf), str_len(buf));
+
+    str_free(&buf);
+    return ret == 0 ? stream_flush(s) : ret;
 }
 
 /* attr_write - send one list */
 int     attr_write(stream_t *s, const attr_list_t *l)
 {
     str_t  *buf = str_new(256);
-    int     ret;
 
     attr_format(buf, l);
-    ret = stream_write(s, str_data(buf), str_len(buf));
-    str_free(&buf);
-    if (ret == 0)
-	ret = stream_flush(s);
-    return ret;
+    return attr_send_str(s, buf);
 }
 
 /* attr_send - varargs list */
 int     attr_send(stream_t *s, ...)
 {
-    attr_list_t *l = attr_list_new();
-    const char *name, *value;
+    str_t  *buf = str_new(256);
     va_list ap;
-    int     ret;
 
     va_start(ap, s);
-    while ((name = va_arg(ap, const char *)) != NULL) {
-	value = va_arg(ap, const char *);
-	attr_add(l, name, value ? value : "");
-    }
+    attr_format_va(buf, ap);
     va_end(ap);
-    ret = attr_write(s, l);
-    attr_list_free(&l);
-    return ret;
+    return attr_send_str(s, buf);
 }
 
 /* attr_name_ok - validate an attribute name */
@@ -183,44 +208,136 @@ static int attr_name_ok(const char *name)
     return 1;
 }
 
-/* attr_read - read one list */
+void    attr_parser_init(attr_parser_t *p)
+{
+    p->line = str_new(128);
+    p->total = 0;
+    p->started = 0;
+    p->error = NULL;
+}
+
+void    attr_parser_done(attr_parser_t *p)
+{
+    str_free(&p->line);
+}
+
+void    attr_parser_reset(attr_parser_t *p)
+{
+    str_reset(p->line);
+    p->total = 0;
+    p->started = 0;
+    p->error = NULL;
+}
+
+int     attr_parser_busy(const attr_parser_t *p)
+{
+    return p->started;
+}
+
+/* attr_parse_fail - record why the input is refused */
+static int __attribute__((format(printf, 2, 3))) attr_parse_fail(attr_parser_t *p,
+								 const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(p->errbuf, sizeof(p->errbuf), fmt, ap);
+    va_end(ap);
+    p->error = p->errbuf;
+    return ATTR_PARSE_ERROR;
+}
+
+/* attr_parse_line - one whole line: 1 end of list, 0 attribute, -1 bad */
+static int attr_parse_line(attr_parser_t *p, attr_list_t *l)
+{
+    char   *name = str_data(p->line), *value;
+
+    if (str_len(p->line) == 0)
+	return 1;
+    if (l->count >= ATTR_MAX_COUNT)
+	return attr_parse_fail(p, "more than %d attributes in one list", ATTR_MAX_COUNT);
+    if ((value = split_at(name, '=')) == NULL || !attr_name_ok(name)
+	|| attr_unescape(value) < 0) {
+	if (value)
+	    value[-1] = '=';			/* the whole line, for the log */
+	return attr_parse_fail(p, "malformed attribute \"%.100s\"", str_data(p->line));
+    }
+    attr_add(l, name, value);
+    str_reset(p->line);
+    return 0;
+}
+
+/* attr_parse_take - add the n bytes before a LF (or the end) to the line */
+static int attr_parse_take(attr_parser_t *p, const char *buf, size_t n, int lf)
+{
+    if (str_len(p->line) + n > ATTR_MAX_LINE - 1)
+	return attr_parse_fail(p, "attribute line longer than %d bytes", ATTR_MAX_LINE);
+    if (p->total + n + lf > ATTR_MAX_LIST)
+	return attr_parse_fail(p, "attribute list longer than %d bytes", ATTR_MAX_LIST);
+    if (memchr(buf, 0, n) != NULL)
+	return attr_parse_fail(p, "NUL byte in attribute list");
+    str_append(p->line, buf, n);
+    p->total += n + lf;
+    return 0;
+}
+
+int     attr_parse(attr_parser_t *p, attr_list_t *l, const char *buf, size_t len,
+		   size_t *used_r)
+{
+    size_t  pos = 0;
+    int     r = ATTR_PARSE_MORE;
+
+    while (p->error == NULL && pos < len && r == ATTR_PARSE_MORE) {
+	const char *nl = memchr(buf + pos, '\n', len - pos);
+	size_t  n = nl ? (size_t) (nl - (buf + pos)) : len - pos;
+
+	if (!p->started) {
+	    attr_list_reset(l);
+	    p->started = 1;
+	}
+	if (attr_parse_take(p, buf + pos, n, nl != NULL) < 0)
+	    break;
+	pos += n;
+	if (nl == NULL)
+	    break;
+	pos++;
+	if ((r = attr_parse_line(p, l)) == 1) {
+	    attr_parser_reset(p);
+	    r = ATTR_PARSE_DONE;
+	}
+    }
+    *used_r = pos;
+    return p->error ? ATTR_PARSE_ERROR : r;
+}
+
+/* attr_read - read one list, line by line, through the parser (so that
+ * nothing beyond the list's end is consumed from the stream) */
 int     attr_read(stream_t *s, attr_list_t *l)
 {
+    attr_parser_t p;
     str_t  *line = str_new(256);
-    int     ret = -1;
+    size_t  used;
+    int     r, ret = -1;
 
+    attr_parser_init(&p);
     attr_list_reset(l);
     for (;;) {
-	char   *value;
-	int     r;
-
 	str_reset(line);
 	r = stream_read_line(s, line, ATTR_MAX_LINE);
-	if (r == STREAM_EOF && l->count == 0) {
+	if (r == STREAM_EOF && !attr_parser_busy(&p))
 	    ret = 0;
+	if (r == STREAM_EOF || r == STREAM_ERROR)
+	    break;
+	if ((r = attr_parse(&p, l, str_data(line), str_len(line), &used)) != ATTR_PARSE_MORE) {
+	    if (r == ATTR_PARSE_ERROR)
+		msg_warn("%s", p.error);
+	    ret = r == ATTR_PARSE_DONE ? 1 : -1;
 	    break;
 	}
-	if (r != STREAM_LINE || line->data[line->len - 1] != '\n') {
-	    if (r == STREAM_PARTIAL)
-		msg_warn("attribute line longer than %d bytes", ATTR_MAX_LINE);
-	    break;
-	}
-	str_truncate(line, line->len - 1);
-	if (line->len == 0) {
-	    ret = 1;
-	    break;
-	}
-	if ((value = split_at(str_data(line), '=')) == NULL
-	    || !attr_name_ok(str_data(line)) || attr_unescape(value) < 0) {
-	    msg_warn("malformed attribute \"%.100s\"", str_data(line));
-	    break;
-	}
-	if (l->count >= ATTR_MAX_COUNT) {
-	    msg_warn("more than %d attributes in one list", ATTR_MAX_COUNT);
-	    break;
-	}
-	attr_add(l, str_data(line), value);
+	if (str_data(line)[str_len(line) - 1] != '\n')
+	    break;				/* EOF in mid-line */
     }
+    attr_parser_done(&p);
     str_free(&line);
     return ret;
 }

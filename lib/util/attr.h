@@ -17,8 +17,9 @@
 
 #include "stream.h"
 
-#define ATTR_MAX_LINE	65536		/* one name=value line, escaped */
+#define ATTR_MAX_LINE	65536		/* one name=value line, escaped, with LF */
 #define ATTR_MAX_COUNT	1024		/* attributes in one list */
+#define ATTR_MAX_LIST	(1024 * 1024)	/* one list, escaped, with its LFs */
 
 typedef struct attr {
     char   *name;
@@ -47,8 +48,48 @@ const char *attr_get(const attr_list_t *l, const char *name);
 /* attr_get_long - numeric value, or def if absent/malformed */
 long    attr_get_long(const attr_list_t *l, const char *name, long def);
 
+/*
+ * The one implementation of the grammar: a resumable parser fed bytes as
+ * they arrive (attr_read drives it from a stream, event servers from
+ * their input hook). It consumes input up to the end of one list and
+ * keeps whatever it has of an unfinished line or list between calls, so
+ * the same list fed whole, or one byte at a time, gives the same result.
+ * Bounds: ATTR_MAX_LINE, ATTR_MAX_COUNT, ATTR_MAX_LIST; a raw NUL byte,
+ * a bad name or a bad %XX is malformed.
+ */
+typedef struct attr_parser {
+    str_t  *line;			/* the unfinished line, escaped */
+    size_t  total;			/* bytes of the current list so far */
+    int     started;			/* a byte of the current list seen */
+    const char *error;			/* after ATTR_PARSE_ERROR, else NULL */
+    char    errbuf[160];
+} attr_parser_t;
+
+#define ATTR_PARSE_DONE		1	/* a whole list is in l */
+#define ATTR_PARSE_MORE		0	/* all input used, list unfinished */
+#define ATTR_PARSE_ERROR	(-1)	/* malformed or too big: see error */
+
+/* attr_parser_init - a parser at the start of a list */
+void    attr_parser_init(attr_parser_t *p);
+/* attr_parser_done - release a parser's memory */
+void    attr_parser_done(attr_parser_t *p);
+/* attr_parser_reset - forget any partial list (and a past error) */
+void    attr_parser_reset(attr_parser_t *p);
+/* attr_parser_busy - 1 if part of a list has been fed, else 0 */
+int     attr_parser_busy(const attr_parser_t *p);
+/* attr_parse - feed len bytes. l receives the attributes (it is reset when
+ * a new list starts; pass the same l until DONE). *used_r is set to the
+ * bytes consumed: all of them for MORE, up to and including the list's
+ * empty line for DONE (the rest belongs to the next list). After ERROR,
+ * p->error says why and the parser stays in error until reset. */
+int     attr_parse(attr_parser_t *p, attr_list_t *l, const char *buf, size_t len,
+		   size_t *used_r);
+
 /* attr_format - append a list and its terminating empty line to out */
 void    attr_format(str_t *out, const attr_list_t *l);
+/* attr_format_args - append name, value, ..., NULL as one list */
+void    attr_format_args(str_t *out, ...) __attribute__((sentinel));
+
 /* attr_write - send a list and its terminating empty line, then flush;
  * 0 ok, -1 I/O error */
 int     attr_write(stream_t *s, const attr_list_t *l);

@@ -29,6 +29,8 @@ typedef struct {
 static int event_epfd = -1;
 static event_fd_t *event_fds;
 static int event_fd_slots;
+static long event_spin_us;
+static int event_was_busy;		/* the last iteration served an fd */
 static event_timer_t *event_timers;
 static int event_timer_count, event_timer_slots;
 
@@ -156,13 +158,40 @@ static void event_run_timers(void)
     }
 }
 
+void    event_set_spin(long us)
+{
+    event_spin_us = us;
+}
+
+/* event_spin - busy-poll for up to event_spin_us; returns epoll's count */
+static int event_spin(struct epoll_event *evs, int size)
+{
+    struct timespec start, now;
+    int     n;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+	if ((n = epoll_wait(event_epfd, evs, size, 0)) != 0)
+	    return n;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000L
+	     + (now.tv_nsec - start.tv_nsec) / 1000 < event_spin_us);
+    return 0;
+}
+
 void    event_loop(long max_ms)
 {
     struct epoll_event evs[64];
-    int     n;
+    long    wait;
+    int     n = 0;
 
     event_init();
-    n = epoll_wait(event_epfd, evs, 64, (int) event_next_deadline(max_ms));
+    wait = event_next_deadline(max_ms);
+    if (event_spin_us > 0 && event_was_busy && wait != 0)
+	n = event_spin(evs, 64);
+    if (n == 0)
+	n = epoll_wait(event_epfd, evs, 64, (int) wait);
+    event_was_busy = n > 0;
     if (n < 0 && errno != EINTR)
 	msg_fatal("epoll_wait: %s", strerror(errno));
     for (int i = 0; i < n; i++) {

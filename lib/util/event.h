@@ -27,6 +27,11 @@ int     event_cancel_timer(event_fn fn, void *context);
 /* event_loop - wait at most max_ms (-1: until something happens) and
  * run the callbacks that are due */
 void    event_loop(long max_ms);
+/* event_set_spin - after an iteration that served descriptors, poll
+ * without sleeping for up to us microseconds before blocking (0: never).
+ * For request/reply partners on one machine: waking a sleeping process
+ * takes far longer than their round trip. Costs CPU only while busy. */
+void    event_set_spin(long us);
 /* event_now_ms - monotonic milliseconds */
 long long event_now_ms(void);
 

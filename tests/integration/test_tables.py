@@ -1,12 +1,14 @@
 """test_tables.py - mailroom-map from the command line, and proxy: lookups
 through a running instance's tabled."""
 import os
+import socket
 import subprocess
 import time
 
 import pytest
 
 from conftest import BIN
+from test_master import children
 
 TYPES = ("cdb", "hash", "btree")
 
@@ -153,3 +155,42 @@ def test_proxy_through_tabled(mailroom):
             break
         time.sleep(0.2)
     assert r.stdout == "moved@mailbox.test\n", r.stderr
+
+
+def test_tabled_serves_many_clients_in_one_process(mailroom):
+    """One tabled process answers every client; a half-sent request from
+    one client holds up no other; pipelined requests get their replies in
+    order; a malformed request ends that client only, logged."""
+    spec = "inline:{a=1, b=two}"
+    inst = mailroom(start=False)
+    inst.set_conf(proxy_read_maps=f"proxy:{spec}")
+    inst.start()
+    path = os.path.join(inst.spool, "private", "tabled")
+    clients = []
+    for _ in range(3):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(path)
+        f = s.makefile("rb")
+        assert f.readline() + f.readline() == b"protocol=tabled\n\n"
+        clients.append((s, f))
+    req = f"request=lookup\ntable={spec}\nkey=%s\n\n"
+    (s1, f1), (s2, f2), (s3, f3) = clients
+    s1.sendall((req % "a")[:20].encode())
+    s2.sendall(((req % "A") + (req % "b") + (req % "zz")).encode())
+    assert [f2.readline() for _ in range(7)] == [
+        b"status=0\n", b"value=1\n", b"\n", b"status=0\n", b"value=two\n", b"\n",
+        b"status=1\n"]
+    s1.sendall((req % "a")[20:].encode())
+    assert f1.readline() + f1.readline() == b"status=0\nvalue=1\n"
+    s3.sendall(b"request lookup\n\n")
+    assert f3.read() == b""
+    inst.wait_log(r"tabled\[\d+\]: warning: tabled client local: "
+                  r"malformed attribute \"request lookup\"")
+    s2.sendall((req % "b").encode())
+    assert f2.readline() + f2.readline() + f2.readline() == b"\nstatus=0\nvalue=two\n"
+    tableds = [p for p, c in children(inst.proc.pid).items() if "tabled" in c]
+    assert len(tableds) == 1
+    for s, f in clients:
+        f.close()
+        s.close()
