@@ -92,6 +92,7 @@ static struct {
     int     accepting;
     int     draining;
     int     is_fifo;			/* trigger mode on a FIFO */
+    int     taken;			/* first client or wake-up seen */
     const server_params_t *accept_hooks;	/* params, or es_trigger_hooks */
 } es;
 
@@ -355,9 +356,22 @@ static void es_note_taken(void)
     (void) server_report(!es.draining);
 }
 
+/* es_took_client - the first client or wake-up: tell master we work, so
+ * that our death is not counted as a failure to start */
+static void es_took_client(void)
+{
+    if (es.taken)
+	return;
+    es.taken = 1;
+    server_took_client();
+    if (!es.args.stand_alone && !es.draining)
+	(void) server_report(1);
+}
+
 /* es_count_use - one more client or trigger; drain at max_use */
 static void es_count_use(void)
 {
+    es_took_client();
     if (es.max_use > 0 && ++es.used >= es.max_use)
 	event_server_drain();
 }
@@ -464,6 +478,7 @@ static void es_fifo_event(int fd, int event, void *context)
 /* es_wakeup - timer: the -w tick, first at start (a start-up scan) */
 static void es_wakeup(int unused_fd, int event, void *context)
 {
+    es_took_client();
     es.params->trigger("", 0, es.args.service);
     event_request_timer(es_wakeup, NULL, es.args.wakeup * 1000L);
 }
