@@ -112,13 +112,20 @@ static void local_owner_of(uid_t uid, gid_t gid, local_user_t *u)
 	if (pw == NULL)
 	    msg_fatal("default_privs: unknown user \"%s\"", config_str("default_privs"));
     } else if ((pw = getpwuid(uid)) == NULL) {
-	u->uid = uid, u->gid = gid, u->name = "", u->home = "/";
+	u->uid = uid, u->gid = gid, u->name = mr_strdup(""), u->home = mr_strdup("/");
 	return;
     }
     u->uid = pw->pw_uid;
     u->gid = pw->pw_gid;
     u->name = mr_strdup(pw->pw_name);
     u->home = mr_strdup(pw->pw_dir);
+}
+
+/* local_owner_free - release what local_owner_of allocated */
+static void local_owner_free(local_user_t *u)
+{
+    mr_free((char *) u->name);
+    mr_free((char *) u->home);
 }
 
 /* local_alias_file - the file behind the first alias table, for its owner */
@@ -363,6 +370,7 @@ static void local_include(local_state_t *st, const char *path, const local_sourc
     if (r.status == LOCAL_SENT && sscanf(r.text, "%ld %ld", &uid, &gid) == 2) {
 	local_owner_of((uid_t) uid, (gid_t) gid, &inc.owner);
 	local_list(st, str_data(data), &inc, a, depth + 1);
+	local_owner_free(&inc.owner);
     }
     str_free(&data);
 }
