@@ -653,15 +653,33 @@ static void local_virtual(local_state_t *st, const char *addr)
 
 /* Forwarding */
 
+/* local_cleanup_open - connect to cleanup. private/ belongs to the mail
+ * owner: connect with its rights, so that a link planted there cannot
+ * make root talk to another socket. */
+static cleanup_client_t *local_cleanup_open(const char **err)
+{
+    cleanup_client_t *cc;
+    uid_t   uid;
+    gid_t   gid;
+
+    if (!privs_running_as_root() || privs_lookup(config_str("mail_owner"), &uid, &gid) < 0)
+	return cleanup_open(CLEANUP_FLAG_NONE, err);
+    privs_as_user(uid, gid);
+    cc = cleanup_open(CLEANUP_FLAG_NONE, err);
+    privs_as_root();
+    return cc;
+}
+
 /* local_forward_send - one new message to the addresses elsewhere */
 static void local_forward_send(local_state_t *st)
 {
     const char *err;
     char   *orcpt = st->orcpt && *st->orcpt ? NULL : mr_format("rfc822;%s", st->rcpt);
     char   *hdr = mr_format("Delivered-To: %s", st->rcpt);
-    cleanup_client_t *cc = cleanup_open(CLEANUP_FLAG_NONE, &err);
+    cleanup_client_t *cc = local_cleanup_open(&err);
     str_t  *line = str_new(1024), *reason = str_new(100);
     local_result_t r;
+    char    qid[64];
     int     complete, ret, status;
 
     if (cc == NULL) {
@@ -680,9 +698,12 @@ static void local_forward_send(local_state_t *st)
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot forward: %s", err);
 	goto done;
     }
+    mr_strlcpy(qid, cleanup_queue_id(cc), sizeof(qid));
     status = cleanup_finish(&cc, reason);
-    if (status == CLEANUP_STAT_OK)
-	local_result_set(&r, LOCAL_SENT, "2.0.0", "forwarded as %s", str_data(reason));
+    if (status == CLEANUP_STAT_OK) {
+	local_result_set(&r, LOCAL_SENT, "2.0.0", "forwarded as %s", qid);
+	msg_info("%s: forwarded as %s", st->msg->queue_id, qid);
+    }
     else
 	local_result_set(&r, status == CLEANUP_STAT_TEMP ? LOCAL_DEFER : LOCAL_BOUNCE,
 			 status == CLEANUP_STAT_TEMP ? "4.3.0" : "5.3.0",

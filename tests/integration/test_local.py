@@ -245,6 +245,24 @@ def tmp_path():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def test_forward_elsewhere_goes_through_cleanup(agent):
+    inst = agent(aliases="fwd: someone@example.net\n")
+    q = activate(inst, submit(inst, ["fwd@localhost"], MESSAGE))
+    status, dsn, reason = deliver(inst, q)["fwd@localhost"]
+    assert (status, dsn) == ("sent", "2.0.0")
+    m = re.fullmatch(r"forwarded as (" + ID + ")", reason)
+    assert m, reason
+    new = [p for p in qrecords.files(inst.spool, "incoming") if p.endswith(m.group(1))]
+    assert len(new) == 1
+    recs = qrecords.parse(open(new[0], "rb").read())
+    env = qrecords.envelope(recs)
+    assert env["sender"] == "s@example.org"
+    assert env["rcpts"] == [("someone@example.net", False)]
+    assert env["orcpt"] == ["rfc822;fwd@localhost"]
+    assert qrecords.content(recs) == b"Delivered-To: fwd@localhost\n" + queued_content(q)
+    inst.wait_log(rf"{os.path.basename(q)}: forwarded as {m.group(1)}")
+
+
 def test_pipe_file_and_include(agent, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
