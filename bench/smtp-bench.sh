@@ -13,7 +13,8 @@
 # Postfix's smtp-source (if installed) with the same sessions and size and
 # as many messages as smtp-load managed in that slot. For every run it
 # measures the server's CPU time (all processes under its master, from
-# /proc) and its peak PSS, and prints one table. Details: bench/README.md.
+# /proc), its peak PSS and the device cache flushes per message (from
+# /sys/class/block/DEV/stat), and prints one table. Details: bench/README.md.
 #
 # Environment (all optional):
 #   BENCH_SESSIONS  "1 10 20"     concurrent sessions to try
@@ -99,6 +100,31 @@ pss_sampler() {
         [ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$file"; }
         sleep 1
     done
+}
+
+# --- device cache flushes ---------------------------------------------------
+
+# flush_dev_init DIR - find the block device under DIR; FLUSH_KIND says what
+# flush_count counts: "flushes" (field 16 of /sys/class/block/DEV/stat,
+# flush requests completed) or, on a device that reports none, "writes"
+# (field 5, write requests completed)
+FLUSH_STAT= FLUSH_KIND=
+flush_dev_init() {
+    local src f
+    src=$(findmnt -n -o SOURCE -T "$1" 2>/dev/null)
+    f=/sys/class/block/${src##*/}/stat
+    [ -r "$f" ] || { FLUSH_KIND=none; return; }
+    FLUSH_STAT=$f
+    read -r -a f <"$FLUSH_STAT"
+    if [ "${#f[@]}" -ge 17 ] && [ "${f[15]}" -gt 0 ]; then FLUSH_KIND=flushes; else FLUSH_KIND=writes; fi
+}
+
+# flush_count - the device's counter now (see flush_dev_init)
+flush_count() {
+    local f
+    [ -n "$FLUSH_STAT" ] || { echo 0; return; }
+    read -r -a f <"$FLUSH_STAT"
+    if [ "$FLUSH_KIND" = flushes ]; then echo "${f[15]}"; else echo "${f[4]}"; fi
 }
 
 # --- servers ----------------------------------------------------------------
@@ -250,7 +276,7 @@ queue_count() {
         grep -c ' nrcpt=.*(queue active)' "$PF_DIR/log/postfix.log"
         return
     fi
-    find "$SPOOL/incoming" -type f 2>/dev/null | wc -l
+    find "$SPOOL/incoming" -type f -perm -u+x 2>/dev/null | wc -l	# ready (committed) files
 }
 
 # queue_drain - stock Postfix: wait (up to 30 s) until every accepted
@@ -295,14 +321,16 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 # measure SERVER CLIENT SESSIONS SIZE COMMAND... - run one load, record a row
 measure() {
     local server=$1 client=$2 sessions=$3 size=$4; shift 4
-    local peak=$WORK/pss.peak log=$WORK/run.log cpu0 cpu1 t0 t1 sampler rc
+    local peak=$WORK/pss.peak log=$WORK/run.log cpu0 cpu1 t0 t1 sampler rc fl0 fl1
     queue_clear
     echo 0 >"$peak"
     pss_sampler "$ROOT_PID" "$peak" & sampler=$!
     cpu0=$(tree_cpu "$ROOT_PID")
+    fl0=$(flush_count)
     t0=$(date +%s%N)
     timeout 300 "$@" >"$log" 2>&1; rc=$?
     t1=$(date +%s%N)
+    fl1=$(flush_count)
     queue_drain
     cpu1=$(tree_cpu "$ROOT_PID")
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
@@ -320,9 +348,11 @@ measure() {
     [ "$rc" = 0 ] || { echo "smtp-bench: $server/$client/$sessions/$size exited $rc:"; tail -3 "$log"; }
     awk -v s="$server" -v c="$client" -v n="$sessions" -v z="$size" -v a="$accepted" \
         -v q="$queued" -v secs="$secs" -v r="$rate" -v p50="$p50" -v p99="$p99" \
-        -v cpu=$((cpu1 - cpu0)) -v hz="$HZ" -v pss="$(cat "$peak")" 'BEGIN {
-        printf "BENCH server=%s client=%s sessions=%s size=%s accepted=%s queued=%s secs=%s rate=%s p50_ms=%s p99_ms=%s cpu_ms=%.0f cpu_ms_per_msg=%.3f pss_mb=%.1f\n",
-            s, c, n, z, a, q, secs, r, p50, p99, cpu * 1000 / hz, (a > 0 ? cpu * 1000 / hz / a : 0), pss / 1024 }' \
+        -v cpu=$((cpu1 - cpu0)) -v hz="$HZ" -v pss="$(cat "$peak")" \
+        -v fl=$((fl1 - fl0)) -v fk="$FLUSH_KIND" 'BEGIN {
+        printf "BENCH server=%s client=%s sessions=%s size=%s accepted=%s queued=%s secs=%s rate=%s p50_ms=%s p99_ms=%s cpu_ms=%.0f cpu_ms_per_msg=%.3f pss_mb=%.1f dev_%s=%d dev_%s_per_msg=%.2f\n",
+            s, c, n, z, a, q, secs, r, p50, p99, cpu * 1000 / hz, (a > 0 ? cpu * 1000 / hz / a : 0), pss / 1024,
+            fk, fl, fk, (a > 0 ? fl / a : 0) }' \
         | tee -a "$RESULTS"
 }
 
@@ -352,12 +382,13 @@ run_server() {
 print_table() {
     awk '
     function v(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
-    BEGIN { printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s\n", "server", "client", "sessions", "size",
-                   "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "PSS MB" }
+    BEGIN { printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s\n", "server", "client", "sessions", "size",
+                   "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "PSS MB", "dev/msg" }
     /^BENCH / {
         s = v("server"); c = v("client"); n = v("sessions"); z = v("size")
-        printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s\n", s, c, n, z / 1024 "K",
-               v("rate"), v("p50_ms"), v("p99_ms"), v("cpu_ms_per_msg"), v("pss_mb")
+        d = v("dev_flushes_per_msg"); if (d == "-") d = v("dev_writes_per_msg") "w"
+        printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s\n", s, c, n, z / 1024 "K",
+               v("rate"), v("p50_ms"), v("p99_ms"), v("cpu_ms_per_msg"), v("pss_mb"), d
         key = c " " n " " z; rate[s, key] = v("rate"); cpu[s, key] = v("cpu_ms_per_msg")
         if (!(key in keys)) { keys[key] = 1; order[++nkeys] = key }
         cpu_sum[s] += v("cpu_ms"); msgs[s] += v("accepted")
@@ -396,6 +427,8 @@ fs_desc() {
 [ -x "$LOAD" ] || { echo "smtp-bench: $LOAD is not built"; exit 1; }
 echo "smtp-bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "smtp-bench: instances in $WORK: $(fs_desc "$WORK")"
+flush_dev_init "$WORK"
+echo "smtp-bench: device counter per message: $FLUSH_KIND${FLUSH_STAT:+ ($FLUSH_STAT)}; it counts every process on the device"
 [ -x "$SOURCE" ] || echo "smtp-bench: smtp-source (package postfix) not installed; its rows skipped"
 for server in $SERVERS; do
     case $server in

@@ -13,16 +13,23 @@
  * any failure the temp file is removed and the answer is a non-zero
  * CLEANUP_STAT_* with a reason. It logs "ID: message-id=<...>".
  *
- * Commit sequence (details and the crash argument in lib/queue/qfile.c):
+ * Commit sequence (details and the crash argument in lib/queue/qfile.c
+ * and qfile_pool.c): each message is written into a queue file reserved
+ * ahead of use (incoming/H/ID, empty, locked by this process, not marked
+ * ready; its name made durable with its batch by one directory fsync);
  * write END; patch the fixed-width SIZE record; flush and write the file
- * out to the device (sync_file_range); rename it from incoming/.tNNN to
- * incoming/H/ID (never replacing); fsync the file; fsync that directory;
- * then wake qmgr with one byte on public/qmgr; then answer.
- * A crash before the rename leaves only an invisible temp file and no
- * answer (the client reports a temporary failure); after the rename the
- * file is complete, so qmgr may deliver it even if the client never heard
- * the answer (a duplicate at worst, never a loss). A lost wake-up only
- * waits for qmgr's next periodic scan.
+ * out to the device (sync_file_range); set the ready bit; fsync the file
+ * (the one device flush of the message); wake qmgr with one byte on
+ * public/qmgr; then answer. After answering, while no client waits, a
+ * new batch of reservations is made when the last one is used up or
+ * older than queue_reservation_max_age. A crash before the ready bit
+ * leaves an invisible file and no answer (the client reports a temporary
+ * failure); after it the file is complete, so qmgr may deliver it even if
+ * the client never heard the answer (a duplicate at worst, never a loss).
+ * A lost wake-up only waits for qmgr's next periodic scan. At start a
+ * cleanup sweeps incoming/ and hold/ (qfile_sweep) if none did since
+ * master started or for queue_sweep_interval; at exit it removes its
+ * unused reservations.
  *
  * Trust: clients are other Mailroom daemons, but their records are
  * checked as if hostile: every record is bounded (REC_MAX_LEN), types,
@@ -42,7 +49,8 @@
  * virtual_alias_recursion_limit, virtual_alias_expansion_limit,
  * header_size_limit, message_size_limit, hash_queue_names,
  * hash_queue_depth, ipc_timeout, smtpd_recipient_limit (local
- * submissions).
+ * submissions), queue_reservation_limit, queue_reservation_max_age,
+ * queue_sweep_interval.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,6 +248,8 @@ static int cleanup_read_flags(stream_t *client, int *flags_r)
     return ret;
 }
 
+static qfile_pool_t *cleanup_pool;	/* reserved queue files */
+
 /* cleanup_service - one client, one message */
 static void cleanup_service(stream_t *client, const char *service)
 {
@@ -248,7 +258,7 @@ static void cleanup_service(stream_t *client, const char *service)
     cleanup_state_t *cs;
 
     stream_set_timeout(client, (int) config_time("ipc_timeout"));
-    if ((qo = qfile_create(MAIL_QUEUE_INCOMING, 0600, &why)) == NULL) {
+    if ((qo = qfile_pool_take(cleanup_pool, &why)) == NULL) {
 	msg_warn("cannot create queue file: %s", why);
 	(void) attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
 			 MAIL_ATTR_REASON, "cannot create queue file", (char *) 0);
@@ -267,6 +277,8 @@ static void cleanup_service(stream_t *client, const char *service)
 	}
     }
     cleanup_state_free(&cs);
+    if (qfile_pool_fill(cleanup_pool, &why) < 0)	/* while nobody waits */
+	msg_warn("cannot reserve queue files: %s", why);
 }
 
 /* cleanup_pre_init - open tables while still privileged */
@@ -275,10 +287,23 @@ static void cleanup_pre_init(const char *service)
     cleanup_env_init();
 }
 
-/* cleanup_post_init - remove what a killed cleanup left behind */
+/* cleanup_post_init - sweep what dead writers left; reserve files */
 static void cleanup_post_init(const char *service)
 {
+    long    interval = config_time("queue_sweep_interval");
+
     qfile_sweep_temps(MAIL_QUEUE_INCOMING);
+    qfile_sweep_due(MAIL_QUEUE_INCOMING, interval);
+    qfile_sweep_due(MAIL_QUEUE_HOLD, interval);
+    cleanup_pool = qfile_pool_create(MAIL_QUEUE_INCOMING, 0600,
+				     (int) config_int("queue_reservation_limit", 1, 1024),
+				     config_time("queue_reservation_max_age"));
+}
+
+/* cleanup_pre_exit - remove the reservations not used */
+static void cleanup_pre_exit(void)
+{
+    qfile_pool_free(&cleanup_pool);
 }
 
 int     main(int argc, char **argv)
@@ -287,6 +312,7 @@ int     main(int argc, char **argv)
 	.pre_init = cleanup_pre_init,
 	.post_init = cleanup_post_init,
 	.service = cleanup_service,
+	.pre_exit = cleanup_pre_exit,
     };
 
     return single_server_main(argc, argv, &params);

@@ -8,6 +8,10 @@ const param_def_t params_cleanup[] = {
     /* queue layout (lib/queue/qid.c) */
     PARAM_LIST("hash_queue_names", "incoming, active, deferred, hold, defer, bounce", NULL),
     PARAM_INT("hash_queue_depth", "1", 0, 4, NULL),
+    /* queue files reserved ahead of use by cleanup (lib/queue/qfile_pool.c) */
+    PARAM_INT("queue_reservation_limit", "16", 1, 1024, NULL),
+    PARAM_TIME("queue_reservation_max_age", "2s", 0, 3600, NULL),
+    PARAM_TIME("queue_sweep_interval", "1h", 0, 100000000, NULL),
     /* cleanup limits (message_size_limit is declared in params_smtpd.c) */
     PARAM_SIZE("header_size_limit", "102400", 1, 1 << 30, NULL),
     PARAM_INT("virtual_alias_recursion_limit", "1000", 1, 100000, NULL),

@@ -28,6 +28,7 @@
 #define MR_QFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
@@ -55,19 +56,46 @@ const char *qfile_path(str_t *out, const char *queue, const char *id);
 /* qfile_abspath - set out to the path the process opens; returns its data */
 const char *qfile_abspath(str_t *out, const char *queue, const char *id);
 
+/* qid_new_in - like qid_new, but an ID that qfile_path puts in the same
+ * hash directory of queue as the ID model (the time part steps forward
+ * until it does) */
+void    qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue,
+		   const char *model);
+
 /*
- * Writing. qfile_create makes a temporary file ".tPID.N" directly in queue
- * (O_CREAT|O_EXCL, mode), derives the queue ID from its inode, and returns
- * a stream on it; the caller writes records with rec_put. qfile_commit
- * writes it out, renames it to its hashed final name (never replacing a
- * file), fsyncs it and the directory (the order is argued in qfile.c);
- * only after it returned 0 may anyone treat the message as accepted. qfile_discard removes the temp file.
+ * Ready. A queue file is committed when its owner-execute bit is set
+ * (QFILE_READY_BIT, as Postfix marks finished queue files): every reader
+ * (qscan, qfile_open, hence qmgr, pickup, mailroom-queue, showq) skips a
+ * file without it. It is set as the last change before the final fsync.
+ */
+#define QFILE_READY_BIT	S_IXUSR
+
+/* qfile_ready - 1 if st is a regular file marked ready, else 0 */
+int     qfile_ready(const struct stat *st);
+
+/*
+ * Writing, one file at a time. qfile_create makes a temporary file
+ * ".tPID.N" directly in queue (O_CREAT|O_EXCL, mode), derives the queue
+ * ID from its inode, and returns a stream on it; the caller writes
+ * records with rec_put. qfile_commit writes it out, marks it ready,
+ * renames it to its hashed final name (never replacing a file), fsyncs it
+ * and the directory (the order is argued in qfile.c); only after it
+ * returned 0 may anyone treat the message as accepted. qfile_discard
+ * removes the temp file. postdrop writes maildrop files this way.
+ *
+ * Writing from reservations (cleanup). qfile_pool_take hands out a file
+ * that already has its final name, made ahead of use in a batch whose
+ * names one directory fsync made durable (qfile_pool.c); qfile_commit on
+ * it writes it out, marks it ready and fsyncs the file: one device flush.
+ * If the caller changed qo->queue (hold), the commit renames it there
+ * first and fsyncs both directories.
  */
 typedef struct qfile_out {
     stream_t *stream;			/* write records here */
     char    id[QID_BUFSIZE];
     char   *queue;			/* queue it is committed to */
-    char   *tmp_abspath;		/* private */
+    char   *tmp_abspath;		/* private: where the file is now */
+    char   *home;			/* private: queue of a reservation */
     int     committed;			/* private */
 } qfile_out_t;
 
@@ -82,10 +110,41 @@ int     qfile_commit(qfile_out_t *qo, const char **error_r);
  * sets *qop to NULL */
 void    qfile_discard(qfile_out_t **qop);
 
-/* qfile_sweep_temps - remove the temp files in queue left by processes
- * that no longer exist (killed between create and commit); returns how
- * many were removed. Each removal is logged. */
+/* qfile_sweep_temps - remove the temp files in queue (top level only)
+ * left by processes that no longer exist (killed between create and
+ * commit); returns how many were removed. Each removal is logged. */
 int     qfile_sweep_temps(const char *queue);
+
+/* qfile_sweep - walk queue and its hash directories: remove temp files of
+ * dead processes, unused reservations (empty, not ready) whose writer
+ * holds no lock on them any more, and move a file that is not ready,
+ * not empty and not locked (its writer died before the commit) to
+ * corrupt/. Each action is logged; returns how many files it handled. */
+int     qfile_sweep(const char *queue);
+/* qfile_sweep_due - qfile_sweep(queue) if none ran since master started
+ * (the parent process changed) or for interval seconds, judged by the
+ * stamp file QUEUE/.sweep; only one process sweeps at a time. Returns
+ * qfile_sweep's count, or 0 if not due. */
+int     qfile_sweep_due(const char *queue, long interval);
+
+/*
+ * Reservations (see qfile_pool.c). A pool belongs to one process; the
+ * files it holds are locked by that process and invisible to readers.
+ */
+typedef struct qfile_pool qfile_pool_t;
+
+/* qfile_pool_create - a pool for queue; batches of at most max files,
+ * none used more than max_age seconds after it was made */
+qfile_pool_t *qfile_pool_create(const char *queue, mode_t mode, int max, long max_age);
+/* qfile_pool_take - the next reserved file (a new batch first when the
+ * pool is empty or stale); NULL with *error_r on error. The caller owns
+ * it: qfile_commit, then qfile_discard, as for qfile_create. */
+qfile_out_t *qfile_pool_take(qfile_pool_t *pool, const char **error_r);
+/* qfile_pool_fill - make a batch now if the pool is empty or stale (call
+ * it while no client waits): 0 ok, -1 (*error_r) */
+int     qfile_pool_fill(qfile_pool_t *pool, const char **error_r);
+/* qfile_pool_free - remove the unused reservations, free; *poolp = NULL */
+void    qfile_pool_free(qfile_pool_t **poolp);
 
 /* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
  * creating hash directories: 0 ok, -1 (*error_r) */
@@ -134,8 +193,9 @@ typedef struct qfile {
 
 /* qfile_open - open abspath (O_RDWR if writable, else O_RDONLY) with
  * safe_open rules (never blocks on a FIFO) and check it with the
- * envelope validator (lib/queue/qenv.h, source QENV_QUEUE). Returns QFILE_OK with *qf_r, or another QFILE_* with
- * *error_r set. */
+ * envelope validator (lib/queue/qenv.h, source QENV_QUEUE). Returns
+ * QFILE_OK with *qf_r, or another QFILE_* with *error_r set; a file not
+ * marked ready is QFILE_MISSING (not there yet). */
 int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
 		   const char **error_r);
 /* qfile_open_from - qfile_open (read-only) of a file written by a less
@@ -168,7 +228,8 @@ void    qfile_close(qfile_t **qfp);
 
 /*
  * Scanning a queue directory (recursing into hash directories): returns
- * the IDs of committed files; temporary and foreign names are skipped.
+ * the IDs of committed files (marked ready); temporary and foreign names,
+ * reservations and files still being written are skipped.
  */
 typedef struct qscan qscan_t;
 
@@ -176,6 +237,10 @@ typedef struct qscan qscan_t;
 qscan_t *qscan_open(const char *queue, const char **error_r);
 /* qscan_next - 1 with the next ID in id, 0 when done */
 int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE]);
+/* qscan_next_name - 1 with every name that is not a hash directory
+ * (temporary files and files not ready included) and the directory it is
+ * in (absolute, as the process opens it), 0 when done */
+int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r);
 /* qscan_close - release; sets *qsp to NULL */
 void    qscan_close(qscan_t **qsp);
 

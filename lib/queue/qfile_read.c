@@ -5,6 +5,8 @@
  * content is only checked (types, CONT followed by CONT or NORM, END
  * last, nothing after END). A file that fails any check is QFILE_CORRUPT
  * so that the caller moves it to corrupt/ instead of half-delivering it.
+ * A file without the ready bit (a reservation, or one still being
+ * written) is QFILE_MISSING: for a reader it is not there yet.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +189,12 @@ static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t
 	*error_r = qfile_read_err;
 	qfile_close(&w.qf);
 	return QFILE_ERROR;
+    }
+    if (!qfile_ready(&st)) {
+	snprintf(qfile_read_err, sizeof(qfile_read_err), "%s: not ready", name);
+	*error_r = qfile_read_err;
+	qfile_close(&w.qf);
+	return QFILE_MISSING;
     }
     w.qf->file_size = st.st_size;
     w.qf->owner = st.st_uid;

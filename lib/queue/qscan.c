@@ -4,9 +4,13 @@
  * Walks QUEUE and its hash directories (names of one hex digit, at most
  * QSCAN_MAX_DEPTH levels) whatever hash_queue_depth is now, so files
  * written under an older setting are still found. Anything that is not a
- * queue ID (temporary ".t..." files, strays) is skipped.
+ * queue ID (temporary ".t..." files, strays) is skipped, and so is a
+ * queue ID whose file is not marked ready (a reservation or a file being
+ * written: one fstatat per name). qscan_next_name returns every name, for
+ * the sweep.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -74,8 +78,8 @@ qscan_t *qscan_open(const char *queue, const char **error_r)
     return qs;
 }
 
-/* qscan_next - next queue ID, depth first */
-int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
+/* qscan_next_name - next name that is not a hash directory, depth first */
+int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r)
 {
     struct dirent *de;
 
@@ -85,10 +89,8 @@ int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
 	    qs->dirs[qs->level--] = NULL;
 	    continue;
 	}
-	if (qid_valid(de->d_name)) {
-	    mr_strlcpy(id, de->d_name, QID_BUFSIZE);
-	    return 1;
-	}
+	if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+	    continue;
 	if (qs->level < QSCAN_MAX_DEPTH && qscan_hash_name(de->d_name)
 	    && qscan_is_dir(qs, de)) {
 	    str_t  *sub = str_new(100);
@@ -96,6 +98,33 @@ int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
 	    str_printf(sub, "%s/%s", str_data(qs->paths[qs->level]), de->d_name);
 	    (void) qscan_push(qs, str_data(sub));
 	    str_free(&sub);
+	    continue;
+	}
+	*dir_r = str_data(qs->paths[qs->level]);
+	*name_r = de->d_name;
+	return 1;
+    }
+    return 0;
+}
+
+/* qscan_ready - is dir/name a queue file marked ready? */
+static int qscan_ready(qscan_t *qs, const char *name)
+{
+    struct stat st;
+
+    return fstatat(dirfd(qs->dirs[qs->level]), name, &st, AT_SYMLINK_NOFOLLOW) == 0
+	&& qfile_ready(&st);
+}
+
+/* qscan_next - next queue ID marked ready */
+int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
+{
+    const char *dir, *name;
+
+    while (qscan_next_name(qs, &dir, &name)) {
+	if (qid_valid(name) && qscan_ready(qs, name)) {
+	    mr_strlcpy(id, name, QID_BUFSIZE);
+	    return 1;
 	}
     }
     return 0;

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tools"))
 import mkinstance  # noqa: E402
+import qrecords  # noqa: E402
 
 BUILD = os.environ.get("MAILROOM_BUILD", os.path.join(TOP, "build"))
 BIN = os.path.join(BUILD, "bin")
@@ -140,12 +141,15 @@ class Instance:
             time.sleep(0.05)
 
     def queue_files(self, queue="incoming"):
-        """Relative paths of the files in one queue directory (hashed subfolders included)."""
+        """Relative paths of the files in one queue directory (hashed subfolders
+        included), except cleanup's unused reservations (empty files not marked
+        ready, qrecords.reservation) and the sweep's stamp file (.sweep)."""
         top = os.path.join(self.spool, queue)
         out = []
         for root, _dirs, files in os.walk(top):
             for name in files:
-                out.append(os.path.relpath(os.path.join(root, name), top))
+                if name != ".sweep" and not qrecords.reservation(os.path.join(root, name)):
+                    out.append(os.path.relpath(os.path.join(root, name), top))
         return sorted(out)
 
 

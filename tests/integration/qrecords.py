@@ -8,6 +8,7 @@ files back.
 
 import os
 import re
+import stat
 
 QID_RE = re.compile(r"^[0-9A-Z]{16}$")
 
@@ -124,11 +125,34 @@ def read_attrs(sock_file):
         attrs.setdefault(k, v.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%"))
 
 
+def ready(path):
+    """True if path is a committed queue file: the owner-execute bit is the
+    ready mark; readers skip files without it (docs/queue.md)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & stat.S_IXUSR)
+
+
+def reservation(path):
+    """True if path is a queue file reserved ahead of use and not used yet:
+    a queue-ID name, empty, not ready."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (QID_RE.match(os.path.basename(path)) is not None and stat.S_ISREG(st.st_mode)
+            and st.st_size == 0 and not st.st_mode & stat.S_IXUSR)
+
+
 def files(spool, queue):
-    """Absolute paths of committed files in a queue directory (any hash depth)."""
+    """Absolute paths of committed (ready) files in a queue directory (any
+    hash depth), as the daemons' readers see them."""
     out = []
     for root, _dirs, names in os.walk(os.path.join(spool, queue)):
-        out += [os.path.join(root, n) for n in names if QID_RE.match(n)]
+        out += [os.path.join(root, n) for n in names
+                if QID_RE.match(n) and ready(os.path.join(root, n))]
     return sorted(out)
 
 

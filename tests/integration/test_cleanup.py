@@ -223,10 +223,19 @@ def test_cleanup_killed_leaves_no_visible_file(sa):
     time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    # Only an invisible temporary file (name starts with ".") may remain.
-    assert [f for f in s.files("incoming") if not os.path.basename(f).startswith(".")] == []
+    # What is left (its reservations, the file it was writing) is not
+    # marked ready: no reader sees it.
+    left = s.files("incoming")
+    assert left
+    assert Q.files(s.spool, "incoming") == []
     with pytest.raises(EOFError):
         Q.read_attrs(rfile)
+    # The next cleanup sweeps them when a sweep is due (0s: always).
+    s2 = sa({"queue_sweep_interval": "0"})
+    hello, verdict = s2.submit(env_records("s@x.org", ["r@x.org"], ["", "b"]))
+    assert verdict["status"] == "0"
+    assert [os.path.basename(p) for p in s2.files("incoming")] == [hello["queue_id"]]
+    assert Q.files(s2.spool, "incoming") == [os.path.join(s2.spool, "incoming", s2.files()[0])]
 
 
 @pytest.mark.parametrize("extra,lines,status,reason", [
@@ -305,7 +314,7 @@ def drop(inst, data, name=None):
     fd, tmp = tempfile.mkstemp(dir=md, prefix=".t")
     os.write(fd, data)
     os.close(fd)
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, 0o744)            # the owner-execute bit marks it ready
     os.rename(tmp, os.path.join(md, name))
     return name
 

@@ -228,7 +228,7 @@ def test_mail_waits_in_maildrop_while_down(mailroom):
     assert r.returncode == 0, r.stderr
     (drop,) = qrecords.files(inst.spool, "maildrop")
     st = os.stat(drop)
-    assert stat.S_IMODE(st.st_mode) == 0o444
+    assert stat.S_IMODE(st.st_mode) == 0o544      # 0444 and the ready bit
     assert st.st_uid == os.getuid()
     recs = read_records(drop)
     assert recs[-1] == (qrecords.END, b"")

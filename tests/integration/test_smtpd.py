@@ -103,14 +103,14 @@ class QueueFile:
 
 
 def all_queued(inst, temp=False):
-    """Queue IDs in incoming/ and active/ (qmgr may have moved them);
-    with temp, also cleanup's invisible ".t..." files in the making."""
+    """Queue IDs of committed files in incoming/ and active/ (qmgr may have
+    moved them); with temp, also files still being written (not ready)."""
     out = {}
     for q in ("incoming", "active"):
         for rel in inst.queue_files(q):
-            name = os.path.basename(rel)
-            if temp or not name.startswith("."):
-                out[name] = os.path.join(inst.spool, q, rel)
+            path = os.path.join(inst.spool, q, rel)
+            if temp or qrecords.ready(path):
+                out[os.path.basename(rel)] = path
     return out
 
 

@@ -44,7 +44,8 @@ static const char *write_image(const char *name, const void *data, size_t len)
     int     fd;
 
     snprintf(path, sizeof(path), "%s/%s", unit_tmpdir(), name);
-    assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+    assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0700)) >= 0);
+    assert_int_equal(fchmod(fd, 0700), 0);	/* marked ready */
     assert_int_equal(write(fd, data, len), (ssize_t) len);
     close(fd);
     return path;
