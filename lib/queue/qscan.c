@@ -5,8 +5,8 @@
  * QSCAN_MAX_DEPTH levels) whatever hash_queue_depth is now, so files
  * written under an older setting are still found. Anything that is not a
  * queue ID (temporary ".t..." files, strays) is skipped, and so is a
- * queue ID whose file is not marked ready (a reservation or a file being
- * written: one fstatat per name). qscan_next_name returns every name, for
+ * queue ID whose regular file is not marked ready (a reservation or a
+ * file being written: one fstatat per name). qscan_next_name returns every name, for
  * the sweep.
  */
 #include <dirent.h>
@@ -107,13 +107,15 @@ int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r)
     return 0;
 }
 
-/* qscan_ready - is dir/name a queue file marked ready? */
+/* qscan_ready - is dir/name a queue file marked ready? Anything but a
+ * regular file is listed too: it is never ours, and the reader's open
+ * (safe_open) refuses it, so that it is reported and moved aside. */
 static int qscan_ready(qscan_t *qs, const char *name)
 {
     struct stat st;
 
     return fstatat(dirfd(qs->dirs[qs->level]), name, &st, AT_SYMLINK_NOFOLLOW) == 0
-	&& qfile_ready(&st);
+	&& (!S_ISREG(st.st_mode) || qfile_ready(&st));
 }
 
 /* qscan_next - next queue ID marked ready */

@@ -26,6 +26,7 @@ def plant(spool, queue, qid, sender, rcpts, size=None, when="1700000000.000000")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(out)
+    os.chmod(path, 0o700)           # marked ready, as a committed file
     return path
 
 

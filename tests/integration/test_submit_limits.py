@@ -90,7 +90,7 @@ def plant_maildrop(inst, name, data):
     path = os.path.join(inst.spool, "maildrop", name)
     with open(path, "wb") as f:
         f.write(data)
-    os.chmod(path, 0o444)
+    os.chmod(path, 0o544)           # 0444 and the ready bit, as postdrop leaves it
     return path
 
 
