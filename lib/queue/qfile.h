@@ -229,7 +229,8 @@ void    qfile_close(qfile_t **qfp);
 /*
  * Scanning a queue directory (recursing into hash directories): returns
  * the IDs of committed files (marked ready); temporary and foreign names,
- * reservations and files still being written are skipped.
+ * reservations and files still being written are skipped (not in defer/
+ * and bounce/, whose delivery logs are never marked ready).
  */
 typedef struct qscan qscan_t;
 

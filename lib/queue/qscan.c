@@ -6,7 +6,9 @@
  * written under an older setting are still found. Anything that is not a
  * queue ID (temporary ".t..." files, strays) is skipped, and so is a
  * queue ID whose regular file is not marked ready (a reservation or a
- * file being written: one fstatat per name). qscan_next_name returns every name, for
+ * file being written: one fstatat per name), except in defer/ and
+ * bounce/, whose files are per-message delivery logs that are appended
+ * to, not committed (lib/queue/qlog.c). qscan_next_name returns every name, for
  * the sweep.
  */
 #include <dirent.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/qfile.h"
 #include "util/mymalloc.h"
@@ -22,6 +25,7 @@
 #define QSCAN_MAX_DEPTH	4
 
 struct qscan {
+    int     any;			/* list files not marked ready too */
     DIR    *dirs[QSCAN_MAX_DEPTH + 1];
     str_t  *paths[QSCAN_MAX_DEPTH + 1];
     int     level;
@@ -70,6 +74,7 @@ qscan_t *qscan_open(const char *queue, const char **error_r)
     qscan_t *qs = mr_calloc(1, sizeof(*qs));
 
     qs->level = -1;
+    qs->any = strcmp(queue, MAIL_QUEUE_DEFER) == 0 || strcmp(queue, MAIL_QUEUE_BOUNCE) == 0;
     if (qscan_push(qs, server_queue_path(queue)) < 0) {
 	*error_r = "cannot open queue directory";
 	qscan_close(&qs);
@@ -124,7 +129,7 @@ int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
     const char *dir, *name;
 
     while (qscan_next_name(qs, &dir, &name)) {
-	if (qid_valid(name) && qscan_ready(qs, name)) {
+	if (qid_valid(name) && (qs->any || qscan_ready(qs, name))) {
 	    mr_strlcpy(id, name, QID_BUFSIZE);
 	    return 1;
 	}

@@ -148,11 +148,13 @@ def reservation(path):
 
 def files(spool, queue):
     """Absolute paths of committed (ready) files in a queue directory (any
-    hash depth), as the daemons' readers see them."""
+    hash depth), as the daemons' readers see them; in defer/ and bounce/
+    (delivery logs, appended to, never marked ready) every log file."""
+    logs = queue in ("defer", "bounce")
     out = []
     for root, _dirs, names in os.walk(os.path.join(spool, queue)):
         out += [os.path.join(root, n) for n in names
-                if QID_RE.match(n) and ready(os.path.join(root, n))]
+                if QID_RE.match(n) and (logs or ready(os.path.join(root, n)))]
     return sorted(out)
 
 
