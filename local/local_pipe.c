@@ -9,7 +9,8 @@
  * the envelope is in the environment (SENDER, RECIPIENT,
  * ORIGINAL_RECIPIENT, LOCAL, EXTENSION, DOMAIN, USER, LOGNAME, HOME,
  * SHELL, PATH=/usr/bin:/bin), nothing else of the daemon's environment
- * is passed on. The command runs in its own session, in HOME, with the
+ * is passed on, and no descriptor but 0, 1 and 2 (the queue file is open
+ * read-write in the agent and must not reach a user's program). The command runs in its own session, in HOME, with the
  * default SIGPIPE; its standard output and error go to an anonymous
  * memory file whose first bytes end up in the reason of a failure.
  *
@@ -103,6 +104,7 @@ static void pipe_exec(const char *command, const local_pipe_env_t *env, int in, 
 {
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 	_exit(EX_OSERR);
+    closefrom(3);			/* not the queue file, not qmgr's socket */
     setsid();
     signal(SIGPIPE, SIG_DFL);
     clearenv();

@@ -270,7 +270,7 @@ def test_pipe_file_and_include(agent, tmp_path):
     listfile = tmp_path / "list"
     write(listfile, "# members\nbob@mailroom.test\n")
     inst = agent(aliases=(
-        f'env: "|env > {out}/env; cat > {out}/stdin"\n'
+        f'env: "|env > {out}/env; ls /proc/self/fd > {out}/fds; cat > {out}/stdin"\n'
         "later: |echo try again later; exit 75\n"
         "nouser: |exit 67\n"
         f"archive: {out}/archive\n"
@@ -290,6 +290,7 @@ def test_pipe_file_and_include(agent, tmp_path):
     assert (env["LOCAL"], env["EXTENSION"], env["DOMAIN"]) == ("env+x", "x", "localhost")
     assert env["PATH"] == "/usr/bin:/bin"
     assert "MAILROOM_CONFIG_DIR" not in env          # nothing of the daemon's environment
+    assert open(out / "fds").read().split() == ["0", "1", "2", "3"]   # 3: ls reading the folder
     if IS_ROOT:                                       # root-owned aliases: default_privs
         assert env["USER"] == "nobody"
         assert os.stat(out / "env").st_uid == pwd.getpwnam("nobody").pw_uid
