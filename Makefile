@@ -37,7 +37,7 @@ UNIT_EXTRA := tests/unit/unit_helpers.c
 
 PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
 
-.PHONY: all asan test unit integration run deps clean install bench check-banned fuzz
+.PHONY: all asan test unit integration run deps clean install bench check-banned check-layers fuzz
 all: $(PROG_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -59,10 +59,13 @@ $(BUILD)/bin/$(1): $$($(1)_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBMR)
 endef
 $(foreach p,$(PROGS),$(eval $(call PROG_RULE,$(p))))
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_EXTRA) $(LIBMR)
+# A unit test links the library; one that tests code of a program folder
+# also links that code's objects, listed as test_NAME_OBJS in its Module.mk.
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_EXTRA) $$($$*_OBJS) $(LIBMR)
 	@mkdir -p $(dir $@)
 	@echo '  LINK  $@'
-	@$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -Itests/unit -o $@ $< $(UNIT_EXTRA) $(LIBMR) $(LDLIBS) -lcmocka
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d -Itests/unit -o $@ $< $(UNIT_EXTRA) $($*_OBJS) $(LIBMR) $(LDLIBS) -lcmocka
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)
 
@@ -72,7 +75,7 @@ unit: all
 integration: all
 	@bash tests/run-integration.sh $(BUILD)
 
-test: deps check-banned
+test: deps check-banned check-layers
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
@@ -83,6 +86,9 @@ asan:
 
 check-banned:
 	@bash tests/check-banned.sh
+
+check-layers:
+	@bash tests/check-layers.sh
 
 deps:
 	@bash tools/deps.sh

@@ -30,8 +30,8 @@
 
 #include "global/config.h"
 #include "mailroom.h"
-#include "master/master_dirs.h"
-#include "master/master_pid.h"
+#include "master_dirtab.h"
+#include "master_pid.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/str.h"

@@ -22,8 +22,8 @@
 
 #include "global/config.h"
 #include "mailroom.h"
-#include "master/master_conf.h"
-#include "master/master_dirs.h"
+#include "master_conf.h"
+#include "master_dirtab.h"
 #include "table/table.h"
 #include "util/mymalloc.h"
 #include "util/privs.h"

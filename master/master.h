@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-#include "master/master_conf.h"
+#include "master_conf.h"
 
 typedef struct master_serv {
     struct master_serv *next;

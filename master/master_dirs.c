@@ -40,7 +40,7 @@
 #include "global/config.h"
 #include "global/mail_proto.h"
 #include "master.h"
-#include "master/master_dirs.h"
+#include "master_dirtab.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/privs.h"

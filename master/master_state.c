@@ -19,8 +19,8 @@
 
 #include "global/config.h"
 #include "master.h"
-#include "master/master_dirs.h"
-#include "master/master_pid.h"
+#include "master_dirtab.h"
+#include "master_pid.h"
 #include "util/event.h"
 #include "util/msg.h"
 

@@ -11,7 +11,7 @@
  *   showq:  the listing text, then end of file
  *
  * The listing is made by the same code as mailroom-queue's own
- * (tools/queue/mq_show.c), so the two cannot differ. Problems with single
+ * (lib/queue/qshow.c), so the two cannot differ. Problems with single
  * queue files (corrupt, unreadable) go to the mail log, not to the user.
  *
  * Input it trusts: none. Any local user who can reach public/showq may
@@ -39,10 +39,10 @@
 
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
+#include "queue/qshow.h"
 #include "util/attr.h"
 #include "util/msg.h"
 #include "util/stream.h"
-#include "../tools/queue/mq.h"
 
 /* showq_post_init - make sure the privilege drop happened */
 static void showq_post_init(const char *service)
@@ -57,9 +57,9 @@ static int showq_json(const attr_list_t *req)
 {
     const char *what = attr_get(req, MAIL_ATTR_REQUEST);
 
-    if (what != NULL && strcmp(what, MQ_REQUEST_LIST) == 0)
+    if (what != NULL && strcmp(what, MAIL_REQ_LIST) == 0)
 	return 0;
-    if (what != NULL && strcmp(what, MQ_REQUEST_JSON) == 0)
+    if (what != NULL && strcmp(what, MAIL_REQ_JSON) == 0)
 	return 1;
     msg_warn("bad request \"%.100s\" from a client", what ? what : "(none)");
     return -1;
@@ -71,13 +71,13 @@ static void showq_service(stream_t *client, const char *service)
     attr_list_t *req = attr_list_new();
     int     json;
 
-    if (attr_send_protocol(client, MQ_PROTO_SHOWQ) < 0) {
+    if (attr_send_protocol(client, MAIL_PROTO_SHOWQ) < 0) {
 	msg_warn("lost the client before the handshake");
     } else if (attr_read(client, req) != 1) {
 	msg_warn("no valid request from the client");
     } else if ((json = showq_json(req)) >= 0) {
 	/* a client that stops reading (mailq | head) is no problem */
-	if (mq_show(client, json) == EX_IOERR && msg_verbose)
+	if (qshow_list(client, json) == EX_IOERR && msg_verbose)
 	    msg_info("the client went away during the listing");
     }
     attr_list_free(&req);

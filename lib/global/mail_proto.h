@@ -20,6 +20,17 @@
 #define MAIL_PROTO_CLEANUP	"cleanup"
 #define MAIL_PROTO_TABLED	"tabled"
 #define MAIL_PROTO_DELIVERY	"delivery"	/* qmgr -> agents (deliver_request.h) */
+#define MAIL_PROTO_SHOWQ	"showq"
+
+/*
+ * Request values (MAIL_ATTR_REQUEST).
+ *   tabled:  request=lookup table=NAME key=KEY
+ *   showq:   request=list (the mailq layout) | request=json; showq answers
+ *            with the listing (lib/queue/qshow.c), then closes
+ */
+#define MAIL_REQ_LOOKUP		"lookup"
+#define MAIL_REQ_LIST		"list"
+#define MAIL_REQ_JSON		"json"
 
 /* Attribute names */
 #define MAIL_ATTR_PROTOCOL	"protocol"
@@ -49,6 +60,12 @@
 #define MAIL_ATTR_NOTIFY	"notify"
 #define MAIL_ATTR_OFFSET	"offset"
 #define MAIL_ATTR_DSN		"dsn"
+
+/* Per-recipient delivery logs (defer/, bounce/: lib/queue/qlog.h) */
+#define MAIL_ATTR_ACTION	"action"
+#define MAIL_ATTR_RELAY		"relay"
+#define MAIL_ATTR_TIME		"time"
+#define MAIL_ATTR_RECIPIENT	"recipient"	/* older name of rcpt in those logs */
 
 /* Queue directories, relative to queue_directory */
 #define MAIL_QUEUE_MAILDROP	"maildrop"

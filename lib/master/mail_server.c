@@ -35,6 +35,7 @@
 #include "util/sock.h"
 
 static char server_addr_buf[128] = "local";
+static int server_is_stand_alone;
 static int server_null_fd = -1;		/* replaces the listening socket */
 static volatile sig_atomic_t server_orphaned;
 static int server_taken;		/* took a client: it works */
@@ -116,7 +117,7 @@ static void server_drop_privileges(const server_args_t *args, const server_param
 	if (chroot(jail) < 0 || chdir("/") < 0)
 	    msg_fatal("chroot(%s): %s", jail, strerror(errno));
     }
-    server_set_chrooted(jail != NULL && root);
+    mail_queue_set_chrooted(jail != NULL && root);
 }
 
 /*
@@ -192,7 +193,7 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 	params->post_init(args->service);
     if (msg_verbose)
 	msg_info("service %s (%s) started%s", args->service, args->type,
-		 server_chrooted() ? ", chrooted" : "");
+		 mail_queue_chrooted() ? ", chrooted" : "");
 }
 
 void    server_took_client(void)
@@ -248,4 +249,14 @@ void    server_set_client_addr(int fd)
 const char *server_client_addr(void)
 {
     return server_addr_buf;
+}
+
+void    server_set_stand_alone(int yes)
+{
+    server_is_stand_alone = yes;
+}
+
+int     server_stand_alone(void)
+{
+    return server_is_stand_alone;
 }

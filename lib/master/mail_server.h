@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include "global/mail_queue.h"
 #include "util/stream.h"
 
 typedef struct event_conn event_conn_t;
@@ -118,16 +119,13 @@ int     event_server_clients(void);
 /* server_client_addr - for inet services: peer address of the current
  * client ("local" for Unix sockets) */
 const char *server_client_addr(void);
-/* server_queue_path - queue_directory-relative path as the daemon must
- * open it (chrooted or not); returns static storage */
-const char *server_queue_path(const char *relative);
 /* server_stand_alone - running without master (-S)? */
 int     server_stand_alone(void);
 /* server_set_stand_alone - recorded by the skeleton */
 void    server_set_stand_alone(int yes);
-/* server_chrooted - are we running chrooted into the queue directory? */
-int     server_chrooted(void);
-/* server_set_chrooted - recorded by the skeleton after chroot */
-void    server_set_chrooted(int yes);
+/* Older names of the queue path helpers (global/mail_queue.h) */
+#define server_queue_path(relative)	mail_queue_path(relative)
+#define server_chrooted()		mail_queue_chrooted()
+#define server_set_chrooted(yes)	mail_queue_set_chrooted(yes)
 
 #endif

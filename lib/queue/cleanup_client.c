@@ -21,7 +21,7 @@
 
 #include "global/config.h"
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/cleanup_client.h"
 #include "queue/record.h"
 #include "util/attr.h"
@@ -91,7 +91,7 @@ cleanup_client_t *cleanup_connect(int flags, const char **error_r)
 	signal(SIGPIPE, SIG_IGN);
 	sigpipe_ignored = 1;
     }
-    if ((fd = sock_connect_unix(server_queue_path(MAIL_SOCK_CLEANUP),
+    if ((fd = sock_connect_unix(mail_queue_path(MAIL_SOCK_CLEANUP),
 				CLEANUP_CONNECT_TIMEOUT, error_r)) < 0)
 	return NULL;
     cc = mr_calloc(1, sizeof(*cc));

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/deliver_request.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -153,7 +153,7 @@ int     deliver_call(const char *socket_path, const deliver_job_t *job,
     stream_t *s = NULL;
     int     fd, ret = -1;
 
-    if ((fd = sock_connect_unix(server_queue_path(socket_path), timeout, &why)) >= 0) {
+    if ((fd = sock_connect_unix(mail_queue_path(socket_path), timeout, &why)) >= 0) {
 	s = stream_open(fd);
 	stream_set_timeout(s, timeout);
 	deliver_job_encode(l, job);

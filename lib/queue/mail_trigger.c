@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/mail_trigger.h"
 #include "util/sock.h"
 
@@ -37,7 +37,7 @@ int     mail_trigger(const char *relative, const char *buf, size_t len,
     ssize_t n;
     int     fd;
 
-    snprintf(path, sizeof(path), "%s", server_queue_path(relative));
+    snprintf(path, sizeof(path), "%s", mail_queue_path(relative));
     if (stat(path, &st) < 0)
 	return mail_trigger_fail(error_r, path);
     if (S_ISFIFO(st.st_mode)) {

@@ -87,7 +87,7 @@
 #include <unistd.h>
 
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "queue/qfile_int.h"
 #include "util/msg.h"
@@ -143,7 +143,7 @@ qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r)
     for (int i = 0; fd < 0 && i < QFILE_CREATE_TRIES; i++) {
 	qfile_temp_name(name);
 	str_printf(path, "%s/%s", queue, str_data(name));
-	str_set(path, server_queue_path(str_data(path)));
+	str_set(path, mail_queue_path(str_data(path)));
 	fd = open(str_data(path), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0 && errno != EEXIST)
 	    break;
@@ -511,7 +511,7 @@ int     qfile_sweep_due(const char *queue, long interval)
     int     fd, n = 0;
 
     str_printf(path, "%s/.sweep", queue);
-    fd = open(server_queue_path(str_data(path)), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(mail_queue_path(str_data(path)), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     str_free(&path);
     if (fd < 0)
 	return 0;
@@ -537,7 +537,7 @@ int     qfile_sweep_temps(const char *queue)
     DIR    *dir;
     int     removed = 0;
 
-    str_set(path, server_queue_path(queue));
+    str_set(path, mail_queue_path(queue));
     if ((dir = opendir(str_data(path))) != NULL) {
 	while ((de = readdir(dir)) != NULL)
 	    removed += qfile_sweep_temp(str_data(path), de->d_name);

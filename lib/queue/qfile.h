@@ -22,7 +22,7 @@
  *
  * Paths given to and returned by these functions are relative to the
  * queue directory ("incoming/7/...") unless the name says "abs"; the abs
- * form is what the process must open (server_queue_path: chrooted or not).
+ * form is what the process must open (mail_queue_path: chrooted or not).
  */
 #ifndef MR_QFILE_H
 #define MR_QFILE_H

@@ -44,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "queue/qfile_int.h"
 #include "util/msg.h"

@@ -23,7 +23,7 @@
 #include <sys/time.h>
 
 #include "global/config.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "util/str.h"
 
@@ -170,7 +170,7 @@ const char *qfile_abspath(str_t *out, const char *queue, const char *id)
     str_t  *rel = str_new(64);
 
     qfile_path(rel, queue, id);
-    str_set(out, server_queue_path(str_data(rel)));
+    str_set(out, mail_queue_path(str_data(rel)));
     str_free(&rel);
     return str_data(out);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_proto.h"
 #include "queue/qfile.h"
 #include "queue/qlog.h"
 #include "util/attr.h"
@@ -34,15 +35,15 @@ void    qlog_format(str_t *out, const qlog_entry_t *e)
 {
     attr_list_t *l = attr_list_new();
 
-    attr_add(l, "rcpt", e->rcpt);
-    attr_add(l, "orcpt", e->orcpt ? e->orcpt : "");
-    attr_add(l, "notify", e->notify ? e->notify : "");
-    attr_addf(l, "offset", "%lld", e->offset);
-    attr_add(l, "dsn", e->dsn ? e->dsn : "");
-    attr_add(l, "action", e->action ? e->action : "");
-    attr_add(l, "reason", e->reason ? e->reason : "");
-    attr_add(l, "relay", e->relay ? e->relay : "");
-    attr_addf(l, "time", "%ld", e->time);
+    attr_add(l, MAIL_ATTR_RCPT, e->rcpt);
+    attr_add(l, MAIL_ATTR_ORCPT, e->orcpt ? e->orcpt : "");
+    attr_add(l, MAIL_ATTR_NOTIFY, e->notify ? e->notify : "");
+    attr_addf(l, MAIL_ATTR_OFFSET, "%lld", e->offset);
+    attr_add(l, MAIL_ATTR_DSN, e->dsn ? e->dsn : "");
+    attr_add(l, MAIL_ATTR_ACTION, e->action ? e->action : "");
+    attr_add(l, MAIL_ATTR_REASON, e->reason ? e->reason : "");
+    attr_add(l, MAIL_ATTR_RELAY, e->relay ? e->relay : "");
+    attr_addf(l, MAIL_ATTR_TIME, "%ld", e->time);
     str_reset(out);
     attr_format(out, l);
     attr_list_free(&l);
@@ -133,15 +134,15 @@ static const char *qlog_field(const attr_list_t *l, const char *name)
 /* qlog_entry_from - point an entry at the values of one record */
 static void qlog_entry_from(qlog_entry_t *e, const attr_list_t *l)
 {
-    e->rcpt = qlog_field(l, "rcpt");
-    e->orcpt = qlog_field(l, "orcpt");
-    e->notify = qlog_field(l, "notify");
-    e->offset = attr_get_long(l, "offset", -1);
-    e->dsn = qlog_field(l, "dsn");
-    e->action = qlog_field(l, "action");
-    e->reason = qlog_field(l, "reason");
-    e->relay = qlog_field(l, "relay");
-    e->time = attr_get_long(l, "time", 0);
+    e->rcpt = qlog_field(l, MAIL_ATTR_RCPT);
+    e->orcpt = qlog_field(l, MAIL_ATTR_ORCPT);
+    e->notify = qlog_field(l, MAIL_ATTR_NOTIFY);
+    e->offset = attr_get_long(l, MAIL_ATTR_OFFSET, -1);
+    e->dsn = qlog_field(l, MAIL_ATTR_DSN);
+    e->action = qlog_field(l, MAIL_ATTR_ACTION);
+    e->reason = qlog_field(l, MAIL_ATTR_REASON);
+    e->relay = qlog_field(l, MAIL_ATTR_RELAY);
+    e->time = attr_get_long(l, MAIL_ATTR_TIME, 0);
 }
 
 /* qlog_walk - each complete record in order */
@@ -164,7 +165,7 @@ long    qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *cont
     }
     s = stream_open(fd);
     while ((r = attr_read(s, l)) > 0 && count < QLOG_MAX_ENTRIES) {
-	if (attr_get(l, "rcpt") == NULL)
+	if (attr_get(l, MAIL_ATTR_RCPT) == NULL)
 	    continue;
 	count++;
 	qlog_entry_from(&e, l);

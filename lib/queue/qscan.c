@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
@@ -75,7 +75,7 @@ qscan_t *qscan_open(const char *queue, const char **error_r)
 
     qs->level = -1;
     qs->any = strcmp(queue, MAIL_QUEUE_DEFER) == 0 || strcmp(queue, MAIL_QUEUE_BOUNCE) == 0;
-    if (qscan_push(qs, server_queue_path(queue)) < 0) {
+    if (qscan_push(qs, mail_queue_path(queue)) < 0) {
 	*error_r = "cannot open queue directory";
 	qscan_close(&qs);
 	return NULL;

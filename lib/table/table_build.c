@@ -90,7 +90,7 @@ long    table_build(const char *spec, int flags, const char **error_r)
     static str_t *err;
     const char *colon = strchr(spec, ':');
     const char *path = colon ? colon + 1 : "";
-    table_hash_t *h;
+    htable_t *h;
     long    ret = -1;
     int     src_flags = (flags & TABLE_BUILD_ALIAS) ? TABLE_SRC_ALIAS : 0;
     int     type;
@@ -114,8 +114,8 @@ long    table_build(const char *spec, int flags, const char **error_r)
 	    : table_db_build(path, type == 3, h, flags, err);
 
 	if (r == 0)
-	    ret = (long) table_hash_count(h);
-	table_hash_free(&h);
+	    ret = (long) htable_count(h);
+	htable_free(&h);
     }
     if (ret < 0)
 	*error_r = str_data(err);

@@ -229,18 +229,18 @@ fail:
 }
 
 /* table_cdb_write - write every entry with tinycdb's maker */
-static int table_cdb_write(int fd, table_hash_t *h, int flags)
+static int table_cdb_write(int fd, htable_t *h, int flags)
 {
     struct cdb_make mk;
     int     nul = (flags & TABLE_BUILD_NUL) ? 1 : 0;
 
     if (cdb_make_start(&mk, fd) < 0)
 	return -1;
-    for (size_t i = 0; i < table_hash_count(h); i++) {
+    for (size_t i = 0; i < htable_count(h); i++) {
 	const char *k, *v;
 	size_t  klen, vlen;
 
-	table_hash_item(h, i, &k, &klen, &v, &vlen);
+	htable_item(h, i, &k, &klen, &v, &vlen);
 	if (cdb_make_add(&mk, k, (unsigned) (klen + nul), v, (unsigned) (vlen + nul)) < 0) {
 	    (void) cdb_make_finish(&mk);	/* frees its lists */
 	    return -1;
@@ -249,7 +249,7 @@ static int table_cdb_write(int fd, table_hash_t *h, int flags)
     return cdb_make_finish(&mk);
 }
 
-int     table_cdb_build(const char *name, table_hash_t *h, int flags, str_t *err)
+int     table_cdb_build(const char *name, htable_t *h, int flags, str_t *err)
 {
     char   *final = mr_format("%s.cdb", name);
     str_t  *tmp = str_new(100);

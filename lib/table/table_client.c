@@ -17,7 +17,7 @@
 
 #include "global/config.h"
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "table/table_priv.h"
 #include "util/attr.h"
 #include "util/msg.h"
@@ -93,7 +93,7 @@ static int table_conn_open(table_conn_t *c, str_t *err)
  */
 static int table_conn_ask(table_conn_t *c, const char *table, const char *key)
 {
-    if (attr_send(c->stream, MAIL_ATTR_REQUEST, "lookup", MAIL_ATTR_TABLE, table,
+    if (attr_send(c->stream, MAIL_ATTR_REQUEST, MAIL_REQ_LOOKUP, MAIL_ATTR_TABLE, table,
 		  MAIL_ATTR_KEY, key, (char *) NULL) < 0
 	|| (stream_spin_readable(c->stream, TABLE_SPIN_US) != 1
 	    && stream_wait_readable(c->stream, c->timeout_ms) != 1)
@@ -199,7 +199,7 @@ table_t *table_proxy_open(const char *spec, const char *name, str_t *err)
 	str_printf(err, "table \"%s\": proxy: inside proxy:", spec);
 	return NULL;
     }
-    return table_remote_new(spec, server_queue_path(MAIL_SOCK_TABLED), name);
+    return table_remote_new(spec, mail_queue_path(MAIL_SOCK_TABLED), name);
 }
 
 table_t *table_unix_open(const char *spec, const char *name, str_t *err)

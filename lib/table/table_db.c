@@ -177,17 +177,17 @@ table_t *table_btree_open(const char *spec, const char *name, str_t *err)
 }
 
 /* table_db_write - put every entry into an open database */
-static int table_db_write(DB *db, table_hash_t *h, int flags)
+static int table_db_write(DB *db, htable_t *h, int flags)
 {
     int     nul = (flags & TABLE_BUILD_NUL) ? 1 : 0;
     DBT     k, v;
     int     r;
 
-    for (size_t i = 0; i < table_hash_count(h); i++) {
+    for (size_t i = 0; i < htable_count(h); i++) {
 	const char *kp, *vp;
 	size_t  klen, vlen;
 
-	table_hash_item(h, i, &kp, &klen, &vp, &vlen);
+	htable_item(h, i, &kp, &klen, &vp, &vlen);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = (void *) kp;
@@ -213,17 +213,17 @@ static int table_db_write(DB *db, table_hash_t *h, int flags)
  * page from 2 KB up that holds 32 average entries, and a fill factor
  * (counted in keys plus values, hence twice the entries) for 40% of it.
  */
-static void table_db_shape(table_hash_t *h, int nul, u_int32_t *pagesize_r,
+static void table_db_shape(htable_t *h, int nul, u_int32_t *pagesize_r,
 			   u_int32_t *ffactor_r)
 {
-    size_t  n = table_hash_count(h), bytes = 0, per_entry, fit;
+    size_t  n = htable_count(h), bytes = 0, per_entry, fit;
     u_int32_t pagesize = 2048;
 
     for (size_t i = 0; i < n; i++) {
 	const char *k, *v;
 	size_t  klen, vlen;
 
-	table_hash_item(h, i, &k, &klen, &v, &vlen);
+	htable_item(h, i, &k, &klen, &v, &vlen);
 	bytes += klen + vlen;
     }
     /* each key and value: a type byte, a 2-byte index slot (and a NUL) */
@@ -235,7 +235,7 @@ static void table_db_shape(table_hash_t *h, int nul, u_int32_t *pagesize_r,
     *ffactor_r = (u_int32_t) (fit * 4 / 5 > 2 ? fit * 4 / 5 : 2);
 }
 
-int     table_db_build(const char *name, int btree, table_hash_t *h, int flags, str_t *err)
+int     table_db_build(const char *name, int btree, htable_t *h, int flags, str_t *err)
 {
     char   *final = mr_format("%s.db", name);
     str_t  *tmp = str_new(100);
@@ -252,7 +252,7 @@ int     table_db_build(const char *name, int btree, table_hash_t *h, int flags, 
 					"berkeley_db_create_buffer_size"), 1)) != 0
 	|| (!btree && (r = db->set_pagesize(db, pagesize)) != 0)
 	|| (!btree && (r = db->set_h_ffactor(db, ffactor)) != 0)
-	|| (!btree && (r = db->set_h_nelem(db, (u_int32_t) table_hash_count(h) + 1)) != 0)
+	|| (!btree && (r = db->set_h_nelem(db, (u_int32_t) htable_count(h) + 1)) != 0)
 	|| (r = db->open(db, NULL, str_data(tmp), NULL, btree ? DB_BTREE : DB_HASH,
 			 DB_CREATE | DB_EXCL, 0600)) != 0
 	|| (r = table_db_write(db, h, flags)) != 0) {

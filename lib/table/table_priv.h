@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "table/table.h"
+#include "util/htable.h"
 #include "util/str.h"
 
 struct table {
@@ -102,36 +103,13 @@ const char *table_source_path(const table_source_t *src);
 /* table_source_close - release and clear the pointer */
 void    table_source_close(table_source_t **srcp);
 
-/*
- * An in-memory string hash (texthash:, inline:, and the builder's
- * duplicate check). Insertion order is kept for writing out.
- */
-typedef struct table_hash table_hash_t;
-
-/* table_hash_new - an empty hash */
-table_hash_t *table_hash_new(void);
-/* table_hash_put - add key (len bytes) -> value; 0 added, 1 key existed
- * (nothing changed) */
-int     table_hash_put(table_hash_t *h, const char *key, size_t klen,
-		       const char *value, size_t vlen);
-/* table_hash_get - value of key or NULL; *vlen_r its length */
-const char *table_hash_get(const table_hash_t *h, const char *key, size_t klen,
-			   size_t *vlen_r);
-/* table_hash_count - number of entries */
-size_t  table_hash_count(const table_hash_t *h);
-/* table_hash_item - entry i in insertion order */
-void    table_hash_item(const table_hash_t *h, size_t i, const char **key_r, size_t *klen_r,
-			const char **value_r, size_t *vlen_r);
-/* table_hash_free - release and clear the pointer */
-void    table_hash_free(table_hash_t **hp);
-
 /* table_text_load - a whole text source read into a new hash (flags as
  * table_source_open); NULL with "file:line: ..." in err */
-table_hash_t *table_text_load(const char *path, int flags, str_t *err);
+htable_t *table_text_load(const char *path, int flags, str_t *err);
 
 /* Builders behind table_build (name is the source path). */
-int     table_cdb_build(const char *name, table_hash_t *h, int flags, str_t *err);
-int     table_db_build(const char *name, int btree, table_hash_t *h, int flags, str_t *err);
+int     table_cdb_build(const char *name, htable_t *h, int flags, str_t *err);
+int     table_db_build(const char *name, int btree, htable_t *h, int flags, str_t *err);
 /* table_build_tmp - name a temporary file beside final in tmp (any stale
  * one is removed); with want_fd, create it (O_EXCL) and return the fd.
  * 0 (or fd) ok, -1 with err */

@@ -73,7 +73,7 @@ void    table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn a
 	value = str_new(100);
     if ((name = attr_get(req, MAIL_ATTR_REQUEST)) == NULL)
 	table_server_error(out, "%srequest without request=", "");
-    else if (strcmp(name, "lookup") == 0)
+    else if (strcmp(name, MAIL_REQ_LOOKUP) == 0)
 	table_server_lookup(req, out, value, allowed, get, context);
     else
 	table_server_error(out, "unknown request \"%.100s\"", name);

@@ -14,27 +14,27 @@
 
 typedef struct table_mem {
     table_t t;
-    table_hash_t *hash;
+    htable_t *hash;
 } table_mem_t;
 
 /* table_text_load - read a whole source into a new hash */
-table_hash_t *table_text_load(const char *path, int flags, str_t *err)
+htable_t *table_text_load(const char *path, int flags, str_t *err)
 {
     table_source_t *src;
-    table_hash_t *h;
+    htable_t *h;
     const char *key, *value;
     int     r, lineno;
 
     if ((src = table_source_open(path, flags, err)) == NULL)
 	return NULL;
-    h = table_hash_new();
+    h = htable_new();
     while ((r = table_source_next(src, &key, &value, &lineno, err)) > 0)
-	if (table_hash_put(h, key, strlen(key), value, strlen(value)) != 0)
+	if (htable_put(h, key, strlen(key), value, strlen(value)) != 0)
 	    msg_warn("%s:%d: duplicate key \"%.100s\" ignored (the first one counts)",
 		     path, lineno, key);
     table_source_close(&src);
     if (r < 0)
-	table_hash_free(&h);
+	htable_free(&h);
     return h;
 }
 
@@ -46,7 +46,7 @@ static int table_mem_lookup(table_t *t, const char *key, size_t len, str_t *valu
     const char *v;
     size_t  vlen;
 
-    if ((v = table_hash_get(m->hash, key, len, &vlen)) == NULL)
+    if ((v = htable_get(m->hash, key, len, &vlen)) == NULL)
 	return 0;
     table_set_value(value, v, vlen);
     return 1;
@@ -55,11 +55,11 @@ static int table_mem_lookup(table_t *t, const char *key, size_t len, str_t *valu
 /* table_mem_close - free the hash */
 static void table_mem_close(table_t *t)
 {
-    table_hash_free(&((table_mem_t *) t)->hash);
+    htable_free(&((table_mem_t *) t)->hash);
 }
 
 /* table_mem_new - a table around a loaded hash */
-static table_t *table_mem_new(const char *spec, table_hash_t *h)
+static table_t *table_mem_new(const char *spec, htable_t *h)
 {
     table_mem_t *m = (table_mem_t *) table_alloc(sizeof(*m), spec);
 
@@ -71,7 +71,7 @@ static table_t *table_mem_new(const char *spec, table_hash_t *h)
 
 table_t *table_texthash_open(const char *spec, const char *name, str_t *err)
 {
-    table_hash_t *h;
+    htable_t *h;
     table_t *t;
 
     if ((h = table_text_load(name, TABLE_SRC_AUTO, err)) == NULL)
@@ -90,7 +90,7 @@ table_t *table_texthash_open(const char *spec, const char *name, str_t *err)
  */
 
 /* table_inline_element - add one "k=v" element */
-static int table_inline_element(table_hash_t *h, const char *elem, size_t len,
+static int table_inline_element(htable_t *h, const char *elem, size_t len,
 				const char *spec, str_t *err)
 {
     char   *copy = mr_strndup(elem, len), *key, *value;
@@ -104,7 +104,7 @@ static int table_inline_element(table_hash_t *h, const char *elem, size_t len,
     } else {
 	value = trim_space(value);
 	table_fold_key(fkey, key, strlen(key));
-	if (table_hash_put(h, str_data(fkey), str_len(fkey), value, strlen(value)) != 0)
+	if (htable_put(h, str_data(fkey), str_len(fkey), value, strlen(value)) != 0)
 	    msg_warn("table \"%s\": duplicate key \"%s\" ignored", spec, key);
 	ret = 0;
     }
@@ -136,7 +136,7 @@ static int table_inline_words(const char *part, size_t len)
 }
 
 /* table_inline_part - one comma-separated part, maybe several words */
-static int table_inline_part(table_hash_t *h, const char *part, size_t len,
+static int table_inline_part(htable_t *h, const char *part, size_t len,
 			     const char *spec, str_t *err)
 {
     if (!table_inline_words(part, len))
@@ -155,7 +155,7 @@ static int table_inline_part(table_hash_t *h, const char *part, size_t len,
 }
 
 /* table_inline_parse - the elements between the outer braces */
-static int table_inline_parse(table_hash_t *h, const char *cp, size_t len,
+static int table_inline_parse(htable_t *h, const char *cp, size_t len,
 			      const char *spec, str_t *err)
 {
     const char *end = cp + len;
@@ -195,15 +195,15 @@ static int table_inline_parse(table_hash_t *h, const char *cp, size_t len,
 table_t *table_inline_open(const char *spec, const char *name, str_t *err)
 {
     size_t  len = strlen(name);
-    table_hash_t *h;
+    htable_t *h;
 
     if (len < 2 || name[0] != '{' || name[len - 1] != '}') {
 	str_printf(err, "table \"%s\": expected inline:{key=value, ...}", spec);
 	return NULL;
     }
-    h = table_hash_new();
+    h = htable_new();
     if (table_inline_parse(h, name + 1, len - 2, spec, err) < 0) {
-	table_hash_free(&h);
+	htable_free(&h);
 	return NULL;
     }
     return table_mem_new(spec, h);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "unit_helpers.h"
-#include "master/master_conf.h"
+#include "../../master/master_conf.h"
 #include <stdlib.h>
 
 #include "util/msg.h"

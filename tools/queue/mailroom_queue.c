@@ -62,6 +62,7 @@
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/mail_trigger.h"
+#include "queue/qshow.h"
 #include "util/msg.h"
 #include "util/safe_open.h"
 #include "util/mymalloc.h"
@@ -195,7 +196,7 @@ static int mq_list(int json)
     mq_drop_setgid();
     mq_become_owner();
     out = stream_open(1);
-    ret = mq_show(out, json);
+    ret = qshow_list(out, json);
     stream_release(&out);
     return ret;
 }

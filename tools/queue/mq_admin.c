@@ -26,6 +26,7 @@
 #include "global/mail_proto.h"
 #include "queue/mail_trigger.h"
 #include "queue/qfile.h"
+#include "queue/qshow.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
@@ -117,7 +118,7 @@ static void mq_apply_all(const mq_op_t *op, mq_count_t *cnt)
     for (int q = 0; op->from[q]; q++) {
 	qscan_t *qs;
 
-	if ((op->to && strcmp(op->from[q], op->to) == 0) || mq_queue_missing(op->from[q]))
+	if ((op->to && strcmp(op->from[q], op->to) == 0) || qshow_queue_missing(op->from[q]))
 	    continue;
 	if ((qs = qscan_open(op->from[q], &error)) == NULL) {
 	    msg_warn("cannot read queue %s: %s", op->from[q], error);

@@ -77,13 +77,13 @@ int     mq_show_remote(int json)
     mq_drop_setgid();
     s = stream_open(fd);
     stream_set_timeout(s, (int) config_time("ipc_timeout"));
-    if (attr_expect_protocol(s, MQ_PROTO_SHOWQ, &error) < 0) {
+    if (attr_expect_protocol(s, MAIL_PROTO_SHOWQ, &error) < 0) {
 	fprintf(stderr, "mailroom-queue: fatal: cannot list the mail queue - "
 		"the showq service did not answer (%s)\n", error);
 	stream_close(&s);
 	return EX_UNAVAILABLE;
     }
-    if (attr_send(s, MAIL_ATTR_REQUEST, json ? MQ_REQUEST_JSON : MQ_REQUEST_LIST,
+    if (attr_send(s, MAIL_ATTR_REQUEST, json ? MAIL_REQ_JSON : MAIL_REQ_LIST,
 		  (char *) 0) < 0) {
 	fprintf(stderr, "mailroom-queue: fatal: cannot send the request to the showq service\n");
 	stream_close(&s);

@@ -1,5 +1,5 @@
 /*
- * master_dirs.c - the queue directory table (see master_dirs.h).
+ * master_dirtab.c - the queue directory table (see master_dirtab.h).
  *
  * maildrop is writable by the setgid helper's group but not listable
  * (1730); public lets that group reach local users' sockets (0710);
@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "global/mail_proto.h"
-#include "master/master_dirs.h"
+#include "master_dirtab.h"
 
 const master_dir_t master_queue_dirs[] = {
     {MAIL_QUEUE_MAILDROP, 01730, 1, 0},

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "global/config.h"
-#include "master/master_conf.h"
+#include "master_conf.h"
 #include "util/lline.h"
 #include "util/mymalloc.h"
 #include "util/sock.h"

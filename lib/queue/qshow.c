@@ -1,5 +1,5 @@
 /*
- * mq_show.c - listing the queue: -p in mailq's layout, -j as JSON.
+ * qshow.c - listing the queue: mailq's layout (-p), or JSON (-j).
  *
  * One implementation for both ways a listing is made: mailroom-queue
  * writes it to standard output when its user can read the queue (root,
@@ -13,7 +13,8 @@
  * ID is reported and skipped, never waited on. Sizes and times come
  * from the file and may be planted: totals saturate instead of
  * overflowing, and a time localtime_r cannot show prints as "?".
- * Addresses and reasons are printed escaped (str_append_printable). A file that vanished meanwhile (qmgr moved it) is skipped;
+ * Addresses and reasons are printed escaped (str_append_printable). A file that
+ * vanished meanwhile (qmgr moved it) is skipped;
  * a corrupt one is reported (msg_warn: standard error for the command,
  * the mail log for showq) and the listing goes on.
  * The reason a recipient was deferred comes from the message's defer/
@@ -29,42 +30,42 @@
 #include <time.h>
 
 #include "global/mail_proto.h"
-#include "master/mail_server.h"
+#include "global/mail_queue.h"
 #include "queue/qenv.h"
 #include "queue/qfile.h"
+#include "queue/qshow.h"
 #include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 #include "util/str.h"
 #include "util/stream.h"
-#include "mq.h"
 
-const char *const mq_queues[] = {
+const char *const qshow_queues[] = {
     MAIL_QUEUE_MAILDROP, MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE,
     MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD, NULL,
 };
 
-/* mq_queue_missing - the queue directory does not exist (yet): an
+/* qshow_queue_missing - the queue directory does not exist (yet): an
  * instance that never ran has no queue to show, and that is no error */
-int     mq_queue_missing(const char *queue)
+int     qshow_queue_missing(const char *queue)
 {
     struct stat st;
 
-    return stat(server_queue_path(queue), &st) < 0 && errno == ENOENT;
+    return stat(mail_queue_path(queue), &st) < 0 && errno == ENOENT;
 }
 
-#define MQ_RCPT_INDENT	48		/* column of sender and recipients */
+#define QSHOW_RCPT_INDENT	48	/* column of sender and recipients */
 
-typedef struct mq_totals {
+typedef struct qshow_totals {
     stream_t *out;
     long long bytes;
     long    count;
     int     json;
-} mq_totals_t;
+} qshow_totals_t;
 
-/* mq_reasons - the defer log of id as an attribute list rcpt -> reason */
-static attr_list_t *mq_reasons(const char *id)
+/* qshow_reasons - the defer log of id as an attribute list rcpt -> reason */
+static attr_list_t *qshow_reasons(const char *id)
 {
     attr_list_t *out = attr_list_new(), *entry = attr_list_new();
     str_t  *path = str_new(100);
@@ -76,7 +77,7 @@ static attr_list_t *mq_reasons(const char *id)
 
 	while (attr_read(s, entry) > 0) {
 	    if ((rcpt = attr_get(entry, MAIL_ATTR_RCPT)) == NULL)
-		rcpt = attr_get(entry, "recipient");
+		rcpt = attr_get(entry, MAIL_ATTR_RECIPIENT);
 	    if (rcpt && (reason = attr_get(entry, MAIL_ATTR_REASON)) != NULL)
 		attr_add(out, rcpt, reason);
 	}
@@ -87,8 +88,8 @@ static attr_list_t *mq_reasons(const char *id)
     return out;
 }
 
-/* mq_reason - the last reason logged for rcpt, or NULL */
-static const char *mq_reason(const attr_list_t *reasons, const char *rcpt)
+/* qshow_reason - the last reason logged for rcpt, or NULL */
+static const char *qshow_reason(const attr_list_t *reasons, const char *rcpt)
 {
     const char *found = NULL;
 
@@ -105,18 +106,18 @@ static const char *mq_reason(const attr_list_t *reasons, const char *rcpt)
  * ("\\x1b"); JSON then quotes that text.
  */
 
-/* mq_text - append text from mail, escaped for a terminal */
-static void mq_text(str_t *out, const char *s)
+/* qshow_text - append text from mail, escaped for a terminal */
+static void qshow_text(str_t *out, const char *s)
 {
     str_append_printable(out, s, strlen(s));
 }
 
-/* mq_json_str - append a JSON string literal of text from mail */
-static void mq_json_str(str_t *out, const char *s)
+/* qshow_json_str - append a JSON string literal of text from mail */
+static void qshow_json_str(str_t *out, const char *s)
 {
     str_t  *safe = str_new(64);
 
-    mq_text(safe, s);
+    qshow_text(safe, s);
     str_appendc(out, '"');
     for (const char *cp = str_data(safe); *cp; cp++) {
 	if (*cp == '"' || *cp == '\\')
@@ -127,22 +128,22 @@ static void mq_json_str(str_t *out, const char *s)
     str_free(&safe);
 }
 
-/* mq_size - what -p shows as the size: the SIZE record, else the file */
-static long long mq_size(const qfile_t *qf)
+/* qshow_size - what -p shows as the size: the SIZE record, else the file */
+static long long qshow_size(const qfile_t *qf)
 {
     return qf->size >= 0 ? qf->size : (long long) qf->file_size;
 }
 
-/* mq_add - saturating sum of sizes: a planted SIZE record of 2^63-1
+/* qshow_add - saturating sum of sizes: a planted SIZE record of 2^63-1
  * must not overflow the total */
-static long long mq_add(long long a, long long b)
+static long long qshow_add(long long a, long long b)
 {
     return b > LLONG_MAX - a ? LLONG_MAX : a + b;
 }
 
-/* mq_when - the arrival time in mailq's layout, or "?" when the time is
+/* qshow_when - the arrival time in mailq's layout, or "?" when the time is
  * out of the range localtime_r can show */
-static const char *mq_when(char *buf, size_t len, long sec)
+static const char *qshow_when(char *buf, size_t len, long sec)
 {
     time_t  t = (time_t) sec;
     struct tm tm;
@@ -153,8 +154,8 @@ static const char *mq_when(char *buf, size_t len, long sec)
     return buf;
 }
 
-/* mq_print_json - one message as one JSON object on one line */
-static void mq_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
+/* qshow_print_json - one message as one JSON object on one line */
+static void qshow_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
 			  const attr_list_t *reasons)
 {
     str_t  *out = str_new(512);
@@ -162,21 +163,21 @@ static void mq_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
     int     first = 1;
 
     str_appends(out, "{\"queue_name\": ");
-    mq_json_str(out, queue);
+    qshow_json_str(out, queue);
     str_appends(out, ", \"queue_id\": ");
-    mq_json_str(out, qf->id);
+    qshow_json_str(out, qf->id);
     str_appendf(out, ", \"arrival_time\": %ld, \"message_size\": %lld, \"sender\": ",
-		qf->arrival_sec ? qf->arrival_sec : qid_time(qf->id), mq_size(qf));
-    mq_json_str(out, qf->sender ? qf->sender : "");
+		qf->arrival_sec ? qf->arrival_sec : qid_time(qf->id), qshow_size(qf));
+    qshow_json_str(out, qf->sender ? qf->sender : "");
     str_appends(out, ", \"recipients\": [");
     for (size_t i = 0; i < qf->rcpt_count; i++) {
 	if (qf->rcpts[i].done)
 	    continue;
 	str_appends(out, first ? "{\"address\": " : ", {\"address\": ");
-	mq_json_str(out, qf->rcpts[i].address);
-	if ((reason = mq_reason(reasons, qf->rcpts[i].address)) != NULL) {
+	qshow_json_str(out, qf->rcpts[i].address);
+	if ((reason = qshow_reason(reasons, qf->rcpts[i].address)) != NULL) {
 	    str_appends(out, ", \"delay_reason\": ");
-	    mq_json_str(out, reason);
+	    qshow_json_str(out, reason);
 	}
 	str_appendc(out, '}');
 	first = 0;
@@ -186,8 +187,8 @@ static void mq_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
     str_free(&out);
 }
 
-/* mq_print_text - one message in mailq's layout */
-static void mq_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
+/* qshow_print_text - one message in mailq's layout */
+static void qshow_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
 			  const attr_list_t *reasons)
 {
     char    idcol[QID_BUFSIZE + 2], when[40];
@@ -198,23 +199,23 @@ static void mq_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
 	: strcmp(queue, MAIL_QUEUE_HOLD) == 0 ? '!' : ' ';
 
     snprintf(idcol, sizeof(idcol), "%s%c", qf->id, mark);
-    str_appendf(out, "%-17s %8lld %-19s  ", idcol, mq_size(qf),
-		mq_when(when, sizeof(when), qf->arrival_sec ? qf->arrival_sec
+    str_appendf(out, "%-17s %8lld %-19s  ", idcol, qshow_size(qf),
+		qshow_when(when, sizeof(when), qf->arrival_sec ? qf->arrival_sec
 			: qid_time(qf->id)));
-    mq_text(out, sender);
+    qshow_text(out, sender);
     str_appendc(out, '\n');
     for (size_t i = 0; i < qf->rcpt_count; i++) {
 	if (qf->rcpts[i].done)
 	    continue;
-	reason = mq_reason(reasons, qf->rcpts[i].address);
+	reason = qshow_reason(reasons, qf->rcpts[i].address);
 	if (reason && (last_reason == NULL || strcmp(reason, last_reason) != 0)) {
 	    str_appendf(out, "%7s(", "");
-	    mq_text(out, reason);
+	    qshow_text(out, reason);
 	    str_appends(out, ")\n");
 	}
 	last_reason = reason;
-	str_appendf(out, "%*s", MQ_RCPT_INDENT, "");
-	mq_text(out, qf->rcpts[i].address);
+	str_appendf(out, "%*s", QSHOW_RCPT_INDENT, "");
+	qshow_text(out, qf->rcpts[i].address);
 	str_appendc(out, '\n');
     }
     str_appendc(out, '\n');
@@ -222,10 +223,10 @@ static void mq_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
     str_free(&out);
 }
 
-/* mq_open - open a queue file; a maildrop file comes from a local user
+/* qshow_open - open a queue file; a maildrop file comes from a local user
  * and is held to postdrop's rules and limits, so a planted one with
  * millions of recipients costs no more than an allowed one */
-static int mq_open(const char *abspath, const char *queue, qfile_t **qf_r,
+static int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r,
 		   const char **error_r)
 {
     qenv_limits_t limits;
@@ -238,20 +239,20 @@ static int mq_open(const char *abspath, const char *queue, qfile_t **qf_r,
     return qfile_open_from(abspath, QENV_USER, &limits, qf_r, error_r);
 }
 
-/* mq_show_one - open one file and print it; 0 shown, -1 skipped */
-static int mq_show_one(const char *queue, const char *id, mq_totals_t *tot)
+/* qshow_one - open one file and print it; 0 shown, -1 skipped */
+static int qshow_one(const char *queue, const char *id, qshow_totals_t *tot)
 {
     str_t  *path = str_new(100);
     qfile_t *qf = NULL;
     const char *error;
     int     st;
 
-    st = mq_open(qfile_abspath(path, queue, id), queue, &qf, &error);
+    st = qshow_open(qfile_abspath(path, queue, id), queue, &qf, &error);
     if (st == QFILE_OK) {
-	attr_list_t *reasons = mq_reasons(id);
+	attr_list_t *reasons = qshow_reasons(id);
 
-	(tot->json ? mq_print_json : mq_print_text) (tot->out, queue, qf, reasons);
-	tot->bytes = mq_add(tot->bytes, mq_size(qf));
+	(tot->json ? qshow_print_json : qshow_print_text) (tot->out, queue, qf, reasons);
+	tot->bytes = qshow_add(tot->bytes, qshow_size(qf));
 	tot->count++;
 	attr_list_free(&reasons);
 	qfile_close(&qf);
@@ -264,21 +265,21 @@ static int mq_show_one(const char *queue, const char *id, mq_totals_t *tot)
     return st == QFILE_OK ? 0 : -1;
 }
 
-/* mq_show - list all queues, then the totals line */
-int     mq_show(stream_t *out, int json)
+/* qshow_list - list all queues, then the totals line */
+int     qshow_list(stream_t *out, int json)
 {
-    mq_totals_t tot = {out, 0, 0, json};
+    qshow_totals_t tot = {out, 0, 0, json};
     char    id[QID_BUFSIZE];
     const char *error;
     int     ret = 0, header = 0;
 
-    for (int q = 0; mq_queues[q]; q++) {
+    for (int q = 0; qshow_queues[q]; q++) {
 	qscan_t *qs;
 
-	if (mq_queue_missing(mq_queues[q]))
+	if (qshow_queue_missing(qshow_queues[q]))
 	    continue;
-	if ((qs = qscan_open(mq_queues[q], &error)) == NULL) {
-	    msg_warn("cannot read queue %s: %s", mq_queues[q], error);
+	if ((qs = qscan_open(qshow_queues[q], &error)) == NULL) {
+	    msg_warn("cannot read queue %s: %s", qshow_queues[q], error);
 	    ret = EX_NOPERM;
 	    continue;
 	}
@@ -286,7 +287,7 @@ int     mq_show(stream_t *out, int json)
 	    if (!json && !header++)
 		stream_printf(out, "%-17s %8s %-19s  %s\n", "-Queue ID-", "--Size--",
 			      "---Arrival Time----", "-Sender/Recipient-------");
-	    mq_show_one(mq_queues[q], id, &tot);
+	    qshow_one(qshow_queues[q], id, &tot);
 	}
 	qscan_close(&qs);
     }

@@ -1,9 +1,9 @@
 /*
- * master_dirs.h - the queue directories with their owner and mode, as
+ * master_dirtab.h - the queue directories with their owner and mode, as
  * master creates them and "mailroom check" verifies them.
  */
-#ifndef MR_MASTER_DIRS_H
-#define MR_MASTER_DIRS_H
+#ifndef MR_MASTER_DIRTAB_H
+#define MR_MASTER_DIRTAB_H
 
 typedef struct master_dir {
     const char *name;			/* relative to queue_directory */

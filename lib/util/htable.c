@@ -1,6 +1,5 @@
 /*
- * table_mem.c - an in-memory string hash for texthash:, inline: and the
- * builder's duplicate check.
+ * htable.c - an in-memory string hash (htable.h).
  *
  * Keys and values live in one growing arena (offsets, not pointers, so
  * growing it moves nothing that matters); entries keep insertion order;
@@ -9,26 +8,27 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "table/table_priv.h"
-#include "util/msg.h"
-#include "util/mymalloc.h"
+#include "htable.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "str.h"
 
-typedef struct table_hash_entry {
+typedef struct htable_entry {
     size_t  koff, voff;
     uint32_t klen, vlen;
     uint32_t hash;
-} table_hash_entry_t;
+} htable_entry_t;
 
-struct table_hash {
+struct htable {
     str_t  *arena;
-    table_hash_entry_t *entries;
+    htable_entry_t *entries;
     size_t  count, cap;
     uint32_t *slots;			/* entry index + 1; 0 is empty */
     size_t  nslots;			/* power of two */
 };
 
-/* table_hash_fn - FNV-1a */
-static uint32_t table_hash_fn(const char *key, size_t len)
+/* htable_fn - FNV-1a */
+static uint32_t htable_fn(const char *key, size_t len)
 {
     uint32_t h = 2166136261u;
 
@@ -39,9 +39,9 @@ static uint32_t table_hash_fn(const char *key, size_t len)
     return h;
 }
 
-table_hash_t *table_hash_new(void)
+htable_t *htable_new(void)
 {
-    table_hash_t *h = mr_calloc(1, sizeof(*h));
+    htable_t *h = mr_calloc(1, sizeof(*h));
 
     h->arena = str_new(4096);
     h->nslots = 64;
@@ -49,8 +49,8 @@ table_hash_t *table_hash_new(void)
     return h;
 }
 
-/* table_hash_find - slot of key, or of the empty slot where it goes */
-static size_t table_hash_find(const table_hash_t *h, const char *key, size_t klen,
+/* htable_find - slot of key, or of the empty slot where it goes */
+static size_t htable_find(const htable_t *h, const char *key, size_t klen,
 			      uint32_t hv)
 {
     size_t  mask = h->nslots - 1;
@@ -58,7 +58,7 @@ static size_t table_hash_find(const table_hash_t *h, const char *key, size_t kle
 
     for (;;) {
 	uint32_t idx = h->slots[i];
-	const table_hash_entry_t *e;
+	const htable_entry_t *e;
 
 	if (idx == 0)
 	    return i;
@@ -70,8 +70,8 @@ static size_t table_hash_find(const table_hash_t *h, const char *key, size_t kle
     }
 }
 
-/* table_hash_grow - double the slot array */
-static void table_hash_grow(table_hash_t *h)
+/* htable_grow - double the slot array */
+static void htable_grow(htable_t *h)
 {
     mr_free(h->slots);
     h->nslots *= 2;
@@ -86,17 +86,17 @@ static void table_hash_grow(table_hash_t *h)
     }
 }
 
-int     table_hash_put(table_hash_t *h, const char *key, size_t klen,
+int     htable_put(htable_t *h, const char *key, size_t klen,
 		       const char *value, size_t vlen)
 {
-    uint32_t hv = table_hash_fn(key, klen);
-    size_t  slot = table_hash_find(h, key, klen, hv);
-    table_hash_entry_t *e;
+    uint32_t hv = htable_fn(key, klen);
+    size_t  slot = htable_find(h, key, klen, hv);
+    htable_entry_t *e;
 
     if (h->slots[slot] != 0)
 	return 1;
     if (h->count >= UINT32_MAX - 1 || klen > UINT32_MAX || vlen > UINT32_MAX)
-	msg_fatal("table_hash_put: too many or too large entries");
+	msg_fatal("htable_put: too many or too large entries");
     if (h->count == h->cap) {
 	h->cap = h->cap ? h->cap * 2 : 64;
 	h->entries = mr_reallocarray(h->entries, h->cap, sizeof(*h->entries));
@@ -113,16 +113,16 @@ int     table_hash_put(table_hash_t *h, const char *key, size_t klen,
     str_appendc(h->arena, 0);
     h->slots[slot] = (uint32_t) ++h->count;
     if (h->count * 2 > h->nslots)
-	table_hash_grow(h);
+	htable_grow(h);
     return 0;
 }
 
-const char *table_hash_get(const table_hash_t *h, const char *key, size_t klen,
+const char *htable_get(const htable_t *h, const char *key, size_t klen,
 			   size_t *vlen_r)
 {
-    uint32_t hv = table_hash_fn(key, klen);
-    size_t  slot = table_hash_find(h, key, klen, hv);
-    const table_hash_entry_t *e;
+    uint32_t hv = htable_fn(key, klen);
+    size_t  slot = htable_find(h, key, klen, hv);
+    const htable_entry_t *e;
 
     if (h->slots[slot] == 0)
 	return NULL;
@@ -131,27 +131,27 @@ const char *table_hash_get(const table_hash_t *h, const char *key, size_t klen,
     return h->arena->data + e->voff;
 }
 
-size_t  table_hash_count(const table_hash_t *h)
+size_t  htable_count(const htable_t *h)
 {
     return h->count;
 }
 
-void    table_hash_item(const table_hash_t *h, size_t i, const char **key_r, size_t *klen_r,
+void    htable_item(const htable_t *h, size_t i, const char **key_r, size_t *klen_r,
 			const char **value_r, size_t *vlen_r)
 {
-    const table_hash_entry_t *e = h->entries + i;
+    const htable_entry_t *e = h->entries + i;
 
     if (i >= h->count)
-	msg_panic("table_hash_item: index %zu out of range", i);
+	msg_panic("htable_item: index %zu out of range", i);
     *key_r = h->arena->data + e->koff;
     *klen_r = e->klen;
     *value_r = h->arena->data + e->voff;
     *vlen_r = e->vlen;
 }
 
-void    table_hash_free(table_hash_t **hp)
+void    htable_free(htable_t **hp)
 {
-    table_hash_t *h = *hp;
+    htable_t *h = *hp;
 
     if (h == NULL)
 	return;

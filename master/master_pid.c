@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "master/master_pid.h"
+#include "master_pid.h"
 
 /* master_pid_read - the pid written in an open pid file, 0 if none */
 static pid_t master_pid_read(int fd)

@@ -4,7 +4,7 @@
  * master holds an exclusive flock(2) on the file for as long as it runs,
  * so a stale file left by a crash is harmless: "running" means "locked",
  * not "the file exists". The file holds the pid as decimal text. It lives
- * in a directory of root's (MASTER_PID_DIR in master_dirs.h), never in
+ * in a directory of root's (MASTER_PID_DIR in master_dirtab.h), never in
  * one mail_owner can write, and master opens it under a descriptor of
  * that directory.
  */
