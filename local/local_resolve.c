@@ -19,7 +19,7 @@
  *      the extension); none: bounced, 5.1.1.
  *   3. HOME/.forward+ext or HOME/.forward, read as the user and checked
  *      (local_forward.c): a destination list whose commands and files
- *      run as the user.
+ *      run as the user (root's: as default_privs, as for aliases).
  *   4. the mailbox: HOME/home_mailbox (Maildir when it ends in "/"), or
  *      mail_spool_directory/USER (mbox) when home_mailbox is empty.
  * An address in a list that names the address being expanded (alice in
@@ -510,16 +510,18 @@ static void local_mailbox(local_state_t *st, const struct passwd *pw)
 static int local_user_forward(local_state_t *st, const struct passwd *pw,
 			      const local_addr_t *a, int depth)
 {
-    local_source_t src = {.kind = "forward",
-	.owner = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir}};
+    local_user_t reader = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir};
+    local_source_t src = {.kind = "forward"};
     local_step_t s = {.path = pw->pw_dir, .uid = pw->pw_uid};
     str_t  *data = str_new(1024);
     int     used = 0;
 
     s.env.extension = a->ext;
-    local_run(st, &src.owner, local_step_forward, &s, data, NULL);
+    local_run(st, &reader, local_step_forward, &s, data, NULL);
     if (str_len(data) > 0) {
+	local_owner_of(pw->pw_uid, pw->pw_gid, &src.owner);	/* root: default_privs */
 	local_list(st, str_data(data), &src, a, depth);
+	local_owner_free(&src.owner);
 	used = 1;
     }
     str_free(&data);
