@@ -29,7 +29,7 @@ BIN="$TOP/$BUILD/bin"
 
 COMMANDS="sendmail mailroom mailroom-queue mailroom-map mailroom-postdrop"
 # built programs that are not part of an installation (tests, benchmarks)
-NOT_INSTALLED="mailq newaliases smtp-load bench-tables testechod testtrigd testeventd"
+NOT_INSTALLED="mailq newaliases smtp-load bench-tables testechod testtrigd testeventd testagent"
 
 SBIN="$DESTDIR$PREFIX/sbin"
 LIBEXEC="$DESTDIR$PREFIX/lib/mailroom"

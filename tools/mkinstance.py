@@ -37,12 +37,14 @@ SERVICE_OPTS = {
 }
 
 
-def master_conf(ports):
+def master_conf(ports, qmgr=True, services=()):
     """The service table for an instance; only services that exist so far.
 
     Every SMTP listener is smtpd, with -o overrides like Postfix's master.cf:
     the smtps port speaks TLS from the first byte; 10025 is where the content
-    filter re-injects mail.
+    filter re-injects mail. Without qmgr, mail stays in incoming/ (tests that
+    look at queue files); services are extra master.conf lines (a test's
+    delivery agent).
     """
     lines = ["# service      type  private unpriv chroot wakeup maxproc command"]
     for name in ("smtp", "submission", "smtps", "reinject"):
@@ -56,6 +58,9 @@ def master_conf(ports):
         "showq          unix  n       y      n      -      10      showq",
         "local          unix  y       n      n      -      -       local",
     ]
+    if qmgr:
+        lines.append("qmgr           unix  n       y      n      60     1       qmgr")
+    lines += list(services)
     return "\n".join(lines) + "\n"
 
 
@@ -118,14 +123,14 @@ def own_mail_dir(path):
     os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
-def create(d, build_bin, ports, extra=None):
+def create(d, build_bin, ports, extra=None, qmgr=True, services=()):
     d = os.path.abspath(d)
     for sub in ("etc", "spool", "mail", "log", "data"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     with open(os.path.join(d, "etc/mailroom.conf"), "w") as f:
         f.write(mailroom_conf(d, build_bin, extra or {}))
     with open(os.path.join(d, "etc/master.conf"), "w") as f:
-        f.write(master_conf(ports))
+        f.write(master_conf(ports, qmgr, services))
     with open(os.path.join(d, "etc/vmailbox"), "w") as f:
         for user in DEMO_USERS:
             f.write(f"{user}@{DEMO_DOMAIN} {DEMO_DOMAIN}/{user}/\n")

@@ -47,6 +47,18 @@ struct cleanup_client {
 static int postdrop_reap(pid_t pid);
 static int postdrop_finish(cleanup_client_t **ccp, str_t *reason);
 
+/* cleanup_send_filter - the sending service's content_filter (its
+ * master.conf -o or mailroom.conf), recorded by cleanup as an attribute
+ * for qmgr: 0 ok (or none), -1 write error */
+static int cleanup_send_filter(cleanup_client_t *cc)
+{
+    const char *filter = config_str("content_filter");
+
+    if (*filter == 0)
+	return 0;
+    return rec_putf(cc->stream, REC_TYPE_ATTR, "content_filter=%s", filter);
+}
+
 /* cleanup_handshake - read {protocol, queue_id}, send {flags} */
 static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error_r)
 {
@@ -70,7 +82,8 @@ static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error
     } else {
 	cc->queue_id = mr_strdup(id);
 	snprintf(buf, sizeof(buf), "%d", flags);
-	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *) 0) < 0)
+	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *) 0) < 0
+	    || cleanup_send_filter(cc) < 0)
 	    *error_r = "cannot send to cleanup service";
 	else
 	    ret = 0;

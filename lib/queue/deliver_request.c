@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -181,6 +182,7 @@ static const char *deliver_open_file(deliver_request_t *req)
     }
     qfile_abspath(path, req->queue_name, req->queue_id);
     if ((fd = safe_open(str_data(path), O_RDWR, 0, owner, &why)) >= 0
+	&& flock(fd, LOCK_SH) == 0
 	&& qfile_open_fd(fd, str_data(path), 1, &req->qf, &why) == QFILE_OK)
 	why = NULL;
     else if (why == NULL)

@@ -14,7 +14,11 @@
  *   agent: status.I=sent|deferred|bounced  dsn.I=X.Y.Z  reason.I=TEXT
  *          (for every I)                                (one list)
  *
- * The agent opens the queue file itself (read-write), delivers, and for
+ * The agent opens the queue file itself (read-write) and holds a shared
+ * flock(2) on it until the reply: a qmgr restarted meanwhile sees the
+ * lock and leaves the message alone until the agents of the previous
+ * qmgr are done with it, so a recipient is not handed out twice. It then
+ * delivers, and for
  * each recipient calls one of deliver_sent / deliver_bounced /
  * deliver_deferred, which do the bookkeeping before the reply:
  *   sent     mark the recipient done in the queue file (R -> D, fsync),

@@ -23,8 +23,9 @@
 /* What a local user may say about the message (sendmail -F -V -R -B) */
 static const char *const qenv_user_attrs[] = {"fullname", "envid", "ret", "body", NULL};
 
-/* What pickup adds to that: the submitter's uid, from the file owner */
-static const char *const qenv_local_attrs[] = {"uid", NULL};
+/* What pickup adds to that: the submitter's uid, from the file owner,
+ * and its own content_filter (sent by the cleanup client library) */
+static const char *const qenv_local_attrs[] = {"uid", "content_filter", NULL};
 
 /* qenv_local_limits - message_size_limit, smtpd_recipient_limit */
 void    qenv_local_limits(qenv_limits_t *limits)

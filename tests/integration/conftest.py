@@ -4,7 +4,9 @@ The `mailroom` fixture is a factory: `inst = mailroom()` creates an instance
 in a fresh directory (tools/mkinstance.py) on free loopback ports, starts
 `master -c DIR/etc -f`, waits until the SMTP port answers, and stops it at
 the end of the test. `mailroom(extra={"param": "value"}, start=False)`
-changes mailroom.conf or leaves the instance stopped.
+changes mailroom.conf or leaves the instance stopped. Instances run without
+qmgr (mail stays in incoming/) unless `qmgr=True`; `services=[...]` adds
+master.conf lines (a delivery agent).
 
 When the tests run as root, the instance runs as in production: master
 stays root and the daemons drop to the `mailroom` user, which is created if
@@ -158,12 +160,12 @@ def mailroom(request):
     made = []
     ensure_mail_users()
 
-    def factory(extra=None, start=True, ports=None):
+    def factory(extra=None, start=True, ports=None, qmgr=False, services=()):
         base = tempfile.mkdtemp(prefix="mailroom-test-", dir="/tmp")
         os.chmod(base, 0o755)
         p = {name: free_port() for name in ("smtp",)}
         p.update(ports or {})
-        d = mkinstance.create(base, BIN, p, extra or {})
+        d = mkinstance.create(base, BIN, p, extra or {}, qmgr=qmgr, services=services)
         inst = Instance(d, p)
         made.append(inst)
         if start:

@@ -1,0 +1,224 @@
+/*
+ * qmgr - the queue manager: moves mail from incoming/ to active/, decides
+ * where each recipient goes, hands deliveries to the agents, and retries,
+ * expires or removes each message.
+ *
+ * Wake-ups: one byte on public/qmgr (cleanup after each commit:
+ * TRIGGER_WAKEUP; mailroom-queue -f: TRIGGER_FLUSH), plus the master.conf
+ * wakeup timer. A trigger is only a hint: incoming/ is scanned at every
+ * wake-up and deferred/ every queue_run_delay, so a lost wake-up only
+ * delays mail.
+ *
+ * The life of a message (all state changes are renames):
+ *   incoming/ -> active/      when the in-memory active queue has room
+ *                             (qmgr_message_active_limit; the rest waits
+ *                             on disk, so memory stays bounded)
+ *   active/   -> (removed)    every recipient done; bounce notice first
+ *   active/   -> deferred/    some recipient deferred; the file's mtime
+ *                             is the time of the next attempt
+ *   deferred/ -> active/      when due, or at once on TRIGGER_FLUSH
+ *   active/   -> corrupt/     the file does not parse
+ * A recipient is marked done in the queue file by the agent (or by qmgr
+ * when it bounces one itself) before anyone acts on it, so after a crash
+ * of qmgr or an agent a recipient marked done is never delivered again
+ * and one not marked is delivered again (a duplicate at worst, never a
+ * loss).
+ *
+ * Restart recovery: at start qmgr moves every file left in active/ back
+ * to incoming/ and takes them up again from there.
+ *
+ * Trust: queue files come from cleanup and are parsed by the checking
+ * reader; agents' replies are checked by deliver_reply_decode (bounded,
+ * anything odd counts as deferred). A delivery agent cannot make qmgr
+ * remove a recipient it did not mark done itself in the file.
+ *
+ * Runs as mail_owner (master.conf: unpriv y), one process (maxproc 1),
+ * long-lived on the event server skeleton in trigger mode; not chrooted by
+ * default. transport_maps is opened before the privilege drop.
+ *
+ * Parameters: queue_directory, qmgr_message_active_limit,
+ * queue_run_delay, minimal_backoff_time, maximal_backoff_time,
+ * maximal_queue_lifetime, bounce_queue_lifetime, delay_warning_time,
+ * transport_maps, local_transport, virtual_transport, relay_transport,
+ * default_transport, relayhost, mydestination, virtual_mailbox_domains,
+ * relay_domains, default_process_limit (and master.conf maxproc),
+ * initial_destination_concurrency, default_destination_concurrency_limit,
+ * default_destination_recipient_limit, delivery_time_limit,
+ * bounce_notice_recipient, double_bounce_sender, bounce_size_limit,
+ * hash_queue_names, hash_queue_depth, ipc_timeout.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "master/mail_server.h"
+#include "queue/qfile.h"
+#include "queue/resolve.h"
+#include "util/event.h"
+#include "util/msg.h"
+#include "qmgr.h"
+
+int     qmgr_active_count;
+
+static long long qmgr_last_deferred_scan;
+
+/* qmgr_now - wall-clock seconds */
+long    qmgr_now(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (long) tv.tv_sec;
+}
+
+/* qmgr_room - may another message come into memory? */
+static int qmgr_room(void)
+{
+    return qmgr_active_count < config_int("qmgr_message_active_limit", 1, 10000000);
+}
+
+/* qmgr_take - move one file into active/ and load it */
+static void qmgr_take(const char *queue, const char *id)
+{
+    const char *why;
+
+    if (qmgr_message_find(id) != NULL)
+	return;				/* requeued while still in memory */
+    if (qfile_move(id, queue, MAIL_QUEUE_ACTIVE, &why) < 0) {
+	if (errno != ENOENT)
+	    msg_warn("%s: %s", id, why);
+	return;
+    }
+    qmgr_message_load(id);
+}
+
+/* qmgr_due - is the deferred file's next attempt due? */
+static int qmgr_due(const char *id, long now)
+{
+    str_t  *path = str_new(100);
+    struct stat st;
+    int     due;
+
+    due = stat(qfile_abspath(path, MAIL_QUEUE_DEFERRED, id), &st) == 0 && st.st_mtime <= now;
+    str_free(&path);
+    return due;
+}
+
+/* qmgr_scan - take files from queue while there is room; in deferred/
+ * only those due (all with flush) */
+static void qmgr_scan(const char *queue, int flush)
+{
+    char    id[QID_BUFSIZE];
+    const char *why;
+    long    now = qmgr_now();
+    int     deferred = strcmp(queue, MAIL_QUEUE_DEFERRED) == 0;
+    qscan_t *qs;
+
+    if (!qmgr_room())
+	return;
+    if ((qs = qscan_open(queue, &why)) == NULL) {
+	msg_warn("%s: %s", queue, why);
+	return;
+    }
+    while (qmgr_room() && qscan_next(qs, id) > 0)
+	if (!deferred || flush || qmgr_due(id, now))
+	    qmgr_take(queue, id);
+    qscan_close(&qs);
+}
+
+/* qmgr_flush_all - TRIGGER_FLUSH: everything deferred is due now */
+static void qmgr_flush_all(void)
+{
+    qmgr_scan(MAIL_QUEUE_DEFERRED, 1);
+    qmgr_last_deferred_scan = event_now_ms();
+}
+
+/* qmgr_trigger - a wake-up (bytes from a client) or a timer tick (len 0) */
+static void qmgr_trigger(const char *buf, size_t len, const char *service)
+{
+    long long delay_ms = config_time("queue_run_delay") * 1000LL;
+    int     flush = 0;
+
+    for (size_t i = 0; i < len; i++)
+	if (buf[i] == TRIGGER_FLUSH)
+	    flush = 1;
+    if (flush)
+	qmgr_flush_all();
+    else if (event_now_ms() - qmgr_last_deferred_scan >= delay_ms) {
+	qmgr_scan(MAIL_QUEUE_DEFERRED, 0);
+	qmgr_last_deferred_scan = event_now_ms();
+    }
+    qmgr_scan(MAIL_QUEUE_INCOMING, 0);
+    qmgr_sched_run();
+}
+
+/* qmgr_trigger_scan - incoming/ and dispatch, outside a wake-up */
+void    qmgr_trigger_scan(void)
+{
+    qmgr_scan(MAIL_QUEUE_INCOMING, 0);
+    qmgr_sched_run();
+}
+
+/* qmgr_recover - files left in active/ by an earlier qmgr go back to
+ * incoming/ and are taken up again from there */
+static void qmgr_recover(void)
+{
+    char    id[QID_BUFSIZE];
+    const char *why;
+    qscan_t *qs;
+    int     n = 0;
+
+    if ((qs = qscan_open(MAIL_QUEUE_ACTIVE, &why)) == NULL)
+	return;
+    while (qscan_next(qs, id) > 0)
+	if (qfile_move(id, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_INCOMING, &why) == 0)
+	    n++;
+	else
+	    msg_warn("%s: %s", id, why);
+    qscan_close(&qs);
+    if (n)
+	msg_info("%d message%s left in active/ taken up again", n, n == 1 ? "" : "s");
+}
+
+/* qmgr_deferred_tick - scan deferred/ every queue_run_delay even without
+ * wake-ups (the master.conf wakeup column may be longer) */
+static void qmgr_deferred_tick(int unused_fd, int event, void *context)
+{
+    qmgr_trigger("", 0, "");
+    event_request_timer(qmgr_deferred_tick, NULL, config_time("queue_run_delay") * 1000L);
+}
+
+/* qmgr_pre_init - open transport_maps while privileged */
+static void qmgr_pre_init(const char *service)
+{
+    const char *why;
+
+    if (resolve_init(&why) < 0)
+	msg_warn("%s: recipients are deferred until it can be opened", why);
+    qmgr_sched_init();
+}
+
+/* qmgr_post_init - restart recovery, periodic scans */
+static void qmgr_post_init(const char *service)
+{
+    signal(SIGPIPE, SIG_IGN);
+    qmgr_recover();
+    qmgr_last_deferred_scan = event_now_ms() - config_time("queue_run_delay") * 1000LL;
+    event_request_timer(qmgr_deferred_tick, NULL, config_time("queue_run_delay") * 1000L);
+}
+
+int     main(int argc, char **argv)
+{
+    static const server_params_t params = {
+	.pre_init = qmgr_pre_init,
+	.post_init = qmgr_post_init,
+	.trigger = qmgr_trigger,
+	.long_lived = 1,
+    };
+
+    return event_server_main(argc, argv, &params);
+}

@@ -1,0 +1,226 @@
+/*
+ * qmgr_deliver.c - one delivery: connect to private/TRANSPORT, wait on the
+ * event loop for the agent's handshake, send the request, wait for the
+ * reply, apply the outcomes.
+ *
+ * The waits are on the event loop, so qmgr serves everything else
+ * meanwhile. Once the socket is readable the handshake or reply is read
+ * with an ordinary bounded stream read (ipc_timeout): an agent writes
+ * each list in one go, so this does not block in practice, and a broken
+ * agent costs at most that timeout. A delivery that takes longer than
+ * delivery_time_limit is abandoned (its recipients count as deferred; the
+ * agent's own marks in the queue file stay true).
+ *
+ * The outcomes need no disk work here: the agent has already marked the
+ * file and written the bounce/defer logs. qmgr only records which
+ * recipients are done or deferred for this round.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "master/mail_server.h"
+#include "queue/deliver_request.h"
+#include "queue/qlog.h"
+#include "util/event.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/sock.h"
+#include "util/str.h"
+#include "qmgr.h"
+
+#define QMGR_CONNECT_TIMEOUT	5
+
+typedef struct qmgr_delivery {
+    qmgr_entry_t *entry;
+    stream_t *stream;
+    int     fd;
+    deliver_result_t *results;
+} qmgr_delivery_t;
+
+/* qmgr_delivery_success_notice - NOTIFY=SUCCESS (or sendmail -v): a
+ * "delivered" record in the bounce log, for the notice */
+static void qmgr_success_record(qmgr_message_t *msg, size_t i, const deliver_result_t *res)
+{
+    qmgr_rcpt_t *r = msg->rcpts + i;
+    qlog_entry_t e = {
+	.rcpt = r->address, .orcpt = r->orcpt ? r->orcpt : "", .notify = r->notify ? r->notify : "",
+	.offset = (long long) r->offset, .dsn = res->dsn, .action = "delivered",
+	.reason = res->reason, .relay = "", .time = qmgr_now(),
+    };
+    const char *why;
+
+    if (qlog_append(MAIL_QUEUE_BOUNCE, msg->id, &e, 1, &why) < 0)
+	msg_warn("%s: %s", msg->id, why);
+}
+
+/* qmgr_wants_success - does the sender want to hear about this delivery? */
+static int qmgr_wants_success(const qmgr_message_t *msg, const qmgr_rcpt_t *r)
+{
+    if (msg->trace_flags & QMGR_TRACE_VERIFY)
+	return 0;				/* the agent wrote the record */
+    return (msg->trace_flags & QMGR_TRACE_RECORD)
+	|| (r->notify && strcasestr(r->notify, "SUCCESS") != NULL);
+}
+
+/* qmgr_apply - the outcomes of one delivery; 1 if the destination
+ * answered for at least one recipient */
+static int qmgr_apply(qmgr_delivery_t *dl)
+{
+    qmgr_entry_t *e = dl->entry;
+    qmgr_message_t *msg = e->msg;
+    int     answered = 0;
+
+    for (size_t k = 0; k < e->count; k++) {
+	qmgr_rcpt_t *r = msg->rcpts + e->idx[k];
+	deliver_result_t *res = dl->results + k;
+
+	if (res->status == DELIVER_STAT_DEFERRED) {
+	    r->state = QMGR_RCPT_DEFERRED;
+	    continue;
+	}
+	answered = 1;
+	r->state = QMGR_RCPT_DONE;
+	if (res->status == DELIVER_STAT_SENT && qmgr_wants_success(msg, r))
+	    qmgr_success_record(msg, e->idx[k], res);
+    }
+    return answered;
+}
+
+static void qmgr_deliver_timeout(int unused_fd, int event, void *context);
+
+/* qmgr_delivery_end - apply, release, free, schedule more */
+static void qmgr_delivery_end(qmgr_delivery_t *dl)
+{
+    qmgr_entry_t *e = dl->entry;
+    int     ok = qmgr_apply(dl);
+
+    if (dl->stream) {
+	event_disable(dl->fd);
+	stream_close(&dl->stream);
+    }
+    event_cancel_timer(qmgr_deliver_timeout, dl);
+    deliver_results_free(dl->results, e->count);
+    mr_free(dl->results);
+    mr_free(dl);
+    qmgr_sched_done(e, ok);
+    qmgr_sched_run();
+}
+
+/* qmgr_delivery_fail - nothing usable came back: all deferred; the defer
+ * log gets the reason so that mailq shows it */
+static void qmgr_delivery_fail(qmgr_delivery_t *dl, const char *dsn, const char *reason)
+{
+    qmgr_entry_t *e = dl->entry;
+
+    msg_warn("%s: %s delivery via %s: %s", e->msg->id, e->dest->tp->name,
+	     *e->dest->nexthop ? e->dest->nexthop : "-", reason);
+    deliver_results_fail(dl->results, e->count, dsn, reason);
+    for (size_t k = 0; k < e->count; k++)
+	qmgr_message_defer_rcpt(e->msg, e->idx[k], dsn, reason);
+    qmgr_delivery_end(dl);
+}
+
+/* qmgr_deliver_timeout - the agent took longer than delivery_time_limit */
+static void qmgr_deliver_timeout(int unused_fd, int event, void *context)
+{
+    qmgr_delivery_fail(context, "4.4.2", "delivery timed out");
+}
+
+/* qmgr_deliver_reply - the agent's reply is there */
+static void qmgr_deliver_reply(int fd, int event, void *context)
+{
+    qmgr_delivery_t *dl = context;
+    attr_list_t *l = attr_list_new();
+
+    event_disable(fd);
+    if (attr_read(dl->stream, l) != 1) {
+	attr_list_free(&l);
+	qmgr_delivery_fail(dl, "4.3.0", "lost connection with delivery agent");
+	return;
+    }
+    if (deliver_reply_decode(l, dl->results, dl->entry->count) < dl->entry->count)
+	msg_warn("%s: malformed reply from %s agent", dl->entry->msg->id, dl->entry->dest->tp->name);
+    attr_list_free(&l);
+    qmgr_delivery_end(dl);
+}
+
+/* qmgr_job_fill - the request for an entry */
+static void qmgr_job_fill(deliver_job_t *job, deliver_job_rcpt_t *jr, const qmgr_entry_t *e)
+{
+    const qmgr_message_t *msg = e->msg;
+
+    memset(job, 0, sizeof(*job));
+    job->queue_id = msg->id;
+    job->transport = e->dest->tp->name;
+    job->nexthop = e->dest->nexthop;
+    job->sender = msg->sender;
+    job->envid = msg->envid;
+    job->ret = msg->ret;
+    job->size = msg->size;
+    job->arrival_sec = msg->arrival_sec;
+    job->arrival_usec = msg->arrival_usec;
+    job->active_sec = msg->active_sec;
+    job->active_usec = msg->active_usec;
+    job->flags = (msg->trace_flags & QMGR_TRACE_VERIFY) ? DELIVER_FLAG_VERIFY : 0;
+    for (size_t k = 0; k < e->count; k++) {
+	const qmgr_rcpt_t *r = msg->rcpts + e->idx[k];
+
+	jr[k].address = r->address;
+	jr[k].orcpt = r->orcpt;
+	jr[k].notify = r->notify;
+	jr[k].offset = r->offset;
+    }
+    job->rcpts = jr;
+    job->rcpt_count = e->count;
+}
+
+/* qmgr_deliver_greeting - the handshake is there: send the request */
+static void qmgr_deliver_greeting(int fd, int event, void *context)
+{
+    qmgr_delivery_t *dl = context;
+    deliver_job_rcpt_t *jr = mr_calloc(dl->entry->count, sizeof(*jr));
+    attr_list_t *l = attr_list_new();
+    deliver_job_t job;
+    const char *why;
+    int     ok;
+
+    event_disable(fd);
+    qmgr_job_fill(&job, jr, dl->entry);
+    deliver_job_encode(l, &job);
+    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1
+	&& attr_write(dl->stream, l) == 0;
+    attr_list_free(&l);
+    mr_free(jr);
+    if (!ok) {
+	qmgr_delivery_fail(dl, "4.3.0", "delivery agent protocol error");
+	return;
+    }
+    event_enable_read(fd, qmgr_deliver_reply, dl);
+}
+
+/* qmgr_deliver_start - connect and wait for the handshake */
+void    qmgr_deliver_start(qmgr_entry_t *entry)
+{
+    qmgr_delivery_t *dl = mr_calloc(1, sizeof(*dl));
+    str_t  *path = str_new(64);
+    const char *why;
+
+    dl->entry = entry;
+    dl->results = mr_calloc(entry->count, sizeof(*dl->results));
+    dl->fd = -1;
+    for (size_t k = 0; k < entry->count; k++)
+	entry->msg->rcpts[entry->idx[k]].state = QMGR_RCPT_BUSY;
+    str_printf(path, "%s/%s", MAIL_SOCK_AGENT_DIR, entry->dest->tp->name);
+    dl->fd = sock_connect_unix(server_queue_path(str_data(path)), QMGR_CONNECT_TIMEOUT, &why);
+    str_free(&path);
+    if (dl->fd < 0) {
+	qmgr_delivery_fail(dl, "4.3.0", "mail transport unavailable");
+	return;
+    }
+    dl->stream = stream_open(dl->fd);
+    stream_set_timeout(dl->stream, (int) config_time("ipc_timeout"));
+    event_enable_read(dl->fd, qmgr_deliver_greeting, dl);
+    event_request_timer(qmgr_deliver_timeout, dl, config_time("delivery_time_limit") * 1000L);
+}

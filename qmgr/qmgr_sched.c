@@ -1,0 +1,203 @@
+/*
+ * qmgr_sched.c - the scheduler: per transport, a ring of destination
+ * queues (one per next hop), each a FIFO of entries (a batch of one
+ * message's recipients, at most default_destination_recipient_limit).
+ *
+ * Limits: a transport runs at most maxproc agents at once (its master.conf
+ * line; "-" means default_process_limit, 0 no limit). A destination runs
+ * at most its window of deliveries at once. The window starts at
+ * initial_destination_concurrency, grows by one for each delivery the
+ * destination answered (slow start), up to
+ * default_destination_concurrency_limit, and is halved (not below 1)
+ * when a delivery fails as a whole (agent or next hop unreachable, every
+ * recipient deferred). Destinations take turns (the ring), so a slow or
+ * dead destination holds at most its window of agents and never starves
+ * the others.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "global/config.h"
+#include "master/master_conf.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
+#include "qmgr.h"
+
+#define QMGR_UNLIMITED	10000		/* maxproc 0 */
+
+static qmgr_transport_t *qmgr_transports;
+static master_conf_t *qmgr_master_conf;
+
+/* qmgr_sched_init - read master.conf for the transports' maxproc */
+void    qmgr_sched_init(void)
+{
+    str_t  *path = str_new(100), *errors = str_new(100);
+
+    str_printf(path, "%s/master.conf", config_dir());
+    if (master_conf_read(str_data(path), &qmgr_master_conf, errors) < 0) {
+	msg_warn("%s", str_data(errors));
+	qmgr_master_conf = NULL;
+    }
+    str_free(&path);
+    str_free(&errors);
+}
+
+/* qmgr_maxproc - agents at once for a transport */
+static int qmgr_maxproc(const char *name)
+{
+    int     def = (int) config_int("default_process_limit", 0, 100000);
+
+    for (int i = 0; qmgr_master_conf && i < qmgr_master_conf->count; i++) {
+	const master_ent_t *e = qmgr_master_conf->ents + i;
+
+	if (e->type == MASTER_TYPE_UNIX && strcmp(e->service, name) == 0)
+	    return e->maxproc == MASTER_FLAG_DEFAULT ? def : e->maxproc == 0 ? QMGR_UNLIMITED
+		: e->maxproc;
+    }
+    return def > 0 ? def : QMGR_UNLIMITED;
+}
+
+/* qmgr_transport_get - find or make the transport */
+static qmgr_transport_t *qmgr_transport_get(const char *name)
+{
+    qmgr_transport_t *tp;
+
+    for (tp = qmgr_transports; tp; tp = tp->next)
+	if (strcmp(tp->name, name) == 0)
+	    return tp;
+    tp = mr_calloc(1, sizeof(*tp));
+    tp->name = mr_strdup(name);
+    tp->maxproc = qmgr_maxproc(name);
+    tp->rcpt_limit = (int) config_int("default_destination_recipient_limit", 1,
+				      DELIVER_MAX_RCPT);
+    tp->next = qmgr_transports;
+    qmgr_transports = tp;
+    return tp;
+}
+
+/* qmgr_dest_get - find or make the destination (at the ring's tail) */
+static qmgr_dest_t *qmgr_dest_get(qmgr_transport_t *tp, const char *nexthop)
+{
+    qmgr_dest_t *d = tp->dests;
+
+    if (d) {
+	do {
+	    if (strcmp(d->nexthop, nexthop) == 0)
+		return d;
+	} while ((d = d->next) != tp->dests);
+    }
+    d = mr_calloc(1, sizeof(*d));
+    d->nexthop = mr_strdup(nexthop);
+    d->tp = tp;
+    d->window = (double) config_int("initial_destination_concurrency", 1, 1000);
+    if (tp->dests == NULL) {
+	d->next = d->prev = d;
+	tp->dests = d;
+    } else {
+	d->next = tp->dests;
+	d->prev = tp->dests->prev;
+	d->prev->next = d;
+	tp->dests->prev = d;
+    }
+    return d;
+}
+
+/* qmgr_dest_drop - forget an idle, empty destination */
+static void qmgr_dest_drop(qmgr_dest_t *d)
+{
+    qmgr_transport_t *tp = d->tp;
+
+    if (d->busy || d->head)
+	return;
+    if (d->next == d) {
+	tp->dests = NULL;
+    } else {
+	d->prev->next = d->next;
+	d->next->prev = d->prev;
+	if (tp->dests == d)
+	    tp->dests = d->next;
+    }
+    mr_free(d->nexthop);
+    mr_free(d);
+}
+
+/* qmgr_sched_add - split recipients into entries of at most rcpt_limit */
+void    qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *nexthop,
+		       const size_t *idx, size_t n)
+{
+    qmgr_transport_t *tp = qmgr_transport_get(transport);
+    qmgr_dest_t *d = qmgr_dest_get(tp, nexthop);
+
+    for (size_t off = 0; off < n; off += (size_t) tp->rcpt_limit) {
+	qmgr_entry_t *e = mr_calloc(1, sizeof(*e));
+
+	e->msg = msg;
+	e->dest = d;
+	e->count = n - off < (size_t) tp->rcpt_limit ? n - off : (size_t) tp->rcpt_limit;
+	e->idx = mr_calloc(e->count, sizeof(size_t));
+	memcpy(e->idx, idx + off, e->count * sizeof(size_t));
+	if (d->tail)
+	    d->tail->next = e;
+	else
+	    d->head = e;
+	d->tail = e;
+	d->queued++;
+	msg->refs++;
+    }
+}
+
+/* qmgr_dest_next - next destination of tp that may start a delivery */
+static qmgr_dest_t *qmgr_dest_next(qmgr_transport_t *tp)
+{
+    qmgr_dest_t *d = tp->dests;
+
+    if (d == NULL)
+	return NULL;
+    do {
+	if (d->head && d->busy < (int) d->window) {
+	    tp->dests = d->next;		/* the next one goes first next time */
+	    return d;
+	}
+    } while ((d = d->next) != tp->dests);
+    return NULL;
+}
+
+/* qmgr_sched_run - start deliveries while the limits allow */
+void    qmgr_sched_run(void)
+{
+    for (qmgr_transport_t *tp = qmgr_transports; tp; tp = tp->next) {
+	qmgr_dest_t *d;
+
+	while (tp->busy < tp->maxproc && (d = qmgr_dest_next(tp)) != NULL) {
+	    qmgr_entry_t *e = d->head;
+
+	    if ((d->head = e->next) == NULL)
+		d->tail = NULL;
+	    e->next = NULL;
+	    d->queued--;
+	    d->busy++;
+	    tp->busy++;
+	    qmgr_deliver_start(e);
+	}
+    }
+}
+
+/* qmgr_sched_done - a delivery ended: window feedback, free the entry */
+void    qmgr_sched_done(qmgr_entry_t *entry, int ok)
+{
+    qmgr_dest_t *d = entry->dest;
+    double  limit = (double) config_int("default_destination_concurrency_limit", 1, 1000);
+    qmgr_message_t *msg = entry->msg;
+
+    d->busy--;
+    d->tp->busy--;
+    if (ok)
+	d->window = d->window + 1 > limit ? limit : d->window + 1;
+    else
+	d->window = d->window / 2 < 1 ? 1 : d->window / 2;
+    mr_free(entry->idx);
+    mr_free(entry);
+    qmgr_dest_drop(d);
+    qmgr_message_release(msg);
+}

@@ -1,0 +1,241 @@
+"""test_qmgr.py - the queue manager with a real delivery agent.
+
+The agent is `testagent` (qmgr/testagent.c), a small agent written on the
+same delivery request library as the real ones; it acts on each recipient
+as its local part says (defer..., bounce..., retry..., slow..., else
+deliver) and writes each delivery to its own file under
+data/testagent/NEXTHOP/ADDRESS/, so duplicates are visible. Mail reaches it
+through transport_maps ("*" -> testagent), over SMTP into a real instance.
+"""
+import email
+import email.policy
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import time
+
+import pytest
+
+import qrecords
+
+AGENT = "testagent      unix  y       y      n      -      20      testagent"
+FAST_RETRY = {
+    "queue_run_delay": "1s",
+    "minimal_backoff_time": "1s",
+    "maximal_backoff_time": "2s",
+}
+
+
+def agent_instance(mailroom, extra=None, agent=AGENT, smtpd_opts="", more_services=()):
+    conf = {"transport_maps": "inline:{*=testagent:}"}
+    conf.update(FAST_RETRY)
+    conf.update(extra or {})
+    inst = mailroom(extra=conf, start=False, qmgr=True, services=[agent, *more_services])
+    if smtpd_opts:
+        path = os.path.join(inst.conf_dir, "master.conf")
+        text = open(path).read()
+        text = re.sub(r"(inet n y n - 100 smtpd)", r"\1 " + smtpd_opts, text, count=1)
+        open(path, "w").write(text)
+    top = os.path.join(inst.dir, "data", "testagent")
+    os.makedirs(top, exist_ok=True)
+    os.chmod(top, 0o777)
+    return inst.start()
+
+
+def delivered(inst, rcpt, nexthop=None):
+    """Files the agent wrote for rcpt (any next hop unless given)."""
+    top = os.path.join(inst.dir, "data", "testagent")
+    out = []
+    for hop in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        if nexthop is not None and hop != nexthop:
+            continue
+        d = os.path.join(top, hop, rcpt)
+        if os.path.isdir(d):
+            out += [os.path.join(d, f) for f in sorted(os.listdir(d)) if not f.endswith(".tmp")]
+    return out
+
+
+def send(inst, rcpts, body="Subject: test\r\n\r\nhello\r\n", sender="s@example.org",
+         port=None, **kw):
+    with smtplib.SMTP("127.0.0.1", port or inst.ports["smtp"], timeout=30) as s:
+        s.sendmail(sender, rcpts, body, **kw)
+        return s.noop()
+
+
+def queue_id_of(inst, rcpt):
+    m = inst.wait_log(rf"mailroom/\w+\[\d+\]: ([0-9A-Z]{{16}}): to=<{re.escape(rcpt)}>")
+    return m.group(1)
+
+
+def all_queues_empty(inst):
+    return all(qrecords.files(inst.spool, q) == []
+               for q in ("incoming", "active", "deferred", "defer", "bounce"))
+
+
+def wait_until(cond, timeout=20.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_deferred(inst, qid):
+    wait_until(lambda: any(p.endswith(qid) for p in qrecords.files(inst.spool, "deferred")),
+               what="deferred file")
+
+
+SLOW_RETRY = {"minimal_backoff_time": "1h", "maximal_backoff_time": "1h", "queue_run_delay": "1h"}
+
+
+def test_delivery_removes_file(mailroom):
+    inst = agent_instance(mailroom)
+    body = "Subject: one\r\nX-Test: yes\r\n\r\nline 1\r\nline 2\r\n"
+    send(inst, ["a@x.example", "b@y.example"], body)
+    qid = queue_id_of(inst, "a@x.example")
+    inst.wait_log(rf"{qid}: removed")
+    files_a = delivered(inst, "a@x.example", "x.example")
+    files_b = delivered(inst, "b@y.example", "y.example")
+    assert len(files_a) == 1 and len(files_b) == 1
+    data = open(files_a[0], "rb").read()
+    assert b"\nSubject: one\nX-Test: yes\n" in data
+    assert data.endswith(b"\n\nline 1\nline 2\n")
+    log = inst.log_text()
+    assert re.search(rf"{qid}: to=<a@x\.example>, relay=testagent, delay=[\d.]+, "
+                     r"delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, dsn=2\.0\.0, status=sent "
+                     r"\(test agent: delivered\)", log)
+    wait_until(lambda: all_queues_empty(inst), what="empty queue")
+
+
+def test_deferral_then_retry(mailroom):
+    inst = agent_instance(mailroom)
+    send(inst, ["retry1@x.example", "now@x.example"])
+    qid = queue_id_of(inst, "now@x.example")
+    inst.wait_log(rf"{qid}: to=<retry1@x\.example>, relay=testagent, .*dsn=4\.2\.0, "
+                  r"status=deferred \(test agent: deferred as asked\)")
+    inst.wait_log(rf"{qid}: to=<retry1@x\.example>, .*status=sent", timeout=20)
+    inst.wait_log(rf"{qid}: removed")
+    assert len(delivered(inst, "retry1@x.example")) == 1
+    assert len(delivered(inst, "now@x.example")) == 1
+
+
+def test_deferred_reason_in_mailq_and_flush(mailroom):
+    inst = agent_instance(mailroom, SLOW_RETRY)
+    send(inst, ["retry2@x.example"])
+    qid = queue_id_of(inst, "retry2@x.example")
+    wait_deferred(inst, qid)
+    r = inst.run(["mailroom-queue", "-p"])
+    assert r.returncode == 0, r.stderr
+    assert f"{qid} ".encode() in r.stdout
+    assert b"(test agent: deferred as asked)" in r.stdout
+    assert b"retry2@x.example" in r.stdout
+    r = inst.run(["mailroom-queue", "-j"])
+    assert b'"delay_reason": "test agent: deferred as asked"' in r.stdout
+    # the next attempt is an hour away: a flush brings it forward
+    time.sleep(1)
+    assert delivered(inst, "retry2@x.example") == []
+    r = inst.run(["mailroom-queue", "-f"])
+    assert r.returncode == 0, r.stderr
+    inst.wait_log(rf"{qid}: removed")
+    assert len(delivered(inst, "retry2@x.example")) == 1
+
+
+def test_requeue_resolves_again(mailroom):
+    inst = agent_instance(mailroom, SLOW_RETRY)
+    send(inst, ["defer1@x.example"])
+    qid = queue_id_of(inst, "defer1@x.example")
+    wait_deferred(inst, qid)
+    # route x.example elsewhere, then requeue: the new route is used
+    path = os.path.join(inst.conf_dir, "mailroom.conf")
+    inst.set_conf(transport_maps="inline:{x.example=error:moved away, *=testagent:}")
+    inst.stop()
+    inst.start()
+    r = inst.run(["mailroom-queue", "-r", qid])
+    assert r.returncode == 0, r.stderr
+    inst.wait_log(rf"{qid}: to=<defer1@x\.example>, relay=none, .*dsn=5\.0\.0, "
+                  r"status=bounced \(moved away\)")
+    assert os.path.exists(path)
+
+
+def test_content_filter_recorded_and_honoured(mailroom):
+    inst = agent_instance(mailroom, smtpd_opts="-o content_filter=testagent:[127.0.0.1]:10024",
+                          extra={}, more_services=())
+    send(inst, ["f@x.example"])
+    qid = queue_id_of(inst, "f@x.example")
+    inst.wait_log(rf"{qid}: removed")
+    # sent to the filter's next hop, not resolved
+    assert len(delivered(inst, "f@x.example", "[127.0.0.1]:10024")) == 1
+    assert delivered(inst, "f@x.example", "x.example") == []
+
+
+def test_content_filter_attribute_in_queue_file(mailroom):
+    inst = mailroom(extra={"content_filter": "scan:[127.0.0.1]:10024"})
+    send(inst, ["alice@mailroom.test"])
+    wait_until(lambda: qrecords.files(inst.spool, "incoming"), what="queue file")
+    path = qrecords.files(inst.spool, "incoming")[0]
+    recs = qrecords.parse(open(path, "rb").read())
+    attrs = [v for t, v in recs if t == qrecords.ATTR]
+    assert b"content_filter=scan:[127.0.0.1]:10024" in attrs
+
+
+def test_reinjected_mail_delivered_normally(mailroom):
+    """Mail that comes back from the filter (a listener without the option)
+    is resolved as usual."""
+    inst = agent_instance(mailroom, smtpd_opts="-o content_filter=testagent:[filter]")
+    reinject = os.path.join(inst.conf_dir, "master.conf")
+    # a second smtpd without the filter, like the 10025 re-injection port
+    from conftest import free_port, wait_port
+    port = free_port()
+    with open(reinject, "a") as f:
+        f.write(f"127.0.0.1:{port}  inet n y n - 10 smtpd\n")
+    inst.stop()
+    inst.start()
+    assert wait_port(port)
+    send(inst, ["back@x.example"], port=port)
+    qid = queue_id_of(inst, "back@x.example")
+    inst.wait_log(rf"{qid}: removed")
+    assert len(delivered(inst, "back@x.example", "x.example")) == 1
+
+
+def test_slow_destination_does_not_starve_others(mailroom):
+    inst = agent_instance(mailroom, {"initial_destination_concurrency": "2",
+                                     "default_destination_concurrency_limit": "2"})
+    # 6 slow deliveries (2 s each) to one destination, then one to another
+    for i in range(6):
+        send(inst, [f"slow{i}@slow.example"])
+    t0 = time.time()
+    send(inst, ["quick@fast.example"])
+    qid = queue_id_of(inst, "quick@fast.example")
+    inst.wait_log(rf"{qid}: removed", timeout=20)
+    assert time.time() - t0 < 4, "the fast destination waited behind the slow one"
+
+
+def test_restart_recovery_exactly_once(mailroom):
+    """kill -9 of qmgr during delivery of many messages with several
+    recipients: after master restarts it, every recipient has every
+    message exactly once (counted by Message-ID)."""
+    inst = agent_instance(mailroom)
+    n = 30
+    rcpts = ["slowa@one.example", "b@two.example", "c@three.example"]
+    for i in range(n):
+        send(inst, rcpts, f"Message-ID: <m{i}@test>\r\nSubject: {i}\r\n\r\nbody {i}\r\n")
+    # wait for deliveries to be under way, then kill qmgr hard
+    inst.wait_log(r"to=<slowa@one\.example>.*status=sent", timeout=30)
+    out = subprocess.run(["pgrep", "-f", f"qmgr -c {inst.conf_dir}"], capture_output=True,
+                         text=True).stdout.split()
+    assert out, "qmgr not running"
+    for pid in out:
+        os.kill(int(pid), signal.SIGKILL)
+
+    def done():
+        return all(len(delivered(inst, r)) >= n for r in rcpts) and all_queues_empty(inst)
+    wait_until(done, timeout=120, what="all deliveries after the restart")
+    for r in rcpts:
+        ids = []
+        for path in delivered(inst, r):
+            m = re.search(rb"^Message-ID: <(m\d+)@test>", open(path, "rb").read(), re.M)
+            ids.append(m.group(1))
+        assert sorted(ids) == sorted(f"m{i}".encode() for i in range(n)), r
