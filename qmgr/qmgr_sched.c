@@ -3,8 +3,9 @@
  * queues (one per next hop), each a FIFO of entries (a batch of one
  * message's recipients, at most default_destination_recipient_limit).
  *
- * Limits: a transport runs at most maxproc agents at once (its master.conf
- * line; "-" means default_process_limit, 0 no limit). A destination runs
+ * Limits: a transport runs at most default_process_limit agents at once
+ * (0: no limit); master starts at most the service's master.conf maxproc,
+ * so requests beyond that wait in the agent socket's listen queue. A destination runs
  * at most its window of deliveries at once. The window starts at
  * initial_destination_concurrency, grows by one for each delivery the
  * destination answered (slow start), up to
@@ -18,7 +19,6 @@
 #include <string.h>
 
 #include "global/config.h"
-#include "master/master_conf.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
@@ -27,34 +27,22 @@
 #define QMGR_UNLIMITED	10000		/* maxproc 0 */
 
 static qmgr_transport_t *qmgr_transports;
-static master_conf_t *qmgr_master_conf;
 
-/* qmgr_sched_init - read master.conf for the transports' maxproc */
+/* qmgr_sched_init - nothing to prepare (limits are read per transport) */
 void    qmgr_sched_init(void)
 {
-    str_t  *path = str_new(100), *errors = str_new(100);
-
-    str_printf(path, "%s/master.conf", config_dir());
-    if (master_conf_read(str_data(path), &qmgr_master_conf, errors) < 0) {
-	msg_warn("%s", str_data(errors));
-	qmgr_master_conf = NULL;
-    }
-    str_free(&path);
-    str_free(&errors);
 }
 
-/* qmgr_maxproc - agents at once for a transport */
+/*
+ * qmgr_maxproc - agents at once for a transport: default_process_limit
+ * (0: no limit). master.conf's maxproc for the agent's service limits
+ * the processes master starts; requests beyond that wait in the socket's
+ * listen queue until an agent is free, under delivery_time_limit.
+ */
 static int qmgr_maxproc(const char *name)
 {
     int     def = (int) config_int("default_process_limit", 0, 100000);
 
-    for (int i = 0; qmgr_master_conf && i < qmgr_master_conf->count; i++) {
-	const master_ent_t *e = qmgr_master_conf->ents + i;
-
-	if (e->type == MASTER_TYPE_UNIX && strcmp(e->service, name) == 0)
-	    return e->maxproc == MASTER_FLAG_DEFAULT ? def : e->maxproc == 0 ? QMGR_UNLIMITED
-		: e->maxproc;
-    }
     return def > 0 ? def : QMGR_UNLIMITED;
 }
 
