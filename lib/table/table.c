@@ -130,6 +130,31 @@ static int table_has_upper(const char *key, size_t len)
     return upper != 0;
 }
 
+int     table_key_form(const char *stored, size_t len)
+{
+    if (stored == NULL || len == 0)
+	return TABLE_KEY_EITHER;
+    return stored[len - 1] == 0 ? TABLE_KEY_NUL : TABLE_KEY_PLAIN;
+}
+
+int     table_probe_forms(table_t *t, int *forms, table_probe_fn probe, const char *key,
+			  size_t len, str_t *value, const char **error_r)
+{
+    static const int order[] = {TABLE_KEY_PLAIN, TABLE_KEY_NUL};
+    int     r;
+
+    for (int i = 0; i < 2; i++) {
+	if ((*forms & order[i]) == 0)
+	    continue;
+	if ((r = probe(t, key, len + (order[i] == TABLE_KEY_NUL), value, error_r)) != 0) {
+	    if (r > 0)
+		*forms = order[i];
+	    return r;
+	}
+    }
+    return 0;
+}
+
 /* table_fold_key - lower-case copy; a tail shorter than a word is done
  * as the last whole word of the key, overlapping what was already
  * copied (folding twice changes nothing) */

@@ -19,9 +19,9 @@
  * corrupt file is an error naming the file, never a miss or a crash.
  *
  * Keys and values are stored without a terminating NUL, unless the
- * table was built with mailroom-map -N; a lookup tries both forms until
- * one of them hits, then keeps to that one (as Postfix does), so tables
- * from either habit work.
+ * table was built with mailroom-map -N; the key forms are probed as for
+ * every indexed file (table_probe_forms in table.c), so tables from either
+ * habit work.
  */
 #include <cdb.h>
 #include <endian.h>
@@ -36,9 +36,6 @@
 #include "table/table_priv.h"
 #include "util/mymalloc.h"
 
-#define CDB_TRY0	(1<<0)		/* try keys without a NUL */
-#define CDB_TRY1	(1<<1)		/* try keys with a NUL */
-
 #define CDB_HEADER	2048		/* 256 (position, slots) pairs */
 
 typedef struct table_cdb {
@@ -46,7 +43,7 @@ typedef struct table_cdb {
     const unsigned char *map;		/* the whole file */
     size_t  size;
     uint32_t dend;			/* records end here (first hash table) */
-    int     try;
+    int     forms;			/* TABLE_KEY_* still in play */
     char   *path;
 } table_cdb_t;
 
@@ -77,9 +74,10 @@ static int table_cdb_corrupt(table_cdb_t *c, const char **error_r)
 }
 
 /* table_cdb_find - one probe; 1, 0, -1 */
-static int table_cdb_find(table_cdb_t *c, const char *key, size_t len, str_t *value,
+static int table_cdb_find(table_t *t, const char *key, size_t len, str_t *value,
 			  const char **error_r)
 {
+    table_cdb_t *c = (table_cdb_t *) t;
     uint32_t h = table_cdb_hash(key, len);
     const unsigned char *head = c->map + (h & 255) * 8;
     uint32_t hpos = table_cdb_u32(head), slots = table_cdb_u32(head + 4);
@@ -102,9 +100,7 @@ static int table_cdb_find(table_cdb_t *c, const char *key, size_t len, str_t *va
 	    if ((uint64_t) rpos + 8 + klen + vlen > c->dend)
 		return table_cdb_corrupt(c, error_r);
 	    if (klen == len && memcmp(rec + 8, key, len) == 0) {
-		if (vlen > 0 && rec[8 + klen + vlen - 1] == 0)
-		    vlen--;
-		table_set_value(value, (const char *) rec + 8 + klen, vlen);
+		table_set_stored_value(value, (const char *) rec + 8 + klen, vlen);
 		return 1;
 	    }
 	}
@@ -114,29 +110,13 @@ static int table_cdb_find(table_cdb_t *c, const char *key, size_t len, str_t *va
     return 0;
 }
 
-/* table_cdb_lookup - try the key forms still in use (key[len] is the
- * key's NUL, so the -N form needs no copy) */
+/* table_cdb_lookup - probe the key forms still in play */
 static int table_cdb_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			    const char **error_r)
 {
     table_cdb_t *c = (table_cdb_t *) t;
-    int     r;
 
-    if (c->try & CDB_TRY0) {
-	if ((r = table_cdb_find(c, key, len, value, error_r)) != 0) {
-	    if (r > 0)
-		c->try = CDB_TRY0;
-	    return r;
-	}
-    }
-    if (c->try & CDB_TRY1) {
-	if ((r = table_cdb_find(c, key, len + 1, value, error_r)) != 0) {
-	    if (r > 0)
-		c->try = CDB_TRY1;
-	    return r;
-	}
-    }
-    return 0;
+    return table_probe_forms(t, &c->forms, table_cdb_find, key, len, value, error_r);
 }
 
 /* table_cdb_check - validate the header; sets dend. -1 if corrupt */
@@ -159,7 +139,7 @@ static int table_cdb_check(table_cdb_t *c)
     return 0;
 }
 
-/* table_cdb_habit - learn from the first record whether keys end in NUL */
+/* table_cdb_habit - the key form of the first record */
 static int table_cdb_habit(const table_cdb_t *c)
 {
     uint32_t klen;
@@ -167,8 +147,8 @@ static int table_cdb_habit(const table_cdb_t *c)
     if (c->dend < CDB_HEADER + 8
 	|| (klen = table_cdb_u32(c->map + CDB_HEADER)) == 0
 	|| (uint64_t) CDB_HEADER + 8 + klen > c->dend)
-	return CDB_TRY0 | CDB_TRY1;
-    return c->map[CDB_HEADER + 8 + klen - 1] == 0 ? CDB_TRY1 : CDB_TRY0;
+	return TABLE_KEY_EITHER;
+    return table_key_form((const char *) c->map + CDB_HEADER + 8, klen);
 }
 
 /* table_cdb_close - unmap */
@@ -217,7 +197,7 @@ table_t *table_cdb_open(const char *spec, const char *name, str_t *err)
 	table_close((table_t **) &c);
 	goto fail_fd;
     }
-    c->try = table_cdb_habit(c);
+    c->forms = table_cdb_habit(c);
     table_watch(&c->t, path, fd);
     close(fd);
     return &c->t;

@@ -4,8 +4,8 @@
  * Opened read-only without an environment (no locking: the file is only
  * ever replaced by rename, never written in place). The cache is sized
  * to the file, up to berkeley_db_read_buffer_size, so that a large table
- * is not read from the page cache over and over. The NUL habit is
- * handled as for cdb: (see table_cdb.c).
+ * is not read from the page cache over and over. Keys with or without
+ * their NUL: table_probe_forms (table.c), as for cdb.
  */
 #include <db.h>
 #include <errno.h>
@@ -19,22 +19,18 @@
 #include "table/table_priv.h"
 #include "util/mymalloc.h"
 
-/* Which key forms to try; a table holds one or the other (mailroom-map -N
- * or not), which the first record tells at open time. */
-#define DB_TRY0	(1<<0)
-#define DB_TRY1	(1<<1)
-
 typedef struct table_db {
     table_t t;
     DB     *db;
-    int     try;
+    int     forms;			/* TABLE_KEY_* still in play */
     char   *path;
 } table_db_t;
 
 /* table_db_get - one probe; 1, 0, -1 */
-static int table_db_get(table_db_t *d, const char *key, size_t len, str_t *value,
+static int table_db_get(table_t *t, const char *key, size_t len, str_t *value,
 			const char **error_r)
 {
+    table_db_t *d = (table_db_t *) t;
     DBT     k, v;
     int     r;
 
@@ -48,52 +44,34 @@ static int table_db_get(table_db_t *d, const char *key, size_t len, str_t *value
 	*error_r = table_error(&d->t, "%s: lookup error: %s", d->path, db_strerror(r));
 	return -1;
     }
-    if (v.size > 0 && ((char *) v.data)[v.size - 1] == 0)
-	v.size--;
-    table_set_value(value, v.data, v.size);
+    table_set_stored_value(value, v.data, v.size);
     return 1;
 }
 
-/* table_db_lookup - try the key forms still in use (key[len] is the
- * key's NUL, so the -N form needs no copy) */
+/* table_db_lookup - probe the key forms still in play */
 static int table_db_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			   const char **error_r)
 {
     table_db_t *d = (table_db_t *) t;
-    int     r;
 
-    if (d->try & DB_TRY0) {
-	if ((r = table_db_get(d, key, len, value, error_r)) != 0) {
-	    if (r > 0)
-		d->try = DB_TRY0;
-	    return r;
-	}
-    }
-    if (d->try & DB_TRY1) {
-	if ((r = table_db_get(d, key, len + 1, value, error_r)) != 0) {
-	    if (r > 0)
-		d->try = DB_TRY1;
-	    return r;
-	}
-    }
-    return 0;
+    return table_probe_forms(t, &d->forms, table_db_get, key, len, value, error_r);
 }
 
-/* table_db_habit - learn from the first record whether keys end in NUL */
+/* table_db_habit - the key form of the first record */
 static int table_db_habit(DB *db)
 {
     DBC    *cur;
     DBT     k, v;
-    int     try = DB_TRY0 | DB_TRY1;
+    int     forms = TABLE_KEY_EITHER;
 
     memset(&k, 0, sizeof(k));
     memset(&v, 0, sizeof(v));
     if (db->cursor(db, NULL, &cur, 0) != 0)
-	return try;
-    if (cur->get(cur, &k, &v, DB_FIRST) == 0 && k.size > 0)
-	try = ((char *) k.data)[k.size - 1] == 0 ? DB_TRY1 : DB_TRY0;
+	return forms;
+    if (cur->get(cur, &k, &v, DB_FIRST) == 0)
+	forms = table_key_form(k.data, k.size);
     cur->close(cur);
-    return try;
+    return forms;
 }
 
 /* table_db_close - close the database */
@@ -135,7 +113,7 @@ static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, s
     int     r, fd;
 
     d->path = mr_format("%s.db", name);
-    d->try = DB_TRY0 | DB_TRY1;
+    d->forms = TABLE_KEY_EITHER;
     d->t.lookup = table_db_lookup;
     d->t.close = table_db_close;
     if ((fd = open(d->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
@@ -159,7 +137,7 @@ static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, s
 	    str_appendf(err, " (%s)", table_db_last_error);
 	goto fail;
     }
-    d->try = table_db_habit(d->db);
+    d->forms = table_db_habit(d->db);
     return &d->t;
 fail:
     table_close((table_t **) &d);

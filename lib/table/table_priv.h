@@ -58,6 +58,37 @@ static inline void table_set_value(str_t *value, const char *v, size_t len)
     }
 }
 
+/*
+ * Key forms of the indexed files (cdb:, hash:, btree:). A table built
+ * with mailroom-map -N stores keys and values with their terminating
+ * NUL (as Postfix and sendmail's makemap can), one built without does
+ * not. The first record tells which at open time (table_key_form); an
+ * empty table or an unreadable first record leaves both forms in play,
+ * and the first hit settles it (table_probe_forms).
+ */
+#define TABLE_KEY_PLAIN		(1<<0)	/* keys without a NUL */
+#define TABLE_KEY_NUL		(1<<1)	/* keys with their NUL */
+#define TABLE_KEY_EITHER	(TABLE_KEY_PLAIN | TABLE_KEY_NUL)
+
+/* table_probe_fn - look up exactly len bytes of key; 1, 0, -1 */
+typedef int (*table_probe_fn)(table_t *t, const char *key, size_t len, str_t *value,
+			      const char **error_r);
+/* table_key_form - the form of a stored key (NULL or empty: either) */
+int     table_key_form(const char *stored, size_t len);
+/* table_probe_forms - probe key in each form *forms allows (key[len]
+ * is its NUL, so the NUL form needs no copy); a hit narrows *forms to
+ * its form. Returns as table_probe_fn. */
+int     table_probe_forms(table_t *t, int *forms, table_probe_fn probe, const char *key,
+			  size_t len, str_t *value, const char **error_r);
+
+/* table_set_stored_value - a value as stored, without its NUL if it has one */
+static inline void table_set_stored_value(str_t *value, const char *v, size_t len)
+{
+    if (len > 0 && v[len - 1] == 0)
+	len--;
+    table_set_value(value, v, len);
+}
+
 /* Openers, one per type: name is what follows "type:". NULL with
  * *error_r (static storage or the given err string) on error. */
 typedef table_t *(*table_open_fn)(const char *spec, const char *name, str_t *err);

@@ -400,24 +400,10 @@ ssize_t stream_read(stream_t *s, void *buf, size_t len)
     return (ssize_t) take;
 }
 
-/* stream_read_exact - all or nothing */
-int     stream_read_exact(stream_t *s, void *buf, size_t len)
-{
-    unsigned char *cp = buf;
-
-    while (len > 0) {
-	ssize_t n = stream_read(s, cp, len);
-
-	if (n <= 0)
-	    return (int) n;
-	cp += n;
-	len -= (size_t) n;
-    }
-    return 1;
-}
-
-/* stream_read_str - exact read into a string */
-int     stream_read_str(stream_t *s, str_t *out, size_t len)
+/* stream_copy - move exactly len input bytes to buf, or (buf NULL) to
+ * the end of out: the one copy loop behind read_exact and read_str. A
+ * string grows only with the bytes that arrive, never by len at once. */
+static int stream_copy(stream_t *s, unsigned char *buf, str_t *out, size_t len)
 {
     while (len > 0) {
 	int     r = stream_fill(s);
@@ -428,11 +414,28 @@ int     stream_read_str(stream_t *s, str_t *out, size_t len)
 	take = s->rlen - s->rpos;
 	if (take > len)
 	    take = len;
-	str_append(out, s->rbuf + s->rpos, take);
+	if (buf) {
+	    memcpy(buf, s->rbuf + s->rpos, take);
+	    buf += take;
+	} else {
+	    str_append(out, s->rbuf + s->rpos, take);
+	}
 	s->rpos += take;
 	len -= take;
     }
     return 1;
+}
+
+/* stream_read_exact - all or nothing */
+int     stream_read_exact(stream_t *s, void *buf, size_t len)
+{
+    return stream_copy(s, buf, NULL, len);
+}
+
+/* stream_read_str - exact read into a string */
+int     stream_read_str(stream_t *s, str_t *out, size_t len)
+{
+    return stream_copy(s, NULL, out, len);
 }
 
 /* stream_write - buffer output, flushing when the buffer is large */

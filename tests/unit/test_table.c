@@ -122,6 +122,36 @@ static void test_build_nul(void **state)
     table_close(&t);
 }
 
+/* probe_nul_only - a probe that finds "key" only in its NUL form */
+static int probe_nul_only(table_t *t, const char *key, size_t len, str_t *value,
+			  const char **error_r)
+{
+    (*(int *) value->data)++;			/* count the probes */
+    return len == 4 && memcmp(key, "key", 4) == 0;
+}
+
+/* test_probe_forms - both forms until one hits, then only that one */
+static void test_probe_forms(void **state)
+{
+    str_t  *calls = str_new(sizeof(int));
+    int     forms = table_key_form(NULL, 0), *n = (int *) calls->data;
+    const char *error;
+
+    assert_int_equal(forms, TABLE_KEY_EITHER);
+    assert_int_equal(table_key_form("k\0", 2), TABLE_KEY_NUL);
+    assert_int_equal(table_key_form("k", 1), TABLE_KEY_PLAIN);
+    *n = 0;
+    assert_int_equal(table_probe_forms(NULL, &forms, probe_nul_only, "miss", 4, calls, &error), 0);
+    assert_int_equal(*n, 2);
+    assert_int_equal(forms, TABLE_KEY_EITHER);
+    assert_int_equal(table_probe_forms(NULL, &forms, probe_nul_only, "key", 3, calls, &error), 1);
+    assert_int_equal(forms, TABLE_KEY_NUL);
+    *n = 0;
+    assert_int_equal(table_probe_forms(NULL, &forms, probe_nul_only, "miss", 4, calls, &error), 0);
+    assert_int_equal(*n, 1);
+    str_free(&calls);
+}
+
 /* test_aliases - postalias-style source and texthash reading it */
 static void test_aliases(void **state)
 {
@@ -638,6 +668,7 @@ int     main(void)
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_build_types),
 	cmocka_unit_test(test_build_nul),
+	cmocka_unit_test(test_probe_forms),
 	cmocka_unit_test(test_aliases),
 	cmocka_unit_test(test_bad_source),
 	cmocka_unit_test(test_missing_and_corrupt),
