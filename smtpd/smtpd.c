@@ -12,7 +12,8 @@
  * handlers), smtpd_data.c (DATA/BDAT and the hand-off to cleanup),
  * smtpd_dot.c (end-of-data state machine), smtpd_addr.c (MAIL/RCPT
  * argument parsing), smtpd_check.c (relay/recipient policy),
- * smtpd_limit.c (sessions per client address), smtpd_tls.c (STARTTLS,
+ * smtpd_anvil.c (limits per client address, counted by anvil),
+ * smtpd_tls.c (STARTTLS,
  * wrapper mode).
  *
  * Trust: nothing the client sends is trusted. Every line read is bounded
@@ -22,19 +23,19 @@
  * come from root and are trusted.
  *
  * Privileges: runs as mail_owner; no chroot is needed (master.conf may
- * ask for one: tables are opened and the connection-count directory is
- * created in pre_init, before the drop).
+ * ask for one: tables are opened in pre_init, before the drop).
  *
  * Parameters: smtpd_banner, myhostname, message_size_limit,
  * smtpd_recipient_limit, line_length_limit, smtpd_timeout,
  * smtpd_soft_error_limit, smtpd_hard_error_limit, smtpd_error_sleep_time,
- * smtpd_client_connection_count_limit,
+ * smtpd_client_connection_count_limit, smtpd_client_connection_rate_limit,
+ * anvil_rate_time_unit, anvil_ipc_timeout,
  * smtpd_client_event_limit_exceptions, smtpd_forbid_bare_newline,
  * smtpd_pregreet_wait, smtpd_reject_unauth_pipelining,
  * disable_vrfy_command, mynetworks, mydestination, relay_domains,
  * virtual_mailbox_domains, virtual_alias_domains, virtual_mailbox_maps,
  * virtual_alias_maps,
- * alias_maps, local_recipient_maps, recipient_delimiter, data_directory,
+ * alias_maps, local_recipient_maps, recipient_delimiter,
  * smtpd_tls_* and tls_* (smtpd_tls.c).
  */
 #include <stdarg.h>
@@ -365,25 +366,23 @@ static void smtpd_service(stream_t *client, const char *service)
 
     smtpd_session_init(&st, client, service);
     msg_info("connect from %s", st.namaddr);
-    if (!smtpd_limit_acquire(&st)) {
-	smtpd_reply(&st, "421 4.7.0 %s Error: too many connections from %s",
-		    var_myhostname, st.addr);
+    if (!smtpd_anvil_connect(&st)) {
+	/* over a limit: smtpd_anvil_connect replied */
     } else if (smtpd_tls_wrapper(&st) == 0 && !smtpd_pregreet(&st)) {
 	smtpd_reply(&st, "220 %s", config_str("smtpd_banner"));
 	while (!st.done)
 	    smtpd_read_command(&st);
     }
-    smtpd_limit_release();
+    smtpd_anvil_disconnect(&st);
     smtpd_log_disconnect(&st);
     smtpd_session_free(&st);
 }
 
-/* smtpd_pre_init - privileged: tables and the connection-count directory */
+/* smtpd_pre_init - privileged: tables and TLS keys */
 static void smtpd_pre_init(const char *service)
 {
     (void) service;
     smtpd_check_init();
-    smtpd_limit_init();
     smtpd_tls_pre_init();
 }
 
@@ -416,6 +415,7 @@ static void smtpd_post_init(const char *service)
     var_pregreet_wait = (int) config_time("smtpd_pregreet_wait");
     var_reject_unauth_pipelining = config_bool("smtpd_reject_unauth_pipelining");
     var_dot_mode = smtpd_dot_mode();
+    smtpd_anvil_init();
     smtpd_tls_post_init();
 }
 

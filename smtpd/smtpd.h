@@ -123,13 +123,14 @@ int     smtpd_check_addr_in_list(const char *addr, const char *list);
  * SMTPD_CHECK_OK or SMTPD_CHECK_REJECT with the full reply in reply */
 int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply);
 
-/* smtpd_limit.c */
-/* smtpd_limit_init - open the connection-count directory (privileged) */
-void    smtpd_limit_init(void);
-/* smtpd_limit_acquire - take a per-client slot; 1 ok, 0 over the limit */
-int     smtpd_limit_acquire(smtpd_state_t *st);
-/* smtpd_limit_release - give the slot back */
-void    smtpd_limit_release(void);
+/* smtpd_anvil.c */
+/* smtpd_anvil_init - read the limits; a client for anvil if any is set */
+void    smtpd_anvil_init(void);
+/* smtpd_anvil_connect - count the session (anvil); 1 serve it, 0 over a
+ * limit (the 421 reply is sent). anvil unreachable: 1, logged */
+int     smtpd_anvil_connect(smtpd_state_t *st);
+/* smtpd_anvil_disconnect - the counted session is over */
+void    smtpd_anvil_disconnect(smtpd_state_t *st);
 
 /* smtpd_tls.c */
 /* smtpd_tls_pre_init - load certificates and keys (privileged) */

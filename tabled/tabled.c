@@ -39,9 +39,9 @@
 #include <time.h>
 
 #include "global/config.h"
-#include "master/mail_server.h"
+#include "global/mail_proto.h"
+#include "master/event_attr.h"
 #include "table/table.h"
-#include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
@@ -174,57 +174,35 @@ static void tabled_pre_init(const char *service)
 	msg_info("serving %zu tables", tabled_count);
 }
 
-typedef struct tabled_client {
-    attr_parser_t parser;
-    attr_list_t *req;
-} tabled_client_t;
-
-static str_t *tabled_out;		/* replies to one chunk of input */
-
 /* tabled_conn_open - a new client: its parser, and the handshake */
 static void tabled_conn_open(event_conn_t *conn, const char *service)
 {
-    tabled_client_t *c = mr_calloc(1, sizeof(*c));
+    event_attr_t *ea = mr_calloc(1, sizeof(*ea));
 
-    attr_parser_init(&c->parser);
-    c->req = attr_list_new();
-    event_conn_set_context(conn, c);
-    if (tabled_out == NULL)
-	tabled_out = str_new(1024);
-    str_reset(tabled_out);
-    table_server_greeting(tabled_out);
-    (void) event_conn_write(conn, str_data(tabled_out), str_len(tabled_out));
+    event_attr_init(ea);
+    event_conn_set_context(conn, ea);
+    event_attr_greet(conn, MAIL_PROTO_TABLED);
 }
 
-/* tabled_conn_input - answer every request that is complete, in one write */
+/* tabled_answer - one lookup request */
+static void tabled_answer(event_conn_t *conn, const attr_list_t *req, str_t *out)
+{
+    table_server_answer(req, out, tabled_allowed, tabled_get, NULL);
+}
+
+/* tabled_conn_input - answer every request that is complete */
 static void tabled_conn_input(event_conn_t *conn, const char *buf, size_t len)
 {
-    tabled_client_t *c = event_conn_context(conn);
-    size_t  used;
-    int     r = ATTR_PARSE_MORE;
-
-    str_reset(tabled_out);
-    while (len > 0 && (r = attr_parse(&c->parser, c->req, buf, len, &used)) == ATTR_PARSE_DONE) {
-	table_server_answer(c->req, tabled_out, tabled_allowed, tabled_get, NULL);
-	buf += used;
-	len -= used;
-    }
-    if (str_len(tabled_out) > 0)
-	(void) event_conn_write(conn, str_data(tabled_out), str_len(tabled_out));
-    if (r == ATTR_PARSE_ERROR) {
-	msg_warn("tabled client %s: %s", event_conn_addr(conn), c->parser.error);
-	event_conn_close(conn);
-    }
+    event_attr_input(conn, event_conn_context(conn), buf, len, tabled_answer);
 }
 
 /* tabled_conn_close - forget a client */
 static void tabled_conn_close(event_conn_t *conn)
 {
-    tabled_client_t *c = event_conn_context(conn);
+    event_attr_t *ea = event_conn_context(conn);
 
-    attr_parser_done(&c->parser);
-    attr_list_free(&c->req);
-    mr_free(c);
+    event_attr_done(ea);
+    mr_free(ea);
 }
 
 int     main(int argc, char **argv)

@@ -54,6 +54,7 @@ def master_conf(ports, qmgr=True, services=()):
     lines += [
         "cleanup        unix  y       y      n      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
+        "anvil          unix  y       y      n      -      1       anvil",
         "pickup         unix  n       y      n      60     1       pickup",
         "showq          unix  n       y      n      -      10      showq",
         "local          unix  y       n      n      -      -       local",

@@ -14,11 +14,13 @@
 #define MAIL_SOCK_PICKUP	"public/pickup"
 #define MAIL_SOCK_SHOWQ		"public/showq"
 #define MAIL_SOCK_TABLED	"private/tabled"
+#define MAIL_SOCK_ANVIL		"private/anvil"
 #define MAIL_SOCK_AGENT_DIR	"private"	/* delivery agents: private/TRANSPORT */
 
 /* Protocol names sent in the handshake (attr_send_protocol) */
 #define MAIL_PROTO_CLEANUP	"cleanup"
 #define MAIL_PROTO_TABLED	"tabled"
+#define MAIL_PROTO_ANVIL	"anvil"
 #define MAIL_PROTO_DELIVERY	"delivery"	/* qmgr -> agents (deliver_request.h) */
 #define MAIL_PROTO_SHOWQ	"showq"
 
@@ -44,6 +46,17 @@
 #define MAIL_ATTR_KEY		"key"
 #define MAIL_ATTR_VALUE		"value"
 #define MAIL_ATTR_REQUEST	"request"
+
+/* anvil (docs/anvil.md): request=connect|disconnect|message|lookup
+ * ident=SERVICE:ADDRESS; replies status=0 count= rate= message_rate= */
+#define ANVIL_REQ_CONNECT	"connect"
+#define ANVIL_REQ_DISCONNECT	"disconnect"
+#define ANVIL_REQ_MESSAGE	"message"
+#define ANVIL_REQ_LOOKUP	"lookup"
+#define MAIL_ATTR_IDENT		"ident"
+#define MAIL_ATTR_COUNT		"count"
+#define MAIL_ATTR_RATE		"rate"
+#define MAIL_ATTR_MAIL_RATE	"message_rate"
 
 /* Delivery requests (lib/queue/deliver_request.h); per-recipient names
  * get ".I" appended (rcpt.0, offset.0, status.0, ...) */

@@ -91,8 +91,6 @@ void    table_walk_close(table_walk_t **wp);
  * the caller) or NULL with *error_r. */
 typedef int (*table_allow_fn)(const char *spec, void *context);
 typedef table_t *(*table_get_fn)(const char *spec, void *context, const char **error_r);
-/* table_server_greeting - append the protocol handshake to out */
-void    table_server_greeting(str_t *out);
 /* table_server_answer - append the reply to one request list to out
  * (unknown or incomplete requests get status=2 and a reason) */
 void    table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn allowed,

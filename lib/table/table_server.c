@@ -58,7 +58,8 @@ static void table_server_lookup(const attr_list_t *req, str_t *out, str_t *value
     }
 }
 
-void    table_server_greeting(str_t *out)
+/* table_server_greeting - append the protocol handshake to out */
+static void table_server_greeting(str_t *out)
 {
     attr_format_args(out, MAIL_ATTR_PROTOCOL, MAIL_PROTO_TABLED, (char *) NULL);
 }

@@ -185,7 +185,7 @@ def test_tabled_serves_many_clients_in_one_process(mailroom):
     assert f1.readline() + f1.readline() == b"status=0\nvalue=1\n"
     s3.sendall(b"request lookup\n\n")
     assert f3.read() == b""
-    inst.wait_log(r"tabled\[\d+\]: warning: tabled client local: "
+    inst.wait_log(r"tabled\[\d+\]: warning: client local: "
                   r"malformed attribute \"request lookup\"")
     s2.sendall((req % "b").encode())
     assert f2.readline() + f2.readline() + f2.readline() == b"\nstatus=0\nvalue=two\n"
