@@ -131,6 +131,9 @@ void    smtpd_anvil_init(void);
 int     smtpd_anvil_connect(smtpd_state_t *st);
 /* smtpd_anvil_disconnect - the counted session is over */
 void    smtpd_anvil_disconnect(smtpd_state_t *st);
+/* smtpd_anvil_message - count a MAIL FROM; 1 go on, 0 over
+ * smtpd_client_message_rate_limit (logged; the caller replies) */
+int     smtpd_anvil_message(smtpd_state_t *st);
 
 /* smtpd_tls.c */
 /* smtpd_tls_pre_init - load certificates and keys (privileged) */

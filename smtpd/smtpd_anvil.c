@@ -9,6 +9,8 @@
  * the disconnect. Above smtpd_client_connection_count_limit or
  * smtpd_client_connection_rate_limit the client gets 421 4.7.0 and the
  * session ends (as in Postfix, the rejected connection was counted).
+ * Each MAIL FROM is reported as a message; above
+ * smtpd_client_message_rate_limit it gets 450 4.7.1 (the session goes on).
  *
  * anvil ties each session to smtpd's connection to it, so a killed smtpd
  * leaks no count. If anvil cannot be asked (down, restarting, throttled)
@@ -27,7 +29,7 @@
 #include "smtpd.h"
 
 static anvil_client_t *smtpd_anvil;	/* NULL: no limit is set */
-static long smtpd_count_limit, smtpd_rate_limit;
+static long smtpd_count_limit, smtpd_rate_limit, smtpd_mail_limit;
 static int smtpd_anvil_counted;		/* this session was reported */
 
 /* smtpd_anvil_init - after the privilege drop: is anvil needed at all? */
@@ -35,7 +37,8 @@ void    smtpd_anvil_init(void)
 {
     smtpd_count_limit = config_int("smtpd_client_connection_count_limit", 0, 100000);
     smtpd_rate_limit = config_int("smtpd_client_connection_rate_limit", 0, 1000000000);
-    if (smtpd_count_limit > 0 || smtpd_rate_limit > 0)
+    smtpd_mail_limit = config_int("smtpd_client_message_rate_limit", 0, 1000000000);
+    if (smtpd_count_limit > 0 || smtpd_rate_limit > 0 || smtpd_mail_limit > 0)
 	smtpd_anvil = anvil_client_new(mail_queue_path(MAIL_SOCK_ANVIL));
 }
 
@@ -71,6 +74,13 @@ static int smtpd_anvil_over(smtpd_state_t *st, long count, long rate)
     return 0;
 }
 
+/* smtpd_anvil_exempt - is this client not to be counted? */
+static int smtpd_anvil_exempt(smtpd_state_t *st)
+{
+    return smtpd_check_addr_in_list(st->addr,
+				    config_str("smtpd_client_event_limit_exceptions"));
+}
+
 /* smtpd_anvil_connect - report the session; 1 serve it, 0 over a limit */
 int     smtpd_anvil_connect(smtpd_state_t *st)
 {
@@ -78,9 +88,8 @@ int     smtpd_anvil_connect(smtpd_state_t *st)
     long    count, rate;
 
     smtpd_anvil_counted = 0;
-    if (smtpd_anvil == NULL
-	|| smtpd_check_addr_in_list(st->addr,
-				    config_str("smtpd_client_event_limit_exceptions")))
+    if (smtpd_anvil == NULL || (smtpd_count_limit == 0 && smtpd_rate_limit == 0)
+	|| smtpd_anvil_exempt(st))
 	return 1;
     if (anvil_client_connect(smtpd_anvil, anvil_client_ident(st->service, st->addr),
 			     &count, &rate, &why) < 0) {
@@ -102,4 +111,25 @@ void    smtpd_anvil_disconnect(smtpd_state_t *st)
     if (anvil_client_disconnect(smtpd_anvil, anvil_client_ident(st->service, st->addr),
 				&why) < 0 && msg_verbose)
 	msg_info("anvil: %s", why);
+}
+
+/* smtpd_anvil_message - count a MAIL FROM; 1 go on, 0 over the limit */
+int     smtpd_anvil_message(smtpd_state_t *st)
+{
+    const char *why;
+    long    rate;
+
+    if (smtpd_anvil == NULL || smtpd_mail_limit == 0 || smtpd_anvil_exempt(st))
+	return 1;
+    if (anvil_client_message(smtpd_anvil, anvil_client_ident(st->service, st->addr),
+			     &rate, &why) < 0) {
+	msg_warn("anvil: %s: client limits not enforced for %s", why, st->namaddr);
+	return 1;
+    }
+    if (rate > smtpd_mail_limit) {
+	msg_warn("Message delivery request rate limit exceeded: %ld from %s for service %s",
+		 rate, st->namaddr, st->service);
+	return 0;
+    }
+    return 1;
 }

@@ -179,6 +179,11 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
 	smtpd_reset(st);
 	return;
     }
+    if (!smtpd_anvil_message(st)) {
+	smtpd_reject(st, "mail", "450 4.7.1 Error: too much mail from %s", st->addr);
+	smtpd_reset(st);
+	return;
+    }
     st->sender = mr_strdup(addr);
     smtpd_count(st, "mail", 1);
     smtpd_reply(st, "250 2.1.0 Ok");

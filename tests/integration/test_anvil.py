@@ -147,3 +147,25 @@ def test_no_lock_files(mailroom):
     data = os.path.join(inst.dir, "data")
     assert not os.path.exists(os.path.join(data, "smtpd-conn"))
     assert not any(re.search(r"conn", n) for n in os.listdir(data))
+
+
+def test_message_rate_limit(mailroom):
+    inst = mailroom(extra={"smtpd_client_message_rate_limit": "2"})
+    c = Client(inst)
+    assert c.reply()[0] == 220
+    assert c.cmd("EHLO client.test")[0] == 250
+    for _ in range(2):
+        assert c.cmd("MAIL FROM:<a@client.test>")[0] == 250
+        assert c.cmd("RSET")[0] == 250
+    assert c.cmd("MAIL FROM:<a@client.test>") == (
+        450, ["4.7.1 Error: too much mail from 127.0.0.2"])
+    inst.wait_log(r"warning: Message delivery request rate limit exceeded: 3 from "
+                  r"unknown\[127\.0\.0\.2\] for service \S+$")
+    # the session goes on; mynetworks is exempt
+    assert c.cmd("NOOP")[0] == 250
+    d = Client(inst, src=INSIDE)
+    assert d.reply()[0] == 220
+    assert d.cmd("EHLO client.test")[0] == 250
+    for _ in range(3):
+        assert d.cmd("MAIL FROM:<a@client.test>")[0] == 250
+        assert d.cmd("RSET")[0] == 250
