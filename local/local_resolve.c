@@ -214,9 +214,10 @@ typedef struct local_step {
     int     fd;				/* spool mbox */
     local_pipe_env_t env;
     uid_t   uid;			/* forward: the user */
+    int     mailbox;			/* a mailbox, not a "/file" destination */
 } local_step_t;
 
-/* local_step_maildir - Maildir or mbox file by path */
+/* local_step_mailbox - Maildir or mbox file by path */
 static void local_step_mailbox(void *ctx, local_result_t *r, str_t *data)
 {
     local_step_t *s = ctx;
@@ -226,6 +227,8 @@ static void local_step_mailbox(void *ctx, local_result_t *r, str_t *data)
 	maildir_deliver(s->path, s->st->msg, s->st->rcpt, r);
     else
 	mbox_deliver_file(s->path, s->st->msg, s->st->rcpt, r);
+    if (s->mailbox && r->status == LOCAL_SENT && !(len > 0 && s->path[len - 1] == '/'))
+	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to mailbox");
 }
 
 /* local_step_spool - the spool mbox the parent opened */
@@ -501,6 +504,7 @@ static void local_mailbox(local_state_t *st, const struct passwd *pw)
 	return;
     }
     memset(&s, 0, sizeof(s));
+    s.mailbox = 1;
     s.path = mr_format("%s/%s", pw->pw_dir, hm);
     local_run(st, &u, local_step_mailbox, &s, NULL, NULL);
     mr_free((char *) s.path);
@@ -625,7 +629,7 @@ static char *local_vpath(const char *rel)
 static void local_virtual(local_state_t *st, const char *addr)
 {
     local_user_t u = {.name = "", .home = "/"};
-    local_step_t s = {.fd = -1};
+    local_step_t s = {.fd = -1, .mailbox = 1};
     str_t  *value = str_new(100);
     const char *err = "";
     long    uid, gid;

@@ -375,6 +375,20 @@ def test_system_user_maildir_and_forward(agent, user, tmp_path):
     assert os.listdir(victim) == []
 
 
+def test_mbox_in_home(agent, user):
+    inst = agent(extra={"home_mailbox": "Mailbox"})
+    rcpt = f"{user.pw_name}@localhost"
+    for _ in range(2):
+        q = activate(inst, submit(inst, [rcpt], MESSAGE))
+        assert deliver(inst, q)[rcpt] == ("sent", "2.0.0", "delivered to mailbox")
+    box = os.path.join(user.pw_dir, "Mailbox")
+    st = os.stat(box)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (user.pw_uid, user.pw_gid, 0o600)
+    text = open(box, "rb").read()
+    assert text.count(b"\nFrom s@example.org  ") == 1 and text.startswith(b"From s@example.org  ")
+    assert not os.path.exists(box + ".lock")
+
+
 def spool_instance(agent, tmp_path, **extra):
     spool = tmp_path / "spoolmail"
     spool.mkdir()

@@ -577,6 +577,7 @@ static void test_virtual(void **state)
     mr_free(text);
     r = deliver("carol@v.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
+    assert_string_equal(r.text, "delivered to mailbox");
     text = slurp(path_in("mail/v.test/carol.mbox", ""));
     assert_int_equal(strncmp(text, "From sender@example.com ", 24), 0);
     mr_free(text);
