@@ -26,6 +26,7 @@ typedef struct master_serv {
     long long hold_until;		/* no new process before (ms) */
     int     throttled;
     int     watching;			/* listen_fd is in the event loop */
+    long long stress_until;		/* under stress until (ms) */
 } master_serv_t;
 
 extern master_serv_t *master_services;
@@ -46,6 +47,7 @@ void    master_status_event(int fd, int event, void *context);
 void    master_retire(master_serv_t *serv);	/* old children: finish and go */
 void    master_forget(master_serv_t *serv);	/* service freed */
 void    master_stop_children(long timeout_s);
+void    master_stress_children(master_serv_t *serv);	/* tell them: stress */
 int     master_children(void);
 
 /* master_dirs.c - queue directories, user and group; returns an open

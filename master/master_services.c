@@ -30,6 +30,7 @@
 
 #define MASTER_BACKLOG	128
 #define MASTER_BIND_WAIT	2000	/* ms: see master_listen_inet */
+#define MASTER_STRESS_HOLD	1000	/* s: see master_serv_stress */
 
 master_serv_t *master_services;
 int     master_stopping;
@@ -60,6 +61,29 @@ static void master_watch(master_serv_t *serv, int on)
     serv->watching = on;
 }
 
+/*
+ * master_serv_stress - a demand-driven service with every process busy
+ * at its process limit is under stress: clients wait in the queue. The
+ * running processes are told at once (a signal), and processes started
+ * for the next MASTER_STRESS_HOLD seconds start with -s; they then cut
+ * their deadlines (smtpd: smtpd_stress_timeout), so a slot held by a
+ * slow or idle client frees up quickly. As Postfix's master, nothing
+ * ends the stress before its time: a burst tends to come back.
+ */
+static void master_serv_stress(master_serv_t *serv, long long now)
+{
+    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc
+	|| serv->avail > 0)
+	return;
+    if (now >= serv->stress_until) {
+	msg_warn("service %s (%s): all %d processes are busy: under stress, shorter "
+		 "timeouts for %d seconds", serv->name, serv->addr, serv->maxproc,
+		 MASTER_STRESS_HOLD);
+	master_stress_children(serv);
+    }
+    serv->stress_until = now + MASTER_STRESS_HOLD * 1000LL;
+}
+
 void    master_serv_update(master_serv_t *serv)
 {
     long long now = event_now_ms();
@@ -77,6 +101,7 @@ void    master_serv_update(master_serv_t *serv)
 	    master_spawn(serv);
 	return;
     }
+    master_serv_stress(serv, now);
     master_watch(serv, serv->avail == 0
 		 && (serv->maxproc == 0 || serv->total < serv->maxproc));
 }

@@ -48,6 +48,7 @@ typedef struct master_proc {
     char   *path;			/* for log lines */
     int     avail;
     int     served;			/* said "busy" once: took a client */
+    int     reported;			/* past start-up: handles signals */
     int     stale;			/* retired: no longer counted */
     int     killed;			/* master sent SIGTERM */
 } master_proc_t;
@@ -80,6 +81,8 @@ static char **master_child_argv(const master_serv_t *serv)
 	argv[n++] = "-u";
     if (serv->chroot)
 	argv[n++] = "-r";
+    if (event_now_ms() < serv->stress_until)
+	argv[n++] = "-s";
     if (serv->wakeup > 0) {
 	argv[n++] = "-w";
 	argv[n++] = mr_format("%d", serv->wakeup);
@@ -131,7 +134,7 @@ void    master_spawn(master_serv_t *serv)
 	return;
     }
     proc = mr_calloc(1, sizeof(*proc));
-    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0};
+    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0, 0};
     master_procs = proc;
     serv->total++;
     serv->avail++;
@@ -148,6 +151,7 @@ static void master_status_one(master_serv_t *serv, const mail_status_t *st)
 
     if (proc == NULL || proc->serv != serv || proc->stale)
 	return;
+    proc->reported = 1;
     if (st->taken && !proc->served) {	/* its first client: it works */
 	proc->served = 1;
 	serv->fail_count = 0;
@@ -268,6 +272,15 @@ int     master_children(void)
     for (master_proc_t *p = master_procs; p; p = p->next)
 	n++;
     return n;
+}
+
+/* master_stress_children - the service is under stress: tell every process
+ * of it that is past its start-up (before that, the signal would kill it) */
+void    master_stress_children(master_serv_t *serv)
+{
+    for (master_proc_t *p = master_procs; p; p = p->next)
+	if (p->serv == serv && !p->stale && p->reported)
+	    kill(p->pid, SERVER_STRESS_SIGNAL);
 }
 
 /* master_signal_all - send sig to every child */

@@ -13,8 +13,8 @@
  * smtpd_dot.c (end-of-data state machine), smtpd_addr.c (MAIL/RCPT
  * argument parsing), smtpd_check.c (relay/recipient policy),
  * smtpd_anvil.c (limits per client address, counted by anvil),
- * smtpd_tls.c (STARTTLS,
- * wrapper mode).
+ * smtpd_tls.c (STARTTLS, wrapper mode), smtpd_guard.c (junk commands,
+ * deadlines, stress, HELO text, queue space).
  *
  * Trust: nothing the client sends is trusted. Every line read is bounded
  * (line_length_limit for commands, a fixed piece size for content), every
@@ -130,7 +130,7 @@ void    smtpd_count(smtpd_state_t *st, const char *name, int ok)
 void    smtpd_error(smtpd_state_t *st)
 {
     st->errors++;
-    if (st->errors >= var_hard_error_limit) {
+    if (st->errors >= smtpd_guard_hard_limit(var_hard_error_limit)) {
 	msg_info("too many errors after %s from %s", st->where, st->namaddr);
 	smtpd_reply(st, "421 4.7.0 %s Error: too many errors", var_myhostname);
 	st->done = 1;
@@ -147,6 +147,7 @@ void    smtpd_lost(smtpd_state_t *st)
     if (stream_timedout(st->client)) {
 	msg_info("timeout after %s from %s", st->where, st->namaddr);
 	stream_clear_error(st->client);
+	smtpd_guard_command(st);		/* a new deadline for the reply */
 	smtpd_reply(st, "421 4.4.2 %s Error: timeout exceeded", var_myhostname);
     } else {
 	msg_info("lost connection after %s from %s", st->where, st->namaddr);
@@ -269,6 +270,7 @@ static void smtpd_read_command(smtpd_state_t *st)
     int     crlf;
 
     str_reset(st->line);
+    smtpd_guard_command(st);
     switch (stream_read_line(st->client, st->line, (size_t) var_line_length_limit)) {
     case STREAM_PARTIAL:
 	if (stream_skip_line(st->client) != 1) {
@@ -410,6 +412,7 @@ static void smtpd_post_init(const char *service)
     var_smtpd_recipient_limit = (int) config_int("smtpd_recipient_limit", 1, 1000000);
     var_line_length_limit = (int) config_int("line_length_limit", 512, 1 << 20);
     var_smtpd_timeout = (int) config_time("smtpd_timeout");
+    smtpd_guard_init();
     var_soft_error_limit = (int) config_int("smtpd_soft_error_limit", 1, 100000);
     var_hard_error_limit = (int) config_int("smtpd_hard_error_limit", 1, 100000);
     var_error_sleep_time = (int) config_time("smtpd_error_sleep_time");

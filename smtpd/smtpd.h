@@ -41,6 +41,7 @@ typedef struct smtpd_state {
     int     auth_failures;		/* failed AUTH attempts this session */
     const char *where;			/* last command, for "after X" logs */
     int     errors;			/* error replies so far */
+    int     junk;			/* junk commands since the last message */
     int     done;			/* stop reading commands */
     /* transaction */
     char   *sender;			/* NULL: no MAIL yet */
@@ -134,6 +135,27 @@ void    smtpd_anvil_disconnect(smtpd_state_t *st);
 /* smtpd_anvil_message - count a MAIL FROM; 1 go on, 0 over
  * smtpd_client_message_rate_limit (logged; the caller replies) */
 int     smtpd_anvil_message(smtpd_state_t *st);
+
+/* smtpd_guard.c - limits against clients that hold slots or the disk */
+/* smtpd_guard_init - read the parameters (post_init) */
+void    smtpd_guard_init(void);
+/* smtpd_guard_command - set the deadline for the next command line */
+void    smtpd_guard_command(smtpd_state_t *st);
+/* smtpd_guard_data - set the deadline for message content */
+void    smtpd_guard_data(smtpd_state_t *st);
+/* smtpd_guard_credit - n content bytes arrived: extend the deadline */
+void    smtpd_guard_credit(smtpd_state_t *st, size_t n);
+/* smtpd_guard_hard_limit - the hard error limit now (1 under stress) */
+int     smtpd_guard_hard_limit(int normal);
+/* smtpd_guard_junk - count a junk command; 1: over the limit, 421 sent */
+int     smtpd_guard_junk(smtpd_state_t *st);
+/* smtpd_guard_queued - a message was queued: junk count starts over */
+void    smtpd_guard_queued(smtpd_state_t *st);
+/* smtpd_guard_helo - HELO/EHLO text usable (no controls, valid UTF-8)?
+ * 0 yes, -1 no */
+int     smtpd_guard_helo(const char *name);
+/* smtpd_guard_space - queue space for this MAIL FROM? 1 yes, 0 no */
+int     smtpd_guard_space(smtpd_state_t *st);
 
 /* smtpd_tls.c */
 /* smtpd_tls_pre_init - load certificates and keys (privileged) */

@@ -178,6 +178,8 @@ int     smtpd_addr_check(const char *addr, int utf8_ok)
 	return SMTPD_ADDR_BAD;
     if (utf8 && !utf8_ok)
 	return SMTPD_ADDR_UTF8;
+    if (utf8 && !utf8_valid(addr, strlen(addr)))
+	return SMTPD_ADDR_BAD_UTF8;
     return SMTPD_ADDR_OK;
 }
 

@@ -17,6 +17,8 @@
 #define SMTPD_ADDR_OK		0
 #define SMTPD_ADDR_BAD		(-1)	/* syntax */
 #define SMTPD_ADDR_UTF8		(-2)	/* non-ASCII without SMTPUTF8 */
+#define SMTPD_ADDR_BAD_UTF8	(-3)	/* SMTPUTF8, but not well-formed UTF-8
+					 * (broken or overlong sequences) */
 
 /* smtpd_addr_split - parse "FROM:<addr> params" (kw "FROM") or
  * "TO:<addr> params" (kw "TO") in place. The keyword is matched without

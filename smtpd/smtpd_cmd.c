@@ -27,6 +27,7 @@ typedef struct smtpd_verb {
 #define VERB_LAST	(1<<1)		/* must end a pipelined group */
 #define VERB_OWN_SYNC	(1<<2)		/* checks pipelining itself, or need not */
 #define VERB_NEED_TLS	(1<<3)		/* 530 without TLS at level encrypt */
+#define VERB_JUNK	(1<<4)		/* does nothing for the mail (junk limit) */
 
 /* smtpd_reject - an error reply that counts towards the error limits */
 static void smtpd_reject(smtpd_state_t *st, const char *cmd, const char *fmt, ...)
@@ -54,6 +55,13 @@ static int smtpd_helo_common(smtpd_state_t *st, char *args, const char *cmd)
     if (*name == 0 || strcspn(name, " \t") != strlen(name)) {
 	smtpd_reject(st, cmd, "501 5.5.4 Syntax: %s hostname",
 		     cmd[0] == 'e' ? "EHLO" : "HELO");
+	return -1;
+    }
+    if (smtpd_guard_helo(name) < 0) {
+	msg_warn("%s argument with control characters or broken UTF-8 from %s: %s",
+		 cmd[0] == 'e' ? "EHLO" : "HELO", st->namaddr, name);
+	smtpd_reject(st, cmd, "501 5.5.2 Error: control characters or invalid UTF-8 in %s "
+		     "hostname", cmd[0] == 'e' ? "EHLO" : "HELO");
 	return -1;
     }
     smtpd_reset(st);
@@ -169,6 +177,8 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
     if (*addr && (r = smtpd_addr_check(addr, st->smtputf8)) != SMTPD_ADDR_OK) {
 	if (r == SMTPD_ADDR_UTF8)
 	    smtpd_reject(st, "mail", "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address", addr);
+	else if (r == SMTPD_ADDR_BAD_UTF8)
+	    smtpd_reject(st, "mail", "553 5.6.7 Error: malformed UTF-8 in sender address");
 	else
 	    smtpd_reject(st, "mail", "501 5.1.7 Bad sender address syntax");
 	smtpd_reset(st);
@@ -176,6 +186,11 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
     }
     if (var_message_size_limit > 0 && st->size_hint > var_message_size_limit) {
 	smtpd_reject(st, "mail", "552 5.3.4 Message size exceeds fixed limit");
+	smtpd_reset(st);
+	return;
+    }
+    if (!smtpd_guard_space(st)) {
+	smtpd_reject(st, "mail", "452 4.3.1 Insufficient system storage");
 	smtpd_reset(st);
 	return;
     }
@@ -271,6 +286,8 @@ static int smtpd_rcpt_check_addr(smtpd_state_t *st, const char *addr)
 	return 0;
     if (r == SMTPD_ADDR_UTF8)
 	smtpd_reject(st, "rcpt", "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address", addr);
+    else if (r == SMTPD_ADDR_BAD_UTF8)
+	smtpd_reject(st, "rcpt", "553 5.6.7 Error: malformed UTF-8 in recipient address");
     else
 	smtpd_reject(st, "rcpt", "501 5.1.3 Bad recipient address syntax");
     return -1;
@@ -392,10 +409,10 @@ static const smtpd_verb_t smtpd_verbs[] = {
     {"RCPT", smtpd_rcpt, VERB_NEED_HELO | VERB_NEED_TLS},
     {"DATA", smtpd_data_cmd, VERB_NEED_HELO | VERB_OWN_SYNC | VERB_NEED_TLS},
     {"BDAT", smtpd_bdat_cmd, VERB_NEED_HELO | VERB_OWN_SYNC | VERB_NEED_TLS},
-    {"RSET", smtpd_rset, 0},
-    {"NOOP", smtpd_noop, 0},
-    {"VRFY", smtpd_vrfy, VERB_NEED_TLS},
-    {"HELP", smtpd_help, 0},
+    {"RSET", smtpd_rset, VERB_JUNK},
+    {"NOOP", smtpd_noop, VERB_JUNK},
+    {"VRFY", smtpd_vrfy, VERB_NEED_TLS | VERB_JUNK},
+    {"HELP", smtpd_help, VERB_JUNK},
     {"QUIT", smtpd_quit, VERB_OWN_SYNC},
     {0, 0, 0},
 };
@@ -419,6 +436,10 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
 
     if (verb == NULL || (v = smtpd_verb_find(verb)) == NULL) {
 	st->where = "UNKNOWN";
+	if (smtpd_guard_junk(st)) {
+	    smtpd_count(st, "unknown", 0);
+	    return;
+	}
 	smtpd_reject(st, "unknown", "500 5.5.2 Error: command not recognized");
 	return;
     }
@@ -430,6 +451,10 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
 	    args++;
     mr_strlcpy(lower, v->name, sizeof(lower));
     lowercase(lower);
+    if ((v->flags & VERB_JUNK) && smtpd_guard_junk(st)) {
+	smtpd_count(st, lower, 0);
+	return;
+    }
     if ((v->flags & VERB_NEED_HELO) && st->helo == NULL) {
 	smtpd_reject(st, lower, "503 5.5.1 Error: send HELO/EHLO first");
 	return;

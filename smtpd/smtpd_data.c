@@ -206,6 +206,7 @@ static void data_finish(smtpd_state_t *st, const char *cmd)
     }
     switch (stat) {
     case CLEANUP_STAT_OK:
+	smtpd_guard_queued(st);
 	smtpd_count(st, cmd, 1);
 	smtpd_reply(st, "250 2.0.0 Ok: queued as %s", queue_id);
 	break;
@@ -267,6 +268,7 @@ static int data_read(smtpd_state_t *st, smtpd_dot_t *dot)
 	    ret = -1;
 	    break;
 	}
+	smtpd_guard_credit(st, str_len(piece));
 	r = smtpd_dot_feed(dot, str_data(piece), str_len(piece), &used);
     }
     if (r == SMTPD_DOT_BARE_LF) {
@@ -306,6 +308,7 @@ void    smtpd_data(smtpd_state_t *st, char *args, int crlf)
 	return;
     }
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
+    smtpd_guard_data(st);
     dot = mr_alloc(sizeof(*dot));
     smtpd_dot_init(dot, var_dot_mode, 0, crlf, data_line, st);
     if (data_read(st, dot) < 0) {
@@ -346,6 +349,7 @@ static int bdat_read(smtpd_state_t *st, smtpd_dot_t *dot, long long count)
 	    smtpd_lost(st);
 	    return -1;
 	}
+	smtpd_guard_credit(st, (size_t) n);
 	if (dot)
 	    (void) smtpd_dot_feed(dot, buf, (size_t) n, &used);
 	count -= n;

@@ -36,6 +36,18 @@ const param_def_t params_smtpd[] = {
     /* wait this long before the greeting and hang up on a client that
      * talks first (0 = do not wait) */
     PARAM_TIME("smtpd_pregreet_wait", "0s", 0, 3600, NULL),
+    /* NOOP, VRFY, RSET, HELP and unknown commands allowed between two
+     * queued messages (1 under stress) */
+    PARAM_INT("smtpd_junk_command_limit", "100", 1, 1000000, NULL),
+    /* the per-request deadline while the service is at its process
+     * limit (instead of smtpd_timeout) */
+    PARAM_TIME("smtpd_stress_timeout", "10s", 1, INT_MAX, NULL),
+    /* content bytes per second that earn a DATA/BDAT request one more
+     * second past its deadline */
+    PARAM_INT("smtpd_min_data_rate", "500", 1, 1 << 30, NULL),
+    /* free bytes the queue file system must keep for MAIL FROM to be
+     * accepted (at least 1.5 x the message size) */
+    PARAM_SIZE("queue_minfree", "0", 0, LLONG_MAX, NULL),
     /* hang up on clients that pipeline where RFC 2920 forbids it */
     PARAM_BOOL("smtpd_reject_unauth_pipelining", "yes", NULL),
     /* domains whose every address must be in virtual_alias_maps (a

@@ -14,6 +14,14 @@
  * so that a master started right after a crash can bind the same
  * address while this process finishes the client it has; the skeleton
  * then exits instead of taking another client.
+ *
+ * Stress: master starts a process with -s while its service is at its
+ * process limit, and sends SERVER_STRESS_SIGNAL to the processes that
+ * already run when the service reaches it. Either way the process is
+ * "under stress" (server_stress) and every stream deadline is cut to the
+ * length the daemon chose (stream_set_stress_deadline), waits in
+ * progress included: clients that hold a slot while doing little lose
+ * it quickly when others wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,12 +41,14 @@
 #include "util/msg.h"
 #include "util/privs.h"
 #include "util/sock.h"
+#include "util/stream.h"
 
 static char server_addr_buf[128] = "local";
 static int server_is_stand_alone;
 static int server_null_fd = -1;		/* replaces the listening socket */
 static volatile sig_atomic_t server_orphaned;
 static int server_taken;		/* took a client: it works */
+static volatile sig_atomic_t server_stressed;
 
 /* server_usage - complain about the command line and give up */
 static void server_usage(const char *prog)
@@ -58,7 +68,7 @@ static void server_parse_args(int argc, char **argv, server_args_t *args,
     args->service = msg_progname();
     args->type = "unix";
     opterr = 0;
-    while ((ch = getopt(argc, argv, "c:n:t:urw:vo:S")) != -1) {
+    while ((ch = getopt(argc, argv, "c:n:t:urw:vo:Ss")) != -1) {
 	switch (ch) {
 	case 'c': args->config_dir = optarg; break;
 	case 'n': args->service = optarg; break;
@@ -68,6 +78,7 @@ static void server_parse_args(int argc, char **argv, server_args_t *args,
 	case 'w': args->wakeup = atoi(optarg); break;
 	case 'v': msg_verbose++; break;
 	case 'S': args->stand_alone = 1; break;
+	case 's': args->stress = 1; break;
 	case 'o':
 	    if (n >= (int) (sizeof(overrides) / sizeof(overrides[0])))
 		msg_fatal("too many -o options");
@@ -136,8 +147,22 @@ static void server_orphan_handler(int sig)
     errno = saved;
 }
 
-/* server_watch_master - arrange to hear at once when master dies */
-static void server_watch_master(void)
+/* server_stress_handler - master says the service is at its process
+ * limit: shorter deadlines from now on (async-signal-safe) */
+static void server_stress_handler(int sig)
+{
+    server_stressed = 1;
+    stream_stress();
+}
+
+int     server_stress(void)
+{
+    return server_stressed != 0;
+}
+
+/* server_watch_master - arrange to hear at once when master dies or
+ * declares stress */
+static void server_watch_master(const server_args_t *args)
 {
     struct sigaction sa;
 
@@ -147,6 +172,12 @@ static void server_watch_master(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SERVER_ORPHAN_SIGNAL, &sa, NULL) < 0)
 	msg_fatal("sigaction: %m");
+    sa.sa_handler = server_stress_handler;
+    sa.sa_flags = 0;			/* cut waits short */
+    if (sigaction(SERVER_STRESS_SIGNAL, &sa, NULL) < 0)
+	msg_fatal("sigaction: %m");
+    if (args->stress)
+	server_stress_handler(0);
     /* after the privilege drop: a change of ids clears the setting */
     if (prctl(PR_SET_PDEATHSIG, SERVER_ORPHAN_SIGNAL, 0, 0, 0) < 0)
 	msg_fatal("prctl(PR_SET_PDEATHSIG): %m");
@@ -188,7 +219,7 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 	params->pre_init(args->service);
     server_drop_privileges(args, params);
     if (!args->stand_alone)
-	server_watch_master();
+	server_watch_master(args);
     if (params->post_init)
 	params->post_init(args->service);
     if (msg_verbose)

@@ -15,6 +15,7 @@
  *        [-o name=value ...]
  *   -u   run as mail_owner (unprivileged column is y)
  *   -r   chroot into queue_directory (chroot column is y)
+ *   -s   the service is under stress: shorter deadlines (server_stress)
  *   -S   stand-alone: no master; serve exactly one client, then exit. The
  *        client is on fd 0 when that is a socket (inetd-style; tests,
  *        debugging), else it reads fd 0 and writes fd 1 (pipes: sendmail
@@ -32,12 +33,18 @@
 #ifndef MR_MAIL_SERVER_H
 #define MR_MAIL_SERVER_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "global/mail_queue.h"
 #include "util/stream.h"
 
 typedef struct event_conn event_conn_t;
+
+/* SERVER_ORPHAN_SIGNAL - the kernel's word that master died */
+#define SERVER_ORPHAN_SIGNAL	SIGUSR1
+/* SERVER_STRESS_SIGNAL - master's word that the service is at its limit */
+#define SERVER_STRESS_SIGNAL	SIGUSR2
 
 typedef struct mail_status {
     pid_t   pid;
@@ -123,6 +130,10 @@ const char *server_client_addr(void);
 int     server_stand_alone(void);
 /* server_set_stand_alone - recorded by the skeleton */
 void    server_set_stand_alone(int yes);
+/* server_stress - is the service at its process limit (master said so,
+ * with -s at start or a signal since)? Then stream deadlines are already
+ * cut to the stress length the daemon set with stream_set_stress_deadline */
+int     server_stress(void);
 /* Older names of the queue path helpers (global/mail_queue.h) */
 #define server_queue_path(relative)	mail_queue_path(relative)
 #define server_chrooted()		mail_queue_chrooted()

@@ -7,8 +7,6 @@
 #ifndef MR_SERVER_INT_H
 #define MR_SERVER_INT_H
 
-#include <signal.h>
-
 #include "master/mail_server.h"
 
 typedef struct server_args {
@@ -19,6 +17,7 @@ typedef struct server_args {
     int     chroot;			/* -r */
     int     wakeup;			/* -w seconds, 0 none */
     int     stand_alone;		/* -S */
+    int     stress;			/* -s: started under stress */
 } server_args_t;
 
 /* server_startup - parse argv, load the configuration, open the log, run
@@ -35,8 +34,6 @@ void    server_took_client(void);
 int     server_report(int avail);
 /* server_master_gone - has master closed its end of the status pipe? */
 int     server_master_gone(void);
-/* SERVER_ORPHAN_SIGNAL - the kernel's word that master died */
-#define SERVER_ORPHAN_SIGNAL	SIGUSR1
 /* server_orphan - has master died (the listening socket is let go)? */
 int     server_orphan(void);
 /* server_exit - run pre_exit and exit(0) */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "str.h"
 
 int     msg_verbose;
 int     msg_error_count;
@@ -175,17 +176,49 @@ static void msg_write_line(int level, const char *text)
     }
 }
 
+/*
+ * msg_printable - the one rule for every log line: no control byte from
+ * anywhere (mail, clients, files) reaches a log or a terminal. CR and LF
+ * become spaces (a line stays one line); other C0 controls, DEL, C1
+ * controls and bytes that are not well-formed UTF-8 become "\xHH";
+ * printable ASCII and well-formed UTF-8 stay. The result is cut to fit
+ * out (no allocation: this runs on the out-of-memory path too).
+ */
+static void msg_printable(char *out, size_t size, const char *in)
+{
+    size_t  n = 0, len = strlen(in), k;
+
+    for (size_t i = 0; i < len && n + 5 < size; i += k) {
+	unsigned char ch = (unsigned char) in[i];
+
+	k = 1;
+	if (ch == '\n' || ch == '\r')
+	    out[n++] = ' ';
+	else if (ch >= 0x20 && ch < 0x7f)
+	    out[n++] = (char) ch;
+	else if (ch >= 0x80 && (k = utf8_char_len(in + i, len - i)) > 0
+		 && !(ch == 0xc2 && (unsigned char) in[i + 1] < 0xa0)) {
+	    if (n + k + 1 > size)
+		break;
+	    memcpy(out + n, in + i, k);
+	    n += k;
+	} else {
+	    k = 1;
+	    n += (size_t) snprintf(out + n, size - n, "\\x%02x", ch);
+	}
+    }
+    out[n] = 0;
+}
+
 /* msg_vlog - format and emit one log line */
 void    msg_vlog(int level, const char *fmt, va_list ap)
 {
     static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT};
-    char    text[2048];
+    char    raw[2048], text[2048];
     int     saved_errno = errno;
 
-    vsnprintf(text, sizeof(text), fmt, ap);
-    for (char *cp = text; *cp; cp++)
-	if (*cp == '\n' || *cp == '\r')
-	    *cp = ' ';
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    msg_printable(text, sizeof(text), raw);
     if (msg_to_syslog)
 	syslog(prio[level], "%s%s", msg_level_names[level], text);
     msg_write_line(level, text);

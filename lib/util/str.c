@@ -269,6 +269,24 @@ static size_t str_utf8_len(const unsigned char *p, size_t len)
     return n;
 }
 
+int     utf8_valid(const char *p, size_t len)
+{
+    const unsigned char *u = (const unsigned char *) p;
+    size_t  n;
+
+    for (size_t i = 0; i < len; i += n) {
+	n = 1;
+	if (u[i] >= 0x80 && (n = str_utf8_len(u + i, len - i)) == 0)
+	    return 0;
+    }
+    return 1;
+}
+
+size_t  utf8_char_len(const char *p, size_t len)
+{
+    return str_utf8_len((const unsigned char *) p, len);
+}
+
 /* str_append_printable - escape what a terminal or a log must not see */
 size_t  str_append_printable(str_t *s, const char *p, size_t len)
 {

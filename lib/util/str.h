@@ -71,6 +71,12 @@ char   *trim_space(char *cstr);
 size_t  mr_strlcpy(char *dst, const char *src, size_t size);
 /* mr_format - allocate a printf-formatted C string */
 char   *mr_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* utf8_valid - is p[0..len) well-formed UTF-8 (ASCII included; no
+ * overlong forms, no surrogates, nothing above U+10FFFF)? 1 yes, 0 no */
+int     utf8_valid(const char *p, size_t len);
+/* utf8_char_len - length (2..4) of the well-formed multi-byte UTF-8
+ * character at p, or 0 if there is none */
+size_t  utf8_char_len(const char *p, size_t len);
 /* mr_strcaseeq - ASCII case-insensitive equality */
 int     mr_strcaseeq(const char *a, const char *b);
 /* split_at - cut s at the first delimiter char; returns the rest or NULL */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +38,21 @@ struct stream {
     int     error, timedout, eof;
     int     notsock;			/* plain transport: not a socket */
     int     autoflush;			/* flush output before reading */
+    long long deadline_base;		/* ms (monotonic) the deadline counts from, 0: none */
+    long long deadline_len;		/* ms after deadline_base */
 };
+
+static int stream_stress_ms;		/* deadline length under stress, 0: none */
+static volatile sig_atomic_t stream_stressed;
+
+/* stream_now_ms - monotonic clock in ms */
+static long long stream_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* plain_remaining - ms left until deadline (set on first use), >= 0 */
 static int plain_remaining(int timeout_ms, struct timespec *deadline)
@@ -67,9 +82,8 @@ static int plain_wait(int fd, short events, int timeout_ms, struct timespec *dea
 
     if (timeout_ms < 0)
 	return 1;
-    do {
-	n = poll(&pfd, 1, plain_remaining(timeout_ms, deadline));
-    } while (n < 0 && errno == EINTR);
+    /* EINTR goes back to the stream, which may shorten the wait (stress) */
+    n = poll(&pfd, 1, plain_remaining(timeout_ms, deadline));
     if (n == 0)
 	errno = ETIMEDOUT;
     return n > 0 ? 1 : -1;
@@ -83,9 +97,7 @@ static int plain_wait_any(int fd, short events, int timeout_ms, struct timespec 
 
     if (timeout_ms >= 0)
 	return plain_wait(fd, events, timeout_ms, deadline);
-    do {
-	n = poll(&pfd, 1, -1);
-    } while (n < 0 && errno == EINTR);
+    n = poll(&pfd, 1, -1);
     return n > 0 ? 1 : -1;
 }
 
@@ -223,6 +235,70 @@ int     stream_timeout_ms(stream_t *s)
     return s->timeout_ms;
 }
 
+void    stream_set_deadline(stream_t *s, int seconds)
+{
+    s->deadline_base = seconds > 0 ? stream_now_ms() : 0;
+    s->deadline_len = seconds > 0 ? seconds * 1000LL : 0;
+}
+
+void    stream_extend_deadline(stream_t *s, long long ms)
+{
+    if (s->deadline_base > 0)
+	s->deadline_base += ms;
+}
+
+void    stream_set_stress_deadline(int seconds)
+{
+    stream_stress_ms = seconds > 0 ? seconds * 1000 : 0;
+}
+
+void    stream_stress(void)
+{
+    stream_stressed = 1;
+}
+
+/*
+ * stream_op_timeout - the time one transfer may wait: the per-operation
+ * timeout, cut to what is left of the deadline (shorter under stress).
+ * 0 means the deadline has passed.
+ */
+static int stream_op_timeout(stream_t *s)
+{
+    long long len = s->deadline_len, left;
+
+    if (s->deadline_base == 0)
+	return s->timeout_ms;
+    if (stream_stressed && stream_stress_ms > 0 && stream_stress_ms < len)
+	len = stream_stress_ms;
+    left = s->deadline_base + len - stream_now_ms();
+    if (left <= 0)
+	return 0;
+    return s->timeout_ms < 0 || left < s->timeout_ms ? (int) left : s->timeout_ms;
+}
+
+/*
+ * stream_io - one transfer through the transport, within the timeout and
+ * the deadline. A wait the transport gave up on a signal (EINTR) is
+ * tried again with the time recomputed, so a stress signal takes effect
+ * in the middle of a wait.
+ */
+static ssize_t stream_io(stream_t *s, int writing, void *buf, size_t len)
+{
+    ssize_t n;
+    int     timeout;
+
+    for (;;) {
+	if ((timeout = stream_op_timeout(s)) == 0) {
+	    errno = ETIMEDOUT;
+	    return -1;
+	}
+	n = writing ? s->io->write(stream_io_arg(s), s->wfd, buf, len, timeout)
+	    : s->io->read(stream_io_arg(s), s->fd, buf, len, timeout);
+	if (n >= 0 || errno != EINTR)
+	    return n;
+    }
+}
+
 /* stream_discard_input - forget what was read but not consumed */
 size_t  stream_discard_input(stream_t *s)
 {
@@ -276,7 +352,7 @@ static int stream_fill(stream_t *s)
     if (s->autoflush && str_len(s->wbuf) > 0 && stream_flush(s) < 0)
 	return -1;
     s->rpos = s->rlen = 0;
-    n = s->io->read(stream_io_arg(s), s->fd, s->rbuf, sizeof(s->rbuf), s->timeout_ms);
+    n = stream_io(s, 0, s->rbuf, sizeof(s->rbuf));
     if (n < 0) {
 	s->error = 1;
 	s->timedout = (errno == ETIMEDOUT);
@@ -477,8 +553,7 @@ int     stream_flush(stream_t *s)
     if (s->error)
 	return -1;
     while (done < str_len(s->wbuf)) {
-	ssize_t n = s->io->write(stream_io_arg(s), s->wfd, str_data(s->wbuf) + done,
-				 str_len(s->wbuf) - done, s->timeout_ms);
+	ssize_t n = stream_io(s, 1, str_data(s->wbuf) + done, str_len(s->wbuf) - done);
 
 	if (n <= 0) {
 	    s->error = 1;

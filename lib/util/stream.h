@@ -18,7 +18,8 @@ typedef struct stream stream_t;
 
 /* Transport: read/write at most len bytes, waiting at most timeout_ms
  * (-1: forever). Return bytes moved, 0 for EOF (read), -1 with errno set
- * (ETIMEDOUT on timeout). */
+ * (ETIMEDOUT on timeout; EINTR when a signal cut a wait short: the
+ * stream recomputes the time left and calls again). */
 typedef struct stream_io {
     ssize_t (*read)(void *ctx, int fd, void *buf, size_t len, int timeout_ms);
     ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len, int timeout_ms);
@@ -53,6 +54,22 @@ void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
 void   *stream_io_ctx(stream_t *s);
 /* stream_timeout_ms - the per-operation timeout in ms, -1 for none */
 int     stream_timeout_ms(stream_t *s);
+/* stream_set_deadline - from now on, every read and write must be done
+ * within seconds in all (a per-request deadline: a peer that sends one
+ * byte at a time cannot stretch it); 0 removes it. The per-operation
+ * timeout still applies within it. */
+void    stream_set_deadline(stream_t *s, int seconds);
+/* stream_extend_deadline - move the deadline ms later (credit for data
+ * received, e.g. a minimum data rate) */
+void    stream_extend_deadline(stream_t *s, long long ms);
+/* stream_set_stress_deadline - the deadline length that applies to every
+ * stream with a deadline once stream_stress() was called (0: none) */
+void    stream_set_stress_deadline(int seconds);
+/* stream_stress - async-signal-safe: deadlines are cut to the stress
+ * length from now on, waits in progress included (with the plain
+ * transport; a transport that retries EINTR itself applies it at its
+ * next wait) */
+void    stream_stress(void);
 /* stream_discard_input - drop buffered unread input (e.g. plaintext that
  * came with STARTTLS); returns the number of bytes dropped */
 size_t  stream_discard_input(stream_t *s);

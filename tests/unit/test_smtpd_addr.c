@@ -70,6 +70,15 @@ static void test_check(void **state)
     assert_int_equal(smtpd_addr_check("\"a@d", 0), SMTPD_ADDR_BAD);
     assert_int_equal(smtpd_addr_check("j\xc3\xb6rg@d", 0), SMTPD_ADDR_UTF8);
     assert_int_equal(smtpd_addr_check("j\xc3\xb6rg@d", 1), SMTPD_ADDR_OK);
+    /* SMTPUTF8 needs well-formed UTF-8: no stray, truncated or overlong
+     * sequences, no surrogates */
+    assert_int_equal(smtpd_addr_check("j\xb6rg@d", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("j\xc3@d", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("j\xc0\xafrg@d", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("j\xe0\x80\xafrg@d", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("j\xed\xa0\x80@d", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("a@d\xff", 1), SMTPD_ADDR_BAD_UTF8);
+    assert_int_equal(smtpd_addr_check("j\xc3\xb6rg@\xc3\xa9.d", 1), SMTPD_ADDR_OK);
     memset(big, 'a', sizeof(big) - 3);
     memcpy(big + sizeof(big) - 3, "@d", 3);
     assert_int_equal(smtpd_addr_check(big, 1), SMTPD_ADDR_BAD);
