@@ -37,6 +37,7 @@
 #include "util/str.h"
 
 #define MAILROOM_START_WAIT	10	/* seconds for master to come up */
+#define MAILROOM_ORPHAN_WAIT	3000	/* ms: see mailroom_running */
 
 /* mailroom_say - one line for the user on stderr */
 static void __attribute__((format(printf, 1, 2))) mailroom_say(const char *fmt, ...)
@@ -66,9 +67,23 @@ static const char *mailroom_pid_path(void)
     return path;
 }
 
-/* mailroom_running - 1 and the pid if master runs */
+/*
+ * mailroom_running - 1 and the pid if master runs. A master killed a
+ * moment ago may leave the lock to a child it forked that has not yet
+ * reached exec (the lock belongs to the open file, which the child
+ * shares until then): while the pid in the file is gone and the lock is
+ * still held, wait a little for it to go.
+ */
 static int mailroom_running(pid_t *pid_r)
 {
+    int     running;
+
+    for (int ms = 0; ms < MAILROOM_ORPHAN_WAIT; ms += 50) {
+	running = master_pid_running(mailroom_pid_path(), pid_r);
+	if (!running || *pid_r <= 0 || kill(*pid_r, 0) == 0 || errno != ESRCH)
+	    return running;
+	usleep(50000);
+    }
     return master_pid_running(mailroom_pid_path(), pid_r);
 }
 

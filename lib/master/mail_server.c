@@ -10,7 +10,7 @@
  *
  * Losing master: the kernel sends SERVER_ORPHAN_SIGNAL when master dies
  * (PR_SET_PDEATHSIG, set after the privilege drop, which would clear
- * it). The handler replaces the listening socket with /dev/null at once,
+ * it). The handler replaces the listening socket with a quiet pipe at once,
  * so that a master started right after a crash can bind the same
  * address while this process finishes the client it has; the skeleton
  * then exits instead of taking another client.
@@ -45,7 +45,7 @@
 
 static char server_addr_buf[128] = "local";
 static int server_is_stand_alone;
-static int server_null_fd = -1;		/* replaces the listening socket */
+static int server_quiet_fd = -1;	/* replaces the listening socket */
 static volatile sig_atomic_t server_orphaned;
 static int server_taken;		/* took a client: it works */
 static volatile sig_atomic_t server_stressed;
@@ -142,7 +142,7 @@ static void server_orphan_handler(int sig)
 {
     int     saved = errno;
 
-    (void) dup2(server_null_fd, MASTER_LISTEN_FD);
+    (void) dup2(server_quiet_fd, MASTER_LISTEN_FD);
     server_orphaned = 1;
     errno = saved;
 }
@@ -158,6 +158,19 @@ static void server_stress_handler(int sig)
 int     server_stress(void)
 {
     return server_stressed != 0;
+}
+
+/* server_quiet_open - what replaces the listening socket when master
+ * dies: the read end of a pipe whose write end stays open and unused, so
+ * it never reports input and an event loop watching it stays quiet (a
+ * /dev/null would look readable forever) */
+static void server_quiet_open(void)
+{
+    int     fds[2];
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+	msg_fatal("pipe: %m");
+    server_quiet_fd = fds[0];			/* fds[1] is kept open on purpose */
 }
 
 /* server_watch_master - arrange to hear at once when master dies or
@@ -212,9 +225,8 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)
 	msg_verbose = var_debug_level;
-    if (!args->stand_alone
-	&& (server_null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-	msg_fatal("open /dev/null: %m");	/* before any chroot */
+    if (!args->stand_alone)
+	server_quiet_open();
     if (params->pre_init)
 	params->pre_init(args->service);
     server_drop_privileges(args, params);
