@@ -183,7 +183,7 @@ int     qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t
     qfile_t *qf = NULL;
     qlog_entry_t e;
     const char *why;
-    long    j;
+    long    j = 0;			/* set before any read: qlog_append may fail first */
     int     ret = 0;
 
     if (qfile_open(qfile_abspath(path, MAIL_QUEUE_ACTIVE, msg->id), 1, &qf, &why) != QFILE_OK) {
