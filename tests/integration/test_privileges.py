@@ -36,10 +36,17 @@ def test_root_start_drops_children_to_mail_owner_and_chroots(mailroom):
     assert proc_uid(inst.proc.pid) == 0
     assert proc_uid(child) == mailroom_uid
     assert os.readlink(f"/proc/{child}/root") == os.path.realpath(inst.spool)
-    # a child caught between fork and exec still shows master's command line
-    kids = wait_until(lambda: {pid: cmd for pid, cmd in children(inst.proc.pid).items()
-                               if "/master " not in cmd})
-    assert kids and all(proc_uid(pid) == mailroom_uid for pid in kids)
+    # a child caught between fork and exec still shows master's command line,
+    # and one that has just exec'd is still root in its privileged pre_init
+    def dropped():
+        kids = {pid: cmd for pid, cmd in children(inst.proc.pid).items()
+                if "/master " not in cmd}
+        try:
+            ok = kids and all(proc_uid(pid) == mailroom_uid for pid in kids)
+        except OSError:                     # one exited meanwhile: look again
+            ok = False
+        return kids if ok else None
+    assert wait_until(dropped)
     # the queue directories belong to the mail owner
     assert os.stat(os.path.join(inst.spool, "incoming")).st_uid == mailroom_uid
 

@@ -1,18 +1,26 @@
 /*
- * test_util_io.c - safe_open, sockets and the event loop.
+ * test_util_io.c - safe_open, sockets, the event loop, stream deadlines
+ * and the printable rule of log lines.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "unit_helpers.h"
 #include "util/event.h"
+#include "util/msg.h"
 #include "util/safe_open.h"
 #include "util/sock.h"
 #include "util/str.h"
+#include "util/stream.h"
 
 /* test_safe_open_refuses_symlink - a symlink is never followed */
 static void test_safe_open_refuses_symlink(void **state)
@@ -137,6 +145,139 @@ static void test_event_loop(void **state)
     close(pfd[0]), close(pfd[1]);
 }
 
+/* test_sock_unix_mode - the socket file gets its mode at bind (umask),
+ * with no chmod by path afterwards */
+static void test_sock_unix_mode(void **state)
+{
+    char    path[512];
+    const char *err = NULL;
+    struct stat st;
+    int     lfd;
+
+    snprintf(path, sizeof(path), "%s/modesock", unit_tmpdir());
+    assert_true((lfd = sock_listen_unix(path, 5, 0666, &err)) >= 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666);
+    close(lfd);
+    assert_true((lfd = sock_listen_unix(path, 5, 0600, &err)) >= 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    close(lfd);
+    unlink(path);
+}
+
+/* now_ms - monotonic milliseconds */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* dripper - a child that writes one byte every 100 ms for 3 seconds */
+static pid_t dripper(int fd)
+{
+    pid_t   pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+	for (int i = 0; i < 30; i++) {
+	    if (write(fd, "x", 1) != 1)
+		break;
+	    usleep(100 * 1000);
+	}
+	_exit(0);
+    }
+    return pid;
+}
+
+/* test_stream_deadline - a peer that drips bytes never completes a line
+ * within the deadline, although no single wait reaches the timeout */
+static void test_stream_deadline(void **state)
+{
+    int     sv[2];
+    stream_t *s;
+    str_t  *line = str_new(64);
+    long long start;
+    pid_t   pid;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid = dripper(sv[1]);
+    s = stream_open(sv[0]);
+    stream_set_timeout(s, 10);
+    stream_set_deadline(s, 1);
+    start = now_ms();
+    assert_int_equal(stream_read_line(s, line, 1000), STREAM_ERROR);
+    assert_true(stream_timedout(s));
+    assert_true(now_ms() - start >= 900 && now_ms() - start < 2500);
+    assert_true(str_len(line) > 3);	/* bytes came, the line did not */
+    /* credit moves it: 2 s more, so the next read gets bytes again */
+    stream_clear_error(s);
+    stream_extend_deadline(s, 2000);
+    assert_true(stream_getc(s) == 'x');
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    stream_close(&s);
+    close(sv[1]);
+    str_free(&line);
+}
+
+/* stress_alarm - what a daemon's stress signal handler does */
+static void stress_alarm(int sig)
+{
+    stream_stress();
+}
+
+/* test_stream_stress - stress cuts a deadline in progress (run last: the
+ * stress state is for the whole process) */
+static void test_stream_stress(void **state)
+{
+    struct sigaction sa;
+    struct itimerval it = {.it_value = {0, 300 * 1000}};
+    int     sv[2];
+    stream_t *s;
+    long long start;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = stress_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    s = stream_open(sv[0]);
+    stream_set_timeout(s, 30);
+    stream_set_stress_deadline(1);
+    stream_set_deadline(s, 30);
+    start = now_ms();
+    setitimer(ITIMER_REAL, &it, NULL);
+    assert_int_equal(stream_getc(s), -1);
+    assert_true(stream_timedout(s));
+    assert_true(now_ms() - start >= 900 && now_ms() - start < 3000);
+    stream_close(&s);
+    close(sv[1]);
+    signal(SIGALRM, SIG_DFL);
+}
+
+/* test_msg_printable - no control byte reaches a log line */
+static void test_msg_printable(void **state)
+{
+    char    path[512], buf[512];
+    FILE   *fp;
+    size_t  n;
+
+    snprintf(path, sizeof(path), "%s/log", unit_tmpdir());
+    unlink(path);
+    assert_int_equal(msg_target(path), 0);
+    msg_info("a\x1b[31mb\rc\nd\te\x7f \xc3\xa9 \xc3 \xc2\x85 \\015 end");
+    msg_target("stderr");
+    assert_non_null(fp = fopen(path, "r"));
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    assert_non_null(strstr(buf, "a\\x1b[31mb c d\\x09e\\x7f \xc3\xa9 \\xc3 \\xc2\\x85 "
+			    "\\015 end\n"));
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +287,10 @@ int     main(void)
 	cmocka_unit_test(test_sock_unix_roundtrip),
 	cmocka_unit_test(test_sock_inet_split),
 	cmocka_unit_test(test_event_loop),
+	cmocka_unit_test(test_sock_unix_mode),
+	cmocka_unit_test(test_stream_deadline),
+	cmocka_unit_test(test_msg_printable),
+	cmocka_unit_test(test_stream_stress),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
