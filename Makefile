@@ -37,7 +37,7 @@ UNIT_EXTRA := tests/unit/unit_helpers.c
 
 PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
 
-.PHONY: all asan test unit integration run deps clean install bench check-banned check-layers fuzz
+.PHONY: all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
 all: $(PROG_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -75,9 +75,10 @@ unit: all
 integration: all
 	@bash tests/run-integration.sh $(BUILD)
 
-test: deps check-banned check-layers
+test: deps check-banned check-layers check-skips
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 asan:
@@ -89,6 +90,14 @@ check-banned:
 
 check-layers:
 	@bash tests/check-layers.sh
+
+check-skips:
+	@bash tests/check-skips.sh
+
+# every fuzzer for a few seconds (make test); make fuzz for the long run
+FUZZ_SECONDS ?= 3
+fuzz-smoke:
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 deps:
 	@bash tools/deps.sh

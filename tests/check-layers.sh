@@ -16,7 +16,11 @@
 #
 # A quoted include is resolved the way the compiler does (the including
 # file's folder, then lib/). A Module.mk may only name sources in its own
-# folder: a program does not compile another program's files either.
+# folder: a program does not compile another program's files either. No
+# file includes a .c file: a unit test of program code links that code's
+# objects (test_NAME_OBJS in the Module.mk). The fuzzers are built by
+# tests/fuzz/run.sh against the library alone, so they still compile the
+# program sources they exercise in (the one exception).
 cd "$(dirname "$0")/.."
 fail=0
 
@@ -56,8 +60,12 @@ resolve() {
 
 while IFS= read -r file; do
     from=$(layer_of "$file")
-    [ "$from" = any ] && continue
     while IFS= read -r inc; do
+        case "$inc" in *.c)
+            case "$file" in tests/fuzz/*) ;; *)
+                echo "$file: #include \"$inc\": link the object instead"; fail=1 ;;
+            esac ;;
+        esac
         target=$(resolve "$file" "$inc")
         if [ -z "$target" ]; then
             echo "$file: #include \"$inc\": no such file here or under lib/"; fail=1; continue

@@ -118,8 +118,6 @@ typedef struct table_source table_source_t;
 
 /* table_source_open - open a text file; NULL with text in err */
 table_source_t *table_source_open(const char *path, int flags, str_t *err);
-/* table_source_fd - the same on an open descriptor (the source owns it) */
-table_source_t *table_source_fd(int fd, const char *path, int flags);
 /* table_source_line - next logical line (without the newline); 1 ok,
  * 0 end, -1 error (text "file:line: ..." in err). *lineno_r is the
  * line where it starts. */

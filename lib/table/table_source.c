@@ -38,11 +38,6 @@ static table_source_t *table_source_new(lline_t *reader, int flags)
     return src;
 }
 
-table_source_t *table_source_fd(int fd, const char *path, int flags)
-{
-    return table_source_new(lline_fd(fd, path, TABLE_MAX_LINE), flags);
-}
-
 table_source_t *table_source_open(const char *path, int flags, str_t *err)
 {
     lline_t *reader = lline_open(path, TABLE_MAX_LINE, err);

@@ -143,13 +143,6 @@ void    str_printf(str_t *s, const char *fmt, ...)
     va_end(ap);
 }
 
-/* str_lower - fold case */
-void    str_lower(str_t *s)
-{
-    for (size_t i = 0; i < s->len; i++)
-	s->data[i] = (char) tolower((unsigned char) s->data[i]);
-}
-
 /* str_steal - take the buffer */
 char   *str_steal(str_t **sp)
 {

@@ -49,8 +49,6 @@ void    str_vappendf(str_t *s, const char *fmt, va_list ap);
 /* str_printf - replace content with printf-formatted text */
 void    str_printf(str_t *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* str_lower - fold ASCII letters to lower case in place */
-void    str_lower(str_t *s);
 /* str_append_printable - append len bytes of untrusted text so that it
  * is safe on a terminal or in a log: a backslash becomes "\\"; C0
  * controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not

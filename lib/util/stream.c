@@ -225,11 +225,6 @@ void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
     s->io_ctx = ctx;
 }
 
-void   *stream_io_ctx(stream_t *s)
-{
-    return s->io_ctx;
-}
-
 int     stream_timeout_ms(stream_t *s)
 {
     return s->timeout_ms;
@@ -476,10 +471,9 @@ ssize_t stream_read(stream_t *s, void *buf, size_t len)
     return (ssize_t) take;
 }
 
-/* stream_copy - move exactly len input bytes to buf, or (buf NULL) to
- * the end of out: the one copy loop behind read_exact and read_str. A
- * string grows only with the bytes that arrive, never by len at once. */
-static int stream_copy(stream_t *s, unsigned char *buf, str_t *out, size_t len)
+/* stream_read_str - exact read into a string, which grows only with the
+ * bytes that arrive (never by len at once: len may come from the peer) */
+int     stream_read_str(stream_t *s, str_t *out, size_t len)
 {
     while (len > 0) {
 	int     r = stream_fill(s);
@@ -490,28 +484,11 @@ static int stream_copy(stream_t *s, unsigned char *buf, str_t *out, size_t len)
 	take = s->rlen - s->rpos;
 	if (take > len)
 	    take = len;
-	if (buf) {
-	    memcpy(buf, s->rbuf + s->rpos, take);
-	    buf += take;
-	} else {
-	    str_append(out, s->rbuf + s->rpos, take);
-	}
+	str_append(out, s->rbuf + s->rpos, take);
 	s->rpos += take;
 	len -= take;
     }
     return 1;
-}
-
-/* stream_read_exact - all or nothing */
-int     stream_read_exact(stream_t *s, void *buf, size_t len)
-{
-    return stream_copy(s, buf, NULL, len);
-}
-
-/* stream_read_str - exact read into a string */
-int     stream_read_str(stream_t *s, str_t *out, size_t len)
-{
-    return stream_copy(s, NULL, out, len);
 }
 
 /* stream_write - buffer output, flushing when the buffer is large */

@@ -50,8 +50,6 @@ void    stream_set_timeout(stream_t *s, int seconds);
 void    stream_set_autoflush(stream_t *s, int on);
 /* stream_set_io - switch transport (e.g. to TLS); buffered input is kept */
 void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
-/* stream_io_ctx - the transport context (e.g. the TLS session) or NULL */
-void   *stream_io_ctx(stream_t *s);
 /* stream_timeout_ms - the per-operation timeout in ms, -1 for none */
 int     stream_timeout_ms(stream_t *s);
 /* stream_set_deadline - from now on, every read and write must be done
@@ -90,9 +88,8 @@ int     stream_getc(stream_t *s);
 /* stream_read - up to len bytes (at least 1 unless EOF/error); returns
  * count, 0 at EOF, -1 on error */
 ssize_t stream_read(stream_t *s, void *buf, size_t len);
-/* stream_read_exact - exactly len bytes: 1 ok, 0 EOF before all, -1 error */
-int     stream_read_exact(stream_t *s, void *buf, size_t len);
-/* stream_read_str - append exactly len bytes to a string; as read_exact */
+/* stream_read_str - append exactly len bytes to a string: 1 ok, 0 EOF
+ * before all of them, -1 error */
 int     stream_read_str(stream_t *s, str_t *out, size_t len);
 /* stream_pending - bytes already buffered and not yet consumed */
 size_t  stream_pending(stream_t *s);

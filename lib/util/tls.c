@@ -561,11 +561,6 @@ int     tls_conn_reused(const tls_conn_t *conn)
     return SSL_session_reused(conn->ssl) ? 1 : 0;
 }
 
-const char *tls_conn_servername(const tls_conn_t *conn)
-{
-    return SSL_get_servername(conn->ssl, TLSEXT_NAMETYPE_host_name);
-}
-
 int     tls_conn_verified(const tls_conn_t *conn)
 {
     X509   *peer = SSL_get0_peer_certificate(conn->ssl);

@@ -82,8 +82,6 @@ const char *tls_conn_cipher(const tls_conn_t *conn);
 int     tls_conn_bits(const tls_conn_t *conn, int *alg_bits_r);
 /* tls_conn_reused - 1 if the session was resumed, else 0 */
 int     tls_conn_reused(const tls_conn_t *conn);
-/* tls_conn_servername - the SNI name the client sent, or NULL */
-const char *tls_conn_servername(const tls_conn_t *conn);
 /* tls_conn_verified - client side: 1 chain and name verified, 0 not */
 int     tls_conn_verified(const tls_conn_t *conn);
 /* tls_conn_describe - append "TLSv1.3 with cipher X (256/256 bits)" */

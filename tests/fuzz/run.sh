@@ -4,6 +4,11 @@
 #
 #   tests/fuzz/run.sh [SECONDS]        (default 30 per fuzzer)
 #
+# make test runs every fuzzer for a few seconds (FUZZ_SECONDS, default 3):
+# enough to replay the seeds and the corpus kept from earlier runs and to
+# catch a parser that crashes on the first odd input; make fuzz runs longer.
+# clang and libFuzzer come from Debian (clang, libclang-rt-14-dev: make deps).
+#
 # The library is compiled with clang, ASan+UBSan and fuzzer coverage into
 # build-fuzz/. A fuzzer's seeds live in tests/fuzz/corpus/NAME/ (optional);
 # new inputs are kept in build-fuzz/corpus/NAME/, crashes in build-fuzz/.
@@ -17,9 +22,10 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Ilib -fsanitize=address,undefined -fno-s
 LIBS="-lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz"
 mkdir -p "$OUT/obj"
 objs=()
+newest_h=$(ls -t lib/*/*.h | head -1)
 for src in lib/*/*.c; do
     obj="$OUT/obj/$(echo "${src%.c}" | tr / _).o"
-    if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+    if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
         $CC $FLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
     fi
     objs+=("$obj")

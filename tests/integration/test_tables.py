@@ -116,10 +116,7 @@ def test_proxy_through_tabled(mailroom):
         subprocess.run([inst.bin("mailroom-map"), f"{kind}:{src}"], check=True)
     rx = write(os.path.join(etc, "rx"), "/^(.+)@old\\.test$/  $1@new.test\n")
     inst.set_conf(proxy_read_maps=f"proxy:cdb:{src} proxy:hash:{src} proxy:regexp:{rx}")
-    try:
-        inst.start()
-    except RuntimeError as e:
-        pytest.skip(f"the instance could not start, so tabled cannot be reached: {e}")
+    inst.start()
 
     def q(key, spec):
         return inst.run(["mailroom-map", "-c", etc, "-q", key, spec], text=True)

@@ -20,17 +20,10 @@
 #include "unit_helpers.h"
 #include "global/config.h"
 #include "global/mail_params.h"
+#include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
 #include "../../local/local.h"
-#include "../../local/local_msg.c"
-#include "../../local/local_user.c"
-#include "../../local/local_maildir.c"
-#include "../../local/local_mbox.c"
-#include "../../local/local_pipe.c"
-#include "../../local/local_forward.c"
-#include "../../local/local_expand.c"
-#include "../../local/local_resolve.c"
 
 /* A message in memory: NULL-terminated lines. */
 typedef struct mem_msg {

@@ -1,14 +1,15 @@
 /*
  * test_sendmail_addr.c - sendmail's address-list scanner and command line.
  *
- * The sources are compiled in here because they belong to the sendmail
- * program, not to the library.
+ * The code belongs to the sendmail program, not to the library: the test
+ * links its objects (test_sendmail_addr_OBJS in tools/sendmail/Module.mk).
  */
 #include <string.h>
 
 #include "unit_helpers.h"
-#include "../../tools/sendmail/sm_addr.c"
-#include "../../tools/sendmail/sm_opts.c"
+#include "util/mymalloc.h"
+#include "util/str.h"
+#include "../../tools/sendmail/sendmail.h"
 
 /* collect - sm_addr_list callback: "a|b|c" */
 static void collect(const char *addr, void *context)
