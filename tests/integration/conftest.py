@@ -102,10 +102,29 @@ class Instance:
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log", "master.stderr"), "ab"),
             env=self.env, start_new_session=True)
         if wait and "smtp" in self.ports:
-            if not wait_port(self.ports["smtp"]):
+            if not wait_port(self.ports["smtp"]) or not self.wait_sockets():
                 self.stop()
                 raise RuntimeError("instance did not start:\n" + self.log_text()[-3000:])
         return self
+
+    def local_sockets(self):
+        """The unix and fifo endpoints master.conf names (master opens them
+        one after the other, so the SMTP port may answer before the last)."""
+        out = []
+        for line in open(os.path.join(self.conf_dir, "master.conf")).read().splitlines():
+            f = line.split()
+            if len(f) >= 8 and not line[0].isspace() and not f[0].startswith("#") \
+                    and f[1] in ("unix", "fifo"):
+                out.append(os.path.join(self.spool, "public" if f[2] == "n" else "private", f[0]))
+        return out
+
+    def wait_sockets(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while not all(os.path.exists(p) for p in self.local_sockets()):
+            if time.time() > deadline or self.proc.poll() is not None:
+                return False
+            time.sleep(0.02)
+        return True
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -115,6 +134,9 @@ class Instance:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+            for path in self.local_sockets():   # so that start() waits for the new ones
+                if os.path.exists(path) and not os.path.isdir(path):
+                    os.unlink(path)
         self.proc = None
 
     def restart(self):
