@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -118,9 +119,25 @@ class Instance:
                 out.append(os.path.join(self.spool, "public" if f[2] == "n" else "private", f[0]))
         return out
 
+    def sockets_ready(self):
+        """Every local endpoint is there, and a socket is listening (bind
+        makes the file, listen comes after: /proc/net/unix tells)."""
+        listening = set()
+        with open("/proc/net/unix") as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split()
+                if len(cols) >= 8 and int(cols[3], 16) & 0x10000:  # __SO_ACCEPTCON
+                    listening.add(cols[7])
+        for path in self.local_sockets():
+            if not os.path.exists(path):
+                return False
+            if stat.S_ISSOCK(os.stat(path).st_mode) and path not in listening:
+                return False
+        return True
+
     def wait_sockets(self, timeout=10.0):
         deadline = time.time() + timeout
-        while not all(os.path.exists(p) for p in self.local_sockets()):
+        while not self.sockets_ready():
             if time.time() > deadline or self.proc.poll() is not None:
                 return False
             time.sleep(0.02)
