@@ -239,3 +239,137 @@ def test_restart_recovery_exactly_once(mailroom):
             m = re.search(rb"^Message-ID: <(m\d+)@test>", open(path, "rb").read(), re.M)
             ids.append(m.group(1))
         assert sorted(ids) == sorted(f"m{i}".encode() for i in range(n)), r
+
+
+def notices(inst, to, nexthop):
+    """Parsed notices the agent delivered to `to`."""
+    return [email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default)
+            for p in delivered(inst, to, nexthop)]
+
+
+def report_parts(msg):
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts][:2] == ["text/plain", "message/delivery-status"]
+    # the per-message and per-recipient fields of message/delivery-status
+    status = parts[1].get_payload()
+    fields = [dict(b.items()) for b in status]
+    return parts, fields
+
+
+def test_bounce_is_multipart_report_with_message(mailroom):
+    inst = agent_instance(mailroom)
+    body = "Subject: will bounce\r\nMessage-ID: <b1@test>\r\n\r\nthe body\r\n"
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.ehlo()
+        s.mail("s@example.org", ["RET=FULL", "ENVID=env-1"])
+        s.rcpt("bounce1@x.example", ["NOTIFY=FAILURE", "ORCPT=rfc822;orig@x.example"])
+        s.data(body)
+    qid = queue_id_of(inst, "bounce1@x.example")
+    inst.wait_log(rf"{qid}: sender non-delivery notification: [0-9A-Z]{{16}}")
+    inst.wait_log(rf"{qid}: removed")
+    wait_until(lambda: notices(inst, "s@example.org", "example.org"), what="bounce delivered")
+    (msg,) = notices(inst, "s@example.org", "example.org")
+    assert msg["Subject"] == "Undelivered Mail Returned to Sender"
+    assert msg["To"].addresses[0].addr_spec == "s@example.org"
+    parts, fields = report_parts(msg)
+    assert fields[0]["Reporting-MTA"] == "dns; mx.mailroom.test"
+    assert fields[0]["Original-Envelope-Id"] == "env-1"
+    rcpt = fields[1]
+    assert rcpt["Final-Recipient"] == "rfc822; bounce1@x.example"
+    assert rcpt["Original-Recipient"] == "rfc822;orig@x.example"
+    assert rcpt["Action"] == "failed" and rcpt["Status"] == "5.1.1"
+    assert "test agent: no such user" in rcpt["Diagnostic-Code"]
+    assert parts[2].get_content_type() == "message/rfc822"
+    original = parts[2].get_payload()[0]
+    assert original["Message-ID"] == "<b1@test>"
+    assert original.get_payload().strip() == "the body"
+    # the notice itself came from <>
+    text = open(delivered(inst, "s@example.org", "example.org")[0], "rb").read()
+    assert text.startswith(b"Received:") or b"From: MAILER-DAEMON@mx.mailroom.test" in text
+
+
+def test_bounce_ret_hdrs_and_notify_never(mailroom):
+    inst = agent_instance(mailroom)
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.ehlo()
+        s.mail("h@example.org", ["RET=HDRS"])
+        s.rcpt("bounce2@x.example")
+        s.rcpt("bounce3@x.example", ["NOTIFY=NEVER"])
+        s.data("Subject: hdrs\r\n\r\nsecret body\r\n")
+    qid = queue_id_of(inst, "bounce2@x.example")
+    inst.wait_log(rf"{qid}: removed")
+    wait_until(lambda: notices(inst, "h@example.org", "example.org"), what="bounce")
+    (msg,) = notices(inst, "h@example.org", "example.org")
+    parts, fields = report_parts(msg)
+    assert [f.get("Final-Recipient") for f in fields[1:]] == ["rfc822; bounce2@x.example"]
+    assert parts[2].get_content_type() == "text/rfc822-headers"
+    raw = open(delivered(inst, "h@example.org", "example.org")[0], "rb").read()
+    assert b"secret body" not in raw and b"Subject: hdrs" in raw
+
+
+def test_success_notice_on_notify_success(mailroom):
+    inst = agent_instance(mailroom)
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.ehlo()
+        s.mail("ok@example.org")
+        s.rcpt("fine@x.example", ["NOTIFY=SUCCESS"])
+        s.data("Subject: success\r\n\r\nx\r\n")
+    wait_until(lambda: notices(inst, "ok@example.org", "example.org"), what="success notice")
+    (msg,) = notices(inst, "ok@example.org", "example.org")
+    assert msg["Subject"] == "Successful Mail Delivery Report"
+    _, fields = report_parts(msg)
+    assert fields[1]["Action"] == "delivered" and fields[1]["Status"] == "2.0.0"
+
+
+def test_queue_lifetime_expiry_bounces(mailroom):
+    inst = agent_instance(mailroom, {"maximal_queue_lifetime": "2s"})
+    send(inst, ["defer9@x.example"], sender="late@example.org")
+    qid = queue_id_of(inst, "defer9@x.example")
+    inst.wait_log(rf"{qid}: to=<defer9@x\.example>, relay=none, .*dsn=5\.4\.7, status=bounced "
+                  r"\(message expired after \d+ seconds in the queue: test agent: deferred as asked\)",
+                  timeout=30)
+    inst.wait_log(rf"{qid}: removed")
+    wait_until(lambda: notices(inst, "late@example.org", "example.org"), what="expiry bounce")
+    (msg,) = notices(inst, "late@example.org", "example.org")
+    _, fields = report_parts(msg)
+    assert fields[1]["Action"] == "failed" and fields[1]["Status"] == "5.4.7"
+
+
+def test_delay_warning(mailroom):
+    inst = agent_instance(mailroom, {"delay_warning_time": "1s"})
+    send(inst, ["defer7@x.example"], sender="wait@example.org")
+    wait_until(lambda: notices(inst, "wait@example.org", "example.org"), timeout=30,
+               what="delay warning")
+    time.sleep(3)
+    msgs = notices(inst, "wait@example.org", "example.org")
+    assert len(msgs) == 1, "one warning only"
+    assert msgs[0]["Subject"] == "Delayed Mail (still being retried)"
+    _, fields = report_parts(msgs[0])
+    assert fields[1]["Action"] == "delayed" and fields[1]["Status"] == "4.2.0"
+
+
+def test_double_bounce_goes_to_postmaster_once(mailroom):
+    inst = agent_instance(mailroom)
+    send(inst, ["bounce5@x.example"], sender="")
+    qid = queue_id_of(inst, "bounce5@x.example")
+    inst.wait_log(rf"{qid}: postmaster non-delivery notification: [0-9A-Z]{{16}}")
+    wait_until(lambda: notices(inst, "postmaster@mx.mailroom.test", "mx.mailroom.test"),
+               what="postmaster notice")
+    (msg,) = notices(inst, "postmaster@mx.mailroom.test", "mx.mailroom.test")
+    _, fields = report_parts(msg)
+    assert fields[1]["Final-Recipient"] == "rfc822; bounce5@x.example"
+
+
+def test_undeliverable_postmaster_notice_is_discarded(mailroom):
+    inst = agent_instance(mailroom, {"bounce_notice_recipient": "bounce-pm@x.example"})
+    send(inst, ["bounce6@x.example"], sender="")
+    qid = queue_id_of(inst, "bounce6@x.example")
+    m = inst.wait_log(rf"{qid}: postmaster non-delivery notification: ([0-9A-Z]{{16}})")
+    second = m.group(1)
+    inst.wait_log(rf"{second}: undeliverable postmaster notification discarded")
+    inst.wait_log(rf"{second}: removed")
+    time.sleep(1)
+    wait_until(lambda: all_queues_empty(inst), what="no loop")
+    assert len(re.findall(r"notification: ", inst.log_text())) == 1
