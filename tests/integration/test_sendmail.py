@@ -52,9 +52,20 @@ def inst(mailroom):
 
 
 def poke_pickup(inst):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(os.path.join(inst.spool, "public", "pickup"))
-        s.sendall(b"W")
+    # an instance without an SMTP port is not waited for at start: master
+    # may not have made public/pickup yet
+    path = os.path.join(inst.spool, "public", "pickup")
+    deadline = time.time() + 10
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                s.sendall(b"W")
+                return
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def sendmail(inst, args, text, **kw):
