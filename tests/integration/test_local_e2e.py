@@ -6,12 +6,18 @@ an empty queue afterwards, and no message lost or delivered twice when
 local is killed with SIGKILL in the middle of a delivery.
 """
 import os
+import pwd
 import re
+import shutil
 import signal
 import smtplib
+import subprocess
 import time
 
+import pytest
+
 import qrecords
+from conftest import IS_ROOT, wait_port
 from test_local import ID, local_pids, maildir_files
 
 FAST_RETRY = {"queue_run_delay": "1s", "minimal_backoff_time": "1s",
@@ -98,3 +104,32 @@ def test_kill_9_of_local_loses_nothing(mailroom):
     assert all(counts[u] == 1 for u in sent_before)
     assert len(sent_before) < n, "local finished before the kill; nothing was tested"
     assert time.time() - killed_at < 90
+
+
+@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to play an ordinary user")
+def test_ordinary_user_instance_delivers_as_that_user(mailroom):
+    """make run by an ordinary user: no privileges to drop, the same code
+    path, mail in the demo Maildirs owned by that user."""
+    inst = mailroom(extra=FAST_RETRY, qmgr=True, start=False)
+    nobody = pwd.getpwnam("nobody")
+    for root, dirs, files in os.walk(inst.dir):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), nobody.pw_uid, nobody.pw_gid)
+    os.chown(inst.dir, nobody.pw_uid, nobody.pw_gid)
+    inst.proc = subprocess.Popen(
+        ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+         inst.bin("master"), "-c", inst.conf_dir, "-f"],
+        env=inst.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    assert wait_port(inst.ports["smtp"]), inst.log_text()[-2000:]
+    send(inst, ["alice@mailroom.test"])
+    inst.wait_log(r"to=<alice@mailroom.test>, relay=local, .*status=sent \(delivered to maildir\)",
+                  timeout=30)
+    files = maildir_files(os.path.join(inst.mail, "mailroom.test", "alice"))
+    assert len(files) == 1
+    st = os.stat(files[0])
+    assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+    assert open(files[0], "rb").read().endswith(MESSAGE.replace("\r\n", "\n").encode())
+    pids = local_pids(inst)
+    assert pids and all(os.stat(f"/proc/{p}").st_uid == nobody.pw_uid for p in pids)
