@@ -39,8 +39,9 @@
  * QENV_DAEMON for the others), counts are limited, and malformed input
  * gets CLEANUP_STAT_BAD, never a crash or a half-written file.
  *
- * Runs as mail_owner (master.conf: unpriv y), not chrooted by default;
- * tables are opened before the privilege drop. Stand-alone: cleanup -S
+ * Runs as mail_owner (master.conf: unpriv y), chrooted into
+ * queue_directory in the shipped master.conf; tables are opened before
+ * the privilege drop. Stand-alone: cleanup -S
  * serves one client on fd 0.
  *
  * Parameters: queue_directory, myhostname, myorigin, mydestination,

@@ -32,7 +32,8 @@
  * client address or an authenticated name); the file owner's uid is
  * logged and recorded as attribute uid.
  *
- * Runs as mail_owner (master.conf: unpriv y), not chrooted by default.
+ * Runs as mail_owner (master.conf: unpriv y), chrooted into
+ * queue_directory in the shipped master.conf (it reads only the queue).
  * Logs "ID: uid=N from=<sender> orig_id=MAILDROP_ID" with cleanup's
  * queue ID: the maildrop ID is the one sendmail -v printed.
  *

@@ -33,8 +33,9 @@
  * remove a recipient it did not mark done itself in the file.
  *
  * Runs as mail_owner (master.conf: unpriv y), one process (maxproc 1),
- * long-lived on the event server skeleton in trigger mode; not chrooted by
- * default. transport_maps is opened before the privilege drop.
+ * long-lived on the event server skeleton in trigger mode; chrooted into
+ * queue_directory in the shipped master.conf (transport_maps is opened
+ * before the privilege drop; agents are reached under private/).
  *
  * Parameters: queue_directory, qmgr_message_active_limit,
  * queue_run_delay, minimal_backoff_time, maximal_backoff_time,

@@ -26,8 +26,8 @@
  *
  * Privileges: runs as mail_owner (master.conf: unpriv y), and refuses to
  * run as root: it needs nothing more than read access to the queue. It
- * may be chrooted into queue_directory (master.conf chroot column); the
- * shipped master.conf does not. One client at a time per process
+ * is chrooted into queue_directory in the shipped master.conf (the time
+ * zone is loaded before the chroot, for the arrival times it prints). One client at a time per process
  * (single_server_main); master starts more, up to the maxproc column.
  *
  * Parameters: queue_directory, hash_queue_names, hash_queue_depth, and

@@ -22,8 +22,9 @@
  * (recipients, errors, message size). The configuration and the tables
  * come from root and are trusted.
  *
- * Privileges: runs as mail_owner; no chroot is needed (master.conf may
- * ask for one: tables are opened in pre_init, before the drop).
+ * Privileges: runs as mail_owner, chrooted into queue_directory in the
+ * shipped master.conf: tables and keys are opened in pre_init, before the
+ * drop, and so is the list of login names for the system-user check.
  *
  * Parameters: smtpd_banner, myhostname, message_size_limit,
  * smtpd_recipient_limit, line_length_limit, smtpd_timeout,

@@ -5,8 +5,11 @@
  * Address classes, by the recipient's domain (case-insensitive, trailing
  * dot ignored; an address without a domain counts as local):
  *   mydestination            local: alias_maps, then local_recipient_maps
- *                            if set, else a system user (getpwnam of the
- *                            local part without its extension);
+ *                            if set, else a system user (the local part
+ *                            without its extension: getpwnam, or, when
+ *                            smtpd runs chrooted and cannot read the
+ *                            password file, the list of login names read
+ *                            before the chroot);
  *                            "postmaster" is always accepted
  *   virtual_mailbox_domains  virtual_mailbox_maps, then virtual_alias_maps
  *   virtual_alias_domains    virtual_alias_maps
@@ -27,7 +30,9 @@
 #include <strings.h>
 
 #include "global/config.h"
+#include "global/mail_queue.h"
 #include "table/table.h"
+#include "util/htable.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "smtpd.h"
@@ -42,6 +47,7 @@ static check_map_t check_alias = {"alias_maps", 0, 0};
 static check_map_t check_local = {"local_recipient_maps", 0, 0};
 static check_map_t check_vmailbox = {"virtual_mailbox_maps", 0, 0};
 static check_map_t check_valias = {"virtual_alias_maps", 0, 0};
+static htable_t *check_users;		/* login names, read before a chroot */
 
 /* check_map_open - open one parameter's table list, remembering errors */
 static void check_map_open(check_map_t *m)
@@ -54,9 +60,24 @@ static void check_map_open(check_map_t *m)
     }
 }
 
+/* check_users_load - every login name, while the password file can be
+ * read (a process lives for max_use clients: the list stays fresh) */
+static void check_users_load(void)
+{
+    struct passwd *pw;
+
+    htable_free(&check_users);
+    check_users = htable_new();
+    setpwent();
+    while ((pw = getpwent()) != NULL)
+	htable_put(check_users, pw->pw_name, strlen(pw->pw_name), "", 0);
+    endpwent();
+}
+
 /* smtpd_check_init - open the recipient tables */
 void    smtpd_check_init(void)
 {
+    check_users_load();
     check_map_open(&check_alias);
     check_map_open(&check_local);
     check_map_open(&check_vmailbox);
@@ -176,7 +197,10 @@ static int check_unix_user(const char *local)
 	}
     }
     lowercase(user);
-    found = getpwnam(user) != NULL;
+    if (mail_queue_chrooted())
+	found = htable_get(check_users, user, strlen(user), &n) != NULL;
+    else
+	found = getpwnam(user) != NULL;
     mr_free(user);
     return found;
 }

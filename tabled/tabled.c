@@ -25,9 +25,9 @@
  *
  * Privileges: every allowed table is opened in pre_init, as root, before
  * the privilege drop; then tabled runs as mail_owner (master.conf: unpriv
- * y). It does not need to chroot (master.conf may say so: the tables are
- * already open). A table whose file is rebuilt (mailroom-map) is opened
- * again at the next request, at most once a second; if that fails (the
+ * y). It is not chrooted in the shipped master.conf (as Postfix's
+ * proxymap is not): a table whose file is rebuilt (mailroom-map) is opened
+ * again by its path at the next request, at most once a second; if that fails (the
  * new file is not readable by mail_owner), the old copy stays in use and
  * a warning is logged.
  *

@@ -45,22 +45,27 @@ def master_conf(ports, qmgr=True, services=()):
     filter re-injects mail. Without qmgr, mail stays in incoming/ (tests that
     look at queue files); services are extra master.conf lines (a test's
     delivery agent).
+
+    As shipped (conf/master.conf), every daemon that can runs chrooted into
+    the queue directory; started by root, the instance really does (not
+    root, chroot is a no-op). tabled reopens rebuilt tables by path and
+    local reaches users' homes: they cannot.
     """
     lines = ["# service      type  private unpriv chroot wakeup maxproc command"]
     for name in ("smtp", "submission", "smtps", "reinject"):
         if name in ports:
-            lines.append(f"127.0.0.1:{ports[name]}  inet n y n - 100 smtpd"
+            lines.append(f"127.0.0.1:{ports[name]}  inet n y y - 100 smtpd"
                          + SERVICE_OPTS.get(name, ""))
     lines += [
-        "cleanup        unix  y       y      n      -      0       cleanup",
+        "cleanup        unix  y       y      y      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
-        "anvil          unix  y       y      n      -      1       anvil",
-        "pickup         unix  n       y      n      60     1       pickup",
-        "showq          unix  n       y      n      -      10      showq",
+        "anvil          unix  y       y      y      -      1       anvil",
+        "pickup         unix  n       y      y      60     1       pickup",
+        "showq          unix  n       y      y      -      10      showq",
         "local          unix  y       n      n      -      -       local",
     ]
     if qmgr:
-        lines.append("qmgr           unix  n       y      n      60     1       qmgr")
+        lines.append("qmgr           unix  n       y      y      60     1       qmgr")
     lines += list(services)
     return "\n".join(lines) + "\n"
 

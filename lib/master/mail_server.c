@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "global/config.h"
@@ -115,19 +116,27 @@ static void server_load_config(const server_args_t *args, const char **overrides
  * mail_owner (-u), then privs_drop proves root cannot be regained and
  * sets PR_SET_NO_NEW_PRIVS. Only after that does post_init run and the
  * first byte of client input get read. A daemon with keep_root (local
- * delivery) may chroot but keeps its uid, to become each recipient.
+ * delivery) may chroot but keeps its uid, to become each recipient; it
+ * gets PR_SET_NO_NEW_PRIVS on the chroot path too.
+ *
+ * Chrooted, a daemon sees only the queue directory. What it reads at run
+ * time from outside must be open before this point: the configuration
+ * (read by then), the log (syslog's socket is connected at msg_target,
+ * maillog_file opened), tables (pre_init, or proxy: through tabled), keys
+ * (pre_init), and the time zone, loaded here by tzset() so that local
+ * times in headers and logs stay right without /etc/localtime.
  */
 static void server_drop_privileges(const server_args_t *args, const server_params_t *params)
 {
     const char *jail = args->chroot ? config_str("queue_directory") : NULL;
     int     root = privs_running_as_root();
 
-    if (args->unpriv && !params->keep_root) {
+    if (jail && root)
+	tzset();
+    if (args->unpriv && !params->keep_root)
 	privs_drop(config_str("mail_owner"), jail);
-    } else if (jail && root) {
-	if (chroot(jail) < 0 || chdir("/") < 0)
-	    msg_fatal("chroot(%s): %s", jail, strerror(errno));
-    }
+    else if (jail && root)
+	privs_chroot(jail);
     mail_queue_set_chrooted(jail != NULL && root);
 }
 

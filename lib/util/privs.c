@@ -45,6 +45,26 @@ void    privs_become(uid_t uid, gid_t gid)
 	msg_panic("privilege drop to uid %ld can be undone", (long) uid);
 }
 
+/* privs_no_new_privs - no exec may gain privileges from now on */
+static void privs_no_new_privs(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+}
+
+/* privs_enter_jail - chroot and chdir, nothing else */
+static void privs_enter_jail(const char *dir)
+{
+    if (chroot(dir) < 0 || chdir("/") < 0)
+	msg_fatal("chroot(%s): %s", dir, strerror(errno));
+}
+
+void    privs_chroot(const char *dir)
+{
+    privs_enter_jail(dir);
+    privs_no_new_privs();
+}
+
 void    privs_drop(const char *user, const char *chroot_dir)
 {
     static int said_noop;
@@ -55,19 +75,15 @@ void    privs_drop(const char *user, const char *chroot_dir)
 	if (!said_noop++ && msg_verbose)
 	    msg_info("not started as root: running as uid %ld, privilege drop is a no-op",
 		     (long) getuid());
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-	    msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	privs_no_new_privs();
 	return;
     }
     if (privs_lookup(user, &uid, &gid) < 0)
 	msg_fatal("unknown mail_owner user \"%s\"", user);
-    if (chroot_dir && *chroot_dir) {
-	if (chroot(chroot_dir) < 0 || chdir("/") < 0)
-	    msg_fatal("chroot(%s): %s", chroot_dir, strerror(errno));
-    }
+    if (chroot_dir && *chroot_dir)
+	privs_enter_jail(chroot_dir);
     privs_become(uid, gid);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+    privs_no_new_privs();
 }
 
 void    privs_as_user(uid_t uid, gid_t gid)

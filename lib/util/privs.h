@@ -18,6 +18,11 @@ int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r);
 /* privs_drop - chroot (if dir is not NULL/empty) and become user; fatal on
  * any failure, since carrying on with privileges would be worse */
 void    privs_drop(const char *user, const char *chroot_dir);
+/* privs_chroot - chroot into dir (cwd "/") and set PR_SET_NO_NEW_PRIVS,
+ * for a process that keeps its uid (local delivery); fatal on failure.
+ * Call tzset() (and open the log) first: nothing outside dir is readable
+ * afterwards. */
+void    privs_chroot(const char *dir);
 /* privs_become - switch to uid/gid for good (used by local delivery) */
 void    privs_become(uid_t uid, gid_t gid);
 /* privs_running_as_root - were we started by root? */

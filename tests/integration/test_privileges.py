@@ -6,6 +6,7 @@ everything runs as that user. Uses the test-only echo daemon (testechod).
 """
 import os
 import pwd
+import re
 import subprocess
 
 import pytest
@@ -71,3 +72,49 @@ def test_ordinary_user_start_runs_everything_as_that_user(mailroom):
     assert proc_uid(proc.pid) == nobody.pw_uid
     assert proc_uid(child) == nobody.pw_uid
     assert os.stat(os.path.join(inst.spool, "incoming")).st_uid == nobody.pw_uid
+
+
+def proc_status(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return line.split()[1]
+    raise AssertionError(f"no {field} line")
+
+
+CHROOTED = {"smtpd", "cleanup", "pickup", "showq", "anvil", "qmgr"}
+NOT_CHROOTED = {"tabled", "local"}      # reopens rebuilt tables; reaches users' homes
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to chroot")
+def test_shipped_daemons_run_chrooted(mailroom):
+    """The daemons of the shipped master.conf, carrying a real message:
+    each one that can is chrooted into the queue directory (its
+    /proc/PID/root), as mail_owner, with no_new_privs; they still log (the
+    log file was opened before the drop) and still deliver."""
+    import smtplib
+    inst = mailroom(qmgr=True)
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("chroot@example.org", ["alice@mailroom.test"],
+                   b"Subject: chroot\r\n\r\nfrom the jail\r\n")
+    m = inst.wait_log(r"(\w+): to=<alice@mailroom\.test>, relay=local, .*status=sent", timeout=30)
+    qid = m.group(1)
+    log = inst.log_text()
+    for daemon in ("smtpd", "cleanup", "qmgr"):   # a line about the message from each
+        assert re.search(rf"mailroom/{daemon}\[\d+\]: {qid}: ", log), daemon
+    spool = os.path.realpath(inst.spool)
+    mailroom_uid = pwd.getpwnam("mailroom").pw_uid
+    seen = {}
+    for pid, cmd in children(inst.proc.pid).items():
+        name = os.path.basename(cmd.split()[0]) if cmd else ""
+        try:
+            seen[name] = (os.readlink(f"/proc/{pid}/root"), proc_uid(pid),
+                          proc_status(pid, "NoNewPrivs"))
+        except OSError:
+            continue                          # exited meanwhile
+    assert {"smtpd", "cleanup", "pickup", "qmgr", "local"} <= seen.keys(), seen
+    for name, (root, uid, nnp) in seen.items():
+        if name in CHROOTED:
+            assert (root, uid, nnp) == (spool, mailroom_uid, "1"), (name, root, uid, nnp)
+        elif name in NOT_CHROOTED:
+            assert root == "/", (name, root)

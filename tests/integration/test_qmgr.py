@@ -36,7 +36,7 @@ def agent_instance(mailroom, extra=None, agent=AGENT, smtpd_opts="", more_servic
     if smtpd_opts:
         path = os.path.join(inst.conf_dir, "master.conf")
         text = open(path).read()
-        text = re.sub(r"(inet n y n - 100 smtpd)", r"\1 " + smtpd_opts, text, count=1)
+        text = re.sub(r"(inet n y [yn] - 100 smtpd)", r"\1 " + smtpd_opts, text, count=1)
         open(path, "w").write(text)
     top = os.path.join(inst.dir, "data", "testagent")
     os.makedirs(top, exist_ok=True)

@@ -126,7 +126,7 @@ def test_slow_but_steady_data_is_accepted(mailroom):
 def stress_instance(mailroom, maxproc=3, **extra):
     inst = mailroom(start=False, extra=extra)
     path = os.path.join(inst.conf_dir, "master.conf")
-    text = open(path).read().replace(" inet n y n - 100 smtpd", f" inet n y n - {maxproc} smtpd")
+    text = re.sub(r" inet n y ([yn]) - 100 smtpd", rf" inet n y \1 - {maxproc} smtpd", open(path).read())
     open(path, "w").write(text)
     return inst.start()
 
