@@ -33,10 +33,18 @@
  * Privileges: runs as mail_owner; needs no file, so it may chroot.
  * One process (master.conf: maxproc 1) on the event skeleton.
  *
- * Parameters: anvil_rate_time_unit; ipc_timeout (an idle client
- * connection is closed after it, its sessions with it).
+ * Every anvil_status_update_time, and before it exits when master goes
+ * away, anvil logs the
+ * highest counts it saw since the last such report, with the ident and
+ * the time, as Postfix does ("statistics: max connection rate 12/60s for
+ * (smtp:192.0.2.1) at Nov 27 15:04:11"), to help choose the limits.
+ *
+ * Parameters: anvil_rate_time_unit, anvil_status_update_time;
+ * ipc_timeout (an idle client connection is closed after it, its
+ * sessions with it).
  */
 #include <string.h>
+#include <time.h>
 
 #include "anvil.h"
 #include "global/config.h"
@@ -45,6 +53,7 @@
 #include "util/event.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/str.h"
 
 #define ANVIL_MAX_IDENT	300		/* bytes of one ident */
 #define ANVIL_MAX_HELD	1000		/* open sessions per connection */
@@ -62,6 +71,56 @@ typedef struct anvil_conn {
 
 static anvil_table_t *anvil_table;
 static long long anvil_unit_ms;
+
+/* The highest of each count since the last statistics report. */
+typedef struct anvil_max {
+    const char *what;			/* "connection count", ... */
+    int     is_rate;
+    long    value;
+    char    ident[ANVIL_MAX_IDENT + 1];
+    time_t  when;
+} anvil_max_t;
+
+static anvil_max_t anvil_max[] = {
+    {"connection count", 0}, {"connection rate", 1}, {"message rate", 1},
+};
+
+#define ANVIL_MAX_COUNT	0
+#define ANVIL_MAX_CONN	1
+#define ANVIL_MAX_MAIL	2
+
+/* anvil_note - remember a new highest value */
+static void anvil_note(int which, long value, const char *ident)
+{
+    anvil_max_t *m = anvil_max + which;
+
+    if (value <= m->value)
+	return;
+    m->value = value;
+    mr_strlcpy(m->ident, ident, sizeof(m->ident));
+    m->when = time(NULL);
+}
+
+/* anvil_statistics - log and reset the highest values seen */
+static void anvil_statistics(void)
+{
+    long    unit = (long) (anvil_unit_ms / 1000);
+    char    when[64];
+
+    for (size_t i = 0; i < sizeof(anvil_max) / sizeof(anvil_max[0]); i++) {
+	anvil_max_t *m = anvil_max + i;
+
+	if (m->value == 0)
+	    continue;
+	strftime(when, sizeof(when), "%b %e %H:%M:%S", localtime(&m->when));
+	if (m->is_rate)
+	    msg_info("statistics: max %s %ld/%lds for (%s) at %s", m->what, m->value, unit,
+		     m->ident, when);
+	else
+	    msg_info("statistics: max %s %ld for (%s) at %s", m->what, m->value, m->ident, when);
+	m->value = 0;
+    }
+}
 
 /* anvil_held_find - this connection's record for ident, or NULL */
 static anvil_held_t *anvil_held_find(anvil_conn_t *ac, const char *ident)
@@ -143,6 +202,8 @@ static void anvil_answer(event_conn_t *conn, const attr_list_t *req, str_t *out)
 	    anvil_error(conn, out, "too many sessions on one connection");
 	} else {
 	    anvil_connect(anvil_table, ident, now, &c);
+	    anvil_note(ANVIL_MAX_COUNT, c.count, ident);
+	    anvil_note(ANVIL_MAX_CONN, c.conn_rate, ident);
 	    anvil_reply(out, &c, ANVIL_SHOW_SESSIONS);
 	}
     } else if (strcmp(request, ANVIL_REQ_DISCONNECT) == 0) {
@@ -151,6 +212,7 @@ static void anvil_answer(event_conn_t *conn, const attr_list_t *req, str_t *out)
 	anvil_reply(out, &c, 0);
     } else if (strcmp(request, ANVIL_REQ_MESSAGE) == 0) {
 	anvil_message(anvil_table, ident, now, &c);
+	anvil_note(ANVIL_MAX_MAIL, c.mail_rate, ident);
 	anvil_reply(out, &c, ANVIL_SHOW_MESSAGES);
     } else if (strcmp(request, ANVIL_REQ_LOOKUP) == 0) {
 	(void) anvil_lookup(anvil_table, ident, now, &c);
@@ -204,18 +266,29 @@ static void anvil_expire_timer(int fd, int event, void *context)
     event_request_timer(anvil_expire_timer, NULL, (long) anvil_unit_ms);
 }
 
-/* anvil_post_init - the table and its expiry timer */
+/* anvil_status_timer - the periodic statistics report */
+static void anvil_status_timer(int fd, int event, void *context)
+{
+    anvil_statistics();
+    event_request_timer(anvil_status_timer, NULL,
+			config_time("anvil_status_update_time") * 1000L);
+}
+
+/* anvil_post_init - the table and its timers */
 static void anvil_post_init(const char *service)
 {
     anvil_unit_ms = config_time("anvil_rate_time_unit") * 1000LL;
     anvil_table = anvil_table_new(anvil_unit_ms);
     event_request_timer(anvil_expire_timer, NULL, (long) anvil_unit_ms);
+    event_request_timer(anvil_status_timer, NULL,
+			config_time("anvil_status_update_time") * 1000L);
 }
 
 int     main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.post_init = anvil_post_init,
+	.pre_exit = anvil_statistics,
 	.conn_open = anvil_conn_open,
 	.conn_input = anvil_conn_input,
 	.conn_close = anvil_conn_close,

@@ -169,3 +169,13 @@ def test_message_rate_limit(mailroom):
     for _ in range(3):
         assert d.cmd("MAIL FROM:<a@client.test>")[0] == 250
         assert d.cmd("RSET")[0] == 250
+
+
+def test_statistics_are_logged(mailroom):
+    inst = mailroom(extra={"anvil_status_update_time": "1s"})
+    a, b = Client(inst), Client(inst)
+    assert a.reply()[0] == 220 and b.reply()[0] == 220
+    inst.wait_log(r"anvil\[\d+\]: statistics: max connection count 2 for "
+                  r"\(\S+:127\.0\.0\.2\) at \w{3} [ \d]\d \d\d:\d\d:\d\d$")
+    inst.wait_log(r"anvil\[\d+\]: statistics: max connection rate 2/60s for "
+                  r"\(\S+:127\.0\.0\.2\) at ")
