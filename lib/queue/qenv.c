@@ -21,7 +21,8 @@
 #define QENV_HAVE_NOTIFY	2
 
 /* What a local user may say about the message (sendmail -F -V -R -B) */
-static const char *const qenv_user_attrs[] = {"fullname", "envid", "ret", "body", NULL};
+static const char *const qenv_user_attrs[] = {"fullname", "envid", "ret", "body",
+    "trace_flags", NULL};
 
 /* What pickup adds to that: the submitter's uid, from the file owner,
  * and its own content_filter (sent by the cleanup client library) */

@@ -373,3 +373,22 @@ def test_undeliverable_postmaster_notice_is_discarded(mailroom):
     time.sleep(1)
     wait_until(lambda: all_queues_empty(inst), what="no loop")
     assert len(re.findall(r"notification: ", inst.log_text())) == 1
+
+
+def test_sendmail_bv_reports_without_delivering(mailroom):
+    inst = agent_instance(mailroom)
+    r = inst.run(["sendmail", "-bv", "-f", "verify@example.org", "vbob@x.example",
+                  "bounce-v@x.example"], input=b"")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: notices(inst, "verify@example.org", "example.org"), timeout=30,
+               what="verification report")
+    (msg,) = notices(inst, "verify@example.org", "example.org")
+    assert msg["Subject"] == "Mail Delivery Status Report"
+    _, fields = report_parts(msg)
+    by_rcpt = {f["Final-Recipient"]: f for f in fields[1:]}
+    assert by_rcpt["rfc822; vbob@x.example"]["Action"] == "deliverable"
+    assert by_rcpt["rfc822; bounce-v@x.example"]["Action"] == "undeliverable"
+    assert by_rcpt["rfc822; bounce-v@x.example"]["Status"] == "5.1.1"
+    # nothing was delivered, and the log says what would have happened
+    assert delivered(inst, "vbob@x.example") == []
+    inst.wait_log(r"to=<vbob@x\.example>, relay=testagent, .*status=deliverable")

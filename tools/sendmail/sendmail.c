@@ -102,24 +102,43 @@ static void sm_arg_rcpt(const char *addr, void *context)
     sm_rcpts_add(a->rcpts, addr, a->origin);
 }
 
-/* sm_send - the default mode: one message from standard input */
+/* sm_verify_line - the message -bv sends: a header only */
+static int sm_verify_line(void *context, str_t *line, int *complete_r, const char **error_r)
+{
+    int    *n = context;
+
+    *complete_r = 1;
+    if ((*n)++ > 0)
+	return 0;
+    str_set(line, "Subject: address verification");
+    return 1;
+}
+
+/* sm_send - the default mode: one message from standard input; -bv: no
+ * input, a header-only message that asks for a report, not delivery */
 static int sm_send(const sm_opts_t *opts)
 {
     const char *origin = config_str("myorigin");
     sm_envelope_t env = {NULL, opts->fullname, opts->notify, opts->ret,
-			 opts->envid, opts->body, {0}};
+			 opts->envid, opts->body, NULL, {0}};
     sm_stdin_reader_t rd = {.in = stream_open(0), .ignore_dots = opts->ignore_dots};
     sm_arg_ctx_t actx = {&env.rcpts, origin};
     str_t  *qid = str_new(20), *why = str_new(100);
     char   *sender;
-    int     ret;
+    int     ret, verify_lines = 0;
 
     if ((sender = sm_sender(opts->sender, origin)) == NULL)
 	return EX_NOUSER;
     env.sender = sender;
     for (int i = 0; i < opts->rcpt_count; i++)
 	sm_addr_list(opts->rcpts[i], sm_arg_rcpt, &actx);
-    ret = sm_message_copy(sm_stdin_line, &rd, &env, opts->extract, origin, qid, why);
+    if (opts->mode == SM_MODE_VERIFY)
+	env.trace_flags = "1";
+    else if (opts->verbose)
+	env.trace_flags = "2";
+    ret = opts->mode == SM_MODE_VERIFY
+	? sm_message_copy(sm_verify_line, &verify_lines, &env, 0, origin, qid, why)
+	: sm_message_copy(sm_stdin_line, &rd, &env, opts->extract, origin, qid, why);
     if (ret != 0)
 	fprintf(stderr, "sendmail: %s%s\n", str_data(why),
 		ret == EX_TEMPFAIL ? "; the message was not queued" : "");
@@ -211,6 +230,7 @@ int     main(int argc, char **argv)
 	return 0;
     case SM_MODE_SMTP:
 	return sm_bs();
+    case SM_MODE_VERIFY:
     default:
 	return sm_send(&opts);
     }

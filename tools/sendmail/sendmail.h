@@ -23,6 +23,7 @@
 #define SM_MODE_ALIASES	3		/* -bi / -I, or called as newaliases */
 #define SM_MODE_FLUSH	4		/* -q, -qR, -qS, -qI */
 #define SM_MODE_NOOP	5		/* -q30m and the like: nothing to do */
+#define SM_MODE_VERIFY	6		/* -bv: resolve, report, do not deliver */
 
 typedef struct sm_opts {
     int     mode;
@@ -75,6 +76,7 @@ typedef struct sm_envelope {
     const char *sender;			/* qualified, "" for the null sender */
     const char *fullname;		/* may be NULL */
     const char *notify, *ret, *envid, *body;	/* may be NULL */
+    const char *trace_flags;		/* "1" -bv, "2" -v: delivery report; or NULL */
     sm_rcpts_t rcpts;
 } sm_envelope_t;
 

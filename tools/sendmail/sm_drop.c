@@ -50,6 +50,7 @@ sm_drop_t *sm_drop_open(const sm_envelope_t *env, str_t *why)
     sm_drop_attr(d, "envid", env->envid);
     sm_drop_attr(d, "ret", env->ret);
     sm_drop_attr(d, "body", env->body);
+    sm_drop_attr(d, "trace_flags", env->trace_flags);
     return d;
 }
 

@@ -112,6 +112,8 @@ static int sm_opt_b(sm_opts_t *o, const char *arg)
 	o->mode = SM_MODE_MAILQ;
     else if (strcmp(arg, "i") == 0)
 	o->mode = SM_MODE_ALIASES;
+    else if (strcmp(arg, "v") == 0)
+	o->mode = SM_MODE_VERIFY;
     else if (strcmp(arg, "d") == 0 || strcmp(arg, "D") == 0)
 	return sm_bad("-b%s: daemon mode is not supported; use \"mailroom start\"", arg);
     else
@@ -254,7 +256,8 @@ int     sm_opts_parse(int argc, char **argv, sm_opts_t *o)
     }
     o->rcpts = argv + i;
     o->rcpt_count = argc - i;
-    if (o->rcpt_count > 0 && o->mode != SM_MODE_MAIL && o->mode != SM_MODE_NOOP)
+    if (o->rcpt_count > 0 && o->mode != SM_MODE_MAIL && o->mode != SM_MODE_NOOP
+	&& o->mode != SM_MODE_VERIFY)
 	return sm_bad("%s: recipients are only allowed when sending mail", o->rcpts[0]);
     if (o->mode == SM_MODE_MAIL && o->rcpt_count == 0 && !o->extract)
 	return sm_bad("%s", "no recipients given (and no -t)");
