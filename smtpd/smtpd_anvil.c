@@ -17,7 +17,9 @@
  * smtpd logs a warning and serves the client without counting: a
  * missing counter must not stop mail. Clients in
  * smtpd_client_event_limit_exceptions (default $mynetworks) are not
- * counted. Nothing is kept on disk.
+ * counted, and neither is the one client of a stand-alone smtpd (-S:
+ * sendmail -bs, run by a local user who may not reach anvil's socket).
+ * Nothing is kept on disk.
  */
 #include <stdio.h>
 
@@ -25,6 +27,7 @@
 #include "global/config.h"
 #include "global/mail_proto.h"
 #include "global/mail_queue.h"
+#include "master/mail_server.h"
 #include "util/msg.h"
 #include "smtpd.h"
 
@@ -38,7 +41,8 @@ void    smtpd_anvil_init(void)
     smtpd_count_limit = config_int("smtpd_client_connection_count_limit", 0, 100000);
     smtpd_rate_limit = config_int("smtpd_client_connection_rate_limit", 0, 1000000000);
     smtpd_mail_limit = config_int("smtpd_client_message_rate_limit", 0, 1000000000);
-    if (smtpd_count_limit > 0 || smtpd_rate_limit > 0 || smtpd_mail_limit > 0)
+    if ((smtpd_count_limit > 0 || smtpd_rate_limit > 0 || smtpd_mail_limit > 0)
+	&& !server_stand_alone())
 	smtpd_anvil = anvil_client_new(mail_queue_path(MAIL_SOCK_ANVIL));
 }
 
