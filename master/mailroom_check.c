@@ -4,8 +4,9 @@
  * Checks, each problem one line:
  *   mailroom.conf   unknown parameters, and every value against its
  *                   declaration: type, limits, expansion (file:line)
- *   master.conf     syntax and values (file:line); that each command is
- *                   an executable file in daemon_directory
+ *   master.conf     syntax and values (file:line), -o values against their
+ *                   declarations; that each command is an executable file
+ *                   in daemon_directory
  *   directories     (as root) owner and mode of existing queue
  *                   directories (master creates missing ones)
  *   tables          every table named in a *_maps parameter opens
@@ -51,6 +52,36 @@ static int check_programs(const master_conf_t *conf, str_t *problems)
     return n;
 }
 
+/* check_overrides - the value of each -o name=value against its
+ * declaration (a value with $name is left to the daemon: it expands it
+ * in its own context) */
+static int check_overrides(const master_conf_t *conf, str_t *problems)
+{
+    int     n = 0;
+
+    for (int i = 0; i < conf->count; i++) {
+	const master_ent_t *e = &conf->ents[i];
+
+	for (int a = 1; a + 1 < e->argc; a++) {
+	    const char *arg = e->argv[a + 1], *eq = strchr(arg, '='), *problem;
+	    const param_def_t *def;
+	    char   *name;
+	    long long num;
+
+	    if (strcmp(e->argv[a], "-o") != 0 || eq == NULL || strchr(eq, '$'))
+		continue;
+	    name = mr_strndup(arg, (size_t) (eq - arg));
+	    if ((def = config_find(name)) != NULL
+		&& config_value_check(def, eq + 1, &num, &problem) < 0) {
+		str_appendf(problems, "%s:%d: -o %s: %s\n", conf->path, e->line, arg, problem);
+		n++;
+	    }
+	    mr_free(name);
+	}
+    }
+    return n;
+}
+
 /* check_master_conf - syntax, then the programs */
 static int check_master_conf(str_t *problems)
 {
@@ -62,6 +93,7 @@ static int check_master_conf(str_t *problems)
 	n = 1;
     } else {
 	n += check_programs(conf, problems);
+	n += check_overrides(conf, problems);
 	master_conf_free(&conf);
     }
     mr_free(path);

@@ -65,9 +65,9 @@ def test_config_defaults(mailroom):
 
 
 def test_daemon_refuses_bad_value_at_start(mailroom):
-    """A value that slipped past check (-o in master.conf, master started
-    without check) stops the daemon before it serves anyone, with the same
-    message check gives."""
+    """A bad -o value in master.conf: check reports it with file:line; a
+    master started without check runs the daemon, which stops before it
+    serves anyone, with the same words."""
     inst = mailroom(start=False)
     mconf = os.path.join(inst.conf_dir, "master.conf")
     text = open(mconf).read()
@@ -75,6 +75,11 @@ def test_daemon_refuses_bad_value_at_start(mailroom):
                   flags=re.M)
     with open(mconf, "w") as f:
         f.write(text)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if "smtpd_timeout=5x" in ln)
+    r = inst.run(["mailroom", "check"])
+    assert r.returncode == 1
+    assert (f"{mconf}:{line}: -o smtpd_timeout=5x: bad time value (expected a number of "
+            f"seconds with an optional unit s, m, h, d or w)\n").encode() in r.stderr
     inst.start()
     with socket.create_connection(("127.0.0.1", inst.ports["smtp"]), timeout=5):
         inst.wait_log(r"smtpd\[\d+\]: fatal: -o smtpd_timeout=5x: bad time value \(expected")
