@@ -9,10 +9,12 @@
  * writers walking a directory tree the user controls, the .forward
  * parser reading a file the user wrote, the command runner - is a root
  * bug. A child that called setgroups/setgid/setuid cannot regain root
- * (privs_become proves it), sets PR_SET_NO_NEW_PRIVS, and everything it
- * opens, creates or follows is checked by the kernel with the user's
- * rights, so a link planted by the user leads nowhere the user could
- * not go anyway. The price is one fork per step (tens of microseconds,
+ * (privs_become proves it), and everything it opens, creates or follows
+ * is checked by the kernel with the user's rights, so a link planted by
+ * the user leads nowhere the user could not go anyway. It does not set
+ * PR_SET_NO_NEW_PRIVS: a user's command must be able to do what the user
+ * can do at a shell, and that includes sending mail, through sendmail
+ * and its set-gid mailroom-postdrop (vacation, filters that forward). The price is one fork per step (tens of microseconds,
  * next to the two fsyncs every delivery costs), and the result has to
  * come back through a pipe, hence the fixed-size local_result_t.
  *
@@ -29,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,8 +48,6 @@ static void local_user_child(int fd, const local_user_t *user, local_user_fn fn,
 
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %m");
     memset(&r, 0, sizeof(r));
     local_result_set(&r, LOCAL_DEFER, "4.3.0", "delivery step gave no result");
     fn(ctx, &r, data);

@@ -9,6 +9,7 @@ bytes in the Maildir or mbox, the reply, the log line, the queue file's
 done marks, the owner of the files.
 """
 import fcntl
+import grp
 import os
 import pathlib
 import pwd
@@ -274,9 +275,17 @@ def test_pipe_file_and_include(agent, tmp_path):
         "later: |echo try again later; exit 75\n"
         "nouser: |exit 67\n"
         f"archive: {out}/archive\n"
-        f"members: :include:{listfile}\n"))
+        f"members: :include:{listfile}\n"
+        f'sgid: "|{out}/sgid-id -g > {out}/egid"\n'))
+    # a set-gid program (like mailroom-postdrop, which sendmail runs) keeps its power
+    shutil.copy("/usr/bin/id", out / "sgid-id")
+    drop_gid = grp.getgrnam("mailroom-drop").gr_gid if IS_ROOT else os.getgid()
+    if IS_ROOT:
+        os.chown(out / "sgid-id", 0, drop_gid)
+    os.chmod(out / "sgid-id", 0o2755)
     q = activate(inst, submit(inst, ["env+x@localhost", "later@localhost", "nouser@localhost",
-                                     "archive@localhost", "members@localhost"], MESSAGE))
+                                     "archive@localhost", "members@localhost", "sgid@localhost"],
+                              MESSAGE))
     r = deliver(inst, q)
     assert r["env+x@localhost"] == ("sent", "2.0.0", "delivered to command")
     assert r["later@localhost"][:2] == ("deferred", "4.3.0")
@@ -284,6 +293,8 @@ def test_pipe_file_and_include(agent, tmp_path):
     assert r["nouser@localhost"][:2] == ("bounced", "5.1.1")
     assert r["archive@localhost"] == ("sent", "2.0.0", f"delivered to file: {out}/archive")
     assert r["members@localhost"] == ("sent", "2.0.0", "delivered to maildir")
+    assert r["sgid@localhost"][0] == "sent"
+    assert open(out / "egid").read().strip() == str(drop_gid)
     env = dict(line.split("=", 1) for line in open(out / "env").read().splitlines() if "=" in line)
     assert env["SENDER"] == "s@example.org"
     assert env["RECIPIENT"] == "env+x@localhost"
@@ -303,7 +314,7 @@ def test_pipe_file_and_include(agent, tmp_path):
     assert b"\n>From here\n\n" in archive or archive.endswith(b"\n>From here\n\n")
     marks = done_marks(q)
     assert marks == {"env+x@localhost": True, "later@localhost": False, "nouser@localhost": True,
-                     "archive@localhost": True, "members@localhost": True}
+                     "archive@localhost": True, "members@localhost": True, "sgid@localhost": True}
     qid = os.path.basename(q)
     inst.wait_log(rf"{qid}: to=<later@localhost>, relay=local, .*status=deferred \(temporary failure")
     inst.wait_log(rf"{qid}: to=<nouser@localhost>, relay=local, .*dsn=5\.1\.1, status=bounced")
