@@ -37,7 +37,7 @@ UNIT_EXTRA := tests/unit/unit_helpers.c
 
 PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
 
-.PHONY: all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
+.PHONY: test-install uninstall all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
 all: $(PROG_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -113,8 +113,33 @@ bench: deps
 fuzz:
 	@bash tests/fuzz/run.sh
 
+# Manual pages, made from docs/ by every build so they cannot drift: a page
+# whose first heading names it ("# smtpd(8) ...") becomes that page (and
+# links for the other names there); the others are named here.
+MAN_NAMED := $(shell grep -l '^\# [a-z][a-z0-9.-]*([1-8])' docs/*.md)
+MAN_OTHER := docs/configuration.md:mailroom.conf.5 \
+	docs/queue.md:cleanup.8,pickup.8 docs/tables.md:mailroom-map.1,tabled.8
+MAN_STAMP := $(BUILD)/man/.made
+
+all: $(MAN_STAMP)
+
+$(MAN_STAMP): $(wildcard docs/*.md) tools/md2man.py
+	@mkdir -p $(dir $@)
+	@echo '  MAN   $(BUILD)/man'
+	@for doc in $(MAN_NAMED); do /usr/bin/python3 tools/md2man.py $$doc $(BUILD)/man || exit 1; done
+	@for spec in $(MAN_OTHER); do /usr/bin/python3 tools/md2man.py $${spec%%:*} $(BUILD)/man \
+		$$(echo $${spec#*:} | tr , ' ') || exit 1; done
+	@touch $@
+
 install: all
 	@bash tools/install.sh $(BUILD) "$(DESTDIR)" "$(PREFIX)" "$(CONFDIR)"
+
+uninstall:
+	@bash tools/uninstall.sh "$(DESTDIR)" "$(PREFIX)"
+
+# root, on a scratch machine: install over Debian's postfix and back
+test-install: all
+	@bash tests/install/test-install.sh
 
 clean:
 	rm -rf build build-asan
