@@ -4,6 +4,8 @@
  * and the Delivered-To header scan (local/local_msg.c). Every step of a
  * list must consume input, every destination must be shorter than the
  * input, and the scan must end.
+ *
+ * Links: local/local_expand.c local/local_msg.c
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,8 +13,7 @@
 
 #include "util/mymalloc.h"
 #include "../../local/local.h"
-#include "../../local/local_expand.c"
-#include "../../local/local_msg.c"
+
 
 typedef struct {
     const char *data;

@@ -2,13 +2,16 @@
  * fuzz_smtpd_addr.c - libFuzzer target for MAIL/RCPT argument parsing
  * (smtpd/smtpd_addr.c): split, mailbox check, parameter walk, xtext.
  * Results must stay inside the input buffer and be bounded.
+ *
+ * Links: smtpd/smtpd_addr.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/mymalloc.h"
-#include "../../smtpd/smtpd_addr.c"
+#include "util/str.h"
+#include "../../smtpd/smtpd_addr.h"
 
 int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {

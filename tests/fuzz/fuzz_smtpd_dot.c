@@ -6,12 +6,14 @@
  * once whole and once in chunks. Both runs must produce the same lines,
  * the same result and the same end position; no line piece may exceed
  * SMTPD_DOT_PIECE; the end marker may only be reported right after a LF.
+ *
+ * Links: smtpd/smtpd_dot.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../smtpd/smtpd_dot.c"
+#include "../../smtpd/smtpd_dot.h"
 
 typedef struct {
     unsigned long digest;

@@ -12,6 +12,9 @@
 # The library is compiled with clang, ASan+UBSan and fuzzer coverage into
 # build-fuzz/. A fuzzer's seeds live in tests/fuzz/corpus/NAME/ (optional);
 # new inputs are kept in build-fuzz/corpus/NAME/, crashes in build-fuzz/.
+# A fuzzer of program code names the sources it needs in its header
+# comment (" * Links: smtpd/smtpd_dot.c"); they are compiled like the
+# library and linked in, so no fuzzer includes a .c file.
 set -e
 cd "$(dirname "$0")/../.."
 SECS=${1:-30}
@@ -35,7 +38,15 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     echo "fuzz: building $name"
-    $CC $FLAGS -fsanitize=fuzzer -o "$OUT/$name" "$src" "$OUT/libfuzz.a" $LIBS
+    links=()
+    for extra in $(sed -n 's|^ \* Links: ||p' "$src"); do
+        obj="$OUT/obj/$(echo "${extra%.c}" | tr / _).o"
+        if [ ! -e "$obj" ] || [ "$extra" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
+            $CC $FLAGS -fsanitize=fuzzer-no-link -c -o "$obj" "$extra"
+        fi
+        links+=("$obj")
+    done
+    $CC $FLAGS -fsanitize=fuzzer -o "$OUT/$name" "$src" "${links[@]}" "$OUT/libfuzz.a" $LIBS
     mkdir -p "$OUT/corpus/$name"
     seeds=()
     [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
