@@ -5,9 +5,12 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit_helpers.h"
 #include "util/lline.h"
+#include "util/mymalloc.h"
 #include "util/str.h"
 
 /* read_all - every logical line as "LINE:text|", or "ERR:message" at
@@ -103,6 +106,64 @@ static void test_nul_and_missing(void **state)
     str_free(&line);
 }
 
+/* read_stepped - the lines of text written into a pipe step bytes at a
+ * time by a child, as read_all reports them */
+static char *read_stepped(const char *text, size_t step, size_t max)
+{
+    str_t  *out = str_new(64), *line = str_new(64), *err = str_new(64);
+    int     fds[2], lineno, r, status;
+    lline_t *lr;
+    pid_t   pid;
+
+    assert_int_equal(pipe(fds), 0);
+    if ((pid = fork()) == 0) {
+	close(fds[0]);
+	for (size_t off = 0, len = strlen(text); off < len; off += step) {
+	    if (write(fds[1], text + off, len - off < step ? len - off : step) < 0)
+		_exit(1);
+	    usleep(200);			/* one read per piece */
+	}
+	_exit(0);
+    }
+    close(fds[1]);
+    lr = lline_fd(fds[0], "t.conf", max);
+    while ((r = lline_next(lr, line, &lineno, err)) > 0)
+	str_appendf(out, "%d:%s|", lineno, str_data(line));
+    if (r < 0)
+	str_appendf(out, "ERR:%s", str_data(err));
+    lline_close(&lr);
+    assert_true(waitpid(pid, &status, 0) == pid);
+    str_free(&line);
+    str_free(&err);
+    return str_steal(&out);
+}
+
+/* test_byte_steps - input that arrives 1, 2, 3 or 7 bytes at a time
+ * reads exactly as input that arrives whole */
+static void test_byte_steps(void **state)
+{
+    static const char *texts[] = {
+	"# c\n\na = 1 \r\n  two\n\t three\r\nb\n",
+	"aaaa\n bbb\n ccc\n",
+	"xxxxxxxxxxxxxxx\nlast\n",
+	"a\n  # comment inside\n\n   b\nc",
+    };
+    static const size_t steps[] = {1, 2, 3, 7};
+
+    for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+	char   *whole = mr_strdup(read_all(texts[t], 10));
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	    char   *got = read_stepped(texts[t], steps[i], 10);
+
+	    if (strcmp(got, whole) != 0)
+		fail_msg("text %zu step %zu: \"%s\" != \"%s\"", t, steps[i], got, whole);
+	    mr_free(got);
+	}
+	mr_free(whole);
+    }
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +171,7 @@ int     main(void)
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_bounds),
 	cmocka_unit_test(test_nul_and_missing),
+	cmocka_unit_test(test_byte_steps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
