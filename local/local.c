@@ -93,6 +93,7 @@ static void local_service(stream_t *client, const char *service)
 
     if (deliver_request_read(client, &req) != 1)
 	return;
+    local_resolve_refresh();
     msg.queue_id = req->queue_id;
     msg.sender = req->sender;
     msg.arrival = (long) req->arrival_time;

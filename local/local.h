@@ -179,8 +179,11 @@ void    local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcp
  * a system user or a virtual mailbox, BOUNCE 5.1.1 if not, DEFER when a
  * table fails */
 void    local_verify(const char *rcpt, local_result_t *r);
-/* local_resolve_init - open alias_maps, virtual_mailbox_maps,
+/* local_resolve_init - (re)open alias_maps, virtual_mailbox_maps,
  * virtual_uid_maps, virtual_gid_maps (before any delivery) */
 void    local_resolve_init(void);
+/* local_resolve_refresh - reopen them if a file behind one changed, or
+ * if one could not be opened before (at the start of each request) */
+void    local_resolve_refresh(void);
 
 #endif

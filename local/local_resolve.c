@@ -155,6 +155,13 @@ static void local_alias_file(void)
 /* local_resolve_init - tables and the alias owner, before any delivery */
 void    local_resolve_init(void)
 {
+    table_list_close(&local_aliases);
+    table_list_close(&local_vmaps);
+    table_list_close(&local_vuids);
+    table_list_close(&local_vgids);
+    mr_free(local_table_error);
+    local_table_error = NULL;
+    local_owner_free(&local_alias_owner);
     local_aliases = local_open_tables("alias_maps");
     local_vmaps = local_open_tables("virtual_mailbox_maps");
     local_vuids = local_open_tables("virtual_uid_maps");
@@ -162,6 +169,18 @@ void    local_resolve_init(void)
     if (local_table_error)
 	msg_warn("%s", local_table_error);
     local_alias_file();
+}
+
+/* local_resolve_refresh - reopen the tables when one was rebuilt (or
+ * could not be opened last time) */
+void    local_resolve_refresh(void)
+{
+    if (local_table_error || table_list_changed(local_aliases) || table_list_changed(local_vmaps)
+	|| table_list_changed(local_vuids) || table_list_changed(local_vgids)) {
+	if (msg_verbose)
+	    msg_info("a table has changed: reopening the tables");
+	local_resolve_init();
+    }
 }
 
 /* local_seen - 1 if key was handled already for this recipient, else

@@ -374,6 +374,14 @@ done:
     return ret;
 }
 
+int     table_list_changed(const table_list_t *l)
+{
+    for (size_t i = 0; l != NULL && i < l->count; i++)
+	if (table_changed(l->tables[i]))
+	    return 1;
+    return 0;
+}
+
 int     table_list_empty(const table_list_t *l)
 {
     return l == NULL || l->count == 0;

@@ -44,6 +44,9 @@ int     table_list_lookup(table_list_t *l, const char *key, str_t *value, const 
  * one of ours); delim is recipient_delimiter. Results as above. */
 int     table_list_lookup_addr(table_list_t *l, const char *addr, const char *delim,
 			       int local_too, str_t *value, const char **error_r);
+/* table_list_changed - 1 if a file behind any table of the list was
+ * replaced or modified since it was opened, else 0 */
+int     table_list_changed(const table_list_t *l);
 /* table_list_empty - no tables configured */
 int     table_list_empty(const table_list_t *l);
 /* table_list_close - release and clear the caller's pointer */

@@ -587,8 +587,8 @@ static void test_virtual(void **state)
 /* test_aliases - lists, +ext, commands, files, :include:, unknowns */
 static void test_aliases(void **state)
 {
-    const char *alice = path_in("mail/v.test/alice", "");
-    const char *bob = path_in("mail/v.test/bob", "");
+    char   *alice = mr_strdup(path_in("mail/v.test/alice", ""));
+    char   *bob = mr_strdup(path_in("mail/v.test/bob", ""));
     int     na = count_new(alice), nb = count_new(bob);
     local_result_t r;
     char   *text;
@@ -628,6 +628,36 @@ static void test_aliases(void **state)
     assert_int_equal(r.status, LOCAL_DEFER);
     assert_non_null(strstr(r.text, "cannot forward"));
     assert_int_equal(count_new(bob), nb + 4);
+    mr_free(alice);
+    mr_free(bob);
+}
+
+/* test_refresh - a rebuilt alias table is used from the next request on */
+static void test_refresh(void **state)
+{
+    char   *alice = mr_strdup(path_in("mail/v.test/alice", ""));
+    char   *bob = mr_strdup(path_in("mail/v.test/bob", ""));
+    char   *old = slurp(path_in("aliases", ""));
+    int     na = count_new(alice), nb = count_new(bob);
+    local_result_t r;
+
+    char   *tmp = mr_strdup(unit_write_file("aliases.new", "team: bob@v.test\n"));
+
+    assert_int_equal(rename(tmp, path_in("aliases", "")), 0);
+    r = deliver("team@l.test", NULL);		/* same request: the old table */
+    assert_int_equal(r.status, LOCAL_SENT);
+    assert_int_equal(count_new(alice), na + 1);
+    local_resolve_refresh();
+    r = deliver("team@l.test", NULL);
+    assert_int_equal(r.status, LOCAL_SENT);
+    assert_int_equal(count_new(alice), na + 1);
+    assert_int_equal(count_new(bob), nb + 2);
+    unit_write_file("aliases", old);
+    local_resolve_refresh();
+    mr_free(old);
+    mr_free(tmp);
+    mr_free(alice);
+    mr_free(bob);
 }
 
 /* test_restricted - commands and files only where allowed */
@@ -676,6 +706,7 @@ int     main(void)
 	cmocka_unit_test(test_pipe_deliver),
 	cmocka_unit_test(test_virtual),
 	cmocka_unit_test(test_aliases),
+	cmocka_unit_test(test_refresh),
 	cmocka_unit_test(test_restricted),
 	cmocka_unit_test(test_verify),
     };
