@@ -29,6 +29,8 @@ static table_list_t *cleanup_virtual;
 static table_list_t *cleanup_canonical;
 static table_list_t *cleanup_rcpt_canonical;
 static table_list_t *cleanup_sender_canonical;
+static table_list_t *cleanup_sender_bcc;
+static table_list_t *cleanup_rcpt_bcc;
 static char *cleanup_table_error;
 
 /* cleanup_table_open - one table list; a failure is kept for later */
@@ -52,6 +54,8 @@ void    cleanup_env_init(void)
     cleanup_canonical = cleanup_table_open("canonical_maps");
     cleanup_rcpt_canonical = cleanup_table_open("recipient_canonical_maps");
     cleanup_sender_canonical = cleanup_table_open("sender_canonical_maps");
+    cleanup_sender_bcc = cleanup_table_open("sender_bcc_maps");
+    cleanup_rcpt_bcc = cleanup_table_open("recipient_bcc_maps");
 }
 
 /* cleanup_qualify - append @$myorigin to a bare local part */
@@ -194,6 +198,47 @@ static void cleanup_resolve(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *c
     }
 }
 
+/* cleanup_add_bcc - one blind copy: expanded like any recipient, with
+ * NOTIFY=NEVER so that the sender hears nothing about it */
+static void cleanup_add_bcc(cleanup_state_t *cs, const char *addr, cleanup_rcpt_t **out,
+			    size_t *count)
+{
+    char   *copy = mr_strdup(addr);
+    char   *q = cleanup_qualify(trim_space(copy));
+    cleanup_rcpt_t orig = {q, NULL, "NEVER"};
+
+    if (*q) {
+	cs->expand_base = *count;
+	cs->expand_steps = 0;
+	cleanup_expand(cs, q, 0, &orig, out, count);
+    }
+    mr_free(q);
+    mr_free(copy);
+}
+
+/*
+ * cleanup_bcc - always_bcc, sender_bcc_maps (by the sender) and
+ * recipient_bcc_maps (by each recipient as resolved). Not for mail that
+ * comes back from a content filter (NO_ALIAS): it had its copies already.
+ */
+static void cleanup_bcc(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *count)
+{
+    str_t  *value = str_new(64);
+    size_t  n = *count;
+
+    if (cs->flags & CLEANUP_FLAG_NO_ALIAS) {
+	str_free(&value);
+	return;
+    }
+    cleanup_add_bcc(cs, config_str("always_bcc"), out, count);
+    if (*cs->sender && cleanup_lookup(cs, cleanup_sender_bcc, cs->sender, value) == 1)
+	cleanup_add_bcc(cs, str_data(value), out, count);
+    for (size_t i = 0; i < n && !cs->status; i++)
+	if (cleanup_lookup(cs, cleanup_rcpt_bcc, (*out)[i].address, value) == 1)
+	    cleanup_add_bcc(cs, str_data(value), out, count);
+    str_free(&value);
+}
+
 /* cleanup_write_env - SENDER, RCPT/ORCPT/NOTIFY..., MESG */
 static void cleanup_write_env(cleanup_state_t *cs, const char *sender,
 			      const cleanup_rcpt_t *r, size_t count)
@@ -227,6 +272,8 @@ void    cleanup_env_finish(cleanup_state_t *cs)
     mr_free(cs->sender);
     cs->sender = sender;
     cleanup_resolve(cs, &final, &count);
+    if (!cs->status && count > 0)
+	cleanup_bcc(cs, &final, &count);
     if (!cs->status && count == 0)
 	cleanup_fail(cs, CLEANUP_STAT_NORCPT, "no recipients");
     if (!cs->status)

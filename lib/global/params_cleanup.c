@@ -20,5 +20,9 @@ const param_def_t params_cleanup[] = {
     PARAM_TABLE("canonical_maps", "", NULL),
     PARAM_TABLE("sender_canonical_maps", "", NULL),
     PARAM_TABLE("recipient_canonical_maps", "", NULL),
+    /* blind copies added by cleanup */
+    PARAM_STR("always_bcc", "", NULL),
+    PARAM_TABLE("sender_bcc_maps", "", NULL),
+    PARAM_TABLE("recipient_bcc_maps", "", NULL),
     PARAM_END,
 };
