@@ -116,7 +116,12 @@ flush_dev_init() {
     [ -r "$f" ] || { FLUSH_KIND=none; return; }
     FLUSH_STAT=$f
     read -r -a f <"$FLUSH_STAT"
-    if [ "${#f[@]}" -ge 17 ] && [ "${f[15]}" -gt 0 ]; then FLUSH_KIND=flushes; else FLUSH_KIND=writes; fi
+    if [ "${#f[@]}" -ge 17 ] && { [ "${f[15]}" -gt 0 ] \
+        || grep -qs 'write back' "/sys/class/block/${src##*/}/queue/write_cache"; }; then
+        FLUSH_KIND=flushes
+    else
+        FLUSH_KIND=writes
+    fi
 }
 
 # flush_count - the device's counter now (see flush_dev_init)
@@ -268,7 +273,7 @@ cleanup_all() {
 trap cleanup_all EXIT
 trap 'exit 130' INT TERM
 
-# queue_count - files that are in the incoming queue now (hashed or not);
+# queue_count - files that arrived in the incoming queue during the run;
 # for the stock Postfix, which delivers, the messages its qmgr has taken in
 # (one "(queue active)" log line each) since queue_clear cut the log
 queue_count() {
@@ -276,7 +281,11 @@ queue_count() {
         grep -c ' nrcpt=.*(queue active)' "$PF_DIR/log/postfix.log"
         return
     fi
-    find "$SPOOL/incoming" -type f -perm -u+x 2>/dev/null | wc -l	# ready (committed) files
+    # committed (ready) files written during the run; Mailroom's cleanups
+    # may commit into files they reserved before queue_clear renamed the
+    # folder away, so the renamed folders count too
+    find "$SPOOL/incoming" "$WORK"/old-incoming.* -type f -perm -u+x \
+        -newer "$WORK/run.start" 2>/dev/null | wc -l
 }
 
 # queue_drain - stock Postfix: wait (up to 30 s) until every accepted
@@ -323,6 +332,7 @@ measure() {
     local server=$1 client=$2 sessions=$3 size=$4; shift 4
     local peak=$WORK/pss.peak log=$WORK/run.log cpu0 cpu1 t0 t1 sampler rc fl0 fl1
     queue_clear
+    touch "$WORK/run.start"
     echo 0 >"$peak"
     pss_sampler "$ROOT_PID" "$peak" & sampler=$!
     cpu0=$(tree_cpu "$ROOT_PID")
