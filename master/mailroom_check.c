@@ -26,6 +26,7 @@
 #include "master_conf.h"
 #include "master_dirtab.h"
 #include "table/table.h"
+#include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/privs.h"
 
@@ -186,6 +187,15 @@ static void check_table_param(const param_def_t *def, const char *value, int is_
     ctx->count++;
 }
 
+/* check_syslog - say where lines go when syslog is asked for but absent */
+static void check_syslog(str_t *notes)
+{
+    if (config_list_has("maillog_file", "syslog") && !msg_syslog_available())
+	str_appendf(notes, "no syslog socket %s (no syslog daemon running?): "
+		    "daemons log to %s instead\n", MSG_SYSLOG_SOCKET,
+		    config_str("maillog_fallback_file"));
+}
+
 int     mailroom_check(str_t *problems, str_t *notes)
 {
     check_tables_t tables = {problems, 0};
@@ -197,5 +207,6 @@ int     mailroom_check(str_t *problems, str_t *notes)
     n += check_dirs(problems, notes);
     config_walk(check_table_param, &tables);
     n += mailroom_check_tls(problems, notes);
+    check_syslog(notes);
     return n + tables.count;
 }

@@ -68,9 +68,15 @@ static void master_log_target(int with_stderr)
 {
     char   *spec = mr_format("%s%s", config_str("maillog_file"),
 			     with_stderr ? ",stderr" : "");
+    int     ret;
 
-    if (msg_target(spec) < 0)
+    msg_syslog_name(config_str("syslog_name"));
+    ret = msg_target_fallback(spec, config_str("maillog_fallback_file"));
+    if (ret < 0)
 	msg_warn("cannot use maillog_file \"%s\"", config_str("maillog_file"));
+    else if (ret > 0)
+	msg_warn("no syslog socket %s: logging to %s", MSG_SYSLOG_SOCKET,
+		 ret == 1 ? config_str("maillog_fallback_file") : "standard error");
     mr_free(spec);
 }
 
@@ -240,8 +246,8 @@ int     main(int argc, char **argv)
     if (config && realpath(config, dir) == NULL)
 	msg_fatal("config directory %s: %m", config);
     master_load_config(config ? dir : NULL, 0);
+    master_pid_dir_fd = master_dirs_init();	/* the fall-back log lives there */
     master_log_target(1);
-    master_pid_dir_fd = master_dirs_init();
     master_lock_pid();
     msg_cleanup_hook(master_remove_pid);
     master_signals();

@@ -20,6 +20,11 @@ const param_def_t params_core[] = {
     PARAM_STR("setgid_group", "mailroom-drop", NULL),
     /* syslog, stderr, or a file name (a comma list of them) */
     PARAM_LIST("maillog_file", "syslog", NULL),
+    /* where daemons log when maillog_file says syslog and there is no
+     * syslog socket (containers, minimal images) */
+    PARAM_STR("maillog_fallback_file", "$data_directory/maillog", NULL),
+    /* the first part of each line's tag: "postfix" keeps log tools happy */
+    PARAM_STR("syslog_name", "mailroom", NULL),
     PARAM_STR("myhostname", "localhost.localdomain", NULL),
     PARAM_STR("mydomain", "localdomain", NULL),
     PARAM_STR("myorigin", "$myhostname", NULL),

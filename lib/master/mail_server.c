@@ -223,7 +223,9 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
     server_parse_args(argc, argv, args, &overrides, &noverrides);
     server_load_config(args, overrides, noverrides);
     server_set_stand_alone(args->stand_alone);
-    if (msg_target(config_str("maillog_file")) < 0) {
+    msg_syslog_name(config_str("syslog_name"));
+    if (msg_target_fallback(config_str("maillog_file"),
+			    config_str("maillog_fallback_file")) < 0) {
 	/* stand-alone, a local user may not write the mail log */
 	if (!args->stand_alone || msg_target("stderr") < 0)
 	    msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));

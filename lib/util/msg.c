@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,8 +25,10 @@ int     msg_verbose;
 int     msg_error_count;
 
 static char msg_ident[64] = "mailroom";
+static char msg_name[32] = "mailroom";	/* syslog_name: the ident's first part */
 static const char *msg_prog = "mailroom";
 static int msg_to_syslog;
+static int msg_syslog_missing;		/* syslog asked for, no socket */
 static int msg_to_stderr = 1;
 static int msg_file_fd = -1;
 static void (*msg_hook)(void);
@@ -69,6 +72,16 @@ static const char *msg_hostname(void)
     return msg_host;
 }
 
+/* msg_set_ident - "NAME/PROGRAM", and tell syslog if it is in use */
+static void msg_set_ident(void)
+{
+    snprintf(msg_ident, sizeof(msg_ident), "%s/%s", msg_name, msg_prog);
+    if (msg_to_syslog) {
+	closelog();
+	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    }
+}
+
 /* msg_init - remember who we are */
 void    msg_init(const char *progname)
 {
@@ -77,11 +90,25 @@ void    msg_init(const char *progname)
     msg_pid = 0;
     msg_host[0] = 0;
     msg_prog = slash ? slash + 1 : progname;
-    snprintf(msg_ident, sizeof(msg_ident), "mailroom/%s", msg_prog);
-    if (msg_to_syslog) {
-	closelog();
-	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-    }
+    msg_set_ident();
+}
+
+/* msg_syslog_name - the first part of every line's tag (syslog_name) */
+void    msg_syslog_name(const char *name)
+{
+    if (name == NULL || *name == 0 || strlen(name) >= sizeof(msg_name)
+	|| strpbrk(name, "[]: ") != NULL)
+	return;
+    memcpy(msg_name, name, strlen(name) + 1);
+    msg_set_ident();
+}
+
+/* msg_syslog_available - is there a syslog socket to send lines to? */
+int     msg_syslog_available(void)
+{
+    struct stat st;
+
+    return stat(MSG_SYSLOG_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 /* msg_progname - accessor */
@@ -90,12 +117,44 @@ const char *msg_progname(void)
     return msg_prog;
 }
 
+/*
+ * msg_open_file - the log file. It may sit in a directory that a less
+ * privileged user can write (the fall-back file in data_directory), so
+ * no link is followed, a FIFO cannot block the open, and anything but a
+ * regular file with exactly one name is refused.
+ */
+static int msg_open_file(const char *path)
+{
+    struct stat st;
+    int     fd;
+
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
+    if (fd < 0) {
+	fprintf(stderr, "%s: cannot open log file %s: %s\n", msg_ident, path, strerror(errno));
+	return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+	fprintf(stderr, "%s: cannot use log file %s: not a regular file with one name\n",
+		msg_ident, path);
+	close(fd);
+	return -1;
+    }
+    if (msg_file_fd >= 0)
+	close(msg_file_fd);
+    msg_file_fd = fd;
+    return 0;
+}
+
 /* msg_target_one - enable one log target */
 static int msg_target_one(const char *spec, size_t len)
 {
     char    path[4096];
 
     if (len == 6 && strncmp(spec, "syslog", 6) == 0) {
+	if (!msg_syslog_available()) {
+	    msg_syslog_missing = 1;
+	    return 0;
+	}
 	msg_to_syslog = 1;
 	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	return 0;
@@ -110,14 +169,7 @@ static int msg_target_one(const char *spec, size_t len)
     }
     memcpy(path, spec, len);
     path[len] = 0;
-    if (msg_file_fd >= 0)
-	close(msg_file_fd);
-    msg_file_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (msg_file_fd < 0) {
-	fprintf(stderr, "%s: cannot open log file %s: %s\n", msg_ident, path, strerror(errno));
-	return -1;
-    }
-    return 0;
+    return msg_open_file(path);
 }
 
 /* msg_target - choose where log lines go */
@@ -127,6 +179,7 @@ int     msg_target(const char *spec)
 
     msg_to_stderr = 0;
     msg_to_syslog = 0;
+    msg_syslog_missing = 0;
     while (*spec) {
 	size_t  len = strcspn(spec, ", ");
 
@@ -138,6 +191,22 @@ int     msg_target(const char *spec)
     if (!msg_to_syslog && msg_file_fd < 0)
 	msg_to_stderr = 1;
     return ret;
+}
+
+/* msg_target_fallback - msg_target, with fallback_file instead of syslog
+ * when there is no syslog socket to send to */
+int     msg_target_fallback(const char *spec, const char *fallback_file)
+{
+    int     ret = msg_target(spec);
+
+    if (!msg_syslog_missing || fallback_file == NULL || *fallback_file == 0)
+	return ret;
+    if (msg_target_one(fallback_file, strlen(fallback_file)) < 0) {
+	msg_to_stderr = 1;			/* lines somewhere, service going */
+	return ret < 0 ? ret : 2;
+    }
+    msg_to_stderr = msg_to_stderr && strstr(spec, "stderr") != NULL;
+    return ret < 0 ? ret : 1;
 }
 
 /* msg_cleanup_hook - run before a fatal exit */

@@ -220,6 +220,7 @@ static void mq_open_log(void)
 {
     char   *spec = mr_format("%s,stderr", config_str("maillog_file"));
 
+    msg_syslog_name(config_str("syslog_name"));
     msg_target(spec);
     mr_free(spec);
 }
