@@ -14,7 +14,8 @@
  * argument parsing), smtpd_check.c (relay/recipient policy),
  * smtpd_anvil.c (limits per client address, counted by anvil),
  * smtpd_tls.c (STARTTLS, wrapper mode), smtpd_guard.c (junk commands,
- * deadlines, stress, HELO text, queue space).
+ * deadlines, stress, HELO text, queue space), smtpd_auth.c (AUTH, sender
+ * login check), smtpd_restrict.c (client and relay restriction lists).
  *
  * Trust: nothing the client sends is trusted. Every line read is bounded
  * (line_length_limit for commands, a fixed piece size for content), every
@@ -24,7 +25,10 @@
  *
  * Privileges: runs as mail_owner, chrooted into queue_directory in the
  * shipped master.conf: tables and keys are opened in pre_init, before the
- * drop, and so is the list of login names for the system-user check.
+ * drop, and so is the list of login names for the system-user check; the
+ * SASL modules are loaded there too, but libsasl2 opens its password
+ * backend (a sasldb file, the saslauthd socket) at each AUTH, so an
+ * authenticating smtpd runs without chroot or finds the backend inside it.
  *
  * Parameters: smtpd_banner, myhostname, message_size_limit,
  * smtpd_recipient_limit, line_length_limit, smtpd_timeout,
@@ -38,7 +42,9 @@
  * virtual_mailbox_domains, virtual_alias_domains, virtual_mailbox_maps,
  * virtual_alias_maps,
  * alias_maps, local_recipient_maps, recipient_delimiter,
- * smtpd_tls_* and tls_* (smtpd_tls.c).
+ * smtpd_tls_* and tls_* (smtpd_tls.c), smtpd_sasl_*, cyrus_sasl_config_path,
+ * smtpd_tls_auth_only*, smtpd_sender_login_maps (smtpd_auth.c),
+ * smtpd_client_restrictions, smtpd_relay_restrictions (smtpd_restrict.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -357,8 +363,7 @@ static void smtpd_session_free(smtpd_state_t *st)
     mr_free(st->name);
     mr_free(st->namaddr);
     mr_free(st->helo);
-    mr_free(st->sasl_username);
-    mr_free(st->sasl_method);
+    smtpd_auth_reset(st);
     str_free(&st->line);
     str_free(&st->buf);
 }
@@ -382,12 +387,19 @@ static void smtpd_service(stream_t *client, const char *service)
     smtpd_session_free(&st);
 }
 
-/* smtpd_pre_init - privileged: tables and TLS keys */
+/* smtpd_pre_init - privileged: tables, TLS keys and SASL (not for a
+ * local user's session on a pipe, sendmail -bs: there is nothing to
+ * encrypt and no one to authenticate) */
 static void smtpd_pre_init(const char *service)
 {
+    struct stat sb;
+
     (void) service;
     smtpd_check_init();
+    if (server_stand_alone() && fstat(0, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+	return;
     smtpd_tls_pre_init();
+    smtpd_auth_pre_init();
 }
 
 /* smtpd_dot_mode - smtpd_forbid_bare_newline as a SMTPD_DOT_MODE_* */

@@ -157,6 +157,27 @@ int     smtpd_guard_helo(const char *name);
 /* smtpd_guard_space - queue space for this MAIL FROM? 1 yes, 0 no */
 int     smtpd_guard_space(smtpd_state_t *st);
 
+/* smtpd_restrict.c */
+/* smtpd_restrict_client - smtpd_client_restrictions: SMTPD_CHECK_OK, or
+ * SMTPD_CHECK_REJECT with the reply in reply */
+int     smtpd_restrict_client(smtpd_state_t *st, str_t *reply);
+/* smtpd_restrict_relay - smtpd_relay_restrictions: may this client
+ * relay? 1 yes, 0 no, -1 configuration error (logged) */
+int     smtpd_restrict_relay(smtpd_state_t *st);
+
+/* smtpd_auth.c */
+/* smtpd_auth_pre_init - Cyrus SASL and the sender login table (privileged) */
+void    smtpd_auth_pre_init(void);
+/* smtpd_auth_ehlo - the AUTH keyword line for EHLO, or NULL */
+const char *smtpd_auth_ehlo(smtpd_state_t *st);
+/* smtpd_auth - the AUTH command (RFC 4954) */
+void    smtpd_auth(smtpd_state_t *st, char *args, int crlf);
+/* smtpd_auth_reset - forget the authentication (after STARTTLS, at the end) */
+void    smtpd_auth_reset(smtpd_state_t *st);
+/* smtpd_auth_sender - smtpd_sender_login_maps: 0 ok, -1 after replying */
+int     smtpd_auth_sender(smtpd_state_t *st, const char *sender);
+
+
 /* smtpd_tls.c */
 /* smtpd_tls_pre_init - load certificates and keys (privileged) */
 void    smtpd_tls_pre_init(void);

@@ -14,7 +14,9 @@
  *   virtual_mailbox_domains  virtual_mailbox_maps, then virtual_alias_maps
  *   virtual_alias_domains    virtual_alias_maps
  *   relay_domains            accepted as is
- *   anything else            only from mynetworks, else 554 5.7.1
+ *   anything else            as smtpd_relay_restrictions say (default:
+ *                            mynetworks and authenticated clients),
+ *                            else 554 5.7.1 (smtpd_restrict.c)
  * A table that cannot be read gives 451 4.3.0, never acceptance and never
  * a permanent error. Subdomains of the listed domains do not match.
  *
@@ -258,8 +260,12 @@ int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
     } else if (config_list_has("virtual_alias_domains", domain)) {
 	if ((r = check_lookup(&check_valias, addr, 0)) <= 0)
 	    ret = check_unknown(reply, rcpt, r, "virtual alias table");
-    } else if (!config_list_has("relay_domains", domain) && !st->in_mynetworks) {
-	str_printf(reply, "554 5.7.1 <%s>: Relay access denied", rcpt);
+    } else if (!config_list_has("relay_domains", domain)
+	       && (r = smtpd_restrict_relay(st)) <= 0) {
+	if (r < 0)
+	    str_printf(reply, "451 4.3.5 Server configuration error");
+	else
+	    str_printf(reply, "554 5.7.1 <%s>: Relay access denied", rcpt);
 	ret = SMTPD_CHECK_REJECT;
     }
     mr_free(domain);

@@ -84,6 +84,8 @@ static void smtpd_helo(smtpd_state_t *st, char *args, int crlf)
 /* smtpd_ehlo - EHLO: list the extensions */
 static void smtpd_ehlo(smtpd_state_t *st, char *args, int crlf)
 {
+    const char *auth;
+
     if (smtpd_helo_common(st, args, "ehlo") < 0)
 	return;
     st->esmtp = 1;
@@ -99,6 +101,8 @@ static void smtpd_ehlo(smtpd_state_t *st, char *args, int crlf)
 	smtpd_reply_more(st, "250-VRFY");
     if (smtpd_tls_offer(st))
 	smtpd_reply_more(st, "250-STARTTLS");
+    if ((auth = smtpd_auth_ehlo(st)) != NULL)
+	smtpd_reply_more(st, "250-%s", auth);
     smtpd_reply_more(st, "250-ENHANCEDSTATUSCODES");
     smtpd_reply_more(st, "250-8BITMIME");
     smtpd_reply_more(st, "250-DSN");
@@ -124,6 +128,9 @@ static int smtpd_mail_param(smtpd_state_t *st, char *name, char *value, str_t *t
 	       && (strcasecmp(value, "FULL") == 0 || strcasecmp(value, "HDRS") == 0)) {
 	st->ret = mr_strdup(value);
 	lowercase(st->ret);
+    } else if (strcasecmp(name, "AUTH") == 0 && value) {
+	/* RFC 4954 5: accepted and not passed on (we trust no other MTA's
+	 * claim about who submitted the message) */
     } else if (strcasecmp(name, "ENVID") == 0 && value) {
 	if (smtpd_xtext_decode(value, tmp) < 0 || str_len(tmp) > 100) {
 	    smtpd_reject(st, "mail", "501 5.5.4 Bad ENVID parameter syntax");
@@ -186,6 +193,10 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
     }
     if (var_message_size_limit > 0 && st->size_hint > var_message_size_limit) {
 	smtpd_reject(st, "mail", "552 5.3.4 Message size exceeds fixed limit");
+	smtpd_reset(st);
+	return;
+    }
+    if (smtpd_auth_sender(st, addr) < 0) {
 	smtpd_reset(st);
 	return;
     }
@@ -323,7 +334,8 @@ static void smtpd_rcpt(smtpd_state_t *st, char *args, int crlf)
 	return;
     }
     reply = str_new(128);
-    if (smtpd_check_rcpt(st, addr, reply) != SMTPD_CHECK_OK) {
+    if (smtpd_restrict_client(st, reply) != SMTPD_CHECK_OK
+	|| smtpd_check_rcpt(st, addr, reply) != SMTPD_CHECK_OK) {
 	smtpd_rcpt_reject_log(st, addr, str_data(reply));
 	smtpd_reject(st, "rcpt", "%s", str_data(reply));
 	smtpd_rcpt_free(&r);
@@ -405,6 +417,7 @@ static const smtpd_verb_t smtpd_verbs[] = {
     {"HELO", smtpd_helo, VERB_LAST},
     {"EHLO", smtpd_ehlo, VERB_LAST},
     {"STARTTLS", smtpd_starttls, VERB_NEED_HELO | VERB_OWN_SYNC},
+    {"AUTH", smtpd_auth, VERB_NEED_HELO | VERB_NEED_TLS},
     {"MAIL", smtpd_mail, VERB_NEED_HELO | VERB_NEED_TLS},
     {"RCPT", smtpd_rcpt, VERB_NEED_HELO | VERB_NEED_TLS},
     {"DATA", smtpd_data_cmd, VERB_NEED_HELO | VERB_OWN_SYNC | VERB_NEED_TLS},

@@ -91,6 +91,10 @@ static void data_envelope(smtpd_state_t *st)
     cleanup_attr(cc, "client_addr", st->addr);
     cleanup_attr(cc, "helo", st->helo);
     cleanup_attr(cc, "protocol", st->protocol);
+    if (st->sasl_username) {
+	cleanup_attr(cc, "sasl_method", st->sasl_method);
+	cleanup_attr(cc, "sasl_username", st->sasl_username);
+    }
     if (st->body)
 	cleanup_attr(cc, "body", st->body);
     if (st->ret)
@@ -165,7 +169,12 @@ static int data_open(smtpd_state_t *st)
 	smtpd_error(st);
 	return -1;
     }
-    msg_info("%s: client=%s", cleanup_queue_id(st->cleanup), st->namaddr);
+    if (st->sasl_username)
+	msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s",
+		 cleanup_queue_id(st->cleanup), st->namaddr, st->sasl_method,
+		 st->sasl_username);
+    else
+	msg_info("%s: client=%s", cleanup_queue_id(st->cleanup), st->namaddr);
     data_envelope(st);
     data_received(st, cleanup_queue_id(st->cleanup));
     return 0;

@@ -108,9 +108,7 @@ static void smtpd_tls_forget(smtpd_state_t *st)
     mr_free(st->helo);
     st->helo = NULL;
     st->esmtp = 0;
-    mr_free(st->sasl_username);
-    mr_free(st->sasl_method);
-    st->sasl_username = st->sasl_method = NULL;
+    smtpd_auth_reset(st);
     smtpd_set_protocol(st);
 }
 

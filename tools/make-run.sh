@@ -33,18 +33,26 @@ fi
 cat <<INFO
 Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log).
   SMTP        127.0.0.1:2525   swaks --server 127.0.0.1:2525 --to alice@mailroom.test
-  submission  127.0.0.1:2587   (STARTTLS and AUTH are not built yet: plain SMTP for now)
+              (STARTTLS offered: add --tls)
+  submission  127.0.0.1:2587   STARTTLS, then AUTH required; relays for its users:
+              swaks --server 127.0.0.1:2587 --tls --auth PLAIN --auth-user alice \\
+                    --auth-password alice-pw --from alice@mailroom.test --to someone@example.org
+  smtps       127.0.0.1:2465   TLS from the first byte, AUTH required:
+              swaks --server 127.0.0.1:2465 --tlsc --auth LOGIN --auth-user bob \\
+                    --auth-password bob-pw --from bob@mailroom.test --to alice@mailroom.test
+              openssl s_client -connect 127.0.0.1:2465 (self-signed: $RUN/etc/cert.pem)
   re-inject   127.0.0.1:10025  (where the content filter will hand mail back)
   sendmail    MAILROOM_CONFIG_DIR=$RUN/etc $BIN/sendmail -t < message
   queue       MAILROOM_CONFIG_DIR=$RUN/etc $BIN/mailroom-queue -p
   status      $BIN/mailroom -c $RUN/etc status
-Demo users (virtual mailboxes, sasldb $RUN/etc/sasldb2):
+Demo users (virtual mailboxes; SASL logins alice and bob in $RUN/etc/sasldb2,
+each may send only as its own address, see $RUN/etc/sender_login):
   alice@mailroom.test / alice-pw     bob@mailroom.test / bob-pw
 Where the mail goes: alice@ and bob@mailroom.test are virtual mailboxes, delivered
 by local into the Maildirs $RUN/mail/mailroom.test/alice/new/ and .../bob/new/
 (postmaster@ goes to alice, see $RUN/etc/aliases).
-TLS/AUTH, POP3/IMAP (1110/1995, 1143/1993), ManageSieve (4190) and the content
-filter (10024) are not built yet, so those ports are reserved but not opened.
+POP3/IMAP (1110/1995, 1143/1993), ManageSieve (4190) and the content filter
+(10024) are not built yet, so those ports are reserved but not opened.
 INFO
 if [ ! -x "$BIN/qmgr" ]; then
     echo "The scheduler (qmgr) is not built yet: mail is accepted and queued durably"

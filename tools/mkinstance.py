@@ -5,7 +5,8 @@ Used by `make run` (fixed high ports) and by the integration tests (free
 ports chosen by the test). The instance holds everything: configuration,
 queue, mail store, log, and demo users:
 
-    DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sasldb2,
+    DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sender_login,
+                   sasldb2 + sasl2/smtpd.conf (Cyrus SASL: the demo users),
                    cert.pem + key.pem (a self-signed certificate made here)
     DIR/spool/     queue_directory
     DIR/mail/      virtual_mailbox_base (Maildirs of the demo users)
@@ -32,12 +33,16 @@ RUN_PORTS = {
 
 
 # Per-service overrides (master.conf -o name=value).
+SUBMISSION_OPTS = (" -o smtpd_sasl_auth_enable=yes"
+                   " -o smtpd_client_restrictions=permit_sasl_authenticated,reject"
+                   " -o smtpd_sender_login_maps=texthash:{d}/etc/sender_login")
 SERVICE_OPTS = {
-    "smtps": " -o smtpd_tls_wrappermode=yes",
+    "submission": " -o smtpd_tls_security_level=encrypt" + SUBMISSION_OPTS,
+    "smtps": " -o smtpd_tls_wrappermode=yes" + SUBMISSION_OPTS,
 }
 
 
-def master_conf(ports, qmgr=True, services=()):
+def master_conf(ports, d, qmgr=True, services=()):
     """The service table for an instance; only services that exist so far.
 
     Every SMTP listener is smtpd, with -o overrides like Postfix's master.cf:
@@ -54,8 +59,11 @@ def master_conf(ports, qmgr=True, services=()):
     lines = ["# service      type  private unpriv chroot wakeup maxproc command"]
     for name in ("smtp", "submission", "smtps", "reinject"):
         if name in ports:
-            lines.append(f"127.0.0.1:{ports[name]}  inet n y y - 100 smtpd"
-                         + SERVICE_OPTS.get(name, ""))
+            # AUTH reads the sasldb in etc/ at each login: those services
+            # are not chrooted (docs/smtpd.md)
+            chroot = "n" if name in ("submission", "smtps") else "y"
+            lines.append(f"127.0.0.1:{ports[name]}  inet n y {chroot} - 100 smtpd"
+                         + SERVICE_OPTS.get(name, "").format(d=d))
     lines += [
         "cleanup        unix  y       y      y      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",
@@ -90,20 +98,41 @@ def mailroom_conf(d, build_bin, extra):
         "smtpd_tls_security_level": "may",
         "smtpd_tls_cert_file": f"{d}/etc/cert.pem",
         "smtpd_tls_key_file": f"{d}/etc/key.pem",
+        "cyrus_sasl_config_path": f"{d}/etc/sasl2",
     }
     conf.update(extra)
     return "".join(f"{k} = {v}\n" for k, v in conf.items())
 
 
-def make_sasldb(path):
-    """Demo users in a sasldb; skipped (with a note) if saslpasswd2 is missing."""
+# Users log in as "alice"; libsasl2 looks them up in the realm of the server's
+# name (myhostname), as smtpd_sasl_local_domain is left empty.
+SASL_REALM = "mx.mailroom.test"
+
+
+def make_sasldb(etc):
+    """Demo users in a sasldb, and the Cyrus SASL configuration (etc/sasl2/
+    smtpd.conf) that points libsasl2 at it. The daemons read the sasldb as
+    mail_owner, so as root it is made group-readable by that user's group."""
+    path = os.path.join(etc, "sasldb2")
     tool = shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2"
-    if not os.path.exists(tool):
-        print("mkinstance: saslpasswd2 missing; no sasldb created", file=sys.stderr)
-        return
     for user, pw in DEMO_USERS.items():
-        subprocess.run([tool, "-p", "-c", "-f", path, "-u", DEMO_DOMAIN, user],
+        subprocess.run([tool, "-p", "-c", "-f", path, "-u", SASL_REALM, user],
                        input=pw.encode(), check=True)
+    if os.geteuid() == 0:
+        import grp
+        import pwd
+        try:
+            gid = pwd.getpwnam("mailroom").pw_gid
+        except KeyError:
+            gid = grp.getgrnam("nogroup").gr_gid
+        os.chown(path, 0, gid)
+    os.chmod(path, 0o640)
+    os.makedirs(os.path.join(etc, "sasl2"), exist_ok=True)
+    with open(os.path.join(etc, "sasl2", "smtpd.conf"), "w") as f:
+        f.write("pwcheck_method: auxprop\n"
+                "auxprop_plugin: sasldb\n"
+                f"sasldb_path: {path}\n"
+                "mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256\n")
 
 
 def make_cert(etc, name="mx.mailroom.test", days=365):
@@ -136,13 +165,16 @@ def create(d, build_bin, ports, extra=None, qmgr=True, services=()):
     with open(os.path.join(d, "etc/mailroom.conf"), "w") as f:
         f.write(mailroom_conf(d, build_bin, extra or {}))
     with open(os.path.join(d, "etc/master.conf"), "w") as f:
-        f.write(master_conf(ports, qmgr, services))
+        f.write(master_conf(ports, d, qmgr, services))
     with open(os.path.join(d, "etc/vmailbox"), "w") as f:
         for user in DEMO_USERS:
             f.write(f"{user}@{DEMO_DOMAIN} {DEMO_DOMAIN}/{user}/\n")
     with open(os.path.join(d, "etc/aliases"), "w") as f:
         f.write("postmaster: alice@mailroom.test\nabuse: postmaster\n")
-    make_sasldb(os.path.join(d, "etc/sasldb2"))
+    make_sasldb(os.path.join(d, "etc"))
+    with open(os.path.join(d, "etc/sender_login"), "w") as f:
+        for user in DEMO_USERS:
+            f.write(f"{user}@{DEMO_DOMAIN} {user}\n")
     make_cert(os.path.join(d, "etc"))
     own_mail_dir(os.path.join(d, "mail"))
     with open(os.path.join(d, "etc/ports.json"), "w") as f:

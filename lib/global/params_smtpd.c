@@ -69,5 +69,29 @@ const param_def_t params_smtpd[] = {
     PARAM_TIME("smtpd_tls_session_cache_timeout", "3600s", 60, 7 * 86400, NULL),
     /* protocol and cipher in the Received: header */
     PARAM_BOOL("smtpd_tls_received_header", "yes", NULL),
+    /* SMTP AUTH (RFC 4954) with Cyrus SASL */
+    PARAM_BOOL("smtpd_sasl_auth_enable", "no", NULL),
+    /* Cyrus application name: its configuration is NAME.conf */
+    PARAM_STR("smtpd_sasl_path", "smtpd", NULL),
+    /* folders (colon-separated) searched for NAME.conf; empty: libsasl2's */
+    PARAM_STR("cyrus_sasl_config_path", "", NULL),
+    /* realm added to user names that have none (empty: none) */
+    PARAM_STR("smtpd_sasl_local_domain", "", NULL),
+    /* mechanism restrictions in clear, and over TLS */
+    PARAM_LIST("smtpd_sasl_security_options", "noanonymous, noplaintext", NULL),
+    PARAM_LIST("smtpd_sasl_tls_security_options", "noanonymous", NULL),
+    /* AUTH only after STARTTLS, except from these networks */
+    PARAM_BOOL("smtpd_tls_auth_only", "yes", NULL),
+    PARAM_LIST("smtpd_tls_auth_only_exceptions", "", NULL),
+    /* failed AUTH: the first delay (doubling with each failure, at most
+     * 32 times it), and failures per session before hanging up */
+    PARAM_TIME("smtpd_sasl_failure_delay", "1s", 0, 60, NULL),
+    PARAM_INT("smtpd_sasl_failure_limit", "3", 1, 1000, NULL),
+    /* sender address -> SASL login names that may use it */
+    PARAM_TABLE("smtpd_sender_login_maps", "", NULL),
+    /* checked at RCPT: who may send at all, and who may relay */
+    PARAM_LIST("smtpd_client_restrictions", "", NULL),
+    PARAM_LIST("smtpd_relay_restrictions",
+	       "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination", NULL),
     PARAM_END,
 };

@@ -133,9 +133,41 @@ static void test_table_error(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* test_relay_restrictions - authenticated clients relay; lists decide */
+static void test_relay_restrictions(void **state)
+{
+    str_t  *reply = str_new(128);
+    smtpd_state_t st = {0};
+
+    st.namaddr = "unknown[192.0.2.1]";
+    assert_int_equal(smtpd_check_rcpt(&st, "x@elsewhere.example", reply), SMTPD_CHECK_REJECT);
+    st.sasl_username = "alice";
+    str_reset(reply);
+    assert_int_equal(smtpd_check_rcpt(&st, "x@elsewhere.example", reply), SMTPD_CHECK_OK);
+    config_override("smtpd_relay_restrictions", "permit_mynetworks, reject");
+    assert_int_equal(smtpd_check_rcpt(&st, "x@elsewhere.example", reply), SMTPD_CHECK_REJECT);
+    config_override("smtpd_relay_restrictions", "permit_mynetworks, nonsense");
+    str_reset(reply);
+    assert_int_equal(smtpd_check_rcpt(&st, "x@elsewhere.example", reply), SMTPD_CHECK_REJECT);
+    assert_string_equal(str_data(reply), "451 4.3.5 Server configuration error");
+    config_override("smtpd_relay_restrictions",
+		    "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
+    /* client restrictions: the submission port's "only after AUTH" */
+    config_override("smtpd_client_restrictions", "permit_sasl_authenticated, reject");
+    str_reset(reply);
+    assert_int_equal(smtpd_restrict_client(&st, reply), SMTPD_CHECK_OK);
+    st.sasl_username = NULL;
+    assert_int_equal(smtpd_restrict_client(&st, reply), SMTPD_CHECK_REJECT);
+    assert_string_equal(str_data(reply),
+			"554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied");
+    config_override("smtpd_client_restrictions", "");
+    str_free(&reply);
+}
+
 int     main(void)
 {
     const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_relay_restrictions),
 	cmocka_unit_test(test_policy),
 	cmocka_unit_test(test_table_error),
     };
