@@ -133,8 +133,11 @@ def test_starttls_forgets_and_discards_injected_commands(inst):
 
 
 def test_received_header_records_tls(inst):
-    c = TLSClient(inst.ports["smtps"], wrap=True)
+    c = TLSClient(inst.ports["smtp"])
     c.reply()
+    c.cmd("EHLO client.example")
+    c.cmd("STARTTLS")
+    c.starttls()
     c.cmd("EHLO client.example")
     assert c.cmd("MAIL FROM:<sender@example.org>")[0] == 250
     assert c.cmd("RCPT TO:<alice@mailroom.test>")[0] == 250
@@ -151,9 +154,11 @@ def test_received_header_records_tls(inst):
 
 
 def test_swaks_tls_and_tlsc(inst):
-    for port, flag in ((inst.ports["smtp"], "--tls"), (inst.ports["smtps"], "--tlsc")):
-        p = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", flag,
-                            "--to", "alice@mailroom.test", "--from", "s@example.org",
+    # the smtps port of the test instance is a submission port: AUTH first
+    auth = ["--auth", "PLAIN", "--auth-user", "bob", "--auth-password", "bob-pw"]
+    for port, flag in ((inst.ports["smtp"], ["--tls"]), (inst.ports["smtps"], ["--tlsc"] + auth)):
+        p = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}"] + flag +
+                           ["--to", "alice@mailroom.test", "--from", "bob@mailroom.test",
                             "--helo", "client.example"],
                            capture_output=True, timeout=30)
         out = p.stdout.decode()
