@@ -102,8 +102,13 @@ class Instance:
             [self.bin("master"), "-c", self.conf_dir, "-f"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log", "master.stderr"), "ab"),
             env=self.env, start_new_session=True)
+        # every SMTP listener, not just the first (master opens them in
+        # turn), then the unix and fifo services
+        smtp_up = wait and all(wait_port(self.ports[name])
+                               for name in ("smtp", "submission", "smtps", "reinject")
+                               if name in self.ports)
         if wait and "smtp" in self.ports:
-            if not wait_port(self.ports["smtp"]) or not self.wait_sockets():
+            if not smtp_up or not self.wait_sockets():
                 self.stop()
                 raise RuntimeError("instance did not start:\n" + self.log_text()[-3000:])
         return self
