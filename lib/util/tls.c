@@ -384,7 +384,9 @@ static void tls_deadline(struct timespec *deadline, int timeout_ms)
 /*
  * tls_retry - after an OpenSSL call returned ret: 1 if it should be
  * called again (it waited for the socket), 0 at a clean EOF, -1 on error
- * (errno ETIMEDOUT when the deadline passed, EPROTO for a TLS error).
+ * (errno ETIMEDOUT when the deadline passed, EPROTO for a TLS error,
+ * EINTR when a signal cut the wait short: the stream layer then calls
+ * again with the time left, and OpenSSL resumes where it was).
  */
 static int tls_retry(tls_conn_t *conn, int ret, const struct timespec *deadline)
 {
@@ -402,12 +404,10 @@ static int tls_retry(tls_conn_t *conn, int ret, const struct timespec *deadline)
 	    errno = EPROTO;
 	return -1;
     }
-    do {
-	n = poll(&pfd, 1, tls_remaining(deadline));
-    } while (n < 0 && errno == EINTR);
+    n = poll(&pfd, 1, tls_remaining(deadline));
     if (n == 0)
 	errno = ETIMEDOUT;
-    return n > 0 ? 1 : -1;
+    return n > 0 ? 1 : -1;		/* EINTR: the stream recomputes the time */
 }
 
 /* tls_read - the transport's read: one record, plus what is decrypted */
@@ -485,7 +485,7 @@ static tls_conn_t *tls_start(stream_t *s, tls_ctx_t *ctx, int server,
 	setup(conn->ssl, arg);
     sock_nonblock(conn->fd, 1);
     while ((r = server ? SSL_accept(conn->ssl) : SSL_connect(conn->ssl)) <= 0) {
-	if ((r = tls_retry(conn, r, &deadline)) > 0)
+	if ((r = tls_retry(conn, r, &deadline)) > 0 || (r < 0 && errno == EINTR))
 	    continue;
 	if (r == 0 || errno != EPROTO)
 	    *error_r = r == 0 || errno != ETIMEDOUT ? "lost connection" : "timeout";
