@@ -278,3 +278,15 @@ const char *sock_peer_addr(int fd, char *buf, size_t len, int *port_r)
 	ss.ss_family = AF_UNSPEC;
     return sock_format_addr(&ss, buf, len, port_r);
 }
+
+/* sock_local_addr - numeric local address and port (SASL wants both ends) */
+const char *sock_local_addr(int fd, char *buf, size_t len, int *port_r)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0)
+	ss.ss_family = AF_UNSPEC;
+    return sock_format_addr(&ss, buf, len, port_r);
+}

@@ -33,5 +33,7 @@ int     sock_split_hostport(char *addr, char **host_r, char **port_r);
 /* sock_peer_addr - numeric address of the peer ("unknown" if none),
  * written to buf */
 const char *sock_peer_addr(int fd, char *buf, size_t len, int *port_r);
+/* sock_local_addr - numeric local address and port */
+const char *sock_local_addr(int fd, char *buf, size_t len, int *port_r);
 
 #endif
