@@ -7,6 +7,7 @@ submission port (STARTTLS required, then AUTH required) and an smtps port
 Clients: Python's smtplib, swaks, and a raw socket client for exact replies.
 """
 import base64
+import os
 import re
 import smtplib
 import ssl
@@ -22,6 +23,19 @@ from test_tls import TLSClient
 
 def plain(user, pw):
     return base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+
+
+def smtp_port_with_auth(mailroom, extra):
+    """An instance whose plain SMTP port does AUTH: not chrooted, since
+    libsasl2 opens the sasldb in etc/ at each login."""
+    inst = mailroom(extra=dict(extra, smtpd_sasl_auth_enable="yes"), start=False)
+    path = os.path.join(inst.conf_dir, "master.conf")
+    lines = open(path).read().splitlines()
+    lines = [re.sub(r"^(127\.0\.0\.1:\d+\s+inet n y) y ", r"\1 n ", l)
+             if l.startswith(f"127.0.0.1:{inst.ports['smtp']} ") else l for l in lines]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return inst.start()
 
 
 @pytest.fixture
@@ -104,8 +118,8 @@ def test_plaintext_auth_without_tls(mailroom):
     """smtpd_tls_auth_only = no: AUTH is offered in clear, but without the
     plain-text mechanisms (noplaintext), which get 538 5.7.11; the loopback
     exception list allows them."""
-    inst = mailroom(extra={"smtpd_sasl_auth_enable": "yes", "smtpd_tls_auth_only": "no",
-                           "smtpd_error_sleep_time": "0"})
+    inst = smtp_port_with_auth(mailroom, {"smtpd_tls_auth_only": "no",
+                                          "smtpd_error_sleep_time": "0"})
     c = TLSClient(inst.ports["smtp"])
     c.reply()
     code, lines = c.cmd("EHLO client.example")
@@ -123,7 +137,7 @@ def test_plaintext_auth_without_tls(mailroom):
 
 
 def test_auth_only_default_refuses_in_clear(mailroom):
-    inst = mailroom(extra={"smtpd_sasl_auth_enable": "yes", "smtpd_error_sleep_time": "0"})
+    inst = smtp_port_with_auth(mailroom, {"smtpd_error_sleep_time": "0"})
     c = TLSClient(inst.ports["smtp"])
     c.reply()
     code, lines = c.cmd("EHLO client.example")
