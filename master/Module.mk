@@ -7,6 +7,7 @@ MASTER_COMMON_SRCS := master/master_conf.c master/master_pid.c master/master_dir
 master_SRCS := master/master.c master/master_services.c master/master_spawn.c \
 	master/master_dirs.c master/master_state.c $(MASTER_COMMON_SRCS)
 mailroom_SRCS := master/mailroom.c master/mailroom_check.c master/mailroom_tls.c \
+	master/mailroom_edit.c \
 	$(MASTER_COMMON_SRCS)
 # unit tests that exercise program code link its objects (see Makefile)
 test_master_conf_OBJS := $(BUILD)/obj/master/master_conf.o

@@ -39,6 +39,8 @@
 #define MAILROOM_START_WAIT	10	/* seconds for master to come up */
 #define MAILROOM_ORPHAN_WAIT	3000	/* ms: see mailroom_running */
 
+static int mailroom_usage(FILE *fp);
+
 /* mailroom_say - one line for the user on stderr */
 static void __attribute__((format(printf, 1, 2))) mailroom_say(const char *fmt, ...)
 {
@@ -197,11 +199,16 @@ static int cmd_stop(int argc, char **argv)
     return 0;
 }
 
-/* cmd_reload - SIGHUP */
+/* cmd_reload - the checks of start, then SIGHUP */
 static int cmd_reload(int argc, char **argv)
 {
     pid_t   pid;
 
+    if (mailroom_print_check() > 0) {
+	mailroom_say("not reloading: \"mailroom check\" found the problems above; "
+		     "master keeps the configuration it has");
+	return 1;
+    }
     if (mailroom_signal(SIGHUP, &pid) < 0)
 	return 1;
     mailroom_say("reloading the mail system (master pid %ld)", (long) pid);
@@ -278,8 +285,25 @@ static void config_print_one(const param_def_t *def, const char *value, int is_d
 
     if (ctx->defaults)
 	printf("%s = %s\n", def->name, config_default(def));
-    else if (!ctx->non_default || !is_default)
+    else if (ctx->non_default && !is_default)
+	printf("%s = %s\n", def->name, config_raw_value(def->name));
+    else if (!ctx->non_default)
 	printf("%s = %s\n", def->name, value);
+}
+
+/* cmd_config_edit - -e name=value ...: check each, then rewrite the file */
+static int cmd_config_edit(int argc, char **argv)
+{
+    const char *error;
+    int     ret = 0;
+
+    for (int i = 0; i < argc; i++) {
+	if (mailroom_config_edit(argv[i], &error) < 0) {
+	    mailroom_say("%s", error);
+	    ret = 1;
+	}
+    }
+    return ret;
 }
 
 /* cmd_config - parameter values */
@@ -289,6 +313,8 @@ static int cmd_config(int argc, char **argv)
     const param_def_t *def;
     int     i = 1, ret = 0;
 
+    if (i < argc && strcmp(argv[i], "-e") == 0)
+	return i + 1 < argc ? cmd_config_edit(argc - i - 1, argv + i + 1) : mailroom_usage(stderr);
     for (; i < argc && (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "-d") == 0); i++)
 	*(argv[i][1] == 'n' ? &ctx.non_default : &ctx.defaults) = 1;
     if (i >= argc) {
@@ -300,7 +326,8 @@ static int cmd_config(int argc, char **argv)
 	    mailroom_say("unknown parameter \"%s\"", argv[i]);
 	    ret = 1;
 	} else {
-	    printf("%s = %s\n", argv[i], ctx.defaults ? config_default(def) : config_str(argv[i]));
+	    printf("%s = %s\n", argv[i], ctx.defaults ? config_default(def)
+		   : ctx.non_default ? config_raw_value(argv[i]) : config_str(argv[i]));
 	}
     }
     return ret;
@@ -310,24 +337,28 @@ typedef struct {
     const char *name;
     int     (*fn)(int argc, char **argv);
     int     max_args;			/* after the command name; -1 any */
+    int     any_config;			/* works whatever mailroom.conf says */
+    const char *help;
 } mailroom_cmd_t;
 
 static const mailroom_cmd_t mailroom_cmds[] = {
-    {"start", cmd_start, 0},
-    {"stop", cmd_stop, 0},
-    {"reload", cmd_reload, 0},
-    {"status", cmd_status, 0},
-    {"check", cmd_check, 0},
-    {"config", cmd_config, -1},
-    {0, 0, 0},
+    {"start", cmd_start, 0, 0, "check the configuration, then start the mail system"},
+    {"stop", cmd_stop, 0, 1, "stop the mail system (works from the pid file)"},
+    {"reload", cmd_reload, 0, 0, "check, then make master re-read both files"},
+    {"status", cmd_status, 0, 1, "is it running; its services and processes"},
+    {"check", cmd_check, 0, 0, "validate files, values, directories and tables"},
+    {"config", cmd_config, -1, 0, "[-n|-d] [name...]: parameter values; -n as written "
+     "in mailroom.conf, -d the defaults; -e name=value...: set in mailroom.conf"},
+    {0, 0, 0, 0, 0},
 };
 
-/* mailroom_usage - say how to call us */
-static int mailroom_usage(void)
+/* mailroom_usage - say how to call us (on stdout for --help) */
+static int mailroom_usage(FILE *fp)
 {
-    fprintf(stderr, "usage: mailroom [-c config_dir] start|stop|reload|status|check|"
-	    "config [-n|-d] [name...]\n");
-    return 1;
+    fprintf(fp, "usage: mailroom [-c config_dir] [-v] COMMAND [arguments]\n");
+    for (const mailroom_cmd_t *c = mailroom_cmds; c->name; c++)
+	fprintf(fp, "  %-8s %s\n", c->name, c->help);
+    return fp == stdout ? 0 : 1;
 }
 
 int     main(int argc, char **argv)
@@ -336,25 +367,31 @@ int     main(int argc, char **argv)
     int     ch;
 
     msg_init("mailroom");
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+		     || strcmp(argv[1], "help") == 0))
+	return mailroom_usage(stdout);
     while ((ch = getopt(argc, argv, "+c:v")) != -1) {
 	switch (ch) {
 	case 'c': dir = optarg; break;
 	case 'v': msg_verbose++; break;
-	default: return mailroom_usage();
+	default: return mailroom_usage(stderr);
 	}
     }
     if (optind >= argc)
-	return mailroom_usage();
+	return mailroom_usage(stderr);
     for (const mailroom_cmd_t *c = mailroom_cmds; c->name; c++) {
 	if (strcmp(c->name, argv[optind]) != 0)
 	    continue;
 	if (c->max_args >= 0 && argc - optind - 1 > c->max_args)
-	    return mailroom_usage();
+	    return mailroom_usage(stderr);
 	if (config_load(dir, &error) < 0) {
 	    fprintf(stderr, "%s\n", error);
-	    return 1;
+	    if (!c->any_config)
+		return 1;
+	    mailroom_say("going on with the rest of %s", config_file());
 	}
 	return c->fn(argc - optind, argv + optind);
     }
-    return mailroom_usage();
+    mailroom_say("unknown command \"%s\"", argv[optind]);
+    return mailroom_usage(stderr);
 }

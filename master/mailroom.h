@@ -14,4 +14,8 @@ int     mailroom_check(str_t *problems, str_t *notes);
  * the number of problems, expiry warnings go to notes */
 int     mailroom_check_tls(str_t *problems, str_t *notes);
 
+/* mailroom_config_edit - "name=value": set it in mailroom.conf in place
+ * (mailroom_edit.c); 0 ok, -1 with *error_r */
+int     mailroom_config_edit(const char *assignment, const char **error_r);
+
 #endif

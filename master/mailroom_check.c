@@ -179,6 +179,8 @@ static void check_table_param(const param_def_t *def, const char *value, int is_
 	table_list_close(&list);
 	return;
     }
+    if (strcmp(def->name, "alias_maps") == 0)
+	error = mr_format("%s (newaliases builds alias tables from their source files)", error);
     if (config_line(def->name) > 0)
 	str_appendf(ctx->problems, "%s:%d: %s: %s\n", config_file(), config_line(def->name),
 		    def->name, error);

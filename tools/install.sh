@@ -278,6 +278,22 @@ install_owners() {
     done
 }
 
+# install_aliases - alias_maps defaults to hash:/etc/aliases (as Postfix on
+# Debian): make sure the source exists and build the table, as the MTA
+# packages do at installation; an existing /etc/aliases is kept as it is
+install_aliases() {
+    if [ ! -e "$DESTDIR/etc/aliases" ]; then
+        put_file "$TOP/conf/aliases" /etc/aliases 644
+        say "installed /etc/aliases (there was none)"
+    fi
+    [ -z "$DESTDIR" ] && [ "$AS_ROOT" = 1 ] || return 0
+    if [ ! -e /etc/aliases.db ] && "$PREFIX/lib/mailroom/sendmail" -bi; then
+        record "file /etc/aliases.db"
+        say "built /etc/aliases.db from /etc/aliases (newaliases)"
+    fi
+    return 0
+}
+
 [ -d "$BIN" ] || { echo "install: $BIN does not exist: run make first" >&2; exit 1; }
 install -d -m 755 "$SHARE"
 touch "$MANIFEST"
@@ -289,6 +305,7 @@ install_logging
 install_dirs
 install_unit
 install_owners
+install_aliases
 say "done: commands in $PREFIX/sbin, daemons in $PREFIX/lib/mailroom," \
     "configuration in $CONFDIR; what was done is listed in" \
     "$PREFIX/share/mailroom/install-manifest (make uninstall reverses it)"

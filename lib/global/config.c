@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/lline.h"
 #include "../util/msg.h"
@@ -34,6 +35,7 @@ typedef struct {
     char   *expanded;			/* cache */
     int     expanding;			/* being expanded: a reference is a loop */
     char   *var_copy;			/* the string *def->str_var points to */
+    char   *computed_def;		/* def->def_fn's answer, asked once */
 } config_entry_t;
 
 #define CONFIG_LINE_OVERRIDE	(-1)	/* e->line of a -o value */
@@ -176,8 +178,16 @@ static int config_parse(lline_t *reader, const char **error_r)
     str_t  *logical = str_new(256), *problem = str_new(100);
     int     line, r = 0, ret = 0;
 
-    while (ret == 0 && (r = lline_next(reader, logical, &line, problem)) > 0)
-	ret = config_commit_logical(logical, line, error_r);
+    /* a bad line is reported, and the rest of the file still read, so
+     * that "mailroom stop" and "status" find the queue directory */
+    while ((r = lline_next(reader, logical, &line, problem)) > 0) {
+	const char *line_error;
+
+	if (config_commit_logical(logical, line, &line_error) < 0 && ret == 0) {
+	    *error_r = line_error;
+	    ret = -1;
+	}
+    }
     if (ret == 0 && r < 0) {
 	mr_strlcpy(err, str_data(problem), sizeof(err));
 	*error_r = err;
@@ -216,6 +226,9 @@ int     config_load(const char *dir, const char **error_r)
     ret = config_parse(reader, error_r);
     lline_close(&reader);
     config_store("config_directory", dir, 0);
+    for (size_t i = 0; i < config_count; i++)	/* now, before any chroot */
+	if (config_entries[i].def->def_fn)
+	    (void) config_default(config_entries[i].def);
     return ret;
 }
 
@@ -260,9 +273,46 @@ static const char *config_raw(config_entry_t *e)
 
 const char *config_default(const param_def_t *d)
 {
+    config_entry_t *e;
+
     if (d->compat_level > 0 && d->old_def && config_compat_level() < d->compat_level)
 	return d->old_def;
-    return d->def;
+    if (d->def_fn == NULL || (e = config_entry(d->name)) == NULL)
+	return d->def;
+    if (e->computed_def == NULL)		/* once: the answer must not change */
+	e->computed_def = mr_strdup(d->def_fn(d->def));
+    return e->computed_def;
+}
+
+const char *config_raw_value(const char *name)
+{
+    config_entry_t *e = config_entry(name);
+
+    if (e == NULL)
+	msg_panic("config_raw_value: unknown parameter %s", name);
+    return config_raw(e);
+}
+
+/* config_unique_words - drop repeated words (case-insensitive) of a list */
+static void config_unique_words(char **value)
+{
+    str_t  *out = str_new(strlen(*value) + 1);
+    char   *copy = mr_strdup(*value), *cp = copy, *word;
+
+    while ((word = next_token(&cp, ", \t\n")) != NULL) {
+	int     seen = 0;
+	char   *prev = str_data(out), *pcp, *pword;
+
+	prev = mr_strdup(prev);
+	for (pcp = prev; !seen && (pword = next_token(&pcp, ", ")) != NULL;)
+	    seen = strcasecmp(pword, word) == 0;
+	mr_free(prev);
+	if (!seen)
+	    str_appendf(out, "%s%s", str_len(out) ? ", " : "", word);
+    }
+    mr_free(copy);
+    mr_free(*value);
+    *value = str_steal(&out);
 }
 
 /* config_ref - parse "$name" or "${name}" at cp; name length, 0 if none */
@@ -331,10 +381,13 @@ static int config_expand_entry(config_entry_t *e, const char **error_r)
     out = str_new(64);
     ret = config_expand(out, config_raw(e), error_r);
     e->expanding = 0;
-    if (ret == 0)
+    if (ret == 0) {
 	e->expanded = str_steal(&out);
-    else
+	if (e->def->unique_words)
+	    config_unique_words(&e->expanded);
+    } else {
 	str_free(&out);
+    }
     return ret;
 }
 

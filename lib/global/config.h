@@ -63,6 +63,10 @@ typedef struct param_def {
     int    *int_var;			/* bool, int, time: filled by config_fill */
     long long *size_var;		/* size */
     const char **str_var;		/* string, list, table */
+    /* def_fn - a default computed from the machine (myhostname), asked
+     * once per process, at config_load, before any chroot; gets def */
+    const char *(*def_fn)(const char *def);
+    int     unique_words;		/* list: a repeated word counts once */
 } param_def_t;
 
 /*
@@ -143,6 +147,9 @@ const char *config_file(void);
 const char *config_dir(void);
 /* config_compat_level - the effective compatibility_level */
 int     config_compat_level(void);
+/* config_raw_value - the value in force for name as written (its $name
+ * references not expanded); unknown name: panic */
+const char *config_raw_value(const char *name);
 /* config_default - the unexpanded default in force for def at the
  * effective compatibility_level */
 const char *config_default(const param_def_t *def);
