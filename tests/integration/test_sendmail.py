@@ -104,6 +104,15 @@ def only_message(inst, queue="incoming"):
     return env, qrecords.content(recs), paths[0]
 
 
+def maildrop_empty(inst, timeout=10.0):
+    """Wait until maildrop/ is empty: pickup removes a file once cleanup
+    has answered, a moment after the queue file appears."""
+    deadline = time.time() + timeout
+    while qrecords.files(inst.spool, "maildrop") and time.time() < deadline:
+        time.sleep(0.05)
+    assert qrecords.files(inst.spool, "maildrop") == []
+
+
 def read_records(path):
     with open(path, "rb") as f:
         return qrecords.parse(f.read())
@@ -121,6 +130,7 @@ def test_mailx_sends_through_sendmail(inst, tmp_path):
     assert envl["rcpts"] == ["alice@mailroom.test"]
     assert b"\nSubject: hello there\n" in b"\n" + body
     assert body.endswith(b"\n\nbody text\n")
+    maildrop_empty(inst)
     q = inst.run(["sendmail", "-bp"])
     assert q.returncode == 0
     assert "alice@mailroom.test" in q.stdout.decode()
@@ -252,12 +262,7 @@ def test_mail_waits_in_maildrop_while_down(mailroom):
     envl, body, _ = only_message(inst)
     assert envl["rcpts"] == ["alice@mailroom.test"]
     assert body.endswith(b"\n\nwaiting\n")
-    # pickup removes the maildrop file once cleanup has answered, which
-    # is a moment after the queue file appears
-    deadline = time.time() + 10
-    while qrecords.files(inst.spool, "maildrop") and time.time() < deadline:
-        time.sleep(0.05)
-    assert qrecords.files(inst.spool, "maildrop") == []
+    maildrop_empty(inst)
     q = inst.run(["mailq"] if os.path.exists(inst.bin("mailq")) else ["sendmail", "-bp"])
     assert "alice@mailroom.test" in q.stdout.decode()
 
@@ -361,5 +366,6 @@ def test_v_names_the_maildrop_id_and_the_log_maps_it(inst):
     qid = os.path.basename(path)
     assert qid != drop_id
     inst.wait_log(rf"{qid}: uid={os.getuid()} from=<{LOGIN}@{ORIGIN}> orig_id={drop_id}$")
+    maildrop_empty(inst)
     q = inst.run(["mailroom-queue", "-p"]).stdout.decode()
     assert qid in q and drop_id not in q

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import qrecords
-from test_sendmail import only_message, poke_pickup, queue_only, need
+from test_sendmail import maildrop_empty, only_message, poke_pickup, queue_only, need
 
 SIZE_LIMIT = 100000
 RCPT_LIMIT = 50
@@ -167,6 +167,7 @@ def test_fifo_in_a_queue_does_not_block_mailq(limited):
     r = limited.run(["sendmail", "alice@mailroom.test"], input=b"Subject: q\n\nok\n")
     assert r.returncode == 0, r.stderr
     only_message(limited)
+    maildrop_empty(limited)
     qid = qrecords.fake_qid(3)
     path = qrecords.hashed_path(limited.spool, "deferred", qid)
     os.makedirs(os.path.dirname(path), exist_ok=True)
