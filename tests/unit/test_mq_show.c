@@ -34,7 +34,8 @@ static void plant(const char *queue, const char *id, const str_t *data)
 	(void) mkdir(dir, 0700);
 	*cp = '/';
     }
-    assert_true((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600)) >= 0);
+    /* 0700: the owner's execute bit marks a queue file ready */
+    assert_true((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0700)) >= 0);
     assert_int_equal(write(fd, str_data(data), str_len(data)), (ssize_t) str_len(data));
     close(fd);
     mr_free(dir);

@@ -1,7 +1,8 @@
 /*
  * test_qscan.c - the queue scanner: every committed file at any hash
  * depth, nothing else (temporary files, strays, non-hex directories,
- * too-deep levels), and FIFOs named like IDs are listed by name only:
+ * too-deep levels, files not marked ready), and FIFOs named like IDs
+ * are listed by name only (so that they are reported):
  * the scanner never opens them (the reader refuses them without
  * blocking, see test_nonregular).
  */
@@ -23,16 +24,18 @@
 #define ID4 "0TP5Z9T3Y606IRAM"
 #define ID5 "0TP5Z9T3Y606IRAN"
 
-/* make - create a file or directory under the temp queue "q" */
+/* make - create a file (dir 0: ready; 2: not ready) or a directory (1)
+ * under the temp queue "q" */
 static void make(const char *rel, int dir)
 {
     char   *path = mr_format("%s/q/%s", unit_tmpdir(), rel);
     int     fd;
 
-    if (dir)
+    if (dir == 1)
 	assert_int_equal(mkdir(path, 0700), 0);
     else {
-	assert_true((fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600)) >= 0);
+	/* 0700: the owner's execute bit marks a queue file ready */
+	assert_true((fd = open(path, O_CREAT | O_WRONLY | O_EXCL, dir > 1 ? 0600 : 0700)) >= 0);
 	close(fd);
     }
     mr_free(path);
@@ -62,6 +65,7 @@ static void test_scan(void **state)
     make("A/3/" ID3, 0);				/* depth 2 */
     make("A/3/.t123.4", 0);				/* temp file */
     make("A/stray", 0);
+    make("A/" "0TP5Z9T3Y606IRAX", 2);			/* not ready yet */
     make("lowercase0tp5z9t", 0);
     make("G", 1);					/* not a hash digit */
     make("G/" "0TP5Z9T3Y606IRAZ", 0);
