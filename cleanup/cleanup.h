@@ -43,6 +43,8 @@ typedef struct cleanup_state {
     long    size_offset;		/* where the SIZE value is in the file */
     long    expand_steps;		/* alias lookups for this recipient */
     size_t  expand_base;		/* final count before this recipient */
+    long    expand_limit;		/* virtual_alias_expansion_limit */
+    struct htable *seen;		/* final recipients so far, folded */
 } cleanup_state_t;
 
 /* cleanup_fail - remember the first problem (later ones are ignored) */

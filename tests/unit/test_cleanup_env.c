@@ -153,6 +153,28 @@ static void test_alias_expansion(void **state)
     }
 }
 
+/* test_many_duplicates - 20,000 recipients, each sent twice in two
+ * spellings: 10,000 remain, in first-seen order (a hash set: this
+ * took seconds when every recipient was compared with all before it) */
+static void test_many_duplicates(void **state)
+{
+    str_t  *env = str_new(1 << 20);
+    cleanup_run_t r;
+
+    str_set(env, "F=s@x");
+    for (int i = 0; i < 10000; i++)
+	str_appendf(env, " R=user%d@far.test", i);
+    for (int i = 0; i < 10000; i++)
+	str_appendf(env, " R=USER%d@FAR.TEST", i);
+    run(&r, CLEANUP_FLAG_NO_ALIAS, str_data(env), "x");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.qf->rcpt_count, 10000);
+    assert_string_equal(r.qf->rcpts[0].address, "user0@far.test");
+    assert_string_equal(r.qf->rcpts[9999].address, "user9999@far.test");
+    done(&r);
+    str_free(&env);
+}
+
 /* test_alias_orcpt - an expanded recipient remembers the original */
 static void test_alias_orcpt(void **state)
 {
@@ -263,6 +285,7 @@ int     main(void)
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_alias_expansion),
 	cmocka_unit_test(test_alias_orcpt),
+	cmocka_unit_test(test_many_duplicates),
 	cmocka_unit_test(test_alias_limits),
 	cmocka_unit_test(test_headers_added),
 	cmocka_unit_test(test_headerless_content),

@@ -1,6 +1,6 @@
 /*
- * test_mq_show.c - the queue listing (mailroom-queue -p and -j, and
- * showq, which share it): one golden listing of planted queue files
+ * test_qshow.c - the queue listing (lib/queue/qshow.c: mailroom-queue
+ * -p and -j, and showq, which share it): one golden listing of planted queue files
  * covering the queue markers, done recipients, a delay reason, a corrupt
  * file (skipped), a maildrop file over postdrop's limits (skipped), and
  * the empty queue.
@@ -17,7 +17,9 @@
 #include "queue/record.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
-#include "../../tools/queue/mq_show.c"
+#include "global/mail_proto.h"
+#include "queue/qshow.h"
+#include "util/stream.h"
 
 /* plant - write a file at the place qfile_path gives for queue/id */
 static void plant(const char *queue, const char *id, const str_t *data)
@@ -73,7 +75,7 @@ static char *listing(int json)
     char    buf[8192];
     ssize_t n;
 
-    assert_int_equal(mq_show(s, json), 0);
+    assert_int_equal(qshow_list(s, json), 0);
     stream_close(&s);
     n = pread(fd, buf, sizeof(buf) - 1, 0);
     assert_true(n >= 0);
