@@ -92,7 +92,7 @@ def pickup_rss(d, n):
     path = os.path.join(d, "spool", "maildrop", qid)
     with open(path, "wb") as f:
         f.write(data)
-    os.chmod(path, 0o444)
+    os.chmod(path, 0o544)           # u+x: the ready mark of a committed file
     pid = pickup_pid(d)
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(os.path.join(d, "spool", "public", "pickup"))
