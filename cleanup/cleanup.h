@@ -11,6 +11,8 @@
 #include "queue/qfile.h"
 #include "util/str.h"
 
+#define CLEANUP_SIZE_WIDTH	15	/* fixed width of the SIZE value */
+
 /* Where in the message the client is */
 #define CLEANUP_PART_ENV	0	/* before MESG */
 #define CLEANUP_PART_HEADER	1	/* header lines */
@@ -50,6 +52,18 @@ typedef struct cleanup_state {
 /* cleanup_fail - remember the first problem (later ones are ignored) */
 void    cleanup_fail(cleanup_state_t *cs, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* cleanup_state_new - state for one message written to qo */
+cleanup_state_t *cleanup_state_new(qfile_out_t *qo);
+/* cleanup_state_free - release, removing the temp file if not
+ * committed; sets *csp to NULL */
+void    cleanup_state_free(cleanup_state_t **csp);
+/* cleanup_begin_file - the SIZE placeholder (patched at commit) and TIME */
+void    cleanup_begin_file(cleanup_state_t *cs);
+/* cleanup_record - validate and handle one record from the client; 1 at
+ * END (the answer is due), else 0. After a refusal (cs->status set)
+ * records are only read until END. */
+int     cleanup_record(cleanup_state_t *cs, int type, const str_t *value);
 
 /* cleanup_check_init - start the envelope validator for the client's
  * flags: a local submission (pickup) may set only what a user may */

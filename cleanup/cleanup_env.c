@@ -120,7 +120,7 @@ static int cleanup_seen(cleanup_state_t *cs, const char *addr)
     int     seen;
 
     str_set(key, addr);
-    str_lower(key);
+    lowercase(str_data(key));
     seen = htable_put(cs->seen, str_data(key), str_len(key), "", 0) == 1;
     str_free(&key);
     return seen;

@@ -1,18 +1,21 @@
 /*
- * test_postdrop.c - postdrop's reading and checking (pd_copy), as a
+ * test_postdrop.c - postdrop's reading and checking (pd_copy.c), as a
  * table: input records in, exit status and reason out, and for accepted
  * input the records that reach the maildrop file.
  */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "unit_helpers.h"
 
-#define main postdrop_main
-#include "../../tools/postdrop/postdrop.c"
-#undef main
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "queue/record.h"
+#include "util/mymalloc.h"
+#include "../../tools/postdrop/postdrop.h"
 
 /* put - one token "T=value" (or "T") as a record */
 static void put(str_t *out, const char *tok)
