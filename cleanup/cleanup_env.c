@@ -203,8 +203,6 @@ static void cleanup_rcpts_free(cleanup_rcpt_t *r, size_t count)
 /* cleanup_resolve - the final recipient list, without duplicates */
 static void cleanup_resolve(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *count)
 {
-    cs->seen = htable_new();
-    cs->expand_limit = config_int("virtual_alias_expansion_limit", 1, 1000000);
     for (size_t i = 0; i < cs->rcpt_count && !cs->status; i++) {
 	char   *canon = cleanup_canon(cs, cleanup_rcpt_canonical, cs->rcpts[i].address);
 
@@ -213,7 +211,6 @@ static void cleanup_resolve(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *c
 	cleanup_expand(cs, canon, 0, &cs->rcpts[i], out, count);
 	mr_free(canon);
     }
-    htable_free(&cs->seen);
 }
 
 /* cleanup_add_bcc - one blind copy: expanded like any recipient, with
@@ -289,9 +286,13 @@ void    cleanup_env_finish(cleanup_state_t *cs)
     sender = cleanup_canon(cs, cleanup_sender_canonical, cs->sender);
     mr_free(cs->sender);
     cs->sender = sender;
+    /* one set of final recipients for the resolved ones and the copies */
+    cs->seen = htable_new();
+    cs->expand_limit = config_int("virtual_alias_expansion_limit", 1, 1000000);
     cleanup_resolve(cs, &final, &count);
     if (!cs->status && count > 0)
 	cleanup_bcc(cs, &final, &count);
+    htable_free(&cs->seen);
     if (!cs->status && count == 0)
 	cleanup_fail(cs, CLEANUP_STAT_NORCPT, "no recipients");
     if (!cs->status)
