@@ -117,13 +117,22 @@ fuzz:
 # whose first heading names it ("# smtpd(8) ...") becomes that page (and
 # links for the other names there); the others are named here.
 MAN_NAMED := $(shell grep -l '^\# [a-z][a-z0-9.-]*([1-8])' docs/*.md)
-MAN_OTHER := docs/configuration.md:mailroom.conf.5 \
+MAN_OTHER := $(BUILD)/doc/mailroom.conf.md:mailroom.conf.5 \
 	docs/queue.md:cleanup.8,pickup.8 docs/tables.md:mailroom-map.1,tabled.8
 MAN_STAMP := $(BUILD)/man/.made
+PARAM_REF := $(BUILD)/doc/parameters.md
 
 all: $(MAN_STAMP)
 
-$(MAN_STAMP): $(wildcard docs/*.md) tools/md2man.py
+# The parameter reference, from the typed tables; mailroom.conf(5) is the
+# configuration page followed by it.
+$(PARAM_REF): $(wildcard lib/global/params_*.c) $(wildcard docs/*.md) tools/paramref.py
+	@mkdir -p $(dir $@)
+	@echo '  REF   $@'
+	@/usr/bin/python3 tools/paramref.py $@ $(wildcard lib/global/params_*.c) -- $(wildcard docs/*.md)
+	@cat docs/configuration.md $@ > $(BUILD)/doc/mailroom.conf.md
+
+$(MAN_STAMP): $(wildcard docs/*.md) tools/md2man.py $(PARAM_REF)
 	@mkdir -p $(dir $@)
 	@echo '  MAN   $(BUILD)/man'
 	@for doc in $(MAN_NAMED); do /usr/bin/python3 tools/md2man.py $$doc $(BUILD)/man || exit 1; done

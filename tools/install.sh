@@ -161,6 +161,11 @@ install_mta_commands() {
     return 0
 }
 
+# install_docs - the parameter reference made by the build
+install_docs() {
+    put_file "$BUILD/doc/parameters.md" "$PREFIX/share/doc/mailroom/parameters.md" 644
+}
+
 # install_man - the manual pages made by the build (build/man/NAME.S.gz)
 install_man() {
     local page name section
@@ -300,6 +305,7 @@ touch "$MANIFEST"
 install_programs
 install_mta_commands
 install_man
+install_docs
 install_conf
 install_logging
 install_dirs

@@ -131,3 +131,23 @@ def test_myhostname_defaults_to_the_machine_name(tmp_path):
 def test_mydestination_has_no_duplicates(tmp_path):
     d = bare_conf(tmp_path, "myhostname = localhost.localdomain\n")
     assert config_of(d, "mydestination")["mydestination"] == "localhost.localdomain, localhost"
+
+
+def test_parameter_reference_lists_every_parameter(tmp_path):
+    """build/doc/parameters.md is made from the declarations: every name
+    mailroom knows is there with its type and default."""
+    d = bare_conf(tmp_path)
+    defaults = config_of(d, flag="-d")
+    ref = open(os.path.join(BIN, "..", "doc", "parameters.md")).read()
+    rows = {}
+    for line in ref.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(defaults)
+    assert rows["smtpd_timeout"][1:4] == ["time", "`300s`", "1 .. INT_MAX"]
+    assert rows["mydestination"][1] == "list"
+    # and mailroom.conf(5) carries it
+    import gzip
+    page = gzip.open(os.path.join(BIN, "..", "man", "mailroom.conf.5.gz")).read().decode()
+    assert "smtpd_timeout" in page and '.SH "PARAMETERS"' in page
