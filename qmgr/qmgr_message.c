@@ -393,6 +393,10 @@ void    qmgr_message_load(const char *id)
 	qmgr_busy_elsewhere(id);
 	return;
     }
+    /* the line log tools (pflogsumm, mailgraph) count messages by */
+    msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id,
+	     qf->sender ? qf->sender : "", qf->size >= 0 ? qf->size : (long long) qf->file_size,
+	     qf->rcpt_count);
     qmgr_message_route(qmgr_message_new(id, qf), qf);
     qfile_close(&qf);
 }

@@ -4,7 +4,7 @@ set -e
 PKGS="build-essential pkg-config libssl-dev libdb-dev libcdb-dev tinycdb db-util
  util-linux clang libclang-rt-14-dev clang-format
  libsasl2-dev sasl2-bin libsasl2-modules libcmocka-dev python3-pytest
- libpcre2-dev libidn2-dev zlib1g-dev python3-dnslib swaks bsd-mailx socat openssl
+ libpcre2-dev libidn2-dev zlib1g-dev python3-dnslib swaks bsd-mailx socat openssl pflogsumm mailgraph
  man-db systemd
  libnet-ssleay-perl fail2ban"
 missing=""

@@ -2,8 +2,9 @@
  * qfile.h - queue IDs, where a queue file lives, creating, committing
  * and reading queue files (and maildrop files, which use the same format).
  *
- * Queue ID: 16 characters of [0-9A-Z]: 7 base-36 digits of the seconds,
- * 4 of the microseconds, 5 of the inode number of the file (mod 36^5).
+ * Queue ID: 16 characters of [0-9B-DF-HJ-NP-TV-Z] (no vowels, as Postfix's
+ * long IDs): 11 base-31 digits of the arrival time in microseconds, 5 of
+ * the inode number of the file (mod 31^5).
  * IDs sort by time as plain strings. The file name in a queue directory
  * is the ID; temporary files start with "." and are never taken for a
  * queue file (qid_valid rejects them).

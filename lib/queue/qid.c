@@ -1,12 +1,16 @@
 /*
  * qid.c - queue IDs and where a queue file lives (see qfile.h).
  *
- * An ID is 7 base-36 digits of seconds, 4 of microseconds and 5 of the
- * file's inode number. Two files that exist at the same time have
- * different inodes, and one process never hands out the same time part
- * twice, so IDs are unique; a leftover collision (inodes equal modulo
- * 36^5 in the same microsecond) makes the no-replace rename fail rather
- * than overwrite a file.
+ * An ID is 11 base-31 digits of the arrival time in microseconds and 5
+ * of the file's inode number. The 31 digits are 0-9 and the consonants
+ * B-Z (no vowels), as in Postfix's long queue IDs: no ID spells a word,
+ * and log tools that recognize Postfix's IDs by that alphabet (mailgraph)
+ * recognize ours. The digits are in ASCII order, so IDs sort by time as
+ * plain strings. Two files that exist at the same time have different
+ * inodes, and one process never hands out the same time twice, so IDs
+ * are unique; a leftover collision (inodes equal modulo 31^5 in the same
+ * microsecond) makes the no-replace rename fail rather than overwrite a
+ * file. 31^11 microseconds last until the year 2775.
  *
  * Hash directories are not the ID's first characters: those encode the
  * time and change slowly, which would pile a burst of mail into one
@@ -27,28 +31,31 @@
 #include "queue/qfile.h"
 #include "util/str.h"
 
-#define QID_SEC_DIGITS	7
-#define QID_USEC_DIGITS	4
+#define QID_TIME_DIGITS	11
 #define QID_UNIQ_DIGITS	5
+#define QID_BASE	31
 #define QID_MAX_DEPTH	4
 
-static const char qid_digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+static const char qid_digits[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
+static const char qid_hex[] = "0123456789ABCDEF";	/* hash directory names */
 
-/* qid_encode - fixed-width base 36, most significant digit first */
+/* qid_encode - fixed-width base 31, most significant digit first */
 static void qid_encode(char *out, unsigned long long value, int width)
 {
     for (int i = width - 1; i >= 0; i--) {
-	out[i] = qid_digits[value % 36];
-	value /= 36;
+	out[i] = qid_digits[value % QID_BASE];
+	value /= QID_BASE;
     }
 }
 
 /* qid_make - encode time and unique number */
 void    qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique)
 {
-    qid_encode(id, (unsigned long long) tv->tv_sec, QID_SEC_DIGITS);
-    qid_encode(id + QID_SEC_DIGITS, (unsigned long long) tv->tv_usec, QID_USEC_DIGITS);
-    qid_encode(id + QID_SEC_DIGITS + QID_USEC_DIGITS, unique, QID_UNIQ_DIGITS);
+    unsigned long long usec = (unsigned long long) tv->tv_sec * 1000000ULL
+	+ (unsigned long long) tv->tv_usec;
+
+    qid_encode(id, usec, QID_TIME_DIGITS);
+    qid_encode(id + QID_TIME_DIGITS, unique, QID_UNIQ_DIGITS);
     id[QID_LEN] = 0;
 }
 
@@ -70,7 +77,7 @@ void    qid_new(char id[QID_BUFSIZE], unsigned long unique)
     qid_make(id, &tv, unique);
 }
 
-/* qid_value - decode n base-36 digits; -1 if one is not a digit */
+/* qid_value - decode n base-31 digits; -1 if one is not a digit */
 static long long qid_value(const char *cp, int n)
 {
     long long v = 0;
@@ -80,28 +87,22 @@ static long long qid_value(const char *cp, int n)
 
 	if (d == NULL)
 	    return -1;
-	v = v * 36 + (d - qid_digits);
+	v = v * QID_BASE + (d - qid_digits);
     }
     return v;
 }
 
-/* qid_valid - 16 characters of [0-9A-Z] with microseconds < 10^6 */
+/* qid_valid - 16 characters of the ID alphabet */
 int     qid_valid(const char *name)
 {
-    if (strlen(name) != QID_LEN)
-	return 0;
-    if (qid_value(name, QID_LEN - QID_USEC_DIGITS - QID_UNIQ_DIGITS) < 0
-	|| qid_value(name + QID_SEC_DIGITS + QID_USEC_DIGITS, QID_UNIQ_DIGITS) < 0)
-	return 0;
-    long long usec = qid_value(name + QID_SEC_DIGITS, QID_USEC_DIGITS);
-
-    return usec >= 0 && usec < 1000000;
+    return strlen(name) == QID_LEN && qid_value(name, QID_TIME_DIGITS) >= 0
+	&& qid_value(name + QID_TIME_DIGITS, QID_UNIQ_DIGITS) >= 0;
 }
 
 /* qid_time - the seconds part */
 long    qid_time(const char *id)
 {
-    return (long) qid_value(id, QID_SEC_DIGITS);
+    return (long) (qid_value(id, QID_TIME_DIGITS) / 1000000);
 }
 
 /* qfile_hashed - is this queue listed in hash_queue_names? */
@@ -132,7 +133,7 @@ static void qfile_hash_digits(char digits[QID_MAX_DEPTH], const char *id, int de
     unsigned long h = qfile_hash(id);
 
     for (int i = 0; i < depth; i++)
-	digits[i] = qid_digits[(h >> (4 * i)) & 0xf];
+	digits[i] = qid_hex[(h >> (4 * i)) & 0xf];
 }
 
 /* qfile_path - queue-relative path with hash directories */

@@ -10,7 +10,7 @@ import os
 import re
 import stat
 
-QID_RE = re.compile(r"^[0-9A-Z]{16}$")
+QID_RE = re.compile(r"^[0-9B-DF-HJ-NP-TV-Z]{16}$")
 
 TIME, SIZE, SENDER, RCPT, DONE = b"T", b"S", b"F", b"R", b"D"
 ORCPT, NOTIFY, ATTR, MESG, NORM, CONT, END = b"O", b"N", b"A", b"M", b"L", b"C", b"E"
