@@ -18,11 +18,11 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define ID1 "0TP5Z9T3Y606IRAJ"
-#define ID2 "0TP5Z9T3Y606IRAK"
-#define ID3 "0TP5Z9T3Y606IRAL"
-#define ID4 "0TP5Z9T3Y606IRAM"
-#define ID5 "0TP5Z9T3Y606IRAN"
+#define ID1 "0TP5Z9T3Y606KRBJ"
+#define ID2 "0TP5Z9T3Y606KRBK"
+#define ID3 "0TP5Z9T3Y606KRBL"
+#define ID4 "0TP5Z9T3Y606KRBM"
+#define ID5 "0TP5Z9T3Y606KRBN"
 
 /* make - create a file (dir 0: ready; 2: not ready) or a directory (1)
  * under the temp queue "q" */
@@ -65,17 +65,17 @@ static void test_scan(void **state)
     make("A/3/" ID3, 0);				/* depth 2 */
     make("A/3/.t123.4", 0);				/* temp file */
     make("A/stray", 0);
-    make("A/" "0TP5Z9T3Y606IRAX", 2);			/* not ready yet */
+    make("A/" "0TP5Z9T3Y606KRBX", 2);			/* not ready yet */
     make("lowercase0tp5z9t", 0);
     make("G", 1);					/* not a hash digit */
-    make("G/" "0TP5Z9T3Y606IRAZ", 0);
+    make("G/" "0TP5Z9T3Y606KRBZ", 0);
     make("1", 1);
     make("1/2", 1);
     make("1/2/3", 1);
     make("1/2/3/4", 1);
     make("1/2/3/4/" ID4, 0);				/* depth 4: the deepest */
     make("1/2/3/4/5", 1);
-    make("1/2/3/4/5/" "0TP5Z9T3Y606IRAY", 0);		/* too deep */
+    make("1/2/3/4/5/" "0TP5Z9T3Y606KRBY", 0);		/* too deep */
     fifo = mr_format("%s/q/B", unit_tmpdir());
     assert_int_equal(mkdir(fifo, 0700), 0);
     mr_free(fifo);

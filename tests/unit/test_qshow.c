@@ -87,18 +87,18 @@ static char *listing(int json)
 
 static const char golden[] =
 "-Queue ID-        --Size-- ---Arrival Time----  -Sender/Recipient-------\n"
-"0TP5Z9T3Y606IRA1       100 Tue Nov 14 22:13:20  s@example.org\n"
+"0TP5Z9T3Y606KRB1       100 Tue Nov 14 22:13:20  s@example.org\n"
 "                                                b@example.net\n"
 "\n"
-"0TP5Z9T3Y606IRA2*     2000 Tue Nov 14 22:13:20  MAILER-DAEMON\n"
+"0TP5Z9T3Y606KRB2*     2000 Tue Nov 14 22:13:20  MAILER-DAEMON\n"
 "                                                c@example.net\n"
 "\n"
-"0TP5Z9T3Y606IRA3      1000 Tue Nov 14 22:13:20  s@example.org\n"
+"0TP5Z9T3Y606KRB3      1000 Tue Nov 14 22:13:20  s@example.org\n"
 "       (connect to mx.example.net: Connection refused)\n"
 "                                                d@example.net\n"
 "                                                e@example.net\n"
 "\n"
-"0TP5Z9T3Y606IRA4!       50 Tue Nov 14 22:13:20  s@example.org\n"
+"0TP5Z9T3Y606KRB4!       50 Tue Nov 14 22:13:20  s@example.org\n"
 "                                                f@example.net\n"
 "\n"
 "-- 4 Kbytes in 4 Requests.\n";
@@ -115,21 +115,21 @@ static void test_golden(void **state)
     out = listing(0);
     assert_string_equal(out, "Mail queue is empty\n");
     mr_free(out);
-    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606IRA1", s = message("s@example.org",
+    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606KRB1", s = message("s@example.org",
 							      "!a@example.net,b@example.net", "100"));
     str_free(&s);
-    plant(MAIL_QUEUE_ACTIVE, "0TP5Z9T3Y606IRA2", s = message("", "c@example.net", "2000"));
+    plant(MAIL_QUEUE_ACTIVE, "0TP5Z9T3Y606KRB2", s = message("", "c@example.net", "2000"));
     str_free(&s);
-    plant(MAIL_QUEUE_DEFERRED, "0TP5Z9T3Y606IRA3", s = message("s@example.org",
+    plant(MAIL_QUEUE_DEFERRED, "0TP5Z9T3Y606KRB3", s = message("s@example.org",
 							      "d@example.net,e@example.net", "1000"));
     str_free(&s);
     str_set(defer, "rcpt=d@example.net\nreason=connect to mx.example.net: Connection refused\n\n");
-    plant(MAIL_QUEUE_DEFER, "0TP5Z9T3Y606IRA3", defer);
-    plant(MAIL_QUEUE_HOLD, "0TP5Z9T3Y606IRA4", s = message("s@example.org", "f@example.net", "50"));
+    plant(MAIL_QUEUE_DEFER, "0TP5Z9T3Y606KRB3", defer);
+    plant(MAIL_QUEUE_HOLD, "0TP5Z9T3Y606KRB4", s = message("s@example.org", "f@example.net", "50"));
     str_free(&s);
     str_set(bad, "garbage");
-    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606IRA5", bad);
-    plant(MAIL_QUEUE_MAILDROP, "0TP5Z9T3Y606IRA6", s = message("s@example.org",
+    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606KRB5", bad);
+    plant(MAIL_QUEUE_MAILDROP, "0TP5Z9T3Y606KRB6", s = message("s@example.org",
 					      "a@x,b@x,c@x,d@x", NULL));	/* > limit */
     str_free(&s);
     out = listing(0);
@@ -137,7 +137,7 @@ static void test_golden(void **state)
     mr_free(out);
     out = listing(1);
     assert_non_null(strstr(out, "{\"queue_name\": \"deferred\", \"queue_id\": "
-			   "\"0TP5Z9T3Y606IRA3\", \"arrival_time\": 1700000000, "
+			   "\"0TP5Z9T3Y606KRB3\", \"arrival_time\": 1700000000, "
 			   "\"message_size\": 1000, \"sender\": \"s@example.org\", "
 			   "\"recipients\": [{\"address\": \"d@example.net\", \"delay_reason\": "
 			   "\"connect to mx.example.net: Connection refused\"}, "
