@@ -37,7 +37,7 @@ UNIT_EXTRA := tests/unit/unit_helpers.c
 
 PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
 
-.PHONY: test-install uninstall all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
+.PHONY: deb test-install uninstall all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
 all: $(PROG_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -146,9 +146,15 @@ install: all
 uninstall:
 	@bash tools/uninstall.sh "$(DESTDIR)" "$(PREFIX)"
 
+# a Debian package from the tree (debian/), checked by lintian; the .deb
+# goes to build/deb/
+deb:
+	@bash tools/make-deb.sh
+
 # root, on a scratch machine: install over Debian's postfix and back
 test-install: all
 	@bash tests/install/test-install.sh
+	@bash tests/install/test-deb.sh
 
 clean:
 	rm -rf build build-asan

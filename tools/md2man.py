@@ -79,11 +79,24 @@ def render_table(lines, out):
         out.append(safe_line(inline("; ".join(rest))) if rest else "\\&")
 
 
-def convert(lines, title, section, source):
+def name_section(lines, names):
+    """A NAME section for a document without one: the page names and the
+    first heading's text after its dash (or the whole heading)."""
+    if any(re.match(r"^#{1,2}\s+NAME\s*$", ln, re.I) for ln in lines):
+        return []
+    heading = lines[0].lstrip("#").strip()
+    what = re.split(r"\s+(?:\u2014|-)\s+", heading, maxsplit=1)
+    what = what[1] if len(what) == 2 else PAGE_NAME.sub("", heading).strip(" ,")
+    who = ", ".join(n.rsplit(".", 1)[0] for n in names)
+    return ['.SH "NAME"', "%s \\- %s" % (roff_escape(who), roff_escape(what))]
+
+
+def convert(lines, title, section, source, names):
     """The roff text of one page."""
     date = time.strftime("%Y-%m-%d", time.gmtime(os.path.getmtime(source)))
     out = ['.\\" generated from %s by tools/md2man.py; edit that file' % source,
            '.TH "%s" "%s" "%s" "Mailroom" "Mailroom manual"' % (title.upper(), section, date)]
+    out += name_section(lines, names)
     para, table, in_code, in_item, in_indent = [], [], False, False, False
 
     def flush():
@@ -139,6 +152,8 @@ def convert(lines, title, section, source):
         elif in_item:
             out.append(safe_line(inline(line.strip())))
         else:
+            if out and out[-1] == '.SH "NAME"' or (len(out) > 1 and out[-2] == '.SH "NAME"'):
+                line = line.replace(" \u2014 ", " - ")   # whatis wants "name \- what"
             para.append(line.strip())
     flush()
     if in_code or in_indent:
@@ -166,7 +181,7 @@ def main(argv):
     os.makedirs(outdir, exist_ok=True)
     first = names[0]
     title, section = first.rsplit(".", 1)
-    write_gz(os.path.join(outdir, first + ".gz"), convert(lines, title, section, source))
+    write_gz(os.path.join(outdir, first + ".gz"), convert(lines, title, section, source, names))
     for other in names[1:]:
         write_gz(os.path.join(outdir, other + ".gz"), ".so man%s/%s\n" % (section, first))
 
