@@ -9,7 +9,7 @@
 # dev/msg column carries other people's flushes. This script makes a
 # throwaway ext4 file system on a loop device (an image file in
 # FLUSH_DIR), so that nothing but the server under test writes to it, and
-# runs smtp-bench.sh there with Mailroom only (and Postfix when
+# runs smtp-bench.sh there with Mailroom accepting only (and Postfix when
 # FLUSH_SERVERS says so). The loop device counts the flush requests the
 # file system sends it (field 16 of /sys/class/block/loopN/stat, "flush
 # requests completed"), which is what a real disk would receive.
@@ -19,7 +19,7 @@
 # Environment (all optional):
 #   FLUSH_DIR       /var/tmp        where the image file goes
 #   FLUSH_JOURNAL   "no yes"        ext4 without a journal, with one, or both
-#   FLUSH_SERVERS   mailroom        passed as BENCH_SERVERS
+#   FLUSH_SERVERS   mailroom-intake passed as BENCH_SERVERS (accepting only)
 #   FLUSH_SESSIONS  "1 10"          passed as BENCH_SESSIONS
 #   FLUSH_SECONDS   4               passed as BENCH_SECONDS
 set -u
@@ -56,7 +56,7 @@ one_fs() {
     mount "$DEV" "$MNT" || return 1
     chmod 755 "$MNT"
     echo "flush-count: ext4 journal=$journal on $DEV"
-    BENCH_DIR=$MNT BENCH_SERVERS=${FLUSH_SERVERS:-mailroom} \
+    BENCH_DIR=$MNT BENCH_SERVERS=${FLUSH_SERVERS:-mailroom-intake} \
         BENCH_SESSIONS=${FLUSH_SESSIONS:-1 10} BENCH_SIZES=4096 \
         BENCH_SECONDS=${FLUSH_SECONDS:-4} BENCH_CLIENTS=smtp-load \
         BENCH_OUT=$OUT/flush-$journal bash "$TOP/bench/smtp-bench.sh" "$BUILD" \

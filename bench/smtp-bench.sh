@@ -8,7 +8,9 @@
 # instances, each with its own config, queue and data directories under one
 # temp folder (never /etc/postfix's spool): "postfix", stock (Debian's
 # master.cf with qmgr, delivering to discard:), and "postfix-intake" (no
-# qmgr, in_flow_delay = 0: accepting only, as Mailroom does today). Each server then takes the same loads:
+# qmgr, in_flow_delay = 0: accepting only), against "mailroom" (qmgr and
+# local deliver into Maildirs) and "mailroom-intake" (no qmgr: accepting
+# only). Each server then takes the same loads:
 # smtp-load (bench/smtp-load) at every SESSIONS x SIZES, time-bounded, and
 # Postfix's smtp-source (if installed) with the same sessions and size and
 # as many messages as smtp-load managed in that slot. For every run it
@@ -20,7 +22,7 @@
 #   BENCH_SESSIONS  "1 10 20"     concurrent sessions to try
 #   BENCH_SIZES     "4096 65536"  message sizes in bytes
 #   BENCH_SECONDS   6             length of each smtp-load run
-#   BENCH_SERVERS   "mailroom postfix-intake postfix"
+#   BENCH_SERVERS   "mailroom-intake postfix-intake mailroom postfix"
 #   BENCH_DIR       /var/tmp      where the instances live (their file
 #                                 system is what the fsyncs cost on)
 #   BENCH_CLIENTS   "smtp-load smtp-source"
@@ -39,7 +41,7 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-6}
 # The stock Postfix comes last: it deletes every message it delivers, and
 # on ext4 without a journal the inode allocator then walks past recently
 # (30 s) deleted inodes, which would be charged to the next server's CPU.
-SERVERS=${BENCH_SERVERS:-mailroom postfix-intake postfix}
+SERVERS=${BENCH_SERVERS:-mailroom-intake postfix-intake mailroom postfix}
 CLIENTS=${BENCH_CLIENTS:-smtp-load smtp-source}
 OUT=${BENCH_OUT:-$(cd "$BUILD" && pwd)/bench}
 RCPT=bob@mailroom.test
@@ -147,7 +149,8 @@ wait_port() {
     return 1
 }
 
-# mailroom_start - fresh instance in WORK/mailroom, master in the foreground
+# mailroom_start MODE - fresh instance in WORK/mailroom-MODE, master in the
+# foreground; MODE full (qmgr delivers into Maildirs) or intake (no qmgr)
 mailroom_start() {
     if [ ! -x "$BIN/master" ] || [ ! -x "$BIN/smtpd" ] || [ ! -x "$BIN/cleanup" ]; then
         echo "smtp-bench: Mailroom's master/smtpd/cleanup are not built; Mailroom rows skipped"
@@ -158,10 +161,12 @@ mailroom_start() {
         useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
     fi
     PORT=$(free_port)
-    local d=$WORK/mailroom p2 p3
+    local mode=$1 d=$WORK/mailroom-$1 p2 p3
     p2=$(free_port) p3=$(free_port)	# its other listeners, off the fixed ports
     /usr/bin/python3 tools/mkinstance.py "$d" --bin "$BIN" \
         --ports "{\"smtp\": $PORT, \"submission\": $p2, \"reinject\": $p3}" >/dev/null || return 1
+    # intake: no qmgr, so accepted mail stays in incoming/ (as postfix-intake)
+    [ "$mode" = intake ] && sed -i '/^qmgr[[:space:]]/d' "$d/etc/master.conf"
     "$BIN/master" -c "$d/etc" -f >>"$d/log/master.stderr" 2>&1 &
     MR_PID=$!
     if ! wait_port "$PORT"; then
@@ -408,18 +413,18 @@ print_table() {
         for (s in msgs)
             printf "suite %-14s CPU %.3f ms/msg over %d messages; PSS at 10 sessions, 4K: %s MB\n",
                    s, msgs[s] ? cpu_sum[s] / msgs[s] : 0, msgs[s], (s in pss10) ? pss10[s] : "-"
-        split("postfix postfix-intake", others, " ")
-        for (o = 1; o <= 2; o++) {
-            p = others[o]
-            if (!("mailroom" in msgs) || !(p in msgs))
+        n = split("mailroom:postfix mailroom-intake:postfix-intake mailroom-intake:postfix", pairs, " ")
+        for (o = 1; o <= n; o++) {
+            split(pairs[o], pr, ":"); m = pr[1]; p = pr[2]
+            if (!(m in msgs) || !(p in msgs))
                 continue
-            print "mailroom/" p " (client sessions size): msgs/s ratio, CPU/msg ratio"
+            print m "/" p " (client sessions size): msgs/s ratio, CPU/msg ratio"
             for (i = 1; i <= nkeys; i++)
-                if ((k = order[i]) != "" && (rate[p, k] > 0 && cpu[p, k] > 0))
-                    printf "  %-26s %6.2fx %6.2fx\n", k, rate["mailroom", k] / rate[p, k],
-                           cpu["mailroom", k] / cpu[p, k]
-            if (msgs[p] && cpu_sum[p])
-                printf "  suite CPU/msg ratio %.2fx\n", (cpu_sum["mailroom"] / msgs["mailroom"]) / (cpu_sum[p] / msgs[p])
+                if ((k = order[i]) != "" && (rate[p, k] > 0 && cpu[p, k] > 0) && rate[m, k] > 0)
+                    printf "  %-26s %6.2fx %6.2fx\n", k, rate[m, k] / rate[p, k],
+                           cpu[m, k] / cpu[p, k]
+            if (msgs[p] && cpu_sum[p] && msgs[m])
+                printf "  suite CPU/msg ratio %.2fx\n", (cpu_sum[m] / msgs[m]) / (cpu_sum[p] / msgs[p])
         }
     }' "$RESULTS"
 }
@@ -442,7 +447,8 @@ echo "smtp-bench: device counter per message: $FLUSH_KIND${FLUSH_STAT:+ ($FLUSH_
 [ -x "$SOURCE" ] || echo "smtp-bench: smtp-source (package postfix) not installed; its rows skipped"
 for server in $SERVERS; do
     case $server in
-    mailroom) mailroom_start && { run_server mailroom; mailroom_stop; } ;;
+    mailroom) mailroom_start full && { run_server mailroom; mailroom_stop; } ;;
+    mailroom-intake) mailroom_start intake && { run_server mailroom-intake; mailroom_stop; } ;;
     postfix) postfix_start stock && { run_server postfix; postfix_stop; } ;;
     postfix-intake) postfix_start intake && { run_server postfix-intake; postfix_stop; } ;;
     *) echo "smtp-bench: unknown server $server" ;;
