@@ -14,11 +14,17 @@
 
 #include "util/str.h"
 
+#define LOAD_TLS_NONE	0
+#define LOAD_TLS_STARTTLS 1
+#define LOAD_TLS_WRAPPER 2
+
 /* Where in the SMTP dialogue a failure happened. */
 typedef enum load_stage {
     LOAD_CONNECT,			/* TCP connect failed */
     LOAD_BANNER,			/* greeting was not 220 */
     LOAD_EHLO,				/* EHLO was not 250 */
+    LOAD_TLS,				/* STARTTLS or the handshake failed */
+    LOAD_AUTH,				/* AUTH was not 235 */
     LOAD_MAIL,				/* MAIL FROM was not 250 */
     LOAD_RCPT,				/* a RCPT TO was not 250/251 */
     LOAD_DATA,				/* DATA was not 354 */
@@ -45,6 +51,9 @@ typedef struct load_conf {
     int     pipelining;			/* -P */
     int     timeout;			/* seconds per read or write */
     int     duration;			/* -d: seconds, 0: until -m are sent */
+    int     tls;			/* LOAD_TLS_*: -S STARTTLS, -T implicit */
+    int     tls_resume;			/* -R: offer the last TLS session again */
+    char   *auth_plain;			/* -A: "AUTH PLAIN <base64>" or NULL */
     str_t  *body;			/* generated message body (CRLF lines) */
     char    date[64];			/* Date: header value */
     long    run_id;			/* makes Message-IDs unique per run */
@@ -55,6 +64,7 @@ typedef struct load_stats {
     long    accepted;			/* 250 after end of data */
     long    failed;			/* messages not accepted */
     long    connections;		/* TCP connections made */
+    long    tls_reused;			/* TLS handshakes that resumed a session */
     long    stage_fail[LOAD_STAGES];	/* failures by stage */
     long    codes[LOAD_CODES];		/* unexpected reply codes */
     double *eod_ms;			/* end of data -> 250, per message */

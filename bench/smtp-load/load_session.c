@@ -30,6 +30,7 @@
 #include "util/sock.h"
 #include "util/str.h"
 #include "util/stream.h"
+#include "util/tls.h"
 #include "load.h"
 
 #define LOAD_LINE_MAX	4096		/* longest reply line we keep */
@@ -39,6 +40,7 @@ typedef struct load_conn {
     str_t  *line;			/* last reply line */
     int     offers_pipelining;		/* EHLO said PIPELINING */
     long    sent;			/* messages on this connection */
+    tls_ctx_t *tls_ctx;			/* this thread's TLS client context */
 } load_conn_t;
 
 /* load_reply - read one (possibly multi-line) reply; returns its code,
@@ -97,6 +99,53 @@ static int load_send_cmd(load_conn_t *c, const char *cmd, const char *arg)
     return load_reply(c);
 }
 
+/* load_handshake - TLS client handshake (no verification: a benchmark) */
+static int load_handshake(const load_conf_t *conf, load_stats_t *st, load_conn_t *c)
+{
+    tls_opts_t o = {.min_protocol = "TLSv1.2"};
+    tls_conn_t *conn;
+    const char *err;
+    static int warned;
+
+    if (c->tls_ctx == NULL) {
+	if ((c->tls_ctx = tls_client_ctx_new(&o, &err)) == NULL)
+	    msg_fatal("TLS: %s", err);
+	if (conf->tls_resume)
+	    tls_ctx_keep_sessions(c->tls_ctx);
+    }
+    if ((conn = tls_client_start(c->stream, c->tls_ctx, NULL, 0, &err)) == NULL) {
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+	    msg_warn("TLS handshake: %s", err);
+	load_stats_fail(st, LOAD_TLS, 0);
+	return -1;
+    }
+    if (tls_conn_reused(conn))
+	st->tls_reused++;
+    return 0;
+}
+
+/* load_starttls - with -S: STARTTLS, handshake, EHLO again; 0 or -1 */
+static int load_starttls(const load_conf_t *conf, load_stats_t *st, load_conn_t *c)
+{
+    int     code;
+
+    if (conf->tls != LOAD_TLS_STARTTLS)
+	return 0;
+    code = load_send_cmd(c, "STARTTLS", "");
+    if (load_expect(st, LOAD_TLS, code, 220, 0) < 0 || load_handshake(conf, st, c) < 0)
+	return -1;
+    code = load_send_cmd(c, "EHLO ", conf->helo);
+    return load_expect(st, LOAD_EHLO, code, 250, 0);
+}
+
+/* load_auth - with -A: AUTH PLAIN with an initial response; 0 or -1 */
+static int load_auth(const load_conf_t *conf, load_stats_t *st, load_conn_t *c)
+{
+    if (conf->auth_plain == NULL)
+	return 0;
+    return load_expect(st, LOAD_AUTH, load_send_cmd(c, conf->auth_plain, ""), 235, 0);
+}
+
 /* load_connect - connect, take the greeting, say EHLO; 0 or -1 */
 static int load_connect(const load_conf_t *conf, load_stats_t *st, load_conn_t *c)
 {
@@ -114,6 +163,10 @@ static int load_connect(const load_conf_t *conf, load_stats_t *st, load_conn_t *
     c->stream = stream_open(fd);
     stream_set_timeout(c->stream, conf->timeout);
     st->connections++;
+    if (conf->tls == LOAD_TLS_WRAPPER && load_handshake(conf, st, c) < 0) {
+	load_disconnect(c, 0);
+	return -1;
+    }
     code = load_reply(c);
     if (load_expect(st, LOAD_BANNER, code, 220, 0) < 0) {
 	load_disconnect(c, code > 0);
@@ -123,6 +176,10 @@ static int load_connect(const load_conf_t *conf, load_stats_t *st, load_conn_t *
     code = load_send_cmd(c, "EHLO ", conf->helo);
     if (load_expect(st, LOAD_EHLO, code, 250, 0) < 0) {
 	load_disconnect(c, code > 0);
+	return -1;
+    }
+    if (load_starttls(conf, st, c) < 0 || load_auth(conf, st, c) < 0) {
+	load_disconnect(c, 0);
 	return -1;
     }
     return 0;
@@ -265,4 +322,5 @@ void    load_session_run(const load_conf_t *conf, load_stats_t *st,
     }
     load_disconnect(&conn, 1);
     str_free(&conn.line);
+    tls_ctx_free(&conn.tls_ctx);
 }

@@ -21,7 +21,7 @@
 #include "load.h"
 
 static const char *load_stage_names[LOAD_STAGES] = {
-    "connect", "banner", "ehlo", "mail", "rcpt", "data", "eod", "io",
+    "connect", "banner", "ehlo", "tls", "auth", "mail", "rcpt", "data", "eod", "io",
 };
 
 /* load_now_ms - monotonic clock */
@@ -86,6 +86,7 @@ void    load_stats_merge(load_stats_t *dst, const load_stats_t *src)
     dst->accepted += src->accepted;
     dst->failed += src->failed;
     dst->connections += src->connections;
+    dst->tls_reused += src->tls_reused;
     for (i = 0; i < LOAD_STAGES; i++)
 	dst->stage_fail[i] += src->stage_fail[i];
     for (i = 0; i < LOAD_CODES; i++)
@@ -172,12 +173,12 @@ void    load_stats_report(const load_conf_t *conf, load_stats_t *st,
     if (!quiet)
 	load_print_human(conf, st, secs, pc);
     printf("RESULT server=%s sessions=%d size=%zu rcpts=%d per_conn=%ld pipelining=%d"
-	   " msgs=%ld accepted=%ld failed=%ld connections=%ld secs=%.3f rate=%.1f"
+	   " msgs=%ld accepted=%ld failed=%ld connections=%ld tls_reused=%ld secs=%.3f rate=%.1f"
 	   " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
 	   " conn_p50_ms=%.2f conn_p99_ms=%.2f codes=%s\n",
 	   conf->label, conf->sessions, conf->size, conf->rcpts, conf->per_conn,
 	   conf->pipelining, st->accepted + st->failed, st->accepted, st->failed, st->connections,
-	   secs, secs > 0 ? st->accepted / secs : 0.0, pc[0], pc[1], pc[2], pc[3],
+	   st->tls_reused, secs, secs > 0 ? st->accepted / secs : 0.0, pc[0], pc[1], pc[2], pc[3],
 	   pc[4], pc[5], str_data(codes));
     fflush(stdout);
     str_free(&codes);

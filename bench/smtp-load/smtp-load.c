@@ -22,6 +22,10 @@
  *   -d SECS  start no new message after SECS seconds (a time-bounded
  *            run: with a large -m, every run lasts about as long)
  *   -q       print only the RESULT line
+ *   -S       STARTTLS after EHLO (then EHLO again)
+ *   -T       TLS from the first byte (port 465)
+ *   -R       resume the thread's last TLS session at each new connection
+ *   -A USER:PASS  AUTH PLAIN after EHLO (over TLS with -S or -T)
  *
  * What it does: starts -c threads that share one message counter; each
  * runs SMTP sessions (load_session.c) until -m messages have been tried.
@@ -47,6 +51,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -155,12 +161,30 @@ static size_t load_header_size(const load_conf_t *conf)
     return n;
 }
 
+/* load_auth_plain - "user:password" as an AUTH PLAIN command line */
+static char *load_auth_plain(const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    unsigned char raw[512], b64[700];
+    size_t  ulen, plen;
+
+    if (colon == NULL || (ulen = (size_t) (colon - arg)) + strlen(colon) + 2 > sizeof(raw))
+	load_usage();
+    plen = strlen(colon + 1);
+    raw[0] = 0;
+    memcpy(raw + 1, arg, ulen);
+    raw[1 + ulen] = 0;
+    memcpy(raw + 2 + ulen, colon + 1, plen);
+    EVP_EncodeBlock(b64, raw, (int) (2 + ulen + plen));
+    return mr_format("AUTH PLAIN %s", (char *) b64);
+}
+
 /* load_options - parse the command line into conf */
 static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 {
     int     ch;
 
-    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PH:w:d:l:q")) != -1) {
+    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PH:w:d:l:qSTRA:")) != -1) {
 	switch (ch) {
 	case 'c': conf->sessions = (int) load_number(optarg, ch, 1, LOAD_MAX_SESSIONS); break;
 	case 'm': conf->msgs = load_number(optarg, ch, 1, 100000000L); break;
@@ -175,6 +199,10 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 	case 'd': conf->duration = (int) load_number(optarg, ch, 1, 86400); break;
 	case 'l': conf->label = optarg; break;
 	case 'q': *quiet = 1; break;
+	case 'S': conf->tls = LOAD_TLS_STARTTLS; break;
+	case 'T': conf->tls = LOAD_TLS_WRAPPER; break;
+	case 'R': conf->tls_resume = 1; break;
+	case 'A': conf->auth_plain = load_auth_plain(optarg); break;
 	default: load_usage();
 	}
     }

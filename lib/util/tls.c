@@ -51,6 +51,7 @@ struct tls_ctx {
     long    period;
     tls_sni_t *sni;
     int     sni_count;
+    SSL_SESSION *client_session;	/* client: last session, offered again */
 };
 
 struct tls_conn {
@@ -220,10 +221,31 @@ void    tls_ctx_free(tls_ctx_t **ctxp)
 	tls_ctx_free(&ctx->sni[i].ctx);
     }
     mr_free(ctx->sni);
+    if (ctx->client_session)
+	SSL_SESSION_free(ctx->client_session);
     SSL_CTX_free(ctx->ssl_ctx);
     OPENSSL_cleanse(ctx->secret, sizeof(ctx->secret));
     mr_free(ctx);
     *ctxp = NULL;
+}
+
+/* tls_new_session - client: keep the newest session (ticket) */
+static int tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    tls_ctx_t *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+    if (ctx->client_session)
+	SSL_SESSION_free(ctx->client_session);
+    ctx->client_session = sess;
+    return 1;				/* we hold the reference now */
+}
+
+/* tls_ctx_keep_sessions - client: resume the last session next time */
+void    tls_ctx_keep_sessions(tls_ctx_t *ctx)
+{
+    SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT
+				   | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, tls_new_session);
 }
 
 /* tls_ctx_not_after - certificate expiry */
@@ -513,6 +535,7 @@ tls_conn_t *tls_server_start(stream_t *s, tls_ctx_t *ctx, const char **error_r)
 typedef struct tls_client_args {
     const char *servername;
     int     verify;
+    SSL_SESSION *session;		/* to resume, or NULL */
 } tls_client_args_t;
 
 /* tls_client_setup - SNI, expected name, verification mode */
@@ -526,13 +549,15 @@ static void tls_client_setup(SSL *ssl, void *arg)
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
     SSL_set_verify(ssl, a->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    if (a->session)
+	SSL_set_session(ssl, a->session);
 }
 
 /* tls_client_start - handshake as client */
 tls_conn_t *tls_client_start(stream_t *s, tls_ctx_t *ctx, const char *servername,
 			     int verify, const char **error_r)
 {
-    tls_client_args_t args = {servername, verify};
+    tls_client_args_t args = {servername, verify, ctx->client_session};
 
     return tls_start(s, ctx, 0, tls_client_setup, &args, error_r);
 }

@@ -60,6 +60,10 @@ void    tls_ctx_set_ticket_secret(tls_ctx_t *ctx, const unsigned char *secret,
  * name (case-insensitive; "*.example.com" matches one label). ctx takes
  * alt over, and alt gets ctx's ticket secret. */
 void    tls_ctx_add_sni(tls_ctx_t *ctx, const char *name, tls_ctx_t *alt);
+/* tls_ctx_keep_sessions - client: remember the newest session (ticket)
+ * and offer it at the next handshake with this context. One context per
+ * thread: the context is not locked. */
+void    tls_ctx_keep_sessions(tls_ctx_t *ctx);
 /* tls_ctx_not_after - expiry time of the server certificate, 0 if none */
 time_t  tls_ctx_not_after(const tls_ctx_t *ctx);
 
