@@ -249,3 +249,26 @@ def test_check_certificate(mailroom):
     assert r.returncode == 0, r.stderr
     assert re.search(rf"note: {re.escape(etc)}/cert\.pem: certificate expires on "
                      r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (9|10) days\)", r.stdout.decode())
+
+
+def test_sni_picks_the_certificate(mailroom):
+    """tls_server_sni_maps: the certificate for the name the client asks
+    for, the default one for any other name."""
+    from conftest import free_port
+    inst = mailroom(start=False, ports={"smtps": free_port()})
+    etc = inst.conf_dir
+    sub = os.path.join(etc, "other")
+    os.makedirs(sub)
+    mkinstance.make_cert(sub, name="mail.example.org")
+    with open(os.path.join(etc, "sni"), "w") as f:
+        f.write(f"mail.example.org  {sub}/cert.pem {sub}/key.pem\n")
+    inst.set_conf(tls_server_sni_maps=f"texthash:{etc}/sni")
+    inst.start()
+    for name, want in (("mail.example.org", "CN = mail.example.org"),
+                       ("mx.mailroom.test", "CN = mx.mailroom.test"),
+                       ("unknown.example", "CN = mx.mailroom.test")):
+        p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{inst.ports['smtps']}",
+                            "-servername", name, "-brief"], input=b"QUIT\n",
+                           capture_output=True, timeout=S_CLIENT_TIMEOUT)
+        out = (p.stdout + p.stderr).decode()
+        assert f"Peer certificate: {want}" in out, (name, out)
