@@ -1,7 +1,7 @@
 #!/bin/bash
 # install.sh - make install: tools/install.sh BUILD DESTDIR PREFIX CONFDIR
 #
-#   PREFIX/sbin            commands: mailroom, mailroom-queue (setgid),
+#   PREFIX/sbin            commands: mailroom, mailroom-scan, mailroom-queue (setgid),
 #                          mailroom-map, mailroom-postdrop (setgid), sendmail
 #   PREFIX/lib/mailroom    daemons (daemon_directory)
 #   PREFIX/share/man       manual pages (made from docs/ by the build)
@@ -41,7 +41,7 @@ case "$BUILD" in /*) ;; *) BUILD="$TOP/$BUILD";; esac
 BIN="$BUILD/bin"
 MAN="$BUILD/man"
 
-COMMANDS="mailroom mailroom-queue mailroom-map mailroom-postdrop"
+COMMANDS="mailroom mailroom-queue mailroom-map mailroom-postdrop mailroom-scan"
 # built programs that are not part of an installation (tests, benchmarks)
 NOT_INSTALLED="mailq newaliases sendmail smtp-load bench-tables"
 

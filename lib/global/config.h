@@ -177,5 +177,6 @@ extern const param_def_t params_tools[];
 extern const param_def_t params_tls[];
 extern const param_def_t params_local[];
 extern const param_def_t params_anvil[];
+extern const param_def_t params_filter[];
 
 #endif

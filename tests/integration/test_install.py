@@ -45,7 +45,7 @@ def test_destdir_layout_and_modes(tmp_path):
     dest = tmp_path / "root"
     out = run_install(dest).stdout
     assert "install-manifest" in out
-    for cmd in ("mailroom", "mailroom-map", "mailroom-queue", "mailroom-postdrop"):
+    for cmd in ("mailroom", "mailroom-map", "mailroom-queue", "mailroom-postdrop", "mailroom-scan"):
         p = dest / "usr/sbin" / cmd
         assert p.is_file() and not p.is_symlink(), cmd
         assert mode(p) == 0o755, (cmd, oct(mode(p)))

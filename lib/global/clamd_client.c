@@ -1,0 +1,321 @@
+/*
+ * clamd_client.c - clamd INSTREAM client and its reply parser (see
+ * clamd_client.h).
+ *
+ * The parser collects bytes up to the NUL that ends a reply (the "z"
+ * command prefix asks clamd for NUL-terminated replies), at most
+ * CLAMD_REPLY_MAX of them, and only then judges the whole reply. A reply
+ * that is neither "stream: OK" nor "stream: NAME FOUND" with a plain
+ * signature name is an error, whatever it says.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/mymalloc.h"
+#include "util/sock.h"
+#include "util/stream.h"
+#include "clamd_client.h"
+
+#define REPLY_PREFIX	"stream: "
+#define REPLY_FOUND	" FOUND"
+#define REPLY_ERROR	" ERROR"
+
+struct clamd_conn {
+    stream_t *stream;			/* to and from clamd */
+    long long max_size;			/* 0: no limit */
+    long long sent;			/* message bytes taken so far */
+    int     failed;			/* fail holds the verdict */
+    clamd_result_t fail;
+    size_t  chunk_len;			/* bytes waiting in chunk */
+    char    chunk[CLAMD_CHUNK];
+};
+
+/* result_set - a verdict with a printable text made of a prefix and raw
+ * bytes (non-printable bytes become '?', the text is cut to fit) */
+static void result_set(clamd_result_t *res, int status, const char *prefix,
+		       const char *raw, size_t len)
+{
+    size_t  n = strlen(prefix), i;
+
+    if (n >= sizeof(res->text))
+	n = sizeof(res->text) - 1;
+    memcpy(res->text, prefix, n);
+    for (i = 0; i < len && n < sizeof(res->text) - 1; i++) {
+	unsigned char ch = (unsigned char) raw[i];
+
+	res->text[n++] = ch >= 0x20 && ch < 0x7f ? (char) ch : '?';
+    }
+    res->text[n] = 0;
+    res->status = status;
+}
+
+/* ends_with - do the len bytes at p end with the string tail? */
+static int ends_with(const char *p, size_t len, const char *tail)
+{
+    size_t  n = strlen(tail);
+
+    return len >= n && memcmp(p + len - n, tail, n) == 0;
+}
+
+/* signature_ok - is this a plausible signature name (printable, no
+ * spaces, not empty)? */
+static int signature_ok(const char *p, size_t len)
+{
+    if (len == 0)
+	return 0;
+    for (size_t i = 0; i < len; i++)
+	if ((unsigned char) p[i] <= 0x20 || (unsigned char) p[i] >= 0x7f)
+	    return 0;
+    return 1;
+}
+
+/* reply_judge - turn a complete reply (without its NUL) into a verdict */
+static void reply_judge(clamd_reply_t *r)
+{
+    const char *p = r->buf;
+    size_t  len = r->len, pre = strlen(REPLY_PREFIX), found = strlen(REPLY_FOUND);
+
+    r->done = 1;
+    if (len > pre && memcmp(p, REPLY_PREFIX, pre) == 0) {
+	if (len == pre + 2 && memcmp(p + pre, "OK", 2) == 0) {
+	    result_set(&r->result, CLAMD_CLEAN, "OK", "", 0);
+	    return;
+	}
+	if (ends_with(p, len, REPLY_FOUND)
+	    && signature_ok(p + pre, len - pre - found)) {
+	    result_set(&r->result, CLAMD_INFECTED, "", p + pre, len - pre - found);
+	    return;
+	}
+    }
+    if (len == 0)
+	result_set(&r->result, CLAMD_ERROR, "empty reply from clamd", "", 0);
+    else if (ends_with(p, len, REPLY_ERROR))
+	result_set(&r->result, CLAMD_ERROR, "clamd: ", p, len);
+    else
+	result_set(&r->result, CLAMD_ERROR, "unexpected reply from clamd: ", p, len);
+}
+
+/* clamd_reply_init - start reading a reply */
+void    clamd_reply_init(clamd_reply_t *r)
+{
+    r->done = 0;
+    r->len = 0;
+    result_set(&r->result, CLAMD_ERROR, "no reply from clamd", "", 0);
+}
+
+/* clamd_reply_feed - collect up to the NUL, bounded */
+int     clamd_reply_feed(clamd_reply_t *r, const char *data, size_t len, size_t *used_r)
+{
+    size_t  i;
+
+    for (i = 0; i < len && !r->done; i++) {
+	if (data[i] == 0) {
+	    reply_judge(r);
+	} else if (r->len == CLAMD_REPLY_MAX) {
+	    r->done = 1;
+	    result_set(&r->result, CLAMD_ERROR, "reply from clamd too long: ", r->buf, 64);
+	    break;
+	} else {
+	    r->buf[r->len++] = data[i];
+	}
+    }
+    *used_r = i;
+    return r->done ? CLAMD_REPLY_DONE : CLAMD_REPLY_MORE;
+}
+
+/* clamd_reply_eof - end of input: an unfinished reply is an error */
+const clamd_result_t *clamd_reply_eof(clamd_reply_t *r)
+{
+    if (!r->done) {
+	r->done = 1;
+	if (r->len == 0)
+	    result_set(&r->result, CLAMD_ERROR, "clamd closed the connection without a reply",
+		       "", 0);
+	else
+	    result_set(&r->result, CLAMD_ERROR, "clamd reply cut short: ", r->buf, r->len);
+    }
+    return &r->result;
+}
+
+/* conn_fail - remember the first failure of a scan */
+static void conn_fail(clamd_conn_t *c, int status, const char *fmt, ...)
+{
+    char    text[sizeof(c->fail.text)];
+    va_list ap;
+
+    if (c->failed)
+	return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    result_set(&c->fail, status, text, "", 0);
+    c->failed = 1;
+}
+
+/* conn_read_reply - read and judge clamd's reply into res */
+static void conn_read_reply(clamd_conn_t *c, clamd_result_t *res)
+{
+    clamd_reply_t r;
+    char    buf[256];
+    ssize_t n;
+    size_t  used;
+
+    clamd_reply_init(&r);
+    while (!r.done) {
+	n = stream_read(c->stream, buf, sizeof(buf));
+	if (n < 0) {
+	    result_set(&r.result, CLAMD_ERROR, stream_timedout(c->stream)
+		       ? "timeout waiting for the clamd reply"
+		       : "cannot read the clamd reply", "", 0);
+	    break;
+	}
+	if (n == 0) {
+	    clamd_reply_eof(&r);
+	    break;
+	}
+	clamd_reply_feed(&r, buf, (size_t) n, &used);
+    }
+    *res = r.result;
+}
+
+/* conn_write_failed - a write to clamd failed: clamd may have said why
+ * before it hung up; otherwise report the write error */
+static void conn_write_failed(clamd_conn_t *c)
+{
+    int     err = errno;
+    int     timedout = stream_timedout(c->stream);
+    clamd_result_t said;
+
+    if (!timedout) {
+	stream_clear_error(c->stream);
+	conn_read_reply(c, &said);
+	if (strncmp(said.text, "clamd: ", 7) == 0) {
+	    c->fail = said;
+	    c->fail.status = CLAMD_ERROR;
+	    c->failed = 1;
+	    return;
+	}
+    }
+    conn_fail(c, CLAMD_ERROR, timedout ? "timeout sending to clamd"
+	      : "cannot send to clamd: %s", strerror(err));
+}
+
+/* conn_put_chunk - send one chunk: length, then data (length 0 ends) */
+static int conn_put_chunk(clamd_conn_t *c, const char *data, size_t len)
+{
+    unsigned char hdr[4];
+
+    hdr[0] = (unsigned char) (len >> 24);
+    hdr[1] = (unsigned char) (len >> 16);
+    hdr[2] = (unsigned char) (len >> 8);
+    hdr[3] = (unsigned char) len;
+    if (stream_write(c->stream, hdr, 4) < 0 || stream_write(c->stream, data, len) < 0) {
+	conn_write_failed(c);
+	return -1;
+    }
+    return 0;
+}
+
+/* clamd_open - connect and send the command */
+clamd_conn_t *clamd_open(const char *path, int timeout, long long max_size,
+			 clamd_result_t *res)
+{
+    const char *error;
+    clamd_conn_t *c;
+    int     fd;
+
+    signal(SIGPIPE, SIG_IGN);
+    if ((fd = sock_connect_unix(path, timeout, &error)) < 0) {
+	char    prefix[300];
+
+	snprintf(prefix, sizeof(prefix), "cannot connect to clamd at %.200s: ", path);
+	result_set(res, CLAMD_ERROR, prefix, error, strlen(error));
+	return NULL;
+    }
+    c = mr_alloc(sizeof(*c));
+    c->stream = stream_open(fd);
+    stream_set_timeout(c->stream, timeout);
+    c->max_size = max_size;
+    c->sent = 0;
+    c->failed = 0;
+    c->chunk_len = 0;
+    if (stream_write(c->stream, "zINSTREAM", 10) < 0)
+	conn_write_failed(c);
+    return c;
+}
+
+/* clamd_send - buffer message bytes into chunks, within the maximum */
+int     clamd_send(clamd_conn_t *c, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t  n;
+
+    if (c->failed)
+	return -1;
+    if (c->max_size > 0 && (long long) len > c->max_size - c->sent) {
+	conn_fail(c, CLAMD_TOOLONG, "message larger than %lld bytes, not scanned",
+		  c->max_size);
+	return -1;
+    }
+    c->sent += (long long) len;
+    while (len > 0) {
+	n = sizeof(c->chunk) - c->chunk_len;
+	if (n > len)
+	    n = len;
+	memcpy(c->chunk + c->chunk_len, p, n);
+	c->chunk_len += n;
+	p += n;
+	len -= n;
+	if (c->chunk_len == sizeof(c->chunk)) {
+	    c->chunk_len = 0;
+	    if (conn_put_chunk(c, c->chunk, sizeof(c->chunk)) < 0)
+		return -1;
+	}
+    }
+    return 0;
+}
+
+/* clamd_finish - last chunk, terminator, reply */
+int     clamd_finish(clamd_conn_t **cp, clamd_result_t *res)
+{
+    clamd_conn_t *c = *cp;
+
+    if (!c->failed && c->chunk_len > 0)
+	conn_put_chunk(c, c->chunk, c->chunk_len);
+    if (!c->failed && conn_put_chunk(c, "", 0) == 0 && stream_flush(c->stream) < 0)
+	conn_write_failed(c);
+    if (c->failed)
+	*res = c->fail;
+    else
+	conn_read_reply(c, res);
+    stream_close(&c->stream);
+    mr_free(c);
+    *cp = NULL;
+    return res->status;
+}
+
+/* clamd_scan_fd - read fd to its end and scan it */
+int     clamd_scan_fd(const char *path, int timeout, long long max_size, int fd,
+		      clamd_result_t *res)
+{
+    clamd_conn_t *c;
+    char    buf[CLAMD_CHUNK];
+    ssize_t n;
+
+    if ((c = clamd_open(path, timeout, max_size, res)) == NULL)
+	return res->status;
+    for (;;) {
+	n = read(fd, buf, sizeof(buf));
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0)
+	    conn_fail(c, CLAMD_ERROR, "cannot read the message: %s", strerror(errno));
+	if (n <= 0 || clamd_send(c, buf, (size_t) n) < 0)
+	    break;
+    }
+    return clamd_finish(&c, res);
+}
