@@ -25,8 +25,9 @@ if [ "$(id -u)" != 0 ]; then
     fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-# An old package list may not know a package: refresh once and retry.
-if ! $SUDO apt-get install -y -q --no-install-recommends $missing; then
-    $SUDO apt-get update -q
-    $SUDO apt-get install -y -q --no-install-recommends $missing
+# Another apt may hold the lock for a while: wait for it. An old package
+# list may not know a package: refresh once and retry.
+if ! $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 $missing; then
+    $SUDO apt-get update -q -o DPkg::Lock::Timeout=300
+    $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 $missing
 fi
