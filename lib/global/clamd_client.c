@@ -168,9 +168,13 @@ static void conn_read_reply(clamd_conn_t *c, clamd_result_t *res)
     while (!r.done) {
 	n = stream_read(c->stream, buf, sizeof(buf));
 	if (n < 0) {
-	    result_set(&r.result, CLAMD_ERROR, stream_timedout(c->stream)
-		       ? "timeout waiting for the clamd reply"
-		       : "cannot read the clamd reply", "", 0);
+	    const char *why = strerror(errno);
+
+	    if (stream_timedout(c->stream))
+		result_set(&r.result, CLAMD_ERROR, "timeout waiting for the clamd reply", "", 0);
+	    else
+		result_set(&r.result, CLAMD_ERROR, "cannot read the clamd reply: ", why,
+			   strlen(why));
 	    break;
 	}
 	if (n == 0) {
