@@ -1,0 +1,716 @@
+/*
+ * store.c - a Maildir mailbox with a UID index (see store.h for the file
+ * format and the rules).
+ *
+ * Why the index cannot lose a UID or a flag, step by step (all under the
+ * exclusive flock on mailroom.index.lock, which every writer takes):
+ *   1. read the index from disk afresh (never trust a copy in memory: the
+ *      other session may have changed it since);
+ *   2. list cur/, and move every file of new/ to cur/NAME:2, (a delivery
+ *      renames into new/ after its fsync, so a file there is complete);
+ *   3. a listed file keeps the UID the index gives its base name; a file
+ *      the index does not know gets NEXTUID, which then grows; an index
+ *      entry whose file is gone is dropped (expunged by someone);
+ *   4. write the new index to mailroom.index.tmp, fsync, rename over the
+ *      index, fsync the directory; then unlock.
+ * A crash before 4 ends leaves the old index: files moved to cur/ in 2
+ * get their UIDs at the next sync, from the same NEXTUID, so no UID is
+ * handed out twice to two different files. Deliveries take no lock: they
+ * only add files to new/, which the next sync picks up.
+ * Weak spot: an index that is deleted or damaged is rebuilt with a new
+ * UIDVALIDITY, so clients re-download (that is what UIDVALIDITY is for).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+#include "util/str.h"
+
+#define STORE_INDEX_MAGIC	"MRIDX1"
+#define STORE_FLAG_LETTERS	"DFPRST"
+
+typedef struct {
+    char   *base;
+    char    flags[8];
+    int     used;			/* matched an index entry */
+} cur_file_t;
+
+typedef struct {
+    cur_file_t *v;
+    size_t  n, cap;
+} cur_list_t;
+
+static char store_err[512];
+
+/* store_fail - keep an error text for *error_r and return -1 */
+static int store_fail(const char **error_r, const char *fmt, const char *arg, int err)
+{
+    snprintf(store_err, sizeof(store_err), fmt, arg, strerror(err));
+    *error_r = store_err;
+    errno = err;
+    return -1;
+}
+
+/* store_path - DIR/a[/b] as a new string */
+static char *store_path(const store_t *st, const char *a, const char *b)
+{
+    return b ? mr_format("%s/%s/%s", st->dir, a, b) : mr_format("%s/%s", st->dir, a);
+}
+
+/* flags_normal - keep known letters of in, sorted and once each */
+static void flags_normal(const char *in, char out[8])
+{
+    size_t  n = 0;
+
+    for (const char *l = STORE_FLAG_LETTERS; *l; l++)
+	if (strchr(in, *l))
+	    out[n++] = *l;
+    out[n] = 0;
+}
+
+/* name_ok - may a directory entry be a message file name? */
+static int name_ok(const char *name)
+{
+    size_t  len = strlen(name);
+
+    return len > 0 && len <= STORE_MAX_NAME && name[0] != '.' && !strchr(name, '/')
+	&& !strchr(name, ' ') && !strchr(name, '\n');
+}
+
+/* name_field - the number after ",X=" in base, or -1 */
+static off_t name_field(const char *base, char key)
+{
+    for (const char *cp = strchr(base, ','); cp; cp = strchr(cp + 1, ',')) {
+	if (cp[1] == key && cp[2] == '=' && cp[3] >= '0' && cp[3] <= '9') {
+	    char   *end;
+	    long long v = strtoll(cp + 3, &end, 10);
+
+	    if ((*end == 0 || *end == ',') && v >= 0)
+		return (off_t) v;
+	}
+    }
+    return -1;
+}
+
+/* store_vsize - size with bare LFs counted as CRLF */
+off_t   store_vsize(int fd)
+{
+    char    buf[65536];
+    off_t   total = 0;
+    int     prev = 0;
+    ssize_t n;
+
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    return -1;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+	    if (buf[i] == '\n' && prev != '\r')
+		total++;
+	    prev = (unsigned char) buf[i];
+	}
+	total += n;
+    }
+    return total;
+}
+
+/* cur_add - remember a file of cur/ (name split at ":2,") */
+static void cur_add(cur_list_t *cl, const char *name)
+{
+    const char *info = strstr(name, ":2,");
+    cur_file_t *f;
+
+    if (cl->n == cl->cap) {
+	cl->cap = cl->cap ? cl->cap * 2 : 64;
+	cl->v = mr_reallocarray(cl->v, cl->cap, sizeof(*cl->v));
+    }
+    f = &cl->v[cl->n++];
+    f->base = info ? mr_strndup(name, (size_t) (info - name)) : mr_strdup(name);
+    flags_normal(info ? info + 3 : "", f->flags);
+    f->used = 0;
+}
+
+/* cur_free - release a list */
+static void cur_free(cur_list_t *cl)
+{
+    for (size_t i = 0; i < cl->n; i++)
+	mr_free(cl->v[i].base);
+    mr_free(cl->v);
+    cl->v = NULL;
+    cl->n = cl->cap = 0;
+}
+
+/* cur_cmp - order by base name */
+static int cur_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cur_file_t *) a)->base, ((const cur_file_t *) b)->base);
+}
+
+/* cur_time_cmp - order of arrival: leading seconds, then the name */
+static int cur_time_cmp(const void *a, const void *b)
+{
+    const cur_file_t *x = *(cur_file_t *const *) a, *y = *(cur_file_t *const *) b;
+    unsigned long long tx = strtoull(x->base, NULL, 10), ty = strtoull(y->base, NULL, 10);
+
+    return tx < ty ? -1 : tx > ty ? 1 : strcmp(x->base, y->base);
+}
+
+/* cur_lookup - the listed file with this base, or NULL */
+static cur_file_t *cur_lookup(cur_list_t *cl, const char *base)
+{
+    cur_file_t key = {.base = (char *) base};
+
+    return cl->n ? bsearch(&key, cl->v, cl->n, sizeof(*cl->v), cur_cmp) : NULL;
+}
+
+/* take_new - move every file of new/ to cur/NAME:2, */
+static void take_new(const store_t *st)
+{
+    char   *ndir = store_path(st, "new", NULL);
+    DIR    *d = opendir(ndir);
+    struct dirent *de;
+
+    if (d == 0) {
+	msg_warn("store %s: open new/: %m", st->dir);
+	mr_free(ndir);
+	return;
+    }
+    while ((de = readdir(d)) != 0) {
+	if (!name_ok(de->d_name) || strstr(de->d_name, ":2,"))
+	    continue;
+	char   *from = store_path(st, "new", de->d_name);
+	char   *to = mr_format("%s/cur/%s:2,", st->dir, de->d_name);
+
+	if (rename(from, to) < 0 && errno != ENOENT)
+	    msg_warn("store %s: rename %s to cur/: %m", st->dir, de->d_name);
+	mr_free(from);
+	mr_free(to);
+    }
+    closedir(d);
+    mr_free(ndir);
+}
+
+/* list_cur - list cur/ into cl, sorted by base; 0 ok, -1 error */
+static int list_cur(const store_t *st, cur_list_t *cl, const char **error_r)
+{
+    char   *cdir = store_path(st, "cur", NULL);
+    DIR    *d = opendir(cdir);
+    struct dirent *de;
+
+    mr_free(cdir);
+    if (d == 0)
+	return store_fail(error_r, "open %s/cur: %s", st->dir, errno);
+    while ((de = readdir(d)) != 0)
+	if (name_ok(de->d_name))
+	    cur_add(cl, de->d_name);
+    closedir(d);
+    if (cl->n > 1)
+	qsort(cl->v, cl->n, sizeof(*cl->v), cur_cmp);
+    return 0;
+}
+
+/* msgs_free - release a message array */
+static void msgs_free(store_msg_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+	mr_free(v[i].base);
+    mr_free(v);
+}
+
+/* parse_entry - one "UID FLAGS SIZE VSIZE BASE" line; 0 ok, -1 bad */
+static int parse_entry(char *line, unsigned long prev_uid, unsigned long next_uid,
+		       store_msg_t *m)
+{
+    char   *uid_s = next_token(&line, " "), *flags = next_token(&line, " ");
+    char   *size_s = next_token(&line, " "), *vsize_s = next_token(&line, " ");
+    char   *base = line, *end;
+    char    norm[8];
+
+    if (!uid_s || !flags || !size_s || !vsize_s || !base || !name_ok(base))
+	return -1;
+    m->uid = strtoul(uid_s, &end, 10);
+    if (*end || m->uid <= prev_uid || m->uid >= next_uid)
+	return -1;
+    m->size = strtoll(size_s, &end, 10);
+    if (*end || m->size < 0)
+	return -1;
+    m->vsize = strtoll(vsize_s, &end, 10);
+    if (*end || m->vsize < m->size)
+	return -1;
+    if (strcmp(flags, "-") == 0)
+	flags = "";
+    flags_normal(flags, norm);
+    if (strcmp(norm, flags) != 0)
+	return -1;
+    memcpy(m->flags, norm, sizeof(norm));
+    m->base = mr_strdup(base);
+    return 0;
+}
+
+/* parse_index - the index text into st (uidvalidity, next_uid, msgs);
+ * 0 ok, -1 corrupt */
+static int parse_index(store_t *st, char *text)
+{
+    char   *line = text, *rest = split_at(text, '\n');
+    char    magic[8];
+    int     used = 0;
+
+    if (rest == 0 || sscanf(line, "%7s %lu %lu%n", magic, &st->uidvalidity,
+			    &st->next_uid, &used) != 3 || line[used] != 0
+	|| strcmp(magic, STORE_INDEX_MAGIC) != 0 || st->uidvalidity == 0
+	|| st->next_uid == 0)
+	return -1;
+    while (*rest) {
+	char   *next = split_at(rest, '\n');
+	unsigned long prev = st->count ? st->msgs[st->count - 1].uid : 0;
+
+	if (next == 0 || st->count >= STORE_MAX_MESSAGES)
+	    return -1;			/* truncated or absurd */
+	st->msgs = mr_reallocarray(st->msgs, st->count + 1, sizeof(*st->msgs));
+	if (parse_entry(rest, prev, st->next_uid, &st->msgs[st->count]) < 0)
+	    return -1;
+	st->count++;
+	rest = next;
+    }
+    return 0;
+}
+
+/* read_index - load the index into st; 1 loaded, 0 missing, -1 corrupt */
+static int read_index(store_t *st)
+{
+    char   *path = store_path(st, STORE_INDEX_NAME, NULL);
+    const char *err;
+    int     fd = safe_open(path, O_RDONLY, 0, (uid_t) -1, &err);
+    str_t  *text = str_new(4096);
+    char    buf[65536];
+    ssize_t n;
+    int     ret = 1;
+
+    mr_free(path);
+    msgs_free(st->msgs, st->count);
+    st->msgs = NULL;
+    st->count = 0;
+    if (fd < 0) {
+	str_free(&text);
+	return errno == ENOENT ? 0 : -1;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0 && ret > 0) {
+	str_append(text, buf, (size_t) n);
+	if (str_len(text) > (size_t) STORE_MAX_MESSAGES * (STORE_MAX_NAME + 80))
+	    ret = -1;
+    }
+    if (n < 0 || memchr(str_data(text), 0, str_len(text)) || ret < 0
+	|| parse_index(st, str_data(text)) < 0)
+	ret = -1;
+    close(fd);
+    str_free(&text);
+    return ret;
+}
+
+/* write_index - write st's index: temporary file, fsync, rename, fsync
+ * the directory; 0 ok, -1 error */
+static int write_index(const store_t *st, const char **error_r)
+{
+    char   *tmp = store_path(st, STORE_INDEX_NAME ".tmp", NULL);
+    char   *path = store_path(st, STORE_INDEX_NAME, NULL);
+    str_t  *text = str_new(64 + st->count * 80);
+    const char *err;
+    int     fd, ret = -1;
+
+    str_printf(text, "%s %lu %lu\n", STORE_INDEX_MAGIC, st->uidvalidity, st->next_uid);
+    for (size_t i = 0; i < st->count; i++) {
+	const store_msg_t *m = &st->msgs[i];
+
+	str_appendf(text, "%lu %s %lld %lld %s\n", m->uid, m->flags[0] ? m->flags : "-",
+		    (long long) m->size, (long long) m->vsize, m->base);
+    }
+    (void) unlink(tmp);			/* a crashed writer's leftover; we hold the lock */
+    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t) -1, &err)) < 0)
+	store_fail(error_r, "create %s: %s", tmp, errno);
+    else if (write_all(fd, str_data(text), str_len(text)) < 0 || fsync(fd) < 0)
+	store_fail(error_r, "write %s: %s", tmp, errno);
+    else if (rename(tmp, path) < 0)
+	store_fail(error_r, "rename %s: %s", tmp, errno);
+    else
+	ret = fsync_dir(path) < 0 ? store_fail(error_r, "fsync %s: %s", st->dir, errno) : 0;
+    if (fd >= 0)
+	close(fd);
+    if (ret < 0)
+	(void) unlink(tmp);
+    mr_free(tmp);
+    mr_free(path);
+    str_free(&text);
+    return ret;
+}
+
+/* file_sizes - fill m->size and m->vsize from the name or the file */
+static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
+{
+    char   *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
+    const char *err;
+    struct stat sb;
+    int     fd;
+
+    m->size = name_field(m->base, 'S');
+    m->vsize = name_field(m->base, 'W');
+    if (m->size >= 0 && m->vsize >= m->size) {
+	mr_free(path);
+	return;
+    }
+    if ((fd = safe_open_read(path, &err)) < 0) {
+	m->size = m->vsize = 0;		/* gone meanwhile: dropped at the next sync */
+    } else {
+	m->size = fstat(fd, &sb) == 0 ? sb.st_size : 0;
+	m->vsize = store_vsize(fd);
+	if (m->vsize < m->size)
+	    m->vsize = m->size;
+	close(fd);
+    }
+    mr_free(path);
+}
+
+/* merge - the new message array: index entries whose file is still in
+ * cur/ keep their UID, files the index does not know get new UIDs in
+ * order of arrival; returns 1 when anything changed */
+static int merge(store_t *st, cur_list_t *cl)
+{
+    store_msg_t *out = mr_calloc(cl->n + 1, sizeof(*out));
+    cur_file_t **fresh = mr_calloc(cl->n + 1, sizeof(*fresh));
+    size_t  n = 0, nfresh = 0;
+    int     changed = 0;
+
+    for (size_t i = 0; i < st->count; i++) {
+	cur_file_t *f = cur_lookup(cl, st->msgs[i].base);
+
+	if (f == 0 || f->used) {
+	    changed = 1;
+	    continue;
+	}
+	f->used = 1;
+	out[n] = st->msgs[i];
+	out[n].base = mr_strdup(f->base);
+	changed |= strcmp(out[n].flags, f->flags) != 0;
+	memcpy(out[n++].flags, f->flags, sizeof(f->flags));
+    }
+    for (size_t i = 0; i < cl->n; i++)
+	if (!cl->v[i].used)
+	    fresh[nfresh++] = &cl->v[i];
+    if (nfresh > 1)
+	qsort(fresh, nfresh, sizeof(*fresh), cur_time_cmp);
+    for (size_t i = 0; i < nfresh; i++, n++) {
+	out[n].uid = st->next_uid++;
+	out[n].base = mr_strdup(fresh[i]->base);
+	memcpy(out[n].flags, fresh[i]->flags, sizeof(fresh[i]->flags));
+	file_sizes(st, &out[n], fresh[i]->flags);
+	changed = 1;
+    }
+    msgs_free(st->msgs, st->count);
+    st->msgs = out;
+    st->count = n;
+    mr_free(fresh);
+    return changed;
+}
+
+/* store_lock - take the exclusive index lock; 0 ok, -1 error */
+static int store_lock(store_t *st, const char **error_r)
+{
+    while (flock(st->lock_fd, LOCK_EX) < 0)
+	if (errno != EINTR)
+	    return store_fail(error_r, "lock %s: %s", st->dir, errno);
+    return 0;
+}
+
+/* store_unlock - release the index lock */
+static void store_unlock(store_t *st)
+{
+    (void) flock(st->lock_fd, LOCK_UN);
+}
+
+/* load_or_rebuild - read the index; start a new one (new UIDVALIDITY,
+ * logged) when it is missing or corrupt; returns 1 when rebuilt */
+static int load_or_rebuild(store_t *st)
+{
+    unsigned long old_validity = st->uidvalidity;
+    int     r = read_index(st);
+
+    if (r > 0)
+	return 0;
+    msgs_free(st->msgs, st->count);
+    st->msgs = NULL;
+    st->count = 0;
+    st->uidvalidity = (unsigned long) time(NULL);
+    if (st->uidvalidity <= old_validity)
+	st->uidvalidity = old_validity + 1;
+    st->next_uid = 1;
+    if (r < 0)
+	msg_warn("store %s: index %s is corrupt: rebuilt from the Maildir, new UIDVALIDITY %lu",
+		 st->dir, STORE_INDEX_NAME, st->uidvalidity);
+    else
+	msg_info("store %s: no index: built from the Maildir, UIDVALIDITY %lu",
+		 st->dir, st->uidvalidity);
+    return 1;
+}
+
+/* sync_locked - steps 1-4 of the header; the caller holds the lock */
+static int sync_locked(store_t *st, const char **error_r)
+{
+    cur_list_t cl = {0};
+    int     ret = 0;
+
+    st->rebuilt = load_or_rebuild(st);
+    take_new(st);
+    if (list_cur(st, &cl, error_r) < 0) {
+	cur_free(&cl);
+	return -1;
+    }
+    if (merge(st, &cl) || st->rebuilt)
+	ret = write_index(st, error_r);
+    cur_free(&cl);
+    return ret;
+}
+
+/* store_sync - see store.h */
+int     store_sync(store_t *st, const char **error_r)
+{
+    int     ret;
+
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    ret = sync_locked(st, error_r);
+    store_unlock(st);
+    return ret;
+}
+
+/* make_dirs - create the mailbox directory and tmp/ new/ cur/ */
+static int make_dirs(const char *dir, const char **error_r)
+{
+    const char *subs[] = {"", "/tmp", "/new", "/cur"};
+
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+	char   *path = mr_format("%s%s", dir, subs[i]);
+	int     r = mkdir(path, 0700);
+
+	mr_free(path);
+	if (r < 0 && errno != EEXIST)
+	    return store_fail(error_r, "mkdir %s: %s", dir, errno);
+    }
+    return 0;
+}
+
+/* store_open - see store.h */
+int     store_open(const char *dir, store_t **store_r, const char **error_r)
+{
+    store_t *st;
+    char   *lock;
+
+    if (make_dirs(dir, error_r) < 0)
+	return -1;
+    st = mr_calloc(1, sizeof(*st));
+    st->dir = mr_strdup(dir);
+    lock = store_path(st, STORE_LOCK_NAME, NULL);
+    st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC,
+			    0600, (uid_t) -1, error_r);
+    mr_free(lock);
+    if (st->lock_fd < 0 || store_sync(st, error_r) < 0) {
+	store_close(&st);
+	return -1;
+    }
+    *store_r = st;
+    return 0;
+}
+
+/* store_find - see store.h */
+long    store_find(const store_t *st, unsigned long uid)
+{
+    size_t  lo = 0, hi = st->count;
+
+    while (lo < hi) {
+	size_t  mid = lo + (hi - lo) / 2;
+
+	if (st->msgs[mid].uid == uid)
+	    return (long) mid;
+	if (st->msgs[mid].uid < uid)
+	    lo = mid + 1;
+	else
+	    hi = mid;
+    }
+    return -1;
+}
+
+/* current_name - the name in cur/ of base now (flags may have changed
+ * since the last sync); mr_alloc'd, or NULL when gone */
+static char *current_name(const store_t *st, const store_msg_t *m)
+{
+    char   *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, m->flags);
+    cur_list_t cl = {0};
+    const char *err;
+    cur_file_t *f;
+    struct stat sb;
+    char   *name = NULL;
+
+    if (lstat(path, &sb) == 0) {
+	mr_free(path);
+	return mr_format("%s:2,%s", m->base, m->flags);
+    }
+    mr_free(path);
+    if (list_cur(st, &cl, &err) == 0 && (f = cur_lookup(&cl, m->base)) != 0)
+	name = mr_format("%s:2,%s", f->base, f->flags);
+    cur_free(&cl);
+    return name;
+}
+
+/* store_msg_open - see store.h */
+int     store_msg_open(store_t *st, unsigned long uid, const char **error_r)
+{
+    long    i = store_find(st, uid);
+    char   *name, *path;
+    int     fd;
+
+    if (i < 0 || (name = current_name(st, &st->msgs[i])) == 0)
+	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
+    path = store_path(st, "cur", name);
+    fd = safe_open_read(path, error_r);
+    mr_free(path);
+    mr_free(name);
+    return fd;
+}
+
+/* store_set_flags - see store.h */
+int     store_set_flags(store_t *st, unsigned long uid, const char *flags,
+			const char **error_r)
+{
+    long    i = store_find(st, uid);
+    char    norm[8];
+    char   *name, *from, *to;
+    int     ret;
+
+    if (i < 0)
+	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
+    flags_normal(flags, norm);
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    if ((name = current_name(st, &st->msgs[i])) == 0) {
+	store_unlock(st);
+	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
+    }
+    from = store_path(st, "cur", name);
+    to = mr_format("%s/cur/%s:2,%s", st->dir, st->msgs[i].base, norm);
+    ret = strcmp(from, to) != 0 && rename(from, to) < 0 ?
+	store_fail(error_r, "rename %s: %s", from, errno) : sync_locked(st, error_r);
+    store_unlock(st);
+    mr_free(name);
+    mr_free(from);
+    mr_free(to);
+    return ret;
+}
+
+/* unlink_msg - remove message m's file; 1 removed, 0 already gone, -1 error */
+static int unlink_msg(const store_t *st, const store_msg_t *m)
+{
+    char   *name = current_name(st, m), *path;
+    int     r;
+
+    if (name == 0)
+	return 0;
+    path = store_path(st, "cur", name);
+    r = unlink(path) == 0 ? 1 : errno == ENOENT ? 0 : -1;
+    if (r < 0)
+	msg_warn("store %s: unlink %s: %m", st->dir, name);
+    mr_free(path);
+    mr_free(name);
+    return r;
+}
+
+/* store_expunge - see store.h */
+long    store_expunge(store_t *st, const unsigned long *uids, size_t count,
+		      const char **error_r)
+{
+    long    done = 0;
+    int     failed = 0;
+
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    for (size_t k = 0; k < count; k++) {
+	long    i = store_find(st, uids[k]);
+	int     r = i < 0 ? 0 : unlink_msg(st, &st->msgs[i]);
+
+	done += r > 0;
+	failed |= r < 0;
+    }
+    if (done > 0) {
+	char   *cur = store_path(st, "cur", "x");
+
+	(void) fsync_dir(cur);
+	mr_free(cur);
+    }
+    if (sync_locked(st, error_r) < 0 || failed)
+	done = failed ? store_fail(error_r, "expunge in %s: %s", st->dir, EIO) : -1;
+    store_unlock(st);
+    return done;
+}
+
+/* folder_part_ok - may one part of a folder name be used in a path? */
+static int folder_part_ok(const char *p, size_t len)
+{
+    if (len == 0 || len > 100)
+	return 0;
+    for (size_t i = 0; i < len; i++)
+	if (p[i] == '.' || (unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+	    return 0;
+    return 1;
+}
+
+/* store_folder_path - see store.h */
+char   *store_folder_path(const char *maildir, const char *name)
+{
+    str_t  *path;
+
+    if (name[0] == 0 || mr_strcaseeq(name, "INBOX"))
+	return mr_strdup(maildir);
+    path = str_new(strlen(maildir) + strlen(name) + 4);
+    str_set(path, maildir);
+    str_appendc(path, '/');
+    for (const char *p = name;;) {
+	const char *slash = strchr(p, '/');
+	size_t  len = slash ? (size_t) (slash - p) : strlen(p);
+
+	if (!folder_part_ok(p, len)) {
+	    str_free(&path);
+	    return NULL;
+	}
+	str_appendc(path, '.');
+	str_append(path, p, len);
+	if (slash == 0)
+	    break;
+	p = slash + 1;
+    }
+    return str_steal(&path);
+}
+
+/* store_close - see store.h */
+void    store_close(store_t **stp)
+{
+    store_t *st = *stp;
+
+    if (st == 0)
+	return;
+    if (st->lock_fd >= 0)
+	close(st->lock_fd);
+    msgs_free(st->msgs, st->count);
+    mr_free(st->dir);
+    mr_free(st);
+    *stp = NULL;
+}
