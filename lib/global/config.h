@@ -178,5 +178,6 @@ extern const param_def_t params_tls[];
 extern const param_def_t params_local[];
 extern const param_def_t params_anvil[];
 extern const param_def_t params_filter[];
+extern const param_def_t params_pop3d[];
 
 #endif

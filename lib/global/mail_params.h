@@ -25,4 +25,10 @@ extern int var_deliver_lock_delay;	/* deliver_lock_delay, seconds */
 extern int var_stale_lock_time;		/* stale_lock_time, seconds */
 extern int var_virtual_minimum_uid;	/* virtual_minimum_uid */
 
+/* params_pop3d.c */
+extern int var_pop3d_timeout;		/* pop3d_timeout, seconds */
+extern int var_pop3d_error_limit;	/* pop3d_error_limit */
+extern int var_pop3d_auth_failure_delay;	/* pop3d_auth_failure_delay, seconds */
+extern const char *var_pop3d_password_maps;	/* pop3d_password_maps */
+
 #endif

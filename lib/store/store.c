@@ -494,11 +494,31 @@ int     store_sync(store_t *st, const char **error_r)
     return ret;
 }
 
-/* make_dirs - create the mailbox directory and tmp/ new/ cur/ */
+/* make_parents - create the missing parent directories of dir (0700) */
+static int make_parents(const char *dir, const char **error_r)
+{
+    char   *path = mr_strdup(dir);
+    int     ret = 0;
+
+    for (char *cp = strchr(path + 1, '/'); cp && ret == 0; cp = strchr(cp + 1, '/')) {
+	*cp = 0;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	    ret = store_fail(error_r, "mkdir %s: %s", path, errno);
+	*cp = '/';
+    }
+    mr_free(path);
+    return ret;
+}
+
+/* make_dirs - create the mailbox directory (and its parents: a user who
+ * never got mail has none yet) and tmp/ new/ cur/ */
 static int make_dirs(const char *dir, const char **error_r)
 {
     const char *subs[] = {"", "/tmp", "/new", "/cur"};
+    struct stat sb;
 
+    if (stat(dir, &sb) < 0 && make_parents(dir, error_r) < 0)
+	return -1;
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 	char   *path = mr_format("%s%s", dir, subs[i]);
 	int     r = mkdir(path, 0700);

@@ -289,6 +289,17 @@ static void test_flags_elsewhere(void **state)
     mr_free(box);
 }
 
+/* test_new_user - a mailbox whose folders do not exist yet is made */
+static void test_new_user(void **state)
+{
+    char   *box = mr_format("%s/dom/newuser/Maildir", unit_tmpdir());
+    store_t *st = open_box(box);
+
+    assert_int_equal(st->count, 0);
+    store_close(&st);
+    mr_free(box);
+}
+
 /* test_folder_path - Maildir++ names and refused ones */
 static void test_folder_path(void **state)
 {
@@ -315,6 +326,7 @@ int     main(void)
 	cmocka_unit_test(test_stable_uids),
 	cmocka_unit_test(test_expunge),
 	cmocka_unit_test(test_flags_elsewhere),
+	cmocka_unit_test(test_new_user),
 	cmocka_unit_test(test_folder_path),
     };
 

@@ -1,0 +1,25 @@
+/*
+ * params_pop3d.c - parameters of the POP3 server; docs/pop3d.md explains
+ * each.
+ */
+#include <limits.h>
+
+#include "config.h"
+#include "mail_params.h"
+
+int     var_pop3d_timeout;
+int     var_pop3d_error_limit;
+int     var_pop3d_auth_failure_delay;
+const char *var_pop3d_password_maps;
+
+const param_def_t params_pop3d[] = {
+    /* idle time allowed between two commands (RFC 1939: at least 10 minutes) */
+    PARAM_TIME("pop3d_timeout", "600s", 1, INT_MAX, &var_pop3d_timeout),
+    /* bad commands (unknown, wrong state, bad arguments) before a hang-up */
+    PARAM_INT("pop3d_error_limit", "10", 1, 100000, &var_pop3d_error_limit),
+    /* pause before answering a failed PASS */
+    PARAM_TIME("pop3d_auth_failure_delay", "1s", 0, 60, &var_pop3d_auth_failure_delay),
+    /* address -> crypt(3) password hash of each mailbox user */
+    PARAM_TABLE("pop3d_password_maps", "", &var_pop3d_password_maps),
+    PARAM_END,
+};

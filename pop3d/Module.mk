@@ -1,0 +1,8 @@
+# pop3d/ - the POP3 server
+PROGS += pop3d
+POP3D_LIB_SRCS := pop3d/pop3d_line.c pop3d/pop3d_out.c
+pop3d_SRCS := pop3d/pop3d.c pop3d/pop3d_cmd.c pop3d/pop3d_box.c pop3d/pop3d_auth.c \
+	$(POP3D_LIB_SRCS)
+
+# the unit test links the parser and the converter (see Makefile)
+test_pop3d_line_OBJS := $(POP3D_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
