@@ -16,7 +16,7 @@
  * ends the session; pop3d_error_limit bad commands end it too; a client
  * idle for pop3d_timeout is disconnected. Message files come from the
  * user's own Maildir and are sent as they are, only with CRLF line ends
- * and byte-stuffing. The password table is the administrator's.
+ * and byte-stuffing. Passwords are checked by libsasl2 (lib/auth).
  *
  * Privileges: master.conf runs it unprivileged (as mail_owner), without
  * chroot (it reads the mailboxes under virtual_mailbox_base). The login
@@ -29,7 +29,8 @@
  * is not done yet.
  *
  * Parameters: pop3d_timeout, pop3d_error_limit, pop3d_auth_failure_delay,
- * pop3d_password_maps, virtual_mailbox_maps, virtual_mailbox_base,
+ * pop3d_sasl_path, pop3d_sasl_local_domain, pop3d_login_domain,
+ * cyrus_sasl_config_path, virtual_mailbox_maps, virtual_mailbox_base,
  * virtual_uid, virtual_gid, myhostname.
  */
 #include <stdarg.h>

@@ -7,7 +7,6 @@ queue, mail store, log, and demo users:
 
     DIR/etc/       mailroom.conf, master.conf, vmailbox, aliases, sender_login,
                    sasldb2 + sasl2/smtpd.conf (Cyrus SASL: the demo users),
-                   vpasswd (POP3 passwords: crypt hashes),
                    cert.pem + key.pem (a self-signed certificate made here)
     DIR/spool/     queue_directory
     DIR/mail/      virtual_mailbox_base (Maildirs of the demo users)
@@ -92,7 +91,6 @@ def mailroom_conf(d, build_bin, extra):
         "virtual_mailbox_maps": f"texthash:{d}/etc/vmailbox",
         "virtual_mailbox_base": f"{d}/mail",
         "alias_maps": f"texthash:{d}/etc/aliases",
-        "pop3d_password_maps": f"texthash:{d}/etc/vpasswd",
         "queue_directory": f"{d}/spool",
         "data_directory": f"{d}/data",
         "daemon_directory": build_bin,
@@ -132,20 +130,12 @@ def make_sasldb(etc):
         os.chown(path, 0, gid)
     os.chmod(path, 0o640)
     os.makedirs(os.path.join(etc, "sasl2"), exist_ok=True)
-    with open(os.path.join(etc, "sasl2", "smtpd.conf"), "w") as f:
-        f.write("pwcheck_method: auxprop\n"
-                "auxprop_plugin: sasldb\n"
-                f"sasldb_path: {path}\n"
-                "mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256\n")
-
-
-def make_vpasswd(path):
-    """POP3 passwords of the demo users: SHA-512 crypt hashes (openssl)."""
-    with open(path, "w") as f:
-        for user, pw in DEMO_USERS.items():
-            h = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=pw.encode(),
-                               check=True, capture_output=True).stdout.decode().strip()
-            f.write(f"{user}@{DEMO_DOMAIN} {h}\n")
+    for app in ("smtpd", "pop3d"):
+        with open(os.path.join(etc, "sasl2", f"{app}.conf"), "w") as f:
+            f.write("pwcheck_method: auxprop\n"
+                    "auxprop_plugin: sasldb\n"
+                    f"sasldb_path: {path}\n"
+                    "mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256\n")
 
 
 def make_cert(etc, name="mx.mailroom.test", days=365):
@@ -188,7 +178,6 @@ def create(d, build_bin, ports, extra=None, qmgr=True, services=()):
     with open(os.path.join(d, "etc/sender_login"), "w") as f:
         for user in DEMO_USERS:
             f.write(f"{user}@{DEMO_DOMAIN} {user}\n")
-    make_vpasswd(os.path.join(d, "etc/vpasswd"))
     make_cert(os.path.join(d, "etc"))
     own_mail_dir(os.path.join(d, "mail"))
     with open(os.path.join(d, "etc/ports.json"), "w") as f:

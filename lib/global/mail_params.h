@@ -29,6 +29,5 @@ extern int var_virtual_minimum_uid;	/* virtual_minimum_uid */
 extern int var_pop3d_timeout;		/* pop3d_timeout, seconds */
 extern int var_pop3d_error_limit;	/* pop3d_error_limit */
 extern int var_pop3d_auth_failure_delay;	/* pop3d_auth_failure_delay, seconds */
-extern const char *var_pop3d_password_maps;	/* pop3d_password_maps */
 
 #endif

@@ -10,7 +10,6 @@
 int     var_pop3d_timeout;
 int     var_pop3d_error_limit;
 int     var_pop3d_auth_failure_delay;
-const char *var_pop3d_password_maps;
 
 const param_def_t params_pop3d[] = {
     /* idle time allowed between two commands (RFC 1939: at least 10 minutes) */
@@ -19,7 +18,11 @@ const param_def_t params_pop3d[] = {
     PARAM_INT("pop3d_error_limit", "10", 1, 100000, &var_pop3d_error_limit),
     /* pause before answering a failed PASS */
     PARAM_TIME("pop3d_auth_failure_delay", "1s", 0, 60, &var_pop3d_auth_failure_delay),
-    /* address -> crypt(3) password hash of each mailbox user */
-    PARAM_TABLE("pop3d_password_maps", "", &var_pop3d_password_maps),
+    /* Cyrus SASL application name: NAME.conf in cyrus_sasl_config_path */
+    PARAM_STR("pop3d_sasl_path", "pop3d", NULL),
+    /* SASL realm for login names without one ("" : libsasl2's default) */
+    PARAM_STR("pop3d_sasl_local_domain", "", NULL),
+    /* domain added to a login name without "@" to find its mailbox */
+    PARAM_STR("pop3d_login_domain", "$mydomain", NULL),
     PARAM_END,
 };
