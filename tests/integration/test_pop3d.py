@@ -12,6 +12,7 @@ import poplib
 import re
 import smtplib
 import socket
+import subprocess
 import time
 
 from conftest import free_port, wait_port
@@ -254,3 +255,31 @@ def test_hostile_client_is_cut_off(mailroom):
     assert replies[0] == b"+OK" and replies[2].startswith(b"+OK 1 ")
     assert replies[3:] == [b"+OK", b"+OK Bye"]
     r.close()
+
+
+def test_fetchmail_into_an_mda(mailroom, tmp_path):
+    """A real POP3 client: fetchmail takes both messages, hands each to a
+    command, and deletes them (its default); the mailbox is then empty."""
+    inst = instance(mailroom)
+    deliver(inst, 2)
+    stored = sorted(open(f, "rb").read() for f in files(inst))
+    out = tmp_path / "delivered"
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text(f'poll 127.0.0.1 with proto POP3 port {inst.ports["pop3"]}\n'
+                  f'  user "{LOGIN}" there with password "alice-pw" is "root" here\n'
+                  f'  mda "/bin/sh -c \'cat >> {out}; echo ===== >> {out}\'"\n'
+                  # no STLS here yet: without this fetchmail insists on trying it
+                  '  sslproto ""\n')
+    rc.chmod(0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "--invisible", "-v"],
+                       env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    got = out.read_bytes().split(b"=====\n")
+    assert len(got) == 3 and got[2] == b""
+    # fetchmail writes LF line ends to the MDA: the stored bytes come back
+    assert sorted(got[:2]) == stored
+    assert files(inst) == []
+    # fetchmail reads with TOP and a huge line count, so that servers do not mark them seen
+    inst.wait_log(r"session end: user=<alice>, client=127\.0\.0\.1, retr=0/0, top=2/\d+, "
+                  r"dele=2/\d+, reason=quit")
