@@ -165,7 +165,8 @@ def test_socket_files_never_follow_links(mailroom):
     while time.time() < stop_at - 0.5:
         gen += 1
         write_master_conf(inst, conf(gen))
-        assert inst.run(["mailroom", "reload"]).returncode == 0
+        r = inst.run(["mailroom", "reload"])
+        assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
         time.sleep(0.05)
     for p in racers:
         assert int(p.communicate(timeout=30)[0]) > 100
