@@ -73,6 +73,8 @@ def master_conf(ports, d, qmgr=True, services=()):
         "pickup         unix  n       y      y      60     1       pickup",
         "showq          unix  n       y      y      -      10      showq",
         "local          unix  y       n      n      -      -       local",
+        "smtp           unix  y       y      y      -      -       smtp",
+        "lmtp           unix  y       y      n      -      -       smtp",
     ]
     if qmgr:
         lines.append("qmgr           unix  n       y      y      60     1       qmgr")

@@ -176,6 +176,7 @@ extern const param_def_t params_qmgr[];
 extern const param_def_t params_tools[];
 extern const param_def_t params_tls[];
 extern const param_def_t params_local[];
+extern const param_def_t params_smtp[];
 extern const param_def_t params_anvil[];
 extern const param_def_t params_filter[];
 extern const param_def_t params_pop3d[];

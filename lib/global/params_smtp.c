@@ -1,0 +1,16 @@
+/*
+ * params_smtp.c - parameters of the smtp/lmtp delivery agent (the TLS
+ * ones are in params_tls.c). Names follow Postfix where Postfix has the
+ * same knob; docs/smtp.md explains each.
+ */
+#include "config.h"
+
+const param_def_t params_smtp[] = {
+    /* longest wait for a TCP or Unix-socket connection to a server */
+    PARAM_TIME("smtp_connect_timeout", "30s", 1, 3600, NULL),
+    /* longest wait for each read or write once connected */
+    PARAM_TIME("smtp_reply_timeout", "300s", 1, 3600, NULL),
+    /* the name sent with EHLO/HELO/LHLO */
+    PARAM_STR("smtp_helo_name", "$myhostname", NULL),
+    PARAM_END,
+};

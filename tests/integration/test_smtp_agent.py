@@ -1,0 +1,127 @@
+"""test_smtp_agent.py - the smtp delivery agent relays to a Python sink:
+relayhost, transport_maps, 4xx deferred then delivered, 5xx bounced,
+SIZE refused before sending, LMTP over a Unix socket."""
+import os
+import re
+import shutil
+import smtplib
+import tempfile
+import time
+
+from smtpsink import Sink
+from test_delivery_e2e import maildir_files, wait_for
+
+FAST_RETRY = {"queue_run_delay": "1s", "minimal_backoff_time": "1s",
+              "maximal_backoff_time": "2s"}
+BODY = (b"Message-ID: <relay-1@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
+        b"From: alice@mailroom.test\r\nSubject: out\r\n\r\nline one\r\n"
+        b"..dot-stuffed line\r\n.\r\n\r\nlast line\r\n")
+
+
+def send(inst, rcpts, body=BODY, sender="alice@mailroom.test", **kw):
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail(sender, rcpts, body, **kw)
+
+
+def strip_received(data):
+    m = re.match(rb"Received: [^\r]*\r\n(\t[^\r]*\r\n)*", data)
+    assert m, data[:200]
+    return data[m.end():]
+
+
+def test_relayhost_byte_exact(mailroom):
+    sink = Sink()
+    try:
+        inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{sink.port}"})
+        send(inst, ["bob@example.net", "carol@example.net"])
+        qid = inst.wait_log(r"([0-9A-Z]{16}): to=<bob@example\.net>, relay=127\.0\.0\.1"
+                            rf"\[127\.0\.0\.1\]:{sink.port}, delay=[0-9.]+, "
+                            r"delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, dsn=2\.0\.0, "
+                            r"status=sent \(250 2\.0\.0 Ok: queued as SINK1\)").group(1)
+        inst.wait_log(rf"{qid}: to=<carol@example\.net>, .*status=sent")
+        inst.wait_log(rf"{qid}: removed")
+        (mail, rcpts, data), = sink.messages
+        assert mail.startswith("MAIL FROM:<alice@mailroom.test> SIZE=")
+        assert rcpts == ["RCPT TO:<bob@example.net>", "RCPT TO:<carol@example.net>"]
+        assert strip_received(data) == BODY
+        # PIPELINING: MAIL and both RCPTs arrived before the first reply was
+        # needed; the session ended with QUIT
+        assert sink.sessions[0][-1] == "QUIT"
+    finally:
+        sink.close()
+
+
+def test_transport_maps_deferred_then_sent(mailroom, tmp_path):
+    sink = Sink(replies={"RCPT": ["451 4.3.0 try again later", "250 2.1.5 Ok"]})
+    tmap = tmp_path / "transport"
+    tmap.write_text(f"example.net smtp:[127.0.0.1]:{sink.port}\n")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tmap, 0o644)
+    try:
+        inst = mailroom(qmgr=True, extra={"transport_maps": f"texthash:{tmap}", **FAST_RETRY})
+        send(inst, ["dave@example.net"])
+        qid = inst.wait_log(r"([0-9A-Z]{16}): to=<dave@example\.net>, relay=127\.0\.0\.1"
+                            r"\[127\.0\.0\.1\]:\d+, .*dsn=4\.3\.0, status=deferred \(host "
+                            r"127\.0\.0\.1\[127\.0\.0\.1\]:\d+ said: 451 4\.3\.0 try again "
+                            r"later \(in reply to RCPT TO command\)\)").group(1)
+        inst.wait_log(rf"{qid}: to=<dave@example\.net>, .*status=sent", timeout=30)
+        inst.wait_log(rf"{qid}: removed")
+        assert len(sink.messages) == 1
+        assert strip_received(sink.messages[0][2]) == BODY
+    finally:
+        sink.close()
+
+
+def test_rejected_recipient_bounces_to_sender(mailroom):
+    sink = Sink(replies={"RCPT": ["550 5.1.1 <nobody@example.net>: no such user"]})
+    try:
+        inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{sink.port}"})
+        send(inst, ["nobody@example.net"])
+        inst.wait_log(r"to=<nobody@example\.net>, .*dsn=5\.1\.1, status=bounced \(host "
+                      r"127\.0\.0\.1\[127\.0\.0\.1\]:\d+ said: 550 5\.1\.1 "
+                      r"<nobody@example\.net>: no such user \(in reply to RCPT TO command\)\)")
+        assert wait_for(lambda: maildir_files(inst, "alice"), timeout=30), inst.log_text()[-2000:]
+        notice = open(maildir_files(inst, "alice")[0], "rb").read()
+        assert b"nobody@example.net" in notice and b"5.1.1" in notice
+        assert sink.messages == []
+    finally:
+        sink.close()
+
+
+def test_size_refused_before_sending(mailroom):
+    sink = Sink(ehlo=["PIPELINING", "SIZE 100"])
+    try:
+        inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{sink.port}"})
+        send(inst, ["big@example.net"])
+        inst.wait_log(r"to=<big@example\.net>, .*dsn=5\.3\.4, status=bounced \(message size "
+                      r"\d+ exceeds size limit 100 of server")
+        assert sink.messages == []
+        assert not any(c.startswith("MAIL") for s in sink.sessions for c in s)
+    finally:
+        sink.close()
+
+
+def test_lmtp_per_recipient_replies(mailroom, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    sockdir = tempfile.mkdtemp(prefix="mailroom-lmtp-", dir="/tmp")
+    os.chmod(sockdir, 0o755)
+    path = os.path.join(sockdir, "lmtp.sock")
+    sink = Sink(path=path, lmtp=True, rcpt_replies={
+        "b@lmtp.test": "452 4.2.2 <b@lmtp.test> mailbox full",
+        "c@lmtp.test": "550 5.1.1 <c@lmtp.test> unknown"})
+    tmap = tmp_path / "transport"
+    tmap.write_text(f"lmtp.test lmtp:unix:{path}\n")
+    os.chmod(tmap, 0o644)
+    try:
+        inst = mailroom(qmgr=True, extra={"transport_maps": f"texthash:{tmap}"})
+        send(inst, ["a@lmtp.test", "b@lmtp.test", "c@lmtp.test"])
+        inst.wait_log(rf"to=<a@lmtp\.test>, relay={re.escape(path)}, .*dsn=2\.0\.0, "
+                      r"status=sent \(250 2\.0\.0 <a@lmtp\.test> Ok: SINK1\)")
+        inst.wait_log(r"to=<b@lmtp\.test>, .*dsn=4\.2\.2, status=deferred .*mailbox full "
+                      r"\(in reply to end of DATA command\)")
+        inst.wait_log(r"to=<c@lmtp\.test>, .*dsn=5\.1\.1, status=bounced")
+        assert sink.sessions[0][0] == "LHLO mx.mailroom.test"
+        assert strip_received(sink.messages[0][2]) == BODY
+    finally:
+        sink.close()
+        shutil.rmtree(sockdir, ignore_errors=True)
