@@ -2,23 +2,32 @@
  * smtp_dest.c - where a next hop leads: the list of addresses to try.
  *
  * "[host]:port" and "[host]" name one host (no MX lookup); "host:port"
- * and "domain" name a mail domain; "unix:/path" a Unix socket. The port
- * defaults to 25 (smtp) or 24 (lmtp). Host names are turned into
- * addresses by the system resolver; each address is one destination, in
- * the resolver's order.
+ * and "domain" name a mail domain: its MX hosts in preference order, or,
+ * when it has no MX record, the domain's own address records (RFC 5321
+ * section 5.1). A null MX (RFC 7505, "0 .") means the domain takes no
+ * mail: 5.1.10. "unix:/path" is a Unix socket. The port defaults to 25
+ * (smtp) or 24 (lmtp). Names are looked up in the DNS (lib/global/dns,
+ * dns_servers), never in /etc/hosts; numeric addresses are used as they
+ * are. Each address (A first, then AAAA) is one destination.
  */
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include "global/config.h"
+#include "global/dns.h"
 #include "smtp.h"
+#include "util/msg.h"
 #include "util/mymalloc.h"
 
-/* smtp_dest_init - nothing to read yet */
+/* smtp_dest_init - the resolver, while resolv.conf is readable */
 void    smtp_dest_init(void)
 {
+    const char *err;
+
+    if (dns_init(config_str("dns_servers"), &err) < 0)
+	msg_fatal("dns_servers: %s", err);
 }
 
 /* smtp_dest_add - append one destination */
@@ -39,34 +48,59 @@ static void smtp_dest_add(smtp_dest_list_t *dl, const char *host, const char *ad
     }
 }
 
-/* smtp_dest_host - every address of host */
+/* smtp_dest_host - every address of host: DNS_OK or why not */
 static int smtp_dest_host(smtp_dest_list_t *dl, const char *host, const char *port,
 			  const char **error_r)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-    char    addr[INET6_ADDRSTRLEN];
-    int     err;
+    unsigned char bin[sizeof(struct in6_addr)];
+    char  **addrs;
+    size_t  count;
+    int     ret;
 
-    if ((err = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-	static char buf[300];
-
-	snprintf(buf, sizeof(buf), "Host or domain name not found: %.200s: %s", host,
-		 gai_strerror(err));
-	*error_r = buf;
-	return -1;
+    if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1) {
+	smtp_dest_add(dl, host, host, strchr(host, ':') ? AF_INET6 : AF_INET, port);
+	return DNS_OK;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
-	const void *a = ai->ai_family == AF_INET6
-	    ? (const void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr
-	    : (const void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr;
+    if ((ret = dns_lookup_addr(host, &addrs, &count, error_r)) != DNS_OK)
+	return ret;
+    for (size_t i = 0; i < count; i++)
+	smtp_dest_add(dl, host, addrs[i], strchr(addrs[i], ':') ? AF_INET6 : AF_INET, port);
+    dns_addr_free(&addrs, count);
+    return DNS_OK;
+}
 
-	if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-	    continue;
-	inet_ntop(ai->ai_family, a, addr, sizeof(addr));
-	smtp_dest_add(dl, host, addr, ai->ai_family, port);
+/* smtp_dest_mx - the addresses of domain's MX hosts, or of the domain
+ * itself when it has no MX record: DNS_OK or why not */
+static int smtp_dest_mx(smtp_dest_list_t *dl, const char *domain, const char *port,
+			const char **error_r)
+{
+    dns_mx_t *mx;
+    size_t  count;
+    int     ret, any = DNS_RETRY;
+
+    if ((ret = dns_lookup_mx(domain, &mx, &count, error_r)) == DNS_NODATA)
+	return smtp_dest_host(dl, domain, port, error_r);
+    if (ret != DNS_OK)
+	return ret;
+    for (size_t i = 0; i < count; i++)
+	if (smtp_dest_host(dl, mx[i].host, port, error_r) == DNS_OK)
+	    any = DNS_OK;
+    dns_mx_free(&mx, count);
+    return any;
+}
+
+/* smtp_dest_dsn - the status of a failed lookup */
+static const char *smtp_dest_dsn(int ret)
+{
+    switch (ret) {
+    case DNS_NULLMX:
+	return "5.1.10";
+    case DNS_NOTFOUND:
+    case DNS_NODATA:
+	return "5.4.4";
+    default:
+	return "4.4.3";
     }
-    freeaddrinfo(res);
-    return 0;
 }
 
 /* smtp_dest_split - host and port of a next hop (in place); 1 if the
@@ -102,12 +136,14 @@ smtp_dest_list_t *smtp_dest_resolve(const char *nexthop, int lmtp, const char **
     if (strncmp(hop, "unix:", 5) == 0) {
 	smtp_dest_add(dl, "localhost", hop + 5, AF_UNIX, NULL);
     } else {
-	(void) smtp_dest_split(hop, &host, &port);
+	int     bracket = smtp_dest_split(hop, &host, &port), ret;
+
 	if (*host == 0 || strspn(port, "0123456789") != strlen(port)) {
 	    *error_r = "malformed next hop";
 	    *dsn_r = "4.3.5";
-	} else if (smtp_dest_host(dl, host, port, error_r) < 0) {
-	    *dsn_r = "4.4.3";
+	} else if ((ret = bracket ? smtp_dest_host(dl, host, port, error_r)
+		    : smtp_dest_mx(dl, host, port, error_r)) != DNS_OK) {
+	    *dsn_r = smtp_dest_dsn(ret);
 	}
     }
     mr_free(hop);

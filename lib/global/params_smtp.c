@@ -12,5 +12,8 @@ const param_def_t params_smtp[] = {
     PARAM_TIME("smtp_reply_timeout", "300s", 1, 3600, NULL),
     /* the name sent with EHLO/HELO/LHLO */
     PARAM_STR("smtp_helo_name", "$myhostname", NULL),
+    /* name servers for every DNS lookup (lib/global/dns): "addr[:port]",
+     * IPv4, comma or space separated; empty: /etc/resolv.conf */
+    PARAM_STR("dns_servers", "", NULL),
     PARAM_END,
 };
