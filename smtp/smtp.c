@@ -91,6 +91,19 @@ static void smtp_session_fail(smtp_state_t *st, const smtp_dest_t *d, const smtp
     snprintf(st->dsn, sizeof(st->dsn), "%s", r->dsn[0] ? r->dsn : "4.4.2");
 }
 
+/* smtp_tls_log - "Trusted/Untrusted TLS connection established to ..." */
+static void smtp_tls_log(const smtp_state_t *st, const smtp_dest_t *d, const tls_conn_t *conn)
+{
+    str_t  *desc = str_new(128);
+
+    if (conn)
+	tls_conn_describe(conn, desc);
+    msg_info("%s: %s TLS connection established to %s: %s", st->req->queue_id,
+	     conn && tls_conn_verified(conn) ? "Trusted" : "Untrusted", d->relay,
+	     str_data(desc));
+    str_free(&desc);
+}
+
 /* smtp_tls - STARTTLS per the security level: 1 go on, 0 give up */
 static int smtp_tls(smtp_state_t *st, smtp_client_t *c, const smtp_dest_t *d, smtp_reply_t *r)
 {
@@ -111,6 +124,7 @@ static int smtp_tls(smtp_state_t *st, smtp_client_t *c, const smtp_dest_t *d, sm
 	smtp_session_fail(st, d, r, "STARTTLS");
 	return 0;
     }
+    smtp_tls_log(st, d, smtp_client_tls(c));
     return 1;
 }
 

@@ -8,14 +8,21 @@ Listens on TCP (host, port) or a Unix socket path (LMTP).
 """
 import os
 import socket
+import ssl
 import socketserver
 import threading
 
 
 class Sink:
     def __init__(self, host="127.0.0.1", port=0, path=None, lmtp=False, ehlo=None,
-                 replies=None, rcpt_replies=None):
+                 replies=None, rcpt_replies=None, tls=None):
         self.lmtp = lmtp
+        # tls: (certfile, keyfile) to offer STARTTLS
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
+        self.tls_sessions = 0
         self.ehlo = ehlo if ehlo is not None else ["PIPELINING", "SIZE 10240000", "8BITMIME",
                                                     "DSN", "ENHANCEDSTATUSCODES"]
         self.replies = {k: list(v) for k, v in (replies or {}).items()}
@@ -29,7 +36,7 @@ class Sink:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                sink.session(self.rfile, self.wfile)
+                sink.session(self.rfile, self.wfile, self.request)
 
         if path:
             if os.path.exists(path):
@@ -51,7 +58,7 @@ class Sink:
                 return default
             return lst.pop(0) if len(lst) > 1 else lst[0]
 
-    def session(self, rfile, wfile):
+    def session(self, rfile, wfile, sock=None):
         cmds = []
         with self.lock:
             self.sessions.append(cmds)
@@ -67,6 +74,8 @@ class Sink:
             verb = cmd.split(" ", 1)[0].split(":", 1)[0].upper()
             if verb in ("EHLO", "LHLO"):
                 lines = ["sink.test"] + self.ehlo
+                if self.tls and not isinstance(sock, ssl.SSLSocket):
+                    lines.append("STARTTLS")
                 for i, ext in enumerate(lines):
                     wfile.write(f"250{'-' if i < len(lines) - 1 else ' '}{ext}\r\n".encode())
                 wfile.flush()
@@ -98,6 +107,13 @@ class Sink:
                         send(self.rcpt_replies.get(a, f"250 2.0.0 <{a}> Ok: SINK{n}"))
                 else:
                     send(self.reply("DOT", f"250 2.0.0 Ok: queued as SINK{n}"))
+            elif verb == "STARTTLS" and self.tls:
+                send("220 2.0.0 Ready to start TLS")
+                sock = self.tls.wrap_socket(sock, server_side=True)
+                rfile, wfile = sock.makefile("rb"), sock.makefile("wb")
+                send = lambda text: (wfile.write(text.encode() + b"\r\n"), wfile.flush())
+                with self.lock:
+                    self.tls_sessions += 1
             elif verb == "RSET":
                 send("250 2.0.0 Ok")
             elif verb == "QUIT":

@@ -125,3 +125,33 @@ def test_lmtp_per_recipient_replies(mailroom, tmp_path):
     finally:
         sink.close()
         shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_starttls_may_and_encrypt(mailroom):
+    """Level may: STARTTLS when offered (logged), the message goes over TLS.
+    Level encrypt against a server without STARTTLS: deferred, 4.7.4."""
+    inst = mailroom(qmgr=True, start=False)
+    etc = os.path.join(inst.dir, "etc")
+    sink = Sink(tls=(os.path.join(etc, "cert.pem"), os.path.join(etc, "key.pem")))
+    plain = Sink()
+    try:
+        inst.set_conf(relayhost=f"[127.0.0.1]:{sink.port}", smtp_tls_security_level="may")
+        inst.start()
+        send(inst, ["tls@example.net"])
+        inst.wait_log(rf"[0-9A-Z]{{16}}: Untrusted TLS connection established to "
+                      rf"127\.0\.0\.1\[127\.0\.0\.1\]:{sink.port}: TLSv1\.[23] with cipher")
+        inst.wait_log(r"to=<tls@example\.net>, .*status=sent \(250 2\.0\.0 Ok: queued as SINK1\)")
+        assert sink.tls_sessions == 1
+        assert strip_received(sink.messages[0][2]) == BODY
+        cmds = sink.sessions[0]
+        assert cmds[0].startswith("EHLO ") and cmds[1] == "STARTTLS" and cmds[2].startswith("EHLO ")
+        inst.stop()
+        inst.set_conf(relayhost=f"[127.0.0.1]:{plain.port}", smtp_tls_security_level="encrypt")
+        inst.start()
+        send(inst, ["tls2@example.net"])
+        inst.wait_log(r"to=<tls2@example\.net>, relay=none, .*dsn=4\.7\.4, status=deferred "
+                      r"\(TLS is required, but was not offered by host 127\.0\.0\.1")
+        assert plain.messages == []
+    finally:
+        sink.close()
+        plain.close()
