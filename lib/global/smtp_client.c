@@ -357,8 +357,8 @@ static void smtp_client_mail_cmd(smtp_client_t *c, const smtp_msg_t *msg)
 	str_appends(c->cmd, " BODY=8BITMIME");
     if (!(c->ext & SMTP_EXT_DSN))
 	return;
-    if (msg->ret && *msg->ret)
-	str_appendf(c->cmd, " RET=%s", msg->ret);
+    if (msg->ret && (strcasecmp(msg->ret, "FULL") == 0 || strcasecmp(msg->ret, "HDRS") == 0))
+	str_appendf(c->cmd, " RET=%s", toupper((unsigned char) msg->ret[0]) == 'F' ? "FULL" : "HDRS");
     if (msg->envid && *msg->envid) {
 	str_appends(c->cmd, " ENVID=");
 	smtp_xtext_encode(c->cmd, msg->envid);

@@ -155,3 +155,35 @@ def test_starttls_may_and_encrypt(mailroom):
     finally:
         sink.close()
         plain.close()
+
+
+def test_dsn_and_8bitmime_passed_on_only_when_offered(mailroom):
+    """With DSN and 8BITMIME offered, RET/ENVID/NOTIFY/ORCPT (xtext) and
+    BODY=8BITMIME go out; a server without them gets the same message
+    without those parameters, 8-bit content unchanged."""
+    body = (b"Message-ID: <dsn-1@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
+            b"From: alice@mailroom.test\r\nSubject: caf\xc3\xa9\r\n\r\n"
+            b"8-bit body: \xc3\xa9t\xc3\xa9\r\n")
+    full = Sink()
+    bare = Sink(ehlo=["PIPELINING"])
+    try:
+        for sink in (full, bare):
+            inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{sink.port}"})
+            send(inst, ["dsn@example.net"], body=body,
+                 mail_options=["BODY=8BITMIME", "RET=HDRS", "ENVID=env+2Bid"],
+                 rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;Dsn+2Bx@example.net"])
+            inst.wait_log(r"to=<dsn@example\.net>, .*status=sent")
+            inst.stop()
+        (mail, rcpts, data), = full.messages
+        assert mail == (f"MAIL FROM:<alice@mailroom.test> SIZE={mail.split('SIZE=')[1].split()[0]}"
+                        " BODY=8BITMIME RET=HDRS ENVID=env+2Bid")
+        assert rcpts == ["RCPT TO:<dsn@example.net> NOTIFY=SUCCESS,FAILURE "
+                         "ORCPT=rfc822;Dsn+2Bx@example.net"]
+        assert strip_received(data) == body
+        (mail, rcpts, data), = bare.messages
+        assert mail == "MAIL FROM:<alice@mailroom.test>"
+        assert rcpts == ["RCPT TO:<dsn@example.net>"]
+        assert strip_received(data) == body
+    finally:
+        full.close()
+        bare.close()
