@@ -176,6 +176,9 @@ static void master_reload(void)
     char   *dir = mr_strdup(config_dir());	/* config_load frees the old one */
 
     msg_info("reload -- configuration %s", dir);
+    /* errors are counted per reload: a long-lived master must not die of
+     * their sum (a mail owner racing links into public/ makes binds fail) */
+    msg_error_count = 0;
     master_load_config(dir, 1);
     mr_free(dir);
     master_log_target(master_foreground);
