@@ -20,10 +20,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/lline.h"
-#include "../util/msg.h"
-#include "../util/mymalloc.h"
-#include "../util/str.h"
+#include "util/lline.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/str.h"
 #include "config.h"
 
 extern const param_def_t *const params_all[];

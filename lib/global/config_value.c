@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/str.h"
+#include "util/str.h"
 #include "config.h"
 
 typedef int (*value_parse_fn)(const char *value, long long *num_r);
