@@ -37,7 +37,7 @@ UNIT_EXTRA := tests/unit/unit_helpers.c
 
 PROG_BINS := $(PROGS:%=$(BUILD)/bin/%)
 
-.PHONY: deb test-install uninstall all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
+.PHONY: check-format deb test-install uninstall all asan test unit integration run deps clean install bench check-banned check-layers check-skips fuzz fuzz-smoke
 all: $(PROG_BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -75,7 +75,7 @@ unit: all
 integration: all
 	@bash tests/run-integration.sh $(BUILD)
 
-test: deps check-banned check-layers check-skips
+test: deps check-banned check-layers check-skips check-format
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
@@ -93,6 +93,9 @@ check-layers:
 
 check-skips:
 	@bash tests/check-skips.sh
+
+check-format:
+	@bash tests/check-format.sh
 
 # every fuzzer for a few seconds (make test); make fuzz for the long run
 FUZZ_SECONDS ?= 3

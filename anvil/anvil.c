@@ -55,18 +55,18 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define ANVIL_MAX_IDENT	300		/* bytes of one ident */
-#define ANVIL_MAX_HELD	1000		/* open sessions per connection */
+#define ANVIL_MAX_IDENT 300 /* bytes of one ident */
+#define ANVIL_MAX_HELD 1000 /* open sessions per connection */
 
 typedef struct anvil_held {
-    char   *ident;
-    long    n;				/* sessions open through this conn */
+    char *ident;
+    long n; /* sessions open through this conn */
 } anvil_held_t;
 
 typedef struct anvil_conn {
     event_attr_t ea;
     anvil_held_t *held;
-    size_t  nheld;
+    size_t nheld;
 } anvil_conn_t;
 
 static anvil_table_t *anvil_table;
@@ -74,20 +74,22 @@ static long long anvil_unit_ms;
 
 /* The highest of each count since the last statistics report. */
 typedef struct anvil_max {
-    const char *what;			/* "connection count", ... */
-    int     is_rate;
-    long    value;
-    char    ident[ANVIL_MAX_IDENT + 1];
-    time_t  when;
+    const char *what; /* "connection count", ... */
+    int is_rate;
+    long value;
+    char ident[ANVIL_MAX_IDENT + 1];
+    time_t when;
 } anvil_max_t;
 
 static anvil_max_t anvil_max[] = {
-    {"connection count", 0}, {"connection rate", 1}, {"message rate", 1},
+    {"connection count", 0},
+    {"connection rate", 1},
+    {"message rate", 1},
 };
 
-#define ANVIL_MAX_COUNT	0
-#define ANVIL_MAX_CONN	1
-#define ANVIL_MAX_MAIL	2
+#define ANVIL_MAX_COUNT 0
+#define ANVIL_MAX_CONN 1
+#define ANVIL_MAX_MAIL 2
 
 /* anvil_note - remember a new highest value */
 static void anvil_note(int which, long value, const char *ident)
@@ -104,8 +106,8 @@ static void anvil_note(int which, long value, const char *ident)
 /* anvil_statistics - log and reset the highest values seen */
 static void anvil_statistics(void)
 {
-    long    unit = (long) (anvil_unit_ms / 1000);
-    char    when[64];
+    long unit = (long)(anvil_unit_ms / 1000);
+    char when[64];
 
     for (size_t i = 0; i < sizeof(anvil_max) / sizeof(anvil_max[0]); i++) {
 	anvil_max_t *m = anvil_max + i;
@@ -142,7 +144,7 @@ static int anvil_hold(anvil_conn_t *ac, const char *ident)
 	    return -1;
 	ac->held = mr_reallocarray(ac->held, ac->nheld + 1, sizeof(*ac->held));
 	h = ac->held + ac->nheld++;
-	*h = (anvil_held_t) {mr_strdup(ident), 0};
+	*h = (anvil_held_t){mr_strdup(ident), 0};
     }
     h->n++;
     return 0;
@@ -162,16 +164,15 @@ static int anvil_release(anvil_conn_t *ac, const char *ident)
     return 1;
 }
 
-#define ANVIL_SHOW_SESSIONS	1	/* count= and rate= */
-#define ANVIL_SHOW_MESSAGES	2	/* message_rate= */
+#define ANVIL_SHOW_SESSIONS 1 /* count= and rate= */
+#define ANVIL_SHOW_MESSAGES 2 /* message_rate= */
 
 /* anvil_reply - status=0 and the counts asked for (ANVIL_SHOW_*) */
 static void anvil_reply(str_t *out, const anvil_counts_t *c, int show)
 {
     str_appends(out, MAIL_ATTR_STATUS "=0\n");
     if (show & ANVIL_SHOW_SESSIONS)
-	str_appendf(out, MAIL_ATTR_COUNT "=%ld\n" MAIL_ATTR_RATE "=%ld\n",
-		    c->count, c->conn_rate);
+	str_appendf(out, MAIL_ATTR_COUNT "=%ld\n" MAIL_ATTR_RATE "=%ld\n", c->count, c->conn_rate);
     if (show & ANVIL_SHOW_MESSAGES)
 	str_appendf(out, MAIL_ATTR_MAIL_RATE "=%ld\n", c->mail_rate);
     str_appendc(out, '\n');
@@ -181,7 +182,7 @@ static void anvil_reply(str_t *out, const anvil_counts_t *c, int show)
 static void anvil_error(event_conn_t *conn, str_t *out, const char *reason)
 {
     msg_warn("client %s: %s", event_conn_addr(conn), reason);
-    attr_format_args(out, MAIL_ATTR_STATUS, "2", MAIL_ATTR_REASON, reason, (char *) NULL);
+    attr_format_args(out, MAIL_ATTR_STATUS, "2", MAIL_ATTR_REASON, reason, (char *)NULL);
 }
 
 /* anvil_answer - one request */
@@ -215,7 +216,7 @@ static void anvil_answer(event_conn_t *conn, const attr_list_t *req, str_t *out)
 	anvil_note(ANVIL_MAX_MAIL, c.mail_rate, ident);
 	anvil_reply(out, &c, ANVIL_SHOW_MESSAGES);
     } else if (strcmp(request, ANVIL_REQ_LOOKUP) == 0) {
-	(void) anvil_lookup(anvil_table, ident, now, &c);
+	(void)anvil_lookup(anvil_table, ident, now, &c);
 	anvil_reply(out, &c, ANVIL_SHOW_SESSIONS | ANVIL_SHOW_MESSAGES);
     } else {
 	anvil_error(conn, out, "unknown request");
@@ -259,19 +260,18 @@ static void anvil_conn_close(event_conn_t *conn)
 /* anvil_expire_timer - forget idle entries once a rate window */
 static void anvil_expire_timer(int fd, int event, void *context)
 {
-    size_t  n = anvil_expire(anvil_table, event_now_ms());
+    size_t n = anvil_expire(anvil_table, event_now_ms());
 
     if (msg_verbose && n > 0)
 	msg_info("forgot %zu idle entries, %zu left", n, anvil_table_size(anvil_table));
-    event_request_timer(anvil_expire_timer, NULL, (long) anvil_unit_ms);
+    event_request_timer(anvil_expire_timer, NULL, (long)anvil_unit_ms);
 }
 
 /* anvil_status_timer - the periodic statistics report */
 static void anvil_status_timer(int fd, int event, void *context)
 {
     anvil_statistics();
-    event_request_timer(anvil_status_timer, NULL,
-			config_time("anvil_status_update_time") * 1000L);
+    event_request_timer(anvil_status_timer, NULL, config_time("anvil_status_update_time") * 1000L);
 }
 
 /* anvil_post_init - the table and its timers */
@@ -279,12 +279,11 @@ static void anvil_post_init(const char *service)
 {
     anvil_unit_ms = config_time("anvil_rate_time_unit") * 1000LL;
     anvil_table = anvil_table_new(anvil_unit_ms);
-    event_request_timer(anvil_expire_timer, NULL, (long) anvil_unit_ms);
-    event_request_timer(anvil_status_timer, NULL,
-			config_time("anvil_status_update_time") * 1000L);
+    event_request_timer(anvil_expire_timer, NULL, (long)anvil_unit_ms);
+    event_request_timer(anvil_status_timer, NULL, config_time("anvil_status_update_time") * 1000L);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.post_init = anvil_post_init,

@@ -14,17 +14,17 @@
 #include "util/mymalloc.h"
 
 typedef struct anvil_entry {
-    char   *ident;
+    char *ident;
     uint32_t hash;
     anvil_counts_t c;
-    long long window_start;		/* ms */
-    struct anvil_entry *next;		/* same bucket */
+    long long window_start;   /* ms */
+    struct anvil_entry *next; /* same bucket */
 } anvil_entry_t;
 
 struct anvil_table {
     anvil_entry_t **buckets;
-    size_t  nbuckets;			/* power of two */
-    size_t  size;
+    size_t nbuckets; /* power of two */
+    size_t size;
     long long unit_ms;
 };
 
@@ -34,7 +34,7 @@ static uint32_t anvil_hash(const char *s)
     uint32_t h = 2166136261u;
 
     for (; *s; s++) {
-	h ^= (unsigned char) *s;
+	h ^= (unsigned char)*s;
 	h *= 16777619u;
     }
     return h;
@@ -53,7 +53,7 @@ anvil_table_t *anvil_table_new(long long unit_ms)
 /* anvil_grow - double the buckets when entries outnumber them */
 static void anvil_grow(anvil_table_t *t)
 {
-    size_t  n = t->nbuckets * 2;
+    size_t n = t->nbuckets * 2;
     anvil_entry_t **b = mr_calloc(n, sizeof(*b));
 
     for (size_t i = 0; i < t->nbuckets; i++) {
@@ -72,8 +72,7 @@ static void anvil_grow(anvil_table_t *t)
 
 /* anvil_find - the entry for ident; with create, a new one whose window
  * starts now if there is none; else NULL */
-static anvil_entry_t *anvil_find(anvil_table_t *t, const char *ident, int create,
-				 long long now)
+static anvil_entry_t *anvil_find(anvil_table_t *t, const char *ident, int create, long long now)
 {
     uint32_t h = anvil_hash(ident);
     anvil_entry_t *e;
@@ -105,8 +104,7 @@ static void anvil_window(const anvil_table_t *t, anvil_entry_t *e, long long now
     }
 }
 
-void    anvil_connect(anvil_table_t *t, const char *ident, long long now,
-		      anvil_counts_t *counts_r)
+void anvil_connect(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
 {
     anvil_entry_t *e = anvil_find(t, ident, 1, now);
 
@@ -116,7 +114,7 @@ void    anvil_connect(anvil_table_t *t, const char *ident, long long now,
     *counts_r = e->c;
 }
 
-void    anvil_disconnect(anvil_table_t *t, const char *ident, long long now)
+void anvil_disconnect(anvil_table_t *t, const char *ident, long long now)
 {
     anvil_entry_t *e = anvil_find(t, ident, 0, now);
 
@@ -124,8 +122,7 @@ void    anvil_disconnect(anvil_table_t *t, const char *ident, long long now)
 	e->c.count--;
 }
 
-void    anvil_message(anvil_table_t *t, const char *ident, long long now,
-		      anvil_counts_t *counts_r)
+void anvil_message(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
 {
     anvil_entry_t *e = anvil_find(t, ident, 1, now);
 
@@ -134,8 +131,7 @@ void    anvil_message(anvil_table_t *t, const char *ident, long long now,
     *counts_r = e->c;
 }
 
-int     anvil_lookup(anvil_table_t *t, const char *ident, long long now,
-		     anvil_counts_t *counts_r)
+int anvil_lookup(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
 {
     anvil_entry_t *e = anvil_find(t, ident, 0, now);
 
@@ -153,9 +149,9 @@ static int anvil_idle(const anvil_table_t *t, const anvil_entry_t *e, long long 
     return e->c.count == 0 && now - e->window_start >= t->unit_ms;
 }
 
-size_t  anvil_expire(anvil_table_t *t, long long now)
+size_t anvil_expire(anvil_table_t *t, long long now)
 {
-    size_t  removed = 0;
+    size_t removed = 0;
 
     for (size_t i = 0; i < t->nbuckets; i++) {
 	anvil_entry_t **ep = &t->buckets[i], *e;
@@ -175,12 +171,12 @@ size_t  anvil_expire(anvil_table_t *t, long long now)
     return removed;
 }
 
-size_t  anvil_table_size(const anvil_table_t *t)
+size_t anvil_table_size(const anvil_table_t *t)
 {
     return t->size;
 }
 
-void    anvil_table_free(anvil_table_t **tp)
+void anvil_table_free(anvil_table_t **tp)
 {
     anvil_table_t *t = *tp;
 

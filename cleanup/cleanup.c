@@ -76,9 +76,9 @@
  * client went away (EOF or I/O error) and nobody is left to answer. */
 static int cleanup_read_message(cleanup_state_t *cs, stream_t *client)
 {
-    str_t  *value = str_new(256);
+    str_t *value = str_new(256);
     const char *why = "";
-    int     type = 0, done = 0;
+    int type = 0, done = 0;
 
     while (!done && (type = rec_get(client, value, &why)) > 0)
 	done = cleanup_record(cs, type, value);
@@ -99,12 +99,12 @@ static int cleanup_read_message(cleanup_state_t *cs, stream_t *client)
 /* cleanup_patch_size - write the real content size into SIZE */
 static int cleanup_patch_size(cleanup_state_t *cs)
 {
-    char    buf[CLEANUP_SIZE_WIDTH + 1];
+    char buf[CLEANUP_SIZE_WIDTH + 1];
 
     snprintf(buf, sizeof(buf), "%0*lld", CLEANUP_SIZE_WIDTH, cs->size);
-    if (stream_flush(cs->qo->stream) < 0
-	|| pwrite(stream_fd(cs->qo->stream), buf, CLEANUP_SIZE_WIDTH,
-		  cs->size_offset) != CLEANUP_SIZE_WIDTH)
+    if (stream_flush(cs->qo->stream) < 0 ||
+	pwrite(stream_fd(cs->qo->stream), buf, CLEANUP_SIZE_WIDTH, cs->size_offset) !=
+	    CLEANUP_SIZE_WIDTH)
 	return -1;
     return 0;
 }
@@ -131,37 +131,37 @@ static void cleanup_commit(cleanup_state_t *cs)
 	cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
 	return;
     }
-    if (!(cs->flags & CLEANUP_FLAG_HOLD)
-	&& mail_trigger(MAIL_SOCK_QMGR, "W", 1, &why) < 0 && msg_verbose)
+    if (!(cs->flags & CLEANUP_FLAG_HOLD) && mail_trigger(MAIL_SOCK_QMGR, "W", 1, &why) < 0 &&
+	msg_verbose)
 	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
 }
 
 /* cleanup_answer - the verdict for the client */
 static void cleanup_answer(cleanup_state_t *cs, stream_t *client)
 {
-    char    status[16];
+    char status[16];
 
     if (cs->status == CLEANUP_STAT_TEMP)
 	msg_warn("%s: message not accepted: %s", cs->id, str_data(cs->reason));
     else if (cs->status)
 	msg_info("%s: reject: %s", cs->id, str_data(cs->reason));
     snprintf(status, sizeof(status), "%d", cs->status);
-    (void) attr_send(client, MAIL_ATTR_STATUS, status, MAIL_ATTR_QUEUE_ID, cs->id,
-		     MAIL_ATTR_REASON, str_data(cs->reason), (char *) 0);
+    (void)attr_send(client, MAIL_ATTR_STATUS, status, MAIL_ATTR_QUEUE_ID, cs->id, MAIL_ATTR_REASON,
+		    str_data(cs->reason), (char *)0);
 }
 
 /* cleanup_read_flags - the client's {flags=N}; -1 if it went away */
 static int cleanup_read_flags(stream_t *client, int *flags_r)
 {
     attr_list_t *l = attr_list_new();
-    int     ret = attr_read(client, l) == 1 ? 0 : -1;
+    int ret = attr_read(client, l) == 1 ? 0 : -1;
 
-    *flags_r = (int) attr_get_long(l, MAIL_ATTR_FLAGS, 0);
+    *flags_r = (int)attr_get_long(l, MAIL_ATTR_FLAGS, 0);
     attr_list_free(&l);
     return ret;
 }
 
-static qfile_pool_t *cleanup_pool;	/* reserved queue files */
+static qfile_pool_t *cleanup_pool; /* reserved queue files */
 
 /* cleanup_service - one client, one message */
 static void cleanup_service(stream_t *client, const char *service)
@@ -170,17 +170,17 @@ static void cleanup_service(stream_t *client, const char *service)
     qfile_out_t *qo;
     cleanup_state_t *cs;
 
-    stream_set_timeout(client, (int) config_time("ipc_timeout"));
+    stream_set_timeout(client, (int)config_time("ipc_timeout"));
     if ((qo = qfile_pool_take(cleanup_pool, &why)) == NULL) {
 	msg_warn("cannot create queue file: %s", why);
-	(void) attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
-			 MAIL_ATTR_REASON, "cannot create queue file", (char *) 0);
+	(void)attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_REASON,
+			"cannot create queue file", (char *)0);
 	return;
     }
     cs = cleanup_state_new(qo);
-    if (attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP,
-		  MAIL_ATTR_QUEUE_ID, cs->id, (char *) 0) == 0
-	&& cleanup_read_flags(client, &cs->flags) == 0) {
+    if (attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_QUEUE_ID, cs->id,
+		  (char *)0) == 0 &&
+	cleanup_read_flags(client, &cs->flags) == 0) {
 	cleanup_check_init(cs);
 	cleanup_begin_file(cs);
 	if (cleanup_read_message(cs, client)) {
@@ -190,7 +190,7 @@ static void cleanup_service(stream_t *client, const char *service)
 	}
     }
     cleanup_state_free(&cs);
-    if (qfile_pool_fill(cleanup_pool, &why) < 0)	/* while nobody waits */
+    if (qfile_pool_fill(cleanup_pool, &why) < 0) /* while nobody waits */
 	msg_warn("cannot reserve queue files: %s", why);
 }
 
@@ -203,13 +203,13 @@ static void cleanup_pre_init(const char *service)
 /* cleanup_post_init - sweep what dead writers left; reserve files */
 static void cleanup_post_init(const char *service)
 {
-    long    interval = config_time("queue_sweep_interval");
+    long interval = config_time("queue_sweep_interval");
 
     qfile_sweep_temps(MAIL_QUEUE_INCOMING);
     qfile_sweep_due(MAIL_QUEUE_INCOMING, interval);
     qfile_sweep_due(MAIL_QUEUE_HOLD, interval);
     cleanup_pool = qfile_pool_create(MAIL_QUEUE_INCOMING, 0600,
-				     (int) config_int("queue_reservation_limit", 1, 1024),
+				     (int)config_int("queue_reservation_limit", 1, 1024),
 				     config_time("queue_reservation_max_age"));
 }
 
@@ -219,7 +219,7 @@ static void cleanup_pre_exit(void)
     qfile_pool_free(&cleanup_pool);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = cleanup_pre_init,

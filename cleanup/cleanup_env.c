@@ -8,8 +8,8 @@
  * virtual_alias_recursion_limit in depth and virtual_alias_expansion_limit
  * in new recipients per original one), and duplicates (ASCII case
  * insensitive; the first spelling stays) are dropped through a hash set
- * before the RCPT records are written. A table that fails is a temporary error for the whole message:
- * guessing "not found" could deliver mail to the wrong place.
+ * before the RCPT records are written. A table that fails is a temporary error for the whole
+ * message: guessing "not found" could deliver mail to the wrong place.
  *
  * Weak spot: only the envelope is rewritten, not header addresses.
  */
@@ -25,7 +25,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define CLEANUP_MAX_RCPT	100000	/* recipients one client may send */
+#define CLEANUP_MAX_RCPT 100000 /* recipients one client may send */
 
 static table_list_t *cleanup_virtual;
 static table_list_t *cleanup_canonical;
@@ -50,7 +50,7 @@ static table_list_t *cleanup_table_open(const char *param)
 }
 
 /* cleanup_env_init - open all rewriting tables */
-void    cleanup_env_init(void)
+void cleanup_env_init(void)
 {
     cleanup_virtual = cleanup_table_open("virtual_alias_maps");
     cleanup_canonical = cleanup_table_open("canonical_maps");
@@ -77,11 +77,10 @@ static int cleanup_local_domain(const char *addr)
 }
 
 /* cleanup_lookup - address lookup in one list: 1 found, 0 not, -1 error */
-static int cleanup_lookup(cleanup_state_t *cs, table_list_t *l, const char *addr,
-			  str_t *value)
+static int cleanup_lookup(cleanup_state_t *cs, table_list_t *l, const char *addr, str_t *value)
 {
     const char *why;
-    int     ret;
+    int ret;
 
     if (l == NULL || table_list_empty(l))
 	return 0;
@@ -97,8 +96,8 @@ static int cleanup_lookup(cleanup_state_t *cs, table_list_t *l, const char *addr
 /* cleanup_canon - canonical rewriting: first list, then canonical_maps */
 static char *cleanup_canon(cleanup_state_t *cs, table_list_t *first, const char *addr)
 {
-    str_t  *value = str_new(64);
-    char   *cur = cleanup_qualify(addr);
+    str_t *value = str_new(64);
+    char *cur = cleanup_qualify(addr);
     table_list_t *lists[2] = {first, cleanup_canonical};
 
     for (int i = 0; i < 2 && *cur; i++) {
@@ -116,8 +115,8 @@ static char *cleanup_canon(cleanup_state_t *cs, table_list_t *first, const char 
  * recipients, comparing each with all before it took seconds of CPU. */
 static int cleanup_seen(cleanup_state_t *cs, const char *addr)
 {
-    str_t  *key = str_new(64);
-    int     seen;
+    str_t *key = str_new(64);
+    int seen;
 
     str_set(key, addr);
     lowercase(str_data(key));
@@ -132,9 +131,8 @@ static void cleanup_add_final(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t 
 {
     if (cleanup_seen(cs, addr))
 	return;
-    if (*count - cs->expand_base >= (size_t) cs->expand_limit) {
-	msg_warn("%s: virtual alias expansion of <%s> exceeds the limit", cs->id,
-		 orig->address);
+    if (*count - cs->expand_base >= (size_t)cs->expand_limit) {
+	msg_warn("%s: virtual alias expansion of <%s> exceeds the limit", cs->id, orig->address);
 	cleanup_fail(cs, CLEANUP_STAT_TEMP, "virtual alias expansion limit exceeded");
 	return;
     }
@@ -154,22 +152,21 @@ static void cleanup_add_final(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t 
 static void cleanup_expand(cleanup_state_t *cs, const char *addr, int depth,
 			   const cleanup_rcpt_t *orig, cleanup_rcpt_t **out, size_t *count)
 {
-    str_t  *value;
-    char   *cp, *tok;
+    str_t *value;
+    char *cp, *tok;
 
     if (cs->status)
 	return;
     /* Depth bounds loops; the step count bounds wide trees of loops. */
-    if (depth > config_int("virtual_alias_recursion_limit", 1, 100000)
-	|| ++cs->expand_steps > 10 * cs->expand_limit) {
-	msg_warn("%s: virtual alias recursion limit exceeded for <%s>", cs->id,
-		 orig->address);
+    if (depth > config_int("virtual_alias_recursion_limit", 1, 100000) ||
+	++cs->expand_steps > 10 * cs->expand_limit) {
+	msg_warn("%s: virtual alias recursion limit exceeded for <%s>", cs->id, orig->address);
 	cleanup_fail(cs, CLEANUP_STAT_TEMP, "virtual alias recursion limit exceeded");
 	return;
     }
     value = str_new(64);
-    if ((cs->flags & CLEANUP_FLAG_NO_ALIAS)
-	|| cleanup_lookup(cs, cleanup_virtual, addr, value) != 1) {
+    if ((cs->flags & CLEANUP_FLAG_NO_ALIAS) ||
+	cleanup_lookup(cs, cleanup_virtual, addr, value) != 1) {
 	if (!cs->status)
 	    cleanup_add_final(cs, out, count, addr, orig);
 	str_free(&value);
@@ -177,7 +174,7 @@ static void cleanup_expand(cleanup_state_t *cs, const char *addr, int depth,
     }
     cp = str_data(value);
     while ((tok = next_token(&cp, ", \t")) != NULL) {
-	char   *q = cleanup_qualify(tok);
+	char *q = cleanup_qualify(tok);
 
 	/* An address that expands to itself is final (a copy plus forwards). */
 	if (mr_strcaseeq(q, addr))
@@ -204,7 +201,7 @@ static void cleanup_rcpts_free(cleanup_rcpt_t *r, size_t count)
 static void cleanup_resolve(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *count)
 {
     for (size_t i = 0; i < cs->rcpt_count && !cs->status; i++) {
-	char   *canon = cleanup_canon(cs, cleanup_rcpt_canonical, cs->rcpts[i].address);
+	char *canon = cleanup_canon(cs, cleanup_rcpt_canonical, cs->rcpts[i].address);
 
 	cs->expand_base = *count;
 	cs->expand_steps = 0;
@@ -218,8 +215,8 @@ static void cleanup_resolve(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *c
 static void cleanup_add_bcc(cleanup_state_t *cs, const char *addr, cleanup_rcpt_t **out,
 			    size_t *count)
 {
-    char   *copy = mr_strdup(addr);
-    char   *q = cleanup_qualify(trim_space(copy));
+    char *copy = mr_strdup(addr);
+    char *q = cleanup_qualify(trim_space(copy));
     cleanup_rcpt_t orig = {q, NULL, "NEVER"};
 
     if (*q) {
@@ -238,8 +235,8 @@ static void cleanup_add_bcc(cleanup_state_t *cs, const char *addr, cleanup_rcpt_
  */
 static void cleanup_bcc(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *count)
 {
-    str_t  *value = str_new(64);
-    size_t  n = *count;
+    str_t *value = str_new(64);
+    size_t n = *count;
 
     if (cs->flags & CLEANUP_FLAG_NO_ALIAS) {
 	str_free(&value);
@@ -255,8 +252,8 @@ static void cleanup_bcc(cleanup_state_t *cs, cleanup_rcpt_t **out, size_t *count
 }
 
 /* cleanup_write_env - SENDER, RCPT/ORCPT/NOTIFY..., MESG */
-static void cleanup_write_env(cleanup_state_t *cs, const char *sender,
-			      const cleanup_rcpt_t *r, size_t count)
+static void cleanup_write_env(cleanup_state_t *cs, const char *sender, const cleanup_rcpt_t *r,
+			      size_t count)
 {
     cleanup_write(cs, REC_TYPE_SENDER, sender, strlen(sender));
     for (size_t i = 0; i < count; i++) {
@@ -270,11 +267,11 @@ static void cleanup_write_env(cleanup_state_t *cs, const char *sender,
 }
 
 /* cleanup_env_finish - resolve recipients and write the envelope */
-void    cleanup_env_finish(cleanup_state_t *cs)
+void cleanup_env_finish(cleanup_state_t *cs)
 {
     cleanup_rcpt_t *final = NULL;
-    size_t  count = 0;
-    char   *sender;
+    size_t count = 0;
+    char *sender;
 
     cs->part = CLEANUP_PART_HEADER;
     if (cleanup_table_error)
@@ -301,15 +298,14 @@ void    cleanup_env_finish(cleanup_state_t *cs)
 }
 
 /* cleanup_check_init - the validator for this client's records */
-void    cleanup_check_init(cleanup_state_t *cs)
+void cleanup_check_init(cleanup_state_t *cs)
 {
     qenv_limits_t limits = {0, CLEANUP_MAX_RCPT};
 
     if (cs->flags & CLEANUP_FLAG_LOCAL)
 	qenv_local_limits(&limits);
-    limits.size = 0;			/* content size: cleanup_write counts it */
-    qenv_init(&cs->check, cs->flags & CLEANUP_FLAG_LOCAL ? QENV_LOCAL : QENV_DAEMON,
-	      &limits);
+    limits.size = 0; /* content size: cleanup_write counts it */
+    qenv_init(&cs->check, cs->flags & CLEANUP_FLAG_LOCAL ? QENV_LOCAL : QENV_DAEMON, &limits);
 }
 
 /* cleanup_add_rcpt - remember a recipient as sent (qenv counted it) */
@@ -324,8 +320,8 @@ static void cleanup_add_rcpt(cleanup_state_t *cs, const char *addr)
  * checked that it follows one and comes once) */
 static void cleanup_rcpt_extra(cleanup_state_t *cs, int type, const char *v)
 {
-    char  **slot = type == REC_TYPE_ORCPT ? &cs->rcpts[cs->rcpt_count - 1].orcpt
-	: &cs->rcpts[cs->rcpt_count - 1].notify;
+    char **slot = type == REC_TYPE_ORCPT ? &cs->rcpts[cs->rcpt_count - 1].orcpt
+					 : &cs->rcpts[cs->rcpt_count - 1].notify;
 
     mr_free(*slot);
     *slot = mr_strdup(v);
@@ -334,7 +330,7 @@ static void cleanup_rcpt_extra(cleanup_state_t *cs, int type, const char *v)
 /* cleanup_envelope - one envelope record the validator (cleanup.c)
  * accepted: no NUL, at most one sender, ORCPT/NOTIFY after a recipient,
  * well-formed attributes this client may set */
-void    cleanup_envelope(cleanup_state_t *cs, int type, const str_t *value)
+void cleanup_envelope(cleanup_state_t *cs, int type, const str_t *value)
 {
     const char *v = str_data(value);
 
@@ -353,13 +349,12 @@ void    cleanup_envelope(cleanup_state_t *cs, int type, const str_t *value)
 	cleanup_write(cs, REC_TYPE_ATTR, v, str_len(value));
 	break;
     default:
-	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in envelope",
-		     rec_type_name(type));
+	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in envelope", rec_type_name(type));
     }
 }
 
 /* cleanup_env_free - release sender and recipients */
-void    cleanup_env_free(cleanup_state_t *cs)
+void cleanup_env_free(cleanup_state_t *cs)
 {
     cleanup_rcpts_free(cs->rcpts, cs->rcpt_count);
     cs->rcpts = NULL;

@@ -29,14 +29,14 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define CLEANUP_PIECE	(REC_MAX_LEN / 2)	/* longest record we write */
+#define CLEANUP_PIECE (REC_MAX_LEN / 2) /* longest record we write */
 
 /* cleanup_count - add to the content size; 0 ok, -1 over the limit */
 static int cleanup_count(cleanup_state_t *cs, int type, size_t len)
 {
     if (type != REC_TYPE_NORM && type != REC_TYPE_CONT)
 	return 0;
-    cs->size += (long long) len + (type == REC_TYPE_NORM);
+    cs->size += (long long)len + (type == REC_TYPE_NORM);
     if (cs->size_limit > 0 && cs->size > cs->size_limit) {
 	cleanup_fail(cs, CLEANUP_STAT_SIZE, "message size exceeds fixed limit");
 	return -1;
@@ -45,11 +45,11 @@ static int cleanup_count(cleanup_state_t *cs, int type, size_t len)
 }
 
 /* cleanup_write - one record (long content split into CONT pieces) */
-void    cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t len)
+void cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t len)
 {
     while (!cs->status) {
-	int     t = len > CLEANUP_PIECE ? REC_TYPE_CONT : type;
-	size_t  n = len > CLEANUP_PIECE ? CLEANUP_PIECE : len;
+	int t = len > CLEANUP_PIECE ? REC_TYPE_CONT : type;
+	size_t n = len > CLEANUP_PIECE ? CLEANUP_PIECE : len;
 
 	if (t != type && type != REC_TYPE_NORM && type != REC_TYPE_CONT)
 	    msg_panic("cleanup_write: %s record too long", rec_type_name(type));
@@ -71,7 +71,7 @@ void    cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t le
 static void cleanup_note_header(cleanup_state_t *cs, const char *line, size_t n)
 {
     if (header_name_is(line, n, "message-id")) {
-	char   *value = mr_strdup(line + n + 1);
+	char *value = mr_strdup(line + n + 1);
 
 	cs->seen_msgid = 1;
 	msg_info("%s: message-id=%s", cs->id, trim_space(value));
@@ -85,7 +85,7 @@ static void cleanup_note_header(cleanup_state_t *cs, const char *line, size_t n)
 /* cleanup_add_header - write a header line we made */
 static void cleanup_add_header(cleanup_state_t *cs, const char *fmt, const char *value)
 {
-    char   *line = mr_format(fmt, value);
+    char *line = mr_format(fmt, value);
 
     cleanup_write(cs, REC_TYPE_NORM, line, strlen(line));
     mr_free(line);
@@ -94,13 +94,13 @@ static void cleanup_add_header(cleanup_state_t *cs, const char *fmt, const char 
 /* cleanup_header_end - add the missing headers */
 static void cleanup_header_end(cleanup_state_t *cs)
 {
-    char    date[64];
-    time_t  now = time(NULL);
+    char date[64];
+    time_t now = time(NULL);
     struct tm tm;
 
     cs->part = CLEANUP_PART_BODY;
     if (!cs->seen_msgid) {
-	char   *id = mr_format("<%s@%s>", cs->id, config_str("myhostname"));
+	char *id = mr_format("<%s@%s>", cs->id, config_str("myhostname"));
 
 	cleanup_add_header(cs, "Message-ID: %s", id);
 	msg_info("%s: message-id=%s", cs->id, id);
@@ -119,15 +119,15 @@ static void cleanup_header_end(cleanup_state_t *cs)
 static void cleanup_header_line(cleanup_state_t *cs)
 {
     const char *line = str_data(cs->line);
-    size_t  len = str_len(cs->line);
-    size_t  n = header_name_len(line, len);
-    int     cont = header_continues(line, len);
+    size_t len = str_len(cs->line);
+    size_t n = header_name_len(line, len);
+    int cont = header_continues(line, len);
 
     if (n > 0)
 	cleanup_note_header(cs, line, n);
     else if (!cont || cs->header_lines == 0) {
 	cleanup_header_end(cs);
-	if (len > 0)			/* the client sent no empty line */
+	if (len > 0) /* the client sent no empty line */
 	    cleanup_write(cs, REC_TYPE_NORM, "", 0);
     }
     cs->header_lines++;
@@ -136,9 +136,9 @@ static void cleanup_header_line(cleanup_state_t *cs)
 }
 
 /* cleanup_content - one NORM or CONT record from the client */
-void    cleanup_content(cleanup_state_t *cs, int type, const str_t *value)
+void cleanup_content(cleanup_state_t *cs, int type, const str_t *value)
 {
-    size_t  limit;
+    size_t limit;
 
     if (cs->status)
 	return;
@@ -146,7 +146,7 @@ void    cleanup_content(cleanup_state_t *cs, int type, const str_t *value)
 	cleanup_write(cs, type, str_data(value), str_len(value));
 	return;
     }
-    limit = (size_t) config_size("header_size_limit");
+    limit = (size_t)config_size("header_size_limit");
     cs->header_bytes += str_len(value) + (type == REC_TYPE_NORM);
     if (cs->header_bytes > limit) {
 	cleanup_fail(cs, CLEANUP_STAT_SIZE, "message header size exceeds limit");
@@ -158,7 +158,7 @@ void    cleanup_content(cleanup_state_t *cs, int type, const str_t *value)
 }
 
 /* cleanup_content_end - END: close an unfinished header or line */
-void    cleanup_content_end(cleanup_state_t *cs)
+void cleanup_content_end(cleanup_state_t *cs)
 {
     if (cs->status)
 	return;

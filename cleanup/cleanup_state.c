@@ -17,7 +17,7 @@
 #include "util/mymalloc.h"
 
 /* cleanup_fail - remember the first problem */
-void    cleanup_fail(cleanup_state_t *cs, int status, const char *fmt, ...)
+void cleanup_fail(cleanup_state_t *cs, int status, const char *fmt, ...)
 {
     va_list ap;
 
@@ -44,7 +44,7 @@ cleanup_state_t *cleanup_state_new(qfile_out_t *qo)
 }
 
 /* cleanup_state_free - release, removing the temp file if not committed */
-void    cleanup_state_free(cleanup_state_t **csp)
+void cleanup_state_free(cleanup_state_t **csp)
 {
     cleanup_state_t *cs = *csp;
 
@@ -57,24 +57,24 @@ void    cleanup_state_free(cleanup_state_t **csp)
 }
 
 /* cleanup_begin_file - SIZE placeholder (at a known offset) and TIME */
-void    cleanup_begin_file(cleanup_state_t *cs)
+void cleanup_begin_file(cleanup_state_t *cs)
 {
     struct timeval tv;
-    char    buf[64];
+    char buf[64];
 
     snprintf(buf, sizeof(buf), "%0*d", CLEANUP_SIZE_WIDTH, 0);
     cleanup_write(cs, REC_TYPE_SIZE, buf, CLEANUP_SIZE_WIDTH);
-    cs->size_offset = (long) rec_wire_size(CLEANUP_SIZE_WIDTH) - CLEANUP_SIZE_WIDTH;
+    cs->size_offset = (long)rec_wire_size(CLEANUP_SIZE_WIDTH) - CLEANUP_SIZE_WIDTH;
     gettimeofday(&tv, NULL);
-    snprintf(buf, sizeof(buf), "%ld.%06ld", (long) tv.tv_sec, (long) tv.tv_usec);
+    snprintf(buf, sizeof(buf), "%ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
     cleanup_write(cs, REC_TYPE_TIME, buf, strlen(buf));
 }
 
 /* cleanup_record - validate, then dispatch one client record by message
  * part; 1 at END. After a refusal records are only read until END. */
-int     cleanup_record(cleanup_state_t *cs, int type, const str_t *value)
+int cleanup_record(cleanup_state_t *cs, int type, const str_t *value)
 {
-    int     verdict;
+    int verdict;
 
     if (cs->check.refused)
 	return type == REC_TYPE_END;
@@ -93,8 +93,7 @@ int     cleanup_record(cleanup_state_t *cs, int type, const str_t *value)
     } else if (type == REC_TYPE_NORM || type == REC_TYPE_CONT) {
 	cleanup_content(cs, type, value);
     } else if (type != REC_TYPE_END) {
-	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in content",
-		     rec_type_name(type));
+	cleanup_fail(cs, CLEANUP_STAT_BAD, "unexpected %s record in content", rec_type_name(type));
     }
     if (type == REC_TYPE_END)
 	cleanup_content_end(cs);

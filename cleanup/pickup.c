@@ -52,10 +52,10 @@
 #include "util/msg.h"
 #include "util/str.h"
 
-#define PICKUP_LINE_PIECE	(64 * 1024)
+#define PICKUP_LINE_PIECE (64 * 1024)
 
-#define PICKUP_DONE	0		/* delivered to cleanup, or set aside */
-#define PICKUP_RETRY	(-1)		/* temporary trouble: stop this scan */
+#define PICKUP_DONE 0     /* delivered to cleanup, or set aside */
+#define PICKUP_RETRY (-1) /* temporary trouble: stop this scan */
 
 /* pickup_set_aside - move a file we cannot take to corrupt/ */
 static int pickup_set_aside(const char *id, const char *what, const char *why)
@@ -73,11 +73,11 @@ static int pickup_set_aside(const char *id, const char *what, const char *why)
 /* pickup_send - envelope and content to cleanup; -1 on a read error */
 static int pickup_send(cleanup_client_t *cc, qfile_t *qf, const char **why_r)
 {
-    str_t  *line = str_new(256);
-    int     complete, ret;
-    char    uid[32];
+    str_t *line = str_new(256);
+    int complete, ret;
+    char uid[32];
 
-    snprintf(uid, sizeof(uid), "%ld", (long) qf->owner);
+    snprintf(uid, sizeof(uid), "%ld", (long)qf->owner);
     cleanup_attr(cc, "uid", uid);
     /* only what qenv lets a user set is left in attrs */
     for (size_t i = 0; i < qf->attrs->count; i++)
@@ -85,8 +85,8 @@ static int pickup_send(cleanup_client_t *cc, qfile_t *qf, const char **why_r)
     cleanup_sender(cc, qf->sender);
     for (size_t i = 0; i < qf->rcpt_count; i++)
 	cleanup_rcpt(cc, qf->rcpts[i].address, qf->rcpts[i].orcpt, qf->rcpts[i].notify);
-    while ((ret = qfile_line(qf, line, PICKUP_LINE_PIECE, &complete, why_r)) > 0
-	   && !cleanup_error(cc))
+    while ((ret = qfile_line(qf, line, PICKUP_LINE_PIECE, &complete, why_r)) > 0 &&
+	   !cleanup_error(cc))
 	cleanup_line(cc, str_data(line), str_len(line), complete);
     str_free(&line);
     return ret < 0 ? -1 : 0;
@@ -113,16 +113,16 @@ static int pickup_verdict(const char *id, int status, const char *reason)
 static int pickup_deliver(const char *id, qfile_t *qf)
 {
     cleanup_client_t *cc;
-    str_t  *reason;
+    str_t *reason;
     const char *why;
-    int     status;
+    int status;
 
     if ((cc = cleanup_open(CLEANUP_FLAG_LOCAL, &why)) == NULL) {
 	msg_warn("%s: cannot connect to cleanup service: %s", id, why);
 	return PICKUP_RETRY;
     }
-    msg_info("%s: uid=%ld from=<%s> orig_id=%s", cleanup_queue_id(cc), (long) qf->owner,
-	     qf->sender, id);
+    msg_info("%s: uid=%ld from=<%s> orig_id=%s", cleanup_queue_id(cc), (long)qf->owner, qf->sender,
+	     id);
     if (pickup_send(cc, qf, &why) < 0) {
 	cleanup_abort(&cc);
 	return pickup_set_aside(id, "malformed maildrop file", why);
@@ -137,18 +137,18 @@ static int pickup_deliver(const char *id, qfile_t *qf)
 /* pickup_file - one maildrop file */
 static int pickup_file(const char *id)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     qfile_t *qf = NULL;
     qenv_limits_t limits;
     const char *why;
-    int     ret;
+    int ret;
 
     /* postdrop's limits, plus the two records postdrop adds itself */
     qenv_local_limits(&limits);
     if (limits.size > 0)
 	limits.size += QENV_POSTDROP_STAMPS;
-    ret = qfile_open_from(qfile_abspath(path, MAIL_QUEUE_MAILDROP, id), QENV_USER,
-			  &limits, &qf, &why);
+    ret = qfile_open_from(qfile_abspath(path, MAIL_QUEUE_MAILDROP, id), QENV_USER, &limits, &qf,
+			  &why);
     str_free(&path);
     switch (ret) {
     case QFILE_MISSING:
@@ -168,7 +168,7 @@ static int pickup_file(const char *id)
 static void pickup_trigger(const char *buf, size_t len, const char *service)
 {
     const char *why;
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     qscan_t *qs;
 
     if (len == 0)
@@ -183,7 +183,7 @@ static void pickup_trigger(const char *buf, size_t len, const char *service)
     qscan_close(&qs);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.trigger = pickup_trigger,

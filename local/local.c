@@ -54,7 +54,7 @@
 #include "queue/qfile.h"
 #include "util/msg.h"
 
-#define LOCAL_LINE_PIECE	(64 * 1024)
+#define LOCAL_LINE_PIECE (64 * 1024)
 
 /* local_qf_line - content reader over the queue file */
 static int local_qf_line(void *ctx, str_t *line, int *complete_r, const char **error_r)
@@ -96,7 +96,7 @@ static void local_service(stream_t *client, const char *service)
     local_resolve_refresh();
     msg.queue_id = req->queue_id;
     msg.sender = req->sender;
-    msg.arrival = (long) req->arrival_time;
+    msg.arrival = (long)req->arrival_time;
     msg.line = local_qf_line;
     msg.rewind = local_qf_rewind;
     msg.ctx = req->qf;
@@ -118,7 +118,7 @@ static void local_pre_init(const char *service)
     local_resolve_init();
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = local_pre_init,

@@ -28,23 +28,23 @@
 #include "util/str.h"
 
 /* Outcome of a delivery, worst first when results are combined. */
-#define LOCAL_SENT	0
-#define LOCAL_BOUNCE	1
-#define LOCAL_DEFER	2
+#define LOCAL_SENT 0
+#define LOCAL_BOUNCE 1
+#define LOCAL_DEFER 2
 
 /* A result is fixed-size so a child can pass it back through a pipe. */
 typedef struct local_result {
-    int     status;			/* LOCAL_SENT/BOUNCE/DEFER */
-    char    dsn[12];			/* "2.0.0", "5.1.1", "4.2.0"... */
-    char    text[400];			/* "delivered to maildir" */
+    int status;     /* LOCAL_SENT/BOUNCE/DEFER */
+    char dsn[12];   /* "2.0.0", "5.1.1", "4.2.0"... */
+    char text[400]; /* "delivered to maildir" */
 } local_result_t;
 
 /* local_result_set - fill a result with a formatted reason */
-void    local_result_set(local_result_t *r, int status, const char *dsn,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void local_result_set(local_result_t *r, int status, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* local_result_merge - keep the worse of *acc and *r in *acc (defer >
  * bounce > sent); the first reason of the worst kind wins */
-void    local_result_merge(local_result_t *acc, const local_result_t *r);
+void local_result_merge(local_result_t *acc, const local_result_t *r);
 
 /*
  * The message: envelope fields and a content reader. line() returns 1
@@ -53,31 +53,31 @@ void    local_result_merge(local_result_t *acc, const local_result_t *r);
  */
 typedef struct local_msg {
     const char *queue_id;
-    const char *sender;			/* "" for the null sender */
-    long    arrival;			/* seconds */
-    int     (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
-    void    (*rewind)(void *ctx);
-    void   *ctx;
+    const char *sender; /* "" for the null sender */
+    long arrival;       /* seconds */
+    int (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
+    void (*rewind)(void *ctx);
+    void *ctx;
 } local_msg_t;
 
-#define LOCAL_MSG_MBOX	(1<<0)		/* "From " line, >From quoting */
+#define LOCAL_MSG_MBOX (1 << 0) /* "From " line, >From quoting */
 
 /* local_msg_write - write the message for recipient rcpt to fd: the
  * Return-Path and Delivered-To lines, then the content with LF line
  * ends. Returns 0, or -1 with *error_r (the errno of a failed write is
  * preserved). */
-int     local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
-			const char **error_r);
+int local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
+		    const char **error_r);
 /* local_msg_loop - 1 if the header already has "Delivered-To: rcpt" (any
  * case), 0 if not, -1 on a read error (*error_r) */
-int     local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_r);
+int local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_r);
 
 /* Who a delivery step runs as. */
 typedef struct local_user {
-    uid_t   uid;
-    gid_t   gid;
-    const char *name;			/* login name ("" for virtual) */
-    const char *home;			/* home directory ("/" if none) */
+    uid_t uid;
+    gid_t gid;
+    const char *name; /* login name ("" for virtual) */
+    const char *home; /* home directory ("/" if none) */
 } local_user_t;
 
 /* local_user_run - fork; the child becomes user (setgroups/setgid/setuid,
@@ -85,20 +85,18 @@ typedef struct local_user {
  * to max_data bytes it put in data) back. The parent waits. A child that
  * dies without a result gives LOCAL_DEFER. data may be NULL. */
 typedef void (*local_user_fn)(void *ctx, local_result_t *r, str_t *data);
-void    local_user_run(const local_user_t *user, local_user_fn fn, void *ctx,
-		       local_result_t *r, str_t *data, size_t max_data);
+void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local_result_t *r,
+		    str_t *data, size_t max_data);
 
 /* Maildir (local_maildir.c) */
 
 /* maildir_name - the unique part of a Maildir file name,
  * "SECONDS.M<usec>P<pid>Q<seq>.HOST" with '/' and ':' in HOST written as
  * \057 and \072 */
-void    maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq,
-		     const char *host);
+void maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq, const char *host);
 /* maildir_deliver - deliver into the Maildir dir (created with tmp/ new/
  * cur/ when missing), as the calling process; sets *r */
-void    maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt,
-			local_result_t *r);
+void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, local_result_t *r);
 /* maildir_seq - per-process delivery counter (the Q part) */
 extern unsigned long maildir_seq;
 
@@ -107,36 +105,36 @@ extern unsigned long maildir_seq;
 /* mbox_deliver_fd - append to the open mbox fd under an fcntl lock
  * (waiting deliver_lock_attempts * deliver_lock_delay), fsync; on a write
  * error the file is cut back to its old size. Sets *r. */
-void    mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const char *rcpt,
-			local_result_t *r);
+void mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const char *rcpt,
+		     local_result_t *r);
 /* mbox_deliver_file - "/file" delivery as the calling process: open or
  * create path (no links), dot-lock it when its folder allows, then
  * mbox_deliver_fd. Sets *r. */
-void    mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcpt,
-			  local_result_t *r);
+void mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcpt,
+		       local_result_t *r);
 /* dotlock_acquire - create NAME.lock in dirfd (O_EXCL), removing a lock
  * older than stale_lock_time, retrying as mbox locking does: 0 ok, -1
  * with errno (EEXIST: still locked after all attempts) */
-int     dotlock_acquire(int dirfd, const char *name);
+int dotlock_acquire(int dirfd, const char *name);
 /* dotlock_release - remove NAME.lock */
-void    dotlock_release(int dirfd, const char *name);
+void dotlock_release(int dirfd, const char *name);
 
 /* Commands (local_pipe.c) */
 
 typedef struct local_pipe_env {
-    const char *sender, *recipient, *original;	/* envelope */
-    const char *local, *extension, *domain;	/* parts of recipient */
-    const char *user, *home, *shell;		/* of the owner */
+    const char *sender, *recipient, *original; /* envelope */
+    const char *local, *extension, *domain;    /* parts of recipient */
+    const char *user, *home, *shell;           /* of the owner */
 } local_pipe_env_t;
 
 /* pipe_deliver - run "/bin/sh -c command" as the calling process with
  * the message on stdin and the environment from env, within
  * command_time_limit; exit status to result (0 sent, 75 defer, other
  * bounce). Sets *r. */
-void    pipe_deliver(const char *command, const local_pipe_env_t *env,
-		     const local_msg_t *msg, const char *rcpt, local_result_t *r);
+void pipe_deliver(const char *command, const local_pipe_env_t *env, const local_msg_t *msg,
+		  const char *rcpt, local_result_t *r);
 /* pipe_exit_result - map a wait status to a result (sysexits.h) */
-void    pipe_exit_result(int status, const char *output, local_result_t *r);
+void pipe_exit_result(int status, const char *output, local_result_t *r);
 
 /* .forward (local_forward.c) */
 
@@ -149,41 +147,40 @@ const char *forward_check(int fd, uid_t uid);
  * empty) and HOME/.forward that exists and passes forward_check is put
  * in data; none: data empty. A file that exists and fails the check is
  * logged and skipped. Sets *r (DEFER on a read error). */
-void    forward_read(const char *home, uid_t uid, const char *ext, str_t *data,
-		     local_result_t *r);
+void forward_read(const char *home, uid_t uid, const char *ext, str_t *data, local_result_t *r);
 
 /* Expansion lists (local_expand.c) */
 
-#define EXPAND_ADDRESS	1		/* user, user@domain */
-#define EXPAND_NOALIAS	2		/* \user: the mailbox itself */
-#define EXPAND_COMMAND	3		/* |command */
-#define EXPAND_FILE	4		/* /path (ends in "/": a Maildir) */
-#define EXPAND_INCLUDE	5		/* :include:/path */
+#define EXPAND_ADDRESS 1 /* user, user@domain */
+#define EXPAND_NOALIAS 2 /* \user: the mailbox itself */
+#define EXPAND_COMMAND 3 /* |command */
+#define EXPAND_FILE 4    /* /path (ends in "/": a Maildir) */
+#define EXPAND_INCLUDE 5 /* :include:/path */
 
 /* expand_next - next destination of a list ("a, b" or one per line; '#'
  * starts a comment line; double quotes protect commas, and are removed
  * around a whole destination). Returns its EXPAND_* type with the text
  * in dest (prefix | \ :include: removed), or 0 at the end. *cp
  * advances. */
-int     expand_next(const char **cp, str_t *dest);
+int expand_next(const char **cp, str_t *dest);
 
 /* The recipient (local_resolve.c) */
 
 /* local_deliver - deliver msg to rcpt (as given by qmgr: after virtual
  * alias expansion), orcpt/notify for a forwarded copy (may be NULL).
  * Sets *r. Called as root (or as the invoking user outside production). */
-void    local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt,
-		      const char *notify, local_result_t *r);
+void local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt, const char *notify,
+		   local_result_t *r);
 /* local_verify - what local_deliver would do with rcpt, without
  * delivering (address verification): SENT if the address has an alias,
  * a system user or a virtual mailbox, BOUNCE 5.1.1 if not, DEFER when a
  * table fails */
-void    local_verify(const char *rcpt, local_result_t *r);
+void local_verify(const char *rcpt, local_result_t *r);
 /* local_resolve_init - (re)open alias_maps, virtual_mailbox_maps,
  * virtual_uid_maps, virtual_gid_maps (before any delivery) */
-void    local_resolve_init(void);
+void local_resolve_init(void);
 /* local_resolve_refresh - reopen them if a file behind one changed, or
  * if one could not be opened before (at the start of each request) */
-void    local_resolve_refresh(void);
+void local_resolve_refresh(void);
 
 #endif

@@ -51,7 +51,7 @@ static const char *expand_word(const char *cp, str_t *dest)
     }
     while (*cp && *cp != ',' && *cp != '\n')
 	str_appendc(dest, *cp++);
-    while (str_len(dest) > 0 && isspace((unsigned char) str_data(dest)[str_len(dest) - 1]))
+    while (str_len(dest) > 0 && isspace((unsigned char)str_data(dest)[str_len(dest) - 1]))
 	str_truncate(dest, str_len(dest) - 1);
     return cp;
 }
@@ -59,7 +59,7 @@ static const char *expand_word(const char *cp, str_t *dest)
 /* expand_strip - remove a prefix of n bytes from dest */
 static void expand_strip(str_t *dest, size_t n)
 {
-    size_t  len = str_len(dest) - n;
+    size_t len = str_len(dest) - n;
 
     memmove(str_data(dest), str_data(dest) + n, len);
     str_truncate(dest, len);
@@ -69,10 +69,10 @@ static void expand_strip(str_t *dest, size_t n)
  * the rest goes back to the input */
 static const char *expand_address(const char *next, const char *start, str_t *dest)
 {
-    size_t  n = strcspn(str_data(dest), " \t");
+    size_t n = strcspn(str_data(dest), " \t");
 
     if (n < str_len(dest)) {
-	next = start + n;		/* unquoted, so dest mirrors the input */
+	next = start + n; /* unquoted, so dest mirrors the input */
 	str_truncate(dest, n);
     }
     if (str_len(dest) > 2 && str_data(dest)[0] == '<' && str_data(dest)[str_len(dest) - 1] == '>') {
@@ -83,7 +83,7 @@ static const char *expand_address(const char *next, const char *start, str_t *de
 }
 
 /* expand_next - next destination and its type, 0 at the end */
-int     expand_next(const char **cp, str_t *dest)
+int expand_next(const char **cp, str_t *dest)
 {
     const char *start, *next;
 

@@ -24,7 +24,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define FORWARD_MAX	(64 * 1024)	/* bytes of .forward read */
+#define FORWARD_MAX (64 * 1024) /* bytes of .forward read */
 
 /* forward_check - ownership and mode rules on the open file */
 const char *forward_check(int fd, uid_t uid)
@@ -49,15 +49,15 @@ const char *forward_check(int fd, uid_t uid)
 /* forward_slurp - read the whole (bounded) file */
 static int forward_slurp(int fd, str_t *data)
 {
-    char    buf[4096];
+    char buf[4096];
     ssize_t n;
 
     while ((n = read(fd, buf, sizeof(buf))) != 0) {
 	if (n < 0 && errno == EINTR)
 	    continue;
-	if (n < 0 || str_len(data) + (size_t) n > FORWARD_MAX)
+	if (n < 0 || str_len(data) + (size_t)n > FORWARD_MAX)
 	    return -1;
-	str_append(data, buf, (size_t) n);
+	str_append(data, buf, (size_t)n);
     }
     return memchr(str_data(data), 0, str_len(data)) ? -1 : 0;
 }
@@ -66,7 +66,7 @@ static int forward_slurp(int fd, str_t *data)
 static int forward_try(const char *path, uid_t uid, str_t *data, local_result_t *r)
 {
     const char *why;
-    int     fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0) {
 	if (errno == ENOENT || errno == ENOTDIR)
@@ -93,11 +93,10 @@ static int forward_try(const char *path, uid_t uid, str_t *data, local_result_t 
 }
 
 /* forward_read - the .forward+ext or .forward of a user, if usable */
-void    forward_read(const char *home, uid_t uid, const char *ext, str_t *data,
-		     local_result_t *r)
+void forward_read(const char *home, uid_t uid, const char *ext, str_t *data, local_result_t *r)
 {
-    char   *path;
-    int     ret = 0;
+    char *path;
+    int ret = 0;
 
     str_reset(data);
     if (ext && *ext && strchr(ext, '/') == NULL) {
@@ -111,5 +110,6 @@ void    forward_read(const char *home, uid_t uid, const char *ext, str_t *data,
 	mr_free(path);
     }
     if (ret >= 0)
-	local_result_set(r, LOCAL_SENT, "2.0.0", "%s", ret ? "forward file read" : "no forward file");
+	local_result_set(r, LOCAL_SENT, "2.0.0", "%s",
+			 ret ? "forward file read" : "no forward file");
 }

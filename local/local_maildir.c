@@ -39,8 +39,7 @@
 unsigned long maildir_seq;
 
 /* maildir_name - the unique part of a new file's name */
-void    maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq,
-		     const char *host)
+void maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq, const char *host)
 {
     str_printf(out, "%ld.M%06ldP%ldQ%lu.", sec, usec, pid, seq);
     for (const char *cp = host; *cp; cp++) {
@@ -56,13 +55,13 @@ void    maildir_name(str_t *out, long sec, long usec, long pid, unsigned long se
 /* maildir_mkdirs - create dir and its missing parents (mode 0700) */
 static int maildir_mkdirs(const char *dir)
 {
-    char   *path = mr_strdup(dir);
-    int     ret = 0;
+    char *path = mr_strdup(dir);
+    int ret = 0;
 
     for (char *cp = path + 1; ret == 0; cp++) {
 	if (*cp != '/' && *cp != 0)
 	    continue;
-	int     last = (*cp == 0);
+	int last = (*cp == 0);
 
 	*cp = 0;
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -79,11 +78,11 @@ static int maildir_mkdirs(const char *dir)
 static int maildir_open_dirs(const char *dir, int *tmp_r, int *new_r)
 {
     static const char *subs[] = {"tmp", "new", "cur"};
-    int     dfd;
+    int dfd;
 
     if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-	if (errno != ENOENT || maildir_mkdirs(dir) < 0
-	    || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (errno != ENOENT || maildir_mkdirs(dir) < 0 ||
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 	    return -1;
     }
     for (int i = 0; i < 3; i++)
@@ -108,8 +107,8 @@ static void maildir_fail(local_result_t *r, const char *dir, const char *step, i
 {
     const char *dsn = (err == ENOSPC || err == EDQUOT) ? "4.2.2" : "4.2.0";
 
-    local_result_set(r, LOCAL_DEFER, dsn, "maildir delivery failed: %s %s: %s",
-		     step, dir, strerror(err));
+    local_result_set(r, LOCAL_DEFER, dsn, "maildir delivery failed: %s %s: %s", step, dir,
+		     strerror(err));
 }
 
 /* maildir_write - steps 1 and 2: 0 done, -1 with *r set */
@@ -118,11 +117,11 @@ static int maildir_write(int tmpfd, int newfd, const char *name, const local_msg
 {
     const char *why;
     struct stat st;
-    char    final[512];
-    int     fd, err;
+    char final[512];
+    int fd, err;
 
-    if ((fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     0600)) < 0) {
+    if ((fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) <
+	0) {
 	maildir_fail(r, dir, "create in", errno);
 	return -1;
     }
@@ -136,7 +135,7 @@ static int maildir_write(int tmpfd, int newfd, const char *name, const local_msg
 	maildir_fail(r, dir, "fsync in", err = errno);
 	goto fail;
     }
-    snprintf(final, sizeof(final), "%s,S=%lld", name, (long long) st.st_size);
+    snprintf(final, sizeof(final), "%s,S=%lld", name, (long long)st.st_size);
     if (renameat2(tmpfd, name, newfd, final, RENAME_NOREPLACE) < 0) {
 	maildir_fail(r, dir, "rename into", err = errno);
 	goto fail;
@@ -151,13 +150,12 @@ fail:
 }
 
 /* maildir_deliver - the whole commit sequence */
-void    maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt,
-			local_result_t *r)
+void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, local_result_t *r)
 {
-    char    host[256];
+    char host[256];
     struct timeval tv;
-    str_t  *name = str_new(100);
-    int     tmpfd, newfd;
+    str_t *name = str_new(100);
+    int tmpfd, newfd;
 
     if (maildir_open_dirs(dir, &tmpfd, &newfd) < 0) {
 	maildir_fail(r, dir, "open", errno);
@@ -168,7 +166,7 @@ void    maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcp
 	mr_strlcpy(host, "localhost", sizeof(host));
     host[sizeof(host) - 1] = 0;
     gettimeofday(&tv, NULL);
-    maildir_name(name, (long) tv.tv_sec, (long) tv.tv_usec, (long) getpid(), maildir_seq, host);
+    maildir_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), maildir_seq, host);
     if (maildir_write(tmpfd, newfd, str_data(name), msg, rcpt, r, dir) == 0) {
 	if (fsync(newfd) < 0)
 	    maildir_fail(r, dir, "fsync new/ of", errno);

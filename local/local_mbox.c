@@ -38,16 +38,16 @@
 /* mbox_lock_pause - wait between two lock attempts */
 static void mbox_lock_pause(void)
 {
-    long    delay = var_deliver_lock_delay;
+    long delay = var_deliver_lock_delay;
 
-    sleep((unsigned) (delay > 0 ? delay : 1));
+    sleep((unsigned)(delay > 0 ? delay : 1));
 }
 
 /* mbox_fcntl_lock - whole-file write lock, waiting politely: 0 or -1 */
 static int mbox_fcntl_lock(int fd, int type)
 {
-    struct flock fl = {.l_type = (short) type, .l_whence = SEEK_SET};
-    long    tries = var_deliver_lock_attempts;
+    struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET};
+    long tries = var_deliver_lock_attempts;
 
     for (long i = 0; i < tries; i++) {
 	if (fcntl(fd, F_SETLK, &fl) == 0)
@@ -67,7 +67,7 @@ static int dotlock_stale(int dirfd, const char *lock)
     struct stat st;
 
     if (fstatat(dirfd, lock, &st, AT_SYMLINK_NOFOLLOW) < 0)
-	return errno == ENOENT;		/* gone meanwhile: try again */
+	return errno == ENOENT; /* gone meanwhile: try again */
     if (time(NULL) - st.st_mtime <= var_stale_lock_time)
 	return 0;
     if (unlinkat(dirfd, lock, 0) < 0)
@@ -77,11 +77,11 @@ static int dotlock_stale(int dirfd, const char *lock)
 }
 
 /* dotlock_acquire - NAME.lock with O_EXCL */
-int     dotlock_acquire(int dirfd, const char *name)
+int dotlock_acquire(int dirfd, const char *name)
 {
-    char   *lock = mr_format("%s.lock", name);
-    long    tries = var_deliver_lock_attempts;
-    int     fd;
+    char *lock = mr_format("%s.lock", name);
+    long tries = var_deliver_lock_attempts;
+    int fd;
 
     for (long i = 0; i < tries; i++) {
 	fd = openat(dirfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -104,9 +104,9 @@ int     dotlock_acquire(int dirfd, const char *name)
 }
 
 /* dotlock_release - remove NAME.lock */
-void    dotlock_release(int dirfd, const char *name)
+void dotlock_release(int dirfd, const char *name)
 {
-    char   *lock = mr_format("%s.lock", name);
+    char *lock = mr_format("%s.lock", name);
 
     if (unlinkat(dirfd, lock, 0) < 0 && errno != ENOENT)
 	msg_warn("cannot remove lock file %s: %m", lock);
@@ -114,12 +114,12 @@ void    dotlock_release(int dirfd, const char *name)
 }
 
 /* mbox_deliver_fd - append one message under an fcntl lock */
-void    mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const char *rcpt,
-			local_result_t *r)
+void mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const char *rcpt,
+		     local_result_t *r)
 {
     const char *why;
     struct stat st;
-    int     err;
+    int err;
 
     if (mbox_fcntl_lock(fd, F_WRLCK) < 0) {
 	local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock %s: %s", what,
@@ -131,20 +131,20 @@ void    mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const 
     } else if (local_msg_write(fd, msg, rcpt, LOCAL_MSG_MBOX, &why) < 0 || fsync(fd) < 0) {
 	err = errno;
 	if (ftruncate(fd, st.st_size) < 0)
-	    msg_warn("cannot cut %s back to %lld bytes: %m", what, (long long) st.st_size);
+	    msg_warn("cannot cut %s back to %lld bytes: %m", what, (long long)st.st_size);
 	local_result_set(r, LOCAL_DEFER, err == ENOSPC || err == EDQUOT ? "4.2.2" : "4.2.0",
 			 "cannot append to %s: %s", what, strerror(err));
     } else {
 	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to %s", what);
     }
-    (void) mbox_fcntl_lock(fd, F_UNLCK);
+    (void)mbox_fcntl_lock(fd, F_UNLCK);
 }
 
 /* mbox_open_file - open or create a "/file" without following links */
 static int mbox_open_file(const char *path, local_result_t *r)
 {
     struct stat st;
-    int     fd;
+    int fd;
 
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -166,24 +166,25 @@ static int mbox_open_file(const char *path, local_result_t *r)
 static int mbox_split_path(const char *path, const char **base_r)
 {
     const char *slash = strrchr(path, '/');
-    char   *dir;
-    int     dfd;
+    char *dir;
+    int dfd;
 
     *base_r = slash ? slash + 1 : path;
-    dir = slash == NULL ? mr_strdup(".") : slash == path ? mr_strdup("/")
-	: mr_strndup(path, (size_t) (slash - path));
+    dir = slash == NULL   ? mr_strdup(".")
+	  : slash == path ? mr_strdup("/")
+			  : mr_strndup(path, (size_t)(slash - path));
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     mr_free(dir);
     return dfd;
 }
 
 /* mbox_deliver_file - "/file" delivery as the calling user */
-void    mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcpt,
-			  local_result_t *r)
+void mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcpt,
+		       local_result_t *r)
 {
     const char *base;
-    int     fd, dfd, dotlocked = 0;
-    char   *what;
+    int fd, dfd, dotlocked = 0;
+    char *what;
 
     if (strcmp(path, "/dev/null") == 0) {
 	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to file: /dev/null");
@@ -193,11 +194,11 @@ void    mbox_deliver_file(const char *path, const local_msg_t *msg, const char *
 	if (dotlock_acquire(dfd, base) == 0)
 	    dotlocked = 1;
 	else if (errno == EEXIST) {
-	    local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock file %s: %s.lock exists",
-			     path, base);
+	    local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock file %s: %s.lock exists", path,
+			     base);
 	    close(dfd);
 	    return;
-	}				/* no right to create the lock: fcntl only */
+	} /* no right to create the lock: fcntl only */
     }
     if ((fd = mbox_open_file(path, r)) >= 0) {
 	what = mr_format("file: %s", path);

@@ -32,11 +32,10 @@
 #include "local.h"
 #include "util/safe_open.h"
 
-#define LOCAL_MSG_FLUSH	(64 * 1024)
+#define LOCAL_MSG_FLUSH (64 * 1024)
 
 /* local_result_set - fill a result */
-void    local_result_set(local_result_t *r, int status, const char *dsn,
-			 const char *fmt, ...)
+void local_result_set(local_result_t *r, int status, const char *dsn, const char *fmt, ...)
 {
     va_list ap;
 
@@ -48,7 +47,7 @@ void    local_result_set(local_result_t *r, int status, const char *dsn,
 }
 
 /* local_result_merge - the worse of two results */
-void    local_result_merge(local_result_t *acc, const local_result_t *r)
+void local_result_merge(local_result_t *acc, const local_result_t *r)
 {
     if (r->status > acc->status)
 	*acc = *r;
@@ -57,7 +56,7 @@ void    local_result_merge(local_result_t *acc, const local_result_t *r)
 /* local_msg_flush - write out the buffer when it is full (or force) */
 static int local_msg_flush(int fd, str_t *buf, int force)
 {
-    int     ret = 0;
+    int ret = 0;
 
     if (str_len(buf) >= LOCAL_MSG_FLUSH || (force && str_len(buf) > 0)) {
 	ret = write_all(fd, str_data(buf), str_len(buf));
@@ -69,8 +68,8 @@ static int local_msg_flush(int fd, str_t *buf, int force)
 /* local_msg_from_line - the mbox separator line */
 static void local_msg_from_line(str_t *buf, const char *sender)
 {
-    char    date[64];
-    time_t  now = time(NULL);
+    char date[64];
+    time_t now = time(NULL);
     struct tm tm;
 
     strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", localtime_r(&now, &tm));
@@ -81,7 +80,7 @@ static void local_msg_from_line(str_t *buf, const char *sender)
 static int local_msg_quote(const str_t *line)
 {
     const char *cp = str_data(line);
-    size_t  len = str_len(line), i = 0;
+    size_t len = str_len(line), i = 0;
 
     while (i < len && cp[i] == '>')
 	i++;
@@ -89,12 +88,12 @@ static int local_msg_quote(const str_t *line)
 }
 
 /* local_msg_write - envelope lines, then the content */
-int     local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
-			const char **error_r)
+int local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
+		    const char **error_r)
 {
-    str_t  *buf = str_new(LOCAL_MSG_FLUSH + 1024);
-    str_t  *line = str_new(1024);
-    int     complete = 1, at_start = 1, ret;
+    str_t *buf = str_new(LOCAL_MSG_FLUSH + 1024);
+    str_t *line = str_new(1024);
+    int complete = 1, at_start = 1, ret;
 
     if (flags & LOCAL_MSG_MBOX)
 	local_msg_from_line(buf, msg->sender);
@@ -129,9 +128,9 @@ write_error:
 static int local_msg_is_loop(const str_t *line, const char *rcpt)
 {
     const char *cp = str_data(line);
-    size_t  len = str_len(line);
-    size_t  n = header_name_len(cp, len);
-    size_t  rlen = strlen(rcpt);
+    size_t len = str_len(line);
+    size_t n = header_name_len(cp, len);
+    size_t rlen = strlen(rcpt);
 
     if (n == 0 || !header_name_is(cp, n, "delivered-to"))
 	return 0;
@@ -145,17 +144,17 @@ static int local_msg_is_loop(const str_t *line, const char *rcpt)
 }
 
 /* local_msg_loop - scan the header for our Delivered-To */
-int     local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_r)
+int local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_r)
 {
-    str_t  *line = str_new(1024);
-    int     complete = 1, at_start = 1, ret = 0, found = 0;
+    str_t *line = str_new(1024);
+    int complete = 1, at_start = 1, ret = 0, found = 0;
 
     msg->rewind(msg->ctx);
     while (!found && (ret = msg->line(msg->ctx, line, &complete, error_r)) > 0) {
 	if (at_start) {
-	    if (header_name_len(str_data(line), str_len(line)) == 0
-		&& !header_continues(str_data(line), str_len(line)))
-		break;			/* end of the header */
+	    if (header_name_len(str_data(line), str_len(line)) == 0 &&
+		!header_continues(str_data(line), str_len(line)))
+		break; /* end of the header */
 	    found = complete && local_msg_is_loop(line, rcpt);
 	}
 	at_start = complete;

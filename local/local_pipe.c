@@ -10,8 +10,8 @@
  * ORIGINAL_RECIPIENT, LOCAL, EXTENSION, DOMAIN, USER, LOGNAME, HOME,
  * SHELL, PATH=/usr/bin:/bin), nothing else of the daemon's environment
  * is passed on, and no descriptor but 0, 1 and 2 (the queue file is open
- * read-write in the agent and must not reach a user's program). The command runs in its own session, in HOME, with the
- * default SIGPIPE; its standard output and error go to an anonymous
+ * read-write in the agent and must not reach a user's program). The command runs in its own
+ * session, in HOME, with the default SIGPIPE; its standard output and error go to an anonymous
  * memory file whose first bytes end up in the reason of a failure.
  *
  * The whole delivery (feeding the message and waiting for the exit)
@@ -39,10 +39,10 @@
 #include "local.h"
 #include "util/msg.h"
 
-#define PIPE_OUTPUT_MAX	300		/* bytes of output quoted in a reason */
+#define PIPE_OUTPUT_MAX 300 /* bytes of output quoted in a reason */
 
 static const struct {
-    int     code;
+    int code;
     const char *dsn;
     const char *text;
 } pipe_sysexits[] = {
@@ -63,10 +63,10 @@ static const struct {
 };
 
 /* pipe_exit_result - wait status to result */
-void    pipe_exit_result(int status, const char *output, local_result_t *r)
+void pipe_exit_result(int status, const char *output, local_result_t *r)
 {
     const char *sep = *output ? ": " : "";
-    int     code;
+    int code;
 
     if (WIFSIGNALED(status)) {
 	local_result_set(r, LOCAL_DEFER, "4.3.0", "command died with signal %d%s%s",
@@ -85,8 +85,8 @@ void    pipe_exit_result(int status, const char *output, local_result_t *r)
     for (size_t i = 0; i < sizeof(pipe_sysexits) / sizeof(pipe_sysexits[0]); i++)
 	if (pipe_sysexits[i].code == code) {
 	    local_result_set(r, LOCAL_BOUNCE, pipe_sysexits[i].dsn,
-			     "%s, command exit status %d%s%s", pipe_sysexits[i].text, code,
-			     sep, output);
+			     "%s, command exit status %d%s%s", pipe_sysexits[i].text, code, sep,
+			     output);
 	    return;
 	}
     local_result_set(r, LOCAL_BOUNCE, "5.3.0", "command exit status %d%s%s", code, sep, output);
@@ -104,7 +104,7 @@ static void pipe_exec(const char *command, const local_pipe_env_t *env, int in, 
 {
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 	_exit(EX_OSERR);
-    closefrom(3);			/* not the queue file, not qmgr's socket */
+    closefrom(3); /* not the queue file, not qmgr's socket */
     setsid();
     signal(SIGPIPE, SIG_DFL);
     clearenv();
@@ -121,7 +121,7 @@ static void pipe_exec(const char *command, const local_pipe_env_t *env, int in, 
     pipe_setenv("SHELL", env->shell && *env->shell ? env->shell : "/bin/sh");
     if (chdir(env->home && *env->home ? env->home : "/") < 0 && chdir("/") < 0)
 	_exit(EX_OSERR);
-    execl("/bin/sh", "sh", "-c", command, (char *) 0);
+    execl("/bin/sh", "sh", "-c", command, (char *)0);
     _exit(EX_OSERR);
 }
 
@@ -131,12 +131,12 @@ static int pipe_wait(pid_t pid, time_t deadline, int *status)
     struct timespec pause = {0, 1000000};
 
     for (;;) {
-	pid_t   w = waitpid(pid, status, WNOHANG);
+	pid_t w = waitpid(pid, status, WNOHANG);
 
 	if (w == pid)
 	    return 0;
 	if (w < 0 && errno != EINTR) {
-	    *status = EX_TEMPFAIL << 8;	/* lost track of it: try again */
+	    *status = EX_TEMPFAIL << 8; /* lost track of it: try again */
 	    return 0;
 	}
 	if (time(NULL) >= deadline)
@@ -154,7 +154,7 @@ static void pipe_output(int fd, char *buf, size_t size)
 
     buf[n > 0 ? n : 0] = 0;
     for (char *cp = buf; *cp; cp++)
-	if ((unsigned char) *cp < ' ' || *cp == 127)
+	if ((unsigned char)*cp < ' ' || *cp == 127)
 	    *cp = ' ';
     while (*buf && buf[strlen(buf) - 1] == ' ')
 	buf[strlen(buf) - 1] = 0;
@@ -176,30 +176,29 @@ static void pipe_alarm(int sig)
 
 /* pipe_feed - write the message to the command's stdin, within the
  * time limit */
-static void pipe_feed(int fd, pid_t pid, const local_msg_t *msg, const char *rcpt,
-		      time_t deadline)
+static void pipe_feed(int fd, pid_t pid, const local_msg_t *msg, const char *rcpt, time_t deadline)
 {
     struct sigaction sa = {.sa_handler = pipe_alarm};
     const char *why;
-    long    left = (long) (deadline - time(NULL));
+    long left = (long)(deadline - time(NULL));
 
     pipe_pid = pid;
     pipe_timed_out = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
-    alarm((unsigned) (left > 0 ? left : 1));
-    (void) local_msg_write(fd, msg, rcpt, 0, &why);	/* EPIPE: it read less */
+    alarm((unsigned)(left > 0 ? left : 1));
+    (void)local_msg_write(fd, msg, rcpt, 0, &why); /* EPIPE: it read less */
     alarm(0);
 }
 
 /* pipe_deliver - run the command with the message */
-void    pipe_deliver(const char *command, const local_pipe_env_t *env,
-		     const local_msg_t *msg, const char *rcpt, local_result_t *r)
+void pipe_deliver(const char *command, const local_pipe_env_t *env, const local_msg_t *msg,
+		  const char *rcpt, local_result_t *r)
 {
-    time_t  deadline = time(NULL) + var_command_time_limit;
-    char    output[PIPE_OUTPUT_MAX];
-    int     in[2], out, status;
-    pid_t   pid;
+    time_t deadline = time(NULL) + var_command_time_limit;
+    char output[PIPE_OUTPUT_MAX];
+    int in[2], out, status;
+    pid_t pid;
 
     if ((out = memfd_create("command-output", MFD_CLOEXEC)) < 0 || pipe2(in, O_CLOEXEC) < 0) {
 	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot run command: %s", strerror(errno));

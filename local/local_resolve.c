@@ -58,32 +58,32 @@
 #include "util/mymalloc.h"
 #include "util/privs.h"
 
-#define LOCAL_MAX_DEPTH	20
-#define LOCAL_MAX_DESTS	1000
-#define LOCAL_LIST_MAX	(1024 * 1024)	/* bytes of an :include: file */
+#define LOCAL_MAX_DEPTH 20
+#define LOCAL_MAX_DESTS 1000
+#define LOCAL_LIST_MAX (1024 * 1024) /* bytes of an :include: file */
 
 /* The state of one recipient's delivery. */
 typedef struct local_state {
     const local_msg_t *msg;
-    const char *rcpt;			/* as given: Delivered-To */
-    const char *orcpt, *notify;		/* DSN, for forwarded copies */
-    local_result_t result;		/* combined so far */
-    int     steps;			/* results combined */
-    int     dests;			/* destinations expanded */
-    char  **seen;			/* "kind:what" done already */
-    size_t  nseen;
-    char  **forwards;			/* addresses elsewhere */
-    size_t  nforwards;
+    const char *rcpt;           /* as given: Delivered-To */
+    const char *orcpt, *notify; /* DSN, for forwarded copies */
+    local_result_t result;      /* combined so far */
+    int steps;                  /* results combined */
+    int dests;                  /* destinations expanded */
+    char **seen;                /* "kind:what" done already */
+    size_t nseen;
+    char **forwards; /* addresses elsewhere */
+    size_t nforwards;
 } local_state_t;
 
 /* An address taken apart (lower-cased, except address). */
 typedef struct local_addr {
-    char   *address, *local, *user, *ext, *domain;
+    char *address, *local, *user, *ext, *domain;
 } local_addr_t;
 
 /* Where a destination list came from, and as whom its steps run. */
 typedef struct local_source {
-    const char *kind;			/* alias, forward, include */
+    const char *kind; /* alias, forward, include */
     local_user_t owner;
 } local_source_t;
 
@@ -124,8 +124,8 @@ static void local_owner_of(uid_t uid, gid_t gid, local_user_t *u)
 /* local_owner_free - release what local_owner_of allocated */
 static void local_owner_free(local_user_t *u)
 {
-    mr_free((char *) u->name);
-    mr_free((char *) u->home);
+    mr_free((char *)u->name);
+    mr_free((char *)u->home);
 }
 
 /* local_alias_file - the file behind the first alias table, for its owner */
@@ -134,7 +134,7 @@ static void local_alias_file(void)
     const char *specs = config_str("alias_maps");
     const char *spec = table_split_specs(&specs);
     struct stat st = {.st_uid = 0, .st_gid = 0};
-    char   *path = NULL;
+    char *path = NULL;
 
     if (spec && strchr(spec, ':')) {
 	const char *name = strchr(spec, ':') + 1;
@@ -153,7 +153,7 @@ static void local_alias_file(void)
 }
 
 /* local_resolve_init - tables and the alias owner, before any delivery */
-void    local_resolve_init(void)
+void local_resolve_init(void)
 {
     table_list_close(&local_aliases);
     table_list_close(&local_vmaps);
@@ -173,10 +173,10 @@ void    local_resolve_init(void)
 
 /* local_resolve_refresh - reopen the tables when one was rebuilt (or
  * could not be opened last time) */
-void    local_resolve_refresh(void)
+void local_resolve_refresh(void)
 {
-    if (local_table_error || table_list_changed(local_aliases) || table_list_changed(local_vmaps)
-	|| table_list_changed(local_vuids) || table_list_changed(local_vgids)) {
+    if (local_table_error || table_list_changed(local_aliases) || table_list_changed(local_vmaps) ||
+	table_list_changed(local_vuids) || table_list_changed(local_vgids)) {
 	if (msg_verbose)
 	    msg_info("a table has changed: reopening the tables");
 	local_resolve_init();
@@ -187,7 +187,7 @@ void    local_resolve_refresh(void)
  * remember it */
 static int local_seen(local_state_t *st, const char *kind, const char *what)
 {
-    char   *key = mr_format("%s:%s", kind, what);
+    char *key = mr_format("%s:%s", kind, what);
 
     for (size_t i = 0; i < st->nseen; i++)
 	if (strcasecmp(st->seen[i], key) == 0) {
@@ -229,18 +229,18 @@ static void local_table_failed(local_state_t *st, const char *what, const char *
 
 typedef struct local_step {
     local_state_t *st;
-    const char *path;			/* maildir, file, include file, command */
-    int     fd;				/* spool mbox */
+    const char *path; /* maildir, file, include file, command */
+    int fd;           /* spool mbox */
     local_pipe_env_t env;
-    uid_t   uid;			/* forward: the user */
-    int     mailbox;			/* a mailbox, not a "/file" destination */
+    uid_t uid;   /* forward: the user */
+    int mailbox; /* a mailbox, not a "/file" destination */
 } local_step_t;
 
 /* local_step_mailbox - Maildir or mbox file by path */
 static void local_step_mailbox(void *ctx, local_result_t *r, str_t *data)
 {
     local_step_t *s = ctx;
-    size_t  len = strlen(s->path);
+    size_t len = strlen(s->path);
 
     if (len > 0 && s->path[len - 1] == '/')
 	maildir_deliver(s->path, s->st->msg, s->st->rcpt, r);
@@ -279,9 +279,9 @@ static void local_step_include(void *ctx, local_result_t *r, str_t *data)
 {
     local_step_t *s = ctx;
     struct stat st;
-    char    buf[4096];
+    char buf[4096];
     ssize_t n;
-    int     fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot read :include: file %s: %s", s->path,
@@ -291,9 +291,9 @@ static void local_step_include(void *ctx, local_result_t *r, str_t *data)
 	return;
     }
     while ((n = read(fd, buf, sizeof(buf))) > 0 && str_len(data) < LOCAL_LIST_MAX)
-	str_append(data, buf, (size_t) n);
+	str_append(data, buf, (size_t)n);
     close(fd);
-    local_result_set(r, LOCAL_SENT, "2.0.0", "%ld %ld", (long) st.st_uid, (long) st.st_gid);
+    local_result_set(r, LOCAL_SENT, "2.0.0", "%ld %ld", (long)st.st_uid, (long)st.st_gid);
 }
 
 /* Addresses */
@@ -303,8 +303,8 @@ static void local_split(const char *addr, local_addr_t *a)
 {
     const char *at = strrchr(addr, '@');
     const char *delim = config_str("recipient_delimiter");
-    size_t  len = at ? (size_t) (at - addr) : strlen(addr);
-    size_t  user_len = len;
+    size_t len = at ? (size_t)(at - addr) : strlen(addr);
+    size_t user_len = len;
 
     for (size_t i = 1; *delim && i < len; i++)
 	if (strchr(delim, addr[i])) {
@@ -346,8 +346,8 @@ static void local_env(local_state_t *st, const local_addr_t *a, const local_user
 /* local_run - one step as user u, merged; a step that reads a list
  * (data not NULL) is merged only when it failed. The result also goes
  * to *out when not NULL. */
-static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn,
-		      local_step_t *s, str_t *data, local_result_t *out)
+static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn, local_step_t *s,
+		      str_t *data, local_result_t *out)
 {
     local_result_t r;
 
@@ -367,8 +367,8 @@ static void local_list(local_state_t *st, const char *list, const local_source_t
 /* local_is_ours - a domain this agent delivers for */
 static int local_is_ours(const char *domain)
 {
-    return *domain == 0 || config_list_has("mydestination", domain)
-	|| config_list_has("virtual_mailbox_domains", domain);
+    return *domain == 0 || config_list_has("mydestination", domain) ||
+	   config_list_has("virtual_mailbox_domains", domain);
 }
 
 /* local_allowed - may a list from src have commands/files? */
@@ -383,14 +383,14 @@ static void local_include(local_state_t *st, const char *path, const local_sourc
 {
     local_step_t s = {.path = path};
     local_source_t inc = {.kind = "include"};
-    str_t  *data = str_new(1024);
-    long    uid, gid;
+    str_t *data = str_new(1024);
+    long uid, gid;
 
     local_result_t r;
 
     local_run(st, &src->owner, local_step_include, &s, data, &r);
     if (r.status == LOCAL_SENT && sscanf(r.text, "%ld %ld", &uid, &gid) == 2) {
-	local_owner_of((uid_t) uid, (gid_t) gid, &inc.owner);
+	local_owner_of((uid_t)uid, (gid_t)gid, &inc.owner);
 	local_list(st, str_data(data), &inc, a, depth + 1);
 	local_owner_free(&inc.owner);
     }
@@ -398,8 +398,8 @@ static void local_include(local_state_t *st, const char *path, const local_sourc
 }
 
 /* local_dest - one destination of a list */
-static void local_dest(local_state_t *st, int type, const char *dest,
-		       const local_source_t *src, const local_addr_t *a, int depth)
+static void local_dest(local_state_t *st, int type, const char *dest, const local_source_t *src,
+		       const local_addr_t *a, int depth)
 {
     local_step_t s = {.path = dest};
 
@@ -442,8 +442,8 @@ static void local_dest(local_state_t *st, int type, const char *dest,
 static void local_list(local_state_t *st, const char *list, const local_source_t *src,
 		       const local_addr_t *a, int depth)
 {
-    str_t  *dest = str_new(100);
-    int     type;
+    str_t *dest = str_new(100);
+    int type;
 
     while ((type = expand_next(&list, dest)) != 0)
 	local_dest(st, type, str_data(dest), src, a, depth);
@@ -456,7 +456,7 @@ static void local_list(local_state_t *st, const char *list, const local_source_t
 static int local_spool_open(int dfd, const struct passwd *pw, local_result_t *r)
 {
     struct stat st;
-    int     fd, flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+    int fd, flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
 
     if ((fd = openat(dfd, pw->pw_name, flags | O_CREAT | O_EXCL, 0600)) >= 0) {
 	if (privs_running_as_root() && fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
@@ -469,10 +469,12 @@ static int local_spool_open(int dfd, const struct passwd *pw, local_result_t *r)
 			 config_str("mail_spool_directory"), pw->pw_name, strerror(errno));
 	return -1;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
-	|| (privs_running_as_root() && st.st_uid != pw->pw_uid)) {
-	local_result_set(r, LOCAL_DEFER, "4.2.0", "mailbox %s/%s: not a regular file with one "
-			 "link owned by the user", config_str("mail_spool_directory"), pw->pw_name);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	(privs_running_as_root() && st.st_uid != pw->pw_uid)) {
+	local_result_set(r, LOCAL_DEFER, "4.2.0",
+			 "mailbox %s/%s: not a regular file with one "
+			 "link owned by the user",
+			 config_str("mail_spool_directory"), pw->pw_name);
 	close(fd);
 	return -1;
     }
@@ -485,7 +487,7 @@ static void local_spool(local_state_t *st, const struct passwd *pw, const local_
     const char *dir = config_str("mail_spool_directory");
     local_step_t s = {.fd = -1};
     local_result_t r;
-    int     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dfd < 0) {
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot open mail_spool_directory %s", dir);
@@ -512,10 +514,10 @@ static void local_mailbox(local_state_t *st, const struct passwd *pw)
 {
     local_user_t u = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir};
     const char *hm = config_str("home_mailbox");
-    char    uid[32];
+    char uid[32];
     local_step_t s;
 
-    snprintf(uid, sizeof(uid), "%ld", (long) pw->pw_uid);
+    snprintf(uid, sizeof(uid), "%ld", (long)pw->pw_uid);
     if (local_seen(st, "mailbox", uid))
 	return;
     if (*hm == 0) {
@@ -526,23 +528,23 @@ static void local_mailbox(local_state_t *st, const struct passwd *pw)
     s.mailbox = 1;
     s.path = mr_format("%s/%s", pw->pw_dir, hm);
     local_run(st, &u, local_step_mailbox, &s, NULL, NULL);
-    mr_free((char *) s.path);
+    mr_free((char *)s.path);
 }
 
 /* local_user_forward - .forward of the user: 1 expanded, 0 none */
-static int local_user_forward(local_state_t *st, const struct passwd *pw,
-			      const local_addr_t *a, int depth)
+static int local_user_forward(local_state_t *st, const struct passwd *pw, const local_addr_t *a,
+			      int depth)
 {
     local_user_t reader = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir};
     local_source_t src = {.kind = "forward"};
     local_step_t s = {.path = pw->pw_dir, .uid = pw->pw_uid};
-    str_t  *data = str_new(1024);
-    int     used = 0;
+    str_t *data = str_new(1024);
+    int used = 0;
 
     s.env.extension = a->ext;
     local_run(st, &reader, local_step_forward, &s, data, NULL);
     if (str_len(data) > 0) {
-	local_owner_of(pw->pw_uid, pw->pw_gid, &src.owner);	/* root: default_privs */
+	local_owner_of(pw->pw_uid, pw->pw_gid, &src.owner); /* root: default_privs */
 	local_list(st, str_data(data), &src, a, depth);
 	local_owner_free(&src.owner);
 	used = 1;
@@ -552,8 +554,7 @@ static int local_user_forward(local_state_t *st, const struct passwd *pw,
 }
 
 /* local_system_user - steps 2-4 for a local address */
-static void local_system_user(local_state_t *st, const local_addr_t *a, int depth,
-			      int noalias)
+static void local_system_user(local_state_t *st, const local_addr_t *a, int depth, int noalias)
 {
     struct passwd *pw = getpwnam(a->user);
 
@@ -561,8 +562,10 @@ static void local_system_user(local_state_t *st, const local_addr_t *a, int dept
 	local_fail(st, LOCAL_BOUNCE, "5.1.1", "unknown user: \"%s\"", a->user);
 	return;
     }
-    pw = &(struct passwd) {.pw_name = mr_strdup(pw->pw_name), .pw_dir = mr_strdup(pw->pw_dir),
-	    .pw_uid = pw->pw_uid, .pw_gid = pw->pw_gid};
+    pw = &(struct passwd){.pw_name = mr_strdup(pw->pw_name),
+			  .pw_dir = mr_strdup(pw->pw_dir),
+			  .pw_uid = pw->pw_uid,
+			  .pw_gid = pw->pw_gid};
     if (noalias || !local_user_forward(st, pw, a, depth))
 	local_mailbox(st, pw);
     mr_free(pw->pw_name);
@@ -574,9 +577,9 @@ static void local_address(local_state_t *st, const char *addr, int depth, int no
 {
     local_source_t src = {.kind = "alias", .owner = local_alias_owner};
     local_addr_t a;
-    str_t  *value;
+    str_t *value;
     const char *err;
-    int     found = 0;
+    int found = 0;
 
     local_split(addr, &a);
     if (depth > LOCAL_MAX_DEPTH)
@@ -584,15 +587,16 @@ static void local_address(local_state_t *st, const char *addr, int depth, int no
     else if (!local_is_ours(a.domain)) {
 	if (!local_seen(st, "forward", addr))
 	    st->forwards = mr_reallocarray(st->forwards, st->nforwards + 1, sizeof(char *)),
-		st->forwards[st->nforwards++] = mr_strdup(addr);
+	    st->forwards[st->nforwards++] = mr_strdup(addr);
     } else if (config_list_has("virtual_mailbox_domains", a.domain)) {
 	local_virtual(st, addr);
     } else if (local_aliases == NULL && !noalias) {
 	local_table_failed(st, "alias", local_table_error);
     } else {
 	value = str_new(100);
-	if (!noalias && (found = table_list_lookup_addr(local_aliases, a.local,
-			     config_str("recipient_delimiter"), 1, value, &err)) < 0)
+	if (!noalias &&
+	    (found = table_list_lookup_addr(local_aliases, a.local,
+					    config_str("recipient_delimiter"), 1, value, &err)) < 0)
 	    local_table_failed(st, "alias", err);
 	else if (found > 0 && !local_seen(st, "alias", a.user))
 	    local_list(st, str_data(value), &src, &a, depth);
@@ -611,11 +615,11 @@ static long local_vid(table_list_t *maps, const char *param, int is_gid, const c
 		      const char **err)
 {
     const char *fixed = config_str(param);
-    str_t  *v = str_new(32);
-    char   *end;
-    long    id = -1;
-    int     found = maps ? table_list_lookup_addr(maps, addr, config_str("recipient_delimiter"),
-						    0, v, err) : 0;
+    str_t *v = str_new(32);
+    char *end;
+    long id = -1;
+    int found =
+	maps ? table_list_lookup_addr(maps, addr, config_str("recipient_delimiter"), 0, v, err) : 0;
 
     if (found < 0) {
 	str_free(&v);
@@ -628,7 +632,7 @@ static long local_vid(table_list_t *maps, const char *param, int is_gid, const c
 	struct passwd *pw = getpwnam(str_data(v));
 	struct group *gr = is_gid ? getgrnam(str_data(v)) : NULL;
 
-	id = gr ? (long) gr->gr_gid : pw ? (long) (is_gid ? pw->pw_gid : pw->pw_uid) : -1;
+	id = gr ? (long)gr->gr_gid : pw ? (long)(is_gid ? pw->pw_gid : pw->pw_uid) : -1;
     }
     if (id < 0)
 	*err = is_gid ? "no such virtual group" : "no such virtual user";
@@ -649,12 +653,13 @@ static void local_virtual(local_state_t *st, const char *addr)
 {
     local_user_t u = {.name = "", .home = "/"};
     local_step_t s = {.fd = -1, .mailbox = 1};
-    str_t  *value = str_new(100);
+    str_t *value = str_new(100);
     const char *err = "";
-    long    uid, gid;
-    int     found = local_vmaps == NULL ? -1
-	: table_list_lookup_addr(local_vmaps, addr, config_str("recipient_delimiter"), 0,
-				 value, &err);
+    long uid, gid;
+    int found = local_vmaps == NULL
+		    ? -1
+		    : table_list_lookup_addr(local_vmaps, addr, config_str("recipient_delimiter"),
+					     0, value, &err);
 
     if (found < 0)
 	local_table_failed(st, "virtual_mailbox_maps", local_vmaps ? err : local_table_error);
@@ -662,17 +667,19 @@ static void local_virtual(local_state_t *st, const char *addr)
 	local_fail(st, LOCAL_BOUNCE, "5.1.1", "unknown virtual mailbox: %s", addr);
     else if ((s.path = local_vpath(trim_space(str_data(value)))) == NULL)
 	local_fail(st, LOCAL_DEFER, "4.3.5", "bad virtual mailbox path: %s", str_data(value));
-    else if ((uid = local_vid(local_vuids, "virtual_uid", 0, addr, &err)) < 0
-	     || (gid = local_vid(local_vgids, "virtual_gid", 1, addr, &err)) < 0)
+    else if ((uid = local_vid(local_vuids, "virtual_uid", 0, addr, &err)) < 0 ||
+	     (gid = local_vid(local_vgids, "virtual_gid", 1, addr, &err)) < 0)
 	local_fail(st, LOCAL_DEFER, "4.3.5", "virtual mailbox owner: %s", err);
     else if (privs_running_as_root() && uid < var_virtual_minimum_uid)
-	local_fail(st, LOCAL_DEFER, "4.3.5", "virtual mailbox uid below virtual_minimum_uid "
-		   "for %s", addr);
+	local_fail(st, LOCAL_DEFER, "4.3.5",
+		   "virtual mailbox uid below virtual_minimum_uid "
+		   "for %s",
+		   addr);
     else if (!local_seen(st, "mailbox", s.path)) {
-	u.uid = (uid_t) uid, u.gid = (gid_t) gid;
+	u.uid = (uid_t)uid, u.gid = (gid_t)gid;
 	local_run(st, &u, local_step_mailbox, &s, NULL, NULL);
     }
-    mr_free((char *) s.path);
+    mr_free((char *)s.path);
     str_free(&value);
 }
 
@@ -684,8 +691,8 @@ static void local_virtual(local_state_t *st, const char *addr)
 static cleanup_client_t *local_cleanup_open(const char **err)
 {
     cleanup_client_t *cc;
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (!privs_running_as_root() || privs_lookup(config_str("mail_owner"), &uid, &gid) < 0)
 	return cleanup_open(CLEANUP_FLAG_NONE, err);
@@ -699,13 +706,13 @@ static cleanup_client_t *local_cleanup_open(const char **err)
 static void local_forward_send(local_state_t *st)
 {
     const char *err;
-    char   *orcpt = st->orcpt && *st->orcpt ? NULL : mr_format("rfc822;%s", st->rcpt);
-    char   *hdr = mr_format("Delivered-To: %s", st->rcpt);
+    char *orcpt = st->orcpt && *st->orcpt ? NULL : mr_format("rfc822;%s", st->rcpt);
+    char *hdr = mr_format("Delivered-To: %s", st->rcpt);
     cleanup_client_t *cc = local_cleanup_open(&err);
-    str_t  *line = str_new(1024), *reason = str_new(100);
+    str_t *line = str_new(1024), *reason = str_new(100);
     local_result_t r;
-    char    qid[64];
-    int     complete, ret, status;
+    char qid[64];
+    int complete, ret, status;
 
     if (cc == NULL) {
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot forward: %s", err);
@@ -728,11 +735,10 @@ static void local_forward_send(local_state_t *st)
     if (status == CLEANUP_STAT_OK) {
 	local_result_set(&r, LOCAL_SENT, "2.0.0", "forwarded as %s", qid);
 	msg_info("%s: forwarded as %s", st->msg->queue_id, qid);
-    }
-    else
+    } else
 	local_result_set(&r, status == CLEANUP_STAT_TEMP ? LOCAL_DEFER : LOCAL_BOUNCE,
-			 status == CLEANUP_STAT_TEMP ? "4.3.0" : "5.3.0",
-			 "cannot forward: %s", str_data(reason));
+			 status == CLEANUP_STAT_TEMP ? "4.3.0" : "5.3.0", "cannot forward: %s",
+			 str_data(reason));
     local_add(st, &r);
 done:
     mr_free(orcpt);
@@ -742,13 +748,13 @@ done:
 }
 
 /* local_verify - the first step of the resolution only */
-void    local_verify(const char *rcpt, local_result_t *r)
+void local_verify(const char *rcpt, local_result_t *r)
 {
     local_addr_t a;
-    str_t  *value = str_new(100);
+    str_t *value = str_new(100);
     const char *err = local_table_error;
     const char *delim = config_str("recipient_delimiter");
-    int     virt, found = -1;
+    int virt, found = -1;
 
     local_split(rcpt, &a);
     virt = config_list_has("virtual_mailbox_domains", a.domain);
@@ -763,19 +769,19 @@ void    local_verify(const char *rcpt, local_result_t *r)
     else if (found == 0)
 	local_result_set(r, LOCAL_BOUNCE, "5.1.1", "unknown user: \"%s\"", virt ? rcpt : a.user);
     else
-	local_result_set(r, LOCAL_SENT, "2.0.0", "delivers to %s", virt ? "virtual mailbox"
-			 : "local user");
+	local_result_set(r, LOCAL_SENT, "2.0.0", "delivers to %s",
+			 virt ? "virtual mailbox" : "local user");
     str_free(&value);
     local_addr_free(&a);
 }
 
 /* local_deliver - one recipient, start to end */
-void    local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt,
-		      const char *notify, local_result_t *r)
+void local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt, const char *notify,
+		   local_result_t *r)
 {
     local_state_t st = {.msg = msg, .rcpt = rcpt, .orcpt = orcpt, .notify = notify};
     const char *err;
-    int     loop = local_msg_loop(msg, rcpt, &err);
+    int loop = local_msg_loop(msg, rcpt, &err);
 
     if (loop != 0)
 	local_result_set(&st.result, loop < 0 ? LOCAL_DEFER : LOCAL_BOUNCE,

@@ -14,8 +14,8 @@
  * the user leads nowhere the user could not go anyway. It does not set
  * PR_SET_NO_NEW_PRIVS: a user's command must be able to do what the user
  * can do at a shell, and that includes sending mail, through sendmail
- * and its set-gid mailroom-postdrop (vacation, filters that forward). The price is one fork per step (tens of microseconds,
- * next to the two fsyncs every delivery costs), and the result has to
+ * and its set-gid mailroom-postdrop (vacation, filters that forward). The price is one fork per
+ * step (tens of microseconds, next to the two fsyncs every delivery costs), and the result has to
  * come back through a pipe, hence the fixed-size local_result_t.
  *
  * The parent keeps root for the few things only root can do: opening a
@@ -40,11 +40,11 @@
 #include "util/safe_open.h"
 
 /* local_user_child - the child's side: drop, run, report, exit */
-static void local_user_child(int fd, const local_user_t *user, local_user_fn fn,
-			     void *ctx, size_t max_data)
+static void local_user_child(int fd, const local_user_t *user, local_user_fn fn, void *ctx,
+			     size_t max_data)
 {
     local_result_t r;
-    str_t  *data = str_new(256);
+    str_t *data = str_new(256);
 
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
@@ -61,16 +61,16 @@ static void local_user_child(int fd, const local_user_t *user, local_user_fn fn,
 /* local_user_collect - read the child's result and data */
 static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max_data)
 {
-    char    buf[4096];
-    size_t  got = 0;
+    char buf[4096];
+    size_t got = 0;
     ssize_t n;
 
     while (got < sizeof(*r)) {
-	if ((n = read(fd, (char *) r + got, sizeof(*r) - got)) < 0 && errno == EINTR)
+	if ((n = read(fd, (char *)r + got, sizeof(*r) - got)) < 0 && errno == EINTR)
 	    continue;
 	if (n <= 0)
 	    return -1;
-	got += (size_t) n;
+	got += (size_t)n;
     }
     r->dsn[sizeof(r->dsn) - 1] = 0;
     r->text[sizeof(r->text) - 1] = 0;
@@ -79,18 +79,18 @@ static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max
 	    continue;
 	if (n < 0)
 	    return -1;
-	if (data && str_len(data) + (size_t) n <= max_data)
-	    str_append(data, buf, (size_t) n);
+	if (data && str_len(data) + (size_t)n <= max_data)
+	    str_append(data, buf, (size_t)n);
     }
     return 0;
 }
 
 /* local_user_run - fork, drop to the user, run fn, collect */
-void    local_user_run(const local_user_t *user, local_user_fn fn, void *ctx,
-		       local_result_t *r, str_t *data, size_t max_data)
+void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local_result_t *r,
+		    str_t *data, size_t max_data)
 {
-    int     fds[2], status, ok;
-    pid_t   pid;
+    int fds[2], status, ok;
+    pid_t pid;
 
     if (data)
 	str_reset(data);
@@ -113,8 +113,8 @@ void    local_user_run(const local_user_t *user, local_user_fn fn, void *ctx,
     ok = local_user_collect(fds[0], r, data, max_data) == 0;
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-	 /* again */ ;
+	/* again */;
     if (!ok)
 	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
-			 (long) user->uid);
+			 (long)user->uid);
 }

@@ -36,8 +36,8 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define MAILROOM_START_WAIT	10	/* seconds for master to come up */
-#define MAILROOM_ORPHAN_WAIT	3000	/* ms: see mailroom_running */
+#define MAILROOM_START_WAIT 10    /* seconds for master to come up */
+#define MAILROOM_ORPHAN_WAIT 3000 /* ms: see mailroom_running */
 
 static int mailroom_usage(FILE *fp);
 
@@ -78,7 +78,7 @@ static const char *mailroom_pid_path(void)
  */
 static int mailroom_running(pid_t *pid_r)
 {
-    int     running;
+    int running;
 
     for (int ms = 0; ms < MAILROOM_ORPHAN_WAIT; ms += 50) {
 	running = master_pid_running(mailroom_pid_path(), pid_r);
@@ -94,7 +94,7 @@ static int mailroom_running(pid_t *pid_r)
 static int mailroom_wait_for(int want, long seconds, pid_t not_pid, pid_t *pid_r)
 {
     for (long ms = 0; ms < seconds * 1000; ms += 50) {
-	int     running = mailroom_running(pid_r);
+	int running = mailroom_running(pid_r);
 
 	if (running == want && (!want || (*pid_r > 0 && *pid_r != not_pid)))
 	    return 0;
@@ -106,9 +106,9 @@ static int mailroom_wait_for(int want, long seconds, pid_t not_pid, pid_t *pid_r
 /* mailroom_print_check - problems to stderr, notes to stdout */
 static int mailroom_print_check(void)
 {
-    str_t  *problems = str_new(256), *notes = str_new(256);
-    int     n = mailroom_check(problems, notes);
-    char   *cp = str_data(notes), *line;
+    str_t *problems = str_new(256), *notes = str_new(256);
+    int n = mailroom_check(problems, notes);
+    char *cp = str_data(notes), *line;
 
     while ((line = next_token(&cp, "\n")) != NULL)
 	printf("mailroom: note: %s\n", line);
@@ -122,10 +122,10 @@ static int mailroom_print_check(void)
 /* mailroom_exec_master - run master; its parent exits once it is set up */
 static int mailroom_exec_master(void)
 {
-    char   *path = mr_format("%s/master", config_str("daemon_directory"));
-    char   *argv[] = {"master", "-c", (char *) config_dir(), NULL};
-    int     status;
-    pid_t   pid = fork();
+    char *path = mr_format("%s/master", config_str("daemon_directory"));
+    char *argv[] = {"master", "-c", (char *)config_dir(), NULL};
+    int status;
+    pid_t pid = fork();
 
     if (pid < 0)
 	msg_fatal("fork: %m");
@@ -146,15 +146,15 @@ static int mailroom_exec_master(void)
 /* cmd_start - check, then start master */
 static int cmd_start(int argc, char **argv)
 {
-    pid_t   pid, stale;
+    pid_t pid, stale;
 
     if (mailroom_running(&stale)) {
-	mailroom_say("the mail system is already running (master pid %ld)", (long) stale);
+	mailroom_say("the mail system is already running (master pid %ld)", (long)stale);
 	return 1;
     }
     if (stale > 0)
-	mailroom_say("master pid %ld is gone (stale pid file %s); starting a new one",
-		     (long) stale, mailroom_pid_path());
+	mailroom_say("master pid %ld is gone (stale pid file %s); starting a new one", (long)stale,
+		     mailroom_pid_path());
     if (mailroom_print_check() > 0) {
 	mailroom_say("not starting: \"mailroom check\" found the problems above");
 	return 1;
@@ -166,7 +166,7 @@ static int cmd_start(int argc, char **argv)
 		     MAILROOM_START_WAIT);
 	return 1;
     }
-    mailroom_say("started the mail system (master pid %ld)", (long) pid);
+    mailroom_say("started the mail system (master pid %ld)", (long)pid);
     return 0;
 }
 
@@ -178,7 +178,7 @@ static int mailroom_signal(int sig, pid_t *pid_r)
 	return -1;
     }
     if (kill(*pid_r, sig) < 0) {
-	mailroom_say("cannot signal master pid %ld: %s", (long) *pid_r, strerror(errno));
+	mailroom_say("cannot signal master pid %ld: %s", (long)*pid_r, strerror(errno));
 	return -1;
     }
     return 0;
@@ -187,22 +187,22 @@ static int mailroom_signal(int sig, pid_t *pid_r)
 /* cmd_stop - SIGTERM and wait until master let go of its pid file */
 static int cmd_stop(int argc, char **argv)
 {
-    pid_t   pid, ignored;
+    pid_t pid, ignored;
 
     if (mailroom_signal(SIGTERM, &pid) < 0)
 	return 1;
     if (mailroom_wait_for(0, config_time("master_stop_timeout") + 10, 0, &ignored) < 0) {
-	mailroom_say("master pid %ld is still running", (long) pid);
+	mailroom_say("master pid %ld is still running", (long)pid);
 	return 1;
     }
-    mailroom_say("stopped the mail system (master pid %ld)", (long) pid);
+    mailroom_say("stopped the mail system (master pid %ld)", (long)pid);
     return 0;
 }
 
 /* cmd_reload - the checks of start, then SIGHUP */
 static int cmd_reload(int argc, char **argv)
 {
-    pid_t   pid;
+    pid_t pid;
 
     if (mailroom_print_check() > 0) {
 	mailroom_say("not reloading: \"mailroom check\" found the problems above; "
@@ -211,17 +211,17 @@ static int cmd_reload(int argc, char **argv)
     }
     if (mailroom_signal(SIGHUP, &pid) < 0)
 	return 1;
-    mailroom_say("reloading the mail system (master pid %ld)", (long) pid);
+    mailroom_say("reloading the mail system (master pid %ld)", (long)pid);
     return 0;
 }
 
 /* mailroom_print_services - the table from master.status */
 static void mailroom_print_services(void)
 {
-    char   *path = mailroom_state_path(MASTER_STATUS_FILE);
-    int     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE   *fp = fd < 0 ? NULL : fdopen(fd, "r");
-    char    line[2048];
+    char *path = mailroom_state_path(MASTER_STATUS_FILE);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+    char line[2048];
 
     if (fp == NULL) {
 	if (fd >= 0)
@@ -230,11 +230,11 @@ static void mailroom_print_services(void)
 	mr_free(path);
 	return;
     }
-    printf("%-24s %-5s %-40s %9s %5s %s\n", "SERVICE", "TYPE", "ADDRESS", "PROCESSES",
-	   "LIMIT", "STATE");
+    printf("%-24s %-5s %-40s %9s %5s %s\n", "SERVICE", "TYPE", "ADDRESS", "PROCESSES", "LIMIT",
+	   "STATE");
     while (fgets(line, sizeof(line), fp)) {
-	char   *cp = line, *f[7];
-	int     n = 0;
+	char *cp = line, *f[7];
+	int n = 0;
 
 	line[strcspn(line, "\n")] = 0;
 	while (n < 7 && (f[n] = next_token(&cp, "\t")) != NULL)
@@ -251,17 +251,18 @@ static void mailroom_print_services(void)
 /* cmd_status - running or not, and the services */
 static int cmd_status(int argc, char **argv)
 {
-    pid_t   pid;
+    pid_t pid;
 
     if (!mailroom_running(&pid)) {
 	if (pid > 0)
 	    printf("mailroom: the mail system is not running (master pid %ld is gone; "
-		   "stale pid file)\n", (long) pid);
+		   "stale pid file)\n",
+		   (long)pid);
 	else
 	    printf("mailroom: the mail system is not running\n");
 	return 1;
     }
-    printf("mailroom: the mail system is running (master pid %ld)\n", (long) pid);
+    printf("mailroom: the mail system is running (master pid %ld)\n", (long)pid);
     mailroom_print_services();
     return 0;
 }
@@ -273,8 +274,8 @@ static int cmd_check(int argc, char **argv)
 }
 
 typedef struct {
-    int     non_default;		/* -n */
-    int     defaults;			/* -d */
+    int non_default; /* -n */
+    int defaults;    /* -d */
 } config_ctx_t;
 
 /* config_print_one - "name = value" for config_walk */
@@ -295,7 +296,7 @@ static void config_print_one(const param_def_t *def, const char *value, int is_d
 static int cmd_config_edit(int argc, char **argv)
 {
     const char *error;
-    int     ret = 0;
+    int ret = 0;
 
     for (int i = 0; i < argc; i++) {
 	if (mailroom_config_edit(argv[i], &error) < 0) {
@@ -311,7 +312,7 @@ static int cmd_config(int argc, char **argv)
 {
     config_ctx_t ctx = {0};
     const param_def_t *def;
-    int     i = 1, ret = 0;
+    int i = 1, ret = 0;
 
     if (i < argc && strcmp(argv[i], "-e") == 0)
 	return i + 1 < argc ? cmd_config_edit(argc - i - 1, argv + i + 1) : mailroom_usage(stderr);
@@ -326,8 +327,10 @@ static int cmd_config(int argc, char **argv)
 	    mailroom_say("unknown parameter \"%s\"", argv[i]);
 	    ret = 1;
 	} else {
-	    printf("%s = %s\n", argv[i], ctx.defaults ? config_default(def)
-		   : ctx.non_default ? config_raw_value(argv[i]) : config_str(argv[i]));
+	    printf("%s = %s\n", argv[i],
+		   ctx.defaults      ? config_default(def)
+		   : ctx.non_default ? config_raw_value(argv[i])
+				     : config_str(argv[i]));
 	}
     }
     return ret;
@@ -335,9 +338,9 @@ static int cmd_config(int argc, char **argv)
 
 typedef struct {
     const char *name;
-    int     (*fn)(int argc, char **argv);
-    int     max_args;			/* after the command name; -1 any */
-    int     any_config;			/* works whatever mailroom.conf says */
+    int (*fn)(int argc, char **argv);
+    int max_args;   /* after the command name; -1 any */
+    int any_config; /* works whatever mailroom.conf says */
     const char *help;
 } mailroom_cmd_t;
 
@@ -347,7 +350,8 @@ static const mailroom_cmd_t mailroom_cmds[] = {
     {"reload", cmd_reload, 0, 0, "check, then make master re-read both files"},
     {"status", cmd_status, 0, 1, "is it running; its services and processes"},
     {"check", cmd_check, 0, 0, "validate files, values, directories and tables"},
-    {"config", cmd_config, -1, 0, "[-n|-d] [name...]: parameter values; -n as written "
+    {"config", cmd_config, -1, 0,
+     "[-n|-d] [name...]: parameter values; -n as written "
      "in mailroom.conf, -d the defaults; -e name=value...: set in mailroom.conf"},
     {0, 0, 0, 0, 0},
 };
@@ -361,20 +365,25 @@ static int mailroom_usage(FILE *fp)
     return fp == stdout ? 0 : 1;
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     const char *dir = NULL, *error;
-    int     ch;
+    int ch;
 
     msg_init("mailroom");
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-		     || strcmp(argv[1], "help") == 0))
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+		     strcmp(argv[1], "help") == 0))
 	return mailroom_usage(stdout);
     while ((ch = getopt(argc, argv, "+c:v")) != -1) {
 	switch (ch) {
-	case 'c': dir = optarg; break;
-	case 'v': msg_verbose++; break;
-	default: return mailroom_usage(stderr);
+	case 'c':
+	    dir = optarg;
+	    break;
+	case 'v':
+	    msg_verbose++;
+	    break;
+	default:
+	    return mailroom_usage(stderr);
 	}
     }
     if (optind >= argc)

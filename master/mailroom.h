@@ -9,13 +9,13 @@
 /* mailroom_check - validate the configuration; append one
  * "file:line: problem" line per problem to problems and compatibility
  * notes to notes; returns the number of problems */
-int     mailroom_check(str_t *problems, str_t *notes);
+int mailroom_check(str_t *problems, str_t *notes);
 /* mailroom_check_tls - certificate and key (mailroom_tls.c); returns
  * the number of problems, expiry warnings go to notes */
-int     mailroom_check_tls(str_t *problems, str_t *notes);
+int mailroom_check_tls(str_t *problems, str_t *notes);
 
 /* mailroom_config_edit - "name=value": set it in mailroom.conf in place
  * (mailroom_edit.c); 0 ok, -1 with *error_r */
-int     mailroom_config_edit(const char *assignment, const char **error_r);
+int mailroom_config_edit(const char *assignment, const char **error_r);
 
 #endif

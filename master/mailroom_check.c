@@ -33,19 +33,18 @@
 /* check_programs - each command must be an executable file */
 static int check_programs(const master_conf_t *conf, str_t *problems)
 {
-    int     n = 0;
+    int n = 0;
 
     for (int i = 0; i < conf->count; i++) {
 	const master_ent_t *e = &conf->ents[i];
-	char   *path = mr_format("%s/%s", config_str("daemon_directory"), e->argv[0]);
+	char *path = mr_format("%s/%s", config_str("daemon_directory"), e->argv[0]);
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
 	    str_appendf(problems, "%s:%d: %s: %s\n", conf->path, e->line, path, strerror(errno));
 	    n++;
 	} else if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
-	    str_appendf(problems, "%s:%d: %s: not an executable file\n", conf->path, e->line,
-			path);
+	    str_appendf(problems, "%s:%d: %s: not an executable file\n", conf->path, e->line, path);
 	    n++;
 	}
 	mr_free(path);
@@ -58,7 +57,7 @@ static int check_programs(const master_conf_t *conf, str_t *problems)
  * in its own context) */
 static int check_overrides(const master_conf_t *conf, str_t *problems)
 {
-    int     n = 0;
+    int n = 0;
 
     for (int i = 0; i < conf->count; i++) {
 	const master_ent_t *e = &conf->ents[i];
@@ -66,14 +65,14 @@ static int check_overrides(const master_conf_t *conf, str_t *problems)
 	for (int a = 1; a + 1 < e->argc; a++) {
 	    const char *arg = e->argv[a + 1], *eq = strchr(arg, '='), *problem;
 	    const param_def_t *def;
-	    char   *name;
+	    char *name;
 	    long long num;
 
 	    if (strcmp(e->argv[a], "-o") != 0 || eq == NULL || strchr(eq, '$'))
 		continue;
-	    name = mr_strndup(arg, (size_t) (eq - arg));
-	    if ((def = config_find(name)) != NULL
-		&& config_value_check(def, eq + 1, &num, &problem) < 0) {
+	    name = mr_strndup(arg, (size_t)(eq - arg));
+	    if ((def = config_find(name)) != NULL &&
+		config_value_check(def, eq + 1, &num, &problem) < 0) {
 		str_appendf(problems, "%s:%d: -o %s: %s\n", conf->path, e->line, arg, problem);
 		n++;
 	    }
@@ -86,9 +85,9 @@ static int check_overrides(const master_conf_t *conf, str_t *problems)
 /* check_master_conf - syntax, then the programs */
 static int check_master_conf(str_t *problems)
 {
-    char   *path = mr_format("%s/master.conf", config_dir());
+    char *path = mr_format("%s/master.conf", config_dir());
     master_conf_t *conf = NULL;
-    int     n = master_conf_read(path, &conf, problems);
+    int n = master_conf_read(path, &conf, problems);
 
     if (n < 0) {
 	n = 1;
@@ -107,15 +106,15 @@ static int check_one_dir(const char *path, int mode, uid_t uid, gid_t gid, str_t
     struct stat st;
 
     if (lstat(path, &st) < 0)
-	return 0;			/* master creates it */
+	return 0; /* master creates it */
     if (!S_ISDIR(st.st_mode)) {
 	str_appendf(problems, "%s: not a directory\n", path);
 	return 1;
     }
-    if (st.st_uid != uid || st.st_gid != gid || (int) (st.st_mode & 07777) != mode) {
-	str_appendf(problems, "%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o\n",
-		    path, (long) st.st_uid, (long) st.st_gid, (unsigned) (st.st_mode & 07777),
-		    (long) uid, (long) gid, (unsigned) mode);
+    if (st.st_uid != uid || st.st_gid != gid || (int)(st.st_mode & 07777) != mode) {
+	str_appendf(problems, "%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o\n", path,
+		    (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777), (long)uid,
+		    (long)gid, (unsigned)mode);
 	return 1;
     }
     return 0;
@@ -124,24 +123,25 @@ static int check_one_dir(const char *path, int mode, uid_t uid, gid_t gid, str_t
 /* check_dirs - queue directories (root only: only then do owners matter) */
 static int check_dirs(str_t *problems, str_t *notes)
 {
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
     struct group *gr;
-    int     n = 0;
+    int n = 0;
 
     if (!privs_running_as_root())
 	return 0;
-    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0
-	|| (gr = getgrnam(config_str("setgid_group"))) == NULL) {
-	str_appendf(notes, "mail_owner \"%s\" or setgid_group \"%s\" does not exist yet; "
-		    "master creates them at start\n", config_str("mail_owner"),
-		    config_str("setgid_group"));
+    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0 ||
+	(gr = getgrnam(config_str("setgid_group"))) == NULL) {
+	str_appendf(notes,
+		    "mail_owner \"%s\" or setgid_group \"%s\" does not exist yet; "
+		    "master creates them at start\n",
+		    config_str("mail_owner"), config_str("setgid_group"));
 	return 0;
     }
     for (const master_dir_t *d = master_queue_dirs; d->name; d++) {
-	char   *path = mr_format("%s/%s", config_str("queue_directory"), d->name);
+	char *path = mr_format("%s/%s", config_str("queue_directory"), d->name);
 
-	if (d->root_owned)		/* master fixes it (through a descriptor) */
+	if (d->root_owned) /* master fixes it (through a descriptor) */
 	    check_one_dir(path, d->mode, 0, 0, notes);
 	else
 	    n += check_one_dir(path, d->mode, uid, d->drop_group ? gr->gr_gid : gid, problems);
@@ -151,14 +151,14 @@ static int check_dirs(str_t *problems, str_t *notes)
 }
 
 typedef struct {
-    str_t  *problems;
-    int     count;
+    str_t *problems;
+    int count;
 } check_tables_t;
 
 /* check_is_table - a table-typed parameter, or an untyped *_maps one */
 static int check_is_table(const param_def_t *def)
 {
-    size_t  len = strlen(def->name);
+    size_t len = strlen(def->name);
 
     if (def->type == PARAM_T_TABLE)
 	return 1;
@@ -193,15 +193,16 @@ static void check_table_param(const param_def_t *def, const char *value, int is_
 static void check_syslog(str_t *notes)
 {
     if (config_list_has("maillog_file", "syslog") && !msg_syslog_available())
-	str_appendf(notes, "no syslog socket %s (no syslog daemon running?): "
-		    "daemons log to %s instead\n", MSG_SYSLOG_SOCKET,
-		    config_str("maillog_fallback_file"));
+	str_appendf(notes,
+		    "no syslog socket %s (no syslog daemon running?): "
+		    "daemons log to %s instead\n",
+		    MSG_SYSLOG_SOCKET, config_str("maillog_fallback_file"));
 }
 
-int     mailroom_check(str_t *problems, str_t *notes)
+int mailroom_check(str_t *problems, str_t *notes)
 {
     check_tables_t tables = {problems, 0};
-    int     n;
+    int n;
 
     n = config_problems(problems, notes);
     n += config_validate(problems);

@@ -25,7 +25,7 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define EDIT_MAX_FILE	(4 << 20)	/* a mailroom.conf larger is not ours */
+#define EDIT_MAX_FILE (4 << 20) /* a mailroom.conf larger is not ours */
 
 /* edit_split - "name=value" into its trimmed parts; -1 if malformed */
 static int edit_split(const char *arg, char **name_r, char **value_r)
@@ -35,15 +35,15 @@ static int edit_split(const char *arg, char **name_r, char **value_r)
 
     if (eq == NULL || strpbrk(arg, "\r\n") != NULL)
 	return -1;
-    for (end = eq; end > arg && isspace((unsigned char) end[-1]); end--)
-	 /* void */ ;
-    for (val = eq + 1; isspace((unsigned char) *val); val++)
-	 /* void */ ;
+    for (end = eq; end > arg && isspace((unsigned char)end[-1]); end--)
+	/* void */;
+    for (val = eq + 1; isspace((unsigned char)*val); val++)
+	/* void */;
     if (end == arg)
 	return -1;
-    *name_r = mr_strndup(arg, (size_t) (end - arg));
+    *name_r = mr_strndup(arg, (size_t)(end - arg));
     *value_r = mr_strdup(val);
-    for (char *cp = *value_r + strlen(*value_r); cp > *value_r && isspace((unsigned char) cp[-1]);)
+    for (char *cp = *value_r + strlen(*value_r); cp > *value_r && isspace((unsigned char)cp[-1]);)
 	*--cp = 0;
     return 0;
 }
@@ -51,7 +51,7 @@ static int edit_split(const char *arg, char **name_r, char **value_r)
 /* edit_defines - does this line start the definition of name? */
 static int edit_defines(const char *line, const char *name)
 {
-    size_t  len = strlen(name);
+    size_t len = strlen(name);
 
     if (strncmp(line, name, len) != 0)
 	return 0;
@@ -64,8 +64,8 @@ static int edit_defines(const char *line, const char *name)
 static char *edit_read(const char *path, struct stat *st, const char **error_r)
 {
     static char err[600];
-    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    char   *text;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char *text;
     ssize_t n;
 
     if (fd < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size > EDIT_MAX_FILE) {
@@ -76,8 +76,8 @@ static char *edit_read(const char *path, struct stat *st, const char **error_r)
 	*error_r = err;
 	return NULL;
     }
-    text = mr_alloc((size_t) st->st_size + 1);
-    n = read(fd, text, (size_t) st->st_size);
+    text = mr_alloc((size_t)st->st_size + 1);
+    n = read(fd, text, (size_t)st->st_size);
     close(fd);
     if (n != st->st_size) {
 	snprintf(err, sizeof(err), "cannot read %s", path);
@@ -93,14 +93,14 @@ static char *edit_read(const char *path, struct stat *st, const char **error_r)
 static void edit_rewrite(str_t *out, const char *text, const char *name, const char *value)
 {
     const char *line = text, *next;
-    int     done = 0, skipping = 0;
+    int done = 0, skipping = 0;
 
     for (; *line; line = next) {
-	size_t  len = strcspn(line, "\n");
+	size_t len = strcspn(line, "\n");
 
 	next = line + len + (line[len] == '\n');
 	if (skipping && (*line == ' ' || *line == '\t') && len > strspn(line, " \t"))
-	    continue;			/* a continuation of the replaced line */
+	    continue; /* a continuation of the replaced line */
 	skipping = 0;
 	if (edit_defines(line, name)) {
 	    skipping = 1;
@@ -108,7 +108,7 @@ static void edit_rewrite(str_t *out, const char *text, const char *name, const c
 		str_appendf(out, "%s = %s\n", name, value);
 	    continue;
 	}
-	str_append(out, line, (size_t) (next - line));
+	str_append(out, line, (size_t)(next - line));
 	if (line[len] != '\n')
 	    str_appendc(out, '\n');
     }
@@ -117,17 +117,14 @@ static void edit_rewrite(str_t *out, const char *text, const char *name, const c
 }
 
 /* edit_commit - write, fsync, rename over path with the old owner/mode */
-static int edit_commit(const char *path, const struct stat *st, str_t *text,
-		       const char **error_r)
+static int edit_commit(const char *path, const struct stat *st, str_t *text, const char **error_r)
 {
     static char err[600];
-    char   *tmp = mr_format("%s.edit.%ld", path, (long) getpid());
-    int     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    int     ok = fd >= 0
-	&& write(fd, str_data(text), str_len(text)) == (ssize_t) str_len(text)
-	&& fchmod(fd, st->st_mode & 07777) == 0
-	&& (fchown(fd, st->st_uid, st->st_gid) == 0 || geteuid() != 0)
-	&& fsync(fd) == 0;
+    char *tmp = mr_format("%s.edit.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int ok = fd >= 0 && write(fd, str_data(text), str_len(text)) == (ssize_t)str_len(text) &&
+	     fchmod(fd, st->st_mode & 07777) == 0 &&
+	     (fchown(fd, st->st_uid, st->st_gid) == 0 || geteuid() != 0) && fsync(fd) == 0;
 
     if (fd >= 0 && close(fd) < 0)
 	ok = 0;
@@ -143,26 +140,26 @@ static int edit_commit(const char *path, const struct stat *st, str_t *text,
     return -1;
 }
 
-int     mailroom_config_edit(const char *assignment, const char **error_r)
+int mailroom_config_edit(const char *assignment, const char **error_r)
 {
     static char err[1200];
     const param_def_t *def;
-    char   *name, *value, *text;
+    char *name, *value, *text;
     const char *problem;
     struct stat st;
     long long num;
-    str_t  *out;
-    int     ret;
+    str_t *out;
+    int ret;
 
     if (edit_split(assignment, &name, &value) < 0) {
 	snprintf(err, sizeof(err), "\"%s\": expected name=value on one line", assignment);
 	*error_r = err;
 	return -1;
     }
-    if ((def = config_find(name)) == NULL
-	|| (strchr(value, '$') == NULL && config_value_check(def, value, &num, &problem) < 0)) {
-	snprintf(err, sizeof(err), def ? "%s = %s: %s" : "unknown parameter \"%s\"%.0s%.0s",
-		 name, value, def ? problem : "");
+    if ((def = config_find(name)) == NULL ||
+	(strchr(value, '$') == NULL && config_value_check(def, value, &num, &problem) < 0)) {
+	snprintf(err, sizeof(err), def ? "%s = %s: %s" : "unknown parameter \"%s\"%.0s%.0s", name,
+		 value, def ? problem : "");
 	*error_r = err;
 	mr_free(name);
 	mr_free(value);

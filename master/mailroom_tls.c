@@ -10,14 +10,14 @@
 #include "mailroom.h"
 #include "tls/tls_mail.h"
 
-#define TLS_EXPIRY_NOTICE	(30 * 86400)
+#define TLS_EXPIRY_NOTICE (30 * 86400)
 
 /* mailroom_check_tls - one problem line per unusable certificate */
-int     mailroom_check_tls(str_t *problems, str_t *notes)
+int mailroom_check_tls(str_t *problems, str_t *notes)
 {
     const char *error;
-    time_t  not_after = 0, now = time(NULL);
-    char    when[64];
+    time_t not_after = 0, now = time(NULL);
+    char when[64];
     struct tm tm;
 
     switch (tls_mail_check("smtpd", &not_after, &error)) {
@@ -30,12 +30,12 @@ int     mailroom_check_tls(str_t *problems, str_t *notes)
     gmtime_r(&not_after, &tm);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
     if (not_after <= now) {
-	str_appendf(problems, "%s: certificate expired on %s\n",
-		    config_str("smtpd_tls_cert_file"), when);
+	str_appendf(problems, "%s: certificate expired on %s\n", config_str("smtpd_tls_cert_file"),
+		    when);
 	return 1;
     }
     if (not_after - now < TLS_EXPIRY_NOTICE)
 	str_appendf(notes, "%s: certificate expires on %s (in %ld days)\n",
-		    config_str("smtpd_tls_cert_file"), when, (long) ((not_after - now) / 86400));
+		    config_str("smtpd_tls_cert_file"), when, (long)((not_after - now) / 86400));
     return 0;
 }

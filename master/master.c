@@ -57,8 +57,8 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-int     master_foreground;
-int     master_pid_dir_fd = -1;
+int master_foreground;
+int master_pid_dir_fd = -1;
 static int master_sig_pipe[2] = {-1, -1};
 static int master_pid_fd = -1;
 static char *master_pid_path;
@@ -66,9 +66,8 @@ static char *master_pid_path;
 /* master_log_target - maillog_file, plus stderr in the foreground */
 static void master_log_target(int with_stderr)
 {
-    char   *spec = mr_format("%s%s", config_str("maillog_file"),
-			     with_stderr ? ",stderr" : "");
-    int     ret;
+    char *spec = mr_format("%s%s", config_str("maillog_file"), with_stderr ? ",stderr" : "");
+    int ret;
 
     msg_syslog_name(config_str("syslog_name"));
     ret = msg_target_fallback(spec, config_str("maillog_fallback_file"));
@@ -116,14 +115,14 @@ static void master_remove_pid(void)
 static void master_lock_pid(void)
 {
     const char *error;
-    pid_t   other;
+    pid_t other;
 
-    master_pid_path = mr_format("%s/%s/%s", config_str("queue_directory"), MASTER_PID_DIR,
-				MASTER_PID_FILE);
+    master_pid_path =
+	mr_format("%s/%s/%s", config_str("queue_directory"), MASTER_PID_DIR, MASTER_PID_FILE);
     master_pid_fd = master_pid_lock(master_pid_dir_fd, MASTER_PID_FILE, &other, &error);
     if (master_pid_fd == -2)
-	msg_fatal("the mail system is already running (master pid %ld holds %s)",
-		  (long) other, master_pid_path);
+	msg_fatal("the mail system is already running (master pid %ld holds %s)", (long)other,
+		  master_pid_path);
     if (master_pid_fd < 0)
 	msg_fatal("cannot open pid file: %s", error);
 }
@@ -131,8 +130,8 @@ static void master_lock_pid(void)
 /* master_daemonize - detach from the terminal; the parent exits 0 */
 static void master_daemonize(void)
 {
-    pid_t   pid = fork();
-    int     fd;
+    pid_t pid = fork();
+    int fd;
 
     if (pid < 0)
 	msg_fatal("fork: %m");
@@ -151,8 +150,8 @@ static void master_daemonize(void)
 /* master_sig_handler - only tell the event loop */
 static void master_sig_handler(int sig)
 {
-    int     saved = errno;
-    char    c = (char) sig;
+    int saved = errno;
+    char c = (char)sig;
 
     if (write(master_sig_pipe[1], &c, 1) < 0) {
 	/* the pipe is full: the loop has plenty to do already */
@@ -173,7 +172,7 @@ static void master_shutdown(int sig)
 /* master_reload - SIGHUP: both files again */
 static void master_reload(void)
 {
-    char   *dir = mr_strdup(config_dir());	/* config_load frees the old one */
+    char *dir = mr_strdup(config_dir()); /* config_load frees the old one */
 
     msg_info("reload -- configuration %s", dir);
     /* errors are counted per reload: a long-lived master must not die of
@@ -188,9 +187,9 @@ static void master_reload(void)
 /* master_sig_event - act on the signals the handler queued */
 static void master_sig_event(int fd, int event, void *context)
 {
-    char    buf[64];
+    char buf[64];
     ssize_t n;
-    int     reload = 0;
+    int reload = 0;
 
     while ((n = read(fd, buf, sizeof(buf))) > 0) {
 	for (ssize_t i = 0; i < n; i++) {
@@ -208,7 +207,7 @@ static void master_sig_event(int fd, int event, void *context)
 static void master_signals(void)
 {
     struct sigaction sa;
-    int     sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
+    int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
 
     if (pipe2(master_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 	msg_fatal("pipe: %m");
@@ -228,20 +227,27 @@ static void master_usage(const char *prog)
     msg_fatal("usage: %s [-c config_dir] [-f] [-v]", prog);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
-    char    dir[PATH_MAX];
+    char dir[PATH_MAX];
     const char *config = NULL;
-    int     ch;
+    int ch;
 
     msg_init("master");
     umask(022);
     while ((ch = getopt(argc, argv, "c:fv")) != -1) {
 	switch (ch) {
-	case 'c': config = optarg; break;
-	case 'f': master_foreground = 1; break;
-	case 'v': msg_verbose++; break;
-	default: master_usage(argv[0]);
+	case 'c':
+	    config = optarg;
+	    break;
+	case 'f':
+	    master_foreground = 1;
+	    break;
+	case 'v':
+	    msg_verbose++;
+	    break;
+	default:
+	    master_usage(argv[0]);
 	}
     }
     if (optind < argc)
@@ -249,7 +255,7 @@ int     main(int argc, char **argv)
     if (config && realpath(config, dir) == NULL)
 	msg_fatal("config directory %s: %m", config);
     master_load_config(config ? dir : NULL, 0);
-    master_pid_dir_fd = master_dirs_init();	/* the fall-back log lives there */
+    master_pid_dir_fd = master_dirs_init(); /* the fall-back log lives there */
     master_log_target(1);
     master_lock_pid();
     msg_cleanup_hook(master_remove_pid);

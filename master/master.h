@@ -10,52 +10,52 @@
 
 typedef struct master_serv {
     struct master_serv *next;
-    char   *name;			/* service column */
-    int     type;			/* MASTER_TYPE_* */
-    char   *addr;			/* host:port, or socket/FIFO path */
-    int     private_flag, unpriv, chroot, wakeup, maxproc;
-    int     argc;			/* command + arguments from master.conf */
-    char  **argv;
-    char   *path;			/* daemon_directory/command */
-    int     line;			/* in master.conf */
-    int     listen_fd;
-    int     status_fd[2];		/* children write [1] at MASTER_STATUS_FD */
-    int     total, avail;		/* processes of this generation */
-    int     stale;			/* processes from before a reload */
-    int     fail_count;			/* abnormal exits in a row */
-    long long hold_until;		/* no new process before (ms) */
-    int     throttled;
-    int     watching;			/* listen_fd is in the event loop */
-    long long stress_until;		/* under stress until (ms) */
+    char *name; /* service column */
+    int type;   /* MASTER_TYPE_* */
+    char *addr; /* host:port, or socket/FIFO path */
+    int private_flag, unpriv, chroot, wakeup, maxproc;
+    int argc; /* command + arguments from master.conf */
+    char **argv;
+    char *path; /* daemon_directory/command */
+    int line;   /* in master.conf */
+    int listen_fd;
+    int status_fd[2];     /* children write [1] at MASTER_STATUS_FD */
+    int total, avail;     /* processes of this generation */
+    int stale;            /* processes from before a reload */
+    int fail_count;       /* abnormal exits in a row */
+    long long hold_until; /* no new process before (ms) */
+    int throttled;
+    int watching;           /* listen_fd is in the event loop */
+    long long stress_until; /* under stress until (ms) */
 } master_serv_t;
 
 extern master_serv_t *master_services;
 extern int master_foreground;
-extern int master_pid_dir_fd;		/* queue_directory/pid, root's */
+extern int master_pid_dir_fd; /* queue_directory/pid, root's */
 
 /* master_services.c - the service table */
-void    master_services_load(int initial);	/* read master.conf, open sockets */
-void    master_services_start(void);		/* first processes */
+void master_services_load(int initial); /* read master.conf, open sockets */
+void master_services_start(void);       /* first processes */
 extern int master_stopping;
-void    master_services_close_all(void);
-void    master_serv_update(master_serv_t *serv);	/* watch/spawn as needed */
+void master_services_close_all(void);
+void master_serv_update(master_serv_t *serv); /* watch/spawn as needed */
 
 /* master_spawn.c - child processes */
-void    master_spawn(master_serv_t *serv);
-void    master_reap(void);
-void    master_status_event(int fd, int event, void *context);
-void    master_retire(master_serv_t *serv);	/* old children: finish and go */
-void    master_forget(master_serv_t *serv);	/* service freed */
-void    master_stop_children(long timeout_s);
-void    master_stress_children(master_serv_t *serv);	/* tell them: stress */
-int     master_children(void);
+void master_spawn(master_serv_t *serv);
+void master_reap(void);
+void master_status_event(int fd, int event, void *context);
+void master_retire(master_serv_t *serv); /* old children: finish and go */
+void master_forget(master_serv_t *serv); /* service freed */
+void master_stop_children(long timeout_s);
+void master_stress_children(master_serv_t *serv); /* tell them: stress */
+int master_children(void);
 
 /* master_dirs.c - queue directories, user and group; returns an open
  * descriptor of the pid directory (root's), where master keeps its state */
-int     master_dirs_init(void);
+int master_dirs_init(void);
 
 /* master_state.c - pid/master.status for "mailroom status" */
-void    master_state_changed(void);
-void    master_state_remove(void);
+void master_state_changed(void);
+void master_state_remove(void);
 
 #endif

@@ -17,18 +17,19 @@
 #include "util/mymalloc.h"
 #include "util/sock.h"
 
-#define MASTER_MIN_FIELDS	8
-#define MASTER_CONF_MAX_LINE	(64 * 1024)	/* one service, continuations included */
+#define MASTER_MIN_FIELDS 8
+#define MASTER_CONF_MAX_LINE (64 * 1024) /* one service, continuations included */
 
 typedef struct {
     const char *path;
-    int     line;
-    str_t  *errors;
-    int     problems;
+    int line;
+    str_t *errors;
+    int problems;
 } master_ctx_t;
 
 /* master_problem - record one "path:line: problem" line */
-static void __attribute__((format(printf, 2, 3))) master_problem(master_ctx_t *ctx, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+master_problem(master_ctx_t *ctx, const char *fmt, ...)
 {
     va_list ap;
 
@@ -43,10 +44,14 @@ static void __attribute__((format(printf, 2, 3))) master_problem(master_ctx_t *c
 const char *master_type_name(int type)
 {
     switch (type) {
-    case MASTER_TYPE_INET: return "inet";
-    case MASTER_TYPE_UNIX: return "unix";
-    case MASTER_TYPE_FIFO: return "fifo";
-    default: return "unknown";
+    case MASTER_TYPE_INET:
+	return "inet";
+    case MASTER_TYPE_UNIX:
+	return "unix";
+    case MASTER_TYPE_FIFO:
+	return "fifo";
+    default:
+	return "unknown";
     }
 }
 
@@ -80,8 +85,8 @@ static int master_parse_flag(master_ctx_t *ctx, const char *column, const char *
 static int master_parse_number(master_ctx_t *ctx, const char *column, const char *word,
 			       int allow_query)
 {
-    char   *end;
-    long    n;
+    char *end;
+    long n;
 
     if (strcmp(word, "-") == 0)
 	return MASTER_FLAG_DEFAULT;
@@ -89,25 +94,25 @@ static int master_parse_number(master_ctx_t *ctx, const char *column, const char
     n = strtol(word, &end, 10);
     if (allow_query && *end == '?' && end > word)
 	end++;
-    if (!isdigit((unsigned char) *word) || *end || errno || n > 1000000) {
+    if (!isdigit((unsigned char)*word) || *end || errno || n > 1000000) {
 	master_problem(ctx, "%s column must be a number or - (found \"%.50s\")", column, word);
 	return -2;
     }
-    return (int) n;
+    return (int)n;
 }
 
 /* master_check_inet - "[host:]port" with a port number or service name */
 static void master_check_inet(master_ctx_t *ctx, const char *service)
 {
-    char    copy[300], *host, *port, *end;
-    long    n;
+    char copy[300], *host, *port, *end;
+    long n;
 
-    if (mr_strlcpy(copy, service, sizeof(copy)) >= sizeof(copy)
-	|| sock_split_hostport(copy, &host, &port) < 0 || *port == 0) {
+    if (mr_strlcpy(copy, service, sizeof(copy)) >= sizeof(copy) ||
+	sock_split_hostport(copy, &host, &port) < 0 || *port == 0) {
 	master_problem(ctx, "bad inet service \"%.100s\" (expected [host:]port)", service);
 	return;
     }
-    if (isdigit((unsigned char) *port)) {
+    if (isdigit((unsigned char)*port)) {
 	n = strtol(port, &end, 10);
 	if (*end || n < 1 || n > 65535)
 	    master_problem(ctx, "bad port \"%.50s\" in \"%.100s\"", port, service);
@@ -120,33 +125,39 @@ static void master_check_inet(master_ctx_t *ctx, const char *service)
 /* master_check_name - unix/fifo socket name */
 static void master_check_name(master_ctx_t *ctx, const char *service)
 {
-    if (strchr(service, '/') || strlen(service) > 64 || strcmp(service, ".") == 0
-	|| strcmp(service, "..") == 0)
-	master_problem(ctx, "bad socket name \"%.100s\" (a plain name of at most 64 "
-		       "characters, without '/')", service);
+    if (strchr(service, '/') || strlen(service) > 64 || strcmp(service, ".") == 0 ||
+	strcmp(service, "..") == 0)
+	master_problem(ctx,
+		       "bad socket name \"%.100s\" (a plain name of at most 64 "
+		       "characters, without '/')",
+		       service);
 }
 
 /* master_check_args - command name and its arguments */
 static void master_check_args(master_ctx_t *ctx, char **argv, int argc)
 {
     if (strchr(argv[0], '/'))
-	master_problem(ctx, "command \"%.100s\" must be a program name in daemon_directory, "
-		       "not a path", argv[0]);
+	master_problem(ctx,
+		       "command \"%.100s\" must be a program name in daemon_directory, "
+		       "not a path",
+		       argv[0]);
     for (int i = 1; i < argc; i++) {
 	const char *eq;
 
 	if (strcmp(argv[i], "-v") == 0)
 	    continue;
 	if (strcmp(argv[i], "-o") != 0) {
-	    master_problem(ctx, "unexpected argument \"%.100s\" (only -o name=value and -v "
-			   "are allowed)", argv[i]);
+	    master_problem(ctx,
+			   "unexpected argument \"%.100s\" (only -o name=value and -v "
+			   "are allowed)",
+			   argv[i]);
 	    continue;
 	}
 	if (++i >= argc || (eq = strchr(argv[i], '=')) == NULL || eq == argv[i]) {
 	    master_problem(ctx, "-o needs a name=value argument");
 	    continue;
 	}
-	char   *name = mr_strndup(argv[i], (size_t) (eq - argv[i]));
+	char *name = mr_strndup(argv[i], (size_t)(eq - argv[i]));
 
 	if (config_find(name) == NULL)
 	    master_problem(ctx, "unknown parameter \"%.100s\" in -o %.200s", name, argv[i]);
@@ -175,7 +186,7 @@ static const master_ent_t *master_find_dup(const master_conf_t *conf, const mast
 /* master_parse_columns - the seven fixed columns; 0 ok, -1 bad */
 static int master_parse_columns(master_ctx_t *ctx, char **w, master_ent_t *ent)
 {
-    int     before = ctx->problems;
+    int before = ctx->problems;
 
     ent->type = master_parse_type(ctx, w[1]);
     if (ent->type == MASTER_TYPE_INET)
@@ -195,8 +206,8 @@ static int master_parse_columns(master_ctx_t *ctx, char **w, master_ent_t *ent)
 /* master_parse_logical - one service line, split into words */
 static void master_parse_logical(master_ctx_t *ctx, char *text, master_conf_t *conf)
 {
-    char   *words[256], *cp = text, *tok;
-    int     n = 0;
+    char *words[256], *cp = text, *tok;
+    int n = 0;
     master_ent_t ent;
     const master_ent_t *dup;
 
@@ -208,8 +219,10 @@ static void master_parse_logical(master_ctx_t *ctx, char *text, master_conf_t *c
 	words[n++] = tok;
     }
     if (n < MASTER_MIN_FIELDS) {
-	master_problem(ctx, "expected at least %d fields (service type private unpriv chroot "
-		       "wakeup maxproc command), found %d", MASTER_MIN_FIELDS, n);
+	master_problem(ctx,
+		       "expected at least %d fields (service type private unpriv chroot "
+		       "wakeup maxproc command), found %d",
+		       MASTER_MIN_FIELDS, n);
 	return;
     }
     memset(&ent, 0, sizeof(ent));
@@ -219,16 +232,16 @@ static void master_parse_logical(master_ctx_t *ctx, char *text, master_conf_t *c
     master_check_args(ctx, words + 7, n - 7);
     ent.service = mr_strdup(words[0]);
     ent.argc = n - 7;
-    ent.argv = mr_calloc((size_t) ent.argc + 1, sizeof(char *));
+    ent.argv = mr_calloc((size_t)ent.argc + 1, sizeof(char *));
     for (int i = 0; i < ent.argc; i++)
 	ent.argv[i] = mr_strdup(words[7 + i]);
     if ((dup = master_find_dup(conf, &ent)) != NULL) {
-	master_problem(ctx, "service \"%s\" (%s) is already defined at line %d",
-		       ent.service, master_type_name(ent.type), dup->line);
+	master_problem(ctx, "service \"%s\" (%s) is already defined at line %d", ent.service,
+		       master_type_name(ent.type), dup->line);
 	master_ent_free_fields(&ent);
 	return;
     }
-    conf->ents = mr_reallocarray(conf->ents, (size_t) conf->count + 1, sizeof(ent));
+    conf->ents = mr_reallocarray(conf->ents, (size_t)conf->count + 1, sizeof(ent));
     conf->ents[conf->count++] = ent;
 }
 
@@ -237,8 +250,8 @@ static int master_conf_parse(lline_t *reader, master_conf_t **conf_r, str_t *err
 {
     master_ctx_t ctx = {lline_path(reader), 0, errors, 0};
     master_conf_t *conf = mr_calloc(1, sizeof(*conf));
-    str_t  *logical = str_new(256), *err = str_new(100);
-    int     r;
+    str_t *logical = str_new(256), *err = str_new(100);
+    int r;
 
     conf->path = mr_strdup(lline_path(reader));
     while ((r = lline_next(reader, logical, &ctx.line, err)) > 0)
@@ -253,21 +266,21 @@ static int master_conf_parse(lline_t *reader, master_conf_t **conf_r, str_t *err
     return ctx.problems;
 }
 
-int     master_conf_parse_text(const char *path, const char *text,
-			       master_conf_t **conf_r, str_t *errors)
+int master_conf_parse_text(const char *path, const char *text, master_conf_t **conf_r,
+			   str_t *errors)
 {
     lline_t *reader = lline_text(text, path, MASTER_CONF_MAX_LINE);
-    int     ret = master_conf_parse(reader, conf_r, errors);
+    int ret = master_conf_parse(reader, conf_r, errors);
 
     lline_close(&reader);
     return ret;
 }
 
-int     master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors)
+int master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors)
 {
-    str_t  *err = str_new(100);
+    str_t *err = str_new(100);
     lline_t *reader = lline_open(path, MASTER_CONF_MAX_LINE, err);
-    int     ret;
+    int ret;
 
     if (reader == NULL) {
 	str_appendf(errors, "%s\n", str_data(err));
@@ -280,7 +293,7 @@ int     master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors
     return ret;
 }
 
-void    master_conf_free(master_conf_t **conf_r)
+void master_conf_free(master_conf_t **conf_r)
 {
     master_conf_t *conf = *conf_r;
 
@@ -294,11 +307,10 @@ void    master_conf_free(master_conf_t **conf_r)
     *conf_r = NULL;
 }
 
-char   *master_ent_address(const master_ent_t *ent, const char *queue_dir)
+char *master_ent_address(const master_ent_t *ent, const char *queue_dir)
 {
     if (ent->type == MASTER_TYPE_INET)
-	return strchr(ent->service, ':') ? mr_strdup(ent->service)
-	    : mr_format(":%s", ent->service);
+	return strchr(ent->service, ':') ? mr_strdup(ent->service) : mr_format(":%s", ent->service);
     return mr_format("%s/%s/%s", queue_dir, ent->private_flag == 0 ? "public" : "private",
 		     ent->service);
 }

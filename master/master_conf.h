@@ -26,28 +26,28 @@
 
 #include "util/str.h"
 
-#define MASTER_TYPE_INET	1
-#define MASTER_TYPE_UNIX	2
-#define MASTER_TYPE_FIFO	3
+#define MASTER_TYPE_INET 1
+#define MASTER_TYPE_UNIX 2
+#define MASTER_TYPE_FIFO 3
 
-#define MASTER_FLAG_DEFAULT	(-1)	/* "-" in a y/n or number column */
+#define MASTER_FLAG_DEFAULT (-1) /* "-" in a y/n or number column */
 
 typedef struct master_ent {
-    char   *service;			/* the first column as written */
-    int     type;			/* MASTER_TYPE_* */
-    int     private_flag;		/* 1, 0, MASTER_FLAG_DEFAULT */
-    int     unpriv_flag;		/* 1, 0, MASTER_FLAG_DEFAULT */
-    int     chroot_flag;		/* 1, 0, MASTER_FLAG_DEFAULT */
-    int     wakeup;			/* seconds; 0 none */
-    int     maxproc;			/* 0 unlimited, MASTER_FLAG_DEFAULT */
-    int     argc;			/* command and arguments */
-    char  **argv;			/* argv[0] is the command; NULL-terminated */
-    int     line;			/* where the entry starts */
+    char *service;    /* the first column as written */
+    int type;         /* MASTER_TYPE_* */
+    int private_flag; /* 1, 0, MASTER_FLAG_DEFAULT */
+    int unpriv_flag;  /* 1, 0, MASTER_FLAG_DEFAULT */
+    int chroot_flag;  /* 1, 0, MASTER_FLAG_DEFAULT */
+    int wakeup;       /* seconds; 0 none */
+    int maxproc;      /* 0 unlimited, MASTER_FLAG_DEFAULT */
+    int argc;         /* command and arguments */
+    char **argv;      /* argv[0] is the command; NULL-terminated */
+    int line;         /* where the entry starts */
 } master_ent_t;
 
 typedef struct master_conf {
-    char   *path;
-    int     count;
+    char *path;
+    int count;
     master_ent_t *ents;
 } master_conf_t;
 
@@ -55,19 +55,19 @@ typedef struct master_conf {
  * (each appended to errors as "path:line: problem\n"), or -1 if the file
  * cannot be opened (the reason is appended too). *conf_r is set unless
  * -1 is returned, and holds the well-formed entries. */
-int     master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors);
+int master_conf_read(const char *path, master_conf_t **conf_r, str_t *errors);
 /* master_conf_parse_text - the same for text already in memory; path is
  * used in messages only */
-int     master_conf_parse_text(const char *path, const char *text,
-			       master_conf_t **conf_r, str_t *errors);
+int master_conf_parse_text(const char *path, const char *text, master_conf_t **conf_r,
+			   str_t *errors);
 /* master_conf_free - release and clear the caller's pointer */
-void    master_conf_free(master_conf_t **conf_r);
+void master_conf_free(master_conf_t **conf_r);
 /* master_type_name - "inet", "unix" or "fifo" */
 const char *master_type_name(int type);
 /* master_ent_address - where the service listens: "host:port" as written
  * (":port" when no host) for inet, queue_dir/private|public/name for
  * the others (private_flag MASTER_FLAG_DEFAULT counts as y); returns a
  * new string */
-char   *master_ent_address(const master_ent_t *ent, const char *queue_dir);
+char *master_ent_address(const master_ent_t *ent, const char *queue_dir);
 
 #endif

@@ -48,8 +48,8 @@
 /* master_run_tool - run an admin tool without a shell; fatal on failure */
 static void master_run_tool(char **argv, const char *what)
 {
-    int     status;
-    pid_t   pid;
+    int status;
+    pid_t pid;
 
     if (access(argv[0], X_OK) < 0)
 	msg_fatal("%s is missing: create %s yourself", argv[0], what);
@@ -68,21 +68,29 @@ static void master_run_tool(char **argv, const char *what)
 /* master_ensure_accounts - mail_owner and setgid_group must exist */
 static void master_ensure_accounts(void)
 {
-    char   *group = (char *) config_str("setgid_group");
-    char   *user = (char *) config_str("mail_owner");
-    char   *home = (char *) config_str("queue_directory");
-    char   *what;
+    char *group = (char *)config_str("setgid_group");
+    char *user = (char *)config_str("mail_owner");
+    char *home = (char *)config_str("queue_directory");
+    char *what;
 
     if (getgrnam(group) == NULL) {
-	char   *argv[] = {"/usr/sbin/groupadd", "--system", group, NULL};
+	char *argv[] = {"/usr/sbin/groupadd", "--system", group, NULL};
 
 	what = mr_format("group \"%s\"", group);
 	master_run_tool(argv, what);
 	mr_free(what);
     }
     if (getpwnam(user) == NULL) {
-	char   *argv[] = {"/usr/sbin/useradd", "--system", "--user-group",
-	    "--no-create-home", "--home-dir", home, "--shell", "/usr/sbin/nologin", user, NULL};
+	char *argv[] = {"/usr/sbin/useradd",
+			"--system",
+			"--user-group",
+			"--no-create-home",
+			"--home-dir",
+			home,
+			"--shell",
+			"/usr/sbin/nologin",
+			user,
+			NULL};
 
 	what = mr_format("user \"%s\"", user);
 	master_run_tool(argv, what);
@@ -90,9 +98,9 @@ static void master_ensure_accounts(void)
     }
 }
 
-#define DIR_ROOT	(1<<0)		/* running as root: set owners */
-#define DIR_WARN	(1<<1)		/* say when an existing one is odd */
-#define DIR_FIX		(1<<2)		/* root's own: fix an existing one */
+#define DIR_ROOT (1 << 0) /* running as root: set owners */
+#define DIR_WARN (1 << 1) /* say when an existing one is odd */
+#define DIR_FIX (1 << 2)  /* root's own: fix an existing one */
 
 /* master_dir_at - open parent/name as a directory, never through a link */
 static int master_dir_at(int parent, const char *name)
@@ -103,7 +111,7 @@ static int master_dir_at(int parent, const char *name)
 /* master_dir_odd - does an existing directory differ from what we want? */
 static int master_dir_odd(const struct stat *st, int mode, uid_t uid, gid_t gid)
 {
-    return st->st_uid != uid || st->st_gid != gid || (int) (st->st_mode & 07777) != mode;
+    return st->st_uid != uid || st->st_gid != gid || (int)(st->st_mode & 07777) != mode;
 }
 
 /*
@@ -113,12 +121,12 @@ static int master_dir_odd(const struct stat *st, int mode, uid_t uid, gid_t gid)
  * cannot redirect them. A link where the directory should be is not
  * followed: that is fatal.
  */
-static int master_make_dir(int parent, const char *path, const char *name, int mode,
-			   uid_t uid, gid_t gid, int flags)
+static int master_make_dir(int parent, const char *path, const char *name, int mode, uid_t uid,
+			   gid_t gid, int flags)
 {
-    int     created = mkdirat(parent, name, (mode_t) (mode & 0777)) == 0;
+    int created = mkdirat(parent, name, (mode_t)(mode & 0777)) == 0;
     struct stat st;
-    int     fd;
+    int fd;
 
     if (!created && errno != EEXIST)
 	msg_fatal("mkdir %s: %m", path);
@@ -131,16 +139,15 @@ static int master_make_dir(int parent, const char *path, const char *name, int m
 	msg_fatal("fstat %s: %m", path);
     if (!created && (flags & DIR_ROOT) && master_dir_odd(&st, mode, uid, gid)) {
 	if (flags & (DIR_WARN | DIR_FIX))
-	    msg_warn("%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o %s",
-		     path, (long) st.st_uid, (long) st.st_gid,
-		     (unsigned) (st.st_mode & 07777), (long) uid, (long) gid,
-		     (unsigned) mode, (flags & DIR_FIX) ? "(fixed)"
-		     : "(left as it is; see \"mailroom check\")");
+	    msg_warn("%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o %s", path,
+		     (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777), (long)uid,
+		     (long)gid, (unsigned)mode,
+		     (flags & DIR_FIX) ? "(fixed)" : "(left as it is; see \"mailroom check\")");
     }
     if (created || ((flags & DIR_FIX) && master_dir_odd(&st, mode, uid, gid))) {
 	if ((flags & DIR_ROOT) && fchown(fd, uid, gid) < 0)
 	    msg_fatal("chown %s: %m", path);
-	if (fchmod(fd, (mode_t) mode) < 0)
+	if (fchmod(fd, (mode_t)mode) < 0)
 	    msg_fatal("chmod %s: %m", path);
     }
     return fd;
@@ -149,7 +156,7 @@ static int master_make_dir(int parent, const char *path, const char *name, int m
 /* master_make_top - create a top directory and its parents (root's, 0755) */
 static void master_make_top(const char *path)
 {
-    char   *copy = mr_strdup(path);
+    char *copy = mr_strdup(path);
 
     for (char *cp = copy + 1; *cp; cp++) {
 	if (*cp != '/')
@@ -168,24 +175,25 @@ static void master_make_top(const char *path)
 static int master_open_top(const char *path, int root)
 {
     struct stat st;
-    int     fd;
+    int fd;
 
     master_make_top(path);
     if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
 	msg_fatal("open %s: %m", path);
     if (root && (st.st_uid != 0 || (st.st_mode & 022)))
 	msg_warn("%s: owner %ld mode %04o: it should belong to root and be writable by "
-		 "nobody else", path, (long) st.st_uid, (unsigned) (st.st_mode & 07777));
+		 "nobody else",
+		 path, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
     return fd;
 }
 
 /* master_data_dir - data_directory: mail_owner's, created under its parent */
 static void master_data_dir(uid_t uid, gid_t gid, int flags)
 {
-    char   *parent = mr_strdup(config_str("data_directory"));
-    char   *slash = strrchr(parent, '/');
+    char *parent = mr_strdup(config_str("data_directory"));
+    char *slash = strrchr(parent, '/');
     const char *name = slash ? slash + 1 : parent;
-    int     pfd;
+    int pfd;
 
     if (slash == parent)
 	pfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -197,20 +205,20 @@ static void master_data_dir(uid_t uid, gid_t gid, int flags)
 	pfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0 || *name == 0)
 	msg_fatal("data_directory %s: cannot open its parent: %m", config_str("data_directory"));
-    close(master_make_dir(pfd, config_str("data_directory"), name, 0700, uid, gid,
-			  flags & DIR_ROOT));
+    close(
+	master_make_dir(pfd, config_str("data_directory"), name, 0700, uid, gid, flags & DIR_ROOT));
     close(pfd);
     mr_free(parent);
 }
 
-int     master_dirs_init(void)
+int master_dirs_init(void)
 {
     const char *queue = config_str("queue_directory");
-    int     root = privs_running_as_root();
-    uid_t   uid = getuid();
-    gid_t   gid = getgid(), drop_gid = getgid();
+    int root = privs_running_as_root();
+    uid_t uid = getuid();
+    gid_t gid = getgid(), drop_gid = getgid();
     struct group *gr;
-    int     top, fd, pid_fd = -1;
+    int top, fd, pid_fd = -1;
 
     if (root) {
 	master_ensure_accounts();
@@ -222,15 +230,15 @@ int     master_dirs_init(void)
     }
     top = master_open_top(queue, root);
     for (const master_dir_t *d = master_queue_dirs; d->name; d++) {
-	char   *path = mr_format("%s/%s", queue, d->name);
-	int     flags = (root ? DIR_ROOT : 0) | (d->root_owned ? DIR_FIX : DIR_WARN);
+	char *path = mr_format("%s/%s", queue, d->name);
+	int flags = (root ? DIR_ROOT : 0) | (d->root_owned ? DIR_FIX : DIR_WARN);
 
 	if (d->root_owned)
-	    fd = master_make_dir(top, path, d->name, d->mode, root ? 0 : uid,
-				 root ? 0 : gid, flags);
+	    fd =
+		master_make_dir(top, path, d->name, d->mode, root ? 0 : uid, root ? 0 : gid, flags);
 	else
-	    fd = master_make_dir(top, path, d->name, d->mode, uid,
-				 d->drop_group ? drop_gid : gid, flags);
+	    fd = master_make_dir(top, path, d->name, d->mode, uid, d->drop_group ? drop_gid : gid,
+				 flags);
 	if (strcmp(d->name, MASTER_PID_DIR) == 0)
 	    pid_fd = fd;
 	else

@@ -15,13 +15,13 @@
 /* master_pid_read - the pid written in an open pid file, 0 if none */
 static pid_t master_pid_read(int fd)
 {
-    char    buf[32];
+    char buf[32];
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
     if (n <= 0)
 	return 0;
     buf[n] = 0;
-    return (pid_t) atol(buf);
+    return (pid_t)atol(buf);
 }
 
 /* master_pid_open - open dir_fd/name for the lock; -1 with *error_r */
@@ -29,13 +29,13 @@ static int master_pid_open(int dir_fd, const char *name, const char **error_r)
 {
     static char err[600];
     struct stat st;
-    int     fd;
+    int fd;
 
     for (int tries = 0; tries < 2; tries++) {
 	errno = 0;
 	if ((fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
 	    if (errno == ELOOP && unlinkat(dir_fd, name, 0) == 0)
-		continue;			/* a link: remove it, never follow */
+		continue; /* a link: remove it, never follow */
 	    break;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -57,10 +57,10 @@ static int master_pid_open(int dir_fd, const char *name, const char **error_r)
     return -1;
 }
 
-int     master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char **error_r)
+int master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char **error_r)
 {
     static char err[600];
-    int     fd;
+    int fd;
 
     if ((fd = master_pid_open(dir_fd, name, error_r)) < 0)
 	return -1;
@@ -84,20 +84,20 @@ int     master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char
     return fd;
 }
 
-int     master_pid_write(int fd)
+int master_pid_write(int fd)
 {
-    char    buf[32];
-    int     n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t) n, 0) != n)
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
 	return -1;
     return 0;
 }
 
-int     master_pid_running(const char *path, pid_t *pid_r)
+int master_pid_running(const char *path, pid_t *pid_r)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    int     running = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int running = 0;
 
     *pid_r = 0;
     if (fd < 0)

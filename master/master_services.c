@@ -28,12 +28,12 @@
 #include "util/privs.h"
 #include "util/sock.h"
 
-#define MASTER_BACKLOG	128
-#define MASTER_BIND_WAIT	2000	/* ms: see master_listen_inet */
-#define MASTER_STRESS_HOLD	1000	/* s: see master_serv_stress */
+#define MASTER_BACKLOG 128
+#define MASTER_BIND_WAIT 2000   /* ms: see master_listen_inet */
+#define MASTER_STRESS_HOLD 1000 /* s: see master_serv_stress */
 
 master_serv_t *master_services;
-int     master_stopping;
+int master_stopping;
 
 /* master_serv_timer - a hold period ended: look again */
 static void master_serv_timer(int fd, int event, void *context)
@@ -72,19 +72,18 @@ static void master_watch(master_serv_t *serv, int on)
  */
 static void master_serv_stress(master_serv_t *serv, long long now)
 {
-    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc
-	|| serv->avail > 0)
+    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc || serv->avail > 0)
 	return;
     if (now >= serv->stress_until) {
 	msg_warn("service %s (%s): all %d processes are busy: under stress, shorter "
-		 "timeouts for %d seconds", serv->name, serv->addr, serv->maxproc,
-		 MASTER_STRESS_HOLD);
+		 "timeouts for %d seconds",
+		 serv->name, serv->addr, serv->maxproc, MASTER_STRESS_HOLD);
 	master_stress_children(serv);
     }
     serv->stress_until = now + MASTER_STRESS_HOLD * 1000LL;
 }
 
-void    master_serv_update(master_serv_t *serv)
+void master_serv_update(master_serv_t *serv)
 {
     long long now = event_now_ms();
 
@@ -92,7 +91,7 @@ void    master_serv_update(master_serv_t *serv)
 	return;
     if (now < serv->hold_until) {
 	master_watch(serv, 0);
-	event_request_timer(master_serv_timer, serv, (long) (serv->hold_until - now));
+	event_request_timer(master_serv_timer, serv, (long)(serv->hold_until - now));
 	return;
     }
     if (serv->wakeup > 0) {
@@ -102,8 +101,7 @@ void    master_serv_update(master_serv_t *serv)
 	return;
     }
     master_serv_stress(serv, now);
-    master_watch(serv, serv->avail == 0
-		 && (serv->maxproc == 0 || serv->total < serv->maxproc));
+    master_watch(serv, serv->avail == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc));
 }
 
 /*
@@ -115,8 +113,8 @@ void    master_serv_update(master_serv_t *serv)
  */
 static void master_as_owner(void)
 {
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (getuid() != 0)
 	return;
@@ -135,13 +133,13 @@ static void master_as_self(void)
 static int master_open_fifo(const char *path, int mode, const char **error_r)
 {
     static char err[600];
-    mode_t  old_mask = umask((mode_t) (~mode & 0777));
-    int     fd = -1;
+    mode_t old_mask = umask((mode_t)(~mode & 0777));
+    int fd = -1;
 
     struct stat st;
 
-    if ((unlink(path) < 0 && errno != ENOENT) || mkfifo(path, (mode_t) mode) < 0
-	|| (fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+    if ((unlink(path) < 0 && errno != ENOENT) || mkfifo(path, (mode_t)mode) < 0 ||
+	(fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 	snprintf(err, sizeof(err), "fifo %s: %s", path, strerror(errno));
 	*error_r = err;
     } else if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -162,7 +160,7 @@ static int master_open_fifo(const char *path, int mode, const char **error_r)
  */
 static int master_listen_inet(const char *addr, const char **error_r)
 {
-    int     fd;
+    int fd;
 
     for (int waited = 0;; waited += 50) {
 	fd = sock_listen_inet(addr, MASTER_BACKLOG, error_r);
@@ -175,7 +173,7 @@ static int master_listen_inet(const char *addr, const char **error_r)
 /* master_open_listener - the socket or FIFO children will inherit */
 static int master_open_listener(master_serv_t *serv, const char **error_r)
 {
-    int     fd;
+    int fd;
 
     switch (serv->type) {
     case MASTER_TYPE_INET:
@@ -183,8 +181,8 @@ static int master_open_listener(master_serv_t *serv, const char **error_r)
 	break;
     case MASTER_TYPE_UNIX:
 	master_as_owner();
-	fd = sock_listen_unix(serv->addr, MASTER_BACKLOG, serv->private_flag ? 0600 : 0666,
-			      error_r);
+	fd =
+	    sock_listen_unix(serv->addr, MASTER_BACKLOG, serv->private_flag ? 0600 : 0666, error_r);
 	master_as_self();
 	break;
     default:
@@ -194,7 +192,7 @@ static int master_open_listener(master_serv_t *serv, const char **error_r)
 	break;
     }
     if (fd >= 0)
-	sock_nonblock(fd, 1);		/* idle children race for accept() */
+	sock_nonblock(fd, 1); /* idle children race for accept() */
     return fd;
 }
 
@@ -216,15 +214,16 @@ static void master_serv_settings(master_serv_t *serv, const master_ent_t *ent)
     mr_free(serv->path);
     serv->private_flag = ent->type != MASTER_TYPE_INET && ent->private_flag != 0;
     serv->unpriv = ent->unpriv_flag != 0;
-    serv->chroot = ent->chroot_flag == MASTER_FLAG_DEFAULT ? config_bool("default_chroot")
-	: ent->chroot_flag;
+    serv->chroot =
+	ent->chroot_flag == MASTER_FLAG_DEFAULT ? config_bool("default_chroot") : ent->chroot_flag;
     serv->wakeup = ent->wakeup;
     serv->maxproc = ent->maxproc == MASTER_FLAG_DEFAULT
-	? (int) config_int("default_process_limit", 0, 100000) : ent->maxproc;
+			? (int)config_int("default_process_limit", 0, 100000)
+			: ent->maxproc;
     if (serv->wakeup > 0)
 	serv->maxproc = 1;
     serv->argc = ent->argc;
-    serv->argv = mr_calloc((size_t) ent->argc + 1, sizeof(char *));
+    serv->argv = mr_calloc((size_t)ent->argc + 1, sizeof(char *));
     for (int i = 0; i < ent->argc; i++)
 	serv->argv[i] = mr_strdup(ent->argv[i]);
     serv->path = mr_format("%s/%s", config_str("daemon_directory"), ent->argv[0]);
@@ -284,8 +283,8 @@ static master_serv_t *master_serv_new(const master_ent_t *ent, char *addr, const
     serv->status_fd[0] = serv->status_fd[1] = -1;
     master_serv_settings(serv, ent);
     if ((serv->listen_fd = master_open_listener(serv, &error)) < 0) {
-	msg_error("%s:%d: service %s: cannot listen on %s: %s", conf, ent->line,
-		  ent->service, addr, error);
+	msg_error("%s:%d: service %s: cannot listen on %s: %s", conf, ent->line, ent->service, addr,
+		  error);
 	serv->listen_fd = -1;
 	master_serv_free(serv);
 	return NULL;
@@ -297,7 +296,7 @@ static master_serv_t *master_serv_new(const master_ent_t *ent, char *addr, const
 /* master_report_problems - log what is wrong with master.conf */
 static void master_report_problems(str_t *errors)
 {
-    char   *text = mr_strdup(str_data(errors)), *cp = text, *line;
+    char *text = mr_strdup(str_data(errors)), *cp = text, *line;
 
     while ((line = next_token(&cp, "\n")) != NULL)
 	msg_error("%s", line);
@@ -309,11 +308,11 @@ static void master_report_problems(str_t *errors)
 static int master_build(master_conf_t *conf, master_serv_t **old, master_serv_t **list)
 {
     master_serv_t **tail = list;
-    int     failed = 0;
+    int failed = 0;
 
     for (int i = 0; i < conf->count; i++) {
 	master_ent_t *ent = &conf->ents[i];
-	char   *addr = master_ent_address(ent, config_str("queue_directory"));
+	char *addr = master_ent_address(ent, config_str("queue_directory"));
 	master_serv_t *serv = master_serv_take(old, ent->type, addr);
 
 	if (serv) {
@@ -333,13 +332,13 @@ static int master_build(master_conf_t *conf, master_serv_t **old, master_serv_t 
     return failed;
 }
 
-void    master_services_load(int initial)
+void master_services_load(int initial)
 {
-    char   *path = mr_format("%s/master.conf", config_dir());
-    str_t  *errors = str_new(256);
+    char *path = mr_format("%s/master.conf", config_dir());
+    str_t *errors = str_new(256);
     master_conf_t *conf = NULL;
     master_serv_t *old = master_services, *list = NULL;
-    int     problems = master_conf_read(path, &conf, errors);
+    int problems = master_conf_read(path, &conf, errors);
 
     if (problems != 0) {
 	master_report_problems(errors);
@@ -367,13 +366,13 @@ void    master_services_load(int initial)
     master_state_changed();
 }
 
-void    master_services_start(void)
+void master_services_start(void)
 {
     for (master_serv_t *s = master_services; s; s = s->next)
 	master_serv_update(s);
 }
 
-void    master_services_close_all(void)
+void master_services_close_all(void)
 {
     master_stopping = 1;
     for (master_serv_t *s = master_services; s; s = s->next) {

@@ -43,14 +43,14 @@
 
 typedef struct master_proc {
     struct master_proc *next;
-    pid_t   pid;
-    master_serv_t *serv;		/* NULL once the service is gone */
-    char   *path;			/* for log lines */
-    int     avail;
-    int     served;			/* said "busy" once: took a client */
-    int     reported;			/* past start-up: handles signals */
-    int     stale;			/* retired: no longer counted */
-    int     killed;			/* master sent SIGTERM */
+    pid_t pid;
+    master_serv_t *serv; /* NULL once the service is gone */
+    char *path;          /* for log lines */
+    int avail;
+    int served;   /* said "busy" once: took a client */
+    int reported; /* past start-up: handles signals */
+    int stale;    /* retired: no longer counted */
+    int killed;   /* master sent SIGTERM */
 } master_proc_t;
 
 static master_proc_t *master_procs;
@@ -67,16 +67,16 @@ static master_proc_t *master_find_proc(pid_t pid)
 /* master_child_argv - command line for a child (see mail_server.h) */
 static char **master_child_argv(const master_serv_t *serv)
 {
-    char  **argv = mr_calloc((size_t) serv->argc + 14, sizeof(char *));
-    int     n = 0;
+    char **argv = mr_calloc((size_t)serv->argc + 14, sizeof(char *));
+    int n = 0;
 
     argv[n++] = serv->argv[0];
     argv[n++] = "-c";
-    argv[n++] = (char *) config_dir();
+    argv[n++] = (char *)config_dir();
     argv[n++] = "-n";
     argv[n++] = serv->name;
     argv[n++] = "-t";
-    argv[n++] = (char *) master_type_name(serv->type);
+    argv[n++] = (char *)master_type_name(serv->type);
     if (serv->unpriv)
 	argv[n++] = "-u";
     if (serv->chroot)
@@ -95,8 +95,8 @@ static char **master_child_argv(const master_serv_t *serv)
 /* master_child - in the new process: descriptors, signals, exec */
 static void __attribute__((noreturn)) master_child(master_serv_t *serv)
 {
-    int     status_fd = fcntl(serv->status_fd[1], F_DUPFD, 10);
-    int     listen_fd = fcntl(serv->listen_fd, F_DUPFD, 10);
+    int status_fd = fcntl(serv->status_fd[1], F_DUPFD, 10);
+    int listen_fd = fcntl(serv->listen_fd, F_DUPFD, 10);
     sigset_t none;
 
     msg_cleanup_hook(NULL);
@@ -105,8 +105,8 @@ static void __attribute__((noreturn)) master_child(master_serv_t *serv)
 	    signal(sig, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (status_fd < 0 || listen_fd < 0
-	|| dup2(status_fd, MASTER_STATUS_FD) < 0 || dup2(listen_fd, MASTER_LISTEN_FD) < 0)
+    if (status_fd < 0 || listen_fd < 0 || dup2(status_fd, MASTER_STATUS_FD) < 0 ||
+	dup2(listen_fd, MASTER_LISTEN_FD) < 0)
 	msg_fatal("%s: cannot set up descriptors: %m", serv->name);
     close(status_fd);
     close(listen_fd);
@@ -116,14 +116,14 @@ static void __attribute__((noreturn)) master_child(master_serv_t *serv)
     msg_fatal("service %s: exec %s: %m", serv->name, serv->path);
 }
 
-void    master_spawn(master_serv_t *serv)
+void master_spawn(master_serv_t *serv)
 {
     master_proc_t *proc;
     sigset_t all, old;
-    pid_t   pid;
+    pid_t pid;
 
     sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);	/* no handler runs in the child */
+    sigprocmask(SIG_BLOCK, &all, &old); /* no handler runs in the child */
     pid = fork();
     if (pid == 0)
 	master_child(serv);
@@ -134,12 +134,12 @@ void    master_spawn(master_serv_t *serv)
 	return;
     }
     proc = mr_calloc(1, sizeof(*proc));
-    *proc = (master_proc_t) {master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0, 0};
+    *proc = (master_proc_t){master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0, 0};
     master_procs = proc;
     serv->total++;
     serv->avail++;
     if (msg_verbose)
-	msg_info("service %s: started %s pid %ld", serv->name, serv->path, (long) pid);
+	msg_info("service %s: started %s pid %ld", serv->name, serv->path, (long)pid);
     master_state_changed();
 }
 
@@ -147,12 +147,12 @@ void    master_spawn(master_serv_t *serv)
 static void master_status_one(master_serv_t *serv, const mail_status_t *st)
 {
     master_proc_t *proc = master_find_proc(st->pid);
-    int     avail = st->avail != 0;
+    int avail = st->avail != 0;
 
     if (proc == NULL || proc->serv != serv || proc->stale)
 	return;
     proc->reported = 1;
-    if (st->taken && !proc->served) {	/* its first client: it works */
+    if (st->taken && !proc->served) { /* its first client: it works */
 	proc->served = 1;
 	serv->fail_count = 0;
 	serv->throttled = 0;
@@ -163,14 +163,14 @@ static void master_status_one(master_serv_t *serv, const mail_status_t *st)
     }
 }
 
-void    master_status_event(int fd, int event, void *context)
+void master_status_event(int fd, int event, void *context)
 {
     master_serv_t *serv = context;
     mail_status_t st[64];
     ssize_t n;
 
     while ((n = read(fd, st, sizeof(st))) > 0)
-	for (size_t i = 0; i < (size_t) n / sizeof(st[0]); i++)
+	for (size_t i = 0; i < (size_t)n / sizeof(st[0]); i++)
 	    master_status_one(serv, &st[i]);
     master_serv_update(serv);
     master_state_changed();
@@ -180,8 +180,8 @@ void    master_status_event(int fd, int event, void *context)
 static void master_failure(master_serv_t *serv)
 {
     long long now = event_now_ms();
-    long    limit = config_int("service_failure_limit", 1, 1000);
-    long    throttle = config_time("service_throttle_time");
+    long limit = config_int("service_failure_limit", 1, 1000);
+    long throttle = config_time("service_throttle_time");
 
     serv->fail_count++;
     if (serv->fail_count < limit) {
@@ -191,21 +191,22 @@ static void master_failure(master_serv_t *serv)
     serv->hold_until = now + 1000LL * throttle;
     serv->throttled = 1;
     msg_warn("service %s: throttling after repeated failures (%d in a row); "
-	     "next attempt in %ld seconds", serv->name, serv->fail_count, throttle);
+	     "next attempt in %ld seconds",
+	     serv->name, serv->fail_count, throttle);
 }
 
 /* master_exited - account for one child that is gone */
 static void master_exited(master_proc_t *proc, int status)
 {
     master_serv_t *serv = proc->serv;
-    int     abnormal = (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-	|| (WIFSIGNALED(status) && !(proc->killed && WTERMSIG(status) == SIGTERM));
+    int abnormal = (WIFEXITED(status) && WEXITSTATUS(status) != 0) ||
+		   (WIFSIGNALED(status) && !(proc->killed && WTERMSIG(status) == SIGTERM));
 
     if (WIFEXITED(status) && abnormal)
-	msg_warn("process %s pid %ld exit status %d", proc->path, (long) proc->pid,
+	msg_warn("process %s pid %ld exit status %d", proc->path, (long)proc->pid,
 		 WEXITSTATUS(status));
     else if (abnormal)
-	msg_warn("process %s pid %ld killed by signal %d", proc->path, (long) proc->pid,
+	msg_warn("process %s pid %ld killed by signal %d", proc->path, (long)proc->pid,
 		 WTERMSIG(status));
     if (serv == NULL)
 	return;
@@ -220,10 +221,10 @@ static void master_exited(master_proc_t *proc, int status)
     master_serv_update(serv);
 }
 
-void    master_reap(void)
+void master_reap(void)
 {
-    int     status;
-    pid_t   pid;
+    int status;
+    pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 	master_proc_t **pp, *proc;
@@ -240,7 +241,7 @@ void    master_reap(void)
     }
 }
 
-void    master_retire(master_serv_t *serv)
+void master_retire(master_serv_t *serv)
 {
     for (master_proc_t *p = master_procs; p; p = p->next) {
 	if (p->serv != serv || p->stale)
@@ -258,16 +259,16 @@ void    master_retire(master_serv_t *serv)
 }
 
 /* master_forget - a service is freed: its old children belong to no one */
-void    master_forget(master_serv_t *serv)
+void master_forget(master_serv_t *serv)
 {
     for (master_proc_t *p = master_procs; p; p = p->next)
 	if (p->serv == serv)
 	    p->serv = NULL;
 }
 
-int     master_children(void)
+int master_children(void)
 {
-    int     n = 0;
+    int n = 0;
 
     for (master_proc_t *p = master_procs; p; p = p->next)
 	n++;
@@ -276,7 +277,7 @@ int     master_children(void)
 
 /* master_stress_children - the service is under stress: tell every process
  * of it that is past its start-up (before that, the signal would kill it) */
-void    master_stress_children(master_serv_t *serv)
+void master_stress_children(master_serv_t *serv)
 {
     for (master_proc_t *p = master_procs; p; p = p->next)
 	if (p->serv == serv && !p->stale && p->reported)
@@ -292,7 +293,7 @@ static void master_signal_all(int sig)
     }
 }
 
-void    master_stop_children(long timeout_s)
+void master_stop_children(long timeout_s)
 {
     long long deadline = event_now_ms() + timeout_s * 1000;
 
@@ -304,8 +305,8 @@ void    master_stop_children(long timeout_s)
 	    usleep(20000);
     }
     if (master_procs) {
-	msg_warn("%d process(es) still running after %lds: sending SIGKILL",
-		 master_children(), timeout_s);
+	msg_warn("%d process(es) still running after %lds: sending SIGKILL", master_children(),
+		 timeout_s);
 	master_signal_all(SIGKILL);
 	while (master_procs) {
 	    master_reap();

@@ -26,13 +26,13 @@
 
 static int master_state_pending;
 
-#define MASTER_STATUS_TMP	MASTER_STATUS_FILE ".tmp"
+#define MASTER_STATUS_TMP MASTER_STATUS_FILE ".tmp"
 
 /* master_state_open - a fresh temporary file in the pid directory */
 static FILE *master_state_open(void)
 {
-    int     fd;
-    FILE   *fp;
+    int fd;
+    FILE *fp;
 
     if (unlinkat(master_pid_dir_fd, MASTER_STATUS_TMP, 0) < 0 && errno != ENOENT)
 	return NULL;
@@ -49,25 +49,24 @@ static FILE *master_state_open(void)
 static void master_state_write(int fd, int event, void *context)
 {
     long long now = event_now_ms();
-    FILE   *fp;
+    FILE *fp;
 
     master_state_pending = 0;
     if ((fp = master_state_open()) == NULL) {
 	msg_warn("cannot write %s/%s: %m", MASTER_PID_DIR, MASTER_STATUS_TMP);
 	return;
     }
-    fprintf(fp, "master %ld\n", (long) getpid());
+    fprintf(fp, "master %ld\n", (long)getpid());
     for (master_serv_t *s = master_services; s; s = s->next)
-	fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s->name, master_type_name(s->type),
-		s->addr, s->total + s->stale, s->avail, s->maxproc,
+	fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s->name, master_type_name(s->type), s->addr,
+		s->total + s->stale, s->avail, s->maxproc,
 		s->throttled && now < s->hold_until ? "throttled" : "running");
-    if (fclose(fp) != 0
-	|| renameat(master_pid_dir_fd, MASTER_STATUS_TMP, master_pid_dir_fd,
-		    MASTER_STATUS_FILE) < 0)
+    if (fclose(fp) != 0 ||
+	renameat(master_pid_dir_fd, MASTER_STATUS_TMP, master_pid_dir_fd, MASTER_STATUS_FILE) < 0)
 	msg_warn("cannot write %s/%s: %m", MASTER_PID_DIR, MASTER_STATUS_FILE);
 }
 
-void    master_state_changed(void)
+void master_state_changed(void)
 {
     if (master_state_pending || master_stopping)
 	return;
@@ -75,7 +74,7 @@ void    master_state_changed(void)
     event_request_timer(master_state_write, NULL, 100);
 }
 
-void    master_state_remove(void)
+void master_state_remove(void)
 {
     if (master_pid_dir_fd >= 0)
 	unlinkat(master_pid_dir_fd, MASTER_STATUS_FILE, 0);

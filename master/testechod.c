@@ -19,7 +19,7 @@
 /* echo_service - serve one client */
 static void echo_service(stream_t *client, const char *service)
 {
-    str_t  *line = str_new(100);
+    str_t *line = str_new(100);
 
     msg_info("connect from %s", server_client_addr());
     while (str_reset(line), stream_read_line(client, line, 1000) == STREAM_LINE) {
@@ -27,7 +27,7 @@ static void echo_service(stream_t *client, const char *service)
 	if (strcmp(str_data(line), "quit") == 0)
 	    break;
 	if (strcmp(str_data(line), "pid") == 0)
-	    stream_printf(client, "pid: %ld\n", (long) getpid());
+	    stream_printf(client, "pid: %ld\n", (long)getpid());
 	else
 	    stream_printf(client, "echo: %s\n", str_data(line));
 	if (stream_flush(client) < 0)
@@ -37,7 +37,7 @@ static void echo_service(stream_t *client, const char *service)
     str_free(&line);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {.service = echo_service};
 

@@ -20,7 +20,7 @@
 #include "util/msg.h"
 #include "util/str.h"
 
-#define ECHO_MAX_LINE	1000
+#define ECHO_MAX_LINE 1000
 
 /* echo_open - a new client: a line buffer */
 static void echo_open(event_conn_t *conn, const char *service)
@@ -32,31 +32,31 @@ static void echo_open(event_conn_t *conn, const char *service)
 /* echo_reply - answer one complete line */
 static void echo_reply(event_conn_t *conn, const char *line)
 {
-    char    buf[ECHO_MAX_LINE + 20];
+    char buf[ECHO_MAX_LINE + 20];
 
     if (strcmp(line, "quit") == 0) {
 	event_conn_close(conn);
 	return;
     }
     if (strcmp(line, "pid") == 0)
-	snprintf(buf, sizeof(buf), "pid: %ld\n", (long) getpid());
+	snprintf(buf, sizeof(buf), "pid: %ld\n", (long)getpid());
     else if (strcmp(line, "clients") == 0)
 	snprintf(buf, sizeof(buf), "clients: %d\n", event_server_clients());
     else
 	snprintf(buf, sizeof(buf), "echo: %s\n", line);
-    (void) event_conn_write(conn, buf, strlen(buf));
+    (void)event_conn_write(conn, buf, strlen(buf));
 }
 
 /* echo_input - split input into lines, keeping a partial one */
 static void echo_input(event_conn_t *conn, const char *buf, size_t len)
 {
-    str_t  *line = event_conn_context(conn);
+    str_t *line = event_conn_context(conn);
     static const char too_long[] = "error: line too long\n";
 
     for (size_t i = 0; i < len; i++) {
 	if (buf[i] != '\n') {
 	    if (str_len(line) >= ECHO_MAX_LINE) {
-		(void) event_conn_write(conn, too_long, sizeof(too_long) - 1);
+		(void)event_conn_write(conn, too_long, sizeof(too_long) - 1);
 		event_conn_close(conn);
 		return;
 	    }
@@ -72,7 +72,7 @@ static void echo_input(event_conn_t *conn, const char *buf, size_t len)
 /* echo_close - the client is gone */
 static void echo_close(event_conn_t *conn)
 {
-    str_t  *line = event_conn_context(conn);
+    str_t *line = event_conn_context(conn);
 
     msg_info("disconnect from %s", event_conn_addr(conn));
     str_free(&line);
@@ -84,7 +84,7 @@ static void echo_trigger(const char *buf, size_t len, const char *service)
     msg_info("trigger: %zu bytes", len);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t echo_params = {
 	.conn_open = echo_open,

@@ -16,7 +16,7 @@ static void trig_trigger(const char *buf, size_t len, const char *service)
     msg_info("trigger: %zu bytes", len);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {.trigger = trig_trigger};
 

@@ -46,17 +46,16 @@
 #include "util/mymalloc.h"
 
 /* pop3d_reply - send one reply line and flush */
-void    pop3d_reply(pop3d_session_t *s, const char *fmt, ...)
+void pop3d_reply(pop3d_session_t *s, const char *fmt, ...)
 {
-    str_t  *line = str_new(128);
+    str_t *line = str_new(128);
     va_list ap;
 
     va_start(ap, fmt);
     str_vappendf(line, fmt, ap);
     va_end(ap);
     str_appends(line, "\r\n");
-    if (stream_write(s->client, str_data(line), str_len(line)) < 0
-	|| stream_flush(s->client) < 0) {
+    if (stream_write(s->client, str_data(line), str_len(line)) < 0 || stream_flush(s->client) < 0) {
 	s->done = 1;
 	s->reason = "write error";
     }
@@ -67,8 +66,9 @@ void    pop3d_reply(pop3d_session_t *s, const char *fmt, ...)
 static void session_log(const pop3d_session_t *s)
 {
     msg_info("session end: user=<%s>, client=%s, retr=%ld/%lld, top=%ld/%lld, dele=%ld/%lld, "
-	     "reason=%s", s->login.name ? s->login.name : "", s->addr, s->retr_count,
-	     s->retr_bytes, s->top_count, s->top_bytes, s->dele_count, s->dele_bytes,
+	     "reason=%s",
+	     s->login.name ? s->login.name : "", s->addr, s->retr_count, s->retr_bytes,
+	     s->top_count, s->top_bytes, s->dele_count, s->dele_bytes,
 	     s->reason ? s->reason : "disconnected");
 }
 
@@ -77,10 +77,10 @@ static void session_log(const pop3d_session_t *s)
  * session is over */
 static void session_input(pop3d_session_t *s, pop3d_line_t *lp, const char *buf, size_t len)
 {
-    size_t  pos = 0, used;
+    size_t pos = 0, used;
 
     while (pos < len && !s->done) {
-	int     r = pop3d_line_feed(lp, buf + pos, len - pos, &used);
+	int r = pop3d_line_feed(lp, buf + pos, len - pos, &used);
 
 	pos += used;
 	if (r == POP3D_LINE_DONE) {
@@ -101,7 +101,7 @@ static void session_end(pop3d_session_t *s)
     const char *err;
 
     if (s->store)
-	(void) pop3d_mailbox_close(s, 0, &err);
+	(void)pop3d_mailbox_close(s, 0, &err);
     session_log(s);
     pop3d_user_free(&s->login);
     mr_free(s->user);
@@ -112,10 +112,10 @@ static void pop3d_service(stream_t *client, const char *service)
 {
     pop3d_session_t s = {.client = client, .state = POP3D_AUTHORIZATION, .lock_fd = -1};
     pop3d_line_t line;
-    char    buf[4096];
+    char buf[4096];
     ssize_t n;
 
-    (void) service;
+    (void)service;
     s.addr = server_client_addr();
     msg_info("connect from %s", s.addr);
     stream_set_timeout(client, var_pop3d_timeout);
@@ -128,7 +128,7 @@ static void pop3d_service(stream_t *client, const char *service)
 		pop3d_reply(&s, "-ERR Idle timeout, closing connection");
 	    break;
 	}
-	session_input(&s, &line, buf, (size_t) n);
+	session_input(&s, &line, buf, (size_t)n);
     }
     session_end(&s);
 }
@@ -136,11 +136,11 @@ static void pop3d_service(stream_t *client, const char *service)
 /* pop3d_pre_init - privileged: the tables */
 static void pop3d_pre_init(const char *service)
 {
-    (void) service;
+    (void)service;
     pop3d_auth_init();
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = pop3d_pre_init,

@@ -30,13 +30,13 @@ static char *auth_open_error;
 
 /* pop3d_auth_init - load the SASL modules and open the mailbox table,
  * before the privilege drop */
-void    pop3d_auth_init(void)
+void pop3d_auth_init(void)
 {
     const char *err;
 
-    if (auth_sasl_init(config_str("pop3d_sasl_path"), config_str("cyrus_sasl_config_path"),
-		       &err) < 0
-	|| (auth_mailboxes = table_list_open(config_str("virtual_mailbox_maps"), &err)) == 0) {
+    if (auth_sasl_init(config_str("pop3d_sasl_path"), config_str("cyrus_sasl_config_path"), &err) <
+	    0 ||
+	(auth_mailboxes = table_list_open(config_str("virtual_mailbox_maps"), &err)) == 0) {
 	auth_open_error = mr_strdup(err);
 	msg_warn("logins are unavailable: %s", err);
     }
@@ -45,15 +45,15 @@ void    pop3d_auth_init(void)
 /* plain_response - "\0user\0pass" in base64 */
 static char *plain_response(const char *user, const char *pass)
 {
-    size_t  ulen = strlen(user), plen = strlen(pass), len = ulen + plen + 2;
+    size_t ulen = strlen(user), plen = strlen(pass), len = ulen + plen + 2;
     unsigned char *raw = mr_alloc(len);
-    char   *b64 = mr_alloc(4 * ((len + 2) / 3) + 1);
+    char *b64 = mr_alloc(4 * ((len + 2) / 3) + 1);
 
     raw[0] = 0;
     memcpy(raw + 1, user, ulen);
     raw[1 + ulen] = 0;
     memcpy(raw + 2 + ulen, pass, plen);
-    EVP_EncodeBlock((unsigned char *) b64, raw, (int) len);
+    EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
     memset(raw, 0, len);
     mr_free(raw);
     return b64;
@@ -61,14 +61,13 @@ static char *plain_response(const char *user, const char *pass)
 
 /* password_check - PLAIN through the SASL layer; 1 ok (*login_r, the
  * SASL user name), 0 refused, -1 trouble */
-static int password_check(const char *user, const char *pass, char **login_r,
-			  const char **error_r)
+static int password_check(const char *user, const char *pass, char **login_r, const char **error_r)
 {
     auth_sasl_args_t a = {0};
     auth_sasl_t *s;
-    str_t  *out = str_new(64);
-    char   *b64 = plain_response(user, pass);
-    int     r;
+    str_t *out = str_new(64);
+    char *b64 = plain_response(user, pass);
+    int r;
 
     a.service = "pop";
     a.server_name = config_str("myhostname");
@@ -92,12 +91,12 @@ static int password_check(const char *user, const char *pass, char **login_r,
 /* owner_id - virtual_uid/virtual_gid: a number or a user name */
 static int owner_id(const char *name, uid_t *uid_r, gid_t *gid_r)
 {
-    char   *end;
+    char *end;
     unsigned long n = strtoul(name, &end, 10);
 
     if (*name >= '0' && *name <= '9' && *end == 0) {
-	*uid_r = (uid_t) n;
-	*gid_r = (gid_t) n;
+	*uid_r = (uid_t)n;
+	*gid_r = (gid_t)n;
 	return 0;
     }
     return privs_lookup(name, uid_r, gid_r);
@@ -106,27 +105,27 @@ static int owner_id(const char *name, uid_t *uid_r, gid_t *gid_r)
 /* mailbox_of - fill u's mailbox and owner; 1 ok, 0 none, -1 error */
 static int mailbox_of(const char *login, pop3d_user_t *u, const char **error_r)
 {
-    char   *addr = strchr(login, '@') ? mr_strdup(login)
-	: mr_format("%s@%s", login, config_str("pop3d_login_domain"));
-    str_t  *value = str_new(100);
-    uid_t   uid, dummy_uid;
-    gid_t   gid, dummy_gid;
-    int     r = table_list_lookup(auth_mailboxes, addr, value, error_r);
+    char *addr = strchr(login, '@') ? mr_strdup(login)
+				    : mr_format("%s@%s", login, config_str("pop3d_login_domain"));
+    str_t *value = str_new(100);
+    uid_t uid, dummy_uid;
+    gid_t gid, dummy_gid;
+    int r = table_list_lookup(auth_mailboxes, addr, value, error_r);
     const char *v = str_data(value);
 
-    if (r > 0 && (str_len(value) == 0 || v[str_len(value) - 1] != '/' || strstr(v, "..")
-		  || v[0] == '/')) {
+    if (r > 0 &&
+	(str_len(value) == 0 || v[str_len(value) - 1] != '/' || strstr(v, "..") || v[0] == '/')) {
 	*error_r = "the mailbox is not a Maildir below virtual_mailbox_base";
 	r = -1;
     }
-    if (r > 0 && (owner_id(config_str("virtual_uid"), &uid, &dummy_gid) < 0
-		  || owner_id(config_str("virtual_gid"), &dummy_uid, &gid) < 0)) {
+    if (r > 0 && (owner_id(config_str("virtual_uid"), &uid, &dummy_gid) < 0 ||
+		  owner_id(config_str("virtual_gid"), &dummy_uid, &gid) < 0)) {
 	*error_r = "virtual_uid or virtual_gid names no user";
 	r = -1;
     }
     if (r > 0) {
-	u->maildir = mr_format("%s/%.*s", config_str("virtual_mailbox_base"),
-			       (int) str_len(value) - 1, v);
+	u->maildir =
+	    mr_format("%s/%.*s", config_str("virtual_mailbox_base"), (int)str_len(value) - 1, v);
 	u->uid = uid;
 	u->gid = gid;
     }
@@ -136,11 +135,10 @@ static int mailbox_of(const char *login, pop3d_user_t *u, const char **error_r)
 }
 
 /* pop3d_auth_check - see pop3d.h */
-int     pop3d_auth_check(const char *user, const char *pass, pop3d_user_t *u,
-			 const char **error_r)
+int pop3d_auth_check(const char *user, const char *pass, pop3d_user_t *u, const char **error_r)
 {
-    char   *login = NULL;
-    int     r;
+    char *login = NULL;
+    int r;
 
     if (auth_open_error) {
 	*error_r = auth_open_error;
@@ -155,7 +153,7 @@ int     pop3d_auth_check(const char *user, const char *pass, pop3d_user_t *u,
 }
 
 /* pop3d_user_free - release the strings of *u */
-void    pop3d_user_free(pop3d_user_t *u)
+void pop3d_user_free(pop3d_user_t *u)
 {
     mr_free(u->name);
     mr_free(u->maildir);

@@ -20,15 +20,15 @@
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 
-#define POP3D_LOCK_NAME		"mailroom.pop3.lock"
+#define POP3D_LOCK_NAME "mailroom.pop3.lock"
 
 /* box_lock - the session lock; fd, -1 in use (reply sent), -2 error */
 static int box_lock(pop3d_session_t *s)
 {
-    char   *path = mr_format("%s/%s", s->login.maildir, POP3D_LOCK_NAME);
+    char *path = mr_format("%s/%s", s->login.maildir, POP3D_LOCK_NAME);
     const char *err;
-    int     fd = safe_open(path, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
-			   (uid_t) -1, &err);
+    int fd =
+	safe_open(path, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600, (uid_t)-1, &err);
 
     mr_free(path);
     if (fd < 0) {
@@ -36,7 +36,7 @@ static int box_lock(pop3d_session_t *s)
 	return -2;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-	int     in_use = errno == EWOULDBLOCK;
+	int in_use = errno == EWOULDBLOCK;
 
 	close(fd);
 	if (!in_use)
@@ -55,23 +55,23 @@ static int box_lock(pop3d_session_t *s)
  * as for every daemon (DESIGN.md, Privileges). */
 static int owner_ok(const pop3d_session_t *s)
 {
-    uid_t   owner_uid;
-    gid_t   owner_gid;
+    uid_t owner_uid;
+    gid_t owner_gid;
 
-    if (privs_lookup(config_str("mail_owner"), &owner_uid, &owner_gid) < 0
-	|| geteuid() != owner_uid)
+    if (privs_lookup(config_str("mail_owner"), &owner_uid, &owner_gid) < 0 ||
+	geteuid() != owner_uid)
 	return 1;
     return s->login.uid == geteuid();
 }
 
 /* pop3d_mailbox_open - lock and open the logged-in user's mailbox */
-int     pop3d_mailbox_open(pop3d_session_t *s)
+int pop3d_mailbox_open(pop3d_session_t *s)
 {
     const char *err;
 
     if (!owner_ok(s)) {
 	msg_warn("user=<%s>: mailbox %s belongs to uid %ld, not to this process's %ld",
-		 s->login.name, s->login.maildir, (long) s->login.uid, (long) geteuid());
+		 s->login.name, s->login.maildir, (long)s->login.uid, (long)geteuid());
 	pop3d_reply(s, "-ERR [SYS/PERM] This mailbox cannot be served over POP3 here");
 	return -1;
     }
@@ -94,11 +94,11 @@ int     pop3d_mailbox_open(pop3d_session_t *s)
 }
 
 /* pop3d_mailbox_close - apply deletions (update), unlock, close */
-int     pop3d_mailbox_close(pop3d_session_t *s, int update, const char **error_r)
+int pop3d_mailbox_close(pop3d_session_t *s, int update, const char **error_r)
 {
     unsigned long *uids = mr_calloc(s->count + 1, sizeof(*uids));
-    size_t  n = 0;
-    int     ret = 0;
+    size_t n = 0;
+    int ret = 0;
 
     for (size_t i = 0; update && i < s->count; i++)
 	if (s->deleted[i])

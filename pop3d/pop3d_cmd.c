@@ -19,15 +19,15 @@
 
 typedef struct {
     const char *name;
-    int     states;			/* POP3D_ states where it is allowed */
-    int     args;			/* -1 any, else minimum arguments */
-    void    (*fn)(pop3d_session_t *s, char **argv, int argc);
+    int states; /* POP3D_ states where it is allowed */
+    int args;   /* -1 any, else minimum arguments */
+    void (*fn)(pop3d_session_t *s, char **argv, int argc);
 } pop3d_cmd_t;
 
-#define BOTH	(POP3D_AUTHORIZATION | POP3D_TRANSACTION)
+#define BOTH (POP3D_AUTHORIZATION | POP3D_TRANSACTION)
 
 /* pop3d_bad_command - count an error, answer it, hang up after too many */
-void    pop3d_bad_command(pop3d_session_t *s, const char *text)
+void pop3d_bad_command(pop3d_session_t *s, const char *text)
 {
     pop3d_reply(s, "-ERR %s", text);
     if (++s->errors >= var_pop3d_error_limit) {
@@ -41,7 +41,7 @@ void    pop3d_bad_command(pop3d_session_t *s, const char *text)
  * deleted; its index, or -1 with the error sent */
 static long msg_arg(pop3d_session_t *s, const char *arg)
 {
-    char   *end;
+    char *end;
     unsigned long n = strtoul(arg, &end, 10);
 
     if (*arg < '0' || *arg > '9' || *end || n == 0 || n > s->count) {
@@ -52,7 +52,7 @@ static long msg_arg(pop3d_session_t *s, const char *arg)
 	pop3d_reply(s, "-ERR Message %lu is deleted", n);
 	return -1;
     }
-    return (long) n - 1;
+    return (long)n - 1;
 }
 
 /* cmd_capa - RFC 2449 capabilities */
@@ -60,7 +60,7 @@ static void cmd_capa(pop3d_session_t *s, char **argv, int argc)
 {
     pop3d_reply(s, "+OK Capability list follows");
     pop3d_reply(s, "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-		"UTF8\r\nIMPLEMENTATION Mailroom\r\n.");
+		   "UTF8\r\nIMPLEMENTATION Mailroom\r\n.");
 }
 
 /* cmd_utf8 - RFC 6856: names and messages are UTF-8 already */
@@ -81,7 +81,7 @@ static void cmd_user(pop3d_session_t *s, char **argv, int argc)
 static void cmd_pass(pop3d_session_t *s, char **argv, int argc)
 {
     const char *err = "";
-    int     r;
+    int r;
 
     if (s->user == 0) {
 	pop3d_bad_command(s, "USER first");
@@ -94,7 +94,7 @@ static void cmd_pass(pop3d_session_t *s, char **argv, int argc)
     } else if (r == 0) {
 	msg_warn("authentication failed: user=<%s>, client=%s", s->user, s->addr);
 	if (var_pop3d_auth_failure_delay > 0)
-	    sleep((unsigned) var_pop3d_auth_failure_delay);
+	    sleep((unsigned)var_pop3d_auth_failure_delay);
 	pop3d_bad_command(s, "[AUTH] Authentication failed");
     } else if (pop3d_mailbox_open(s) == 0) {
 	msg_info("login: user=<%s>, client=%s, messages=%zu", s->login.name, s->addr, s->count);
@@ -110,7 +110,7 @@ static void cmd_pass(pop3d_session_t *s, char **argv, int argc)
 /* cmd_stat - count and size of the messages not marked */
 static void cmd_stat(pop3d_session_t *s, char **argv, int argc)
 {
-    size_t  n = 0;
+    size_t n = 0;
     long long bytes = 0;
 
     for (size_t i = 0; i < s->count; i++)
@@ -124,10 +124,10 @@ static void cmd_stat(pop3d_session_t *s, char **argv, int argc)
 /* cmd_list_uidl - LIST and UIDL, one message or all */
 static void cmd_list_uidl(pop3d_session_t *s, char **argv, int argc)
 {
-    int     uidl = argv[0][0] == 'U' || argv[0][0] == 'u';
+    int uidl = argv[0][0] == 'U' || argv[0][0] == 'u';
     const store_t *st = s->store;
-    str_t  *out;
-    long    i;
+    str_t *out;
+    long i;
 
     if (argc > 1) {
 	if ((i = msg_arg(s, argv[1])) < 0)
@@ -135,7 +135,7 @@ static void cmd_list_uidl(pop3d_session_t *s, char **argv, int argc)
 	if (uidl)
 	    pop3d_reply(s, "+OK %ld %08lx%08lx", i + 1, st->uidvalidity, st->msgs[i].uid);
 	else
-	    pop3d_reply(s, "+OK %ld %lld", i + 1, (long long) st->msgs[i].vsize);
+	    pop3d_reply(s, "+OK %ld %lld", i + 1, (long long)st->msgs[i].vsize);
 	return;
     }
     out = str_new(64 + s->count * 24);
@@ -146,7 +146,7 @@ static void cmd_list_uidl(pop3d_session_t *s, char **argv, int argc)
 	if (uidl)
 	    str_appendf(out, "\r\n%zu %08lx%08lx", k + 1, st->uidvalidity, st->msgs[k].uid);
 	else
-	    str_appendf(out, "\r\n%zu %lld", k + 1, (long long) st->msgs[k].vsize);
+	    str_appendf(out, "\r\n%zu %lld", k + 1, (long long)st->msgs[k].vsize);
     }
     str_appends(out, "\r\n.");
     pop3d_reply(s, "%s", str_data(out));
@@ -157,10 +157,10 @@ static void cmd_list_uidl(pop3d_session_t *s, char **argv, int argc)
 static long long send_message(pop3d_session_t *s, long i, long body_lines)
 {
     const char *err;
-    int     fd = store_msg_open(s->store, s->store->msgs[i].uid, &err);
-    str_t  *out;
+    int fd = store_msg_open(s->store, s->store->msgs[i].uid, &err);
+    str_t *out;
     pop3d_out_t o;
-    char    buf[65536];
+    char buf[65536];
     ssize_t n;
     long long sent = 0;
 
@@ -170,11 +170,11 @@ static long long send_message(pop3d_session_t *s, long i, long body_lines)
 	return -1;
     }
     out = str_new(sizeof(buf) + 4096);
-    pop3d_reply(s, "+OK %lld octets", (long long) s->store->msgs[i].vsize);
+    pop3d_reply(s, "+OK %lld octets", (long long)s->store->msgs[i].vsize);
     pop3d_out_init(&o, body_lines);
     while (!o.stop && (n = read(fd, buf, sizeof(buf))) > 0 && !s->done) {
-	pop3d_out_feed(&o, buf, (size_t) n, out);
-	sent += (long long) str_len(out);
+	pop3d_out_feed(&o, buf, (size_t)n, out);
+	sent += (long long)str_len(out);
 	if (stream_write(s->client, str_data(out), str_len(out)) < 0)
 	    s->done = 1, s->reason = "write error";
 	str_reset(out);
@@ -190,7 +190,7 @@ static long long send_message(pop3d_session_t *s, long i, long body_lines)
 /* cmd_retr - send a whole message */
 static void cmd_retr(pop3d_session_t *s, char **argv, int argc)
 {
-    long    i = msg_arg(s, argv[1]);
+    long i = msg_arg(s, argv[1]);
     long long sent;
 
     if (i >= 0 && (sent = send_message(s, i, -1)) >= 0) {
@@ -202,8 +202,8 @@ static void cmd_retr(pop3d_session_t *s, char **argv, int argc)
 /* cmd_top - the header and the first N lines of the body */
 static void cmd_top(pop3d_session_t *s, char **argv, int argc)
 {
-    char   *end;
-    long    lines = strtol(argv[2], &end, 10), i;
+    char *end;
+    long lines = strtol(argv[2], &end, 10), i;
     long long sent;
 
     if (*argv[2] < '0' || *argv[2] > '9' || *end || lines < 0) {
@@ -219,7 +219,7 @@ static void cmd_top(pop3d_session_t *s, char **argv, int argc)
 /* cmd_dele - mark a message for deletion at QUIT */
 static void cmd_dele(pop3d_session_t *s, char **argv, int argc)
 {
-    long    i = msg_arg(s, argv[1]);
+    long i = msg_arg(s, argv[1]);
 
     if (i < 0)
 	return;
@@ -285,8 +285,8 @@ static const pop3d_cmd_t pop3d_cmds[] = {
  * line as one argument (a password may hold spaces) */
 static int split_args(char *line, char **argv, int max)
 {
-    int     argc = 0;
-    char   *tok;
+    int argc = 0;
+    char *tok;
 
     while (argc < max && (tok = next_token(&line, " ")) != 0) {
 	argv[argc++] = tok;
@@ -299,10 +299,10 @@ static int split_args(char *line, char **argv, int max)
 }
 
 /* pop3d_command - run one command line */
-void    pop3d_command(pop3d_session_t *s, char *line)
+void pop3d_command(pop3d_session_t *s, char *line)
 {
-    char   *argv[4];
-    int     argc = split_args(line, argv, 4);
+    char *argv[4];
+    int argc = split_args(line, argv, 4);
     const pop3d_cmd_t *c;
 
     if (argc == 0) {

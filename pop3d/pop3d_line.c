@@ -11,7 +11,7 @@
 #include "pop3d_line.h"
 
 /* pop3d_line_init - start reading a line */
-void    pop3d_line_init(pop3d_line_t *p)
+void pop3d_line_init(pop3d_line_t *p)
 {
     p->len = 0;
     p->cr = 0;
@@ -33,7 +33,7 @@ static int line_keep(pop3d_line_t *p, char c)
 /* line_end - finish a line: the result for the caller */
 static int line_end(pop3d_line_t *p)
 {
-    int     bad = p->nul;
+    int bad = p->nul;
 
     p->text[p->len] = 0;
     p->cr = 0;
@@ -43,12 +43,12 @@ static int line_end(pop3d_line_t *p)
 }
 
 /* pop3d_line_feed - see pop3d_line.h */
-int     pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_r)
+int pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_r)
 {
     if (p->done)
 	pop3d_line_init(p);
     for (size_t i = 0; i < len; i++) {
-	char    c = data[i];
+	char c = data[i];
 
 	if (c == '\n') {
 	    *used_r = i + 1;
@@ -60,7 +60,7 @@ int     pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *u
 	if (!p->cr && line_keep(p, c) < 0)
 	    goto toolong;
 	continue;
-toolong:
+    toolong:
 	*used_r = i + 1;
 	pop3d_line_init(p);
 	return POP3D_LINE_TOOLONG;

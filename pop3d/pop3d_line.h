@@ -17,28 +17,28 @@
 
 #include <stddef.h>
 
-#define POP3D_LINE_MAX		253	/* bytes of text, without CRLF */
+#define POP3D_LINE_MAX 253 /* bytes of text, without CRLF */
 
 /* Results of pop3d_line_feed */
-#define POP3D_LINE_MORE		0	/* all bytes used, no complete line yet */
-#define POP3D_LINE_DONE		1	/* p->text holds a line (p->len bytes, NUL-terminated) */
-#define POP3D_LINE_TOOLONG	(-1)	/* more than POP3D_LINE_MAX bytes before LF */
-#define POP3D_LINE_BAD		(-2)	/* a complete line held a NUL byte */
+#define POP3D_LINE_MORE 0       /* all bytes used, no complete line yet */
+#define POP3D_LINE_DONE 1       /* p->text holds a line (p->len bytes, NUL-terminated) */
+#define POP3D_LINE_TOOLONG (-1) /* more than POP3D_LINE_MAX bytes before LF */
+#define POP3D_LINE_BAD (-2)     /* a complete line held a NUL byte */
 
 typedef struct pop3d_line {
-    size_t  len;			/* bytes in text */
-    int     cr;				/* the last byte kept was a CR (held back) */
-    int     nul;			/* a NUL byte was seen in this line */
-    int     done;			/* text is a finished line; the next feed starts anew */
-    char    text[POP3D_LINE_MAX + 1];
+    size_t len; /* bytes in text */
+    int cr;     /* the last byte kept was a CR (held back) */
+    int nul;    /* a NUL byte was seen in this line */
+    int done;   /* text is a finished line; the next feed starts anew */
+    char text[POP3D_LINE_MAX + 1];
 } pop3d_line_t;
 
 /* pop3d_line_init - start reading a line */
-void    pop3d_line_init(pop3d_line_t *p);
+void pop3d_line_init(pop3d_line_t *p);
 
 /* pop3d_line_feed - use bytes of data[0..len) up to the end of one line;
  * *used_r gets how many. Returns a POP3D_LINE_ result; after DONE, BAD
  * or TOOLONG the next call starts a new line. */
-int     pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_r);
+int pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_r);
 
 #endif

@@ -4,7 +4,7 @@
 #include "pop3d_out.h"
 
 /* pop3d_out_init - start a message */
-void    pop3d_out_init(pop3d_out_t *o, long body_lines)
+void pop3d_out_init(pop3d_out_t *o, long body_lines)
 {
     o->bol = 1;
     o->prev_cr = 0;
@@ -49,7 +49,7 @@ static int out_byte(pop3d_out_t *o, char c, str_t *out)
 }
 
 /* pop3d_out_feed - convert len bytes of the message */
-void    pop3d_out_feed(pop3d_out_t *o, const char *data, size_t len, str_t *out)
+void pop3d_out_feed(pop3d_out_t *o, const char *data, size_t len, str_t *out)
 {
     for (size_t i = 0; i < len && !o->stop; i++)
 	if (out_byte(o, data[i], out) < 0)
@@ -57,7 +57,7 @@ void    pop3d_out_feed(pop3d_out_t *o, const char *data, size_t len, str_t *out)
 }
 
 /* pop3d_out_end - CRLF if needed, then ".CRLF" */
-void    pop3d_out_end(pop3d_out_t *o, str_t *out)
+void pop3d_out_end(pop3d_out_t *o, str_t *out)
 {
     if (!o->bol && !o->stop)
 	str_appends(out, "\r\n");

@@ -63,17 +63,17 @@
 #include "util/msg.h"
 #include "qmgr.h"
 
-int     qmgr_active_count;
+int qmgr_active_count;
 
 static long long qmgr_last_deferred_scan;
 
 /* qmgr_now - wall-clock seconds */
-long    qmgr_now(void)
+long qmgr_now(void)
 {
     struct timeval tv;
 
     gettimeofday(&tv, NULL);
-    return (long) tv.tv_sec;
+    return (long)tv.tv_sec;
 }
 
 /* qmgr_room - may another message come into memory? */
@@ -88,7 +88,7 @@ static void qmgr_take(const char *queue, const char *id)
     const char *why;
 
     if (qmgr_message_find(id) != NULL)
-	return;				/* requeued while still in memory */
+	return; /* requeued while still in memory */
     if (qfile_move(id, queue, MAIL_QUEUE_ACTIVE, &why) < 0) {
 	if (errno != ENOENT)
 	    msg_warn("%s: %s", id, why);
@@ -100,9 +100,9 @@ static void qmgr_take(const char *queue, const char *id)
 /* qmgr_due - is the deferred file's next attempt due? */
 static int qmgr_due(const char *id, long now)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     struct stat st;
-    int     due;
+    int due;
 
     due = stat(qfile_abspath(path, MAIL_QUEUE_DEFERRED, id), &st) == 0 && st.st_mtime <= now;
     str_free(&path);
@@ -113,10 +113,10 @@ static int qmgr_due(const char *id, long now)
  * only those due (all with flush) */
 static void qmgr_scan(const char *queue, int flush)
 {
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     const char *why;
-    long    now = qmgr_now();
-    int     deferred = strcmp(queue, MAIL_QUEUE_DEFERRED) == 0;
+    long now = qmgr_now();
+    int deferred = strcmp(queue, MAIL_QUEUE_DEFERRED) == 0;
     qscan_t *qs;
 
     if (!qmgr_room())
@@ -142,7 +142,7 @@ static void qmgr_flush_all(void)
 static void qmgr_trigger(const char *buf, size_t len, const char *service)
 {
     long long delay_ms = config_time("queue_run_delay") * 1000LL;
-    int     flush = 0;
+    int flush = 0;
 
     for (size_t i = 0; i < len; i++)
 	if (buf[i] == TRIGGER_FLUSH)
@@ -158,7 +158,7 @@ static void qmgr_trigger(const char *buf, size_t len, const char *service)
 }
 
 /* qmgr_trigger_scan - incoming/ and dispatch, outside a wake-up */
-void    qmgr_trigger_scan(void)
+void qmgr_trigger_scan(void)
 {
     qmgr_scan(MAIL_QUEUE_INCOMING, 0);
     qmgr_sched_run();
@@ -168,10 +168,10 @@ void    qmgr_trigger_scan(void)
  * incoming/ and are taken up again from there */
 static void qmgr_recover(void)
 {
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     const char *why;
     qscan_t *qs;
-    int     n = 0;
+    int n = 0;
 
     if ((qs = qscan_open(MAIL_QUEUE_ACTIVE, &why)) == NULL)
 	return;
@@ -212,7 +212,7 @@ static void qmgr_post_init(const char *service)
     event_request_timer(qmgr_deferred_tick, NULL, config_time("queue_run_delay") * 1000L);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = qmgr_pre_init,

@@ -20,37 +20,37 @@
 #include "queue/qfile.h"
 
 /* Recipient states */
-#define QMGR_RCPT_PENDING	0	/* waiting in a destination queue */
-#define QMGR_RCPT_BUSY		1	/* with an agent */
-#define QMGR_RCPT_DONE		2	/* sent or bounced: marked in the file */
-#define QMGR_RCPT_DEFERRED	3	/* try again later */
+#define QMGR_RCPT_PENDING 0  /* waiting in a destination queue */
+#define QMGR_RCPT_BUSY 1     /* with an agent */
+#define QMGR_RCPT_DONE 2     /* sent or bounced: marked in the file */
+#define QMGR_RCPT_DEFERRED 3 /* try again later */
 
 /* Trace flags (queue-file attribute trace_flags) */
-#define QMGR_TRACE_VERIFY	1	/* sendmail -bv: report, do not deliver */
-#define QMGR_TRACE_RECORD	2	/* sendmail -v: deliver and report */
+#define QMGR_TRACE_VERIFY 1 /* sendmail -bv: report, do not deliver */
+#define QMGR_TRACE_RECORD 2 /* sendmail -v: deliver and report */
 
 typedef struct qmgr_rcpt {
-    char   *address;
-    char   *orcpt;			/* NULL if none */
-    char   *notify;			/* NULL if none */
-    off_t   offset;
-    int     state;			/* QMGR_RCPT_* */
+    char *address;
+    char *orcpt;  /* NULL if none */
+    char *notify; /* NULL if none */
+    off_t offset;
+    int state; /* QMGR_RCPT_* */
 } qmgr_rcpt_t;
 
 typedef struct qmgr_message {
-    char    id[QID_BUFSIZE];
-    char   *sender;
-    char   *envid;			/* NULL if none */
-    char   *ret;			/* NULL if none */
+    char id[QID_BUFSIZE];
+    char *sender;
+    char *envid; /* NULL if none */
+    char *ret;   /* NULL if none */
     long long size;
-    long    arrival_sec, arrival_usec;
-    long    active_sec, active_usec;	/* when it entered active/ */
-    int     trace_flags;		/* QMGR_TRACE_* */
-    int     warned;			/* a delay warning was sent */
+    long arrival_sec, arrival_usec;
+    long active_sec, active_usec; /* when it entered active/ */
+    int trace_flags;              /* QMGR_TRACE_* */
+    int warned;                   /* a delay warning was sent */
     qmgr_rcpt_t *rcpts;
-    size_t  rcpt_count;
-    int     refs;			/* entries queued or with an agent */
-    struct qmgr_message *hnext;		/* hash chain */
+    size_t rcpt_count;
+    int refs;                   /* entries queued or with an agent */
+    struct qmgr_message *hnext; /* hash chain */
 } qmgr_message_t;
 
 typedef struct qmgr_transport qmgr_transport_t;
@@ -60,75 +60,74 @@ typedef struct qmgr_dest qmgr_dest_t;
 typedef struct qmgr_entry {
     qmgr_message_t *msg;
     qmgr_dest_t *dest;
-    size_t *idx;			/* indices into msg->rcpts */
-    size_t  count;
+    size_t *idx; /* indices into msg->rcpts */
+    size_t count;
     struct qmgr_entry *next;
 } qmgr_entry_t;
 
 struct qmgr_dest {
-    char   *nexthop;
+    char *nexthop;
     qmgr_transport_t *tp;
     qmgr_entry_t *head, *tail;
-    size_t  queued;			/* entries waiting */
-    int     busy;			/* deliveries under way */
-    double  window;			/* concurrency allowed now */
-    struct qmgr_dest *next, *prev;	/* in tp->dests */
+    size_t queued;                 /* entries waiting */
+    int busy;                      /* deliveries under way */
+    double window;                 /* concurrency allowed now */
+    struct qmgr_dest *next, *prev; /* in tp->dests */
 };
 
 struct qmgr_transport {
-    char   *name;
-    int     maxproc;			/* agents at once */
-    int     busy;
-    int     rcpt_limit;			/* recipients per request */
-    qmgr_dest_t *dests;			/* ring; the head is served next */
+    char *name;
+    int maxproc; /* agents at once */
+    int busy;
+    int rcpt_limit;     /* recipients per request */
+    qmgr_dest_t *dests; /* ring; the head is served next */
     struct qmgr_transport *next;
 };
 
 /* qmgr.c */
-extern int qmgr_active_count;		/* messages in memory */
+extern int qmgr_active_count; /* messages in memory */
 /* qmgr_now - wall-clock seconds */
-long    qmgr_now(void);
+long qmgr_now(void);
 /* qmgr_trigger_scan - scan incoming/ and start deliveries */
-void    qmgr_trigger_scan(void);
+void qmgr_trigger_scan(void);
 
 /* qmgr_message.c */
 /* qmgr_message_find - the in-memory message with this ID, or NULL */
 qmgr_message_t *qmgr_message_find(const char *id);
 /* qmgr_message_load - read active/ID, resolve, queue its recipients */
-void    qmgr_message_load(const char *id);
+void qmgr_message_load(const char *id);
 /* qmgr_message_release - one entry of msg finished; at the last one,
  * finish the message (remove, defer or expire) */
-void    qmgr_message_release(qmgr_message_t *msg);
+void qmgr_message_release(qmgr_message_t *msg);
 /* qmgr_message_defer_rcpt - qmgr itself defers a recipient (table
  * trouble, no agent): defer log record */
-void    qmgr_message_defer_rcpt(qmgr_message_t *msg, size_t i, const char *dsn,
-				const char *reason);
+void qmgr_message_defer_rcpt(qmgr_message_t *msg, size_t i, const char *dsn, const char *reason);
 /* qmgr_message_bounce_rcpts - qmgr itself bounces recipients (error
  * transport, expiry): bounce log records, done marks; 0 ok, -1 */
-int     qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t n,
-				  const char *dsn, const char *const *reasons);
+int qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t n, const char *dsn,
+			      const char *const *reasons);
 
 /* qmgr_sched.c */
 /* qmgr_sched_init - per-transport limits from master.conf */
-void    qmgr_sched_init(void);
+void qmgr_sched_init(void);
 /* qmgr_sched_add - queue recipients idx[0..n) of msg for transport/nexthop */
-void    qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *nexthop,
-		       const size_t *idx, size_t n);
+void qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *nexthop,
+		    const size_t *idx, size_t n);
 /* qmgr_sched_run - start deliveries while limits allow */
-void    qmgr_sched_run(void);
+void qmgr_sched_run(void);
 /* qmgr_sched_done - a delivery of entry ended; ok says whether the
  * destination answered (for its concurrency window) */
-void    qmgr_sched_done(qmgr_entry_t *entry, int ok);
+void qmgr_sched_done(qmgr_entry_t *entry, int ok);
 
 /* qmgr_deliver.c */
 /* qmgr_deliver_start - hand entry to its transport's agent */
-void    qmgr_deliver_start(qmgr_entry_t *entry);
+void qmgr_deliver_start(qmgr_entry_t *entry);
 
 /* qmgr_bounce.c */
 /* qmgr_bounce_flush - send the notices the bounce log of msg calls for;
  * 0 done (or nothing to send), -1 try again later */
-int     qmgr_bounce_flush(qmgr_message_t *msg);
+int qmgr_bounce_flush(qmgr_message_t *msg);
 /* qmgr_bounce_delay_warning - tell the sender that mail is delayed */
-void    qmgr_bounce_delay_warning(qmgr_message_t *msg);
+void qmgr_bounce_delay_warning(qmgr_message_t *msg);
 
 #endif

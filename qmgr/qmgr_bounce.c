@@ -33,21 +33,21 @@
 #include "util/str.h"
 #include "qmgr.h"
 
-#define BOUNCE_FAILURE	1
-#define BOUNCE_DELAY	2
-#define BOUNCE_SUCCESS	3
-#define BOUNCE_REPORT	4		/* verification / sendmail -v */
+#define BOUNCE_FAILURE 1
+#define BOUNCE_DELAY 2
+#define BOUNCE_SUCCESS 3
+#define BOUNCE_REPORT 4 /* verification / sendmail -v */
 
 typedef struct bounce_rcpt {
-    char   *rcpt, *orcpt, *dsn, *action, *reason, *relay;
+    char *rcpt, *orcpt, *dsn, *action, *reason, *relay;
     long long offset;
-    long    time;
+    long time;
 } bounce_rcpt_t;
 
 typedef struct bounce_set {
     bounce_rcpt_t *items;
-    size_t  count;
-    int     kind;			/* BOUNCE_* wanted by the walk */
+    size_t count;
+    int kind; /* BOUNCE_* wanted by the walk */
     const qmgr_message_t *msg;
 } bounce_set_t;
 
@@ -61,7 +61,8 @@ static int bounce_notify_allows(const char *notify, int kind)
     if (strcasestr(notify, "NEVER"))
 	return 0;
     return strcasestr(notify, kind == BOUNCE_FAILURE ? "FAILURE"
-		      : kind == BOUNCE_DELAY ? "DELAY" : "SUCCESS") != NULL;
+			      : kind == BOUNCE_DELAY ? "DELAY"
+						     : "SUCCESS") != NULL;
 }
 
 /* bounce_kind_of - which notice an action belongs to */
@@ -84,8 +85,8 @@ static int bounce_collect_fn(const qlog_entry_t *e, void *context)
     bounce_set_t *set = context;
     bounce_rcpt_t *r = NULL;
 
-    if (*e->rcpt == 0 || bounce_kind_of(e->action, set->msg->trace_flags != 0) != set->kind
-	|| !bounce_notify_allows(e->notify, set->kind))
+    if (*e->rcpt == 0 || bounce_kind_of(e->action, set->msg->trace_flags != 0) != set->kind ||
+	!bounce_notify_allows(e->notify, set->kind))
 	return 0;
     for (size_t i = 0; i < set->count && r == NULL; i++)
 	if (set->items[i].offset == e->offset && strcmp(set->items[i].rcpt, e->rcpt) == 0)
@@ -128,11 +129,11 @@ static void bounce_set_free(bounce_set_t *set)
 
 /* bounce_line - one line of the notice */
 static void bounce_line(cleanup_client_t *cc, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void bounce_line(cleanup_client_t *cc, const char *fmt, ...)
 {
-    str_t  *line = str_new(100);
+    str_t *line = str_new(100);
     va_list ap;
 
     va_start(ap, fmt);
@@ -146,7 +147,7 @@ static void bounce_line(cleanup_client_t *cc, const char *fmt, ...)
 static const char *bounce_date(long when)
 {
     static char buf[64];
-    time_t  t = (time_t) when;
+    time_t t = (time_t)when;
     struct tm tm;
 
     localtime_r(&t, &tm);
@@ -155,13 +156,16 @@ static const char *bounce_date(long when)
 }
 
 static const char *const bounce_subjects[] = {
-    "", "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)",
-    "Successful Mail Delivery Report", "Mail Delivery Status Report",
+    "",
+    "Undelivered Mail Returned to Sender",
+    "Delayed Mail (still being retried)",
+    "Successful Mail Delivery Report",
+    "Mail Delivery Status Report",
 };
 
 /* bounce_header - the notice's own header */
-static void bounce_header(cleanup_client_t *cc, const qmgr_message_t *msg, int kind,
-			  const char *to, const char *boundary)
+static void bounce_header(cleanup_client_t *cc, const qmgr_message_t *msg, int kind, const char *to,
+			  const char *boundary)
 {
     bounce_line(cc, "From: MAILER-DAEMON@%s (Mail Delivery System)", config_str("myhostname"));
     bounce_line(cc, "To: <%s>", to);
@@ -200,7 +204,7 @@ static void bounce_text(cleanup_client_t *cc, const qmgr_message_t *msg, int kin
     bounce_line(cc, "This is the mail system at host %s.", config_str("myhostname"));
     bounce_line(cc, "%s", "");
     for (; (nl = strchr(cp, '\n')) != NULL; cp = nl + 1)
-	cleanup_line(cc, cp, (size_t) (nl - cp), 1);
+	cleanup_line(cc, cp, (size_t)(nl - cp), 1);
     bounce_line(cc, "%s", cp);
     bounce_line(cc, "%s", "");
     bounce_line(cc, "                   The %s program", config_str("mail_name"));
@@ -211,8 +215,8 @@ static void bounce_text(cleanup_client_t *cc, const qmgr_message_t *msg, int kin
 }
 
 /* bounce_status - the message/delivery-status part */
-static void bounce_status(cleanup_client_t *cc, const qmgr_message_t *msg,
-			  const bounce_set_t *set, const char *boundary)
+static void bounce_status(cleanup_client_t *cc, const qmgr_message_t *msg, const bounce_set_t *set,
+			  const char *boundary)
 {
     bounce_line(cc, "--%s", boundary);
     bounce_line(cc, "Content-Description: Delivery report");
@@ -246,16 +250,15 @@ static void bounce_status(cleanup_client_t *cc, const qmgr_message_t *msg,
 static void bounce_original(cleanup_client_t *cc, const qmgr_message_t *msg, int kind,
 			    const char *boundary)
 {
-    str_t  *path = str_new(100), *line = str_new(256);
-    int     headers = (msg->ret && mr_strcaseeq(msg->ret, "HDRS")) || kind != BOUNCE_FAILURE
-	|| msg->size > config_size("bounce_size_limit");
+    str_t *path = str_new(100), *line = str_new(256);
+    int headers = (msg->ret && mr_strcaseeq(msg->ret, "HDRS")) || kind != BOUNCE_FAILURE ||
+		  msg->size > config_size("bounce_size_limit");
     const char *why;
     qfile_t *qf = NULL;
-    int     complete = 1, r;
+    int complete = 1, r;
 
     bounce_line(cc, "--%s", boundary);
-    bounce_line(cc, "Content-Description: %s", headers ? "Message Headers"
-		: "Undelivered Message");
+    bounce_line(cc, "Content-Description: %s", headers ? "Message Headers" : "Undelivered Message");
     bounce_line(cc, "Content-Type: %s", headers ? "text/rfc822-headers" : "message/rfc822");
     bounce_line(cc, "%s", "");
     if (qfile_open(qfile_abspath(path, MAIL_QUEUE_ACTIVE, msg->id), 0, &qf, &why) == QFILE_OK) {
@@ -290,17 +293,17 @@ static const char *bounce_double_sender(void)
 static int bounce_post(const qmgr_message_t *msg, int kind, const bounce_set_t *set)
 {
     const char *to = msg->sender, *env_sender = "", *why;
-    str_t  *reason, *boundary;
+    str_t *reason, *boundary;
     cleanup_client_t *cc;
-    char   *new_id;
-    int     st;
+    char *new_id;
+    int st;
 
     if (*to == 0 || strcmp(to, bounce_double_sender()) == 0) {
 	if (kind != BOUNCE_FAILURE || *to) {
 	    msg_info("%s: undeliverable postmaster notification discarded", msg->id);
 	    return 0;
 	}
-	to = config_str("bounce_notice_recipient");	/* a bounce bounced */
+	to = config_str("bounce_notice_recipient"); /* a bounce bounced */
 	env_sender = bounce_double_sender();
     }
     if ((cc = cleanup_open(CLEANUP_FLAG_NONE, &why)) == NULL) {
@@ -320,8 +323,11 @@ static int bounce_post(const qmgr_message_t *msg, int kind, const bounce_set_t *
     st = cleanup_finish(&cc, reason);
     if (st == CLEANUP_STAT_OK)
 	msg_info("%s: %s %s notification: %s", msg->id, *env_sender ? "postmaster" : "sender",
-		 kind == BOUNCE_FAILURE ? "non-delivery" : kind == BOUNCE_DELAY ? "delay"
-		 : kind == BOUNCE_SUCCESS ? "delivery status" : "delivery status report", new_id);
+		 kind == BOUNCE_FAILURE   ? "non-delivery"
+		 : kind == BOUNCE_DELAY   ? "delay"
+		 : kind == BOUNCE_SUCCESS ? "delivery status"
+					  : "delivery status report",
+		 new_id);
     else
 	msg_warn("%s: notice not accepted by cleanup: %s", msg->id, str_data(reason));
     mr_free(new_id);
@@ -335,7 +341,7 @@ static int bounce_send_kind(qmgr_message_t *msg, const char *queue, int kind)
 {
     bounce_set_t set = {NULL, 0, kind, msg};
     const char *why;
-    int     ret = 0;
+    int ret = 0;
 
     if (qlog_walk(queue, msg->id, bounce_collect_fn, &set, &why) < 0) {
 	msg_warn("%s: %s", msg->id, why);
@@ -348,28 +354,31 @@ static int bounce_send_kind(qmgr_message_t *msg, const char *queue, int kind)
 }
 
 /* qmgr_bounce_flush - the notices the bounce log calls for */
-int     qmgr_bounce_flush(qmgr_message_t *msg)
+int qmgr_bounce_flush(qmgr_message_t *msg)
 {
     if (msg->trace_flags)
 	return bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_REPORT);
     if (bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_FAILURE) < 0)
 	return -1;
     if (*msg->sender)
-	(void) bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_SUCCESS);
+	(void)bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_SUCCESS);
     return 0;
 }
 
 /* qmgr_bounce_delay_warning - one delay notice, remembered in defer/ID */
-void    qmgr_bounce_delay_warning(qmgr_message_t *msg)
+void qmgr_bounce_delay_warning(qmgr_message_t *msg)
 {
-    qlog_entry_t e = {.rcpt = "", .offset = -1, .action = "warned",
-	.reason = "delay warning sent", .time = qmgr_now()};
+    qlog_entry_t e = {.rcpt = "",
+		      .offset = -1,
+		      .action = "warned",
+		      .reason = "delay warning sent",
+		      .time = qmgr_now()};
     const char *why;
 
     msg->warned = 1;
     if (*msg->sender == 0 || msg->trace_flags)
 	return;
-    if (bounce_send_kind(msg, MAIL_QUEUE_DEFER, BOUNCE_DELAY) == 0
-	&& qlog_append(MAIL_QUEUE_DEFER, msg->id, &e, 0, &why) < 0)
+    if (bounce_send_kind(msg, MAIL_QUEUE_DEFER, BOUNCE_DELAY) == 0 &&
+	qlog_append(MAIL_QUEUE_DEFER, msg->id, &e, 0, &why) < 0)
 	msg_warn("%s: %s", msg->id, why);
 }

@@ -30,12 +30,12 @@
 #include "util/str.h"
 #include "qmgr.h"
 
-#define QMGR_CONNECT_TIMEOUT	5
+#define QMGR_CONNECT_TIMEOUT 5
 
 typedef struct qmgr_delivery {
     qmgr_entry_t *entry;
     stream_t *stream;
-    int     fd;
+    int fd;
     deliver_result_t *results;
 } qmgr_delivery_t;
 
@@ -45,9 +45,15 @@ static void qmgr_success_record(qmgr_message_t *msg, size_t i, const deliver_res
 {
     qmgr_rcpt_t *r = msg->rcpts + i;
     qlog_entry_t e = {
-	.rcpt = r->address, .orcpt = r->orcpt ? r->orcpt : "", .notify = r->notify ? r->notify : "",
-	.offset = (long long) r->offset, .dsn = res->dsn, .action = "delivered",
-	.reason = res->reason, .relay = "", .time = qmgr_now(),
+	.rcpt = r->address,
+	.orcpt = r->orcpt ? r->orcpt : "",
+	.notify = r->notify ? r->notify : "",
+	.offset = (long long)r->offset,
+	.dsn = res->dsn,
+	.action = "delivered",
+	.reason = res->reason,
+	.relay = "",
+	.time = qmgr_now(),
     };
     const char *why;
 
@@ -59,9 +65,9 @@ static void qmgr_success_record(qmgr_message_t *msg, size_t i, const deliver_res
 static int qmgr_wants_success(const qmgr_message_t *msg, const qmgr_rcpt_t *r)
 {
     if (msg->trace_flags & QMGR_TRACE_VERIFY)
-	return 0;				/* the agent wrote the record */
-    return (msg->trace_flags & QMGR_TRACE_RECORD)
-	|| (r->notify && strcasestr(r->notify, "SUCCESS") != NULL);
+	return 0; /* the agent wrote the record */
+    return (msg->trace_flags & QMGR_TRACE_RECORD) ||
+	   (r->notify && strcasestr(r->notify, "SUCCESS") != NULL);
 }
 
 /* qmgr_apply - the outcomes of one delivery; 1 if the destination
@@ -70,7 +76,7 @@ static int qmgr_apply(qmgr_delivery_t *dl)
 {
     qmgr_entry_t *e = dl->entry;
     qmgr_message_t *msg = e->msg;
-    int     answered = 0;
+    int answered = 0;
 
     for (size_t k = 0; k < e->count; k++) {
 	qmgr_rcpt_t *r = msg->rcpts + e->idx[k];
@@ -94,7 +100,7 @@ static void qmgr_deliver_timeout(int unused_fd, int event, void *context);
 static void qmgr_delivery_end(qmgr_delivery_t *dl)
 {
     qmgr_entry_t *e = dl->entry;
-    int     ok = qmgr_apply(dl);
+    int ok = qmgr_apply(dl);
 
     if (dl->stream) {
 	event_disable(dl->fd);
@@ -141,7 +147,8 @@ static void qmgr_deliver_reply(int fd, int event, void *context)
 	return;
     }
     if (deliver_reply_decode(l, dl->results, dl->entry->count) < dl->entry->count)
-	msg_warn("%s: malformed reply from %s agent", dl->entry->msg->id, dl->entry->dest->tp->name);
+	msg_warn("%s: malformed reply from %s agent", dl->entry->msg->id,
+		 dl->entry->dest->tp->name);
     attr_list_free(&l);
     qmgr_delivery_end(dl);
 }
@@ -184,13 +191,13 @@ static void qmgr_deliver_greeting(int fd, int event, void *context)
     attr_list_t *l = attr_list_new();
     deliver_job_t job;
     const char *why;
-    int     ok;
+    int ok;
 
     event_disable(fd);
     qmgr_job_fill(&job, jr, dl->entry);
     deliver_job_encode(l, &job);
-    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1
-	&& attr_write(dl->stream, l) == 0;
+    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1 &&
+	 attr_write(dl->stream, l) == 0;
     attr_list_free(&l);
     mr_free(jr);
     if (!ok) {
@@ -201,10 +208,10 @@ static void qmgr_deliver_greeting(int fd, int event, void *context)
 }
 
 /* qmgr_deliver_start - connect and wait for the handshake */
-void    qmgr_deliver_start(qmgr_entry_t *entry)
+void qmgr_deliver_start(qmgr_entry_t *entry)
 {
     qmgr_delivery_t *dl = mr_calloc(1, sizeof(*dl));
-    str_t  *path = str_new(64);
+    str_t *path = str_new(64);
     const char *why;
 
     dl->entry = entry;
@@ -220,7 +227,7 @@ void    qmgr_deliver_start(qmgr_entry_t *entry)
 	return;
     }
     dl->stream = stream_open(dl->fd);
-    stream_set_timeout(dl->stream, (int) config_time("ipc_timeout"));
+    stream_set_timeout(dl->stream, (int)config_time("ipc_timeout"));
     event_enable_read(dl->fd, qmgr_deliver_greeting, dl);
     event_request_timer(qmgr_deliver_timeout, dl, config_time("delivery_time_limit") * 1000L);
 }

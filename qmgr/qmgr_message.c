@@ -26,7 +26,7 @@
 #include "util/str.h"
 #include "qmgr.h"
 
-#define QMGR_HASH_SIZE		4099
+#define QMGR_HASH_SIZE 4099
 
 static qmgr_message_t *qmgr_hash[QMGR_HASH_SIZE];
 
@@ -36,7 +36,7 @@ static qmgr_message_t **qmgr_hash_slot(const char *id)
     unsigned long h = 5381;
 
     for (; *id; id++)
-	h = h * 33 + (unsigned char) *id;
+	h = h * 33 + (unsigned char)*id;
     return qmgr_hash + h % QMGR_HASH_SIZE;
 }
 
@@ -82,7 +82,7 @@ static char *qmgr_attr_dup(const qfile_t *qf, const char *name)
 static int qmgr_warned_fn(const qlog_entry_t *e, void *context)
 {
     if (strcmp(e->action, "warned") == 0)
-	*(int *) context = 1;
+	*(int *)context = 1;
     return 0;
 }
 
@@ -98,13 +98,13 @@ static qmgr_message_t *qmgr_message_new(const char *id, const qfile_t *qf)
     msg->sender = mr_strdup(qf->sender ? qf->sender : "");
     msg->envid = qmgr_attr_dup(qf, "envid");
     msg->ret = qmgr_attr_dup(qf, "ret");
-    msg->trace_flags = (int) attr_get_long(qf->attrs, "trace_flags", 0) & 3;
+    msg->trace_flags = (int)attr_get_long(qf->attrs, "trace_flags", 0) & 3;
     msg->size = qf->size;
     msg->arrival_sec = qf->arrival_sec ? qf->arrival_sec : qid_time(id);
     msg->arrival_usec = qf->arrival_usec;
     gettimeofday(&tv, NULL);
-    msg->active_sec = (long) tv.tv_sec;
-    msg->active_usec = (long) tv.tv_usec;
+    msg->active_sec = (long)tv.tv_sec;
+    msg->active_usec = (long)tv.tv_usec;
     msg->rcpts = mr_calloc(qf->rcpt_count ? qf->rcpt_count : 1, sizeof(*msg->rcpts));
     for (size_t i = 0; i < qf->rcpt_count; i++) {
 	const qfile_rcpt_t *r = qf->rcpts + i;
@@ -117,7 +117,7 @@ static qmgr_message_t *qmgr_message_new(const char *id, const qfile_t *qf)
 	msg->rcpts[msg->rcpt_count].offset = r->offset;
 	msg->rcpt_count++;
     }
-    (void) qlog_walk(MAIL_QUEUE_DEFER, id, qmgr_warned_fn, &msg->warned, &why);
+    (void)qlog_walk(MAIL_QUEUE_DEFER, id, qmgr_warned_fn, &msg->warned, &why);
     msg->hnext = *slot;
     *slot = msg;
     qmgr_active_count++;
@@ -125,18 +125,17 @@ static qmgr_message_t *qmgr_message_new(const char *id, const qfile_t *qf)
 }
 
 /* qmgr_log_status - a status line for what qmgr decided itself */
-static void qmgr_log_status(qmgr_message_t *msg, size_t i, const char *dsn,
-			    const char *status, const char *reason)
+static void qmgr_log_status(qmgr_message_t *msg, size_t i, const char *dsn, const char *status,
+			    const char *reason)
 {
     msg_info("%s: to=<%s>, relay=none, delay=%ld, delays=%ld/%ld/0/0, dsn=%s, status=%s (%s)",
 	     msg->id, msg->rcpts[i].address, qmgr_now() - msg->arrival_sec,
-	     msg->active_sec - msg->arrival_sec, qmgr_now() - msg->active_sec, dsn, status,
-	     reason);
+	     msg->active_sec - msg->arrival_sec, qmgr_now() - msg->active_sec, dsn, status, reason);
 }
 
 /* qmgr_qlog_entry - a log record for recipient i */
-static void qmgr_qlog_entry(qlog_entry_t *e, const qmgr_message_t *msg, size_t i,
-			    const char *dsn, const char *action, const char *reason)
+static void qmgr_qlog_entry(qlog_entry_t *e, const qmgr_message_t *msg, size_t i, const char *dsn,
+			    const char *action, const char *reason)
 {
     const qmgr_rcpt_t *r = msg->rcpts + i;
 
@@ -144,7 +143,7 @@ static void qmgr_qlog_entry(qlog_entry_t *e, const qmgr_message_t *msg, size_t i
     e->rcpt = r->address;
     e->orcpt = r->orcpt ? r->orcpt : "";
     e->notify = r->notify ? r->notify : "";
-    e->offset = (long long) r->offset;
+    e->offset = (long long)r->offset;
     e->dsn = dsn;
     e->action = action;
     e->reason = reason;
@@ -153,8 +152,7 @@ static void qmgr_qlog_entry(qlog_entry_t *e, const qmgr_message_t *msg, size_t i
 }
 
 /* qmgr_message_defer_rcpt - qmgr defers a recipient itself */
-void    qmgr_message_defer_rcpt(qmgr_message_t *msg, size_t i, const char *dsn,
-				const char *reason)
+void qmgr_message_defer_rcpt(qmgr_message_t *msg, size_t i, const char *dsn, const char *reason)
 {
     qlog_entry_t e;
     const char *why;
@@ -171,20 +169,20 @@ static long qmgr_find_qf_rcpt(const qfile_t *qf, off_t offset)
 {
     for (size_t j = 0; j < qf->rcpt_count; j++)
 	if (qf->rcpts[j].offset == offset)
-	    return (long) j;
+	    return (long)j;
     return -1;
 }
 
 /* qmgr_message_bounce_rcpts - bounce log records, then done marks */
-int     qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t n,
-				  const char *dsn, const char *const *reasons)
+int qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t n, const char *dsn,
+			      const char *const *reasons)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     qfile_t *qf = NULL;
     qlog_entry_t e;
     const char *why;
-    long    j = 0;			/* set before any read: qlog_append may fail first */
-    int     ret = 0;
+    long j = 0; /* set before any read: qlog_append may fail first */
+    int ret = 0;
 
     if (qfile_open(qfile_abspath(path, MAIL_QUEUE_ACTIVE, msg->id), 1, &qf, &why) != QFILE_OK) {
 	msg_warn("%s: cannot update queue file: %s", msg->id, why);
@@ -192,12 +190,12 @@ int     qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t
 	return -1;
     }
     for (size_t k = 0; k < n && ret == 0; k++) {
-	size_t  i = idx[k];
+	size_t i = idx[k];
 
 	qmgr_qlog_entry(&e, msg, i, dsn, "failed", reasons[k]);
-	if (qlog_append(MAIL_QUEUE_BOUNCE, msg->id, &e, 1, &why) < 0
-	    || (j = qmgr_find_qf_rcpt(qf, msg->rcpts[i].offset)) < 0
-	    || qfile_rcpt_done(qf, (size_t) j, &why) < 0) {
+	if (qlog_append(MAIL_QUEUE_BOUNCE, msg->id, &e, 1, &why) < 0 ||
+	    (j = qmgr_find_qf_rcpt(qf, msg->rcpts[i].offset)) < 0 ||
+	    qfile_rcpt_done(qf, (size_t)j, &why) < 0) {
 	    msg_warn("%s: %s", msg->id, j < 0 ? "recipient record not found" : why);
 	    ret = -1;
 	    break;
@@ -213,16 +211,16 @@ int     qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t
 /* qmgr_transport_ok - a transport name that can name a socket */
 static int qmgr_transport_ok(const char *name)
 {
-    size_t  n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+    size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-");
 
     return n > 0 && n <= 64 && name[n] == 0;
 }
 
 typedef struct qmgr_group {
-    char   *transport;
-    char   *nexthop;
+    char *transport;
+    char *nexthop;
     size_t *idx;
-    size_t  count;
+    size_t count;
 } qmgr_group_t;
 
 /* qmgr_group_add - put recipient i into the group for transport/nexthop */
@@ -232,8 +230,8 @@ static void qmgr_group_add(qmgr_group_t **groups, size_t *ngroups, const char *t
     qmgr_group_t *g = NULL;
 
     for (size_t k = 0; k < *ngroups && g == NULL; k++)
-	if (strcmp((*groups)[k].transport, transport) == 0
-	    && strcmp((*groups)[k].nexthop, nexthop) == 0)
+	if (strcmp((*groups)[k].transport, transport) == 0 &&
+	    strcmp((*groups)[k].nexthop, nexthop) == 0)
 	    g = *groups + k;
     if (g == NULL) {
 	*groups = mr_reallocarray(*groups, *ngroups + 1, sizeof(**groups));
@@ -247,16 +245,16 @@ static void qmgr_group_add(qmgr_group_t **groups, size_t *ngroups, const char *t
 }
 
 /* qmgr_route_one - resolve recipient i (or apply the content filter) */
-static void qmgr_route_one(qmgr_message_t *msg, size_t i, const char *filter,
-			   resolve_reply_t *rr, qmgr_group_t **groups, size_t *ngroups)
+static void qmgr_route_one(qmgr_message_t *msg, size_t i, const char *filter, resolve_reply_t *rr,
+			   qmgr_group_t **groups, size_t *ngroups)
 {
     const char *why;
-    str_t  *reason;
+    str_t *reason;
 
     if (filter) {
 	const char *colon = strchr(filter, ':');
 
-	str_setn(rr->transport, filter, colon ? (size_t) (colon - filter) : strlen(filter));
+	str_setn(rr->transport, filter, colon ? (size_t)(colon - filter) : strlen(filter));
 	str_set(rr->nexthop, colon ? colon + 1 : "");
     } else if (resolve_addr(msg->rcpts[i].address, rr, &why) < 0) {
 	reason = str_new(100);
@@ -266,9 +264,10 @@ static void qmgr_route_one(qmgr_message_t *msg, size_t i, const char *filter,
 	return;
     }
     if (strcmp(str_data(rr->transport), "error") == 0) {
-	const char *text = *str_data(rr->nexthop) ? str_data(rr->nexthop) : "mail for this address is refused";
+	const char *text =
+	    *str_data(rr->nexthop) ? str_data(rr->nexthop) : "mail for this address is refused";
 
-	(void) qmgr_message_bounce_rcpts(msg, &i, 1, "5.0.0", &text);
+	(void)qmgr_message_bounce_rcpts(msg, &i, 1, "5.0.0", &text);
 	return;
     }
     if (!qmgr_transport_ok(str_data(rr->transport))) {
@@ -284,7 +283,7 @@ static void qmgr_message_route(qmgr_message_t *msg, const qfile_t *qf)
 {
     const char *filter = attr_get(qf->attrs, "content_filter");
     qmgr_group_t *groups = NULL;
-    size_t  ngroups = 0;
+    size_t ngroups = 0;
     resolve_reply_t rr;
 
     if (filter && *filter == 0)
@@ -293,10 +292,9 @@ static void qmgr_message_route(qmgr_message_t *msg, const qfile_t *qf)
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	qmgr_route_one(msg, i, filter, &rr, &groups, &ngroups);
     resolve_reply_free(&rr);
-    msg->refs++;			/* hold the message while queueing */
+    msg->refs++; /* hold the message while queueing */
     for (size_t k = 0; k < ngroups; k++) {
-	qmgr_sched_add(msg, groups[k].transport, groups[k].nexthop, groups[k].idx,
-		       groups[k].count);
+	qmgr_sched_add(msg, groups[k].transport, groups[k].nexthop, groups[k].idx, groups[k].count);
 	mr_free(groups[k].transport);
 	mr_free(groups[k].nexthop);
 	mr_free(groups[k].idx);
@@ -321,8 +319,8 @@ static void qmgr_set_aside(const char *id, const char *problem)
  * interval roughly doubles per attempt) */
 static long qmgr_backoff(long arrival)
 {
-    long    lo = config_time("minimal_backoff_time"), hi = config_time("maximal_backoff_time");
-    long    age = qmgr_now() - arrival;
+    long lo = config_time("minimal_backoff_time"), hi = config_time("maximal_backoff_time");
+    long age = qmgr_now() - arrival;
 
     if (hi < lo)
 	hi = lo;
@@ -332,7 +330,7 @@ static long qmgr_backoff(long arrival)
 /* qmgr_defer_file - active/ -> deferred/ with mtime = next attempt */
 static void qmgr_defer_file(const char *id, long arrival)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     struct timespec ts[2];
     const char *why;
 
@@ -368,12 +366,12 @@ static void qmgr_busy_elsewhere(const char *id)
 }
 
 /* qmgr_message_load - read active/ID and queue its recipients */
-void    qmgr_message_load(const char *id)
+void qmgr_message_load(const char *id)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     qfile_t *qf = NULL;
     const char *why;
-    int     st;
+    int st;
 
     st = qfile_open(qfile_abspath(path, MAIL_QUEUE_ACTIVE, id), 0, &qf, &why);
     str_free(&path);
@@ -394,16 +392,15 @@ void    qmgr_message_load(const char *id)
 	return;
     }
     /* the line log tools (pflogsumm, mailgraph) count messages by */
-    msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id,
-	     qf->sender ? qf->sender : "", qf->size >= 0 ? qf->size : (long long) qf->file_size,
-	     qf->rcpt_count);
+    msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, qf->sender ? qf->sender : "",
+	     qf->size >= 0 ? qf->size : (long long)qf->file_size, qf->rcpt_count);
     qmgr_message_route(qmgr_message_new(id, qf), qf);
     qfile_close(&qf);
 }
 
 typedef struct qmgr_reasons {
     qmgr_message_t *msg;
-    char  **reasons;			/* per recipient: last defer reason */
+    char **reasons; /* per recipient: last defer reason */
 } qmgr_reasons_t;
 
 /* qmgr_reason_fn - remember the last defer reason per recipient */
@@ -412,7 +409,8 @@ static int qmgr_reason_fn(const qlog_entry_t *e, void *context)
     qmgr_reasons_t *r = context;
 
     for (size_t i = 0; i < r->msg->rcpt_count; i++)
-	if (r->msg->rcpts[i].offset == e->offset && strcmp(r->msg->rcpts[i].address, e->rcpt) == 0) {
+	if (r->msg->rcpts[i].offset == e->offset &&
+	    strcmp(r->msg->rcpts[i].address, e->rcpt) == 0) {
 	    mr_free(r->reasons[i]);
 	    r->reasons[i] = mr_strdup(e->reason);
 	}
@@ -424,11 +422,11 @@ static int qmgr_message_expire(qmgr_message_t *msg)
 {
     qmgr_reasons_t r = {msg, mr_calloc(msg->rcpt_count, sizeof(char *))};
     size_t *idx = mr_calloc(msg->rcpt_count, sizeof(size_t)), n = 0;
-    char  **texts = mr_calloc(msg->rcpt_count, sizeof(char *));
+    char **texts = mr_calloc(msg->rcpt_count, sizeof(char *));
     const char *why;
-    int     ret;
+    int ret;
 
-    (void) qlog_walk(MAIL_QUEUE_DEFER, msg->id, qmgr_reason_fn, &r, &why);
+    (void)qlog_walk(MAIL_QUEUE_DEFER, msg->id, qmgr_reason_fn, &r, &why);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
 	if (msg->rcpts[i].state != QMGR_RCPT_DEFERRED)
 	    continue;
@@ -437,7 +435,7 @@ static int qmgr_message_expire(qmgr_message_t *msg)
 			     r.reasons[i] ? r.reasons[i] : "");
 	idx[n++] = i;
     }
-    ret = qmgr_message_bounce_rcpts(msg, idx, n, "5.4.7", (const char *const *) texts);
+    ret = qmgr_message_bounce_rcpts(msg, idx, n, "5.4.7", (const char *const *)texts);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
 	mr_free(r.reasons[i]);
 	mr_free(texts[i]);
@@ -451,7 +449,7 @@ static int qmgr_message_expire(qmgr_message_t *msg)
 /* qmgr_expired - has the message outlived its queue lifetime? */
 static int qmgr_expired(const qmgr_message_t *msg)
 {
-    long    life = config_time(*msg->sender ? "maximal_queue_lifetime" : "bounce_queue_lifetime");
+    long life = config_time(*msg->sender ? "maximal_queue_lifetime" : "bounce_queue_lifetime");
 
     return qmgr_now() - msg->arrival_sec >= life;
 }
@@ -469,16 +467,16 @@ static void qmgr_remove(qmgr_message_t *msg)
 	msg_warn("%s: %s", msg->id, why);
 	return;
     }
-    (void) qlog_remove(MAIL_QUEUE_BOUNCE, msg->id, &why);
-    (void) qlog_remove(MAIL_QUEUE_DEFER, msg->id, &why);
+    (void)qlog_remove(MAIL_QUEUE_BOUNCE, msg->id, &why);
+    (void)qlog_remove(MAIL_QUEUE_DEFER, msg->id, &why);
     msg_info("%s: removed", msg->id);
 }
 
 /* qmgr_message_finish - the last delivery ended: decide the file's fate */
 static void qmgr_message_finish(qmgr_message_t *msg)
 {
-    int     deferred = 0;
-    long    warn = config_time("delay_warning_time");
+    int deferred = 0;
+    long warn = config_time("delay_warning_time");
 
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	if (msg->rcpts[i].state == QMGR_RCPT_DEFERRED)
@@ -496,7 +494,7 @@ static void qmgr_message_finish(qmgr_message_t *msg)
 }
 
 /* qmgr_message_release - one entry done; the last one finishes msg */
-void    qmgr_message_release(qmgr_message_t *msg)
+void qmgr_message_release(qmgr_message_t *msg)
 {
     if (--msg->refs == 0)
 	qmgr_message_finish(msg);

@@ -24,12 +24,12 @@
 #include "util/str.h"
 #include "qmgr.h"
 
-#define QMGR_UNLIMITED	10000		/* maxproc 0 */
+#define QMGR_UNLIMITED 10000 /* maxproc 0 */
 
 static qmgr_transport_t *qmgr_transports;
 
 /* qmgr_sched_init - nothing to prepare (limits are read per transport) */
-void    qmgr_sched_init(void)
+void qmgr_sched_init(void)
 {
 }
 
@@ -41,7 +41,7 @@ void    qmgr_sched_init(void)
  */
 static int qmgr_maxproc(const char *name)
 {
-    int     def = (int) config_int("default_process_limit", 0, 100000);
+    int def = (int)config_int("default_process_limit", 0, 100000);
 
     return def > 0 ? def : QMGR_UNLIMITED;
 }
@@ -57,8 +57,7 @@ static qmgr_transport_t *qmgr_transport_get(const char *name)
     tp = mr_calloc(1, sizeof(*tp));
     tp->name = mr_strdup(name);
     tp->maxproc = qmgr_maxproc(name);
-    tp->rcpt_limit = (int) config_int("default_destination_recipient_limit", 1,
-				      DELIVER_MAX_RCPT);
+    tp->rcpt_limit = (int)config_int("default_destination_recipient_limit", 1, DELIVER_MAX_RCPT);
     tp->next = qmgr_transports;
     qmgr_transports = tp;
     return tp;
@@ -78,7 +77,7 @@ static qmgr_dest_t *qmgr_dest_get(qmgr_transport_t *tp, const char *nexthop)
     d = mr_calloc(1, sizeof(*d));
     d->nexthop = mr_strdup(nexthop);
     d->tp = tp;
-    d->window = (double) config_int("initial_destination_concurrency", 1, 1000);
+    d->window = (double)config_int("initial_destination_concurrency", 1, 1000);
     if (tp->dests == NULL) {
 	d->next = d->prev = d;
 	tp->dests = d;
@@ -111,18 +110,18 @@ static void qmgr_dest_drop(qmgr_dest_t *d)
 }
 
 /* qmgr_sched_add - split recipients into entries of at most rcpt_limit */
-void    qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *nexthop,
-		       const size_t *idx, size_t n)
+void qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *nexthop,
+		    const size_t *idx, size_t n)
 {
     qmgr_transport_t *tp = qmgr_transport_get(transport);
     qmgr_dest_t *d = qmgr_dest_get(tp, nexthop);
 
-    for (size_t off = 0; off < n; off += (size_t) tp->rcpt_limit) {
+    for (size_t off = 0; off < n; off += (size_t)tp->rcpt_limit) {
 	qmgr_entry_t *e = mr_calloc(1, sizeof(*e));
 
 	e->msg = msg;
 	e->dest = d;
-	e->count = n - off < (size_t) tp->rcpt_limit ? n - off : (size_t) tp->rcpt_limit;
+	e->count = n - off < (size_t)tp->rcpt_limit ? n - off : (size_t)tp->rcpt_limit;
 	e->idx = mr_calloc(e->count, sizeof(size_t));
 	memcpy(e->idx, idx + off, e->count * sizeof(size_t));
 	if (d->tail)
@@ -143,8 +142,8 @@ static qmgr_dest_t *qmgr_dest_next(qmgr_transport_t *tp)
     if (d == NULL)
 	return NULL;
     do {
-	if (d->head && d->busy < (int) d->window) {
-	    tp->dests = d->next;		/* the next one goes first next time */
+	if (d->head && d->busy < (int)d->window) {
+	    tp->dests = d->next; /* the next one goes first next time */
 	    return d;
 	}
     } while ((d = d->next) != tp->dests);
@@ -152,7 +151,7 @@ static qmgr_dest_t *qmgr_dest_next(qmgr_transport_t *tp)
 }
 
 /* qmgr_sched_run - start deliveries while the limits allow */
-void    qmgr_sched_run(void)
+void qmgr_sched_run(void)
 {
     for (qmgr_transport_t *tp = qmgr_transports; tp; tp = tp->next) {
 	qmgr_dest_t *d;
@@ -172,10 +171,10 @@ void    qmgr_sched_run(void)
 }
 
 /* qmgr_sched_done - a delivery ended: window feedback, free the entry */
-void    qmgr_sched_done(qmgr_entry_t *entry, int ok)
+void qmgr_sched_done(qmgr_entry_t *entry, int ok)
 {
     qmgr_dest_t *d = entry->dest;
-    double  limit = (double) config_int("default_destination_concurrency_limit", 1, 1000);
+    double limit = (double)config_int("default_destination_concurrency_limit", 1, 1000);
     qmgr_message_t *msg = entry->msg;
 
     d->busy--;

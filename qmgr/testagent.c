@@ -39,7 +39,7 @@
 
 typedef struct testagent_seen {
     const deliver_rcpt_t *r;
-    int     found;
+    int found;
 } testagent_seen_t;
 
 /* testagent_seen_fn - a defer record for this recipient exists */
@@ -47,7 +47,7 @@ static int testagent_seen_fn(const qlog_entry_t *e, void *context)
 {
     testagent_seen_t *seen = context;
 
-    if (strcmp(e->rcpt, seen->r->address) == 0 && e->offset == (long long) seen->r->offset)
+    if (strcmp(e->rcpt, seen->r->address) == 0 && e->offset == (long long)seen->r->offset)
 	seen->found = 1;
     return 0;
 }
@@ -58,7 +58,7 @@ static int testagent_tried(deliver_request_t *req, deliver_rcpt_t *r)
     testagent_seen_t seen = {r, 0};
     const char *why;
 
-    (void) qlog_walk(MAIL_QUEUE_DEFER, req->queue_id, testagent_seen_fn, &seen, &why);
+    (void)qlog_walk(MAIL_QUEUE_DEFER, req->queue_id, testagent_seen_fn, &seen, &why);
     return seen.found;
 }
 
@@ -66,20 +66,20 @@ static int testagent_tried(deliver_request_t *req, deliver_rcpt_t *r)
 static int testagent_write(deliver_request_t *req, deliver_rcpt_t *r)
 {
     static unsigned seq;
-    str_t  *dir = str_new(100), *tmp = str_new(100), *path = str_new(100);
-    str_t  *line = str_new(256);
+    str_t *dir = str_new(100), *tmp = str_new(100), *path = str_new(100);
+    str_t *line = str_new(256);
     const char *why;
-    int     fd, complete, ret = -1, n;
+    int fd, complete, ret = -1, n;
 
     str_printf(dir, "%s/testagent/%s", config_str("data_directory"),
 	       *req->nexthop ? req->nexthop : "-");
-    (void) mkdir(str_data(dir), 0755);
+    (void)mkdir(str_data(dir), 0755);
     str_appendf(dir, "/%s", r->address);
-    (void) mkdir(str_data(dir), 0755);
-    str_printf(path, "%s/%s.%lld.%ld.%u", str_data(dir), req->queue_id,
-	       (long long) r->offset, (long) getpid(), seq++);
+    (void)mkdir(str_data(dir), 0755);
+    str_printf(path, "%s/%s.%lld.%ld.%u", str_data(dir), req->queue_id, (long long)r->offset,
+	       (long)getpid(), seq++);
     str_printf(tmp, "%s.tmp", str_data(path));
-    if ((fd = safe_open(str_data(tmp), O_WRONLY | O_CREAT, 0644, (uid_t) -1, &why)) >= 0) {
+    if ((fd = safe_open(str_data(tmp), O_WRONLY | O_CREAT, 0644, (uid_t)-1, &why)) >= 0) {
 	stream_t *out = stream_open(fd);
 
 	while ((n = qfile_line(req->qf, line, 65536, &complete, &why)) > 0) {
@@ -87,8 +87,8 @@ static int testagent_write(deliver_request_t *req, deliver_rcpt_t *r)
 	    if (complete)
 		stream_write(out, "\n", 1);
 	}
-	if (n == 0 && stream_flush(out) == 0 && fsync(fd) == 0
-	    && rename(str_data(tmp), str_data(path)) == 0)
+	if (n == 0 && stream_flush(out) == 0 && fsync(fd) == 0 &&
+	    rename(str_data(tmp), str_data(path)) == 0)
 	    ret = 0;
 	stream_close(&out);
     }
@@ -105,10 +105,10 @@ static int testagent_write(deliver_request_t *req, deliver_rcpt_t *r)
 static void testagent_one(deliver_request_t *req, size_t i)
 {
     deliver_rcpt_t *r = req->rcpts + i;
-    int     verify = (req->flags & DELIVER_FLAG_VERIFY) != 0;
+    int verify = (req->flags & DELIVER_FLAG_VERIFY) != 0;
 
-    if (strncmp(r->address, "defer", 5) == 0
-	|| (strncmp(r->address, "retry", 5) == 0 && !testagent_tried(req, r)))
+    if (strncmp(r->address, "defer", 5) == 0 ||
+	(strncmp(r->address, "retry", 5) == 0 && !testagent_tried(req, r)))
 	deliver_deferred(req, i, "testagent", "4.2.0", "test agent: deferred as asked");
     else if (strncmp(r->address, "bounce", 6) == 0)
 	deliver_bounced(req, i, "testagent", "5.1.1", "test agent: no such user");
@@ -136,7 +136,7 @@ static void testagent_service(stream_t *client, const char *service)
     deliver_request_done(client, &req);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.service = testagent_service,

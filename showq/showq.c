@@ -27,8 +27,8 @@
  * Privileges: runs as mail_owner (master.conf: unpriv y), and refuses to
  * run as root: it needs nothing more than read access to the queue. It
  * is chrooted into queue_directory in the shipped master.conf (the time
- * zone is loaded before the chroot, for the arrival times it prints). One client at a time per process
- * (single_server_main); master starts more, up to the maxproc column.
+ * zone is loaded before the chroot, for the arrival times it prints). One client at a time per
+ * process (single_server_main); master starts more, up to the maxproc column.
  *
  * Parameters: queue_directory, hash_queue_names, hash_queue_depth, and
  * those of the server skeleton (max_use, max_idle, ipc_timeout).
@@ -49,7 +49,8 @@ static void showq_post_init(const char *service)
 {
     if (geteuid() == 0)
 	msg_fatal("showq must not run as root: set the unpriv column of the "
-		  "%s service to y in master.conf", service);
+		  "%s service to y in master.conf",
+		  service);
 }
 
 /* showq_json - 1 for request=json, 0 for request=list, -1 for anything else */
@@ -69,7 +70,7 @@ static int showq_json(const attr_list_t *req)
 static void showq_service(stream_t *client, const char *service)
 {
     attr_list_t *req = attr_list_new();
-    int     json;
+    int json;
 
     if (attr_send_protocol(client, MAIL_PROTO_SHOWQ) < 0) {
 	msg_warn("lost the client before the handshake");
@@ -83,7 +84,7 @@ static void showq_service(stream_t *client, const char *service)
     attr_list_free(&req);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.post_init = showq_post_init,

@@ -60,12 +60,12 @@ static void smtp_report(deliver_request_t *req, size_t i, const smtp_dest_t *d,
 			const smtp_rcpt_t *rc)
 {
     const smtp_reply_t *r = &rc->reply;
-    int     class = r->code ? r->code / 100 : r->dsn[0] - '0';
-    str_t  *why = str_new(256);
+    int class = r->code ? r->code / 100 : r->dsn[0] - '0';
+    str_t *why = str_new(256);
 
     if (r->code && class != 2)
-	str_printf(why, "host %s said: %s (in reply to %s command)", d->relay,
-		   str_data(r->text), rc->stage ? rc->stage : "end of DATA");
+	str_printf(why, "host %s said: %s (in reply to %s command)", d->relay, str_data(r->text),
+		   rc->stage ? rc->stage : "end of DATA");
     else
 	str_set(why, str_data(r->text));
     if (class == 2)
@@ -84,8 +84,8 @@ static void smtp_session_fail(smtp_state_t *st, const smtp_dest_t *d, const smtp
 			      const char *stage)
 {
     if (r->code)
-	str_printf(st->why, "host %s said: %s (in reply to %s)", d->relay,
-		   str_data(r->text), stage);
+	str_printf(st->why, "host %s said: %s (in reply to %s)", d->relay, str_data(r->text),
+		   stage);
     else
 	str_printf(st->why, "%s while talking to %s", str_data(r->text), d->relay);
     snprintf(st->dsn, sizeof(st->dsn), "%s", r->dsn[0] ? r->dsn : "4.4.2");
@@ -94,33 +94,31 @@ static void smtp_session_fail(smtp_state_t *st, const smtp_dest_t *d, const smtp
 /* smtp_tls_log - "Trusted/Untrusted TLS connection established to ..." */
 static void smtp_tls_log(const smtp_state_t *st, const smtp_dest_t *d, const tls_conn_t *conn)
 {
-    str_t  *desc = str_new(128);
+    str_t *desc = str_new(128);
 
     if (conn)
 	tls_conn_describe(conn, desc);
     msg_info("%s: %s TLS connection established to %s: %s", st->req->queue_id,
-	     conn && tls_conn_verified(conn) ? "Trusted" : "Untrusted", d->relay,
-	     str_data(desc));
+	     conn && tls_conn_verified(conn) ? "Trusted" : "Untrusted", d->relay, str_data(desc));
     str_free(&desc);
 }
 
 /* smtp_tls - STARTTLS per the security level: 1 go on, 0 give up */
 static int smtp_tls(smtp_state_t *st, smtp_client_t *c, const smtp_dest_t *d, smtp_reply_t *r)
 {
-    int     offered = (smtp_client_ext(c) & SMTP_EXT_STARTTLS) != 0;
+    int offered = (smtp_client_ext(c) & SMTP_EXT_STARTTLS) != 0;
 
-    if (smtp_tls_level == TLS_LEV_NONE
-	|| (smtp_tls_level == TLS_LEV_MAY && (!offered || smtp_tls_ctx == NULL)))
+    if (smtp_tls_level == TLS_LEV_NONE ||
+	(smtp_tls_level == TLS_LEV_MAY && (!offered || smtp_tls_ctx == NULL)))
 	return 1;
     if (!offered || smtp_tls_ctx == NULL) {
 	str_printf(st->why, "TLS is required, but %s host %s",
-		   offered ? "the TLS client is not set up for" : "was not offered by",
-		   d->relay);
+		   offered ? "the TLS client is not set up for" : "was not offered by", d->relay);
 	snprintf(st->dsn, sizeof(st->dsn), "4.7.4");
 	return 0;
     }
-    if (smtp_client_starttls(c, smtp_tls_ctx, d->host, smtp_tls_level >= TLS_LEV_VERIFY, r) != 1
-	|| smtp_client_hello(c, st->helo, r) != 1) {
+    if (smtp_client_starttls(c, smtp_tls_ctx, d->host, smtp_tls_level >= TLS_LEV_VERIFY, r) != 1 ||
+	smtp_client_hello(c, st->helo, r) != 1) {
 	smtp_session_fail(st, d, r, "STARTTLS");
 	return 0;
     }
@@ -136,9 +134,9 @@ static smtp_client_t *smtp_session_open(smtp_state_t *st, const smtp_dest_t *d)
     smtp_reply_t r;
     const char *err;
 
-    if ((c = smtp_client_connect(d->connect, st->lmtp, st->connect_timeout,
-				 st->reply_timeout, &err)) == NULL) {
-	const char *colon = strrchr(err, ':');	/* "connect to X: why" */
+    if ((c = smtp_client_connect(d->connect, st->lmtp, st->connect_timeout, st->reply_timeout,
+				 &err)) == NULL) {
+	const char *colon = strrchr(err, ':'); /* "connect to X: why" */
 
 	str_printf(st->why, "connect to %s: %s", d->relay, colon ? colon + 2 : err);
 	snprintf(st->dsn, sizeof(st->dsn), "4.4.1");
@@ -174,11 +172,16 @@ static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_
     deliver_request_t *req = st->req;
     smtp_rcpt_t *rcpts = mr_calloc(req->rcpt_count, sizeof(*rcpts));
     smtp_msg_t msg = {
-	.sender = req->sender, .size = req->size, .eightbit = smtp_eightbit(req),
-	.ret = req->ret, .envid = req->envid, .line = smtp_qf_line, .ctx = req->qf,
+	.sender = req->sender,
+	.size = req->size,
+	.eightbit = smtp_eightbit(req),
+	.ret = req->ret,
+	.envid = req->envid,
+	.line = smtp_qf_line,
+	.ctx = req->qf,
 	.rcpt_only = (req->flags & DELIVER_FLAG_VERIFY) != 0,
     };
-    int     ret;
+    int ret;
 
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	rcpts[i].address = req->rcpts[i].address;
@@ -206,8 +209,8 @@ static void smtp_deliver(smtp_state_t *st)
 
     if ((dl = smtp_dest_resolve(st->req->nexthop, st->lmtp, &dsn, &err)) == NULL) {
 	for (size_t i = 0; i < st->req->rcpt_count; i++)
-	    (dsn[0] == '5' ? deliver_bounced : deliver_deferred)
-		(st->req, i, "none", dsn, "%s", err);
+	    (dsn[0] == '5' ? deliver_bounced : deliver_deferred)(st->req, i, "none", dsn, "%s",
+								 err);
 	return;
     }
     for (size_t n = 0; n < dl->count; n++) {
@@ -222,8 +225,8 @@ static void smtp_deliver(smtp_state_t *st)
 	return;
     }
     for (size_t i = 0; i < st->req->rcpt_count; i++)
-	(st->dsn[0] == '5' ? deliver_bounced : deliver_deferred)
-	    (st->req, i, "none", st->dsn, "%s", str_data(st->why));
+	(st->dsn[0] == '5' ? deliver_bounced : deliver_deferred)(st->req, i, "none", st->dsn, "%s",
+								 str_data(st->why));
     smtp_dest_free(&dl);
 }
 
@@ -236,8 +239,8 @@ static void smtp_service(stream_t *client, const char *service)
 	return;
     st.lmtp = strcmp(service, "lmtp") == 0 || strcmp(st.req->transport, "lmtp") == 0;
     st.helo = config_str("smtp_helo_name");
-    st.connect_timeout = (int) config_time("smtp_connect_timeout");
-    st.reply_timeout = (int) config_time("smtp_reply_timeout");
+    st.connect_timeout = (int)config_time("smtp_connect_timeout");
+    st.reply_timeout = (int)config_time("smtp_reply_timeout");
     st.why = str_new(256);
     str_set(st.why, "no destination to try");
     snprintf(st.dsn, sizeof(st.dsn), "4.4.3");
@@ -252,13 +255,13 @@ static void smtp_pre_init(const char *service)
     const char *err;
 
     smtp_tls_level = tls_mail_level("smtp_tls_security_level");
-    if (smtp_tls_level != TLS_LEV_NONE
-	&& (smtp_tls_ctx = tls_mail_client_init("smtp", &err)) == NULL)
+    if (smtp_tls_level != TLS_LEV_NONE &&
+	(smtp_tls_ctx = tls_mail_client_init("smtp", &err)) == NULL)
 	msg_warn("TLS client disabled: %s", err);
     smtp_dest_init();
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = smtp_pre_init,

@@ -22,7 +22,7 @@
 #include "util/mymalloc.h"
 
 /* smtp_dest_init - the resolver, while resolv.conf is readable */
-void    smtp_dest_init(void)
+void smtp_dest_init(void)
 {
     const char *err;
 
@@ -31,8 +31,8 @@ void    smtp_dest_init(void)
 }
 
 /* smtp_dest_add - append one destination */
-static void smtp_dest_add(smtp_dest_list_t *dl, const char *host, const char *addr,
-			  int family, const char *port)
+static void smtp_dest_add(smtp_dest_list_t *dl, const char *host, const char *addr, int family,
+			  const char *port)
 {
     smtp_dest_t *d;
 
@@ -53,9 +53,9 @@ static int smtp_dest_host(smtp_dest_list_t *dl, const char *host, const char *po
 			  const char **error_r)
 {
     unsigned char bin[sizeof(struct in6_addr)];
-    char  **addrs;
-    size_t  count;
-    int     ret;
+    char **addrs;
+    size_t count;
+    int ret;
 
     if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1) {
 	smtp_dest_add(dl, host, host, strchr(host, ':') ? AF_INET6 : AF_INET, port);
@@ -75,8 +75,8 @@ static int smtp_dest_mx(smtp_dest_list_t *dl, const char *domain, const char *po
 			const char **error_r)
 {
     dns_mx_t *mx;
-    size_t  count;
-    int     ret, any = DNS_RETRY;
+    size_t count;
+    int ret, any = DNS_RETRY;
 
     if ((ret = dns_lookup_mx(domain, &mx, &count, error_r)) == DNS_NODATA)
 	return smtp_dest_host(dl, domain, port, error_r);
@@ -107,7 +107,7 @@ static const char *smtp_dest_dsn(int ret)
  * host was in brackets (no MX lookup) */
 static int smtp_dest_split(char *hop, char **host_r, const char **port_r)
 {
-    char   *colon;
+    char *colon;
 
     if (hop[0] == '[' && (colon = strchr(hop, ']')) != NULL) {
 	*colon = 0;
@@ -130,19 +130,19 @@ smtp_dest_list_t *smtp_dest_resolve(const char *nexthop, int lmtp, const char **
 				    const char **error_r)
 {
     smtp_dest_list_t *dl = mr_calloc(1, sizeof(*dl));
-    char   *hop = mr_strdup(nexthop), *host;
+    char *hop = mr_strdup(nexthop), *host;
     const char *port = lmtp ? "24" : "25";
 
     if (strncmp(hop, "unix:", 5) == 0) {
 	smtp_dest_add(dl, "localhost", hop + 5, AF_UNIX, NULL);
     } else {
-	int     bracket = smtp_dest_split(hop, &host, &port), ret;
+	int bracket = smtp_dest_split(hop, &host, &port), ret;
 
 	if (*host == 0 || strspn(port, "0123456789") != strlen(port)) {
 	    *error_r = "malformed next hop";
 	    *dsn_r = "4.3.5";
 	} else if ((ret = bracket ? smtp_dest_host(dl, host, port, error_r)
-		    : smtp_dest_mx(dl, host, port, error_r)) != DNS_OK) {
+				  : smtp_dest_mx(dl, host, port, error_r)) != DNS_OK) {
 	    *dsn_r = smtp_dest_dsn(ret);
 	}
     }
@@ -156,7 +156,7 @@ smtp_dest_list_t *smtp_dest_resolve(const char *nexthop, int lmtp, const char **
 }
 
 /* smtp_dest_free - free the list */
-void    smtp_dest_free(smtp_dest_list_t **dlp)
+void smtp_dest_free(smtp_dest_list_t **dlp)
 {
     smtp_dest_list_t *dl = *dlp;
 

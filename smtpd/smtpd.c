@@ -63,11 +63,11 @@
 
 const char *var_myhostname;
 long long var_message_size_limit;
-int     var_smtpd_recipient_limit;
-int     var_line_length_limit;
-int     var_smtpd_timeout;
-int     var_dot_mode;
-int     var_reject_unauth_pipelining;
+int var_smtpd_recipient_limit;
+int var_line_length_limit;
+int var_smtpd_timeout;
+int var_dot_mode;
+int var_reject_unauth_pipelining;
 static int var_soft_error_limit;
 static int var_hard_error_limit;
 static int var_error_sleep_time;
@@ -75,12 +75,11 @@ static int var_pregreet_wait;
 
 /* Command counters for the disconnect log line, in Postfix's order */
 static smtpd_count_t smtpd_counts[] = {
-    {"helo", 0, 0}, {"ehlo", 0, 0}, {"starttls", 0, 0}, {"auth", 0, 0},
-    {"mail", 0, 0}, {"rcpt", 0, 0}, {"bdat", 0, 0}, {"data", 0, 0},
-    {"rset", 0, 0}, {"noop", 0, 0}, {"vrfy", 0, 0}, {"help", 0, 0},
-    {"quit", 0, 0}, {"unknown", 0, 0},
+    {"helo", 0, 0}, {"ehlo", 0, 0}, {"starttls", 0, 0}, {"auth", 0, 0},    {"mail", 0, 0},
+    {"rcpt", 0, 0}, {"bdat", 0, 0}, {"data", 0, 0},     {"rset", 0, 0},    {"noop", 0, 0},
+    {"vrfy", 0, 0}, {"help", 0, 0}, {"quit", 0, 0},     {"unknown", 0, 0},
 };
-#define SMTPD_NCOUNTS	(sizeof(smtpd_counts) / sizeof(smtpd_counts[0]))
+#define SMTPD_NCOUNTS (sizeof(smtpd_counts) / sizeof(smtpd_counts[0]))
 
 /*
  * smtpd_vreply - format and send one reply line. A complete reply is
@@ -95,13 +94,13 @@ static void smtpd_vreply(smtpd_state_t *st, int flush, const char *fmt, va_list 
     str_reset(st->buf);
     str_vappendf(st->buf, fmt, ap);
     str_appends(st->buf, "\r\n");
-    if (stream_write(st->client, str_data(st->buf), str_len(st->buf)) < 0
-	|| (flush && stream_pending(st->client) == 0 && stream_flush(st->client) < 0))
+    if (stream_write(st->client, str_data(st->buf), str_len(st->buf)) < 0 ||
+	(flush && stream_pending(st->client) == 0 && stream_flush(st->client) < 0))
 	st->done = 1;
 }
 
 /* smtpd_reply - one complete reply (or its last line) */
-void    smtpd_reply(smtpd_state_t *st, const char *fmt, ...)
+void smtpd_reply(smtpd_state_t *st, const char *fmt, ...)
 {
     va_list ap;
 
@@ -111,7 +110,7 @@ void    smtpd_reply(smtpd_state_t *st, const char *fmt, ...)
 }
 
 /* smtpd_reply_more - a non-final line of a multi-line reply */
-void    smtpd_reply_more(smtpd_state_t *st, const char *fmt, ...)
+void smtpd_reply_more(smtpd_state_t *st, const char *fmt, ...)
 {
     va_list ap;
 
@@ -121,9 +120,9 @@ void    smtpd_reply_more(smtpd_state_t *st, const char *fmt, ...)
 }
 
 /* smtpd_count - count one command */
-void    smtpd_count(smtpd_state_t *st, const char *name, int ok)
+void smtpd_count(smtpd_state_t *st, const char *name, int ok)
 {
-    (void) st;
+    (void)st;
     for (size_t i = 0; i < SMTPD_NCOUNTS; i++) {
 	if (strcmp(smtpd_counts[i].name, name) == 0) {
 	    smtpd_counts[i].total++;
@@ -134,7 +133,7 @@ void    smtpd_count(smtpd_state_t *st, const char *name, int ok)
 }
 
 /* smtpd_error - count an error reply; delay or hang up past the limits */
-void    smtpd_error(smtpd_state_t *st)
+void smtpd_error(smtpd_state_t *st)
 {
     st->errors++;
     if (st->errors >= smtpd_guard_hard_limit(var_hard_error_limit)) {
@@ -144,17 +143,17 @@ void    smtpd_error(smtpd_state_t *st)
     } else if (st->errors >= var_soft_error_limit && var_error_sleep_time > 0) {
 	if (stream_flush(st->client) < 0)
 	    st->done = 1;
-	sleep((unsigned) var_error_sleep_time);
+	sleep((unsigned)var_error_sleep_time);
     }
 }
 
 /* smtpd_lost - the client went away or went quiet */
-void    smtpd_lost(smtpd_state_t *st)
+void smtpd_lost(smtpd_state_t *st)
 {
     if (stream_timedout(st->client)) {
 	msg_info("timeout after %s from %s", st->where, st->namaddr);
 	stream_clear_error(st->client);
-	smtpd_guard_command(st);		/* a new deadline for the reply */
+	smtpd_guard_command(st); /* a new deadline for the reply */
 	smtpd_reply(st, "421 4.4.2 %s Error: timeout exceeded", var_myhostname);
     } else {
 	msg_info("lost connection after %s from %s", st->where, st->namaddr);
@@ -163,7 +162,7 @@ void    smtpd_lost(smtpd_state_t *st)
 }
 
 /* smtpd_bare_lf - smtpd_forbid_bare_newline = yes and a bare LF came */
-void    smtpd_bare_lf(smtpd_state_t *st)
+void smtpd_bare_lf(smtpd_state_t *st)
 {
     msg_info("disconnect: bare <LF> received from %s after %s", st->namaddr, st->where);
     smtpd_reply(st, "521 5.5.2 %s Error: bare <LF> received", var_myhostname);
@@ -174,34 +173,33 @@ void    smtpd_bare_lf(smtpd_state_t *st)
 static const char *smtpd_printable(const char *data, size_t len)
 {
     static char buf[128];
-    size_t  i, n = 0;
+    size_t i, n = 0;
 
     for (i = 0; i < len && n + 5 < sizeof(buf); i++) {
-	unsigned char ch = (unsigned char) data[i];
+	unsigned char ch = (unsigned char)data[i];
 
 	if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-	    buf[n++] = (char) ch;
+	    buf[n++] = (char)ch;
 	else
-	    n += (size_t) snprintf(buf + n, sizeof(buf) - n, "\\%03o", ch);
+	    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\\%03o", ch);
     }
     buf[n] = 0;
     return buf;
 }
 
 /* smtpd_improper_pipelining - input that arrived before our reply */
-int     smtpd_improper_pipelining(smtpd_state_t *st, const char *after)
+int smtpd_improper_pipelining(smtpd_state_t *st, const char *after)
 {
-    char    peek[100];
+    char peek[100];
     ssize_t n;
 
     if (!var_reject_unauth_pipelining || stream_wait_readable(st->client, 0) <= 0)
 	return 0;
     if ((n = stream_read(st->client, peek, sizeof(peek))) <= 0)
-	return 0;			/* hang-up: the next read reports it */
-    msg_info("improper command pipelining after %s from %s: %s", after,
-	     st->namaddr, smtpd_printable(peek, (size_t) n));
-    smtpd_reply(st, "554 5.5.0 %s Error: improper use of SMTP command pipelining",
-		var_myhostname);
+	return 0; /* hang-up: the next read reports it */
+    msg_info("improper command pipelining after %s from %s: %s", after, st->namaddr,
+	     smtpd_printable(peek, (size_t)n));
+    smtpd_reply(st, "554 5.5.0 %s Error: improper use of SMTP command pipelining", var_myhostname);
     st->done = 1;
     return 1;
 }
@@ -209,23 +207,22 @@ int     smtpd_improper_pipelining(smtpd_state_t *st, const char *after)
 /* smtpd_pregreet - with smtpd_pregreet_wait, is the client talking first? */
 static int smtpd_pregreet(smtpd_state_t *st)
 {
-    char    peek[100];
+    char peek[100];
     ssize_t n;
 
-    if (var_pregreet_wait <= 0
-	|| stream_wait_readable(st->client, var_pregreet_wait * 1000) <= 0)
+    if (var_pregreet_wait <= 0 || stream_wait_readable(st->client, var_pregreet_wait * 1000) <= 0)
 	return 0;
     n = stream_read(st->client, peek, sizeof(peek));
     if (n <= 0)
-	return 1;				/* hung up before the greeting */
+	return 1; /* hung up before the greeting */
     msg_info("PREGREET %zd after greeting pause from %s: %s", n, st->namaddr,
-	     smtpd_printable(peek, (size_t) n));
+	     smtpd_printable(peek, (size_t)n));
     smtpd_reply(st, "554 5.5.0 %s Error: talking before the greeting", var_myhostname);
     return 1;
 }
 
 /* smtpd_reset - forget the mail transaction */
-void    smtpd_reset(smtpd_state_t *st)
+void smtpd_reset(smtpd_state_t *st)
 {
     smtpd_data_abort(st);
     mr_free(st->sender);
@@ -246,7 +243,7 @@ void    smtpd_reset(smtpd_state_t *st)
 /* smtpd_log_disconnect - "disconnect from X ehlo=1 ... commands=N" */
 static void smtpd_log_disconnect(smtpd_state_t *st)
 {
-    int     ok = 0, total = 0;
+    int ok = 0, total = 0;
 
     str_reset(st->buf);
     for (size_t i = 0; i < SMTPD_NCOUNTS; i++) {
@@ -272,13 +269,13 @@ static void smtpd_log_disconnect(smtpd_state_t *st)
 /* smtpd_read_command - read one bounded command line and dispatch it */
 static void smtpd_read_command(smtpd_state_t *st)
 {
-    char   *data;
-    size_t  len;
-    int     crlf;
+    char *data;
+    size_t len;
+    int crlf;
 
     str_reset(st->line);
     smtpd_guard_command(st);
-    switch (stream_read_line(st->client, st->line, (size_t) var_line_length_limit)) {
+    switch (stream_read_line(st->client, st->line, (size_t)var_line_length_limit)) {
     case STREAM_PARTIAL:
 	if (stream_skip_line(st->client) != 1) {
 	    smtpd_lost(st);
@@ -297,7 +294,7 @@ static void smtpd_read_command(smtpd_state_t *st)
     }
     data = str_data(st->line);
     len = str_len(st->line);
-    if (len == 0 || data[len - 1] != '\n') {	/* EOF inside a line */
+    if (len == 0 || data[len - 1] != '\n') { /* EOF inside a line */
 	smtpd_lost(st);
 	return;
     }
@@ -307,7 +304,7 @@ static void smtpd_read_command(smtpd_state_t *st)
 	return;
     }
     data[len - 1 - crlf] = 0;
-    if (memchr(data, 0, len - 1 - (size_t) crlf) != NULL) {
+    if (memchr(data, 0, len - 1 - (size_t)crlf) != NULL) {
 	smtpd_count(st, "unknown", 0);
 	smtpd_reply(st, "500 5.5.2 %s Error: bad syntax", var_myhostname);
 	smtpd_error(st);
@@ -394,7 +391,7 @@ static void smtpd_pre_init(const char *service)
 {
     struct stat sb;
 
-    (void) service;
+    (void)service;
     smtpd_check_init();
     if (server_stand_alone() && fstat(0, &sb) == 0 && !S_ISSOCK(sb.st_mode))
 	return;
@@ -419,24 +416,24 @@ static int smtpd_dot_mode(void)
 /* smtpd_post_init - read the parameters */
 static void smtpd_post_init(const char *service)
 {
-    (void) service;
+    (void)service;
     var_myhostname = config_str("myhostname");
     var_message_size_limit = config_size("message_size_limit");
-    var_smtpd_recipient_limit = (int) config_int("smtpd_recipient_limit", 1, 1000000);
-    var_line_length_limit = (int) config_int("line_length_limit", 512, 1 << 20);
-    var_smtpd_timeout = (int) config_time("smtpd_timeout");
+    var_smtpd_recipient_limit = (int)config_int("smtpd_recipient_limit", 1, 1000000);
+    var_line_length_limit = (int)config_int("line_length_limit", 512, 1 << 20);
+    var_smtpd_timeout = (int)config_time("smtpd_timeout");
     smtpd_guard_init();
-    var_soft_error_limit = (int) config_int("smtpd_soft_error_limit", 1, 100000);
-    var_hard_error_limit = (int) config_int("smtpd_hard_error_limit", 1, 100000);
-    var_error_sleep_time = (int) config_time("smtpd_error_sleep_time");
-    var_pregreet_wait = (int) config_time("smtpd_pregreet_wait");
+    var_soft_error_limit = (int)config_int("smtpd_soft_error_limit", 1, 100000);
+    var_hard_error_limit = (int)config_int("smtpd_hard_error_limit", 1, 100000);
+    var_error_sleep_time = (int)config_time("smtpd_error_sleep_time");
+    var_pregreet_wait = (int)config_time("smtpd_pregreet_wait");
     var_reject_unauth_pipelining = config_bool("smtpd_reject_unauth_pipelining");
     var_dot_mode = smtpd_dot_mode();
     smtpd_anvil_init();
     smtpd_tls_post_init();
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = smtpd_pre_init,

@@ -25,7 +25,7 @@ static char *addr_skip_blanks(char *cp)
 /* addr_find_close - the '>' that closes a path, honouring quotes */
 static char *addr_find_close(char *cp)
 {
-    int     quoted = 0;
+    int quoted = 0;
 
     for (; *cp; cp++) {
 	if (quoted && *cp == '\\' && cp[1])
@@ -43,7 +43,7 @@ static char *addr_find_close(char *cp)
 /* addr_drop_route - remove an obsolete "@a,@b:" source route */
 static char *addr_drop_route(char *addr)
 {
-    char   *colon;
+    char *colon;
 
     if (*addr != '@')
 	return addr;
@@ -53,10 +53,10 @@ static char *addr_drop_route(char *addr)
 }
 
 /* smtpd_addr_split - separate the address from the parameters */
-int     smtpd_addr_split(char *args, const char *kw, char **addr_r, char **params_r)
+int smtpd_addr_split(char *args, const char *kw, char **addr_r, char **params_r)
 {
-    size_t  kwlen = strlen(kw);
-    char   *cp, *end, *addr;
+    size_t kwlen = strlen(kw);
+    char *cp, *end, *addr;
 
     if (strncasecmp(args, kw, kwlen) != 0 || args[kwlen] != ':')
 	return -1;
@@ -102,9 +102,9 @@ static int addr_check_local(const char *cp, const char *end, int *utf8)
 		cp++;
 	    else if (*cp == '"')
 		return -1;
-	    if ((unsigned char) *cp < 0x20 || *cp == 0x7f)
+	    if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
 		return -1;
-	    if ((unsigned char) *cp >= 0x80)
+	    if ((unsigned char)*cp >= 0x80)
 		*utf8 = 1;
 	}
 	return (cp == end - 1 && *cp == '"') ? 0 : -1;
@@ -112,9 +112,9 @@ static int addr_check_local(const char *cp, const char *end, int *utf8)
     if (*cp == '.' || end[-1] == '.')
 	return -1;
     for (; cp < end; cp++) {
-	if ((unsigned char) *cp >= 0x80)
+	if ((unsigned char)*cp >= 0x80)
 	    *utf8 = 1;
-	else if (!addr_atext((unsigned char) *cp) || (*cp == '.' && cp[1] == '.'))
+	else if (!addr_atext((unsigned char)*cp) || (*cp == '.' && cp[1] == '.'))
 	    return -1;
     }
     return 0;
@@ -123,10 +123,10 @@ static int addr_check_local(const char *cp, const char *end, int *utf8)
 /* addr_check_domain - host name labels or an address literal */
 static int addr_check_domain(const char *cp, int *utf8)
 {
-    size_t  label = 0;
+    size_t label = 0;
 
     if (*cp == '[') {
-	size_t  n = strlen(cp);
+	size_t n = strlen(cp);
 
 	if (n < 3 || cp[n - 1] != ']')
 	    return -1;
@@ -135,7 +135,7 @@ static int addr_check_domain(const char *cp, int *utf8)
     if (*cp == 0 || *cp == '.' || *cp == '-')
 	return -1;
     for (; *cp; cp++) {
-	unsigned char ch = (unsigned char) *cp;
+	unsigned char ch = (unsigned char)*cp;
 
 	if (ch == '.') {
 	    if (label == 0 || cp[-1] == '-')
@@ -154,10 +154,10 @@ static int addr_check_domain(const char *cp, int *utf8)
 }
 
 /* smtpd_addr_check - validate a mailbox */
-int     smtpd_addr_check(const char *addr, int utf8_ok)
+int smtpd_addr_check(const char *addr, int utf8_ok)
 {
     const char *at = NULL, *cp;
-    int     quoted = 0, utf8 = 0;
+    int quoted = 0, utf8 = 0;
 
     if (strlen(addr) > SMTPD_ADDR_MAX || *addr == 0)
 	return SMTPD_ADDR_BAD;
@@ -184,9 +184,9 @@ int     smtpd_addr_check(const char *addr, int utf8_ok)
 }
 
 /* smtpd_param_next - one ESMTP parameter */
-int     smtpd_param_next(char **cursor, char **name_r, char **value_r)
+int smtpd_param_next(char **cursor, char **name_r, char **value_r)
 {
-    char   *cp = addr_skip_blanks(*cursor), *eq, *end;
+    char *cp = addr_skip_blanks(*cursor), *eq, *end;
 
     if (*cp == 0)
 	return 0;
@@ -201,13 +201,13 @@ int     smtpd_param_next(char **cursor, char **name_r, char **value_r)
 	*value_r = NULL;
     }
     *name_r = cp;
-    if (*cp == 0 || !isalnum((unsigned char) *cp))
+    if (*cp == 0 || !isalnum((unsigned char)*cp))
 	return -1;
     for (; *cp; cp++)
-	if (!isalnum((unsigned char) *cp) && *cp != '-')
+	if (!isalnum((unsigned char)*cp) && *cp != '-')
 	    return -1;
     for (cp = *value_r; cp && *cp; cp++)
-	if ((unsigned char) *cp < 0x21 || (unsigned char) *cp > 0x7e)
+	if ((unsigned char)*cp < 0x21 || (unsigned char)*cp > 0x7e)
 	    return -1;
     return 1;
 }
@@ -223,16 +223,16 @@ static int xtext_hex(int ch)
 }
 
 /* smtpd_xtext_decode - decode "+XX" escapes */
-int     smtpd_xtext_decode(const char *in, str_t *out)
+int smtpd_xtext_decode(const char *in, str_t *out)
 {
     str_reset(out);
     for (; *in; in++) {
-	int     ch = (unsigned char) *in;
+	int ch = (unsigned char)*in;
 
 	if (ch == '+') {
-	    int     hi = xtext_hex((unsigned char) in[1]), lo;
+	    int hi = xtext_hex((unsigned char)in[1]), lo;
 
-	    if (hi < 0 || (lo = xtext_hex((unsigned char) in[2])) < 0)
+	    if (hi < 0 || (lo = xtext_hex((unsigned char)in[2])) < 0)
 		return -1;
 	    ch = hi * 16 + lo;
 	    in += 2;
@@ -247,14 +247,14 @@ int     smtpd_xtext_decode(const char *in, str_t *out)
 }
 
 /* smtpd_size_parse - digits to a number, saturating */
-int     smtpd_size_parse(const char *in, long long *size_r)
+int smtpd_size_parse(const char *in, long long *size_r)
 {
     long long n = 0;
 
     if (*in == 0)
 	return -1;
     for (; *in; in++) {
-	if (!isdigit((unsigned char) *in))
+	if (!isdigit((unsigned char)*in))
 	    return -1;
 	if (n > (LLONG_MAX - 9) / 10)
 	    n = LLONG_MAX;
@@ -266,19 +266,19 @@ int     smtpd_size_parse(const char *in, long long *size_r)
 }
 
 /* smtpd_notify_check - NEVER or SUCCESS/FAILURE/DELAY list */
-int     smtpd_notify_check(const char *value)
+int smtpd_notify_check(const char *value)
 {
     const char *cp = value;
-    int     count = 0;
+    int count = 0;
 
     if (strcasecmp(value, "NEVER") == 0)
 	return 0;
     while (*cp) {
-	size_t  n = strcspn(cp, ",");
+	size_t n = strcspn(cp, ",");
 
-	if (!((n == 7 && strncasecmp(cp, "SUCCESS", 7) == 0)
-	      || (n == 7 && strncasecmp(cp, "FAILURE", 7) == 0)
-	      || (n == 5 && strncasecmp(cp, "DELAY", 5) == 0)))
+	if (!((n == 7 && strncasecmp(cp, "SUCCESS", 7) == 0) ||
+	      (n == 7 && strncasecmp(cp, "FAILURE", 7) == 0) ||
+	      (n == 5 && strncasecmp(cp, "DELAY", 5) == 0)))
 	    return -1;
 	count++;
 	cp += n;

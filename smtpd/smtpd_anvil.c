@@ -31,18 +31,18 @@
 #include "util/msg.h"
 #include "smtpd.h"
 
-static anvil_client_t *smtpd_anvil;	/* NULL: no limit is set */
+static anvil_client_t *smtpd_anvil; /* NULL: no limit is set */
 static long smtpd_count_limit, smtpd_rate_limit, smtpd_mail_limit;
-static int smtpd_anvil_counted;		/* this session was reported */
+static int smtpd_anvil_counted; /* this session was reported */
 
 /* smtpd_anvil_init - after the privilege drop: is anvil needed at all? */
-void    smtpd_anvil_init(void)
+void smtpd_anvil_init(void)
 {
     smtpd_count_limit = config_int("smtpd_client_connection_count_limit", 0, 100000);
     smtpd_rate_limit = config_int("smtpd_client_connection_rate_limit", 0, 1000000000);
     smtpd_mail_limit = config_int("smtpd_client_message_rate_limit", 0, 1000000000);
-    if ((smtpd_count_limit > 0 || smtpd_rate_limit > 0 || smtpd_mail_limit > 0)
-	&& !server_stand_alone())
+    if ((smtpd_count_limit > 0 || smtpd_rate_limit > 0 || smtpd_mail_limit > 0) &&
+	!server_stand_alone())
 	smtpd_anvil = anvil_client_new(mail_queue_path(MAIL_SOCK_ANVIL));
 }
 
@@ -50,7 +50,7 @@ void    smtpd_anvil_init(void)
 static const char *smtpd_anvil_unit(void)
 {
     static char buf[40];
-    long    unit = config_time("anvil_rate_time_unit");
+    long unit = config_time("anvil_rate_time_unit");
 
     if (unit == 60)
 	return "minute";
@@ -62,17 +62,17 @@ static const char *smtpd_anvil_unit(void)
 static int smtpd_anvil_over(smtpd_state_t *st, long count, long rate)
 {
     if (smtpd_count_limit > 0 && count > smtpd_count_limit) {
-	msg_warn("Connection concurrency limit exceeded: %ld from %s for service %s",
-		 count, st->namaddr, st->service);
-	smtpd_reply(st, "421 4.7.0 %s Error: too many connections from %s",
-		    var_myhostname, st->addr);
+	msg_warn("Connection concurrency limit exceeded: %ld from %s for service %s", count,
+		 st->namaddr, st->service);
+	smtpd_reply(st, "421 4.7.0 %s Error: too many connections from %s", var_myhostname,
+		    st->addr);
 	return 1;
     }
     if (smtpd_rate_limit > 0 && rate > smtpd_rate_limit) {
-	msg_warn("Connection rate limit exceeded: %ld from %s for service %s",
-		 rate, st->namaddr, st->service);
-	smtpd_reply(st, "421 4.7.0 %s Error: too many connections per %s from %s",
-		    var_myhostname, smtpd_anvil_unit(), st->addr);
+	msg_warn("Connection rate limit exceeded: %ld from %s for service %s", rate, st->namaddr,
+		 st->service);
+	smtpd_reply(st, "421 4.7.0 %s Error: too many connections per %s from %s", var_myhostname,
+		    smtpd_anvil_unit(), st->addr);
 	return 1;
     }
     return 0;
@@ -81,22 +81,21 @@ static int smtpd_anvil_over(smtpd_state_t *st, long count, long rate)
 /* smtpd_anvil_exempt - is this client not to be counted? */
 static int smtpd_anvil_exempt(smtpd_state_t *st)
 {
-    return smtpd_check_addr_in_list(st->addr,
-				    config_str("smtpd_client_event_limit_exceptions"));
+    return smtpd_check_addr_in_list(st->addr, config_str("smtpd_client_event_limit_exceptions"));
 }
 
 /* smtpd_anvil_connect - report the session; 1 serve it, 0 over a limit */
-int     smtpd_anvil_connect(smtpd_state_t *st)
+int smtpd_anvil_connect(smtpd_state_t *st)
 {
     const char *why;
-    long    count, rate;
+    long count, rate;
 
     smtpd_anvil_counted = 0;
-    if (smtpd_anvil == NULL || (smtpd_count_limit == 0 && smtpd_rate_limit == 0)
-	|| smtpd_anvil_exempt(st))
+    if (smtpd_anvil == NULL || (smtpd_count_limit == 0 && smtpd_rate_limit == 0) ||
+	smtpd_anvil_exempt(st))
 	return 1;
-    if (anvil_client_connect(smtpd_anvil, anvil_client_ident(st->service, st->addr),
-			     &count, &rate, &why) < 0) {
+    if (anvil_client_connect(smtpd_anvil, anvil_client_ident(st->service, st->addr), &count, &rate,
+			     &why) < 0) {
 	msg_warn("anvil: %s: client limits not enforced for %s", why, st->namaddr);
 	return 1;
     }
@@ -105,34 +104,34 @@ int     smtpd_anvil_connect(smtpd_state_t *st)
 }
 
 /* smtpd_anvil_disconnect - the session is over */
-void    smtpd_anvil_disconnect(smtpd_state_t *st)
+void smtpd_anvil_disconnect(smtpd_state_t *st)
 {
     const char *why;
 
     if (!smtpd_anvil_counted)
 	return;
     smtpd_anvil_counted = 0;
-    if (anvil_client_disconnect(smtpd_anvil, anvil_client_ident(st->service, st->addr),
-				&why) < 0 && msg_verbose)
+    if (anvil_client_disconnect(smtpd_anvil, anvil_client_ident(st->service, st->addr), &why) < 0 &&
+	msg_verbose)
 	msg_info("anvil: %s", why);
 }
 
 /* smtpd_anvil_message - count a MAIL FROM; 1 go on, 0 over the limit */
-int     smtpd_anvil_message(smtpd_state_t *st)
+int smtpd_anvil_message(smtpd_state_t *st)
 {
     const char *why;
-    long    rate;
+    long rate;
 
     if (smtpd_anvil == NULL || smtpd_mail_limit == 0 || smtpd_anvil_exempt(st))
 	return 1;
-    if (anvil_client_message(smtpd_anvil, anvil_client_ident(st->service, st->addr),
-			     &rate, &why) < 0) {
+    if (anvil_client_message(smtpd_anvil, anvil_client_ident(st->service, st->addr), &rate, &why) <
+	0) {
 	msg_warn("anvil: %s: client limits not enforced for %s", why, st->namaddr);
 	return 1;
     }
     if (rate > smtpd_mail_limit) {
-	msg_warn("Message delivery request rate limit exceeded: %ld from %s for service %s",
-		 rate, st->namaddr, st->service);
+	msg_warn("Message delivery request rate limit exceeded: %ld from %s for service %s", rate,
+		 st->namaddr, st->service);
 	return 0;
     }
     return 1;

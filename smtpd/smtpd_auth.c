@@ -37,19 +37,18 @@
 #include "util/tls.h"
 #include "smtpd.h"
 
-#define AUTH_LINE_MAX	16384		/* one response line, CRLF included */
+#define AUTH_LINE_MAX 16384 /* one response line, CRLF included */
 
 static int auth_enabled;
 static table_list_t *auth_login_maps;
 
 /* smtpd_auth_pre_init - load the modules and the sender login table */
-void    smtpd_auth_pre_init(void)
+void smtpd_auth_pre_init(void)
 {
     const char *error;
 
-    if (*config_str("smtpd_sender_login_maps")
-	&& (auth_login_maps = table_list_open(config_str("smtpd_sender_login_maps"),
-					      &error)) == NULL)
+    if (*config_str("smtpd_sender_login_maps") &&
+	(auth_login_maps = table_list_open(config_str("smtpd_sender_login_maps"), &error)) == NULL)
 	msg_fatal("smtpd_sender_login_maps: %s", error);
     if (!config_bool("smtpd_sasl_auth_enable"))
 	return;
@@ -70,8 +69,8 @@ static int smtpd_auth_exempt(smtpd_state_t *st)
 /* smtpd_auth_context - the session's SASL context, made when first needed */
 static auth_sasl_t *smtpd_auth_context(smtpd_state_t *st)
 {
-    char    local[80], remote[80], laddr[64];
-    int     lport = 0, plain_ok = st->tls != NULL || smtpd_auth_exempt(st);
+    char local[80], remote[80], laddr[64];
+    int lport = 0, plain_ok = st->tls != NULL || smtpd_auth_exempt(st);
     auth_sasl_args_t a = {0};
     const char *error;
 
@@ -85,8 +84,8 @@ static auth_sasl_t *smtpd_auth_context(smtpd_state_t *st)
     a.user_realm = config_str("smtpd_sasl_local_domain");
     a.local_addr = local;
     a.remote_addr = remote;
-    a.security_options = config_str(plain_ok ? "smtpd_sasl_tls_security_options"
-				     : "smtpd_sasl_security_options");
+    a.security_options =
+	config_str(plain_ok ? "smtpd_sasl_tls_security_options" : "smtpd_sasl_security_options");
     a.tls_bits = st->tls ? tls_conn_bits(st->tls, NULL) : 0;
     if ((st->sasl = auth_sasl_new(&a, &error)) == NULL)
 	msg_warn("SASL per-connection initialization failed: %s", error);
@@ -96,8 +95,8 @@ static auth_sasl_t *smtpd_auth_context(smtpd_state_t *st)
 /* smtpd_auth_allowed - AUTH possible in this state of the session? */
 static int smtpd_auth_allowed(smtpd_state_t *st)
 {
-    return auth_enabled && (st->tls != NULL || !config_bool("smtpd_tls_auth_only")
-			    || smtpd_auth_exempt(st));
+    return auth_enabled &&
+	   (st->tls != NULL || !config_bool("smtpd_tls_auth_only") || smtpd_auth_exempt(st));
 }
 
 /* smtpd_auth_ehlo - "AUTH PLAIN LOGIN ..." or NULL */
@@ -106,15 +105,15 @@ const char *smtpd_auth_ehlo(smtpd_state_t *st)
     static char line[512];
     auth_sasl_t *s;
 
-    if (!smtpd_auth_allowed(st) || st->sasl_username || (s = smtpd_auth_context(st)) == NULL
-	|| *auth_sasl_mechs(s) == 0)
+    if (!smtpd_auth_allowed(st) || st->sasl_username || (s = smtpd_auth_context(st)) == NULL ||
+	*auth_sasl_mechs(s) == 0)
 	return NULL;
     snprintf(line, sizeof(line), "AUTH %s", auth_sasl_mechs(s));
     return line;
 }
 
 /* smtpd_auth_reset - forget the user and the SASL context */
-void    smtpd_auth_reset(smtpd_state_t *st)
+void smtpd_auth_reset(smtpd_state_t *st)
 {
     auth_sasl_t *s = st->sasl;
 
@@ -128,8 +127,8 @@ void    smtpd_auth_reset(smtpd_state_t *st)
 /* smtpd_auth_fail - log, delay, reply 535, count towards the limit */
 static void smtpd_auth_fail(smtpd_state_t *st, const char *mech, const char *reason)
 {
-    long    delay = config_time("smtpd_sasl_failure_delay");
-    int     n = ++st->auth_failures;
+    long delay = config_time("smtpd_sasl_failure_delay");
+    int n = ++st->auth_failures;
     struct timespec ts;
 
     msg_warn("%s: SASL %s authentication failed: %s", st->namaddr, mech, reason);
@@ -141,7 +140,7 @@ static void smtpd_auth_fail(smtpd_state_t *st, const char *mech, const char *rea
     }
     smtpd_count(st, "auth", 0);
     smtpd_reply(st, "535 5.7.8 Error: authentication failed: %s", reason);
-    if (n >= (int) config_int("smtpd_sasl_failure_limit", 1, 1000)) {
+    if (n >= (int)config_int("smtpd_sasl_failure_limit", 1, 1000)) {
 	msg_info("too many failed authentications from %s", st->namaddr);
 	smtpd_reply(st, "421 4.7.0 %s Error: too many failed authentications", var_myhostname);
 	st->done = 1;
@@ -152,7 +151,7 @@ static void smtpd_auth_fail(smtpd_state_t *st, const char *mech, const char *rea
  * st->line; 0 ok, -1 after replying or losing the client */
 static int smtpd_auth_response(smtpd_state_t *st)
 {
-    size_t  len;
+    size_t len;
 
     str_reset(st->line);
     switch (stream_read_line(st->client, st->line, AUTH_LINE_MAX)) {
@@ -181,8 +180,8 @@ static int smtpd_auth_response(smtpd_state_t *st)
 static int smtpd_auth_exchange(smtpd_state_t *st, auth_sasl_t *s, const char *mech,
 			       const char *initial, const char **reason_r)
 {
-    str_t  *out = str_new(128);
-    int     r = auth_sasl_start(s, mech, initial, out, reason_r);
+    str_t *out = str_new(128);
+    int r = auth_sasl_start(s, mech, initial, out, reason_r);
 
     while (r == AUTH_SASL_MORE && !st->done) {
 	smtpd_reply(st, "334 %s", str_data(out));
@@ -239,20 +238,21 @@ static int smtpd_auth_refuse(smtpd_state_t *st, const char *mech)
 }
 
 /* smtpd_auth_finish - the reply to a finished exchange */
-static void smtpd_auth_finish(smtpd_state_t *st, auth_sasl_t *s, const char *mech,
-			      int r, const char *reason)
+static void smtpd_auth_finish(smtpd_state_t *st, auth_sasl_t *s, const char *mech, int r,
+			      const char *reason)
 {
     if (r == AUTH_SASL_OK)
 	smtpd_auth_success(st, s, mech);
     else if (r == AUTH_SASL_FAIL)
 	smtpd_auth_fail(st, mech, reason);
     else if (r == AUTH_SASL_ERROR && reason == NULL)
-	return;				/* aborted or lost: replied */
+	return; /* aborted or lost: replied */
     else {
 	smtpd_count(st, "auth", 0);
-	if (r == AUTH_SASL_NOMECH && st->tls == NULL
-	    && (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0))
-	    smtpd_reply(st, "538 5.7.11 Encryption required for requested authentication mechanism");
+	if (r == AUTH_SASL_NOMECH && st->tls == NULL &&
+	    (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0))
+	    smtpd_reply(st,
+			"538 5.7.11 Encryption required for requested authentication mechanism");
 	else if (r == AUTH_SASL_NOMECH)
 	    smtpd_reply(st, "504 5.5.4 Unsupported authentication mechanism");
 	else if (r == AUTH_SASL_BADB64)
@@ -265,14 +265,14 @@ static void smtpd_auth_finish(smtpd_state_t *st, auth_sasl_t *s, const char *mec
 }
 
 /* smtpd_auth - AUTH mechanism [initial-response] */
-void    smtpd_auth(smtpd_state_t *st, char *args, int crlf)
+void smtpd_auth(smtpd_state_t *st, char *args, int crlf)
 {
-    char   *mech = next_token(&args, " \t"), *initial = next_token(&args, " \t");
+    char *mech = next_token(&args, " \t"), *initial = next_token(&args, " \t");
     const char *reason = "";
     auth_sasl_t *s;
-    int     r;
+    int r;
 
-    (void) crlf;
+    (void)crlf;
     if (smtpd_auth_refuse(st, mech))
 	return;
     if ((s = smtpd_auth_context(st)) == NULL) {
@@ -280,20 +280,19 @@ void    smtpd_auth(smtpd_state_t *st, char *args, int crlf)
 	smtpd_reply(st, "454 4.7.0 Temporary authentication failure: server configuration");
 	return;
     }
-    mech = mr_strdup(mech);		/* st->line is reused for responses */
+    mech = mr_strdup(mech); /* st->line is reused for responses */
     for (char *cp = mech; *cp; cp++)
-	*cp = (char) toupper((unsigned char) *cp);
+	*cp = (char)toupper((unsigned char)*cp);
     r = smtpd_auth_exchange(st, s, mech, initial, &reason);
     smtpd_auth_finish(st, s, mech, r, reason);
     mr_free(mech);
 }
 
-
 /* smtpd_auth_owns - is login among the owners in value? */
 static int smtpd_auth_owns(const char *value, const char *login)
 {
-    char   *copy = mr_strdup(value), *cp = copy, *word;
-    int     found = 0;
+    char *copy = mr_strdup(value), *cp = copy, *word;
+    int found = 0;
 
     while (!found && (word = next_token(&cp, ", \t")) != NULL)
 	found = strcasecmp(word, login) == 0;
@@ -302,26 +301,26 @@ static int smtpd_auth_owns(const char *value, const char *login)
 }
 
 /* smtpd_auth_sender - an authenticated client sends only as its own */
-int     smtpd_auth_sender(smtpd_state_t *st, const char *sender)
+int smtpd_auth_sender(smtpd_state_t *st, const char *sender)
 {
-    str_t  *value;
+    str_t *value;
     const char *error = "";
-    int     r;
+    int r;
 
     if (auth_login_maps == NULL || st->sasl_username == NULL || *sender == 0)
 	return 0;
     value = str_new(64);
-    r = table_list_lookup_addr(auth_login_maps, sender, config_str("recipient_delimiter"),
-			       0, value, &error);
+    r = table_list_lookup_addr(auth_login_maps, sender, config_str("recipient_delimiter"), 0, value,
+			       &error);
     if (r < 0) {
 	msg_warn("smtpd_sender_login_maps lookup for %s: %s", sender, error);
 	smtpd_reply(st, "451 4.3.0 <%s>: Temporary lookup failure", sender);
     } else if (r == 0 || !smtpd_auth_owns(str_data(value), st->sasl_username)) {
 	msg_info("NOQUEUE: reject: MAIL from %s: 553 5.7.1 <%s>: Sender address rejected: "
-		 "not owned by user %s; proto=%s helo=<%s>", st->namaddr, sender,
-		 st->sasl_username, st->protocol, st->helo);
-	smtpd_reply(st, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
-		    sender, st->sasl_username);
+		 "not owned by user %s; proto=%s helo=<%s>",
+		 st->namaddr, sender, st->sasl_username, st->protocol, st->helo);
+	smtpd_reply(st, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s", sender,
+		    st->sasl_username);
 	r = -1;
     }
     str_free(&value);

@@ -42,14 +42,14 @@
 typedef struct check_map {
     const char *param;
     table_list_t *list;
-    char   *error;			/* why it could not be opened */
+    char *error; /* why it could not be opened */
 } check_map_t;
 
 static check_map_t check_alias = {"alias_maps", 0, 0};
 static check_map_t check_local = {"local_recipient_maps", 0, 0};
 static check_map_t check_vmailbox = {"virtual_mailbox_maps", 0, 0};
 static check_map_t check_valias = {"virtual_alias_maps", 0, 0};
-static htable_t *check_users;		/* login names, read before a chroot */
+static htable_t *check_users; /* login names, read before a chroot */
 
 /* check_map_open - open one parameter's table list, remembering errors */
 static void check_map_open(check_map_t *m)
@@ -77,7 +77,7 @@ static void check_users_load(void)
 }
 
 /* smtpd_check_init - open the recipient tables */
-void    smtpd_check_init(void)
+void smtpd_check_init(void)
 {
     check_users_load();
     check_map_open(&check_alias);
@@ -90,17 +90,17 @@ void    smtpd_check_init(void)
  * prefix length; 0 ok, -1 not an address */
 static int check_parse_net(const char *word, int *family, unsigned char *bytes, int *plen)
 {
-    char    buf[80], *slash, *host = buf;
-    size_t  n;
+    char buf[80], *slash, *host = buf;
+    size_t n;
 
     if (mr_strlcpy(buf, word, sizeof(buf)) >= sizeof(buf))
 	return -1;
     *plen = -1;
     if ((slash = strrchr(buf, '/')) != NULL) {
-	char   *end;
+	char *end;
 
 	*slash = 0;
-	*plen = (int) strtol(slash + 1, &end, 10);
+	*plen = (int)strtol(slash + 1, &end, 10);
 	if (*end || slash[1] == 0)
 	    return -1;
     }
@@ -125,9 +125,9 @@ static int check_parse_net(const char *word, int *family, unsigned char *bytes, 
 /* check_prefix_match - do the first plen bits agree? */
 static int check_prefix_match(const unsigned char *a, const unsigned char *b, int plen)
 {
-    int     bytes = plen / 8, bits = plen % 8;
+    int bytes = plen / 8, bits = plen % 8;
 
-    if (memcmp(a, b, (size_t) bytes) != 0)
+    if (memcmp(a, b, (size_t)bytes) != 0)
 	return 0;
     if (bits == 0)
 	return 1;
@@ -135,11 +135,11 @@ static int check_prefix_match(const unsigned char *a, const unsigned char *b, in
 }
 
 /* smtpd_check_addr_in_list - match a numeric address against a list */
-int     smtpd_check_addr_in_list(const char *addr, const char *list)
+int smtpd_check_addr_in_list(const char *addr, const char *list)
 {
     unsigned char client[16], net[16];
-    int     family, net_family, plen, ignore, found = 0;
-    char   *copy = mr_strdup(list), *cp = copy, *word;
+    int family, net_family, plen, ignore, found = 0;
+    char *copy = mr_strdup(list), *cp = copy, *word;
 
     if (check_parse_net(addr, &family, client, &ignore) < 0) {
 	mr_free(copy);
@@ -157,7 +157,7 @@ int     smtpd_check_addr_in_list(const char *addr, const char *list)
 }
 
 /* smtpd_check_mynetworks - is the client in mynetworks? */
-int     smtpd_check_mynetworks(const char *addr)
+int smtpd_check_mynetworks(const char *addr)
 {
     return smtpd_check_addr_in_list(addr, config_str("mynetworks"));
 }
@@ -165,9 +165,9 @@ int     smtpd_check_mynetworks(const char *addr)
 /* check_lookup - address lookup in one map: 1 found, 0 not, -1 error */
 static int check_lookup(check_map_t *m, const char *addr, int local_too)
 {
-    str_t  *value;
+    str_t *value;
     const char *error = "";
-    int     r;
+    int r;
 
     if (m->list == NULL) {
 	msg_warn("%s lookup for %s: %s", m->param, addr, m->error);
@@ -176,8 +176,8 @@ static int check_lookup(check_map_t *m, const char *addr, int local_too)
     if (table_list_empty(m->list))
 	return 0;
     value = str_new(64);
-    r = table_list_lookup_addr(m->list, addr, config_str("recipient_delimiter"),
-			       local_too, value, &error);
+    r = table_list_lookup_addr(m->list, addr, config_str("recipient_delimiter"), local_too, value,
+			       &error);
     if (r < 0)
 	msg_warn("%s lookup for %s: %s", m->param, addr, error);
     str_free(&value);
@@ -188,9 +188,9 @@ static int check_lookup(check_map_t *m, const char *addr, int local_too)
 static int check_unix_user(const char *local)
 {
     const char *delim = config_str("recipient_delimiter");
-    char   *user = mr_strdup(local);
-    size_t  n = strlen(user);
-    int     found;
+    char *user = mr_strdup(local);
+    size_t n = strlen(user);
+    int found;
 
     for (size_t i = 1; *delim && i < n; i++) {
 	if (strchr(delim, user[i])) {
@@ -210,7 +210,7 @@ static int check_unix_user(const char *local)
 /* check_local_rcpt - recipient in mydestination: 1 known, 0 not, -1 error */
 static int check_local_rcpt(const char *local, const char **table_r)
 {
-    int     r;
+    int r;
 
     if (strcasecmp(local, "postmaster") == 0)
 	return 1;
@@ -230,21 +230,21 @@ static int check_unknown(str_t *reply, const char *rcpt, int r, const char *tabl
     if (r < 0)
 	str_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
     else
-	str_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
-		   rcpt, table);
+	str_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s", rcpt,
+		   table);
     return SMTPD_CHECK_REJECT;
 }
 
 /* smtpd_check_rcpt - relay and recipient policy */
-int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
+int smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
 {
     const char *at = strrchr(rcpt, '@');
-    char   *domain = mr_strdup(at ? at + 1 : var_myhostname);
-    char   *local = mr_strndup(rcpt, at ? (size_t) (at - rcpt) : strlen(rcpt));
+    char *domain = mr_strdup(at ? at + 1 : var_myhostname);
+    char *local = mr_strndup(rcpt, at ? (size_t)(at - rcpt) : strlen(rcpt));
     const char *table = "";
-    char   *addr;
-    size_t  n = strlen(domain);
-    int     r, ret = SMTPD_CHECK_OK;
+    char *addr;
+    size_t n = strlen(domain);
+    int r, ret = SMTPD_CHECK_OK;
 
     if (n > 0 && domain[n - 1] == '.')
 	domain[n - 1] = 0;
@@ -260,8 +260,7 @@ int     smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply)
     } else if (config_list_has("virtual_alias_domains", domain)) {
 	if ((r = check_lookup(&check_valias, addr, 0)) <= 0)
 	    ret = check_unknown(reply, rcpt, r, "virtual alias table");
-    } else if (!config_list_has("relay_domains", domain)
-	       && (r = smtpd_restrict_relay(st)) <= 0) {
+    } else if (!config_list_has("relay_domains", domain) && (r = smtpd_restrict_relay(st)) <= 0) {
 	if (r < 0)
 	    str_printf(reply, "451 4.3.5 Server configuration error");
 	else

@@ -19,24 +19,24 @@
 
 typedef struct smtpd_verb {
     const char *name;
-    void    (*handler)(smtpd_state_t *st, char *args, int crlf);
-    int     flags;
+    void (*handler)(smtpd_state_t *st, char *args, int crlf);
+    int flags;
 } smtpd_verb_t;
 
-#define VERB_NEED_HELO	(1<<0)		/* 503 before HELO/EHLO */
-#define VERB_LAST	(1<<1)		/* must end a pipelined group */
-#define VERB_OWN_SYNC	(1<<2)		/* checks pipelining itself, or need not */
-#define VERB_NEED_TLS	(1<<3)		/* 530 without TLS at level encrypt */
-#define VERB_JUNK	(1<<4)		/* does nothing for the mail (junk limit) */
+#define VERB_NEED_HELO (1 << 0) /* 503 before HELO/EHLO */
+#define VERB_LAST (1 << 1)      /* must end a pipelined group */
+#define VERB_OWN_SYNC (1 << 2)  /* checks pipelining itself, or need not */
+#define VERB_NEED_TLS (1 << 3)  /* 530 without TLS at level encrypt */
+#define VERB_JUNK (1 << 4)      /* does nothing for the mail (junk limit) */
 
 /* smtpd_reject - an error reply that counts towards the error limits */
 static void smtpd_reject(smtpd_state_t *st, const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void smtpd_reject(smtpd_state_t *st, const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    str_t  *text = str_new(128);
+    str_t *text = str_new(128);
 
     va_start(ap, fmt);
     str_vappendf(text, fmt, ap);
@@ -50,18 +50,19 @@ static void smtpd_reject(smtpd_state_t *st, const char *cmd, const char *fmt, ..
 /* smtpd_helo_common - remember the client's name and reset */
 static int smtpd_helo_common(smtpd_state_t *st, char *args, const char *cmd)
 {
-    char   *name = trim_space(args);
+    char *name = trim_space(args);
 
     if (*name == 0 || strcspn(name, " \t") != strlen(name)) {
-	smtpd_reject(st, cmd, "501 5.5.4 Syntax: %s hostname",
-		     cmd[0] == 'e' ? "EHLO" : "HELO");
+	smtpd_reject(st, cmd, "501 5.5.4 Syntax: %s hostname", cmd[0] == 'e' ? "EHLO" : "HELO");
 	return -1;
     }
     if (smtpd_guard_helo(name) < 0) {
 	msg_warn("%s argument with control characters or broken UTF-8 from %s: %s",
 		 cmd[0] == 'e' ? "EHLO" : "HELO", st->namaddr, name);
-	smtpd_reject(st, cmd, "501 5.5.2 Error: control characters or invalid UTF-8 in %s "
-		     "hostname", cmd[0] == 'e' ? "EHLO" : "HELO");
+	smtpd_reject(st, cmd,
+		     "501 5.5.2 Error: control characters or invalid UTF-8 in %s "
+		     "hostname",
+		     cmd[0] == 'e' ? "EHLO" : "HELO");
 	return -1;
     }
     smtpd_reset(st);
@@ -118,14 +119,14 @@ static int smtpd_mail_param(smtpd_state_t *st, char *name, char *value, str_t *t
 	    smtpd_reject(st, "mail", "501 5.5.4 Bad SIZE parameter value");
 	    return -1;
 	}
-    } else if (strcasecmp(name, "BODY") == 0 && value
-	       && (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
+    } else if (strcasecmp(name, "BODY") == 0 && value &&
+	       (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
 	st->body = mr_strdup(value);
 	lowercase(st->body);
     } else if (strcasecmp(name, "SMTPUTF8") == 0 && value == NULL) {
 	st->smtputf8 = 1;
-    } else if (strcasecmp(name, "RET") == 0 && value
-	       && (strcasecmp(value, "FULL") == 0 || strcasecmp(value, "HDRS") == 0)) {
+    } else if (strcasecmp(name, "RET") == 0 && value &&
+	       (strcasecmp(value, "FULL") == 0 || strcasecmp(value, "HDRS") == 0)) {
 	st->ret = mr_strdup(value);
 	lowercase(st->ret);
     } else if (strcasecmp(name, "AUTH") == 0 && value) {
@@ -147,9 +148,9 @@ static int smtpd_mail_param(smtpd_state_t *st, char *name, char *value, str_t *t
 /* smtpd_mail_params - all MAIL parameters; 0 ok, -1 after replying */
 static int smtpd_mail_params(smtpd_state_t *st, char *params)
 {
-    str_t  *tmp = str_new(64);
-    char   *name, *value;
-    int     r, ret = 0;
+    str_t *tmp = str_new(64);
+    char *name, *value;
+    int r, ret = 0;
 
     while (ret == 0 && (r = smtpd_param_next(&params, &name, &value)) != 0) {
 	if (r < 0 || !st->esmtp) {
@@ -166,8 +167,8 @@ static int smtpd_mail_params(smtpd_state_t *st, char *params)
 /* smtpd_mail - MAIL FROM */
 static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
 {
-    char   *addr, *params;
-    int     r;
+    char *addr, *params;
+    int r;
 
     if (st->sender) {
 	smtpd_reject(st, "mail", "503 5.5.1 Error: nested MAIL command");
@@ -183,7 +184,8 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
     }
     if (*addr && (r = smtpd_addr_check(addr, st->smtputf8)) != SMTPD_ADDR_OK) {
 	if (r == SMTPD_ADDR_UTF8)
-	    smtpd_reject(st, "mail", "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address", addr);
+	    smtpd_reject(st, "mail",
+			 "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address", addr);
 	else if (r == SMTPD_ADDR_BAD_UTF8)
 	    smtpd_reject(st, "mail", "553 5.6.7 Error: malformed UTF-8 in sender address");
 	else
@@ -216,10 +218,9 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
 }
 
 /* smtpd_rcpt_param - one RCPT parameter; 0 ok, -1 bad */
-static int smtpd_rcpt_param(smtpd_state_t *st, smtpd_rcpt_t *r, char *name,
-			    char *value, str_t *tmp)
+static int smtpd_rcpt_param(smtpd_state_t *st, smtpd_rcpt_t *r, char *name, char *value, str_t *tmp)
 {
-    char   *semi;
+    char *semi;
 
     if (strcasecmp(name, "NOTIFY") == 0 && value && !r->notify) {
 	if (smtpd_notify_check(value) < 0)
@@ -228,8 +229,8 @@ static int smtpd_rcpt_param(smtpd_state_t *st, smtpd_rcpt_t *r, char *name,
 	return 0;
     }
     if (strcasecmp(name, "ORCPT") == 0 && value && !r->orcpt) {
-	if ((semi = strchr(value, ';')) == NULL || semi == value
-	    || smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
+	if ((semi = strchr(value, ';')) == NULL || semi == value ||
+	    smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
 	    return -1;
 	*semi = 0;
 	r->orcpt = mr_format("%s;%s", value, str_data(tmp));
@@ -241,14 +242,14 @@ static int smtpd_rcpt_param(smtpd_state_t *st, smtpd_rcpt_t *r, char *name,
 /* smtpd_rcpt_params - parse RCPT parameters into r; 0 ok, -1 replied */
 static int smtpd_rcpt_params(smtpd_state_t *st, smtpd_rcpt_t *r, char *params)
 {
-    str_t  *tmp = str_new(64);
-    char   *name, *value;
-    int     n, ret = 0;
+    str_t *tmp = str_new(64);
+    char *name, *value;
+    int n, ret = 0;
 
     while (ret == 0 && (n = smtpd_param_next(&params, &name, &value)) != 0) {
 	if (n < 0 || !st->esmtp || smtpd_rcpt_param(st, r, name, value, tmp) < 0) {
-	    if (n > 0 && st->esmtp && (strcasecmp(name, "NOTIFY") == 0
-				       || strcasecmp(name, "ORCPT") == 0))
+	    if (n > 0 && st->esmtp &&
+		(strcasecmp(name, "NOTIFY") == 0 || strcasecmp(name, "ORCPT") == 0))
 		smtpd_reject(st, "rcpt", "501 5.5.4 Bad %s parameter syntax", name);
 	    else
 		smtpd_reject(st, "rcpt", "555 5.5.4 Unsupported option: %s", name);
@@ -270,8 +271,8 @@ static void smtpd_rcpt_free(smtpd_rcpt_t *r)
 /* smtpd_rcpt_reject_log - the Postfix-shaped NOQUEUE reject line */
 static void smtpd_rcpt_reject_log(smtpd_state_t *st, const char *rcpt, const char *reply)
 {
-    msg_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
-	     st->namaddr, reply, st->sender, rcpt, st->protocol, st->helo);
+    msg_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>", st->namaddr,
+	     reply, st->sender, rcpt, st->protocol, st->helo);
 }
 
 /* smtpd_rcpt_add - remember an accepted recipient */
@@ -279,7 +280,7 @@ static void smtpd_rcpt_add(smtpd_state_t *st, smtpd_rcpt_t *r)
 {
     if (st->rcpt_count == st->rcpt_alloc) {
 	st->rcpt_alloc = st->rcpt_alloc ? st->rcpt_alloc * 2 : 8;
-	st->rcpts = mr_reallocarray(st->rcpts, (size_t) st->rcpt_alloc, sizeof(*st->rcpts));
+	st->rcpts = mr_reallocarray(st->rcpts, (size_t)st->rcpt_alloc, sizeof(*st->rcpts));
     }
     st->rcpts[st->rcpt_count++] = *r;
 }
@@ -287,7 +288,7 @@ static void smtpd_rcpt_add(smtpd_state_t *st, smtpd_rcpt_t *r)
 /* smtpd_rcpt_check_addr - syntax of the recipient; 0 ok, -1 replied */
 static int smtpd_rcpt_check_addr(smtpd_state_t *st, const char *addr)
 {
-    int     r;
+    int r;
 
     if (*addr == 0) {
 	smtpd_reject(st, "rcpt", "501 5.1.3 Bad recipient address syntax");
@@ -296,7 +297,8 @@ static int smtpd_rcpt_check_addr(smtpd_state_t *st, const char *addr)
     if ((r = smtpd_addr_check(addr, st->smtputf8)) == SMTPD_ADDR_OK)
 	return 0;
     if (r == SMTPD_ADDR_UTF8)
-	smtpd_reject(st, "rcpt", "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address", addr);
+	smtpd_reject(st, "rcpt", "553 5.6.7 <%s>: Must declare SMTPUTF8 to send unicode address",
+		     addr);
     else if (r == SMTPD_ADDR_BAD_UTF8)
 	smtpd_reject(st, "rcpt", "553 5.6.7 Error: malformed UTF-8 in recipient address");
     else
@@ -308,8 +310,8 @@ static int smtpd_rcpt_check_addr(smtpd_state_t *st, const char *addr)
 static void smtpd_rcpt(smtpd_state_t *st, char *args, int crlf)
 {
     smtpd_rcpt_t r = {0};
-    char   *addr, *params;
-    str_t  *reply;
+    char *addr, *params;
+    str_t *reply;
 
     if (st->sender == NULL) {
 	smtpd_reject(st, "rcpt", "503 5.5.1 Error: need MAIL command");
@@ -334,8 +336,8 @@ static void smtpd_rcpt(smtpd_state_t *st, char *args, int crlf)
 	return;
     }
     reply = str_new(128);
-    if (smtpd_restrict_client(st, reply) != SMTPD_CHECK_OK
-	|| smtpd_check_rcpt(st, addr, reply) != SMTPD_CHECK_OK) {
+    if (smtpd_restrict_client(st, reply) != SMTPD_CHECK_OK ||
+	smtpd_check_rcpt(st, addr, reply) != SMTPD_CHECK_OK) {
 	smtpd_rcpt_reject_log(st, addr, str_data(reply));
 	smtpd_reject(st, "rcpt", "%s", str_data(reply));
 	smtpd_rcpt_free(&r);
@@ -440,12 +442,12 @@ static const smtpd_verb_t *smtpd_verb_find(const char *verb)
 }
 
 /* smtpd_command - dispatch one command line */
-void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
+void smtpd_command(smtpd_state_t *st, char *line, int crlf)
 {
     const smtpd_verb_t *v;
-    char   *args = line;
-    char   *verb = next_token(&args, " \t");
-    char    lower[12];
+    char *args = line;
+    char *verb = next_token(&args, " \t");
+    char lower[12];
 
     if (verb == NULL || (v = smtpd_verb_find(verb)) == NULL) {
 	st->where = "UNKNOWN";
@@ -477,8 +479,8 @@ void    smtpd_command(smtpd_state_t *st, char *line, int crlf)
     /* RFC 2920: EHLO/HELO end a group; without PIPELINING nothing may
      * follow any command. DATA checks before its 354; BDAT carries its
      * data; after QUIT nothing matters. */
-    if (((v->flags & VERB_LAST) || !st->esmtp) && !(v->flags & VERB_OWN_SYNC)
-	&& smtpd_improper_pipelining(st, v->name)) {
+    if (((v->flags & VERB_LAST) || !st->esmtp) && !(v->flags & VERB_OWN_SYNC) &&
+	smtpd_improper_pipelining(st, v->name)) {
 	smtpd_count(st, lower, 0);
 	return;
     }

@@ -36,14 +36,14 @@
 #include "smtpd_addr.h"
 #include "smtpd_dot.h"
 
-#define DATA_READ_PIECE	16384		/* bytes read per call */
+#define DATA_READ_PIECE 16384 /* bytes read per call */
 
 /* data_line - content piece from the splitter: count it, pass it on */
 static void data_line(void *ctx, const char *data, size_t len, int complete)
 {
     smtpd_state_t *st = ctx;
 
-    st->msg_size += (long long) len + (complete ? 2 : 0);
+    st->msg_size += (long long)len + (complete ? 2 : 0);
     if (var_message_size_limit > 0 && st->msg_size > var_message_size_limit)
 	st->too_big = 1;
     if (!st->too_big && st->cleanup)
@@ -59,10 +59,10 @@ static void data_header_line(smtpd_state_t *st, const char *line)
 /* data_received - prepend the Received: header (RFC 5321 4.4) */
 static void data_received(smtpd_state_t *st, const char *queue_id)
 {
-    char    date[64];
-    time_t  now = time(NULL);
+    char date[64];
+    time_t now = time(NULL);
     struct tm tm;
-    str_t  *h = str_new(256);
+    str_t *h = str_new(256);
 
     localtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
@@ -71,8 +71,7 @@ static void data_received(smtpd_state_t *st, const char *queue_id)
     if (smtpd_tls_received(st, h))
 	data_header_line(st, str_data(h));
     str_printf(h, "\tby %s (Mailroom) with %s%s id %s%s", var_myhostname,
-	       st->smtputf8 ? "UTF8" : "", st->protocol, queue_id,
-	       st->rcpt_count == 1 ? "" : ";");
+	       st->smtputf8 ? "UTF8" : "", st->protocol, queue_id, st->rcpt_count == 1 ? "" : ";");
     data_header_line(st, str_data(h));
     if (st->rcpt_count == 1)
 	str_printf(h, "\tfor <%s>; %s", st->rcpts[0].addr, date);
@@ -118,12 +117,12 @@ static void data_envelope(smtpd_state_t *st)
 static int data_to_maildrop(void)
 {
     static int answer = -1;
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (answer < 0)
-	answer = server_stand_alone()
-	    && (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0 || getuid() != uid);
+	answer = server_stand_alone() &&
+		 (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0 || getuid() != uid);
     return answer;
 }
 
@@ -133,7 +132,7 @@ static int data_to_maildrop(void)
  * sends its handshake while the client sends DATA. A failure here is
  * silent; data_open tries again and reports.
  */
-void    smtpd_data_preopen(smtpd_state_t *st)
+void smtpd_data_preopen(smtpd_state_t *st)
 {
     const char *error;
 
@@ -170,9 +169,8 @@ static int data_open(smtpd_state_t *st)
 	return -1;
     }
     if (st->sasl_username)
-	msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s",
-		 cleanup_queue_id(st->cleanup), st->namaddr, st->sasl_method,
-		 st->sasl_username);
+	msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s", cleanup_queue_id(st->cleanup),
+		 st->namaddr, st->sasl_method, st->sasl_username);
     else
 	msg_info("%s: client=%s", cleanup_queue_id(st->cleanup), st->namaddr);
     data_envelope(st);
@@ -181,7 +179,7 @@ static int data_open(smtpd_state_t *st)
 }
 
 /* smtpd_data_abort - drop the message in progress */
-void    smtpd_data_abort(smtpd_state_t *st)
+void smtpd_data_abort(smtpd_state_t *st)
 {
     if (st->cleanup)
 	cleanup_abort(&st->cleanup);
@@ -195,16 +193,16 @@ void    smtpd_data_abort(smtpd_state_t *st)
 /* data_finish - commit the message and give the final reply */
 static void data_finish(smtpd_state_t *st, const char *cmd)
 {
-    char    queue_id[64];
-    str_t  *reason = str_new(64);
-    int     stat;
+    char queue_id[64];
+    str_t *reason = str_new(64);
+    int stat;
 
     mr_strlcpy(queue_id, cleanup_queue_id(st->cleanup), sizeof(queue_id));
     if (st->too_big) {
 	cleanup_abort(&st->cleanup);
 	msg_info("%s: reject: %s from %s: 552 5.3.4 Message size exceeds fixed limit; "
-		 "from=<%s> proto=%s helo=<%s>", queue_id, st->where, st->namaddr,
-		 st->sender, st->protocol, st->helo);
+		 "from=<%s> proto=%s helo=<%s>",
+		 queue_id, st->where, st->namaddr, st->sender, st->protocol, st->helo);
 	stat = CLEANUP_STAT_SIZE;
     } else if (cleanup_error(st->cleanup)) {
 	cleanup_abort(&st->cleanup);
@@ -225,14 +223,16 @@ static void data_finish(smtpd_state_t *st, const char *cmd)
 	break;
     case CLEANUP_STAT_BAD:
 	smtpd_count(st, cmd, 0);
-	smtpd_reply(st, "550 5.6.0 Error: %s", str_len(reason) ? str_data(reason) : "malformed message");
+	smtpd_reply(st, "550 5.6.0 Error: %s",
+		    str_len(reason) ? str_data(reason) : "malformed message");
 	break;
     case CLEANUP_STAT_NORCPT:
 	smtpd_count(st, cmd, 0);
 	smtpd_reply(st, "554 5.5.1 Error: no valid recipients");
 	break;
     default:
-	msg_warn("%s: cleanup failed: %s", queue_id, str_len(reason) ? str_data(reason) : "unknown");
+	msg_warn("%s: cleanup failed: %s", queue_id,
+		 str_len(reason) ? str_data(reason) : "unknown");
 	smtpd_count(st, cmd, 0);
 	smtpd_reply(st, "451 4.3.0 Error: queue file write error");
 	break;
@@ -266,9 +266,9 @@ static int data_sequence(smtpd_state_t *st, const char *cmd)
  * session is over (client gone, bare LF) */
 static int data_read(smtpd_state_t *st, smtpd_dot_t *dot)
 {
-    str_t  *piece = str_new(DATA_READ_PIECE);
-    size_t  used;
-    int     r = SMTPD_DOT_MORE, ret = 0;
+    str_t *piece = str_new(DATA_READ_PIECE);
+    size_t used;
+    int r = SMTPD_DOT_MORE, ret = 0;
 
     while (r == SMTPD_DOT_MORE) {
 	str_reset(piece);
@@ -289,7 +289,7 @@ static int data_read(smtpd_state_t *st, smtpd_dot_t *dot)
 }
 
 /* smtpd_data - the DATA command */
-void    smtpd_data(smtpd_state_t *st, char *args, int crlf)
+void smtpd_data(smtpd_state_t *st, char *args, int crlf)
 {
     smtpd_dot_t *dot;
 
@@ -332,8 +332,8 @@ void    smtpd_data(smtpd_state_t *st, char *args, int crlf)
 /* bdat_parse - "COUNT [LAST]"; 0 ok, -1 bad */
 static int bdat_parse(char *args, long long *count_r, int *last_r)
 {
-    char   *num = next_token(&args, " \t");
-    char   *last = next_token(&args, " \t");
+    char *num = next_token(&args, " \t");
+    char *last = next_token(&args, " \t");
 
     if (num == NULL || smtpd_size_parse(num, count_r) < 0 || next_token(&args, " \t"))
 	return -1;
@@ -347,20 +347,20 @@ static int bdat_parse(char *args, long long *count_r, int *last_r)
  * dot is NULL); 0 ok, -1 client gone */
 static int bdat_read(smtpd_state_t *st, smtpd_dot_t *dot, long long count)
 {
-    char    buf[DATA_READ_PIECE];
-    size_t  used;
+    char buf[DATA_READ_PIECE];
+    size_t used;
 
     while (count > 0) {
-	size_t  want = count > (long long) sizeof(buf) ? sizeof(buf) : (size_t) count;
+	size_t want = count > (long long)sizeof(buf) ? sizeof(buf) : (size_t)count;
 	ssize_t n = stream_read(st->client, buf, want);
 
 	if (n <= 0) {
 	    smtpd_lost(st);
 	    return -1;
 	}
-	smtpd_guard_credit(st, (size_t) n);
+	smtpd_guard_credit(st, (size_t)n);
 	if (dot)
-	    (void) smtpd_dot_feed(dot, buf, (size_t) n, &used);
+	    (void)smtpd_dot_feed(dot, buf, (size_t)n, &used);
 	count -= n;
     }
     return 0;
@@ -386,10 +386,10 @@ static int bdat_start(smtpd_state_t *st)
 }
 
 /* smtpd_bdat - the BDAT command (RFC 3030) */
-void    smtpd_bdat(smtpd_state_t *st, char *args)
+void smtpd_bdat(smtpd_state_t *st, char *args)
 {
     long long count;
-    int     last;
+    int last;
 
     if (bdat_parse(args, &count, &last) < 0) {
 	smtpd_count(st, "bdat", 0);
@@ -398,7 +398,7 @@ void    smtpd_bdat(smtpd_state_t *st, char *args)
 	return;
     }
     if (!st->bdat_active && bdat_start(st) < 0) {
-	(void) bdat_read(st, NULL, count);	/* the chunk is on its way */
+	(void)bdat_read(st, NULL, count); /* the chunk is on its way */
 	return;
     }
     if (bdat_read(st, st->bdat_splitter, count) < 0) {

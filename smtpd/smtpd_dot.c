@@ -15,15 +15,15 @@
 
 #include "smtpd_dot.h"
 
-#define ST_BOL		0
-#define ST_DOT		1
-#define ST_DOT_CR	2
-#define ST_LINE		3
-#define ST_CR		4
+#define ST_BOL 0
+#define ST_DOT 1
+#define ST_DOT_CR 2
+#define ST_LINE 3
+#define ST_CR 4
 
 /* smtpd_dot_init - reset for a new message */
-void    smtpd_dot_init(smtpd_dot_t *d, int mode, int bdat, int prev_crlf,
-		       smtpd_dot_line_fn fn, void *ctx)
+void smtpd_dot_init(smtpd_dot_t *d, int mode, int bdat, int prev_crlf, smtpd_dot_line_fn fn,
+		    void *ctx)
 {
     d->mode = mode;
     d->bdat = bdat;
@@ -43,7 +43,7 @@ static void dot_put(smtpd_dot_t *d, int ch)
 	d->line_fn(d->ctx, d->buf, d->len, 0);
 	d->len = 0;
     }
-    d->buf[d->len++] = (char) ch;
+    d->buf[d->len++] = (char)ch;
 }
 
 /* dot_end_line - finish the current line; -1 if a bare LF is forbidden */
@@ -73,7 +73,7 @@ static int dot_lone_dot(smtpd_dot_t *d, int crlf)
 /* dot_byte - advance by one byte; returns MORE, END or BARE_LF */
 static int dot_byte(smtpd_dot_t *d, int ch)
 {
-    int     r;
+    int r;
 
     switch (d->state) {
     case ST_BOL:
@@ -127,13 +127,13 @@ static int dot_byte(smtpd_dot_t *d, int ch)
 }
 
 /* smtpd_dot_feed - run the machine over a buffer */
-int     smtpd_dot_feed(smtpd_dot_t *d, const char *data, size_t len, size_t *used_r)
+int smtpd_dot_feed(smtpd_dot_t *d, const char *data, size_t len, size_t *used_r)
 {
-    size_t  i;
-    int     r = SMTPD_DOT_MORE;
+    size_t i;
+    int r = SMTPD_DOT_MORE;
 
     for (i = 0; i < len && r == SMTPD_DOT_MORE; i++)
-	r = dot_byte(d, (unsigned char) data[i]);
+	r = dot_byte(d, (unsigned char)data[i]);
     if (r == SMTPD_DOT_END)
 	d->ended = 1;
     *used_r = i;
@@ -141,7 +141,7 @@ int     smtpd_dot_feed(smtpd_dot_t *d, const char *data, size_t len, size_t *use
 }
 
 /* smtpd_dot_flush - hand out what is left of an unterminated last line */
-void    smtpd_dot_flush(smtpd_dot_t *d)
+void smtpd_dot_flush(smtpd_dot_t *d)
 {
     if (d->state == ST_CR || d->state == ST_DOT_CR) {
 	if (d->state == ST_DOT_CR && !d->bdat)

@@ -27,43 +27,43 @@
 #include <stddef.h>
 
 /* Bare-newline policies (smtpd_forbid_bare_newline) */
-#define SMTPD_DOT_MODE_NO	0	/* legacy: LF alone also ends lines and DATA */
-#define SMTPD_DOT_MODE_NORMALIZE 1	/* LF ends lines; only CRLF.CRLF ends DATA */
-#define SMTPD_DOT_MODE_YES	2	/* LF alone is a protocol error */
+#define SMTPD_DOT_MODE_NO 0        /* legacy: LF alone also ends lines and DATA */
+#define SMTPD_DOT_MODE_NORMALIZE 1 /* LF ends lines; only CRLF.CRLF ends DATA */
+#define SMTPD_DOT_MODE_YES 2       /* LF alone is a protocol error */
 
 /* Results of smtpd_dot_feed */
-#define SMTPD_DOT_MORE		0	/* all bytes used, need more input */
-#define SMTPD_DOT_END		1	/* end-of-data seen; see *used */
-#define SMTPD_DOT_BARE_LF	(-1)	/* mode YES and a bare LF arrived */
+#define SMTPD_DOT_MORE 0       /* all bytes used, need more input */
+#define SMTPD_DOT_END 1        /* end-of-data seen; see *used */
+#define SMTPD_DOT_BARE_LF (-1) /* mode YES and a bare LF arrived */
 
 /* Largest line piece handed out at once; longer lines come in pieces */
-#define SMTPD_DOT_PIECE		4096
+#define SMTPD_DOT_PIECE 4096
 
 /* smtpd_dot_line_fn - receives a content piece; complete is 1 at the end
  * of the line, 0 when more of the same line follows */
 typedef void (*smtpd_dot_line_fn)(void *ctx, const char *data, size_t len, int complete);
 
 typedef struct smtpd_dot {
-    int     mode;			/* SMTPD_DOT_MODE_* */
-    int     bdat;			/* no dot handling, no end marker */
-    int     state;			/* private */
-    int     prev_crlf;			/* previous line ended in CRLF */
-    int     seen_bare_lf;		/* a bare LF was accepted */
-    int     ended;			/* end marker was seen */
-    size_t  len;			/* bytes in buf */
-    char    buf[SMTPD_DOT_PIECE];
+    int mode;         /* SMTPD_DOT_MODE_* */
+    int bdat;         /* no dot handling, no end marker */
+    int state;        /* private */
+    int prev_crlf;    /* previous line ended in CRLF */
+    int seen_bare_lf; /* a bare LF was accepted */
+    int ended;        /* end marker was seen */
+    size_t len;       /* bytes in buf */
+    char buf[SMTPD_DOT_PIECE];
     smtpd_dot_line_fn line_fn;
-    void   *ctx;
+    void *ctx;
 } smtpd_dot_t;
 
 /* smtpd_dot_init - start a message; bdat selects BDAT mode; prev_crlf
  * says whether the DATA command line itself ended in CRLF */
-void    smtpd_dot_init(smtpd_dot_t *d, int mode, int bdat, int prev_crlf,
-		       smtpd_dot_line_fn fn, void *ctx);
+void smtpd_dot_init(smtpd_dot_t *d, int mode, int bdat, int prev_crlf, smtpd_dot_line_fn fn,
+		    void *ctx);
 /* smtpd_dot_feed - process len bytes; *used_r gets how many were
  * consumed (all of them unless SMTPD_DOT_END or SMTPD_DOT_BARE_LF) */
-int     smtpd_dot_feed(smtpd_dot_t *d, const char *data, size_t len, size_t *used_r);
+int smtpd_dot_feed(smtpd_dot_t *d, const char *data, size_t len, size_t *used_r);
 /* smtpd_dot_flush - BDAT LAST: hand out a final unterminated line */
-void    smtpd_dot_flush(smtpd_dot_t *d);
+void smtpd_dot_flush(smtpd_dot_t *d);
 
 #endif

@@ -22,10 +22,10 @@
 #include "util/mymalloc.h"
 #include "smtpd.h"
 
-#define RESTRICT_DUNNO	0
-#define RESTRICT_PERMIT	1
-#define RESTRICT_REJECT	2
-#define RESTRICT_ERROR	3
+#define RESTRICT_DUNNO 0
+#define RESTRICT_PERMIT 1
+#define RESTRICT_REJECT 2
+#define RESTRICT_ERROR 3
 
 /* restrict_word - what one word says about this client */
 static int restrict_word(smtpd_state_t *st, const char *word, const char *param)
@@ -45,8 +45,8 @@ static int restrict_word(smtpd_state_t *st, const char *word, const char *param)
 /* restrict_eval - the first deciding word of a list, or DUNNO */
 static int restrict_eval(smtpd_state_t *st, const char *param)
 {
-    char   *copy = mr_strdup(config_str(param)), *cp = copy, *word;
-    int     r = RESTRICT_DUNNO;
+    char *copy = mr_strdup(config_str(param)), *cp = copy, *word;
+    int r = RESTRICT_DUNNO;
 
     while (r == RESTRICT_DUNNO && (word = next_token(&cp, ", \t\r\n")) != NULL)
 	r = restrict_word(st, word, param);
@@ -55,7 +55,7 @@ static int restrict_eval(smtpd_state_t *st, const char *param)
 }
 
 /* smtpd_restrict_client - smtpd_client_restrictions */
-int     smtpd_restrict_client(smtpd_state_t *st, str_t *reply)
+int smtpd_restrict_client(smtpd_state_t *st, str_t *reply)
 {
     switch (restrict_eval(st, "smtpd_client_restrictions")) {
     case RESTRICT_REJECT:
@@ -70,7 +70,7 @@ int     smtpd_restrict_client(smtpd_state_t *st, str_t *reply)
 }
 
 /* smtpd_restrict_relay - may this client relay? 1 yes, 0 no, -1 error */
-int     smtpd_restrict_relay(smtpd_state_t *st)
+int smtpd_restrict_relay(smtpd_state_t *st)
 {
     switch (restrict_eval(st, "smtpd_relay_restrictions")) {
     case RESTRICT_PERMIT:

@@ -25,13 +25,13 @@
 #include "util/mymalloc.h"
 #include "smtpd.h"
 
-static tls_ctx_t *smtpd_tls_ctx;	/* NULL: TLS unavailable */
+static tls_ctx_t *smtpd_tls_ctx; /* NULL: TLS unavailable */
 static int smtpd_tls_level;
 static int smtpd_tls_wrappermode;
 static int smtpd_tls_received_header;
 
 /* smtpd_tls_pre_init - load the keys before the privilege drop */
-void    smtpd_tls_pre_init(void)
+void smtpd_tls_pre_init(void)
 {
     const char *error;
 
@@ -46,7 +46,7 @@ void    smtpd_tls_pre_init(void)
 }
 
 /* smtpd_tls_post_init - the parameters read once */
-void    smtpd_tls_post_init(void)
+void smtpd_tls_post_init(void)
 {
     smtpd_tls_received_header = config_bool("smtpd_tls_received_header");
 }
@@ -56,7 +56,7 @@ static int smtpd_tls_handshake(smtpd_state_t *st)
 {
     const char *error;
     tls_conn_t *conn;
-    str_t  *info;
+    str_t *info;
 
     if ((conn = tls_server_start(st->client, smtpd_tls_ctx, &error)) == NULL) {
 	msg_info("SSL_accept error from %s: %s", st->namaddr, error);
@@ -65,14 +65,14 @@ static int smtpd_tls_handshake(smtpd_state_t *st)
     st->tls = conn;
     info = str_new(128);
     tls_conn_describe(conn, info);
-    msg_info("Anonymous TLS connection established from %s: %s%s", st->namaddr,
-	     str_data(info), tls_conn_reused(conn) ? " (session reused)" : "");
+    msg_info("Anonymous TLS connection established from %s: %s%s", st->namaddr, str_data(info),
+	     tls_conn_reused(conn) ? " (session reused)" : "");
     str_free(&info);
     return 0;
 }
 
 /* smtpd_tls_wrapper - implicit TLS from the first byte */
-int     smtpd_tls_wrapper(smtpd_state_t *st)
+int smtpd_tls_wrapper(smtpd_state_t *st)
 {
     if (!smtpd_tls_wrappermode)
 	return 0;
@@ -84,14 +84,14 @@ int     smtpd_tls_wrapper(smtpd_state_t *st)
 }
 
 /* smtpd_tls_offer - STARTTLS in the EHLO reply? */
-int     smtpd_tls_offer(const smtpd_state_t *st)
+int smtpd_tls_offer(const smtpd_state_t *st)
 {
-    return smtpd_tls_ctx != NULL && st->tls == NULL && !smtpd_tls_wrappermode
-	&& smtpd_tls_level >= TLS_LEV_MAY;
+    return smtpd_tls_ctx != NULL && st->tls == NULL && !smtpd_tls_wrappermode &&
+	   smtpd_tls_level >= TLS_LEV_MAY;
 }
 
 /* smtpd_tls_required - enforce smtpd_tls_security_level = encrypt */
-int     smtpd_tls_required(smtpd_state_t *st, const char *cmd)
+int smtpd_tls_required(smtpd_state_t *st, const char *cmd)
 {
     if (st->tls != NULL || smtpd_tls_level < TLS_LEV_ENCRYPT)
 	return 0;
@@ -113,11 +113,11 @@ static void smtpd_tls_forget(smtpd_state_t *st)
 }
 
 /* smtpd_starttls - STARTTLS */
-void    smtpd_starttls(smtpd_state_t *st, char *args, int crlf)
+void smtpd_starttls(smtpd_state_t *st, char *args, int crlf)
 {
-    size_t  junk;
+    size_t junk;
 
-    (void) crlf;
+    (void)crlf;
     if (*args) {
 	smtpd_count(st, "starttls", 0);
 	smtpd_reply(st, "501 5.5.4 Syntax: STARTTLS");
@@ -148,7 +148,7 @@ void    smtpd_starttls(smtpd_state_t *st, char *args, int crlf)
 }
 
 /* smtpd_set_protocol - the protocol name for Received: and logs */
-void    smtpd_set_protocol(smtpd_state_t *st)
+void smtpd_set_protocol(smtpd_state_t *st)
 {
     static const char *names[] = {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"};
 
@@ -160,7 +160,7 @@ void    smtpd_set_protocol(smtpd_state_t *st)
 
 /* smtpd_tls_received - the TLS comment line of the Received: header
  * into h; 1 if there is one, 0 if not */
-int     smtpd_tls_received(smtpd_state_t *st, str_t *h)
+int smtpd_tls_received(smtpd_state_t *st, str_t *h)
 {
     if (st->tls == NULL || !smtpd_tls_received_header)
 	return 0;

@@ -46,9 +46,9 @@
 #include "util/mymalloc.h"
 
 typedef struct tabled_entry {
-    char   *spec;			/* TYPE:NAME as clients name it */
-    table_t *table;			/* NULL if it could not be opened */
-    time_t  checked;			/* last table_changed check */
+    char *spec;     /* TYPE:NAME as clients name it */
+    table_t *table; /* NULL if it could not be opened */
+    time_t checked; /* last table_changed check */
 } tabled_entry_t;
 
 static tabled_entry_t *tabled_tables;
@@ -63,13 +63,13 @@ static void tabled_add(const char *spec)
 	if (strcmp(tabled_tables[i].spec, spec) == 0)
 	    return;
     tabled_tables = mr_reallocarray(tabled_tables, tabled_count + 1, sizeof(*tabled_tables));
-    tabled_tables[tabled_count++] = (tabled_entry_t) {mr_strdup(spec), NULL, 0};
+    tabled_tables[tabled_count++] = (tabled_entry_t){mr_strdup(spec), NULL, 0};
 }
 
 /* tabled_add_proxied - the proxy: entries of one *_maps value */
 static void tabled_add_proxied(const char *value)
 {
-    char   *copy = mr_strdup(value);
+    char *copy = mr_strdup(value);
     const char *cp = copy, *spec;
 
     while ((spec = table_split_specs(&cp)) != NULL)
@@ -79,23 +79,22 @@ static void tabled_add_proxied(const char *value)
 }
 
 /* tabled_walk - config_walk callback for "*_maps" */
-static void tabled_walk(const param_def_t *def, const char *value, int is_default,
-			void *context)
+static void tabled_walk(const param_def_t *def, const char *value, int is_default, void *context)
 {
-    size_t  len = strlen(def->name);
+    size_t len = strlen(def->name);
 
-    if (len > 5 && strcmp(def->name + len - 5, "_maps") == 0
-	&& strncmp(def->name, "proxy_", 6) != 0)
+    if (len > 5 && strcmp(def->name + len - 5, "_maps") == 0 &&
+	strncmp(def->name, "proxy_", 6) != 0)
 	tabled_add_proxied(config_str(def->name));
 }
 
 /* tabled_allow_list - build the allowed tables from proxy_read_maps */
 static void tabled_allow_list(void)
 {
-    char   *copy = mr_strdup(config_str("proxy_read_maps"));
+    char *copy = mr_strdup(config_str("proxy_read_maps"));
     const char *cp = copy, *spec;
-    char  **words = NULL;
-    size_t  n = 0;
+    char **words = NULL;
+    size_t n = 0;
 
     while ((spec = table_split_specs(&cp)) != NULL) {
 	words = mr_reallocarray(words, n + 1, sizeof(*words));
@@ -147,7 +146,7 @@ static table_t *tabled_get(const char *spec, void *context, const char **error_r
 {
     static str_t *why;
     tabled_entry_t *e = tabled_find(spec);
-    time_t  now = time(NULL);
+    time_t now = time(NULL);
 
     if (e->table == NULL || (now != e->checked && table_changed(e->table))) {
 	if (e->table != NULL)
@@ -205,7 +204,7 @@ static void tabled_conn_close(event_conn_t *conn)
     mr_free(ea);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     static const server_params_t params = {
 	.pre_init = tabled_pre_init,

@@ -14,87 +14,85 @@
 
 #include "util/str.h"
 
-#define LOAD_TLS_NONE	0
+#define LOAD_TLS_NONE 0
 #define LOAD_TLS_STARTTLS 1
 #define LOAD_TLS_WRAPPER 2
 
 /* Where in the SMTP dialogue a failure happened. */
 typedef enum load_stage {
-    LOAD_CONNECT,			/* TCP connect failed */
-    LOAD_BANNER,			/* greeting was not 220 */
-    LOAD_EHLO,				/* EHLO was not 250 */
-    LOAD_TLS,				/* STARTTLS or the handshake failed */
-    LOAD_AUTH,				/* AUTH was not 235 */
-    LOAD_MAIL,				/* MAIL FROM was not 250 */
-    LOAD_RCPT,				/* a RCPT TO was not 250/251 */
-    LOAD_DATA,				/* DATA was not 354 */
-    LOAD_EOD,				/* end of data was not 250 */
-    LOAD_IO,				/* timeout or lost connection */
+    LOAD_CONNECT, /* TCP connect failed */
+    LOAD_BANNER,  /* greeting was not 220 */
+    LOAD_EHLO,    /* EHLO was not 250 */
+    LOAD_TLS,     /* STARTTLS or the handshake failed */
+    LOAD_AUTH,    /* AUTH was not 235 */
+    LOAD_MAIL,    /* MAIL FROM was not 250 */
+    LOAD_RCPT,    /* a RCPT TO was not 250/251 */
+    LOAD_DATA,    /* DATA was not 354 */
+    LOAD_EOD,     /* end of data was not 250 */
+    LOAD_IO,      /* timeout or lost connection */
     LOAD_STAGES
 } load_stage_t;
 
-#define LOAD_CODES	600		/* reply codes 0..599 are counted */
+#define LOAD_CODES 600 /* reply codes 0..599 are counted */
 
 /* What every session needs to know; read-only once the threads run. */
 typedef struct load_conf {
-    const char *server;			/* host:port */
-    const char *label;			/* server= in the RESULT line */
-    const char *helo;			/* EHLO argument */
-    const char *from;			/* envelope sender */
-    char  **to;				/* recipients, used round robin */
-    int     to_count;
-    int     sessions;			/* concurrent sessions (-c) */
-    long    msgs;			/* messages in all (-m) */
-    long    per_conn;			/* messages per connection, 0: all */
-    int     rcpts;			/* recipients per message (-r) */
-    size_t  size;			/* approximate message size (-s) */
-    int     pipelining;			/* -P */
-    int     timeout;			/* seconds per read or write */
-    int     duration;			/* -d: seconds, 0: until -m are sent */
-    int     tls;			/* LOAD_TLS_*: -S STARTTLS, -T implicit */
-    int     tls_resume;			/* -R: offer the last TLS session again */
-    char   *auth_plain;			/* -A: "AUTH PLAIN <base64>" or NULL */
-    str_t  *body;			/* generated message body (CRLF lines) */
-    char    date[64];			/* Date: header value */
-    long    run_id;			/* makes Message-IDs unique per run */
+    const char *server; /* host:port */
+    const char *label;  /* server= in the RESULT line */
+    const char *helo;   /* EHLO argument */
+    const char *from;   /* envelope sender */
+    char **to;          /* recipients, used round robin */
+    int to_count;
+    int sessions;     /* concurrent sessions (-c) */
+    long msgs;        /* messages in all (-m) */
+    long per_conn;    /* messages per connection, 0: all */
+    int rcpts;        /* recipients per message (-r) */
+    size_t size;      /* approximate message size (-s) */
+    int pipelining;   /* -P */
+    int timeout;      /* seconds per read or write */
+    int duration;     /* -d: seconds, 0: until -m are sent */
+    int tls;          /* LOAD_TLS_*: -S STARTTLS, -T implicit */
+    int tls_resume;   /* -R: offer the last TLS session again */
+    char *auth_plain; /* -A: "AUTH PLAIN <base64>" or NULL */
+    str_t *body;      /* generated message body (CRLF lines) */
+    char date[64];    /* Date: header value */
+    long run_id;      /* makes Message-IDs unique per run */
 } load_conf_t;
 
 /* One session's (or, merged, the whole run's) figures. */
 typedef struct load_stats {
-    long    accepted;			/* 250 after end of data */
-    long    failed;			/* messages not accepted */
-    long    connections;		/* TCP connections made */
-    long    tls_reused;			/* TLS handshakes that resumed a session */
-    long    stage_fail[LOAD_STAGES];	/* failures by stage */
-    long    codes[LOAD_CODES];		/* unexpected reply codes */
-    double *eod_ms;			/* end of data -> 250, per message */
-    size_t  eod_count, eod_cap;
-    double *conn_ms;			/* connect -> 220, per connection */
-    size_t  conn_count, conn_cap;
+    long accepted;                /* 250 after end of data */
+    long failed;                  /* messages not accepted */
+    long connections;             /* TCP connections made */
+    long tls_reused;              /* TLS handshakes that resumed a session */
+    long stage_fail[LOAD_STAGES]; /* failures by stage */
+    long codes[LOAD_CODES];       /* unexpected reply codes */
+    double *eod_ms;               /* end of data -> 250, per message */
+    size_t eod_count, eod_cap;
+    double *conn_ms; /* connect -> 220, per connection */
+    size_t conn_count, conn_cap;
 } load_stats_t;
 
 /* load_session_run - run one session thread until no message is left;
  * take_ticket() hands out message numbers (>= 0) or -1 when done */
-void    load_session_run(const load_conf_t *conf, load_stats_t *stats,
-			 long (*take_ticket)(void));
+void load_session_run(const load_conf_t *conf, load_stats_t *stats, long (*take_ticket)(void));
 
 /* load_stats_init - empty figures */
-void    load_stats_init(load_stats_t *st);
+void load_stats_init(load_stats_t *st);
 /* load_stats_free - release the sample arrays */
-void    load_stats_free(load_stats_t *st);
+void load_stats_free(load_stats_t *st);
 /* load_stats_add_eod - one end-of-data latency sample (milliseconds) */
-void    load_stats_add_eod(load_stats_t *st, double ms);
+void load_stats_add_eod(load_stats_t *st, double ms);
 /* load_stats_add_conn - one connect-to-banner latency sample */
-void    load_stats_add_conn(load_stats_t *st, double ms);
+void load_stats_add_conn(load_stats_t *st, double ms);
 /* load_stats_fail - one failure at a stage, with the reply code (0: none) */
-void    load_stats_fail(load_stats_t *st, load_stage_t stage, int code);
+void load_stats_fail(load_stats_t *st, load_stage_t stage, int code);
 /* load_stats_merge - add src's figures to dst */
-void    load_stats_merge(load_stats_t *dst, const load_stats_t *src);
+void load_stats_merge(load_stats_t *dst, const load_stats_t *src);
 /* load_stats_report - print the human summary and the RESULT line */
-void    load_stats_report(const load_conf_t *conf, load_stats_t *st,
-			  double secs, int quiet);
+void load_stats_report(const load_conf_t *conf, load_stats_t *st, double secs, int quiet);
 
 /* load_now_ms - monotonic clock in milliseconds (fractional) */
-double  load_now_ms(void);
+double load_now_ms(void);
 
 #endif

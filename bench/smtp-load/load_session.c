@@ -33,14 +33,14 @@
 #include "util/tls.h"
 #include "load.h"
 
-#define LOAD_LINE_MAX	4096		/* longest reply line we keep */
+#define LOAD_LINE_MAX 4096 /* longest reply line we keep */
 
 typedef struct load_conn {
-    stream_t *stream;			/* NULL when not connected */
-    str_t  *line;			/* last reply line */
-    int     offers_pipelining;		/* EHLO said PIPELINING */
-    long    sent;			/* messages on this connection */
-    tls_ctx_t *tls_ctx;			/* this thread's TLS client context */
+    stream_t *stream;      /* NULL when not connected */
+    str_t *line;           /* last reply line */
+    int offers_pipelining; /* EHLO said PIPELINING */
+    long sent;             /* messages on this connection */
+    tls_ctx_t *tls_ctx;    /* this thread's TLS client context */
 } load_conn_t;
 
 /* load_reply - read one (possibly multi-line) reply; returns its code,
@@ -48,7 +48,7 @@ typedef struct load_conn {
 static int load_reply(load_conn_t *c)
 {
     const char *p;
-    int     r;
+    int r;
 
     for (;;) {
 	str_reset(c->line);
@@ -58,11 +58,11 @@ static int load_reply(load_conn_t *c)
 	if (r != STREAM_LINE && r != STREAM_PARTIAL)
 	    return -1;
 	p = str_data(c->line);
-	if (str_len(c->line) < 3 || p[0] < '2' || p[0] > '5'
-	    || p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
+	if (str_len(c->line) < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
+	    p[2] < '0' || p[2] > '9')
 	    return -1;
-	if (str_len(c->line) > 4 && (p[3] == '-' || p[3] == ' ')
-	    && strncasecmp(p + 4, "PIPELINING", 10) == 0)
+	if (str_len(c->line) > 4 && (p[3] == '-' || p[3] == ' ') &&
+	    strncasecmp(p + 4, "PIPELINING", 10) == 0)
 	    c->offers_pipelining = 1;
 	if (str_len(c->line) < 4 || p[3] != '-')
 	    return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
@@ -85,8 +85,8 @@ static void load_disconnect(load_conn_t *c, int quit)
     if (c->stream == NULL)
 	return;
     if (quit && stream_puts(c->stream, "QUIT\r\n") == 0 && stream_flush(c->stream) == 0)
-	(void) load_reply(c);
-    (void) stream_close(&c->stream);
+	(void)load_reply(c);
+    (void)stream_close(&c->stream);
     c->sent = 0;
     c->offers_pipelining = 0;
 }
@@ -127,7 +127,7 @@ static int load_handshake(const load_conf_t *conf, load_stats_t *st, load_conn_t
 /* load_starttls - with -S: STARTTLS, handshake, EHLO again; 0 or -1 */
 static int load_starttls(const load_conf_t *conf, load_stats_t *st, load_conn_t *c)
 {
-    int     code;
+    int code;
 
     if (conf->tls != LOAD_TLS_STARTTLS)
 	return 0;
@@ -151,8 +151,8 @@ static int load_connect(const load_conf_t *conf, load_stats_t *st, load_conn_t *
 {
     static int warned;
     const char *err;
-    double  t0 = load_now_ms();
-    int     fd, code;
+    double t0 = load_now_ms();
+    int fd, code;
 
     if ((fd = sock_connect_inet(conf->server, NULL, conf->timeout, &err)) < 0) {
 	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
@@ -192,11 +192,11 @@ static const char *load_rcpt(const load_conf_t *conf, long ticket, int index)
 }
 
 /* load_envelope_lockstep - MAIL, RCPTs, DATA, each waiting for its reply */
-static int load_envelope_lockstep(const load_conf_t *conf, load_stats_t *st,
-				  load_conn_t *c, long ticket)
+static int load_envelope_lockstep(const load_conf_t *conf, load_stats_t *st, load_conn_t *c,
+				  long ticket)
 {
-    str_t  *arg = str_new(256);
-    int     i, code;
+    str_t *arg = str_new(256);
+    int i, code;
 
     str_printf(arg, "<%s>", conf->from);
     code = load_send_cmd(c, "MAIL FROM:", str_data(arg));
@@ -221,10 +221,10 @@ fail:
 }
 
 /* load_envelope_pipelined - MAIL, RCPTs and DATA in one write (RFC 2920) */
-static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st,
-				   load_conn_t *c, long ticket)
+static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st, load_conn_t *c,
+				   long ticket)
 {
-    int     i, code, bad = 0, in_data = 0;
+    int i, code, bad = 0, in_data = 0;
 
     stream_printf(c->stream, "MAIL FROM:<%s>\r\n", conf->from);
     for (i = 0; i < conf->rcpts; i++)
@@ -255,17 +255,16 @@ static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st,
 }
 
 /* load_content - headers, body, the dot; time the reply to the dot */
-static int load_content(const load_conf_t *conf, load_stats_t *st,
-			load_conn_t *c, long ticket)
+static int load_content(const load_conf_t *conf, load_stats_t *st, load_conn_t *c, long ticket)
 {
-    double  t0;
-    int     code;
+    double t0;
+    int code;
 
-    stream_printf(c->stream, "From: <%s>\r\nTo: <%s>\r\n"
+    stream_printf(c->stream,
+		  "From: <%s>\r\nTo: <%s>\r\n"
 		  "Subject: smtp-load test message %ld\r\nDate: %s\r\n"
 		  "Message-ID: <%ld.%ld@smtp-load.invalid>\r\n\r\n",
-		  conf->from, load_rcpt(conf, ticket, 0), ticket, conf->date,
-		  conf->run_id, ticket);
+		  conf->from, load_rcpt(conf, ticket, 0), ticket, conf->date, conf->run_id, ticket);
     stream_write(c->stream, str_data(conf->body), str_len(conf->body));
     stream_puts(c->stream, ".\r\n");
     t0 = load_now_ms();
@@ -282,14 +281,13 @@ static int load_content(const load_conf_t *conf, load_stats_t *st,
 }
 
 /* load_message - one whole transaction on an open connection */
-static int load_message(const load_conf_t *conf, load_stats_t *st,
-			load_conn_t *c, long ticket)
+static int load_message(const load_conf_t *conf, load_stats_t *st, load_conn_t *c, long ticket)
 {
     static int warned;
-    int     r;
+    int r;
 
-    if (conf->pipelining && !c->offers_pipelining
-	&& !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+    if (conf->pipelining && !c->offers_pipelining &&
+	!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
 	msg_warn("server does not offer PIPELINING; sending in lockstep");
     if (conf->pipelining && c->offers_pipelining)
 	r = load_envelope_pipelined(conf, st, c, ticket);
@@ -301,11 +299,10 @@ static int load_message(const load_conf_t *conf, load_stats_t *st,
 }
 
 /* load_session_run - send messages until the counter runs out */
-void    load_session_run(const load_conf_t *conf, load_stats_t *st,
-			 long (*take_ticket)(void))
+void load_session_run(const load_conf_t *conf, load_stats_t *st, long (*take_ticket)(void))
 {
     load_conn_t conn = {.line = str_new(LOAD_LINE_MAX)};
-    long    ticket;
+    long ticket;
 
     while ((ticket = take_ticket()) >= 0) {
 	if (conn.stream == NULL && load_connect(conf, st, &conn) < 0) {

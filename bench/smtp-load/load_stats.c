@@ -25,7 +25,7 @@ static const char *load_stage_names[LOAD_STAGES] = {
 };
 
 /* load_now_ms - monotonic clock */
-double  load_now_ms(void)
+double load_now_ms(void)
 {
     struct timespec ts;
 
@@ -34,13 +34,13 @@ double  load_now_ms(void)
 }
 
 /* load_stats_init - start empty */
-void    load_stats_init(load_stats_t *st)
+void load_stats_init(load_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
 }
 
 /* load_stats_free - release the sample arrays */
-void    load_stats_free(load_stats_t *st)
+void load_stats_free(load_stats_t *st)
 {
     mr_free(st->eod_ms);
     mr_free(st->conn_ms);
@@ -59,19 +59,19 @@ static void load_push(double **arr, size_t *count, size_t *cap, double v)
 }
 
 /* load_stats_add_eod - one end-of-data latency */
-void    load_stats_add_eod(load_stats_t *st, double ms)
+void load_stats_add_eod(load_stats_t *st, double ms)
 {
     load_push(&st->eod_ms, &st->eod_count, &st->eod_cap, ms);
 }
 
 /* load_stats_add_conn - one connect-to-banner latency */
-void    load_stats_add_conn(load_stats_t *st, double ms)
+void load_stats_add_conn(load_stats_t *st, double ms)
 {
     load_push(&st->conn_ms, &st->conn_count, &st->conn_cap, ms);
 }
 
 /* load_stats_fail - count a failure and its reply code */
-void    load_stats_fail(load_stats_t *st, load_stage_t stage, int code)
+void load_stats_fail(load_stats_t *st, load_stage_t stage, int code)
 {
     st->stage_fail[stage]++;
     if (code > 0 && code < LOAD_CODES)
@@ -79,9 +79,9 @@ void    load_stats_fail(load_stats_t *st, load_stage_t stage, int code)
 }
 
 /* load_stats_merge - add one session's figures to the total */
-void    load_stats_merge(load_stats_t *dst, const load_stats_t *src)
+void load_stats_merge(load_stats_t *dst, const load_stats_t *src)
 {
-    size_t  i;
+    size_t i;
 
     dst->accepted += src->accepted;
     dst->failed += src->failed;
@@ -100,7 +100,7 @@ void    load_stats_merge(load_stats_t *dst, const load_stats_t *src)
 /* load_cmp_double - qsort order for doubles */
 static int load_cmp_double(const void *a, const void *b)
 {
-    double  x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
 
     return (x > y) - (x < y);
 }
@@ -108,11 +108,11 @@ static int load_cmp_double(const void *a, const void *b)
 /* load_pct - nearest-rank percentile of sorted samples (0 if none) */
 static double load_pct(const double *v, size_t n, double pct)
 {
-    size_t  rank;
+    size_t rank;
 
     if (n == 0)
 	return 0;
-    rank = (size_t) (pct / 100.0 * n + 0.999999);
+    rank = (size_t)(pct / 100.0 * n + 0.999999);
     if (rank < 1)
 	rank = 1;
     if (rank > n)
@@ -123,7 +123,7 @@ static double load_pct(const double *v, size_t n, double pct)
 /* load_codes_text - "421:3,451:2" for unexpected reply codes, or "-" */
 static void load_codes_text(const load_stats_t *st, str_t *out)
 {
-    int     i;
+    int i;
 
     for (i = 0; i < LOAD_CODES; i++)
 	if (st->codes[i])
@@ -133,19 +133,18 @@ static void load_codes_text(const load_stats_t *st, str_t *out)
 }
 
 /* load_print_human - the summary meant for people */
-static void load_print_human(const load_conf_t *conf, const load_stats_t *st,
-			     double secs, const double *pc)
+static void load_print_human(const load_conf_t *conf, const load_stats_t *st, double secs,
+			     const double *pc)
 {
-    int     i;
+    int i;
 
-    printf("smtp-load: %s sessions=%d size=%zu rcpts=%d per_conn=%ld pipelining=%s\n",
-	   conf->server, conf->sessions, conf->size, conf->rcpts,
-	   conf->per_conn, conf->pipelining ? "yes" : "no");
-    printf("accepted %ld of %ld messages in %.3f s: %.1f msg/s (%ld connections)\n",
-	   st->accepted, st->accepted + st->failed, secs, secs > 0 ? st->accepted / secs : 0.0,
-	   st->connections);
-    printf("end of data -> 250 ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
-	   pc[0], pc[1], pc[2], pc[3]);
+    printf("smtp-load: %s sessions=%d size=%zu rcpts=%d per_conn=%ld pipelining=%s\n", conf->server,
+	   conf->sessions, conf->size, conf->rcpts, conf->per_conn,
+	   conf->pipelining ? "yes" : "no");
+    printf("accepted %ld of %ld messages in %.3f s: %.1f msg/s (%ld connections)\n", st->accepted,
+	   st->accepted + st->failed, secs, secs > 0 ? st->accepted / secs : 0.0, st->connections);
+    printf("end of data -> 250 ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", pc[0], pc[1], pc[2],
+	   pc[3]);
     printf("connect -> 220 ms:     p50 %.2f  p99 %.2f  max %.2f\n", pc[4], pc[5], pc[6]);
     printf("failed %ld:", st->failed);
     for (i = 0; i < LOAD_STAGES; i++)
@@ -154,11 +153,10 @@ static void load_print_human(const load_conf_t *conf, const load_stats_t *st,
 }
 
 /* load_stats_report - sort the samples and print both report forms */
-void    load_stats_report(const load_conf_t *conf, load_stats_t *st,
-			  double secs, int quiet)
+void load_stats_report(const load_conf_t *conf, load_stats_t *st, double secs, int quiet)
 {
-    double  pc[7];
-    str_t  *codes = str_new(64);
+    double pc[7];
+    str_t *codes = str_new(64);
 
     qsort(st->eod_ms, st->eod_count, sizeof(double), load_cmp_double);
     qsort(st->conn_ms, st->conn_count, sizeof(double), load_cmp_double);
@@ -176,10 +174,10 @@ void    load_stats_report(const load_conf_t *conf, load_stats_t *st,
 	   " msgs=%ld accepted=%ld failed=%ld connections=%ld tls_reused=%ld secs=%.3f rate=%.1f"
 	   " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
 	   " conn_p50_ms=%.2f conn_p99_ms=%.2f codes=%s\n",
-	   conf->label, conf->sessions, conf->size, conf->rcpts, conf->per_conn,
-	   conf->pipelining, st->accepted + st->failed, st->accepted, st->failed, st->connections,
-	   st->tls_reused, secs, secs > 0 ? st->accepted / secs : 0.0, pc[0], pc[1], pc[2], pc[3],
-	   pc[4], pc[5], str_data(codes));
+	   conf->label, conf->sessions, conf->size, conf->rcpts, conf->per_conn, conf->pipelining,
+	   st->accepted + st->failed, st->accepted, st->failed, st->connections, st->tls_reused,
+	   secs, secs > 0 ? st->accepted / secs : 0.0, pc[0], pc[1], pc[2], pc[3], pc[4], pc[5],
+	   str_data(codes));
     fflush(stdout);
     str_free(&codes);
 }

@@ -59,16 +59,16 @@
 #include "util/str.h"
 #include "load.h"
 
-#define LOAD_MAX_SESSIONS	1000
+#define LOAD_MAX_SESSIONS 1000
 
-static long load_next_ticket;		/* shared message counter */
-static long load_total;			/* -m */
-static double load_deadline_ms;		/* -d as a clock value, 0: none */
+static long load_next_ticket;   /* shared message counter */
+static long load_total;         /* -m */
+static double load_deadline_ms; /* -d as a clock value, 0: none */
 
 /* load_take_ticket - the next message number, or -1 when all are taken */
 static long load_take_ticket(void)
 {
-    long    t;
+    long t;
 
     if (load_deadline_ms > 0 && load_now_ms() >= load_deadline_ms)
 	return -1;
@@ -80,16 +80,16 @@ static long load_take_ticket(void)
 static void load_usage(void)
 {
     fprintf(stderr, "usage: smtp-load [-c sessions] [-m messages] [-s size] [-r rcpts]\n"
-	    "       [-t rcpt[,rcpt...]] [-f sender] [-n msgs-per-connection] [-P]\n"
-	    "       [-H ehlo-name] [-w timeout] [-d seconds] [-l label] [-q] host:port\n");
+		    "       [-t rcpt[,rcpt...]] [-f sender] [-n msgs-per-connection] [-P]\n"
+		    "       [-H ehlo-name] [-w timeout] [-d seconds] [-l label] [-q] host:port\n");
     exit(2);
 }
 
 /* load_number - parse a non-negative option value within bounds */
 static long load_number(const char *text, char opt, long min, long max)
 {
-    char   *end;
-    long    v = strtol(text, &end, 10);
+    char *end;
+    long v = strtol(text, &end, 10);
 
     if (*text == 0 || *end != 0 || v < min || v > max) {
 	fprintf(stderr, "smtp-load: bad value for -%c: %s (%ld..%ld)\n", opt, text, min, max);
@@ -101,7 +101,7 @@ static long load_number(const char *text, char opt, long min, long max)
 /* load_add_rcpts - add comma-separated recipients to the list */
 static void load_add_rcpts(load_conf_t *conf, const char *arg)
 {
-    char   *copy = mr_strdup(arg), *cp = copy, *addr;
+    char *copy = mr_strdup(arg), *cp = copy, *addr;
 
     while ((addr = next_token(&cp, ",")) != NULL) {
 	conf->to = mr_reallocarray(conf->to, conf->to_count + 1, sizeof(char *));
@@ -121,14 +121,14 @@ static unsigned load_rand(unsigned *state)
 static str_t *load_make_body(size_t len)
 {
     static const char *words[] = {
-	"the", "queue", "message", "delivery", "server", "mail", "of", "and",
-	"a", "to", "recipient", "envelope", "header", "body", "report", "is",
-	"for", "with", "quarterly", "figures", "attached", "please", "find",
-	"meeting", "tomorrow", "regards", "thanks", "schedule", "update", "in",
+	"the",      "queue",   "message",   "delivery", "server",   "mail",   "of",     "and",
+	"a",        "to",      "recipient", "envelope", "header",   "body",   "report", "is",
+	"for",      "with",    "quarterly", "figures",  "attached", "please", "find",   "meeting",
+	"tomorrow", "regards", "thanks",    "schedule", "update",   "in",
     };
-    str_t  *body = str_new(len + 128);
+    str_t *body = str_new(len + 128);
     unsigned seed = 4711;
-    size_t  line_start = 0, want = 60, lines = 0;
+    size_t line_start = 0, want = 60, lines = 0;
 
     while (str_len(body) + 2 < len || lines < 2) {
 	const char *w = words[load_rand(&seed) % (sizeof(words) / sizeof(words[0]))];
@@ -150,10 +150,11 @@ static str_t *load_make_body(size_t len)
 /* load_header_size - bytes of the per-message headers of message 0 */
 static size_t load_header_size(const load_conf_t *conf)
 {
-    str_t  *h = str_new(512);
-    size_t  n;
+    str_t *h = str_new(512);
+    size_t n;
 
-    str_printf(h, "From: <%s>\r\nTo: <%s>\r\nSubject: smtp-load test message %ld\r\n"
+    str_printf(h,
+	       "From: <%s>\r\nTo: <%s>\r\nSubject: smtp-load test message %ld\r\n"
 	       "Date: %s\r\nMessage-ID: <%ld.%ld@smtp-load.invalid>\r\n\r\n",
 	       conf->from, conf->to[0], 0L, conf->date, conf->run_id, 0L);
     n = str_len(h);
@@ -166,44 +167,79 @@ static char *load_auth_plain(const char *arg)
 {
     const char *colon = strchr(arg, ':');
     unsigned char raw[512], b64[700];
-    size_t  ulen, plen;
+    size_t ulen, plen;
 
-    if (colon == NULL || (ulen = (size_t) (colon - arg)) + strlen(colon) + 2 > sizeof(raw))
+    if (colon == NULL || (ulen = (size_t)(colon - arg)) + strlen(colon) + 2 > sizeof(raw))
 	load_usage();
     plen = strlen(colon + 1);
     raw[0] = 0;
     memcpy(raw + 1, arg, ulen);
     raw[1 + ulen] = 0;
     memcpy(raw + 2 + ulen, colon + 1, plen);
-    EVP_EncodeBlock(b64, raw, (int) (2 + ulen + plen));
-    return mr_format("AUTH PLAIN %s", (char *) b64);
+    EVP_EncodeBlock(b64, raw, (int)(2 + ulen + plen));
+    return mr_format("AUTH PLAIN %s", (char *)b64);
 }
 
 /* load_options - parse the command line into conf */
 static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 {
-    int     ch;
+    int ch;
 
     while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PH:w:d:l:qSTRA:")) != -1) {
 	switch (ch) {
-	case 'c': conf->sessions = (int) load_number(optarg, ch, 1, LOAD_MAX_SESSIONS); break;
-	case 'm': conf->msgs = load_number(optarg, ch, 1, 100000000L); break;
-	case 's': conf->size = (size_t) load_number(optarg, ch, 1, 1L << 30); break;
-	case 'r': conf->rcpts = (int) load_number(optarg, ch, 1, 10000); break;
-	case 't': load_add_rcpts(conf, optarg); break;
-	case 'f': conf->from = optarg; break;
-	case 'n': conf->per_conn = load_number(optarg, ch, 0, 100000000L); break;
-	case 'P': conf->pipelining = 1; break;
-	case 'H': conf->helo = optarg; break;
-	case 'w': conf->timeout = (int) load_number(optarg, ch, 1, 3600); break;
-	case 'd': conf->duration = (int) load_number(optarg, ch, 1, 86400); break;
-	case 'l': conf->label = optarg; break;
-	case 'q': *quiet = 1; break;
-	case 'S': conf->tls = LOAD_TLS_STARTTLS; break;
-	case 'T': conf->tls = LOAD_TLS_WRAPPER; break;
-	case 'R': conf->tls_resume = 1; break;
-	case 'A': conf->auth_plain = load_auth_plain(optarg); break;
-	default: load_usage();
+	case 'c':
+	    conf->sessions = (int)load_number(optarg, ch, 1, LOAD_MAX_SESSIONS);
+	    break;
+	case 'm':
+	    conf->msgs = load_number(optarg, ch, 1, 100000000L);
+	    break;
+	case 's':
+	    conf->size = (size_t)load_number(optarg, ch, 1, 1L << 30);
+	    break;
+	case 'r':
+	    conf->rcpts = (int)load_number(optarg, ch, 1, 10000);
+	    break;
+	case 't':
+	    load_add_rcpts(conf, optarg);
+	    break;
+	case 'f':
+	    conf->from = optarg;
+	    break;
+	case 'n':
+	    conf->per_conn = load_number(optarg, ch, 0, 100000000L);
+	    break;
+	case 'P':
+	    conf->pipelining = 1;
+	    break;
+	case 'H':
+	    conf->helo = optarg;
+	    break;
+	case 'w':
+	    conf->timeout = (int)load_number(optarg, ch, 1, 3600);
+	    break;
+	case 'd':
+	    conf->duration = (int)load_number(optarg, ch, 1, 86400);
+	    break;
+	case 'l':
+	    conf->label = optarg;
+	    break;
+	case 'q':
+	    *quiet = 1;
+	    break;
+	case 'S':
+	    conf->tls = LOAD_TLS_STARTTLS;
+	    break;
+	case 'T':
+	    conf->tls = LOAD_TLS_WRAPPER;
+	    break;
+	case 'R':
+	    conf->tls_resume = 1;
+	    break;
+	case 'A':
+	    conf->auth_plain = load_auth_plain(optarg);
+	    break;
+	default:
+	    load_usage();
 	}
     }
     if (optind != argc - 1)
@@ -220,11 +256,11 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 /* load_prepare - date, run id and the body, once for all messages */
 static void load_prepare(load_conf_t *conf)
 {
-    time_t  now = time(NULL);
-    size_t  head;
+    time_t now = time(NULL);
+    size_t head;
 
     strftime(conf->date, sizeof(conf->date), "%a, %d %b %Y %H:%M:%S %z", localtime(&now));
-    conf->run_id = (long) now * 100000L + getpid() % 100000L;
+    conf->run_id = (long)now * 100000L + getpid() % 100000L;
     head = load_header_size(conf);
     conf->body = load_make_body(conf->size > head ? conf->size - head : 1);
 }
@@ -248,8 +284,8 @@ static void *load_thread_main(void *arg)
 static double load_run(const load_conf_t *conf, load_stats_t *total)
 {
     load_thread_t *threads = mr_calloc(conf->sessions, sizeof(*threads));
-    double  t0 = load_now_ms(), secs;
-    int     i, err;
+    double t0 = load_now_ms(), secs;
+    int i, err;
 
     for (i = 0; i < conf->sessions; i++) {
 	threads[i].conf = conf;
@@ -269,16 +305,21 @@ static double load_run(const load_conf_t *conf, load_stats_t *total)
 }
 
 /* main - options, run, report */
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     load_conf_t conf = {
-	.helo = "smtp-load.invalid", .from = "smtp-load@mailroom.test",
-	.sessions = 1, .msgs = 100, .per_conn = 1, .rcpts = 1, .size = 4096,
+	.helo = "smtp-load.invalid",
+	.from = "smtp-load@mailroom.test",
+	.sessions = 1,
+	.msgs = 100,
+	.per_conn = 1,
+	.rcpts = 1,
+	.size = 4096,
 	.timeout = 60,
     };
     load_stats_t total;
-    int     quiet = 0;
-    double  secs;
+    int quiet = 0;
+    double secs;
 
     msg_init("smtp-load");
     signal(SIGPIPE, SIG_IGN);

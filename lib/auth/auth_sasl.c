@@ -28,13 +28,13 @@
 #include "util/mymalloc.h"
 #include "auth_sasl.h"
 
-#define AUTH_SASL_MAX_DATA	12288	/* decoded response or challenge */
+#define AUTH_SASL_MAX_DATA 12288 /* decoded response or challenge */
 
 struct auth_sasl {
     sasl_conn_t *conn;
-    char   *mechs;
-    str_t  *challenge;			/* last challenge, base64 */
-    char    bin[AUTH_SASL_MAX_DATA];	/* decoded client data */
+    char *mechs;
+    str_t *challenge;             /* last challenge, base64 */
+    char bin[AUTH_SASL_MAX_DATA]; /* decoded client data */
 };
 
 static char *auth_sasl_conf_path;
@@ -42,7 +42,7 @@ static char *auth_sasl_conf_path;
 /* auth_sasl_log - libsasl2's messages as ours */
 static int auth_sasl_log(void *context, int level, const char *message)
 {
-    (void) context;
+    (void)context;
     if (level <= SASL_LOG_WARN && level != SASL_LOG_FAIL)
 	msg_warn("SASL: %s", message);
     else if (msg_verbose)
@@ -53,25 +53,25 @@ static int auth_sasl_log(void *context, int level, const char *message)
 /* auth_sasl_getconfpath - where APPNAME.conf is searched */
 static int auth_sasl_getconfpath(void *context, char **path)
 {
-    (void) context;
+    (void)context;
     *path = auth_sasl_conf_path;
     return SASL_OK;
 }
 
 /* auth_sasl_init - load the modules and the configuration */
-int     auth_sasl_init(const char *app, const char *conf_path, const char **error_r)
+int auth_sasl_init(const char *app, const char *conf_path, const char **error_r)
 {
     static sasl_callback_t callbacks[] = {
-	{SASL_CB_LOG, (int (*)(void)) (void (*)(void)) auth_sasl_log, NULL},
+	{SASL_CB_LOG, (int (*)(void))(void (*)(void))auth_sasl_log, NULL},
 	{SASL_CB_LIST_END, NULL, NULL},
 	{SASL_CB_LIST_END, NULL, NULL},
     };
-    int     r;
+    int r;
 
     if (conf_path && *conf_path) {
 	auth_sasl_conf_path = mr_strdup(conf_path);
 	callbacks[1].id = SASL_CB_GETCONFPATH;
-	callbacks[1].proc = (int (*)(void)) (void (*)(void)) auth_sasl_getconfpath;
+	callbacks[1].proc = (int (*)(void))(void (*)(void))auth_sasl_getconfpath;
     }
     if ((r = sasl_server_init(callbacks, app)) != SASL_OK) {
 	*error_r = sasl_errstring(r, NULL, NULL);
@@ -87,13 +87,13 @@ static unsigned auth_sasl_secprops(const char *list)
 	const char *name;
 	unsigned flag;
     } words[] = {
-	{"noplaintext", SASL_SEC_NOPLAINTEXT}, {"noactive", SASL_SEC_NOACTIVE},
-	{"nodictionary", SASL_SEC_NODICTIONARY}, {"noanonymous", SASL_SEC_NOANONYMOUS},
+	{"noplaintext", SASL_SEC_NOPLAINTEXT},         {"noactive", SASL_SEC_NOACTIVE},
+	{"nodictionary", SASL_SEC_NODICTIONARY},       {"noanonymous", SASL_SEC_NOANONYMOUS},
 	{"forward_secrecy", SASL_SEC_FORWARD_SECRECY}, {"mutual_auth", SASL_SEC_MUTUAL_AUTH},
     };
-    char   *copy = mr_strdup(list), *cp = copy, *word;
+    char *copy = mr_strdup(list), *cp = copy, *word;
     unsigned flags = 0;
-    size_t  i;
+    size_t i;
 
     while ((word = next_token(&cp, ", \t\r\n")) != NULL) {
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -113,9 +113,9 @@ auth_sasl_t *auth_sasl_new(const auth_sasl_args_t *args, const char **error_r)
 {
     auth_sasl_t *s = mr_calloc(1, sizeof(*s));
     sasl_security_properties_t props = {0};
-    sasl_ssf_t ssf = (sasl_ssf_t) args->tls_bits;
+    sasl_ssf_t ssf = (sasl_ssf_t)args->tls_bits;
     const char *list;
-    int     r;
+    int r;
 
     r = sasl_server_new(args->service, args->server_name,
 			args->user_realm && *args->user_realm ? args->user_realm : NULL,
@@ -125,11 +125,11 @@ auth_sasl_t *auth_sasl_new(const auth_sasl_args_t *args, const char **error_r)
 	mr_free(s);
 	return NULL;
     }
-    props.max_ssf = 0;			/* no SASL security layer: TLS does that */
+    props.max_ssf = 0; /* no SASL security layer: TLS does that */
     props.maxbufsize = 0;
     props.security_flags = auth_sasl_secprops(args->security_options);
-    if (sasl_setprop(s->conn, SASL_SEC_PROPS, &props) != SASL_OK
-	|| (ssf > 0 && sasl_setprop(s->conn, SASL_SSF_EXTERNAL, &ssf) != SASL_OK)) {
+    if (sasl_setprop(s->conn, SASL_SEC_PROPS, &props) != SASL_OK ||
+	(ssf > 0 && sasl_setprop(s->conn, SASL_SSF_EXTERNAL, &ssf) != SASL_OK)) {
 	*error_r = sasl_errdetail(s->conn);
 	auth_sasl_free(&s);
 	return NULL;
@@ -142,7 +142,7 @@ auth_sasl_t *auth_sasl_new(const auth_sasl_args_t *args, const char **error_r)
 }
 
 /* auth_sasl_free - release */
-void    auth_sasl_free(auth_sasl_t **sp)
+void auth_sasl_free(auth_sasl_t **sp)
 {
     auth_sasl_t *s = *sp;
 
@@ -178,7 +178,7 @@ const char *auth_sasl_last_challenge(auth_sasl_t *s)
 /* auth_sasl_offered - is mech in the offered list (case-insensitive)? */
 static int auth_sasl_offered(auth_sasl_t *s, const char *mech)
 {
-    size_t  n = strlen(mech);
+    size_t n = strlen(mech);
 
     for (const char *cp = s->mechs; (cp = strcasestr(cp, mech)) != NULL; cp += n)
 	if ((cp == s->mechs || cp[-1] == ' ') && (cp[n] == 0 || cp[n] == ' '))
@@ -193,25 +193,25 @@ static int auth_sasl_decode(auth_sasl_t *s, const char *b64)
 
     if (strcmp(b64, "=") == 0)
 	return 0;
-    if (sasl_decode64(b64, (unsigned) strlen(b64), s->bin, sizeof(s->bin) - 1, &len) != SASL_OK)
+    if (sasl_decode64(b64, (unsigned)strlen(b64), s->bin, sizeof(s->bin) - 1, &len) != SASL_OK)
 	return -1;
     s->bin[len] = 0;
-    return (int) len;
+    return (int)len;
 }
 
 /* auth_sasl_result - map a libsasl2 result; challenge into out */
-static int auth_sasl_result(auth_sasl_t *s, int r, const char *data, unsigned len,
-			    str_t *out, const char **reason_r)
+static int auth_sasl_result(auth_sasl_t *s, int r, const char *data, unsigned len, str_t *out,
+			    const char **reason_r)
 {
-    char    b64[AUTH_SASL_MAX_DATA * 4 / 3 + 8];
+    char b64[AUTH_SASL_MAX_DATA * 4 / 3 + 8];
     unsigned b64len = 0;
 
     switch (r) {
     case SASL_OK:
 	return auth_sasl_username(s) ? AUTH_SASL_OK : AUTH_SASL_ERROR;
     case SASL_CONTINUE:
-	if (len > AUTH_SASL_MAX_DATA
-	    || sasl_encode64(data ? data : "", len, b64, sizeof(b64), &b64len) != SASL_OK) {
+	if (len > AUTH_SASL_MAX_DATA ||
+	    sasl_encode64(data ? data : "", len, b64, sizeof(b64), &b64len) != SASL_OK) {
 	    *reason_r = "challenge too long";
 	    return AUTH_SASL_ERROR;
 	}
@@ -241,12 +241,12 @@ static int auth_sasl_result(auth_sasl_t *s, int r, const char *data, unsigned le
 }
 
 /* auth_sasl_start - the first step */
-int     auth_sasl_start(auth_sasl_t *s, const char *mech, const char *initial,
-			str_t *out, const char **reason_r)
+int auth_sasl_start(auth_sasl_t *s, const char *mech, const char *initial, str_t *out,
+		    const char **reason_r)
 {
     const char *data = NULL;
     unsigned len = 0;
-    int     n = 0;
+    int n = 0;
 
     str_reset(s->challenge);
     if (!auth_sasl_offered(s, mech)) {
@@ -257,22 +257,21 @@ int     auth_sasl_start(auth_sasl_t *s, const char *mech, const char *initial,
 	*reason_r = "malformed initial response";
 	return AUTH_SASL_BADB64;
     }
-    n = sasl_server_start(s->conn, mech, initial ? s->bin : NULL, (unsigned) n, &data, &len);
+    n = sasl_server_start(s->conn, mech, initial ? s->bin : NULL, (unsigned)n, &data, &len);
     return auth_sasl_result(s, n, data, len, out, reason_r);
 }
 
 /* auth_sasl_step - the next step */
-int     auth_sasl_step(auth_sasl_t *s, const char *response, str_t *out,
-		       const char **reason_r)
+int auth_sasl_step(auth_sasl_t *s, const char *response, str_t *out, const char **reason_r)
 {
     const char *data = NULL;
     unsigned len = 0;
-    int     n;
+    int n;
 
     if ((n = auth_sasl_decode(s, response)) < 0) {
 	*reason_r = "malformed response";
 	return AUTH_SASL_BADB64;
     }
-    n = sasl_server_step(s->conn, s->bin, (unsigned) n, &data, &len);
+    n = sasl_server_step(s->conn, s->bin, (unsigned)n, &data, &len);
     return auth_sasl_result(s, n, data, len, out, reason_r);
 }

@@ -23,8 +23,8 @@
 #include "util/stream.h"
 
 struct anvil_client {
-    char   *path;
-    stream_t *stream;			/* NULL: not connected */
+    char *path;
+    stream_t *stream; /* NULL: not connected */
     attr_list_t *reply;
 };
 
@@ -47,7 +47,7 @@ anvil_client_t *anvil_client_new(const char *path)
     return a;
 }
 
-void    anvil_client_free(anvil_client_t **ap)
+void anvil_client_free(anvil_client_t **ap)
 {
     anvil_client_t *a = *ap;
 
@@ -72,9 +72,9 @@ const char *anvil_client_ident(const char *service, const char *addr)
 /* anvil_client_open - connect and check the handshake */
 static int anvil_client_open(anvil_client_t *a, const char **error_r)
 {
-    int     timeout = (int) config_time("anvil_ipc_timeout");
+    int timeout = (int)config_time("anvil_ipc_timeout");
     const char *why;
-    int     fd;
+    int fd;
 
     if ((fd = sock_connect_unix(a->path, timeout, &why)) < 0)
 	return anvil_client_fail(error_r, a->path, why);
@@ -92,10 +92,11 @@ static int anvil_client_once(anvil_client_t *a, const char *request, const char 
 			     const char **error_r)
 {
     const char *reason;
-    int     timedout;
+    int timedout;
 
-    if (attr_send(a->stream, MAIL_ATTR_REQUEST, request, MAIL_ATTR_IDENT, ident,
-		  (char *) NULL) < 0 || attr_read(a->stream, a->reply) != 1) {
+    if (attr_send(a->stream, MAIL_ATTR_REQUEST, request, MAIL_ATTR_IDENT, ident, (char *)NULL) <
+	    0 ||
+	attr_read(a->stream, a->reply) != 1) {
 	timedout = stream_timedout(a->stream);
 	stream_close(&a->stream);
 	return anvil_client_fail(error_r, a->path, timedout ? "timeout" : "lost connection");
@@ -111,7 +112,7 @@ static int anvil_client_once(anvil_client_t *a, const char *request, const char 
 static int anvil_client_ask(anvil_client_t *a, const char *request, const char *ident,
 			    const char **error_r)
 {
-    int     had = a->stream != NULL;
+    int had = a->stream != NULL;
 
     if (!had && anvil_client_open(a, error_r) < 0)
 	return -1;
@@ -122,8 +123,8 @@ static int anvil_client_ask(anvil_client_t *a, const char *request, const char *
     return anvil_client_once(a, request, ident, error_r);
 }
 
-int     anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r,
-			     long *rate_r, const char **error_r)
+int anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r, long *rate_r,
+			 const char **error_r)
 {
     if (anvil_client_ask(a, ANVIL_REQ_CONNECT, ident, error_r) < 0)
 	return -1;
@@ -132,13 +133,12 @@ int     anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r
     return 0;
 }
 
-int     anvil_client_disconnect(anvil_client_t *a, const char *ident, const char **error_r)
+int anvil_client_disconnect(anvil_client_t *a, const char *ident, const char **error_r)
 {
     return anvil_client_ask(a, ANVIL_REQ_DISCONNECT, ident, error_r);
 }
 
-int     anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r,
-			     const char **error_r)
+int anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r, const char **error_r)
 {
     if (anvil_client_ask(a, ANVIL_REQ_MESSAGE, ident, error_r) < 0)
 	return -1;

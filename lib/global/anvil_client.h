@@ -16,18 +16,16 @@ typedef struct anvil_client anvil_client_t;
  * the first request; waits at most anvil_ipc_timeout for anvil) */
 anvil_client_t *anvil_client_new(const char *path);
 /* anvil_client_free - disconnect (anvil closes our sessions), clear *ap */
-void    anvil_client_free(anvil_client_t **ap);
+void anvil_client_free(anvil_client_t **ap);
 /* anvil_client_ident - "SERVICE:ADDRESS" in static storage */
 const char *anvil_client_ident(const char *service, const char *addr);
 /* anvil_client_connect - a session opens: sessions open now and
  * connections in this rate window, this one included */
-int     anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r,
-			     long *rate_r, const char **error_r);
+int anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r, long *rate_r,
+			 const char **error_r);
 /* anvil_client_disconnect - the session opened with connect is over */
-int     anvil_client_disconnect(anvil_client_t *a, const char *ident,
-				const char **error_r);
+int anvil_client_disconnect(anvil_client_t *a, const char *ident, const char **error_r);
 /* anvil_client_message - a message: messages in this window, it included */
-int     anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r,
-			     const char **error_r);
+int anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r, const char **error_r);
 
 #endif

@@ -20,34 +20,34 @@
 #include "util/stream.h"
 #include "clamd_client.h"
 
-#define REPLY_PREFIX	"stream: "
-#define REPLY_FOUND	" FOUND"
-#define REPLY_ERROR	" ERROR"
+#define REPLY_PREFIX "stream: "
+#define REPLY_FOUND " FOUND"
+#define REPLY_ERROR " ERROR"
 
 struct clamd_conn {
-    stream_t *stream;			/* to and from clamd */
-    long long max_size;			/* 0: no limit */
-    long long sent;			/* message bytes taken so far */
-    int     failed;			/* fail holds the verdict */
+    stream_t *stream;   /* to and from clamd */
+    long long max_size; /* 0: no limit */
+    long long sent;     /* message bytes taken so far */
+    int failed;         /* fail holds the verdict */
     clamd_result_t fail;
-    size_t  chunk_len;			/* bytes waiting in chunk */
-    char    chunk[CLAMD_CHUNK];
+    size_t chunk_len; /* bytes waiting in chunk */
+    char chunk[CLAMD_CHUNK];
 };
 
 /* result_set - a verdict with a printable text made of a prefix and raw
  * bytes (non-printable bytes become '?', the text is cut to fit) */
-static void result_set(clamd_result_t *res, int status, const char *prefix,
-		       const char *raw, size_t len)
+static void result_set(clamd_result_t *res, int status, const char *prefix, const char *raw,
+		       size_t len)
 {
-    size_t  n = strlen(prefix), i;
+    size_t n = strlen(prefix), i;
 
     if (n >= sizeof(res->text))
 	n = sizeof(res->text) - 1;
     memcpy(res->text, prefix, n);
     for (i = 0; i < len && n < sizeof(res->text) - 1; i++) {
-	unsigned char ch = (unsigned char) raw[i];
+	unsigned char ch = (unsigned char)raw[i];
 
-	res->text[n++] = ch >= 0x20 && ch < 0x7f ? (char) ch : '?';
+	res->text[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
     }
     res->text[n] = 0;
     res->status = status;
@@ -56,7 +56,7 @@ static void result_set(clamd_result_t *res, int status, const char *prefix,
 /* ends_with - do the len bytes at p end with the string tail? */
 static int ends_with(const char *p, size_t len, const char *tail)
 {
-    size_t  n = strlen(tail);
+    size_t n = strlen(tail);
 
     return len >= n && memcmp(p + len - n, tail, n) == 0;
 }
@@ -68,7 +68,7 @@ static int signature_ok(const char *p, size_t len)
     if (len == 0)
 	return 0;
     for (size_t i = 0; i < len; i++)
-	if ((unsigned char) p[i] <= 0x20 || (unsigned char) p[i] >= 0x7f)
+	if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
 	    return 0;
     return 1;
 }
@@ -77,7 +77,7 @@ static int signature_ok(const char *p, size_t len)
 static void reply_judge(clamd_reply_t *r)
 {
     const char *p = r->buf;
-    size_t  len = r->len, pre = strlen(REPLY_PREFIX), found = strlen(REPLY_FOUND);
+    size_t len = r->len, pre = strlen(REPLY_PREFIX), found = strlen(REPLY_FOUND);
 
     r->done = 1;
     if (len > pre && memcmp(p, REPLY_PREFIX, pre) == 0) {
@@ -85,8 +85,7 @@ static void reply_judge(clamd_reply_t *r)
 	    result_set(&r->result, CLAMD_CLEAN, "OK", "", 0);
 	    return;
 	}
-	if (ends_with(p, len, REPLY_FOUND)
-	    && signature_ok(p + pre, len - pre - found)) {
+	if (ends_with(p, len, REPLY_FOUND) && signature_ok(p + pre, len - pre - found)) {
 	    result_set(&r->result, CLAMD_INFECTED, "", p + pre, len - pre - found);
 	    return;
 	}
@@ -100,7 +99,7 @@ static void reply_judge(clamd_reply_t *r)
 }
 
 /* clamd_reply_init - start reading a reply */
-void    clamd_reply_init(clamd_reply_t *r)
+void clamd_reply_init(clamd_reply_t *r)
 {
     r->done = 0;
     r->len = 0;
@@ -108,9 +107,9 @@ void    clamd_reply_init(clamd_reply_t *r)
 }
 
 /* clamd_reply_feed - collect up to the NUL, bounded */
-int     clamd_reply_feed(clamd_reply_t *r, const char *data, size_t len, size_t *used_r)
+int clamd_reply_feed(clamd_reply_t *r, const char *data, size_t len, size_t *used_r)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < len && !r->done; i++) {
 	if (data[i] == 0) {
@@ -133,8 +132,8 @@ const clamd_result_t *clamd_reply_eof(clamd_reply_t *r)
     if (!r->done) {
 	r->done = 1;
 	if (r->len == 0)
-	    result_set(&r->result, CLAMD_ERROR, "clamd closed the connection without a reply",
-		       "", 0);
+	    result_set(&r->result, CLAMD_ERROR, "clamd closed the connection without a reply", "",
+		       0);
 	else
 	    result_set(&r->result, CLAMD_ERROR, "clamd reply cut short: ", r->buf, r->len);
     }
@@ -144,7 +143,7 @@ const clamd_result_t *clamd_reply_eof(clamd_reply_t *r)
 /* conn_fail - remember the first failure of a scan */
 static void conn_fail(clamd_conn_t *c, int status, const char *fmt, ...)
 {
-    char    text[sizeof(c->fail.text)];
+    char text[sizeof(c->fail.text)];
     va_list ap;
 
     if (c->failed)
@@ -160,9 +159,9 @@ static void conn_fail(clamd_conn_t *c, int status, const char *fmt, ...)
 static void conn_read_reply(clamd_conn_t *c, clamd_result_t *res)
 {
     clamd_reply_t r;
-    char    buf[256];
+    char buf[256];
     ssize_t n;
-    size_t  used;
+    size_t used;
 
     clamd_reply_init(&r);
     while (!r.done) {
@@ -181,7 +180,7 @@ static void conn_read_reply(clamd_conn_t *c, clamd_result_t *res)
 	    clamd_reply_eof(&r);
 	    break;
 	}
-	clamd_reply_feed(&r, buf, (size_t) n, &used);
+	clamd_reply_feed(&r, buf, (size_t)n, &used);
     }
     *res = r.result;
 }
@@ -190,8 +189,8 @@ static void conn_read_reply(clamd_conn_t *c, clamd_result_t *res)
  * before it hung up; otherwise report the write error */
 static void conn_write_failed(clamd_conn_t *c)
 {
-    int     err = errno;
-    int     timedout = stream_timedout(c->stream);
+    int err = errno;
+    int timedout = stream_timedout(c->stream);
     clamd_result_t said;
 
     if (!timedout) {
@@ -204,8 +203,8 @@ static void conn_write_failed(clamd_conn_t *c)
 	    return;
 	}
     }
-    conn_fail(c, CLAMD_ERROR, timedout ? "timeout sending to clamd"
-	      : "cannot send to clamd: %s", strerror(err));
+    conn_fail(c, CLAMD_ERROR, timedout ? "timeout sending to clamd" : "cannot send to clamd: %s",
+	      strerror(err));
 }
 
 /* conn_put_chunk - send one chunk: length, then data (length 0 ends) */
@@ -213,10 +212,10 @@ static int conn_put_chunk(clamd_conn_t *c, const char *data, size_t len)
 {
     unsigned char hdr[4];
 
-    hdr[0] = (unsigned char) (len >> 24);
-    hdr[1] = (unsigned char) (len >> 16);
-    hdr[2] = (unsigned char) (len >> 8);
-    hdr[3] = (unsigned char) len;
+    hdr[0] = (unsigned char)(len >> 24);
+    hdr[1] = (unsigned char)(len >> 16);
+    hdr[2] = (unsigned char)(len >> 8);
+    hdr[3] = (unsigned char)len;
     if (stream_write(c->stream, hdr, 4) < 0 || stream_write(c->stream, data, len) < 0) {
 	conn_write_failed(c);
 	return -1;
@@ -225,16 +224,15 @@ static int conn_put_chunk(clamd_conn_t *c, const char *data, size_t len)
 }
 
 /* clamd_open - connect and send the command */
-clamd_conn_t *clamd_open(const char *path, int timeout, long long max_size,
-			 clamd_result_t *res)
+clamd_conn_t *clamd_open(const char *path, int timeout, long long max_size, clamd_result_t *res)
 {
     const char *error;
     clamd_conn_t *c;
-    int     fd;
+    int fd;
 
     signal(SIGPIPE, SIG_IGN);
     if ((fd = sock_connect_unix(path, timeout, &error)) < 0) {
-	char    prefix[300];
+	char prefix[300];
 
 	snprintf(prefix, sizeof(prefix), "cannot connect to clamd at %.200s: ", path);
 	result_set(res, CLAMD_ERROR, prefix, error, strlen(error));
@@ -253,19 +251,18 @@ clamd_conn_t *clamd_open(const char *path, int timeout, long long max_size,
 }
 
 /* clamd_send - buffer message bytes into chunks, within the maximum */
-int     clamd_send(clamd_conn_t *c, const void *data, size_t len)
+int clamd_send(clamd_conn_t *c, const void *data, size_t len)
 {
     const char *p = data;
-    size_t  n;
+    size_t n;
 
     if (c->failed)
 	return -1;
-    if (c->max_size > 0 && (long long) len > c->max_size - c->sent) {
-	conn_fail(c, CLAMD_TOOLONG, "message larger than %lld bytes, not scanned",
-		  c->max_size);
+    if (c->max_size > 0 && (long long)len > c->max_size - c->sent) {
+	conn_fail(c, CLAMD_TOOLONG, "message larger than %lld bytes, not scanned", c->max_size);
 	return -1;
     }
-    c->sent += (long long) len;
+    c->sent += (long long)len;
     while (len > 0) {
 	n = sizeof(c->chunk) - c->chunk_len;
 	if (n > len)
@@ -284,7 +281,7 @@ int     clamd_send(clamd_conn_t *c, const void *data, size_t len)
 }
 
 /* clamd_finish - last chunk, terminator, reply */
-int     clamd_finish(clamd_conn_t **cp, clamd_result_t *res)
+int clamd_finish(clamd_conn_t **cp, clamd_result_t *res)
 {
     clamd_conn_t *c = *cp;
 
@@ -303,11 +300,10 @@ int     clamd_finish(clamd_conn_t **cp, clamd_result_t *res)
 }
 
 /* clamd_scan_fd - read fd to its end and scan it */
-int     clamd_scan_fd(const char *path, int timeout, long long max_size, int fd,
-		      clamd_result_t *res)
+int clamd_scan_fd(const char *path, int timeout, long long max_size, int fd, clamd_result_t *res)
 {
     clamd_conn_t *c;
-    char    buf[CLAMD_CHUNK];
+    char buf[CLAMD_CHUNK];
     ssize_t n;
 
     if ((c = clamd_open(path, timeout, max_size, res)) == NULL)
@@ -318,7 +314,7 @@ int     clamd_scan_fd(const char *path, int timeout, long long max_size, int fd,
 	    continue;
 	if (n < 0)
 	    conn_fail(c, CLAMD_ERROR, "cannot read the message: %s", strerror(errno));
-	if (n <= 0 || clamd_send(c, buf, (size_t) n) < 0)
+	if (n <= 0 || clamd_send(c, buf, (size_t)n) < 0)
 	    break;
     }
     return clamd_finish(&c, res);

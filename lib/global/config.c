@@ -30,19 +30,19 @@ extern const param_def_t *const params_all[];
 
 typedef struct {
     const param_def_t *def;
-    char   *value;			/* from file/override, or NULL */
-    int     line;			/* line in the file, 0 if not there */
-    char   *expanded;			/* cache */
-    int     expanding;			/* being expanded: a reference is a loop */
-    char   *var_copy;			/* the string *def->str_var points to */
-    char   *computed_def;		/* def->def_fn's answer, asked once */
+    char *value;        /* from file/override, or NULL */
+    int line;           /* line in the file, 0 if not there */
+    char *expanded;     /* cache */
+    int expanding;      /* being expanded: a reference is a loop */
+    char *var_copy;     /* the string *def->str_var points to */
+    char *computed_def; /* def->def_fn's answer, asked once */
 } config_entry_t;
 
-#define CONFIG_LINE_OVERRIDE	(-1)	/* e->line of a -o value */
+#define CONFIG_LINE_OVERRIDE (-1) /* e->line of a -o value */
 
 typedef struct {
-    char   *name;
-    int     line;
+    char *name;
+    int line;
 } config_unknown_t;
 
 static config_entry_t *config_entries;
@@ -55,14 +55,13 @@ static char *config_file_path;
 /* config_cmp - order entries by name */
 static int config_cmp(const void *a, const void *b)
 {
-    return strcmp(((const config_entry_t *) a)->def->name,
-		  ((const config_entry_t *) b)->def->name);
+    return strcmp(((const config_entry_t *)a)->def->name, ((const config_entry_t *)b)->def->name);
 }
 
 /* config_init - build the sorted table once */
 static void config_init(void)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     if (config_entries)
 	return;
@@ -111,9 +110,9 @@ static void config_store(const char *name, const char *value, int line)
     config_entry_t *e = config_entry(name);
 
     if (e == NULL) {
-	config_unknowns = mr_reallocarray(config_unknowns, config_unknown_count + 1,
-					  sizeof(*config_unknowns));
-	config_unknowns[config_unknown_count++] = (config_unknown_t) {mr_strdup(name), line};
+	config_unknowns =
+	    mr_reallocarray(config_unknowns, config_unknown_count + 1, sizeof(*config_unknowns));
+	config_unknowns[config_unknown_count++] = (config_unknown_t){mr_strdup(name), line};
 	return;
     }
     mr_free(e->value);
@@ -122,18 +121,18 @@ static void config_store(const char *name, const char *value, int line)
     config_flush_cache();
 }
 
-void    config_override(const char *name, const char *value)
+void config_override(const char *name, const char *value)
 {
     config_store(name, value, CONFIG_LINE_OVERRIDE);
 }
 
-int     config_parse_override(const char *assignment)
+int config_parse_override(const char *assignment)
 {
-    char   *copy = mr_strdup(assignment), *value;
-    int     ret = -1;
+    char *copy = mr_strdup(assignment), *value;
+    int ret = -1;
 
     if ((value = split_at(copy, '=')) != NULL) {
-	char   *name = trim_space(copy);
+	char *name = trim_space(copy);
 
 	if (*name && config_find(name)) {
 	    config_override(name, trim_space(value));
@@ -148,21 +147,21 @@ int     config_parse_override(const char *assignment)
 static int config_commit_logical(str_t *logical, int line, const char **error_r)
 {
     static char err[700];
-    char   *name, *value;
+    char *name, *value;
 
     if (str_len(logical) == 0)
 	return 0;
     name = str_data(logical);
     if ((value = split_at(name, '=')) == NULL) {
-	snprintf(err, sizeof(err), "%s:%d: missing '=' after parameter name",
-		 config_file_path, line);
+	snprintf(err, sizeof(err), "%s:%d: missing '=' after parameter name", config_file_path,
+		 line);
 	*error_r = err;
 	return -1;
     }
     name = trim_space(name);
     if (*name == 0 || strpbrk(name, " \t$")) {
-	snprintf(err, sizeof(err), "%s:%d: bad parameter name \"%.100s\"",
-		 config_file_path, line, name);
+	snprintf(err, sizeof(err), "%s:%d: bad parameter name \"%.100s\"", config_file_path, line,
+		 name);
 	*error_r = err;
 	return -1;
     }
@@ -175,8 +174,8 @@ static int config_commit_logical(str_t *logical, int line, const char **error_r)
 static int config_parse(lline_t *reader, const char **error_r)
 {
     static char err[700];
-    str_t  *logical = str_new(256), *problem = str_new(100);
-    int     line, r = 0, ret = 0;
+    str_t *logical = str_new(256), *problem = str_new(100);
+    int line, r = 0, ret = 0;
 
     /* a bad line is reported, and the rest of the file still read, so
      * that "mailroom stop" and "status" find the queue directory */
@@ -198,22 +197,22 @@ static int config_parse(lline_t *reader, const char **error_r)
     return ret;
 }
 
-int     config_load(const char *dir, const char **error_r)
+int config_load(const char *dir, const char **error_r)
 {
     static char err[700];
-    str_t  *problem;
+    str_t *problem;
     lline_t *reader;
-    int     ret;
+    int ret;
 
     config_init();
     if (dir == NULL)
 	dir = getenv("MAILROOM_CONFIG_DIR");
     if (dir == NULL || *dir == 0)
 	dir = DEF_CONFIG_DIR;
-    dir = mr_strdup(dir);			/* dir may be config_dir() itself */
+    dir = mr_strdup(dir); /* dir may be config_dir() itself */
     mr_free(config_directory_path);
     mr_free(config_file_path);
-    config_directory_path = (char *) dir;
+    config_directory_path = (char *)dir;
     config_file_path = mr_format("%s/%s", dir, CONFIG_FILE);
     problem = str_new(100);
     if ((reader = lline_open(config_file_path, CONFIG_VALUE_MAX, problem)) == NULL) {
@@ -226,13 +225,13 @@ int     config_load(const char *dir, const char **error_r)
     ret = config_parse(reader, error_r);
     lline_close(&reader);
     config_store("config_directory", dir, 0);
-    for (size_t i = 0; i < config_count; i++)	/* now, before any chroot */
+    for (size_t i = 0; i < config_count; i++) /* now, before any chroot */
 	if (config_entries[i].def->def_fn)
-	    (void) config_default(config_entries[i].def);
+	    (void)config_default(config_entries[i].def);
     return ret;
 }
 
-void    config_reset(void)
+void config_reset(void)
 {
     config_init();
     for (size_t i = 0; i < config_count; i++) {
@@ -248,7 +247,7 @@ void    config_reset(void)
     config_flush_cache();
 }
 
-int     config_line(const char *name)
+int config_line(const char *name)
 {
     config_entry_t *e = config_entry(name);
 
@@ -279,7 +278,7 @@ const char *config_default(const param_def_t *d)
 	return d->old_def;
     if (d->def_fn == NULL || (e = config_entry(d->name)) == NULL)
 	return d->def;
-    if (e->computed_def == NULL)		/* once: the answer must not change */
+    if (e->computed_def == NULL) /* once: the answer must not change */
 	e->computed_def = mr_strdup(d->def_fn(d->def));
     return e->computed_def;
 }
@@ -296,12 +295,12 @@ const char *config_raw_value(const char *name)
 /* config_unique_words - drop repeated words (case-insensitive) of a list */
 static void config_unique_words(char **value)
 {
-    str_t  *out = str_new(strlen(*value) + 1);
-    char   *copy = mr_strdup(*value), *cp = copy, *word;
+    str_t *out = str_new(strlen(*value) + 1);
+    char *copy = mr_strdup(*value), *cp = copy, *word;
 
     while ((word = next_token(&cp, ", \t\n")) != NULL) {
-	int     seen = 0;
-	char   *prev = str_data(out), *pcp, *pword;
+	int seen = 0;
+	char *prev = str_data(out), *pcp, *pword;
 
 	prev = mr_strdup(prev);
 	for (pcp = prev; !seen && (pword = next_token(&pcp, ", ")) != NULL;)
@@ -319,7 +318,7 @@ static void config_unique_words(char **value)
 static size_t config_ref(const char *cp, char *name, size_t size, const char **last_r)
 {
     const char *start = cp + 1 + (cp[1] == '{');
-    size_t  len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    size_t len = strspn(start, "abcdefghijklmnopqrstuvwxyz0123456789_");
 
     if (len == 0 || len >= size)
 	return 0;
@@ -339,7 +338,7 @@ static int config_expand(str_t *out, const char *raw, const char **error_r)
     static char err[300];
 
     for (const char *cp = raw; *cp; cp++) {
-	char    name[128];
+	char name[128];
 	config_entry_t *e;
 
 	if (*cp != '$' || config_ref(cp, name, sizeof(name), &cp) == 0) {
@@ -354,8 +353,8 @@ static int config_expand(str_t *out, const char *raw, const char **error_r)
 	    return -1;
 	str_appends(out, e->expanded);
 	if (str_len(out) > CONFIG_VALUE_MAX) {
-	    snprintf(err, sizeof(err), "expanding $%s makes the value longer than %d bytes",
-		     name, CONFIG_VALUE_MAX);
+	    snprintf(err, sizeof(err), "expanding $%s makes the value longer than %d bytes", name,
+		     CONFIG_VALUE_MAX);
 	    *error_r = err;
 	    return -1;
 	}
@@ -367,8 +366,8 @@ static int config_expand(str_t *out, const char *raw, const char **error_r)
 static int config_expand_entry(config_entry_t *e, const char **error_r)
 {
     static char err[300];
-    str_t  *out;
-    int     ret;
+    str_t *out;
+    int ret;
 
     if (e->expanded)
 	return 0;
@@ -398,8 +397,8 @@ static const char *config_bad(config_entry_t *e, const char *value, const char *
     const char *name = e->def->name;
 
     if (e->line > 0)
-	snprintf(msg, sizeof(msg), "%s:%d: %s = %.100s: %s", config_file(), e->line, name,
-		 value, problem);
+	snprintf(msg, sizeof(msg), "%s:%d: %s = %.100s: %s", config_file(), e->line, name, value,
+		 problem);
     else if (e->line == CONFIG_LINE_OVERRIDE)
 	snprintf(msg, sizeof(msg), "-o %s=%.100s: %s", name, value, problem);
     else
@@ -448,7 +447,7 @@ const char *config_str(const char *name)
     return e->expanded;
 }
 
-int     config_compat_level(void)
+int config_compat_level(void)
 {
     config_entry_t *e = config_entry("compatibility_level");
 
@@ -457,8 +456,7 @@ int     config_compat_level(void)
 
 /* config_number - the value of name as a type, in [min, max] (0, 0:
  * the declared limits when the declared type is the same); else fatal */
-static long long config_number(const char *name, param_type_t type, long long min,
-			       long long max)
+static long long config_number(const char *name, param_type_t type, long long min, long long max)
 {
     config_entry_t *e = config_known(name);
     param_def_t def = *e->def;
@@ -475,14 +473,14 @@ static long long config_number(const char *name, param_type_t type, long long mi
     return num;
 }
 
-long    config_int(const char *name, long min, long max)
+long config_int(const char *name, long min, long max)
 {
-    return (long) config_number(name, PARAM_T_INT, min, max);
+    return (long)config_number(name, PARAM_T_INT, min, max);
 }
 
-long    config_time(const char *name)
+long config_time(const char *name)
 {
-    return (long) config_number(name, PARAM_T_TIME, 0, 0);
+    return (long)config_number(name, PARAM_T_TIME, 0, 0);
 }
 
 long long config_size(const char *name)
@@ -490,15 +488,15 @@ long long config_size(const char *name)
     return config_number(name, PARAM_T_SIZE, 0, 0);
 }
 
-int     config_bool(const char *name)
+int config_bool(const char *name)
 {
-    return (int) config_number(name, PARAM_T_BOOL, 0, 0);
+    return (int)config_number(name, PARAM_T_BOOL, 0, 0);
 }
 
-int     config_list_has(const char *name, const char *word)
+int config_list_has(const char *name, const char *word)
 {
-    char   *copy = mr_strdup(config_str(name)), *cp = copy, *tok;
-    int     found = 0;
+    char *copy = mr_strdup(config_str(name)), *cp = copy, *tok;
+    int found = 0;
 
     while (!found && (tok = next_token(&cp, ", \t")) != NULL)
 	found = mr_strcaseeq(tok, word);
@@ -516,7 +514,7 @@ static int config_fill_one(config_entry_t *e, const char **error_r)
     if (config_checked(e, d, &value, &num, error_r) < 0)
 	return -1;
     if (d->int_var)
-	*d->int_var = (int) num;
+	*d->int_var = (int)num;
     if (d->size_var)
 	*d->size_var = num;
     if (d->str_var) {
@@ -527,11 +525,11 @@ static int config_fill_one(config_entry_t *e, const char **error_r)
     return 0;
 }
 
-int     config_fill(const char **error_r)
+int config_fill(const char **error_r)
 {
     static char first[1000];
     const char *error;
-    int     ret = 0;
+    int ret = 0;
 
     config_init();
     for (size_t i = 0; i < config_count; i++) {
@@ -548,11 +546,11 @@ int     config_fill(const char **error_r)
     return ret;
 }
 
-int     config_validate(str_t *out)
+int config_validate(str_t *out)
 {
     const char *value, *error;
     long long num;
-    int     n = 0;
+    int n = 0;
 
     config_init();
     for (size_t i = 0; i < config_count; i++) {
@@ -566,21 +564,20 @@ int     config_validate(str_t *out)
     return n;
 }
 
-void    config_walk(config_walk_fn fn, void *context)
+void config_walk(config_walk_fn fn, void *context)
 {
     config_init();
     for (size_t i = 0; i < config_count; i++) {
 	config_entry_t *e = &config_entries[i];
-	int     is_default = e->value == NULL
-	    || strcmp(e->def->name, "config_directory") == 0;
+	int is_default = e->value == NULL || strcmp(e->def->name, "config_directory") == 0;
 
 	fn(e->def, config_str(e->def->name), is_default, context);
     }
 }
 
-int     config_problems(str_t *out, str_t *compat_notes)
+int config_problems(str_t *out, str_t *compat_notes)
 {
-    int     level = config_compat_level();
+    int level = config_compat_level();
 
     for (size_t i = 0; i < config_unknown_count; i++)
 	str_appendf(out, "%s:%d: unknown parameter \"%s\"\n", config_file_path,
@@ -589,10 +586,11 @@ int     config_problems(str_t *out, str_t *compat_notes)
 	config_entry_t *e = &config_entries[i];
 
 	if (e->value == NULL && e->def->compat_level > level && e->def->old_def)
-	    str_appendf(compat_notes, "%s: using backwards-compatible default "
+	    str_appendf(compat_notes,
+			"%s: using backwards-compatible default "
 			"\"%s\"; at compatibility_level %d or higher it becomes \"%s\" "
 			"(set it explicitly to keep the current behaviour)\n",
 			e->def->name, e->def->old_def, e->def->compat_level, e->def->def);
     }
-    return (int) config_unknown_count;
+    return (int)config_unknown_count;
 }

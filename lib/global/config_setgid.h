@@ -19,6 +19,6 @@
  * (NULL or empty: $MAILROOM_CONFIG_DIR, then DEF_CONFIG_DIR)? Returns 1
  * yes; 0 no, with *error_r saying why. Leaves no configuration loaded:
  * the caller then calls config_load(dir, ...) itself. */
-int     config_setgid_allowed(const char *dir, const char **error_r);
+int config_setgid_allowed(const char *dir, const char **error_r);
 
 #endif

@@ -19,16 +19,16 @@ typedef int (*value_parse_fn)(const char *value, long long *num_r);
 
 typedef struct {
     const char *name;
-    value_parse_fn parse;		/* NULL: any text */
-    const char *expect;			/* what the syntax wants, for errors */
+    value_parse_fn parse; /* NULL: any text */
+    const char *expect;   /* what the syntax wants, for errors */
 } value_type_t;
 
 /* value_number - a decimal number; *end_r at the first byte after it */
 static int value_number(const char *value, long long *num_r, const char **end_r)
 {
-    char   *end;
+    char *end;
 
-    if (!isdigit((unsigned char) *value) && *value != '-')
+    if (!isdigit((unsigned char)*value) && *value != '-')
 	return -1;
     errno = 0;
     *num_r = strtoll(value, &end, 10);
@@ -80,8 +80,8 @@ static int value_size(const char *value, long long *num_r)
 	return -1;
     if (*end == 0)
 	return 0;
-    if ((unit = strchr(units, tolower((unsigned char) *end))) == NULL
-	|| !(end[1] == 0 || (tolower((unsigned char) end[1]) == 'b' && end[2] == 0)))
+    if ((unit = strchr(units, tolower((unsigned char)*end))) == NULL ||
+	!(end[1] == 0 || (tolower((unsigned char)end[1]) == 'b' && end[2] == 0)))
 	return -1;
     return value_scale(num_r, mult[unit - units]);
 }
@@ -91,8 +91,7 @@ static int value_bool(const char *value, long long *num_r)
 {
     if (mr_strcaseeq(value, "yes") || mr_strcaseeq(value, "true") || strcmp(value, "1") == 0)
 	*num_r = 1;
-    else if (mr_strcaseeq(value, "no") || mr_strcaseeq(value, "false")
-	     || strcmp(value, "0") == 0)
+    else if (mr_strcaseeq(value, "no") || mr_strcaseeq(value, "false") || strcmp(value, "0") == 0)
 	*num_r = 0;
     else
 	return -1;
@@ -106,16 +105,15 @@ static const value_type_t value_types[] = {
     [PARAM_T_INT] = {"int", value_int, "a whole number"},
     [PARAM_T_TIME] = {"time", value_time,
 		      "a number of seconds with an optional unit s, m, h, d or w"},
-    [PARAM_T_SIZE] = {"size", value_size,
-		      "a number of bytes with an optional unit k, m or g"},
+    [PARAM_T_SIZE] = {"size", value_size, "a number of bytes with an optional unit k, m or g"},
     [PARAM_T_LIST] = {"list", NULL, NULL},
     [PARAM_T_TABLE] = {"table", NULL, NULL},
 };
 
 const char *config_type_name(param_type_t type)
 {
-    return (unsigned) type < sizeof(value_types) / sizeof(value_types[0])
-	? value_types[type].name : "unknown";
+    return (unsigned)type < sizeof(value_types) / sizeof(value_types[0]) ? value_types[type].name
+									 : "unknown";
 }
 
 /* value_limit_problem - text for a number outside [min, max] */
@@ -133,12 +131,12 @@ static const char *value_limit_problem(const param_def_t *def, long long num)
     return problem;
 }
 
-int     config_value_check(const param_def_t *def, const char *value, long long *num_r,
-			   const char **problem_r)
+int config_value_check(const param_def_t *def, const char *value, long long *num_r,
+		       const char **problem_r)
 {
     static char problem[200];
-    const value_type_t *t = &value_types[(unsigned) def->type <= PARAM_T_TABLE
-					 ? def->type : PARAM_T_STR];
+    const value_type_t *t =
+	&value_types[(unsigned)def->type <= PARAM_T_TABLE ? def->type : PARAM_T_STR];
 
     *num_r = 0;
     if (strlen(value) > CONFIG_VALUE_MAX) {

@@ -20,7 +20,7 @@
 #include "dns.h"
 #include "util/mymalloc.h"
 
-#define DNS_ANSWER_MAX	65535
+#define DNS_ANSWER_MAX 65535
 
 static struct __res_state dns_res;
 static int dns_ready;
@@ -38,7 +38,7 @@ static int dns_fail(const char **error_r, int result, const char *fmt, const cha
 /* dns_add_server - one "addr[:port]" into the resolver state */
 static int dns_add_server(const char *spec, size_t len)
 {
-    char    buf[64], *colon;
+    char buf[64], *colon;
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
 
     if (len == 0 || len >= sizeof(buf) || dns_res.nscount >= MAXNS)
@@ -46,12 +46,12 @@ static int dns_add_server(const char *spec, size_t len)
     memcpy(buf, spec, len);
     buf[len] = 0;
     if ((colon = strchr(buf, ':')) != NULL) {
-	char   *end;
-	long    port = strtol(colon + 1, &end, 10);
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
 
 	if (*end || port < 1 || port > 65535)
 	    return -1;
-	sin.sin_port = htons((unsigned short) port);
+	sin.sin_port = htons((unsigned short)port);
 	*colon = 0;
     }
     if (inet_pton(AF_INET, buf, &sin.sin_addr) != 1)
@@ -61,7 +61,7 @@ static int dns_add_server(const char *spec, size_t len)
 }
 
 /* dns_init - resolver state from servers or resolv.conf */
-int     dns_init(const char *servers, const char **error_r)
+int dns_init(const char *servers, const char **error_r)
 {
     const char *p = servers ? servers : "";
 
@@ -76,11 +76,10 @@ int     dns_init(const char *servers, const char **error_r)
     if (*p)
 	dns_res.nscount = 0;
     while (*p) {
-	size_t  len = strcspn(p, " ,\t");
+	size_t len = strcspn(p, " ,\t");
 
 	if (dns_add_server(p, len) < 0)
-	    return dns_fail(error_r, -1, "bad name server \"%.100s\" in dns_servers%s",
-			    p, "");
+	    return dns_fail(error_r, -1, "bad name server \"%.100s\" in dns_servers%s", p, "");
 	p += len;
 	p += strspn(p, " ,\t");
     }
@@ -89,29 +88,36 @@ int     dns_init(const char *servers, const char **error_r)
 }
 
 /* dns_query - one query: reply length, or a DNS_* failure */
-static int dns_query(const char *name, int type, unsigned char *answer,
-		     const char **error_r)
+static int dns_query(const char *name, int type, unsigned char *answer, const char **error_r)
 {
     const char *tname = type == ns_t_mx ? "MX" : type == ns_t_a ? "A" : "AAAA";
-    int     len;
+    int len;
 
     if (!dns_ready && dns_init("", error_r) < 0)
 	return DNS_RETRY;
     if (strlen(name) > NS_MAXDNAME - 2)
-	return dns_fail(error_r, DNS_NOTFOUND, "Name service error for name=%.100s type=%s: "
-			"name too long", name, tname);
+	return dns_fail(error_r, DNS_NOTFOUND,
+			"Name service error for name=%.100s type=%s: "
+			"name too long",
+			name, tname);
     if ((len = res_nquery(&dns_res, name, ns_c_in, type, answer, DNS_ANSWER_MAX)) >= 0)
 	return len;
     switch (dns_res.res_h_errno) {
     case HOST_NOT_FOUND:
-	return dns_fail(error_r, DNS_NOTFOUND, "Host or domain name not found. Name service "
-			"error for name=%.200s type=%s: Host not found", name, tname);
+	return dns_fail(error_r, DNS_NOTFOUND,
+			"Host or domain name not found. Name service "
+			"error for name=%.200s type=%s: Host not found",
+			name, tname);
     case NO_DATA:
-	return dns_fail(error_r, DNS_NODATA, "Name service error for name=%.200s type=%s: "
-			"No address associated with hostname", name, tname);
+	return dns_fail(error_r, DNS_NODATA,
+			"Name service error for name=%.200s type=%s: "
+			"No address associated with hostname",
+			name, tname);
     default:
-	return dns_fail(error_r, DNS_RETRY, "Host or domain name not found. Name service "
-			"error for name=%.200s type=%s: Host not found, try again", name, tname);
+	return dns_fail(error_r, DNS_RETRY,
+			"Host or domain name not found. Name service "
+			"error for name=%.200s type=%s: Host not found, try again",
+			name, tname);
     }
 }
 
@@ -124,14 +130,14 @@ static int dns_mx_cmp(const void *a, const void *b)
 }
 
 /* dns_parse_mx - MX records from a reply */
-int     dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r, size_t *count_r)
+int dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r, size_t *count_r)
 {
-    ns_msg  msg;
-    ns_rr   rr;
-    char    host[NS_MAXDNAME];
+    ns_msg msg;
+    ns_rr rr;
+    char host[NS_MAXDNAME];
     dns_mx_t *mx = NULL;
-    size_t  n = 0;
-    int     nullmx = 0;
+    size_t n = 0;
+    int nullmx = 0;
 
     *mx_r = NULL;
     *count_r = 0;
@@ -142,9 +148,8 @@ int     dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r, size
 	    goto bad;
 	if (ns_rr_type(rr) != ns_t_mx || ns_rr_class(rr) != ns_c_in)
 	    continue;
-	if (ns_rr_rdlen(rr) < 3
-	    || ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2,
-				  host, sizeof(host)) < 0)
+	if (ns_rr_rdlen(rr) < 3 || ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg),
+						      ns_rr_rdata(rr) + 2, host, sizeof(host)) < 0)
 	    goto bad;
 	if (strcmp(host, ".") == 0 || host[0] == 0) {
 	    nullmx = 1;
@@ -158,7 +163,7 @@ int     dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r, size
 	return DNS_NULLMX;
     if (n == 0)
 	return DNS_NODATA;
-    qsort(mx, n, sizeof(*mx), dns_mx_cmp);	/* glibc's qsort is a stable merge sort */
+    qsort(mx, n, sizeof(*mx), dns_mx_cmp); /* glibc's qsort is a stable merge sort */
     *mx_r = mx;
     *count_r = n;
     return DNS_OK;
@@ -169,20 +174,19 @@ bad:
 }
 
 /* dns_parse_addr - A or AAAA records from a reply */
-int     dns_parse_addr(const unsigned char *answer, int len, int type, char ***addrs_r,
-		       size_t *count_r)
+int dns_parse_addr(const unsigned char *answer, int len, int type, char ***addrs_r, size_t *count_r)
 {
-    ns_msg  msg;
-    ns_rr   rr;
-    char    buf[INET6_ADDRSTRLEN];
-    size_t  start = *count_r, want = type == ns_t_a ? 4 : 16;
+    ns_msg msg;
+    ns_rr rr;
+    char buf[INET6_ADDRSTRLEN];
+    size_t start = *count_r, want = type == ns_t_a ? 4 : 16;
 
     if (ns_initparse(answer, len, &msg) < 0)
 	return DNS_RETRY;
     for (int i = 0; i < ns_msg_count(msg, ns_s_an) && *count_r < DNS_MAX_RECORDS; i++) {
 	if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
 	    return DNS_RETRY;
-	if ((int) ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in)
+	if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in)
 	    continue;
 	if (ns_rr_rdlen(rr) != want)
 	    return DNS_RETRY;
@@ -194,11 +198,10 @@ int     dns_parse_addr(const unsigned char *answer, int len, int type, char ***a
 }
 
 /* dns_lookup_mx - MX records of domain */
-int     dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r,
-		      const char **error_r)
+int dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r, const char **error_r)
 {
     unsigned char *answer = mr_alloc(DNS_ANSWER_MAX);
-    int     len, ret;
+    int len, ret;
 
     *mx_r = NULL;
     *count_r = 0;
@@ -213,33 +216,31 @@ int     dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r,
     if (ret == DNS_NODATA)
 	return dns_fail(error_r, ret, "no MX record for name=%.200s%s", domain, "");
     if (ret == DNS_NULLMX)
-	return dns_fail(error_r, ret, "Domain %.200s does not accept mail (nullMX)%s",
-			domain, "");
+	return dns_fail(error_r, ret, "Domain %.200s does not accept mail (nullMX)%s", domain, "");
     return ret;
 }
 
 /* dns_lookup_addr - A and AAAA records of host */
-int     dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r,
-			const char **error_r)
+int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const char **error_r)
 {
     unsigned char *answer = mr_alloc(DNS_ANSWER_MAX);
     static const int types[] = {ns_t_a, ns_t_aaaa};
-    int     result = DNS_NOTFOUND, len, ret;
+    int result = DNS_NOTFOUND, len, ret;
 
     *addrs_r = NULL;
     *count_r = 0;
     for (size_t t = 0; t < 2; t++) {
 	if ((len = dns_query(host, types[t], answer, error_r)) <= 0) {
-	    if (result != DNS_OK
-		&& (len == DNS_RETRY || (len == DNS_NODATA && result == DNS_NOTFOUND)))
+	    if (result != DNS_OK &&
+		(len == DNS_RETRY || (len == DNS_NODATA && result == DNS_NOTFOUND)))
 		result = len;
 	    continue;
 	}
 	if ((ret = dns_parse_addr(answer, len, types[t], addrs_r, count_r)) == DNS_OK)
 	    result = DNS_OK;
 	else if (ret == DNS_RETRY && result != DNS_OK)
-	    result = dns_fail(error_r, ret, "malformed DNS reply for name=%.200s type=%s",
-			      host, types[t] == ns_t_a ? "A" : "AAAA");
+	    result = dns_fail(error_r, ret, "malformed DNS reply for name=%.200s type=%s", host,
+			      types[t] == ns_t_a ? "A" : "AAAA");
     }
     mr_free(answer);
     if (result == DNS_OK)
@@ -250,7 +251,7 @@ int     dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r,
 }
 
 /* dns_mx_free - free MX records */
-void    dns_mx_free(dns_mx_t **mxp, size_t count)
+void dns_mx_free(dns_mx_t **mxp, size_t count)
 {
     if (*mxp == NULL)
 	return;
@@ -261,7 +262,7 @@ void    dns_mx_free(dns_mx_t **mxp, size_t count)
 }
 
 /* dns_addr_free - free an address list */
-void    dns_addr_free(char ***addrsp, size_t count)
+void dns_addr_free(char ***addrsp, size_t count)
 {
     if (*addrsp == NULL)
 	return;

@@ -22,36 +22,34 @@
 
 #include <stddef.h>
 
-#define DNS_OK		1
-#define DNS_NOTFOUND	0
-#define DNS_NODATA	(-1)
-#define DNS_RETRY	(-2)
-#define DNS_NULLMX	(-3)
+#define DNS_OK 1
+#define DNS_NOTFOUND 0
+#define DNS_NODATA (-1)
+#define DNS_RETRY (-2)
+#define DNS_NULLMX (-3)
 
-#define DNS_MAX_RECORDS	100		/* records kept from one reply */
+#define DNS_MAX_RECORDS 100 /* records kept from one reply */
 
 typedef struct dns_mx {
     unsigned pref;
-    char   *host;			/* without the trailing dot */
+    char *host; /* without the trailing dot */
 } dns_mx_t;
 
 /* dns_init - set up the resolver from servers ("" : resolv.conf); 0 ok,
  * -1 (*error_r) on a malformed server list or resolver failure */
-int     dns_init(const char *servers, const char **error_r);
+int dns_init(const char *servers, const char **error_r);
 
 /* dns_lookup_mx - MX records of domain, sorted by preference (stable:
  * records of equal preference keep the server's order) */
-int     dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r,
-		      const char **error_r);
+int dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r, const char **error_r);
 /* dns_mx_free - free what dns_lookup_mx returned; sets *mxp to NULL */
-void    dns_mx_free(dns_mx_t **mxp, size_t count);
+void dns_mx_free(dns_mx_t **mxp, size_t count);
 
 /* dns_lookup_addr - A then AAAA records of host as numeric strings
  * (DNS_OK if either type gave one) */
-int     dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r,
-			const char **error_r);
+int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const char **error_r);
 /* dns_addr_free - free an address list; sets *addrsp to NULL */
-void    dns_addr_free(char ***addrsp, size_t count);
+void dns_addr_free(char ***addrsp, size_t count);
 
 /*
  * The reply parsers, exposed for the unit test and the fuzzer: answer
@@ -59,9 +57,8 @@ void    dns_addr_free(char ***addrsp, size_t count);
  * DNS_NODATA (no record of the type in the answer), DNS_NULLMX or
  * DNS_RETRY (malformed).
  */
-int     dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r,
-		     size_t *count_r);
-int     dns_parse_addr(const unsigned char *answer, int len, int type, char ***addrs_r,
-		       size_t *count_r);
+int dns_parse_mx(const unsigned char *answer, int len, dns_mx_t **mx_r, size_t *count_r);
+int dns_parse_addr(const unsigned char *answer, int len, int type, char ***addrs_r,
+		   size_t *count_r);
 
 #endif

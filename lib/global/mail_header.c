@@ -7,9 +7,9 @@
 #include "mail_header.h"
 
 /* header_name_len - length of the field name before ':' */
-size_t  header_name_len(const char *line, size_t len)
+size_t header_name_len(const char *line, size_t len)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     while (n < len && line[n] > ' ' && line[n] < 127 && line[n] != ':')
 	n++;
@@ -17,13 +17,13 @@ size_t  header_name_len(const char *line, size_t len)
 }
 
 /* header_name_is - case-insensitive field name comparison */
-int     header_name_is(const char *line, size_t n, const char *name)
+int header_name_is(const char *line, size_t n, const char *name)
 {
     return strlen(name) == n && strncasecmp(line, name, n) == 0;
 }
 
 /* header_continues - folded continuation line */
-int     header_continues(const char *line, size_t len)
+int header_continues(const char *line, size_t len)
 {
     return len > 0 && (line[0] == ' ' || line[0] == '\t');
 }

@@ -13,10 +13,10 @@
 #include <stddef.h>
 
 /* header_name_len - length of "name" if line is "name:...", else 0 */
-size_t  header_name_len(const char *line, size_t len);
+size_t header_name_len(const char *line, size_t len);
 /* header_name_is - 1 if the n-byte field name equals name (any case) */
-int     header_name_is(const char *line, size_t n, const char *name);
+int header_name_is(const char *line, size_t n, const char *name);
 /* header_continues - 1 if the line continues the previous field */
-int     header_continues(const char *line, size_t len);
+int header_continues(const char *line, size_t len);
 
 #endif

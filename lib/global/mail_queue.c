@@ -13,12 +13,12 @@
 
 static int mail_queue_is_chrooted;
 
-void    mail_queue_set_chrooted(int yes)
+void mail_queue_set_chrooted(int yes)
 {
     mail_queue_is_chrooted = yes;
 }
 
-int     mail_queue_chrooted(void)
+int mail_queue_chrooted(void)
 {
     return mail_queue_is_chrooted;
 }

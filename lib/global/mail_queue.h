@@ -9,8 +9,8 @@
  * open it; returns static storage, overwritten by the next call */
 const char *mail_queue_path(const char *relative);
 /* mail_queue_chrooted - are we running chrooted into the queue directory? */
-int     mail_queue_chrooted(void);
+int mail_queue_chrooted(void);
 /* mail_queue_set_chrooted - recorded by the server skeleton after chroot */
-void    mail_queue_set_chrooted(int yes);
+void mail_queue_set_chrooted(int yes);
 
 #endif

@@ -10,8 +10,8 @@
 #include "config.h"
 #include "mail_params.h"
 
-int     var_debug_level;
-int     var_ipc_timeout;
+int var_debug_level;
+int var_ipc_timeout;
 
 /*
  * params_default_hostname - the machine's fully qualified name, as
@@ -36,7 +36,7 @@ static const char *params_default_hostname(const char *def)
     }
     if (strchr(name, '.') == NULL) {
 	const char *domain = config_line("mydomain") ? config_str("mydomain") : "localdomain";
-	size_t  len = strlen(name);
+	size_t len = strlen(name);
 
 	snprintf(name + len, sizeof(name) - len, ".%s", domain);
     }

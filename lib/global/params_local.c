@@ -7,11 +7,11 @@
 #include "config.h"
 #include "mail_params.h"
 
-int     var_command_time_limit;
-int     var_deliver_lock_attempts;
-int     var_deliver_lock_delay;
-int     var_stale_lock_time;
-int     var_virtual_minimum_uid;
+int var_command_time_limit;
+int var_deliver_lock_attempts;
+int var_deliver_lock_delay;
+int var_stale_lock_time;
+int var_virtual_minimum_uid;
 
 const param_def_t params_local[] = {
     /* mailbox of a system user, relative to the home directory: ends in

@@ -12,8 +12,8 @@
 #include "config.h"
 #include "mail_params.h"
 
-int     var_max_use;
-int     var_max_idle;
+int var_max_use;
+int var_max_idle;
 
 const param_def_t params_master[] = {
     /* skeletons: a child serves at most max_use clients (0: no limit),

@@ -7,9 +7,9 @@
 #include "config.h"
 #include "mail_params.h"
 
-int     var_pop3d_timeout;
-int     var_pop3d_error_limit;
-int     var_pop3d_auth_failure_delay;
+int var_pop3d_timeout;
+int var_pop3d_error_limit;
+int var_pop3d_auth_failure_delay;
 
 const param_def_t params_pop3d[] = {
     /* idle time allowed between two commands (RFC 1939: at least 10 minutes) */

@@ -31,8 +31,7 @@ const param_def_t params_smtpd[] = {
     PARAM_INT("smtpd_client_message_rate_limit", "0", 0, 1000000000, NULL),
     PARAM_LIST("smtpd_client_event_limit_exceptions", "$mynetworks", NULL),
     /* no | normalize | yes: what a bare <LF> line ending means */
-    PARAM_STR("smtpd_forbid_bare_newline", "normalize", NULL,
-	      .compat_level = 2, .old_def = "no"),
+    PARAM_STR("smtpd_forbid_bare_newline", "normalize", NULL, .compat_level = 2, .old_def = "no"),
     /* wait this long before the greeting and hang up on a client that
      * talks first (0 = do not wait) */
     PARAM_TIME("smtpd_pregreet_wait", "0s", 0, 3600, NULL),

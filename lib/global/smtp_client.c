@@ -22,16 +22,16 @@
 
 struct smtp_client {
     stream_t *stream;
-    int     lmtp;
-    int     ext;			/* SMTP_EXT_* */
-    long long max_size;			/* SIZE limit, 0 none */
+    int lmtp;
+    int ext;            /* SMTP_EXT_* */
+    long long max_size; /* SIZE limit, 0 none */
     tls_conn_t *tls;
-    str_t  *line;			/* reply line buffer */
-    str_t  *cmd;			/* command being built */
+    str_t *line; /* reply line buffer */
+    str_t *cmd;  /* command being built */
 };
 
 /* smtp_reply_init - empty reply */
-void    smtp_reply_init(smtp_reply_t *r)
+void smtp_reply_init(smtp_reply_t *r)
 {
     r->code = 0;
     r->dsn[0] = 0;
@@ -39,7 +39,7 @@ void    smtp_reply_init(smtp_reply_t *r)
 }
 
 /* smtp_reply_free - release the text */
-void    smtp_reply_free(smtp_reply_t *r)
+void smtp_reply_free(smtp_reply_t *r)
 {
     str_free(&r->text);
 }
@@ -54,7 +54,7 @@ static void smtp_reply_local(smtp_reply_t *r, const char *dsn, const char *text)
 }
 
 /* smtp_reply_parser_init - start a new reply */
-void    smtp_reply_parser_init(smtp_reply_parser_t *p, smtp_reply_t *r)
+void smtp_reply_parser_init(smtp_reply_parser_t *p, smtp_reply_t *r)
 {
     p->lines = 0;
     p->code = 0;
@@ -66,15 +66,15 @@ void    smtp_reply_parser_init(smtp_reply_parser_t *p, smtp_reply_t *r)
 /* smtp_dsn_scan - "X.Y.Z" at the start of text (class c): its length */
 static size_t smtp_dsn_scan(const char *text, size_t len, int c)
 {
-    size_t  i = 0, digits;
+    size_t i = 0, digits;
 
     if (len < 5 || text[0] != '0' + c || text[1] != '.')
 	return 0;
-    for (i = 2, digits = 0; i < len && isdigit((unsigned char) text[i]) && digits < 3; i++)
+    for (i = 2, digits = 0; i < len && isdigit((unsigned char)text[i]) && digits < 3; i++)
 	digits++;
     if (digits == 0 || i >= len || text[i] != '.')
 	return 0;
-    for (i++, digits = 0; i < len && isdigit((unsigned char) text[i]) && digits < 3; i++)
+    for (i++, digits = 0; i < len && isdigit((unsigned char)text[i]) && digits < 3; i++)
 	digits++;
     if (digits == 0 || (i < len && text[i] != ' '))
 	return 0;
@@ -85,11 +85,11 @@ static size_t smtp_dsn_scan(const char *text, size_t len, int c)
 static void smtp_reply_finish(smtp_reply_t *r)
 {
     const char *t = str_data(r->text) + 4;
-    size_t  len = str_len(r->text) > 4 ? str_len(r->text) - 4 : 0;
-    size_t  n = smtp_dsn_scan(t, len, r->code / 100);
+    size_t len = str_len(r->text) > 4 ? str_len(r->text) - 4 : 0;
+    size_t n = smtp_dsn_scan(t, len, r->code / 100);
 
     if (n > 0 && n < sizeof(r->dsn))
-	snprintf(r->dsn, sizeof(r->dsn), "%.*s", (int) n, t);
+	snprintf(r->dsn, sizeof(r->dsn), "%.*s", (int)n, t);
     else
 	snprintf(r->dsn, sizeof(r->dsn), "%d.0.0", r->code / 100);
 }
@@ -102,14 +102,14 @@ static int smtp_reply_bad(smtp_reply_t *r, const char *why)
 }
 
 /* smtp_reply_feed - take one reply line */
-int     smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *line, size_t len)
+int smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *line, size_t len)
 {
-    int     code;
+    int code;
 
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 	len--;
-    if (len < 3 || !isdigit((unsigned char) line[0]) || !isdigit((unsigned char) line[1])
-	|| !isdigit((unsigned char) line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-'))
+    if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+	!isdigit((unsigned char)line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-'))
 	return smtp_reply_bad(r, "malformed reply from server");
     code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (code < 200 || code > 599)
@@ -122,12 +122,12 @@ int     smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *lin
     if (str_len(r->text) == 0)
 	str_append(r->text, line, 3);
     if (len > 4 && str_len(r->text) < SMTP_CLIENT_TEXT_MAX) {
-	size_t  room = SMTP_CLIENT_TEXT_MAX - str_len(r->text);
-	size_t  n = len - 4 < room ? len - 4 : room;
+	size_t room = SMTP_CLIENT_TEXT_MAX - str_len(r->text);
+	size_t n = len - 4 < room ? len - 4 : room;
 
 	str_appendc(r->text, ' ');
 	str_append_printable(r->text, line + 4, n);
-	str_truncate(r->text, SMTP_CLIENT_TEXT_MAX);	/* escapes grow */
+	str_truncate(r->text, SMTP_CLIENT_TEXT_MAX); /* escapes grow */
     }
     if (len > 3 && line[3] == '-')
 	return 0;
@@ -140,7 +140,7 @@ int     smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *lin
 static int smtp_client_reply(smtp_client_t *c, smtp_reply_t *r)
 {
     smtp_reply_parser_t p;
-    int     ret, got;
+    int ret, got;
 
     smtp_reply_parser_init(&p, r);
     for (;;) {
@@ -151,9 +151,10 @@ static int smtp_client_reply(smtp_client_t *c, smtp_reply_t *r)
 	    return -1;
 	}
 	if (got != STREAM_LINE) {
-	    smtp_reply_local(r, "4.4.2", stream_timedout(c->stream) ?
-			     "timeout while reading the reply" :
-			     "lost connection while reading the reply");
+	    smtp_reply_local(r, "4.4.2",
+			     stream_timedout(c->stream)
+				 ? "timeout while reading the reply"
+				 : "lost connection while reading the reply");
 	    return -1;
 	}
 	if ((ret = smtp_reply_feed(&p, r, str_data(c->line), str_len(c->line))) != 0)
@@ -188,7 +189,7 @@ smtp_client_t *smtp_client_open(int fd, int lmtp, int io_timeout)
 smtp_client_t *smtp_client_connect(const char *dest, int lmtp, int timeout, int io_timeout,
 				   const char **error_r)
 {
-    int     fd;
+    int fd;
 
     if (strncmp(dest, "unix:", 5) == 0)
 	fd = sock_connect_unix(dest + 5, timeout, error_r);
@@ -200,7 +201,7 @@ smtp_client_t *smtp_client_connect(const char *dest, int lmtp, int timeout, int 
 }
 
 /* smtp_client_free - close and free */
-void    smtp_client_free(smtp_client_t **cp)
+void smtp_client_free(smtp_client_t **cp)
 {
     smtp_client_t *c = *cp;
 
@@ -220,7 +221,7 @@ stream_t *smtp_client_stream(smtp_client_t *c)
 }
 
 /* smtp_client_greeting - read the 220 */
-int     smtp_client_greeting(smtp_client_t *c, smtp_reply_t *r)
+int smtp_client_greeting(smtp_client_t *c, smtp_reply_t *r)
 {
     if (smtp_client_reply(c, r) < 0)
 	return -1;
@@ -232,14 +233,13 @@ static void smtp_ext_word(smtp_client_t *c, const char *word)
 {
     static const struct {
 	const char *name;
-	int     flag;
+	int flag;
     } exts[] = {
 	{"PIPELINING", SMTP_EXT_PIPELINING}, {"SIZE", SMTP_EXT_SIZE},
-	{"8BITMIME", SMTP_EXT_8BITMIME}, {"DSN", SMTP_EXT_DSN},
-	{"STARTTLS", SMTP_EXT_STARTTLS},
-	{"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
+	{"8BITMIME", SMTP_EXT_8BITMIME},     {"DSN", SMTP_EXT_DSN},
+	{"STARTTLS", SMTP_EXT_STARTTLS},     {"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
     };
-    size_t  n = strcspn(word, " ");
+    size_t n = strcspn(word, " ");
 
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 	if (strlen(exts[i].name) != n || strncasecmp(word, exts[i].name, n) != 0)
@@ -257,7 +257,7 @@ static void smtp_ext_word(smtp_client_t *c, const char *word)
 static int smtp_client_ehlo_lines(smtp_client_t *c, smtp_reply_t *r)
 {
     smtp_reply_parser_t p;
-    int     ret, got;
+    int ret, got;
 
     c->ext = 0;
     c->max_size = 0;
@@ -266,8 +266,9 @@ static int smtp_client_ehlo_lines(smtp_client_t *c, smtp_reply_t *r)
 	str_reset(c->line);
 	got = stream_read_line(c->stream, c->line, SMTP_CLIENT_LINE_MAX);
 	if (got != STREAM_LINE) {
-	    smtp_reply_local(r, "4.4.2", got == STREAM_PARTIAL ? "reply line from server too long"
-			     : "lost connection while reading the reply");
+	    smtp_reply_local(r, "4.4.2",
+			     got == STREAM_PARTIAL ? "reply line from server too long"
+						   : "lost connection while reading the reply");
 	    return -1;
 	}
 	str_truncate(c->line, strcspn(str_data(c->line), "\r\n"));
@@ -281,10 +282,10 @@ static int smtp_client_ehlo_lines(smtp_client_t *c, smtp_reply_t *r)
 }
 
 /* smtp_client_hello - EHLO/LHLO, HELO fallback */
-int     smtp_client_hello(smtp_client_t *c, const char *name, smtp_reply_t *r)
+int smtp_client_hello(smtp_client_t *c, const char *name, smtp_reply_t *r)
 {
-    if (stream_printf(c->stream, "%s %s\r\n", c->lmtp ? "LHLO" : "EHLO", name) < 0
-	|| stream_flush(c->stream) < 0) {
+    if (stream_printf(c->stream, "%s %s\r\n", c->lmtp ? "LHLO" : "EHLO", name) < 0 ||
+	stream_flush(c->stream) < 0) {
 	smtp_reply_local(r, "4.4.2", "lost connection while sending EHLO");
 	return -1;
     }
@@ -301,7 +302,7 @@ int     smtp_client_hello(smtp_client_t *c, const char *name, smtp_reply_t *r)
 }
 
 /* smtp_client_ext - announced extensions */
-int     smtp_client_ext(const smtp_client_t *c)
+int smtp_client_ext(const smtp_client_t *c)
 {
     return c->ext;
 }
@@ -313,8 +314,8 @@ long long smtp_client_max_size(const smtp_client_t *c)
 }
 
 /* smtp_client_starttls - STARTTLS and handshake */
-int     smtp_client_starttls(smtp_client_t *c, tls_ctx_t *ctx, const char *servername,
-			     int verify, smtp_reply_t *r)
+int smtp_client_starttls(smtp_client_t *c, tls_ctx_t *ctx, const char *servername, int verify,
+			 smtp_reply_t *r)
 {
     const char *err;
 
@@ -337,9 +338,9 @@ tls_conn_t *smtp_client_tls(const smtp_client_t *c)
 }
 
 /* smtp_xtext_encode - RFC 3461 xtext */
-void    smtp_xtext_encode(str_t *out, const char *value)
+void smtp_xtext_encode(str_t *out, const char *value)
 {
-    for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
 	if (*p < 33 || *p > 126 || *p == '+' || *p == '=')
 	    str_appendf(out, "+%02X", *p);
 	else
@@ -358,7 +359,8 @@ static void smtp_client_mail_cmd(smtp_client_t *c, const smtp_msg_t *msg)
     if (!(c->ext & SMTP_EXT_DSN))
 	return;
     if (msg->ret && (strcasecmp(msg->ret, "FULL") == 0 || strcasecmp(msg->ret, "HDRS") == 0))
-	str_appendf(c->cmd, " RET=%s", toupper((unsigned char) msg->ret[0]) == 'F' ? "FULL" : "HDRS");
+	str_appendf(c->cmd, " RET=%s",
+		    toupper((unsigned char)msg->ret[0]) == 'F' ? "FULL" : "HDRS");
     if (msg->envid && *msg->envid) {
 	str_appends(c->cmd, " ENVID=");
 	smtp_xtext_encode(c->cmd, msg->envid);
@@ -376,7 +378,7 @@ static void smtp_client_rcpt_cmd(smtp_client_t *c, const smtp_rcpt_t *rc)
     if (rc->notify && *rc->notify)
 	str_appendf(c->cmd, " NOTIFY=%s", rc->notify);
     if (rc->orcpt && (semi = strchr(rc->orcpt, ';')) != NULL && semi[1]) {
-	str_appendf(c->cmd, " ORCPT=%.*s;", (int) (semi - rc->orcpt), rc->orcpt);
+	str_appendf(c->cmd, " ORCPT=%.*s;", (int)(semi - rc->orcpt), rc->orcpt);
 	smtp_xtext_encode(c->cmd, semi + 1);
     }
 }
@@ -400,7 +402,7 @@ static void smtp_client_set_all(smtp_rcpt_t *rcpts, size_t count, const smtp_rep
 static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts,
 				size_t count, smtp_reply_t *r)
 {
-    int     pipe = (c->ext & SMTP_EXT_PIPELINING) != 0, ok = 0;
+    int pipe = (c->ext & SMTP_EXT_PIPELINING) != 0, ok = 0;
 
     smtp_client_mail_cmd(c, msg);
     if (stream_printf(c->stream, "%s\r\n", str_data(c->cmd)) < 0)
@@ -416,7 +418,7 @@ static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rc
 	goto broken;
     if (r->code / 100 != 2) {
 	smtp_client_set_all(rcpts, count, r, "MAIL FROM", 0);
-	for (size_t i = 0; pipe && i < count; i++)	/* the RCPT replies */
+	for (size_t i = 0; pipe && i < count; i++) /* the RCPT replies */
 	    if (smtp_client_reply(c, r) < 0)
 		return -1;
 	return 0;
@@ -453,8 +455,8 @@ broken_rcpt:
  * 0 sent, 1 the content could not be read (*r), -1 broken connection */
 static int smtp_client_content(smtp_client_t *c, const smtp_msg_t *msg, smtp_reply_t *r)
 {
-    str_t  *line = str_new(1024);
-    int     complete = 1, ret, at_start = 1;
+    str_t *line = str_new(1024);
+    int complete = 1, ret, at_start = 1;
     const char *err = "content reader failed";
 
     while ((ret = msg->line(msg->ctx, line, &complete, &err)) > 0) {
@@ -483,11 +485,10 @@ static int smtp_client_content(smtp_client_t *c, const smtp_msg_t *msg, smtp_rep
 
 /* smtp_client_final - the replies after the dot: one (SMTP) or one per
  * accepted recipient (LMTP) */
-static int smtp_client_final(smtp_client_t *c, smtp_rcpt_t *rcpts, size_t count,
-			     smtp_reply_t *r)
+static int smtp_client_final(smtp_client_t *c, smtp_rcpt_t *rcpts, size_t count, smtp_reply_t *r)
 {
     if (!c->lmtp) {
-	int     ret = smtp_client_reply(c, r);
+	int ret = smtp_client_reply(c, r);
 
 	smtp_client_set_all(rcpts, count, r, "end of DATA", 1);
 	return ret < 0 ? -1 : 1;
@@ -505,20 +506,19 @@ static int smtp_client_final(smtp_client_t *c, smtp_rcpt_t *rcpts, size_t count,
 }
 
 /* smtp_client_send - one transaction */
-int     smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts,
-			 size_t count)
+int smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts, size_t count)
 {
     smtp_reply_t r;
-    int     ret;
+    int ret;
 
     smtp_reply_init(&r);
     for (size_t i = 0; i < count; i++)
 	rcpts[i].stage = NULL;
     if (c->max_size > 0 && msg->size > c->max_size) {
-	char    why[128];
+	char why[128];
 
-	snprintf(why, sizeof(why), "message size %lld exceeds size limit %lld of server",
-		 msg->size, c->max_size);
+	snprintf(why, sizeof(why), "message size %lld exceeds size limit %lld of server", msg->size,
+		 c->max_size);
 	smtp_reply_local(&r, "5.3.4", why);
 	smtp_client_set_all(rcpts, count, &r, "SIZE", 0);
 	ret = 0;
@@ -531,7 +531,7 @@ int     smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *r
 	smtp_client_set_all(rcpts, count, &r, "DATA", 1);
     } else if ((ret = smtp_client_content(c, msg, &r)) != 0) {
 	smtp_client_set_all(rcpts, count, &r, "DATA", 1);
-	ret = -1;		/* a half-sent DATA cannot be taken back */
+	ret = -1; /* a half-sent DATA cannot be taken back */
     } else {
 	ret = smtp_client_final(c, rcpts, count, &r);
     }
@@ -540,10 +540,10 @@ int     smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *r
 }
 
 /* smtp_client_rset - RSET */
-int     smtp_client_rset(smtp_client_t *c)
+int smtp_client_rset(smtp_client_t *c)
 {
     smtp_reply_t r;
-    int     ret;
+    int ret;
 
     smtp_reply_init(&r);
     ret = smtp_client_command(c, "RSET", &r) < 0 ? -1 : r.code / 100 == 2;
@@ -552,11 +552,11 @@ int     smtp_client_rset(smtp_client_t *c)
 }
 
 /* smtp_client_quit - QUIT, reply ignored */
-void    smtp_client_quit(smtp_client_t *c)
+void smtp_client_quit(smtp_client_t *c)
 {
     smtp_reply_t r;
 
     smtp_reply_init(&r);
-    (void) smtp_client_command(c, "QUIT", &r);
+    (void)smtp_client_command(c, "QUIT", &r);
     smtp_reply_free(&r);
 }

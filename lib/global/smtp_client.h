@@ -39,17 +39,17 @@
 #include "util/stream.h"
 #include "util/tls.h"
 
-#define SMTP_CLIENT_LINE_MAX	2048	/* bytes of one reply line */
-#define SMTP_CLIENT_REPLY_LINES	100	/* lines of one reply */
-#define SMTP_CLIENT_TEXT_MAX	1000	/* bytes of reply text kept */
+#define SMTP_CLIENT_LINE_MAX 2048   /* bytes of one reply line */
+#define SMTP_CLIENT_REPLY_LINES 100 /* lines of one reply */
+#define SMTP_CLIENT_TEXT_MAX 1000   /* bytes of reply text kept */
 
 /* Extensions the server announced (smtp_client_ext) */
-#define SMTP_EXT_PIPELINING	(1<<0)
-#define SMTP_EXT_SIZE		(1<<1)
-#define SMTP_EXT_8BITMIME	(1<<2)
-#define SMTP_EXT_DSN		(1<<3)
-#define SMTP_EXT_STARTTLS	(1<<4)
-#define SMTP_EXT_ENHANCEDSTATUSCODES (1<<5)
+#define SMTP_EXT_PIPELINING (1 << 0)
+#define SMTP_EXT_SIZE (1 << 1)
+#define SMTP_EXT_8BITMIME (1 << 2)
+#define SMTP_EXT_DSN (1 << 3)
+#define SMTP_EXT_STARTTLS (1 << 4)
+#define SMTP_EXT_ENHANCEDSTATUSCODES (1 << 5)
 
 typedef struct smtp_client smtp_client_t;
 
@@ -61,14 +61,14 @@ typedef struct smtp_client smtp_client_t;
  * text is "CODE text" of every line joined by spaces, bounded, printable.
  */
 typedef struct smtp_reply {
-    int     code;
-    char    dsn[16];
-    str_t  *text;
+    int code;
+    char dsn[16];
+    str_t *text;
 } smtp_reply_t;
 
 /* smtp_reply_init, smtp_reply_free - a reply's storage */
-void    smtp_reply_init(smtp_reply_t *r);
-void    smtp_reply_free(smtp_reply_t *r);
+void smtp_reply_init(smtp_reply_t *r);
+void smtp_reply_free(smtp_reply_t *r);
 
 /*
  * The reply parser, line by line (the line splitting is the stream's,
@@ -79,12 +79,12 @@ void    smtp_reply_free(smtp_reply_t *r);
  * holds code 0 and the reason.
  */
 typedef struct smtp_reply_parser {
-    int     lines;			/* lines taken so far */
-    int     code;			/* code of the first line */
+    int lines; /* lines taken so far */
+    int code;  /* code of the first line */
 } smtp_reply_parser_t;
 
-void    smtp_reply_parser_init(smtp_reply_parser_t *p, smtp_reply_t *r);
-int     smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *line, size_t len);
+void smtp_reply_parser_init(smtp_reply_parser_t *p, smtp_reply_t *r);
+int smtp_reply_feed(smtp_reply_parser_t *p, smtp_reply_t *r, const char *line, size_t len);
 
 /* smtp_client_connect - connect to "host:port", "[v6addr]:port" or
  * "unix:/path" within timeout seconds; every later read and write has
@@ -95,27 +95,27 @@ smtp_client_t *smtp_client_connect(const char *dest, int lmtp, int timeout, int 
 /* smtp_client_open - the same on a connected descriptor (taken over) */
 smtp_client_t *smtp_client_open(int fd, int lmtp, int io_timeout);
 /* smtp_client_free - close the connection, free; sets *cp to NULL */
-void    smtp_client_free(smtp_client_t **cp);
+void smtp_client_free(smtp_client_t **cp);
 /* smtp_client_stream - the connection's stream (for logs, TLS) */
 stream_t *smtp_client_stream(smtp_client_t *c);
 
 /* smtp_client_greeting - read the server's greeting: 1 if 2xx, 0 if it
  * refused (reply in *r), -1 if no valid reply (*r says why) */
-int     smtp_client_greeting(smtp_client_t *c, smtp_reply_t *r);
+int smtp_client_greeting(smtp_client_t *c, smtp_reply_t *r);
 /* smtp_client_hello - EHLO name (LHLO with LMTP), falling back to HELO
  * when an SMTP server refuses EHLO with 5xx; records the extensions. 1
  * accepted, 0 refused (*r), -1 no valid reply. */
-int     smtp_client_hello(smtp_client_t *c, const char *name, smtp_reply_t *r);
+int smtp_client_hello(smtp_client_t *c, const char *name, smtp_reply_t *r);
 /* smtp_client_ext - SMTP_EXT_* announced by the last hello */
-int     smtp_client_ext(const smtp_client_t *c);
+int smtp_client_ext(const smtp_client_t *c);
 /* smtp_client_max_size - the server's SIZE limit (0: none given) */
 long long smtp_client_max_size(const smtp_client_t *c);
 /* smtp_client_starttls - STARTTLS and the handshake (servername for SNI
  * and, with verify, the certificate check); the caller says hello again
  * afterwards. 1 done, 0 the server refused STARTTLS (*r), -1 failure
  * (*r code 0 with the reason; the connection is unusable). */
-int     smtp_client_starttls(smtp_client_t *c, tls_ctx_t *ctx, const char *servername,
-			     int verify, smtp_reply_t *r);
+int smtp_client_starttls(smtp_client_t *c, tls_ctx_t *ctx, const char *servername, int verify,
+			 smtp_reply_t *r);
 /* smtp_client_tls - the TLS connection after STARTTLS, or NULL */
 tls_conn_t *smtp_client_tls(const smtp_client_t *c);
 
@@ -126,8 +126,8 @@ tls_conn_t *smtp_client_tls(const smtp_client_t *c);
  * "end of DATA", ...) for reasons given to people. */
 typedef struct smtp_rcpt {
     const char *address;
-    const char *orcpt;			/* "type;address" (decoded) or NULL */
-    const char *notify;			/* DSN NOTIFY list or NULL */
+    const char *orcpt;  /* "type;address" (decoded) or NULL */
+    const char *notify; /* DSN NOTIFY list or NULL */
     smtp_reply_t reply;
     const char *stage;
 } smtp_rcpt_t;
@@ -136,15 +136,15 @@ typedef struct smtp_rcpt {
  * without its end in line and returns 1 (*complete_r 0 when the line
  * continues in the next call), 0 at the end, -1 on error (*error_r). */
 typedef struct smtp_msg {
-    const char *sender;			/* "" for <> */
-    long long size;			/* bytes (for SIZE=), -1 unknown */
-    int     eightbit;			/* content is 8BITMIME */
-    int     rcpt_only;			/* stop after RCPT (address verification):
-					 * each reply is the RCPT reply */
-    const char *ret;			/* DSN RET (FULL/HDRS) or NULL */
-    const char *envid;			/* DSN ENVID (decoded) or NULL */
-    int     (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
-    void   *ctx;
+    const char *sender; /* "" for <> */
+    long long size;     /* bytes (for SIZE=), -1 unknown */
+    int eightbit;       /* content is 8BITMIME */
+    int rcpt_only;      /* stop after RCPT (address verification):
+			 * each reply is the RCPT reply */
+    const char *ret;    /* DSN RET (FULL/HDRS) or NULL */
+    const char *envid;  /* DSN ENVID (decoded) or NULL */
+    int (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
+    void *ctx;
 } smtp_msg_t;
 
 /* smtp_client_send - one transaction. Every rcpts[i].reply must have
@@ -154,16 +154,15 @@ typedef struct smtp_msg {
  * the server, content unreadable: recipients hold a local reason with
  * code 0), -1 when the connection failed (recipients without a final
  * reply hold code 0 and the reason; do not reuse the client). */
-int     smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts,
-			 size_t count);
+int smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts, size_t count);
 /* smtp_client_rset - RSET after a transaction that ended early: 1 ok,
  * 0 refused, -1 failure */
-int     smtp_client_rset(smtp_client_t *c);
+int smtp_client_rset(smtp_client_t *c);
 /* smtp_client_quit - QUIT and read the reply (the answer does not
  * matter; errors are ignored) */
-void    smtp_client_quit(smtp_client_t *c);
+void smtp_client_quit(smtp_client_t *c);
 
 /* smtp_xtext_encode - append value as RFC 3461 xtext */
-void    smtp_xtext_encode(str_t *out, const char *value);
+void smtp_xtext_encode(str_t *out, const char *value);
 
 #endif

@@ -15,9 +15,9 @@
 static const char gtube[] = SPAM_GTUBE;
 
 /* spam_score_init - reset, and build the failure table of the search */
-void    spam_score_init(spam_score_t *s)
+void spam_score_init(spam_score_t *s)
 {
-    size_t  k = 0;
+    size_t k = 0;
 
     memset(s, 0, sizeof(*s));
     s->gtube_next[0] = 0;
@@ -34,7 +34,7 @@ void    spam_score_init(spam_score_t *s)
 /* score_header_line - judge a finished header line (its kept prefix) */
 static void score_header_line(spam_score_t *s)
 {
-    size_t  len = s->prefix_len, n;
+    size_t len = s->prefix_len, n;
 
     if (s->line_bytes == 0 || (s->line_bytes == 1 && s->prefix[0] == '\r')) {
 	s->in_body = 1;
@@ -78,7 +78,7 @@ static void score_body_byte(spam_score_t *s, char ch)
 }
 
 /* spam_score_feed - run the machine over a piece of the message */
-void    spam_score_feed(spam_score_t *s, const char *data, size_t len)
+void spam_score_feed(spam_score_t *s, const char *data, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
 	if (s->in_body)
@@ -89,7 +89,7 @@ void    spam_score_feed(spam_score_t *s, const char *data, size_t len)
 }
 
 /* spam_score_end - judge a last unterminated header line, add up */
-int     spam_score_end(spam_score_t *s)
+int spam_score_end(spam_score_t *s)
 {
     if (!s->ended && !s->in_body && s->line_bytes > 0)
 	score_header_line(s);
@@ -109,17 +109,17 @@ int     spam_score_end(spam_score_t *s)
 }
 
 /* spam_score_rules - the names of the rules hit */
-void    spam_score_rules(int rules, str_t *out)
+void spam_score_rules(int rules, str_t *out)
 {
     static const struct {
-	int     bit;
+	int bit;
 	const char *name;
     } names[] = {
 	{SPAM_RULE_GTUBE, "GTUBE"},
 	{SPAM_RULE_MISSING_DATE, "MISSING_DATE"},
 	{SPAM_RULE_MISSING_MID, "MISSING_MID"},
     };
-    int     first = 1;
+    int first = 1;
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 	if (rules & names[i].bit) {

@@ -19,14 +19,14 @@
 #include "util/str.h"
 
 /* Rules, as bits of spam_score_t.rules */
-#define SPAM_RULE_GTUBE		(1 << 0)
-#define SPAM_RULE_MISSING_DATE	(1 << 1)
-#define SPAM_RULE_MISSING_MID	(1 << 2)
+#define SPAM_RULE_GTUBE (1 << 0)
+#define SPAM_RULE_MISSING_DATE (1 << 1)
+#define SPAM_RULE_MISSING_MID (1 << 2)
 
 /* Their scores, in tenths of a point */
-#define SPAM_SCORE_GTUBE	10000
-#define SPAM_SCORE_MISSING_DATE	10
-#define SPAM_SCORE_MISSING_MID	5
+#define SPAM_SCORE_GTUBE 10000
+#define SPAM_SCORE_MISSING_DATE 10
+#define SPAM_SCORE_MISSING_MID 5
 
 /* The GTUBE test string (it marks a test message as spam) */
 #define SPAM_GTUBE "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -36,27 +36,27 @@
 #define SPAM_HEADER_PREFIX 64
 
 typedef struct spam_score {
-    int     in_body;			/* the empty line was seen */
-    int     ended;			/* spam_score_end was called */
-    size_t  line_bytes;			/* bytes of the current line so far */
-    size_t  prefix_len;			/* bytes kept in prefix */
-    char    prefix[SPAM_HEADER_PREFIX];
-    size_t  gtube_at;			/* GTUBE bytes matched so far */
-    size_t  gtube_next[SPAM_GTUBE_LEN + 1];	/* failure table of the search */
-    int     seen_date;
-    int     seen_mid;
-    int     rules;			/* SPAM_RULE_* hit (final after end) */
-    int     score;			/* tenths of a point (final after end) */
+    int in_body;       /* the empty line was seen */
+    int ended;         /* spam_score_end was called */
+    size_t line_bytes; /* bytes of the current line so far */
+    size_t prefix_len; /* bytes kept in prefix */
+    char prefix[SPAM_HEADER_PREFIX];
+    size_t gtube_at;                       /* GTUBE bytes matched so far */
+    size_t gtube_next[SPAM_GTUBE_LEN + 1]; /* failure table of the search */
+    int seen_date;
+    int seen_mid;
+    int rules; /* SPAM_RULE_* hit (final after end) */
+    int score; /* tenths of a point (final after end) */
 } spam_score_t;
 
 /* spam_score_init - start a message */
-void    spam_score_init(spam_score_t *s);
+void spam_score_init(spam_score_t *s);
 /* spam_score_feed - take len message bytes (all of them, always) */
-void    spam_score_feed(spam_score_t *s, const char *data, size_t len);
+void spam_score_feed(spam_score_t *s, const char *data, size_t len);
 /* spam_score_end - the message is complete: sets and returns the score */
-int     spam_score_end(spam_score_t *s);
+int spam_score_end(spam_score_t *s);
 /* spam_score_rules - append the names of the rules hit, comma-separated
  * ("GTUBE,MISSING_DATE"), to out */
-void    spam_score_rules(int rules, str_t *out);
+void spam_score_rules(int rules, str_t *out);
 
 #endif

@@ -11,7 +11,7 @@
 #include "util/str.h"
 
 typedef struct event_attr {
-    attr_parser_t parser;		/* the unfinished request */
+    attr_parser_t parser; /* the unfinished request */
     attr_list_t *req;
 } event_attr_t;
 
@@ -19,14 +19,14 @@ typedef struct event_attr {
 typedef void (*event_attr_fn)(event_conn_t *conn, const attr_list_t *req, str_t *out);
 
 /* event_attr_init, event_attr_done - a connection's parser state */
-void    event_attr_init(event_attr_t *ea);
-void    event_attr_done(event_attr_t *ea);
+void event_attr_init(event_attr_t *ea);
+void event_attr_done(event_attr_t *ea);
 /* event_attr_greet - send the handshake "protocol=NAME" */
-void    event_attr_greet(event_conn_t *conn, const char *protocol);
+void event_attr_greet(event_conn_t *conn, const char *protocol);
 /* event_attr_input - feed input (from conn_input): answer every request
  * it completes, all replies in one write. A malformed or over-long
  * request is logged and ends the connection. */
-void    event_attr_input(event_conn_t *conn, event_attr_t *ea, const char *buf, size_t len,
-			 event_attr_fn answer);
+void event_attr_input(event_conn_t *conn, event_attr_t *ea, const char *buf, size_t len,
+		      event_attr_fn answer);
 
 #endif

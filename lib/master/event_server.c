@@ -59,25 +59,25 @@
 #include "util/sock.h"
 #include "util/str.h"
 
-#define ES_READ_SIZE		65536
-#define ES_ACCEPT_BATCH		32	/* accepts per wake-up */
-#define ES_TRIGGER_SIZE		1024	/* bytes of one wake-up */
-#define ES_TRIGGER_TIMEOUT	1	/* seconds a trigger client has */
-#define ES_PAUSE_MS		1000	/* after EMFILE */
-#define ES_SWEEP_MS		1000	/* timeout checks */
+#define ES_READ_SIZE 65536
+#define ES_ACCEPT_BATCH 32   /* accepts per wake-up */
+#define ES_TRIGGER_SIZE 1024 /* bytes of one wake-up */
+#define ES_TRIGGER_TIMEOUT 1 /* seconds a trigger client has */
+#define ES_PAUSE_MS 1000     /* after EMFILE */
+#define ES_SWEEP_MS 1000     /* timeout checks */
 
 struct event_conn {
-    int     fd;
-    const server_params_t *hooks;	/* the daemon's, or trigger mode's */
-    void   *context;
-    str_t  *out;			/* queued output */
-    size_t  out_off;			/* bytes of out already sent */
-    long    timeout_ms;			/* 0: none */
-    long long last_progress;		/* input read or output sent */
-    int     writing;			/* waiting for writability */
-    int     closing;			/* close once out is sent */
-    int     dead;			/* destruction pending */
-    char    addr[64];
+    int fd;
+    const server_params_t *hooks; /* the daemon's, or trigger mode's */
+    void *context;
+    str_t *out;              /* queued output */
+    size_t out_off;          /* bytes of out already sent */
+    long timeout_ms;         /* 0: none */
+    long long last_progress; /* input read or output sent */
+    int writing;             /* waiting for writability */
+    int closing;             /* close once out is sent */
+    int dead;                /* destruction pending */
+    char addr[64];
     struct event_conn *prev, *next;
 };
 
@@ -85,15 +85,15 @@ static struct {
     const server_params_t *params;
     server_args_t args;
     event_conn_t *conns;
-    int     clients;
-    long    max_use;
-    long    used;
-    long    max_idle;
-    int     accepting;
-    int     draining;
-    int     is_fifo;			/* trigger mode on a FIFO */
-    int     taken;			/* first client or wake-up seen */
-    const server_params_t *accept_hooks;	/* params, or es_trigger_hooks */
+    int clients;
+    long max_use;
+    long used;
+    long max_idle;
+    int accepting;
+    int draining;
+    int is_fifo;                         /* trigger mode on a FIFO */
+    int taken;                           /* first client or wake-up seen */
+    const server_params_t *accept_hooks; /* params, or es_trigger_hooks */
 } es;
 
 static void es_conn_event(int fd, int event, void *context);
@@ -106,7 +106,7 @@ static void es_conn_destroy(int unused_fd, int event, void *context)
 
     if (conn->hooks->conn_close)
 	conn->hooks->conn_close(conn);
-    (void) close(conn->fd);
+    (void)close(conn->fd);
     if (conn->prev)
 	conn->prev->next = conn->next;
     else
@@ -147,7 +147,7 @@ static void es_conn_flush(event_conn_t *conn)
 	    es_conn_kill(conn);
 	    return;
 	}
-	conn->out_off += (size_t) n;
+	conn->out_off += (size_t)n;
 	conn->last_progress = event_now_ms();
     }
     if (conn->out_off < str_len(conn->out)) {
@@ -174,7 +174,7 @@ static void es_conn_read(event_conn_t *conn)
 
     if (n > 0) {
 	conn->last_progress = event_now_ms();
-	conn->hooks->conn_input(conn, buf, (size_t) n);
+	conn->hooks->conn_input(conn, buf, (size_t)n);
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 	if (n < 0 && msg_verbose)
 	    msg_info("read from %s: %m", conn->addr);
@@ -195,7 +195,7 @@ static void es_conn_event(int fd, int event, void *context)
 	es_conn_read(conn);
 }
 
-int     event_conn_write(event_conn_t *conn, const void *buf, size_t len)
+int event_conn_write(event_conn_t *conn, const void *buf, size_t len)
 {
     if (conn->dead || conn->closing)
 	return -1;
@@ -210,7 +210,7 @@ int     event_conn_write(event_conn_t *conn, const void *buf, size_t len)
     return conn->dead ? -1 : 0;
 }
 
-void    event_conn_close(event_conn_t *conn)
+void event_conn_close(event_conn_t *conn)
 {
     if (conn->dead || conn->closing)
 	return;
@@ -219,12 +219,12 @@ void    event_conn_close(event_conn_t *conn)
 	es_conn_flush(conn);
 }
 
-void    event_conn_set_context(event_conn_t *conn, void *context)
+void event_conn_set_context(event_conn_t *conn, void *context)
 {
     conn->context = context;
 }
 
-void   *event_conn_context(const event_conn_t *conn)
+void *event_conn_context(const event_conn_t *conn)
 {
     return conn->context;
 }
@@ -234,17 +234,17 @@ const char *event_conn_addr(const event_conn_t *conn)
     return conn->addr;
 }
 
-int     event_conn_fd(const event_conn_t *conn)
+int event_conn_fd(const event_conn_t *conn)
 {
     return conn->fd;
 }
 
-void    event_conn_set_timeout(event_conn_t *conn, long seconds)
+void event_conn_set_timeout(event_conn_t *conn, long seconds)
 {
     conn->timeout_ms = seconds > 0 ? seconds * 1000 : 0;
 }
 
-int     event_server_clients(void)
+int event_server_clients(void)
 {
     return es.clients;
 }
@@ -255,8 +255,7 @@ static void es_sweep(int unused_fd, int event, void *context)
     long long now = event_now_ms();
 
     for (event_conn_t *conn = es.conns; conn; conn = conn->next) {
-	if (conn->dead || conn->timeout_ms == 0
-	    || now - conn->last_progress < conn->timeout_ms)
+	if (conn->dead || conn->timeout_ms == 0 || now - conn->last_progress < conn->timeout_ms)
 	    continue;
 	if (msg_verbose || conn->writing)
 	    msg_info("timeout on %s client %s", es.args.service, conn->addr);
@@ -271,7 +270,7 @@ static event_conn_t *es_conn_new(int fd, const server_params_t *hooks)
 {
     event_conn_t *conn = mr_calloc(1, sizeof(*conn));
 
-    (void) sock_nonblock(fd, 1);
+    (void)sock_nonblock(fd, 1);
     server_client_nodelay(fd, &es.args);
     conn->fd = fd;
     conn->hooks = hooks;
@@ -325,21 +324,20 @@ static void es_fifo_event(int fd, int event, void *context);
 static void es_listen(int on)
 {
     if (on && !es.accepting)
-	event_enable_read(MASTER_LISTEN_FD, es.is_fifo ? es_fifo_event : es_accept_event,
-			  NULL);
+	event_enable_read(MASTER_LISTEN_FD, es.is_fifo ? es_fifo_event : es_accept_event, NULL);
     else if (!on && es.accepting)
 	event_disable(MASTER_LISTEN_FD);
     es.accepting = on;
 }
 
-void    event_server_drain(void)
+void event_server_drain(void)
 {
     if (es.draining)
 	return;
     es.draining = 1;
     es_listen(0);
     if (!es.args.stand_alone)
-	(void) server_report(0);
+	(void)server_report(0);
     if (msg_verbose)
 	msg_info("draining: %d clients left", es.clients);
     es_clients_changed();
@@ -353,7 +351,7 @@ static void es_note_taken(void)
     if (said++ || es.args.stand_alone)
 	return;
     server_took_client();
-    (void) server_report(!es.draining);
+    (void)server_report(!es.draining);
 }
 
 /* es_took_client - the first client or wake-up: tell master we work, so
@@ -365,7 +363,7 @@ static void es_took_client(void)
     es.taken = 1;
     server_took_client();
     if (!es.args.stand_alone && !es.draining)
-	(void) server_report(1);
+	(void)server_report(1);
 }
 
 /* es_count_use - one more client or trigger; drain at max_use */
@@ -382,7 +380,7 @@ static void es_resume(int unused_fd, int event, void *context)
     if (es.draining)
 	return;
     es_listen(1);
-    (void) server_report(1);
+    (void)server_report(1);
 }
 
 /* es_pause - no descriptors left: say busy, try again in a while */
@@ -390,24 +388,23 @@ static void es_pause(void)
 {
     msg_warn("accept: %m: not accepting for %d ms", ES_PAUSE_MS);
     es_listen(0);
-    (void) server_report(0);
+    (void)server_report(0);
     event_request_timer(es_resume, NULL, ES_PAUSE_MS);
 }
 
 /* es_accept_one - accept one client; 1 got one, 0 none waiting */
 static int es_accept_one(void)
 {
-    int     fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC);
 
     if (fd < 0) {
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 	    es_pause();
-	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
-		 && errno != ECONNABORTED)
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
 	    msg_warn("accept: %m");
 	return errno == EINTR || errno == ECONNABORTED;
     }
-    (void) es_conn_new(fd, es.accept_hooks);
+    (void)es_conn_new(fd, es.accept_hooks);
     es_note_taken();
     es_count_use();
     return 1;
@@ -417,7 +414,7 @@ static int es_accept_one(void)
 static void es_accept_event(int fd, int event, void *context)
 {
     for (int i = 0; i < ES_ACCEPT_BATCH && es.accepting && es_accept_one(); i++)
-	 /* void */ ;
+	/* void */;
 }
 
 /* es_trigger_call - run the trigger hook; a wake-up counts as use */
@@ -426,7 +423,7 @@ static void es_trigger_call(const char *buf, size_t len)
     es_note_taken();
     es.params->trigger(buf, len, es.args.service);
     if (len > 0) {
-	es_clients_changed();			/* activity: idle timer again */
+	es_clients_changed(); /* activity: idle timer again */
 	es_count_use();
     }
 }
@@ -441,8 +438,8 @@ static void es_trigger_open(event_conn_t *conn, const char *service)
 /* es_trigger_input - keep at most ES_TRIGGER_SIZE bytes */
 static void es_trigger_input(event_conn_t *conn, const char *buf, size_t len)
 {
-    str_t  *got = event_conn_context(conn);
-    size_t  room = ES_TRIGGER_SIZE - str_len(got);
+    str_t *got = event_conn_context(conn);
+    size_t room = ES_TRIGGER_SIZE - str_len(got);
 
     str_append(got, buf, len < room ? len : room);
     if (str_len(got) >= ES_TRIGGER_SIZE)
@@ -452,7 +449,7 @@ static void es_trigger_input(event_conn_t *conn, const char *buf, size_t len)
 /* es_trigger_close - the client is done (EOF, full or timeout) */
 static void es_trigger_close(event_conn_t *conn)
 {
-    str_t  *got = event_conn_context(conn);
+    str_t *got = event_conn_context(conn);
 
     if (str_len(got) > 0)
 	es_trigger_call(str_data(got), str_len(got));
@@ -468,11 +465,11 @@ static const server_params_t es_trigger_hooks = {
 /* es_fifo_event - bytes in the trigger FIFO */
 static void es_fifo_event(int fd, int event, void *context)
 {
-    char    buf[ES_TRIGGER_SIZE];
+    char buf[ES_TRIGGER_SIZE];
     ssize_t n = read(fd, buf, sizeof(buf));
 
     if (n > 0)
-	es_trigger_call(buf, (size_t) n);
+	es_trigger_call(buf, (size_t)n);
 }
 
 /* es_wakeup - timer: the -w tick, first at start (a start-up scan) */
@@ -494,7 +491,7 @@ static void es_status_event(int fd, int event, void *context)
     event_server_drain();
 }
 
-int     event_server_main(int argc, char **argv, const server_params_t *params)
+int event_server_main(int argc, char **argv, const server_params_t *params)
 {
     struct stat st;
 
@@ -508,11 +505,11 @@ int     event_server_main(int argc, char **argv, const server_params_t *params)
     event_set_spin(params->spin_us);
     if (es.args.stand_alone) {
 	es.draining = 1;
-	(void) es_conn_new(0, es.accept_hooks);
+	(void)es_conn_new(0, es.accept_hooks);
     } else {
-	es.is_fifo = params->conn_input == NULL && fstat(MASTER_LISTEN_FD, &st) == 0
-	    && S_ISFIFO(st.st_mode);
-	if (server_report(1) < 0)		/* "started fine" */
+	es.is_fifo =
+	    params->conn_input == NULL && fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISFIFO(st.st_mode);
+	if (server_report(1) < 0) /* "started fine" */
 	    es_exit("master went away");
 	event_enable_read(MASTER_STATUS_FD, es_status_event, NULL);
 	es_listen(1);

@@ -46,24 +46,25 @@
 
 static char server_addr_buf[128] = "local";
 static int server_is_stand_alone;
-static int server_quiet_fd = -1;	/* replaces the listening socket */
+static int server_quiet_fd = -1; /* replaces the listening socket */
 static volatile sig_atomic_t server_orphaned;
-static int server_taken;		/* took a client: it works */
+static int server_taken; /* took a client: it works */
 static volatile sig_atomic_t server_stressed;
 
 /* server_usage - complain about the command line and give up */
 static void server_usage(const char *prog)
 {
     msg_fatal("usage: %s -c config_dir -n service -t type [-u] [-r] [-w seconds] "
-	      "[-v] [-o name=value] [-S]", prog);
+	      "[-v] [-o name=value] [-S]",
+	      prog);
 }
 
 /* server_parse_args - the command line master built from master.conf */
-static void server_parse_args(int argc, char **argv, server_args_t *args,
-			      const char ***overrides_r, int *noverrides_r)
+static void server_parse_args(int argc, char **argv, server_args_t *args, const char ***overrides_r,
+			      int *noverrides_r)
 {
     static const char *overrides[256];
-    int     ch, n = 0;
+    int ch, n = 0;
 
     memset(args, 0, sizeof(*args));
     args->service = msg_progname();
@@ -71,21 +72,40 @@ static void server_parse_args(int argc, char **argv, server_args_t *args,
     opterr = 0;
     while ((ch = getopt(argc, argv, "c:n:t:urw:vo:Ss")) != -1) {
 	switch (ch) {
-	case 'c': args->config_dir = optarg; break;
-	case 'n': args->service = optarg; break;
-	case 't': args->type = optarg; break;
-	case 'u': args->unpriv = 1; break;
-	case 'r': args->chroot = 1; break;
-	case 'w': args->wakeup = atoi(optarg); break;
-	case 'v': msg_verbose++; break;
-	case 'S': args->stand_alone = 1; break;
-	case 's': args->stress = 1; break;
+	case 'c':
+	    args->config_dir = optarg;
+	    break;
+	case 'n':
+	    args->service = optarg;
+	    break;
+	case 't':
+	    args->type = optarg;
+	    break;
+	case 'u':
+	    args->unpriv = 1;
+	    break;
+	case 'r':
+	    args->chroot = 1;
+	    break;
+	case 'w':
+	    args->wakeup = atoi(optarg);
+	    break;
+	case 'v':
+	    msg_verbose++;
+	    break;
+	case 'S':
+	    args->stand_alone = 1;
+	    break;
+	case 's':
+	    args->stress = 1;
+	    break;
 	case 'o':
-	    if (n >= (int) (sizeof(overrides) / sizeof(overrides[0])))
+	    if (n >= (int)(sizeof(overrides) / sizeof(overrides[0])))
 		msg_fatal("too many -o options");
 	    overrides[n++] = optarg;
 	    break;
-	default: server_usage(argv[0]);
+	default:
+	    server_usage(argv[0]);
 	}
     }
     if (optind < argc)
@@ -129,7 +149,7 @@ static void server_load_config(const server_args_t *args, const char **overrides
 static void server_drop_privileges(const server_args_t *args, const server_params_t *params)
 {
     const char *jail = args->chroot ? config_str("queue_directory") : NULL;
-    int     root = privs_running_as_root();
+    int root = privs_running_as_root();
 
     if (jail && root)
 	tzset();
@@ -149,9 +169,9 @@ static void server_drop_privileges(const server_args_t *args, const server_param
  */
 static void server_orphan_handler(int sig)
 {
-    int     saved = errno;
+    int saved = errno;
 
-    (void) dup2(server_quiet_fd, MASTER_LISTEN_FD);
+    (void)dup2(server_quiet_fd, MASTER_LISTEN_FD);
     server_orphaned = 1;
     errno = saved;
 }
@@ -164,7 +184,7 @@ static void server_stress_handler(int sig)
     stream_stress();
 }
 
-int     server_stress(void)
+int server_stress(void)
 {
     return server_stressed != 0;
 }
@@ -175,11 +195,11 @@ int     server_stress(void)
  * /dev/null would look readable forever) */
 static void server_quiet_open(void)
 {
-    int     fds[2];
+    int fds[2];
 
     if (pipe2(fds, O_CLOEXEC) < 0)
 	msg_fatal("pipe: %m");
-    server_quiet_fd = fds[0];			/* fds[1] is kept open on purpose */
+    server_quiet_fd = fds[0]; /* fds[1] is kept open on purpose */
 }
 
 /* server_watch_master - arrange to hear at once when master dies or
@@ -195,7 +215,7 @@ static void server_watch_master(const server_args_t *args)
     if (sigaction(SERVER_ORPHAN_SIGNAL, &sa, NULL) < 0)
 	msg_fatal("sigaction: %m");
     sa.sa_handler = server_stress_handler;
-    sa.sa_flags = 0;			/* cut waits short */
+    sa.sa_flags = 0; /* cut waits short */
     if (sigaction(SERVER_STRESS_SIGNAL, &sa, NULL) < 0)
 	msg_fatal("sigaction: %m");
     if (args->stress)
@@ -203,20 +223,19 @@ static void server_watch_master(const server_args_t *args)
     /* after the privilege drop: a change of ids clears the setting */
     if (prctl(PR_SET_PDEATHSIG, SERVER_ORPHAN_SIGNAL, 0, 0, 0) < 0)
 	msg_fatal("prctl(PR_SET_PDEATHSIG): %m");
-    if (server_master_gone())		/* it died before we asked */
+    if (server_master_gone()) /* it died before we asked */
 	raise(SERVER_ORPHAN_SIGNAL);
 }
 
-int     server_orphan(void)
+int server_orphan(void)
 {
     return server_orphaned != 0;
 }
 
-void    server_startup(int argc, char **argv, const server_params_t *params,
-		       server_args_t *args)
+void server_startup(int argc, char **argv, const server_params_t *params, server_args_t *args)
 {
     const char **overrides, *error;
-    int     noverrides;
+    int noverrides;
 
     signal(SIGPIPE, SIG_IGN);
     msg_init(argv[0]);
@@ -224,15 +243,14 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
     server_load_config(args, overrides, noverrides);
     server_set_stand_alone(args->stand_alone);
     msg_syslog_name(config_str("syslog_name"));
-    if (msg_target_fallback(config_str("maillog_file"),
-			    config_str("maillog_fallback_file")) < 0) {
+    if (msg_target_fallback(config_str("maillog_file"), config_str("maillog_fallback_file")) < 0) {
 	/* stand-alone, a local user may not write the mail log */
 	if (!args->stand_alone || msg_target("stderr") < 0)
 	    msg_fatal("cannot open maillog_file %s", config_str("maillog_file"));
 	msg_warn("cannot open maillog_file %s: logging to standard error",
 		 config_str("maillog_file"));
     }
-    if (config_fill(&error) < 0)		/* every declared variable, before any client */
+    if (config_fill(&error) < 0) /* every declared variable, before any client */
 	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)
 	msg_verbose = var_debug_level;
@@ -250,14 +268,14 @@ void    server_startup(int argc, char **argv, const server_params_t *params,
 		 mail_queue_chrooted() ? ", chrooted" : "");
 }
 
-void    server_took_client(void)
+void server_took_client(void)
 {
     server_taken = 1;
 }
 
-int     server_report(int avail)
+int server_report(int avail)
 {
-    static pid_t pid;			/* servers never fork: ask once */
+    static pid_t pid; /* servers never fork: ask once */
     mail_status_t st;
     ssize_t n;
 
@@ -270,32 +288,32 @@ int     server_report(int avail)
     do {
 	n = write(MASTER_STATUS_FD, &st, sizeof(st));
     } while (n < 0 && errno == EINTR);
-    return n == (ssize_t) sizeof(st) ? 0 : -1;
+    return n == (ssize_t)sizeof(st) ? 0 : -1;
 }
 
-int     server_master_gone(void)
+int server_master_gone(void)
 {
     struct pollfd pfd = {.fd = MASTER_STATUS_FD, .events = 0};
 
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
-void    server_exit(const server_params_t *params)
+void server_exit(const server_params_t *params)
 {
     if (params->pre_exit)
 	params->pre_exit();
     exit(0);
 }
 
-void    server_client_nodelay(int fd, const server_args_t *args)
+void server_client_nodelay(int fd, const server_args_t *args)
 {
-    int     on = 1;
+    int on = 1;
 
     if (strcmp(args->type, "inet") == 0)
-	(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-void    server_set_client_addr(int fd)
+void server_set_client_addr(int fd)
 {
     sock_peer_addr(fd, server_addr_buf, sizeof(server_addr_buf), NULL);
 }
@@ -305,12 +323,12 @@ const char *server_client_addr(void)
     return server_addr_buf;
 }
 
-void    server_set_stand_alone(int yes)
+void server_set_stand_alone(int yes)
 {
     server_is_stand_alone = yes;
 }
 
-int     server_stand_alone(void)
+int server_stand_alone(void)
 {
     return server_is_stand_alone;
 }

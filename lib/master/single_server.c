@@ -30,8 +30,7 @@
 #include "util/stream.h"
 
 /* single_server_serve - run the service hook on one connected socket */
-static void single_server_serve(int fd, const server_args_t *args,
-				const server_params_t *params)
+static void single_server_serve(int fd, const server_args_t *args, const server_params_t *params)
 {
     stream_t *client = stream_open(fd);
 
@@ -44,8 +43,7 @@ static void single_server_serve(int fd, const server_args_t *args,
 
 /* single_server_stand_alone - -S: the client on fd 0 (a socket), or on
  * standard input and output (pipes, a terminal) */
-static void single_server_stand_alone(const server_args_t *args,
-				      const server_params_t *params)
+static void single_server_stand_alone(const server_args_t *args, const server_params_t *params)
 {
     struct stat st;
     stream_t *client;
@@ -71,12 +69,12 @@ static int single_server_epoll(void)
     struct epoll_event listen_ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
 				    .data.fd = MASTER_LISTEN_FD};
     struct epoll_event status_ev = {.events = 0, .data.fd = MASTER_STATUS_FD};
-    int     ep = epoll_create1(EPOLL_CLOEXEC);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
 
     if (ep < 0)
 	return -1;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_LISTEN_FD, &listen_ev) < 0
-	|| epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_STATUS_FD, &status_ev) < 0) {
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_LISTEN_FD, &listen_ev) < 0 ||
+	epoll_ctl(ep, EPOLL_CTL_ADD, MASTER_STATUS_FD, &status_ev) < 0) {
 	if (msg_verbose)
 	    msg_info("epoll with EPOLLEXCLUSIVE: %m; using poll");
 	close(ep);
@@ -89,10 +87,10 @@ static int single_server_epoll(void)
 static int single_server_wait_epoll(int ep, long max_idle)
 {
     struct epoll_event ev[2];
-    int     n;
+    int n;
 
     do {
-	n = epoll_wait(ep, ev, 2, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+	n = epoll_wait(ep, ev, 2, max_idle > 0 ? (int)(max_idle * 1000) : -1);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
 	msg_fatal("epoll_wait: %m");
@@ -110,12 +108,12 @@ static int single_server_wait(int ep, long max_idle)
 	{.fd = MASTER_LISTEN_FD, .events = POLLIN},
 	{.fd = MASTER_STATUS_FD, .events = 0},
     };
-    int     n;
+    int n;
 
     if (ep >= 0)
 	return single_server_wait_epoll(ep, max_idle);
     do {
-	n = poll(pfd, 2, max_idle > 0 ? (int) (max_idle * 1000) : -1);
+	n = poll(pfd, 2, max_idle > 0 ? (int)(max_idle * 1000) : -1);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
 	msg_fatal("poll: %m");
@@ -127,13 +125,13 @@ static int single_server_wait(int ep, long max_idle)
 /* single_server_loop - accept and serve until a limit is reached */
 static void single_server_loop(const server_args_t *args, const server_params_t *params)
 {
-    long    max_use = var_max_use;
-    long    max_idle = var_max_idle;
-    long    used = 0;
-    int     ep = single_server_epoll();
-    int     fd;
+    long max_use = var_max_use;
+    long max_idle = var_max_idle;
+    long used = 0;
+    int ep = single_server_epoll();
+    int fd;
 
-    if (server_report(1) < 0)		/* "started fine" */
+    if (server_report(1) < 0) /* "started fine" */
 	return;
     while (max_use == 0 || used < max_use) {
 	switch (single_server_wait(ep, max_idle)) {
@@ -147,8 +145,7 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
 	    return;
 	}
 	if ((fd = accept4(MASTER_LISTEN_FD, NULL, NULL, SOCK_CLOEXEC)) < 0) {
-	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
-		&& errno != ECONNABORTED)
+	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
 		msg_warn("accept: %m");
 	    continue;
 	}
@@ -166,7 +163,7 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
     }
 }
 
-int     single_server_main(int argc, char **argv, const server_params_t *params)
+int single_server_main(int argc, char **argv, const server_params_t *params)
 {
     server_args_t args;
 

@@ -26,13 +26,13 @@
 #include "util/event.h"
 #include "util/msg.h"
 
-#define TRIGGER_BUF_SIZE	1024
-#define TRIGGER_READ_MS		1000	/* a client has this long to write */
+#define TRIGGER_BUF_SIZE 1024
+#define TRIGGER_READ_MS 1000 /* a client has this long to write */
 
 /* trigger_read_client - read what one client sends, until EOF or a pause */
 static ssize_t trigger_read_client(int fd, char *buf, size_t size)
 {
-    size_t  got = 0;
+    size_t got = 0;
     ssize_t n;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
@@ -41,9 +41,9 @@ static ssize_t trigger_read_client(int fd, char *buf, size_t size)
 	    continue;
 	if (n <= 0)
 	    break;
-	got += (size_t) n;
+	got += (size_t)n;
     }
-    return (ssize_t) got;
+    return (ssize_t)got;
 }
 
 /* trigger_fetch - get the bytes of one wake-up from the socket or FIFO;
@@ -51,7 +51,7 @@ static ssize_t trigger_read_client(int fd, char *buf, size_t size)
 static ssize_t trigger_fetch(int listen_fd, int is_fifo, char *buf, size_t size)
 {
     ssize_t n;
-    int     fd;
+    int fd;
 
     if (is_fifo) {
 	n = read(listen_fd, buf, size);
@@ -68,8 +68,8 @@ static ssize_t trigger_fetch(int listen_fd, int is_fifo, char *buf, size_t size)
 }
 
 /* trigger_call - run the hook with busy/idle reports around it */
-static void trigger_call(const server_params_t *params, const server_args_t *args,
-			 const char *buf, size_t len)
+static void trigger_call(const server_params_t *params, const server_args_t *args, const char *buf,
+			 size_t len)
 {
     server_took_client();
     if (!args->stand_alone)
@@ -86,10 +86,10 @@ static int trigger_wait(long timeout_ms)
 	{.fd = MASTER_LISTEN_FD, .events = POLLIN},
 	{.fd = MASTER_STATUS_FD, .events = 0},
     };
-    int     n;
+    int n;
 
     do {
-	n = poll(pfd, 2, (int) timeout_ms);
+	n = poll(pfd, 2, (int)timeout_ms);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
 	msg_fatal("poll: %m");
@@ -101,42 +101,42 @@ static int trigger_wait(long timeout_ms)
 /* trigger_loop - serve wake-ups and timer ticks until a limit */
 static void trigger_loop(const server_args_t *args, const server_params_t *params)
 {
-    long    max_use = var_max_use;
-    long    max_idle = args->wakeup > 0 ? 0 : var_max_idle;
-    long long next = event_now_ms();	/* first tick at once: a start-up scan */
-    long    used = 0;
+    long max_use = var_max_use;
+    long max_idle = args->wakeup > 0 ? 0 : var_max_idle;
+    long long next = event_now_ms(); /* first tick at once: a start-up scan */
+    long used = 0;
     struct stat st;
-    int     is_fifo = fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISFIFO(st.st_mode);
-    char    buf[TRIGGER_BUF_SIZE];
+    int is_fifo = fstat(MASTER_LISTEN_FD, &st) == 0 && S_ISFIFO(st.st_mode);
+    char buf[TRIGGER_BUF_SIZE];
     ssize_t n;
 
     if (server_report(1) < 0)
 	return;
     while (max_use == 0 || used < max_use) {
-	long    wait = args->wakeup > 0 ? (long) (next - event_now_ms())
-	    : (max_idle > 0 ? max_idle * 1000 : -1);
+	long wait = args->wakeup > 0 ? (long)(next - event_now_ms())
+				     : (max_idle > 0 ? max_idle * 1000 : -1);
 
 	switch (trigger_wait(wait < 0 && args->wakeup > 0 ? 0 : wait)) {
 	case -1:
 	    return;
 	case 0:
 	    if (args->wakeup <= 0)
-		return;				/* idle too long */
+		return; /* idle too long */
 	    trigger_call(params, args, "", 0);
 	    next = event_now_ms() + args->wakeup * 1000LL;
 	    continue;
 	}
 	if ((n = trigger_fetch(MASTER_LISTEN_FD, is_fifo, buf, sizeof(buf))) > 0) {
-	    trigger_call(params, args, buf, (size_t) n);
+	    trigger_call(params, args, buf, (size_t)n);
 	    used++;
 	}
     }
 }
 
-int     trigger_server_main(int argc, char **argv, const server_params_t *params)
+int trigger_server_main(int argc, char **argv, const server_params_t *params)
 {
     server_args_t args;
-    char    buf[TRIGGER_BUF_SIZE];
+    char buf[TRIGGER_BUF_SIZE];
     ssize_t n;
 
     if (params->trigger == NULL)
@@ -144,7 +144,7 @@ int     trigger_server_main(int argc, char **argv, const server_params_t *params
     server_startup(argc, argv, params, &args);
     if (args.stand_alone) {
 	if ((n = trigger_read_client(0, buf, sizeof(buf))) > 0)
-	    trigger_call(params, &args, buf, (size_t) n);
+	    trigger_call(params, &args, buf, (size_t)n);
 	server_exit(params);
     }
     trigger_loop(&args, params);

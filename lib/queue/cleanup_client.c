@@ -30,19 +30,19 @@
 #include "util/sock.h"
 #include "util/stream.h"
 
-#define CLEANUP_CONNECT_TIMEOUT	10
+#define CLEANUP_CONNECT_TIMEOUT 10
 
 struct cleanup_client {
     stream_t *stream;
-    char   *queue_id;
-    int     in_content;			/* MESG sent */
-    int     error;			/* a write failed */
-    int     flags;			/* CLEANUP_FLAG_* for the handshake */
-    pid_t   pid;			/* postdrop: its process, else 0 */
-    stream_t *reply;			/* postdrop: its standard output */
+    char *queue_id;
+    int in_content;  /* MESG sent */
+    int error;       /* a write failed */
+    int flags;       /* CLEANUP_FLAG_* for the handshake */
+    pid_t pid;       /* postdrop: its process, else 0 */
+    stream_t *reply; /* postdrop: its standard output */
 };
 
-#define POSTDROP_PROG	"mailroom-postdrop"
+#define POSTDROP_PROG "mailroom-postdrop"
 
 static int postdrop_reap(pid_t pid);
 static int postdrop_finish(cleanup_client_t **ccp, str_t *reason);
@@ -64,13 +64,13 @@ static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error
 {
     attr_list_t *l = attr_list_new();
     const char *proto, *id;
-    char    buf[32];
-    int     ret = -1;
+    char buf[32];
+    int ret = -1;
 
     if (attr_read(cc->stream, l) != 1)
 	*error_r = "no handshake from cleanup service";
-    else if ((proto = attr_get(l, MAIL_ATTR_PROTOCOL)) == NULL
-	     || strcmp(proto, MAIL_PROTO_CLEANUP) != 0)
+    else if ((proto = attr_get(l, MAIL_ATTR_PROTOCOL)) == NULL ||
+	     strcmp(proto, MAIL_PROTO_CLEANUP) != 0)
 	*error_r = "unexpected protocol from cleanup service";
     else if ((id = attr_get(l, MAIL_ATTR_QUEUE_ID)) == NULL || *id == 0) {
 	static char why_buf[300];
@@ -82,8 +82,8 @@ static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error
     } else {
 	cc->queue_id = mr_strdup(id);
 	snprintf(buf, sizeof(buf), "%d", flags);
-	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *) 0) < 0
-	    || cleanup_send_filter(cc) < 0)
+	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *)0) < 0 ||
+	    cleanup_send_filter(cc) < 0)
 	    *error_r = "cannot send to cleanup service";
 	else
 	    ret = 0;
@@ -97,25 +97,25 @@ cleanup_client_t *cleanup_connect(int flags, const char **error_r)
 {
     static int sigpipe_ignored;
     cleanup_client_t *cc;
-    int     fd;
+    int fd;
 
     /* A dead cleanup must turn into an error return, not a signal. */
     if (!sigpipe_ignored) {
 	signal(SIGPIPE, SIG_IGN);
 	sigpipe_ignored = 1;
     }
-    if ((fd = sock_connect_unix(mail_queue_path(MAIL_SOCK_CLEANUP),
-				CLEANUP_CONNECT_TIMEOUT, error_r)) < 0)
+    if ((fd = sock_connect_unix(mail_queue_path(MAIL_SOCK_CLEANUP), CLEANUP_CONNECT_TIMEOUT,
+				error_r)) < 0)
 	return NULL;
     cc = mr_calloc(1, sizeof(*cc));
     cc->stream = stream_open(fd);
     cc->flags = flags;
-    stream_set_timeout(cc->stream, (int) config_time("ipc_timeout"));
+    stream_set_timeout(cc->stream, (int)config_time("ipc_timeout"));
     return cc;
 }
 
 /* cleanup_ready - the handshake of a cleanup_connect'ed client */
-int     cleanup_ready(cleanup_client_t **ccp, const char **error_r)
+int cleanup_ready(cleanup_client_t **ccp, const char **error_r)
 {
     cleanup_client_t *cc = *ccp;
 
@@ -148,7 +148,7 @@ const char *cleanup_queue_id(const cleanup_client_t *cc)
 }
 
 /* cleanup_error - did a write fail? */
-int     cleanup_error(const cleanup_client_t *cc)
+int cleanup_error(const cleanup_client_t *cc)
 {
     return cc->error;
 }
@@ -169,23 +169,22 @@ static void cleanup_envelope(cleanup_client_t *cc, int type, const char *value)
 }
 
 /* cleanup_attr - ATTR name=value */
-void    cleanup_attr(cleanup_client_t *cc, const char *name, const char *value)
+void cleanup_attr(cleanup_client_t *cc, const char *name, const char *value)
 {
-    char   *av = mr_format("%s=%s", name, value);
+    char *av = mr_format("%s=%s", name, value);
 
     cleanup_envelope(cc, REC_TYPE_ATTR, av);
     mr_free(av);
 }
 
 /* cleanup_sender - SENDER */
-void    cleanup_sender(cleanup_client_t *cc, const char *sender)
+void cleanup_sender(cleanup_client_t *cc, const char *sender)
 {
     cleanup_envelope(cc, REC_TYPE_SENDER, sender);
 }
 
 /* cleanup_rcpt - RCPT with optional ORCPT and NOTIFY */
-void    cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt,
-		     const char *notify)
+void cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt, const char *notify)
 {
     cleanup_envelope(cc, REC_TYPE_RCPT, rcpt);
     if (orcpt && *orcpt)
@@ -195,7 +194,7 @@ void    cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt,
 }
 
 /* cleanup_line - NORM, or CONT for a piece; long lines are split */
-void    cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int complete)
+void cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int complete)
 {
     if (!cc->in_content) {
 	cleanup_put(cc, REC_TYPE_MESG, "", 0);
@@ -219,7 +218,7 @@ static void cleanup_free(cleanup_client_t **ccp)
     if (cc->reply)
 	stream_close(&cc->reply);
     if (cc->pid > 0)
-	(void) postdrop_reap(cc->pid);
+	(void)postdrop_reap(cc->pid);
     mr_free(cc->queue_id);
     mr_free(cc);
     *ccp = NULL;
@@ -230,14 +229,15 @@ static int cleanup_verdict(cleanup_client_t *cc, str_t *reason)
 {
     attr_list_t *l = attr_list_new();
     stream_t *from = cc->reply ? cc->reply : cc->stream;
-    int     status = CLEANUP_STAT_TEMP;
+    int status = CLEANUP_STAT_TEMP;
     const char *why;
 
     if (attr_read(from, l) != 1) {
-	str_printf(reason, "%s %s", stream_timedout(from) ? "timeout waiting for"
-		   : "lost connection with", cc->pid ? POSTDROP_PROG : "cleanup service");
+	str_printf(reason, "%s %s",
+		   stream_timedout(from) ? "timeout waiting for" : "lost connection with",
+		   cc->pid ? POSTDROP_PROG : "cleanup service");
     } else {
-	status = (int) attr_get_long(l, MAIL_ATTR_STATUS, CLEANUP_STAT_TEMP);
+	status = (int)attr_get_long(l, MAIL_ATTR_STATUS, CLEANUP_STAT_TEMP);
 	if (status < CLEANUP_STAT_OK || status > CLEANUP_STAT_NORCPT)
 	    status = CLEANUP_STAT_TEMP;
 	why = attr_get(l, MAIL_ATTR_REASON);
@@ -248,10 +248,10 @@ static int cleanup_verdict(cleanup_client_t *cc, str_t *reason)
 }
 
 /* cleanup_finish - END, flush, wait for the verdict */
-int     cleanup_finish(cleanup_client_t **ccp, str_t *reason)
+int cleanup_finish(cleanup_client_t **ccp, str_t *reason)
 {
     cleanup_client_t *cc = *ccp;
-    int     status;
+    int status;
 
     if (!cc->in_content)
 	cleanup_put(cc, REC_TYPE_MESG, "", 0);
@@ -272,7 +272,7 @@ int     cleanup_finish(cleanup_client_t **ccp, str_t *reason)
 }
 
 /* cleanup_abort - drop the connection: cleanup removes its temp file */
-void    cleanup_abort(cleanup_client_t **ccp)
+void cleanup_abort(cleanup_client_t **ccp)
 {
     if (*ccp == NULL)
 	return;
@@ -293,7 +293,7 @@ void    cleanup_abort(cleanup_client_t **ccp)
 /* postdrop_reap - wait for postdrop: its exit status, -1 if it was killed */
 static int postdrop_reap(pid_t pid)
 {
-    int     status;
+    int status;
 
     while (waitpid(pid, &status, 0) < 0)
 	if (errno != EINTR)
@@ -305,9 +305,9 @@ static int postdrop_reap(pid_t pid)
 static pid_t postdrop_spawn(int *to_r, int *from_r, const char **error_r)
 {
     static char why[300];
-    char   *path = mr_format("%s/%s", config_str("command_directory"), POSTDROP_PROG);
-    int     in[2], out[2];
-    pid_t   pid = -1;
+    char *path = mr_format("%s/%s", config_str("command_directory"), POSTDROP_PROG);
+    int in[2], out[2];
+    pid_t pid = -1;
 
     if (pipe2(in, O_CLOEXEC) < 0) {
 	snprintf(why, sizeof(why), "pipe: %s", strerror(errno));
@@ -316,7 +316,7 @@ static pid_t postdrop_spawn(int *to_r, int *from_r, const char **error_r)
 	close(in[0]);
 	close(in[1]);
     } else if ((pid = fork()) == 0) {
-	char   *argv[] = {path, "-c", (char *) config_dir(), NULL};
+	char *argv[] = {path, "-c", (char *)config_dir(), NULL};
 
 	if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
 	    _exit(EX_OSERR);
@@ -348,7 +348,7 @@ cleanup_client_t *cleanup_open_postdrop(const char **error_r)
     cleanup_client_t *cc;
     attr_list_t *l;
     const char *id;
-    int     to, from, status;
+    int to, from, status;
 
     signal(SIGPIPE, SIG_IGN);
     cc = mr_calloc(1, sizeof(*cc));
@@ -358,7 +358,7 @@ cleanup_client_t *cleanup_open_postdrop(const char **error_r)
     }
     cc->stream = stream_open(to);
     cc->reply = stream_open(from);
-    stream_set_timeout(cc->reply, (int) config_time("ipc_timeout"));
+    stream_set_timeout(cc->reply, (int)config_time("ipc_timeout"));
     l = attr_list_new();
     if (attr_read(cc->reply, l) == 1 && (id = attr_get(l, MAIL_ATTR_QUEUE_ID)) && *id)
 	cc->queue_id = mr_strdup(id);
@@ -380,7 +380,7 @@ cleanup_client_t *cleanup_open_postdrop(const char **error_r)
 static int postdrop_finish(cleanup_client_t **ccp, str_t *reason)
 {
     cleanup_client_t *cc = *ccp;
-    int     status, exit_status;
+    int status, exit_status;
 
     if (stream_close(&cc->stream) < 0)
 	cc->error = 1;

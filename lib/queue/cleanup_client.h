@@ -26,17 +26,17 @@
 typedef struct cleanup_client cleanup_client_t;
 
 /* Flags for cleanup_open */
-#define CLEANUP_FLAG_NONE	0
-#define CLEANUP_FLAG_LOCAL	(1<<0)	/* local submission: add From: if missing */
-#define CLEANUP_FLAG_HOLD	(1<<1)	/* put the message on hold */
-#define CLEANUP_FLAG_NO_ALIAS	(1<<2)	/* do not expand virtual_alias_maps */
+#define CLEANUP_FLAG_NONE 0
+#define CLEANUP_FLAG_LOCAL (1 << 0)    /* local submission: add From: if missing */
+#define CLEANUP_FLAG_HOLD (1 << 1)     /* put the message on hold */
+#define CLEANUP_FLAG_NO_ALIAS (1 << 2) /* do not expand virtual_alias_maps */
 
 /* Status codes returned by cleanup_finish */
-#define CLEANUP_STAT_OK		0
-#define CLEANUP_STAT_TEMP	1	/* 451 4.3.0: disk, table, or I/O trouble */
-#define CLEANUP_STAT_SIZE	2	/* 552 5.3.4: message too big */
-#define CLEANUP_STAT_BAD	3	/* 550 5.6.0: malformed content / loop */
-#define CLEANUP_STAT_NORCPT	4	/* 554 5.5.1: no valid recipients */
+#define CLEANUP_STAT_OK 0
+#define CLEANUP_STAT_TEMP 1   /* 451 4.3.0: disk, table, or I/O trouble */
+#define CLEANUP_STAT_SIZE 2   /* 552 5.3.4: message too big */
+#define CLEANUP_STAT_BAD 3    /* 550 5.6.0: malformed content / loop */
+#define CLEANUP_STAT_NORCPT 4 /* 554 5.5.1: no valid recipients */
 
 /* cleanup_open - connect and get a queue ID; NULL + *error_r on failure */
 cleanup_client_t *cleanup_open(int flags, const char **error_r);
@@ -56,27 +56,26 @@ cleanup_client_t *cleanup_open_postdrop(const char **error_r);
 cleanup_client_t *cleanup_connect(int flags, const char **error_r);
 /* cleanup_ready - finish the handshake of a cleanup_connect'ed client:
  * 0 ok (and at once if already done); -1 + *error_r: closed, *ccp NULL */
-int     cleanup_ready(cleanup_client_t **ccp, const char **error_r);
+int cleanup_ready(cleanup_client_t **ccp, const char **error_r);
 /* cleanup_queue_id - the queue ID cleanup assigned */
 const char *cleanup_queue_id(const cleanup_client_t *cc);
 /* cleanup_attr - envelope attribute (client_name, client_addr, helo,
  * protocol, sasl_username, envid, ret, body, size ...) */
-void    cleanup_attr(cleanup_client_t *cc, const char *name, const char *value);
+void cleanup_attr(cleanup_client_t *cc, const char *name, const char *value);
 /* cleanup_sender - envelope sender ("" for the null sender) */
-void    cleanup_sender(cleanup_client_t *cc, const char *sender);
+void cleanup_sender(cleanup_client_t *cc, const char *sender);
 /* cleanup_rcpt - one recipient with its DSN ORCPT and NOTIFY (may be NULL) */
-void    cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt,
-		     const char *notify);
+void cleanup_rcpt(cleanup_client_t *cc, const char *rcpt, const char *orcpt, const char *notify);
 /* cleanup_line - one content line without terminator */
-void    cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int complete);
+void cleanup_line(cleanup_client_t *cc, const char *line, size_t len, int complete);
 /* cleanup_finish - end the message and wait for the verdict. Returns a
  * CLEANUP_STAT_* code; *reason gets text for the client on failure. The
  * connection is closed and *ccp set to NULL. */
-int     cleanup_finish(cleanup_client_t **ccp, str_t *reason);
+int cleanup_finish(cleanup_client_t **ccp, str_t *reason);
 /* cleanup_abort - give up on the message: cleanup removes its temp file */
-void    cleanup_abort(cleanup_client_t **ccp);
+void cleanup_abort(cleanup_client_t **ccp);
 /* cleanup_error - a write to cleanup failed (cleanup died): the message
  * cannot be committed; the caller should reply 451 and abort */
-int     cleanup_error(const cleanup_client_t *cc);
+int cleanup_error(const cleanup_client_t *cc);
 
 #endif

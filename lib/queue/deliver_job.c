@@ -14,9 +14,9 @@
 #include "util/sock.h"
 
 /* deliver_attr_add_i - add NAME.I=value */
-void    deliver_attr_add_i(attr_list_t *l, const char *name, size_t i, const char *value)
+void deliver_attr_add_i(attr_list_t *l, const char *name, size_t i, const char *value)
 {
-    char    key[64];
+    char key[64];
 
     snprintf(key, sizeof(key), "%s.%zu", name, i);
     attr_add(l, key, value ? value : "");
@@ -25,16 +25,16 @@ void    deliver_attr_add_i(attr_list_t *l, const char *name, size_t i, const cha
 /* deliver_attr_get_i - value of NAME.I or NULL */
 static const char *deliver_attr_get_i(const attr_list_t *l, const char *name, size_t i)
 {
-    char    key[64];
+    char key[64];
 
     snprintf(key, sizeof(key), "%s.%zu", name, i);
     return attr_get(l, key);
 }
 
 /* deliver_dsn_valid - X.Y.Z, class 2/4/5, subject and detail 1-3 digits */
-int     deliver_dsn_valid(const char *dsn)
+int deliver_dsn_valid(const char *dsn)
 {
-    size_t  n;
+    size_t n;
 
     if (dsn == NULL || (dsn[0] != '2' && dsn[0] != '4' && dsn[0] != '5') || dsn[1] != '.')
 	return 0;
@@ -49,7 +49,7 @@ int     deliver_dsn_valid(const char *dsn)
 }
 
 /* deliver_job_encode - the request list */
-void    deliver_job_encode(attr_list_t *out, const deliver_job_t *job)
+void deliver_job_encode(attr_list_t *out, const deliver_job_t *job)
 {
     attr_list_reset(out);
     attr_add(out, MAIL_ATTR_QUEUE_NAME, MAIL_QUEUE_ACTIVE);
@@ -65,12 +65,12 @@ void    deliver_job_encode(attr_list_t *out, const deliver_job_t *job)
     attr_addf(out, MAIL_ATTR_FLAGS, "%d", job->flags);
     attr_addf(out, MAIL_ATTR_RCPT_COUNT, "%zu", job->rcpt_count);
     for (size_t i = 0; i < job->rcpt_count; i++) {
-	char    off[32];
+	char off[32];
 
 	deliver_attr_add_i(out, MAIL_ATTR_RCPT, i, job->rcpts[i].address);
 	deliver_attr_add_i(out, MAIL_ATTR_ORCPT, i, job->rcpts[i].orcpt);
 	deliver_attr_add_i(out, MAIL_ATTR_NOTIFY, i, job->rcpts[i].notify);
-	snprintf(off, sizeof(off), "%lld", (long long) job->rcpts[i].offset);
+	snprintf(off, sizeof(off), "%lld", (long long)job->rcpts[i].offset);
 	deliver_attr_add_i(out, MAIL_ATTR_OFFSET, i, off);
     }
 }
@@ -79,14 +79,14 @@ void    deliver_job_encode(attr_list_t *out, const deliver_job_t *job)
 static void deliver_result_set(deliver_result_t *res, int status, const char *dsn,
 			       const char *reason)
 {
-    size_t  len = strlen(reason);
+    size_t len = strlen(reason);
 
     res->status = status;
     mr_strlcpy(res->dsn, dsn, sizeof(res->dsn));
     mr_free(res->reason);
     res->reason = mr_strndup(reason, len > DELIVER_MAX_REASON ? DELIVER_MAX_REASON : len);
     for (char *cp = res->reason; *cp; cp++)
-	if ((unsigned char) *cp < 0x20 || *cp == 0x7f)
+	if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
 	    *cp = ' ';
 }
 
@@ -105,14 +105,13 @@ static int deliver_status_word(const char *word)
 }
 
 /* deliver_reply_decode - per-recipient outcomes, checked */
-size_t  deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results,
-			     size_t count)
+size_t deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results, size_t count)
 {
     static const char class_of[] = {0, '2', '4', '5'};
-    size_t  good = 0;
+    size_t good = 0;
 
     for (size_t i = 0; i < count; i++) {
-	int     st = deliver_status_word(deliver_attr_get_i(reply, MAIL_ATTR_STATUS, i));
+	int st = deliver_status_word(deliver_attr_get_i(reply, MAIL_ATTR_STATUS, i));
 	const char *dsn = deliver_attr_get_i(reply, MAIL_ATTR_DSN, i);
 	const char *reason = deliver_attr_get_i(reply, MAIL_ATTR_REASON, i);
 
@@ -128,15 +127,15 @@ size_t  deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results
 }
 
 /* deliver_results_fail - everything deferred for one reason */
-void    deliver_results_fail(deliver_result_t *results, size_t count, const char *dsn,
-			     const char *reason)
+void deliver_results_fail(deliver_result_t *results, size_t count, const char *dsn,
+			  const char *reason)
 {
     for (size_t i = 0; i < count; i++)
 	deliver_result_set(results + i, DELIVER_STAT_DEFERRED, dsn, reason);
 }
 
 /* deliver_results_free - free the reasons */
-void    deliver_results_free(deliver_result_t *results, size_t count)
+void deliver_results_free(deliver_result_t *results, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
 	mr_free(results[i].reason);
@@ -145,13 +144,13 @@ void    deliver_results_free(deliver_result_t *results, size_t count)
 }
 
 /* deliver_call - connect, handshake, request, reply (blocking) */
-int     deliver_call(const char *socket_path, const deliver_job_t *job,
-		     deliver_result_t *results, int timeout)
+int deliver_call(const char *socket_path, const deliver_job_t *job, deliver_result_t *results,
+		 int timeout)
 {
     attr_list_t *l = attr_list_new();
     const char *why = NULL;
     stream_t *s = NULL;
-    int     fd, ret = -1;
+    int fd, ret = -1;
 
     if ((fd = sock_connect_unix(mail_queue_path(socket_path), timeout, &why)) >= 0) {
 	s = stream_open(fd);

@@ -29,16 +29,16 @@ static double deliver_now(void)
     struct timeval tv;
 
     gettimeofday(&tv, NULL);
-    return (double) tv.tv_sec + tv.tv_usec / 1e6;
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }
 
 /* deliver_text_ok - at most max bytes, no control characters */
 static int deliver_text_ok(const char *v, size_t max)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     for (; v[n]; n++)
-	if ((unsigned char) v[n] < 0x20 || v[n] == 0x7f || n >= max)
+	if ((unsigned char)v[n] < 0x20 || v[n] == 0x7f || n >= max)
 	    return 0;
     return 1;
 }
@@ -46,7 +46,7 @@ static int deliver_text_ok(const char *v, size_t max)
 /* deliver_number - all digits, at most 18 of them: value, or -1 */
 static long long deliver_number(const char *v)
 {
-    size_t  n = strspn(v, "0123456789");
+    size_t n = strspn(v, "0123456789");
 
     if (n == 0 || n > 18 || v[n])
 	return -1;
@@ -56,7 +56,7 @@ static long long deliver_number(const char *v)
 /* deliver_time - "SECONDS.MICROSECONDS" (fraction optional): 0 ok, -1 */
 static int deliver_time(const char *v, double *t_r)
 {
-    size_t  n = strspn(v, "0123456789"), frac = 0;
+    size_t n = strspn(v, "0123456789"), frac = 0;
 
     if (v[n] == '.')
 	frac = strspn(v + n + 1, "0123456789") + 1;
@@ -67,8 +67,7 @@ static int deliver_time(const char *v, double *t_r)
 }
 
 /* deliver_get - attribute value checked for bounds; NULL if bad/absent */
-static const char *deliver_get(deliver_request_t *req, const char *name, size_t max,
-			       int optional)
+static const char *deliver_get(deliver_request_t *req, const char *name, size_t max, int optional)
 {
     const char *v = attr_get(req->attrs, name);
 
@@ -78,10 +77,10 @@ static const char *deliver_get(deliver_request_t *req, const char *name, size_t 
 }
 
 /* deliver_get_i - the same for NAME.I */
-static const char *deliver_get_i(deliver_request_t *req, const char *name, size_t i,
-				 size_t max, int optional)
+static const char *deliver_get_i(deliver_request_t *req, const char *name, size_t i, size_t max,
+				 int optional)
 {
-    char    key[64];
+    char key[64];
 
     snprintf(key, sizeof(key), "%s.%zu", name, i);
     return deliver_get(req, key, max, optional);
@@ -92,35 +91,34 @@ static const char *deliver_check_envelope(deliver_request_t *req)
 {
     const char *v;
 
-    if ((req->queue_name = deliver_get(req, MAIL_ATTR_QUEUE_NAME, 32, 0)) == NULL
-	|| strcmp(req->queue_name, MAIL_QUEUE_ACTIVE) != 0)
+    if ((req->queue_name = deliver_get(req, MAIL_ATTR_QUEUE_NAME, 32, 0)) == NULL ||
+	strcmp(req->queue_name, MAIL_QUEUE_ACTIVE) != 0)
 	return "bad queue_name";
-    if ((req->queue_id = deliver_get(req, MAIL_ATTR_QUEUE_ID, QID_LEN, 0)) == NULL
-	|| !qid_valid(req->queue_id))
+    if ((req->queue_id = deliver_get(req, MAIL_ATTR_QUEUE_ID, QID_LEN, 0)) == NULL ||
+	!qid_valid(req->queue_id))
 	return "bad queue_id";
-    if ((req->transport = deliver_get(req, MAIL_ATTR_TRANSPORT, DELIVER_MAX_NAME, 0)) == NULL
-	|| (req->nexthop = deliver_get(req, MAIL_ATTR_NEXTHOP, DELIVER_MAX_NAME, 1)) == NULL
-	|| (req->sender = deliver_get(req, MAIL_ATTR_SENDER, DELIVER_MAX_ADDR, 0)) == NULL
-	|| (req->envid = deliver_get(req, MAIL_ATTR_ENVID, DELIVER_MAX_NAME, 1)) == NULL
-	|| (req->ret = deliver_get(req, MAIL_ATTR_RET, 8, 1)) == NULL)
+    if ((req->transport = deliver_get(req, MAIL_ATTR_TRANSPORT, DELIVER_MAX_NAME, 0)) == NULL ||
+	(req->nexthop = deliver_get(req, MAIL_ATTR_NEXTHOP, DELIVER_MAX_NAME, 1)) == NULL ||
+	(req->sender = deliver_get(req, MAIL_ATTR_SENDER, DELIVER_MAX_ADDR, 0)) == NULL ||
+	(req->envid = deliver_get(req, MAIL_ATTR_ENVID, DELIVER_MAX_NAME, 1)) == NULL ||
+	(req->ret = deliver_get(req, MAIL_ATTR_RET, 8, 1)) == NULL)
 	return "bad transport, nexthop, sender, envid or ret";
-    if ((v = attr_get(req->attrs, MAIL_ATTR_SIZE)) == NULL
-	|| (req->size = deliver_number(v)) < 0)
+    if ((v = attr_get(req->attrs, MAIL_ATTR_SIZE)) == NULL || (req->size = deliver_number(v)) < 0)
 	return "bad size";
-    if ((v = attr_get(req->attrs, MAIL_ATTR_ARRIVAL_TIME)) == NULL
-	|| deliver_time(v, &req->arrival_time) < 0)
+    if ((v = attr_get(req->attrs, MAIL_ATTR_ARRIVAL_TIME)) == NULL ||
+	deliver_time(v, &req->arrival_time) < 0)
 	return "bad arrival_time";
-    if ((v = attr_get(req->attrs, MAIL_ATTR_ACTIVE_TIME)) == NULL
-	|| deliver_time(v, &req->active_time) < 0)
+    if ((v = attr_get(req->attrs, MAIL_ATTR_ACTIVE_TIME)) == NULL ||
+	deliver_time(v, &req->active_time) < 0)
 	req->active_time = req->recv_time;
-    if ((v = attr_get(req->attrs, MAIL_ATTR_FLAGS)) == NULL
-	|| deliver_number(v) < 0 || deliver_number(v) > 0xffff)
+    if ((v = attr_get(req->attrs, MAIL_ATTR_FLAGS)) == NULL || deliver_number(v) < 0 ||
+	deliver_number(v) > 0xffff)
 	return "bad flags";
-    req->flags = (int) deliver_number(v);
-    if ((v = attr_get(req->attrs, MAIL_ATTR_RCPT_COUNT)) == NULL
-	|| deliver_number(v) < 1 || deliver_number(v) > DELIVER_MAX_RCPT)
+    req->flags = (int)deliver_number(v);
+    if ((v = attr_get(req->attrs, MAIL_ATTR_RCPT_COUNT)) == NULL || deliver_number(v) < 1 ||
+	deliver_number(v) > DELIVER_MAX_RCPT)
 	return "bad rcpt_count";
-    req->total = (size_t) deliver_number(v);
+    req->total = (size_t)deliver_number(v);
     return NULL;
 }
 
@@ -129,7 +127,7 @@ static long deliver_find_rcpt(const qfile_t *qf, off_t offset)
 {
     for (size_t j = 0; j < qf->rcpt_count; j++)
 	if (qf->rcpts[j].offset == offset)
-	    return (long) j;
+	    return (long)j;
     return -1;
 }
 
@@ -139,28 +137,28 @@ static const char *deliver_check_rcpt(deliver_request_t *req, size_t i, char *se
     deliver_rcpt_t *r = req->rcpts + req->rcpt_count;
     const char *off;
     long long offset;
-    long    j;
+    long j;
 
     memset(r, 0, sizeof(*r));
-    if ((r->address = deliver_get_i(req, MAIL_ATTR_RCPT, i, DELIVER_MAX_ADDR, 0)) == NULL
-	|| (r->orcpt = deliver_get_i(req, MAIL_ATTR_ORCPT, i, DELIVER_MAX_ADDR, 1)) == NULL
-	|| (r->notify = deliver_get_i(req, MAIL_ATTR_NOTIFY, i, DELIVER_MAX_NAME, 1)) == NULL
-	|| (off = deliver_get_i(req, MAIL_ATTR_OFFSET, i, 20, 0)) == NULL
-	|| (offset = deliver_number(off)) < 0)
+    if ((r->address = deliver_get_i(req, MAIL_ATTR_RCPT, i, DELIVER_MAX_ADDR, 0)) == NULL ||
+	(r->orcpt = deliver_get_i(req, MAIL_ATTR_ORCPT, i, DELIVER_MAX_ADDR, 1)) == NULL ||
+	(r->notify = deliver_get_i(req, MAIL_ATTR_NOTIFY, i, DELIVER_MAX_NAME, 1)) == NULL ||
+	(off = deliver_get_i(req, MAIL_ATTR_OFFSET, i, 20, 0)) == NULL ||
+	(offset = deliver_number(off)) < 0)
 	return "bad rcpt, orcpt, notify or offset";
-    if ((j = deliver_find_rcpt(req->qf, (off_t) offset)) < 0)
+    if ((j = deliver_find_rcpt(req->qf, (off_t)offset)) < 0)
 	return "offset is not a recipient record of the queue file";
     if (strcmp(req->qf->rcpts[j].address, r->address) != 0)
 	return "recipient differs from the queue file";
     if (seen[j]++)
 	return "recipient requested twice";
     if (req->qf->rcpts[j].done) {
-	req->answers[i] = DELIVER_STAT_SENT;	/* delivered before: say so */
+	req->answers[i] = DELIVER_STAT_SENT; /* delivered before: say so */
 	return NULL;
     }
-    r->offset = (off_t) offset;
+    r->offset = (off_t)offset;
     r->index = i;
-    r->qf_index = (size_t) j;
+    r->qf_index = (size_t)j;
     r->reason = str_new(64);
     req->rcpt_count++;
     return NULL;
@@ -169,11 +167,11 @@ static const char *deliver_check_rcpt(deliver_request_t *req, size_t i, char *se
 /* deliver_open_file - open the queue file read-write: NULL or why not */
 static const char *deliver_open_file(deliver_request_t *req)
 {
-    str_t  *path = str_new(100);
-    uid_t   owner = (uid_t) -1, uid;
-    gid_t   gid;
+    str_t *path = str_new(100);
+    uid_t owner = (uid_t)-1, uid;
+    gid_t gid;
     const char *why = NULL;
-    int     fd;
+    int fd;
 
     if (geteuid() == 0) {
 	if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0)
@@ -181,9 +179,8 @@ static const char *deliver_open_file(deliver_request_t *req)
 	owner = uid;
     }
     qfile_abspath(path, req->queue_name, req->queue_id);
-    if ((fd = safe_open(str_data(path), O_RDWR, 0, owner, &why)) >= 0
-	&& flock(fd, LOCK_SH) == 0
-	&& qfile_open_fd(fd, str_data(path), 1, &req->qf, &why) == QFILE_OK)
+    if ((fd = safe_open(str_data(path), O_RDWR, 0, owner, &why)) >= 0 && flock(fd, LOCK_SH) == 0 &&
+	qfile_open_fd(fd, str_data(path), 1, &req->qf, &why) == QFILE_OK)
 	why = NULL;
     else if (why == NULL)
 	why = "cannot open queue file";
@@ -195,7 +192,7 @@ static const char *deliver_open_file(deliver_request_t *req)
 static const char *deliver_check(deliver_request_t *req)
 {
     const char *why;
-    char   *seen;
+    char *seen;
 
     if ((why = deliver_check_envelope(req)) != NULL || (why = deliver_open_file(req)) != NULL)
 	return why;
@@ -244,19 +241,19 @@ static void deliver_refuse(stream_t *client, deliver_request_t *req, const char 
 
     msg_warn("%s: invalid delivery request: %s", id, why);
     for (long long i = 0; i < n && i < DELIVER_MAX_RCPT; i++) {
-	deliver_add_answer(reply, (size_t) i, DELIVER_STAT_DEFERRED, "4.3.5",
+	deliver_add_answer(reply, (size_t)i, DELIVER_STAT_DEFERRED, "4.3.5",
 			   "invalid delivery request");
     }
-    (void) attr_write(client, reply);
+    (void)attr_write(client, reply);
     attr_list_free(&reply);
 }
 
 /* deliver_request_read - handshake, request, checks, queue file */
-int     deliver_request_read(stream_t *client, deliver_request_t **req_r)
+int deliver_request_read(stream_t *client, deliver_request_t **req_r)
 {
     deliver_request_t *req;
     const char *why;
-    int     r;
+    int r;
 
     if (attr_send_protocol(client, MAIL_PROTO_DELIVERY) < 0)
 	return 0;
@@ -279,7 +276,7 @@ int     deliver_request_read(stream_t *client, deliver_request_t **req_r)
 }
 
 /* deliver_request_connected - note the end of connection set-up */
-void    deliver_request_connected(deliver_request_t *req)
+void deliver_request_connected(deliver_request_t *req)
 {
     req->conn_time = deliver_now();
 }
@@ -288,7 +285,7 @@ void    deliver_request_connected(deliver_request_t *req)
  * trailing zeros */
 static void deliver_fmt_delay(str_t *out, double secs)
 {
-    char    buf[40], *end;
+    char buf[40], *end;
 
     if (secs < 0)
 	secs = 0;
@@ -307,9 +304,9 @@ static void deliver_fmt_delay(str_t *out, double secs)
 static void deliver_log(deliver_request_t *req, deliver_rcpt_t *r, const char *relay,
 			const char *status)
 {
-    str_t  *line = str_new(256);
-    double  now = deliver_now();
-    double  conn = req->conn_time > 0 ? req->conn_time : now;
+    str_t *line = str_new(256);
+    double now = deliver_now();
+    double conn = req->conn_time > 0 ? req->conn_time : now;
     const char *orig = r->orcpt;
 
     str_printf(line, "%s: to=<%s>, ", req->queue_id, r->address);
@@ -337,7 +334,7 @@ static void deliver_set_reason(deliver_rcpt_t *r, const char *fmt, va_list ap)
     str_vappendf(r->reason, fmt, ap);
     str_truncate(r->reason, DELIVER_MAX_REASON);
     for (size_t k = 0; k < str_len(r->reason); k++)
-	if ((unsigned char) r->reason->data[k] < 0x20 || r->reason->data[k] == 0x7f)
+	if ((unsigned char)r->reason->data[k] < 0x20 || r->reason->data[k] == 0x7f)
 	    r->reason->data[k] = ' ';
 }
 
@@ -346,13 +343,18 @@ static int deliver_qlog(deliver_request_t *req, deliver_rcpt_t *r, const char *q
 			const char *action, const char *relay, const char **why_r)
 {
     qlog_entry_t e = {
-	.rcpt = r->address, .orcpt = r->orcpt, .notify = r->notify,
-	.offset = (long long) r->offset, .dsn = r->dsn, .action = action,
-	.reason = str_data(r->reason), .relay = relay, .time = (long) deliver_now(),
+	.rcpt = r->address,
+	.orcpt = r->orcpt,
+	.notify = r->notify,
+	.offset = (long long)r->offset,
+	.dsn = r->dsn,
+	.action = action,
+	.reason = str_data(r->reason),
+	.relay = relay,
+	.time = (long)deliver_now(),
     };
 
-    return qlog_append(queue, req->queue_id, &e, strcmp(queue, MAIL_QUEUE_BOUNCE) == 0,
-		       why_r);
+    return qlog_append(queue, req->queue_id, &e, strcmp(queue, MAIL_QUEUE_BOUNCE) == 0, why_r);
 }
 
 /* deliver_mark_done - R -> D in the queue file: 0, or -1 (then deferred) */
@@ -370,10 +372,9 @@ static int deliver_mark_done(deliver_request_t *req, deliver_rcpt_t *r)
 }
 
 /* deliver_final - sent or bounced (or verified): log record, mark, log */
-static int deliver_final(deliver_request_t *req, deliver_rcpt_t *r, int status,
-			 const char *relay)
+static int deliver_final(deliver_request_t *req, deliver_rcpt_t *r, int status, const char *relay)
 {
-    int     verify = (req->flags & DELIVER_FLAG_VERIFY) != 0;
+    int verify = (req->flags & DELIVER_FLAG_VERIFY) != 0;
     const char *action, *word, *why;
 
     if (status == DELIVER_STAT_SENT) {
@@ -384,8 +385,8 @@ static int deliver_final(deliver_request_t *req, deliver_rcpt_t *r, int status,
 	word = verify ? "undeliverable" : "bounced";
     }
     r->status = status;
-    if ((verify || status == DELIVER_STAT_BOUNCED)
-	&& deliver_qlog(req, r, MAIL_QUEUE_BOUNCE, action, relay, &why) < 0) {
+    if ((verify || status == DELIVER_STAT_BOUNCED) &&
+	deliver_qlog(req, r, MAIL_QUEUE_BOUNCE, action, relay, &why) < 0) {
 	msg_warn("%s: %s", req->queue_id, why);
 	snprintf(r->dsn, sizeof(r->dsn), "4.3.0");
 	str_set(r->reason, "cannot write the bounce log");
@@ -422,11 +423,11 @@ static int deliver_outcome(deliver_request_t *req, size_t i, int status, const c
     return 0;
 }
 
-int     deliver_sent(deliver_request_t *req, size_t i, const char *relay,
-		     const char *dsn, const char *fmt, ...)
+int deliver_sent(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		 const char *fmt, ...)
 {
     va_list ap;
-    int     ret;
+    int ret;
 
     va_start(ap, fmt);
     ret = deliver_outcome(req, i, DELIVER_STAT_SENT, relay, dsn, fmt, ap);
@@ -434,11 +435,11 @@ int     deliver_sent(deliver_request_t *req, size_t i, const char *relay,
     return ret;
 }
 
-int     deliver_bounced(deliver_request_t *req, size_t i, const char *relay,
-			const char *dsn, const char *fmt, ...)
+int deliver_bounced(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		    const char *fmt, ...)
 {
     va_list ap;
-    int     ret;
+    int ret;
 
     va_start(ap, fmt);
     ret = deliver_outcome(req, i, DELIVER_STAT_BOUNCED, relay, dsn, fmt, ap);
@@ -446,11 +447,11 @@ int     deliver_bounced(deliver_request_t *req, size_t i, const char *relay,
     return ret;
 }
 
-int     deliver_deferred(deliver_request_t *req, size_t i, const char *relay,
-			 const char *dsn, const char *fmt, ...)
+int deliver_deferred(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		     const char *fmt, ...)
 {
     va_list ap;
-    int     ret;
+    int ret;
 
     va_start(ap, fmt);
     ret = deliver_outcome(req, i, DELIVER_STAT_DEFERRED, relay, dsn, fmt, ap);
@@ -459,11 +460,11 @@ int     deliver_deferred(deliver_request_t *req, size_t i, const char *relay,
 }
 
 /* deliver_request_done - reply, close, free */
-int     deliver_request_done(stream_t *client, deliver_request_t **reqp)
+int deliver_request_done(stream_t *client, deliver_request_t **reqp)
 {
     deliver_request_t *req = *reqp;
     attr_list_t *reply = attr_list_new();
-    int     ret;
+    int ret;
 
     for (size_t i = 0; i < req->rcpt_count; i++)
 	if (req->rcpts[i].status == DELIVER_STAT_NONE)

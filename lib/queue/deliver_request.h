@@ -62,56 +62,56 @@
 #include "util/stream.h"
 
 /* Request flags */
-#define DELIVER_FLAG_VERIFY	(1<<0)	/* report what would happen, do not deliver */
+#define DELIVER_FLAG_VERIFY (1 << 0) /* report what would happen, do not deliver */
 
 /* Per-recipient outcomes */
-#define DELIVER_STAT_NONE	0	/* not decided yet (agent side) */
-#define DELIVER_STAT_SENT	1
-#define DELIVER_STAT_DEFERRED	2
-#define DELIVER_STAT_BOUNCED	3
+#define DELIVER_STAT_NONE 0 /* not decided yet (agent side) */
+#define DELIVER_STAT_SENT 1
+#define DELIVER_STAT_DEFERRED 2
+#define DELIVER_STAT_BOUNCED 3
 
 /* Bounds (both sides) */
-#define DELIVER_MAX_RCPT	200	/* recipients in one request */
-#define DELIVER_MAX_ADDR	1024	/* bytes of an address, orcpt */
-#define DELIVER_MAX_NAME	255	/* transport, nexthop, envid, notify */
-#define DELIVER_MAX_REASON	1000	/* bytes of a reason kept and sent */
+#define DELIVER_MAX_RCPT 200    /* recipients in one request */
+#define DELIVER_MAX_ADDR 1024   /* bytes of an address, orcpt */
+#define DELIVER_MAX_NAME 255    /* transport, nexthop, envid, notify */
+#define DELIVER_MAX_REASON 1000 /* bytes of a reason kept and sent */
 
 /* ------------------------------------------------------------------ */
 /* Agent side */
 
 typedef struct deliver_rcpt {
-    const char *address;		/* rcpt.I, equal to the queue file's */
-    const char *orcpt;			/* "" if none */
-    const char *notify;			/* "" if none */
-    off_t   offset;			/* of its record in the queue file */
-    size_t  index;			/* I in the request and the reply */
-    size_t  qf_index;			/* index in qf->rcpts */
-    int     status;			/* DELIVER_STAT_*, set by deliver_* */
-    char    dsn[16];
-    str_t  *reason;
+    const char *address; /* rcpt.I, equal to the queue file's */
+    const char *orcpt;   /* "" if none */
+    const char *notify;  /* "" if none */
+    off_t offset;        /* of its record in the queue file */
+    size_t index;        /* I in the request and the reply */
+    size_t qf_index;     /* index in qf->rcpts */
+    int status;          /* DELIVER_STAT_*, set by deliver_* */
+    char dsn[16];
+    str_t *reason;
 } deliver_rcpt_t;
 
 typedef struct deliver_request {
-    const char *queue_name;		/* "active" */
+    const char *queue_name; /* "active" */
     const char *queue_id;
     const char *transport;
     const char *nexthop;
-    const char *sender;			/* "" for the null sender */
-    const char *envid;			/* "" if none */
-    const char *ret;			/* "FULL", "HDRS" or "" */
+    const char *sender; /* "" for the null sender */
+    const char *envid;  /* "" if none */
+    const char *ret;    /* "FULL", "HDRS" or "" */
     long long size;
-    double  arrival_time;		/* seconds, with fraction */
-    double  active_time;		/* when qmgr took it into active/ */
-    double  recv_time;			/* when the agent got the request */
-    double  conn_time;			/* deliver_request_connected, or 0 */
-    int     flags;			/* DELIVER_FLAG_* */
-    qfile_t *qf;			/* the queue file, open read-write */
-    deliver_rcpt_t *rcpts;		/* the recipients to deliver */
-    size_t  rcpt_count;
+    double arrival_time;   /* seconds, with fraction */
+    double active_time;    /* when qmgr took it into active/ */
+    double recv_time;      /* when the agent got the request */
+    double conn_time;      /* deliver_request_connected, or 0 */
+    int flags;             /* DELIVER_FLAG_* */
+    qfile_t *qf;           /* the queue file, open read-write */
+    deliver_rcpt_t *rcpts; /* the recipients to deliver */
+    size_t rcpt_count;
     /* private */
-    attr_list_t *attrs;			/* values above point into this */
-    size_t  total;			/* rcpt_count of the request */
-    int    *answers;			/* per I: preset outcome (done) */
+    attr_list_t *attrs; /* values above point into this */
+    size_t total;       /* rcpt_count of the request */
+    int *answers;       /* per I: preset outcome (done) */
 } deliver_request_t;
 
 /* deliver_request_read - send the handshake, read and check one request,
@@ -120,11 +120,11 @@ typedef struct deliver_request {
  * closed the connection without a request, -1 if the request was bad or
  * the queue file cannot be used (already answered and logged: just
  * return). */
-int     deliver_request_read(stream_t *client, deliver_request_t **req_r);
+int deliver_request_read(stream_t *client, deliver_request_t **req_r);
 
 /* deliver_request_connected - note that the connection to the next hop
  * is set up (splits the delays= figures c and d); optional */
-void    deliver_request_connected(deliver_request_t *req);
+void deliver_request_connected(deliver_request_t *req);
 
 /*
  * Outcomes for rcpts[i]. relay names where it went ("local",
@@ -134,30 +134,27 @@ void    deliver_request_connected(deliver_request_t *req);
  * the bookkeeping failed (queue file or log not writable): the recipient
  * is then reported deferred, never lost.
  */
-int     deliver_sent(deliver_request_t *req, size_t i, const char *relay,
-		     const char *dsn, const char *fmt, ...)
-	    __attribute__((format(printf, 5, 6)));
-int     deliver_bounced(deliver_request_t *req, size_t i, const char *relay,
-			const char *dsn, const char *fmt, ...)
-	    __attribute__((format(printf, 5, 6)));
-int     deliver_deferred(deliver_request_t *req, size_t i, const char *relay,
-			 const char *dsn, const char *fmt, ...)
-	    __attribute__((format(printf, 5, 6)));
+int deliver_sent(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int deliver_bounced(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int deliver_deferred(deliver_request_t *req, size_t i, const char *relay, const char *dsn,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* deliver_request_done - reply (recipients left undecided are deferred
  * with 4.3.0), close the queue file, free; sets *reqp to NULL. Returns 0,
  * or -1 if the reply could not be written (qmgr will read nothing and
  * treat the lot as deferred; what is on disk stays true). */
-int     deliver_request_done(stream_t *client, deliver_request_t **reqp);
+int deliver_request_done(stream_t *client, deliver_request_t **reqp);
 
 /* ------------------------------------------------------------------ */
 /* qmgr side */
 
 typedef struct deliver_job_rcpt {
     const char *address;
-    const char *orcpt;			/* NULL or "" if none */
-    const char *notify;			/* NULL or "" if none */
-    off_t   offset;
+    const char *orcpt;  /* NULL or "" if none */
+    const char *notify; /* NULL or "" if none */
+    off_t offset;
 } deliver_job_rcpt_t;
 
 typedef struct deliver_job {
@@ -165,39 +162,38 @@ typedef struct deliver_job {
     const char *transport;
     const char *nexthop;
     const char *sender;
-    const char *envid;			/* NULL or "" */
-    const char *ret;			/* NULL or "" */
+    const char *envid; /* NULL or "" */
+    const char *ret;   /* NULL or "" */
     long long size;
-    long    arrival_sec, arrival_usec;
-    long    active_sec, active_usec;
-    int     flags;
+    long arrival_sec, arrival_usec;
+    long active_sec, active_usec;
+    int flags;
     const deliver_job_rcpt_t *rcpts;
-    size_t  rcpt_count;			/* 1 .. DELIVER_MAX_RCPT */
+    size_t rcpt_count; /* 1 .. DELIVER_MAX_RCPT */
 } deliver_job_t;
 
 typedef struct deliver_result {
-    int     status;			/* DELIVER_STAT_SENT/DEFERRED/BOUNCED */
-    char    dsn[16];
-    char   *reason;			/* bounded; free with deliver_results_free */
+    int status; /* DELIVER_STAT_SENT/DEFERRED/BOUNCED */
+    char dsn[16];
+    char *reason; /* bounded; free with deliver_results_free */
 } deliver_result_t;
 
 /* deliver_job_encode - the request list for a job */
-void    deliver_job_encode(attr_list_t *out, const deliver_job_t *job);
+void deliver_job_encode(attr_list_t *out, const deliver_job_t *job);
 
 /* deliver_reply_decode - per-recipient outcomes from an agent's reply
  * list into results[0..count) (anything missing or malformed: deferred,
  * 4.3.0, with a reason that says so). Returns how many entries were
  * well-formed. */
-size_t  deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results,
-			     size_t count);
+size_t deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results, size_t count);
 
 /* deliver_results_fail - set every result to deferred with dsn and reason
  * (agent unreachable, died, timed out) */
-void    deliver_results_fail(deliver_result_t *results, size_t count,
-			     const char *dsn, const char *reason);
+void deliver_results_fail(deliver_result_t *results, size_t count, const char *dsn,
+			  const char *reason);
 
 /* deliver_results_free - free the reasons (not the array) */
-void    deliver_results_free(deliver_result_t *results, size_t count);
+void deliver_results_free(deliver_result_t *results, size_t count);
 
 /* deliver_call - blocking client: connect to the agent's socket (queue-
  * relative path such as "private/local"), check the handshake, send the
@@ -205,13 +201,13 @@ void    deliver_results_free(deliver_result_t *results, size_t count);
  * deferred results. Returns 0 if a reply was read, -1 if not (results
  * are filled either way). For tools and tests; qmgr uses the pieces
  * above under its event loop. */
-int     deliver_call(const char *socket_path, const deliver_job_t *job,
-		     deliver_result_t *results, int timeout);
+int deliver_call(const char *socket_path, const deliver_job_t *job, deliver_result_t *results,
+		 int timeout);
 
 /* deliver_attr_add_i - add NAME.I=value (value NULL: empty) */
-void    deliver_attr_add_i(attr_list_t *l, const char *name, size_t i, const char *value);
+void deliver_attr_add_i(attr_list_t *l, const char *name, size_t i, const char *value);
 
 /* deliver_dsn_valid - "X.Y.Z" with class 2, 4 or 5 and 1-3 digit parts */
-int     deliver_dsn_valid(const char *dsn);
+int deliver_dsn_valid(const char *dsn);
 
 #endif

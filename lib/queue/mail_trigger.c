@@ -16,7 +16,7 @@
 #include "queue/mail_trigger.h"
 #include "util/sock.h"
 
-#define MAIL_TRIGGER_TIMEOUT	2
+#define MAIL_TRIGGER_TIMEOUT 2
 
 static char mail_trigger_err[300];
 
@@ -29,13 +29,12 @@ static int mail_trigger_fail(const char **error_r, const char *path)
 }
 
 /* mail_trigger - write the bytes, never wait long */
-int     mail_trigger(const char *relative, const char *buf, size_t len,
-		     const char **error_r)
+int mail_trigger(const char *relative, const char *buf, size_t len, const char **error_r)
 {
-    char    path[4096];
+    char path[4096];
     struct stat st;
     ssize_t n;
-    int     fd;
+    int fd;
 
     snprintf(path, sizeof(path), "%s", mail_queue_path(relative));
     if (stat(path, &st) < 0)
@@ -46,11 +45,11 @@ int     mail_trigger(const char *relative, const char *buf, size_t len,
     } else if ((fd = sock_connect_unix(path, MAIL_TRIGGER_TIMEOUT, error_r)) < 0) {
 	return -1;
     }
-    (void) sock_nonblock(fd, 1);
+    (void)sock_nonblock(fd, 1);
     n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == ENOTSOCK)
 	n = write(fd, buf, len);
-    if (n != (ssize_t) len) {
+    if (n != (ssize_t)len) {
 	mail_trigger_fail(error_r, path);
 	close(fd);
 	return -1;

@@ -13,7 +13,6 @@
 
 /* mail_trigger - send buf to the Unix socket or FIFO at the queue-relative
  * path (e.g. MAIL_SOCK_QMGR): 0 sent, -1 not sent (*error_r says why) */
-int     mail_trigger(const char *relative, const char *buf, size_t len,
-		     const char **error_r);
+int mail_trigger(const char *relative, const char *buf, size_t len, const char **error_r);
 
 #endif

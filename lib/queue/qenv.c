@@ -13,30 +13,30 @@
 #include "queue/qenv.h"
 #include "queue/record.h"
 
-#define QENV_PART_ENV		0
-#define QENV_PART_CONTENT	1
-#define QENV_PART_END		2
+#define QENV_PART_ENV 0
+#define QENV_PART_CONTENT 1
+#define QENV_PART_END 2
 
-#define QENV_HAVE_ORCPT		1
-#define QENV_HAVE_NOTIFY	2
+#define QENV_HAVE_ORCPT 1
+#define QENV_HAVE_NOTIFY 2
 
 /* What a local user may say about the message (sendmail -F -V -R -B) */
-static const char *const qenv_user_attrs[] = {"fullname", "envid", "ret", "body",
-    "trace_flags", NULL};
+static const char *const qenv_user_attrs[] = {"fullname", "envid",       "ret",
+					      "body",     "trace_flags", NULL};
 
 /* What pickup adds to that: the submitter's uid, from the file owner,
  * and its own content_filter (sent by the cleanup client library) */
 static const char *const qenv_local_attrs[] = {"uid", "content_filter", NULL};
 
 /* qenv_local_limits - message_size_limit, smtpd_recipient_limit */
-void    qenv_local_limits(qenv_limits_t *limits)
+void qenv_local_limits(qenv_limits_t *limits)
 {
     limits->size = config_size("message_size_limit");
-    limits->rcpts = (size_t) config_int("smtpd_recipient_limit", 0, 100000000);
+    limits->rcpts = (size_t)config_int("smtpd_recipient_limit", 0, 100000000);
 }
 
 /* qenv_init - fresh state */
-void    qenv_init(qenv_t *q, int source, const qenv_limits_t *limits)
+void qenv_init(qenv_t *q, int source, const qenv_limits_t *limits)
 {
     memset(q, 0, sizeof(*q));
     q->source = source;
@@ -55,12 +55,12 @@ static int qenv_refuse(qenv_t *q, int kind, const char *why)
 }
 
 /* qenv_attr_name - length of a well-formed attribute name, or 0 */
-size_t  qenv_attr_name(const char *data, size_t len)
+size_t qenv_attr_name(const char *data, size_t len)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
-    while (n < len && ((data[n] >= 'a' && data[n] <= 'z')
-		       || (data[n] >= '0' && data[n] <= '9') || data[n] == '_'))
+    while (n < len && ((data[n] >= 'a' && data[n] <= 'z') || (data[n] >= '0' && data[n] <= '9') ||
+		       data[n] == '_'))
 	n++;
     return n > 0 && n < len && data[n] == '=' ? n : 0;
 }
@@ -75,9 +75,9 @@ static int qenv_listed(const char *const *list, const char *name, size_t n)
 }
 
 /* qenv_attr_allowed - the attribute allow-list per source */
-int     qenv_attr_allowed(int source, const char *data, size_t len)
+int qenv_attr_allowed(int source, const char *data, size_t len)
 {
-    size_t  n = qenv_attr_name(data, len);
+    size_t n = qenv_attr_name(data, len);
 
     if (n == 0)
 	return 0;
@@ -100,7 +100,7 @@ static int qenv_value_ok(const qenv_t *q, const char *data, size_t len)
     if (len > QENV_USER_VALUE_MAX)
 	return 0;
     for (size_t i = 0; i < len; i++)
-	if ((unsigned char) data[i] < ' ' || data[i] == 0x7f)
+	if ((unsigned char)data[i] < ' ' || data[i] == 0x7f)
 	    return 0;
     return 1;
 }
@@ -108,7 +108,7 @@ static int qenv_value_ok(const qenv_t *q, const char *data, size_t len)
 /* qenv_count - apply the size and recipient limits */
 static int qenv_count(qenv_t *q, int type, size_t len)
 {
-    q->bytes += (long long) rec_wire_size(len);
+    q->bytes += (long long)rec_wire_size(len);
     if (q->limits.size > 0 && q->bytes > q->limits.size)
 	return qenv_refuse(q, QENV_TOO_BIG, "message too large");
     if (type == REC_TYPE_RCPT || type == REC_TYPE_DONE) {
@@ -117,17 +117,17 @@ static int qenv_count(qenv_t *q, int type, size_t len)
 	q->rcpts++;
     }
     if (type == REC_TYPE_NORM || type == REC_TYPE_CONT)
-	q->content_size += (long long) len + (type == REC_TYPE_NORM);
+	q->content_size += (long long)len + (type == REC_TYPE_NORM);
     return QENV_KEEP;
 }
 
 /* qenv_rcpt_extra - ORCPT/NOTIFY: once each, right after a recipient */
 static int qenv_rcpt_extra(qenv_t *q, int type)
 {
-    int     bit = type == REC_TYPE_ORCPT ? QENV_HAVE_ORCPT : QENV_HAVE_NOTIFY;
+    int bit = type == REC_TYPE_ORCPT ? QENV_HAVE_ORCPT : QENV_HAVE_NOTIFY;
 
-    if (q->last_type != REC_TYPE_RCPT && q->last_type != REC_TYPE_DONE
-	&& q->last_type != REC_TYPE_ORCPT && q->last_type != REC_TYPE_NOTIFY)
+    if (q->last_type != REC_TYPE_RCPT && q->last_type != REC_TYPE_DONE &&
+	q->last_type != REC_TYPE_ORCPT && q->last_type != REC_TYPE_NOTIFY)
 	return qenv_refuse(q, QENV_BAD, "orcpt/notify without recipient");
     if (q->rcpt_extras & bit)
 	return qenv_refuse(q, QENV_BAD, "duplicate orcpt/notify");
@@ -149,9 +149,10 @@ static int qenv_stamp(qenv_t *q, int type)
 static int qenv_envelope(qenv_t *q, int type, const char *data, size_t len)
 {
     if (type != REC_TYPE_MESG && !qenv_value_ok(q, data, len))
-	return qenv_refuse(q, QENV_BAD, q->source == QENV_USER
-			   ? "control character or over-long value in envelope"
-			   : "NUL byte in envelope record");
+	return qenv_refuse(q, QENV_BAD,
+			   q->source == QENV_USER
+			       ? "control character or over-long value in envelope"
+			       : "NUL byte in envelope record");
     switch (type) {
     case REC_TYPE_TIME:
     case REC_TYPE_SIZE:
@@ -210,9 +211,9 @@ static int qenv_content(qenv_t *q, int type, size_t len)
 }
 
 /* qenv_record - check one record */
-int     qenv_record(qenv_t *q, int type, const char *data, size_t len)
+int qenv_record(qenv_t *q, int type, const char *data, size_t len)
 {
-    int     ret;
+    int ret;
 
     if (q->refused)
 	return QENV_REFUSE;
@@ -222,20 +223,19 @@ int     qenv_record(qenv_t *q, int type, const char *data, size_t len)
 	return qenv_refuse(q, QENV_BAD, "unknown record type");
     if (qenv_count(q, type, len) < 0)
 	return QENV_REFUSE;
-    ret = q->part == QENV_PART_ENV ? qenv_envelope(q, type, data, len)
-	: qenv_content(q, type, len);
+    ret = q->part == QENV_PART_ENV ? qenv_envelope(q, type, data, len) : qenv_content(q, type, len);
     q->last_type = type;
     return ret;
 }
 
 /* qenv_complete - END seen */
-int     qenv_complete(const qenv_t *q)
+int qenv_complete(const qenv_t *q)
 {
     return q->part == QENV_PART_END && !q->refused;
 }
 
 /* qenv_end - the input ended here */
-int     qenv_end(qenv_t *q)
+int qenv_end(qenv_t *q)
 {
     if (q->refused)
 	return -1;

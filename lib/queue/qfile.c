@@ -94,12 +94,12 @@
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 
-#define QFILE_CREATE_TRIES	100
+#define QFILE_CREATE_TRIES 100
 
 static char qfile_err[600];
 
 /* qfile_fail - format an error text into static storage, return -1 */
-int     qfile_fail(const char **error_r, const char *what, const char *path)
+int qfile_fail(const char **error_r, const char *what, const char *path)
 {
     snprintf(qfile_err, sizeof(qfile_err), "%s %s: %s", what, path, strerror(errno));
     *error_r = qfile_err;
@@ -107,17 +107,17 @@ int     qfile_fail(const char **error_r, const char *what, const char *path)
 }
 
 /* qfile_ready - a regular file with the ready bit */
-int     qfile_ready(const struct stat *st)
+int qfile_ready(const struct stat *st)
 {
     return S_ISREG(st->st_mode) && (st->st_mode & QFILE_READY_BIT) != 0;
 }
 
 /* qfile_temp_name - ".tPID.N", unique within this process */
-void    qfile_temp_name(str_t *out)
+void qfile_temp_name(str_t *out)
 {
     static unsigned seq;
 
-    str_printf(out, ".t%ld.%u", (long) getpid(), seq++);
+    str_printf(out, ".t%ld.%u", (long)getpid(), seq++);
 }
 
 /* qfile_out_new - the writer's handle on an open file */
@@ -134,11 +134,11 @@ qfile_out_t *qfile_out_new(int fd, const char *queue, const char *abspath)
 /* qfile_create - temp file in queue, ID from its inode */
 qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r)
 {
-    str_t  *path = str_new(100);
-    str_t  *name = str_new(32);
+    str_t *path = str_new(100);
+    str_t *name = str_new(32);
     struct stat st;
     qfile_out_t *qo;
-    int     fd = -1;
+    int fd = -1;
 
     for (int i = 0; fd < 0 && i < QFILE_CREATE_TRIES; i++) {
 	qfile_temp_name(name);
@@ -159,17 +159,17 @@ qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r)
 	return NULL;
     }
     qo = qfile_out_new(fd, queue, str_data(path));
-    qid_new(qo->id, (unsigned long) st.st_ino);
+    qid_new(qo->id, (unsigned long)st.st_ino);
     str_free(&path);
     return qo;
 }
 
 /* qfile_mkdirs - create the hash directories leading to abspath */
-int     qfile_mkdirs(const char *abspath)
+int qfile_mkdirs(const char *abspath)
 {
-    char   *dir = mr_strdup(abspath);
-    char   *slash = strrchr(dir, '/');
-    int     ret = 0;
+    char *dir = mr_strdup(abspath);
+    char *slash = strrchr(dir, '/');
+    int ret = 0;
 
     if (slash && slash != dir) {
 	*slash = 0;
@@ -179,7 +179,7 @@ int     qfile_mkdirs(const char *abspath)
 	    else
 		ret = errno == EEXIST ? 0 : -1;
 	} else
-	    (void) fsync_dir(dir);
+	    (void)fsync_dir(dir);
     }
     mr_free(dir);
     return ret;
@@ -188,7 +188,7 @@ int     qfile_mkdirs(const char *abspath)
 /* qfile_rename - no-replace rename that creates missing hash dirs */
 static int qfile_rename(const char *from, const char *to)
 {
-    int     ret = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+    int ret = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 
     if (ret < 0 && errno == ENOENT && access(from, F_OK) == 0) {
 	if (qfile_mkdirs(to) < 0)
@@ -207,9 +207,9 @@ static int qfile_rename(const char *from, const char *to)
  * failed, -2 the directory cannot be opened (errno set either way) */
 static int qfile_fsync_dir(const char *path)
 {
-    char   *dir = mr_strdup(path);
-    char   *slash = strrchr(dir, '/');
-    int     fd, ret;
+    char *dir = mr_strdup(path);
+    char *slash = strrchr(dir, '/');
+    int fd, ret;
 
     if (slash == NULL)
 	dir[0] = '.', dir[1] = 0;
@@ -230,27 +230,28 @@ static int qfile_fsync_dir(const char *path)
 /* qfile_unname - a commit failed after the rename: take the name away */
 static void qfile_unname(const char *final)
 {
-    int     saved = errno;
+    int saved = errno;
 
     if (unlink(final) < 0 && errno != ENOENT)
 	msg_warn("remove %s after a failed commit: %m", final);
     else
-	(void) qfile_fsync_dir(final);
+	(void)qfile_fsync_dir(final);
     errno = saved;
 }
 
 /* qfile_write_out - records to the kernel, blocks on their way to disk */
 static int qfile_write_out(qfile_out_t *qo, const char **error_r)
 {
-    int     fd = stream_fd(qo->stream);
+    int fd = stream_fd(qo->stream);
 
     if (stream_flush(qo->stream) < 0 || stream_error(qo->stream)) {
 	errno = errno ? errno : EIO;
 	return qfile_fail(error_r, "write", qo->tmp_abspath);
     }
-    if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
-			| SYNC_FILE_RANGE_WAIT_AFTER) < 0
-	&& errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
+    if (sync_file_range(fd, 0, 0,
+			SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+	errno != ENOSYS && errno != EINVAL && errno != ESPIPE)
 	return qfile_fail(error_r, "write", qo->tmp_abspath);
     return 0;
 }
@@ -258,7 +259,7 @@ static int qfile_write_out(qfile_out_t *qo, const char **error_r)
 /* qfile_mark_ready - set the ready bit on the open file */
 static int qfile_mark_ready(qfile_out_t *qo, const char **error_r)
 {
-    int     fd = stream_fd(qo->stream);
+    int fd = stream_fd(qo->stream);
     struct stat st;
 
     if (fstat(fd, &st) < 0 || fchmod(fd, (st.st_mode & 07777) | QFILE_READY_BIT) < 0)
@@ -279,8 +280,8 @@ static int qfile_sync(qfile_out_t *qo, const char *final, const char **error_r)
 /* qfile_commit_reserved - A1-A3 at the top: write out, ready, fsync */
 static int qfile_commit_reserved(qfile_out_t *qo, const char **error_r)
 {
-    if (qfile_write_out(qo, error_r) < 0 || qfile_mark_ready(qo, error_r) < 0
-	|| qfile_sync(qo, qo->tmp_abspath, error_r) < 0)
+    if (qfile_write_out(qo, error_r) < 0 || qfile_mark_ready(qo, error_r) < 0 ||
+	qfile_sync(qo, qo->tmp_abspath, error_r) < 0)
 	return -1;
     qo->committed = 1;
     return 0;
@@ -311,16 +312,16 @@ static int qfile_commit_moved(qfile_out_t *qo, const char *final, const char **e
 /* qfile_commit_new - B2-B5 at the top: write out, ready, rename, fsyncs */
 static int qfile_commit_new(qfile_out_t *qo, const char *final, const char **error_r)
 {
-    int     dir_ret;
+    int dir_ret;
 
     if (qfile_write_out(qo, error_r) < 0 || qfile_mark_ready(qo, error_r) < 0)
 	return -1;
     if (qfile_rename(qo->tmp_abspath, final) < 0)
 	return qfile_fail(error_r, "rename to", final);
     if (qfile_sync(qo, final, error_r) < 0)
-	return -1;				/* committed stays 0 */
+	return -1; /* committed stays 0 */
     if ((dir_ret = qfile_fsync_dir(final)) == -2) {
-	qo->committed = 1;			/* the name stays: see the top */
+	qo->committed = 1; /* the name stays: see the top */
 	return qfile_fail(error_r, "open directory of", final);
     }
     if (dir_ret < 0) {
@@ -333,24 +334,24 @@ static int qfile_commit_new(qfile_out_t *qo, const char *final, const char **err
 }
 
 /* qfile_commit - commit a reserved or a new file (see the top) */
-int     qfile_commit(qfile_out_t *qo, const char **error_r)
+int qfile_commit(qfile_out_t *qo, const char **error_r)
 {
-    str_t  *final = str_new(100);
-    int     ret;
+    str_t *final = str_new(100);
+    int ret;
 
     if (qo->home && strcmp(qo->home, qo->queue) == 0) {
 	ret = qfile_commit_reserved(qo, error_r);
     } else {
 	qfile_abspath(final, qo->queue, qo->id);
 	ret = qo->home ? qfile_commit_moved(qo, str_data(final), error_r)
-	    : qfile_commit_new(qo, str_data(final), error_r);
+		       : qfile_commit_new(qo, str_data(final), error_r);
     }
     str_free(&final);
     return ret;
 }
 
 /* qfile_discard - close; remove the temp file unless committed */
-void    qfile_discard(qfile_out_t **qop)
+void qfile_discard(qfile_out_t **qop)
 {
     qfile_out_t *qo = *qop;
 
@@ -359,7 +360,7 @@ void    qfile_discard(qfile_out_t **qop)
     if (!qo->committed && unlink(qo->tmp_abspath) < 0 && errno != ENOENT)
 	msg_warn("remove %s: %m", qo->tmp_abspath);
     if (qo->stream) {
-	int     fd = stream_release(&qo->stream);
+	int fd = stream_release(&qo->stream);
 
 	close(fd);
     }
@@ -371,12 +372,11 @@ void    qfile_discard(qfile_out_t **qop)
 }
 
 /* qfile_move - rename between queues */
-int     qfile_move(const char *id, const char *from_queue, const char *to_queue,
-		   const char **error_r)
+int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r)
 {
-    str_t  *from = str_new(100);
-    str_t  *to = str_new(100);
-    int     ret;
+    str_t *from = str_new(100);
+    str_t *to = str_new(100);
+    int ret;
 
     qfile_abspath(from, from_queue, id);
     qfile_abspath(to, to_queue, id);
@@ -390,10 +390,10 @@ int     qfile_move(const char *id, const char *from_queue, const char *to_queue,
 }
 
 /* qfile_remove - unlink a queue file */
-int     qfile_remove(const char *queue, const char *id, const char **error_r)
+int qfile_remove(const char *queue, const char *id, const char **error_r)
 {
-    str_t  *path = str_new(100);
-    int     ret;
+    str_t *path = str_new(100);
+    int ret;
 
     qfile_abspath(path, queue, id);
     if ((ret = unlink(str_data(path))) < 0)
@@ -405,8 +405,8 @@ int     qfile_remove(const char *queue, const char *id, const char **error_r)
 /* qfile_temp_owner - the pid in a ".tPID.N" name, or 0 if not such a name */
 static long qfile_temp_owner(const char *name)
 {
-    char   *end;
-    long    pid;
+    char *end;
+    long pid;
 
     if (name[0] != '.' || name[1] != 't')
 	return 0;
@@ -422,31 +422,31 @@ static int qfile_writer_alive(int fd)
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
     if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-	return 1;				/* cannot tell: leave it */
+	return 1; /* cannot tell: leave it */
     return fl.l_type != F_UNLCK;
 }
 
 /* qfile_sweep_one - handle a queue ID that is not ready; 1 if handled */
 static int qfile_sweep_one(const char *queue, const char *dir, const char *id)
 {
-    str_t  *path = str_new(100);
-    str_t  *to = str_new(100);
+    str_t *path = str_new(100);
+    str_t *to = str_new(100);
     struct stat st;
-    int     fd, ret = 0;
+    int fd, ret = 0;
 
     str_printf(path, "%s/%s", dir, id);
     fd = open(str_data(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0 && !qfile_writer_alive(fd) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-	&& !qfile_ready(&st)) {
+    if (fd >= 0 && !qfile_writer_alive(fd) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	!qfile_ready(&st)) {
 	if (st.st_size == 0 && unlink(str_data(path)) == 0) {
 	    if (msg_verbose)
 		msg_info("%s: removed unused reservation in %s", id, queue);
 	    ret = 1;
-	} else if (st.st_size > 0 && qfile_rename(str_data(path),
-			  qfile_abspath(to, MAIL_QUEUE_CORRUPT, id)) == 0) {
-	    (void) fsync_dir(str_data(to));
-	    msg_warn("%s: unfinished %s file of a writer that is gone moved to %s",
-		     id, queue, MAIL_QUEUE_CORRUPT);
+	} else if (st.st_size > 0 &&
+		   qfile_rename(str_data(path), qfile_abspath(to, MAIL_QUEUE_CORRUPT, id)) == 0) {
+	    (void)fsync_dir(str_data(to));
+	    msg_warn("%s: unfinished %s file of a writer that is gone moved to %s", id, queue,
+		     MAIL_QUEUE_CORRUPT);
 	    ret = 1;
 	}
     }
@@ -460,11 +460,11 @@ static int qfile_sweep_one(const char *queue, const char *dir, const char *id)
 /* qfile_sweep_temp - remove dir/name if it is the temp file of a dead process */
 static int qfile_sweep_temp(const char *dir, const char *name)
 {
-    long    pid = qfile_temp_owner(name);
-    str_t  *path;
-    int     ret = 0;
+    long pid = qfile_temp_owner(name);
+    str_t *path;
+    int ret = 0;
 
-    if (pid == 0 || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+    if (pid == 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 	return 0;
     path = str_new(100);
     str_printf(path, "%s/%s", dir, name);
@@ -477,18 +477,18 @@ static int qfile_sweep_temp(const char *dir, const char *name)
 }
 
 /* qfile_sweep - temp files, unused reservations, unfinished files */
-int     qfile_sweep(const char *queue)
+int qfile_sweep(const char *queue)
 {
     const char *dir, *name, *why;
     struct stat st;
     qscan_t *qs;
-    int     n = 0;
+    int n = 0;
 
     if ((qs = qscan_open(queue, &why)) == NULL)
 	return 0;
     while (qscan_next_name(qs, &dir, &name)) {
 	if (qid_valid(name)) {
-	    str_t  *path = str_new(100);
+	    str_t *path = str_new(100);
 
 	    str_printf(path, "%s/%s", dir, name);
 	    if (lstat(str_data(path), &st) == 0 && S_ISREG(st.st_mode) && !qfile_ready(&st))
@@ -502,22 +502,22 @@ int     qfile_sweep(const char *queue)
 }
 
 /* qfile_sweep_due - sweep when master changed or interval passed */
-int     qfile_sweep_due(const char *queue, long interval)
+int qfile_sweep_due(const char *queue, long interval)
 {
-    str_t  *path = str_new(100);
-    char    buf[32], want[32];
+    str_t *path = str_new(100);
+    char buf[32], want[32];
     struct stat st;
     ssize_t len;
-    int     fd, n = 0;
+    int fd, n = 0;
 
     str_printf(path, "%s/.sweep", queue);
     fd = open(mail_queue_path(str_data(path)), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     str_free(&path);
     if (fd < 0)
 	return 0;
-    snprintf(want, sizeof(want), "%ld\n", (long) getppid());
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0
-	&& (len = pread(fd, buf, sizeof(buf) - 1, 0)) >= 0) {
+    snprintf(want, sizeof(want), "%ld\n", (long)getppid());
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
+	(len = pread(fd, buf, sizeof(buf) - 1, 0)) >= 0) {
 	buf[len] = 0;
 	if (strcmp(buf, want) != 0 || time(NULL) - st.st_mtime >= interval) {
 	    n = qfile_sweep(queue);
@@ -530,12 +530,12 @@ int     qfile_sweep_due(const char *queue, long interval)
 }
 
 /* qfile_sweep_temps - remove temp files (top level) whose writer is gone */
-int     qfile_sweep_temps(const char *queue)
+int qfile_sweep_temps(const char *queue)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     struct dirent *de;
-    DIR    *dir;
-    int     removed = 0;
+    DIR *dir;
+    int removed = 0;
 
     str_set(path, mail_queue_path(queue));
     if ((dir = opendir(str_data(path))) != NULL) {

@@ -37,21 +37,21 @@
 #include "util/str.h"
 #include "util/stream.h"
 
-#define QID_LEN		16
-#define QID_BUFSIZE	(QID_LEN + 1)
+#define QID_LEN 16
+#define QID_BUFSIZE (QID_LEN + 1)
 
 /* qid_make - encode a queue ID from a time and a unique number (inode) */
-void    qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique);
+void qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique);
 /* qid_new - a queue ID for now; unique is normally the file's inode. Within
  * one process, successive calls never return the same time part. */
-void    qid_new(char id[QID_BUFSIZE], unsigned long unique);
+void qid_new(char id[QID_BUFSIZE], unsigned long unique);
 /* qid_valid - 1 if name is a well-formed queue ID, else 0 */
-int     qid_valid(const char *name);
+int qid_valid(const char *name);
 /* qid_time - the arrival second encoded in a valid ID */
-long    qid_time(const char *id);
+long qid_time(const char *id);
 
 /* qfile_hashed - 1 if queue (e.g. "deferred") is hashed per hash_queue_names */
-int     qfile_hashed(const char *queue);
+int qfile_hashed(const char *queue);
 /* qfile_path - set out to "QUEUE[/H...]/ID" (queue-relative); returns its data */
 const char *qfile_path(str_t *out, const char *queue, const char *id);
 /* qfile_abspath - set out to the path the process opens; returns its data */
@@ -60,8 +60,7 @@ const char *qfile_abspath(str_t *out, const char *queue, const char *id);
 /* qid_new_in - like qid_new, but an ID that qfile_path puts in the same
  * hash directory of queue as the ID model (the time part steps forward
  * until it does) */
-void    qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue,
-		   const char *model);
+void qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue, const char *model);
 
 /*
  * Ready. A queue file is committed when its owner-execute bit is set
@@ -69,10 +68,10 @@ void    qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue
  * (qscan, qfile_open, hence qmgr, pickup, mailroom-queue, showq) skips a
  * file without it. It is set as the last change before the final fsync.
  */
-#define QFILE_READY_BIT	S_IXUSR
+#define QFILE_READY_BIT S_IXUSR
 
 /* qfile_ready - 1 if st is a regular file marked ready, else 0 */
-int     qfile_ready(const struct stat *st);
+int qfile_ready(const struct stat *st);
 
 /*
  * Writing, one file at a time. qfile_create makes a temporary file
@@ -92,12 +91,12 @@ int     qfile_ready(const struct stat *st);
  * first and fsyncs both directories.
  */
 typedef struct qfile_out {
-    stream_t *stream;			/* write records here */
-    char    id[QID_BUFSIZE];
-    char   *queue;			/* queue it is committed to */
-    char   *tmp_abspath;		/* private: where the file is now */
-    char   *home;			/* private: queue of a reservation */
-    int     committed;			/* private */
+    stream_t *stream; /* write records here */
+    char id[QID_BUFSIZE];
+    char *queue;       /* queue it is committed to */
+    char *tmp_abspath; /* private: where the file is now */
+    char *home;        /* private: queue of a reservation */
+    int committed;     /* private */
 } qfile_out_t;
 
 /* qfile_create - new temp file in queue; NULL with *error_r on error */
@@ -106,27 +105,27 @@ qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r);
  * (*error_r); after -1 call qfile_discard. committed is 0 after -1, except
  * when only the directory could not be opened for its fsync (the file is
  * then in the queue under its name: see qfile.c) */
-int     qfile_commit(qfile_out_t *qo, const char **error_r);
+int qfile_commit(qfile_out_t *qo, const char **error_r);
 /* qfile_discard - close, remove the temp file unless committed, free;
  * sets *qop to NULL */
-void    qfile_discard(qfile_out_t **qop);
+void qfile_discard(qfile_out_t **qop);
 
 /* qfile_sweep_temps - remove the temp files in queue (top level only)
  * left by processes that no longer exist (killed between create and
  * commit); returns how many were removed. Each removal is logged. */
-int     qfile_sweep_temps(const char *queue);
+int qfile_sweep_temps(const char *queue);
 
 /* qfile_sweep - walk queue and its hash directories: remove temp files of
  * dead processes, unused reservations (empty, not ready) whose writer
  * holds no lock on them any more, and move a file that is not ready,
  * not empty and not locked (its writer died before the commit) to
  * corrupt/. Each action is logged; returns how many files it handled. */
-int     qfile_sweep(const char *queue);
+int qfile_sweep(const char *queue);
 /* qfile_sweep_due - qfile_sweep(queue) if none ran since master started
  * (the parent process changed) or for interval seconds, judged by the
  * stamp file QUEUE/.sweep; only one process sweeps at a time. Returns
  * qfile_sweep's count, or 0 if not due. */
-int     qfile_sweep_due(const char *queue, long interval);
+int qfile_sweep_due(const char *queue, long interval);
 
 /*
  * Reservations (see qfile_pool.c). A pool belongs to one process; the
@@ -143,19 +142,18 @@ qfile_pool_t *qfile_pool_create(const char *queue, mode_t mode, int max, long ma
 qfile_out_t *qfile_pool_take(qfile_pool_t *pool, const char **error_r);
 /* qfile_pool_fill - make a batch now if the pool is empty or stale (call
  * it while no client waits): 0 ok, -1 (*error_r) */
-int     qfile_pool_fill(qfile_pool_t *pool, const char **error_r);
+int qfile_pool_fill(qfile_pool_t *pool, const char **error_r);
 /* qfile_pool_free - remove the unused reservations, free; *poolp = NULL */
-void    qfile_pool_free(qfile_pool_t **poolp);
+void qfile_pool_free(qfile_pool_t **poolp);
 
 /* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
  * creating hash directories: 0 ok, -1 (*error_r) */
-int     qfile_move(const char *id, const char *from_queue, const char *to_queue,
-		   const char **error_r);
+int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r);
 /* qfile_mkdirs - create the (hash) directories leading to an absolute
  * queue path, as the commit does: 0 ok, -1 (errno) */
-int     qfile_mkdirs(const char *abspath);
+int qfile_mkdirs(const char *abspath);
 /* qfile_remove - unlink QUEUE/.../ID: 0 ok, -1 (*error_r; ENOENT too) */
-int     qfile_remove(const char *queue, const char *id, const char **error_r);
+int qfile_remove(const char *queue, const char *id, const char **error_r);
 
 /*
  * Reading. qfile_open reads the envelope into a qfile_t and checks the
@@ -163,42 +161,42 @@ int     qfile_remove(const char *queue, const char *id, const char **error_r);
  * so a caller sees either a complete file or QFILE_CORRUPT.
  */
 typedef struct qfile_rcpt {
-    char   *address;
-    char   *orcpt;			/* NULL if none */
-    char   *notify;			/* NULL if none */
-    int     done;			/* DONE record: already delivered */
-    off_t   offset;			/* offset of its type byte */
+    char *address;
+    char *orcpt;  /* NULL if none */
+    char *notify; /* NULL if none */
+    int done;     /* DONE record: already delivered */
+    off_t offset; /* offset of its type byte */
 } qfile_rcpt_t;
 
 typedef struct qfile {
-    char    id[QID_BUFSIZE];		/* from the file name ("" if not an ID) */
-    int     fd;
-    long    arrival_sec;		/* TIME record (0 if none) */
-    long    arrival_usec;
-    long long size;			/* SIZE record (-1 if none) */
-    char   *sender;			/* NULL if no SENDER record */
+    char id[QID_BUFSIZE]; /* from the file name ("" if not an ID) */
+    int fd;
+    long arrival_sec; /* TIME record (0 if none) */
+    long arrival_usec;
+    long long size; /* SIZE record (-1 if none) */
+    char *sender;   /* NULL if no SENDER record */
     qfile_rcpt_t *rcpts;
-    size_t  rcpt_count;
-    attr_list_t *attrs;			/* ATTR records, in order */
-    off_t   content_offset;		/* first record after MESG */
-    off_t   file_size;
-    uid_t   owner;			/* file owner (maildrop: submitter) */
-    stream_t *content;			/* private: content reader */
+    size_t rcpt_count;
+    attr_list_t *attrs;   /* ATTR records, in order */
+    off_t content_offset; /* first record after MESG */
+    off_t file_size;
+    uid_t owner;       /* file owner (maildrop: submitter) */
+    stream_t *content; /* private: content reader */
 } qfile_t;
 
-#define QFILE_OK	1
-#define QFILE_MISSING	0		/* no such file (someone moved it) */
-#define QFILE_ERROR	(-1)		/* I/O trouble: try again later */
-#define QFILE_CORRUPT	(-2)		/* bad format, or not a regular file
-					 * with one link: move to corrupt/ */
+#define QFILE_OK 1
+#define QFILE_MISSING 0  /* no such file (someone moved it) */
+#define QFILE_ERROR (-1) /* I/O trouble: try again later */
+#define QFILE_CORRUPT                                                                              \
+    (-2) /* bad format, or not a regular file                                                      \
+	  * with one link: move to corrupt/ */
 
 /* qfile_open - open abspath (O_RDWR if writable, else O_RDONLY) with
  * safe_open rules (never blocks on a FIFO) and check it with the
  * envelope validator (lib/queue/qenv.h, source QENV_QUEUE). Returns
  * QFILE_OK with *qf_r, or another QFILE_* with *error_r set; a file not
  * marked ready is QFILE_MISSING (not there yet). */
-int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
-		   const char **error_r);
+int qfile_open(const char *abspath, int writable, qfile_t **qf_r, const char **error_r);
 /* qfile_open_from - qfile_open (read-only) of a file written by a less
  * trusted writer: the records must pass the envelope validator for
  * source (QENV_USER for a maildrop file) and the limits, checked as the
@@ -207,25 +205,23 @@ int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
  * may not set (an attribute not on its list, TIME for QENV_USER) are
  * left out of the qfile_t. Refusals are QFILE_CORRUPT. */
 struct qenv_limits;
-int     qfile_open_from(const char *abspath, int source, const struct qenv_limits *limits,
-			qfile_t **qf_r, const char **error_r);
+int qfile_open_from(const char *abspath, int source, const struct qenv_limits *limits,
+		    qfile_t **qf_r, const char **error_r);
 /* qfile_open_fd - the same on an open descriptor (taken over) */
-int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
-		      const char **error_r);
+int qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r, const char **error_r);
 /* qfile_line - next content line: 1 with the whole line in line (CONT
  * pieces joined, bounded by max bytes: longer is returned in pieces with
  * *complete_r 0), 0 at END, -1 error (*error_r). The first call starts at
  * the content. */
-int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
-		   const char **error_r);
+int qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r, const char **error_r);
 /* qfile_rewind - make the next qfile_line start at the first content
  * line again (a delivery agent reads the content once per mailbox) */
-void    qfile_rewind(qfile_t *qf);
+void qfile_rewind(qfile_t *qf);
 /* qfile_rcpt_done - mark rcpts[i] delivered: rewrite its type byte and
  * fsync: 0 ok, -1 (*error_r). File must be open writable. */
-int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r);
+int qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r);
 /* qfile_close - close and free; sets *qfp to NULL */
-void    qfile_close(qfile_t **qfp);
+void qfile_close(qfile_t **qfp);
 
 /*
  * Scanning a queue directory (recursing into hash directories): returns
@@ -238,12 +234,12 @@ typedef struct qscan qscan_t;
 /* qscan_open - start scanning queue; NULL with *error_r if unreadable */
 qscan_t *qscan_open(const char *queue, const char **error_r);
 /* qscan_next - 1 with the next ID in id, 0 when done */
-int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE]);
+int qscan_next(qscan_t *qs, char id[QID_BUFSIZE]);
 /* qscan_next_name - 1 with every name that is not a hash directory
  * (temporary files and files not ready included) and the directory it is
  * in (absolute, as the process opens it), 0 when done */
-int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r);
+int qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r);
 /* qscan_close - release; sets *qsp to NULL */
-void    qscan_close(qscan_t **qsp);
+void qscan_close(qscan_t **qsp);
 
 #endif

@@ -7,11 +7,11 @@
 #include "queue/qfile.h"
 
 /* qfile_fail - format "what path: strerror(errno)" into *error_r; -1 */
-int     qfile_fail(const char **error_r, const char *what, const char *path);
+int qfile_fail(const char **error_r, const char *what, const char *path);
 /* qfile_mkdirs - create the (hash) directories leading to abspath: 0/-1 */
-int     qfile_mkdirs(const char *abspath);
+int qfile_mkdirs(const char *abspath);
 /* qfile_temp_name - set out to ".tPID.N", a name no other call returns */
-void    qfile_temp_name(str_t *out);
+void qfile_temp_name(str_t *out);
 /* qfile_out_new - a qfile_out_t on fd, its file at abspath */
 qfile_out_t *qfile_out_new(int fd, const char *queue, const char *abspath);
 

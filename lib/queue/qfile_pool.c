@@ -50,19 +50,19 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define QFILE_POOL_FIRST	4	/* size of a process's first batch */
-#define QFILE_POOL_TRIES	100	/* name clashes before giving up */
+#define QFILE_POOL_FIRST 4   /* size of a process's first batch */
+#define QFILE_POOL_TRIES 100 /* name clashes before giving up */
 
 struct qfile_pool {
-    char   *queue;
-    mode_t  mode;
-    int     max;			/* largest batch */
-    long    max_age;			/* seconds a batch may wait */
-    qfile_out_t **slots;		/* the batch; taken ones are NULL */
-    int     count;			/* files in the batch */
-    int     next;			/* next one to hand out */
-    int     want;			/* size of the next batch */
-    time_t  made;			/* when the batch was made */
+    char *queue;
+    mode_t mode;
+    int max;             /* largest batch */
+    long max_age;        /* seconds a batch may wait */
+    qfile_out_t **slots; /* the batch; taken ones are NULL */
+    int count;           /* files in the batch */
+    int next;            /* next one to hand out */
+    int want;            /* size of the next batch */
+    time_t made;         /* when the batch was made */
 };
 
 /* qfile_pool_create - an empty pool */
@@ -71,10 +71,10 @@ qfile_pool_t *qfile_pool_create(const char *queue, mode_t mode, int max, long ma
     qfile_pool_t *p = mr_calloc(1, sizeof(*p));
 
     p->queue = mr_strdup(queue);
-    p->mode = mode & ~(mode_t) QFILE_READY_BIT;
+    p->mode = mode & ~(mode_t)QFILE_READY_BIT;
     p->max = max < 1 ? 1 : max;
     p->max_age = max_age;
-    p->slots = mr_calloc((size_t) p->max, sizeof(*p->slots));
+    p->slots = mr_calloc((size_t)p->max, sizeof(*p->slots));
     p->want = QFILE_POOL_FIRST < p->max ? QFILE_POOL_FIRST : p->max;
     return p;
 }
@@ -103,14 +103,14 @@ static int qfile_lock(int fd)
 }
 
 /* qfile_reserve_name - R1 for a created, locked file: name it D/ID */
-static int qfile_reserve_name(qfile_pool_t *p, int dfd, const char *tmp, int fd,
-			      const char *model, char id[QID_BUFSIZE])
+static int qfile_reserve_name(qfile_pool_t *p, int dfd, const char *tmp, int fd, const char *model,
+			      char id[QID_BUFSIZE])
 {
     struct stat st;
 
     if (fstat(fd, &st) < 0)
 	return -1;
-    qid_new_in(id, (unsigned long) st.st_ino, p->queue, model);
+    qid_new_in(id, (unsigned long)st.st_ino, p->queue, model);
     if (renameat2(dfd, tmp, dfd, id, RENAME_NOREPLACE) == 0)
 	return 0;
     if (errno != EINVAL)
@@ -120,29 +120,29 @@ static int qfile_reserve_name(qfile_pool_t *p, int dfd, const char *tmp, int fd,
 }
 
 /* qfile_reserve_one - R1: one reserved file in dir (absolute) */
-static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir,
-				      const char *model, const char **error_r)
+static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir, const char *model,
+				      const char **error_r)
 {
-    str_t  *tmp = str_new(32);
-    str_t  *path = str_new(100);
-    char    id[QID_BUFSIZE];
+    str_t *tmp = str_new(32);
+    str_t *path = str_new(100);
+    char id[QID_BUFSIZE];
     qfile_out_t *qo = NULL;
-    int     fd = -1;
+    int fd = -1;
 
     for (int i = 0; qo == NULL && i < QFILE_POOL_TRIES; i++) {
 	qfile_temp_name(tmp);
 	str_printf(path, "%s/%s", dir, str_data(tmp));
-	fd = openat(dfd, str_data(tmp), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    p->mode);
+	fd =
+	    openat(dfd, str_data(tmp), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p->mode);
 	if (fd < 0 && errno == EEXIST)
 	    continue;
-	if (fd < 0 || qfile_lock(fd) < 0 || qfile_reserve_name(p, dfd, str_data(tmp), fd,
-							      model, id) < 0) {
-	    int     clash = fd >= 0 && errno == EEXIST;
+	if (fd < 0 || qfile_lock(fd) < 0 ||
+	    qfile_reserve_name(p, dfd, str_data(tmp), fd, model, id) < 0) {
+	    int clash = fd >= 0 && errno == EEXIST;
 
 	    qfile_fail(error_r, "reserve queue file", str_data(path));
 	    if (fd >= 0) {
-		(void) unlinkat(dfd, str_data(tmp), 0);
+		(void)unlinkat(dfd, str_data(tmp), 0);
 		close(fd);
 	    }
 	    if (clash)
@@ -163,13 +163,13 @@ static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir,
 static int qfile_pool_dir(qfile_pool_t *p, str_t *dir, char model[QID_BUFSIZE],
 			  const char **error_r)
 {
-    str_t  *path = str_new(100);
-    int     dfd = -1;
+    str_t *path = str_new(100);
+    int dfd = -1;
 
-    qid_new(model, (unsigned long) getpid());
+    qid_new(model, (unsigned long)getpid());
     qfile_abspath(path, p->queue, model);
     str_reset(dir);
-    str_append(dir, str_data(path), (size_t) (strrchr(str_data(path), '/') - str_data(path)));
+    str_append(dir, str_data(path), (size_t)(strrchr(str_data(path), '/') - str_data(path)));
     if (qfile_mkdirs(str_data(path)) < 0)
 	qfile_fail(error_r, "create directory", str_data(dir));
     else if ((dfd = open(str_data(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -181,14 +181,13 @@ static int qfile_pool_dir(qfile_pool_t *p, str_t *dir, char model[QID_BUFSIZE],
 /* qfile_pool_batch - R1 for each file, then R2 */
 static int qfile_pool_batch(qfile_pool_t *p, const char **error_r)
 {
-    str_t  *dir = str_new(100);
-    char    model[QID_BUFSIZE];
-    int     dfd, n = 0;
+    str_t *dir = str_new(100);
+    char model[QID_BUFSIZE];
+    int dfd, n = 0;
 
     if ((dfd = qfile_pool_dir(p, dir, model, error_r)) >= 0) {
-	while (n < p->want
-	       && (p->slots[n] = qfile_reserve_one(p, dfd, str_data(dir), model,
-						   error_r)) != NULL)
+	while (n < p->want &&
+	       (p->slots[n] = qfile_reserve_one(p, dfd, str_data(dir), model, error_r)) != NULL)
 	    n++;
 	if (n == p->want && fsync(dfd) < 0)
 	    qfile_fail(error_r, "fsync", str_data(dir));
@@ -206,9 +205,9 @@ static int qfile_pool_batch(qfile_pool_t *p, const char **error_r)
 }
 
 /* qfile_pool_fill - a new batch if the pool is empty or stale */
-int     qfile_pool_fill(qfile_pool_t *p, const char **error_r)
+int qfile_pool_fill(qfile_pool_t *p, const char **error_r)
 {
-    int     used = p->next;
+    int used = p->next;
 
     if (!qfile_pool_stale(p))
 	return 0;
@@ -231,7 +230,7 @@ qfile_out_t *qfile_pool_take(qfile_pool_t *p, const char **error_r)
 }
 
 /* qfile_pool_free - drop what is left, free */
-void    qfile_pool_free(qfile_pool_t **pp)
+void qfile_pool_free(qfile_pool_t **pp)
 {
     qfile_pool_t *p = *pp;
 

@@ -25,10 +25,10 @@
 
 typedef struct qfile_walk {
     qfile_t *qf;
-    qenv_t  check;			/* the envelope validator */
-    off_t   offset;
+    qenv_t check; /* the envelope validator */
+    off_t offset;
     const char *error;
-    int     status;
+    int status;
 } qfile_walk_t;
 
 static char qfile_read_err[300];
@@ -37,7 +37,7 @@ static char qfile_read_err[300];
 static int qfile_corrupt(qfile_walk_t *w, const char *why)
 {
     snprintf(qfile_read_err, sizeof(qfile_read_err), "%s at offset %lld", why,
-	     (long long) w->offset);
+	     (long long)w->offset);
     w->error = qfile_read_err;
     w->status = QFILE_CORRUPT;
     return -1;
@@ -46,7 +46,7 @@ static int qfile_corrupt(qfile_walk_t *w, const char *why)
 /* qfile_time - "SECONDS.MICROSECONDS" */
 static int qfile_time(qfile_t *qf, const char *v)
 {
-    char   *end;
+    char *end;
 
     errno = 0;
     qf->arrival_sec = strtol(v, &end, 10);
@@ -60,7 +60,7 @@ static int qfile_time(qfile_t *qf, const char *v)
 /* qfile_size - decimal, leading zeros allowed */
 static int qfile_size(qfile_t *qf, const char *v)
 {
-    char   *end;
+    char *end;
 
     if (*v < '0' || *v > '9')
 	return -1;
@@ -86,7 +86,7 @@ static void qfile_add_rcpt(qfile_t *qf, const char *addr, int done, off_t offset
 static void qfile_attr(qfile_t *qf, const char *v)
 {
     const char *eq = strchr(v, '=');
-    char   *name = mr_strndup(v, (size_t) (eq - v));
+    char *name = mr_strndup(v, (size_t)(eq - v));
 
     attr_add(qf->attrs, name, eq + 1);
     mr_free(name);
@@ -128,16 +128,16 @@ static int qfile_store(qfile_walk_t *w, int type, const char *v)
  * more than they allow. 0 ok, -1 with w->status/w->error */
 static int qfile_walk(qfile_walk_t *w, stream_t *s)
 {
-    str_t  *value = str_new(256);
+    str_t *value = str_new(256);
     const char *why;
-    int     type = 0, verdict, ret = 0;
+    int type = 0, verdict, ret = 0;
 
     while (ret == 0 && !qenv_complete(&w->check) && (type = rec_get(s, value, &why)) > 0) {
 	verdict = qenv_record(&w->check, type, str_data(value), str_len(value));
 	if (verdict == QENV_REFUSE)
 	    ret = qfile_corrupt(w, w->check.error);
 	else if (verdict == QENV_KEEP && type == REC_TYPE_MESG)
-	    w->qf->content_offset = w->offset + (off_t) rec_wire_size(0);
+	    w->qf->content_offset = w->offset + (off_t)rec_wire_size(0);
 	else if (verdict == QENV_KEEP && !qenv_complete(&w->check))
 	    ret = qfile_store(w, type, str_data(value));
 	w->offset += rec_wire_size(str_len(value));
@@ -205,8 +205,8 @@ static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t
 	return QFILE_CORRUPT;
     }
     s = stream_open(fd);
-    (void) qfile_walk(&w, s);
-    (void) stream_release(&s);
+    (void)qfile_walk(&w, s);
+    (void)stream_release(&s);
     if (w.status != 0) {
 	*error_r = w.error;
 	qfile_close(&w.qf);
@@ -217,21 +217,19 @@ static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t
 }
 
 /* qfile_open_fd - parse an open queue file */
-int     qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r,
-		      const char **error_r)
+int qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r, const char **error_r)
 {
-    (void) writable;
+    (void)writable;
     return qfile_parse(fd, name, QENV_QUEUE, NULL, qf_r, error_r);
 }
 
 /* qfile_safe_open - safe_open; QFILE_OK with *fd_r, or its refusal
  * as a QFILE_* status */
-static int qfile_safe_open(const char *abspath, int writable, int *fd_r,
-			   const char **error_r)
+static int qfile_safe_open(const char *abspath, int writable, int *fd_r, const char **error_r)
 {
-    int     flags = writable ? O_RDWR : O_RDONLY;
+    int flags = writable ? O_RDWR : O_RDONLY;
 
-    if ((*fd_r = safe_open(abspath, flags, 0, (uid_t) -1, error_r)) >= 0)
+    if ((*fd_r = safe_open(abspath, flags, 0, (uid_t)-1, error_r)) >= 0)
 	return QFILE_OK;
     if (errno == ENOENT)
 	return QFILE_MISSING;
@@ -242,10 +240,9 @@ static int qfile_safe_open(const char *abspath, int writable, int *fd_r,
 }
 
 /* qfile_open - safe_open, then parse */
-int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
-		   const char **error_r)
+int qfile_open(const char *abspath, int writable, qfile_t **qf_r, const char **error_r)
 {
-    int     fd, st;
+    int fd, st;
 
     if ((st = qfile_safe_open(abspath, writable, &fd, error_r)) != QFILE_OK)
 	return st;
@@ -253,10 +250,10 @@ int     qfile_open(const char *abspath, int writable, qfile_t **qf_r,
 }
 
 /* qfile_open_from - qfile_open with the rules and limits of a source */
-int     qfile_open_from(const char *abspath, int source, const qenv_limits_t *limits,
-			qfile_t **qf_r, const char **error_r)
+int qfile_open_from(const char *abspath, int source, const qenv_limits_t *limits, qfile_t **qf_r,
+		    const char **error_r)
 {
-    int     fd, st;
+    int fd, st;
 
     if ((st = qfile_safe_open(abspath, 0, &fd, error_r)) != QFILE_OK)
 	return st;
@@ -266,7 +263,7 @@ int     qfile_open_from(const char *abspath, int source, const qenv_limits_t *li
 /* qfile_content_start - a fresh stream at the first content record */
 static int qfile_content_start(qfile_t *qf, const char **error_r)
 {
-    int     fd;
+    int fd;
 
     if (qf->content)
 	return 0;
@@ -282,11 +279,10 @@ static int qfile_content_start(qfile_t *qf, const char **error_r)
 }
 
 /* qfile_line - next content line, CONT pieces joined up to max */
-int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
-		   const char **error_r)
+int qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r, const char **error_r)
 {
-    str_t  *piece = str_new(256);
-    int     type, ret = -1;
+    str_t *piece = str_new(256);
+    int type, ret = -1;
 
     str_reset(line);
     if (qfile_content_start(qf, error_r) < 0) {
@@ -316,16 +312,16 @@ int     qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r,
 }
 
 /* qfile_rewind - drop the content reader; the next read starts over */
-void    qfile_rewind(qfile_t *qf)
+void qfile_rewind(qfile_t *qf)
 {
     if (qf->content)
 	stream_close(&qf->content);
 }
 
 /* qfile_rcpt_done - rewrite the recipient's type byte, fsync */
-int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
+int qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
 {
-    char    type = REC_TYPE_DONE;
+    char type = REC_TYPE_DONE;
 
     if (i >= qf->rcpt_count)
 	msg_panic("qfile_rcpt_done: index %zu out of range", i);
@@ -340,7 +336,7 @@ int     qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
 }
 
 /* qfile_close - close and free */
-void    qfile_close(qfile_t **qfp)
+void qfile_close(qfile_t **qfp)
 {
     qfile_t *qf = *qfp;
 

@@ -31,13 +31,13 @@
 #include "queue/qfile.h"
 #include "util/str.h"
 
-#define QID_TIME_DIGITS	11
-#define QID_UNIQ_DIGITS	5
-#define QID_BASE	31
-#define QID_MAX_DEPTH	4
+#define QID_TIME_DIGITS 11
+#define QID_UNIQ_DIGITS 5
+#define QID_BASE 31
+#define QID_MAX_DEPTH 4
 
 static const char qid_digits[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
-static const char qid_hex[] = "0123456789ABCDEF";	/* hash directory names */
+static const char qid_hex[] = "0123456789ABCDEF"; /* hash directory names */
 
 /* qid_encode - fixed-width base 31, most significant digit first */
 static void qid_encode(char *out, unsigned long long value, int width)
@@ -49,10 +49,10 @@ static void qid_encode(char *out, unsigned long long value, int width)
 }
 
 /* qid_make - encode time and unique number */
-void    qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique)
+void qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long unique)
 {
-    unsigned long long usec = (unsigned long long) tv->tv_sec * 1000000ULL
-	+ (unsigned long long) tv->tv_usec;
+    unsigned long long usec =
+	(unsigned long long)tv->tv_sec * 1000000ULL + (unsigned long long)tv->tv_usec;
 
     qid_encode(id, usec, QID_TIME_DIGITS);
     qid_encode(id + QID_TIME_DIGITS, unique, QID_UNIQ_DIGITS);
@@ -60,7 +60,7 @@ void    qid_make(char id[QID_BUFSIZE], const struct timeval *tv, unsigned long u
 }
 
 /* qid_new - an ID for now, never the same time part twice per process */
-void    qid_new(char id[QID_BUFSIZE], unsigned long unique)
+void qid_new(char id[QID_BUFSIZE], unsigned long unique)
 {
     static struct timeval last;
     struct timeval tv;
@@ -93,20 +93,20 @@ static long long qid_value(const char *cp, int n)
 }
 
 /* qid_valid - 16 characters of the ID alphabet */
-int     qid_valid(const char *name)
+int qid_valid(const char *name)
 {
-    return strlen(name) == QID_LEN && qid_value(name, QID_TIME_DIGITS) >= 0
-	&& qid_value(name + QID_TIME_DIGITS, QID_UNIQ_DIGITS) >= 0;
+    return strlen(name) == QID_LEN && qid_value(name, QID_TIME_DIGITS) >= 0 &&
+	   qid_value(name + QID_TIME_DIGITS, QID_UNIQ_DIGITS) >= 0;
 }
 
 /* qid_time - the seconds part */
-long    qid_time(const char *id)
+long qid_time(const char *id)
 {
-    return (long) (qid_value(id, QID_TIME_DIGITS) / 1000000);
+    return (long)(qid_value(id, QID_TIME_DIGITS) / 1000000);
 }
 
 /* qfile_hashed - is this queue listed in hash_queue_names? */
-int     qfile_hashed(const char *queue)
+int qfile_hashed(const char *queue)
 {
     return config_list_has("hash_queue_names", queue);
 }
@@ -117,14 +117,14 @@ static unsigned long qfile_hash(const char *id)
     unsigned long h = 2166136261UL;
 
     for (; *id; id++)
-	h = ((h ^ (unsigned char) *id) * 16777619UL) & 0xffffffffUL;
+	h = ((h ^ (unsigned char)*id) * 16777619UL) & 0xffffffffUL;
     return h;
 }
 
 /* qfile_depth - hash levels of queue: 0 if it is not hashed */
 static int qfile_depth(const char *queue)
 {
-    return qfile_hashed(queue) ? (int) config_int("hash_queue_depth", 0, QID_MAX_DEPTH) : 0;
+    return qfile_hashed(queue) ? (int)config_int("hash_queue_depth", 0, QID_MAX_DEPTH) : 0;
 }
 
 /* qfile_hash_digits - the hash directory names of id, one per level */
@@ -139,8 +139,8 @@ static void qfile_hash_digits(char digits[QID_MAX_DEPTH], const char *id, int de
 /* qfile_path - queue-relative path with hash directories */
 const char *qfile_path(str_t *out, const char *queue, const char *id)
 {
-    int     depth = qfile_depth(queue);
-    char    digits[QID_MAX_DEPTH];
+    int depth = qfile_depth(queue);
+    char digits[QID_MAX_DEPTH];
 
     qfile_hash_digits(digits, id, depth);
     str_set(out, queue);
@@ -152,23 +152,22 @@ const char *qfile_path(str_t *out, const char *queue, const char *id)
 
 /* qid_new_in - an ID for now that qfile_path puts in the directory of
  * model: step the time part until the hash digits agree */
-void    qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue,
-		   const char *model)
+void qid_new_in(char id[QID_BUFSIZE], unsigned long unique, const char *queue, const char *model)
 {
-    int     depth = qfile_depth(queue);
-    char    want[QID_MAX_DEPTH], got[QID_MAX_DEPTH];
+    int depth = qfile_depth(queue);
+    char want[QID_MAX_DEPTH], got[QID_MAX_DEPTH];
 
     qfile_hash_digits(want, model, depth);
     do {
 	qid_new(id, unique);
 	qfile_hash_digits(got, id, depth);
-    } while (memcmp(want, got, (size_t) depth) != 0);
+    } while (memcmp(want, got, (size_t)depth) != 0);
 }
 
 /* qfile_abspath - the path as this process opens it */
 const char *qfile_abspath(str_t *out, const char *queue, const char *id)
 {
-    str_t  *rel = str_new(64);
+    str_t *rel = str_new(64);
 
     qfile_path(rel, queue, id);
     str_set(out, mail_queue_path(str_data(rel)));

@@ -31,7 +31,7 @@ static int qlog_fail(const char **error_r, const char *what, const char *path)
 }
 
 /* qlog_format - one record as name=value lines and the empty line */
-void    qlog_format(str_t *out, const qlog_entry_t *e)
+void qlog_format(str_t *out, const qlog_entry_t *e)
 {
     attr_list_t *l = attr_list_new();
 
@@ -57,8 +57,8 @@ static int qlog_owner_ids(int restore)
 {
     static gid_t saved_gid;
     static int switched;
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (restore) {
 	if (switched && (seteuid(0) < 0 || setegid(saved_gid) < 0))
@@ -74,9 +74,9 @@ static int qlog_owner_ids(int restore)
     }
     saved_gid = getegid();
     if (setegid(gid) < 0 || seteuid(uid) < 0) {
-	int     saved = errno;
+	int saved = errno;
 
-	(void) setegid(saved_gid);
+	(void)setegid(saved_gid);
 	errno = saved;
 	return -1;
     }
@@ -87,20 +87,20 @@ static int qlog_owner_ids(int restore)
 /* qlog_open_append - open (creating with its hash dirs) for appending */
 static int qlog_open_append(const char *path, const char **error_r)
 {
-    int     flags = O_WRONLY | O_APPEND | O_CREAT | SAFE_OPEN_MAY_EXIST;
-    int     fd = safe_open(path, flags, 0600, (uid_t) -1, error_r);
+    int flags = O_WRONLY | O_APPEND | O_CREAT | SAFE_OPEN_MAY_EXIST;
+    int fd = safe_open(path, flags, 0600, (uid_t)-1, error_r);
 
     if (fd < 0 && errno == ENOENT && qfile_mkdirs(path) == 0)
-	fd = safe_open(path, flags, 0600, (uid_t) -1, error_r);
+	fd = safe_open(path, flags, 0600, (uid_t)-1, error_r);
     return fd;
 }
 
 /* qlog_append - one record, one write */
-int     qlog_append(const char *queue, const char *id, const qlog_entry_t *e,
-		    int sync, const char **error_r)
+int qlog_append(const char *queue, const char *id, const qlog_entry_t *e, int sync,
+		const char **error_r)
 {
-    str_t  *path = str_new(100), *rec = str_new(256);
-    int     fd, ret = -1;
+    str_t *path = str_new(100), *rec = str_new(256);
+    int fd, ret = -1;
 
     qfile_abspath(path, queue, id);
     qlog_format(rec, e);
@@ -146,15 +146,15 @@ static void qlog_entry_from(qlog_entry_t *e, const attr_list_t *l)
 }
 
 /* qlog_walk - each complete record in order */
-long    qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *context,
-		  const char **error_r)
+long qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *context,
+	       const char **error_r)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     attr_list_t *l = attr_list_new();
     qlog_entry_t e;
     stream_t *s;
-    long    count = 0;
-    int     fd, r;
+    long count = 0;
+    int fd, r;
 
     qfile_abspath(path, queue, id);
     if ((fd = safe_open_read(str_data(path), error_r)) < 0) {
@@ -186,10 +186,10 @@ long    qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *cont
 }
 
 /* qlog_remove - unlink; missing is fine */
-int     qlog_remove(const char *queue, const char *id, const char **error_r)
+int qlog_remove(const char *queue, const char *id, const char **error_r)
 {
-    str_t  *path = str_new(100);
-    int     ret = 0;
+    str_t *path = str_new(100);
+    int ret = 0;
 
     qfile_abspath(path, queue, id);
     if (unlink(str_data(path)) < 0 && errno != ENOENT)

@@ -46,23 +46,23 @@
 
 typedef struct qlog_entry {
     const char *rcpt;
-    const char *orcpt;			/* "" if none */
-    const char *notify;			/* "" if none */
-    long long offset;			/* -1 if unknown */
+    const char *orcpt;  /* "" if none */
+    const char *notify; /* "" if none */
+    long long offset;   /* -1 if unknown */
     const char *dsn;
     const char *action;
     const char *reason;
-    const char *relay;			/* "" if none */
-    long    time;
+    const char *relay; /* "" if none */
+    long time;
 } qlog_entry_t;
 
-#define QLOG_MAX_ENTRIES	100000	/* records a reader accepts per file */
+#define QLOG_MAX_ENTRIES 100000 /* records a reader accepts per file */
 
 /* qlog_append - append one record to QUEUE/.../ID (queue is
  * MAIL_QUEUE_BOUNCE or MAIL_QUEUE_DEFER); with sync, fsync it. Returns 0,
  * or -1 with *error_r (static storage). */
-int     qlog_append(const char *queue, const char *id, const qlog_entry_t *e,
-		    int sync, const char **error_r);
+int qlog_append(const char *queue, const char *id, const qlog_entry_t *e, int sync,
+		const char **error_r);
 
 /* qlog_walk_fn - called per record; return 0 to go on, non-zero to stop */
 typedef int (*qlog_walk_fn)(const qlog_entry_t *e, void *context);
@@ -72,14 +72,14 @@ typedef int (*qlog_walk_fn)(const qlog_entry_t *e, void *context);
  * record without rcpt is skipped. Returns the number of records seen,
  * 0 if the log does not exist, -1 with *error_r on an I/O error or a
  * malformed record. */
-long    qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *context,
-		  const char **error_r);
+long qlog_walk(const char *queue, const char *id, qlog_walk_fn fn, void *context,
+	       const char **error_r);
 
 /* qlog_remove - remove the log (missing is fine): 0, or -1 with *error_r */
-int     qlog_remove(const char *queue, const char *id, const char **error_r);
+int qlog_remove(const char *queue, const char *id, const char **error_r);
 
 /* qlog_format - encode one record as the bytes qlog_append writes */
 struct str;
-void    qlog_format(struct str *out, const qlog_entry_t *e);
+void qlog_format(struct str *out, const qlog_entry_t *e);
 
 #endif

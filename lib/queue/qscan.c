@@ -22,13 +22,13 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define QSCAN_MAX_DEPTH	4
+#define QSCAN_MAX_DEPTH 4
 
 struct qscan {
-    int     any;			/* list files not marked ready too */
-    DIR    *dirs[QSCAN_MAX_DEPTH + 1];
-    str_t  *paths[QSCAN_MAX_DEPTH + 1];
-    int     level;
+    int any; /* list files not marked ready too */
+    DIR *dirs[QSCAN_MAX_DEPTH + 1];
+    str_t *paths[QSCAN_MAX_DEPTH + 1];
+    int level;
 };
 
 /* qscan_hash_name - one hex digit */
@@ -41,8 +41,8 @@ static int qscan_hash_name(const char *name)
 static int qscan_is_dir(qscan_t *qs, struct dirent *de)
 {
     struct stat st;
-    str_t  *path;
-    int     ret;
+    str_t *path;
+    int ret;
 
     if (de->d_type != DT_UNKNOWN)
 	return de->d_type == DT_DIR;
@@ -56,7 +56,7 @@ static int qscan_is_dir(qscan_t *qs, struct dirent *de)
 /* qscan_push - descend into a directory; 0 ok, -1 unreadable */
 static int qscan_push(qscan_t *qs, const char *path)
 {
-    DIR    *d = opendir(path);
+    DIR *d = opendir(path);
 
     if (d == NULL)
 	return -1;
@@ -84,7 +84,7 @@ qscan_t *qscan_open(const char *queue, const char **error_r)
 }
 
 /* qscan_next_name - next name that is not a hash directory, depth first */
-int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r)
+int qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r)
 {
     struct dirent *de;
 
@@ -96,12 +96,11 @@ int     qscan_next_name(qscan_t *qs, const char **dir_r, const char **name_r)
 	}
 	if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 	    continue;
-	if (qs->level < QSCAN_MAX_DEPTH && qscan_hash_name(de->d_name)
-	    && qscan_is_dir(qs, de)) {
-	    str_t  *sub = str_new(100);
+	if (qs->level < QSCAN_MAX_DEPTH && qscan_hash_name(de->d_name) && qscan_is_dir(qs, de)) {
+	    str_t *sub = str_new(100);
 
 	    str_printf(sub, "%s/%s", str_data(qs->paths[qs->level]), de->d_name);
-	    (void) qscan_push(qs, str_data(sub));
+	    (void)qscan_push(qs, str_data(sub));
 	    str_free(&sub);
 	    continue;
 	}
@@ -119,12 +118,12 @@ static int qscan_ready(qscan_t *qs, const char *name)
 {
     struct stat st;
 
-    return fstatat(dirfd(qs->dirs[qs->level]), name, &st, AT_SYMLINK_NOFOLLOW) == 0
-	&& (!S_ISREG(st.st_mode) || qfile_ready(&st));
+    return fstatat(dirfd(qs->dirs[qs->level]), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	   (!S_ISREG(st.st_mode) || qfile_ready(&st));
 }
 
 /* qscan_next - next queue ID marked ready */
-int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
+int qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
 {
     const char *dir, *name;
 
@@ -138,7 +137,7 @@ int     qscan_next(qscan_t *qs, char id[QID_BUFSIZE])
 }
 
 /* qscan_close - release */
-void    qscan_close(qscan_t **qsp)
+void qscan_close(qscan_t **qsp)
 {
     qscan_t *qs = *qsp;
 

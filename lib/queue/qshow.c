@@ -43,34 +43,34 @@
 
 const char *const qshow_queues[] = {
     MAIL_QUEUE_MAILDROP, MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE,
-    MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD, NULL,
+    MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD,     NULL,
 };
 
 /* qshow_queue_missing - the queue directory does not exist (yet): an
  * instance that never ran has no queue to show, and that is no error */
-int     qshow_queue_missing(const char *queue)
+int qshow_queue_missing(const char *queue)
 {
     struct stat st;
 
     return stat(mail_queue_path(queue), &st) < 0 && errno == ENOENT;
 }
 
-#define QSHOW_RCPT_INDENT	48	/* column of sender and recipients */
+#define QSHOW_RCPT_INDENT 48 /* column of sender and recipients */
 
 typedef struct qshow_totals {
     stream_t *out;
     long long bytes;
-    long    count;
-    int     json;
+    long count;
+    int json;
 } qshow_totals_t;
 
 /* qshow_reasons - the defer log of id as an attribute list rcpt -> reason */
 static attr_list_t *qshow_reasons(const char *id)
 {
     attr_list_t *out = attr_list_new(), *entry = attr_list_new();
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     const char *error, *rcpt, *reason;
-    int     fd;
+    int fd;
 
     if ((fd = safe_open_read(qfile_abspath(path, MAIL_QUEUE_DEFER, id), &error)) >= 0) {
 	stream_t *s = stream_open(fd);
@@ -115,7 +115,7 @@ static void qshow_text(str_t *out, const char *s)
 /* qshow_json_str - append a JSON string literal of text from mail */
 static void qshow_json_str(str_t *out, const char *s)
 {
-    str_t  *safe = str_new(64);
+    str_t *safe = str_new(64);
 
     qshow_text(safe, s);
     str_appendc(out, '"');
@@ -131,7 +131,7 @@ static void qshow_json_str(str_t *out, const char *s)
 /* qshow_size - what -p shows as the size: the SIZE record, else the file */
 static long long qshow_size(const qfile_t *qf)
 {
-    return qf->size >= 0 ? qf->size : (long long) qf->file_size;
+    return qf->size >= 0 ? qf->size : (long long)qf->file_size;
 }
 
 /* qshow_add - saturating sum of sizes: a planted SIZE record of 2^63-1
@@ -145,22 +145,22 @@ static long long qshow_add(long long a, long long b)
  * out of the range localtime_r can show */
 static const char *qshow_when(char *buf, size_t len, long sec)
 {
-    time_t  t = (time_t) sec;
+    time_t t = (time_t)sec;
     struct tm tm;
 
-    if (sec < 0 || localtime_r(&t, &tm) == NULL
-	|| strftime(buf, len, "%a %b %e %H:%M:%S", &tm) == 0)
+    if (sec < 0 || localtime_r(&t, &tm) == NULL ||
+	strftime(buf, len, "%a %b %e %H:%M:%S", &tm) == 0)
 	mr_strlcpy(buf, "?", len);
     return buf;
 }
 
 /* qshow_print_json - one message as one JSON object on one line */
 static void qshow_print_json(stream_t *dst, const char *queue, const qfile_t *qf,
-			  const attr_list_t *reasons)
+			     const attr_list_t *reasons)
 {
-    str_t  *out = str_new(512);
+    str_t *out = str_new(512);
     const char *reason;
-    int     first = 1;
+    int first = 1;
 
     str_appends(out, "{\"queue_name\": ");
     qshow_json_str(out, queue);
@@ -189,19 +189,20 @@ static void qshow_print_json(stream_t *dst, const char *queue, const qfile_t *qf
 
 /* qshow_print_text - one message in mailq's layout */
 static void qshow_print_text(stream_t *dst, const char *queue, const qfile_t *qf,
-			  const attr_list_t *reasons)
+			     const attr_list_t *reasons)
 {
-    char    idcol[QID_BUFSIZE + 2], when[40];
-    str_t  *out = str_new(256);
+    char idcol[QID_BUFSIZE + 2], when[40];
+    str_t *out = str_new(256);
     const char *reason, *last_reason = NULL;
     const char *sender = qf->sender && *qf->sender ? qf->sender : "MAILER-DAEMON";
-    int     mark = strcmp(queue, MAIL_QUEUE_ACTIVE) == 0 ? '*'
-	: strcmp(queue, MAIL_QUEUE_HOLD) == 0 ? '!' : ' ';
+    int mark = strcmp(queue, MAIL_QUEUE_ACTIVE) == 0 ? '*'
+	       : strcmp(queue, MAIL_QUEUE_HOLD) == 0 ? '!'
+						     : ' ';
 
     snprintf(idcol, sizeof(idcol), "%s%c", qf->id, mark);
-    str_appendf(out, "%-17s %8lld %-19s  ", idcol, qshow_size(qf),
-		qshow_when(when, sizeof(when), qf->arrival_sec ? qf->arrival_sec
-			: qid_time(qf->id)));
+    str_appendf(
+	out, "%-17s %8lld %-19s  ", idcol, qshow_size(qf),
+	qshow_when(when, sizeof(when), qf->arrival_sec ? qf->arrival_sec : qid_time(qf->id)));
     qshow_text(out, sender);
     str_appendc(out, '\n');
     for (size_t i = 0; i < qf->rcpt_count; i++) {
@@ -226,8 +227,7 @@ static void qshow_print_text(stream_t *dst, const char *queue, const qfile_t *qf
 /* qshow_open - open a queue file; a maildrop file comes from a local user
  * and is held to postdrop's rules and limits, so a planted one with
  * millions of recipients costs no more than an allowed one */
-static int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r,
-		   const char **error_r)
+static int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r, const char **error_r)
 {
     qenv_limits_t limits;
 
@@ -242,16 +242,16 @@ static int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r,
 /* qshow_one - open one file and print it; 0 shown, -1 skipped */
 static int qshow_one(const char *queue, const char *id, qshow_totals_t *tot)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     qfile_t *qf = NULL;
     const char *error;
-    int     st;
+    int st;
 
     st = qshow_open(qfile_abspath(path, queue, id), queue, &qf, &error);
     if (st == QFILE_OK) {
 	attr_list_t *reasons = qshow_reasons(id);
 
-	(tot->json ? qshow_print_json : qshow_print_text) (tot->out, queue, qf, reasons);
+	(tot->json ? qshow_print_json : qshow_print_text)(tot->out, queue, qf, reasons);
 	tot->bytes = qshow_add(tot->bytes, qshow_size(qf));
 	tot->count++;
 	attr_list_free(&reasons);
@@ -266,12 +266,12 @@ static int qshow_one(const char *queue, const char *id, qshow_totals_t *tot)
 }
 
 /* qshow_list - list all queues, then the totals line */
-int     qshow_list(stream_t *out, int json)
+int qshow_list(stream_t *out, int json)
 {
     qshow_totals_t tot = {out, 0, 0, json};
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     const char *error;
-    int     ret = 0, header = 0;
+    int ret = 0, header = 0;
 
     for (int q = 0; qshow_queues[q]; q++) {
 	qscan_t *qs;
@@ -295,8 +295,8 @@ int     qshow_list(stream_t *out, int json)
 	stream_puts(out, "Mail queue is empty\n");
     else if (!json)
 	stream_printf(out, "-- %lld Kbytes in %ld Request%s.\n",
-		      tot.bytes / 1024 + (tot.bytes % 1024 != 0),
-		      tot.count, tot.count == 1 ? "" : "s");
+		      tot.bytes / 1024 + (tot.bytes % 1024 != 0), tot.count,
+		      tot.count == 1 ? "" : "s");
     if (stream_flush(out) < 0 || stream_error(out))
 	return EX_IOERR;
     return ret;

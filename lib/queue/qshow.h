@@ -12,12 +12,12 @@
 extern const char *const qshow_queues[];
 
 /* qshow_queue_missing - 1 if the queue directory does not exist */
-int     qshow_queue_missing(const char *queue);
+int qshow_queue_missing(const char *queue);
 
 /* qshow_list - write the listing of every message to out (json: the -j
  * form) and flush it. Problems with single files are logged (msg_warn)
  * and the listing goes on. Returns 0, EX_NOPERM if a queue could not be
  * read, or EX_IOERR if out could not be written. */
-int     qshow_list(stream_t *out, int json);
+int qshow_list(stream_t *out, int json);
 
 #endif

@@ -13,26 +13,18 @@
 #include "queue/record.h"
 #include "util/msg.h"
 
-#define REC_ST_TYPE	0		/* expecting a type byte */
-#define REC_ST_LEN	1		/* inside the varint */
-#define REC_ST_VALUE	2		/* reading value bytes */
+#define REC_ST_TYPE 0  /* expecting a type byte */
+#define REC_ST_LEN 1   /* inside the varint */
+#define REC_ST_VALUE 2 /* reading value bytes */
 
 static const struct {
-    int     type;
+    int type;
     const char *name;
 } rec_names[] = {
-    {REC_TYPE_TIME, "time"},
-    {REC_TYPE_SIZE, "size"},
-    {REC_TYPE_SENDER, "sender"},
-    {REC_TYPE_RCPT, "rcpt"},
-    {REC_TYPE_DONE, "done"},
-    {REC_TYPE_ORCPT, "orcpt"},
-    {REC_TYPE_NOTIFY, "notify"},
-    {REC_TYPE_ATTR, "attr"},
-    {REC_TYPE_MESG, "mesg"},
-    {REC_TYPE_NORM, "norm"},
-    {REC_TYPE_CONT, "cont"},
-    {REC_TYPE_END, "end"},
+    {REC_TYPE_TIME, "time"},     {REC_TYPE_SIZE, "size"}, {REC_TYPE_SENDER, "sender"},
+    {REC_TYPE_RCPT, "rcpt"},     {REC_TYPE_DONE, "done"}, {REC_TYPE_ORCPT, "orcpt"},
+    {REC_TYPE_NOTIFY, "notify"}, {REC_TYPE_ATTR, "attr"}, {REC_TYPE_MESG, "mesg"},
+    {REC_TYPE_NORM, "norm"},     {REC_TYPE_CONT, "cont"}, {REC_TYPE_END, "end"},
 };
 
 #define REC_NAMES_COUNT (sizeof(rec_names) / sizeof(rec_names[0]))
@@ -47,7 +39,7 @@ const char *rec_type_name(int type)
 }
 
 /* rec_type_known - is this one of ours? */
-int     rec_type_known(int type)
+int rec_type_known(int type)
 {
     for (size_t i = 0; i < REC_NAMES_COUNT; i++)
 	if (rec_names[i].type == type)
@@ -56,9 +48,9 @@ int     rec_type_known(int type)
 }
 
 /* rec_varint_encode - 7 bits per byte, low group first */
-size_t  rec_varint_encode(unsigned char *buf, size_t len)
+size_t rec_varint_encode(unsigned char *buf, size_t len)
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     if (len > REC_MAX_LEN)
 	msg_panic("rec_varint_encode: length %zu over limit", len);
@@ -73,7 +65,7 @@ size_t  rec_varint_encode(unsigned char *buf, size_t len)
 }
 
 /* rec_wire_size - header plus value */
-size_t  rec_wire_size(size_t len)
+size_t rec_wire_size(size_t len)
 {
     unsigned char buf[REC_VARINT_MAX];
 
@@ -85,15 +77,15 @@ static size_t rec_header(unsigned char *buf, int type, size_t len)
 {
     if (!rec_type_known(type))
 	msg_panic("rec_header: unknown record type 0x%02x", type & 0xff);
-    buf[0] = (unsigned char) type;
+    buf[0] = (unsigned char)type;
     return 1 + rec_varint_encode(buf + 1, len);
 }
 
 /* rec_put - one record on a stream */
-int     rec_put(stream_t *s, int type, const void *data, size_t len)
+int rec_put(stream_t *s, int type, const void *data, size_t len)
 {
     unsigned char hdr[REC_HDR_MAX];
-    size_t  n = rec_header(hdr, type, len);
+    size_t n = rec_header(hdr, type, len);
 
     if (stream_write(s, hdr, n) < 0)
 	return -1;
@@ -101,17 +93,17 @@ int     rec_put(stream_t *s, int type, const void *data, size_t len)
 }
 
 /* rec_puts - one C-string record */
-int     rec_puts(stream_t *s, int type, const char *value)
+int rec_puts(stream_t *s, int type, const char *value)
 {
     return rec_put(s, type, value, strlen(value));
 }
 
 /* rec_putf - one formatted record */
-int     rec_putf(stream_t *s, int type, const char *fmt, ...)
+int rec_putf(stream_t *s, int type, const char *fmt, ...)
 {
-    str_t  *buf = str_new(100);
+    str_t *buf = str_new(100);
     va_list ap;
-    int     ret;
+    int ret;
 
     va_start(ap, fmt);
     str_vappendf(buf, fmt, ap);
@@ -122,17 +114,17 @@ int     rec_putf(stream_t *s, int type, const char *fmt, ...)
 }
 
 /* rec_encode - one record appended to memory */
-void    rec_encode(str_t *out, int type, const void *data, size_t len)
+void rec_encode(str_t *out, int type, const void *data, size_t len)
 {
     unsigned char hdr[REC_HDR_MAX];
-    size_t  n = rec_header(hdr, type, len);
+    size_t n = rec_header(hdr, type, len);
 
     str_append(out, hdr, n);
     str_append(out, data, len);
 }
 
 /* rec_parser_init - reset to a record boundary */
-void    rec_parser_init(rec_parser_t *p)
+void rec_parser_init(rec_parser_t *p)
 {
     p->state = REC_ST_TYPE;
     p->type = 0;
@@ -145,14 +137,14 @@ void    rec_parser_init(rec_parser_t *p)
 }
 
 /* rec_parser_free - release the value buffer */
-void    rec_parser_free(rec_parser_t *p)
+void rec_parser_free(rec_parser_t *p)
 {
     if (p->value)
 	str_free(&p->value);
 }
 
 /* rec_parser_boundary - between records? */
-int     rec_parser_boundary(const rec_parser_t *p)
+int rec_parser_boundary(const rec_parser_t *p)
 {
     return p->state == REC_ST_TYPE;
 }
@@ -169,7 +161,7 @@ static int rec_parse_len(rec_parser_t *p, unsigned char c)
 {
     if (p->shift >= 7 * REC_VARINT_MAX)
 	return rec_parse_fail(p, "record length too long");
-    p->len |= (size_t) (c & 0x7f) << p->shift;
+    p->len |= (size_t)(c & 0x7f) << p->shift;
     p->shift += 7;
     if (c & 0x80)
 	return 0;
@@ -181,11 +173,11 @@ static int rec_parse_len(rec_parser_t *p, unsigned char c)
 }
 
 /* rec_parse - resumable record parser */
-int     rec_parse(rec_parser_t *p, const void *data, size_t len, size_t *used_r)
+int rec_parse(rec_parser_t *p, const void *data, size_t len, size_t *used_r)
 {
     const unsigned char *cp = data;
-    size_t  i = 0;
-    int     ret;
+    size_t i = 0;
+    int ret;
 
     if (p->state == REC_ST_TYPE) {
 	p->len = 0;
@@ -208,7 +200,7 @@ int     rec_parse(rec_parser_t *p, const void *data, size_t len, size_t *used_r)
 	    break;
 	case REC_ST_VALUE:
 	    if (str_len(p->value) < p->len) {
-		size_t  take = p->len - str_len(p->value);
+		size_t take = p->len - str_len(p->value);
 
 		if (take > len - i)
 		    take = len - i;
@@ -230,12 +222,12 @@ int     rec_parse(rec_parser_t *p, const void *data, size_t len, size_t *used_r)
 }
 
 /* rec_get - one record from a stream, through the same parser */
-int     rec_get(stream_t *s, str_t *value, const char **error_r)
+int rec_get(stream_t *s, str_t *value, const char **error_r)
 {
     rec_parser_t p = {0};
     unsigned char byte;
-    size_t  used, n = 0;
-    int     c, ret;
+    size_t used, n = 0;
+    int c, ret;
 
     p.value = value;
     rec_parser_init(&p);
@@ -243,10 +235,10 @@ int     rec_get(stream_t *s, str_t *value, const char **error_r)
     while (p.state != REC_ST_VALUE) {
 	if ((c = stream_getc(s)) < 0) {
 	    *error_r = stream_error(s) ? (stream_timedout(s) ? "timeout" : "read error")
-		: "truncated record";
+				       : "truncated record";
 	    return (n == 0 && !stream_error(s)) ? 0 : -1;
 	}
-	byte = (unsigned char) c;
+	byte = (unsigned char)c;
 	n++;
 	if ((ret = rec_parse(&p, &byte, 1, &used)) < 0) {
 	    *error_r = p.error;
@@ -256,8 +248,7 @@ int     rec_get(stream_t *s, str_t *value, const char **error_r)
 	    return p.type;
     }
     if ((ret = stream_read_str(s, value, p.len)) <= 0) {
-	*error_r = ret < 0 ? (stream_timedout(s) ? "timeout" : "read error")
-	    : "truncated record";
+	*error_r = ret < 0 ? (stream_timedout(s) ? "timeout" : "read error") : "truncated record";
 	return -1;
     }
     return p.type;

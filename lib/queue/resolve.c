@@ -13,7 +13,7 @@ static table_list_t *resolve_maps;
 static const char *resolve_maps_error;
 
 /* resolve_init - open transport_maps */
-int     resolve_init(const char **error_r)
+int resolve_init(const char **error_r)
 {
     table_list_close(&resolve_maps);
     resolve_maps_error = NULL;
@@ -24,14 +24,14 @@ int     resolve_init(const char **error_r)
     return 0;
 }
 
-void    resolve_reply_init(resolve_reply_t *r)
+void resolve_reply_init(resolve_reply_t *r)
 {
     r->transport = str_new(16);
     r->nexthop = str_new(64);
     r->class = 0;
 }
 
-void    resolve_reply_free(resolve_reply_t *r)
+void resolve_reply_free(resolve_reply_t *r)
 {
     str_free(&r->transport);
     str_free(&r->nexthop);
@@ -73,9 +73,9 @@ static int resolve_lookup_one(const char *key, str_t *value, const char **error_
 static int resolve_maps_find(const char *addr, const char *domain, str_t *value,
 			     const char **error_r)
 {
-    str_t  *key = str_new(64);
+    str_t *key = str_new(64);
     const char *dot;
-    int     r;
+    int r;
 
     if ((r = resolve_lookup_one(addr, value, error_r)) == 0 && *domain)
 	r = resolve_lookup_one(domain, value, error_r);
@@ -100,19 +100,19 @@ static void resolve_apply_map(resolve_reply_t *r, const char *value)
 	return;
     }
     if (colon > value)
-	str_setn(r->transport, value, (size_t) (colon - value));
+	str_setn(r->transport, value, (size_t)(colon - value));
     if (colon[1])
 	str_set(r->nexthop, colon + 1);
 }
 
 /* resolve_addr - the rules of resolve.h */
-int     resolve_addr(const char *addr, resolve_reply_t *r, const char **error_r)
+int resolve_addr(const char *addr, resolve_reply_t *r, const char **error_r)
 {
     const char *at = strrchr(addr, '@'), *transport;
-    char   *lower = mr_strdup(addr);
-    char   *domain = lower + (at ? (size_t) (at - addr) + 1 : strlen(addr));
-    str_t  *value = str_new(64);
-    int     found = 0;
+    char *lower = mr_strdup(addr);
+    char *domain = lower + (at ? (size_t)(at - addr) + 1 : strlen(addr));
+    str_t *value = str_new(64);
+    int found = 0;
 
     lowercase(lower);
     r->class = resolve_class(domain, &transport);
@@ -124,8 +124,8 @@ int     resolve_addr(const char *addr, resolve_reply_t *r, const char **error_r)
     if (resolve_maps == NULL && resolve_maps_error != NULL) {
 	*error_r = resolve_maps_error;
 	found = -1;
-    } else if (resolve_maps && !table_list_empty(resolve_maps)
-	       && (found = resolve_maps_find(lower, domain, value, error_r)) > 0) {
+    } else if (resolve_maps && !table_list_empty(resolve_maps) &&
+	       (found = resolve_maps_find(lower, domain, value, error_r)) > 0) {
 	str_set(r->nexthop, domain);
 	resolve_apply_map(r, str_data(value));
     }

@@ -23,26 +23,26 @@
 
 #include "util/str.h"
 
-#define RESOLVE_CLASS_LOCAL	1
-#define RESOLVE_CLASS_VIRTUAL	2
-#define RESOLVE_CLASS_RELAY	3
-#define RESOLVE_CLASS_DEFAULT	4
+#define RESOLVE_CLASS_LOCAL 1
+#define RESOLVE_CLASS_VIRTUAL 2
+#define RESOLVE_CLASS_RELAY 3
+#define RESOLVE_CLASS_DEFAULT 4
 
 typedef struct resolve_reply {
-    str_t  *transport;
-    str_t  *nexthop;
-    int     class;			/* RESOLVE_CLASS_* */
+    str_t *transport;
+    str_t *nexthop;
+    int class; /* RESOLVE_CLASS_* */
 } resolve_reply_t;
 
 /* resolve_init - open transport_maps (privileged pre-init): 0 ok, -1
  * with *error_r (callers then treat every lookup as a temporary error) */
-int     resolve_init(const char **error_r);
+int resolve_init(const char **error_r);
 /* resolve_reply_init / resolve_reply_free - the reply's strings */
-void    resolve_reply_init(resolve_reply_t *r);
-void    resolve_reply_free(resolve_reply_t *r);
+void resolve_reply_init(resolve_reply_t *r);
+void resolve_reply_free(resolve_reply_t *r);
 /* resolve_addr - 0 with the reply filled, -1 on a table error (*error_r:
  * try again later) */
-int     resolve_addr(const char *addr, resolve_reply_t *r, const char **error_r);
+int resolve_addr(const char *addr, resolve_reply_t *r, const char **error_r);
 /* resolve_class_name - "local", "virtual", "relay", "default" */
 const char *resolve_class_name(int class);
 

@@ -37,18 +37,18 @@
 #include "util/safe_open.h"
 #include "util/str.h"
 
-#define STORE_INDEX_MAGIC	"MRIDX1"
-#define STORE_FLAG_LETTERS	"DFPRST"
+#define STORE_INDEX_MAGIC "MRIDX1"
+#define STORE_FLAG_LETTERS "DFPRST"
 
 typedef struct {
-    char   *base;
-    char    flags[8];
-    int     used;			/* matched an index entry */
+    char *base;
+    char flags[8];
+    int used; /* matched an index entry */
 } cur_file_t;
 
 typedef struct {
     cur_file_t *v;
-    size_t  n, cap;
+    size_t n, cap;
 } cur_list_t;
 
 static char store_err[512];
@@ -71,7 +71,7 @@ static char *store_path(const store_t *st, const char *a, const char *b)
 /* flags_normal - keep known letters of in, sorted and once each */
 static void flags_normal(const char *in, char out[8])
 {
-    size_t  n = 0;
+    size_t n = 0;
 
     for (const char *l = STORE_FLAG_LETTERS; *l; l++)
 	if (strchr(in, *l))
@@ -82,10 +82,10 @@ static void flags_normal(const char *in, char out[8])
 /* name_ok - may a directory entry be a message file name? */
 static int name_ok(const char *name)
 {
-    size_t  len = strlen(name);
+    size_t len = strlen(name);
 
-    return len > 0 && len <= STORE_MAX_NAME && name[0] != '.' && !strchr(name, '/')
-	&& !strchr(name, ' ') && !strchr(name, '\n');
+    return len > 0 && len <= STORE_MAX_NAME && name[0] != '.' && !strchr(name, '/') &&
+	   !strchr(name, ' ') && !strchr(name, '\n');
 }
 
 /* name_field - the number after ",X=" in base, or -1 */
@@ -93,22 +93,22 @@ static off_t name_field(const char *base, char key)
 {
     for (const char *cp = strchr(base, ','); cp; cp = strchr(cp + 1, ',')) {
 	if (cp[1] == key && cp[2] == '=' && cp[3] >= '0' && cp[3] <= '9') {
-	    char   *end;
+	    char *end;
 	    long long v = strtoll(cp + 3, &end, 10);
 
 	    if ((*end == 0 || *end == ',') && v >= 0)
-		return (off_t) v;
+		return (off_t)v;
 	}
     }
     return -1;
 }
 
 /* store_vsize - size with bare LFs counted as CRLF */
-off_t   store_vsize(int fd)
+off_t store_vsize(int fd)
 {
-    char    buf[65536];
-    off_t   total = 0;
-    int     prev = 0;
+    char buf[65536];
+    off_t total = 0;
+    int prev = 0;
     ssize_t n;
 
     while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -120,7 +120,7 @@ off_t   store_vsize(int fd)
 	for (ssize_t i = 0; i < n; i++) {
 	    if (buf[i] == '\n' && prev != '\r')
 		total++;
-	    prev = (unsigned char) buf[i];
+	    prev = (unsigned char)buf[i];
 	}
 	total += n;
     }
@@ -138,7 +138,7 @@ static void cur_add(cur_list_t *cl, const char *name)
 	cl->v = mr_reallocarray(cl->v, cl->cap, sizeof(*cl->v));
     }
     f = &cl->v[cl->n++];
-    f->base = info ? mr_strndup(name, (size_t) (info - name)) : mr_strdup(name);
+    f->base = info ? mr_strndup(name, (size_t)(info - name)) : mr_strdup(name);
     flags_normal(info ? info + 3 : "", f->flags);
     f->used = 0;
 }
@@ -156,13 +156,13 @@ static void cur_free(cur_list_t *cl)
 /* cur_cmp - order by base name */
 static int cur_cmp(const void *a, const void *b)
 {
-    return strcmp(((const cur_file_t *) a)->base, ((const cur_file_t *) b)->base);
+    return strcmp(((const cur_file_t *)a)->base, ((const cur_file_t *)b)->base);
 }
 
 /* cur_time_cmp - order of arrival: leading seconds, then the name */
 static int cur_time_cmp(const void *a, const void *b)
 {
-    const cur_file_t *x = *(cur_file_t *const *) a, *y = *(cur_file_t *const *) b;
+    const cur_file_t *x = *(cur_file_t *const *)a, *y = *(cur_file_t *const *)b;
     unsigned long long tx = strtoull(x->base, NULL, 10), ty = strtoull(y->base, NULL, 10);
 
     return tx < ty ? -1 : tx > ty ? 1 : strcmp(x->base, y->base);
@@ -171,7 +171,7 @@ static int cur_time_cmp(const void *a, const void *b)
 /* cur_lookup - the listed file with this base, or NULL */
 static cur_file_t *cur_lookup(cur_list_t *cl, const char *base)
 {
-    cur_file_t key = {.base = (char *) base};
+    cur_file_t key = {.base = (char *)base};
 
     return cl->n ? bsearch(&key, cl->v, cl->n, sizeof(*cl->v), cur_cmp) : NULL;
 }
@@ -179,8 +179,8 @@ static cur_file_t *cur_lookup(cur_list_t *cl, const char *base)
 /* take_new - move every file of new/ to cur/NAME:2, */
 static void take_new(const store_t *st)
 {
-    char   *ndir = store_path(st, "new", NULL);
-    DIR    *d = opendir(ndir);
+    char *ndir = store_path(st, "new", NULL);
+    DIR *d = opendir(ndir);
     struct dirent *de;
 
     if (d == 0) {
@@ -191,8 +191,8 @@ static void take_new(const store_t *st)
     while ((de = readdir(d)) != 0) {
 	if (!name_ok(de->d_name) || strstr(de->d_name, ":2,"))
 	    continue;
-	char   *from = store_path(st, "new", de->d_name);
-	char   *to = mr_format("%s/cur/%s:2,", st->dir, de->d_name);
+	char *from = store_path(st, "new", de->d_name);
+	char *to = mr_format("%s/cur/%s:2,", st->dir, de->d_name);
 
 	if (rename(from, to) < 0 && errno != ENOENT)
 	    msg_warn("store %s: rename %s to cur/: %m", st->dir, de->d_name);
@@ -206,8 +206,8 @@ static void take_new(const store_t *st)
 /* list_cur - list cur/ into cl, sorted by base; 0 ok, -1 error */
 static int list_cur(const store_t *st, cur_list_t *cl, const char **error_r)
 {
-    char   *cdir = store_path(st, "cur", NULL);
-    DIR    *d = opendir(cdir);
+    char *cdir = store_path(st, "cur", NULL);
+    DIR *d = opendir(cdir);
     struct dirent *de;
 
     mr_free(cdir);
@@ -231,13 +231,12 @@ static void msgs_free(store_msg_t *v, size_t n)
 }
 
 /* parse_entry - one "UID FLAGS SIZE VSIZE BASE" line; 0 ok, -1 bad */
-static int parse_entry(char *line, unsigned long prev_uid, unsigned long next_uid,
-		       store_msg_t *m)
+static int parse_entry(char *line, unsigned long prev_uid, unsigned long next_uid, store_msg_t *m)
 {
-    char   *uid_s = next_token(&line, " "), *flags = next_token(&line, " ");
-    char   *size_s = next_token(&line, " "), *vsize_s = next_token(&line, " ");
-    char   *base = line, *end;
-    char    norm[8];
+    char *uid_s = next_token(&line, " "), *flags = next_token(&line, " ");
+    char *size_s = next_token(&line, " "), *vsize_s = next_token(&line, " ");
+    char *base = line, *end;
+    char norm[8];
 
     if (!uid_s || !flags || !size_s || !vsize_s || !base || !name_ok(base))
 	return -1;
@@ -264,21 +263,21 @@ static int parse_entry(char *line, unsigned long prev_uid, unsigned long next_ui
  * 0 ok, -1 corrupt */
 static int parse_index(store_t *st, char *text)
 {
-    char   *line = text, *rest = split_at(text, '\n');
-    char    magic[8];
-    int     used = 0;
+    char *line = text, *rest = split_at(text, '\n');
+    char magic[8];
+    int used = 0;
 
-    if (rest == 0 || sscanf(line, "%7s %lu %lu%n", magic, &st->uidvalidity,
-			    &st->next_uid, &used) != 3 || line[used] != 0
-	|| strcmp(magic, STORE_INDEX_MAGIC) != 0 || st->uidvalidity == 0
-	|| st->next_uid == 0)
+    if (rest == 0 ||
+	sscanf(line, "%7s %lu %lu%n", magic, &st->uidvalidity, &st->next_uid, &used) != 3 ||
+	line[used] != 0 || strcmp(magic, STORE_INDEX_MAGIC) != 0 || st->uidvalidity == 0 ||
+	st->next_uid == 0)
 	return -1;
     while (*rest) {
-	char   *next = split_at(rest, '\n');
+	char *next = split_at(rest, '\n');
 	unsigned long prev = st->count ? st->msgs[st->count - 1].uid : 0;
 
 	if (next == 0 || st->count >= STORE_MAX_MESSAGES)
-	    return -1;			/* truncated or absurd */
+	    return -1; /* truncated or absurd */
 	st->msgs = mr_reallocarray(st->msgs, st->count + 1, sizeof(*st->msgs));
 	if (parse_entry(rest, prev, st->next_uid, &st->msgs[st->count]) < 0)
 	    return -1;
@@ -291,13 +290,13 @@ static int parse_index(store_t *st, char *text)
 /* read_index - load the index into st; 1 loaded, 0 missing, -1 corrupt */
 static int read_index(store_t *st)
 {
-    char   *path = store_path(st, STORE_INDEX_NAME, NULL);
+    char *path = store_path(st, STORE_INDEX_NAME, NULL);
     const char *err;
-    int     fd = safe_open(path, O_RDONLY, 0, (uid_t) -1, &err);
-    str_t  *text = str_new(4096);
-    char    buf[65536];
+    int fd = safe_open(path, O_RDONLY, 0, (uid_t)-1, &err);
+    str_t *text = str_new(4096);
+    char buf[65536];
     ssize_t n;
-    int     ret = 1;
+    int ret = 1;
 
     mr_free(path);
     msgs_free(st->msgs, st->count);
@@ -308,12 +307,12 @@ static int read_index(store_t *st)
 	return errno == ENOENT ? 0 : -1;
     }
     while ((n = read(fd, buf, sizeof(buf))) > 0 && ret > 0) {
-	str_append(text, buf, (size_t) n);
-	if (str_len(text) > (size_t) STORE_MAX_MESSAGES * (STORE_MAX_NAME + 80))
+	str_append(text, buf, (size_t)n);
+	if (str_len(text) > (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 80))
 	    ret = -1;
     }
-    if (n < 0 || memchr(str_data(text), 0, str_len(text)) || ret < 0
-	|| parse_index(st, str_data(text)) < 0)
+    if (n < 0 || memchr(str_data(text), 0, str_len(text)) || ret < 0 ||
+	parse_index(st, str_data(text)) < 0)
 	ret = -1;
     close(fd);
     str_free(&text);
@@ -324,21 +323,21 @@ static int read_index(store_t *st)
  * the directory; 0 ok, -1 error */
 static int write_index(const store_t *st, const char **error_r)
 {
-    char   *tmp = store_path(st, STORE_INDEX_NAME ".tmp", NULL);
-    char   *path = store_path(st, STORE_INDEX_NAME, NULL);
-    str_t  *text = str_new(64 + st->count * 80);
+    char *tmp = store_path(st, STORE_INDEX_NAME ".tmp", NULL);
+    char *path = store_path(st, STORE_INDEX_NAME, NULL);
+    str_t *text = str_new(64 + st->count * 80);
     const char *err;
-    int     fd, ret = -1;
+    int fd, ret = -1;
 
     str_printf(text, "%s %lu %lu\n", STORE_INDEX_MAGIC, st->uidvalidity, st->next_uid);
     for (size_t i = 0; i < st->count; i++) {
 	const store_msg_t *m = &st->msgs[i];
 
 	str_appendf(text, "%lu %s %lld %lld %s\n", m->uid, m->flags[0] ? m->flags : "-",
-		    (long long) m->size, (long long) m->vsize, m->base);
+		    (long long)m->size, (long long)m->vsize, m->base);
     }
-    (void) unlink(tmp);			/* a crashed writer's leftover; we hold the lock */
-    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t) -1, &err)) < 0)
+    (void)unlink(tmp); /* a crashed writer's leftover; we hold the lock */
+    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, &err)) < 0)
 	store_fail(error_r, "create %s: %s", tmp, errno);
     else if (write_all(fd, str_data(text), str_len(text)) < 0 || fsync(fd) < 0)
 	store_fail(error_r, "write %s: %s", tmp, errno);
@@ -349,7 +348,7 @@ static int write_index(const store_t *st, const char **error_r)
     if (fd >= 0)
 	close(fd);
     if (ret < 0)
-	(void) unlink(tmp);
+	(void)unlink(tmp);
     mr_free(tmp);
     mr_free(path);
     str_free(&text);
@@ -359,10 +358,10 @@ static int write_index(const store_t *st, const char **error_r)
 /* file_sizes - fill m->size and m->vsize from the name or the file */
 static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
 {
-    char   *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
+    char *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
     const char *err;
     struct stat sb;
-    int     fd;
+    int fd;
 
     m->size = name_field(m->base, 'S');
     m->vsize = name_field(m->base, 'W');
@@ -371,7 +370,7 @@ static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
 	return;
     }
     if ((fd = safe_open_read(path, &err)) < 0) {
-	m->size = m->vsize = 0;		/* gone meanwhile: dropped at the next sync */
+	m->size = m->vsize = 0; /* gone meanwhile: dropped at the next sync */
     } else {
 	m->size = fstat(fd, &sb) == 0 ? sb.st_size : 0;
 	m->vsize = store_vsize(fd);
@@ -389,8 +388,8 @@ static int merge(store_t *st, cur_list_t *cl)
 {
     store_msg_t *out = mr_calloc(cl->n + 1, sizeof(*out));
     cur_file_t **fresh = mr_calloc(cl->n + 1, sizeof(*fresh));
-    size_t  n = 0, nfresh = 0;
-    int     changed = 0;
+    size_t n = 0, nfresh = 0;
+    int changed = 0;
 
     for (size_t i = 0; i < st->count; i++) {
 	cur_file_t *f = cur_lookup(cl, st->msgs[i].base);
@@ -436,7 +435,7 @@ static int store_lock(store_t *st, const char **error_r)
 /* store_unlock - release the index lock */
 static void store_unlock(store_t *st)
 {
-    (void) flock(st->lock_fd, LOCK_UN);
+    (void)flock(st->lock_fd, LOCK_UN);
 }
 
 /* load_or_rebuild - read the index; start a new one (new UIDVALIDITY,
@@ -444,14 +443,14 @@ static void store_unlock(store_t *st)
 static int load_or_rebuild(store_t *st)
 {
     unsigned long old_validity = st->uidvalidity;
-    int     r = read_index(st);
+    int r = read_index(st);
 
     if (r > 0)
 	return 0;
     msgs_free(st->msgs, st->count);
     st->msgs = NULL;
     st->count = 0;
-    st->uidvalidity = (unsigned long) time(NULL);
+    st->uidvalidity = (unsigned long)time(NULL);
     if (st->uidvalidity <= old_validity)
 	st->uidvalidity = old_validity + 1;
     st->next_uid = 1;
@@ -459,8 +458,8 @@ static int load_or_rebuild(store_t *st)
 	msg_warn("store %s: index %s is corrupt: rebuilt from the Maildir, new UIDVALIDITY %lu",
 		 st->dir, STORE_INDEX_NAME, st->uidvalidity);
     else
-	msg_info("store %s: no index: built from the Maildir, UIDVALIDITY %lu",
-		 st->dir, st->uidvalidity);
+	msg_info("store %s: no index: built from the Maildir, UIDVALIDITY %lu", st->dir,
+		 st->uidvalidity);
     return 1;
 }
 
@@ -468,7 +467,7 @@ static int load_or_rebuild(store_t *st)
 static int sync_locked(store_t *st, const char **error_r)
 {
     cur_list_t cl = {0};
-    int     ret = 0;
+    int ret = 0;
 
     st->rebuilt = load_or_rebuild(st);
     take_new(st);
@@ -483,9 +482,9 @@ static int sync_locked(store_t *st, const char **error_r)
 }
 
 /* store_sync - see store.h */
-int     store_sync(store_t *st, const char **error_r)
+int store_sync(store_t *st, const char **error_r)
 {
-    int     ret;
+    int ret;
 
     if (store_lock(st, error_r) < 0)
 	return -1;
@@ -497,8 +496,8 @@ int     store_sync(store_t *st, const char **error_r)
 /* make_parents - create the missing parent directories of dir (0700) */
 static int make_parents(const char *dir, const char **error_r)
 {
-    char   *path = mr_strdup(dir);
-    int     ret = 0;
+    char *path = mr_strdup(dir);
+    int ret = 0;
 
     for (char *cp = strchr(path + 1, '/'); cp && ret == 0; cp = strchr(cp + 1, '/')) {
 	*cp = 0;
@@ -520,8 +519,8 @@ static int make_dirs(const char *dir, const char **error_r)
     if (stat(dir, &sb) < 0 && make_parents(dir, error_r) < 0)
 	return -1;
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-	char   *path = mr_format("%s%s", dir, subs[i]);
-	int     r = mkdir(path, 0700);
+	char *path = mr_format("%s%s", dir, subs[i]);
+	int r = mkdir(path, 0700);
 
 	mr_free(path);
 	if (r < 0 && errno != EEXIST)
@@ -531,18 +530,18 @@ static int make_dirs(const char *dir, const char **error_r)
 }
 
 /* store_open - see store.h */
-int     store_open(const char *dir, store_t **store_r, const char **error_r)
+int store_open(const char *dir, store_t **store_r, const char **error_r)
 {
     store_t *st;
-    char   *lock;
+    char *lock;
 
     if (make_dirs(dir, error_r) < 0)
 	return -1;
     st = mr_calloc(1, sizeof(*st));
     st->dir = mr_strdup(dir);
     lock = store_path(st, STORE_LOCK_NAME, NULL);
-    st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC,
-			    0600, (uid_t) -1, error_r);
+    st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
+			    (uid_t)-1, error_r);
     mr_free(lock);
     if (st->lock_fd < 0 || store_sync(st, error_r) < 0) {
 	store_close(&st);
@@ -553,15 +552,15 @@ int     store_open(const char *dir, store_t **store_r, const char **error_r)
 }
 
 /* store_find - see store.h */
-long    store_find(const store_t *st, unsigned long uid)
+long store_find(const store_t *st, unsigned long uid)
 {
-    size_t  lo = 0, hi = st->count;
+    size_t lo = 0, hi = st->count;
 
     while (lo < hi) {
-	size_t  mid = lo + (hi - lo) / 2;
+	size_t mid = lo + (hi - lo) / 2;
 
 	if (st->msgs[mid].uid == uid)
-	    return (long) mid;
+	    return (long)mid;
 	if (st->msgs[mid].uid < uid)
 	    lo = mid + 1;
 	else
@@ -574,12 +573,12 @@ long    store_find(const store_t *st, unsigned long uid)
  * since the last sync); mr_alloc'd, or NULL when gone */
 static char *current_name(const store_t *st, const store_msg_t *m)
 {
-    char   *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, m->flags);
+    char *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, m->flags);
     cur_list_t cl = {0};
     const char *err;
     cur_file_t *f;
     struct stat sb;
-    char   *name = NULL;
+    char *name = NULL;
 
     if (lstat(path, &sb) == 0) {
 	mr_free(path);
@@ -593,11 +592,11 @@ static char *current_name(const store_t *st, const store_msg_t *m)
 }
 
 /* store_msg_open - see store.h */
-int     store_msg_open(store_t *st, unsigned long uid, const char **error_r)
+int store_msg_open(store_t *st, unsigned long uid, const char **error_r)
 {
-    long    i = store_find(st, uid);
-    char   *name, *path;
-    int     fd;
+    long i = store_find(st, uid);
+    char *name, *path;
+    int fd;
 
     if (i < 0 || (name = current_name(st, &st->msgs[i])) == 0)
 	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
@@ -609,13 +608,12 @@ int     store_msg_open(store_t *st, unsigned long uid, const char **error_r)
 }
 
 /* store_set_flags - see store.h */
-int     store_set_flags(store_t *st, unsigned long uid, const char *flags,
-			const char **error_r)
+int store_set_flags(store_t *st, unsigned long uid, const char *flags, const char **error_r)
 {
-    long    i = store_find(st, uid);
-    char    norm[8];
-    char   *name, *from, *to;
-    int     ret;
+    long i = store_find(st, uid);
+    char norm[8];
+    char *name, *from, *to;
+    int ret;
 
     if (i < 0)
 	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
@@ -628,8 +626,9 @@ int     store_set_flags(store_t *st, unsigned long uid, const char *flags,
     }
     from = store_path(st, "cur", name);
     to = mr_format("%s/cur/%s:2,%s", st->dir, st->msgs[i].base, norm);
-    ret = strcmp(from, to) != 0 && rename(from, to) < 0 ?
-	store_fail(error_r, "rename %s: %s", from, errno) : sync_locked(st, error_r);
+    ret = strcmp(from, to) != 0 && rename(from, to) < 0
+	      ? store_fail(error_r, "rename %s: %s", from, errno)
+	      : sync_locked(st, error_r);
     store_unlock(st);
     mr_free(name);
     mr_free(from);
@@ -640,8 +639,8 @@ int     store_set_flags(store_t *st, unsigned long uid, const char *flags,
 /* unlink_msg - remove message m's file; 1 removed, 0 already gone, -1 error */
 static int unlink_msg(const store_t *st, const store_msg_t *m)
 {
-    char   *name = current_name(st, m), *path;
-    int     r;
+    char *name = current_name(st, m), *path;
+    int r;
 
     if (name == 0)
 	return 0;
@@ -655,25 +654,24 @@ static int unlink_msg(const store_t *st, const store_msg_t *m)
 }
 
 /* store_expunge - see store.h */
-long    store_expunge(store_t *st, const unsigned long *uids, size_t count,
-		      const char **error_r)
+long store_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r)
 {
-    long    done = 0;
-    int     failed = 0;
+    long done = 0;
+    int failed = 0;
 
     if (store_lock(st, error_r) < 0)
 	return -1;
     for (size_t k = 0; k < count; k++) {
-	long    i = store_find(st, uids[k]);
-	int     r = i < 0 ? 0 : unlink_msg(st, &st->msgs[i]);
+	long i = store_find(st, uids[k]);
+	int r = i < 0 ? 0 : unlink_msg(st, &st->msgs[i]);
 
 	done += r > 0;
 	failed |= r < 0;
     }
     if (done > 0) {
-	char   *cur = store_path(st, "cur", "x");
+	char *cur = store_path(st, "cur", "x");
 
-	(void) fsync_dir(cur);
+	(void)fsync_dir(cur);
 	mr_free(cur);
     }
     if (sync_locked(st, error_r) < 0 || failed)
@@ -688,15 +686,15 @@ static int folder_part_ok(const char *p, size_t len)
     if (len == 0 || len > 100)
 	return 0;
     for (size_t i = 0; i < len; i++)
-	if (p[i] == '.' || (unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+	if (p[i] == '.' || (unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 	    return 0;
     return 1;
 }
 
 /* store_folder_path - see store.h */
-char   *store_folder_path(const char *maildir, const char *name)
+char *store_folder_path(const char *maildir, const char *name)
 {
-    str_t  *path;
+    str_t *path;
 
     if (name[0] == 0 || mr_strcaseeq(name, "INBOX"))
 	return mr_strdup(maildir);
@@ -705,7 +703,7 @@ char   *store_folder_path(const char *maildir, const char *name)
     str_appendc(path, '/');
     for (const char *p = name;;) {
 	const char *slash = strchr(p, '/');
-	size_t  len = slash ? (size_t) (slash - p) : strlen(p);
+	size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
 	if (!folder_part_ok(p, len)) {
 	    str_free(&path);
@@ -721,7 +719,7 @@ char   *store_folder_path(const char *maildir, const char *name)
 }
 
 /* store_close - see store.h */
-void    store_close(store_t **stp)
+void store_close(store_t **stp)
 {
     store_t *st = *stp;
 

@@ -29,69 +29,67 @@
 #define MR_STORE_H
 #include <sys/types.h>
 
-#define STORE_INDEX_NAME	"mailroom.index"
-#define STORE_LOCK_NAME		"mailroom.index.lock"
-#define STORE_MAX_MESSAGES	1000000	/* a bigger index is refused as corrupt */
-#define STORE_MAX_NAME		255	/* a file name longer than this is ignored */
+#define STORE_INDEX_NAME "mailroom.index"
+#define STORE_LOCK_NAME "mailroom.index.lock"
+#define STORE_MAX_MESSAGES 1000000 /* a bigger index is refused as corrupt */
+#define STORE_MAX_NAME 255         /* a file name longer than this is ignored */
 
 typedef struct store_msg {
     unsigned long uid;
-    char   *base;			/* file name without ":2,FLAGS" */
-    char    flags[8];			/* sorted info letters, "" for none */
-    off_t   size;			/* bytes in the file */
-    off_t   vsize;			/* bytes with CRLF line ends */
+    char *base;    /* file name without ":2,FLAGS" */
+    char flags[8]; /* sorted info letters, "" for none */
+    off_t size;    /* bytes in the file */
+    off_t vsize;   /* bytes with CRLF line ends */
 } store_msg_t;
 
 typedef struct store {
-    char   *dir;			/* the mailbox directory */
+    char *dir; /* the mailbox directory */
     unsigned long uidvalidity;
     unsigned long next_uid;
-    store_msg_t *msgs;			/* ascending UIDs */
-    size_t  count;
-    int     lock_fd;			/* -1 when not locked */
-    int     rebuilt;			/* the last sync rebuilt the index */
+    store_msg_t *msgs; /* ascending UIDs */
+    size_t count;
+    int lock_fd; /* -1 when not locked */
+    int rebuilt; /* the last sync rebuilt the index */
 } store_t;
 
 /* store_open - open the mailbox in dir (creating tmp/ new/ cur/ if they
  * are missing) and sync it. Returns 0 and *store_r, or -1 with text in
  * *error_r (static storage). */
-int     store_open(const char *dir, store_t **store_r, const char **error_r);
+int store_open(const char *dir, store_t **store_r, const char **error_r);
 
 /* store_sync - take new mail (new/ -> cur/), forget messages whose file is
  * gone, give new files the next UIDs, and rewrite the index: all under
  * the lock. The message array is replaced. 0 ok, -1 error (*error_r). */
-int     store_sync(store_t *st, const char **error_r);
+int store_sync(store_t *st, const char **error_r);
 
 /* store_find - index in st->msgs of uid, or -1 */
-long    store_find(const store_t *st, unsigned long uid);
+long store_find(const store_t *st, unsigned long uid);
 
 /* store_msg_open - open message uid for reading (following a rename by
  * another session). Returns a descriptor, or -1 with *error_r; errno
  * ENOENT when the message is gone. */
-int     store_msg_open(store_t *st, unsigned long uid, const char **error_r);
+int store_msg_open(store_t *st, unsigned long uid, const char **error_r);
 
 /* store_set_flags - set message uid's flags (Maildir letters, any order)
  * by renaming its file in cur/. 0 ok, -1 error (*error_r). */
-int     store_set_flags(store_t *st, unsigned long uid, const char *flags,
-			const char **error_r);
+int store_set_flags(store_t *st, unsigned long uid, const char *flags, const char **error_r);
 
 /* store_expunge - delete the messages with the count UIDs in uids (a UID
  * already gone is not an error) and drop them from the index. Returns the
  * number deleted, or -1 with *error_r. */
-long    store_expunge(store_t *st, const unsigned long *uids, size_t count,
-		      const char **error_r);
+long store_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r);
 
 /* store_folder_path - the directory of Maildir++ folder name ("INBOX" or
  * "" is the Maildir itself; "Work/Sub" is ".Work.Sub"). Returns a
  * mr_alloc'd path, or NULL when the name is not acceptable (empty parts,
  * '.', '/' inside a part, leading dot). */
-char   *store_folder_path(const char *maildir, const char *name);
+char *store_folder_path(const char *maildir, const char *name);
 
 /* store_vsize - size of fd's content with every bare LF counted as CRLF;
  * -1 on a read error */
-off_t   store_vsize(int fd);
+off_t store_vsize(int fd);
 
 /* store_close - release *stp (and its lock) and set it to NULL */
-void    store_close(store_t **stp);
+void store_close(store_t **stp);
 
 #endif

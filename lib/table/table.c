@@ -20,15 +20,9 @@ static const struct {
     const char *type;
     table_open_fn open;
 } table_types[] = {
-    {"cdb", table_cdb_open},
-    {"hash", table_hash_open},
-    {"btree", table_btree_open},
-    {"texthash", table_texthash_open},
-    {"inline", table_inline_open},
-    {"regexp", table_regexp_open},
-    {"pcre", table_pcre_open},
-    {"proxy", table_proxy_open},
-    {"unix", table_unix_open},
+    {"cdb", table_cdb_open},           {"hash", table_hash_open},     {"btree", table_btree_open},
+    {"texthash", table_texthash_open}, {"inline", table_inline_open}, {"regexp", table_regexp_open},
+    {"pcre", table_pcre_open},         {"proxy", table_proxy_open},   {"unix", table_unix_open},
 };
 
 /* table_alloc - zeroed table of the given size with its spec */
@@ -43,7 +37,7 @@ table_t *table_alloc(size_t size, const char *spec)
 }
 
 /* table_watch - note the file identity for table_changed */
-void    table_watch(table_t *t, const char *path, int fd)
+void table_watch(table_t *t, const char *path, int fd)
 {
     struct stat st;
 
@@ -56,7 +50,7 @@ void    table_watch(table_t *t, const char *path, int fd)
     t->file_mtime = st.st_mtim;
 }
 
-int     table_changed(const table_t *t)
+int table_changed(const table_t *t)
 {
     struct stat st;
 
@@ -64,9 +58,8 @@ int     table_changed(const table_t *t)
 	return 0;
     if (stat(t->file, &st) < 0)
 	return 1;
-    return st.st_dev != t->file_dev || st.st_ino != t->file_ino
-	|| st.st_mtim.tv_sec != t->file_mtime.tv_sec
-	|| st.st_mtim.tv_nsec != t->file_mtime.tv_nsec;
+    return st.st_dev != t->file_dev || st.st_ino != t->file_ino ||
+	   st.st_mtim.tv_sec != t->file_mtime.tv_sec || st.st_mtim.tv_nsec != t->file_mtime.tv_nsec;
 }
 
 /* table_error - set the error text */
@@ -111,7 +104,7 @@ static inline uint64_t table_fold_word(uint64_t w)
 static int table_has_upper(const char *key, size_t len)
 {
     uint64_t w, upper = 0;
-    size_t  i;
+    size_t i;
 
     if (len < 8) {
 	for (i = 0; i < len; i++)
@@ -130,18 +123,18 @@ static int table_has_upper(const char *key, size_t len)
     return upper != 0;
 }
 
-int     table_key_form(const char *stored, size_t len)
+int table_key_form(const char *stored, size_t len)
 {
     if (stored == NULL || len == 0)
 	return TABLE_KEY_EITHER;
     return stored[len - 1] == 0 ? TABLE_KEY_NUL : TABLE_KEY_PLAIN;
 }
 
-int     table_probe_forms(table_t *t, int *forms, table_probe_fn probe, const char *key,
-			  size_t len, str_t *value, const char **error_r)
+int table_probe_forms(table_t *t, int *forms, table_probe_fn probe, const char *key, size_t len,
+		      str_t *value, const char **error_r)
 {
     static const int order[] = {TABLE_KEY_PLAIN, TABLE_KEY_NUL};
-    int     r;
+    int r;
 
     for (int i = 0; i < 2; i++) {
 	if ((*forms & order[i]) == 0)
@@ -158,11 +151,11 @@ int     table_probe_forms(table_t *t, int *forms, table_probe_fn probe, const ch
 /* table_fold_key - lower-case copy; a tail shorter than a word is done
  * as the last whole word of the key, overlapping what was already
  * copied (folding twice changes nothing) */
-void    table_fold_key(str_t *buf, const char *key, size_t len)
+void table_fold_key(str_t *buf, const char *key, size_t len)
 {
-    char   *out;
+    char *out;
     uint64_t w;
-    size_t  i;
+    size_t i;
 
     buf->len = 0;
     if (len >= buf->cap)
@@ -170,9 +163,9 @@ void    table_fold_key(str_t *buf, const char *key, size_t len)
     out = buf->data;
     if (len < 8) {
 	for (i = 0; i < len; i++) {
-	    unsigned char c = (unsigned char) key[i];
+	    unsigned char c = (unsigned char)key[i];
 
-	    out[i] = (char) (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	    out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 	}
     } else {
 	for (i = 0; i + 8 <= len; i += 8) {
@@ -205,15 +198,15 @@ table_t *table_open(const char *spec, const char **error_r)
 	return NULL;
     }
     for (size_t i = 0; i < sizeof(table_types) / sizeof(table_types[0]); i++) {
-	if (strlen(table_types[i].type) == (size_t) (colon - spec)
-	    && strncmp(spec, table_types[i].type, colon - spec) == 0) {
+	if (strlen(table_types[i].type) == (size_t)(colon - spec) &&
+	    strncmp(spec, table_types[i].type, colon - spec) == 0) {
 	    if ((t = table_types[i].open(spec, colon + 1, err)) == NULL)
 		*error_r = str_data(err);
 	    return t;
 	}
     }
-    str_printf(err, "table \"%s\": unsupported table type \"%.*s\"", spec,
-	       (int) (colon - spec), spec);
+    str_printf(err, "table \"%s\": unsupported table type \"%.*s\"", spec, (int)(colon - spec),
+	       spec);
     *error_r = str_data(err);
     return NULL;
 }
@@ -227,10 +220,10 @@ table_t *table_open(const char *spec, const char **error_r)
  * (table_changed is separate; only the caller knows how often it is
  * worth asking).
  */
-int     table_lookup(table_t *t, const char *key, str_t *value, const char **error_r)
+int table_lookup(table_t *t, const char *key, str_t *value, const char **error_r)
 {
-    size_t  len = strlen(key);
-    int     ret;
+    size_t len = strlen(key);
+    int ret;
 
     str_reset(value);
     if (!t->no_fold && table_has_upper(key, len)) {
@@ -242,7 +235,7 @@ int     table_lookup(table_t *t, const char *key, str_t *value, const char **err
     return ret;
 }
 
-void    table_close(table_t **tp)
+void table_close(table_t **tp)
 {
     table_t *t = *tp;
 
@@ -267,7 +260,7 @@ const char *table_split_specs(const char **cp)
 {
     static str_t *buf;
     const char *s = *cp;
-    int     depth = 0;
+    int depth = 0;
 
     if (buf == NULL)
 	buf = str_new(100);
@@ -291,7 +284,7 @@ const char *table_split_specs(const char **cp)
 
 struct table_list {
     table_t **tables;
-    size_t  count;
+    size_t count;
 };
 
 table_list_t *table_list_open(const char *specs, const char **error_r)
@@ -312,10 +305,9 @@ table_list_t *table_list_open(const char *specs, const char **error_r)
     return l;
 }
 
-int     table_list_lookup(table_list_t *l, const char *key, str_t *value,
-			  const char **error_r)
+int table_list_lookup(table_list_t *l, const char *key, str_t *value, const char **error_r)
 {
-    int     ret;
+    int ret;
 
     for (size_t i = 0; i < l->count; i++)
 	if ((ret = table_lookup(l->tables[i], key, value, error_r)) != 0)
@@ -335,14 +327,14 @@ static int table_list_try(table_list_t *l, str_t *key, str_t *value, const char 
  * part (so "+foo" and "-owner" style names stay whole). An address
  * without '@' is a bare local part and is looked up as such.
  */
-int     table_list_lookup_addr(table_list_t *l, const char *addr, const char *delim,
-			       int local_too, str_t *value, const char **error_r)
+int table_list_lookup_addr(table_list_t *l, const char *addr, const char *delim, int local_too,
+			   str_t *value, const char **error_r)
 {
     const char *at = strrchr(addr, '@');
-    size_t  local_len = at ? (size_t) (at - addr) : strlen(addr);
-    size_t  user_len = local_len;
-    str_t  *key = str_new(100);
-    int     ret;
+    size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+    size_t user_len = local_len;
+    str_t *key = str_new(100);
+    int ret;
 
     for (size_t i = 1; delim && *delim && i < local_len; i++) {
 	if (strchr(delim, addr[i]) != NULL) {
@@ -350,20 +342,21 @@ int     table_list_lookup_addr(table_list_t *l, const char *addr, const char *de
 	    break;
 	}
     }
-#define TRY(...) do { \
-	str_printf(key, __VA_ARGS__); \
-	if ((ret = table_list_try(l, key, value, error_r)) != 0) \
-	    goto done; \
+#define TRY(...)                                                                                   \
+    do {                                                                                           \
+	str_printf(key, __VA_ARGS__);                                                              \
+	if ((ret = table_list_try(l, key, value, error_r)) != 0)                                   \
+	    goto done;                                                                             \
     } while (0)
     if (at) {
 	TRY("%s", addr);
 	if (user_len < local_len)
-	    TRY("%.*s%s", (int) user_len, addr, at);
+	    TRY("%.*s%s", (int)user_len, addr, at);
     }
     if (at == NULL || local_too) {
-	TRY("%.*s", (int) local_len, addr);
+	TRY("%.*s", (int)local_len, addr);
 	if (user_len < local_len)
-	    TRY("%.*s", (int) user_len, addr);
+	    TRY("%.*s", (int)user_len, addr);
     }
     if (at && at[1])
 	TRY("%s", at);
@@ -374,7 +367,7 @@ done:
     return ret;
 }
 
-int     table_list_changed(const table_list_t *l)
+int table_list_changed(const table_list_t *l)
 {
     for (size_t i = 0; l != NULL && i < l->count; i++)
 	if (table_changed(l->tables[i]))
@@ -382,12 +375,12 @@ int     table_list_changed(const table_list_t *l)
     return 0;
 }
 
-int     table_list_empty(const table_list_t *l)
+int table_list_empty(const table_list_t *l)
 {
     return l == NULL || l->count == 0;
 }
 
-void    table_list_close(table_list_t **lp)
+void table_list_close(table_list_t **lp)
 {
     table_list_t *l = *lp;
 

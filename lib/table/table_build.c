@@ -21,12 +21,12 @@
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 
-int     table_build_tmp(const char *final, str_t *tmp, int want_fd, str_t *err)
+int table_build_tmp(const char *final, str_t *tmp, int want_fd, str_t *err)
 {
     const char *why;
-    int     fd;
+    int fd;
 
-    str_printf(tmp, "%s.tmp.%ld", final, (long) getpid());
+    str_printf(tmp, "%s.tmp.%ld", final, (long)getpid());
     if (unlink(str_data(tmp)) < 0 && errno != ENOENT) {
 	str_printf(err, "remove stale %s: %s", str_data(tmp), strerror(errno));
 	return -1;
@@ -49,18 +49,17 @@ static int table_build_perms(int fd, const char *source, str_t *err)
 	str_printf(err, "stat %s: %s", source, strerror(errno));
 	return -1;
     }
-    if (fchmod(fd, st.st_mode & 0666) < 0
-	|| (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)) {
+    if (fchmod(fd, st.st_mode & 0666) < 0 ||
+	(geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)) {
 	str_printf(err, "set permissions: %s", strerror(errno));
 	return -1;
     }
     return 0;
 }
 
-int     table_build_commit(const char *tmp, const char *final, const char *source,
-			   str_t *err)
+int table_build_commit(const char *tmp, const char *final, const char *source, str_t *err)
 {
-    int     fd;
+    int fd;
 
     if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
 	str_printf(err, "open %s: %s", tmp, strerror(errno));
@@ -81,19 +80,19 @@ int     table_build_commit(const char *tmp, const char *final, const char *sourc
 	msg_warn("fsync of the folder of %s: %m", final);
     return 0;
 fail:
-    (void) unlink(tmp);
+    (void)unlink(tmp);
     return -1;
 }
 
-long    table_build(const char *spec, int flags, const char **error_r)
+long table_build(const char *spec, int flags, const char **error_r)
 {
     static str_t *err;
     const char *colon = strchr(spec, ':');
     const char *path = colon ? colon + 1 : "";
     htable_t *h;
-    long    ret = -1;
-    int     src_flags = (flags & TABLE_BUILD_ALIAS) ? TABLE_SRC_ALIAS : 0;
-    int     type;
+    long ret = -1;
+    int src_flags = (flags & TABLE_BUILD_ALIAS) ? TABLE_SRC_ALIAS : 0;
+    int type;
 
     if (err == NULL)
 	err = str_new(100);
@@ -110,11 +109,11 @@ long    table_build(const char *spec, int flags, const char **error_r)
 	str_printf(err, "\"%s\": cannot build this type (cdb:, hash: and btree: can be built)",
 		   spec);
     } else if ((h = table_text_load(path, src_flags, err)) != NULL) {
-	int     r = (type == 1) ? table_cdb_build(path, h, flags, err)
-	    : table_db_build(path, type == 3, h, flags, err);
+	int r = (type == 1) ? table_cdb_build(path, h, flags, err)
+			    : table_db_build(path, type == 3, h, flags, err);
 
 	if (r == 0)
-	    ret = (long) htable_count(h);
+	    ret = (long)htable_count(h);
 	htable_free(&h);
     }
     if (ret < 0)

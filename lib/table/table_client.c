@@ -25,8 +25,8 @@
 #include "util/sock.h"
 
 typedef struct table_conn {
-    char   *path;
-    int     timeout_ms;			/* table_ipc_timeout */
+    char *path;
+    int timeout_ms; /* table_ipc_timeout */
     stream_t *stream;
     attr_list_t *reply;
     struct table_conn *next;
@@ -36,8 +36,8 @@ static table_conn_t *table_conns;
 
 typedef struct table_remote {
     table_t t;
-    char   *socket;			/* server socket path */
-    char   *name;			/* table name sent to the server */
+    char *socket; /* server socket path */
+    char *name;   /* table name sent to the server */
 } table_remote_t;
 
 /* table_conn_get - the connection record for a socket path */
@@ -59,9 +59,9 @@ static table_conn_t *table_conn_get(const char *path)
 /* table_conn_open - connect and check the handshake; -1 with err */
 static int table_conn_open(table_conn_t *c, str_t *err)
 {
-    int     timeout = (int) config_time("table_ipc_timeout");
+    int timeout = (int)config_time("table_ipc_timeout");
     const char *why;
-    int     fd;
+    int fd;
 
     /* A server that went away must be a lookup error, not a dead client. */
     signal(SIGPIPE, SIG_IGN);
@@ -94,10 +94,10 @@ static int table_conn_open(table_conn_t *c, str_t *err)
 static int table_conn_ask(table_conn_t *c, const char *table, const char *key)
 {
     if (attr_send(c->stream, MAIL_ATTR_REQUEST, MAIL_REQ_LOOKUP, MAIL_ATTR_TABLE, table,
-		  MAIL_ATTR_KEY, key, (char *) NULL) < 0
-	|| (stream_spin_readable(c->stream, TABLE_SPIN_US) != 1
-	    && stream_wait_readable(c->stream, c->timeout_ms) != 1)
-	|| attr_read(c->stream, c->reply) != 1) {
+		  MAIL_ATTR_KEY, key, (char *)NULL) < 0 ||
+	(stream_spin_readable(c->stream, TABLE_SPIN_US) != 1 &&
+	 stream_wait_readable(c->stream, c->timeout_ms) != 1) ||
+	attr_read(c->stream, c->reply) != 1) {
 	stream_close(&c->stream);
 	return -1;
     }
@@ -107,7 +107,7 @@ static int table_conn_ask(table_conn_t *c, const char *table, const char *key)
 /* table_conn_reply - turn a reply into a lookup result */
 static int table_conn_reply(table_conn_t *c, str_t *value, str_t *err)
 {
-    long    status = attr_get_long(c->reply, MAIL_ATTR_STATUS, -1);
+    long status = attr_get_long(c->reply, MAIL_ATTR_STATUS, -1);
     const char *v = attr_get(c->reply, MAIL_ATTR_VALUE);
     const char *reason = attr_get(c->reply, MAIL_ATTR_REASON);
 
@@ -124,11 +124,11 @@ static int table_conn_reply(table_conn_t *c, str_t *value, str_t *err)
     return -1;
 }
 
-int     table_client_lookup(const char *path, const char *table, const char *key,
-			    str_t *value, str_t *err)
+int table_client_lookup(const char *path, const char *table, const char *key, str_t *value,
+			str_t *err)
 {
     table_conn_t *c = table_conn_get(path);
-    int     reused = (c->stream != NULL);
+    int reused = (c->stream != NULL);
 
     if (c->stream == NULL && table_conn_open(c, err) < 0)
 	return -1;
@@ -146,8 +146,8 @@ int     table_client_lookup(const char *path, const char *table, const char *key
 static int table_remote_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			       const char **error_r)
 {
-    table_remote_t *r = (table_remote_t *) t;
-    int     ret;
+    table_remote_t *r = (table_remote_t *)t;
+    int ret;
 
     str_reset(t->error);
     if (memchr(key, '\n', len) || memchr(key, '\r', len)) {
@@ -155,7 +155,7 @@ static int table_remote_lookup(table_t *t, const char *key, size_t len, str_t *v
 	return -1;
     }
     if ((ret = table_client_lookup(r->socket, r->name, key, value, t->error)) < 0) {
-	str_t  *msg = str_new(100);
+	str_t *msg = str_new(100);
 
 	str_printf(msg, "%s: %s", t->spec, str_data(t->error));
 	str_setn(t->error, str_data(msg), str_len(msg));
@@ -168,7 +168,7 @@ static int table_remote_lookup(table_t *t, const char *key, size_t len, str_t *v
 /* table_remote_close - free the names (the connection stays shared) */
 static void table_remote_close(table_t *t)
 {
-    table_remote_t *r = (table_remote_t *) t;
+    table_remote_t *r = (table_remote_t *)t;
 
     mr_free(r->socket);
     mr_free(r->name);
@@ -177,7 +177,7 @@ static void table_remote_close(table_t *t)
 /* table_remote_new - a table that asks socket about name */
 static table_t *table_remote_new(const char *spec, const char *socket, const char *name)
 {
-    table_remote_t *r = (table_remote_t *) table_alloc(sizeof(*r), spec);
+    table_remote_t *r = (table_remote_t *)table_alloc(sizeof(*r), spec);
 
     r->t.no_fold = 1;
     r->t.lookup = table_remote_lookup;

@@ -21,23 +21,22 @@
 
 typedef struct table_db {
     table_t t;
-    DB     *db;
-    int     forms;			/* TABLE_KEY_* still in play */
-    char   *path;
+    DB *db;
+    int forms; /* TABLE_KEY_* still in play */
+    char *path;
 } table_db_t;
 
 /* table_db_get - one probe; 1, 0, -1 */
-static int table_db_get(table_t *t, const char *key, size_t len, str_t *value,
-			const char **error_r)
+static int table_db_get(table_t *t, const char *key, size_t len, str_t *value, const char **error_r)
 {
-    table_db_t *d = (table_db_t *) t;
-    DBT     k, v;
-    int     r;
+    table_db_t *d = (table_db_t *)t;
+    DBT k, v;
+    int r;
 
     memset(&k, 0, sizeof(k));
     memset(&v, 0, sizeof(v));
-    k.data = (void *) key;
-    k.size = (u_int32_t) len;
+    k.data = (void *)key;
+    k.size = (u_int32_t)len;
     if ((r = d->db->get(d->db, NULL, &k, &v, 0)) == DB_NOTFOUND)
 	return 0;
     if (r != 0) {
@@ -52,7 +51,7 @@ static int table_db_get(table_t *t, const char *key, size_t len, str_t *value,
 static int table_db_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			   const char **error_r)
 {
-    table_db_t *d = (table_db_t *) t;
+    table_db_t *d = (table_db_t *)t;
 
     return table_probe_forms(t, &d->forms, table_db_get, key, len, value, error_r);
 }
@@ -60,9 +59,9 @@ static int table_db_lookup(table_t *t, const char *key, size_t len, str_t *value
 /* table_db_habit - the key form of the first record */
 static int table_db_habit(DB *db)
 {
-    DBC    *cur;
-    DBT     k, v;
-    int     forms = TABLE_KEY_EITHER;
+    DBC *cur;
+    DBT k, v;
+    int forms = TABLE_KEY_EITHER;
 
     memset(&k, 0, sizeof(k));
     memset(&v, 0, sizeof(v));
@@ -77,14 +76,14 @@ static int table_db_habit(DB *db)
 /* table_db_close - close the database */
 static void table_db_close(table_t *t)
 {
-    table_db_t *d = (table_db_t *) t;
+    table_db_t *d = (table_db_t *)t;
 
     if (d->db)
 	d->db->close(d->db, 0);
     mr_free(d->path);
 }
 
-static char table_db_last_error[256];	/* Berkeley DB's own words */
+static char table_db_last_error[256]; /* Berkeley DB's own words */
 
 /* table_db_errcall - keep Berkeley DB's last message instead of printing it */
 static void table_db_errcall(const DB_ENV *env, const char *prefix, const char *text)
@@ -102,15 +101,15 @@ static u_int32_t table_db_cache(long long size, const char *param)
 	want = max;
     if (want > 1024LL * 1024 * 1024)
 	want = 1024LL * 1024 * 1024;
-    return (u_int32_t) want;
+    return (u_int32_t)want;
 }
 
 /* table_db_open - open name.db read-only as type */
 static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, str_t *err)
 {
-    table_db_t *d = (table_db_t *) table_alloc(sizeof(*d), spec);
+    table_db_t *d = (table_db_t *)table_alloc(sizeof(*d), spec);
     struct stat st;
-    int     r, fd;
+    int r, fd;
 
     d->path = mr_format("%s.db", name);
     d->forms = TABLE_KEY_EITHER;
@@ -128,11 +127,12 @@ static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, s
     }
     d->db->set_errcall(d->db, table_db_errcall);
     table_db_last_error[0] = 0;
-    if ((r = d->db->set_cachesize(d->db, 0, table_db_cache(st.st_size,
-			     "berkeley_db_read_buffer_size"), 1)) != 0
-	|| (r = d->db->open(d->db, NULL, d->path, NULL, type, DB_RDONLY, 0)) != 0) {
+    if ((r = d->db->set_cachesize(
+	     d->db, 0, table_db_cache(st.st_size, "berkeley_db_read_buffer_size"), 1)) != 0 ||
+	(r = d->db->open(d->db, NULL, d->path, NULL, type, DB_RDONLY, 0)) != 0) {
 	str_printf(err, "open %s: %s", d->path,
-		   r == EINVAL ? "not a Berkeley DB file of this type, or corrupt" : db_strerror(r));
+		   r == EINVAL ? "not a Berkeley DB file of this type, or corrupt"
+			       : db_strerror(r));
 	if (table_db_last_error[0])
 	    str_appendf(err, " (%s)", table_db_last_error);
 	goto fail;
@@ -140,7 +140,7 @@ static table_t *table_db_open(const char *spec, const char *name, DBTYPE type, s
     d->forms = table_db_habit(d->db);
     return &d->t;
 fail:
-    table_close((table_t **) &d);
+    table_close((table_t **)&d);
     return NULL;
 }
 
@@ -157,21 +157,21 @@ table_t *table_btree_open(const char *spec, const char *name, str_t *err)
 /* table_db_write - put every entry into an open database */
 static int table_db_write(DB *db, htable_t *h, int flags)
 {
-    int     nul = (flags & TABLE_BUILD_NUL) ? 1 : 0;
-    DBT     k, v;
-    int     r;
+    int nul = (flags & TABLE_BUILD_NUL) ? 1 : 0;
+    DBT k, v;
+    int r;
 
     for (size_t i = 0; i < htable_count(h); i++) {
 	const char *kp, *vp;
-	size_t  klen, vlen;
+	size_t klen, vlen;
 
 	htable_item(h, i, &kp, &klen, &vp, &vlen);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	k.data = (void *) kp;
-	k.size = (u_int32_t) (klen + nul);
-	v.data = (void *) vp;
-	v.size = (u_int32_t) (vlen + nul);
+	k.data = (void *)kp;
+	k.size = (u_int32_t)(klen + nul);
+	v.data = (void *)vp;
+	v.size = (u_int32_t)(vlen + nul);
 	if ((r = db->put(db, NULL, &k, &v, 0)) != 0)
 	    return r;
     }
@@ -191,15 +191,14 @@ static int table_db_write(DB *db, htable_t *h, int flags)
  * page from 2 KB up that holds 32 average entries, and a fill factor
  * (counted in keys plus values, hence twice the entries) for 40% of it.
  */
-static void table_db_shape(htable_t *h, int nul, u_int32_t *pagesize_r,
-			   u_int32_t *ffactor_r)
+static void table_db_shape(htable_t *h, int nul, u_int32_t *pagesize_r, u_int32_t *ffactor_r)
 {
-    size_t  n = htable_count(h), bytes = 0, per_entry, fit;
+    size_t n = htable_count(h), bytes = 0, per_entry, fit;
     u_int32_t pagesize = 2048;
 
     for (size_t i = 0; i < n; i++) {
 	const char *k, *v;
-	size_t  klen, vlen;
+	size_t klen, vlen;
 
 	htable_item(h, i, &k, &klen, &v, &vlen);
 	bytes += klen + vlen;
@@ -210,30 +209,29 @@ static void table_db_shape(htable_t *h, int nul, u_int32_t *pagesize_r,
 	pagesize *= 2;
     fit = (pagesize - 26) / per_entry;
     *pagesize_r = pagesize;
-    *ffactor_r = (u_int32_t) (fit * 4 / 5 > 2 ? fit * 4 / 5 : 2);
+    *ffactor_r = (u_int32_t)(fit * 4 / 5 > 2 ? fit * 4 / 5 : 2);
 }
 
-int     table_db_build(const char *name, int btree, htable_t *h, int flags, str_t *err)
+int table_db_build(const char *name, int btree, htable_t *h, int flags, str_t *err)
 {
-    char   *final = mr_format("%s.db", name);
-    str_t  *tmp = str_new(100);
-    DB     *db = NULL;
+    char *final = mr_format("%s.db", name);
+    str_t *tmp = str_new(100);
+    DB *db = NULL;
     u_int32_t pagesize, ffactor;
-    int     r, ret = -1;
+    int r, ret = -1;
 
     table_db_shape(h, (flags & TABLE_BUILD_NUL) ? 1 : 0, &pagesize, &ffactor);
     if (table_build_tmp(final, tmp, 0, err) < 0)
 	goto done;
-    if ((r = db_create(&db, NULL, 0)) != 0
-	|| (db->set_errcall(db, table_db_errcall), 0)
-	|| (r = db->set_cachesize(db, 0, table_db_cache(64LL << 30,
-					"berkeley_db_create_buffer_size"), 1)) != 0
-	|| (!btree && (r = db->set_pagesize(db, pagesize)) != 0)
-	|| (!btree && (r = db->set_h_ffactor(db, ffactor)) != 0)
-	|| (!btree && (r = db->set_h_nelem(db, (u_int32_t) htable_count(h) + 1)) != 0)
-	|| (r = db->open(db, NULL, str_data(tmp), NULL, btree ? DB_BTREE : DB_HASH,
-			 DB_CREATE | DB_EXCL, 0600)) != 0
-	|| (r = table_db_write(db, h, flags)) != 0) {
+    if ((r = db_create(&db, NULL, 0)) != 0 || (db->set_errcall(db, table_db_errcall), 0) ||
+	(r = db->set_cachesize(db, 0, table_db_cache(64LL << 30, "berkeley_db_create_buffer_size"),
+			       1)) != 0 ||
+	(!btree && (r = db->set_pagesize(db, pagesize)) != 0) ||
+	(!btree && (r = db->set_h_ffactor(db, ffactor)) != 0) ||
+	(!btree && (r = db->set_h_nelem(db, (u_int32_t)htable_count(h) + 1)) != 0) ||
+	(r = db->open(db, NULL, str_data(tmp), NULL, btree ? DB_BTREE : DB_HASH,
+		      DB_CREATE | DB_EXCL, 0600)) != 0 ||
+	(r = table_db_write(db, h, flags)) != 0) {
 	str_printf(err, "write %s: %s", str_data(tmp), db_strerror(r));
 	goto fail;
     }
@@ -248,7 +246,7 @@ int     table_db_build(const char *name, int btree, htable_t *h, int flags, str_
 fail:
     if (db)
 	db->close(db, DB_NOSYNC);
-    (void) unlink(str_data(tmp));
+    (void)unlink(str_data(tmp));
 done:
     str_free(&tmp);
     mr_free(final);

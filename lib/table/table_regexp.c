@@ -23,27 +23,27 @@
 
 typedef struct regexp_rule {
     pcre2_code *code;
-    char   *result;
-    int     negate;
-    int     lineno;
+    char *result;
+    int negate;
+    int lineno;
 } regexp_rule_t;
 
 typedef struct table_regexp {
     table_t t;
     regexp_rule_t *rules;
-    size_t  count;
+    size_t count;
     pcre2_match_data *md;
-    char   *path;
+    char *path;
 } table_regexp_t;
 
 /* regexp_subst - expand $n in a result; -1 when a reference is bad */
-static int regexp_subst(const char *result, const char *subject, pcre2_match_data *md,
-			int groups, str_t *out)
+static int regexp_subst(const char *result, const char *subject, pcre2_match_data *md, int groups,
+			str_t *out)
 {
     PCRE2_SIZE *ov = md ? pcre2_get_ovector_pointer(md) : NULL;
 
     for (const char *cp = result; *cp; cp++) {
-	int     n, brace;
+	int n, brace;
 
 	if (*cp != '$') {
 	    str_appendc(out, *cp);
@@ -55,11 +55,11 @@ static int regexp_subst(const char *result, const char *subject, pcre2_match_dat
 	    continue;
 	}
 	brace = (cp[1] == '{');
-	if (!isdigit((unsigned char) cp[1 + brace]))
+	if (!isdigit((unsigned char)cp[1 + brace]))
 	    return -1;
 	n = cp[1 + brace] - '0';
 	cp += 1 + brace;
-	while (brace && isdigit((unsigned char) cp[1]) && n < 100)
+	while (brace && isdigit((unsigned char)cp[1]) && n < 100)
 	    n = n * 10 + (*++cp - '0');
 	if (brace && *++cp != '}')
 	    return -1;
@@ -75,11 +75,11 @@ static int regexp_subst(const char *result, const char *subject, pcre2_match_dat
 static int table_regexp_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			       const char **error_r)
 {
-    table_regexp_t *x = (table_regexp_t *) t;
+    table_regexp_t *x = (table_regexp_t *)t;
 
     for (size_t i = 0; i < x->count; i++) {
 	regexp_rule_t *r = x->rules + i;
-	int     rc = pcre2_match(r->code, (PCRE2_SPTR) key, len, 0, 0, x->md, NULL);
+	int rc = pcre2_match(r->code, (PCRE2_SPTR)key, len, 0, 0, x->md, NULL);
 
 	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
 	    *error_r = table_error(t, "%s:%d: matching error %d", x->path, r->lineno, rc);
@@ -99,7 +99,7 @@ static int table_regexp_lookup(table_t *t, const char *key, size_t len, str_t *v
 /* table_regexp_close - free the rules */
 static void table_regexp_close(table_t *t)
 {
-    table_regexp_t *x = (table_regexp_t *) t;
+    table_regexp_t *x = (table_regexp_t *)t;
 
     for (size_t i = 0; i < x->count; i++) {
 	pcre2_code_free(x->rules[i].code);
@@ -117,12 +117,29 @@ static int regexp_flags(const char *cp, size_t len, int pcre, uint32_t *opts)
     *opts = PCRE2_CASELESS;
     for (size_t i = 0; i < len; i++) {
 	switch (cp[i]) {
-	case 'i': *opts ^= PCRE2_CASELESS; break;
-	case 'x': *opts ^= PCRE2_EXTENDED; break;
-	case 'm': if (!pcre) return -1; *opts ^= PCRE2_MULTILINE; break;
-	case 's': if (!pcre) return -1; *opts ^= PCRE2_DOTALL; break;
-	case 'U': if (!pcre) return -1; *opts ^= PCRE2_UNGREEDY; break;
-	default: return -1;
+	case 'i':
+	    *opts ^= PCRE2_CASELESS;
+	    break;
+	case 'x':
+	    *opts ^= PCRE2_EXTENDED;
+	    break;
+	case 'm':
+	    if (!pcre)
+		return -1;
+	    *opts ^= PCRE2_MULTILINE;
+	    break;
+	case 's':
+	    if (!pcre)
+		return -1;
+	    *opts ^= PCRE2_DOTALL;
+	    break;
+	case 'U':
+	    if (!pcre)
+		return -1;
+	    *opts ^= PCRE2_UNGREEDY;
+	    break;
+	default:
+	    return -1;
 	}
     }
     return 0;
@@ -132,15 +149,15 @@ static int regexp_flags(const char *cp, size_t len, int pcre, uint32_t *opts)
 static int regexp_parse(table_regexp_t *x, char *line, int lineno, int pcre, str_t *err)
 {
     regexp_rule_t r = {.lineno = lineno};
-    char   *cp = line, *end, *flags;
+    char *cp = line, *end, *flags;
     uint32_t opts;
-    int     ecode;
+    int ecode;
     PCRE2_SIZE eoff;
     uint32_t groups;
 
     if ((r.negate = (*cp == '!')))
 	cp++;
-    if (*cp == 0 || isalnum((unsigned char) *cp) || isspace((unsigned char) *cp)) {
+    if (*cp == 0 || isalnum((unsigned char)*cp) || isspace((unsigned char)*cp)) {
 	str_printf(err, "%s:%d: expected /pattern/flags result", x->path, lineno);
 	return -1;
     }
@@ -152,12 +169,11 @@ static int regexp_parse(table_regexp_t *x, char *line, int lineno, int pcre, str
     cp++;
     end[0] = 0;
     {
-	size_t  nflags = strcspn(flags, " \t");
-	char   *result = flags + nflags + strspn(flags + nflags, " \t");
+	size_t nflags = strcspn(flags, " \t");
+	char *result = flags + nflags + strspn(flags + nflags, " \t");
 
 	if (regexp_flags(flags, nflags, pcre, &opts) < 0) {
-	    str_printf(err, "%s:%d: unknown flag in \"%.*s\"", x->path, lineno, (int) nflags,
-		       flags);
+	    str_printf(err, "%s:%d: unknown flag in \"%.*s\"", x->path, lineno, (int)nflags, flags);
 	    return -1;
 	}
 	if (*result == 0) {
@@ -166,19 +182,19 @@ static int regexp_parse(table_regexp_t *x, char *line, int lineno, int pcre, str
 	}
 	r.result = result;
     }
-    if ((r.code = pcre2_compile((PCRE2_SPTR) cp, PCRE2_ZERO_TERMINATED, opts, &ecode,
-				&eoff, NULL)) == NULL) {
+    if ((r.code = pcre2_compile((PCRE2_SPTR)cp, PCRE2_ZERO_TERMINATED, opts, &ecode, &eoff,
+				NULL)) == NULL) {
 	PCRE2_UCHAR msg[256];
 
 	pcre2_get_error_message(ecode, msg, sizeof(msg));
-	str_printf(err, "%s:%d: bad pattern at offset %zu: %s", x->path, lineno,
-		   (size_t) eoff, (char *) msg);
+	str_printf(err, "%s:%d: bad pattern at offset %zu: %s", x->path, lineno, (size_t)eoff,
+		   (char *)msg);
 	return -1;
     }
     pcre2_pattern_info(r.code, PCRE2_INFO_CAPTURECOUNT, &groups);
     {
-	str_t  *probe = str_new(64);
-	int     bad = regexp_subst(r.result, "", NULL, r.negate ? 1 : (int) groups + 1, probe);
+	str_t *probe = str_new(64);
+	int bad = regexp_subst(r.result, "", NULL, r.negate ? 1 : (int)groups + 1, probe);
 
 	str_free(&probe);
 	if (bad) {
@@ -197,10 +213,10 @@ static int regexp_parse(table_regexp_t *x, char *line, int lineno, int pcre, str
 /* table_regexp_load - open as regexp: or pcre: */
 static table_t *table_regexp_load(const char *spec, const char *name, int pcre, str_t *err)
 {
-    table_regexp_t *x = (table_regexp_t *) table_alloc(sizeof(*x), spec);
+    table_regexp_t *x = (table_regexp_t *)table_alloc(sizeof(*x), spec);
     table_source_t *src;
-    str_t  *line = str_new(256);
-    int     r, lineno;
+    str_t *line = str_new(256);
+    int r, lineno;
 
     x->t.no_fold = 1;
     x->t.lookup = table_regexp_lookup;
@@ -216,7 +232,7 @@ static table_t *table_regexp_load(const char *spec, const char *name, int pcre, 
     }
     str_free(&line);
     if (r < 0) {
-	table_close((table_t **) &x);
+	table_close((table_t **)&x);
 	return NULL;
     }
     x->md = pcre2_match_data_create(100, NULL);

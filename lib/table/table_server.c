@@ -16,18 +16,18 @@
 #include "util/attr.h"
 #include "util/msg.h"
 
-#define TABLE_STATUS_FOUND	"0"
-#define TABLE_STATUS_NOTFOUND	"1"
-#define TABLE_STATUS_ERROR	"2"
+#define TABLE_STATUS_FOUND "0"
+#define TABLE_STATUS_NOTFOUND "1"
+#define TABLE_STATUS_ERROR "2"
 
 /* table_server_error - a status=2 reply with a reason */
 static void table_server_error(str_t *out, const char *fmt, const char *arg)
 {
-    str_t  *reason = str_new(100);
+    str_t *reason = str_new(100);
 
     str_printf(reason, fmt, arg);
-    attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_ERROR,
-		     MAIL_ATTR_REASON, str_data(reason), (char *) NULL);
+    attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_ERROR, MAIL_ATTR_REASON, str_data(reason),
+		     (char *)NULL);
     str_free(&reason);
 }
 
@@ -39,7 +39,7 @@ static void table_server_lookup(const attr_list_t *req, str_t *out, str_t *value
     const char *key = attr_get(req, MAIL_ATTR_KEY);
     const char *why;
     table_t *t;
-    int     r;
+    int r;
 
     if (spec == NULL || key == NULL) {
 	table_server_error(out, "%slookup request without table= or key=", "");
@@ -51,21 +51,21 @@ static void table_server_lookup(const attr_list_t *req, str_t *out, str_t *value
     } else if ((r = table_lookup(t, key, value, &why)) < 0) {
 	table_server_error(out, "%s", why);
     } else if (r == 0) {
-	attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_NOTFOUND, (char *) NULL);
+	attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_NOTFOUND, (char *)NULL);
     } else {
-	attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_FOUND,
-			 MAIL_ATTR_VALUE, str_data(value), (char *) NULL);
+	attr_format_args(out, MAIL_ATTR_STATUS, TABLE_STATUS_FOUND, MAIL_ATTR_VALUE,
+			 str_data(value), (char *)NULL);
     }
 }
 
 /* table_server_greeting - append the protocol handshake to out */
 static void table_server_greeting(str_t *out)
 {
-    attr_format_args(out, MAIL_ATTR_PROTOCOL, MAIL_PROTO_TABLED, (char *) NULL);
+    attr_format_args(out, MAIL_ATTR_PROTOCOL, MAIL_PROTO_TABLED, (char *)NULL);
 }
 
-void    table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn allowed,
-			    table_get_fn get, void *context)
+void table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn allowed,
+			 table_get_fn get, void *context)
 {
     static str_t *value;
     const char *name;
@@ -84,7 +84,7 @@ void    table_server_answer(const attr_list_t *req, str_t *out, table_allow_fn a
  * read the next request; 1 got one, 0 end or error (*r_r set) */
 static int table_server_next(stream_t *client, attr_list_t *req, int *r_r)
 {
-    (void) stream_spin_readable(client, TABLE_SPIN_US);
+    (void)stream_spin_readable(client, TABLE_SPIN_US);
     *r_r = attr_read(client, req);
     return *r_r == 1;
 }
@@ -92,19 +92,18 @@ static int table_server_next(stream_t *client, attr_list_t *req, int *r_r)
 /* table_server_send - write and flush what out holds, then empty it */
 static int table_server_send(stream_t *client, str_t *out)
 {
-    int     r = stream_write(client, str_data(out), str_len(out));
+    int r = stream_write(client, str_data(out), str_len(out));
 
     str_reset(out);
     return r == 0 ? stream_flush(client) : -1;
 }
 
-long    table_server_serve(stream_t *client, table_allow_fn allowed, table_get_fn get,
-			   void *context)
+long table_server_serve(stream_t *client, table_allow_fn allowed, table_get_fn get, void *context)
 {
     attr_list_t *req = attr_list_new();
-    str_t  *out = str_new(100);
-    long    count = 0;
-    int     r = 0;
+    str_t *out = str_new(100);
+    long count = 0;
+    int r = 0;
 
     table_server_greeting(out);
     while ((r = table_server_send(client, out)) == 0 && table_server_next(client, req, &r)) {

@@ -21,9 +21,9 @@
 
 struct table_source {
     lline_t *reader;
-    int     flags;
-    str_t  *logical;
-    str_t  *key;
+    int flags;
+    str_t *logical;
+    str_t *key;
 };
 
 /* table_source_new - wrap a line reader */
@@ -50,7 +50,7 @@ const char *table_source_path(const table_source_t *src)
     return lline_path(src->reader);
 }
 
-void    table_source_close(table_source_t **srcp)
+void table_source_close(table_source_t **srcp)
 {
     table_source_t *src = *srcp;
 
@@ -63,7 +63,7 @@ void    table_source_close(table_source_t **srcp)
     *srcp = NULL;
 }
 
-int     table_source_line(table_source_t *src, str_t *line, int *lineno_r, str_t *err)
+int table_source_line(table_source_t *src, str_t *line, int *lineno_r, str_t *err)
 {
     return lline_next(src->reader, line, lineno_r, err);
 }
@@ -72,9 +72,9 @@ int     table_source_line(table_source_t *src, str_t *line, int *lineno_r, str_t
 static int table_source_split(table_source_t *src, int lineno, const char **key_r,
 			      const char **value_r, str_t *err)
 {
-    char   *cp = str_data(src->logical);
-    char   *key = cp, *value;
-    size_t  klen;
+    char *cp = str_data(src->logical);
+    char *key = cp, *value;
+    size_t klen;
 
     if (src->flags & TABLE_SRC_ALIAS) {
 	if ((value = strchr(cp, ':')) == NULL) {
@@ -106,10 +106,10 @@ static int table_source_split(table_source_t *src, int lineno, const char **key_
     return 1;
 }
 
-int     table_source_next(table_source_t *src, const char **key_r, const char **value_r,
-			  int *lineno_r, str_t *err)
+int table_source_next(table_source_t *src, const char **key_r, const char **value_r, int *lineno_r,
+		      str_t *err)
 {
-    int     r, lineno;
+    int r, lineno;
 
     if ((r = table_source_line(src, src->logical, &lineno, err)) <= 0)
 	return r;

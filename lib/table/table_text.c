@@ -23,15 +23,15 @@ htable_t *table_text_load(const char *path, int flags, str_t *err)
     table_source_t *src;
     htable_t *h;
     const char *key, *value;
-    int     r, lineno;
+    int r, lineno;
 
     if ((src = table_source_open(path, flags, err)) == NULL)
 	return NULL;
     h = htable_new();
     while ((r = table_source_next(src, &key, &value, &lineno, err)) > 0)
 	if (htable_put(h, key, strlen(key), value, strlen(value)) != 0)
-	    msg_warn("%s:%d: duplicate key \"%.100s\" ignored (the first one counts)",
-		     path, lineno, key);
+	    msg_warn("%s:%d: duplicate key \"%.100s\" ignored (the first one counts)", path, lineno,
+		     key);
     table_source_close(&src);
     if (r < 0)
 	htable_free(&h);
@@ -42,9 +42,9 @@ htable_t *table_text_load(const char *path, int flags, str_t *err)
 static int table_mem_lookup(table_t *t, const char *key, size_t len, str_t *value,
 			    const char **error_r)
 {
-    table_mem_t *m = (table_mem_t *) t;
+    table_mem_t *m = (table_mem_t *)t;
     const char *v;
-    size_t  vlen;
+    size_t vlen;
 
     if ((v = htable_get(m->hash, key, len, &vlen)) == NULL)
 	return 0;
@@ -55,13 +55,13 @@ static int table_mem_lookup(table_t *t, const char *key, size_t len, str_t *valu
 /* table_mem_close - free the hash */
 static void table_mem_close(table_t *t)
 {
-    htable_free(&((table_mem_t *) t)->hash);
+    htable_free(&((table_mem_t *)t)->hash);
 }
 
 /* table_mem_new - a table around a loaded hash */
 static table_t *table_mem_new(const char *spec, htable_t *h)
 {
-    table_mem_t *m = (table_mem_t *) table_alloc(sizeof(*m), spec);
+    table_mem_t *m = (table_mem_t *)table_alloc(sizeof(*m), spec);
 
     m->hash = h;
     m->t.lookup = table_mem_lookup;
@@ -90,12 +90,12 @@ table_t *table_texthash_open(const char *spec, const char *name, str_t *err)
  */
 
 /* table_inline_element - add one "k=v" element */
-static int table_inline_element(htable_t *h, const char *elem, size_t len,
-				const char *spec, str_t *err)
+static int table_inline_element(htable_t *h, const char *elem, size_t len, const char *spec,
+				str_t *err)
 {
-    char   *copy = mr_strndup(elem, len), *key, *value;
-    str_t  *fkey = str_new(32);
-    int     ret = -1;
+    char *copy = mr_strndup(elem, len), *key, *value;
+    str_t *fkey = str_new(32);
+    int ret = -1;
 
     if ((value = split_at(copy, '=')) == NULL) {
 	str_printf(err, "table \"%s\": element \"%s\" has no '='", spec, trim_space(copy));
@@ -116,11 +116,11 @@ static int table_inline_element(htable_t *h, const char *elem, size_t len,
 /* table_inline_words - "a=1 b=2": every word is an element of its own? */
 static int table_inline_words(const char *part, size_t len)
 {
-    int     words = 0;
+    int words = 0;
 
     for (size_t i = 0; i < len;) {
-	size_t  start = i;
-	int     has_eq = 0;
+	size_t start = i;
+	int has_eq = 0;
 
 	while (i < len && !strchr(" \t\r\n", part[i]))
 	    has_eq |= (part[i++] == '=');
@@ -136,13 +136,13 @@ static int table_inline_words(const char *part, size_t len)
 }
 
 /* table_inline_part - one comma-separated part, maybe several words */
-static int table_inline_part(htable_t *h, const char *part, size_t len,
-			     const char *spec, str_t *err)
+static int table_inline_part(htable_t *h, const char *part, size_t len, const char *spec,
+			     str_t *err)
 {
     if (!table_inline_words(part, len))
 	return table_inline_element(h, part, len, spec, err);
     for (size_t i = 0; i < len;) {
-	size_t  start = i;
+	size_t start = i;
 
 	while (i < len && !strchr(" \t\r\n", part[i]))
 	    i++;
@@ -155,8 +155,7 @@ static int table_inline_part(htable_t *h, const char *part, size_t len,
 }
 
 /* table_inline_parse - the elements between the outer braces */
-static int table_inline_parse(htable_t *h, const char *cp, size_t len,
-			      const char *spec, str_t *err)
+static int table_inline_parse(htable_t *h, const char *cp, size_t len, const char *spec, str_t *err)
 {
     const char *end = cp + len;
 
@@ -194,7 +193,7 @@ static int table_inline_parse(htable_t *h, const char *cp, size_t len,
 
 table_t *table_inline_open(const char *spec, const char *name, str_t *err)
 {
-    size_t  len = strlen(name);
+    size_t len = strlen(name);
     htable_t *h;
 
     if (len < 2 || name[0] != '{' || name[len - 1] != '}') {

@@ -15,7 +15,7 @@ struct table_walk {
     table_source_t *src;
 };
 
-static str_t *walk_err;			/* error text, valid after close */
+static str_t *walk_err; /* error text, valid after close */
 
 /* table_walk_open - open the source text of a texthash: table */
 table_walk_t *table_walk_open(const char *spec, const char **error_r)
@@ -40,10 +40,9 @@ table_walk_t *table_walk_open(const char *spec, const char **error_r)
 }
 
 /* table_walk_next - the next entry */
-int     table_walk_next(table_walk_t *w, const char **key_r, const char **value_r,
-			const char **error_r)
+int table_walk_next(table_walk_t *w, const char **key_r, const char **value_r, const char **error_r)
 {
-    int     lineno, r = table_source_next(w->src, key_r, value_r, &lineno, walk_err);
+    int lineno, r = table_source_next(w->src, key_r, value_r, &lineno, walk_err);
 
     if (r < 0)
 	*error_r = str_data(walk_err);
@@ -51,7 +50,7 @@ int     table_walk_next(table_walk_t *w, const char **key_r, const char **value_
 }
 
 /* table_walk_close - release */
-void    table_walk_close(table_walk_t **wp)
+void table_walk_close(table_walk_t **wp)
 {
     if (*wp == NULL)
 	return;

@@ -37,19 +37,19 @@
 #include "util/safe_open.h"
 #include "tls_mail.h"
 
-#define TLS_TICKET_SECRET_LEN	48
+#define TLS_TICKET_SECRET_LEN 48
 
 /* tls_param - the value of PREFIX_suffix */
 static const char *tls_param(const char *prefix, const char *suffix)
 {
-    char    name[128];
+    char name[128];
 
     snprintf(name, sizeof(name), "%s_%s", prefix, suffix);
     return config_str(name);
 }
 
 /* tls_mail_level - a security level by name */
-int     tls_mail_level(const char *name)
+int tls_mail_level(const char *name)
 {
     static const char *levels[] = {"none", "may", "encrypt", "verify"};
     const char *v = config_str(name);
@@ -83,14 +83,14 @@ static void tls_opts_fill(tls_opts_t *o, const char *prefix)
 static void tls_secret_create(const char *path)
 {
     unsigned char secret[TLS_TICKET_SECRET_LEN];
-    char   *tmp = mr_format("%s.%ld", path, (long) getpid());
+    char *tmp = mr_format("%s.%ld", path, (long)getpid());
     const char *error;
-    int     fd;
+    int fd;
 
     if (RAND_bytes(secret, sizeof(secret)) != 1)
 	msg_fatal("cannot get random bytes for %s", path);
-    (void) unlink(tmp);
-    if ((fd = safe_open(tmp, O_CREAT | O_WRONLY, 0600, (uid_t) -1, &error)) < 0) {
+    (void)unlink(tmp);
+    if ((fd = safe_open(tmp, O_CREAT | O_WRONLY, 0600, (uid_t)-1, &error)) < 0) {
 	msg_warn("cannot create %s: %s", tmp, error);
     } else {
 	if (write_all(fd, secret, sizeof(secret)) < 0 || fsync(fd) < 0)
@@ -98,7 +98,7 @@ static void tls_secret_create(const char *path)
 	else if (link(tmp, path) < 0 && errno != EEXIST)
 	    msg_warn("cannot link %s to %s: %m", tmp, path);
 	close(fd);
-	(void) unlink(tmp);
+	(void)unlink(tmp);
     }
     OPENSSL_cleanse(secret, sizeof(secret));
     mr_free(tmp);
@@ -109,7 +109,7 @@ static int tls_secret_read(const char *path, unsigned char *secret)
 {
     const char *error;
     struct stat st;
-    int     fd;
+    int fd;
     ssize_t n = -1;
 
     if ((fd = safe_open(path, O_RDONLY, 0, geteuid(), &error)) < 0) {
@@ -121,7 +121,8 @@ static int tls_secret_read(const char *path, unsigned char *secret)
     close(fd);
     if (n != TLS_TICKET_SECRET_LEN) {
 	msg_warn("%s: not a %d-byte file readable only by its owner; "
-		 "TLS sessions resume only on the same process", path, TLS_TICKET_SECRET_LEN);
+		 "TLS sessions resume only on the same process",
+		 path, TLS_TICKET_SECRET_LEN);
 	return -1;
     }
     return 0;
@@ -146,7 +147,7 @@ static void tls_mail_tickets(tls_ctx_t *ctx, long period)
 static int tls_mail_sni_one(tls_ctx_t *ctx, const tls_opts_t *base, const char *name,
 			    const char *value, const char **error_r)
 {
-    char   *copy = mr_strdup(value), *cp = copy;
+    char *copy = mr_strdup(value), *cp = copy;
     tls_opts_t o = *base;
     tls_ctx_t *alt;
 
@@ -168,7 +169,7 @@ static int tls_mail_sni(tls_ctx_t *ctx, const tls_opts_t *base, const char **err
     const char *spec = config_str("tls_server_sni_maps");
     table_walk_t *w;
     const char *key, *value;
-    int     r;
+    int r;
 
     if (*spec == 0)
 	return 0;
@@ -186,7 +187,7 @@ static int tls_mail_sni(tls_ctx_t *ctx, const tls_opts_t *base, const char **err
 /* tls_mail_server_init - a server context from PREFIX's parameters */
 tls_ctx_t *tls_mail_server_init(const char *prefix, const char **error_r)
 {
-    char    name[128];
+    char name[128];
     tls_opts_t o;
     tls_ctx_t *ctx;
 
@@ -218,7 +219,7 @@ tls_ctx_t *tls_mail_client_init(const char *prefix, const char **error_r)
 }
 
 /* tls_mail_check - can PREFIX's certificate and key be loaded? */
-int     tls_mail_check(const char *prefix, time_t *not_after_r, const char **error_r)
+int tls_mail_check(const char *prefix, time_t *not_after_r, const char **error_r)
 {
     tls_opts_t o;
     tls_ctx_t *ctx;

@@ -19,7 +19,7 @@ attr_list_t *attr_list_new(void)
     return mr_calloc(1, sizeof(attr_list_t));
 }
 
-void    attr_list_reset(attr_list_t *l)
+void attr_list_reset(attr_list_t *l)
 {
     for (size_t i = 0; i < l->count; i++) {
 	mr_free(l->items[i].name);
@@ -28,7 +28,7 @@ void    attr_list_reset(attr_list_t *l)
     l->count = 0;
 }
 
-void    attr_list_free(attr_list_t **lp)
+void attr_list_free(attr_list_t **lp)
 {
     if (*lp == NULL)
 	return;
@@ -39,7 +39,7 @@ void    attr_list_free(attr_list_t **lp)
 }
 
 /* attr_add - append one attribute */
-void    attr_add(attr_list_t *l, const char *name, const char *value)
+void attr_add(attr_list_t *l, const char *name, const char *value)
 {
     if (l->count == l->cap) {
 	l->cap = l->cap ? l->cap * 2 : 8;
@@ -50,9 +50,9 @@ void    attr_add(attr_list_t *l, const char *name, const char *value)
     l->count++;
 }
 
-void    attr_addf(attr_list_t *l, const char *name, const char *fmt, ...)
+void attr_addf(attr_list_t *l, const char *name, const char *fmt, ...)
 {
-    str_t  *buf = str_new(64);
+    str_t *buf = str_new(64);
     va_list ap;
 
     va_start(ap, fmt);
@@ -70,11 +70,11 @@ const char *attr_get(const attr_list_t *l, const char *name)
     return NULL;
 }
 
-long    attr_get_long(const attr_list_t *l, const char *name, long def)
+long attr_get_long(const attr_list_t *l, const char *name, long def)
 {
     const char *v = attr_get(l, name);
-    char   *end;
-    long    n;
+    char *end;
+    long n;
 
     if (v == NULL || *v == 0)
 	return def;
@@ -84,10 +84,10 @@ long    attr_get_long(const attr_list_t *l, const char *name, long def)
 }
 
 /* attr_escape - escape % CR LF */
-void    attr_escape(str_t *out, const char *value, size_t len)
+void attr_escape(str_t *out, const char *value, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-	unsigned char c = (unsigned char) value[i];
+	unsigned char c = (unsigned char)value[i];
 
 	if (c == '%' || c == '\r' || c == '\n' || c == 0)
 	    str_appendf(out, "%%%02X", c);
@@ -108,19 +108,19 @@ static int hexval(int c)
 }
 
 /* attr_unescape - decode %XX in place */
-long    attr_unescape(char *value)
+long attr_unescape(char *value)
 {
-    char   *in = value, *out = value;
+    char *in = value, *out = value;
 
     while (*in) {
 	if (*in == '%') {
-	    int     hi = hexval((unsigned char) in[1]), lo;
+	    int hi = hexval((unsigned char)in[1]), lo;
 
-	    if (hi < 0 || (lo = hexval((unsigned char) in[2])) < 0)
+	    if (hi < 0 || (lo = hexval((unsigned char)in[2])) < 0)
 		return -1;
 	    if (hi == 0 && lo == 0)
-		return -1;			/* a NUL would cut the value short */
-	    *out++ = (char) (hi * 16 + lo);
+		return -1; /* a NUL would cut the value short */
+	    *out++ = (char)(hi * 16 + lo);
 	    in += 3;
 	} else {
 	    *out++ = *in++;
@@ -139,7 +139,7 @@ static void attr_format_one(str_t *out, const char *name, const char *value)
     str_appendc(out, '\n');
 }
 
-void    attr_format(str_t *out, const attr_list_t *l)
+void attr_format(str_t *out, const attr_list_t *l)
 {
     for (size_t i = 0; i < l->count; i++)
 	attr_format_one(out, l->items[i].name, l->items[i].value);
@@ -158,7 +158,7 @@ static void attr_format_va(str_t *out, va_list ap)
     str_appendc(out, '\n');
 }
 
-void    attr_format_args(str_t *out, ...)
+void attr_format_args(str_t *out, ...)
 {
     va_list ap;
 
@@ -170,25 +170,25 @@ void    attr_format_args(str_t *out, ...)
 /* attr_send_str - write formatted lists and flush; frees buf */
 static int attr_send_str(stream_t *s, str_t *buf)
 {
-    int     ret = stream_write(s, str_data(buf), str_len(buf));
+    int ret = stream_write(s, str_data(buf), str_len(buf));
 
     str_free(&buf);
     return ret == 0 ? stream_flush(s) : ret;
 }
 
 /* attr_write - send one list */
-int     attr_write(stream_t *s, const attr_list_t *l)
+int attr_write(stream_t *s, const attr_list_t *l)
 {
-    str_t  *buf = str_new(256);
+    str_t *buf = str_new(256);
 
     attr_format(buf, l);
     return attr_send_str(s, buf);
 }
 
 /* attr_send - varargs list */
-int     attr_send(stream_t *s, ...)
+int attr_send(stream_t *s, ...)
 {
-    str_t  *buf = str_new(256);
+    str_t *buf = str_new(256);
     va_list ap;
 
     va_start(ap, s);
@@ -203,12 +203,12 @@ static int attr_name_ok(const char *name)
     if (*name == 0)
 	return 0;
     for (; *name; name++)
-	if (!isalnum((unsigned char) *name) && !strchr("_-.", *name))
+	if (!isalnum((unsigned char)*name) && !strchr("_-.", *name))
 	    return 0;
     return 1;
 }
 
-void    attr_parser_init(attr_parser_t *p)
+void attr_parser_init(attr_parser_t *p)
 {
     p->line = str_new(128);
     p->total = 0;
@@ -216,12 +216,12 @@ void    attr_parser_init(attr_parser_t *p)
     p->error = NULL;
 }
 
-void    attr_parser_done(attr_parser_t *p)
+void attr_parser_done(attr_parser_t *p)
 {
     str_free(&p->line);
 }
 
-void    attr_parser_reset(attr_parser_t *p)
+void attr_parser_reset(attr_parser_t *p)
 {
     str_reset(p->line);
     p->total = 0;
@@ -229,14 +229,14 @@ void    attr_parser_reset(attr_parser_t *p)
     p->error = NULL;
 }
 
-int     attr_parser_busy(const attr_parser_t *p)
+int attr_parser_busy(const attr_parser_t *p)
 {
     return p->started;
 }
 
 /* attr_parse_fail - record why the input is refused */
-static int __attribute__((format(printf, 2, 3))) attr_parse_fail(attr_parser_t *p,
-								 const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3)))
+attr_parse_fail(attr_parser_t *p, const char *fmt, ...)
 {
     va_list ap;
 
@@ -250,16 +250,15 @@ static int __attribute__((format(printf, 2, 3))) attr_parse_fail(attr_parser_t *
 /* attr_parse_line - one whole line: 1 end of list, 0 attribute, -1 bad */
 static int attr_parse_line(attr_parser_t *p, attr_list_t *l)
 {
-    char   *name = str_data(p->line), *value;
+    char *name = str_data(p->line), *value;
 
     if (str_len(p->line) == 0)
 	return 1;
     if (l->count >= ATTR_MAX_COUNT)
 	return attr_parse_fail(p, "more than %d attributes in one list", ATTR_MAX_COUNT);
-    if ((value = split_at(name, '=')) == NULL || !attr_name_ok(name)
-	|| attr_unescape(value) < 0) {
+    if ((value = split_at(name, '=')) == NULL || !attr_name_ok(name) || attr_unescape(value) < 0) {
 	if (value)
-	    value[-1] = '=';			/* the whole line, for the log */
+	    value[-1] = '='; /* the whole line, for the log */
 	return attr_parse_fail(p, "malformed attribute \"%.100s\"", str_data(p->line));
     }
     attr_add(l, name, value);
@@ -281,15 +280,14 @@ static int attr_parse_take(attr_parser_t *p, const char *buf, size_t n, int lf)
     return 0;
 }
 
-int     attr_parse(attr_parser_t *p, attr_list_t *l, const char *buf, size_t len,
-		   size_t *used_r)
+int attr_parse(attr_parser_t *p, attr_list_t *l, const char *buf, size_t len, size_t *used_r)
 {
-    size_t  pos = 0;
-    int     r = ATTR_PARSE_MORE;
+    size_t pos = 0;
+    int r = ATTR_PARSE_MORE;
 
     while (p->error == NULL && pos < len && r == ATTR_PARSE_MORE) {
 	const char *nl = memchr(buf + pos, '\n', len - pos);
-	size_t  n = nl ? (size_t) (nl - (buf + pos)) : len - pos;
+	size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
 
 	if (!p->started) {
 	    attr_list_reset(l);
@@ -312,12 +310,12 @@ int     attr_parse(attr_parser_t *p, attr_list_t *l, const char *buf, size_t len
 
 /* attr_read - read one list, line by line, through the parser (so that
  * nothing beyond the list's end is consumed from the stream) */
-int     attr_read(stream_t *s, attr_list_t *l)
+int attr_read(stream_t *s, attr_list_t *l)
 {
     attr_parser_t p;
-    str_t  *line = str_new(256);
-    size_t  used;
-    int     r, ret = -1;
+    str_t *line = str_new(256);
+    size_t used;
+    int r, ret = -1;
 
     attr_parser_init(&p);
     attr_list_reset(l);
@@ -335,24 +333,24 @@ int     attr_read(stream_t *s, attr_list_t *l)
 	    break;
 	}
 	if (str_data(line)[str_len(line) - 1] != '\n')
-	    break;				/* EOF in mid-line */
+	    break; /* EOF in mid-line */
     }
     attr_parser_done(&p);
     str_free(&line);
     return ret;
 }
 
-int     attr_send_protocol(stream_t *s, const char *protocol)
+int attr_send_protocol(stream_t *s, const char *protocol)
 {
-    return attr_send(s, "protocol", protocol, (char *) 0);
+    return attr_send(s, "protocol", protocol, (char *)0);
 }
 
 /* attr_expect_protocol - verify the server's protocol name */
-int     attr_expect_protocol(stream_t *s, const char *protocol, const char **error_r)
+int attr_expect_protocol(stream_t *s, const char *protocol, const char **error_r)
 {
     attr_list_t *l = attr_list_new();
     const char *got;
-    int     ret = -1;
+    int ret = -1;
 
     if (attr_read(s, l) != 1)
 	*error_r = "no protocol handshake from server";

@@ -14,17 +14,17 @@
 #include "str.h"
 
 typedef struct htable_entry {
-    size_t  koff, voff;
+    size_t koff, voff;
     uint32_t klen, vlen;
     uint32_t hash;
 } htable_entry_t;
 
 struct htable {
-    str_t  *arena;
+    str_t *arena;
     htable_entry_t *entries;
-    size_t  count, cap;
-    uint32_t *slots;			/* entry index + 1; 0 is empty */
-    size_t  nslots;			/* power of two */
+    size_t count, cap;
+    uint32_t *slots; /* entry index + 1; 0 is empty */
+    size_t nslots;   /* power of two */
 };
 
 /* htable_fn - FNV-1a */
@@ -33,7 +33,7 @@ static uint32_t htable_fn(const char *key, size_t len)
     uint32_t h = 2166136261u;
 
     for (size_t i = 0; i < len; i++) {
-	h ^= (unsigned char) key[i];
+	h ^= (unsigned char)key[i];
 	h *= 16777619u;
     }
     return h;
@@ -50,11 +50,10 @@ htable_t *htable_new(void)
 }
 
 /* htable_find - slot of key, or of the empty slot where it goes */
-static size_t htable_find(const htable_t *h, const char *key, size_t klen,
-			      uint32_t hv)
+static size_t htable_find(const htable_t *h, const char *key, size_t klen, uint32_t hv)
 {
-    size_t  mask = h->nslots - 1;
-    size_t  i = hv & mask;
+    size_t mask = h->nslots - 1;
+    size_t i = hv & mask;
 
     for (;;) {
 	uint32_t idx = h->slots[i];
@@ -63,8 +62,7 @@ static size_t htable_find(const htable_t *h, const char *key, size_t klen,
 	if (idx == 0)
 	    return i;
 	e = h->entries + idx - 1;
-	if (e->hash == hv && e->klen == klen
-	    && memcmp(h->arena->data + e->koff, key, klen) == 0)
+	if (e->hash == hv && e->klen == klen && memcmp(h->arena->data + e->koff, key, klen) == 0)
 	    return i;
 	i = (i + 1) & mask;
     }
@@ -77,20 +75,19 @@ static void htable_grow(htable_t *h)
     h->nslots *= 2;
     h->slots = mr_calloc(h->nslots, sizeof(*h->slots));
     for (size_t n = 0; n < h->count; n++) {
-	size_t  mask = h->nslots - 1;
-	size_t  i = h->entries[n].hash & mask;
+	size_t mask = h->nslots - 1;
+	size_t i = h->entries[n].hash & mask;
 
 	while (h->slots[i] != 0)
 	    i = (i + 1) & mask;
-	h->slots[i] = (uint32_t) n + 1;
+	h->slots[i] = (uint32_t)n + 1;
     }
 }
 
-int     htable_put(htable_t *h, const char *key, size_t klen,
-		       const char *value, size_t vlen)
+int htable_put(htable_t *h, const char *key, size_t klen, const char *value, size_t vlen)
 {
     uint32_t hv = htable_fn(key, klen);
-    size_t  slot = htable_find(h, key, klen, hv);
+    size_t slot = htable_find(h, key, klen, hv);
     htable_entry_t *e;
 
     if (h->slots[slot] != 0)
@@ -103,25 +100,24 @@ int     htable_put(htable_t *h, const char *key, size_t klen,
     }
     e = h->entries + h->count;
     e->hash = hv;
-    e->klen = (uint32_t) klen;
-    e->vlen = (uint32_t) vlen;
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
     e->koff = str_len(h->arena);
     str_append(h->arena, key, klen);
     str_appendc(h->arena, 0);
     e->voff = str_len(h->arena);
     str_append(h->arena, value, vlen);
     str_appendc(h->arena, 0);
-    h->slots[slot] = (uint32_t) ++h->count;
+    h->slots[slot] = (uint32_t)++h->count;
     if (h->count * 2 > h->nslots)
 	htable_grow(h);
     return 0;
 }
 
-const char *htable_get(const htable_t *h, const char *key, size_t klen,
-			   size_t *vlen_r)
+const char *htable_get(const htable_t *h, const char *key, size_t klen, size_t *vlen_r)
 {
     uint32_t hv = htable_fn(key, klen);
-    size_t  slot = htable_find(h, key, klen, hv);
+    size_t slot = htable_find(h, key, klen, hv);
     const htable_entry_t *e;
 
     if (h->slots[slot] == 0)
@@ -131,13 +127,13 @@ const char *htable_get(const htable_t *h, const char *key, size_t klen,
     return h->arena->data + e->voff;
 }
 
-size_t  htable_count(const htable_t *h)
+size_t htable_count(const htable_t *h)
 {
     return h->count;
 }
 
-void    htable_item(const htable_t *h, size_t i, const char **key_r, size_t *klen_r,
-			const char **value_r, size_t *vlen_r)
+void htable_item(const htable_t *h, size_t i, const char **key_r, size_t *klen_r,
+		 const char **value_r, size_t *vlen_r)
 {
     const htable_entry_t *e = h->entries + i;
 
@@ -149,7 +145,7 @@ void    htable_item(const htable_t *h, size_t i, const char **key_r, size_t *kle
     *vlen_r = e->vlen;
 }
 
-void    htable_free(htable_t **hp)
+void htable_free(htable_t **hp)
 {
     htable_t *h = *hp;
 

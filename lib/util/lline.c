@@ -15,16 +15,16 @@
 #include "mymalloc.h"
 #include "stream.h"
 
-#define LLINE_SPACE	" \t\f\v\r"
+#define LLINE_SPACE " \t\f\v\r"
 
 struct lline {
-    stream_t *stream;			/* a file, or */
-    const char *text;			/* in-memory text */
-    char   *path;
-    size_t  max;
-    int     lineno;			/* last physical line read */
-    str_t  *phys;			/* look-ahead physical line */
-    int     have_phys;			/* phys holds an unused line */
+    stream_t *stream; /* a file, or */
+    const char *text; /* in-memory text */
+    char *path;
+    size_t max;
+    int lineno;    /* last physical line read */
+    str_t *phys;   /* look-ahead physical line */
+    int have_phys; /* phys holds an unused line */
 };
 
 /* lline_new - the common part of the constructors */
@@ -57,7 +57,7 @@ lline_t *lline_text(const char *text, const char *path, size_t max)
 lline_t *lline_open(const char *path, size_t max, str_t *err)
 {
     struct stat st;
-    int     fd;
+    int fd;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 	str_printf(err, "%s: %s", path, strerror(errno));
@@ -76,7 +76,7 @@ const char *lline_path(const lline_t *lr)
     return lr->path;
 }
 
-void    lline_close(lline_t **lrp)
+void lline_close(lline_t **lrp)
 {
     lline_t *lr = *lrp;
 
@@ -93,8 +93,8 @@ void    lline_close(lline_t **lrp)
 /* lline_read_text - one physical line from memory: STREAM_* result */
 static int lline_read_text(lline_t *lr)
 {
-    size_t  len = strcspn(lr->text, "\n");
-    int     whole = lr->text[len] == '\n';
+    size_t len = strcspn(lr->text, "\n");
+    int whole = lr->text[len] == '\n';
 
     if (*lr->text == 0)
 	return STREAM_EOF;
@@ -118,7 +118,7 @@ static void lline_trim_end(str_t *s)
 /* lline_phys - read one physical line into lr->phys; 1, 0 at end, -1 */
 static int lline_phys(lline_t *lr, str_t *err)
 {
-    int     r;
+    int r;
 
     str_reset(lr->phys);
     r = lr->stream ? stream_read_line(lr->stream, lr->phys, lr->max + 1) : lline_read_text(lr);
@@ -161,8 +161,7 @@ static int lline_join(lline_t *lr, str_t *line, int start, str_t *err)
 	return -1;
     }
     if (str_len(line) + 1 + strlen(more) > lr->max) {
-	str_printf(err, "%s:%d: logical line longer than %zu bytes",
-		   lr->path, start, lr->max);
+	str_printf(err, "%s:%d: logical line longer than %zu bytes", lr->path, start, lr->max);
 	return -1;
     }
     str_appendc(line, ' ');
@@ -170,9 +169,9 @@ static int lline_join(lline_t *lr, str_t *line, int start, str_t *err)
     return 0;
 }
 
-int     lline_next(lline_t *lr, str_t *line, int *lineno_r, str_t *err)
+int lline_next(lline_t *lr, str_t *line, int *lineno_r, str_t *err)
 {
-    int     r, start = 0;
+    int r, start = 0;
 
     str_reset(line);
     for (;;) {
@@ -189,7 +188,7 @@ int     lline_next(lline_t *lr, str_t *line, int *lineno_r, str_t *err)
 		return -1;
 	    continue;
 	}
-	if (start != 0) {			/* the next logical line: keep it */
+	if (start != 0) { /* the next logical line: keep it */
 	    lr->have_phys = 1;
 	    break;
 	}

@@ -35,10 +35,10 @@ lline_t *lline_text(const char *text, const char *path, size_t max);
 /* lline_next - the next logical line into line (replacing its content)
  * and the number of its first physical line into *lineno_r. Returns 1,
  * 0 at the end, -1 with "path:LINE: problem" in err. */
-int     lline_next(lline_t *lr, str_t *line, int *lineno_r, str_t *err);
+int lline_next(lline_t *lr, str_t *line, int *lineno_r, str_t *err);
 /* lline_path - the file name given at open, for messages */
 const char *lline_path(const lline_t *lr);
 /* lline_close - release (closing the descriptor) and clear the pointer */
-void    lline_close(lline_t **lrp);
+void lline_close(lline_t **lrp);
 
 #endif

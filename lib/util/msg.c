@@ -21,19 +21,19 @@
 #include "msg.h"
 #include "str.h"
 
-int     msg_verbose;
-int     msg_error_count;
+int msg_verbose;
+int msg_error_count;
 
 static char msg_ident[64] = "mailroom";
-static char msg_name[32] = "mailroom";	/* syslog_name: the ident's first part */
+static char msg_name[32] = "mailroom"; /* syslog_name: the ident's first part */
 static const char *msg_prog = "mailroom";
 static int msg_to_syslog;
-static int msg_syslog_missing;		/* syslog asked for, no socket */
+static int msg_syslog_missing; /* syslog asked for, no socket */
 static int msg_to_stderr = 1;
 static int msg_file_fd = -1;
 static void (*msg_hook)(void);
-static pid_t msg_pid;			/* cached getpid(); 0: not yet */
-static char msg_host[64];		/* cached short host name; "": not yet */
+static pid_t msg_pid;     /* cached getpid(); 0: not yet */
+static char msg_host[64]; /* cached short host name; "": not yet */
 static int msg_atfork_done;
 
 static const char *msg_level_names[] = {
@@ -56,7 +56,7 @@ static long msg_getpid(void)
 	}
 	msg_pid = getpid();
     }
-    return (long) msg_pid;
+    return (long)msg_pid;
 }
 
 /* msg_hostname - the host name up to its first dot, asked once */
@@ -83,7 +83,7 @@ static void msg_set_ident(void)
 }
 
 /* msg_init - remember who we are */
-void    msg_init(const char *progname)
+void msg_init(const char *progname)
 {
     const char *slash = strrchr(progname, '/');
 
@@ -94,17 +94,17 @@ void    msg_init(const char *progname)
 }
 
 /* msg_syslog_name - the first part of every line's tag (syslog_name) */
-void    msg_syslog_name(const char *name)
+void msg_syslog_name(const char *name)
 {
-    if (name == NULL || *name == 0 || strlen(name) >= sizeof(msg_name)
-	|| strpbrk(name, "[]: ") != NULL)
+    if (name == NULL || *name == 0 || strlen(name) >= sizeof(msg_name) ||
+	strpbrk(name, "[]: ") != NULL)
 	return;
     memcpy(msg_name, name, strlen(name) + 1);
     msg_set_ident();
 }
 
 /* msg_syslog_available - is there a syslog socket to send lines to? */
-int     msg_syslog_available(void)
+int msg_syslog_available(void)
 {
     struct stat st;
 
@@ -126,7 +126,7 @@ const char *msg_progname(void)
 static int msg_open_file(const char *path)
 {
     struct stat st;
-    int     fd;
+    int fd;
 
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0640);
     if (fd < 0) {
@@ -134,8 +134,8 @@ static int msg_open_file(const char *path)
 	return -1;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-	fprintf(stderr, "%s: cannot use log file %s: not a regular file with one name\n",
-		msg_ident, path);
+	fprintf(stderr, "%s: cannot use log file %s: not a regular file with one name\n", msg_ident,
+		path);
 	close(fd);
 	return -1;
     }
@@ -148,7 +148,7 @@ static int msg_open_file(const char *path)
 /* msg_target_one - enable one log target */
 static int msg_target_one(const char *spec, size_t len)
 {
-    char    path[4096];
+    char path[4096];
 
     if (len == 6 && strncmp(spec, "syslog", 6) == 0) {
 	if (!msg_syslog_available()) {
@@ -164,7 +164,7 @@ static int msg_target_one(const char *spec, size_t len)
 	return 0;
     }
     if (len == 0 || len >= sizeof(path) || spec[0] != '/') {
-	fprintf(stderr, "%s: bad log target \"%.*s\"\n", msg_ident, (int) len, spec);
+	fprintf(stderr, "%s: bad log target \"%.*s\"\n", msg_ident, (int)len, spec);
 	return -1;
     }
     memcpy(path, spec, len);
@@ -173,15 +173,15 @@ static int msg_target_one(const char *spec, size_t len)
 }
 
 /* msg_target - choose where log lines go */
-int     msg_target(const char *spec)
+int msg_target(const char *spec)
 {
-    int     ret = 0;
+    int ret = 0;
 
     msg_to_stderr = 0;
     msg_to_syslog = 0;
     msg_syslog_missing = 0;
     while (*spec) {
-	size_t  len = strcspn(spec, ", ");
+	size_t len = strcspn(spec, ", ");
 
 	if (len > 0 && msg_target_one(spec, len) < 0)
 	    ret = -1;
@@ -195,14 +195,14 @@ int     msg_target(const char *spec)
 
 /* msg_target_fallback - msg_target, with fallback_file instead of syslog
  * when there is no syslog socket to send to */
-int     msg_target_fallback(const char *spec, const char *fallback_file)
+int msg_target_fallback(const char *spec, const char *fallback_file)
 {
-    int     ret = msg_target(spec);
+    int ret = msg_target(spec);
 
     if (!msg_syslog_missing || fallback_file == NULL || *fallback_file == 0)
 	return ret;
     if (msg_target_one(fallback_file, strlen(fallback_file)) < 0) {
-	msg_to_stderr = 1;			/* lines somewhere, service going */
+	msg_to_stderr = 1; /* lines somewhere, service going */
 	return ret < 0 ? ret : 2;
     }
     msg_to_stderr = msg_to_stderr && strstr(spec, "stderr") != NULL;
@@ -210,7 +210,7 @@ int     msg_target_fallback(const char *spec, const char *fallback_file)
 }
 
 /* msg_cleanup_hook - run before a fatal exit */
-void    msg_cleanup_hook(void (*fn)(void))
+void msg_cleanup_hook(void (*fn)(void))
 {
     msg_hook = fn;
 }
@@ -218,28 +218,28 @@ void    msg_cleanup_hook(void (*fn)(void))
 /* msg_write_line - one line to stderr and/or the log file */
 static void msg_write_line(int level, const char *text)
 {
-    char    line[2200], stamp[32];
-    time_t  now = time(NULL);
+    char line[2200], stamp[32];
+    time_t now = time(NULL);
     struct tm tm;
-    int     n;
+    int n;
 
     if (msg_file_fd >= 0) {
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, msg_hostname(),
-		     msg_ident, msg_getpid(), msg_level_names[level], text);
-	if (n > (int) sizeof(line) - 1)
+	n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, msg_hostname(), msg_ident,
+		     msg_getpid(), msg_level_names[level], text);
+	if (n > (int)sizeof(line) - 1)
 	    n = sizeof(line) - 1, line[n - 1] = '\n';
-	if (write(msg_file_fd, line, (size_t) n) < 0) {
+	if (write(msg_file_fd, line, (size_t)n) < 0) {
 	    /* nowhere left to complain */
 	}
     }
     if (msg_to_stderr) {
-	n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", msg_ident,
-		     msg_getpid(), msg_level_names[level], text);
-	if (n > (int) sizeof(line) - 1)
+	n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", msg_ident, msg_getpid(),
+		     msg_level_names[level], text);
+	if (n > (int)sizeof(line) - 1)
 	    n = sizeof(line) - 1, line[n - 1] = '\n';
-	if (write(2, line, (size_t) n) < 0) {
+	if (write(2, line, (size_t)n) < 0) {
 	    /* nothing to do */
 	}
     }
@@ -255,36 +255,36 @@ static void msg_write_line(int level, const char *text)
  */
 static void msg_printable(char *out, size_t size, const char *in)
 {
-    size_t  n = 0, len = strlen(in), k;
+    size_t n = 0, len = strlen(in), k;
 
     for (size_t i = 0; i < len && n + 5 < size; i += k) {
-	unsigned char ch = (unsigned char) in[i];
+	unsigned char ch = (unsigned char)in[i];
 
 	k = 1;
 	if (ch == '\n' || ch == '\r')
 	    out[n++] = ' ';
 	else if (ch >= 0x20 && ch < 0x7f)
-	    out[n++] = (char) ch;
-	else if (ch >= 0x80 && (k = utf8_char_len(in + i, len - i)) > 0
-		 && !(ch == 0xc2 && (unsigned char) in[i + 1] < 0xa0)) {
+	    out[n++] = (char)ch;
+	else if (ch >= 0x80 && (k = utf8_char_len(in + i, len - i)) > 0 &&
+		 !(ch == 0xc2 && (unsigned char)in[i + 1] < 0xa0)) {
 	    if (n + k + 1 > size)
 		break;
 	    memcpy(out + n, in + i, k);
 	    n += k;
 	} else {
 	    k = 1;
-	    n += (size_t) snprintf(out + n, size - n, "\\x%02x", ch);
+	    n += (size_t)snprintf(out + n, size - n, "\\x%02x", ch);
 	}
     }
     out[n] = 0;
 }
 
 /* msg_vlog - format and emit one log line */
-void    msg_vlog(int level, const char *fmt, va_list ap)
+void msg_vlog(int level, const char *fmt, va_list ap)
 {
     static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT};
-    char    raw[2048], text[2048];
-    int     saved_errno = errno;
+    char raw[2048], text[2048];
+    int saved_errno = errno;
 
     vsnprintf(raw, sizeof(raw), fmt, ap);
     msg_printable(text, sizeof(text), raw);
@@ -294,15 +294,20 @@ void    msg_vlog(int level, const char *fmt, va_list ap)
     errno = saved_errno;
 }
 
-#define MSG_FN(name, level) \
-    void name(const char *fmt, ...) { \
-	va_list ap; va_start(ap, fmt); msg_vlog(level, fmt, ap); va_end(ap); }
+#define MSG_FN(name, level)                                                                        \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+	va_list ap;                                                                                \
+	va_start(ap, fmt);                                                                         \
+	msg_vlog(level, fmt, ap);                                                                  \
+	va_end(ap);                                                                                \
+    }
 
 MSG_FN(msg_info, MSG_INFO)
 MSG_FN(msg_warn, MSG_WARN)
 
 /* msg_error - log and count */
-void    msg_error(const char *fmt, ...)
+void msg_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -314,7 +319,7 @@ void    msg_error(const char *fmt, ...)
 }
 
 /* msg_fatal - log, clean up, exit */
-void    msg_fatal(const char *fmt, ...)
+void msg_fatal(const char *fmt, ...)
 {
     static int recursion;
     va_list ap;
@@ -324,12 +329,12 @@ void    msg_fatal(const char *fmt, ...)
     va_end(ap);
     if (recursion++ == 0 && msg_hook)
 	msg_hook();
-    sleep(1);				/* do not let master restart us too fast */
+    sleep(1); /* do not let master restart us too fast */
     _exit(1);
 }
 
 /* msg_panic - log and dump core */
-void    msg_panic(const char *fmt, ...)
+void msg_panic(const char *fmt, ...)
 {
     va_list ap;
 

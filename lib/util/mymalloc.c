@@ -14,7 +14,7 @@ void *mr_alloc(size_t len)
     void *p = malloc(len ? len : 1);
 
     if (p == NULL)
-        msg_fatal("out of memory allocating %zu bytes", len);
+	msg_fatal("out of memory allocating %zu bytes", len);
     return p;
 }
 
@@ -24,7 +24,7 @@ void *mr_calloc(size_t nmemb, size_t size)
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
     if (p == NULL)
-        msg_fatal("out of memory allocating %zu x %zu bytes", nmemb, size);
+	msg_fatal("out of memory allocating %zu x %zu bytes", nmemb, size);
     return p;
 }
 
@@ -34,7 +34,7 @@ void *mr_realloc(void *ptr, size_t len)
     void *p = realloc(ptr, len ? len : 1);
 
     if (p == NULL)
-        msg_fatal("out of memory reallocating %zu bytes", len);
+	msg_fatal("out of memory reallocating %zu bytes", len);
     return p;
 }
 
@@ -42,7 +42,7 @@ void *mr_realloc(void *ptr, size_t len)
 void *mr_reallocarray(void *ptr, size_t nmemb, size_t size)
 {
     if (size != 0 && nmemb > SIZE_MAX / size)
-        msg_panic("mr_reallocarray: overflow %zu x %zu", nmemb, size);
+	msg_panic("mr_reallocarray: overflow %zu x %zu", nmemb, size);
     return mr_realloc(ptr, nmemb * size);
 }
 
@@ -57,7 +57,7 @@ char *mr_strndup(const char *s, size_t len)
 {
     const char *end = memchr(s, 0, len);
 
-    return mr_memdup(s, end ? (size_t) (end - s) : len);
+    return mr_memdup(s, end ? (size_t)(end - s) : len);
 }
 
 /* mr_memdup - duplicate a byte range plus a NUL */
@@ -66,7 +66,7 @@ char *mr_memdup(const void *p, size_t len)
     char *copy;
 
     if (len == SIZE_MAX)
-        msg_panic("mr_memdup: bad length");
+	msg_panic("mr_memdup: bad length");
     copy = mr_alloc(len + 1);
     memcpy(copy, p, len);
     copy[len] = 0;

@@ -11,17 +11,17 @@
 #include "msg.h"
 #include "privs.h"
 
-#define PRIVS_MAX_GROUPS	256
+#define PRIVS_MAX_GROUPS 256
 
 static gid_t privs_saved_groups[PRIVS_MAX_GROUPS];
-static int privs_saved_ngroups = -1;	/* -1: not switched */
+static int privs_saved_ngroups = -1; /* -1: not switched */
 
-int     privs_running_as_root(void)
+int privs_running_as_root(void)
 {
     return geteuid() == 0;
 }
 
-int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r)
+int privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r)
 {
     struct passwd *pw = getpwnam(user);
 
@@ -33,16 +33,16 @@ int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r)
 }
 
 /* privs_become - set gid, groups and uid, then prove it sticks */
-void    privs_become(uid_t uid, gid_t gid)
+void privs_become(uid_t uid, gid_t gid)
 {
     if (setgroups(1, &gid) < 0)
-	msg_fatal("setgroups(%ld): %s", (long) gid, strerror(errno));
+	msg_fatal("setgroups(%ld): %s", (long)gid, strerror(errno));
     if (setgid(gid) < 0)
-	msg_fatal("setgid(%ld): %s", (long) gid, strerror(errno));
+	msg_fatal("setgid(%ld): %s", (long)gid, strerror(errno));
     if (setuid(uid) < 0)
-	msg_fatal("setuid(%ld): %s", (long) uid, strerror(errno));
+	msg_fatal("setuid(%ld): %s", (long)uid, strerror(errno));
     if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
-	msg_panic("privilege drop to uid %ld can be undone", (long) uid);
+	msg_panic("privilege drop to uid %ld can be undone", (long)uid);
 }
 
 /* privs_no_new_privs - no exec may gain privileges from now on */
@@ -59,22 +59,22 @@ static void privs_enter_jail(const char *dir)
 	msg_fatal("chroot(%s): %s", dir, strerror(errno));
 }
 
-void    privs_chroot(const char *dir)
+void privs_chroot(const char *dir)
 {
     privs_enter_jail(dir);
     privs_no_new_privs();
 }
 
-void    privs_drop(const char *user, const char *chroot_dir)
+void privs_drop(const char *user, const char *chroot_dir)
 {
     static int said_noop;
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (!privs_running_as_root()) {
 	if (!said_noop++ && msg_verbose)
 	    msg_info("not started as root: running as uid %ld, privilege drop is a no-op",
-		     (long) getuid());
+		     (long)getuid());
 	privs_no_new_privs();
 	return;
     }
@@ -86,7 +86,7 @@ void    privs_drop(const char *user, const char *chroot_dir)
     privs_no_new_privs();
 }
 
-void    privs_as_user(uid_t uid, gid_t gid)
+void privs_as_user(uid_t uid, gid_t gid)
 {
     if (getuid() != 0)
 	return;
@@ -96,15 +96,15 @@ void    privs_as_user(uid_t uid, gid_t gid)
 	msg_fatal("getgroups: %s", strerror(errno));
     /* groups and gid first: once the euid is not 0 they cannot change */
     if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0)
-	msg_fatal("switch to uid %ld gid %ld: %s", (long) uid, (long) gid, strerror(errno));
+	msg_fatal("switch to uid %ld gid %ld: %s", (long)uid, (long)gid, strerror(errno));
 }
 
-void    privs_as_root(void)
+void privs_as_root(void)
 {
     if (getuid() != 0 || privs_saved_ngroups < 0)
 	return;
-    if (seteuid(0) < 0 || setegid(getgid()) < 0
-	|| setgroups((size_t) privs_saved_ngroups, privs_saved_groups) < 0)
+    if (seteuid(0) < 0 || setegid(getgid()) < 0 ||
+	setgroups((size_t)privs_saved_ngroups, privs_saved_groups) < 0)
 	msg_fatal("switch back to root: %s", strerror(errno));
     privs_saved_ngroups = -1;
 }

@@ -14,19 +14,19 @@
 #include <sys/types.h>
 
 /* privs_lookup - uid/gid of a user name; 0 ok, -1 no such user */
-int     privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r);
+int privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r);
 /* privs_drop - chroot (if dir is not NULL/empty) and become user; fatal on
  * any failure, since carrying on with privileges would be worse */
-void    privs_drop(const char *user, const char *chroot_dir);
+void privs_drop(const char *user, const char *chroot_dir);
 /* privs_chroot - chroot into dir (cwd "/") and set PR_SET_NO_NEW_PRIVS,
  * for a process that keeps its uid (local delivery); fatal on failure.
  * Call tzset() (and open the log) first: nothing outside dir is readable
  * afterwards. */
-void    privs_chroot(const char *dir);
+void privs_chroot(const char *dir);
 /* privs_become - switch to uid/gid for good (used by local delivery) */
-void    privs_become(uid_t uid, gid_t gid);
+void privs_become(uid_t uid, gid_t gid);
 /* privs_running_as_root - were we started by root? */
-int     privs_running_as_root(void);
+int privs_running_as_root(void);
 
 /*
  * privs_as_user / privs_as_root - for code that stays root (master): run
@@ -37,7 +37,7 @@ int     privs_running_as_root(void);
  * Real and saved ids stay root, so privs_as_root gets root back. Not
  * nested; a no-op when not running as root. Failure is fatal.
  */
-void    privs_as_user(uid_t uid, gid_t gid);
-void    privs_as_root(void);
+void privs_as_user(uid_t uid, gid_t gid);
+void privs_as_root(void);
 
 #endif

@@ -42,7 +42,7 @@ static int safe_open_check(int fd, const char *path, uid_t want_uid, const char 
 	errno = EMLINK;
 	return -1;
     }
-    if (want_uid != (uid_t) -1 && st.st_uid != want_uid) {
+    if (want_uid != (uid_t)-1 && st.st_uid != want_uid) {
 	safe_open_fail(error_r, fd, path, "file has the wrong owner");
 	errno = EPERM;
 	return -1;
@@ -50,12 +50,12 @@ static int safe_open_check(int fd, const char *path, uid_t want_uid, const char 
     return fd;
 }
 
-int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, const char **error_r)
+int safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, const char **error_r)
 {
-    int     may_exist = (flags & SAFE_OPEN_MAY_EXIST) != 0;
-    int     fd;
+    int may_exist = (flags & SAFE_OPEN_MAY_EXIST) != 0;
+    int fd;
 
-    int     nonblock = (flags & O_NONBLOCK) != 0;
+    int nonblock = (flags & O_NONBLOCK) != 0;
 
     flags &= ~SAFE_OPEN_MAY_EXIST;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; the check
@@ -66,9 +66,9 @@ int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, cons
 	flags |= O_EXCL;
     if ((fd = open(path, flags, mode)) < 0)
 	return safe_open_fail(error_r, -1, path, strerror(errno));
-    if ((fd = safe_open_check(fd, path, want_uid, error_r)) >= 0 && !nonblock
-	&& fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-	int     saved = errno;
+    if ((fd = safe_open_check(fd, path, want_uid, error_r)) >= 0 && !nonblock &&
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	int saved = errno;
 
 	safe_open_fail(error_r, fd, path, strerror(errno));
 	errno = saved;
@@ -77,16 +77,16 @@ int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, cons
     return fd;
 }
 
-int     safe_open_read(const char *path, const char **error_r)
+int safe_open_read(const char *path, const char **error_r)
 {
-    return safe_open(path, O_RDONLY, 0, (uid_t) -1, error_r);
+    return safe_open(path, O_RDONLY, 0, (uid_t)-1, error_r);
 }
 
 /* safe_stdio - reopen a closed 0, 1 or 2 on /dev/null */
-void    safe_stdio(void)
+void safe_stdio(void)
 {
     static const char why[] = "cannot open /dev/null for a closed standard descriptor\n";
-    int     fd;
+    int fd;
 
     for (int want = 0; want < 3; want++) {
 	if (fcntl(want, F_GETFD) >= 0 || errno != EBADF)
@@ -101,11 +101,11 @@ void    safe_stdio(void)
     }
 }
 
-int     fsync_dir(const char *path)
+int fsync_dir(const char *path)
 {
-    char    dir[PATH_MAX];
-    char   *slash;
-    int     fd, ret;
+    char dir[PATH_MAX];
+    char *slash;
+    int fd, ret;
 
     if (mr_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
 	return -1;
@@ -122,7 +122,7 @@ int     fsync_dir(const char *path)
     return ret;
 }
 
-int     write_all(int fd, const void *buf, size_t len)
+int write_all(int fd, const void *buf, size_t len)
 {
     const char *cp = buf;
 
@@ -135,7 +135,7 @@ int     write_all(int fd, const void *buf, size_t len)
 	    return -1;
 	}
 	cp += n;
-	len -= (size_t) n;
+	len -= (size_t)n;
     }
     return 0;
 }

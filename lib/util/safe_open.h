@@ -17,10 +17,9 @@
 /* safe_open - open path; flags as open(2). With O_CREAT, O_EXCL is
  * implied unless SAFE_OPEN_MAY_EXIST is or'ed into flags. Returns fd or
  * -1 with text in *error_r (static storage). */
-int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid,
-		  const char **error_r);
+int safe_open(const char *path, int flags, mode_t mode, uid_t want_uid, const char **error_r);
 
-#define SAFE_OPEN_MAY_EXIST	0x40000000
+#define SAFE_OPEN_MAY_EXIST 0x40000000
 
 /*
  * errno after a refused file: ELOOP (a symbolic link), EFTYPE_SAFE (not a
@@ -29,22 +28,22 @@ int     safe_open(const char *path, int flags, mode_t mode, uid_t want_uid,
  * open is non-blocking until the descriptor has passed the checks (it
  * stays non-blocking only if the caller asked for O_NONBLOCK).
  */
-#define EFTYPE_SAFE	EINVAL
+#define EFTYPE_SAFE EINVAL
 
 /* safe_open_read - read-only open of an existing regular file, any owner */
-int     safe_open_read(const char *path, const char **error_r);
+int safe_open_read(const char *path, const char **error_r);
 
 /* fsync_dir - fsync the directory that holds path; 0 ok, -1 error */
-int     fsync_dir(const char *path);
+int fsync_dir(const char *path);
 
 /* safe_stdio - make sure descriptors 0, 1 and 2 are open, reopening a
  * closed one on /dev/null. A set-gid program calls it first thing in
  * main: started with, say, stdout closed, the next file it opens would
  * get descriptor 1, and whatever it prints would land in that file.
  * Fatal (exit 75, EX_TEMPFAIL) if /dev/null cannot be opened. */
-void    safe_stdio(void);
+void safe_stdio(void);
 
 /* write_all - write everything or fail; 0 ok, -1 error */
-int     write_all(int fd, const void *buf, size_t len);
+int write_all(int fd, const void *buf, size_t len);
 
 #endif

@@ -22,7 +22,7 @@ static char sock_errbuf[512];
 /* sock_fail - format an error and return -1 */
 static int sock_fail(const char **error_r, int fd, const char *what, const char *where)
 {
-    int     saved = errno;
+    int saved = errno;
 
     snprintf(sock_errbuf, sizeof(sock_errbuf), "%s %s: %s", what, where, strerror(errno));
     if (fd >= 0)
@@ -33,9 +33,9 @@ static int sock_fail(const char **error_r, int fd, const char *what, const char 
     return -1;
 }
 
-int     sock_nonblock(int fd, int on)
+int sock_nonblock(int fd, int on)
 {
-    int     flags = fcntl(fd, F_GETFL);
+    int flags = fcntl(fd, F_GETFL);
 
     if (flags < 0)
 	return -1;
@@ -43,9 +43,9 @@ int     sock_nonblock(int fd, int on)
     return (flags & O_NONBLOCK) != 0;
 }
 
-void    sock_cloexec(int fd, int on)
+void sock_cloexec(int fd, int on)
 {
-    int     flags = fcntl(fd, F_GETFD);
+    int flags = fcntl(fd, F_GETFD);
 
     if (flags >= 0)
 	fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC);
@@ -64,11 +64,11 @@ static int sock_unix_addr(struct sockaddr_un *sun, const char *path)
     return 0;
 }
 
-int     sock_listen_unix(const char *path, int backlog, int mode, const char **error_r)
+int sock_listen_unix(const char *path, int backlog, int mode, const char **error_r)
 {
     struct sockaddr_un sun;
-    mode_t  old_mask;
-    int     fd, ret;
+    mode_t old_mask;
+    int fd, ret;
 
     if (sock_unix_addr(&sun, path) < 0)
 	return sock_fail(error_r, -1, "bad socket path", path);
@@ -78,8 +78,8 @@ int     sock_listen_unix(const char *path, int backlog, int mode, const char **e
 	return sock_fail(error_r, fd, "remove old socket", path);
     /* The mode comes from the umask at bind time: no chmod by path
      * afterwards, which could follow a link swapped in after the bind. */
-    old_mask = umask((mode_t) (~mode & 0777));
-    ret = bind(fd, (struct sockaddr *) &sun, sizeof(sun));
+    old_mask = umask((mode_t)(~mode & 0777));
+    ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old_mask);
     if (ret < 0)
 	return sock_fail(error_r, fd, "bind", path);
@@ -92,7 +92,7 @@ int     sock_listen_unix(const char *path, int backlog, int mode, const char **e
 static int sock_wait_connect(int fd, int timeout)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-    int     err = 0, n;
+    int err = 0, n;
     socklen_t len = sizeof(err);
 
     do {
@@ -125,26 +125,26 @@ static int sock_connect_fd(int fd, const struct sockaddr *sa, socklen_t len, int
     return 0;
 }
 
-int     sock_connect_unix(const char *path, int timeout, const char **error_r)
+int sock_connect_unix(const char *path, int timeout, const char **error_r)
 {
     struct sockaddr_un sun;
-    int     fd;
+    int fd;
 
     if (sock_unix_addr(&sun, path) < 0)
 	return sock_fail(error_r, -1, "bad socket path", path);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 	return sock_fail(error_r, -1, "socket for", path);
-    if (sock_connect_fd(fd, (struct sockaddr *) &sun, sizeof(sun), timeout) < 0)
+    if (sock_connect_fd(fd, (struct sockaddr *)&sun, sizeof(sun), timeout) < 0)
 	return sock_fail(error_r, fd, "connect to", path);
     return fd;
 }
 
-int     sock_split_hostport(char *addr, char **host_r, char **port_r)
+int sock_split_hostport(char *addr, char **host_r, char **port_r)
 {
-    char   *colon;
+    char *colon;
 
     if (addr[0] == '[') {
-	char   *end = strchr(addr, ']');
+	char *end = strchr(addr, ']');
 
 	if (end == NULL || end[1] != ':')
 	    return -1;
@@ -167,12 +167,12 @@ int     sock_split_hostport(char *addr, char **host_r, char **port_r)
 /* sock_resolve - numeric or name lookup of host:port */
 static struct addrinfo *sock_resolve(const char *addr, int passive, const char **error_r)
 {
-    char    copy[300], *host, *port;
+    char copy[300], *host, *port;
     struct addrinfo hints, *res;
-    int     err;
+    int err;
 
-    if (mr_strlcpy(copy, addr, sizeof(copy)) >= sizeof(copy)
-	|| sock_split_hostport(copy, &host, &port) < 0 || *port == 0) {
+    if (mr_strlcpy(copy, addr, sizeof(copy)) >= sizeof(copy) ||
+	sock_split_hostport(copy, &host, &port) < 0 || *port == 0) {
 	errno = EINVAL;
 	sock_fail(error_r, -1, "bad address", addr);
 	return NULL;
@@ -190,10 +190,10 @@ static struct addrinfo *sock_resolve(const char *addr, int passive, const char *
     return res;
 }
 
-int     sock_listen_inet(const char *addr, int backlog, const char **error_r)
+int sock_listen_inet(const char *addr, int backlog, const char **error_r)
 {
     struct addrinfo *res = sock_resolve(addr, 1, error_r);
-    int     fd, on = 1;
+    int fd, on = 1;
 
     if (res == NULL)
 	return -1;
@@ -211,10 +211,10 @@ int     sock_listen_inet(const char *addr, int backlog, const char **error_r)
     return fd;
 }
 
-int     sock_connect_inet(const char *addr, const char *source, int timeout, const char **error_r)
+int sock_connect_inet(const char *addr, const char *source, int timeout, const char **error_r)
 {
     struct addrinfo *res = sock_resolve(addr, 0, error_r), *ai;
-    int     fd = -1, on = 1;
+    int fd = -1, on = 1;
 
     if (res == NULL)
 	return -1;
@@ -224,8 +224,8 @@ int     sock_connect_inet(const char *addr, const char *source, int timeout, con
 	if (source && *source) {
 	    struct sockaddr_in sin = {.sin_family = AF_INET};
 
-	    if (inet_pton(AF_INET, source, &sin.sin_addr) != 1
-		|| bind(fd, (struct sockaddr *) &sin, sizeof(sin)) < 0) {
+	    if (inet_pton(AF_INET, source, &sin.sin_addr) != 1 ||
+		bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		close(fd);
 		fd = -1;
 		continue;
@@ -246,17 +246,17 @@ int     sock_connect_inet(const char *addr, const char *source, int timeout, con
 /* sock_format_addr - numeric form of a sockaddr */
 static const char *sock_format_addr(struct sockaddr_storage *ss, char *buf, size_t len, int *port_r)
 {
-    int     port = 0;
+    int port = 0;
 
     if (ss->ss_family == AF_INET) {
-	struct sockaddr_in *sin = (struct sockaddr_in *) ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
-	inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t) len);
+	inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
 	port = ntohs(sin->sin_port);
     } else if (ss->ss_family == AF_INET6) {
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t) len);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len);
 	if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf, '.'))
 	    memmove(buf, buf + 7, strlen(buf + 7) + 1);
 	port = ntohs(sin6->sin6_port);
@@ -274,7 +274,7 @@ const char *sock_peer_addr(int fd, char *buf, size_t len, int *port_r)
     socklen_t sslen = sizeof(ss);
 
     memset(&ss, 0, sizeof(ss));
-    if (getpeername(fd, (struct sockaddr *) &ss, &sslen) < 0)
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0)
 	ss.ss_family = AF_UNSPEC;
     return sock_format_addr(&ss, buf, len, port_r);
 }
@@ -286,7 +286,7 @@ const char *sock_local_addr(int fd, char *buf, size_t len, int *port_r)
     socklen_t sslen = sizeof(ss);
 
     memset(&ss, 0, sizeof(ss));
-    if (getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0)
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
 	ss.ss_family = AF_UNSPEC;
     return sock_format_addr(&ss, buf, len, port_r);
 }

@@ -15,21 +15,21 @@
  * single-threaded). Every path operation runs with the caller's ids: a
  * root caller in a directory another user can write switches its
  * effective ids first (privs_as_user). */
-int     sock_listen_unix(const char *path, int backlog, int mode, const char **error_r);
+int sock_listen_unix(const char *path, int backlog, int mode, const char **error_r);
 /* sock_connect_unix - connect to a Unix socket, waiting at most timeout s */
-int     sock_connect_unix(const char *path, int timeout, const char **error_r);
+int sock_connect_unix(const char *path, int timeout, const char **error_r);
 /* sock_listen_inet - bind "host:port", "[v6]:port" or ":port" (any) */
-int     sock_listen_inet(const char *addr, int backlog, const char **error_r);
+int sock_listen_inet(const char *addr, int backlog, const char **error_r);
 /* sock_connect_inet - connect to host:port with a timeout; the optional
  * source address binds the local end (used to play other clients) */
-int     sock_connect_inet(const char *addr, const char *source, int timeout, const char **error_r);
+int sock_connect_inet(const char *addr, const char *source, int timeout, const char **error_r);
 /* sock_nonblock - set or clear O_NONBLOCK; returns previous state */
-int     sock_nonblock(int fd, int on);
+int sock_nonblock(int fd, int on);
 /* sock_cloexec - set or clear FD_CLOEXEC */
-void    sock_cloexec(int fd, int on);
+void sock_cloexec(int fd, int on);
 /* sock_split_hostport - split "host:port" / "[v6]:port" into parts in
  * place; returns 0 or -1 */
-int     sock_split_hostport(char *addr, char **host_r, char **port_r);
+int sock_split_hostport(char *addr, char **host_r, char **port_r);
 /* sock_peer_addr - numeric address of the peer ("unknown" if none),
  * written to buf */
 const char *sock_peer_addr(int fd, char *buf, size_t len, int *port_r);

@@ -24,25 +24,25 @@
 #include "msg.h"
 #include "stream.h"
 
-#define STREAM_BUFSIZE	16384
+#define STREAM_BUFSIZE 16384
 
 struct stream {
-    int     fd;
-    int     wfd;			/* where output goes: fd, or a second one */
-    int     timeout_ms;
+    int fd;
+    int wfd; /* where output goes: fd, or a second one */
+    int timeout_ms;
     const stream_io_t *io;
-    void   *io_ctx;
+    void *io_ctx;
     unsigned char rbuf[STREAM_BUFSIZE];
-    size_t  rpos, rlen;			/* unread bytes are rbuf[rpos..rlen) */
-    str_t  *wbuf;
-    int     error, timedout, eof;
-    int     notsock;			/* plain transport: not a socket */
-    int     autoflush;			/* flush output before reading */
-    long long deadline_base;		/* ms (monotonic) the deadline counts from, 0: none */
-    long long deadline_len;		/* ms after deadline_base */
+    size_t rpos, rlen; /* unread bytes are rbuf[rpos..rlen) */
+    str_t *wbuf;
+    int error, timedout, eof;
+    int notsock;             /* plain transport: not a socket */
+    int autoflush;           /* flush output before reading */
+    long long deadline_base; /* ms (monotonic) the deadline counts from, 0: none */
+    long long deadline_len;  /* ms after deadline_base */
 };
 
-static int stream_stress_ms;		/* deadline length under stress, 0: none */
+static int stream_stress_ms; /* deadline length under stress, 0: none */
 static volatile sig_atomic_t stream_stressed;
 
 /* stream_now_ms - monotonic clock in ms */
@@ -51,7 +51,7 @@ static long long stream_now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* plain_remaining - ms left until deadline (set on first use), >= 0 */
@@ -64,13 +64,13 @@ static int plain_remaining(int timeout_ms, struct timespec *deadline)
     if (deadline->tv_sec == 0 && deadline->tv_nsec == 0) {
 	*deadline = now;
 	deadline->tv_sec += timeout_ms / 1000;
-	deadline->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+	deadline->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (deadline->tv_nsec >= 1000000000L)
 	    deadline->tv_sec++, deadline->tv_nsec -= 1000000000L;
     }
-    left = (long long) (deadline->tv_sec - now.tv_sec) * 1000
-	+ (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
-    return left > 0 ? (int) left : 0;
+    left = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	   (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+    return left > 0 ? (int)left : 0;
 }
 
 /* plain_wait - poll for one event until the deadline; 1 ready, -1 error
@@ -78,7 +78,7 @@ static int plain_remaining(int timeout_ms, struct timespec *deadline)
 static int plain_wait(int fd, short events, int timeout_ms, struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = events};
-    int     n;
+    int n;
 
     if (timeout_ms < 0)
 	return 1;
@@ -93,7 +93,7 @@ static int plain_wait(int fd, short events, int timeout_ms, struct timespec *dea
 static int plain_wait_any(int fd, short events, int timeout_ms, struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = fd, .events = events};
-    int     n;
+    int n;
 
     if (timeout_ms >= 0)
 	return plain_wait(fd, events, timeout_ms, deadline);
@@ -108,8 +108,8 @@ static int plain_wait_any(int fd, short events, int timeout_ms, struct timespec 
  * block; other descriptors (files, pipes: ENOTSOCK) poll first and then
  * read(2)/write(2), as they always did.
  */
-static ssize_t plain_transfer(stream_t *s, int fd, void *buf, size_t len,
-			      int timeout_ms, short events)
+static ssize_t plain_transfer(stream_t *s, int fd, void *buf, size_t len, int timeout_ms,
+			      short events)
 {
     struct timespec deadline = {0, 0};
     ssize_t n;
@@ -117,7 +117,7 @@ static ssize_t plain_transfer(stream_t *s, int fd, void *buf, size_t len,
     for (;;) {
 	if (!s->notsock) {
 	    n = events == POLLIN ? recv(fd, buf, len, MSG_DONTWAIT)
-		: send(fd, buf, len, MSG_DONTWAIT);
+				 : send(fd, buf, len, MSG_DONTWAIT);
 	    if (n >= 0)
 		return n;
 	    if (errno == ENOTSOCK)
@@ -147,7 +147,7 @@ static ssize_t plain_read(void *ctx, int fd, void *buf, size_t len, int timeout_
 /* plain_write - the default transport's write */
 static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t len, int timeout_ms)
 {
-    return plain_transfer(ctx, fd, (void *) buf, len, timeout_ms, POLLOUT);
+    return plain_transfer(ctx, fd, (void *)buf, len, timeout_ms, POLLOUT);
 }
 
 static const stream_io_t plain_io = {plain_read, plain_write, NULL};
@@ -156,7 +156,7 @@ static const stream_io_t plain_io = {plain_read, plain_write, NULL};
  * the plain transport, the transport's own context otherwise */
 static void *stream_io_arg(stream_t *s)
 {
-    return s->io == &plain_io ? (void *) s : s->io_ctx;
+    return s->io == &plain_io ? (void *)s : s->io_ctx;
 }
 
 /* stream_open - wrap a descriptor */
@@ -182,10 +182,10 @@ stream_t *stream_open_pair(int rfd, int wfd)
 }
 
 /* stream_release - free the stream, keep the fd */
-int     stream_release(stream_t **sp)
+int stream_release(stream_t **sp)
 {
     stream_t *s = *sp;
-    int     fd = s->fd;
+    int fd = s->fd;
 
     if (s->io->close)
 	s->io->close(s->io_ctx);
@@ -196,9 +196,9 @@ int     stream_release(stream_t **sp)
 }
 
 /* stream_close - flush, close, free */
-int     stream_close(stream_t **sp)
+int stream_close(stream_t **sp)
 {
-    int     ret = 0;
+    int ret = 0;
 
     if (*sp == NULL)
 	return 0;
@@ -209,45 +209,45 @@ int     stream_close(stream_t **sp)
     return ret;
 }
 
-void    stream_set_timeout(stream_t *s, int seconds)
+void stream_set_timeout(stream_t *s, int seconds)
 {
     s->timeout_ms = seconds > 0 ? seconds * 1000 : -1;
 }
 
-void    stream_set_autoflush(stream_t *s, int on)
+void stream_set_autoflush(stream_t *s, int on)
 {
     s->autoflush = on;
 }
 
-void    stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
+void stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
 {
     s->io = io ? io : &plain_io;
     s->io_ctx = ctx;
 }
 
-int     stream_timeout_ms(stream_t *s)
+int stream_timeout_ms(stream_t *s)
 {
     return s->timeout_ms;
 }
 
-void    stream_set_deadline(stream_t *s, int seconds)
+void stream_set_deadline(stream_t *s, int seconds)
 {
     s->deadline_base = seconds > 0 ? stream_now_ms() : 0;
     s->deadline_len = seconds > 0 ? seconds * 1000LL : 0;
 }
 
-void    stream_extend_deadline(stream_t *s, long long ms)
+void stream_extend_deadline(stream_t *s, long long ms)
 {
     if (s->deadline_base > 0)
 	s->deadline_base += ms;
 }
 
-void    stream_set_stress_deadline(int seconds)
+void stream_set_stress_deadline(int seconds)
 {
     stream_stress_ms = seconds > 0 ? seconds * 1000 : 0;
 }
 
-void    stream_stress(void)
+void stream_stress(void)
 {
     stream_stressed = 1;
 }
@@ -268,7 +268,7 @@ static int stream_op_timeout(stream_t *s)
     left = s->deadline_base + len - stream_now_ms();
     if (left <= 0)
 	return 0;
-    return s->timeout_ms < 0 || left < s->timeout_ms ? (int) left : s->timeout_ms;
+    return s->timeout_ms < 0 || left < s->timeout_ms ? (int)left : s->timeout_ms;
 }
 
 /*
@@ -280,7 +280,7 @@ static int stream_op_timeout(stream_t *s)
 static ssize_t stream_io(stream_t *s, int writing, void *buf, size_t len)
 {
     ssize_t n;
-    int     timeout;
+    int timeout;
 
     for (;;) {
 	if ((timeout = stream_op_timeout(s)) == 0) {
@@ -288,47 +288,47 @@ static ssize_t stream_io(stream_t *s, int writing, void *buf, size_t len)
 	    return -1;
 	}
 	n = writing ? s->io->write(stream_io_arg(s), s->wfd, buf, len, timeout)
-	    : s->io->read(stream_io_arg(s), s->fd, buf, len, timeout);
+		    : s->io->read(stream_io_arg(s), s->fd, buf, len, timeout);
 	if (n >= 0 || errno != EINTR)
 	    return n;
     }
 }
 
 /* stream_discard_input - forget what was read but not consumed */
-size_t  stream_discard_input(stream_t *s)
+size_t stream_discard_input(stream_t *s)
 {
-    size_t  n = s->rlen - s->rpos;
+    size_t n = s->rlen - s->rpos;
 
     s->rpos = s->rlen = 0;
     return n;
 }
 
-int     stream_fd(stream_t *s)
+int stream_fd(stream_t *s)
 {
     return s->fd;
 }
 
-int     stream_error(stream_t *s)
+int stream_error(stream_t *s)
 {
     return s->error;
 }
 
-int     stream_timedout(stream_t *s)
+int stream_timedout(stream_t *s)
 {
     return s->timedout;
 }
 
-int     stream_eof(stream_t *s)
+int stream_eof(stream_t *s)
 {
     return s->eof;
 }
 
-void    stream_clear_error(stream_t *s)
+void stream_clear_error(stream_t *s)
 {
     s->error = s->timedout = s->eof = 0;
 }
 
-size_t  stream_pending(stream_t *s)
+size_t stream_pending(stream_t *s)
 {
     return s->rlen - s->rpos;
 }
@@ -357,16 +357,16 @@ static int stream_fill(stream_t *s)
 	s->eof = 1;
 	return 0;
     }
-    s->rlen = (size_t) n;
+    s->rlen = (size_t)n;
     return 1;
 }
 
 /* stream_spin_readable - poll without sleeping for a short while */
-int     stream_spin_readable(stream_t *s, long spin_us)
+int stream_spin_readable(stream_t *s, long spin_us)
 {
     struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
     struct timespec start, now;
-    int     n;
+    int n;
 
     if (stream_pending(s) > 0)
 	return 1;
@@ -377,16 +377,16 @@ int     stream_spin_readable(stream_t *s, long spin_us)
 	if ((n = poll(&pfd, 1, 0)) != 0)
 	    return n < 0 && errno != EINTR ? -1 : n > 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000L
-	     + (now.tv_nsec - start.tv_nsec) / 1000 < spin_us);
+    } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 <
+	     spin_us);
     return 0;
 }
 
 /* stream_wait_readable - is input there (buffered or on the wire)? */
-int     stream_wait_readable(stream_t *s, int ms)
+int stream_wait_readable(stream_t *s, int ms)
 {
     struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-    int     n;
+    int n;
 
     if (stream_pending(s) > 0)
 	return 1;
@@ -399,14 +399,14 @@ int     stream_wait_readable(stream_t *s, int ms)
 }
 
 /* stream_read_line - bounded line read */
-int     stream_read_line(stream_t *s, str_t *line, size_t max)
+int stream_read_line(stream_t *s, str_t *line, size_t max)
 {
-    size_t  got = 0;
+    size_t got = 0;
 
     for (;;) {
-	int     r = stream_fill(s);
+	int r = stream_fill(s);
 	unsigned char *start, *nl;
-	size_t  avail, take;
+	size_t avail, take;
 
 	if (r <= 0) {
 	    if (got > 0 && r == 0)
@@ -418,7 +418,7 @@ int     stream_read_line(stream_t *s, str_t *line, size_t max)
 	if (avail > max - got)
 	    avail = max - got;
 	nl = memchr(start, '\n', avail);
-	take = nl ? (size_t) (nl - start) + 1 : avail;
+	take = nl ? (size_t)(nl - start) + 1 : avail;
 	str_append(line, start, take);
 	s->rpos += take;
 	got += take;
@@ -430,17 +430,17 @@ int     stream_read_line(stream_t *s, str_t *line, size_t max)
 }
 
 /* stream_skip_line - discard the rest of a line */
-int     stream_skip_line(stream_t *s)
+int stream_skip_line(stream_t *s)
 {
     for (;;) {
-	int     r = stream_fill(s);
+	int r = stream_fill(s);
 	unsigned char *nl;
 
 	if (r <= 0)
 	    return r < 0 ? STREAM_ERROR : STREAM_EOF;
 	nl = memchr(s->rbuf + s->rpos, '\n', s->rlen - s->rpos);
 	if (nl) {
-	    s->rpos = (size_t) (nl - s->rbuf) + 1;
+	    s->rpos = (size_t)(nl - s->rbuf) + 1;
 	    return 1;
 	}
 	s->rpos = s->rlen;
@@ -448,7 +448,7 @@ int     stream_skip_line(stream_t *s)
 }
 
 /* stream_getc - one byte */
-int     stream_getc(stream_t *s)
+int stream_getc(stream_t *s)
 {
     if (stream_fill(s) <= 0)
 	return -1;
@@ -458,8 +458,8 @@ int     stream_getc(stream_t *s)
 /* stream_read - whatever is available, up to len */
 ssize_t stream_read(stream_t *s, void *buf, size_t len)
 {
-    int     r = stream_fill(s);
-    size_t  take;
+    int r = stream_fill(s);
+    size_t take;
 
     if (r <= 0)
 	return r;
@@ -468,16 +468,16 @@ ssize_t stream_read(stream_t *s, void *buf, size_t len)
 	take = len;
     memcpy(buf, s->rbuf + s->rpos, take);
     s->rpos += take;
-    return (ssize_t) take;
+    return (ssize_t)take;
 }
 
 /* stream_read_str - exact read into a string, which grows only with the
  * bytes that arrive (never by len at once: len may come from the peer) */
-int     stream_read_str(stream_t *s, str_t *out, size_t len)
+int stream_read_str(stream_t *s, str_t *out, size_t len)
 {
     while (len > 0) {
-	int     r = stream_fill(s);
-	size_t  take;
+	int r = stream_fill(s);
+	size_t take;
 
 	if (r <= 0)
 	    return r;
@@ -492,7 +492,7 @@ int     stream_read_str(stream_t *s, str_t *out, size_t len)
 }
 
 /* stream_write - buffer output, flushing when the buffer is large */
-int     stream_write(stream_t *s, const void *buf, size_t len)
+int stream_write(stream_t *s, const void *buf, size_t len)
 {
     if (s->error)
 	return -1;
@@ -502,13 +502,13 @@ int     stream_write(stream_t *s, const void *buf, size_t len)
     return 0;
 }
 
-int     stream_puts(stream_t *s, const char *cstr)
+int stream_puts(stream_t *s, const char *cstr)
 {
     return stream_write(s, cstr, strlen(cstr));
 }
 
 /* stream_printf - formatted output */
-int     stream_printf(stream_t *s, const char *fmt, ...)
+int stream_printf(stream_t *s, const char *fmt, ...)
 {
     va_list ap;
 
@@ -523,9 +523,9 @@ int     stream_printf(stream_t *s, const char *fmt, ...)
 }
 
 /* stream_flush - write everything buffered */
-int     stream_flush(stream_t *s)
+int stream_flush(stream_t *s)
 {
-    size_t  done = 0;
+    size_t done = 0;
 
     if (s->error)
 	return -1;
@@ -537,7 +537,7 @@ int     stream_flush(stream_t *s)
 	    s->timedout = (n < 0 && errno == ETIMEDOUT);
 	    return -1;
 	}
-	done += (size_t) n;
+	done += (size_t)n;
     }
     str_reset(s->wbuf);
     return 0;

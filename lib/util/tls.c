@@ -37,26 +37,26 @@
 #include "sock.h"
 #include "tls.h"
 
-#define TLS_SECRET_MAX	64
+#define TLS_SECRET_MAX 64
 
 typedef struct tls_sni {
-    char   *name;
+    char *name;
     tls_ctx_t *ctx;
 } tls_sni_t;
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx;
     unsigned char secret[TLS_SECRET_MAX];
-    size_t  secret_len;			/* 0: OpenSSL's own ticket keys */
-    long    period;
+    size_t secret_len; /* 0: OpenSSL's own ticket keys */
+    long period;
     tls_sni_t *sni;
-    int     sni_count;
-    SSL_SESSION *client_session;	/* client: last session, offered again */
+    int sni_count;
+    SSL_SESSION *client_session; /* client: last session, offered again */
 };
 
 struct tls_conn {
-    SSL    *ssl;
-    int     fd;
+    SSL *ssl;
+    int fd;
 };
 
 static char tls_errbuf[512];
@@ -65,9 +65,9 @@ static char tls_errbuf[512];
 static const char *tls_error(const char *what)
 {
     unsigned long e = ERR_get_error(), last = e;
-    char    reason[256] = "";
+    char reason[256] = "";
 
-    while (e != 0) {			/* the last queued error is the cause */
+    while (e != 0) { /* the last queued error is the cause */
 	last = e;
 	e = ERR_get_error();
     }
@@ -82,10 +82,12 @@ static int tls_proto_version(const char *name)
 {
     static const struct {
 	const char *name;
-	int     version;
+	int version;
     } versions[] = {
-	{"TLSv1", TLS1_VERSION}, {"TLSv1.1", TLS1_1_VERSION},
-	{"TLSv1.2", TLS1_2_VERSION}, {"TLSv1.3", TLS1_3_VERSION},
+	{"TLSv1", TLS1_VERSION},
+	{"TLSv1.1", TLS1_1_VERSION},
+	{"TLSv1.2", TLS1_2_VERSION},
+	{"TLSv1.3", TLS1_3_VERSION},
     };
 
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
@@ -100,7 +102,7 @@ static tls_ctx_t *tls_ctx_common(const SSL_METHOD *method, const tls_opts_t *opt
 {
     tls_ctx_t *ctx = mr_calloc(1, sizeof(*ctx));
     const char *minp = opts->min_protocol && *opts->min_protocol ? opts->min_protocol : "TLSv1.2";
-    int     version = tls_proto_version(minp);
+    int version = tls_proto_version(minp);
 
     if ((ctx->ssl_ctx = SSL_CTX_new(method)) == NULL) {
 	*error_r = tls_error("cannot create TLS context");
@@ -112,15 +114,15 @@ static tls_ctx_t *tls_ctx_common(const SSL_METHOD *method, const tls_opts_t *opt
 	*error_r = tls_errbuf;
     } else if (!SSL_CTX_set_min_proto_version(ctx->ssl_ctx, version)) {
 	*error_r = tls_error("cannot set the lowest TLS protocol");
-    } else if (opts->ciphers && *opts->ciphers
-	       && !SSL_CTX_set_cipher_list(ctx->ssl_ctx, opts->ciphers)) {
+    } else if (opts->ciphers && *opts->ciphers &&
+	       !SSL_CTX_set_cipher_list(ctx->ssl_ctx, opts->ciphers)) {
 	*error_r = tls_error("bad TLS cipher list");
-    } else if (opts->ciphersuites && *opts->ciphersuites
-	       && !SSL_CTX_set_ciphersuites(ctx->ssl_ctx, opts->ciphersuites)) {
+    } else if (opts->ciphersuites && *opts->ciphersuites &&
+	       !SSL_CTX_set_ciphersuites(ctx->ssl_ctx, opts->ciphersuites)) {
 	*error_r = tls_error("bad TLS 1.3 cipher suites");
     } else {
-	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
-			    | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					      SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	return ctx;
     }
@@ -131,7 +133,7 @@ static tls_ctx_t *tls_ctx_common(const SSL_METHOD *method, const tls_opts_t *opt
 /* tls_file_error - "file: OpenSSL's reason" in static storage */
 static const char *tls_file_error(const char *file)
 {
-    char    what[256];
+    char what[256];
 
     snprintf(what, sizeof(what), "%s", file);
     return tls_error(what);
@@ -150,15 +152,15 @@ static int tls_server_keys(SSL_CTX *sc, const tls_opts_t *opts, const char **err
 	*error_r = tls_file_error(opts->cert_file);
 	return -1;
     }
-    if (!SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM)
-	&& ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+    if (!SSL_CTX_use_PrivateKey_file(sc, key, SSL_FILETYPE_PEM) &&
+	ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 	*error_r = tls_file_error(key);
 	return -1;
     }
     if (!SSL_CTX_check_private_key(sc)) {
 	ERR_clear_error();
-	snprintf(tls_errbuf, sizeof(tls_errbuf),
-		 "private key %s does not match certificate %s", key, opts->cert_file);
+	snprintf(tls_errbuf, sizeof(tls_errbuf), "private key %s does not match certificate %s",
+		 key, opts->cert_file);
 	*error_r = tls_errbuf;
 	return -1;
     }
@@ -200,7 +202,7 @@ tls_ctx_t *tls_client_ctx_new(const tls_opts_t *opts, const char **error_r)
     if (ctx == NULL)
 	return NULL;
     if (file || path ? !SSL_CTX_load_verify_locations(ctx->ssl_ctx, file, path)
-	: !SSL_CTX_set_default_verify_paths(ctx->ssl_ctx)) {
+		     : !SSL_CTX_set_default_verify_paths(ctx->ssl_ctx)) {
 	*error_r = tls_error("cannot load the trusted CA certificates");
 	tls_ctx_free(&ctx);
 	return NULL;
@@ -210,7 +212,7 @@ tls_ctx_t *tls_client_ctx_new(const tls_opts_t *opts, const char **error_r)
 }
 
 /* tls_ctx_free - release a context and its SNI contexts */
-void    tls_ctx_free(tls_ctx_t **ctxp)
+void tls_ctx_free(tls_ctx_t **ctxp)
 {
     tls_ctx_t *ctx = *ctxp;
 
@@ -237,21 +239,21 @@ static int tls_new_session(SSL *ssl, SSL_SESSION *sess)
     if (ctx->client_session)
 	SSL_SESSION_free(ctx->client_session);
     ctx->client_session = sess;
-    return 1;				/* we hold the reference now */
+    return 1; /* we hold the reference now */
 }
 
 /* tls_ctx_keep_sessions - client: resume the last session next time */
-void    tls_ctx_keep_sessions(tls_ctx_t *ctx)
+void tls_ctx_keep_sessions(tls_ctx_t *ctx)
 {
-    SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT
-				   | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_session_cache_mode(ctx->ssl_ctx,
+				   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, tls_new_session);
 }
 
 /* tls_ctx_not_after - certificate expiry */
-time_t  tls_ctx_not_after(const tls_ctx_t *ctx)
+time_t tls_ctx_not_after(const tls_ctx_t *ctx)
 {
-    X509   *cert = SSL_CTX_get0_certificate(ctx->ssl_ctx);
+    X509 *cert = SSL_CTX_get0_certificate(ctx->ssl_ctx);
     struct tm tm;
 
     if (cert == NULL || !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
@@ -260,17 +262,19 @@ time_t  tls_ctx_not_after(const tls_ctx_t *ctx)
 }
 
 /* tls_derive - HMAC-SHA256(secret, label || period) into out (32 bytes) */
-static int tls_derive(const tls_ctx_t *ctx, const char *label, long period,
-		      unsigned char out[32])
+static int tls_derive(const tls_ctx_t *ctx, const char *label, long period, unsigned char out[32])
 {
     unsigned char data[64];
-    size_t  n = strlen(label), outlen = 0;
+    size_t n = strlen(label), outlen = 0;
 
     memcpy(data, label, n);
     for (int i = 0; i < 8; i++)
-	data[n + (size_t) i] = (unsigned char) ((unsigned long long) period >> (56 - 8 * i));
-    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ctx->secret, ctx->secret_len,
-		     data, n + 8, out, 32, &outlen) != NULL && outlen == 32 ? 0 : -1;
+	data[n + (size_t)i] = (unsigned char)((unsigned long long)period >> (56 - 8 * i));
+    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ctx->secret, ctx->secret_len, data, n + 8,
+		     out, 32, &outlen) != NULL &&
+		   outlen == 32
+	       ? 0
+	       : -1;
 }
 
 /* tls_ticket_keys - the cipher and MAC keys of one period */
@@ -279,16 +283,16 @@ static int tls_ticket_keys(const tls_ctx_t *ctx, long period, EVP_CIPHER_CTX *cc
 {
     unsigned char aes[32], mac[32];
     OSSL_PARAM params[3];
-    int     ok;
+    int ok;
 
-    if (tls_derive(ctx, "ticket-aes", period, aes) < 0
-	|| tls_derive(ctx, "ticket-mac", period, mac) < 0)
+    if (tls_derive(ctx, "ticket-aes", period, aes) < 0 ||
+	tls_derive(ctx, "ticket-mac", period, mac) < 0)
 	return -1;
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, mac, sizeof(mac));
-    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[2] = OSSL_PARAM_construct_end();
-    ok = EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv, enc)
-	&& EVP_MAC_CTX_set_params(hctx, params);
+    ok = EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv, enc) &&
+	 EVP_MAC_CTX_set_params(hctx, params);
     OPENSSL_cleanse(aes, sizeof(aes));
     OPENSSL_cleanse(mac, sizeof(mac));
     return ok ? 0 : -1;
@@ -300,7 +304,7 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
 			 EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
     tls_ctx_t *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    long    now = (long) (time(NULL) / ctx->period);
+    long now = (long)(time(NULL) / ctx->period);
     unsigned char name[32];
 
     if (enc) {
@@ -319,8 +323,7 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
 }
 
 /* tls_ctx_set_ticket_secret - tickets sealed with derived keys */
-void    tls_ctx_set_ticket_secret(tls_ctx_t *ctx, const unsigned char *secret,
-				  size_t len, long period)
+void tls_ctx_set_ticket_secret(tls_ctx_t *ctx, const unsigned char *secret, size_t len, long period)
 {
     if (len < 32 || len > TLS_SECRET_MAX)
 	msg_panic("tls_ctx_set_ticket_secret: bad secret length %zu", len);
@@ -350,7 +353,7 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
     tls_ctx_t *ctx = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
-    (void) alert;
+    (void)alert;
     if (name == NULL)
 	return SSL_TLSEXT_ERR_NOACK;
     for (int i = 0; i < ctx->sni_count; i++) {
@@ -359,13 +362,13 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 	    return SSL_TLSEXT_ERR_OK;
 	}
     }
-    return SSL_TLSEXT_ERR_OK;		/* the default certificate */
+    return SSL_TLSEXT_ERR_OK; /* the default certificate */
 }
 
 /* tls_ctx_add_sni - a certificate for one server name */
-void    tls_ctx_add_sni(tls_ctx_t *ctx, const char *name, tls_ctx_t *alt)
+void tls_ctx_add_sni(tls_ctx_t *ctx, const char *name, tls_ctx_t *alt)
 {
-    ctx->sni = mr_reallocarray(ctx->sni, (size_t) ctx->sni_count + 1, sizeof(*ctx->sni));
+    ctx->sni = mr_reallocarray(ctx->sni, (size_t)ctx->sni_count + 1, sizeof(*ctx->sni));
     ctx->sni[ctx->sni_count].name = mr_strdup(name);
     ctx->sni[ctx->sni_count].ctx = alt;
     ctx->sni_count++;
@@ -384,9 +387,9 @@ static int tls_remaining(const struct timespec *deadline)
     if (deadline->tv_sec == 0)
 	return -1;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    left = (long long) (deadline->tv_sec - now.tv_sec) * 1000
-	+ (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return left > 0 ? (int) left : 0;
+    left = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	   (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return left > 0 ? (int)left : 0;
 }
 
 /* tls_deadline - now + timeout_ms (a zero deadline if timeout_ms < 0) */
@@ -396,8 +399,8 @@ static void tls_deadline(struct timespec *deadline, int timeout_ms)
     if (timeout_ms < 0)
 	return;
     clock_gettime(CLOCK_MONOTONIC, deadline);
-    deadline->tv_sec += timeout_ms / 1000 + 1;	/* never 0 */
-    deadline->tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    deadline->tv_sec += timeout_ms / 1000 + 1; /* never 0 */
+    deadline->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     deadline->tv_sec -= 1;
     if (deadline->tv_nsec >= 1000000000L)
 	deadline->tv_sec++, deadline->tv_nsec -= 1000000000L;
@@ -413,7 +416,7 @@ static void tls_deadline(struct timespec *deadline, int timeout_ms)
 static int tls_retry(tls_conn_t *conn, int ret, const struct timespec *deadline)
 {
     struct pollfd pfd = {.fd = conn->fd};
-    int     err = SSL_get_error(conn->ssl, ret), n;
+    int err = SSL_get_error(conn->ssl, ret), n;
 
     if (err == SSL_ERROR_WANT_READ)
 	pfd.events = POLLIN;
@@ -429,7 +432,7 @@ static int tls_retry(tls_conn_t *conn, int ret, const struct timespec *deadline)
     n = poll(&pfd, 1, tls_remaining(deadline));
     if (n == 0)
 	errno = ETIMEDOUT;
-    return n > 0 ? 1 : -1;		/* EINTR: the stream recomputes the time */
+    return n > 0 ? 1 : -1; /* EINTR: the stream recomputes the time */
 }
 
 /* tls_read - the transport's read: one record, plus what is decrypted */
@@ -437,20 +440,20 @@ static ssize_t tls_read(void *arg, int fd, void *buf, size_t len, int timeout_ms
 {
     tls_conn_t *conn = arg;
     struct timespec deadline;
-    size_t  got = 0, n;
-    int     r;
+    size_t got = 0, n;
+    int r;
 
-    (void) fd;
+    (void)fd;
     tls_deadline(&deadline, timeout_ms);
     ERR_clear_error();
     while ((r = SSL_read_ex(conn->ssl, buf, len, &got)) <= 0) {
 	if ((r = tls_retry(conn, r, &deadline)) <= 0)
 	    return r;
     }
-    while (got < len && SSL_pending(conn->ssl) > 0
-	   && SSL_read_ex(conn->ssl, (char *) buf + got, len - got, &n) > 0)
+    while (got < len && SSL_pending(conn->ssl) > 0 &&
+	   SSL_read_ex(conn->ssl, (char *)buf + got, len - got, &n) > 0)
 	got += n;
-    return (ssize_t) got;
+    return (ssize_t)got;
 }
 
 /* tls_write - the transport's write: all of buf, or an error */
@@ -458,10 +461,10 @@ static ssize_t tls_write(void *arg, int fd, const void *buf, size_t len, int tim
 {
     tls_conn_t *conn = arg;
     struct timespec deadline;
-    size_t  done = 0;
-    int     r;
+    size_t done = 0;
+    int r;
 
-    (void) fd;
+    (void)fd;
     tls_deadline(&deadline, timeout_ms);
     ERR_clear_error();
     while ((r = SSL_write_ex(conn->ssl, buf, len, &done)) <= 0) {
@@ -471,7 +474,7 @@ static ssize_t tls_write(void *arg, int fd, const void *buf, size_t len, int tim
 	    return -1;
 	}
     }
-    return (ssize_t) done;
+    return (ssize_t)done;
 }
 
 /* tls_close - send close_notify (without waiting for the peer's), free */
@@ -480,7 +483,7 @@ static void tls_close(void *arg)
     tls_conn_t *conn = arg;
 
     ERR_clear_error();
-    (void) SSL_shutdown(conn->ssl);
+    (void)SSL_shutdown(conn->ssl);
     SSL_free(conn->ssl);
     mr_free(conn);
 }
@@ -489,12 +492,11 @@ static const stream_io_t tls_io = {tls_read, tls_write, tls_close};
 
 /* tls_start - common handshake: new SSL, loop, switch the transport */
 static tls_conn_t *tls_start(stream_t *s, tls_ctx_t *ctx, int server,
-			     void (*setup)(SSL *ssl, void *arg), void *arg,
-			     const char **error_r)
+			     void (*setup)(SSL *ssl, void *arg), void *arg, const char **error_r)
 {
     tls_conn_t *conn = mr_calloc(1, sizeof(*conn));
     struct timespec deadline;
-    int     r;
+    int r;
 
     conn->fd = stream_fd(s);
     tls_deadline(&deadline, stream_timeout_ms(s));
@@ -534,8 +536,8 @@ tls_conn_t *tls_server_start(stream_t *s, tls_ctx_t *ctx, const char **error_r)
 
 typedef struct tls_client_args {
     const char *servername;
-    int     verify;
-    SSL_SESSION *session;		/* to resume, or NULL */
+    int verify;
+    SSL_SESSION *session; /* to resume, or NULL */
 } tls_client_args_t;
 
 /* tls_client_setup - SNI, expected name, verification mode */
@@ -554,8 +556,8 @@ static void tls_client_setup(SSL *ssl, void *arg)
 }
 
 /* tls_client_start - handshake as client */
-tls_conn_t *tls_client_start(stream_t *s, tls_ctx_t *ctx, const char *servername,
-			     int verify, const char **error_r)
+tls_conn_t *tls_client_start(stream_t *s, tls_ctx_t *ctx, const char *servername, int verify,
+			     const char **error_r)
 {
     tls_client_args_t args = {servername, verify, ctx->client_session};
 
@@ -572,31 +574,31 @@ const char *tls_conn_cipher(const tls_conn_t *conn)
     return SSL_get_cipher_name(conn->ssl);
 }
 
-int     tls_conn_bits(const tls_conn_t *conn, int *alg_bits_r)
+int tls_conn_bits(const tls_conn_t *conn, int *alg_bits_r)
 {
-    int     alg = 0, bits = SSL_get_cipher_bits(conn->ssl, &alg);
+    int alg = 0, bits = SSL_get_cipher_bits(conn->ssl, &alg);
 
     if (alg_bits_r)
 	*alg_bits_r = alg;
     return bits;
 }
 
-int     tls_conn_reused(const tls_conn_t *conn)
+int tls_conn_reused(const tls_conn_t *conn)
 {
     return SSL_session_reused(conn->ssl) ? 1 : 0;
 }
 
-int     tls_conn_verified(const tls_conn_t *conn)
+int tls_conn_verified(const tls_conn_t *conn)
 {
-    X509   *peer = SSL_get0_peer_certificate(conn->ssl);
+    X509 *peer = SSL_get0_peer_certificate(conn->ssl);
 
     return peer != NULL && SSL_get_verify_result(conn->ssl) == X509_V_OK;
 }
 
 /* tls_conn_describe - the protocol and cipher, the way logs show them */
-void    tls_conn_describe(const tls_conn_t *conn, str_t *out)
+void tls_conn_describe(const tls_conn_t *conn, str_t *out)
 {
-    int     alg, bits = tls_conn_bits(conn, &alg);
+    int alg, bits = tls_conn_bits(conn, &alg);
 
     str_appendf(out, "%s with cipher %s (%d/%d bits)", tls_conn_protocol(conn),
 		tls_conn_cipher(conn), bits, alg);

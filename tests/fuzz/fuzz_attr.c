@@ -32,15 +32,15 @@ static void fuzz_show(str_t *out, const attr_list_t *l)
 /* fuzz_roundtrip - format l, parse it again, compare */
 static void fuzz_roundtrip(const attr_list_t *l)
 {
-    str_t  *text = str_new(256), *a = str_new(256), *b = str_new(256);
+    str_t *text = str_new(256), *a = str_new(256), *b = str_new(256);
     attr_list_t *again = attr_list_new();
     attr_parser_t p;
-    size_t  used;
+    size_t used;
 
     attr_format(text, l);
     attr_parser_init(&p);
-    if (attr_parse(&p, again, str_data(text), str_len(text), &used) != ATTR_PARSE_DONE
-	|| used != str_len(text))
+    if (attr_parse(&p, again, str_data(text), str_len(text), &used) != ATTR_PARSE_DONE ||
+	used != str_len(text))
 	abort();
     fuzz_show(a, l);
     fuzz_show(b, again);
@@ -58,14 +58,14 @@ static int fuzz_run(const uint8_t *in, size_t len, size_t step, str_t *out, size
 {
     attr_parser_t p;
     attr_list_t *l = attr_list_new();
-    size_t  pos = 0, used;
-    int     r = ATTR_PARSE_MORE;
+    size_t pos = 0, used;
+    int r = ATTR_PARSE_MORE;
 
     attr_parser_init(&p);
     while (pos < len) {
-	size_t  n = len - pos < step ? len - pos : step;
+	size_t n = len - pos < step ? len - pos : step;
 
-	r = attr_parse(&p, l, (const char *) in + pos, n, &used);
+	r = attr_parse(&p, l, (const char *)in + pos, n, &used);
 	if (used > n || (r == ATTR_PARSE_MORE && used != n))
 	    abort();
 	pos += used;
@@ -84,11 +84,11 @@ static int fuzz_run(const uint8_t *in, size_t len, size_t step, str_t *out, size
     return r;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    str_t  *a, *b;
-    size_t  end_a, end_b;
-    int     ra, rb;
+    str_t *a, *b;
+    size_t end_a, end_b;
+    int ra, rb;
 
     if (len < 1)
 	return 0;
@@ -96,8 +96,8 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     b = str_new(256);
     ra = fuzz_run(data + 1, len - 1, len, a, &end_a);
     rb = fuzz_run(data + 1, len - 1, 1 + data[0] % 16, b, &end_b);
-    if (ra != rb || strcmp(str_data(a), str_data(b)) != 0
-	|| (ra != ATTR_PARSE_ERROR && end_a != end_b))
+    if (ra != rb || strcmp(str_data(a), str_data(b)) != 0 ||
+	(ra != ATTR_PARSE_ERROR && end_a != end_b))
 	abort();
     str_free(&a);
     str_free(&b);

@@ -17,14 +17,14 @@
 static clamd_result_t fuzz_run(const uint8_t *in, size_t len, size_t step, size_t *end_r)
 {
     clamd_reply_t r;
-    size_t  pos = 0, used;
-    int     rc = CLAMD_REPLY_MORE;
+    size_t pos = 0, used;
+    int rc = CLAMD_REPLY_MORE;
 
     clamd_reply_init(&r);
     while (pos < len && rc == CLAMD_REPLY_MORE) {
-	size_t  n = len - pos < step ? len - pos : step;
+	size_t n = len - pos < step ? len - pos : step;
 
-	rc = clamd_reply_feed(&r, (const char *) in + pos, n, &used);
+	rc = clamd_reply_feed(&r, (const char *)in + pos, n, &used);
 	if (used > n)
 	    abort();
 	pos += used;
@@ -33,10 +33,10 @@ static clamd_result_t fuzz_run(const uint8_t *in, size_t len, size_t step, size_
     return *clamd_reply_eof(&r);
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     clamd_result_t a, b;
-    size_t  end_a, end_b, n;
+    size_t end_a, end_b, n;
 
     if (len < 1)
 	return 0;

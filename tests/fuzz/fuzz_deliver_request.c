@@ -38,15 +38,15 @@ static int fuzz_rm(const char *path, const struct stat *st, int flag, struct FTW
 /* fuzz_cleanup - remove the queue directory at exit */
 static void fuzz_cleanup(void)
 {
-    (void) nftw(fuzz_dir, fuzz_rm, 16, FTW_DEPTH | FTW_PHYS);
+    (void)nftw(fuzz_dir, fuzz_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* fuzz_setup - a queue directory with one queue file, once */
 static void fuzz_setup(void)
 {
     static int done;
-    str_t  *img, *path;
-    FILE   *fp;
+    str_t *img, *path;
+    FILE *fp;
 
     if (done++)
 	return;
@@ -57,10 +57,10 @@ static void fuzz_setup(void)
     atexit(fuzz_cleanup);
     config_override("queue_directory", fuzz_dir);
     config_override("mail_owner", getpwuid(geteuid())->pw_name);
-    rec_encode(img, REC_TYPE_TIME, "1700000000.000001", 17);	/* 0..20 */
-    rec_encode(img, REC_TYPE_SENDER, "s@example.org", 13);	/* 20..34 */
-    rec_encode(img, REC_TYPE_RCPT, "a@example.com", 13);	/* 34..49 */
-    rec_encode(img, REC_TYPE_RCPT, "bb@example.com", 14);	/* 49..65 */
+    rec_encode(img, REC_TYPE_TIME, "1700000000.000001", 17); /* 0..20 */
+    rec_encode(img, REC_TYPE_SENDER, "s@example.org", 13);   /* 20..34 */
+    rec_encode(img, REC_TYPE_RCPT, "a@example.com", 13);     /* 34..49 */
+    rec_encode(img, REC_TYPE_RCPT, "bb@example.com", 14);    /* 49..65 */
     rec_encode(img, REC_TYPE_MESG, "", 0);
     rec_encode(img, REC_TYPE_NORM, "Subject: x", 10);
     rec_encode(img, REC_TYPE_END, "", 0);
@@ -69,7 +69,7 @@ static void fuzz_setup(void)
 	abort();
     fwrite(str_data(img), 1, str_len(img), fp);
     fclose(fp);
-    chmod(str_data(path), 0700);			/* the ready mark */
+    chmod(str_data(path), 0700); /* the ready mark */
     str_free(&img);
     str_free(&path);
 }
@@ -79,7 +79,7 @@ static void fuzz_agent(const uint8_t *data, size_t len)
 {
     deliver_request_t *req;
     stream_t *agent;
-    int     sv[2];
+    int sv[2];
     const char *why;
 
     if (len > 60000 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
@@ -104,7 +104,7 @@ static void fuzz_agent(const uint8_t *data, size_t len)
 /* fuzz_reply - the input as an agent's reply */
 static void fuzz_reply(const uint8_t *data, size_t len)
 {
-    int     fd = memfd_create("reply", 0);
+    int fd = memfd_create("reply", 0);
     attr_list_t *l = attr_list_new();
     deliver_result_t res[4] = {{0}};
     stream_t *s;
@@ -115,8 +115,8 @@ static void fuzz_reply(const uint8_t *data, size_t len)
     if (attr_read(s, l) == 1) {
 	deliver_reply_decode(l, res, 4);
 	for (int i = 0; i < 4; i++)
-	    if (res[i].status < DELIVER_STAT_SENT || res[i].status > DELIVER_STAT_BOUNCED
-		|| !deliver_dsn_valid(res[i].dsn) || strlen(res[i].reason) > DELIVER_MAX_REASON)
+	    if (res[i].status < DELIVER_STAT_SENT || res[i].status > DELIVER_STAT_BOUNCED ||
+		!deliver_dsn_valid(res[i].dsn) || strlen(res[i].reason) > DELIVER_MAX_REASON)
 		abort();
 	deliver_results_free(res, 4);
     }
@@ -124,7 +124,7 @@ static void fuzz_reply(const uint8_t *data, size_t len)
     attr_list_free(&l);
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     fuzz_setup();
     fuzz_agent(data, len);

@@ -10,23 +10,23 @@
 
 #include "global/dns.h"
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     dns_mx_t *mx;
-    char  **addrs = NULL;
-    size_t  n, na = 0;
-    int     ret;
+    char **addrs = NULL;
+    size_t n, na = 0;
+    int ret;
 
     if (size > 65535)
 	return 0;
-    ret = dns_parse_mx(data, (int) size, &mx, &n);
+    ret = dns_parse_mx(data, (int)size, &mx, &n);
     if (ret != DNS_OK && ret != DNS_NODATA && ret != DNS_NULLMX && ret != DNS_RETRY)
 	abort();
     if (ret == DNS_OK && (n == 0 || mx == NULL))
 	abort();
     dns_mx_free(&mx, n);
-    (void) dns_parse_addr(data, (int) size, ns_t_a, &addrs, &na);
-    (void) dns_parse_addr(data, (int) size, ns_t_aaaa, &addrs, &na);
+    (void)dns_parse_addr(data, (int)size, ns_t_a, &addrs, &na);
+    (void)dns_parse_addr(data, (int)size, ns_t_aaaa, &addrs, &na);
     if (na > 2 * DNS_MAX_RECORDS)
 	abort();
     dns_addr_free(&addrs, na);

@@ -14,10 +14,9 @@
 #include "util/mymalloc.h"
 #include "../../local/local.h"
 
-
 typedef struct {
     const char *data;
-    size_t  len, pos;
+    size_t len, pos;
 } fuzz_src_t;
 
 /* fuzz_line - the input as lines (split at LF) */
@@ -25,13 +24,13 @@ static int fuzz_line(void *ctx, str_t *line, int *complete_r, const char **error
 {
     fuzz_src_t *s = ctx;
     const char *nl;
-    size_t  n;
+    size_t n;
 
     if (s->pos >= s->len)
 	return 0;
     nl = memchr(s->data + s->pos, '\n', s->len - s->pos);
-    n = nl ? (size_t) (nl - (s->data + s->pos)) : s->len - s->pos;
-    str_setn(line, s->data + s->pos, n > 64 ? 64 : n);	/* long lines in pieces */
+    n = nl ? (size_t)(nl - (s->data + s->pos)) : s->len - s->pos;
+    str_setn(line, s->data + s->pos, n > 64 ? 64 : n); /* long lines in pieces */
     *complete_r = n <= 64;
     s->pos += (n > 64 ? 64 : n + (nl != NULL));
     return 1;
@@ -40,24 +39,24 @@ static int fuzz_line(void *ctx, str_t *line, int *complete_r, const char **error
 /* fuzz_rewind - start over */
 static void fuzz_rewind(void *ctx)
 {
-    ((fuzz_src_t *) ctx)->pos = 0;
+    ((fuzz_src_t *)ctx)->pos = 0;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    char   *buf = mr_memdup(data, len);
+    char *buf = mr_memdup(data, len);
     const char *cp = buf, *prev, *err;
-    str_t  *dest = str_new(16);
+    str_t *dest = str_new(16);
     fuzz_src_t src = {buf, len, 0};
     local_msg_t msg = {"QID", "", 0, fuzz_line, fuzz_rewind, &src};
-    int     type;
+    int type;
 
     for (;;) {
 	prev = cp;
 	if ((type = expand_next(&cp, dest)) == 0)
 	    break;
-	if (cp <= prev || cp > buf + strlen(buf) || str_len(dest) > strlen(prev)
-	    || type < EXPAND_ADDRESS || type > EXPAND_INCLUDE)
+	if (cp <= prev || cp > buf + strlen(buf) || str_len(dest) > strlen(prev) ||
+	    type < EXPAND_ADDRESS || type > EXPAND_INCLUDE)
 	    abort();
     }
     if (local_msg_loop(&msg, "alice@example.com", &err) < 0)

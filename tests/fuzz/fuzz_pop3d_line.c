@@ -22,12 +22,12 @@
 static void lines(const char *in, size_t len, size_t step, str_t *out)
 {
     pop3d_line_t p;
-    size_t  pos = 0, used;
+    size_t pos = 0, used;
 
     pop3d_line_init(&p);
     while (pos < len) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
-	int     r = pop3d_line_feed(&p, in + pos, n, &used);
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
+	int r = pop3d_line_feed(&p, in + pos, n, &used);
 
 	if (used > n || (r == POP3D_LINE_MORE && used != n) || p.len > POP3D_LINE_MAX)
 	    abort();
@@ -49,7 +49,7 @@ static void convert(const char *in, size_t len, size_t step, long top, str_t *ou
 
     pop3d_out_init(&o, top);
     for (size_t pos = 0; pos < len;) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	pop3d_out_feed(&o, in + pos, n, out);
 	pos += n;
@@ -61,15 +61,15 @@ static void convert(const char *in, size_t len, size_t step, long top, str_t *ou
 static void check_wire(const str_t *s)
 {
     const char *d = str_data(s);
-    size_t  len = str_len(s);
+    size_t len = str_len(s);
 
     if (len < 3 || memcmp(d + len - 3, ".\r\n", 3) != 0)
 	abort();
     for (size_t i = 0; i < len; i++) {
 	if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
 	    abort();
-	if (d[i] == '.' && (i == 0 || d[i - 1] == '\n') && i + 3 < len && d[i + 1] == '\r'
-	    && d[i + 2] == '\n')
+	if (d[i] == '.' && (i == 0 || d[i - 1] == '\n') && i + 3 < len && d[i + 1] == '\r' &&
+	    d[i + 2] == '\n')
 	    abort();
     }
 }
@@ -80,11 +80,11 @@ static int unequal(const str_t *a, const str_t *b)
     return str_len(a) != str_len(b) || memcmp(str_data(a), str_data(b), str_len(a)) != 0;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    str_t  *a, *b;
-    size_t  step;
-    long    top;
+    str_t *a, *b;
+    size_t step;
+    long top;
 
     if (size < 1)
 	return 0;
@@ -92,14 +92,14 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     top = data[0] >= 128 ? -1 : data[0] % 5;
     a = str_new(size * 2 + 16);
     b = str_new(size * 2 + 16);
-    lines((const char *) data + 1, size - 1, 0, a);
-    lines((const char *) data + 1, size - 1, step, b);
+    lines((const char *)data + 1, size - 1, 0, a);
+    lines((const char *)data + 1, size - 1, step, b);
     if (unequal(a, b))
 	abort();
     str_reset(a);
     str_reset(b);
-    convert((const char *) data + 1, size - 1, 0, top, a);
-    convert((const char *) data + 1, size - 1, step, top, b);
+    convert((const char *)data + 1, size - 1, 0, top, a);
+    convert((const char *)data + 1, size - 1, step, top, b);
     if (unequal(a, b))
 	abort();
     check_wire(a);

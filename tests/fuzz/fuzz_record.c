@@ -16,13 +16,13 @@ static unsigned long fuzz_walk(const uint8_t *data, size_t len, size_t step, int
 {
     rec_parser_t p = {0};
     unsigned long digest = 5381;
-    size_t  off = 0, used;
-    int     ret;
+    size_t off = 0, used;
+    int ret;
 
     rec_parser_init(&p);
     *failed_r = 0;
     while (off < len) {
-	size_t  n = len - off < step ? len - off : step;
+	size_t n = len - off < step ? len - off : step;
 
 	if ((ret = rec_parse(&p, data + off, n, &used)) < 0) {
 	    *failed_r = 1;
@@ -35,7 +35,7 @@ static unsigned long fuzz_walk(const uint8_t *data, size_t len, size_t step, int
 	if (ret == 1) {
 	    if (str_len(p.value) > REC_MAX_LEN)
 		abort();
-	    digest = digest * 33 + (unsigned long) p.type;
+	    digest = digest * 33 + (unsigned long)p.type;
 	    digest = digest * 33 + str_len(p.value);
 	    digest = digest * 33 + off;
 	}
@@ -44,10 +44,10 @@ static unsigned long fuzz_walk(const uint8_t *data, size_t len, size_t step, int
     return digest;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    size_t  step = len ? (data[0] % 17) + 1 : 1;
-    int     f1, f2;
+    size_t step = len ? (data[0] % 17) + 1 : 1;
+    int f1, f2;
     unsigned long d1 = fuzz_walk(data, len, len ? len : 1, &f1);
     unsigned long d2 = fuzz_walk(data, len, step, &f2);
 

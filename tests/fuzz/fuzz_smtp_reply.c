@@ -13,17 +13,17 @@
 
 #include "global/smtp_client.h"
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     smtp_reply_t r;
     smtp_reply_parser_t p;
-    const char *in = (const char *) data, *nl;
-    int     ret = 0;
+    const char *in = (const char *)data, *nl;
+    int ret = 0;
 
     smtp_reply_init(&r);
     smtp_reply_parser_init(&p, &r);
     while (size > 0 && ret == 0) {
-	size_t  len = (nl = memchr(in, '\n', size)) ? (size_t) (nl - in) + 1 : size;
+	size_t len = (nl = memchr(in, '\n', size)) ? (size_t)(nl - in) + 1 : size;
 
 	ret = smtp_reply_feed(&p, &r, in, len);
 	in += len;

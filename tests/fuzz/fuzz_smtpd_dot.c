@@ -17,7 +17,7 @@
 
 typedef struct {
     unsigned long digest;
-    size_t  bytes;
+    size_t bytes;
 } fuzz_sink_t;
 
 /* fuzz_line - hash every piece and its completeness */
@@ -28,7 +28,7 @@ static void fuzz_line(void *ctx, const char *data, size_t len, int complete)
     if (len > SMTPD_DOT_PIECE)
 	abort();
     for (size_t i = 0; i < len; i++)
-	s->digest = s->digest * 33 + (unsigned char) data[i];
+	s->digest = s->digest * 33 + (unsigned char)data[i];
     s->digest = s->digest * 33 + (complete ? 256 : 257);
     s->bytes += len;
 }
@@ -38,14 +38,14 @@ static int fuzz_run(int mode, int bdat, const uint8_t *in, size_t len, size_t st
 		    fuzz_sink_t *sink, size_t *end_r)
 {
     smtpd_dot_t d;
-    size_t  pos = 0, used;
-    int     r = SMTPD_DOT_MORE;
+    size_t pos = 0, used;
+    int r = SMTPD_DOT_MORE;
 
     smtpd_dot_init(&d, mode, bdat, 1, fuzz_line, sink);
     while (pos < len && r == SMTPD_DOT_MORE) {
-	size_t  n = len - pos < step ? len - pos : step;
+	size_t n = len - pos < step ? len - pos : step;
 
-	r = smtpd_dot_feed(&d, (const char *) in + pos, n, &used);
+	r = smtpd_dot_feed(&d, (const char *)in + pos, n, &used);
 	if (used > n)
 	    abort();
 	pos += used;
@@ -58,11 +58,11 @@ static int fuzz_run(int mode, int bdat, const uint8_t *in, size_t len, size_t st
     return r;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     fuzz_sink_t a = {5381, 0}, b = {5381, 0};
-    size_t  end_a, end_b;
-    int     mode, bdat, step, ra, rb;
+    size_t end_a, end_b;
+    int mode, bdat, step, ra, rb;
 
     if (len < 1)
 	return 0;
@@ -70,7 +70,7 @@ int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     bdat = (data[0] >> 2) & 1;
     step = 1 + (data[0] >> 3);
     ra = fuzz_run(mode, bdat, data + 1, len - 1, len, &a, &end_a);
-    rb = fuzz_run(mode, bdat, data + 1, len - 1, (size_t) step, &b, &end_b);
+    rb = fuzz_run(mode, bdat, data + 1, len - 1, (size_t)step, &b, &end_b);
     if (ra != rb || end_a != end_b || a.digest != b.digest || a.bytes != b.bytes)
 	abort();
     if (a.bytes > len)

@@ -16,22 +16,22 @@
 static int fuzz_run(const uint8_t *in, size_t len, size_t step)
 {
     spam_score_t s;
-    size_t  pos = 0;
+    size_t pos = 0;
 
     spam_score_init(&s);
     while (pos < len) {
-	size_t  n = len - pos < step ? len - pos : step;
+	size_t n = len - pos < step ? len - pos : step;
 
-	spam_score_feed(&s, (const char *) in + pos, n);
+	spam_score_feed(&s, (const char *)in + pos, n);
 	pos += n;
     }
     spam_score_end(&s);
     return s.rules;
 }
 
-int     LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    int     a, b;
+    int a, b;
 
     if (len < 1)
 	return 0;

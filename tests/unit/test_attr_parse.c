@@ -27,12 +27,12 @@ static int run(const char *in, size_t len, size_t step, str_t *out, size_t *used
 {
     attr_parser_t p;
     attr_list_t *l = attr_list_new();
-    size_t  pos = 0, used;
-    int     r = ATTR_PARSE_MORE;
+    size_t pos = 0, used;
+    int r = ATTR_PARSE_MORE;
 
     attr_parser_init(&p);
     while (pos < len) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	r = attr_parse(&p, l, in + pos, n, &used);
 	assert_true(used <= n);
@@ -45,7 +45,7 @@ static int run(const char *in, size_t len, size_t step, str_t *out, size_t *used
 	if (r == ATTR_PARSE_DONE)
 	    show(out, l);
 	else
-	    assert_int_equal(used, n);		/* MORE: all of it taken */
+	    assert_int_equal(used, n); /* MORE: all of it taken */
     }
     *used_r = pos;
     attr_parser_done(&p);
@@ -53,23 +53,24 @@ static int run(const char *in, size_t len, size_t step, str_t *out, size_t *used
     return r;
 }
 
-#define ANY ((size_t) -1)		/* where an error stops depends on the steps */
+#define ANY ((size_t)-1) /* where an error stops depends on the steps */
 
 /* check - every step size gives the same result */
 static void check_len(const char *in, size_t len, int want_r, size_t want_used,
 		      const char *want_out)
 {
-    size_t  steps[] = {0, 1, 2, 3, 7};
+    size_t steps[] = {0, 1, 2, 3, 7};
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *out = str_new(64);
-	size_t  used;
-	int     r = run(in, len, steps[i], out, &used);
+	str_t *out = str_new(64);
+	size_t used;
+	int r = run(in, len, steps[i], out, &used);
 
-	if (r != want_r || (want_used != ANY && used != want_used) || strcmp(str_data(out), want_out) != 0)
+	if (r != want_r || (want_used != ANY && used != want_used) ||
+	    strcmp(str_data(out), want_out) != 0)
 	    fail_msg("input \"%.60s\" step %zu: got r=%d used=%zu out \"%.200s\"; "
-		     "want r=%d used=%zu out \"%.200s\"", in, steps[i], r, used,
-		     str_data(out), want_r, want_used, want_out);
+		     "want r=%d used=%zu out \"%.200s\"",
+		     in, steps[i], r, used, str_data(out), want_r, want_used, want_out);
 	str_free(&out);
     }
 }
@@ -116,7 +117,7 @@ static void test_malformed(void **state)
 /* big - a list of n lines "aN=<width x's>" */
 static str_t *big(size_t n, size_t width)
 {
-    str_t  *s = str_new(n * (width + 10));
+    str_t *s = str_new(n * (width + 10));
 
     for (size_t i = 0; i < n; i++) {
 	str_appendf(s, "a%zu=", i);
@@ -131,12 +132,12 @@ static str_t *big(size_t n, size_t width)
 /* run_big - feed whole and in 7-byte steps: result and bytes used */
 static void run_big(const str_t *in, int want_r, const char *want_error)
 {
-    size_t  steps[] = {0, 7, 4096};
+    size_t steps[] = {0, 7, 4096};
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *out = str_new(64);
-	size_t  used;
-	int     r = run(str_data(in), str_len(in), steps[i], out, &used);
+	str_t *out = str_new(64);
+	size_t used;
+	int r = run(str_data(in), str_len(in), steps[i], out, &used);
 
 	assert_int_equal(r, want_r);
 	if (want_error)
@@ -150,9 +151,9 @@ static void run_big(const str_t *in, int want_r, const char *want_error)
 /* test_hostile_sizes - the line, count and list bounds hold, exactly */
 static void test_hostile_sizes(void **state)
 {
-    str_t  *s = str_new(ATTR_MAX_LINE + 10);
-    size_t  used;
-    int     r;
+    str_t *s = str_new(ATTR_MAX_LINE + 10);
+    size_t used;
+    int r;
 
     /* longest line allowed: ATTR_MAX_LINE bytes with its LF */
     str_appends(s, "a=");
@@ -164,7 +165,7 @@ static void test_hostile_sizes(void **state)
     str_truncate(s, ATTR_MAX_LINE - 1);
     str_appendc(s, 'x');
     {
-	str_t  *out = str_new(64);
+	str_t *out = str_new(64);
 
 	r = run(str_data(s), str_len(s), 1, out, &used);
 	assert_int_equal(r, ERR);
@@ -190,7 +191,7 @@ static void test_reset(void **state)
 {
     attr_parser_t p;
     attr_list_t *l = attr_list_new();
-    size_t  used;
+    size_t used;
 
     attr_parser_init(&p);
     assert_int_equal(attr_parser_busy(&p), 0);
@@ -211,19 +212,19 @@ static void test_reset(void **state)
 /* read_from - attr_read of text written to a socketpair, then EOF */
 static int read_from(const char *text, size_t len, attr_list_t *l, str_t *rest)
 {
-    int     sv[2];
+    int sv[2];
     stream_t *s;
-    int     r;
-    char    buf[100];
+    int r;
+    char buf[100];
     ssize_t n;
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    assert_int_equal(write(sv[0], text, len), (ssize_t) len);
+    assert_int_equal(write(sv[0], text, len), (ssize_t)len);
     close(sv[0]);
     s = stream_open(sv[1]);
     r = attr_read(s, l);
     while ((n = stream_read(s, buf, sizeof(buf))) > 0)
-	str_append(rest, buf, (size_t) n);
+	str_append(rest, buf, (size_t)n);
     stream_close(&s);
     return r;
 }
@@ -232,16 +233,16 @@ static int read_from(const char *text, size_t len, attr_list_t *l, str_t *rest)
 static void test_attr_read(void **state)
 {
     attr_list_t *l = attr_list_new();
-    str_t  *rest = str_new(100);
-    str_t  *s;
+    str_t *rest = str_new(100);
+    str_t *s;
 
     assert_int_equal(read_from("a=1\n\nRECORDS", 13, l, rest), 1);
     assert_string_equal(attr_get(l, "a"), "1");
     assert_string_equal(str_data(rest), "RECORDS");
     str_reset(rest);
     assert_int_equal(read_from("", 0, l, rest), 0);
-    assert_int_equal(read_from("a=1\n", 4, l, rest), -1);	/* EOF in a list */
-    assert_int_equal(read_from("a=1", 3, l, rest), -1);	/* EOF in a line */
+    assert_int_equal(read_from("a=1\n", 4, l, rest), -1); /* EOF in a list */
+    assert_int_equal(read_from("a=1", 3, l, rest), -1);   /* EOF in a line */
     assert_int_equal(read_from("a b\n\n", 5, l, rest), -1);
     s = str_new(ATTR_MAX_LINE + 10);
     str_appends(s, "a=");
@@ -257,26 +258,23 @@ static void test_attr_read(void **state)
 /* test_format - attr_format and attr_format_args escape and terminate */
 static void test_format(void **state)
 {
-    str_t  *out = str_new(64);
+    str_t *out = str_new(64);
     attr_list_t *l = attr_list_new();
 
     attr_add(l, "a", "x%\r\n");
     attr_format(out, l);
-    attr_format_args(out, "b", "1", "c", (char *) 0, (char *) 0);
+    attr_format_args(out, "b", "1", "c", (char *)0, (char *)0);
     assert_string_equal(str_data(out), "a=x%25%0D%0A\n\nb=1\nc=\n\n");
     attr_list_free(&l);
     str_free(&out);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_lists),
-	cmocka_unit_test(test_escapes),
-	cmocka_unit_test(test_malformed),
-	cmocka_unit_test(test_hostile_sizes),
-	cmocka_unit_test(test_reset),
-	cmocka_unit_test(test_attr_read),
+	cmocka_unit_test(test_lists),     cmocka_unit_test(test_escapes),
+	cmocka_unit_test(test_malformed), cmocka_unit_test(test_hostile_sizes),
+	cmocka_unit_test(test_reset),     cmocka_unit_test(test_attr_read),
 	cmocka_unit_test(test_format),
     };
 

@@ -13,16 +13,15 @@
 /* run - feed len bytes in steps (0: all at once); returns the verdict,
  * *used_r the bytes consumed, *done_r whether the parser finished
  * before the end of the input (else the end of input is reported) */
-static clamd_result_t run(const char *in, size_t len, size_t step, size_t *used_r,
-			  int *done_r)
+static clamd_result_t run(const char *in, size_t len, size_t step, size_t *used_r, int *done_r)
 {
     clamd_reply_t r;
-    size_t  pos = 0, used;
-    int     rc = CLAMD_REPLY_MORE;
+    size_t pos = 0, used;
+    int rc = CLAMD_REPLY_MORE;
 
     clamd_reply_init(&r);
     while (pos < len && rc == CLAMD_REPLY_MORE) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	rc = clamd_reply_feed(&r, in + pos, n, &used);
 	assert_true(used <= n);
@@ -37,19 +36,19 @@ static clamd_result_t run(const char *in, size_t len, size_t step, size_t *used_
 static void check(const char *in, size_t len, int want_status, const char *want_text,
 		  size_t want_used, int want_done)
 {
-    size_t  steps[] = {0, 1, 2, 3, 7};
+    size_t steps[] = {0, 1, 2, 3, 7};
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	size_t  used;
-	int     done;
+	size_t used;
+	int done;
 	clamd_result_t res = run(in, len, steps[i], &used, &done);
 
-	if (res.status != want_status || strcmp(res.text, want_text) != 0
-	    || used != want_used || done != want_done)
+	if (res.status != want_status || strcmp(res.text, want_text) != 0 || used != want_used ||
+	    done != want_done)
 	    fail_msg("input \"%.*s\" step %zu: got %d \"%s\" used=%zu done=%d;"
-		     " want %d \"%s\" used=%zu done=%d", (int) len, in, steps[i],
-		     res.status, res.text, used, done, want_status, want_text,
-		     want_used, want_done);
+		     " want %d \"%s\" used=%zu done=%d",
+		     (int)len, in, steps[i], res.status, res.text, used, done, want_status,
+		     want_text, want_used, want_done);
     }
 }
 
@@ -60,8 +59,8 @@ static void test_verdicts(void **state)
 {
     CHECK("stream: OK\0", CLAMD_CLEAN, "OK", 11, 1);
     CHECK("stream: Eicar-Test-Signature FOUND\0", CLAMD_INFECTED, "Eicar-Test-Signature", 35, 1);
-    CHECK("stream: Mailroom-Test.UNOFFICIAL FOUND\0", CLAMD_INFECTED,
-	  "Mailroom-Test.UNOFFICIAL", 39, 1);
+    CHECK("stream: Mailroom-Test.UNOFFICIAL FOUND\0", CLAMD_INFECTED, "Mailroom-Test.UNOFFICIAL",
+	  39, 1);
     CHECK("INSTREAM size limit exceeded. ERROR\0", CLAMD_ERROR,
 	  "clamd: INSTREAM size limit exceeded. ERROR", 36, 1);
     CHECK("stream: Can't allocate memory ERROR\0", CLAMD_ERROR,
@@ -89,20 +88,20 @@ static void test_bad_found(void **state)
 {
     CHECK("stream:  FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: stream:  FOUND", 15, 1);
     CHECK("stream: FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: stream: FOUND", 14, 1);
-    CHECK("stream: a b FOUND\0", CLAMD_ERROR,
-	  "unexpected reply from clamd: stream: a b FOUND", 18, 1);
-    CHECK("stream: a\tb FOUND\0", CLAMD_ERROR,
-	  "unexpected reply from clamd: stream: a?b FOUND", 18, 1);
-    CHECK("stream: \xff FOUND\0", CLAMD_ERROR,
-	  "unexpected reply from clamd: stream: ? FOUND", 16, 1);
+    CHECK("stream: a b FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: stream: a b FOUND", 18,
+	  1);
+    CHECK("stream: a\tb FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: stream: a?b FOUND", 18,
+	  1);
+    CHECK("stream: \xff FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: stream: ? FOUND", 16,
+	  1);
 }
 
 /* test_hostile_sizes - a reply at the limit, one byte over, a flood */
 static void test_hostile_sizes(void **state)
 {
-    char    in[CLAMD_REPLY_MAX + 64];
-    char    want[CLAMD_REPLY_MAX + 64];
-    size_t  name = CLAMD_REPLY_MAX - strlen("stream: ") - strlen(" FOUND");
+    char in[CLAMD_REPLY_MAX + 64];
+    char want[CLAMD_REPLY_MAX + 64];
+    size_t name = CLAMD_REPLY_MAX - strlen("stream: ") - strlen(" FOUND");
 
     /* exactly CLAMD_REPLY_MAX bytes before the NUL: accepted */
     memcpy(in, "stream: ", 8);
@@ -122,10 +121,10 @@ static void test_hostile_sizes(void **state)
 
     /* binary garbage: printable text, no overflow */
     for (size_t i = 0; i < sizeof(in); i++)
-	in[i] = (char) (i * 37 + 1) ? (char) (i * 37 + 1) : 1;
+	in[i] = (char)(i * 37 + 1) ? (char)(i * 37 + 1) : 1;
     {
-	size_t  used;
-	int     done;
+	size_t used;
+	int done;
 	clamd_result_t res = run(in, sizeof(in), 1, &used, &done);
 
 	assert_int_equal(res.status, CLAMD_ERROR);
@@ -139,7 +138,7 @@ static void test_hostile_sizes(void **state)
 static void test_feed_after_done(void **state)
 {
     clamd_reply_t r;
-    size_t  used;
+    size_t used;
 
     clamd_reply_init(&r);
     assert_int_equal(clamd_reply_feed(&r, "stream: OK\0", 11, &used), CLAMD_REPLY_DONE);
@@ -152,22 +151,19 @@ static void test_feed_after_done(void **state)
 static void test_no_socket(void **state)
 {
     clamd_result_t res;
-    int     fd = open("/dev/null", O_RDONLY);
+    int fd = open("/dev/null", O_RDONLY);
 
     assert_int_equal(clamd_scan_fd("/nonexistent/clamd.sock", 2, 0, fd, &res), CLAMD_ERROR);
     assert_non_null(strstr(res.text, "cannot connect to clamd at /nonexistent/clamd.sock"));
     close(fd);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_verdicts),
-	cmocka_unit_test(test_not_clean),
-	cmocka_unit_test(test_bad_found),
-	cmocka_unit_test(test_hostile_sizes),
-	cmocka_unit_test(test_feed_after_done),
-	cmocka_unit_test(test_no_socket),
+	cmocka_unit_test(test_verdicts),        cmocka_unit_test(test_not_clean),
+	cmocka_unit_test(test_bad_found),       cmocka_unit_test(test_hostile_sizes),
+	cmocka_unit_test(test_feed_after_done), cmocka_unit_test(test_no_socket),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

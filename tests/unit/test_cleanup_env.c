@@ -22,15 +22,16 @@
 #include "util/mymalloc.h"
 #include "../../cleanup/cleanup.h"
 
-#define ALIASES "inline:{ list@mx.test = a@mx.test b@mx.test, " \
-    "a@mx.test = a@mx.test c@far.test, " \
-    "loop1@mx.test = loop2@mx.test, loop2@mx.test = loop1@mx.test, " \
+#define ALIASES                                                                                    \
+    "inline:{ list@mx.test = a@mx.test b@mx.test, "                                                \
+    "a@mx.test = a@mx.test c@far.test, "                                                           \
+    "loop1@mx.test = loop2@mx.test, loop2@mx.test = loop1@mx.test, "                               \
     "wide@mx.test = w1 w2 w3 w4 w5 }"
 
 /* setup - a queue in a temporary directory and the alias table */
 static int setup(void **state)
 {
-    char   *incoming = mr_format("%s/%s", unit_tmpdir(), MAIL_QUEUE_INCOMING);
+    char *incoming = mr_format("%s/%s", unit_tmpdir(), MAIL_QUEUE_INCOMING);
 
     assert_int_equal(mkdir(incoming, 0700), 0);
     mr_free(incoming);
@@ -45,19 +46,19 @@ static int setup(void **state)
 }
 
 typedef struct cleanup_run {
-    int     status;
-    char    reason[200];
-    qfile_t *qf;			/* the committed file, or NULL */
-    str_t  *content;			/* its content, lines joined with \n */
+    int status;
+    char reason[200];
+    qfile_t *qf;    /* the committed file, or NULL */
+    str_t *content; /* its content, lines joined with \n */
 } cleanup_run_t;
 
 /* feed - one record to cleanup's handler */
 static void feed(cleanup_state_t *cs, int type, const char *value)
 {
-    str_t  *v = str_new(64);
+    str_t *v = str_new(64);
 
     str_set(v, value);
-    (void) cleanup_record(cs, type, v);
+    (void)cleanup_record(cs, type, v);
     str_free(&v);
 }
 
@@ -68,9 +69,9 @@ static void run(cleanup_run_t *r, int flags, const char *envelope, const char *c
     const char *why;
     qfile_out_t *qo = qfile_create(MAIL_QUEUE_INCOMING, 0600, &why);
     cleanup_state_t *cs;
-    char   *copy = mr_strdup(envelope), *cp = copy, *tok;
-    str_t  *path = str_new(100), *line = str_new(100);
-    int     complete;
+    char *copy = mr_strdup(envelope), *cp = copy, *tok;
+    str_t *path = str_new(100), *line = str_new(100);
+    int complete;
 
     assert_non_null(qo);
     cs = cleanup_state_new(qo);
@@ -81,15 +82,15 @@ static void run(cleanup_run_t *r, int flags, const char *envelope, const char *c
 	feed(cs, tok[0], tok + 2);
     feed(cs, REC_TYPE_MESG, "");
     for (const char *lp = content; *lp;) {
-	size_t  n = strcspn(lp, "\n");
-	char   *l = mr_strndup(lp, n);
+	size_t n = strcspn(lp, "\n");
+	char *l = mr_strndup(lp, n);
 
 	feed(cs, REC_TYPE_NORM, l);
 	mr_free(l);
 	lp += n + (lp[n] == '\n');
     }
     feed(cs, REC_TYPE_END, "");
-    cleanup_write(cs, REC_TYPE_END, "", 0);	/* what cleanup.c commits */
+    cleanup_write(cs, REC_TYPE_END, "", 0); /* what cleanup.c commits */
     if (!cs->status)
 	assert_int_equal(qfile_commit(cs->qo, &why), 0);
     memset(r, 0, sizeof(*r));
@@ -97,8 +98,9 @@ static void run(cleanup_run_t *r, int flags, const char *envelope, const char *c
     mr_strlcpy(r->reason, str_data(cs->reason), sizeof(r->reason));
     r->content = str_new(100);
     if (cs->status == 0) {
-	assert_int_equal(qfile_open(qfile_abspath(path, MAIL_QUEUE_INCOMING, cs->id), 0,
-				    &r->qf, &why), QFILE_OK);
+	assert_int_equal(
+	    qfile_open(qfile_abspath(path, MAIL_QUEUE_INCOMING, cs->id), 0, &r->qf, &why),
+	    QFILE_OK);
 	while (qfile_line(r->qf, line, 1 << 20, &complete, &why) > 0)
 	    str_appendf(r->content, "%s\n", str_data(line));
     }
@@ -135,9 +137,9 @@ static void test_alias_expansion(void **state)
 	const char *env, *want;
     } t[] = {
 	{"F=s@x R=plain@far.test", "plain@far.test"},
-	{"F=s@x R=bare", "bare@mx.test"},			/* qualified */
+	{"F=s@x R=bare", "bare@mx.test"}, /* qualified */
 	{"F=s@x R=list@mx.test", "a@mx.test c@far.test b@mx.test"},
-	{"F=s@x R=a@mx.test", "a@mx.test c@far.test"},		/* self: kept, no loop */
+	{"F=s@x R=a@mx.test", "a@mx.test c@far.test"}, /* self: kept, no loop */
 	{"F=s@x R=LIST@MX.TEST", "a@mx.test c@far.test b@mx.test"},
 	/* duplicates go, the first spelling stays */
 	{"F=s@x R=u@far.test R=U@FAR.TEST R=u@far.test", "u@far.test"},
@@ -148,8 +150,8 @@ static void test_alias_expansion(void **state)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 	run(&r, 0, t[i].env, "Subject: x\n\nbody");
 	if (r.status != 0 || strcmp(rcpts(&r), t[i].want) != 0)
-	    fail_msg("%s: got status %d (%s) rcpts \"%s\", want \"%s\"", t[i].env,
-		     r.status, r.reason, rcpts(&r), t[i].want);
+	    fail_msg("%s: got status %d (%s) rcpts \"%s\", want \"%s\"", t[i].env, r.status,
+		     r.reason, rcpts(&r), t[i].want);
 	done(&r);
     }
 }
@@ -159,7 +161,7 @@ static void test_alias_expansion(void **state)
  * took seconds when every recipient was compared with all before it) */
 static void test_many_duplicates(void **state)
 {
-    str_t  *env = str_new(1 << 20);
+    str_t *env = str_new(1 << 20);
     cleanup_run_t r;
 
     str_set(env, "F=s@x");
@@ -226,9 +228,8 @@ static void test_headers_added(void **state)
     done(&r);
     run(&r, CLEANUP_FLAG_LOCAL, "F=s@x.test R=u@far.test",
 	"From: me@x.test\nMessage-ID: <own@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nb");
-    assert_string_equal(str_data(r.content),
-			"From: me@x.test\nMessage-ID: <own@x>\n"
-			"Date: Mon, 1 Jan 2024 00:00:00 +0000\n\nb\n");
+    assert_string_equal(str_data(r.content), "From: me@x.test\nMessage-ID: <own@x>\n"
+					     "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\nb\n");
     done(&r);
 }
 
@@ -249,8 +250,8 @@ static void test_local_attributes(void **state)
 {
     cleanup_run_t r;
 
-    run(&r, CLEANUP_FLAG_LOCAL,
-	"F=s@x R=u@far.test A=uid=1000 A=envid=e1 A=client_addr=10.0.0.1", "x");
+    run(&r, CLEANUP_FLAG_LOCAL, "F=s@x R=u@far.test A=uid=1000 A=envid=e1 A=client_addr=10.0.0.1",
+	"x");
     assert_int_equal(r.status, 0);
     assert_string_equal(attr_get(r.qf->attrs, "uid"), "1000");
     assert_string_equal(attr_get(r.qf->attrs, "envid"), "e1");
@@ -281,17 +282,13 @@ static void test_local_recipient_limit(void **state)
     config_override("smtpd_recipient_limit", "1000");
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_alias_expansion),
-	cmocka_unit_test(test_alias_orcpt),
-	cmocka_unit_test(test_many_duplicates),
-	cmocka_unit_test(test_alias_limits),
-	cmocka_unit_test(test_headers_added),
-	cmocka_unit_test(test_headerless_content),
-	cmocka_unit_test(test_local_attributes),
-	cmocka_unit_test(test_local_recipient_limit),
+	cmocka_unit_test(test_alias_expansion),  cmocka_unit_test(test_alias_orcpt),
+	cmocka_unit_test(test_many_duplicates),  cmocka_unit_test(test_alias_limits),
+	cmocka_unit_test(test_headers_added),    cmocka_unit_test(test_headerless_content),
+	cmocka_unit_test(test_local_attributes), cmocka_unit_test(test_local_recipient_limit),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

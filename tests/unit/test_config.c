@@ -46,7 +46,7 @@ static void test_expansion(void **state)
 	 "mydestination = $myhostname, ${mydomain}x, localhost.$mydomain\n");
     assert_string_equal(config_str("mydestination"),
 			"mx.example.com, example.comx, localhost.example.com");
-    assert_string_equal(config_str("myorigin"), "mx.example.com");	/* default $myhostname */
+    assert_string_equal(config_str("myorigin"), "mx.example.com"); /* default $myhostname */
     config_override("myhostname", "other.example");
     assert_string_equal(config_str("myorigin"), "other.example");
 }
@@ -54,8 +54,8 @@ static void test_expansion(void **state)
 /* test_loop_is_fatal - a = $b, b = $a ends the process with exit 1 */
 static void test_loop_is_fatal(void **state)
 {
-    int     status;
-    pid_t   pid;
+    int status;
+    pid_t pid;
 
     load("myhostname = $mydomain\nmydomain = $myhostname\n");
     if ((pid = fork()) == 0) {
@@ -71,13 +71,13 @@ static void test_loop_is_fatal(void **state)
 /* test_unknown_reported - unknown names come back with file:line */
 static void test_unknown_reported(void **state)
 {
-    str_t  *out = str_new(100);
-    char    want[600];
+    str_t *out = str_new(100);
+    char want[600];
 
     load("myhostname = x\n\nmyhostnmae = typo\nmydomain = d\n");
     assert_int_equal(config_problems(out, NULL), 1);
-    snprintf(want, sizeof(want), "%s/%s:3: unknown parameter \"myhostnmae\"\n",
-	     unit_tmpdir(), CONFIG_FILE);
+    snprintf(want, sizeof(want), "%s/%s:3: unknown parameter \"myhostnmae\"\n", unit_tmpdir(),
+	     CONFIG_FILE);
     assert_string_equal(str_data(out), want);
     config_reset();
     str_reset(out);
@@ -117,8 +117,8 @@ static void test_typed(void **state)
 /* test_typed_bad_is_fatal - a bad time value ends the process */
 static void test_typed_bad_is_fatal(void **state)
 {
-    int     status;
-    pid_t   pid;
+    int status;
+    pid_t pid;
 
     load("max_idle = 5 fortnights\n");
     if ((pid = fork()) == 0) {
@@ -153,19 +153,19 @@ static void test_reset(void **state)
 /* test_compat_level - old default below the level, a note about it */
 static void test_compat_level(void **state)
 {
-    str_t  *problems = str_new(100), *notes = str_new(100);
+    str_t *problems = str_new(100), *notes = str_new(100);
 
-    load("myhostname = x\n");			/* no compatibility_level: 0 */
+    load("myhostname = x\n"); /* no compatibility_level: 0 */
     assert_false(config_bool("default_chroot") == 0);
     config_problems(problems, notes);
     assert_non_null(strstr(str_data(notes), "default_chroot: using backwards-compatible "
-			   "default \"yes\"; at compatibility_level 1"));
+					    "default \"yes\"; at compatibility_level 1"));
     str_reset(notes);
     load("compatibility_level = 2\n");
     assert_false(config_bool("default_chroot"));
     config_problems(problems, notes);
     assert_null(strstr(str_data(notes), "default_chroot"));
-    load("default_chroot = yes\n");		/* explicit: no note */
+    load("default_chroot = yes\n"); /* explicit: no note */
     str_reset(notes);
     config_problems(problems, notes);
     assert_null(strstr(str_data(notes), "default_chroot"));
@@ -177,13 +177,13 @@ static void test_compat_level(void **state)
 static void walk_count(const param_def_t *def, const char *value, int is_default, void *ctx)
 {
     if (!is_default)
-	(*(int *) ctx)++;
+	(*(int *)ctx)++;
 }
 
 /* test_walk - config_walk marks exactly the file's values as non-default */
 static void test_walk(void **state)
 {
-    int     n = 0;
+    int n = 0;
 
     load("max_use = 5\nmyhostname = h\n");
     config_walk(walk_count, &n);
@@ -193,26 +193,27 @@ static void test_walk(void **state)
 /* test_validate_types - check reports every bad value with file:line */
 static void test_validate_types(void **state)
 {
-    str_t  *out = str_new(100);
-    char    want[900];
+    str_t *out = str_new(100);
+    char want[900];
 
     load("myhostname = x\nsmtpd_timeout = 5x\nmax_use = 2000000\n"
 	 "default_chroot = perhaps\nmessage_size_limit = 10q\nmax_idle = 2m\n");
     assert_int_equal(config_validate(out), 4);
-    snprintf(want, sizeof(want), "%s/%s:2: smtpd_timeout = 5x: bad time value (expected a "
-	     "number of seconds with an optional unit s, m, h, d or w)\n", unit_tmpdir(),
-	     CONFIG_FILE);
+    snprintf(want, sizeof(want),
+	     "%s/%s:2: smtpd_timeout = 5x: bad time value (expected a "
+	     "number of seconds with an optional unit s, m, h, d or w)\n",
+	     unit_tmpdir(), CONFIG_FILE);
     assert_non_null(strstr(str_data(out), want));
     assert_non_null(strstr(str_data(out), ":3: max_use = 2000000: out of range: the int "
-			   "must be in [0..1000000]\n"));
+					  "must be in [0..1000000]\n"));
     assert_non_null(strstr(str_data(out), ":4: default_chroot = perhaps: bad bool value "
-			   "(expected yes or no)\n"));
+					  "(expected yes or no)\n"));
     assert_non_null(strstr(str_data(out), ":5: message_size_limit = 10q: bad size value"));
     config_override("smtpd_timeout", "0");
     str_reset(out);
     config_validate(out);
     assert_non_null(strstr(str_data(out), "-o smtpd_timeout=0: out of range: the time must "
-			   "be in [1..2147483647]\n"));
+					  "be in [1..2147483647]\n"));
     str_free(&out);
 }
 
@@ -253,7 +254,7 @@ static void test_fill(void **state)
     load("max_use = 8\nmax_idle = soon\n");
     assert_int_equal(config_fill(&error), -1);
     assert_non_null(strstr(error, "mailroom.conf:2: max_idle = soon: bad time value"));
-    assert_int_equal(var_max_use, 8);		/* the valid ones are set anyway */
+    assert_int_equal(var_max_use, 8); /* the valid ones are set anyway */
 }
 
 /* test_untyped_entry - an entry in the old four-field form is a string */
@@ -285,12 +286,12 @@ static void test_defaults(void **state)
 /* test_expansion_loop_reported - a loop is a check error, not a hang */
 static void test_expansion_loop_reported(void **state)
 {
-    str_t  *out = str_new(100);
+    str_t *out = str_new(100);
 
     load("myhostname = a$mydomain\nmydomain = b${myorigin}\nmyorigin = $myhostname\n");
     assert_true(config_validate(out) >= 3);
     assert_non_null(strstr(str_data(out), ":1: myhostname = a$mydomain: parameter expansion "
-			   "loop through $myhostname\n"));
+					  "loop through $myhostname\n"));
     str_free(&out);
 }
 
@@ -298,13 +299,21 @@ static void test_expansion_loop_reported(void **state)
 static void test_expansion_bomb(void **state)
 {
     static const char *names[] = {
-	"myhostname", "mydomain", "myorigin", "smtpd_banner", "recipient_delimiter",
-	"virtual_mailbox_base", "command_directory", "daemon_directory", "data_directory",
-	"mail_owner", "setgid_group",
+	"myhostname",
+	"mydomain",
+	"myorigin",
+	"smtpd_banner",
+	"recipient_delimiter",
+	"virtual_mailbox_base",
+	"command_directory",
+	"daemon_directory",
+	"data_directory",
+	"mail_owner",
+	"setgid_group",
     };
-    str_t  *text = str_new(1000), *out = str_new(100);
-    int     status;
-    pid_t   pid;
+    str_t *text = str_new(1000), *out = str_new(100);
+    int status;
+    pid_t pid;
 
     for (int i = 0; i < 10; i++) {
 	str_appendf(text, "%s =", names[i]);
@@ -332,11 +341,19 @@ static void test_expansion_bomb(void **state)
 static void test_empty_fanout(void **state)
 {
     static const char *names[] = {
-	"myhostname", "mydomain", "myorigin", "smtpd_banner", "recipient_delimiter",
-	"virtual_mailbox_base", "command_directory", "daemon_directory", "data_directory",
-	"mail_owner", "setgid_group",
+	"myhostname",
+	"mydomain",
+	"myorigin",
+	"smtpd_banner",
+	"recipient_delimiter",
+	"virtual_mailbox_base",
+	"command_directory",
+	"daemon_directory",
+	"data_directory",
+	"mail_owner",
+	"setgid_group",
     };
-    str_t  *text = str_new(1000);
+    str_t *text = str_new(1000);
 
     for (int i = 0; i < 10; i++) {
 	str_appendf(text, "%s =", names[i]);
@@ -346,7 +363,7 @@ static void test_empty_fanout(void **state)
     }
     str_appendf(text, "%s =\n", names[10]);
     load(str_data(text));
-    assert_string_equal(config_str("myhostname"), "");	/* 1000^10 references if uncached */
+    assert_string_equal(config_str("myhostname"), ""); /* 1000^10 references if uncached */
     str_free(&text);
 }
 
@@ -354,11 +371,11 @@ static void test_empty_fanout(void **state)
  * value: the tail of a long banner must not become a parameter */
 static void test_long_line_is_whole(void **state)
 {
-    str_t  *text = str_new(20000);
-    str_t  *want = str_new(20000);
+    str_t *text = str_new(20000);
+    str_t *want = str_new(20000);
 
     str_appends(text, "smtpd_banner = ");
-    for (int i = 0; i < 8192 - 1 - 15; i++)	/* where an 8 KiB buffer would cut */
+    for (int i = 0; i < 8192 - 1 - 15; i++) /* where an 8 KiB buffer would cut */
 	str_appendc(want, 'a');
     str_appends(want, "mynetworks = 0.0.0.0/0 then");
     for (int i = 0; i < 9000; i++)
@@ -376,9 +393,9 @@ static void test_long_line_is_whole(void **state)
 /* test_too_long_line - past CONFIG_VALUE_MAX: an error at its line */
 static void test_too_long_line(void **state)
 {
-    str_t  *text = str_new(CONFIG_VALUE_MAX + 100);
+    str_t *text = str_new(CONFIG_VALUE_MAX + 100);
     const char *error = NULL;
-    char    want[600];
+    char want[600];
 
     str_appends(text, "myhostname = h\nsmtpd_banner = ");
     for (int i = 0; i < CONFIG_VALUE_MAX; i++)
@@ -387,13 +404,13 @@ static void test_too_long_line(void **state)
     unit_write_file(CONFIG_FILE, str_data(text));
     config_reset();
     assert_int_equal(config_load(unit_tmpdir(), &error), -1);
-    snprintf(want, sizeof(want), "%s/%s:2: line longer than %d bytes", unit_tmpdir(),
-	     CONFIG_FILE, CONFIG_VALUE_MAX);
+    snprintf(want, sizeof(want), "%s/%s:2: line longer than %d bytes", unit_tmpdir(), CONFIG_FILE,
+	     CONFIG_VALUE_MAX);
     assert_string_equal(error, want);
     str_free(&text);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_syntax),

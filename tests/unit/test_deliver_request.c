@@ -35,11 +35,11 @@ static void unit_config(void)
 static void make_queue_file(void)
 {
     static const char *rcpts[] = {"a@example.com", "b@example.com", "c@example.com",
-	"d@example.com"};
+				  "d@example.com"};
     const char *why;
-    char    dir[400];
+    char dir[400];
     qfile_out_t *qo;
-    off_t   off = 0;
+    off_t off = 0;
 
     unit_config();
     snprintf(dir, sizeof(dir), "%s/active", unit_tmpdir());
@@ -66,7 +66,7 @@ static void make_queue_file(void)
 static void job_for(deliver_job_t *job, deliver_job_rcpt_t *jr, const int *idx, size_t n)
 {
     static const char *rcpts[] = {"a@example.com", "b@example.com", "c@example.com",
-	"d@example.com"};
+				  "d@example.com"};
 
     memset(job, 0, sizeof(*job));
     job->queue_id = qid;
@@ -98,15 +98,15 @@ static int exchange(const attr_list_t *req, int *fds, stream_t **agent, stream_t
     stream_set_timeout(*agent, 5);
     stream_set_timeout(*qmgr, 5);
     assert_int_equal(attr_write(*qmgr, req), 0);
-    int     r = deliver_request_read(*agent, dr);
+    int r = deliver_request_read(*agent, dr);
 
     assert_int_equal(attr_expect_protocol(*qmgr, MAIL_PROTO_DELIVERY, &why), 1);
     return r;
 }
 
 typedef struct seen {
-    int     count;
-    char    last_rcpt[64], last_action[32], last_orcpt[64];
+    int count;
+    char last_rcpt[64], last_action[32], last_orcpt[64];
 } seen_t;
 
 /* count_entry - qlog_walk callback */
@@ -132,10 +132,10 @@ static void test_round_trip(void **state)
     attr_list_t *l = attr_list_new();
     stream_t *agent, *qmgr;
     qfile_t *qf;
-    seen_t  seen = {0};
-    str_t  *path = str_new(100);
+    seen_t seen = {0};
+    str_t *path = str_new(100);
     const char *why;
-    int     fds[2];
+    int fds[2];
 
     make_queue_file();
     job_for(&job, jr, idx, 4);
@@ -180,8 +180,8 @@ static void test_round_trip(void **state)
 }
 
 /* refused - a tampered request is answered deferred 4.3.5 for all */
-static void refused2(const char *name, const char *value, const char *name2,
-		     const char *value2, const char *what)
+static void refused2(const char *name, const char *value, const char *name2, const char *value2,
+		     const char *what)
 {
     const int idx[] = {0, 1};
     deliver_job_rcpt_t jr[2];
@@ -190,13 +190,13 @@ static void refused2(const char *name, const char *value, const char *name2,
     deliver_result_t res[2] = {{0}};
     attr_list_t *l = attr_list_new();
     stream_t *agent, *qmgr;
-    int     fds[2];
+    int fds[2];
 
     job_for(&job, jr, idx, 2);
     deliver_job_encode(l, &job);
     for (size_t i = 0; i < l->count; i++)
-	if (strcmp(l->items[i].name, name) == 0
-	    || (name2 && strcmp(l->items[i].name, name2) == 0)) {
+	if (strcmp(l->items[i].name, name) == 0 ||
+	    (name2 && strcmp(l->items[i].name, name2) == 0)) {
 	    mr_free(l->items[i].value);
 	    l->items[i].value = mr_strdup(strcmp(l->items[i].name, name) == 0 ? value : value2);
 	}
@@ -221,13 +221,13 @@ static void refused(const char *name, const char *value, const char *what)
 /* test_hostile_requests - every check on the agent side */
 static void test_hostile_requests(void **state)
 {
-    char    off[32];
+    char off[32];
 
     make_queue_file();
     refused("queue_name", "deferred", "other queue");
     refused("queue_id", "../../etc/passwd", "path as queue id");
     refused("offset.1", "3", "offset not at a record");
-    snprintf(off, sizeof(off), "%lld", (long long) offsets[0]);
+    snprintf(off, sizeof(off), "%lld", (long long)offsets[0]);
     refused2("offset.1", off, "rcpt.1", "a@example.com", "same recipient twice");
     refused("rcpt.1", "x@example.com", "address differs");
     refused("rcpt.0", "a@example.com\001", "control character");
@@ -244,9 +244,9 @@ static void test_hostile_replies(void **state)
     deliver_result_t res[3] = {{0}};
 
     attr_add(l, "status.0", "sent");
-    attr_add(l, "dsn.0", "5.0.0");			/* class does not fit */
+    attr_add(l, "dsn.0", "5.0.0"); /* class does not fit */
     attr_add(l, "reason.0", "x");
-    attr_add(l, "status.1", "delivered");		/* unknown word */
+    attr_add(l, "status.1", "delivered"); /* unknown word */
     attr_add(l, "dsn.1", "2.0.0");
     attr_add(l, "reason.1", "x");
     /* 2 missing */
@@ -269,22 +269,27 @@ static void test_hostile_replies(void **state)
 static void test_qlog_format(void **state)
 {
     qlog_entry_t e = {
-	.rcpt = "u@example.com", .orcpt = "rfc822;U@example.com", .notify = "FAILURE,DELAY",
-	.offset = 42, .dsn = "4.4.1", .action = "delayed",
-	.reason = "connect to mx: 100% refused\nnext", .relay = "none", .time = 1700000000,
+	.rcpt = "u@example.com",
+	.orcpt = "rfc822;U@example.com",
+	.notify = "FAILURE,DELAY",
+	.offset = 42,
+	.dsn = "4.4.1",
+	.action = "delayed",
+	.reason = "connect to mx: 100% refused\nnext",
+	.relay = "none",
+	.time = 1700000000,
     };
-    str_t  *s = str_new(100), *path = str_new(100);
-    seen_t  seen = {0};
+    str_t *s = str_new(100), *path = str_new(100);
+    seen_t seen = {0};
     const char *why;
-    FILE   *fp;
+    FILE *fp;
 
     unit_config();
     qlog_format(s, &e);
-    assert_string_equal(str_data(s),
-			"rcpt=u@example.com\norcpt=rfc822;U@example.com\n"
-			"notify=FAILURE,DELAY\noffset=42\ndsn=4.4.1\naction=delayed\n"
-			"reason=connect to mx: 100%25 refused%0Anext\nrelay=none\n"
-			"time=1700000000\n\n");
+    assert_string_equal(str_data(s), "rcpt=u@example.com\norcpt=rfc822;U@example.com\n"
+				     "notify=FAILURE,DELAY\noffset=42\ndsn=4.4.1\naction=delayed\n"
+				     "reason=connect to mx: 100%25 refused%0Anext\nrelay=none\n"
+				     "time=1700000000\n\n");
     assert_int_equal(qlog_walk(MAIL_QUEUE_DEFER, "0TOYSF275106IT99", count_entry, &seen, &why), 0);
     assert_int_equal(qlog_append(MAIL_QUEUE_DEFER, "0TOYSF275106IT99", &e, 0, &why), 0);
     e.rcpt = "v@example.com";
@@ -302,7 +307,7 @@ static void test_qlog_format(void **state)
     str_free(&path);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_round_trip),

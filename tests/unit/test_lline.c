@@ -18,12 +18,12 @@
 static const char *read_all(const char *text, size_t max)
 {
     static str_t *result[2];
-    str_t  *line = str_new(64), *err = str_new(64);
+    str_t *line = str_new(64), *err = str_new(64);
 
     for (int mode = 0; mode < 2; mode++) {
 	lline_t *lr = mode == 0 ? lline_text(text, "t.conf", max)
-	    : lline_open(unit_write_file("t.conf", text), max, err);
-	int     lineno, r;
+				: lline_open(unit_write_file("t.conf", text), max, err);
+	int lineno, r;
 
 	if (result[mode] == NULL)
 	    result[mode] = str_new(64);
@@ -66,7 +66,7 @@ static void test_errors(void **state)
  * at its line, never a second line made of the rest */
 static void test_bounds(void **state)
 {
-    str_t  *text = str_new(100);
+    str_t *text = str_new(100);
 
     str_appends(text, "first\n");
     for (int i = 0; i < 10; i++)
@@ -74,28 +74,27 @@ static void test_bounds(void **state)
     str_appends(text, "\nlast\n");
     assert_string_equal(read_all(str_data(text), 10), "1:first|2:xxxxxxxxxx|3:last|");
     assert_string_equal(read_all(str_data(text), 9),
-			"ERR:t.conf:2: line longer than 9 bytes");	/* (look-ahead) */
+			"ERR:t.conf:2: line longer than 9 bytes"); /* (look-ahead) */
     assert_string_equal(read_all("aaaa\n bbb\n ccc\n", 9),
 			"ERR:t.conf:1: logical line longer than 9 bytes");
     assert_string_equal(read_all("aaaa\n bbbb\n", 9), "1:aaaa bbbb|");
-    assert_string_equal(read_all("xxxxxxxxxxy", 10),
-			"ERR:t.conf:1: line longer than 10 bytes");
+    assert_string_equal(read_all("xxxxxxxxxxy", 10), "ERR:t.conf:1: line longer than 10 bytes");
     str_free(&text);
 }
 
 /* test_nul_and_missing - NUL bytes in a file; a missing file */
 static void test_nul_and_missing(void **state)
 {
-    str_t  *err = str_new(64), *line = str_new(64);
+    str_t *err = str_new(64), *line = str_new(64);
     const char *path = unit_write_file("nul.conf", "a = 1\n");
     lline_t *lr;
-    int     lineno;
-    FILE   *fp = fopen(path, "a");
+    int lineno;
+    FILE *fp = fopen(path, "a");
 
     fwrite("b\0c\n", 1, 4, fp);
     fclose(fp);
     lr = lline_open(path, 100, err);
-    assert_int_equal(lline_next(lr, line, &lineno, err), -1);	/* (look-ahead) */
+    assert_int_equal(lline_next(lr, line, &lineno, err), -1); /* (look-ahead) */
     assert_non_null(strstr(str_data(err), "nul.conf:2: NUL byte in line"));
     lline_close(&lr);
     assert_null(lline_open("/nonexistent/x.conf", 100, err));
@@ -110,10 +109,10 @@ static void test_nul_and_missing(void **state)
  * time by a child, as read_all reports them */
 static char *read_stepped(const char *text, size_t step, size_t max)
 {
-    str_t  *out = str_new(64), *line = str_new(64), *err = str_new(64);
-    int     fds[2], lineno, r, status;
+    str_t *out = str_new(64), *line = str_new(64), *err = str_new(64);
+    int fds[2], lineno, r, status;
     lline_t *lr;
-    pid_t   pid;
+    pid_t pid;
 
     assert_int_equal(pipe(fds), 0);
     if ((pid = fork()) == 0) {
@@ -121,7 +120,7 @@ static char *read_stepped(const char *text, size_t step, size_t max)
 	for (size_t off = 0, len = strlen(text); off < len; off += step) {
 	    if (write(fds[1], text + off, len - off < step ? len - off : step) < 0)
 		_exit(1);
-	    usleep(200);			/* one read per piece */
+	    usleep(200); /* one read per piece */
 	}
 	_exit(0);
     }
@@ -151,10 +150,10 @@ static void test_byte_steps(void **state)
     static const size_t steps[] = {1, 2, 3, 7};
 
     for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
-	char   *whole = mr_strdup(read_all(texts[t], 10));
+	char *whole = mr_strdup(read_all(texts[t], 10));
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	    char   *got = read_stepped(texts[t], steps[i], 10);
+	    char *got = read_stepped(texts[t], steps[i], 10);
 
 	    if (strcmp(got, whole) != 0)
 		fail_msg("text %zu step %zu: \"%s\" != \"%s\"", t, steps[i], got, whole);
@@ -164,13 +163,11 @@ static void test_byte_steps(void **state)
     }
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_grammar),
-	cmocka_unit_test(test_errors),
-	cmocka_unit_test(test_bounds),
-	cmocka_unit_test(test_nul_and_missing),
+	cmocka_unit_test(test_grammar),    cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_bounds),     cmocka_unit_test(test_nul_and_missing),
 	cmocka_unit_test(test_byte_steps),
     };
 

@@ -28,7 +28,7 @@
 /* A message in memory: NULL-terminated lines. */
 typedef struct mem_msg {
     const char **lines;
-    size_t  pos;
+    size_t pos;
 } mem_msg_t;
 
 /* mem_line - next line */
@@ -46,7 +46,7 @@ static int mem_line(void *ctx, str_t *line, int *complete_r, const char **error_
 /* mem_rewind - start again */
 static void mem_rewind(void *ctx)
 {
-    ((mem_msg_t *) ctx)->pos = 0;
+    ((mem_msg_t *)ctx)->pos = 0;
 }
 
 static const char *plain_lines[] = {
@@ -70,7 +70,7 @@ static const char *path_in(const char *fmt, const char *arg)
 {
     static char buf[4][600];
     static int n;
-    char    rel[300];
+    char rel[300];
 
     snprintf(rel, sizeof(rel), fmt, arg);
     n = (n + 1) % 4;
@@ -81,17 +81,17 @@ static const char *path_in(const char *fmt, const char *arg)
 /* slurp - a whole file, or NULL */
 static char *slurp(const char *path)
 {
-    str_t  *s = str_new(1024);
-    char    buf[4096];
+    str_t *s = str_new(1024);
+    char buf[4096];
     ssize_t n;
-    int     fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY);
 
     if (fd < 0) {
 	str_free(&s);
 	return NULL;
     }
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t) n);
+	str_append(s, buf, (size_t)n);
     close(fd);
     return str_steal(&s);
 }
@@ -99,10 +99,10 @@ static char *slurp(const char *path)
 /* only_file - the name of the single file in dir (NULL if not exactly one) */
 static char *only_file(const char *dir)
 {
-    DIR    *d = opendir(dir);
+    DIR *d = opendir(dir);
     struct dirent *e;
-    char   *name = NULL;
-    int     count = 0;
+    char *name = NULL;
+    int count = 0;
 
     if (d == NULL)
 	return NULL;
@@ -123,9 +123,9 @@ static char *only_file(const char *dir)
 /* maildir_message - content of the one message in DIR/new */
 static char *maildir_message(const char *dir)
 {
-    char   *sub = mr_format("%s/new", dir);
-    char   *name = only_file(sub);
-    char   *path, *text;
+    char *sub = mr_format("%s/new", dir);
+    char *name = only_file(sub);
+    char *path, *text;
 
     if (name == NULL) {
 	mr_free(sub);
@@ -150,7 +150,7 @@ static void setup_config(const char *extra)
 {
     struct passwd *pw = test_user();
     const char *error;
-    char   *text;
+    char *text;
 
     if (chmod(unit_tmpdir(), 0755) < 0 || mkdir(path_in("mail", ""), 0755) < 0)
 	fail_msg("mkdir: %s", strerror(errno));
@@ -165,9 +165,8 @@ static void setup_config(const char *extra)
 		     unit_tmpdir(), unit_tmpdir(), unit_tmpdir());
     unit_write_file("aliases", text);
     mr_free(text);
-    unit_write_file("vmailbox",
-		    "alice@v.test v.test/alice/\nbob@v.test v.test/bob/\n"
-		    "carol@v.test v.test/carol.mbox\n");
+    unit_write_file("vmailbox", "alice@v.test v.test/alice/\nbob@v.test v.test/bob/\n"
+				"carol@v.test v.test/carol.mbox\n");
     unit_write_file("inc.list", "# a comment\nbob@v.test\n");
     text = mr_format("alias_maps = texthash:%s/aliases\n"
 		     "virtual_mailbox_domains = v.test\n"
@@ -177,8 +176,8 @@ static void setup_config(const char *extra)
 		     "mydestination = l.test\nmail_owner = %s\ndefault_privs = %s\n"
 		     "deliver_lock_attempts = 2\ndeliver_lock_delay = 1s\n"
 		     "command_time_limit = 5s\nmaillog_file = %s/log\n%s",
-		     unit_tmpdir(), unit_tmpdir(), unit_tmpdir(), (long) pw->pw_uid,
-		     (long) pw->pw_gid, pw->pw_name, pw->pw_name, unit_tmpdir(), extra);
+		     unit_tmpdir(), unit_tmpdir(), unit_tmpdir(), (long)pw->pw_uid,
+		     (long)pw->pw_gid, pw->pw_name, pw->pw_name, unit_tmpdir(), extra);
     unit_write_file(CONFIG_FILE, text);
     mr_free(text);
     if (config_load(unit_tmpdir(), &error) < 0 || config_fill(&error) < 0)
@@ -189,7 +188,7 @@ static void setup_config(const char *extra)
 /* test_maildir_name - the unique name, host escapes */
 static void test_maildir_name(void **state)
 {
-    str_t  *s = str_new(100);
+    str_t *s = str_new(100);
 
     maildir_name(s, 1700000000, 42, 123, 7, "mx.example");
     assert_string_equal(str_data(s), "1700000000.M000042P123Q7.mx.example");
@@ -205,7 +204,7 @@ static void test_maildir_deliver(void **state)
     local_msg_t msg = mem_msg(&m, plain_lines);
     local_result_t r;
     const char *dir = path_in("md/user/Maildir/", "");
-    char   *text, *name, *want;
+    char *text, *name, *want;
     struct stat st;
 
     maildir_deliver(dir, &msg, "rcpt@example.com", &r);
@@ -248,10 +247,11 @@ static int loop_check(const char **lines, const char *rcpt)
 static void test_loop(void **state)
 {
     const char *hdr[] = {"Received: x", " continued", "DELIVERED-TO:  Alice@Example.COM ",
-	"Subject: s", "", "body", NULL};
+			 "Subject: s",  "",           "body",
+			 NULL};
     const char *body[] = {"Subject: s", "", "Delivered-To: alice@example.com", NULL};
-    const char *other[] = {"Delivered-To: bob@example.com", "X-Delivered-To: alice@example.com",
-	"", NULL};
+    const char *other[] = {"Delivered-To: bob@example.com", "X-Delivered-To: alice@example.com", "",
+			   NULL};
     const char *nohdr[] = {"not a header", "Delivered-To: alice@example.com", NULL};
 
     assert_int_equal(loop_check(hdr, "alice@example.com"), 1);
@@ -266,7 +266,7 @@ static void test_loop(void **state)
 static int forward_fd(const char *name, mode_t mode)
 {
     const char *path = unit_write_file(name, "x@example.com\n");
-    int     fd;
+    int fd;
 
     chmod(path, mode);
     fd = open(path, O_RDONLY);
@@ -277,8 +277,8 @@ static int forward_fd(const char *name, mode_t mode)
 /* test_forward_check - owner and mode rules */
 static void test_forward_check(void **state)
 {
-    uid_t   me = getuid();
-    int     fd;
+    uid_t me = getuid();
+    int fd;
 
     fd = forward_fd("fw1", 0644);
     assert_null(forward_check(fd, me));
@@ -294,7 +294,7 @@ static void test_forward_check(void **state)
     assert_string_equal(forward_check(fd, me), "more than one hard link");
     close(fd);
     fd = forward_fd("fw5", 0600);
-    if (me == 0)			/* root's own files are always accepted */
+    if (me == 0) /* root's own files are always accepted */
 	assert_int_equal(fchown(fd, 12345, 12345), 0);
     assert_string_equal(forward_check(fd, 54321), "not owned by the user");
     close(fd);
@@ -305,8 +305,8 @@ static void test_forward_read(void **state)
 {
     const char *home = path_in("home", "");
     local_result_t r;
-    str_t  *data = str_new(100);
-    char   *p;
+    str_t *data = str_new(100);
+    char *p;
 
     mkdir(home, 0755);
     forward_read(home, getuid(), "", data, &r);
@@ -314,7 +314,7 @@ static void test_forward_read(void **state)
     assert_int_equal(str_len(data), 0);
     close(forward_fd("home/.forward", 0600));
     close(forward_fd("home/.forward+lists", 0600));
-    p = (char *) path_in("home/.forward+lists", "");
+    p = (char *)path_in("home/.forward+lists", "");
     unit_write_file("home/.forward+lists", "lists@example.com\n");
     forward_read(home, getuid(), "lists", data, &r);
     assert_string_equal(str_data(data), "lists@example.com\n");
@@ -335,8 +335,8 @@ static void test_forward_read(void **state)
 /* expand_all - "TYPE:dest|" for every destination of a list */
 static char *expand_all(const char *list)
 {
-    str_t  *out = str_new(100), *dest = str_new(100);
-    int     type;
+    str_t *out = str_new(100), *dest = str_new(100);
+    int type;
 
     while ((type = expand_next(&list, dest)) != 0)
 	str_appendf(out, "%d:%s|", type, str_data(dest));
@@ -347,7 +347,7 @@ static char *expand_all(const char *list)
 /* check_expand - expand_all(list) is want */
 static void check_expand(const char *list, const char *want)
 {
-    char   *got = expand_all(list);
+    char *got = expand_all(list);
 
     assert_string_equal(got, want);
     mr_free(got);
@@ -358,11 +358,10 @@ static void test_expand(void **state)
 {
     check_expand("a, b@x.test,c", "1:a|1:b@x.test|1:c|");
     check_expand("# comment, x\n  a\n\n#another\nb c", "1:a|1:b|1:c|");
-    check_expand("|/usr/bin/prog -a x, \\alice",
-			"3:/usr/bin/prog -a x|2:alice|");
+    check_expand("|/usr/bin/prog -a x, \\alice", "3:/usr/bin/prog -a x|2:alice|");
     check_expand("\"|cmd a, b\", |\"cmd2 c, d\"", "3:cmd a, b|3:cmd2 c, d|");
     check_expand("/var/log/mail, /home/a/Maildir/, :include:/etc/list",
-			"4:/var/log/mail|4:/home/a/Maildir/|5:/etc/list|");
+		 "4:/var/log/mail|4:/home/a/Maildir/|5:/etc/list|");
     check_expand("<x@y.test>, \"quoted user\"", "1:x@y.test|1:quoted user|");
     check_expand("", "");
     check_expand(" , ,\n", "");
@@ -375,7 +374,7 @@ static void test_mbox(void **state)
     local_msg_t msg = mem_msg(&m, plain_lines);
     local_result_t r;
     const char *path = path_in("box.mbox", "");
-    char   *text;
+    char *text;
 
     mbox_deliver_file(path, &msg, "r@example.com", &r);
     assert_int_equal(r.status, LOCAL_SENT);
@@ -384,8 +383,8 @@ static void test_mbox(void **state)
     text = slurp(path);
     assert_int_equal(strncmp(text, "From sender@example.com  ", 25), 0);
     assert_non_null(strstr(text, "\nReturn-Path: <sender@example.com>\nDelivered-To: "
-			   "r@example.com\nReceived: from x\nSubject: hi\n\n>From the start\n"
-			   ">>From quoted\nbody\n\nFrom sender@example.com  "));
+				 "r@example.com\nReceived: from x\nSubject: hi\n\n>From the start\n"
+				 ">>From quoted\nbody\n\nFrom sender@example.com  "));
     assert_int_equal(strcmp(text + strlen(text) - 7, "\nbody\n\n"), 0);
     mr_free(text);
     /* a symbolic link is refused */
@@ -402,14 +401,14 @@ static void test_mbox_locked(void **state)
     local_msg_t msg = mem_msg(&m, plain_lines);
     local_result_t r;
     const char *path = path_in("locked.mbox", "");
-    int     fd = open(path, O_RDWR | O_CREAT, 0600), sync[2];
+    int fd = open(path, O_RDWR | O_CREAT, 0600), sync[2];
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     struct timespec old[2] = {{0, 0}, {0, 0}};
-    pid_t   pid;
-    char    c;
+    pid_t pid;
+    char c;
 
     assert_int_equal(pipe(sync), 0);
-    if ((pid = fork()) == 0) {		/* holds the lock for 5 seconds */
+    if ((pid = fork()) == 0) { /* holds the lock for 5 seconds */
 	if (fcntl(fd, F_SETLK, &fl) < 0 || write(sync[1], "x", 1) != 1)
 	    _exit(1);
 	sleep(5);
@@ -421,7 +420,7 @@ static void test_mbox_locked(void **state)
     assert_string_equal(r.dsn, "4.2.0");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    assert_int_equal(lseek(fd, 0, SEEK_END), 0);	/* nothing written */
+    assert_int_equal(lseek(fd, 0, SEEK_END), 0); /* nothing written */
     /* a fresh dot-lock defers; a stale one is removed */
     close(open(path_in("locked.mbox.lock", ""), O_CREAT | O_WRONLY, 0600));
     mbox_deliver_file(path, &msg, "r@example.com", &r);
@@ -463,19 +462,19 @@ static void test_pipe_deliver(void **state)
 {
     mem_msg_t m;
     local_msg_t msg = mem_msg(&m, plain_lines);
-    local_pipe_env_t env = {"s@x.test", "u+e@l.test", "rfc822;U@l.test", "u+e", "e",
-	"l.test", "u", "/", NULL};
+    local_pipe_env_t env = {"s@x.test", "u+e@l.test", "rfc822;U@l.test", "u+e", "e", "l.test", "u",
+			    "/",        NULL};
     local_result_t r;
-    char   *cmd, *text;
+    char *cmd, *text;
 
     cmd = mr_format("cat > %s/piped; echo \"$SENDER|$RECIPIENT|$LOCAL|$EXTENSION|$DOMAIN|"
-		    "$USER|$HOME|$ORIGINAL_RECIPIENT|$PATH\" > %s/env", unit_tmpdir(),
-		    unit_tmpdir());
+		    "$USER|$HOME|$ORIGINAL_RECIPIENT|$PATH\" > %s/env",
+		    unit_tmpdir(), unit_tmpdir());
     pipe_deliver(cmd, &env, &msg, "u+e@l.test", &r);
     assert_int_equal(r.status, LOCAL_SENT);
     text = slurp(path_in("env", ""));
     assert_string_equal(text, "s@x.test|u+e@l.test|u+e|e|l.test|u|/|rfc822;U@l.test|"
-			"/usr/bin:/bin\n");
+			      "/usr/bin:/bin\n");
     mr_free(text);
     text = slurp(path_in("piped", ""));
     assert_non_null(strstr(text, "Delivered-To: u+e@l.test\nReceived: from x\n"));
@@ -487,15 +486,15 @@ static void test_pipe_deliver(void **state)
     pipe_deliver("exit 67", &env, &msg, "u@l.test", &r);
     assert_int_equal(r.status, LOCAL_BOUNCE);
     assert_string_equal(r.dsn, "5.1.1");
-    pipe_deliver("true", &env, &msg, "u@l.test", &r);	/* reads nothing */
+    pipe_deliver("true", &env, &msg, "u@l.test", &r); /* reads nothing */
     assert_int_equal(r.status, LOCAL_SENT);
     config_override("command_time_limit", "1s");
-    config_fill(&(const char *) {NULL});
+    config_fill(&(const char *){NULL});
     pipe_deliver("sleep 30", &env, &msg, "u@l.test", &r);
     assert_int_equal(r.status, LOCAL_DEFER);
     assert_string_equal(r.text, "command time limit exceeded");
     config_override("command_time_limit", "5s");
-    config_fill(&(const char *) {NULL});
+    config_fill(&(const char *){NULL});
 }
 
 /* deliver - one whole recipient */
@@ -512,10 +511,10 @@ static local_result_t deliver(const char *rcpt, const char **lines)
 /* count_new - messages in DIR/new */
 static int count_new(const char *dir)
 {
-    char   *sub = mr_format("%s/new", dir);
-    DIR    *d = opendir(sub);
+    char *sub = mr_format("%s/new", dir);
+    DIR *d = opendir(sub);
     struct dirent *e;
-    int     n = 0;
+    int n = 0;
 
     while (d && (e = readdir(d)) != NULL)
 	n += e->d_name[0] != '.';
@@ -528,10 +527,10 @@ static int count_new(const char *dir)
 /* last_new - content of the newest message in DIR/new (names sort by time) */
 static char *last_new(const char *dir)
 {
-    char   *sub = mr_format("%s/new", dir);
+    char *sub = mr_format("%s/new", dir);
     struct dirent **list;
-    int     n = scandir(sub, &list, NULL, alphasort);
-    char   *path, *text = NULL;
+    int n = scandir(sub, &list, NULL, alphasort);
+    char *path, *text = NULL;
 
     if (n > 0) {
 	path = mr_format("%s/%s", sub, list[n - 1]->d_name);
@@ -552,7 +551,7 @@ static void test_virtual(void **state)
     const char *looped[] = {"Delivered-To: alice@v.test", "", "x", NULL};
     const char *alice = path_in("mail/v.test/alice", "");
     local_result_t r;
-    char   *text;
+    char *text;
 
     r = deliver("alice@v.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
@@ -560,8 +559,8 @@ static void test_virtual(void **state)
     text = last_new(alice);
     assert_non_null(text);
     assert_string_equal(text, "Return-Path: <sender@example.com>\nDelivered-To: "
-			"alice@v.test\nReceived: from x\nSubject: hi\n\nFrom the start\n"
-			">From quoted\nbody\n");
+			      "alice@v.test\nReceived: from x\nSubject: hi\n\nFrom the start\n"
+			      ">From quoted\nbody\n");
     mr_free(text);
     r = deliver("bob+news@v.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
@@ -587,11 +586,11 @@ static void test_virtual(void **state)
 /* test_aliases - lists, +ext, commands, files, :include:, unknowns */
 static void test_aliases(void **state)
 {
-    char   *alice = mr_strdup(path_in("mail/v.test/alice", ""));
-    char   *bob = mr_strdup(path_in("mail/v.test/bob", ""));
-    int     na = count_new(alice), nb = count_new(bob);
+    char *alice = mr_strdup(path_in("mail/v.test/alice", ""));
+    char *bob = mr_strdup(path_in("mail/v.test/bob", ""));
+    int na = count_new(alice), nb = count_new(bob);
     local_result_t r;
-    char   *text;
+    char *text;
 
     r = deliver("team@l.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
@@ -618,13 +617,13 @@ static void test_aliases(void **state)
     r = deliver("inc@l.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
     assert_int_equal(count_new(bob), nb + 3);
-    r = deliver("deep@l.test", NULL);	/* to itself: the system user, unknown */
+    r = deliver("deep@l.test", NULL); /* to itself: the system user, unknown */
     assert_int_equal(r.status, LOCAL_BOUNCE);
     assert_string_equal(r.dsn, "5.1.1");
     r = deliver("nosuchuser@l.test", NULL);
     assert_int_equal(r.status, LOCAL_BOUNCE);
     assert_string_equal(r.text, "unknown user: \"nosuchuser\"");
-    r = deliver("fwd@l.test", NULL);	/* no cleanup here: the forward defers */
+    r = deliver("fwd@l.test", NULL); /* no cleanup here: the forward defers */
     assert_int_equal(r.status, LOCAL_DEFER);
     assert_non_null(strstr(r.text, "cannot forward"));
     assert_int_equal(count_new(bob), nb + 4);
@@ -635,16 +634,16 @@ static void test_aliases(void **state)
 /* test_refresh - a rebuilt alias table is used from the next request on */
 static void test_refresh(void **state)
 {
-    char   *alice = mr_strdup(path_in("mail/v.test/alice", ""));
-    char   *bob = mr_strdup(path_in("mail/v.test/bob", ""));
-    char   *old = slurp(path_in("aliases", ""));
-    int     na = count_new(alice), nb = count_new(bob);
+    char *alice = mr_strdup(path_in("mail/v.test/alice", ""));
+    char *bob = mr_strdup(path_in("mail/v.test/bob", ""));
+    char *old = slurp(path_in("aliases", ""));
+    int na = count_new(alice), nb = count_new(bob);
     local_result_t r;
 
-    char   *tmp = mr_strdup(unit_write_file("aliases.new", "team: bob@v.test\n"));
+    char *tmp = mr_strdup(unit_write_file("aliases.new", "team: bob@v.test\n"));
 
     assert_int_equal(rename(tmp, path_in("aliases", "")), 0);
-    r = deliver("team@l.test", NULL);		/* same request: the old table */
+    r = deliver("team@l.test", NULL); /* same request: the old table */
     assert_int_equal(r.status, LOCAL_SENT);
     assert_int_equal(count_new(alice), na + 1);
     local_resolve_refresh();
@@ -691,23 +690,16 @@ static void test_verify(void **state)
     assert_int_equal(r.status, LOCAL_BOUNCE);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_maildir_name),
-	cmocka_unit_test(test_maildir_deliver),
-	cmocka_unit_test(test_loop),
-	cmocka_unit_test(test_forward_check),
-	cmocka_unit_test(test_forward_read),
-	cmocka_unit_test(test_expand),
-	cmocka_unit_test(test_mbox),
-	cmocka_unit_test(test_mbox_locked),
-	cmocka_unit_test(test_pipe_exit),
-	cmocka_unit_test(test_pipe_deliver),
-	cmocka_unit_test(test_virtual),
-	cmocka_unit_test(test_aliases),
-	cmocka_unit_test(test_refresh),
-	cmocka_unit_test(test_restricted),
+	cmocka_unit_test(test_maildir_name), cmocka_unit_test(test_maildir_deliver),
+	cmocka_unit_test(test_loop),         cmocka_unit_test(test_forward_check),
+	cmocka_unit_test(test_forward_read), cmocka_unit_test(test_expand),
+	cmocka_unit_test(test_mbox),         cmocka_unit_test(test_mbox_locked),
+	cmocka_unit_test(test_pipe_exit),    cmocka_unit_test(test_pipe_deliver),
+	cmocka_unit_test(test_virtual),      cmocka_unit_test(test_aliases),
+	cmocka_unit_test(test_refresh),      cmocka_unit_test(test_restricted),
 	cmocka_unit_test(test_verify),
     };
 

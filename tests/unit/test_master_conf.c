@@ -21,7 +21,7 @@ static int parse(const char *text, master_conf_t **conf_r, str_t *errors)
 /* test_good - every column, defaults, continuation, comments */
 static void test_good(void **state)
 {
-    str_t  *err = str_new(100);
+    str_t *err = str_new(100);
     master_conf_t *conf;
     master_ent_t *e;
 
@@ -32,7 +32,9 @@ static void test_good(void **state)
 			   "pickup  fifo n y y 60? 1 pickup\n"
 			   "  -o max_use=5\n"
 			   "    # indented comment\n"
-			   "  -v\n", &conf, err), 0);
+			   "  -v\n",
+			   &conf, err),
+		     0);
     assert_string_equal(str_data(err), "");
     assert_int_equal(conf->count, 3);
     e = &conf->ents[0];
@@ -64,17 +66,19 @@ static void test_good(void **state)
 /* test_address - where each kind of service listens */
 static void test_address(void **state)
 {
-    str_t  *err = str_new(100);
+    str_t *err = str_new(100);
     master_conf_t *conf;
-    char   *a;
+    char *a;
 
     assert_int_equal(parse("2525 inet n y n - - smtpd\n"
 			   "[::1]:25 inet n y n - - smtpd\n"
 			   "cleanup unix y y n - - cleanup\n"
 			   "qmgr unix n y n 300 1 qmgr\n"
-			   "tabled unix - y n - - tabled\n", &conf, err), 0);
+			   "tabled unix - y n - - tabled\n",
+			   &conf, err),
+		     0);
     const char *want[] = {":2525", "[::1]:25", "/q/private/cleanup", "/q/public/qmgr",
-	"/q/private/tabled"};
+			  "/q/private/tabled"};
 
     for (int i = 0; i < 5; i++) {
 	a = master_ent_address(&conf->ents[i], "/q");
@@ -88,23 +92,24 @@ static void test_address(void **state)
 /* test_problems - each mistake is one line naming file and line */
 static void test_problems(void **state)
 {
-    str_t  *err = str_new(100);
+    str_t *err = str_new(100);
     master_conf_t *conf;
 
-    assert_int_equal(parse("smtp inet n y n - 100\n"		/* 1: 7 fields */
-			   "x tcp n y n - 1 smtpd\n"		/* 2: type */
-			   "99999 inet n y n - 1 smtpd\n"	/* 3: port */
-			   "a/b unix n y n - 1 cleanup\n"	/* 4: name */
-			   "c unix yes y n - 1 cleanup\n"	/* 5: flag */
-			   "d unix n y n soon 1 cleanup\n"	/* 6: wakeup */
-			   "e unix n y n - many cleanup\n"	/* 7: maxproc */
-			   "f unix n y n - 1 /bin/sh\n"		/* 8: path */
-			   "g unix n y n - 1 cleanup -o nosuch=1\n"	/* 9 */
-			   "h unix n y n - 1 cleanup -o\n"	/* 10 */
-			   "i unix n y n - 1 cleanup --debug\n"	/* 11 */
-			   "j unix n y n - 1 cleanup\n"		/* 12: ok */
-			   "j unix n y n - 1 cleanup\n",	/* 13: dup */
-			   &conf, err), 12);
+    assert_int_equal(parse("smtp inet n y n - 100\n"                /* 1: 7 fields */
+			   "x tcp n y n - 1 smtpd\n"                /* 2: type */
+			   "99999 inet n y n - 1 smtpd\n"           /* 3: port */
+			   "a/b unix n y n - 1 cleanup\n"           /* 4: name */
+			   "c unix yes y n - 1 cleanup\n"           /* 5: flag */
+			   "d unix n y n soon 1 cleanup\n"          /* 6: wakeup */
+			   "e unix n y n - many cleanup\n"          /* 7: maxproc */
+			   "f unix n y n - 1 /bin/sh\n"             /* 8: path */
+			   "g unix n y n - 1 cleanup -o nosuch=1\n" /* 9 */
+			   "h unix n y n - 1 cleanup -o\n"          /* 10 */
+			   "i unix n y n - 1 cleanup --debug\n"     /* 11 */
+			   "j unix n y n - 1 cleanup\n"             /* 12: ok */
+			   "j unix n y n - 1 cleanup\n",            /* 13: dup */
+			   &conf, err),
+		     12);
     const char *want =
 	"m.conf:1: expected at least 8 fields (service type private unpriv chroot wakeup "
 	"maxproc command), found 7\n"
@@ -130,7 +135,7 @@ static void test_problems(void **state)
 /* test_missing_file - cannot open: -1 and the reason */
 static void test_missing_file(void **state)
 {
-    str_t  *err = str_new(100);
+    str_t *err = str_new(100);
     master_conf_t *conf = NULL;
 
     assert_int_equal(master_conf_read("/nonexistent/master.conf", &conf, err), -1);
@@ -142,7 +147,7 @@ static void test_missing_file(void **state)
 /* test_hostile - long lines and many fields do not break the parser */
 static void test_hostile(void **state)
 {
-    str_t  *err = str_new(100), *text = str_new(100000);
+    str_t *err = str_new(100), *text = str_new(100000);
     master_conf_t *conf;
 
     str_appends(text, "x unix n y n - 1 cleanup");
@@ -161,13 +166,11 @@ static void test_hostile(void **state)
     str_free(&err);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_good),
-	cmocka_unit_test(test_address),
-	cmocka_unit_test(test_problems),
-	cmocka_unit_test(test_missing_file),
+	cmocka_unit_test(test_good),     cmocka_unit_test(test_address),
+	cmocka_unit_test(test_problems), cmocka_unit_test(test_missing_file),
 	cmocka_unit_test(test_hostile),
     };
 

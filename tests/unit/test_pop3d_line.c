@@ -19,12 +19,12 @@ static const size_t steps[] = {0, 1, 2, 3, 7};
 static void run_lines(const char *in, size_t len, size_t step, str_t *out)
 {
     pop3d_line_t p;
-    size_t  pos = 0, used;
+    size_t pos = 0, used;
 
     pop3d_line_init(&p);
     while (pos < len) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
-	int     r = pop3d_line_feed(&p, in + pos, n, &used);
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
+	int r = pop3d_line_feed(&p, in + pos, n, &used);
 
 	assert_true(used <= n);
 	pos += used;
@@ -45,7 +45,7 @@ static void run_lines(const char *in, size_t len, size_t step, str_t *out)
 static void check_lines(const char *in, size_t len, const char *want)
 {
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *out = str_new(100);
+	str_t *out = str_new(100);
 
 	run_lines(in, len, steps[i], out);
 	assert_string_equal(str_data(out), want);
@@ -73,7 +73,7 @@ static void test_lines(void **state)
  * and the next line after it is read normally */
 static void test_bounds(void **state)
 {
-    char    in[2 * POP3D_LINE_MAX + 16], want[POP3D_LINE_MAX + 16];
+    char in[2 * POP3D_LINE_MAX + 16], want[POP3D_LINE_MAX + 16];
 
     memset(in, 'x', POP3D_LINE_MAX);
     memcpy(in + POP3D_LINE_MAX, "\r\n", 2);
@@ -90,16 +90,16 @@ static void test_bounds(void **state)
      * after it shows that, and is used */
     memset(in, 'z', POP3D_LINE_MAX);
     memcpy(in + POP3D_LINE_MAX, "\rA\n", 3);
-    check_lines(in, POP3D_LINE_MAX + 3, "L|D:|");	/* the A overflowed */
+    check_lines(in, POP3D_LINE_MAX + 3, "L|D:|"); /* the A overflowed */
 }
 
 /* test_endless - a megabyte without LF is refused after the limit */
 static void test_endless(void **state)
 {
-    size_t  len = 1 << 20;
-    char   *in = mr_alloc(len);
+    size_t len = 1 << 20;
+    char *in = mr_alloc(len);
     pop3d_line_t p;
-    size_t  used;
+    size_t used;
 
     memset(in, 'A', len);
     pop3d_line_init(&p);
@@ -115,7 +115,7 @@ static void run_out(const char *in, size_t len, size_t step, long lines, str_t *
 
     pop3d_out_init(&o, lines);
     for (size_t pos = 0; pos < len;) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	pop3d_out_feed(&o, in + pos, n, out);
 	pos += n;
@@ -127,7 +127,7 @@ static void run_out(const char *in, size_t len, size_t step, long lines, str_t *
 static void check_out(const char *in, long lines, const char *want)
 {
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *out = str_new(100);
+	str_t *out = str_new(100);
 
 	run_out(in, strlen(in), steps[i], lines, out);
 	assert_string_equal(str_data(out), want);
@@ -151,7 +151,7 @@ static void test_out(void **state)
     check_out("x\ry\n", -1, "x\ry\r\n.\r\n");
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_lines),

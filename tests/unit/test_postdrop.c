@@ -28,8 +28,8 @@ static void put(str_t *out, const char *tok)
 /* records - "F=a R=b M L=x E" as record bytes ("%" is a space) */
 static str_t *records(const char *spec, int repeat_last)
 {
-    str_t  *out = str_new(100);
-    char   *copy = mr_strdup(spec), *cp = copy, *tok, *last = NULL;
+    str_t *out = str_new(100);
+    char *copy = mr_strdup(spec), *cp = copy, *tok, *last = NULL;
 
     while ((tok = next_token(&cp, " ")) != NULL) {
 	for (char *sp = tok; (sp = strchr(sp, '%')) != NULL;)
@@ -47,16 +47,16 @@ static str_t *records(const char *spec, int repeat_last)
  * the records it wrote in written */
 static int copy(const str_t *input, const qenv_limits_t *lim, str_t *why, str_t *written)
 {
-    char   *in_path = mr_format("%s/input", unit_tmpdir());
-    int     fd = open(in_path, O_CREAT | O_RDWR | O_TRUNC, 0600), ret;
+    char *in_path = mr_format("%s/input", unit_tmpdir());
+    int fd = open(in_path, O_CREAT | O_RDWR | O_TRUNC, 0600), ret;
     const char *error;
     qfile_out_t *qo;
     stream_t *in;
-    qenv_t  q;
-    char    buf[4096];
+    qenv_t q;
+    char buf[4096];
     ssize_t n;
 
-    assert_int_equal(write(fd, str_data(input), str_len(input)), (ssize_t) str_len(input));
+    assert_int_equal(write(fd, str_data(input), str_len(input)), (ssize_t)str_len(input));
     lseek(fd, 0, SEEK_SET);
     in = stream_open(fd);
     assert_non_null(qo = qfile_create(MAIL_QUEUE_MAILDROP, 0444, &error));
@@ -65,7 +65,7 @@ static int copy(const str_t *input, const qenv_limits_t *lim, str_t *why, str_t 
     ret = pd_copy(in, qo, &q, why);
     stream_flush(qo->stream);
     n = pread(stream_fd(qo->stream), buf, sizeof(buf), 0);
-    str_setn(written, buf, n > 0 ? (size_t) n : 0);
+    str_setn(written, buf, n > 0 ? (size_t)n : 0);
     qfile_discard(&qo);
     stream_close(&in);
     mr_free(in_path);
@@ -74,9 +74,9 @@ static int copy(const str_t *input, const qenv_limits_t *lim, str_t *why, str_t 
 
 static const struct {
     const char *in;
-    int     repeat;
-    int     status;
-    const char *reason;			/* or, when accepted, what is written */
+    int repeat;
+    int status;
+    const char *reason; /* or, when accepted, what is written */
 } cases[] = {
     {"F=a@b R=c@d M L=hi E", 0, 0, "F=a@b R=c@d M L=hi E"},
     {"T=1.0 F=a@b R=c@d A=uid=0 A=envid=x A=client_addr=1.2.3.4 M L=hi E", 0, 0,
@@ -85,9 +85,9 @@ static const struct {
     {"F=a@b R=c@d M L=hi E L=x", 0, EX_DATAERR, "data after the END record"},
     {"F=a@b R=c@d S=1 M E", 0, EX_DATAERR, "size record not allowed"},
     {"F=a@b R=c@d D=e M E", 0, EX_DATAERR, "done record not allowed"},
-    {"F=a@b R=c@d R=e@f R=g@h", 0, EX_DATAERR,
-     "too many recipients (smtpd_recipient_limit = 2)"},
-    {"F=a@b R=c@d M C=", 60, EX_DATAERR, "message too large (message_size_limit = 100 "
+    {"F=a@b R=c@d R=e@f R=g@h", 0, EX_DATAERR, "too many recipients (smtpd_recipient_limit = 2)"},
+    {"F=a@b R=c@d M C=", 60, EX_DATAERR,
+     "message too large (message_size_limit = 100 "
      "bytes, envelope and record overhead included)"},
     {"F=a@b R=c@d M L=", 40, EX_DATAERR, "input ends before the END record"},
     {"F=a@b%c R=d M E", 0, 0, "F=a@b%c R=d M E"},
@@ -97,8 +97,8 @@ static const struct {
 static void test_table(void **state)
 {
     qenv_limits_t lim = {100, 2};
-    str_t  *why = str_new(100), *written = str_new(100), *in, *want;
-    char   *maildrop = mr_format("%s/%s", unit_tmpdir(), MAIL_QUEUE_MAILDROP);
+    str_t *why = str_new(100), *written = str_new(100), *in, *want;
+    char *maildrop = mr_format("%s/%s", unit_tmpdir(), MAIL_QUEUE_MAILDROP);
 
     config_override("queue_directory", unit_tmpdir());
     assert_int_equal(mkdir(maildrop, 0700), 0);
@@ -121,7 +121,7 @@ static void test_table(void **state)
     str_free(&written);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_table),

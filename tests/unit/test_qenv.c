@@ -14,10 +14,10 @@
 #include "util/str.h"
 
 typedef struct qenv_case {
-    int     source;
+    int source;
     const char *records;
-    const char *verdicts;		/* one letter per record */
-    const char *error;			/* reason of the refusal, or NULL */
+    const char *verdicts; /* one letter per record */
+    const char *error;    /* reason of the refusal, or NULL */
 } qenv_case_t;
 
 #define U QENV_USER
@@ -31,7 +31,7 @@ static const qenv_case_t cases[] = {
     {L, "F=a@b R=c@d M L=hi E", "KKKKK", NULL},
     {D, "F=a@b R=c@d M L=hi E", "KKKKK", NULL},
     {Q, "T=1.0 S=5 F=a@b R=c@d D=e@f M L=hi E", "KKKKKKKK", NULL},
-    {U, "F= R=c@d M E", "KKKK", NULL},		/* null sender */
+    {U, "F= R=c@d M E", "KKKK", NULL}, /* null sender */
     {U, "F=a R=c O=rfc822;c N=NEVER M C=x L=y E", "KKKKKKKK", NULL},
     {U, "F=a R=c N=NEVER O=rfc822;c M E", "KKKKKK", NULL},
     /* stamps: the queue's own, skipped or refused elsewhere */
@@ -41,8 +41,7 @@ static const qenv_case_t cases[] = {
     {U, "F=a D=c M E", "KR", "done record not allowed"},
     {D, "F=a D=c M E", "KR", "done record not allowed"},
     /* the attribute allow-list */
-    {U, "F=a R=c A=fullname=J%Doe A=envid=x A=ret=HDRS A=body=8BITMIME M E",
-     "KKKKKKKK", NULL},
+    {U, "F=a R=c A=fullname=J%Doe A=envid=x A=ret=HDRS A=body=8BITMIME M E", "KKKKKKKK", NULL},
     {U, "F=a R=c A=uid=0 A=client_addr=1.2.3.4 A=sasl_username=x M E", "KKSSSKK", NULL},
     {L, "F=a R=c A=uid=7 A=envid=x A=client_addr=1.2.3.4 M E", "KKKKSKK", NULL},
     {D, "F=a R=c A=client_addr=1.2.3.4 A=helo=x A=uid=7 M E", "KKKKKKK", NULL},
@@ -53,7 +52,7 @@ static const qenv_case_t cases[] = {
     {U, "F=a^Mb", "R", "control character or over-long value in envelope"},
     {U, "F=a R=c^[[0m", "KR", "control character or over-long value in envelope"},
     {U, "F=a R=c\x7f", "KR", "control character or over-long value in envelope"},
-    {D, "F=a^Mb R=c M E", "KKKK", NULL},	/* a daemon's values: no NUL only */
+    {D, "F=a^Mb R=c M E", "KKKK", NULL}, /* a daemon's values: no NUL only */
     {U, "F=a R= M", "KR", "empty recipient"},
     {D, "F=a R= M E", "KKKK", NULL},
     /* order */
@@ -66,7 +65,7 @@ static const qenv_case_t cases[] = {
     {D, "F=a R=c A=x=1 O=y", "KKKR", "orcpt/notify without recipient"},
     {U, "R=c M", "KR", "no sender"},
     {U, "F=a M", "KR", "no recipients"},
-    {D, "F=a M E", "KKK", NULL},		/* cleanup answers "no recipients" */
+    {D, "F=a M E", "KKK", NULL}, /* cleanup answers "no recipients" */
     {D, "F=a M=x", "KR", "non-empty mesg record"},
     {D, "L=x", "R", "content record before mesg"},
     {D, "F=a R=c E", "KKR", "content record before mesg"},
@@ -95,14 +94,14 @@ static void decode(str_t *out, const char *in, size_t len)
 static void run_case(const qenv_case_t *c, size_t row)
 {
     qenv_limits_t none = {0, 0};
-    qenv_t  q;
-    str_t  *v = str_new(64), *got = str_new(16);
+    qenv_t q;
+    str_t *v = str_new(64), *got = str_new(16);
     const char *cp = c->records;
 
     qenv_init(&q, c->source, &none);
     while (*cp) {
-	size_t  n = strcspn(cp, " ");
-	int     type = cp[0], verdict;
+	size_t n = strcspn(cp, " ");
+	int type = cp[0], verdict;
 
 	decode(v, cp + 2 * (n > 1), n > 1 ? n - 2 : 0);
 	verdict = qenv_record(&q, type, str_data(v), str_len(v));
@@ -112,12 +111,13 @@ static void run_case(const qenv_case_t *c, size_t row)
 	cp += n + (cp[n] == ' ');
     }
     if (strcmp(str_data(got), c->verdicts) != 0)
-	fail_msg("row %zu (%s): verdicts %s, expected %s", row, c->records,
-		 str_data(got), c->verdicts);
+	fail_msg("row %zu (%s): verdicts %s, expected %s", row, c->records, str_data(got),
+		 c->verdicts);
     if (c->error && (q.error == NULL || strcmp(q.error, c->error) != 0))
 	fail_msg("row %zu (%s): error \"%s\", expected \"%s\"", row, c->records,
 		 q.error ? q.error : "(none)", c->error);
-    if (c->error == NULL && strchr(c->verdicts, 'R') == NULL && c->records[strlen(c->records) - 1] == 'E')
+    if (c->error == NULL && strchr(c->verdicts, 'R') == NULL &&
+	c->records[strlen(c->records) - 1] == 'E')
 	assert_int_equal(qenv_end(&q), 0);
     str_free(&v);
     str_free(&got);
@@ -133,7 +133,7 @@ static void test_table(void **state)
 /* test_refusal_sticks - after a refusal everything is refused */
 static void test_refusal_sticks(void **state)
 {
-    qenv_t  q;
+    qenv_t q;
 
     qenv_init(&q, QENV_DAEMON, NULL);
     assert_int_equal(qenv_record(&q, 'X', "", 0), QENV_REFUSE);
@@ -150,7 +150,7 @@ static void test_refusal_sticks(void **state)
 static void test_recipient_limit(void **state)
 {
     qenv_limits_t lim = {0, 3};
-    qenv_t  q;
+    qenv_t q;
 
     qenv_init(&q, QENV_USER, &lim);
     assert_int_equal(qenv_record(&q, REC_TYPE_SENDER, "a", 1), QENV_KEEP);
@@ -165,16 +165,16 @@ static void test_recipient_limit(void **state)
 static void test_size_counts_record_overhead(void **state)
 {
     qenv_limits_t lim = {100, 0};
-    qenv_t  q;
-    int     n = 0;
+    qenv_t q;
+    int n = 0;
 
     qenv_init(&q, QENV_USER, &lim);
-    assert_int_equal(qenv_record(&q, REC_TYPE_SENDER, "a", 1), QENV_KEEP);	/* 3 */
-    assert_int_equal(qenv_record(&q, REC_TYPE_RCPT, "r", 1), QENV_KEEP);	/* 6 */
-    assert_int_equal(qenv_record(&q, REC_TYPE_MESG, "", 0), QENV_KEEP);	/* 8 */
+    assert_int_equal(qenv_record(&q, REC_TYPE_SENDER, "a", 1), QENV_KEEP); /* 3 */
+    assert_int_equal(qenv_record(&q, REC_TYPE_RCPT, "r", 1), QENV_KEEP);   /* 6 */
+    assert_int_equal(qenv_record(&q, REC_TYPE_MESG, "", 0), QENV_KEEP);    /* 8 */
     while (qenv_record(&q, REC_TYPE_CONT, "", 0) == QENV_KEEP)
 	n++;
-    assert_int_equal(n, 46);			/* 8 + 46 * 2 = 100 */
+    assert_int_equal(n, 46); /* 8 + 46 * 2 = 100 */
     assert_int_equal(q.refused, QENV_TOO_BIG);
     assert_int_equal(q.content_size, 0);
     assert_string_equal(q.error, "message too large");
@@ -197,13 +197,11 @@ static void test_attr_names(void **state)
     assert_true(qenv_attr_allowed(QENV_DAEMON, "protocol=ESMTP", 14));
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_table),
-	cmocka_unit_test(test_refusal_sticks),
-	cmocka_unit_test(test_recipient_limit),
-	cmocka_unit_test(test_size_counts_record_overhead),
+	cmocka_unit_test(test_table),           cmocka_unit_test(test_refusal_sticks),
+	cmocka_unit_test(test_recipient_limit), cmocka_unit_test(test_size_counts_record_overhead),
 	cmocka_unit_test(test_attr_names),
     };
 

@@ -18,7 +18,7 @@
 static void test_charset(void **state)
 {
     struct timeval tv = {1700000000, 999999};
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
 
     qid_make(id, &tv, 123456789UL);
     assert_int_equal(strlen(id), QID_LEN);
@@ -28,7 +28,7 @@ static void test_charset(void **state)
     assert_false(qid_valid(".t123.4"));
     assert_false(qid_valid("0123456789abcdef"));
     assert_false(qid_valid("0123456789ABCDE"));
-    assert_false(qid_valid("0000000BBBBA0000"));	/* a vowel */
+    assert_false(qid_valid("0000000BBBBA0000")); /* a vowel */
     assert_false(qid_valid("0000000BBBBE0000"));
 }
 
@@ -36,7 +36,7 @@ static void test_charset(void **state)
 static void test_ordering(void **state)
 {
     struct timeval a = {1700000000, 999999}, b = {1700000001, 0}, c = {1700000001, 1};
-    char    ia[QID_BUFSIZE], ib[QID_BUFSIZE], ic[QID_BUFSIZE];
+    char ia[QID_BUFSIZE], ib[QID_BUFSIZE], ic[QID_BUFSIZE];
 
     qid_make(ia, &a, 99999999UL);
     qid_make(ib, &b, 0);
@@ -56,7 +56,7 @@ static void test_ordering(void **state)
 static void queue_setup(void)
 {
     static int done;
-    char    path[400];
+    char path[400];
     const char *queues[] = {"incoming", "maildrop", "deferred", "corrupt"};
 
     if (done++)
@@ -94,12 +94,12 @@ static void test_fork_unique(void **state)
     const int kids = 4, per = 250;
     qscan_t *qs;
     const char *why;
-    char    id[QID_BUFSIZE];
-    int     status, count = 0;
+    char id[QID_BUFSIZE];
+    int status, count = 0;
 
     queue_setup();
     for (int k = 0; k < kids; k++) {
-	pid_t   pid = fork();
+	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -120,7 +120,7 @@ static void test_fork_unique(void **state)
 /* test_hash_path - hashed queues get depth levels of one hex digit */
 static void test_hash_path(void **state)
 {
-    str_t  *p = str_new(10);
+    str_t *p = str_new(10);
     const char *id = "0ABCDEFGHIJKLMNO";
 
     queue_setup();
@@ -152,8 +152,8 @@ static void test_scan_skips_temp(void **state)
     const char *why;
     qfile_out_t *qo;
     qscan_t *qs;
-    char    id[QID_BUFSIZE];
-    int     count = 0;
+    char id[QID_BUFSIZE];
+    int count = 0;
 
     queue_setup();
     assert_non_null(qo = qfile_create("incoming", 0600, &why));
@@ -176,13 +176,11 @@ static void test_scan_skips_temp(void **state)
     qfile_discard(&qo);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_charset),
-	cmocka_unit_test(test_ordering),
-	cmocka_unit_test(test_fork_unique),
-	cmocka_unit_test(test_hash_path),
+	cmocka_unit_test(test_charset),         cmocka_unit_test(test_ordering),
+	cmocka_unit_test(test_fork_unique),     cmocka_unit_test(test_hash_path),
 	cmocka_unit_test(test_scan_skips_temp),
     };
 

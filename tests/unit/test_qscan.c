@@ -28,8 +28,8 @@
  * under the temp queue "q" */
 static void make(const char *rel, int dir)
 {
-    char   *path = mr_format("%s/q/%s", unit_tmpdir(), rel);
-    int     fd;
+    char *path = mr_format("%s/q/%s", unit_tmpdir(), rel);
+    int fd;
 
     if (dir == 1)
 	assert_int_equal(mkdir(path, 0700), 0);
@@ -44,38 +44,44 @@ static void make(const char *rel, int dir)
 /* cmp - for qsort */
 static int cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *) a, *(char *const *) b);
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* test_scan - what the scanner returns, sorted */
 static void test_scan(void **state)
 {
     const char *want[] = {ID1, ID2, ID3, ID4, ID5};
-    char   *got[16], id[QID_BUFSIZE], *fifo;
+    char *got[16], id[QID_BUFSIZE], *fifo;
     const char *why;
     qscan_t *qs;
-    size_t  n = 0;
+    size_t n = 0;
 
     config_override("queue_directory", unit_tmpdir());
     make("", 1);
-    make(ID1, 0);					/* top level */
+    make(ID1, 0); /* top level */
     make("A", 1);
-    make("A/" ID2, 0);					/* depth 1 */
+    make("A/" ID2, 0); /* depth 1 */
     make("A/3", 1);
-    make("A/3/" ID3, 0);				/* depth 2 */
-    make("A/3/.t123.4", 0);				/* temp file */
+    make("A/3/" ID3, 0);    /* depth 2 */
+    make("A/3/.t123.4", 0); /* temp file */
     make("A/stray", 0);
-    make("A/" "0TP5Z9T3Y606KRBX", 2);			/* not ready yet */
+    make("A/"
+	 "0TP5Z9T3Y606KRBX",
+	 2); /* not ready yet */
     make("lowercase0tp5z9t", 0);
-    make("G", 1);					/* not a hash digit */
-    make("G/" "0TP5Z9T3Y606KRBZ", 0);
+    make("G", 1); /* not a hash digit */
+    make("G/"
+	 "0TP5Z9T3Y606KRBZ",
+	 0);
     make("1", 1);
     make("1/2", 1);
     make("1/2/3", 1);
     make("1/2/3/4", 1);
-    make("1/2/3/4/" ID4, 0);				/* depth 4: the deepest */
+    make("1/2/3/4/" ID4, 0); /* depth 4: the deepest */
     make("1/2/3/4/5", 1);
-    make("1/2/3/4/5/" "0TP5Z9T3Y606KRBY", 0);		/* too deep */
+    make("1/2/3/4/5/"
+	 "0TP5Z9T3Y606KRBY",
+	 0); /* too deep */
     fifo = mr_format("%s/q/B", unit_tmpdir());
     assert_int_equal(mkdir(fifo, 0700), 0);
     mr_free(fifo);
@@ -99,7 +105,7 @@ static void test_scan(void **state)
 /* test_nonregular - the reader refuses a FIFO at once, as corrupt */
 static void test_nonregular(void **state)
 {
-    char   *path = mr_format("%s/q/B/%s", unit_tmpdir(), ID5);
+    char *path = mr_format("%s/q/B/%s", unit_tmpdir(), ID5);
     const char *why;
     qfile_t *qf = NULL;
 
@@ -108,11 +114,11 @@ static void test_nonregular(void **state)
     assert_int_equal(qfile_open_from(path, 1, NULL, &qf, &why), QFILE_CORRUPT);
     mr_free(path);
     path = mr_format("%s/q/A", unit_tmpdir());
-    assert_int_equal(qfile_open(path, 0, &qf, &why), QFILE_CORRUPT);	/* a directory */
+    assert_int_equal(qfile_open(path, 0, &qf, &why), QFILE_CORRUPT); /* a directory */
     mr_free(path);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_scan),

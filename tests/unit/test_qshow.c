@@ -24,21 +24,21 @@
 /* plant - write a file at the place qfile_path gives for queue/id */
 static void plant(const char *queue, const char *id, const str_t *data)
 {
-    str_t  *rel = str_new(64);
-    char   *path, *dir;
-    int     fd;
+    str_t *rel = str_new(64);
+    char *path, *dir;
+    int fd;
 
     qfile_path(rel, queue, id);
     path = mr_format("%s/%s", unit_tmpdir(), str_data(rel));
     dir = mr_strdup(path);
     for (char *cp = dir + strlen(unit_tmpdir()) + 1; (cp = strchr(cp, '/')) != NULL; cp++) {
 	*cp = 0;
-	(void) mkdir(dir, 0700);
+	(void)mkdir(dir, 0700);
 	*cp = '/';
     }
     /* 0700: the owner's execute bit marks a queue file ready */
     assert_true((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0700)) >= 0);
-    assert_int_equal(write(fd, str_data(data), str_len(data)), (ssize_t) str_len(data));
+    assert_int_equal(write(fd, str_data(data), str_len(data)), (ssize_t)str_len(data));
     close(fd);
     mr_free(dir);
     mr_free(path);
@@ -49,8 +49,8 @@ static void plant(const char *queue, const char *id, const str_t *data)
  * marking a delivered one; no SIZE record when size is NULL */
 static str_t *message(const char *sender, const char *rcpts, const char *size)
 {
-    str_t  *s = str_new(200);
-    char   *copy = mr_strdup(rcpts), *cp = copy, *tok;
+    str_t *s = str_new(200);
+    char *copy = mr_strdup(rcpts), *cp = copy, *tok;
 
     if (size)
 	rec_encode(s, REC_TYPE_SIZE, size, strlen(size));
@@ -69,10 +69,10 @@ static str_t *message(const char *sender, const char *rcpts, const char *size)
 /* listing - run mq_show into a file and return what it wrote */
 static char *listing(int json)
 {
-    char   *path = mr_format("%s/out", unit_tmpdir());
-    int     fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    char *path = mr_format("%s/out", unit_tmpdir());
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
     stream_t *s = stream_open(dup(fd));
-    char    buf[8192];
+    char buf[8192];
     ssize_t n;
 
     assert_int_equal(qshow_list(s, json), 0);
@@ -86,28 +86,28 @@ static char *listing(int json)
 }
 
 static const char golden[] =
-"-Queue ID-        --Size-- ---Arrival Time----  -Sender/Recipient-------\n"
-"0TP5Z9T3Y606KRB1       100 Tue Nov 14 22:13:20  s@example.org\n"
-"                                                b@example.net\n"
-"\n"
-"0TP5Z9T3Y606KRB2*     2000 Tue Nov 14 22:13:20  MAILER-DAEMON\n"
-"                                                c@example.net\n"
-"\n"
-"0TP5Z9T3Y606KRB3      1000 Tue Nov 14 22:13:20  s@example.org\n"
-"       (connect to mx.example.net: Connection refused)\n"
-"                                                d@example.net\n"
-"                                                e@example.net\n"
-"\n"
-"0TP5Z9T3Y606KRB4!       50 Tue Nov 14 22:13:20  s@example.org\n"
-"                                                f@example.net\n"
-"\n"
-"-- 4 Kbytes in 4 Requests.\n";
+    "-Queue ID-        --Size-- ---Arrival Time----  -Sender/Recipient-------\n"
+    "0TP5Z9T3Y606KRB1       100 Tue Nov 14 22:13:20  s@example.org\n"
+    "                                                b@example.net\n"
+    "\n"
+    "0TP5Z9T3Y606KRB2*     2000 Tue Nov 14 22:13:20  MAILER-DAEMON\n"
+    "                                                c@example.net\n"
+    "\n"
+    "0TP5Z9T3Y606KRB3      1000 Tue Nov 14 22:13:20  s@example.org\n"
+    "       (connect to mx.example.net: Connection refused)\n"
+    "                                                d@example.net\n"
+    "                                                e@example.net\n"
+    "\n"
+    "0TP5Z9T3Y606KRB4!       50 Tue Nov 14 22:13:20  s@example.org\n"
+    "                                                f@example.net\n"
+    "\n"
+    "-- 4 Kbytes in 4 Requests.\n";
 
 /* test_golden - the planted queue, listed */
 static void test_golden(void **state)
 {
-    str_t  *s, *bad = str_new(10), *defer = str_new(100);
-    char   *out;
+    str_t *s, *bad = str_new(10), *defer = str_new(100);
+    char *out;
 
     setenv("TZ", "UTC", 1);
     config_override("queue_directory", unit_tmpdir());
@@ -115,13 +115,13 @@ static void test_golden(void **state)
     out = listing(0);
     assert_string_equal(out, "Mail queue is empty\n");
     mr_free(out);
-    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606KRB1", s = message("s@example.org",
-							      "!a@example.net,b@example.net", "100"));
+    plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606KRB1",
+	  s = message("s@example.org", "!a@example.net,b@example.net", "100"));
     str_free(&s);
     plant(MAIL_QUEUE_ACTIVE, "0TP5Z9T3Y606KRB2", s = message("", "c@example.net", "2000"));
     str_free(&s);
-    plant(MAIL_QUEUE_DEFERRED, "0TP5Z9T3Y606KRB3", s = message("s@example.org",
-							      "d@example.net,e@example.net", "1000"));
+    plant(MAIL_QUEUE_DEFERRED, "0TP5Z9T3Y606KRB3",
+	  s = message("s@example.org", "d@example.net,e@example.net", "1000"));
     str_free(&s);
     str_set(defer, "rcpt=d@example.net\nreason=connect to mx.example.net: Connection refused\n\n");
     plant(MAIL_QUEUE_DEFER, "0TP5Z9T3Y606KRB3", defer);
@@ -129,26 +129,27 @@ static void test_golden(void **state)
     str_free(&s);
     str_set(bad, "garbage");
     plant(MAIL_QUEUE_INCOMING, "0TP5Z9T3Y606KRB5", bad);
-    plant(MAIL_QUEUE_MAILDROP, "0TP5Z9T3Y606KRB6", s = message("s@example.org",
-					      "a@x,b@x,c@x,d@x", NULL));	/* > limit */
+    plant(MAIL_QUEUE_MAILDROP, "0TP5Z9T3Y606KRB6",
+	  s = message("s@example.org", "a@x,b@x,c@x,d@x", NULL)); /* > limit */
     str_free(&s);
     out = listing(0);
     assert_string_equal(out, golden);
     mr_free(out);
     out = listing(1);
-    assert_non_null(strstr(out, "{\"queue_name\": \"deferred\", \"queue_id\": "
+    assert_non_null(strstr(out,
+			   "{\"queue_name\": \"deferred\", \"queue_id\": "
 			   "\"0TP5Z9T3Y606KRB3\", \"arrival_time\": 1700000000, "
 			   "\"message_size\": 1000, \"sender\": \"s@example.org\", "
 			   "\"recipients\": [{\"address\": \"d@example.net\", \"delay_reason\": "
 			   "\"connect to mx.example.net: Connection refused\"}, "
 			   "{\"address\": \"e@example.net\"}]}\n"));
-    assert_null(strstr(out, "a@example.net"));		/* delivered */
+    assert_null(strstr(out, "a@example.net")); /* delivered */
     mr_free(out);
     str_free(&bad);
     str_free(&defer);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_golden),

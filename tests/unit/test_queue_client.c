@@ -20,29 +20,29 @@
 #include "util/sock.h"
 #include "util/stream.h"
 
-#define FAKE_ANSWER	0		/* read to END, answer status 0 */
-#define FAKE_DIE	1		/* exit after the flags */
+#define FAKE_ANSWER 0 /* read to END, answer status 0 */
+#define FAKE_DIE 1    /* exit after the flags */
 
 /* fake_serve - one client: handshake, then behave as told */
 static void fake_serve(int lfd, int how)
 {
-    int     fd = accept(lfd, NULL, NULL);
+    int fd = accept(lfd, NULL, NULL);
     stream_t *s = stream_open(fd);
     attr_list_t *l = attr_list_new();
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
     const char *why;
-    int     type, n = 0;
-    char    count[32];
+    int type, n = 0;
+    char count[32];
 
-    attr_send(s, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_QUEUE_ID,
-	      "0ABCDEFGHIJKLMNO", (char *) 0);
+    attr_send(s, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_QUEUE_ID, "0ABCDEFGHIJKLMNO",
+	      (char *)0);
     if (attr_read(s, l) != 1 || how == FAKE_DIE)
 	_exit(0);
     while ((type = rec_get(s, v, &why)) > 0 && type != REC_TYPE_END)
 	n++;
     snprintf(count, sizeof(count), "%d records, flags %s", n, attr_get(l, MAIL_ATTR_FLAGS));
-    attr_send(s, MAIL_ATTR_STATUS, "0", MAIL_ATTR_QUEUE_ID, "0ABCDEFGHIJKLMNO",
-	      MAIL_ATTR_REASON, count, (char *) 0);
+    attr_send(s, MAIL_ATTR_STATUS, "0", MAIL_ATTR_QUEUE_ID, "0ABCDEFGHIJKLMNO", MAIL_ATTR_REASON,
+	      count, (char *)0);
     stream_close(&s);
     _exit(0);
 }
@@ -50,10 +50,10 @@ static void fake_serve(int lfd, int how)
 /* fake_start - a fake cleanup on private/cleanup; returns its pid */
 static pid_t fake_start(int how)
 {
-    char    path[400];
+    char path[400];
     const char *why;
-    int     lfd;
-    pid_t   pid;
+    int lfd;
+    pid_t pid;
 
     config_override("queue_directory", unit_tmpdir());
     snprintf(path, sizeof(path), "%s/private", unit_tmpdir());
@@ -69,10 +69,10 @@ static pid_t fake_start(int how)
 /* test_client_ok - records go out, the verdict comes back */
 static void test_client_ok(void **state)
 {
-    pid_t   pid = fake_start(FAKE_ANSWER);
+    pid_t pid = fake_start(FAKE_ANSWER);
     const char *why;
     cleanup_client_t *cc = cleanup_open(CLEANUP_FLAG_LOCAL, &why);
-    str_t  *reason = str_new(10);
+    str_t *reason = str_new(10);
 
     assert_non_null(cc);
     assert_string_equal(cleanup_queue_id(cc), "0ABCDEFGHIJKLMNO");
@@ -94,11 +94,11 @@ static void test_client_ok(void **state)
 /* test_client_cleanup_dies - a vanished cleanup means TEMP, not OK */
 static void test_client_cleanup_dies(void **state)
 {
-    pid_t   pid = fake_start(FAKE_DIE);
+    pid_t pid = fake_start(FAKE_DIE);
     const char *why;
     cleanup_client_t *cc = cleanup_open(0, &why);
-    str_t  *reason = str_new(10);
-    char    line[1000];
+    str_t *reason = str_new(10);
+    char line[1000];
 
     assert_non_null(cc);
     waitpid(pid, NULL, 0);
@@ -122,7 +122,7 @@ static void test_client_no_server(void **state)
     assert_non_null(why);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_client_ok),

@@ -17,7 +17,7 @@
 /* image - a valid file with two recipients and a long line */
 static str_t *image(void)
 {
-    str_t  *s = str_new(100);
+    str_t *s = str_new(100);
 
     rec_encode(s, REC_TYPE_TIME, "1700000000.000042", 17);
     rec_encode(s, REC_TYPE_SIZE, "000000000000031", 15);
@@ -41,12 +41,12 @@ static str_t *image(void)
 static const char *write_image(const char *name, const void *data, size_t len)
 {
     static char path[400];
-    int     fd;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/%s", unit_tmpdir(), name);
     assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0700)) >= 0);
-    assert_int_equal(fchmod(fd, 0700), 0);	/* marked ready */
-    assert_int_equal(write(fd, data, len), (ssize_t) len);
+    assert_int_equal(fchmod(fd, 0700), 0); /* marked ready */
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
     close(fd);
     return path;
 }
@@ -54,10 +54,10 @@ static const char *write_image(const char *name, const void *data, size_t len)
 /* test_read_envelope - all envelope fields and the content lines */
 static void test_read_envelope(void **state)
 {
-    str_t  *s = image(), *line = str_new(10);
+    str_t *s = image(), *line = str_new(10);
     const char *path = write_image("good", str_data(s), str_len(s)), *why;
     qfile_t *qf;
-    int     complete;
+    int complete;
 
     assert_int_equal(qfile_open(path, 1, &qf, &why), QFILE_OK);
     assert_int_equal(qf->arrival_sec, 1700000000);
@@ -95,7 +95,7 @@ static void test_read_envelope(void **state)
 /* test_truncated - every proper prefix is corrupt */
 static void test_truncated(void **state)
 {
-    str_t  *s = image();
+    str_t *s = image();
     const char *why;
     qfile_t *qf = NULL;
 
@@ -112,7 +112,7 @@ static void test_truncated(void **state)
 /* expect_corrupt - a file made of these records is rejected */
 static void expect_corrupt(const char *what, const int *types, const char **values, int n)
 {
-    str_t  *s = str_new(10);
+    str_t *s = str_new(10);
     const char *why, *path;
     qfile_t *qf = NULL;
 
@@ -150,7 +150,7 @@ static void test_structure(void **state)
     expect_corrupt("bad attr", bad_attr, v3a, 3);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_read_envelope),

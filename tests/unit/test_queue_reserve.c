@@ -24,7 +24,7 @@
 static void queue_setup(void)
 {
     static int done;
-    char    path[400];
+    char path[400];
     const char *queues[] = {"incoming", "hold", "corrupt"};
 
     if (done++)
@@ -50,9 +50,9 @@ static void put_message(qfile_out_t *qo)
 static int scan_count(const char *queue)
 {
     const char *why;
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     qscan_t *qs;
-    int     n = 0;
+    int n = 0;
 
     assert_non_null(qs = qscan_open(queue, &why));
     while (qscan_next(qs, id))
@@ -66,7 +66,7 @@ static int name_count(const char *queue)
 {
     const char *why, *dir, *name;
     qscan_t *qs;
-    int     n = 0;
+    int n = 0;
 
     assert_non_null(qs = qscan_open(queue, &why));
     while (qscan_next_name(qs, &dir, &name))
@@ -78,9 +78,9 @@ static int name_count(const char *queue)
 /* file_mode - st_mode of the queue file id, or 0 if there is none */
 static mode_t file_mode(const char *queue, const char *id, off_t *size_r)
 {
-    str_t  *path = str_new(100);
+    str_t *path = str_new(100);
     struct stat st;
-    mode_t  mode = 0;
+    mode_t mode = 0;
 
     if (stat(qfile_abspath(path, queue, id), &st) == 0) {
 	mode = st.st_mode;
@@ -94,11 +94,11 @@ static mode_t file_mode(const char *queue, const char *id, off_t *size_r)
 /* test_batch_in_one_directory - a batch shares one hash directory */
 static void test_batch_in_one_directory(void **state)
 {
-    str_t  *a = str_new(100), *b = str_new(100);
+    str_t *a = str_new(100), *b = str_new(100);
     qfile_out_t *qo[4];
     const char *why;
     qfile_pool_t *pool;
-    off_t   size = -1;
+    off_t size = -1;
 
     queue_setup();
     pool = qfile_pool_create("incoming", 0600, 4, 60);
@@ -113,9 +113,9 @@ static void test_batch_in_one_directory(void **state)
 	qfile_path(b, "incoming", qo[i]->id);
 	assert_string_equal(dirname(str_data(a)), dirname(str_data(b)));
 	qfile_path(a, "incoming", qo[0]->id);
-	assert_true(strcmp(qo[i - 1]->id, qo[i]->id) < 0);	/* time-ordered */
+	assert_true(strcmp(qo[i - 1]->id, qo[i]->id) < 0); /* time-ordered */
     }
-    assert_int_equal(scan_count("incoming"), 0);	/* none ready */
+    assert_int_equal(scan_count("incoming"), 0); /* none ready */
     for (int i = 0; i < 4; i++)
 	qfile_discard(&qo[i]);
     assert_int_equal(name_count("incoming"), 0);
@@ -132,8 +132,8 @@ static void test_commit_marks_ready(void **state)
     qfile_out_t *qo;
     qfile_t *qf;
     const char *why;
-    str_t  *path = str_new(100);
-    char    id[QID_BUFSIZE];
+    str_t *path = str_new(100);
+    char id[QID_BUFSIZE];
 
     queue_setup();
     pool = qfile_pool_create("incoming", 0600, 16, 60);
@@ -166,7 +166,7 @@ static void test_commit_to_hold(void **state)
     qfile_pool_t *pool;
     qfile_out_t *qo;
     const char *why;
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
 
     queue_setup();
     pool = qfile_pool_create("incoming", 0600, 1, 60);
@@ -205,8 +205,8 @@ static void test_discard_removes(void **state)
 /* dead_writer - a child reserves 4 files, half-writes one and dies */
 static void dead_writer(char id[QID_BUFSIZE])
 {
-    int     fds[2], status;
-    pid_t   pid;
+    int fds[2], status;
+    pid_t pid;
 
     assert_int_equal(pipe(fds), 0);
     assert_true((pid = fork()) >= 0);
@@ -215,10 +215,10 @@ static void dead_writer(char id[QID_BUFSIZE])
 	qfile_pool_t *pool = qfile_pool_create("incoming", 0600, 4, 60);
 	qfile_out_t *qo = qfile_pool_take(pool, &why);
 
-	if (qo == NULL || rec_put(qo->stream, REC_TYPE_SENDER, "s@x", 3) < 0
-	    || stream_flush(qo->stream) < 0 || write(fds[1], qo->id, QID_LEN) != QID_LEN)
+	if (qo == NULL || rec_put(qo->stream, REC_TYPE_SENDER, "s@x", 3) < 0 ||
+	    stream_flush(qo->stream) < 0 || write(fds[1], qo->id, QID_LEN) != QID_LEN)
 	    _exit(1);
-	_exit(0);				/* no clean-up: as if killed */
+	_exit(0); /* no clean-up: as if killed */
     }
     close(fds[1]);
     assert_int_equal(read(fds[0], id, QID_LEN), QID_LEN);
@@ -234,10 +234,10 @@ static void test_sweep(void **state)
     qfile_pool_t *live;
     qfile_out_t *mine, *done;
     const char *why;
-    char    dead_id[QID_BUFSIZE], done_id[QID_BUFSIZE];
-    str_t  *stale = str_new(100);
-    off_t   size = -1;
-    int     fd;
+    char dead_id[QID_BUFSIZE], done_id[QID_BUFSIZE];
+    str_t *stale = str_new(100);
+    off_t size = -1;
+    int fd;
 
     queue_setup();
     dead_writer(dead_id);
@@ -253,7 +253,7 @@ static void test_sweep(void **state)
     qfile_discard(&done);
     /* a temp file of a process that is gone, in a hash directory */
     str_printf(stale, "%s/incoming/0", unit_tmpdir());
-    (void) mkdir(str_data(stale), 0700);
+    (void)mkdir(str_data(stale), 0700);
     str_appendf(stale, "/.t999999999.1");
     assert_true((fd = open(str_data(stale), O_CREAT | O_WRONLY, 0600)) >= 0);
     close(fd);
@@ -272,7 +272,7 @@ static void test_sweep(void **state)
     assert_int_equal(file_mode("incoming", done_id, NULL) & 07777, 0700);
     assert_int_equal(qfile_sweep("incoming"), 0);
     /* a sweep is due once per master (parent) and then per interval */
-    assert_int_equal(qfile_sweep_due("incoming", 3600), 0);	/* nothing to do */
+    assert_int_equal(qfile_sweep_due("incoming", 3600), 0); /* nothing to do */
     qfile_discard(&mine);
     qfile_pool_free(&live);
     assert_int_equal(name_count("incoming"), 1);
@@ -284,26 +284,26 @@ static void test_sweep(void **state)
 /* test_sweep_due - the stamp decides when a sweep runs */
 static void test_sweep_due(void **state)
 {
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
 
     queue_setup();
     unlink(unit_write_file("incoming/.sweep", ""));
     dead_writer(id);
-    assert_int_equal(qfile_sweep_due("incoming", 3600), 4);	/* no stamp yet */
+    assert_int_equal(qfile_sweep_due("incoming", 3600), 4); /* no stamp yet */
     dead_writer(id);
-    assert_int_equal(qfile_sweep_due("incoming", 3600), 0);	/* stamped, same master */
-    unit_write_file("incoming/.sweep", "1\n");			/* another master */
+    assert_int_equal(qfile_sweep_due("incoming", 3600), 0); /* stamped, same master */
+    unit_write_file("incoming/.sweep", "1\n");              /* another master */
     assert_int_equal(qfile_sweep_due("incoming", 3600), 4);
     dead_writer(id);
-    assert_int_equal(qfile_sweep_due("incoming", 0), 4);	/* interval over */
+    assert_int_equal(qfile_sweep_due("incoming", 0), 4); /* interval over */
     assert_int_equal(name_count("corrupt"), 3);
 }
 
 /* test_new_in - IDs made to land in the hash directory of another */
 static void test_new_in(void **state)
 {
-    str_t  *a = str_new(100), *b = str_new(100);
-    char    model[QID_BUFSIZE], id[QID_BUFSIZE];
+    str_t *a = str_new(100), *b = str_new(100);
+    char model[QID_BUFSIZE], id[QID_BUFSIZE];
 
     queue_setup();
     config_override("hash_queue_depth", "2");
@@ -320,7 +320,7 @@ static void test_new_in(void **state)
     str_free(&b);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_batch_in_one_directory),

@@ -38,12 +38,12 @@ static char *chomp(char *line)
 /* test_golden - every line of resolve.in against resolve.ref */
 static void test_golden(void **state)
 {
-    FILE   *in = fopen(DATA_DIR "resolve.in", "r"), *ref = fopen(DATA_DIR "resolve.ref", "r");
-    char    line[512], want[512];
+    FILE *in = fopen(DATA_DIR "resolve.in", "r"), *ref = fopen(DATA_DIR "resolve.ref", "r");
+    char line[512], want[512];
     const char *why;
     resolve_reply_t r;
-    str_t  *got = str_new(100);
-    int     cases = 0;
+    str_t *got = str_new(100);
+    int cases = 0;
 
     assert_non_null(in);
     assert_non_null(ref);
@@ -88,7 +88,7 @@ static void test_table_error(void **state)
     resolve_reply_free(&r);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_golden),

@@ -14,7 +14,7 @@
 /* collect - sm_addr_list callback: "a|b|c" */
 static void collect(const char *addr, void *context)
 {
-    str_t  *out = context;
+    str_t *out = context;
 
     if (str_len(out))
 	str_appendc(out, '|');
@@ -25,7 +25,7 @@ static void collect(const char *addr, void *context)
 static char *scan(const char *text)
 {
     static char buf[1000];
-    str_t  *out = str_new(100);
+    str_t *out = str_new(100);
 
     sm_addr_list(text, collect, out);
     mr_strlcpy(buf, str_data(out), sizeof(buf));
@@ -40,8 +40,7 @@ static void test_addr_forms(void **state)
     assert_string_equal(scan(" A <a@x.test>, b@y.test "), "a@x.test|b@y.test");
     assert_string_equal(scan("\"Doe, John\" <j@x.test>"), "j@x.test");
     assert_string_equal(scan("j@x.test (John (the) Doe), k@x.test"), "j@x.test|k@x.test");
-    assert_string_equal(scan("team: a@x.test, b@x.test;, c@x.test"),
-			"a@x.test|b@x.test|c@x.test");
+    assert_string_equal(scan("team: a@x.test, b@x.test;, c@x.test"), "a@x.test|b@x.test|c@x.test");
     assert_string_equal(scan("undisclosed-recipients:;"), "");
     assert_string_equal(scan("<@relay.test:u@x.test>"), "u@x.test");
     assert_string_equal(scan("\"odd user\"@x.test"), "\"odd user\"@x.test");
@@ -70,11 +69,11 @@ static void test_rcpts_qualify_and_dedupe(void **state)
 /* parse - run sm_opts_parse on a NULL-terminated list */
 static int parse(sm_opts_t *o, const char **args)
 {
-    int     argc = 0;
+    int argc = 0;
 
     while (args[argc])
 	argc++;
-    return sm_opts_parse(argc, (char **) args, o);
+    return sm_opts_parse(argc, (char **)args, o);
 }
 
 /* test_opts - the flags programs really pass */
@@ -104,16 +103,16 @@ static void test_opts(void **state)
     assert_string_equal(o.alias_file, "/etc/aliases");
     assert_int_equal(parse(&o, a6), 0);
     assert_string_equal(o.notify, "SUCCESS,DELAY");
-    mr_free((void *) o.notify);		/* the program keeps it for its lifetime */
+    mr_free((void *)o.notify); /* the program keeps it for its lifetime */
     assert_string_equal(o.ret, "HDRS");
     assert_int_equal(o.rcpt_count, 1);
     assert_string_equal(o.rcpts[0], "-x@y");
-    assert_int_equal(parse(&o, a7), 0);	/* a daemon's interval: nothing to do */
+    assert_int_equal(parse(&o, a7), 0); /* a daemon's interval: nothing to do */
     assert_int_equal(o.mode, SM_MODE_NOOP);
     assert_int_equal(parse(&o, a8), EX_USAGE);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_addr_forms),

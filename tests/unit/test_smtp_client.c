@@ -13,7 +13,7 @@
 static int feed(smtp_reply_t *r, const char *const *lines)
 {
     smtp_reply_parser_t p;
-    int     ret = 0;
+    int ret = 0;
 
     smtp_reply_parser_init(&p, r);
     for (; *lines && ret == 0; lines++)
@@ -70,16 +70,16 @@ static void test_malformed(void **state)
 {
     smtp_reply_t r;
     const char *const bad[][3] = {
-	{"hello\r\n", NULL}, {"25\r\n", NULL}, {"2500 x\r\n", NULL},
-	{"199 too low\r\n", NULL}, {"600 too high\r\n", NULL},
-	{"250-a\r\n", "550 b\r\n", NULL},	/* code changes */
-	{"25a ok\r\n", NULL}, {"\r\n", NULL},
+	{"hello\r\n", NULL},        {"25\r\n", NULL},
+	{"2500 x\r\n", NULL},       {"199 too low\r\n", NULL},
+	{"600 too high\r\n", NULL}, {"250-a\r\n", "550 b\r\n", NULL}, /* code changes */
+	{"25a ok\r\n", NULL},       {"\r\n", NULL},
     };
 
     smtp_reply_init(&r);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 	assert_int_equal(feed(&r, bad[i]), -1);
-	assert_int_equal(r.code, 0);	/* never success */
+	assert_int_equal(r.code, 0); /* never success */
 	assert_string_equal(r.dsn, "4.5.0");
     }
     smtp_reply_free(&r);
@@ -89,8 +89,8 @@ static void test_hostile_sizes(void **state)
 {
     smtp_reply_t r;
     smtp_reply_parser_t p;
-    str_t  *big = str_new(8192);
-    int     ret = 0, n;
+    str_t *big = str_new(8192);
+    int ret = 0, n;
 
     /* endless continuation lines stop at the line bound */
     smtp_reply_init(&r);
@@ -115,22 +115,19 @@ static void test_hostile_sizes(void **state)
 
 static void test_xtext(void **state)
 {
-    str_t  *out = str_new(64);
+    str_t *out = str_new(64);
 
     smtp_xtext_encode(out, "a+b=c d\xe9");
     assert_string_equal(str_data(out), "a+2Bb+3Dc+20d+E9");
     str_free(&out);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_single_line),
-	cmocka_unit_test(test_multi_line),
-	cmocka_unit_test(test_dsn_from_class),
-	cmocka_unit_test(test_malformed),
-	cmocka_unit_test(test_hostile_sizes),
-	cmocka_unit_test(test_xtext),
+	cmocka_unit_test(test_single_line),    cmocka_unit_test(test_multi_line),
+	cmocka_unit_test(test_dsn_from_class), cmocka_unit_test(test_malformed),
+	cmocka_unit_test(test_hostile_sizes),  cmocka_unit_test(test_xtext),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,8 +11,8 @@
 /* split - run smtpd_addr_split on a copy; returns r, fills addr/params */
 static int split(const char *in, const char *kw, char *addr, char *params)
 {
-    char   *copy = mr_strdup(in), *a, *p;
-    int     r = smtpd_addr_split(copy, kw, &a, &p);
+    char *copy = mr_strdup(in), *a, *p;
+    int r = smtpd_addr_split(copy, kw, &a, &p);
 
     if (r == 0) {
 	mr_strlcpy(addr, a, 300);
@@ -25,7 +25,7 @@ static int split(const char *in, const char *kw, char *addr, char *params)
 /* test_split - the accepted and refused shapes of FROM:/TO: */
 static void test_split(void **state)
 {
-    char    a[300], p[300];
+    char a[300], p[300];
 
     assert_int_equal(split("FROM:<a@b.c>", "FROM", a, p), 0);
     assert_string_equal(a, "a@b.c");
@@ -53,7 +53,7 @@ static void test_split(void **state)
 /* test_check - mailbox syntax */
 static void test_check(void **state)
 {
-    char    big[400];
+    char big[400];
 
     assert_int_equal(smtpd_addr_check("alice@mailroom.test", 0), SMTPD_ADDR_OK);
     assert_int_equal(smtpd_addr_check("postmaster", 0), SMTPD_ADDR_OK);
@@ -87,9 +87,9 @@ static void test_check(void **state)
 /* test_params - ESMTP parameters, xtext, SIZE, NOTIFY */
 static void test_params(void **state)
 {
-    char    buf[] = " SIZE=100 SMTPUTF8  RET=HDRS bad_name=x";
-    char   *cp = buf, *n, *v;
-    str_t  *s = str_new(10);
+    char buf[] = " SIZE=100 SMTPUTF8  RET=HDRS bad_name=x";
+    char *cp = buf, *n, *v;
+    str_t *s = str_new(10);
     long long size;
 
     assert_int_equal(smtpd_param_next(&cp, &n, &v), 1);
@@ -120,7 +120,7 @@ static void test_params(void **state)
     str_free(&s);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_split),

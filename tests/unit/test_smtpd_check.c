@@ -27,12 +27,14 @@ static const struct {
     {"192.0.2.1", "Alice@VIRT.example.", ""},
     {"192.0.2.1", "alice+tag@virt.example", ""},
     {"192.0.2.1", "nobody@virt.example",
-     "550 5.1.1 <nobody@virt.example>: Recipient address rejected: User unknown in virtual mailbox table"},
-    {"192.0.2.1", "sales@virt.example", ""},	/* via virtual_alias_maps */
+     "550 5.1.1 <nobody@virt.example>: Recipient address rejected: User unknown in virtual mailbox "
+     "table"},
+    {"192.0.2.1", "sales@virt.example", ""}, /* via virtual_alias_maps */
     /* virtual alias domain */
     {"192.0.2.1", "info@alias.example", ""},
     {"192.0.2.1", "other@alias.example",
-     "550 5.1.1 <other@alias.example>: Recipient address rejected: User unknown in virtual alias table"},
+     "550 5.1.1 <other@alias.example>: Recipient address rejected: User unknown in virtual alias "
+     "table"},
     /* local: aliases, system users, postmaster, bare local part */
     {"192.0.2.1", "abuse@mx.example.com", ""},
     {"192.0.2.1", "root@localhost", ""},
@@ -40,7 +42,8 @@ static const struct {
     {"192.0.2.1", "postmaster@localhost", ""},
     {"192.0.2.1", "postmaster", ""},
     {"192.0.2.1", "no-such-user-here@localhost",
-     "550 5.1.1 <no-such-user-here@localhost>: Recipient address rejected: User unknown in local recipient table"},
+     "550 5.1.1 <no-such-user-here@localhost>: Recipient address rejected: User unknown in local "
+     "recipient table"},
     /* relay */
     {"192.0.2.1", "x@relay.example", ""},
     {"192.0.2.1", "x@sub.relay.example", "554 5.7.1 <x@sub.relay.example>: Relay access denied"},
@@ -61,22 +64,24 @@ static const struct {
 static int setup(void **state)
 {
     const char *error;
-    str_t  *conf = str_new(512);
+    str_t *conf = str_new(512);
     const char *dir = unit_tmpdir();
 
     msg_target(unit_write_file("check.log", ""));
     unit_write_file("vmailbox", "alice@virt.example virt.example/alice/\n");
     unit_write_file("virtual", "sales@virt.example alice@virt.example\n"
-		    "info@alias.example alice@virt.example\n");
+			       "info@alias.example alice@virt.example\n");
     unit_write_file("aliases", "abuse: root\n");
-    str_printf(conf, "myhostname = mx.example.com\n"
+    str_printf(conf,
+	       "myhostname = mx.example.com\n"
 	       "mydestination = $myhostname, localhost\n"
 	       "mynetworks = 10.0.0.0/8, 172.16.5.5, [::1]/128 [2001:db8::]/32\n"
 	       "relay_domains = relay.example\n"
 	       "virtual_mailbox_domains = virt.example\n"
 	       "virtual_mailbox_maps = texthash:%s/vmailbox\n"
 	       "virtual_alias_maps = texthash:%s/virtual\n"
-	       "alias_maps = texthash:%s/aliases\n", dir, dir, dir);
+	       "alias_maps = texthash:%s/aliases\n",
+	       dir, dir, dir);
     if (config_find("virtual_alias_domains"))
 	str_appends(conf, "virtual_alias_domains = alias.example\n");
     unit_write_file(CONFIG_FILE, str_data(conf));
@@ -89,7 +94,7 @@ static int setup(void **state)
 /* test_policy - every row of check_cases */
 static void test_policy(void **state)
 {
-    str_t  *reply = str_new(128);
+    str_t *reply = str_new(128);
     smtpd_state_t st;
 
     for (size_t i = 0; i < sizeof(check_cases) / sizeof(check_cases[0]); i++) {
@@ -98,7 +103,7 @@ static void test_policy(void **state)
 	memset(&st, 0, sizeof(st));
 	st.in_mynetworks = smtpd_check_mynetworks(check_cases[i].client);
 	str_reset(reply);
-	(void) smtpd_check_rcpt(&st, check_cases[i].rcpt, reply);
+	(void)smtpd_check_rcpt(&st, check_cases[i].rcpt, reply);
 	if (strcmp(str_data(reply), check_cases[i].reply) != 0)
 	    fail_msg("client %s rcpt %s: got \"%s\", want \"%s\"", check_cases[i].client,
 		     check_cases[i].rcpt, str_data(reply), check_cases[i].reply);
@@ -110,24 +115,24 @@ static void test_policy(void **state)
  * when it exits): the reply with virtual_mailbox_maps unreadable */
 static int table_error_reply(const char *want)
 {
-    str_t  *reply = str_new(128);
+    str_t *reply = str_new(128);
     smtpd_state_t st = {0};
 
     config_override("virtual_mailbox_maps", "cdb:/nonexistent/vmailbox");
     smtpd_check_init();
-    (void) smtpd_check_rcpt(&st, "alice@virt.example", reply);
+    (void)smtpd_check_rcpt(&st, "alice@virt.example", reply);
     return strcmp(str_data(reply), want) == 0;
 }
 
 /* test_table_error - an unreadable table is a temporary failure */
 static void test_table_error(void **state)
 {
-    int     status;
-    pid_t   pid;
+    int status;
+    pid_t pid;
 
     if ((pid = fork()) == 0)
-	_exit(table_error_reply("451 4.3.0 <alice@virt.example>: Temporary lookup failure")
-	      ? 0 : 1);
+	_exit(table_error_reply("451 4.3.0 <alice@virt.example>: Temporary lookup failure") ? 0
+											    : 1);
     assert_true(waitpid(pid, &status, 0) == pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -136,7 +141,7 @@ static void test_table_error(void **state)
 /* test_relay_restrictions - authenticated clients relay; lists decide */
 static void test_relay_restrictions(void **state)
 {
-    str_t  *reply = str_new(128);
+    str_t *reply = str_new(128);
     smtpd_state_t st = {0};
 
     st.namaddr = "unknown[192.0.2.1]";
@@ -164,7 +169,7 @@ static void test_relay_restrictions(void **state)
     str_free(&reply);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_relay_restrictions),

@@ -10,8 +10,8 @@
 #include "../../smtpd/smtpd_dot.h"
 
 typedef struct {
-    str_t  *out;			/* lines, each followed by '|' */
-    int     pieces;			/* incomplete pieces seen */
+    str_t *out; /* lines, each followed by '|' */
+    int pieces; /* incomplete pieces seen */
 } sink_t;
 
 /* sink_line - collect lines as "line|" */
@@ -28,17 +28,17 @@ static void sink_line(void *ctx, const char *data, size_t len, int complete)
 
 /* run - feed input in steps of `step` bytes (0: all at once); returns
  * the result, the bytes used and the collected lines */
-static int run(int mode, int bdat, int prev_crlf, const char *in, size_t len,
-	       size_t step, size_t *used_r, str_t *out, int *pieces)
+static int run(int mode, int bdat, int prev_crlf, const char *in, size_t len, size_t step,
+	       size_t *used_r, str_t *out, int *pieces)
 {
     smtpd_dot_t d;
-    sink_t  s = {out, 0};
-    size_t  pos = 0, used;
-    int     r = SMTPD_DOT_MORE;
+    sink_t s = {out, 0};
+    size_t pos = 0, used;
+    int r = SMTPD_DOT_MORE;
 
     smtpd_dot_init(&d, mode, bdat, prev_crlf, sink_line, &s);
     while (pos < len && r == SMTPD_DOT_MORE) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	r = smtpd_dot_feed(&d, in + pos, n, &used);
 	pos += used;
@@ -52,18 +52,19 @@ static int run(int mode, int bdat, int prev_crlf, const char *in, size_t len,
 }
 
 /* check - whole and byte-by-byte runs agree with the expectation */
-static void check(int mode, int bdat, int prev_crlf, const char *in, int want_r,
-		  size_t want_used, const char *want_lines)
+static void check(int mode, int bdat, int prev_crlf, const char *in, int want_r, size_t want_used,
+		  const char *want_lines)
 {
-    size_t  steps[] = {0, 1, 2, 3, 7};
+    size_t steps[] = {0, 1, 2, 3, 7};
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *out = str_new(64);
-	size_t  used;
-	int     r = run(mode, bdat, prev_crlf, in, strlen(in), steps[i], &used, out, NULL);
+	str_t *out = str_new(64);
+	size_t used;
+	int r = run(mode, bdat, prev_crlf, in, strlen(in), steps[i], &used, out, NULL);
 
 	if (r != want_r || used != want_used || strcmp(str_data(out), want_lines) != 0)
-	    fail_msg("input \"%s\" step %zu: got r=%d used=%zu lines \"%s\"; want r=%d used=%zu lines \"%s\"",
+	    fail_msg("input \"%s\" step %zu: got r=%d used=%zu lines \"%s\"; want r=%d used=%zu "
+		     "lines \"%s\"",
 		     in, steps[i], r, used, str_data(out), want_r, want_used, want_lines);
 	str_free(&out);
     }
@@ -119,8 +120,8 @@ static void test_smuggling(void **state)
 /* test_modes - "yes" refuses bare LF; "no" is the legacy behaviour */
 static void test_modes(void **state)
 {
-    size_t  used;
-    str_t  *out = str_new(16);
+    size_t used;
+    str_t *out = str_new(16);
 
     assert_int_equal(run(SMTPD_DOT_MODE_YES, 0, 1, "ab\nc", 4, 1, &used, out, NULL),
 		     SMTPD_DOT_BARE_LF);
@@ -146,10 +147,10 @@ static void test_bdat(void **state)
 /* test_long_line - long lines come out in bounded pieces */
 static void test_long_line(void **state)
 {
-    size_t  n = 3 * SMTPD_DOT_PIECE + 17, used;
-    char   *in = mr_alloc(n + 5);
-    str_t  *out = str_new(n);
-    int     pieces;
+    size_t n = 3 * SMTPD_DOT_PIECE + 17, used;
+    char *in = mr_alloc(n + 5);
+    str_t *out = str_new(n);
+    int pieces;
 
     memset(in, 'x', n);
     memcpy(in + n, "\r\n.\r\n", 5);
@@ -161,15 +162,12 @@ static void test_long_line(void **state)
     mr_free(in);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_plain),
-	cmocka_unit_test(test_stuffing),
-	cmocka_unit_test(test_line_endings),
-	cmocka_unit_test(test_smuggling),
-	cmocka_unit_test(test_modes),
-	cmocka_unit_test(test_bdat),
+	cmocka_unit_test(test_plain),        cmocka_unit_test(test_stuffing),
+	cmocka_unit_test(test_line_endings), cmocka_unit_test(test_smuggling),
+	cmocka_unit_test(test_modes),        cmocka_unit_test(test_bdat),
 	cmocka_unit_test(test_long_line),
     };
 

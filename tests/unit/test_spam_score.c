@@ -15,12 +15,12 @@
 static int run(const char *in, size_t len, size_t step, int *rules_r)
 {
     spam_score_t s;
-    size_t  pos = 0;
-    int     score;
+    size_t pos = 0;
+    int score;
 
     spam_score_init(&s);
     while (pos < len) {
-	size_t  n = step == 0 || len - pos < step ? len - pos : step;
+	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
 	spam_score_feed(&s, in + pos, n);
 	pos += n;
@@ -33,15 +33,15 @@ static int run(const char *in, size_t len, size_t step, int *rules_r)
 /* check_n - every step size gives the expected score and rule names */
 static void check_n(const char *in, size_t len, int want_score, const char *want_rules)
 {
-    size_t  steps[] = {0, 1, 2, 3, 7};
+    size_t steps[] = {0, 1, 2, 3, 7};
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-	str_t  *names = str_new(64);
-	int     rules, score = run(in, len, steps[i], &rules);
+	str_t *names = str_new(64);
+	int rules, score = run(in, len, steps[i], &rules);
 
 	spam_score_rules(rules, names);
 	if (score != want_score || strcmp(str_data(names), want_rules) != 0)
-	    fail_msg("input \"%.*s\" step %zu: got %d \"%s\"; want %d \"%s\"", (int) len, in,
+	    fail_msg("input \"%.*s\" step %zu: got %d \"%s\"; want %d \"%s\"", (int)len, in,
 		     steps[i], score, str_data(names), want_score, want_rules);
 	str_free(&names);
     }
@@ -79,21 +79,22 @@ static void test_gtube(void **state)
     /* in the header: not a body rule */
     check("Subject: " SPAM_GTUBE "\r\n" HDRS "\r\nhi\r\n", 0, "");
     /* one byte short, one byte changed */
-    check(HDRS "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34\r\n", 0, "");
-    check(HDRS "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.35X\r\n",
-	  0, "");
+    check(HDRS "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34\r\n", 0,
+	  "");
+    check(HDRS "\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.35X\r\n", 0,
+	  "");
     /* a false start that overlaps the real one */
     check(HDRS "\r\nXJS*XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
 	  10000, "GTUBE");
-    check(HDRS "\r\nXXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X",
-	  10000, "GTUBE");
+    check(HDRS "\r\nXXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X", 10000,
+	  "GTUBE");
 }
 
 /* test_hostile - huge header lines and bodies keep the state bounded */
 static void test_hostile(void **state)
 {
-    size_t  n = 100000;
-    str_t  *in = str_new(n + 200);
+    size_t n = 100000;
+    str_t *in = str_new(n + 200);
 
     /* a long header line that starts with "Date:" counts once */
     str_appends(in, "Date: ");
@@ -119,7 +120,7 @@ static void test_hostile(void **state)
     str_free(&in);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_headers),

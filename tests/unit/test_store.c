@@ -25,11 +25,11 @@ static char *new_box(void)
 /* deliver - put a message into new/ the way local does */
 static void deliver(const char *box, const char *name, const char *text)
 {
-    char   *path = mr_format("%s/new/%s", box, name);
-    int     fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    char *path = mr_format("%s/new/%s", box, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 
     assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     mr_free(path);
 }
@@ -48,14 +48,14 @@ static store_t *open_box(const char *box)
 static str_t *read_msg(store_t *st, unsigned long uid)
 {
     const char *err;
-    int     fd = store_msg_open(st, uid, &err);
-    str_t  *s = str_new(100);
-    char    buf[256];
+    int fd = store_msg_open(st, uid, &err);
+    str_t *s = str_new(100);
+    char buf[256];
     ssize_t n;
 
     assert_true(fd >= 0);
     while ((n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t) n);
+	str_append(s, buf, (size_t)n);
     close(fd);
     return s;
 }
@@ -63,10 +63,10 @@ static str_t *read_msg(store_t *st, unsigned long uid)
 /* test_round_trip - UIDs, sizes and flags survive close and reopen */
 static void test_round_trip(void **state)
 {
-    char   *box = new_box();
+    char *box = new_box();
     store_t *st = open_box(box), *st2;
     const char *err;
-    str_t  *s;
+    str_t *s;
 
     assert_int_equal(st->count, 0);
     assert_true(st->rebuilt);
@@ -101,8 +101,8 @@ static void test_round_trip(void **state)
 /* write_index - replace the index with text */
 static void write_index(const char *box, const char *text)
 {
-    char   *path = mr_format("%s/%s", box, STORE_INDEX_NAME);
-    FILE   *fp = fopen(path, "w");
+    char *path = mr_format("%s/%s", box, STORE_INDEX_NAME);
+    FILE *fp = fopen(path, "w");
 
     assert_non_null(fp);
     fputs(text, fp);
@@ -116,16 +116,16 @@ static void test_corrupt_rebuild(void **state)
 {
     const char *bad[] = {
 	"garbage\n",
-	"MRIDX1 5 3\n1 S 6 9 100.M1P1Q1.h,S=6\n1 - 5 6 101.M1P1Q2.h\n",	/* UID twice */
-	"MRIDX1 5 2\n1 - 6 9 100.M1P1Q1.h,S=6\n2 - 5 6 101.M1P1Q2.h\n",	/* UID >= next */
-	"MRIDX1 5 3\n1 SX 6 9 100.M1P1Q1.h,S=6\n",	/* unknown flag */
-	"MRIDX1 5 3\n1 - 6 9 100.M1P1Q1.h,S=6",	/* truncated line */
-	"MRIDX1 5 3\n1 - 6 2 100.M1P1Q1.h,S=6\n",	/* vsize < size */
-	"MRIDX1 5 3\n1 - 6 9\n",	/* no name */
-	"MRIDX1 0 3\n",		/* UIDVALIDITY 0 */
+	"MRIDX1 5 3\n1 S 6 9 100.M1P1Q1.h,S=6\n1 - 5 6 101.M1P1Q2.h\n", /* UID twice */
+	"MRIDX1 5 2\n1 - 6 9 100.M1P1Q1.h,S=6\n2 - 5 6 101.M1P1Q2.h\n", /* UID >= next */
+	"MRIDX1 5 3\n1 SX 6 9 100.M1P1Q1.h,S=6\n",                      /* unknown flag */
+	"MRIDX1 5 3\n1 - 6 9 100.M1P1Q1.h,S=6",                         /* truncated line */
+	"MRIDX1 5 3\n1 - 6 2 100.M1P1Q1.h,S=6\n",                       /* vsize < size */
+	"MRIDX1 5 3\n1 - 6 9\n",                                        /* no name */
+	"MRIDX1 0 3\n",                                                 /* UIDVALIDITY 0 */
 	"",
     };
-    char   *box = new_box();
+    char *box = new_box();
     store_t *st = open_box(box);
     const char *err;
 
@@ -153,7 +153,7 @@ static void test_corrupt_rebuild(void **state)
 /* test_missing_index - a deleted index is rebuilt */
 static void test_missing_index(void **state)
 {
-    char   *box = new_box(), *idx = mr_format("%s/%s", box, STORE_INDEX_NAME);
+    char *box = new_box(), *idx = mr_format("%s/%s", box, STORE_INDEX_NAME);
     store_t *st = open_box(box);
     const char *err;
 
@@ -172,10 +172,10 @@ static void test_missing_index(void **state)
  * at the next sync of either, with one UID for both; UIDs never reused */
 static void test_concurrent(void **state)
 {
-    char   *box = new_box();
+    char *box = new_box();
     store_t *a = open_box(box), *b = open_box(box);
     const char *err;
-    char    name[64];
+    char name[64];
     unsigned long expunged = 2;
 
     for (int i = 0; i < 20; i++) {
@@ -206,7 +206,7 @@ static void test_concurrent(void **state)
 /* test_stable_uids - repeated syncs and reopenings keep every UID */
 static void test_stable_uids(void **state)
 {
-    char   *box = new_box();
+    char *box = new_box();
     store_t *st = open_box(box);
     const char *err;
     unsigned long validity;
@@ -232,7 +232,7 @@ static void test_stable_uids(void **state)
 /* test_expunge - deleted files and index entries go, the rest stay */
 static void test_expunge(void **state)
 {
-    char   *box = new_box(), *path;
+    char *box = new_box(), *path;
     store_t *st = open_box(box);
     const char *err;
     unsigned long uids[] = {1, 3, 99};
@@ -265,10 +265,10 @@ static void test_expunge(void **state)
  * in cur/) is seen, and the message still opens */
 static void test_flags_elsewhere(void **state)
 {
-    char   *box = new_box(), *from, *to;
+    char *box = new_box(), *from, *to;
     store_t *st = open_box(box);
     const char *err;
-    str_t  *s;
+    str_t *s;
 
     deliver(box, "100.M1P1Q1.h", "body\n");
     assert_int_equal(store_sync(st, &err), 0);
@@ -292,7 +292,7 @@ static void test_flags_elsewhere(void **state)
 /* test_new_user - a mailbox whose folders do not exist yet is made */
 static void test_new_user(void **state)
 {
-    char   *box = mr_format("%s/dom/newuser/Maildir", unit_tmpdir());
+    char *box = mr_format("%s/dom/newuser/Maildir", unit_tmpdir());
     store_t *st = open_box(box);
 
     assert_int_equal(st->count, 0);
@@ -304,7 +304,7 @@ static void test_new_user(void **state)
 static void test_folder_path(void **state)
 {
     const char *bad[] = {"a..b", "../x", "a/", "/a", "a//b", ".a", "a\nb"};
-    char   *p;
+    char *p;
 
     p = store_folder_path("/m", "INBOX");
     assert_string_equal(p, "/m");
@@ -316,17 +316,13 @@ static void test_folder_path(void **state)
 	assert_null(store_folder_path("/m", bad[i]));
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_round_trip),
-	cmocka_unit_test(test_corrupt_rebuild),
-	cmocka_unit_test(test_missing_index),
-	cmocka_unit_test(test_concurrent),
-	cmocka_unit_test(test_stable_uids),
-	cmocka_unit_test(test_expunge),
-	cmocka_unit_test(test_flags_elsewhere),
-	cmocka_unit_test(test_new_user),
+	cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_corrupt_rebuild),
+	cmocka_unit_test(test_missing_index),   cmocka_unit_test(test_concurrent),
+	cmocka_unit_test(test_stable_uids),     cmocka_unit_test(test_expunge),
+	cmocka_unit_test(test_flags_elsewhere), cmocka_unit_test(test_new_user),
 	cmocka_unit_test(test_folder_path),
     };
 

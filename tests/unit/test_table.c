@@ -23,14 +23,13 @@
 #include "util/sock.h"
 #include "util/str.h"
 
-static const char *sample =
-    "# virtual aliases\n"
-    "Alice@Example.COM   alice@local.test\n"
-    "bob@example.com\tBob@Other.Test,\n"
-    "    carol@other.test\n"
-    "\n"
-    "   # an indented comment\n"
-    "@example.com        catchall@local.test\n";
+static const char *sample = "# virtual aliases\n"
+			    "Alice@Example.COM   alice@local.test\n"
+			    "bob@example.com\tBob@Other.Test,\n"
+			    "    carol@other.test\n"
+			    "\n"
+			    "   # an indented comment\n"
+			    "@example.com        catchall@local.test\n";
 
 /* tpath - a path in the temporary folder (static storage) */
 static const char *tpath(const char *name)
@@ -46,9 +45,9 @@ static const char *tpath(const char *name)
 /* expect - one lookup against an expected result and value */
 static void expect(table_t *t, const char *key, int want, const char *value)
 {
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
     const char *error = NULL;
-    int     r = table_lookup(t, key, v, &error);
+    int r = table_lookup(t, key, v, &error);
 
     if (r != want)
 	fail_msg("%s: lookup \"%s\" gave %d (want %d) error=%s", table_spec(t), key, r, want,
@@ -90,7 +89,7 @@ static void test_build_types(void **state)
     const char *types[] = {"cdb", "hash", "btree"};
     const char *path = unit_write_file("sample", sample);
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     for (int i = 0; i < 3; i++) {
 	snprintf(spec, sizeof(spec), "%s:%s", types[i], path);
@@ -106,7 +105,7 @@ static void test_build_nul(void **state)
 {
     const char *path = unit_write_file("nul", "Key value\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     snprintf(spec, sizeof(spec), "cdb:%s", path);
     assert_int_equal(table_build(spec, TABLE_BUILD_NUL, &error), 1);
@@ -126,15 +125,15 @@ static void test_build_nul(void **state)
 static int probe_nul_only(table_t *t, const char *key, size_t len, str_t *value,
 			  const char **error_r)
 {
-    (*(int *) value->data)++;			/* count the probes */
+    (*(int *)value->data)++; /* count the probes */
     return len == 4 && memcmp(key, "key", 4) == 0;
 }
 
 /* test_probe_forms - both forms until one hits, then only that one */
 static void test_probe_forms(void **state)
 {
-    str_t  *calls = str_new(sizeof(int));
-    int     forms = table_key_form(NULL, 0), *n = (int *) calls->data;
+    str_t *calls = str_new(sizeof(int));
+    int forms = table_key_form(NULL, 0), *n = (int *)calls->data;
     const char *error;
 
     assert_int_equal(forms, TABLE_KEY_EITHER);
@@ -155,12 +154,11 @@ static void test_probe_forms(void **state)
 /* test_aliases - postalias-style source and texthash reading it */
 static void test_aliases(void **state)
 {
-    const char *path = unit_write_file("aliases",
-				       "Postmaster: root\n"
-				       "abuse : postmaster,\n  alice\n"
-				       "list:\t:include:/etc/list\n");
+    const char *path = unit_write_file("aliases", "Postmaster: root\n"
+						  "abuse : postmaster,\n  alice\n"
+						  "list:\t:include:/etc/list\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     snprintf(spec, sizeof(spec), "cdb:%s", path);
     assert_int_equal(table_build(spec, TABLE_BUILD_ALIAS, &error), 3);
@@ -180,7 +178,7 @@ static void test_bad_source(void **state)
 {
     const char *path = unit_write_file("bad", "good value\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
     table_t *t;
 
     snprintf(spec, sizeof(spec), "cdb:%s", path);
@@ -199,8 +197,8 @@ static void test_bad_source(void **state)
     assert_non_null(strstr(error, "/bad:1:"));
     /* no temporary file is left behind */
     struct stat st;
-    char    tmp[600];
-    snprintf(tmp, sizeof(tmp), "%s.cdb.tmp.%ld", path, (long) getpid());
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s.cdb.tmp.%ld", path, (long)getpid());
     assert_int_equal(stat(tmp, &st), -1);
 }
 
@@ -208,9 +206,9 @@ static void test_bad_source(void **state)
 static void test_missing_and_corrupt(void **state)
 {
     const char *error;
-    char    junk[4096];
+    char junk[4096];
     table_t *t;
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
 
     assert_null(table_open("cdb:/nonexistent/x", &error));
     assert_non_null(strstr(error, "/nonexistent/x.cdb"));
@@ -225,15 +223,15 @@ static void test_missing_and_corrupt(void **state)
 
     /* too short for a cdb file */
     unit_write_file("short.cdb", "garbage");
-    assert_null(table_open(tpath("short"), &error));	/* no type */
-    char    spec[600];
+    assert_null(table_open(tpath("short"), &error)); /* no type */
+    char spec[600];
     snprintf(spec, sizeof(spec), "cdb:%s", tpath("short"));
     assert_null(table_open(spec, &error));
     assert_non_null(strstr(error, "short.cdb"));
 
     /* a header whose offsets point far outside the file */
     memset(junk, 0xff, sizeof(junk));
-    int     fd = open(tpath("junk.cdb"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(tpath("junk.cdb"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, junk, sizeof(junk)), sizeof(junk));
     close(fd);
@@ -287,7 +285,7 @@ static void test_inline(void **state)
     assert_null(table_open("inline:{{a=b}", &error));
 
     table_list_t *l = table_list_open("inline:{x=1, y=2}, inline:{y=3 z=4}", &error);
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
     assert_non_null(l);
     assert_int_equal(table_list_lookup(l, "y", v, &error), 1);
     assert_string_equal(str_data(v), "2");
@@ -309,7 +307,7 @@ static const char *lookup_addr(table_list_t *l, const char *addr, int local_too)
 {
     static str_t *v;
     const char *error;
-    int     r;
+    int r;
 
     if (v == NULL)
 	v = str_new(10);
@@ -322,8 +320,7 @@ static void test_addr_fallbacks(void **state)
 {
     const char *error;
     table_list_t *l = table_list_open(
-	"inline:{u+e@d.test=full, u@d.test=user-at, u+e=bare-ext, u=bare, @d.test=domain}",
-	&error);
+	"inline:{u+e@d.test=full, u@d.test=user-at, u+e=bare-ext, u=bare, @d.test=domain}", &error);
 
     assert_non_null(l);
     assert_string_equal(lookup_addr(l, "u+e@d.test", 1), "full");
@@ -350,15 +347,14 @@ static void test_addr_fallbacks(void **state)
 /* test_regexp - substitution, negation, flags, errors */
 static void test_regexp(void **state)
 {
-    const char *path = unit_write_file("re",
-	"# rules\n"
-	"/^(.*)@old\\.test$/   $1@new.test\n"
-	"/^Exact$/i            case-sensitive\n"
-	"/^x (a)(b)?$/x        [${1}${2}$$]\n"
-	"!/\\.test$/           not-ours\n"
-	"/^(\\w+)-(\\w+)@/     ${2}.$1\n");
+    const char *path = unit_write_file("re", "# rules\n"
+					     "/^(.*)@old\\.test$/   $1@new.test\n"
+					     "/^Exact$/i            case-sensitive\n"
+					     "/^x (a)(b)?$/x        [${1}${2}$$]\n"
+					     "!/\\.test$/           not-ours\n"
+					     "/^(\\w+)-(\\w+)@/     ${2}.$1\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
     table_t *t;
 
     for (int pass = 0; pass < 2; pass++) {
@@ -390,7 +386,7 @@ static void test_regexp(void **state)
     assert_null(table_open(spec, &error));
     assert_non_null(strstr(error, "re2:1: no result"));
     unit_write_file("re2", "/a/s x\n");
-    assert_null(table_open(spec, &error));		/* s is pcre: only */
+    assert_null(table_open(spec, &error)); /* s is pcre: only */
     snprintf(spec, sizeof(spec), "pcre:%s", tpath("re2"));
     t = open_ok(spec);
     table_close(&t);
@@ -401,7 +397,7 @@ static void test_changed(void **state)
 {
     const char *path = unit_write_file("chg", "k v1\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     snprintf(spec, sizeof(spec), "cdb:%s", path);
     assert_int_equal(table_build(spec, 0, &error), 1);
@@ -410,7 +406,7 @@ static void test_changed(void **state)
     unit_write_file("chg", "k v2\n");
     assert_int_equal(table_build(spec, 0, &error), 1);
     assert_int_equal(table_changed(t), 1);
-    expect(t, "k", 1, "v1");			/* the old copy still reads */
+    expect(t, "k", 1, "v1"); /* the old copy still reads */
     table_close(&t);
     t = open_ok(spec);
     expect(t, "k", 1, "v2");
@@ -436,20 +432,20 @@ static table_t *server_get(const char *spec, void *context, const char **error_r
 static pid_t start_server(const char *path, int nconn)
 {
     const char *why;
-    int     lfd = sock_listen_unix(path, 5, 0600, &why);
-    pid_t   pid;
+    int lfd = sock_listen_unix(path, 5, 0600, &why);
+    pid_t pid;
 
     assert_true(lfd >= 0);
     if ((pid = fork()) == 0) {
 	for (int i = 0; i < nconn; i++) {
-	    int     fd = accept(lfd, NULL, NULL);
+	    int fd = accept(lfd, NULL, NULL);
 	    stream_t *s;
 
 	    if (fd < 0)
 		_exit(1);
 	    s = stream_open(fd);
 	    stream_set_timeout(s, 10);
-	    (void) table_server_serve(s, server_allowed, server_get, NULL);
+	    (void)table_server_serve(s, server_allowed, server_get, NULL);
 	    stream_close(&s);
 	}
 	_exit(0);
@@ -461,16 +457,16 @@ static pid_t start_server(const char *path, int nconn)
 /* test_proxy - proxy: and unix: tables against table_server_serve */
 static void test_proxy(void **state)
 {
-    char    dir[600];
+    char dir[600];
     const char *error;
-    str_t  *v = str_new(10);
-    int     status;
+    str_t *v = str_new(10);
+    int status;
     table_t *t, *t2, *bad, *u;
 
     snprintf(dir, sizeof(dir), "%s/private", unit_tmpdir());
     mkdir(dir, 0700);
     config_override("queue_directory", unit_tmpdir());
-    pid_t   pid = start_server(tpath("private/tabled"), 2);
+    pid_t pid = start_server(tpath("private/tabled"), 2);
 
     t = open_ok("proxy:inline:{a=1, B=Two}");
     t2 = open_ok("proxy:inline:{a=x}");
@@ -478,7 +474,7 @@ static void test_proxy(void **state)
     expect(t, "A", 1, "1");
     expect(t, "b", 1, "Two");
     expect(t, "c", 0, NULL);
-    expect(t2, "a", 1, "x");			/* same connection */
+    expect(t2, "a", 1, "x"); /* same connection */
     assert_int_equal(table_lookup(bad, "root", v, &error), -1);
     assert_non_null(strstr(error, "not in proxy_read_maps"));
     assert_int_equal(table_lookup(t, "line\nbreak", v, &error), -1);
@@ -488,7 +484,7 @@ static void test_proxy(void **state)
     assert_null(table_open("proxy:nocolon", &error));
 
     /* unix: names itself as the table; the test policy refuses it */
-    char   *uspec = mr_format("unix:%s", tpath("private/tabled"));
+    char *uspec = mr_format("unix:%s", tpath("private/tabled"));
     u = open_ok(uspec);
     mr_free(uspec);
     assert_int_equal(table_lookup(u, "a", v, &error), -1);
@@ -510,8 +506,8 @@ static void test_proxy(void **state)
 /* test_server_protocol - raw requests: unknown, malformed */
 static void test_server_protocol(void **state)
 {
-    int     sv[2];
-    pid_t   pid;
+    int sv[2];
+    pid_t pid;
     attr_list_t *l = attr_list_new();
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -525,18 +521,18 @@ static void test_server_protocol(void **state)
     stream_t *c = stream_open(sv[0]);
     const char *why;
     assert_int_equal(attr_expect_protocol(c, MAIL_PROTO_TABLED, &why), 1);
-    attr_send(c, "request", "frobnicate", (char *) NULL);
+    attr_send(c, "request", "frobnicate", (char *)NULL);
     assert_int_equal(attr_read(c, l), 1);
     assert_string_equal(attr_get(l, "status"), "2");
     assert_non_null(strstr(attr_get(l, "reason"), "unknown request"));
-    attr_send(c, "request", "lookup", "table", "inline:{a=b}", (char *) NULL);
+    attr_send(c, "request", "lookup", "table", "inline:{a=b}", (char *)NULL);
     assert_int_equal(attr_read(c, l), 1);
     assert_string_equal(attr_get(l, "status"), "2");
     stream_puts(c, "bad line without equals\n\n");
     stream_flush(c);
-    assert_int_equal(attr_read(c, l), 0);	/* server hung up */
+    assert_int_equal(attr_read(c, l), 0); /* server hung up */
     stream_close(&c);
-    int     status;
+    int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     attr_list_free(&l);
@@ -546,19 +542,18 @@ static void test_server_protocol(void **state)
  * locale, for every byte, at every length and offset */
 static void test_fold_key(void **state)
 {
-    str_t  *out = str_new(4);
-    char    key[40];
+    str_t *out = str_new(4);
+    char key[40];
 
     for (int c = 1; c < 256; c++) {
 	for (size_t len = 1; len < sizeof(key); len++) {
 	    for (size_t i = 0; i < len; i++)
-		key[i] = (char) (i == len / 2 ? c : 'a' + (int) (i % 26));
+		key[i] = (char)(i == len / 2 ? c : 'a' + (int)(i % 26));
 	    table_fold_key(out, key, len);
 	    assert_int_equal(str_len(out), len);
 	    assert_int_equal(str_data(out)[len], 0);
 	    for (size_t i = 0; i < len; i++)
-		assert_int_equal((unsigned char) str_data(out)[i],
-				 tolower((unsigned char) key[i]));
+		assert_int_equal((unsigned char)str_data(out)[i], tolower((unsigned char)key[i]));
 	}
     }
     table_fold_key(out, "", 0);
@@ -571,11 +566,10 @@ static void test_fold_key(void **state)
 static void test_fold_lookup(void **state)
 {
     const char *types[] = {"cdb", "hash", "texthash"};
-    const char *path = unit_write_file("fold",
-				       "a 1\nabcdefg 7\nabcdefgh 8\nabcdefghi 9\n"
-				       "abcdefghijklmnopq 17\n\xc4x latin1\n");
+    const char *path = unit_write_file("fold", "a 1\nabcdefg 7\nabcdefgh 8\nabcdefghi 9\n"
+					       "abcdefghijklmnopq 17\n\xc4x latin1\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     for (int i = 0; i < 3; i++) {
 	snprintf(spec, sizeof(spec), "%s:%s", types[i], path);
@@ -591,7 +585,7 @@ static void test_fold_lookup(void **state)
 	expect(t, "ABCDEFGHIJKLMNOPQ", 1, "17");
 	expect(t, "abcdefghijklmnopqr", 0, NULL);
 	expect(t, "\xc4X", 1, "latin1");
-	expect(t, "\xe4x", 0, NULL);		/* no Latin-1 folding */
+	expect(t, "\xe4x", 0, NULL); /* no Latin-1 folding */
 	table_close(&t);
     }
 }
@@ -602,13 +596,13 @@ static void test_cdb_bad_record(void **state)
 {
     const char *path = unit_write_file("rec", "a b\n");
     const char *error;
-    char    spec[600];
+    char spec[600];
     unsigned char huge[4] = {0xff, 0xff, 0xff, 0x7f};
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
 
     snprintf(spec, sizeof(spec), "cdb:%s", path);
     assert_int_equal(table_build(spec, 0, &error), 1);
-    int     fd = open(tpath("rec.cdb"), O_WRONLY);
+    int fd = open(tpath("rec.cdb"), O_WRONLY);
 
     assert_true(fd >= 0);
     /* the first record starts right after the 2048-byte header */
@@ -628,10 +622,10 @@ static void test_cdb_bad_record(void **state)
  * with -N, read back in full */
 static void test_hash_shapes(void **state)
 {
-    str_t  *src = str_new(1000);
-    str_t  *want = str_new(100);
+    str_t *src = str_new(1000);
+    str_t *want = str_new(100);
     const char *error;
-    char    spec[600], key[40];
+    char spec[600], key[40];
 
     for (int big = 0; big < 2; big++) {
 	str_reset(src);
@@ -663,25 +657,17 @@ static void test_hash_shapes(void **state)
     str_free(&want);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_build_types),
-	cmocka_unit_test(test_build_nul),
-	cmocka_unit_test(test_probe_forms),
-	cmocka_unit_test(test_aliases),
-	cmocka_unit_test(test_bad_source),
-	cmocka_unit_test(test_missing_and_corrupt),
-	cmocka_unit_test(test_inline),
-	cmocka_unit_test(test_addr_fallbacks),
-	cmocka_unit_test(test_regexp),
-	cmocka_unit_test(test_changed),
-	cmocka_unit_test(test_proxy),
-	cmocka_unit_test(test_server_protocol),
-	cmocka_unit_test(test_fold_key),
-	cmocka_unit_test(test_fold_lookup),
-	cmocka_unit_test(test_cdb_bad_record),
-	cmocka_unit_test(test_hash_shapes),
+	cmocka_unit_test(test_build_types),    cmocka_unit_test(test_build_nul),
+	cmocka_unit_test(test_probe_forms),    cmocka_unit_test(test_aliases),
+	cmocka_unit_test(test_bad_source),     cmocka_unit_test(test_missing_and_corrupt),
+	cmocka_unit_test(test_inline),         cmocka_unit_test(test_addr_fallbacks),
+	cmocka_unit_test(test_regexp),         cmocka_unit_test(test_changed),
+	cmocka_unit_test(test_proxy),          cmocka_unit_test(test_server_protocol),
+	cmocka_unit_test(test_fold_key),       cmocka_unit_test(test_fold_lookup),
+	cmocka_unit_test(test_cdb_bad_record), cmocka_unit_test(test_hash_shapes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,14 +23,14 @@ static unsigned fuzz_rand(unsigned n)
     fuzz_state ^= fuzz_state << 13;
     fuzz_state ^= fuzz_state >> 7;
     fuzz_state ^= fuzz_state << 17;
-    return (unsigned) (fuzz_state % n);
+    return (unsigned)(fuzz_state % n);
 }
 
 /* fuzz_text - random text of up to max bytes */
 static void fuzz_text(str_t *out, size_t max)
 {
     static const char alphabet[] = " \t\n\n\n\r#:{}=,/!$\\()[]*+?.^|abcXYZ019@-";
-    size_t  len = fuzz_rand((unsigned) max);
+    size_t len = fuzz_rand((unsigned)max);
 
     str_reset(out);
     for (size_t i = 0; i < len; i++) {
@@ -49,7 +49,7 @@ static void fuzz_text(str_t *out, size_t max)
 static const char *fuzz_write(const char *name, const str_t *text)
 {
     static char path[512];
-    FILE   *fp;
+    FILE *fp;
 
     snprintf(path, sizeof(path), "%s/%s", unit_tmpdir(), name);
     fp = fopen(path, "w");
@@ -64,7 +64,7 @@ static void fuzz_probe(const char *spec, const str_t *text)
 {
     const char *error;
     table_t *t = table_open(spec, &error);
-    str_t  *v = str_new(10);
+    str_t *v = str_new(10);
     const char *keys[] = {"a", "abc", "", "x@y", "#", "{", "$1"};
 
     if (t == NULL) {
@@ -72,7 +72,7 @@ static void fuzz_probe(const char *spec, const str_t *text)
 	assert_true(strlen(error) > 0);
     } else {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-	    int     r = table_lookup(t, keys[i], v, &error);
+	    int r = table_lookup(t, keys[i], v, &error);
 
 	    assert_true(r >= -1 && r <= 1);
 	}
@@ -85,13 +85,12 @@ static void fuzz_probe(const char *spec, const str_t *text)
 static void fuzz_lines(str_t *out, int lines)
 {
     static const char *pieces[] = {
-	"key", "Key2", "/a(b)/", "/(x)/i", "!/y/", "$1", "${1}", "$$", "$", "#", ":",
-	"  ", "\t", "{a=b}", "value", "/[/", "/x/q", "a@b", "+", "\\", "(", "x"
-    };
+	"key", "Key2", "/a(b)/", "/(x)/i", "!/y/", "$1",   "${1}", "$$", "$",  "#", ":",
+	"  ",  "\t",   "{a=b}",  "value",  "/[/",  "/x/q", "a@b",  "+",  "\\", "(", "x"};
 
     str_reset(out);
     for (int i = 0; i < lines; i++) {
-	int     n = fuzz_rand(5);
+	int n = fuzz_rand(5);
 
 	if (fuzz_rand(8) == 0)
 	    str_appendc(out, ' ');
@@ -107,8 +106,8 @@ static void fuzz_lines(str_t *out, int lines)
 /* test_fuzz_text - random sources for texthash:, regexp:, pcre:, builds */
 static void test_fuzz_text(void **state)
 {
-    str_t  *text = str_new(1000);
-    char    spec[600];
+    str_t *text = str_new(1000);
+    char spec[600];
     const char *path, *error;
 
     for (int i = 0; i < 3000; i++) {
@@ -137,8 +136,8 @@ static void test_fuzz_text(void **state)
 /* test_fuzz_inline - random inline: specs and table lists */
 static void test_fuzz_inline(void **state)
 {
-    str_t  *text = str_new(100);
-    str_t  *spec = str_new(100);
+    str_t *text = str_new(100);
+    str_t *spec = str_new(100);
     const char *error;
 
     for (int i = 0; i < 5000; i++) {
@@ -158,9 +157,9 @@ static void test_fuzz_inline(void **state)
 /* test_long_lines - the line bound is enforced with a file:line error */
 static void test_long_lines(void **state)
 {
-    str_t  *text = str_new(TABLE_MAX_LINE + 100);
+    str_t *text = str_new(TABLE_MAX_LINE + 100);
     const char *error;
-    char    spec[600];
+    char spec[600];
 
     str_appends(text, "ok value\n");
     for (int i = 0; i < TABLE_MAX_LINE + 10; i++)
@@ -181,7 +180,7 @@ static void test_long_lines(void **state)
     str_free(&text);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fuzz_text),

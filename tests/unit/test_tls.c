@@ -27,25 +27,27 @@ static const unsigned char secret[48] = "0123456789abcdef0123456789abcdef0123456
 /* make_cert - a self-signed certificate for name, and a second key */
 static int make_cert(void **state)
 {
-    char    cmd[2048];
+    char cmd[2048];
 
-    (void) state;
+    (void)state;
     snprintf(cert, sizeof(cert), "%s/cert.pem", unit_tmpdir());
     snprintf(key, sizeof(key), "%s/key.pem", unit_tmpdir());
     snprintf(key2, sizeof(key2), "%s/key2.pem", unit_tmpdir());
-    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+    snprintf(cmd, sizeof(cmd),
+	     "openssl req -x509 -newkey ec -pkeyopt "
 	     "ec_paramgen_curve:prime256v1 -nodes -keyout %s -out %s -days 2 "
 	     "-subj /CN=mx.test -addext subjectAltName=DNS:mx.test 2>/dev/null && "
 	     "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 "
-	     "-out %s 2>/dev/null", key, cert, key2);
+	     "-out %s 2>/dev/null",
+	     key, cert, key2);
     return system(cmd) == 0 ? 0 : -1;
 }
 
 /* server_ctx - a server context for the test certificate */
 static tls_ctx_t *server_ctx(const char *keyfile, const char **error_r)
 {
-    tls_opts_t o = {.cert_file = cert, .key_file = keyfile, .server_preference = 1,
-		    .session_timeout = 600};
+    tls_opts_t o = {
+	.cert_file = cert, .key_file = keyfile, .server_preference = 1, .session_timeout = 600};
 
     return tls_server_ctx_new(&o, error_r);
 }
@@ -56,7 +58,7 @@ static void run_server(int fd)
     const char *error;
     tls_ctx_t *ctx = server_ctx(key, &error);
     stream_t *s = stream_open(fd);
-    str_t  *line = str_new(64);
+    str_t *line = str_new(64);
 
     if (ctx == NULL)
 	_exit(2);
@@ -68,7 +70,7 @@ static void run_server(int fd)
 	stream_printf(s, "echo %s", str_data(line));
 	stream_flush(s);
     }
-    (void) stream_read_line(s, line, 100);	/* wait for the peer's EOF */
+    (void)stream_read_line(s, line, 100); /* wait for the peer's EOF */
     stream_close(&s);
     _exit(0);
 }
@@ -76,7 +78,7 @@ static void run_server(int fd)
 /* start_pair - fork a server on one end; the client stream on the other */
 static stream_t *start_pair(pid_t *pid_r)
 {
-    int     sv[2];
+    int sv[2];
     stream_t *s;
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -93,7 +95,7 @@ static stream_t *start_pair(pid_t *pid_r)
 /* finish - close the client, reap the server, return its exit status */
 static int finish(stream_t **sp, pid_t pid)
 {
-    int     status;
+    int status;
 
     stream_close(sp);
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -115,18 +117,19 @@ static tls_ctx_t *client_ctx(void)
 static void test_handshake_and_data(void **state)
 {
     tls_ctx_t *ctx = client_ctx();
-    pid_t   pid;
+    pid_t pid;
     stream_t *s = start_pair(&pid);
     const char *error = NULL;
     tls_conn_t *conn = tls_client_start(s, ctx, "mx.test", 1, &error);
-    str_t  *line = str_new(64), *desc = str_new(64);
+    str_t *line = str_new(64), *desc = str_new(64);
 
     assert_non_null(conn);
     assert_string_equal(tls_conn_protocol(conn), "TLSv1.3");
     assert_int_equal(tls_conn_verified(conn), 1);
     assert_int_equal(tls_conn_reused(conn), 0);
     tls_conn_describe(conn, desc);
-    assert_string_equal(str_data(desc), "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)");
+    assert_string_equal(str_data(desc),
+			"TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)");
     stream_puts(s, "hello\n");
     assert_int_equal(stream_flush(s), 0);
     assert_int_equal(stream_read_line(s, line, 100), STREAM_LINE);
@@ -141,7 +144,7 @@ static void test_handshake_and_data(void **state)
 static void test_wrong_name_fails_verification(void **state)
 {
     tls_ctx_t *ctx = client_ctx();
-    pid_t   pid;
+    pid_t pid;
     stream_t *s = start_pair(&pid);
     const char *error = NULL;
 
@@ -155,14 +158,14 @@ static void test_wrong_name_fails_verification(void **state)
  * and says the peer is not verified */
 static void test_unverified_may_go_on(void **state)
 {
-    tls_opts_t o = {.ca_file = key2};	/* no certificate in it: trusts nothing */
+    tls_opts_t o = {.ca_file = key2}; /* no certificate in it: trusts nothing */
     const char *error = NULL;
     tls_ctx_t *ctx = tls_client_ctx_new(&o, &error);
-    pid_t   pid;
+    pid_t pid;
     stream_t *s;
     tls_conn_t *conn;
 
-    if (ctx == NULL) {			/* OpenSSL refuses a file without certs */
+    if (ctx == NULL) { /* OpenSSL refuses a file without certs */
 	o.ca_file = NULL;
 	o.ca_path = unit_tmpdir();
 	ctx = tls_client_ctx_new(&o, &error);
@@ -195,7 +198,7 @@ static SSL_SESSION *saved_session;
 /* keep_session - client callback: remember the ticket */
 static int keep_session(SSL *ssl, SSL_SESSION *sess)
 {
-    (void) ssl;
+    (void)ssl;
     if (saved_session)
 	SSL_SESSION_free(saved_session);
     saved_session = sess;
@@ -206,16 +209,16 @@ static int keep_session(SSL *ssl, SSL_SESSION *sess)
  * accepted by another (each child builds its own context) */
 static void test_resume_with_shared_secret(void **state)
 {
-    (void) state;
+    (void)state;
     /* OpenSSL's client API is used directly here for the session reuse;
      * our client code does not cache sessions yet. */
     for (int round = 0; round < 2; round++) {
-	int     sv[2];
-	pid_t   pid;
+	int sv[2];
+	pid_t pid;
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL    *ssl;
-	char    buf[64];
-	int     status, n;
+	SSL *ssl;
+	char buf[64];
+	int status, n;
 
 	SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
 	SSL_CTX_sess_set_new_cb(cctx, keep_session);
@@ -231,7 +234,7 @@ static void test_resume_with_shared_secret(void **state)
 	    SSL_set_session(ssl, saved_session);
 	assert_int_equal(SSL_connect(ssl), 1);
 	assert_int_equal(SSL_write(ssl, "x\n", 2), 2);
-	n = SSL_read(ssl, buf, sizeof(buf));	/* also takes the tickets */
+	n = SSL_read(ssl, buf, sizeof(buf)); /* also takes the tickets */
 	assert_int_equal(n, 7);
 	assert_int_equal(SSL_session_reused(ssl), round);
 	SSL_shutdown(ssl);
@@ -244,7 +247,7 @@ static void test_resume_with_shared_secret(void **state)
     saved_session = NULL;
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_handshake_and_data),

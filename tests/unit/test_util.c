@@ -14,7 +14,7 @@
 /* test_str_grows - appends past the initial size keep the NUL */
 static void test_str_grows(void **state)
 {
-    str_t  *s = str_new(1);
+    str_t *s = str_new(1);
 
     for (int i = 0; i < 1000; i++)
 	str_appendc(s, 'a' + i % 26);
@@ -31,22 +31,22 @@ static void test_str_grows(void **state)
 /* test_tokens - next_token and trim_space */
 static void test_tokens(void **state)
 {
-    char    buf[] = "  a, b ,,c  ";
-    char   *cp = buf, *tok;
+    char buf[] = "  a, b ,,c  ";
+    char *cp = buf, *tok;
     const char *want[] = {"a", "b", "c"};
-    int     n = 0;
+    int n = 0;
 
     while ((tok = next_token(&cp, ", ")) != NULL)
 	assert_string_equal(tok, want[n++]);
     assert_int_equal(n, 3);
-    char    t[] = " \t x y \n";
+    char t[] = " \t x y \n";
     assert_string_equal(trim_space(t), "x y");
 }
 
 /* pair - a connected socketpair wrapped in streams */
 static void pair(stream_t **a, stream_t **b)
 {
-    int     sv[2];
+    int sv[2];
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     *a = stream_open(sv[0]);
@@ -57,7 +57,7 @@ static void pair(stream_t **a, stream_t **b)
 static void test_stream_lines(void **state)
 {
     stream_t *a, *b;
-    str_t  *line = str_new(10);
+    str_t *line = str_new(10);
 
     pair(&a, &b);
     stream_puts(a, "one\r\ntwo-is-long\nlast");
@@ -82,7 +82,7 @@ static void test_stream_lines(void **state)
 static void test_stream_timeout(void **state)
 {
     stream_t *a, *b;
-    str_t  *line = str_new(10);
+    str_t *line = str_new(10);
 
     pair(&a, &b);
     stream_set_timeout(b, 1);
@@ -97,9 +97,9 @@ static void test_stream_timeout(void **state)
  * data, a timeout, then EOF */
 static void test_stream_pipe_timeout(void **state)
 {
-    int     fds[2];
+    int fds[2];
     stream_t *r;
-    str_t  *line = str_new(10);
+    str_t *line = str_new(10);
 
     assert_int_equal(pipe(fds), 0);
     r = stream_open(fds[0]);
@@ -122,7 +122,7 @@ static void test_stream_pipe_timeout(void **state)
 static void test_stream_autoflush(void **state)
 {
     stream_t *a, *b;
-    str_t  *line = str_new(10);
+    str_t *line = str_new(10);
 
     pair(&a, &b);
     stream_set_timeout(a, 1);
@@ -133,12 +133,12 @@ static void test_stream_autoflush(void **state)
     assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
     assert_string_equal(str_data(line), "x\n");
     assert_int_equal(stream_pending(b), 2);
-    stream_puts(b, "r1\n");		/* "y" is buffered: not sent yet */
+    stream_puts(b, "r1\n"); /* "y" is buffered: not sent yet */
     str_reset(line);
     assert_int_equal(stream_read_line(b, line, 100), STREAM_LINE);
     assert_string_equal(str_data(line), "y\n");
     assert_int_equal(stream_wait_readable(a, 0), 0);
-    str_reset(line);			/* nothing buffered: flush, then wait */
+    str_reset(line); /* nothing buffered: flush, then wait */
     assert_int_equal(stream_read_line(b, line, 100), STREAM_ERROR);
     assert_true(stream_timedout(b));
     str_reset(line);
@@ -228,24 +228,24 @@ static void test_printable(void **state)
 {
     static const struct {
 	const char *in, *out;
-	size_t  escaped;
+	size_t escaped;
     } t[] = {
 	{"plain@example.org", "plain@example.org", 0},
 	{"a\\b", "a\\\\b", 0},
 	{"cr\rlf\n", "cr\\x0dlf\\x0a", 2},
 	{"\x1b[31mred", "\\x1b[31mred", 1},
 	{"del\x7f", "del\\x7f", 1},
-	{"j\xc3\xb6ran", "j\xc3\xb6ran", 0},			/* U+00F6 */
+	{"j\xc3\xb6ran", "j\xc3\xb6ran", 0}, /* U+00F6 */
 	{"\xe2\x82\xac \xf0\x9f\x93\xa7", "\xe2\x82\xac \xf0\x9f\x93\xa7", 0},
-	{"c1\xc2\x9b", "c1\\xc2\\x9b", 2},			/* U+009B CSI */
-	{"nbsp\xc2\xa0", "nbsp\xc2\xa0", 0},			/* U+00A0 */
+	{"c1\xc2\x9b", "c1\\xc2\\x9b", 2},   /* U+009B CSI */
+	{"nbsp\xc2\xa0", "nbsp\xc2\xa0", 0}, /* U+00A0 */
 	{"cut\xc3", "cut\\xc3", 1},
 	{"overlong\xc0\xaf", "overlong\\xc0\\xaf", 2},
 	{"surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80", 3},
 	{"toobig\xf4\x90\x80\x80", "toobig\\xf4\\x90\\x80\\x80", 4},
 	{"\xff", "\\xff", 1},
     };
-    str_t  *s = str_new(10);
+    str_t *s = str_new(10);
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 	str_reset(s);
@@ -258,7 +258,7 @@ static void test_printable(void **state)
     str_free(&s);
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_str_grows),

@@ -26,12 +26,12 @@
 static void test_safe_open_refuses_symlink(void **state)
 {
     const char *target = unit_write_file("target", "secret\n");
-    char    link_path[512];
+    char link_path[512];
     const char *err = NULL;
 
     snprintf(link_path, sizeof(link_path), "%s/link", unit_tmpdir());
     assert_int_equal(symlink(target, link_path), 0);
-    assert_int_equal(safe_open(link_path, O_RDONLY, 0, (uid_t) -1, &err), -1);
+    assert_int_equal(safe_open(link_path, O_RDONLY, 0, (uid_t)-1, &err), -1);
     assert_non_null(strstr(err, "link"));
 }
 
@@ -39,21 +39,21 @@ static void test_safe_open_refuses_symlink(void **state)
 static void test_safe_open_refuses_hardlink(void **state)
 {
     const char *target = unit_write_file("hl-target", "x\n");
-    char    other[512];
+    char other[512];
     const char *err = NULL;
 
     snprintf(other, sizeof(other), "%s/hl-other", unit_tmpdir());
     assert_int_equal(link(target, other), 0);
-    assert_int_equal(safe_open(other, O_RDONLY, 0, (uid_t) -1, &err), -1);
+    assert_int_equal(safe_open(other, O_RDONLY, 0, (uid_t)-1, &err), -1);
     assert_non_null(strstr(err, "hard link"));
 }
 
 /* test_safe_open_create_excl - create never reuses an existing file */
 static void test_safe_open_create_excl(void **state)
 {
-    char    path[512];
+    char path[512];
     const char *err = NULL;
-    int     fd;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/new", unit_tmpdir());
     fd = safe_open(path, O_WRONLY | O_CREAT, 0600, getuid(), &err);
@@ -71,9 +71,9 @@ static void test_safe_open_create_excl(void **state)
 /* test_sock_unix_roundtrip - listen, connect, accept over a Unix socket */
 static void test_sock_unix_roundtrip(void **state)
 {
-    char    path[512], buf[8];
+    char path[512], buf[8];
     const char *err = NULL;
-    int     lfd, cfd, afd;
+    int lfd, cfd, afd;
 
     snprintf(path, sizeof(path), "%s/sock", unit_tmpdir());
     lfd = sock_listen_unix(path, 5, 0600, &err);
@@ -93,8 +93,8 @@ static void test_sock_unix_roundtrip(void **state)
 /* test_sock_inet_split - host:port forms */
 static void test_sock_inet_split(void **state)
 {
-    char    a[] = "127.0.0.1:25", b[] = "[::1]:587", c[] = "2525";
-    char   *host, *port;
+    char a[] = "127.0.0.1:25", b[] = "[::1]:587", c[] = "2525";
+    char *host, *port;
 
     assert_int_equal(sock_split_hostport(a, &host, &port), 0);
     assert_string_equal(host, "127.0.0.1");
@@ -113,27 +113,27 @@ static int fired;
 static void on_timer(int fd, int event, void *context)
 {
     assert_int_equal(event, EVENT_TIME);
-    fired += *(int *) context;
+    fired += *(int *)context;
 }
 
 /* on_read - drain a pipe */
 static void on_read(int fd, int event, void *context)
 {
-    char    c;
+    char c;
 
     assert_int_equal(read(fd, &c, 1), 1);
-    *(char *) context = c;
+    *(char *)context = c;
     event_disable(fd);
 }
 
 /* test_event_loop - a timer fires once; a readable fd calls back */
 static void test_event_loop(void **state)
 {
-    int     one = 1, pfd[2];
-    char    got = 0;
+    int one = 1, pfd[2];
+    char got = 0;
 
     event_request_timer(on_timer, &one, 10);
-    event_request_timer(on_timer, &one, 20);	/* moves, does not add */
+    event_request_timer(on_timer, &one, 20); /* moves, does not add */
     assert_int_equal(pipe(pfd), 0);
     event_enable_read(pfd[0], on_read, &got);
     assert_int_equal(write(pfd[1], "x", 1), 1);
@@ -149,10 +149,10 @@ static void test_event_loop(void **state)
  * with no chmod by path afterwards */
 static void test_sock_unix_mode(void **state)
 {
-    char    path[512];
+    char path[512];
     const char *err = NULL;
     struct stat st;
-    int     lfd;
+    int lfd;
 
     snprintf(path, sizeof(path), "%s/modesock", unit_tmpdir());
     assert_true((lfd = sock_listen_unix(path, 5, 0666, &err)) >= 0);
@@ -172,13 +172,13 @@ static long long now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* dripper - a child that writes one byte every 100 ms for 3 seconds */
 static pid_t dripper(int fd)
 {
-    pid_t   pid = fork();
+    pid_t pid = fork();
 
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -196,11 +196,11 @@ static pid_t dripper(int fd)
  * within the deadline, although no single wait reaches the timeout */
 static void test_stream_deadline(void **state)
 {
-    int     sv[2];
+    int sv[2];
     stream_t *s;
-    str_t  *line = str_new(64);
+    str_t *line = str_new(64);
     long long start;
-    pid_t   pid;
+    pid_t pid;
 
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     pid = dripper(sv[1]);
@@ -211,7 +211,7 @@ static void test_stream_deadline(void **state)
     assert_int_equal(stream_read_line(s, line, 1000), STREAM_ERROR);
     assert_true(stream_timedout(s));
     assert_true(now_ms() - start >= 900 && now_ms() - start < 2500);
-    assert_true(str_len(line) > 3);	/* bytes came, the line did not */
+    assert_true(str_len(line) > 3); /* bytes came, the line did not */
     /* credit moves it: 2 s more, so the next read gets bytes again */
     stream_clear_error(s);
     stream_extend_deadline(s, 2000);
@@ -235,7 +235,7 @@ static void test_stream_stress(void **state)
 {
     struct sigaction sa;
     struct itimerval it = {.it_value = {0, 300 * 1000}};
-    int     sv[2];
+    int sv[2];
     stream_t *s;
     long long start;
 
@@ -261,9 +261,9 @@ static void test_stream_stress(void **state)
 /* test_msg_printable - no control byte reaches a log line */
 static void test_msg_printable(void **state)
 {
-    char    path[512], buf[512];
-    FILE   *fp;
-    size_t  n;
+    char path[512], buf[512];
+    FILE *fp;
+    size_t n;
 
     snprintf(path, sizeof(path), "%s/log", unit_tmpdir());
     unlink(path);
@@ -275,10 +275,10 @@ static void test_msg_printable(void **state)
     buf[n] = 0;
     fclose(fp);
     assert_non_null(strstr(buf, "a\\x1b[31mb c d\\x09e\\x7f \xc3\xa9 \\xc3 \\xc2\\x85 "
-			    "\\015 end\n"));
+				"\\015 end\n"));
 }
 
-int     main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_safe_open_refuses_symlink),

@@ -14,7 +14,7 @@ static char unit_dir[256];
 /* unit_cleanup - remove the temporary directory */
 static void unit_cleanup(void)
 {
-    char    cmd[300];
+    char cmd[300];
 
     if (unit_dir[0] && strncmp(unit_dir, "/tmp/mrunit.", 12) == 0) {
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", unit_dir);
@@ -37,7 +37,7 @@ const char *unit_tmpdir(void)
 const char *unit_write_file(const char *name, const char *text)
 {
     static char path[512];
-    FILE   *fp;
+    FILE *fp;
 
     snprintf(path, sizeof(path), "%s/%s", unit_tmpdir(), name);
     if ((fp = fopen(path, "w")) == NULL)

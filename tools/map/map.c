@@ -32,15 +32,17 @@
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-#define MAP_EXIT_FOUND		0
-#define MAP_EXIT_NOTFOUND	1
-#define MAP_EXIT_ERROR		2
+#define MAP_EXIT_FOUND 0
+#define MAP_EXIT_NOTFOUND 1
+#define MAP_EXIT_ERROR 2
 
 /* map_usage - explain the command line and fail */
 static void map_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-aNv] [-c config_dir] [type:]path\n"
-	    "       %s [-c config_dir] -q key|- type:name\n", prog, prog);
+    fprintf(stderr,
+	    "usage: %s [-aNv] [-c config_dir] [type:]path\n"
+	    "       %s [-c config_dir] -q key|- type:name\n",
+	    prog, prog);
     exit(MAP_EXIT_ERROR);
 }
 
@@ -56,7 +58,7 @@ static char *map_spec(const char *arg)
 static int map_query_one(table_t *t, const char *key, int show_key, str_t *value)
 {
     const char *error;
-    int     r = table_lookup(t, key, value, &error);
+    int r = table_lookup(t, key, value, &error);
 
     if (r < 0) {
 	msg_error("%s", error);
@@ -74,10 +76,10 @@ static int map_query_one(table_t *t, const char *key, int show_key, str_t *value
 /* map_query_stdin - "-q -": one key per line; 0 if any found */
 static int map_query_stdin(table_t *t, str_t *value)
 {
-    char   *line = NULL;
-    size_t  cap = 0;
+    char *line = NULL;
+    size_t cap = 0;
     ssize_t n;
-    int     ret = MAP_EXIT_NOTFOUND, r;
+    int ret = MAP_EXIT_NOTFOUND, r;
 
     while ((n = getline(&line, &cap, stdin)) >= 0) {
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -100,15 +102,14 @@ static int map_query(const char *spec, const char *key)
 {
     const char *error;
     table_t *t;
-    str_t  *value = str_new(100);
-    int     ret;
+    str_t *value = str_new(100);
+    int ret;
 
     if ((t = table_open(spec, &error)) == NULL) {
 	msg_error("%s", error);
 	ret = MAP_EXIT_ERROR;
     } else {
-	ret = strcmp(key, "-") == 0 ? map_query_stdin(t, value)
-	    : map_query_one(t, key, 0, value);
+	ret = strcmp(key, "-") == 0 ? map_query_stdin(t, value) : map_query_one(t, key, 0, value);
 	table_close(&t);
     }
     str_free(&value);
@@ -120,7 +121,7 @@ static int map_query(const char *spec, const char *key)
 static int map_build(const char *spec, int flags)
 {
     const char *error;
-    long    n;
+    long n;
 
     if ((n = table_build(spec, flags, &error)) < 0) {
 	msg_error("%s", error);
@@ -142,24 +143,35 @@ static void map_config(const char *dir)
     }
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     const char *query = NULL, *config = NULL;
-    int     flags = 0, ch, ret;
-    char   *spec;
+    int flags = 0, ch, ret;
+    char *spec;
 
     msg_init(strcmp(prog, "mailroom-alias") == 0 ? "mailroom-alias" : "mailroom-map");
     if (strcmp(prog, "mailroom-alias") == 0)
 	flags |= TABLE_BUILD_ALIAS;
     while ((ch = getopt(argc, argv, "ac:Nq:v")) != -1) {
 	switch (ch) {
-	case 'a': flags |= TABLE_BUILD_ALIAS; break;
-	case 'c': config = optarg; break;
-	case 'N': flags |= TABLE_BUILD_NUL; break;
-	case 'q': query = optarg; break;
-	case 'v': msg_verbose++; break;
-	default: map_usage(prog);
+	case 'a':
+	    flags |= TABLE_BUILD_ALIAS;
+	    break;
+	case 'c':
+	    config = optarg;
+	    break;
+	case 'N':
+	    flags |= TABLE_BUILD_NUL;
+	    break;
+	case 'q':
+	    query = optarg;
+	    break;
+	case 'v':
+	    msg_verbose++;
+	    break;
+	default:
+	    map_usage(prog);
 	}
     }
     if (optind != argc - 1)

@@ -20,11 +20,12 @@
 static void pd_refuse_why(const qenv_t *q, str_t *why)
 {
     if (q->refused == QENV_TOO_BIG)
-	str_printf(why, "message too large (message_size_limit = %lld bytes, "
-		   "envelope and record overhead included)", q->limits.size);
+	str_printf(why,
+		   "message too large (message_size_limit = %lld bytes, "
+		   "envelope and record overhead included)",
+		   q->limits.size);
     else if (q->refused == QENV_TOO_MANY)
-	str_printf(why, "too many recipients (smtpd_recipient_limit = %zu)",
-		   q->limits.rcpts);
+	str_printf(why, "too many recipients (smtpd_recipient_limit = %zu)", q->limits.rcpts);
     else
 	str_set(why, q->error);
 }
@@ -33,8 +34,8 @@ static void pd_refuse_why(const qenv_t *q, str_t *why)
 static void pd_skipped(int type, const str_t *v)
 {
     if (type == REC_TYPE_ATTR)
-	msg_warn("uid=%ld: dropped attribute \"%.*s\"", (long) getuid(),
-		 (int) qenv_attr_name(str_data(v), str_len(v)), str_data(v));
+	msg_warn("uid=%ld: dropped attribute \"%.*s\"", (long)getuid(),
+		 (int)qenv_attr_name(str_data(v), str_len(v)), str_data(v));
 }
 
 /*
@@ -42,11 +43,11 @@ static void pd_skipped(int type, const str_t *v)
  * refused, so a hostile stream costs at most the limits. 0 ok, EX_* on
  * failure with the reason in why.
  */
-int     pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why)
+int pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why)
 {
-    str_t  *v = str_new(256);
+    str_t *v = str_new(256);
     const char *error;
-    int     type, verdict, ret = 0;
+    int type, verdict, ret = 0;
 
     while (ret == 0 && !qenv_complete(q)) {
 	if ((type = rec_get(in, v, &error)) <= 0) {

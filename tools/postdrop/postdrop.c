@@ -111,13 +111,15 @@ static void pd_config(const char *dir)
  * cleanup_open_postdrop reads what it would read from cleanup */
 static void pd_verdict(stream_t *out, int ret, const qenv_t *q, const str_t *why)
 {
-    int     status = ret == 0 ? CLEANUP_STAT_OK : ret != EX_DATAERR ? CLEANUP_STAT_TEMP
-	: q->refused == QENV_TOO_BIG ? CLEANUP_STAT_SIZE : CLEANUP_STAT_BAD;
-    char    buf[16];
+    int status = ret == 0                     ? CLEANUP_STAT_OK
+		 : ret != EX_DATAERR          ? CLEANUP_STAT_TEMP
+		 : q->refused == QENV_TOO_BIG ? CLEANUP_STAT_SIZE
+					      : CLEANUP_STAT_BAD;
+    char buf[16];
 
     snprintf(buf, sizeof(buf), "%d", status);
-    (void) attr_send(out, MAIL_ATTR_STATUS, buf, MAIL_ATTR_REASON, ret ? str_data(why) : "",
-		     (char *) 0);
+    (void)attr_send(out, MAIL_ATTR_STATUS, buf, MAIL_ATTR_REASON, ret ? str_data(why) : "",
+		    (char *)0);
 }
 
 /* pd_wake_pickup - one byte on public/pickup; failure is harmless */
@@ -135,10 +137,10 @@ static int pd_header(qfile_out_t *qo)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (rec_putf(qo->stream, REC_TYPE_TIME, "%ld.%06ld", (long) ts.tv_sec,
-		 (long) (ts.tv_nsec / 1000)) < 0)
+    if (rec_putf(qo->stream, REC_TYPE_TIME, "%ld.%06ld", (long)ts.tv_sec,
+		 (long)(ts.tv_nsec / 1000)) < 0)
 	return -1;
-    return rec_putf(qo->stream, REC_TYPE_ATTR, "uid=%ld", (long) getuid());
+    return rec_putf(qo->stream, REC_TYPE_ATTR, "uid=%ld", (long)getuid());
 }
 
 /* pd_signals - block the ones that would leave a half-written file */
@@ -156,17 +158,17 @@ static void pd_signals(void)
 }
 
 /* main - configuration, then read, check, write, commit, wake pickup */
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     const char *dir = NULL, *error;
     qenv_limits_t limits;
-    qenv_t  q;
-    str_t  *why;
+    qenv_t q;
+    str_t *why;
     qfile_out_t *qo;
     stream_t *in, *out;
-    int     c, ret;
+    int c, ret;
 
-    safe_stdio();			/* before anything opens a file */
+    safe_stdio(); /* before anything opens a file */
     msg_init("postdrop");
     msg_target("stderr");
     pd_signals();
@@ -191,9 +193,9 @@ int     main(int argc, char **argv)
     }
     /* the ID first, so a client can log it while it sends the message */
     out = stream_open(1);
-    (void) attr_send(out, MAIL_ATTR_QUEUE_ID, qo->id, (char *) 0);
+    (void)attr_send(out, MAIL_ATTR_QUEUE_ID, qo->id, (char *)0);
     in = stream_open(0);
-    stream_set_timeout(in, (int) config_time("postdrop_input_timeout"));
+    stream_set_timeout(in, (int)config_time("postdrop_input_timeout"));
     if (pd_header(qo) < 0) {
 	str_printf(why, "write: %s", strerror(errno));
 	ret = EX_TEMPFAIL;
@@ -220,7 +222,7 @@ int     main(int argc, char **argv)
     }
     pd_verdict(out, ret, &q, why);
     if (ret != 0) {
-	msg_error("uid=%ld: message not queued: %s", (long) getuid(), str_data(why));
+	msg_error("uid=%ld: message not queued: %s", (long)getuid(), str_data(why));
 	qfile_discard(&qo);
 	return ret;
     }

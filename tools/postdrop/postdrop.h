@@ -16,6 +16,6 @@
  * the ones kept to qo; stop at the first refusal, at END (then nothing
  * may follow), or at a read error. Returns 0, or EX_DATAERR (input
  * refused) / EX_TEMPFAIL (timeout, write error) with the reason in why. */
-int     pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why);
+int pd_copy(stream_t *in, qfile_out_t *qo, qenv_t *q, str_t *why);
 
 #endif

@@ -71,13 +71,13 @@
 #include "util/stream.h"
 #include "mq.h"
 
-#define MQ_MAX_IDS	1024
+#define MQ_MAX_IDS 1024
 
 typedef struct mq_args {
-    int     action;			/* p j f s i, or an admin op */
+    int action; /* p j f s i, or an admin op */
     const char *config_dir;
-    char   *ids[MQ_MAX_IDS + 1];
-    int     id_count;
+    char *ids[MQ_MAX_IDS + 1];
+    int id_count;
 } mq_args_t;
 
 /* mq_usage - print usage and exit */
@@ -102,22 +102,37 @@ static void mq_set_action(mq_args_t *a, int action)
 /* mq_parse - the command line */
 static void mq_parse(int argc, char **argv, mq_args_t *a)
 {
-    int     c;
+    int c;
 
     memset(a, 0, sizeof(*a));
     while ((c = getopt(argc, argv, "c:pjfs:i:d:h:H:r:v")) > 0) {
 	switch (c) {
-	case 'c': a->config_dir = optarg; break;
-	case 'v': msg_verbose++; break;
-	case 'p': case 'j': case 'f': mq_set_action(a, c); break;
-	case 's': case 'i': mq_set_action(a, 'f'); break;
-	case 'd': case 'h': case 'H': case 'r':
+	case 'c':
+	    a->config_dir = optarg;
+	    break;
+	case 'v':
+	    msg_verbose++;
+	    break;
+	case 'p':
+	case 'j':
+	case 'f':
+	    mq_set_action(a, c);
+	    break;
+	case 's':
+	case 'i':
+	    mq_set_action(a, 'f');
+	    break;
+	case 'd':
+	case 'h':
+	case 'H':
+	case 'r':
 	    mq_set_action(a, c);
 	    if (a->id_count >= MQ_MAX_IDS)
 		mq_usage();
 	    a->ids[a->id_count++] = optarg;
 	    break;
-	default: mq_usage();
+	default:
+	    mq_usage();
 	}
     }
     /* more IDs after the option: "-d ID1 ID2" */
@@ -130,8 +145,8 @@ static void mq_parse(int argc, char **argv, mq_args_t *a)
 /* mq_admin_allowed - root or mail_owner, by real uid */
 static int mq_admin_allowed(void)
 {
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (getuid() == 0)
 	return 1;
@@ -146,13 +161,13 @@ static int mq_admin_allowed(void)
 static void mq_become_owner(void)
 {
     struct stat st;
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (geteuid() != 0)
 	return;
-    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0
-	|| stat(server_queue_path(MAIL_QUEUE_INCOMING), &st) < 0 || st.st_uid != uid) {
+    if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0 ||
+	stat(server_queue_path(MAIL_QUEUE_INCOMING), &st) < 0 || st.st_uid != uid) {
 	if (msg_verbose)
 	    msg_info("queue not owned by mail_owner: working as root");
 	return;
@@ -161,12 +176,12 @@ static void mq_become_owner(void)
 }
 
 /* mq_drop_setgid - give up the installed group for good */
-void    mq_drop_setgid(void)
+void mq_drop_setgid(void)
 {
-    gid_t   gid = getgid();
+    gid_t gid = getgid();
 
     if (getegid() != gid && setresgid(gid, gid, gid) < 0)
-	msg_fatal("setresgid %ld: %m", (long) gid);
+	msg_fatal("setresgid %ld: %m", (long)gid);
 }
 
 /* mq_reads_queue - can the real user read the queue directories? root
@@ -175,8 +190,8 @@ void    mq_drop_setgid(void)
  * nothing here */
 static int mq_reads_queue(void)
 {
-    uid_t   uid;
-    gid_t   gid;
+    uid_t uid;
+    gid_t gid;
 
     if (getuid() == 0)
 	return 1;
@@ -189,7 +204,7 @@ static int mq_reads_queue(void)
 static int mq_list(int json)
 {
     stream_t *out;
-    int     ret;
+    int ret;
 
     if (!mq_reads_queue())
 	return mq_show_remote(json);
@@ -204,12 +219,14 @@ static int mq_list(int json)
 /* mq_flush - -f, -s, -i: wake qmgr */
 static int mq_flush(void)
 {
-    char    byte = TRIGGER_FLUSH;
+    char byte = TRIGGER_FLUSH;
     const char *error;
 
     if (mail_trigger(MAIL_SOCK_QMGR, &byte, 1, &error) < 0) {
-	fprintf(stderr, "mailroom-queue: fatal: cannot flush the mail queue - "
-		"the mail system is down (%s)\n", error);
+	fprintf(stderr,
+		"mailroom-queue: fatal: cannot flush the mail queue - "
+		"the mail system is down (%s)\n",
+		error);
 	return EX_UNAVAILABLE;
     }
     return 0;
@@ -218,7 +235,7 @@ static int mq_flush(void)
 /* mq_open_log - admin actions go to the mail log and standard error */
 static void mq_open_log(void)
 {
-    char   *spec = mr_format("%s,stderr", config_str("maillog_file"));
+    char *spec = mr_format("%s,stderr", config_str("maillog_file"));
 
     msg_syslog_name(config_str("syslog_name"));
     msg_target(spec);
@@ -242,12 +259,12 @@ static int mq_config(const char *dir)
 }
 
 /* main - parse, load, check who may do what, act */
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     mq_args_t a;
-    int     ret;
+    int ret;
 
-    safe_stdio();			/* before anything opens a file */
+    safe_stdio(); /* before anything opens a file */
     msg_init("mailroom-queue");
     msg_target("stderr");
     mq_parse(argc, argv, &a);
@@ -257,7 +274,7 @@ int     main(int argc, char **argv)
 	mq_drop_setgid();
 	if (!mq_admin_allowed()) {
 	    fprintf(stderr, "mailroom-queue: permission denied: only root and mail_owner "
-		    "may change the queue\n");
+			    "may change the queue\n");
 	    return EX_NOPERM;
 	}
 	mq_open_log();

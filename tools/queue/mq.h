@@ -19,21 +19,21 @@
  * standard output. Returns 0, or an exit status after telling the user
  * what went wrong (EX_UNAVAILABLE: the mail system is down; EX_NOPERM:
  * public/showq cannot be reached by this user). */
-int     mq_show_remote(int json);
+int mq_show_remote(int json);
 
 /* mq_drop_setgid - give up the set-gid group for good (a no-op when the
  * program does not run set-gid); fatal if that fails */
-void    mq_drop_setgid(void);
+void mq_drop_setgid(void);
 
 /* Admin operations */
-#define MQ_OP_DELETE	'd'
-#define MQ_OP_HOLD	'h'
-#define MQ_OP_RELEASE	'H'
-#define MQ_OP_REQUEUE	'r'
+#define MQ_OP_DELETE 'd'
+#define MQ_OP_HOLD 'h'
+#define MQ_OP_RELEASE 'H'
+#define MQ_OP_REQUEUE 'r'
 
 /* mq_admin - apply op to each ID in ids (NULL-terminated; "ALL" means
  * every message, "-" reads IDs from standard input). Returns an exit
  * status. */
-int     mq_admin(int op, char **ids);
+int mq_admin(int op, char **ids);
 
 #endif

@@ -33,19 +33,22 @@
 #include "mq.h"
 
 typedef struct mq_op {
-    int     op;
-    const char *const *from;		/* queues the message may be in */
-    const char *to;			/* NULL: delete */
-    const char *done;			/* log text */
-    int     trigger;			/* byte for qmgr afterwards, 0 none */
+    int op;
+    const char *const *from; /* queues the message may be in */
+    const char *to;          /* NULL: delete */
+    const char *done;        /* log text */
+    int trigger;             /* byte for qmgr afterwards, 0 none */
 } mq_op_t;
 
 static const char *const mq_from_all[] = {
     MAIL_QUEUE_MAILDROP, MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE,
-    MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD, NULL,
+    MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD,     NULL,
 };
 static const char *const mq_from_live[] = {
-    MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, NULL,
+    MAIL_QUEUE_INCOMING,
+    MAIL_QUEUE_ACTIVE,
+    MAIL_QUEUE_DEFERRED,
+    NULL,
 };
 static const char *const mq_from_hold[] = {MAIL_QUEUE_HOLD, NULL};
 static const char *const mq_from_queued[] = {
@@ -60,15 +63,15 @@ static const mq_op_t mq_ops[] = {
 };
 
 typedef struct mq_count {
-    long    changed;
-    int     failed;
+    long changed;
+    int failed;
 } mq_count_t;
 
 /* mq_apply_in - apply op to id if it is in queue: 1 done, 0 not there, -1 error */
 static int mq_apply_in(const mq_op_t *op, const char *queue, const char *id)
 {
     const char *error;
-    int     ret;
+    int ret;
 
     if (op->to && strcmp(queue, op->to) == 0)
 	return 0;
@@ -90,7 +93,7 @@ static int mq_apply_in(const mq_op_t *op, const char *queue, const char *id)
 /* mq_apply - op on one ID wherever it is */
 static void mq_apply(const mq_op_t *op, const char *id, mq_count_t *cnt)
 {
-    int     found = 0, st;
+    int found = 0, st;
 
     if (!qid_valid(id)) {
 	msg_warn("%s: not a queue ID", id);
@@ -112,7 +115,7 @@ static void mq_apply(const mq_op_t *op, const char *id, mq_count_t *cnt)
 /* mq_apply_all - op on every message in its source queues */
 static void mq_apply_all(const mq_op_t *op, mq_count_t *cnt)
 {
-    char    id[QID_BUFSIZE];
+    char id[QID_BUFSIZE];
     const char *error;
 
     for (int q = 0; op->from[q]; q++) {
@@ -126,7 +129,7 @@ static void mq_apply_all(const mq_op_t *op, mq_count_t *cnt)
 	    continue;
 	}
 	while (qscan_next(qs, id) > 0) {
-	    int     st = mq_apply_in(op, op->from[q], id);
+	    int st = mq_apply_in(op, op->from[q], id);
 
 	    if (st > 0)
 		cnt->changed++;
@@ -140,10 +143,10 @@ static void mq_apply_all(const mq_op_t *op, mq_count_t *cnt)
 /* mq_apply_stdin - op on each ID read from standard input, one a line */
 static void mq_apply_stdin(const mq_op_t *op, mq_count_t *cnt)
 {
-    char    line[256];
+    char line[256];
 
     while (fgets(line, sizeof(line), stdin) != NULL) {
-	char   *id = trim_space(line);
+	char *id = trim_space(line);
 
 	if (*id)
 	    mq_apply(op, id, cnt);
@@ -151,13 +154,13 @@ static void mq_apply_stdin(const mq_op_t *op, mq_count_t *cnt)
 }
 
 /* mq_admin - apply one operation to the IDs given */
-int     mq_admin(int opcode, char **ids)
+int mq_admin(int opcode, char **ids)
 {
     const mq_op_t *op = NULL;
     mq_count_t cnt = {0, 0};
     const char *error;
     static const char *verbs[] = {"Deleted", "Placed on hold", "Released from hold", "Requeued"};
-    int     n;
+    int n;
 
     for (n = 0; n < 4 && op == NULL; n++)
 	if (mq_ops[n].op == opcode)
@@ -173,11 +176,11 @@ int     mq_admin(int opcode, char **ids)
 	    mq_apply(op, ids[i], &cnt);
     }
     if (cnt.changed > 0 && op->trigger) {
-	char    byte = (char) op->trigger;
+	char byte = (char)op->trigger;
 
 	mail_trigger(MAIL_SOCK_QMGR, &byte, 1, &error);
     }
-    fprintf(stderr, "mailroom-queue: %s: %ld message%s\n", verbs[op - mq_ops],
-	    cnt.changed, cnt.changed == 1 ? "" : "s");
+    fprintf(stderr, "mailroom-queue: %s: %ld message%s\n", verbs[op - mq_ops], cnt.changed,
+	    cnt.changed == 1 ? "" : "s");
     return cnt.failed ? EX_DATAERR : 0;
 }

@@ -29,30 +29,33 @@
 #include "util/stream.h"
 #include "mq.h"
 
-#define MQ_CONNECT_TIMEOUT	10	/* seconds */
+#define MQ_CONNECT_TIMEOUT 10 /* seconds */
 
 /* mq_connect_failed - tell the user why there is no listing */
 static int mq_connect_failed(int err, const char *error)
 {
     if (err == EACCES || err == EPERM) {
-	fprintf(stderr, "mailroom-queue: fatal: cannot list the mail queue - %s "
-		"(mailroom-queue must be installed setgid %s)\n", error,
-		config_str("setgid_group"));
+	fprintf(stderr,
+		"mailroom-queue: fatal: cannot list the mail queue - %s "
+		"(mailroom-queue must be installed setgid %s)\n",
+		error, config_str("setgid_group"));
 	return EX_NOPERM;
     }
-    fprintf(stderr, "mailroom-queue: fatal: cannot list the mail queue - "
-	    "the mail system is down (%s)\n", error);
+    fprintf(stderr,
+	    "mailroom-queue: fatal: cannot list the mail queue - "
+	    "the mail system is down (%s)\n",
+	    error);
     return EX_UNAVAILABLE;
 }
 
 /* mq_copy_out - everything the service sends, to standard output */
 static int mq_copy_out(stream_t *in)
 {
-    char    buf[8192];
+    char buf[8192];
     ssize_t n;
 
     while ((n = stream_read(in, buf, sizeof(buf))) > 0)
-	if (fwrite(buf, 1, (size_t) n, stdout) != (size_t) n)
+	if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
 	    return EX_IOERR;
     if (fflush(stdout) != 0)
 	return EX_IOERR;
@@ -65,26 +68,27 @@ static int mq_copy_out(stream_t *in)
 }
 
 /* mq_show_remote - connect, ask, copy */
-int     mq_show_remote(int json)
+int mq_show_remote(int json)
 {
     const char *error;
     stream_t *s;
-    int     fd, ret;
+    int fd, ret;
 
-    if ((fd = sock_connect_unix(server_queue_path(MAIL_SOCK_SHOWQ), MQ_CONNECT_TIMEOUT,
-				&error)) < 0)
+    if ((fd = sock_connect_unix(server_queue_path(MAIL_SOCK_SHOWQ), MQ_CONNECT_TIMEOUT, &error)) <
+	0)
 	return mq_connect_failed(errno, error);
     mq_drop_setgid();
     s = stream_open(fd);
-    stream_set_timeout(s, (int) config_time("ipc_timeout"));
+    stream_set_timeout(s, (int)config_time("ipc_timeout"));
     if (attr_expect_protocol(s, MAIL_PROTO_SHOWQ, &error) < 0) {
-	fprintf(stderr, "mailroom-queue: fatal: cannot list the mail queue - "
-		"the showq service did not answer (%s)\n", error);
+	fprintf(stderr,
+		"mailroom-queue: fatal: cannot list the mail queue - "
+		"the showq service did not answer (%s)\n",
+		error);
 	stream_close(&s);
 	return EX_UNAVAILABLE;
     }
-    if (attr_send(s, MAIL_ATTR_REQUEST, json ? MAIL_REQ_JSON : MAIL_REQ_LIST,
-		  (char *) 0) < 0) {
+    if (attr_send(s, MAIL_ATTR_REQUEST, json ? MAIL_REQ_JSON : MAIL_REQ_LIST, (char *)0) < 0) {
 	fprintf(stderr, "mailroom-queue: fatal: cannot send the request to the showq service\n");
 	stream_close(&s);
 	return EX_UNAVAILABLE;

@@ -23,15 +23,15 @@
 #include "global/config.h"
 #include "global/clamd_client.h"
 
-#define SCAN_EXIT_CLEAN		0
-#define SCAN_EXIT_INFECTED	1
-#define SCAN_EXIT_ERROR		2
+#define SCAN_EXIT_CLEAN 0
+#define SCAN_EXIT_INFECTED 1
+#define SCAN_EXIT_ERROR 2
 
 /* scan_usage - explain and exit */
 static void scan_usage(void)
 {
     fprintf(stderr, "usage: mailroom-scan [-c config_dir] [-S socket] [-m max_size]"
-	    " [-t timeout] [FILE...]\n");
+		    " [-t timeout] [FILE...]\n");
     exit(SCAN_EXIT_ERROR);
 }
 
@@ -47,7 +47,7 @@ static void scan_die(const char *error)
 static int scan_one(const char *name, const char *sock, int timeout, long long max)
 {
     clamd_result_t res;
-    int     fd = strcmp(name, "-") == 0 ? 0 : open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = strcmp(name, "-") == 0 ? 0 : open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
     if (fd < 0) {
 	printf("%s: ERROR cannot open: %s\n", name, strerror(errno));
@@ -80,7 +80,7 @@ static void scan_setting(const char *name, const char *option)
     if (option == NULL)
 	return;
     for (def = params_filter; def->name && strcmp(def->name, name) != 0; def++)
-	 /* void */ ;
+	/* void */;
     if (def->name == NULL)
 	msg_panic("scan_setting: %s is not a filter parameter", name);
     if (config_value_check(def, option, &num, &problem) < 0) {
@@ -90,19 +90,28 @@ static void scan_setting(const char *name, const char *option)
     config_override(name, option);
 }
 
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     const char *dir = NULL, *sock = NULL, *max = NULL, *timeout = NULL, *error;
-    int     ch, status = SCAN_EXIT_CLEAN, r;
+    int ch, status = SCAN_EXIT_CLEAN, r;
 
     msg_init("mailroom-scan");
     while ((ch = getopt(argc, argv, "c:S:m:t:")) != -1) {
 	switch (ch) {
-	case 'c': dir = optarg; break;
-	case 'S': sock = optarg; break;
-	case 'm': max = optarg; break;
-	case 't': timeout = optarg; break;
-	default: scan_usage();
+	case 'c':
+	    dir = optarg;
+	    break;
+	case 'S':
+	    sock = optarg;
+	    break;
+	case 'm':
+	    max = optarg;
+	    break;
+	case 't':
+	    timeout = optarg;
+	    break;
+	default:
+	    scan_usage();
 	}
     }
     if (config_load(dir, &error) < 0 && dir != NULL)
@@ -114,7 +123,7 @@ int     main(int argc, char **argv)
 	scan_die(error);
     for (int i = optind; i < argc || i == optind; i++) {
 	r = scan_one(i < argc ? argv[i] : "-", config_str("clamd_socket"),
-		     (int) config_time("clamd_timeout"), config_size("clamd_max_size"));
+		     (int)config_time("clamd_timeout"), config_size("clamd_max_size"));
 	if (r == SCAN_EXIT_ERROR || (r == SCAN_EXIT_INFECTED && status == SCAN_EXIT_CLEAN))
 	    status = r;
 	fflush(stdout);

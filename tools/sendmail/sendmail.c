@@ -49,14 +49,14 @@ static char *sm_login(void)
     struct passwd *pw = getpwuid(getuid());
 
     if (pw == NULL) {
-	fprintf(stderr, "sendmail: no user name for uid %ld\n", (long) getuid());
+	fprintf(stderr, "sendmail: no user name for uid %ld\n", (long)getuid());
 	return NULL;
     }
     return mr_strdup(pw->pw_name);
 }
 
 typedef struct sm_first {
-    char   *addr;
+    char *addr;
 } sm_first_t;
 
 /* sm_first_addr - sm_addr_list callback keeping the first address */
@@ -72,7 +72,7 @@ static void sm_first_addr(const char *addr, void *context)
 static char *sm_sender(const char *given, const char *origin)
 {
     sm_first_t f = {NULL};
-    char   *login, *sender;
+    char *login, *sender;
 
     if (given != NULL) {
 	sm_addr_list(given, sm_first_addr, &f);
@@ -105,7 +105,7 @@ static void sm_arg_rcpt(const char *addr, void *context)
 /* sm_verify_line - the message -bv sends: a header only */
 static int sm_verify_line(void *context, str_t *line, int *complete_r, const char **error_r)
 {
-    int    *n = context;
+    int *n = context;
 
     *complete_r = 1;
     if ((*n)++ > 0)
@@ -119,13 +119,13 @@ static int sm_verify_line(void *context, str_t *line, int *complete_r, const cha
 static int sm_send(const sm_opts_t *opts)
 {
     const char *origin = config_str("myorigin");
-    sm_envelope_t env = {NULL, opts->fullname, opts->notify, opts->ret,
-			 opts->envid, opts->body, NULL, {0}};
+    sm_envelope_t env = {NULL,        opts->fullname, opts->notify, opts->ret,
+			 opts->envid, opts->body,     NULL,         {0}};
     sm_stdin_reader_t rd = {.in = stream_open(0), .ignore_dots = opts->ignore_dots};
     sm_arg_ctx_t actx = {&env.rcpts, origin};
-    str_t  *qid = str_new(20), *why = str_new(100);
-    char   *sender;
-    int     ret, verify_lines = 0;
+    str_t *qid = str_new(20), *why = str_new(100);
+    char *sender;
+    int ret, verify_lines = 0;
 
     if ((sender = sm_sender(opts->sender, origin)) == NULL)
 	return EX_NOUSER;
@@ -137,15 +137,16 @@ static int sm_send(const sm_opts_t *opts)
     else if (opts->verbose)
 	env.trace_flags = "2";
     ret = opts->mode == SM_MODE_VERIFY
-	? sm_message_copy(sm_verify_line, &verify_lines, &env, 0, origin, qid, why)
-	: sm_message_copy(sm_stdin_line, &rd, &env, opts->extract, origin, qid, why);
+	      ? sm_message_copy(sm_verify_line, &verify_lines, &env, 0, origin, qid, why)
+	      : sm_message_copy(sm_stdin_line, &rd, &env, opts->extract, origin, qid, why);
     if (ret != 0)
 	fprintf(stderr, "sendmail: %s%s\n", str_data(why),
 		ret == EX_TEMPFAIL ? "; the message was not queued" : "");
     else if (opts->verbose)
-	fprintf(stderr, "sendmail: queued as %s (maildrop ID; pickup logs the queue ID "
-		"as \"QUEUEID: uid=%ld from=<%s> orig_id=%s\")\n", str_data(qid),
-		(long) getuid(), sender, str_data(qid));
+	fprintf(stderr,
+		"sendmail: queued as %s (maildrop ID; pickup logs the queue ID "
+		"as \"QUEUEID: uid=%ld from=<%s> orig_id=%s\")\n",
+		str_data(qid), (long)getuid(), sender, str_data(qid));
     stream_release(&rd.in);
     sm_rcpts_free(&env.rcpts);
     mr_free(sender);
@@ -157,12 +158,12 @@ static int sm_send(const sm_opts_t *opts)
 /* sm_flush - -q and friends through mailroom-queue */
 static int sm_flush(const sm_opts_t *opts)
 {
-    char   *args[3] = {"-f", NULL, NULL};
+    char *args[3] = {"-f", NULL, NULL};
 
     if (opts->flush_site)
-	args[0] = "-s", args[1] = (char *) opts->flush_site;
+	args[0] = "-s", args[1] = (char *)opts->flush_site;
     else if (opts->flush_id)
-	args[0] = "-i", args[1] = (char *) opts->flush_id;
+	args[0] = "-i", args[1] = (char *)opts->flush_id;
     return sm_run_tool("mailroom-queue", args, 0);
 }
 
@@ -175,9 +176,9 @@ static int sm_flush(const sm_opts_t *opts)
  */
 static int sm_bs(void)
 {
-    char   *path = mr_format("%s/%s", config_str("daemon_directory"), "smtpd");
-    char   *argv[] = {path, "-S", "-c", (char *) config_dir(), "-n", "sendmail",
-		      "-t", "unix", getuid() == 0 ? "-u" : NULL, NULL};
+    char *path = mr_format("%s/%s", config_str("daemon_directory"), "smtpd");
+    char *argv[] = {path,       "-S", "-c",   (char *)config_dir(),        "-n",
+		    "sendmail", "-t", "unix", getuid() == 0 ? "-u" : NULL, NULL};
 
     fflush(stdout);
     execv(path, argv);
@@ -190,21 +191,21 @@ static int sm_bs(void)
 static const char *sm_config_dir(const char *given)
 {
     struct stat st;
-    char   *slash;
+    char *slash;
 
     if (given == NULL || stat(given, &st) < 0 || !S_ISREG(st.st_mode))
 	return given;
     if ((slash = strrchr(given, '/')) == NULL)
 	return ".";
-    return slash == given ? "/" : mr_strndup(given, (size_t) (slash - given));
+    return slash == given ? "/" : mr_strndup(given, (size_t)(slash - given));
 }
 
 /* main - pick the mode, load the configuration, run it */
-int     main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     sm_opts_t opts;
     const char *error;
-    int     ret;
+    int ret;
 
     msg_init("sendmail");
     msg_target("stderr");
@@ -218,10 +219,10 @@ int     main(int argc, char **argv)
     }
     switch (opts.mode) {
     case SM_MODE_MAILQ: {
-	    char   *args[] = {"-p", NULL};
+	char *args[] = {"-p", NULL};
 
-	    return sm_run_tool("mailroom-queue", args, 0);
-	}
+	return sm_run_tool("mailroom-queue", args, 0);
+    }
     case SM_MODE_ALIASES:
 	return sm_newaliases(&opts);
     case SM_MODE_FLUSH:

@@ -16,12 +16,12 @@
 #include "sendmail.h"
 
 typedef struct sm_scan {
-    str_t  *plain;			/* addr-spec words outside <> */
-    str_t  *angle;			/* content of <...> */
-    int     have_angle;
+    str_t *plain; /* addr-spec words outside <> */
+    str_t *angle; /* content of <...> */
+    int have_angle;
     sm_addr_fn fn;
-    void   *context;
-    int     count;
+    void *context;
+    int count;
 } sm_scan_t;
 
 /* sm_scan_flush - one address is complete: hand it over */
@@ -30,8 +30,8 @@ static void sm_scan_flush(sm_scan_t *sc)
     const char *addr = NULL;
 
     if (sc->have_angle) {
-	char   *cp = str_data(sc->angle);
-	char   *colon;
+	char *cp = str_data(sc->angle);
+	char *colon;
 
 	/* "<@relay1,@relay2:user@dom>" - drop the source route */
 	if (*cp == '@' && (colon = strchr(cp, ':')) != NULL)
@@ -52,7 +52,7 @@ static void sm_scan_flush(sm_scan_t *sc)
 /* sm_skip_comment - cp at "(": return the position after the matching ")" */
 static const char *sm_skip_comment(const char *cp)
 {
-    int     depth = 0;
+    int depth = 0;
 
     for (; *cp; cp++) {
 	if (*cp == '\\' && cp[1])
@@ -95,7 +95,7 @@ static const char *sm_copy_angle(const char *cp, str_t *out)
 }
 
 /* sm_addr_list - scan an address list, one callback per address */
-int     sm_addr_list(const char *text, sm_addr_fn fn, void *context)
+int sm_addr_list(const char *text, sm_addr_fn fn, void *context)
 {
     sm_scan_t sc = {str_new(64), str_new(64), 0, fn, context, 0};
     const char *cp = text;
@@ -113,7 +113,7 @@ int     sm_addr_list(const char *text, sm_addr_fn fn, void *context)
 	    cp = sm_copy_angle(cp + 1, sc.angle);
 	    sc.have_angle = 1;
 	    break;
-	case ':':			/* group name: what came before is a phrase */
+	case ':': /* group name: what came before is a phrase */
 	    str_reset(sc.plain);
 	    cp++;
 	    break;
@@ -122,7 +122,10 @@ int     sm_addr_list(const char *text, sm_addr_fn fn, void *context)
 	    sm_scan_flush(&sc);
 	    cp++;
 	    break;
-	case ' ': case '\t': case '\r': case '\n':
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\n':
 	    cp++;
 	    break;
 	default:
@@ -137,15 +140,15 @@ int     sm_addr_list(const char *text, sm_addr_fn fn, void *context)
 }
 
 /* sm_addr_needs_quote - does a display name hold RFC 5322 specials? */
-int     sm_addr_needs_quote(const char *name)
+int sm_addr_needs_quote(const char *name)
 {
     return strpbrk(name, "()<>[]:;@\\,.\"") != NULL;
 }
 
 /* sm_rcpts_add - qualify, de-duplicate and keep one recipient */
-void    sm_rcpts_add(sm_rcpts_t *r, const char *addr, const char *origin)
+void sm_rcpts_add(sm_rcpts_t *r, const char *addr, const char *origin)
 {
-    char   *full;
+    char *full;
 
     if (*addr == 0)
 	return;
@@ -164,7 +167,7 @@ void    sm_rcpts_add(sm_rcpts_t *r, const char *addr, const char *origin)
 }
 
 /* sm_rcpts_free - release the recipient list */
-void    sm_rcpts_free(sm_rcpts_t *r)
+void sm_rcpts_free(sm_rcpts_t *r)
 {
     for (size_t i = 0; i < r->count; i++)
 	mr_free(r->items[i]);

@@ -22,7 +22,7 @@
 
 struct sm_drop {
     cleanup_client_t *cc;
-    long long size;			/* content bytes so far */
+    long long size; /* content bytes so far */
 };
 
 /* sm_drop_attr - an attribute when it is set */
@@ -55,10 +55,10 @@ sm_drop_t *sm_drop_open(const sm_envelope_t *env, str_t *why)
 }
 
 /* sm_drop_line - one content line or piece */
-void    sm_drop_line(sm_drop_t *d, const char *line, size_t len, int complete)
+void sm_drop_line(sm_drop_t *d, const char *line, size_t len, int complete)
 {
     cleanup_line(d->cc, line, len, complete);
-    d->size += (long long) len + (complete ? 1 : 0);
+    d->size += (long long)len + (complete ? 1 : 0);
 }
 
 /* sm_drop_content_size - content bytes sent so far */
@@ -68,10 +68,10 @@ long long sm_drop_content_size(const sm_drop_t *d)
 }
 
 /* sm_drop_close - END, then postdrop's verdict */
-int     sm_drop_close(sm_drop_t **dp, str_t *qid, str_t *why)
+int sm_drop_close(sm_drop_t **dp, str_t *qid, str_t *why)
 {
     sm_drop_t *d = *dp;
-    int     ret;
+    int ret;
 
     str_set(qid, cleanup_queue_id(d->cc));
     switch (cleanup_finish(&d->cc, why)) {
@@ -91,7 +91,7 @@ int     sm_drop_close(sm_drop_t **dp, str_t *qid, str_t *why)
 }
 
 /* sm_drop_abort - end the transfer without END: postdrop keeps nothing */
-void    sm_drop_abort(sm_drop_t **dp)
+void sm_drop_abort(sm_drop_t **dp)
 {
     cleanup_abort(&(*dp)->cc);
     mr_free(*dp);

@@ -23,16 +23,16 @@
 #include "sendmail.h"
 
 /* sm_run_tool - exec or run command_directory/PROG */
-int     sm_run_tool(const char *prog, char *const args[], int wait_for)
+int sm_run_tool(const char *prog, char *const args[], int wait_for)
 {
-    char   *path = mr_format("%s/%s", config_str("command_directory"), prog);
-    char   *argv[16];
-    int     n = 0, status;
-    pid_t   pid;
+    char *path = mr_format("%s/%s", config_str("command_directory"), prog);
+    char *argv[16];
+    int n = 0, status;
+    pid_t pid;
 
     argv[n++] = path;
     argv[n++] = "-c";
-    argv[n++] = (char *) config_dir();
+    argv[n++] = (char *)config_dir();
     for (int i = 0; args[i] && n < 15; i++)
 	argv[n++] = args[i];
     argv[n] = NULL;
@@ -59,22 +59,22 @@ int     sm_run_tool(const char *prog, char *const args[], int wait_for)
 /* sm_buildable - is a table of this type built from a text source? */
 static int sm_buildable(const char *spec)
 {
-    return strncmp(spec, "hash:", 5) == 0 || strncmp(spec, "btree:", 6) == 0
-	|| strncmp(spec, "cdb:", 4) == 0;
+    return strncmp(spec, "hash:", 5) == 0 || strncmp(spec, "btree:", 6) == 0 ||
+	   strncmp(spec, "cdb:", 4) == 0;
 }
 
 /* sm_newaliases - mailroom-map -a for each buildable alias table */
-int     sm_newaliases(const sm_opts_t *opts)
+int sm_newaliases(const sm_opts_t *opts)
 {
-    char   *maps = mr_strdup(opts->alias_file ? opts->alias_file : config_str("alias_maps"));
-    char   *cp = maps, *spec;
-    int     ret = 0, rc;
+    char *maps = mr_strdup(opts->alias_file ? opts->alias_file : config_str("alias_maps"));
+    char *cp = maps, *spec;
+    int ret = 0, rc;
 
     while ((spec = next_token(&cp, ", \t\r\n")) != NULL) {
-	char   *table = strchr(spec, ':') ? mr_strdup(spec) : mr_format("hash:%s", spec);
+	char *table = strchr(spec, ':') ? mr_strdup(spec) : mr_format("hash:%s", spec);
 
 	if (sm_buildable(table)) {
-	    char   *args[] = {"-a", table, NULL};
+	    char *args[] = {"-a", table, NULL};
 
 	    if ((rc = sm_run_tool("mailroom-map", args, 1)) != 0)
 		ret = rc;

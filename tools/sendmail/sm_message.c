@@ -21,13 +21,13 @@
 #include "util/str.h"
 #include "sendmail.h"
 
-#define SM_LINE_MAX	4096		/* read content in pieces of this size */
-#define SM_HEADER_LIMIT	(1024 * 1024)	/* when header_size_limit is unknown */
+#define SM_LINE_MAX 4096              /* read content in pieces of this size */
+#define SM_HEADER_LIMIT (1024 * 1024) /* when header_size_limit is unknown */
 
 typedef struct sm_header {
-    str_t **fields;			/* one field, physical lines joined by \n */
-    size_t  count;
-    size_t  bytes;
+    str_t **fields; /* one field, physical lines joined by \n */
+    size_t count;
+    size_t bytes;
 } sm_header_t;
 
 /* sm_param_size - a size parameter some other part may declare */
@@ -45,20 +45,20 @@ long long sm_size_limit(void)
 /* sm_is_field - does line start a header field "name:"? */
 static int sm_is_field(const char *line, size_t len)
 {
-    size_t  i;
+    size_t i;
 
     for (i = 0; i < len && line[i] > ' ' && line[i] <= '~' && line[i] != ':'; i++)
-	 /* void */ ;
+	/* void */;
     return i > 0 && i < len && line[i] == ':';
 }
 
 /* sm_field_is - is the field named name (case-insensitive)? */
 static int sm_field_is(const str_t *field, const char *name)
 {
-    size_t  n = strlen(name);
+    size_t n = strlen(name);
 
-    return str_len(field) > n && str_data(field)[n] == ':'
-	&& strncasecmp(str_data(field), name, n) == 0;
+    return str_len(field) > n && str_data(field)[n] == ':' &&
+	   strncasecmp(str_data(field), name, n) == 0;
 }
 
 /* sm_header_add - append a new field or a continuation line */
@@ -119,14 +119,13 @@ static void sm_header_extract(const sm_header_t *h, sm_rcpts_t *rcpts, const cha
     for (size_t i = 0; i < h->count; i++)
 	for (int n = 0; names[n]; n++)
 	    if (sm_field_is(h->fields[i], names[n]))
-		sm_addr_list(str_data(h->fields[i]) + strlen(names[n]) + 1,
-			     sm_extract_one, &x);
+		sm_addr_list(str_data(h->fields[i]) + strlen(names[n]) + 1, sm_extract_one, &x);
 }
 
 /* sm_header_rewrite - drop Bcc, add From: when missing */
 static void sm_header_rewrite(sm_header_t *h, const sm_envelope_t *env)
 {
-    int     have_from = 0;
+    int have_from = 0;
 
     for (size_t i = h->count; i-- > 0;) {
 	if (sm_field_is(h->fields[i], "Bcc") || sm_field_is(h->fields[i], "Resent-Bcc"))
@@ -136,7 +135,7 @@ static void sm_header_rewrite(sm_header_t *h, const sm_envelope_t *env)
     }
     if (have_from || *env->sender == 0)
 	return;
-    str_t  *from = str_new(100);
+    str_t *from = str_new(100);
 
     if (env->fullname && *env->fullname && !sm_addr_needs_quote(env->fullname))
 	str_printf(from, "From: %s <%s>", env->fullname, env->sender);
@@ -163,8 +162,8 @@ static void sm_header_send(sm_drop_t *d, const sm_header_t *h)
 	const char *end = cp + str_len(h->fields[i]);
 
 	while (cp <= end) {
-	    const char *nl = memchr(cp, '\n', (size_t) (end - cp));
-	    size_t  len = nl ? (size_t) (nl - cp) : (size_t) (end - cp);
+	    const char *nl = memchr(cp, '\n', (size_t)(end - cp));
+	    size_t len = nl ? (size_t)(nl - cp) : (size_t)(end - cp);
 
 	    sm_drop_line(d, cp, len, 1);
 	    cp += len + 1;
@@ -174,10 +173,10 @@ static void sm_header_send(sm_drop_t *d, const sm_header_t *h)
 
 typedef struct sm_reading {
     sm_line_fn src;
-    void   *ctx;
-    str_t  *line;
-    int     complete;
-    int     state;			/* 1 line held, 0 end, -1 error */
+    void *ctx;
+    str_t *line;
+    int complete;
+    int state; /* 1 line held, 0 end, -1 error */
     const char *error;
 } sm_reading_t;
 
@@ -196,12 +195,12 @@ static int sm_next(sm_reading_t *r)
 static int sm_read_header(sm_reading_t *r, sm_header_t *h, int *insert_blank)
 {
     long long limit = sm_param_size("header_size_limit", SM_HEADER_LIMIT);
-    int     first = 1;
+    int first = 1;
 
     *insert_blank = 0;
     while (sm_next(r) > 0) {
 	const char *data = str_data(r->line);
-	size_t  len = str_len(r->line);
+	size_t len = str_len(r->line);
 
 	if (first && len >= 5 && strncmp(data, "From ", 5) == 0 && r->complete) {
 	    first = 0;
@@ -209,17 +208,17 @@ static int sm_read_header(sm_reading_t *r, sm_header_t *h, int *insert_blank)
 	}
 	first = 0;
 	if (len == 0 && r->complete) {
-	    *insert_blank = 1;		/* the empty line itself: sent later */
+	    *insert_blank = 1; /* the empty line itself: sent later */
 	    sm_next(r);
 	    return 0;
 	}
-	if (!r->complete || !(sm_is_field(data, len)
-			      || (h->count > 0 && (*data == ' ' || *data == '\t')))) {
+	if (!r->complete ||
+	    !(sm_is_field(data, len) || (h->count > 0 && (*data == ' ' || *data == '\t')))) {
 	    *insert_blank = 1;
 	    return 0;
 	}
 	sm_header_add(h, data, len, !sm_is_field(data, len));
-	if ((long long) h->bytes > limit)
+	if ((long long)h->bytes > limit)
 	    return -1;
     }
     return 0;
@@ -245,13 +244,13 @@ static int sm_copy_body(sm_reading_t *r, sm_drop_t *d, str_t *why)
 }
 
 /* sm_message_copy - header, envelope, then body, into postdrop */
-int     sm_message_copy(sm_line_fn src, void *src_ctx, sm_envelope_t *env,
-			int extract, const char *origin, str_t *qid, str_t *why)
+int sm_message_copy(sm_line_fn src, void *src_ctx, sm_envelope_t *env, int extract,
+		    const char *origin, str_t *qid, str_t *why)
 {
     sm_reading_t r = {src, src_ctx, str_new(SM_LINE_MAX + 2), 1, 0, NULL};
     sm_header_t h = {NULL, 0, 0};
     sm_drop_t *d = NULL;
-    int     insert_blank, ret;
+    int insert_blank, ret;
 
     if (sm_read_header(&r, &h, &insert_blank) < 0) {
 	str_set(why, "message header is larger than header_size_limit");
@@ -265,7 +264,7 @@ int     sm_message_copy(sm_line_fn src, void *src_ctx, sm_envelope_t *env,
 	sm_header_rewrite(&h, env);
 	if (env->rcpts.count == 0) {
 	    str_set(why, extract ? "no recipient addresses found in the message header"
-		    : "no recipients");
+				 : "no recipients");
 	    ret = extract ? EX_DATAERR : EX_USAGE;
 	} else if ((d = sm_drop_open(env, why)) == NULL) {
 	    ret = EX_TEMPFAIL;
@@ -285,10 +284,10 @@ int     sm_message_copy(sm_line_fn src, void *src_ctx, sm_envelope_t *env,
 }
 
 /* sm_stdin_line - sendmail -bm input (LF or CRLF, optional lone dot) */
-int     sm_stdin_line(void *context, str_t *line, int *complete_r, const char **error_r)
+int sm_stdin_line(void *context, str_t *line, int *complete_r, const char **error_r)
 {
     sm_stdin_reader_t *rd = context;
-    int     st, at_start = !rd->mid_line;
+    int st, at_start = !rd->mid_line;
 
     if (rd->pending_cr)
 	str_appendc(line, '\r');
@@ -314,8 +313,8 @@ int     sm_stdin_line(void *context, str_t *line, int *complete_r, const char **
 	    str_truncate(line, str_len(line) - 1);
     }
     rd->mid_line = !*complete_r;
-    if (at_start && !rd->ignore_dots && *complete_r && str_len(line) == 1
-	&& str_data(line)[0] == '.')
+    if (at_start && !rd->ignore_dots && *complete_r && str_len(line) == 1 &&
+	str_data(line)[0] == '.')
 	return 0;
     return 1;
 }

@@ -22,19 +22,18 @@
 #include "sendmail.h"
 
 /* sm_usage - print the usage text */
-void    sm_usage(void)
+void sm_usage(void)
 {
-    fprintf(stderr,
-	    "usage: sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-R ret]\n"
-	    "                [-V envid] [-B type] [-v] [-c config_dir] [recipient ...]\n"
-	    "       sendmail -bs | -bp | -bi | -q[Rsite|Ssite|Iqueue_id]\n"
-	    "       mailq | newaliases\n");
+    fprintf(stderr, "usage: sendmail [-t] [-i] [-f sender] [-F fullname] [-N dsn] [-R ret]\n"
+		    "                [-V envid] [-B type] [-v] [-c config_dir] [recipient ...]\n"
+		    "       sendmail -bs | -bp | -bi | -q[Rsite|Ssite|Iqueue_id]\n"
+		    "       mailq | newaliases\n");
 }
 
 /* sm_bad - report a usage problem */
 static int sm_bad(const char *fmt, const char *arg)
 {
-    char    text[300];
+    char text[300];
 
     snprintf(text, sizeof(text), fmt, arg);
     fprintf(stderr, "sendmail: %s\n", text);
@@ -46,15 +45,15 @@ static int sm_bad(const char *fmt, const char *arg)
 static const char *sm_norm_notify(const char *value)
 {
     static const char *words[] = {"never", "success", "delay", "failure", NULL};
-    char   *copy = mr_strdup(value), *cp = copy, *tok;
-    str_t  *out = str_new(32);
-    int     never = 0, others = 0;
+    char *copy = mr_strdup(value), *cp = copy, *tok;
+    str_t *out = str_new(32);
+    int never = 0, others = 0;
 
     while ((tok = next_token(&cp, ", ")) != NULL) {
-	int     i;
+	int i;
 
 	for (i = 0; words[i] && !mr_strcaseeq(words[i], tok); i++)
-	     /* void */ ;
+	    /* void */;
 	if (words[i] == NULL) {
 	    mr_free(copy);
 	    str_free(&out);
@@ -72,14 +71,14 @@ static const char *sm_norm_notify(const char *value)
     }
     for (char *up = str_data(out); *up; up++)
 	if (*up >= 'a' && *up <= 'z')
-	    *up = (char) (*up - 'a' + 'A');
+	    *up = (char)(*up - 'a' + 'A');
     return str_steal(&out);
 }
 
 /* sm_opt_o - "-oX[value]": the few with a meaning, the rest ignored */
 static int sm_opt_o(sm_opts_t *o, const char *arg, char **argv, int *ip)
 {
-    if (*arg == 0) {			/* "-o x value" */
+    if (*arg == 0) { /* "-o x value" */
 	if (argv[*ip + 1] == NULL)
 	    return sm_bad("option -o needs a value", "");
 	arg = argv[++*ip];
@@ -189,7 +188,7 @@ static int sm_opt_value(sm_opts_t *o, int flag, const char *val)
 	else
 	    return sm_bad("-B %s: expected 7BIT or 8BITMIME", val);
 	return 0;
-    default:				/* -h -L -O -X: accepted, no meaning */
+    default: /* -h -L -O -X: accepted, no meaning */
 	return 0;
     }
 }
@@ -200,7 +199,7 @@ static int sm_opts_cluster(sm_opts_t *o, char **argv, int *ip)
     const char *arg = argv[*ip] + 1;
 
     while (*arg) {
-	int     flag = *arg++;
+	int flag = *arg++;
 
 	/* these take the rest of the argument, whatever it holds */
 	if (flag == 'b')
@@ -211,7 +210,7 @@ static int sm_opts_cluster(sm_opts_t *o, char **argv, int *ip)
 	    return sm_opt_o(o, arg, argv, ip);
 	if (strchr("fFrcCNRVBhLOX", flag)) {
 	    const char *val = *arg ? arg : argv[*ip + 1];
-	    char    name[2] = {(char) flag, 0};
+	    char name[2] = {(char)flag, 0};
 
 	    if (val == NULL)
 		return sm_bad("option -%s needs a value", name);
@@ -220,26 +219,39 @@ static int sm_opts_cluster(sm_opts_t *o, char **argv, int *ip)
 	    return sm_opt_value(o, flag, val);
 	}
 	switch (flag) {
-	case 't': o->extract = 1; break;
-	case 'i': o->ignore_dots = 1; break;
-	case 'v': o->verbose++; break;
-	case 'I': o->mode = SM_MODE_ALIASES; break;
-	case 'G': case 'U': case 'm': case 'n': case 'x': break;
+	case 't':
+	    o->extract = 1;
+	    break;
+	case 'i':
+	    o->ignore_dots = 1;
+	    break;
+	case 'v':
+	    o->verbose++;
+	    break;
+	case 'I':
+	    o->mode = SM_MODE_ALIASES;
+	    break;
+	case 'G':
+	case 'U':
+	case 'm':
+	case 'n':
+	case 'x':
+	    break;
 	default: {
-		char    name[2] = {(char) flag, 0};
+	    char name[2] = {(char)flag, 0};
 
-		return sm_bad("unknown option -%s", name);
-	    }
+	    return sm_bad("unknown option -%s", name);
+	}
 	}
     }
     return 0;
 }
 
 /* sm_opts_parse - the whole command line */
-int     sm_opts_parse(int argc, char **argv, sm_opts_t *o)
+int sm_opts_parse(int argc, char **argv, sm_opts_t *o)
 {
     const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-    int     i, ret;
+    int i, ret;
 
     memset(o, 0, sizeof(*o));
     if (strcmp(prog, "mailq") == 0)
@@ -256,8 +268,8 @@ int     sm_opts_parse(int argc, char **argv, sm_opts_t *o)
     }
     o->rcpts = argv + i;
     o->rcpt_count = argc - i;
-    if (o->rcpt_count > 0 && o->mode != SM_MODE_MAIL && o->mode != SM_MODE_NOOP
-	&& o->mode != SM_MODE_VERIFY)
+    if (o->rcpt_count > 0 && o->mode != SM_MODE_MAIL && o->mode != SM_MODE_NOOP &&
+	o->mode != SM_MODE_VERIFY)
 	return sm_bad("%s: recipients are only allowed when sending mail", o->rcpts[0]);
     if (o->mode == SM_MODE_MAIL && o->rcpt_count == 0 && !o->extract)
 	return sm_bad("%s", "no recipients given (and no -t)");
