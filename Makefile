@@ -19,7 +19,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wformat=2 -Wno-format-nonliteral
 DEFS     = -D_GNU_SOURCE -DDEF_CONFIG_DIR='"$(CONFDIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(DEFS) -Ilib $(CFLAGS) $(SANITIZE)
-LDLIBS  := -lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz
+LDLIBS  := -lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz -lm
 PREFIX  ?= /usr
 CONFDIR ?= /etc/mailroom
 

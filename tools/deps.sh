@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libssl-dev libdb-dev libcdb-dev tinycdb db-util
  libsasl2-dev sasl2-bin libsasl2-modules libcmocka-dev python3-pytest
  libpcre2-dev libidn2-dev zlib1g-dev python3-dnslib swaks bsd-mailx socat openssl pflogsumm mailgraph
  man-db systemd
- libnet-ssleay-perl fail2ban clamav-daemon fetchmail"
+ libnet-ssleay-perl fail2ban clamav-daemon fetchmail spamassassin spamd spamc"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

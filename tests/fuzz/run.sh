@@ -22,7 +22,7 @@ OUT=build-fuzz
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)"; exit 1; }
 FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -Ilib -fsanitize=address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz"
+LIBS="-lssl -lcrypto -ldb -lcdb -lpcre2-8 -lsasl2 -lresolv -lz -lm"
 mkdir -p "$OUT/obj"
 objs=()
 newest_h=$(ls -t lib/*/*.h | head -1)
