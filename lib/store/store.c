@@ -31,30 +31,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_int.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 #include "util/str.h"
 
-#define STORE_INDEX_MAGIC "MRIDX1"
-#define STORE_FLAG_LETTERS "DFPRST"
+#define STORE_FLAG_LETTERS STORE_SYSTEM_LETTERS "abcdefghijklmnopqrstuvwxyz"
 
-typedef struct {
-    char *base;
-    char flags[8];
-    int used; /* matched an index entry */
-} cur_file_t;
-
-typedef struct {
-    cur_file_t *v;
-    size_t n, cap;
-} cur_list_t;
-
+unsigned long store_message_opens;
 static char store_err[512];
 
-/* store_fail - keep an error text for *error_r and return -1 */
-static int store_fail(const char **error_r, const char *fmt, const char *arg, int err)
+/* store_fail - see store_int.h */
+int store_fail(const char **error_r, const char *fmt, const char *arg, int err)
 {
     snprintf(store_err, sizeof(store_err), fmt, arg, strerror(err));
     *error_r = store_err;
@@ -62,14 +51,14 @@ static int store_fail(const char **error_r, const char *fmt, const char *arg, in
     return -1;
 }
 
-/* store_path - DIR/a[/b] as a new string */
-static char *store_path(const store_t *st, const char *a, const char *b)
+/* store_path - see store_int.h */
+char *store_path(const store_t *st, const char *a, const char *b)
 {
     return b ? mr_format("%s/%s/%s", st->dir, a, b) : mr_format("%s/%s", st->dir, a);
 }
 
-/* flags_normal - keep known letters of in, sorted and once each */
-static void flags_normal(const char *in, char out[8])
+/* store_flags_normal - see store_int.h */
+void store_flags_normal(const char *in, char out[STORE_FLAGS_SIZE])
 {
     size_t n = 0;
 
@@ -79,8 +68,8 @@ static void flags_normal(const char *in, char out[8])
     out[n] = 0;
 }
 
-/* name_ok - may a directory entry be a message file name? */
-static int name_ok(const char *name)
+/* store_name_ok - see store_int.h */
+int store_name_ok(const char *name)
 {
     size_t len = strlen(name);
 
@@ -127,10 +116,9 @@ off_t store_vsize(int fd)
     return total;
 }
 
-/* cur_add - remember a file of cur/ (name split at ":2,") */
-static void cur_add(cur_list_t *cl, const char *name)
+/* cur_add - see store_int.h */
+cur_file_t *cur_add(cur_list_t *cl, const char *base, size_t len)
 {
-    const char *info = strstr(name, ":2,");
     cur_file_t *f;
 
     if (cl->n == cl->cap) {
@@ -138,13 +126,23 @@ static void cur_add(cur_list_t *cl, const char *name)
 	cl->v = mr_reallocarray(cl->v, cl->cap, sizeof(*cl->v));
     }
     f = &cl->v[cl->n++];
-    f->base = info ? mr_strndup(name, (size_t)(info - name)) : mr_strdup(name);
-    flags_normal(info ? info + 3 : "", f->flags);
-    f->used = 0;
+    memset(f, 0, sizeof(*f));
+    f->base = mr_strndup(base, len);
+    f->size = f->vsize = -1;
+    return f;
 }
 
-/* cur_free - release a list */
-static void cur_free(cur_list_t *cl)
+/* cur_add_name - remember a file of cur/ (name split at ":2,") */
+static void cur_add_name(cur_list_t *cl, const char *name)
+{
+    const char *info = strstr(name, ":2,");
+    cur_file_t *f = cur_add(cl, name, info ? (size_t)(info - name) : strlen(name));
+
+    store_flags_normal(info ? info + 3 : "", f->flags);
+}
+
+/* cur_free - see store_int.h */
+void cur_free(cur_list_t *cl)
 {
     for (size_t i = 0; i < cl->n; i++)
 	mr_free(cl->v[i].base);
@@ -159,12 +157,15 @@ static int cur_cmp(const void *a, const void *b)
     return strcmp(((const cur_file_t *)a)->base, ((const cur_file_t *)b)->base);
 }
 
-/* cur_time_cmp - order of arrival: leading seconds, then the name */
+/* cur_time_cmp - order of arrival: leading seconds, then the name; in an
+ * mbox, the order in the file */
 static int cur_time_cmp(const void *a, const void *b)
 {
     const cur_file_t *x = *(cur_file_t *const *)a, *y = *(cur_file_t *const *)b;
     unsigned long long tx = strtoull(x->base, NULL, 10), ty = strtoull(y->base, NULL, 10);
 
+    if (x->size >= 0 && y->size >= 0)
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
     return tx < ty ? -1 : tx > ty ? 1 : strcmp(x->base, y->base);
 }
 
@@ -189,7 +190,7 @@ static void take_new(const store_t *st)
 	return;
     }
     while ((de = readdir(d)) != 0) {
-	if (!name_ok(de->d_name) || strstr(de->d_name, ":2,"))
+	if (!store_name_ok(de->d_name) || strstr(de->d_name, ":2,"))
 	    continue;
 	char *from = store_path(st, "new", de->d_name);
 	char *to = mr_format("%s/cur/%s:2,", st->dir, de->d_name);
@@ -214,76 +215,11 @@ static int list_cur(const store_t *st, cur_list_t *cl, const char **error_r)
     if (d == 0)
 	return store_fail(error_r, "open %s/cur: %s", st->dir, errno);
     while ((de = readdir(d)) != 0)
-	if (name_ok(de->d_name))
-	    cur_add(cl, de->d_name);
+	if (store_name_ok(de->d_name))
+	    cur_add_name(cl, de->d_name);
     closedir(d);
     if (cl->n > 1)
 	qsort(cl->v, cl->n, sizeof(*cl->v), cur_cmp);
-    return 0;
-}
-
-/* msgs_free - release a message array */
-static void msgs_free(store_msg_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-	mr_free(v[i].base);
-    mr_free(v);
-}
-
-/* parse_entry - one "UID FLAGS SIZE VSIZE BASE" line; 0 ok, -1 bad */
-static int parse_entry(char *line, unsigned long prev_uid, unsigned long next_uid, store_msg_t *m)
-{
-    char *uid_s = next_token(&line, " "), *flags = next_token(&line, " ");
-    char *size_s = next_token(&line, " "), *vsize_s = next_token(&line, " ");
-    char *base = line, *end;
-    char norm[8];
-
-    if (!uid_s || !flags || !size_s || !vsize_s || !base || !name_ok(base))
-	return -1;
-    m->uid = strtoul(uid_s, &end, 10);
-    if (*end || m->uid <= prev_uid || m->uid >= next_uid)
-	return -1;
-    m->size = strtoll(size_s, &end, 10);
-    if (*end || m->size < 0)
-	return -1;
-    m->vsize = strtoll(vsize_s, &end, 10);
-    if (*end || m->vsize < m->size)
-	return -1;
-    if (strcmp(flags, "-") == 0)
-	flags = "";
-    flags_normal(flags, norm);
-    if (strcmp(norm, flags) != 0)
-	return -1;
-    memcpy(m->flags, norm, sizeof(norm));
-    m->base = mr_strdup(base);
-    return 0;
-}
-
-/* parse_index - the index text into st (uidvalidity, next_uid, msgs);
- * 0 ok, -1 corrupt */
-static int parse_index(store_t *st, char *text)
-{
-    char *line = text, *rest = split_at(text, '\n');
-    char magic[8];
-    int used = 0;
-
-    if (rest == 0 ||
-	sscanf(line, "%7s %lu %lu%n", magic, &st->uidvalidity, &st->next_uid, &used) != 3 ||
-	line[used] != 0 || strcmp(magic, STORE_INDEX_MAGIC) != 0 || st->uidvalidity == 0 ||
-	st->next_uid == 0)
-	return -1;
-    while (*rest) {
-	char *next = split_at(rest, '\n');
-	unsigned long prev = st->count ? st->msgs[st->count - 1].uid : 0;
-
-	if (next == 0 || st->count >= STORE_MAX_MESSAGES)
-	    return -1; /* truncated or absurd */
-	st->msgs = mr_reallocarray(st->msgs, st->count + 1, sizeof(*st->msgs));
-	if (parse_entry(rest, prev, st->next_uid, &st->msgs[st->count]) < 0)
-	    return -1;
-	st->count++;
-	rest = next;
-    }
     return 0;
 }
 
@@ -293,26 +229,23 @@ static int read_index(store_t *st)
     char *path = store_path(st, STORE_INDEX_NAME, NULL);
     const char *err;
     int fd = safe_open(path, O_RDONLY, 0, (uid_t)-1, &err);
-    str_t *text = str_new(4096);
+    str_t *text;
     char buf[65536];
     ssize_t n;
     int ret = 1;
 
     mr_free(path);
-    msgs_free(st->msgs, st->count);
-    st->msgs = NULL;
-    st->count = 0;
-    if (fd < 0) {
-	str_free(&text);
+    store_index_clear(st);
+    if (fd < 0)
 	return errno == ENOENT ? 0 : -1;
-    }
+    text = str_new(sizeof(buf));
     while ((n = read(fd, buf, sizeof(buf))) > 0 && ret > 0) {
 	str_append(text, buf, (size_t)n);
-	if (str_len(text) > (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 80))
+	if (str_len(text) > (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 120))
 	    ret = -1;
     }
     if (n < 0 || memchr(str_data(text), 0, str_len(text)) || ret < 0 ||
-	parse_index(st, str_data(text)) < 0)
+	store_index_parse(st, str_data(text)) < 0)
 	ret = -1;
     close(fd);
     str_free(&text);
@@ -329,13 +262,7 @@ static int write_index(const store_t *st, const char **error_r)
     const char *err;
     int fd, ret = -1;
 
-    str_printf(text, "%s %lu %lu\n", STORE_INDEX_MAGIC, st->uidvalidity, st->next_uid);
-    for (size_t i = 0; i < st->count; i++) {
-	const store_msg_t *m = &st->msgs[i];
-
-	str_appendf(text, "%lu %s %lld %lld %s\n", m->uid, m->flags[0] ? m->flags : "-",
-		    (long long)m->size, (long long)m->vsize, m->base);
-    }
+    store_index_format(st, text);
     (void)unlink(tmp); /* a crashed writer's leftover; we hold the lock */
     if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, &err)) < 0)
 	store_fail(error_r, "create %s: %s", tmp, errno);
@@ -358,17 +285,17 @@ static int write_index(const store_t *st, const char **error_r)
 /* file_sizes - fill m->size and m->vsize from the name or the file */
 static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
 {
-    char *path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
+    char *path;
     const char *err;
     struct stat sb;
     int fd;
 
     m->size = name_field(m->base, 'S');
     m->vsize = name_field(m->base, 'W');
-    if (m->size >= 0 && m->vsize >= m->size) {
-	mr_free(path);
+    if (m->size >= 0 && m->vsize >= m->size)
 	return;
-    }
+    path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
+    store_message_opens++;
     if ((fd = safe_open_read(path, &err)) < 0) {
 	m->size = m->vsize = 0; /* gone meanwhile: dropped at the next sync */
     } else {
@@ -381,50 +308,95 @@ static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
     mr_free(path);
 }
 
-/* merge - the new message array: index entries whose file is still in
- * cur/ keep their UID, files the index does not know get new UIDs in
- * order of arrival; returns 1 when anything changed */
-static int merge(store_t *st, cur_list_t *cl)
+/* merge_old - keep the index entries whose file is still there (flags as
+ * the file says; a change gets a new modseq); forget the others as
+ * expunged, all at one new modseq; returns 1 when anything changed */
+static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 {
-    store_msg_t *out = mr_calloc(cl->n + 1, sizeof(*out));
-    cur_file_t **fresh = mr_calloc(cl->n + 1, sizeof(*fresh));
-    size_t n = 0, nfresh = 0;
+    unsigned long long gone_modseq = 0;
     int changed = 0;
 
     for (size_t i = 0; i < st->count; i++) {
-	cur_file_t *f = cur_lookup(cl, st->msgs[i].base);
+	store_msg_t *m = &st->msgs[i];
+	cur_file_t *f = cur_lookup(cl, m->base);
 
 	if (f == 0 || f->used) {
+	    if (gone_modseq == 0)
+		gone_modseq = ++st->highest_modseq;
+	    store_expunged_add(st, m->uid, gone_modseq);
+	    st->quota_bytes -= m->size;
+	    st->quota_count--;
 	    changed = 1;
 	    continue;
 	}
 	f->used = 1;
-	out[n] = st->msgs[i];
-	out[n].base = mr_strdup(f->base);
-	changed |= strcmp(out[n].flags, f->flags) != 0;
-	memcpy(out[n++].flags, f->flags, sizeof(f->flags));
+	out[*n] = *m;
+	out[*n].base = mr_strdup(f->base);
+	if (strcmp(m->flags, f->flags) != 0) {
+	    memcpy(out[*n].flags, f->flags, sizeof(f->flags));
+	    out[*n].modseq = ++st->highest_modseq;
+	    changed = 1;
+	}
+	out[*n].offset = f->offset;
+	out[(*n)++].raw_size = f->raw_size;
     }
+    return changed;
+}
+
+/* merge_new - give the files the index does not know the next UIDs, in
+ * order of arrival; returns 1 when there were any */
+static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
+{
+    cur_file_t **fresh = mr_calloc(cl->n + 1, sizeof(*fresh));
+    size_t nfresh = 0;
+
     for (size_t i = 0; i < cl->n; i++)
 	if (!cl->v[i].used)
 	    fresh[nfresh++] = &cl->v[i];
     if (nfresh > 1)
 	qsort(fresh, nfresh, sizeof(*fresh), cur_time_cmp);
-    for (size_t i = 0; i < nfresh; i++, n++) {
-	out[n].uid = st->next_uid++;
-	out[n].base = mr_strdup(fresh[i]->base);
-	memcpy(out[n].flags, fresh[i]->flags, sizeof(fresh[i]->flags));
-	file_sizes(st, &out[n], fresh[i]->flags);
-	changed = 1;
+    for (size_t i = 0; i < nfresh; i++) {
+	store_msg_t *m = &out[(*n)++];
+	cur_file_t *f = fresh[i];
+
+	m->uid = st->next_uid++;
+	m->base = mr_strdup(f->base);
+	m->modseq = ++st->highest_modseq;
+	memcpy(m->flags, f->flags, sizeof(f->flags));
+	m->offset = f->offset;
+	m->raw_size = f->raw_size;
+	if (f->size >= 0) {
+	    m->size = f->size;
+	    m->vsize = f->vsize;
+	} else {
+	    file_sizes(st, m, f->flags);
+	}
+	st->quota_bytes += m->size;
+	st->quota_count++;
     }
-    msgs_free(st->msgs, st->count);
+    mr_free(fresh);
+    return nfresh > 0;
+}
+
+/* merge - the new message array from the index and the listed files;
+ * returns 1 when anything changed */
+static int merge(store_t *st, cur_list_t *cl)
+{
+    store_msg_t *out = mr_calloc(cl->n + 1, sizeof(*out));
+    size_t n = 0;
+    int changed = merge_old(st, cl, out, &n);
+
+    changed |= merge_new(st, cl, out, &n);
+    for (size_t i = 0; i < st->count; i++)
+	mr_free(st->msgs[i].base);
+    mr_free(st->msgs);
     st->msgs = out;
     st->count = n;
-    mr_free(fresh);
     return changed;
 }
 
-/* store_lock - take the exclusive index lock; 0 ok, -1 error */
-static int store_lock(store_t *st, const char **error_r)
+/* store_lock - see store_int.h */
+int store_lock(store_t *st, const char **error_r)
 {
     while (flock(st->lock_fd, LOCK_EX) < 0)
 	if (errno != EINTR)
@@ -432,8 +404,8 @@ static int store_lock(store_t *st, const char **error_r)
     return 0;
 }
 
-/* store_unlock - release the index lock */
-static void store_unlock(store_t *st)
+/* store_unlock - see store_int.h */
+void store_unlock(store_t *st)
 {
     (void)flock(st->lock_fd, LOCK_UN);
 }
@@ -447,38 +419,57 @@ static int load_or_rebuild(store_t *st)
 
     if (r > 0)
 	return 0;
-    msgs_free(st->msgs, st->count);
-    st->msgs = NULL;
-    st->count = 0;
+    store_index_clear(st);
     st->uidvalidity = (unsigned long)time(NULL);
     if (st->uidvalidity <= old_validity)
 	st->uidvalidity = old_validity + 1;
     st->next_uid = 1;
+    st->highest_modseq = 1;
+    st->forgotten = 0;
     if (r < 0)
-	msg_warn("store %s: index %s is corrupt: rebuilt from the Maildir, new UIDVALIDITY %lu",
-		 st->dir, STORE_INDEX_NAME, st->uidvalidity);
+	msg_warn("store %s: index %s is corrupt: rebuilt from the %s, new UIDVALIDITY %lu", st->dir,
+		 STORE_INDEX_NAME, st->mbox ? "mbox" : "Maildir", st->uidvalidity);
     else
-	msg_info("store %s: no index: built from the Maildir, UIDVALIDITY %lu", st->dir,
-		 st->uidvalidity);
+	msg_info("store %s: no index: built from the %s, UIDVALIDITY %lu", st->dir,
+		 st->mbox ? "mbox" : "Maildir", st->uidvalidity);
     return 1;
+}
+
+/* refresh_locked - steps 1-3 of the header: the index from disk merged
+ * with the files now there; *changed_r says whether it must be written.
+ * The caller holds the lock. 0 ok, -1 error */
+static int refresh_locked(store_t *st, int *changed_r, const char **error_r)
+{
+    cur_list_t cl = {0};
+    int r = 0;
+
+    st->rebuilt = load_or_rebuild(st);
+    st->quota_bytes = 0;
+    st->quota_count = 0;
+    if (st->mbox) {
+	r = store_mbox_scan(st, &cl, error_r);
+    } else {
+	store_keywords_load(st);
+	take_new(st);
+	r = list_cur(st, &cl, error_r);
+    }
+    if (r < 0) {
+	cur_free(&cl);
+	return -1;
+    }
+    *changed_r = merge(st, &cl) || st->rebuilt;
+    cur_free(&cl);
+    return 0;
 }
 
 /* sync_locked - steps 1-4 of the header; the caller holds the lock */
 static int sync_locked(store_t *st, const char **error_r)
 {
-    cur_list_t cl = {0};
-    int ret = 0;
+    int changed;
 
-    st->rebuilt = load_or_rebuild(st);
-    take_new(st);
-    if (list_cur(st, &cl, error_r) < 0) {
-	cur_free(&cl);
+    if (refresh_locked(st, &changed, error_r) < 0)
 	return -1;
-    }
-    if (merge(st, &cl) || st->rebuilt)
-	ret = write_index(st, error_r);
-    cur_free(&cl);
-    return ret;
+    return changed ? write_index(st, error_r) : 0;
 }
 
 /* store_sync - see store.h */
@@ -529,21 +520,30 @@ static int make_dirs(const char *dir, const char **error_r)
     return 0;
 }
 
-/* store_open - see store.h */
-int store_open(const char *dir, store_t **store_r, const char **error_r)
+/* store_new - a store_t for dir with its lock file open, or NULL */
+static store_t *store_new(const char *dir, const char **error_r)
 {
-    store_t *st;
+    store_t *st = mr_calloc(1, sizeof(*st));
     char *lock;
 
-    if (make_dirs(dir, error_r) < 0)
-	return -1;
-    st = mr_calloc(1, sizeof(*st));
     st->dir = mr_strdup(dir);
     lock = store_path(st, STORE_LOCK_NAME, NULL);
     st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
 			    (uid_t)-1, error_r);
     mr_free(lock);
-    if (st->lock_fd < 0 || store_sync(st, error_r) < 0) {
+    if (st->lock_fd < 0)
+	store_close(&st);
+    return st;
+}
+
+/* store_open - see store.h */
+int store_open(const char *dir, store_t **store_r, const char **error_r)
+{
+    store_t *st;
+
+    if (make_dirs(dir, error_r) < 0 || (st = store_new(dir, error_r)) == 0)
+	return -1;
+    if (store_sync(st, error_r) < 0) {
 	store_close(&st);
 	return -1;
     }
@@ -598,42 +598,148 @@ int store_msg_open(store_t *st, unsigned long uid, const char **error_r)
     char *name, *path;
     int fd;
 
+    if (i >= 0 && st->mbox)
+	return store_mbox_msg_open(st, &st->msgs[i], error_r);
     if (i < 0 || (name = current_name(st, &st->msgs[i])) == 0)
 	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
     path = store_path(st, "cur", name);
+    store_message_opens++;
     fd = safe_open_read(path, error_r);
     mr_free(path);
     mr_free(name);
     return fd;
 }
 
+/* flags_apply - the flags after op with letters */
+static void flags_apply(const char *old, store_flags_op_t op, const char *letters,
+			char out[STORE_FLAGS_SIZE])
+{
+    char tmp[2 * STORE_FLAGS_SIZE];
+    size_t n = 0;
+
+    if (op == STORE_FLAGS_REMOVE) {
+	for (const char *cp = old; *cp; cp++)
+	    if (!strchr(letters, *cp))
+		tmp[n++] = *cp;
+	tmp[n] = 0;
+    } else {
+	snprintf(tmp, sizeof(tmp), "%s%.*s", op == STORE_FLAGS_ADD ? old : "", STORE_FLAGS_SIZE - 1,
+		 letters);
+    }
+    store_flags_normal(tmp, out);
+}
+
+/* rename_flags - give m's file the flags in want, following a rename made
+ * meanwhile by a program that does not take our lock; 1 done, 0 gone,
+ * -1 error */
+static int rename_flags(store_t *st, store_msg_t *m, store_flags_op_t op, const char *letters,
+			char want[STORE_FLAGS_SIZE], const char **error_r)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+	char *from = mr_format("%s/cur/%s:2,%s", st->dir, m->base, m->flags);
+	char *to = mr_format("%s/cur/%s:2,%s", st->dir, m->base, want);
+	int r = rename(from, to);
+
+	mr_free(from);
+	mr_free(to);
+	if (r == 0)
+	    return 1;
+	if (errno != ENOENT)
+	    return store_fail(error_r, "rename in %s/cur: %s", st->dir, errno);
+	char *now = current_name(st, m), *info;
+
+	if (now == 0)
+	    return 0;
+	info = strstr(now, ":2,");
+	store_flags_normal(info ? info + 3 : "", m->flags);
+	flags_apply(m->flags, op, letters, want);
+	mr_free(now);
+    }
+    return store_fail(error_r, "rename in %s/cur: %s", st->dir, EAGAIN);
+}
+
+/* change_one - apply op to message m; 1 changed, 0 not, -1 error */
+static int change_one(store_t *st, store_msg_t *m, store_flags_op_t op, const char *letters,
+		      const char **error_r)
+{
+    char want[STORE_FLAGS_SIZE];
+    int r;
+
+    flags_apply(m->flags, op, letters, want);
+    if (strcmp(want, m->flags) == 0)
+	return 0;
+    if ((r = rename_flags(st, m, op, letters, want, error_r)) <= 0)
+	return r;
+    memcpy(m->flags, want, sizeof(want));
+    m->modseq = ++st->highest_modseq;
+    return 1;
+}
+
+/* change_locked - the loop of store_change_flags; under the lock */
+static long change_locked(store_t *st, const unsigned long *uids, size_t count, store_flags_op_t op,
+			  const char *letters, unsigned long long unchangedsince,
+			  unsigned long *modified_r, size_t *nmodified_r, const char **error_r)
+{
+    long done = 0;
+    int changed, r = 0;
+
+    if (refresh_locked(st, &changed, error_r) < 0)
+	return -1;
+    for (size_t k = 0; k < count && r >= 0; k++) {
+	long i = store_find(st, uids[k]);
+
+	if (i < 0)
+	    continue;
+	if (unchangedsince && st->msgs[i].modseq > unchangedsince) {
+	    modified_r[(*nmodified_r)++] = uids[k];
+	    continue;
+	}
+	if ((r = change_one(st, &st->msgs[i], op, letters, error_r)) > 0)
+	    done++;
+    }
+    if (changed || done > 0) {
+	const char *werr; /* the first error is the one to report */
+
+	if (write_index(st, &werr) < 0 && r >= 0) {
+	    *error_r = werr;
+	    r = -1;
+	}
+    }
+    return r < 0 ? -1 : done;
+}
+
+/* store_change_flags - see store.h */
+long store_change_flags(store_t *st, const unsigned long *uids, size_t count, store_flags_op_t op,
+			const char *letters, unsigned long long unchangedsince,
+			unsigned long *modified_r, size_t *nmodified_r, const char **error_r)
+{
+    size_t nmodified = 0;
+    long done;
+
+    if (nmodified_r)
+	*nmodified_r = 0;
+    if (st->mbox)
+	return store_fail(error_r, "flags in %s: %s", st->mbox, EROFS);
+    if (unchangedsince && modified_r == 0)
+	return store_fail(error_r, "flags: %s%s", "", EINVAL);
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    done = change_locked(st, uids, count, op, letters, unchangedsince, modified_r, &nmodified,
+			 error_r);
+    store_unlock(st);
+    if (nmodified_r)
+	*nmodified_r = nmodified;
+    return done;
+}
+
 /* store_set_flags - see store.h */
 int store_set_flags(store_t *st, unsigned long uid, const char *flags, const char **error_r)
 {
-    long i = store_find(st, uid);
-    char norm[8];
-    char *name, *from, *to;
-    int ret;
-
-    if (i < 0)
+    if (store_find(st, uid) < 0)
 	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
-    flags_normal(flags, norm);
-    if (store_lock(st, error_r) < 0)
-	return -1;
-    if ((name = current_name(st, &st->msgs[i])) == 0) {
-	store_unlock(st);
-	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
-    }
-    from = store_path(st, "cur", name);
-    to = mr_format("%s/cur/%s:2,%s", st->dir, st->msgs[i].base, norm);
-    ret = strcmp(from, to) != 0 && rename(from, to) < 0
-	      ? store_fail(error_r, "rename %s: %s", from, errno)
-	      : sync_locked(st, error_r);
-    store_unlock(st);
-    mr_free(name);
-    mr_free(from);
-    mr_free(to);
-    return ret;
+    return store_change_flags(st, &uid, 1, STORE_FLAGS_REPLACE, flags, 0, NULL, NULL, error_r) < 0
+	       ? -1
+	       : 0;
 }
 
 /* unlink_msg - remove message m's file; 1 removed, 0 already gone, -1 error */
@@ -653,13 +759,14 @@ static int unlink_msg(const store_t *st, const store_msg_t *m)
     return r;
 }
 
-/* store_expunge - see store.h */
-long store_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r)
+/* expunge_locked - the work of store_expunge under the lock */
+static long expunge_locked(store_t *st, const unsigned long *uids, size_t count,
+			   const char **error_r)
 {
     long done = 0;
-    int failed = 0;
+    int failed = 0, changed;
 
-    if (store_lock(st, error_r) < 0)
+    if (refresh_locked(st, &changed, error_r) < 0)
 	return -1;
     for (size_t k = 0; k < count; k++) {
 	long i = store_find(st, uids[k]);
@@ -674,8 +781,21 @@ long store_expunge(store_t *st, const unsigned long *uids, size_t count, const c
 	(void)fsync_dir(cur);
 	mr_free(cur);
     }
-    if (sync_locked(st, error_r) < 0 || failed)
-	done = failed ? store_fail(error_r, "expunge in %s: %s", st->dir, EIO) : -1;
+    if (sync_locked(st, error_r) < 0)
+	return -1;
+    return failed ? store_fail(error_r, "expunge in %s: %s", st->dir, EIO) : done;
+}
+
+/* store_expunge - see store.h */
+long store_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r)
+{
+    long done;
+
+    if (st->mbox)
+	return store_fail(error_r, "expunge in %s: %s", st->mbox, EROFS);
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    done = expunge_locked(st, uids, count, error_r);
     store_unlock(st);
     return done;
 }
@@ -727,8 +847,12 @@ void store_close(store_t **stp)
 	return;
     if (st->lock_fd >= 0)
 	close(st->lock_fd);
-    msgs_free(st->msgs, st->count);
+    store_index_clear(st);
+    for (int i = 0; i < STORE_MAX_KEYWORDS; i++)
+	mr_free(st->keywords[i]);
     mr_free(st->dir);
+    mr_free(st->root);
+    mr_free(st->mbox);
     mr_free(st);
     *stp = NULL;
 }

@@ -1,12 +1,16 @@
 /*
  * test_store.c - the Maildir store and its UID index: round trip, rebuild
  * of a corrupt or missing index, mail arriving while a session is open,
- * two sessions on one mailbox, flags, expunge, folder names.
+ * two sessions on one mailbox, flags, expunge, folder names; two
+ * processes changing flags while a third delivers; a 10,000-message
+ * mailbox that opens from its index without opening a message.
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit_helpers.h"
@@ -316,6 +320,164 @@ static void test_folder_path(void **state)
 	assert_null(store_folder_path("/m", bad[i]));
 }
 
+#define RACE_MESSAGES 200
+
+/* race_deliver - deliver RACE_MESSAGES messages the way local does (tmp/,
+ * then a rename into new/); exit status 0 */
+static void race_deliver(const char *box)
+{
+    char name[64], *tmp, *dst;
+    int fd;
+
+    for (int i = 0; i < RACE_MESSAGES; i++) {
+	snprintf(name, sizeof(name), "%d.M%dP1Q1.race", 1000 + i, i);
+	tmp = mr_format("%s/tmp/%s", box, name);
+	dst = mr_format("%s/new/%s", box, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd) < 0 ||
+	    rename(tmp, dst) < 0)
+	    _exit(1);
+	mr_free(tmp);
+	mr_free(dst);
+    }
+    _exit(0);
+}
+
+/* race_flagger - add letter to every message, one message per call, until
+ * all RACE_MESSAGES have it; exit status 0 */
+static void race_flagger(const char *box, const char *letter)
+{
+    store_t *st = NULL;
+    const char *err;
+    int done = 0;
+
+    if (store_open(box, &st, &err) < 0)
+	_exit(1);
+    while (!done) {
+	if (store_sync(st, &err) < 0)
+	    _exit(2);
+	done = st->count == RACE_MESSAGES;
+	for (size_t i = 0; i < st->count; i++) {
+	    unsigned long uid = st->msgs[i].uid;
+
+	    if (strchr(st->msgs[i].flags, *letter))
+		continue;
+	    done = 0;
+	    if (store_change_flags(st, &uid, 1, STORE_FLAGS_ADD, letter, 0, NULL, NULL, &err) < 0)
+		_exit(3);
+	}
+    }
+    store_close(&st);
+    _exit(0);
+}
+
+/* race_check_index - the index, byte by byte: the header, then one line
+ * per message in order of delivery with every flag of both processes,
+ * distinct modseqs, nothing after */
+static void race_check_index(const char *box, const store_t *st)
+{
+    char *path = mr_format("%s/%s", box, STORE_INDEX_NAME), name[64], *want;
+    FILE *fp = fopen(path, "r");
+    char line[512];
+    unsigned char *seen = calloc(st->highest_modseq + 1, 1);
+
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof(line), fp));
+    want =
+	mr_format("MRIDX2 %lu %d %llu 0\n", st->uidvalidity, RACE_MESSAGES + 1, st->highest_modseq);
+    assert_string_equal(line, want);
+    mr_free(want);
+    for (int i = 0; i < RACE_MESSAGES; i++) {
+	unsigned long long modseq;
+	int used = 0;
+
+	snprintf(name, sizeof(name), "%d.M%dP1Q1.race", 1000 + i, i);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	want = mr_format("%d FSa %zu %zu ", i + 1, strlen(name), strlen(name));
+	assert_memory_equal(line, want, strlen(want));
+	assert_int_equal(sscanf(line + strlen(want), "%llu %n", &modseq, &used), 1);
+	assert_true(modseq > 1 && modseq <= st->highest_modseq && !seen[modseq]);
+	seen[modseq] = 1;
+	used += (int)strlen(want);
+	mr_free(want);
+	want = mr_format("%s\n", name);
+	assert_string_equal(line + used, want);
+	mr_free(want);
+    }
+    assert_null(fgets(line, sizeof(line), fp));
+    fclose(fp);
+    free(seen);
+    mr_free(path);
+}
+
+/* test_race - two processes add flags while a third delivers: no flag is
+ * lost, no UID given twice, and the index says so byte by byte */
+static void test_race(void **state)
+{
+    char *box = new_box(), name[64], *path;
+    store_t *st = open_box(box);
+    const char *letters[] = {"F", "S", "a"};
+    pid_t pids[4];
+    int status;
+    struct stat sb;
+
+    pids[0] = fork();
+    if (pids[0] == 0)
+	race_deliver(box);
+    for (int i = 0; i < 3; i++)
+	if ((pids[i + 1] = fork()) == 0)
+	    race_flagger(box, letters[i]);
+    for (int i = 0; i < 4; i++) {
+	assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    store_close(&st);
+    st = open_box(box);
+    assert_int_equal(st->count, RACE_MESSAGES);
+    for (int i = 0; i < RACE_MESSAGES; i++) {
+	snprintf(name, sizeof(name), "%d.M%dP1Q1.race", 1000 + i, i);
+	assert_int_equal(st->msgs[i].uid, i + 1);
+	assert_string_equal(st->msgs[i].flags, "FSa");
+	path = mr_format("%s/cur/%s:2,FSa", box, name);
+	assert_int_equal(stat(path, &sb), 0);
+	mr_free(path);
+    }
+    race_check_index(box, st);
+    store_close(&st);
+    mr_free(box);
+}
+
+#define BIG_BOX 10000
+
+/* test_big_open - a 10,000-message mailbox: the first open reads each
+ * file once (no size in its name), every later open none */
+static void test_big_open(void **state)
+{
+    char *box = new_box(), name[64];
+    store_t *st = open_box(box);
+    const char *err;
+    unsigned long before;
+
+    for (int i = 0; i < BIG_BOX; i++) {
+	snprintf(name, sizeof(name), "%d.M%dP1Q1.big", 1000000 + i, i);
+	deliver(box, name, "Subject: x\n\nbody\n");
+    }
+    before = store_message_opens;
+    assert_int_equal(store_sync(st, &err), 0);
+    assert_int_equal(st->count, BIG_BOX);
+    assert_int_equal(store_message_opens - before, BIG_BOX);
+    assert_int_equal(st->msgs[BIG_BOX - 1].vsize, 20);
+    store_close(&st);
+    before = store_message_opens;
+    st = open_box(box);
+    assert_int_equal(st->count, BIG_BOX);
+    assert_int_equal(st->msgs[BIG_BOX - 1].uid, BIG_BOX);
+    assert_int_equal(st->msgs[BIG_BOX - 1].vsize, 20);
+    assert_int_equal(store_message_opens - before, 0);
+    store_close(&st);
+    mr_free(box);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,7 +485,8 @@ int main(void)
 	cmocka_unit_test(test_missing_index),   cmocka_unit_test(test_concurrent),
 	cmocka_unit_test(test_stable_uids),     cmocka_unit_test(test_expunge),
 	cmocka_unit_test(test_flags_elsewhere), cmocka_unit_test(test_new_user),
-	cmocka_unit_test(test_folder_path),
+	cmocka_unit_test(test_folder_path),     cmocka_unit_test(test_race),
+	cmocka_unit_test(test_big_open),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

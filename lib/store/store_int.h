@@ -1,0 +1,69 @@
+/*
+ * store_int.h - what the files of lib/store share and nobody else uses.
+ */
+#ifndef MR_STORE_INT_H
+#define MR_STORE_INT_H
+#include <sys/types.h>
+
+#include "store/store.h"
+
+#define STORE_SYSTEM_LETTERS "DFPRST"
+
+/* a message file seen in cur/ (or a message found in an mbox) */
+typedef struct {
+    char *base;
+    char flags[STORE_FLAGS_SIZE];
+    int used;   /* matched an index entry */
+    off_t size; /* mbox: known sizes; Maildir: -1 */
+    off_t vsize;
+    off_t offset;   /* mbox only */
+    off_t raw_size; /* mbox only */
+} cur_file_t;
+
+typedef struct {
+    cur_file_t *v;
+    size_t n, cap;
+} cur_list_t;
+
+/* store_fail - keep an error text for *error_r, set errno, return -1 */
+int store_fail(const char **error_r, const char *fmt, const char *arg, int err);
+
+/* store_path - DIR/a[/b] as a new string */
+char *store_path(const store_t *st, const char *a, const char *b);
+
+/* store_flags_normal - keep the known letters of in (DFPRST, a-z), in
+ * ASCII order and once each */
+void store_flags_normal(const char *in, char out[STORE_FLAGS_SIZE]);
+
+/* store_name_ok - may a directory entry be a message file name? */
+int store_name_ok(const char *name);
+
+/* cur_add - a new zeroed entry at the end of cl, with base copied */
+cur_file_t *cur_add(cur_list_t *cl, const char *base, size_t len);
+
+/* cur_free - release a list */
+void cur_free(cur_list_t *cl);
+
+/* store_lock, store_unlock - the exclusive index lock */
+int store_lock(store_t *st, const char **error_r);
+void store_unlock(store_t *st);
+
+/* store_keywords_load - read dovecot-keywords into st->keywords */
+void store_keywords_load(store_t *st);
+
+/* store_quota_apply - add the size and count changes of the last sync to
+ * the Maildir++ maildirsize file (recalculating it when it is missing or
+ * stale) */
+void store_quota_apply(store_t *st);
+
+/* store_special_init - see store.h */
+int store_special_init(const char *maildir, const char **error_r);
+
+/* store_mbox_scan - list the messages of st->mbox into cl (sorted by
+ * base) under a read lock; 0 ok, -1 error */
+int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r);
+
+/* store_mbox_msg_open - a descriptor with message m's content */
+int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r);
+
+#endif

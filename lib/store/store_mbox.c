@@ -1,0 +1,407 @@
+/*
+ * store_mbox.c - read-only access to an mbox file (a system user's
+ * /var/mail box) through the store's index.
+ *
+ * The file is read under a shared fcntl lock, the lock local takes (as a
+ * write lock) to append, so a scan never sees half a delivery. Nothing is
+ * written to the mbox, so no dot-lock is needed. A message starts at a
+ * line beginning with "From "; its content is what follows that line, up
+ * to the next one, less the empty line that separates two messages; a
+ * line matching ^>+From  loses one '>' (mboxrd, as local writes it).
+ *
+ * A message is known in the index by a hash of its From_ line, header and
+ * size (plus a counter for identical ones), not by its offset: when
+ * another program deletes a message and rewrites the file, the others
+ * keep their UIDs. Offsets live in memory only; before a message is read,
+ * the file is checked to be the one scanned (same inode, not shorter,
+ * "From " just before the content), else it is scanned again.
+ * Weak spot: every sync reads the whole file (an mbox has no other way to
+ * find its messages); Maildir is the format for big mailboxes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "global/mail_params.h"
+#include "store/store_int.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+#include "util/str.h"
+
+#define MBOX_PREFIX 1024        /* bytes of a line looked at */
+#define MBOX_HASHED (64 * 1024) /* header bytes that make a message's key */
+#define MBOX_LOCK_PAUSE_MS 100
+
+/* one line of the file, as the scanner sees it */
+typedef struct {
+    off_t start;               /* offset of its first byte */
+    off_t len;                 /* bytes, with the LF */
+    char pre[MBOX_PREFIX + 1]; /* its first bytes, NUL-terminated */
+    size_t npre;
+    int lf;   /* ends in LF (not the end of the file) */
+    int crlf; /* ends in CR LF */
+} mbox_line_t;
+
+/* a buffered reader of lines of any length */
+typedef struct {
+    int fd;
+    char buf[65536];
+    size_t pos, len;
+    off_t off; /* file offset of buf[pos] */
+} mbox_reader_t;
+
+/* the message being scanned */
+typedef struct {
+    int open, in_header;
+    off_t content, escaped, bare_lf;
+    int last_blank;
+    uint64_t hash;
+    size_t hashed;
+    char flags[STORE_FLAGS_SIZE];
+} mbox_msg_t;
+
+/* mbox_escaped - does a line start with >+"From "? */
+static int mbox_escaped(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n && p[i] == '>')
+	i++;
+    return i > 0 && n - i >= 5 && memcmp(p + i, "From ", 5) == 0;
+}
+
+/* mbox_separator - does a line start a message? */
+static int mbox_separator(const mbox_line_t *l)
+{
+    return l->npre >= 5 && memcmp(l->pre, "From ", 5) == 0;
+}
+
+/* reader_fill - more bytes; 1 some, 0 end, -1 error */
+static int reader_fill(mbox_reader_t *r)
+{
+    ssize_t n;
+
+    r->pos = r->len = 0;
+    while ((n = read(r->fd, r->buf, sizeof(r->buf))) < 0)
+	if (errno != EINTR)
+	    return -1;
+    r->len = (size_t)n;
+    return n > 0;
+}
+
+/* reader_line - the next line into l; 1 line, 0 end, -1 error */
+static int reader_line(mbox_reader_t *r, mbox_line_t *l)
+{
+    int prev = 0, got = 0, f;
+
+    l->len = 0;
+    l->npre = 0;
+    l->lf = l->crlf = 0;
+    l->start = r->off;
+    for (;;) {
+	if (r->pos == r->len && (f = reader_fill(r)) <= 0) {
+	    l->pre[l->npre] = 0;
+	    return f < 0 ? -1 : got;
+	}
+	char c = r->buf[r->pos++];
+
+	r->off++;
+	l->len++;
+	got = 1;
+	if (l->npre < MBOX_PREFIX)
+	    l->pre[l->npre++] = c;
+	if (c == '\n') {
+	    l->lf = 1;
+	    l->crlf = prev == '\r';
+	    l->pre[l->npre] = 0;
+	    return 1;
+	}
+	prev = (unsigned char)c;
+    }
+}
+
+/* hash_add - FNV-1a over bytes */
+static uint64_t hash_add(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+	h ^= (unsigned char)p[i];
+	h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* header_flags - Status: and X-Status: letters into Maildir flags */
+static void header_flags(mbox_msg_t *m, const mbox_line_t *l)
+{
+    static const char map[][2] = {{'A', 'R'}, {'F', 'F'}, {'T', 'D'}, {'D', 'T'}};
+    char tmp[2 * STORE_FLAGS_SIZE];
+    size_t n = strlen(m->flags);
+    const char *v;
+
+    if (strncasecmp(l->pre, "Status:", 7) == 0) {
+	v = l->pre + 7;
+	if (strchr(v, 'R') && n < STORE_FLAGS_SIZE - 1)
+	    m->flags[n++] = 'S';
+    } else if (strncasecmp(l->pre, "X-Status:", 9) == 0) {
+	v = l->pre + 9;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	    if (strchr(v, map[i][0]) && n < STORE_FLAGS_SIZE - 1)
+		m->flags[n++] = map[i][1];
+    }
+    m->flags[n] = 0;
+    memcpy(tmp, m->flags, n + 1);
+    store_flags_normal(tmp, m->flags);
+}
+
+/* msg_end - the message that ends at end joins cl */
+static void msg_end(mbox_msg_t *m, off_t end, cur_list_t *cl)
+{
+    off_t raw = end - m->content - m->last_blank;
+    char key[40];
+    cur_file_t *f;
+
+    if (!m->open)
+	return;
+    m->hash = hash_add(m->hash, (const char *)&raw, sizeof(raw));
+    snprintf(key, sizeof(key), "%016llx", (unsigned long long)m->hash);
+    f = cur_add(cl, key, strlen(key));
+    memcpy(f->flags, m->flags, sizeof(f->flags));
+    f->offset = m->content;
+    f->raw_size = raw;
+    f->size = raw - m->escaped;
+    f->vsize = f->size + m->bare_lf - m->last_blank;
+    m->open = 0;
+}
+
+/* msg_line - one line of the file */
+static void msg_line(mbox_msg_t *m, const mbox_line_t *l, cur_list_t *cl)
+{
+    if (mbox_separator(l)) {
+	msg_end(m, l->start, cl);
+	memset(m, 0, sizeof(*m));
+	m->open = m->in_header = 1;
+	m->content = l->start + l->len;
+	m->hash = hash_add(14695981039346656037ULL, l->pre, l->npre);
+	return;
+    }
+    if (!m->open)
+	return;
+    m->last_blank = l->len == 1 && l->lf;
+    m->escaped += mbox_escaped(l->pre, l->npre);
+    m->bare_lf += l->lf && !l->crlf;
+    if (m->in_header && (l->len == 1 || (l->len == 2 && l->crlf))) {
+	m->in_header = 0;
+    } else if (m->in_header && m->hashed < MBOX_HASHED) {
+	m->hash = hash_add(m->hash, l->pre, l->npre);
+	m->hashed += l->npre;
+	header_flags(m, l);
+    }
+}
+
+/* key_cmp - order by key, then by offset */
+static int key_cmp(const void *a, const void *b)
+{
+    const cur_file_t *x = a, *y = b;
+    int c = strcmp(x->base, y->base);
+
+    return c ? c : x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* number_twins - identical keys get ".2", ".3", ... in file order; the
+ * first keeps its key, and the list ends sorted by key */
+static void number_twins(cur_list_t *cl)
+{
+    size_t run = 1;
+
+    if (cl->n > 1)
+	qsort(cl->v, cl->n, sizeof(*cl->v), key_cmp);
+    for (size_t i = 1; i < cl->n; i++) {
+	if (strcmp(cl->v[i].base, cl->v[i - 1 - (run - 1)].base) != 0) {
+	    run = 1;
+	    continue;
+	}
+	char *twin = mr_format("%s.%zu", cl->v[i].base, ++run);
+
+	mr_free(cl->v[i].base);
+	cl->v[i].base = twin;
+    }
+    if (cl->n > 1)
+	qsort(cl->v, cl->n, sizeof(*cl->v), key_cmp);
+}
+
+/* mbox_lock - a shared (or no) fcntl lock, waiting politely; 0 or -1 */
+static int mbox_lock(int fd, int type)
+{
+    struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET};
+    int tries = var_deliver_lock_attempts > 0 ? var_deliver_lock_attempts * 10 : 200;
+
+    for (int i = 0; i < tries; i++) {
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+	    return 0;
+	if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES))
+	    return -1;
+	(void)nanosleep(&(struct timespec){0, MBOX_LOCK_PAUSE_MS * 1000 * 1000}, NULL);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+/* mbox_open_locked - the mbox, opened and read-locked; fd or -1 */
+static int mbox_open_locked(const store_t *st, struct stat *sb, const char **error_r)
+{
+    int fd = safe_open_read(st->mbox, error_r);
+
+    if (fd < 0)
+	return -1;
+    if (mbox_lock(fd, F_RDLCK) < 0 || fstat(fd, sb) < 0) {
+	store_fail(error_r, "lock %s: %s", st->mbox, errno);
+	close(fd);
+	return -1;
+    }
+    return fd;
+}
+
+/* store_mbox_scan - see store_int.h */
+int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r)
+{
+    mbox_reader_t *r = mr_calloc(1, sizeof(*r));
+    mbox_line_t *l = mr_alloc(sizeof(*l));
+    mbox_msg_t m = {0};
+    struct stat sb;
+    int got;
+
+    if ((r->fd = mbox_open_locked(st, &sb, error_r)) < 0) {
+	mr_free(r);
+	mr_free(l);
+	return -1;
+    }
+    while ((got = reader_line(r, l)) > 0)
+	msg_line(&m, l, cl);
+    msg_end(&m, r->off, cl);
+    st->mbox_ino = sb.st_ino;
+    st->mbox_size = r->off;
+    close(r->fd); /* releases the lock */
+    mr_free(r);
+    mr_free(l);
+    if (got < 0)
+	return store_fail(error_r, "read %s: %s", st->mbox, errno);
+    number_twins(cl);
+    return 0;
+}
+
+/* unescape - copy raw message text to out, one '>' less on escaped lines */
+static void unescape(const char *raw, size_t len, str_t *out)
+{
+    for (size_t i = 0; i < len;) {
+	const char *nl = memchr(raw + i, '\n', len - i);
+	size_t n = nl ? (size_t)(nl - (raw + i)) + 1 : len - i;
+
+	if (mbox_escaped(raw + i, n < MBOX_PREFIX ? n : MBOX_PREFIX))
+	    str_append(out, raw + i + 1, n - 1);
+	else
+	    str_append(out, raw + i, n);
+	i += n;
+    }
+}
+
+/* still_there - is the file as scanned where m starts? 1 yes, 0 no */
+static int still_there(const store_t *st, int fd, const struct stat *sb, const store_msg_t *m)
+{
+    char from[MBOX_PREFIX + 1];
+    off_t at = m->offset > MBOX_PREFIX ? m->offset - MBOX_PREFIX : 0;
+    ssize_t n;
+
+    if (sb->st_ino != st->mbox_ino || sb->st_size < st->mbox_size ||
+	(n = pread(fd, from, (size_t)(m->offset - at), at)) != m->offset - at || n == 0 ||
+	from[n - 1] != '\n')
+	return 0;
+    from[n - 1] = 0;
+    const char *line = strrchr(from, '\n');
+
+    line = line ? line + 1 : (at == 0 ? from : NULL);
+    return line && strncmp(line, "From ", 5) == 0;
+}
+
+/* read_msg - m's unescaped content into a new memory file; fd or -1,
+ * 0 (as -2) when the file changed under us */
+static int read_msg(store_t *st, const store_msg_t *m, const char **error_r)
+{
+    struct stat sb;
+    int fd = mbox_open_locked(st, &sb, error_r), out = -1;
+    char *raw;
+    str_t *text;
+
+    if (fd < 0)
+	return -1;
+    if (!still_there(st, fd, &sb, m)) {
+	close(fd);
+	return -2;
+    }
+    raw = mr_alloc((size_t)m->raw_size + 1);
+    if (pread(fd, raw, (size_t)m->raw_size, m->offset) != m->raw_size) {
+	store_fail(error_r, "read %s: %s", st->mbox, errno ? errno : EIO);
+    } else {
+	text = str_new((size_t)m->raw_size + 1);
+	unescape(raw, (size_t)m->raw_size, text);
+	if ((out = memfd_create("mbox-message", MFD_CLOEXEC)) < 0 ||
+	    write_all(out, str_data(text), str_len(text)) < 0 || lseek(out, 0, SEEK_SET) < 0) {
+	    store_fail(error_r, "copy of a message of %s: %s", st->mbox, errno);
+	    if (out >= 0)
+		close(out);
+	    out = -1;
+	}
+	str_free(&text);
+    }
+    mr_free(raw);
+    close(fd);
+    return out;
+}
+
+/* store_mbox_msg_open - see store_int.h */
+int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r)
+{
+    unsigned long uid = m->uid;
+    int fd = read_msg(st, m, error_r);
+    long i;
+
+    if (fd != -2)
+	return fd;
+    if (store_sync(st, error_r) < 0)
+	return -1;
+    if ((i = store_find(st, uid)) < 0 || (fd = read_msg(st, &st->msgs[i], error_r)) == -2)
+	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
+    return fd;
+}
+
+/* store_open_mbox - see store.h */
+int store_open_mbox(const char *path, const char *index_dir, store_t **store_r,
+		    const char **error_r)
+{
+    store_t *st = mr_calloc(1, sizeof(*st));
+    char *lock;
+
+    if (mkdir(index_dir, 0700) < 0 && errno != EEXIST) {
+	mr_free(st);
+	return store_fail(error_r, "mkdir %s: %s", index_dir, errno);
+    }
+    st->dir = mr_strdup(index_dir);
+    st->mbox = mr_strdup(path);
+    lock = store_path(st, STORE_LOCK_NAME, NULL);
+    st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
+			    (uid_t)-1, error_r);
+    mr_free(lock);
+    if (st->lock_fd < 0 || store_sync(st, error_r) < 0) {
+	store_close(&st);
+	return -1;
+    }
+    *store_r = st;
+    return 0;
+}
