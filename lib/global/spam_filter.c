@@ -1,0 +1,356 @@
+/*
+ * spam_filter.c - the spam scanner of the content filter (see
+ * spam_filter.h).
+ *
+ * With spamd, the message goes out as SYMBOLS (score, spamd's threshold,
+ * rule names) and our threshold decides, so that a recipient's policy
+ * applies whichever scorer runs. Without it, one pass over the message
+ * feeds the built-in rules and the Bayes tokenizer together; the Bayes
+ * database is opened read-only for the classification (shared lock).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "bayes.h"
+#include "config.h"
+#include "spam_filter.h"
+#include "spam_score.h"
+
+#define READ_CHUNK 65536
+
+/* spam_format_points - tenths as "12.3" / "-0.5" */
+const char *spam_format_points(int tenths, char *buf, size_t size)
+{
+    int a = tenths < 0 ? -tenths : tenths;
+
+    snprintf(buf, size, "%s%d.%d", tenths < 0 ? "-" : "", a / 10, a % 10);
+    return buf;
+}
+
+/* spam_parse_points - a decimal number with at most one decimal place */
+int spam_parse_points(const char *text, int *tenths_r)
+{
+    const char *p = text;
+    int neg = 0, digits = 0;
+    long v = 0;
+
+    if (*p == '-')
+	neg = 1, p++;
+    for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+	v = v * 10 + (*p - '0');
+    v *= 10;
+    if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+	v += p[1] - '0', p += 2;
+    if (digits == 0 || *p != 0)
+	return -1;
+    *tenths_r = neg ? (int)-v : (int)v;
+    return 0;
+}
+
+/* verdict_init - an error until something better is known */
+static void verdict_init(spam_verdict_t *v, const char *scanner, int threshold)
+{
+    memset(v, 0, sizeof(*v));
+    v->status = SPAM_VERDICT_ERROR;
+    v->scanner = scanner;
+    v->threshold = threshold;
+}
+
+/* verdict_fail - an error with a reason */
+static int verdict_fail(spam_verdict_t *v, int status, const char *reason)
+{
+    v->status = status;
+    snprintf(v->reason, sizeof(v->reason), "%s", reason);
+    return status;
+}
+
+/* verdict_judge - spam at or above the threshold */
+static int verdict_judge(spam_verdict_t *v)
+{
+    v->status = v->score >= v->threshold ? SPAM_VERDICT_SPAM : SPAM_VERDICT_HAM;
+    return v->status;
+}
+
+/* bayes_user - the database user for a recipient (NULL: the global one) */
+static const char *bayes_user(const char *user)
+{
+    return user && config_bool("spam_bayes_per_user") ? user : NULL;
+}
+
+/* fd_remaining - bytes from the offset of fd to its end; -1 if unknown */
+static long long fd_remaining(int fd)
+{
+    struct stat st;
+    off_t at;
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0)
+	return -1;
+    return (long long)st.st_size - (long long)at;
+}
+
+/* spamd_request - a request with the spamd parameters */
+static int spamd_request(int fd, int command, const char *user, spamd_request_t *req,
+			 spamd_result_t *res)
+{
+    memset(req, 0, sizeof(*req));
+    req->command = command;
+    req->user = user;
+    req->timeout = (int)config_time("spamd_timeout");
+    req->max_size = command == SPAMD_TELL ? 0 : config_size("spamd_max_size");
+    if ((req->length = fd_remaining(fd)) < 0) {
+	memset(res, 0, sizeof(*res));
+	res->status = SPAMD_ERROR;
+	snprintf(res->text, sizeof(res->text), "cannot tell the message size");
+	return -1;
+    }
+    return 0;
+}
+
+/* spamd_copy - send what fd holds to an open request */
+static int spamd_copy(int fd, spamd_conn_t *c, spamd_result_t *res)
+{
+    char buf[READ_CHUNK];
+    ssize_t n;
+
+    for (;;) {
+	if ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
+	    continue;
+	if (n <= 0 || spamd_send(c, buf, (size_t)n) < 0)
+	    break;
+    }
+    if (n < 0) {
+	snprintf(res->text, sizeof(res->text), "cannot read the message: %s", strerror(errno));
+	spamd_finish(&c, res);
+	res->status = SPAMD_ERROR;
+	return SPAMD_ERROR;
+    }
+    return spamd_finish(&c, res);
+}
+
+/* spamd_run - one request for what fd holds */
+static int spamd_run(int fd, int command, const char *user, int spam, int forget,
+		     spamd_result_t *res)
+{
+    spamd_request_t req;
+    spamd_conn_t *c;
+
+    if (spamd_request(fd, command, user, &req, res) < 0)
+	return res->status;
+    req.tell_spam = spam;
+    req.tell_forget = forget;
+    if ((c = spamd_open(config_str("filterd_spamd_address"), &req, res)) == NULL)
+	return res->status;
+    return spamd_copy(fd, c, res);
+}
+
+/* filter_spamd - score with spamd (SYMBOLS) */
+static int filter_spamd(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+{
+    spamd_result_t *res = mr_alloc(sizeof(*res));
+
+    spamd_run(fd, SPAMD_SYMBOLS, policy->user, 0, 0, res);
+    if (res->status == SPAMD_HAM || res->status == SPAMD_SPAM) {
+	v->score = res->score;
+	snprintf(v->rules, sizeof(v->rules), "%s", res->symbols);
+	verdict_judge(v);
+    } else {
+	verdict_fail(v, res->status == SPAMD_TOOLONG ? SPAM_VERDICT_UNSCANNED : SPAM_VERDICT_ERROR,
+		     res->text);
+    }
+    mr_free(res);
+    return v->status;
+}
+
+/* filter_bayes - add the Bayes vote, if there is a database and enough
+ * learned in it; a database that cannot be read is logged, not fatal */
+static void filter_bayes(const bayes_tokens_t *t, const char *user, spam_verdict_t *v, str_t *rules)
+{
+    bayes_t *b;
+    bayes_result_t res = {0};
+    const char *error;
+    int rc;
+
+    rc = bayes_open(config_str("spam_bayes_directory"), bayes_user(user), 0, &b, &error);
+    if (rc > 0)
+	rc = bayes_classify(b, t, config_int("spam_bayes_min_learned", 1, INT_MAX), &res, &error);
+    bayes_close(&b);
+    if (rc < 0) {
+	msg_warn("spam filter: Bayes database not used: %s", error);
+	return;
+    }
+    if (rc == 0 && res.voted) {
+	v->score += res.score;
+	if (str_len(rules) > 0)
+	    str_appendc(rules, ',');
+	str_appends(rules, res.rule);
+    }
+}
+
+/* filter_builtin - the built-in rules and Bayes in one pass */
+static int filter_builtin(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+{
+    spam_score_t *s = mr_alloc(sizeof(*s));
+    int bayes = config_bool("spam_bayes");
+    bayes_tokens_t t;
+    char buf[READ_CHUNK];
+    str_t *rules = str_new(128);
+    ssize_t n;
+
+    spam_score_init(s);
+    if (bayes)
+	bayes_tokens_init(&t, (size_t)config_int("spam_bayes_max_tokens", 10, 1000000));
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0)
+	    break;
+	spam_score_feed(s, buf, (size_t)n);
+	if (bayes)
+	    bayes_tokens_feed(&t, buf, (size_t)n);
+    }
+    if (n < 0) {
+	char why[200];
+
+	snprintf(why, sizeof(why), "cannot read the message: %s", strerror(errno));
+	verdict_fail(v, SPAM_VERDICT_ERROR, why);
+    } else {
+	v->score = spam_score_end(s);
+	spam_score_rules(s->rules, rules);
+	if (bayes) {
+	    bayes_tokens_end(&t);
+	    filter_bayes(&t, policy->user, v, rules);
+	}
+	snprintf(v->rules, sizeof(v->rules), "%s", str_data(rules));
+	verdict_judge(v);
+    }
+    if (bayes)
+	bayes_tokens_free(&t);
+    str_free(&rules);
+    mr_free(s);
+    return v->status;
+}
+
+/* spam_filter_fd - the scanner for filterd */
+int spam_filter_fd(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+{
+    int spamd = *config_str("filterd_spamd_address") != 0, threshold = policy->threshold;
+
+    verdict_init(v, spamd ? "spamd" : "builtin", threshold);
+    if (threshold == SPAM_POLICY_THRESHOLD_DEFAULT &&
+	spam_parse_points(config_str("spam_threshold"), &v->threshold) < 0)
+	return verdict_fail(v, SPAM_VERDICT_ERROR, "spam_threshold is not a number of points");
+    return spamd ? filter_spamd(fd, policy, v) : filter_builtin(fd, policy, v);
+}
+
+/* headers_status - the X-Spam-Status line, folded at the rule commas */
+static void headers_status(const spam_verdict_t *v, str_t *out)
+{
+    char sc[32], th[32];
+    size_t line_start = str_len(out), i = 0, n;
+    const char *r = v->rules;
+
+    str_appendf(out, "X-Spam-Status: %s, score=%s required=%s scanner=%s tests=",
+		v->status == SPAM_VERDICT_SPAM ? "Yes" : "No",
+		spam_format_points(v->score, sc, sizeof(sc)),
+		spam_format_points(v->threshold, th, sizeof(th)), v->scanner);
+    while (r[i]) {
+	n = strcspn(r + i, ",");
+	if (str_len(out) - line_start + n > 76) {
+	    str_appends(out, "\r\n\t");
+	    line_start = str_len(out) - 1;
+	}
+	str_append(out, r + i, n);
+	i += n;
+	if (r[i] == ',')
+	    str_appendc(out, r[i++]);
+    }
+    str_appends(out, "\r\n");
+}
+
+/* spam_filter_headers - the X-Spam-* lines of a verdict */
+void spam_filter_headers(const spam_verdict_t *v, str_t *out)
+{
+    char sc[32];
+
+    if (v->status != SPAM_VERDICT_HAM && v->status != SPAM_VERDICT_SPAM) {
+	str_appendf(out, "X-Spam-Status: Unscanned (%s)\r\n",
+		    v->status == SPAM_VERDICT_UNSCANNED ? "too large" : "error");
+	return;
+    }
+    if (v->status == SPAM_VERDICT_SPAM)
+	str_appends(out, "X-Spam-Flag: YES\r\n");
+    str_appendf(out, "X-Spam-Score: %s\r\n", spam_format_points(v->score, sc, sizeof(sc)));
+    headers_status(v, out);
+}
+
+/* learn_spamd - TELL spamd */
+static int learn_spamd(int fd, const char *user, int is_spam, int forget, const char **text_r)
+{
+    static char text[SPAMD_TEXT_MAX + 32];
+    spamd_result_t *res = mr_alloc(sizeof(*res));
+    int rc;
+
+    spamd_run(fd, SPAMD_TELL, user, is_spam, forget, res);
+    if (res->status == SPAMD_TOLD) {
+	rc = res->learned ? 1 : 0;
+	snprintf(text, sizeof(text), "%s",
+		 !res->learned ? "spamd: nothing to do"
+		 : forget      ? "spamd: forgotten"
+		 : is_spam     ? "spamd: learned as spam"
+			       : "spamd: learned as ham");
+    } else {
+	rc = -1;
+	snprintf(text, sizeof(text), "%s", res->text);
+    }
+    mr_free(res);
+    *text_r = text;
+    return rc;
+}
+
+/* learn_bayes - the Bayes database, locked for writing */
+static int learn_bayes(int fd, const char *user, int is_spam, int forget, const char **text_r)
+{
+    static char text[600];
+    bayes_tokens_t t;
+    bayes_t *b = NULL;
+    char buf[READ_CHUNK];
+    const char *error = NULL;
+    ssize_t n;
+    int rc = -1;
+
+    bayes_tokens_init(&t, (size_t)config_int("spam_bayes_max_tokens", 10, 1000000));
+    while ((n = read(fd, buf, sizeof(buf))) != 0 && !(n < 0 && errno != EINTR))
+	if (n > 0)
+	    bayes_tokens_feed(&t, buf, (size_t)n);
+    bayes_tokens_end(&t);
+    if (n < 0)
+	snprintf(text, sizeof(text), "cannot read the message: %s", strerror(errno));
+    else if (bayes_open(config_str("spam_bayes_directory"), bayes_user(user), 1, &b, &error) < 0)
+	snprintf(text, sizeof(text), "%s", error);
+    else if ((rc = bayes_learn(b, &t, is_spam, forget, &error)) < 0)
+	snprintf(text, sizeof(text), "%s", error);
+    else
+	snprintf(text, sizeof(text), "%s",
+		 rc == 0   ? "nothing to do"
+		 : forget  ? "forgotten"
+		 : is_spam ? "learned as spam"
+			   : "learned as ham");
+    bayes_close(&b);
+    bayes_tokens_free(&t);
+    *text_r = text;
+    return rc;
+}
+
+/* spam_learn_fd - learn where the scoring happens */
+int spam_learn_fd(int fd, const char *user, int is_spam, int forget, const char **text_r)
+{
+    if (*config_str("filterd_spamd_address") != 0)
+	return learn_spamd(fd, user, is_spam, forget, text_r);
+    return learn_bayes(fd, user, is_spam, forget, text_r);
+}
