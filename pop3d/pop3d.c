@@ -44,6 +44,7 @@
 #include "pop3d_line.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/sock.h"
 
 /* pop3d_reply - send one reply line and flush */
 void pop3d_reply(pop3d_session_t *s, const char *fmt, ...)
@@ -72,6 +73,18 @@ static void session_log(const pop3d_session_t *s)
 	     s->reason ? s->reason : "disconnected");
 }
 
+/* session_starttls - the handshake after STLS; what the client sent
+ * after the command, in clear, is dropped unread */
+static void session_starttls(pop3d_session_t *s, size_t unread)
+{
+    size_t junk = unread + stream_discard_input(s->client);
+
+    s->starttls = 0;
+    if (junk > 0)
+	msg_warn("%s: discarding %zu bytes of input sent with STLS", s->addr, junk);
+    (void)pop3d_tls_handshake(s);
+}
+
 /* session_input - feed what the client sent to the line reader and run
  * each complete command; returns when the buffer is used up or the
  * session is over */
@@ -79,11 +92,13 @@ static void session_input(pop3d_session_t *s, pop3d_line_t *lp, const char *buf,
 {
     size_t pos = 0, used;
 
-    while (pos < len && !s->done) {
+    while (pos < len && !s->done && !s->starttls) {
 	int r = pop3d_line_feed(lp, buf + pos, len - pos, &used);
 
 	pos += used;
-	if (r == POP3D_LINE_DONE) {
+	if (r == POP3D_LINE_DONE && s->auth_mech) {
+	    pop3d_login_auth_response(s, lp->text);
+	} else if (r == POP3D_LINE_DONE) {
 	    pop3d_command(s, lp->text);
 	} else if (r == POP3D_LINE_BAD) {
 	    pop3d_bad_command(s, "NUL byte in command");
@@ -93,6 +108,8 @@ static void session_input(pop3d_session_t *s, pop3d_line_t *lp, const char *buf,
 	    s->done = 1, s->reason = "line too long";
 	}
     }
+    if (s->starttls)
+	session_starttls(s, len - pos);
 }
 
 /* session_end - release everything (deletions only at QUIT, done there) */
@@ -104,7 +121,7 @@ static void session_end(pop3d_session_t *s)
 	(void)pop3d_mailbox_close(s, 0, &err);
     session_log(s);
     pop3d_user_free(&s->login);
-    mr_free(s->user);
+    pop3d_login_reset(s);
 }
 
 /* pop3d_service - one client, from greeting to hang-up */
@@ -117,15 +134,20 @@ static void pop3d_service(stream_t *client, const char *service)
 
     (void)service;
     s.addr = server_client_addr();
+    s.line = &line;
+    sock_peer_addr(stream_fd(client), buf, sizeof(buf), &s.port);
     msg_info("connect from %s", s.addr);
     stream_set_timeout(client, var_pop3d_timeout);
     pop3d_line_init(&line);
-    pop3d_reply(&s, "+OK Mailroom POP3 server ready");
+    if (pop3d_tls_wrapper(&s) == 0)
+	pop3d_reply(&s, "+OK Mailroom POP3 server ready");
     while (!s.done) {
 	if ((n = stream_read(client, buf, sizeof(buf))) <= 0) {
 	    s.reason = n == 0 ? "disconnected" : stream_timedout(client) ? "timeout" : "read error";
-	    if (n < 0 && stream_timedout(client))
+	    if (n < 0 && stream_timedout(client)) {
+		stream_clear_error(client); /* the timeout is sticky */
 		pop3d_reply(&s, "-ERR Idle timeout, closing connection");
+	    }
 	    break;
 	}
 	session_input(&s, &line, buf, (size_t)n);
@@ -137,6 +159,7 @@ static void pop3d_service(stream_t *client, const char *service)
 static void pop3d_pre_init(const char *service)
 {
     (void)service;
+    pop3d_tls_pre_init();
     pop3d_auth_init();
 }
 

@@ -6,9 +6,12 @@
 
 #include <sys/types.h>
 
+#include "auth/auth_sasl.h"
+#include "pop3d_line.h"
 #include "store/store.h"
 #include "util/str.h"
 #include "util/stream.h"
+#include "util/tls.h"
 
 #define POP3D_AUTHORIZATION 1 /* RFC 1939 states */
 #define POP3D_TRANSACTION 2
@@ -23,7 +26,13 @@ typedef struct pop3d_user {
 typedef struct pop3d_session {
     stream_t *client;
     const char *addr;       /* client address, for logs */
+    int port;               /* client port */
     int state;              /* POP3D_AUTHORIZATION, POP3D_TRANSACTION */
+    pop3d_line_t *line;     /* the command line reader */
+    tls_conn_t *tls;        /* TLS is on (STLS or port 995) */
+    int starttls;           /* STLS accepted: handshake before more input */
+    auth_sasl_t *sasl;      /* the session's SASL context, when made */
+    char *auth_mech;        /* an AUTH exchange is going on */
     char *user;             /* from USER, until PASS */
     pop3d_user_t login;     /* after a good PASS */
     store_t *store;         /* the mailbox, in TRANSACTION */
@@ -47,14 +56,57 @@ void pop3d_bad_command(pop3d_session_t *s, const char *text);
 /* pop3d_command - run one command line */
 void pop3d_command(pop3d_session_t *s, char *line);
 
-/* pop3d_auth_init - open the password and mailbox tables (privileged,
- * before the privilege drop) */
+/* Login commands (pop3d_login.c); argv[0] is the verb */
+void pop3d_login_capa(pop3d_session_t *s, char **argv, int argc);
+void pop3d_login_user(pop3d_session_t *s, char **argv, int argc);
+void pop3d_login_pass(pop3d_session_t *s, char **argv, int argc);
+void pop3d_login_auth(pop3d_session_t *s, char **argv, int argc);
+/* pop3d_login_auth_response - a line of an AUTH exchange in progress */
+void pop3d_login_auth_response(pop3d_session_t *s, const char *line);
+/* pop3d_login_reset - forget USER, the SASL context and any exchange */
+void pop3d_login_reset(pop3d_session_t *s);
+
+/* pop3d_sasl_mechs - the SASL mechanisms this session may use, space
+ * separated ("" when none) */
+const char *pop3d_sasl_mechs(pop3d_session_t *s);
+/* pop3d_sasl_start, pop3d_sasl_step - one SASL exchange (auth/auth_sasl.h
+ * results; the challenge in out on AUTH_SASL_MORE; *user_r, the SASL user
+ * name, on AUTH_SASL_OK: free it) */
+int pop3d_sasl_start(pop3d_session_t *s, const char *mech, const char *initial, str_t *out,
+		     char **user_r, const char **reason_r);
+int pop3d_sasl_step(pop3d_session_t *s, const char *response, str_t *out, char **user_r,
+		    const char **reason_r);
+/* pop3d_sasl_cleartext_ok - may this session send a password in clear
+ * (USER/PASS, PLAIN, LOGIN)? TLS on, or pop3d_cleartext_auth allows */
+int pop3d_sasl_cleartext_ok(const pop3d_session_t *s);
+/* pop3d_sasl_free - release the session's SASL context */
+void pop3d_sasl_free(pop3d_session_t *s);
+
+/* pop3d_tls_pre_init - the TLS context (privileged: reads the key) */
+void pop3d_tls_pre_init(void);
+/* pop3d_tls_wrapper - port 995: the handshake before the greeting; 0 ok
+ * (or not wrapper mode), -1 hang up (logged) */
+int pop3d_tls_wrapper(pop3d_session_t *s);
+/* pop3d_tls_offer - STLS in CAPA? */
+int pop3d_tls_offer(const pop3d_session_t *s);
+/* pop3d_tls_required - pop3d_tls_security_level = encrypt and no TLS
+ * yet: 1 after answering -ERR, else 0 */
+int pop3d_tls_required(pop3d_session_t *s);
+/* pop3d_tls_stls - the STLS command (the handshake follows in
+ * pop3d_tls_handshake once the reply is out) */
+void pop3d_tls_stls(pop3d_session_t *s, char **argv, int argc);
+/* pop3d_tls_handshake - the server handshake after STLS; 0 ok, -1 the
+ * session is over (logged) */
+int pop3d_tls_handshake(pop3d_session_t *s);
+
+/* pop3d_auth_init - load the SASL modules and open the mailbox table
+ * (privileged, before the privilege drop) */
 void pop3d_auth_init(void);
 
-/* pop3d_auth_check - check user and password; on success fill *u (free
- * with pop3d_user_free). 1 ok, 0 wrong user or password, -1 temporary
- * failure (*error_r says what) */
-int pop3d_auth_check(const char *user, const char *pass, pop3d_user_t *u, const char **error_r);
+/* pop3d_auth_mailbox - the mailbox of an authenticated SASL user name;
+ * fill *u (free with pop3d_user_free). 1 ok, -1 not served (*error_r
+ * says why) */
+int pop3d_auth_mailbox(const char *login, pop3d_user_t *u, const char **error_r);
 
 /* pop3d_user_free - release the strings of *u */
 void pop3d_user_free(pop3d_user_t *u);

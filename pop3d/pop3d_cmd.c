@@ -20,7 +20,8 @@
 typedef struct {
     const char *name;
     int states; /* POP3D_ states where it is allowed */
-    int args;   /* -1 any, else minimum arguments */
+    int args;   /* minimum arguments */
+    int more;   /* optional arguments after those */
     void (*fn)(pop3d_session_t *s, char **argv, int argc);
 } pop3d_cmd_t;
 
@@ -55,56 +56,10 @@ static long msg_arg(pop3d_session_t *s, const char *arg)
     return (long)n - 1;
 }
 
-/* cmd_capa - RFC 2449 capabilities */
-static void cmd_capa(pop3d_session_t *s, char **argv, int argc)
-{
-    pop3d_reply(s, "+OK Capability list follows");
-    pop3d_reply(s, "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-		   "UTF8\r\nIMPLEMENTATION Mailroom\r\n.");
-}
-
 /* cmd_utf8 - RFC 6856: names and messages are UTF-8 already */
 static void cmd_utf8(pop3d_session_t *s, char **argv, int argc)
 {
     pop3d_reply(s, "+OK UTF8 enabled");
-}
-
-/* cmd_user - remember the name for PASS */
-static void cmd_user(pop3d_session_t *s, char **argv, int argc)
-{
-    mr_free(s->user);
-    s->user = mr_strdup(argv[1]);
-    pop3d_reply(s, "+OK");
-}
-
-/* cmd_pass - check the password, then lock and open the mailbox */
-static void cmd_pass(pop3d_session_t *s, char **argv, int argc)
-{
-    const char *err = "";
-    int r;
-
-    if (s->user == 0) {
-	pop3d_bad_command(s, "USER first");
-	return;
-    }
-    r = pop3d_auth_check(s->user, argv[1], &s->login, &err);
-    if (r < 0) {
-	msg_warn("login of <%s> from %s: %s", s->user, s->addr, err);
-	pop3d_reply(s, "-ERR [SYS/TEMP] Temporary failure, try again later");
-    } else if (r == 0) {
-	msg_warn("authentication failed: user=<%s>, client=%s", s->user, s->addr);
-	if (var_pop3d_auth_failure_delay > 0)
-	    sleep((unsigned)var_pop3d_auth_failure_delay);
-	pop3d_bad_command(s, "[AUTH] Authentication failed");
-    } else if (pop3d_mailbox_open(s) == 0) {
-	msg_info("login: user=<%s>, client=%s, messages=%zu", s->login.name, s->addr, s->count);
-	s->state = POP3D_TRANSACTION;
-	pop3d_reply(s, "+OK Logged in, %zu messages", s->count);
-    }
-    if (s->state != POP3D_TRANSACTION)
-	pop3d_user_free(&s->login);
-    mr_free(s->user);
-    s->user = NULL;
 }
 
 /* cmd_stat - count and size of the messages not marked */
@@ -265,19 +220,21 @@ static void cmd_quit(pop3d_session_t *s, char **argv, int argc)
 }
 
 static const pop3d_cmd_t pop3d_cmds[] = {
-    {"CAPA", BOTH, 0, cmd_capa},
-    {"UTF8", POP3D_AUTHORIZATION, 0, cmd_utf8},
-    {"USER", POP3D_AUTHORIZATION, 1, cmd_user},
-    {"PASS", POP3D_AUTHORIZATION, 1, cmd_pass},
-    {"QUIT", BOTH, 0, cmd_quit},
-    {"STAT", POP3D_TRANSACTION, 0, cmd_stat},
-    {"LIST", POP3D_TRANSACTION, 0, cmd_list_uidl},
-    {"UIDL", POP3D_TRANSACTION, 0, cmd_list_uidl},
-    {"RETR", POP3D_TRANSACTION, 1, cmd_retr},
-    {"TOP", POP3D_TRANSACTION, 2, cmd_top},
-    {"DELE", POP3D_TRANSACTION, 1, cmd_dele},
-    {"RSET", POP3D_TRANSACTION, 0, cmd_rset},
-    {"NOOP", POP3D_TRANSACTION, 0, cmd_noop},
+    {"CAPA", BOTH, 0, 0, pop3d_login_capa},
+    {"UTF8", POP3D_AUTHORIZATION, 0, 0, cmd_utf8},
+    {"STLS", POP3D_AUTHORIZATION, 0, 0, pop3d_tls_stls},
+    {"USER", POP3D_AUTHORIZATION, 1, 0, pop3d_login_user},
+    {"PASS", POP3D_AUTHORIZATION, 1, 0, pop3d_login_pass},
+    {"AUTH", POP3D_AUTHORIZATION, 0, 2, pop3d_login_auth},
+    {"QUIT", BOTH, 0, 0, cmd_quit},
+    {"STAT", POP3D_TRANSACTION, 0, 0, cmd_stat},
+    {"LIST", POP3D_TRANSACTION, 0, 1, cmd_list_uidl},
+    {"UIDL", POP3D_TRANSACTION, 0, 1, cmd_list_uidl},
+    {"RETR", POP3D_TRANSACTION, 1, 0, cmd_retr},
+    {"TOP", POP3D_TRANSACTION, 2, 0, cmd_top},
+    {"DELE", POP3D_TRANSACTION, 1, 0, cmd_dele},
+    {"RSET", POP3D_TRANSACTION, 0, 0, cmd_rset},
+    {"NOOP", POP3D_TRANSACTION, 0, 0, cmd_noop},
     {0},
 };
 
@@ -316,7 +273,7 @@ void pop3d_command(pop3d_session_t *s, char *line)
 	pop3d_bad_command(s, "Unknown command");
     else if ((c->states & s->state) == 0)
 	pop3d_bad_command(s, "Command not valid in this state");
-    else if (argc - 1 < c->args || argc > c->args + 2)
+    else if (argc - 1 < c->args || argc - 1 > c->args + c->more)
 	pop3d_bad_command(s, "Wrong number of arguments");
     else
 	c->fn(s, argv, argc);

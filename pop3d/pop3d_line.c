@@ -10,8 +10,8 @@
 
 #include "pop3d_line.h"
 
-/* pop3d_line_init - start reading a line */
-void pop3d_line_init(pop3d_line_t *p)
+/* line_reset - start a new line, keeping the bound */
+static void line_reset(pop3d_line_t *p)
 {
     p->len = 0;
     p->cr = 0;
@@ -20,10 +20,23 @@ void pop3d_line_init(pop3d_line_t *p)
     p->text[0] = 0;
 }
 
+/* pop3d_line_init - start reading lines */
+void pop3d_line_init(pop3d_line_t *p)
+{
+    p->max = POP3D_LINE_MAX;
+    line_reset(p);
+}
+
+/* pop3d_line_set_max - the bound for the lines from now on */
+void pop3d_line_set_max(pop3d_line_t *p, size_t max)
+{
+    p->max = max < POP3D_LINE_AUTH_MAX ? max : POP3D_LINE_AUTH_MAX;
+}
+
 /* line_keep - add one byte of text; 0 ok, -1 over the bound */
 static int line_keep(pop3d_line_t *p, char c)
 {
-    if (p->len >= POP3D_LINE_MAX)
+    if (p->len >= p->max)
 	return -1;
     p->text[p->len++] = c;
     p->nul |= c == 0;
@@ -46,7 +59,7 @@ static int line_end(pop3d_line_t *p)
 int pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_r)
 {
     if (p->done)
-	pop3d_line_init(p);
+	line_reset(p);
     for (size_t i = 0; i < len; i++) {
 	char c = data[i];
 
@@ -62,7 +75,7 @@ int pop3d_line_feed(pop3d_line_t *p, const char *data, size_t len, size_t *used_
 	continue;
     toolong:
 	*used_r = i + 1;
-	pop3d_line_init(p);
+	line_reset(p);
 	return POP3D_LINE_TOOLONG;
     }
     *used_r = len;

@@ -17,7 +17,8 @@
 
 #include <stddef.h>
 
-#define POP3D_LINE_MAX 253 /* bytes of text, without CRLF */
+#define POP3D_LINE_MAX 253       /* bytes of a command line, without CRLF */
+#define POP3D_LINE_AUTH_MAX 8190 /* bytes of an AUTH response line (RFC 5034) */
 
 /* Results of pop3d_line_feed */
 #define POP3D_LINE_MORE 0       /* all bytes used, no complete line yet */
@@ -26,15 +27,20 @@
 #define POP3D_LINE_BAD (-2)     /* a complete line held a NUL byte */
 
 typedef struct pop3d_line {
+    size_t max; /* the bound in force (POP3D_LINE_MAX unless set) */
     size_t len; /* bytes in text */
     int cr;     /* the last byte kept was a CR (held back) */
     int nul;    /* a NUL byte was seen in this line */
     int done;   /* text is a finished line; the next feed starts anew */
-    char text[POP3D_LINE_MAX + 1];
+    char text[POP3D_LINE_AUTH_MAX + 1];
 } pop3d_line_t;
 
-/* pop3d_line_init - start reading a line */
+/* pop3d_line_init - start reading lines, bounded by POP3D_LINE_MAX */
 void pop3d_line_init(pop3d_line_t *p);
+
+/* pop3d_line_set_max - the bound for the lines from now on (at most
+ * POP3D_LINE_AUTH_MAX): SASL responses may be longer than commands */
+void pop3d_line_set_max(pop3d_line_t *p, size_t max);
 
 /* pop3d_line_feed - use bytes of data[0..len) up to the end of one line;
  * *used_r gets how many. Returns a POP3D_LINE_ result; after DONE, BAD

@@ -51,8 +51,14 @@ each may send only as its own address, see $RUN/etc/sender_login):
 Where the mail goes: alice@ and bob@mailroom.test are virtual mailboxes, delivered
 by local into the Maildirs $RUN/mail/mailroom.test/alice/new/ and .../bob/new/
 (postmaster@ goes to alice, see $RUN/etc/aliases).
-POP3/IMAP (1110/1995, 1143/1993), ManageSieve (4190) and the content filter
-(10024) are not built yet, so those ports are reserved but not opened.
+  POP3        127.0.0.1:1110   STLS offered; USER/PASS or AUTH (cleartext is allowed on loopback):
+              openssl s_client -connect 127.0.0.1:1110 -starttls pop3
+  POP3S       127.0.0.1:1995   TLS from the first byte:
+              openssl s_client -connect 127.0.0.1:1995   (then USER alice / PASS alice-pw)
+              fetchmail -p POP3 -P 1995 --ssl --sslcertfile $RUN/etc/cert.pem \
+                        --sslcommonname mx.mailroom.test -u alice -k 127.0.0.1
+IMAP (1143/1993), ManageSieve (4190) and the content filter (10024) are not
+built yet, so those ports are reserved but not opened.
 INFO
 if [ ! -x "$BIN/qmgr" ]; then
     echo "The scheduler (qmgr) is not built yet: mail is accepted and queued durably"

@@ -66,6 +66,9 @@ def master_conf(ports, d, qmgr=True, services=()):
                          + SERVICE_OPTS.get(name, "").format(d=d))
     if "pop3" in ports:
         lines.append(f"127.0.0.1:{ports['pop3']}  inet n y n - 100 pop3d")
+    if "pop3s" in ports:
+        lines.append(f"127.0.0.1:{ports['pop3s']}  inet n y n - 100 pop3d"
+                     " -o pop3d_tls_wrappermode=yes")
     lines += [
         "cleanup        unix  y       y      y      -      0       cleanup",
         "tabled         unix  y       y      n      -      0       tabled",

@@ -24,5 +24,17 @@ const param_def_t params_pop3d[] = {
     PARAM_STR("pop3d_sasl_local_domain", "", NULL),
     /* domain added to a login name without "@" to find its mailbox */
     PARAM_STR("pop3d_login_domain", "$mydomain", NULL),
+    /* none (no STLS) | may (STLS offered) | encrypt (a login needs TLS first) */
+    PARAM_STR("pop3d_tls_security_level", "may", NULL),
+    /* yes: TLS from the first byte (port 995, RFC 8314), no STLS */
+    PARAM_BOOL("pop3d_tls_wrappermode", "no", NULL),
+    /* certificate and key: those of smtpd unless set */
+    PARAM_STR("pop3d_tls_cert_file", "$smtpd_tls_cert_file", NULL),
+    PARAM_STR("pop3d_tls_key_file", "$smtpd_tls_key_file", NULL),
+    PARAM_STR("pop3d_tls_protocols", "$smtpd_tls_protocols", NULL),
+    PARAM_STR("pop3d_tls_ciphers", "$smtpd_tls_ciphers", NULL),
+    PARAM_TIME("pop3d_tls_session_cache_timeout", "3600s", 60, 7 * 86400, NULL),
+    /* USER/PASS and AUTH PLAIN/LOGIN without TLS: no | loopback | yes */
+    PARAM_STR("pop3d_cleartext_auth", "loopback", NULL),
     PARAM_END,
 };

@@ -7,10 +7,12 @@ RETR, UIDL values that do not change between sessions, messages that are
 deleted only by a QUIT, the [IN-USE] refusal of a second session, and the
 log line of each session.
 """
+import base64
 import os
 import poplib
 import re
 import smtplib
+import ssl
 import socket
 import subprocess
 import time
@@ -283,3 +285,229 @@ def test_fetchmail_into_an_mda(mailroom, tmp_path):
     # fetchmail reads with TOP and a huge line count, so that servers do not mark them seen
     inst.wait_log(r"session end: user=<alice>, client=127\.0\.0\.1, retr=0/0, top=2/\d+, "
                   r"dele=2/\d+, reason=quit")
+
+
+def tls_instance(mailroom, extra=None):
+    """An instance with POP3 on a plain port (STLS) and on an implicit-TLS
+    port, both pop3d with the instance's self-signed certificate."""
+    conf = dict(FAST_RETRY, **(extra or {}))
+    inst = mailroom(extra=conf, qmgr=True, ports={"pop3": free_port(), "pop3s": free_port()})
+    assert wait_port(inst.ports["pop3"]) and wait_port(inst.ports["pop3s"])
+    return inst
+
+
+def tls_context(inst):
+    """Trust the instance's certificate; it names mx.mailroom.test, not 127.0.0.1."""
+    ctx = ssl.create_default_context(cafile=os.path.join(inst.conf_dir, "cert.pem"))
+    ctx.check_hostname = False
+    return ctx
+
+
+def test_stls_then_login(mailroom):
+    inst = tls_instance(mailroom)
+    deliver(inst, 1)
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    caps = p.capa()
+    assert "STLS" in caps and "USER" in caps     # loopback: cleartext allowed
+    assert p.stls(tls_context(inst)).startswith(b"+OK")
+    caps = p.capa()
+    assert "STLS" not in caps                    # only while TLS is not active
+    assert {"PLAIN", "LOGIN"} <= set(caps["SASL"])
+    try:
+        p._shortcmd("STLS")
+        raise AssertionError("second STLS accepted")
+    except poplib.error_proto as e:
+        assert str(e) == "b'-ERR TLS is already active'"
+    p.user(LOGIN)
+    assert p.pass_("alice-pw").startswith(b"+OK Logged in, 1 messages")
+    assert b"Subject: pop 0" in b"\n".join(p.retr(1)[1])
+    p.quit()
+    inst.wait_log(r"TLS connection established from 127\.0\.0\.1: TLSv1\.3")
+    inst.wait_log(r"login: user=<alice>, client=127\.0\.0\.1, messages=1, tls")
+
+
+def test_pop3s_implicit_tls(mailroom):
+    inst = tls_instance(mailroom)
+    deliver(inst, 2)
+    p = poplib.POP3_SSL("127.0.0.1", inst.ports["pop3s"], timeout=30, context=tls_context(inst))
+    assert p.getwelcome() == b"+OK Mailroom POP3 server ready"
+    caps = p.capa()
+    assert "STLS" not in caps and "USER" in caps
+    p.user(LOGIN)
+    p.pass_("alice-pw")
+    assert p.stat()[0] == 2
+    assert len(p.uidl()[1]) == 2
+    p.quit()
+    # plain text on the TLS port gets no greeting and a hang-up
+    with socket.create_connection(("127.0.0.1", inst.ports["pop3s"]), timeout=30) as s:
+        s.sendall(b"CAPA\r\n")
+        try:
+            got = s.recv(4096)
+        except ConnectionResetError:
+            got = b""
+        assert not got.startswith(b"+OK")
+    inst.wait_log(r"TLS handshake with 127\.0\.0\.1 failed")
+
+
+def s_client(args, text):
+    r = subprocess.run(["openssl", "s_client", "-quiet", "-ign_eof"] + args,
+                       input=text.encode(), capture_output=True, timeout=60)
+    return r.stdout.decode(errors="replace")
+
+
+def test_openssl_s_client_stls_and_995(mailroom):
+    inst = tls_instance(mailroom)
+    deliver(inst, 1)
+    out = s_client(["-connect", f"127.0.0.1:{inst.ports['pop3']}", "-starttls", "pop3"],
+                   "CAPA\r\nUSER alice\r\nPASS alice-pw\r\nSTAT\r\nQUIT\r\n")
+    lines = out.split("\r\n")
+    assert "STLS" not in lines and "IMPLEMENTATION Mailroom" in lines
+    assert "+OK Logged in, 1 messages" in lines and "+OK Bye" in lines
+    out = s_client(["-connect", f"127.0.0.1:{inst.ports['pop3s']}"],
+                   "AUTH PLAIN " + base64.b64encode(b"\0alice\0alice-pw").decode()
+                   + "\r\nLIST\r\nQUIT\r\n")
+    lines = out.split("\r\n")
+    assert lines[0] == "+OK Mailroom POP3 server ready"
+    assert "+OK Logged in, 1 messages" in lines and "+OK Bye" in lines
+
+
+def test_auth_plain_login_and_cancel(mailroom):
+    inst = tls_instance(mailroom)
+    deliver(inst, 1)
+    plain = base64.b64encode(b"\0alice\0alice-pw").decode()
+    # initial response
+    r = Raw(inst.ports["pop3"])
+    assert r.cmd("AUTH PLAIN " + plain) == b"+OK Logged in, 1 messages"
+    assert r.cmd("QUIT") == b"+OK Bye"
+    r.close()
+    # without: an empty challenge first
+    r = Raw(inst.ports["pop3"])
+    assert r.cmd("AUTH PLAIN") == b"+ "
+    assert r.cmd(plain) == b"+OK Logged in, 1 messages"
+    r.cmd("QUIT")
+    r.close()
+    # LOGIN: two challenges
+    r = Raw(inst.ports["pop3"])
+    assert r.cmd("AUTH LOGIN") == b"+ " + base64.b64encode(b"Username:")
+    assert r.cmd(base64.b64encode(b"alice").decode()) == b"+ " + base64.b64encode(b"Password:")
+    assert r.cmd(base64.b64encode(b"alice-pw").decode()) == b"+OK Logged in, 1 messages"
+    r.cmd("QUIT")
+    r.close()
+    # the list, a cancel, a wrong password, an unknown mechanism, bad base64
+    r = Raw(inst.ports["pop3"])
+    r.s.sendall(b"AUTH\r\n")
+    mechs = r.multi().split(b"\r\n")
+    assert mechs[0] == b"+OK Mechanisms follow" and b"PLAIN" in mechs and b"LOGIN" in mechs
+    assert r.cmd("AUTH PLAIN") == b"+ "
+    assert r.cmd("*") == b"-ERR Authentication cancelled"
+    bad = base64.b64encode(b"\0alice\0wrong").decode()
+    assert r.cmd("AUTH PLAIN " + bad) == b"-ERR [AUTH] Authentication failed"
+    assert r.cmd("AUTH X-NOSUCH") == b"-ERR Unsupported authentication mechanism"
+    assert r.cmd("AUTH PLAIN") == b"+ "
+    assert r.cmd("!!!not base64") == b"-ERR [AUTH] Authentication failed"
+    assert r.cmd("AUTH PLAIN " + plain) == b"+OK Logged in, 1 messages"
+    r.cmd("QUIT")
+    r.close()
+    inst.wait_log(r"warning: authentication failed: user=<>, client=127\.0\.0\.1, method=PLAIN")
+    assert "alice-pw" not in inst.log_text() and "wrong" not in inst.log_text()
+
+
+def test_cleartext_needs_tls(mailroom):
+    """pop3d_cleartext_auth = no: even on the loopback interface a password
+    goes only over TLS (the default, loopback, would allow it here)."""
+    inst = tls_instance(mailroom, {"pop3d_cleartext_auth": "no"})
+    deliver(inst, 1)
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    caps = p.capa()
+    assert "USER" not in caps and "PLAIN" not in caps.get("SASL", [])
+    for cmd, want in (("USER alice", "-ERR [AUTH] Cleartext authentication needs TLS first (STLS)"),
+                      ("AUTH PLAIN " + base64.b64encode(b"\0alice\0alice-pw").decode(),
+                       "-ERR Unsupported authentication mechanism")):
+        try:
+            p._shortcmd(cmd)
+            raise AssertionError(cmd + " accepted in clear")
+        except poplib.error_proto as e:
+            assert str(e) == repr(want.encode())
+    p.stls(tls_context(inst))
+    assert "USER" in p.capa()
+    p.user(LOGIN)
+    p.pass_("alice-pw")
+    assert p.stat()[0] == 1
+    p.quit()
+
+
+def test_encrypt_level_and_stls_injection(mailroom):
+    """pop3d_tls_security_level = encrypt: no login before STLS, whatever the
+    address; commands sent in clear together with STLS are dropped unread."""
+    inst = tls_instance(mailroom, {"pop3d_tls_security_level": "encrypt"})
+    r = Raw(inst.ports["pop3"])
+    assert r.cmd("USER alice") == b"-ERR [AUTH] TLS is required first (STLS)"
+    r.s.sendall(b"STLS\r\nUSER alice\r\n")
+    assert r.line() == b"+OK Begin TLS negotiation"
+    t = tls_context(inst).wrap_socket(r.s)
+    t.sendall(b"PASS alice-pw\r\n")
+    assert t.recv(4096) == b"-ERR USER first\r\n"
+    t.close()
+    inst.wait_log(r"discarding 12 bytes of input sent with STLS")
+
+
+def test_fetchmail_over_tls(mailroom, tmp_path):
+    """fetchmail over implicit TLS (ssl) and with STLS, as users set it up."""
+    inst = tls_instance(mailroom)
+    deliver(inst, 2)
+    out = tmp_path / "delivered"
+    for how in (f'port {inst.ports["pop3s"]}\n  user "{LOGIN}" there with password '
+                f'"alice-pw" is "root" here ssl sslcertck sslcertfile '
+                f'"{inst.conf_dir}/cert.pem" sslcommonname "mx.mailroom.test" keep fetchall',
+                f'port {inst.ports["pop3"]}\n  user "{LOGIN}" there with password '
+                f'"alice-pw" is "root" here sslproto tls1.2+ sslcertck sslcertfile '
+                f'"{inst.conf_dir}/cert.pem" sslcommonname "mx.mailroom.test"'):
+        rc = tmp_path / "fetchmailrc"
+        rc.write_text(f'poll 127.0.0.1 with proto POP3 {how}\n'
+                      f'  mda "/bin/sh -c \'cat >> {out}\'"\n')
+        rc.chmod(0o600)
+        env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+        r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "--invisible", "-v"],
+                           env=env, capture_output=True, timeout=60)
+        assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    # twice the two messages: kept by the first run, deleted by the second
+    assert out.read_bytes().count(b"Subject: pop ") == 4
+    assert files(inst) == []
+    assert len(re.findall(r"login: user=<alice>, client=127\.0\.0\.1, messages=2, tls",
+                          inst.log_text())) == 2
+
+
+def test_hostile_garbage_slow_and_idle(mailroom):
+    """Binary garbage, an endless AUTH response, a client that sends one
+    byte at a time, and one that says nothing."""
+    inst = mailroom(extra=dict(FAST_RETRY, pop3d_timeout="2s"), qmgr=True,
+                    ports={"pop3": free_port()})
+    assert wait_port(inst.ports["pop3"])
+    deliver(inst, 1)
+    # garbage with NUL bytes and high bytes: errors, then the limit
+    r = Raw(inst.ports["pop3"])
+    r.s.sendall(bytes(range(11, 100)) + b"\0" + bytes(range(128, 200)) + b"\r\n")
+    assert r.line() == b"-ERR NUL byte in command"
+    assert r.cmd("\x1b\x80\xff garbage") == b"-ERR Unknown command"
+    # an AUTH response may be long, but not endless
+    assert r.cmd("AUTH PLAIN") == b"+ "
+    r.s.sendall(b"A" * 100000)
+    assert r.line() == b"-ERR Command line too long, closing connection"
+    assert r.closed()
+    r.close()
+    # one byte at a time, slower than any packet: still one command each
+    r = Raw(inst.ports["pop3"])
+    for b in f"USER {LOGIN}\r\nPASS alice-pw\r\nSTAT\r\n".encode():
+        r.s.sendall(bytes([b]))
+        time.sleep(0.005)
+    replies = [r.line() for _ in range(3)]
+    assert replies[:2] == [b"+OK", b"+OK Logged in, 1 messages"]
+    assert replies[2].startswith(b"+OK 1 ")
+    r.close()
+    # silence: the idle timeout ends it, with a reply
+    r = Raw(inst.ports["pop3"])
+    start = time.time()
+    assert r.line() == b"-ERR Idle timeout, closing connection"
+    assert r.closed() and time.time() - start < 10
+    r.close()
+    inst.wait_log(r"session end: user=<>, client=127\.0\.0\.1, .*reason=timeout")

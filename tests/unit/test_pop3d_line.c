@@ -108,6 +108,32 @@ static void test_endless(void **state)
     mr_free(in);
 }
 
+/* test_auth_bound - an AUTH response may be longer than a command, up
+ * to POP3D_LINE_AUTH_MAX; the bound stays after a line, and after an
+ * over-long one */
+static void test_auth_bound(void **state)
+{
+    size_t len = POP3D_LINE_AUTH_MAX + 10;
+    char *in = mr_alloc(len);
+    pop3d_line_t p;
+    size_t used;
+
+    memset(in, 'A', len);
+    in[POP3D_LINE_AUTH_MAX] = '\n';
+    pop3d_line_init(&p);
+    pop3d_line_set_max(&p, 1 << 20); /* clamped */
+    assert_int_equal(pop3d_line_feed(&p, in, len, &used), POP3D_LINE_DONE);
+    assert_int_equal(used, POP3D_LINE_AUTH_MAX + 1);
+    assert_int_equal(p.len, POP3D_LINE_AUTH_MAX);
+    in[POP3D_LINE_AUTH_MAX] = 'A';
+    assert_int_equal(pop3d_line_feed(&p, in, len, &used), POP3D_LINE_TOOLONG);
+    assert_int_equal(used, POP3D_LINE_AUTH_MAX + 1);
+    pop3d_line_set_max(&p, POP3D_LINE_MAX);
+    assert_int_equal(pop3d_line_feed(&p, in, len, &used), POP3D_LINE_TOOLONG);
+    assert_int_equal(used, POP3D_LINE_MAX + 1);
+    mr_free(in);
+}
+
 /* run_out - convert in steps */
 static void run_out(const char *in, size_t len, size_t step, long lines, str_t *out)
 {
@@ -154,9 +180,8 @@ static void test_out(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_lines),
-	cmocka_unit_test(test_bounds),
-	cmocka_unit_test(test_endless),
+	cmocka_unit_test(test_lines),   cmocka_unit_test(test_bounds),
+	cmocka_unit_test(test_endless), cmocka_unit_test(test_auth_bound),
 	cmocka_unit_test(test_out),
     };
 
