@@ -94,77 +94,129 @@ static long long fd_remaining(int fd)
     return (long long)st.st_size - (long long)at;
 }
 
-/* spamd_request - a request with the spamd parameters */
-static int spamd_request(int fd, int command, const char *user, spamd_request_t *req,
-			 spamd_result_t *res)
+/* tell_spamd - a TELL request for what fd holds */
+static int tell_spamd(int fd, const char *user, int spam, int forget, spamd_result_t *res)
 {
-    memset(req, 0, sizeof(*req));
-    req->command = command;
-    req->user = user;
-    req->timeout = (int)config_time("spamd_timeout");
-    req->max_size = command == SPAMD_TELL ? 0 : config_size("spamd_max_size");
-    if ((req->length = fd_remaining(fd)) < 0) {
+    spamd_request_t req = {.command = SPAMD_TELL, .user = user};
+    spamd_conn_t *c;
+    char *buf;
+    ssize_t n;
+
+    req.tell_spam = spam;
+    req.tell_forget = forget;
+    req.timeout = (int)config_time("spamd_timeout");
+    if ((req.length = fd_remaining(fd)) < 0) {
 	memset(res, 0, sizeof(*res));
 	res->status = SPAMD_ERROR;
 	snprintf(res->text, sizeof(res->text), "cannot tell the message size");
-	return -1;
-    }
-    return 0;
-}
-
-/* spamd_copy - send what fd holds to an open request */
-static int spamd_copy(int fd, spamd_conn_t *c, spamd_result_t *res)
-{
-    char buf[READ_CHUNK];
-    ssize_t n;
-
-    for (;;) {
-	if ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
-	    continue;
-	if (n <= 0 || spamd_send(c, buf, (size_t)n) < 0)
-	    break;
-    }
-    if (n < 0) {
-	snprintf(res->text, sizeof(res->text), "cannot read the message: %s", strerror(errno));
-	spamd_finish(&c, res);
-	res->status = SPAMD_ERROR;
-	return SPAMD_ERROR;
-    }
-    return spamd_finish(&c, res);
-}
-
-/* spamd_run - one request for what fd holds */
-static int spamd_run(int fd, int command, const char *user, int spam, int forget,
-		     spamd_result_t *res)
-{
-    spamd_request_t req;
-    spamd_conn_t *c;
-
-    if (spamd_request(fd, command, user, &req, res) < 0)
 	return res->status;
-    req.tell_spam = spam;
-    req.tell_forget = forget;
+    }
     if ((c = spamd_open(config_str("filterd_spamd_address"), &req, res)) == NULL)
 	return res->status;
-    return spamd_copy(fd, c, res);
+    buf = mr_alloc(READ_CHUNK);
+    while ((n = read(fd, buf, READ_CHUNK)) != 0 && !(n < 0 && errno != EINTR))
+	if (n > 0 && spamd_send(c, buf, (size_t)n) < 0)
+	    break;
+    mr_free(buf);
+    spamd_finish(&c, res);
+    if (n < 0) {
+	res->status = SPAMD_ERROR;
+	snprintf(res->text, sizeof(res->text), "cannot read the message");
+    }
+    return res->status;
 }
 
-/* filter_spamd - score with spamd (SYMBOLS) */
-static int filter_spamd(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+struct spam_scan {
+    int threshold;       /* tenths */
+    const char *scanner; /* "spamd" or "builtin" */
+    int failed;          /* fail_status and reason hold the verdict */
+    int fail_status;     /* SPAM_VERDICT_* */
+    char reason[SPAMD_TEXT_MAX];
+    char *user;            /* copy of the policy's user */
+    spamd_conn_t *conn;    /* spamd: the request in progress */
+    spam_score_t score;    /* builtin: the rules */
+    int bayes;             /* builtin: Bayes on */
+    bayes_tokens_t tokens; /* builtin: the tokens */
+};
+
+/* scan_fail - the scan has no verdict (the first reason stays) */
+static void scan_fail(spam_scan_t *s, int status, const char *reason)
+{
+    if (s->failed)
+	return;
+    s->failed = 1;
+    s->fail_status = status;
+    snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+/* scan_start_spamd - open the SYMBOLS request */
+static void scan_start_spamd(spam_scan_t *s, long long size)
+{
+    spamd_request_t req = {.command = SPAMD_SYMBOLS, .user = s->user, .length = size};
+    spamd_result_t *res;
+
+    if (size < 0)
+	return scan_fail(s, SPAM_VERDICT_ERROR, "cannot tell the message size");
+    req.timeout = (int)config_time("spamd_timeout");
+    req.max_size = config_size("spamd_max_size");
+    res = mr_alloc(sizeof(*res));
+    if ((s->conn = spamd_open(config_str("filterd_spamd_address"), &req, res)) == NULL)
+	scan_fail(s, res->status == SPAMD_TOOLONG ? SPAM_VERDICT_UNSCANNED : SPAM_VERDICT_ERROR,
+		  res->text);
+    mr_free(res);
+}
+
+/* spam_scan_start - begin one message */
+spam_scan_t *spam_scan_start(const spam_policy_t *policy, long long size)
+{
+    spam_scan_t *s = mr_alloc(sizeof(*s));
+    int spamd = *config_str("filterd_spamd_address") != 0;
+
+    memset(s, 0, sizeof(*s));
+    s->scanner = spamd ? "spamd" : "builtin";
+    s->user = policy->user ? mr_strdup(policy->user) : NULL;
+    s->threshold = policy->threshold;
+    if (s->threshold == SPAM_POLICY_THRESHOLD_DEFAULT &&
+	spam_parse_points(config_str("spam_threshold"), &s->threshold) < 0)
+	scan_fail(s, SPAM_VERDICT_ERROR, "spam_threshold is not a number of points");
+    if (spamd) {
+	if (!s->failed)
+	    scan_start_spamd(s, size);
+	return s;
+    }
+    spam_score_init(&s->score);
+    if ((s->bayes = config_bool("spam_bayes")) != 0)
+	bayes_tokens_init(&s->tokens, (size_t)config_int("spam_bayes_max_tokens", 10, 1000000));
+    return s;
+}
+
+/* spam_scan_feed - message bytes to the scorer */
+void spam_scan_feed(spam_scan_t *s, const char *data, size_t len)
+{
+    if (s->conn) {
+	spamd_send(s->conn, data, len);
+    } else if (*s->scanner == 'b') {
+	spam_score_feed(&s->score, data, len);
+	if (s->bayes)
+	    bayes_tokens_feed(&s->tokens, data, len);
+    }
+}
+
+/* finish_spamd - spamd's reply */
+static void finish_spamd(spam_scan_t *s, spam_verdict_t *v)
 {
     spamd_result_t *res = mr_alloc(sizeof(*res));
 
-    spamd_run(fd, SPAMD_SYMBOLS, policy->user, 0, 0, res);
+    spamd_finish(&s->conn, res);
     if (res->status == SPAMD_HAM || res->status == SPAMD_SPAM) {
 	v->score = res->score;
 	snprintf(v->rules, sizeof(v->rules), "%s", res->symbols);
 	verdict_judge(v);
     } else {
-	verdict_fail(v, res->status == SPAMD_TOOLONG ? SPAM_VERDICT_UNSCANNED : SPAM_VERDICT_ERROR,
-		     res->text);
+	scan_fail(s, res->status == SPAMD_TOOLONG ? SPAM_VERDICT_UNSCANNED : SPAM_VERDICT_ERROR,
+		  res->text);
     }
     mr_free(res);
-    return v->status;
 }
 
 /* filter_bayes - add the Bayes vote, if there is a database and enough
@@ -192,60 +244,69 @@ static void filter_bayes(const bayes_tokens_t *t, const char *user, spam_verdict
     }
 }
 
-/* filter_builtin - the built-in rules and Bayes in one pass */
-static int filter_builtin(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+/* finish_builtin - the rules' score and the Bayes vote */
+static void finish_builtin(spam_scan_t *s, spam_verdict_t *v)
 {
-    spam_score_t *s = mr_alloc(sizeof(*s));
-    int bayes = config_bool("spam_bayes");
-    bayes_tokens_t t;
-    char buf[READ_CHUNK];
     str_t *rules = str_new(128);
-    ssize_t n;
 
-    spam_score_init(s);
-    if (bayes)
-	bayes_tokens_init(&t, (size_t)config_int("spam_bayes_max_tokens", 10, 1000000));
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-	if (n < 0 && errno == EINTR)
-	    continue;
-	if (n < 0)
-	    break;
-	spam_score_feed(s, buf, (size_t)n);
-	if (bayes)
-	    bayes_tokens_feed(&t, buf, (size_t)n);
+    v->score = spam_score_end(&s->score);
+    spam_score_rules(s->score.rules, rules);
+    if (s->bayes) {
+	bayes_tokens_end(&s->tokens);
+	filter_bayes(&s->tokens, s->user, v, rules);
     }
-    if (n < 0) {
-	char why[200];
-
-	snprintf(why, sizeof(why), "cannot read the message: %s", strerror(errno));
-	verdict_fail(v, SPAM_VERDICT_ERROR, why);
-    } else {
-	v->score = spam_score_end(s);
-	spam_score_rules(s->rules, rules);
-	if (bayes) {
-	    bayes_tokens_end(&t);
-	    filter_bayes(&t, policy->user, v, rules);
-	}
-	snprintf(v->rules, sizeof(v->rules), "%s", str_data(rules));
-	verdict_judge(v);
-    }
-    if (bayes)
-	bayes_tokens_free(&t);
+    snprintf(v->rules, sizeof(v->rules), "%s", str_data(rules));
+    verdict_judge(v);
     str_free(&rules);
+}
+
+/* spam_scan_finish - the verdict; frees the scan */
+int spam_scan_finish(spam_scan_t **sp, spam_verdict_t *v)
+{
+    spam_scan_t *s = *sp;
+
+    verdict_init(v, s->scanner, s->threshold);
+    if (s->conn)
+	finish_spamd(s, v);
+    else if (!s->failed)
+	finish_builtin(s, v);
+    if (s->failed)
+	verdict_fail(v, s->fail_status, s->reason);
+    if (*s->scanner == 'b' && s->bayes)
+	bayes_tokens_free(&s->tokens);
+    mr_free(s->user);
     mr_free(s);
+    *sp = NULL;
     return v->status;
 }
 
-/* spam_filter_fd - the scanner for filterd */
+/* spam_scan_abort - the message could not be read: an error */
+void spam_scan_abort(spam_scan_t *s, const char *reason)
+{
+    scan_fail(s, SPAM_VERDICT_ERROR, reason);
+}
+
+/* spam_filter_fd - the scanner over a file */
 int spam_filter_fd(int fd, const spam_policy_t *policy, spam_verdict_t *v)
 {
-    int spamd = *config_str("filterd_spamd_address") != 0, threshold = policy->threshold;
+    spam_scan_t *s = spam_scan_start(policy, fd_remaining(fd));
+    char *buf = mr_alloc(READ_CHUNK);
+    ssize_t n;
 
-    verdict_init(v, spamd ? "spamd" : "builtin", threshold);
-    if (threshold == SPAM_POLICY_THRESHOLD_DEFAULT &&
-	spam_parse_points(config_str("spam_threshold"), &v->threshold) < 0)
-	return verdict_fail(v, SPAM_VERDICT_ERROR, "spam_threshold is not a number of points");
-    return spamd ? filter_spamd(fd, policy, v) : filter_builtin(fd, policy, v);
+    while ((n = read(fd, buf, READ_CHUNK)) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0) {
+	    char why[200];
+
+	    snprintf(why, sizeof(why), "cannot read the message: %s", strerror(errno));
+	    spam_scan_abort(s, why);
+	    break;
+	}
+	spam_scan_feed(s, buf, (size_t)n);
+    }
+    mr_free(buf);
+    return spam_scan_finish(&s, v);
 }
 
 /* headers_status - the X-Spam-Status line, folded at the rule commas */
@@ -296,7 +357,7 @@ static int learn_spamd(int fd, const char *user, int is_spam, int forget, const 
     spamd_result_t *res = mr_alloc(sizeof(*res));
     int rc;
 
-    spamd_run(fd, SPAMD_TELL, user, is_spam, forget, res);
+    tell_spamd(fd, user, is_spam, forget, res);
     if (res->status == SPAMD_TOLD) {
 	rc = res->learned ? 1 : 0;
 	snprintf(text, sizeof(text), "%s",

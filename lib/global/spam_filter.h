@@ -46,6 +46,21 @@ typedef struct spam_verdict {
     char reason[SPAMD_TEXT_MAX];    /* ERROR, UNSCANNED */
 } spam_verdict_t;
 
+/* spam_scan_t - one message being scored, fed in pieces */
+typedef struct spam_scan spam_scan_t;
+
+/* spam_scan_start - begin scoring a message of size bytes (spamd needs
+ * the size first: -1 when unknown is an error with spamd) */
+spam_scan_t *spam_scan_start(const spam_policy_t *policy, long long size);
+/* spam_scan_feed - message bytes, in pieces of any size */
+void spam_scan_feed(spam_scan_t *s, const char *data, size_t len);
+/* spam_scan_abort - the message could not be read whole: the verdict
+ * will be an error with this reason */
+void spam_scan_abort(spam_scan_t *s, const char *reason);
+/* spam_scan_finish - the verdict into v; frees *sp and sets it to NULL;
+ * returns v->status */
+int spam_scan_finish(spam_scan_t **sp, spam_verdict_t *v);
+
 /* spam_filter_fd - score what can be read from fd, from its current
  * offset to its end (a regular file: spamd needs the size first).
  * Returns v->status. A Bayes database that cannot be read is logged and
