@@ -197,5 +197,6 @@ extern const param_def_t params_smtp[];
 extern const param_def_t params_anvil[];
 extern const param_def_t params_filter[];
 extern const param_def_t params_pop3d[];
+extern const param_def_t params_store[];
 
 #endif

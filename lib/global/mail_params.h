@@ -30,4 +30,8 @@ extern int var_pop3d_timeout;            /* pop3d_timeout, seconds */
 extern int var_pop3d_error_limit;        /* pop3d_error_limit */
 extern int var_pop3d_auth_failure_delay; /* pop3d_auth_failure_delay, seconds */
 
+/* params_store.c */
+extern long long var_mailbox_quota;    /* mailbox_quota, bytes */
+extern int var_mailbox_quota_messages; /* mailbox_quota_messages */
+
 #endif

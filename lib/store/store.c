@@ -252,6 +252,31 @@ static int read_index(store_t *st)
     return ret;
 }
 
+/* store_replace_file - see store_int.h */
+int store_replace_file(const char *path, const char *tmp, const void *data, size_t len,
+		       const char **error_r)
+{
+    const char *err;
+    int fd, ret = -1;
+
+    (void)unlink(tmp); /* a crashed writer's leftover; the caller holds the lock */
+    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, &err)) < 0)
+	store_fail(error_r, "create %s: %s", tmp, errno);
+    else if (write_all(fd, data, len) < 0 || fsync(fd) < 0)
+	store_fail(error_r, "write %s: %s", tmp, errno);
+    else if (rename(tmp, path) < 0)
+	store_fail(error_r, "rename %s: %s", tmp, errno);
+    else
+	ret = fsync_dir(path) < 0
+		  ? store_fail(error_r, "fsync the directory of %s: %s", path, errno)
+		  : 0;
+    if (fd >= 0)
+	close(fd);
+    if (ret < 0)
+	(void)unlink(tmp);
+    return ret;
+}
+
 /* write_index - write st's index: temporary file, fsync, rename, fsync
  * the directory; 0 ok, -1 error */
 static int write_index(const store_t *st, const char **error_r)
@@ -259,23 +284,10 @@ static int write_index(const store_t *st, const char **error_r)
     char *tmp = store_path(st, STORE_INDEX_NAME ".tmp", NULL);
     char *path = store_path(st, STORE_INDEX_NAME, NULL);
     str_t *text = str_new(64 + st->count * 80);
-    const char *err;
-    int fd, ret = -1;
+    int ret;
 
     store_index_format(st, text);
-    (void)unlink(tmp); /* a crashed writer's leftover; we hold the lock */
-    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, &err)) < 0)
-	store_fail(error_r, "create %s: %s", tmp, errno);
-    else if (write_all(fd, str_data(text), str_len(text)) < 0 || fsync(fd) < 0)
-	store_fail(error_r, "write %s: %s", tmp, errno);
-    else if (rename(tmp, path) < 0)
-	store_fail(error_r, "rename %s: %s", tmp, errno);
-    else
-	ret = fsync_dir(path) < 0 ? store_fail(error_r, "fsync %s: %s", st->dir, errno) : 0;
-    if (fd >= 0)
-	close(fd);
-    if (ret < 0)
-	(void)unlink(tmp);
+    ret = store_replace_file(path, tmp, str_data(text), str_len(text), error_r);
     mr_free(tmp);
     mr_free(path);
     str_free(&text);
@@ -469,7 +481,10 @@ static int sync_locked(store_t *st, const char **error_r)
 
     if (refresh_locked(st, &changed, error_r) < 0)
 	return -1;
-    return changed ? write_index(st, error_r) : 0;
+    if (changed && write_index(st, error_r) < 0)
+	return -1;
+    store_quota_apply(st);
+    return 0;
 }
 
 /* store_sync - see store.h */
@@ -500,9 +515,8 @@ static int make_parents(const char *dir, const char **error_r)
     return ret;
 }
 
-/* make_dirs - create the mailbox directory (and its parents: a user who
- * never got mail has none yet) and tmp/ new/ cur/ */
-static int make_dirs(const char *dir, const char **error_r)
+/* store_make_maildir - see store_int.h */
+int store_make_maildir(const char *dir, const char **error_r)
 {
     const char *subs[] = {"", "/tmp", "/new", "/cur"};
     struct stat sb;
@@ -520,6 +534,40 @@ static int make_dirs(const char *dir, const char **error_r)
     return 0;
 }
 
+/* maildir_root - the user's Maildir that holds folder dir: its parent
+ * when dir's last name starts with '.' and the parent is a Maildir (has
+ * cur/), else dir itself */
+static char *maildir_root(const char *dir)
+{
+    const char *slash = strrchr(dir, '/');
+    struct stat sb;
+    char *parent, *cur;
+    int folder;
+
+    if (slash == 0 || slash[1] != '.' || slash == dir)
+	return mr_strdup(dir);
+    parent = mr_strndup(dir, (size_t)(slash - dir));
+    cur = mr_format("%s/cur", parent);
+    folder = stat(cur, &sb) == 0 && S_ISDIR(sb.st_mode);
+    mr_free(cur);
+    if (folder)
+	return parent;
+    mr_free(parent);
+    return mr_strdup(dir);
+}
+
+/* store_mark_folder - see store_int.h */
+void store_mark_folder(const char *dir)
+{
+    char *path = mr_format("%s/maildirfolder", dir);
+    const char *err;
+    int fd = safe_open(path, O_WRONLY | O_CREAT | SAFE_OPEN_MAY_EXIST, 0600, (uid_t)-1, &err);
+
+    if (fd >= 0)
+	close(fd);
+    mr_free(path);
+}
+
 /* store_new - a store_t for dir with its lock file open, or NULL */
 static store_t *store_new(const char *dir, const char **error_r)
 {
@@ -527,6 +575,7 @@ static store_t *store_new(const char *dir, const char **error_r)
     char *lock;
 
     st->dir = mr_strdup(dir);
+    st->root = maildir_root(dir);
     lock = store_path(st, STORE_LOCK_NAME, NULL);
     st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
 			    (uid_t)-1, error_r);
@@ -536,13 +585,33 @@ static store_t *store_new(const char *dir, const char **error_r)
     return st;
 }
 
+/* special_init - store_special_init under the Maildir's lock; a failure
+ * is logged, not fatal (the mailbox itself is fine) */
+static int special_init(store_t *st, const char **error_r)
+{
+    const char *err;
+
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    if (store_special_init(st->dir, &err) < 0)
+	msg_warn("store %s: SPECIAL-USE folders: %s", st->dir, err);
+    store_unlock(st);
+    return 0;
+}
+
 /* store_open - see store.h */
 int store_open(const char *dir, store_t **store_r, const char **error_r)
 {
     store_t *st;
 
-    if (make_dirs(dir, error_r) < 0 || (st = store_new(dir, error_r)) == 0)
+    if (store_make_maildir(dir, error_r) < 0 || (st = store_new(dir, error_r)) == 0)
 	return -1;
+    if (strcmp(st->root, st->dir) != 0)
+	store_mark_folder(st->dir);
+    else if (special_init(st, error_r) < 0) {
+	store_close(&st);
+	return -1;
+    }
     if (store_sync(st, error_r) < 0) {
 	store_close(&st);
 	return -1;
@@ -700,9 +769,11 @@ static long change_locked(store_t *st, const unsigned long *uids, size_t count, 
     if (changed || done > 0) {
 	const char *werr; /* the first error is the one to report */
 
-	if (write_index(st, &werr) < 0 && r >= 0) {
-	    *error_r = werr;
+	if (write_index(st, &werr) < 0) {
+	    *error_r = r >= 0 ? werr : *error_r;
 	    r = -1;
+	} else {
+	    store_quota_apply(st);
 	}
     }
     return r < 0 ? -1 : done;

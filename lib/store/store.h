@@ -172,6 +172,30 @@ long store_expunge(store_t *st, const unsigned long *uids, size_t count, const c
  * '.', '/' inside a part, leading dot). */
 char *store_folder_path(const char *maildir, const char *name);
 
+/* usage and limits of a user's Maildir (0: no limit) */
+typedef struct store_quota {
+    long long bytes, count;
+    long long limit_bytes, limit_count;
+} store_quota_t;
+
+/* store_quota - the Maildir++ quota of the Maildir that holds st's
+ * folder: usage from its "maildirsize" file (recalculated from every
+ * folder's index when missing or stale), limits from mailbox_quota and
+ * mailbox_quota_messages (or, when both are 0, from the file). 0 ok, -1
+ * error (EOPNOTSUPP for an mbox). */
+int store_quota(store_t *st, store_quota_t *q, const char **error_r);
+
+/* store_special_init - give maildir its SPECIAL-USE folders (RFC 6154:
+ * \Drafts, \Sent, \Junk, \Trash) unless "mailroom.special-use" says it
+ * has them: a folder of a usual name that exists gets the attribute,
+ * else one is made and subscribed; then the record file is written.
+ * store_open does this for a user's Maildir. 0 ok, -1 error (*error_r). */
+int store_special_init(const char *maildir, const char **error_r);
+
+/* store_special_use - the SPECIAL-USE attribute recorded for folder name
+ * of maildir ("\Sent" ...), mr_alloc'd, or NULL */
+char *store_special_use(const char *maildir, const char *name);
+
 /* store_vsize - size of fd's content with every bare LF counted as CRLF;
  * -1 on a read error */
 off_t store_vsize(int fd);

@@ -38,6 +38,18 @@ void store_flags_normal(const char *in, char out[STORE_FLAGS_SIZE]);
 /* store_name_ok - may a directory entry be a message file name? */
 int store_name_ok(const char *name);
 
+/* store_replace_file - replace path with data: written to tmp, fsync'd,
+ * renamed, the directory fsync'd; 0 ok, -1 error (*error_r) */
+int store_replace_file(const char *path, const char *tmp, const void *data, size_t len,
+		       const char **error_r);
+
+/* store_make_maildir - create dir (and its missing parents: a user who
+ * never got mail has none yet) with tmp/ new/ cur/; 0 ok, -1 error */
+int store_make_maildir(const char *dir, const char **error_r);
+
+/* store_mark_folder - the empty "maildirfolder" file of a Maildir++ folder */
+void store_mark_folder(const char *dir);
+
 /* cur_add - a new zeroed entry at the end of cl, with base copied */
 cur_file_t *cur_add(cur_list_t *cl, const char *base, size_t len);
 
@@ -55,9 +67,6 @@ void store_keywords_load(store_t *st);
  * the Maildir++ maildirsize file (recalculating it when it is missing or
  * stale) */
 void store_quota_apply(store_t *st);
-
-/* store_special_init - see store.h */
-int store_special_init(const char *maildir, const char **error_r);
 
 /* store_mbox_scan - list the messages of st->mbox into cl (sorted by
  * base) under a read lock; 0 ok, -1 error */

@@ -1,0 +1,15 @@
+#!/bin/bash
+# store-bench.sh - lib/store on a Maildir of 10,000 and 100,000 messages:
+# first open, reopen from the index, empty sync, sync after one delivery,
+# one flag change (bench/store/bench-store.c says what each step does).
+#
+#   bash bench/store-bench.sh [BUILD] [N...]
+set -e
+BUILD=${1:-build}
+shift || true
+SIZES=${*:-10000 100000}
+D=$(mktemp -d /tmp/mailroom-bench-store.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+echo "store-bench: $(nproc) cores, $(df -T "$D" | awk 'NR==2 {print $2}') file system in $D"
+# shellcheck disable=SC2086
+"$BUILD/bin/bench-store" -d "$D" $SIZES
