@@ -109,6 +109,19 @@ static int cleanup_patch_size(cleanup_state_t *cs)
     return 0;
 }
 
+/* cleanup_wake_qmgr - a wake-up naming the message, so that qmgr takes
+ * this file without scanning incoming/ (queue/mail_trigger.h) */
+static void cleanup_wake_qmgr(cleanup_state_t *cs)
+{
+    str_t *buf = str_new(QID_BUFSIZE + 2);
+    const char *why;
+
+    mail_trigger_named(buf, cs->id);
+    if (mail_trigger(MAIL_SOCK_QMGR, str_data(buf), str_len(buf), &why) < 0 && msg_verbose)
+	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
+    str_free(&buf);
+}
+
 /* cleanup_commit - END, size, commit, wake qmgr */
 static void cleanup_commit(cleanup_state_t *cs)
 {
@@ -131,9 +144,8 @@ static void cleanup_commit(cleanup_state_t *cs)
 	cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
 	return;
     }
-    if (!(cs->flags & CLEANUP_FLAG_HOLD) && mail_trigger(MAIL_SOCK_QMGR, "W", 1, &why) < 0 &&
-	msg_verbose)
-	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
+    if (!(cs->flags & CLEANUP_FLAG_HOLD))
+	cleanup_wake_qmgr(cs);
 }
 
 /* cleanup_answer - the verdict for the client */

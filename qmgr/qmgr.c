@@ -3,16 +3,28 @@
  * where each recipient goes, hands deliveries to the agents, and retries,
  * expires or removes each message.
  *
- * Wake-ups: one byte on public/qmgr (cleanup after each commit:
- * TRIGGER_WAKEUP; mailroom-queue -f: TRIGGER_FLUSH), plus the master.conf
- * wakeup timer. A trigger is only a hint: incoming/ is scanned at every
- * wake-up and deferred/ every queue_run_delay, so a lost wake-up only
- * delays mail.
+ * Wake-ups: bytes on public/qmgr (queue/mail_trigger.h): cleanup names
+ * the message it has just committed (TRIGGER_WAKEUP + queue ID), and that
+ * file alone is taken, if it is there and marked ready, without a scan of
+ * incoming/ (whose reservations would cost a stat each, per message); a
+ * plain TRIGGER_WAKEUP (mailroom-queue, or anything that does not parse)
+ * and the master.conf wakeup timer scan all of incoming/;
+ * TRIGGER_FLUSH (mailroom-queue -f) also takes all of deferred/, which is
+ * otherwise scanned every queue_run_delay. A trigger is only a hint: a
+ * lost one only delays mail until the next scan, and a named wake-up
+ * brings a scan of incoming/ within a second (QMGR_CATCHUP_MS; wake-ups
+ * are lost when qmgr falls behind accepting them). Files left in incoming/
+ * because the active queue was full are taken by a scan as soon as an
+ * eighth of it is free again.
  *
  * The life of a message (all state changes are renames):
  *   incoming/ -> active/      when the in-memory active queue has room
  *                             (qmgr_message_active_limit; the rest waits
- *                             on disk, so memory stays bounded)
+ *                             on disk, so memory stays bounded). The
+ *                             rename is not fsync'd: a crash that undoes
+ *                             it leaves the file in incoming/, where it
+ *                             is taken again, as restart recovery would
+ *                             from active/ (docs/decisions.md)
  *   active/   -> (removed)    every recipient done; bounce notice first
  *   active/   -> deferred/    some recipient deferred; the file's mtime
  *                             is the time of the next attempt
@@ -57,6 +69,7 @@
 #include "global/config.h"
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
+#include "queue/mail_trigger.h"
 #include "queue/qfile.h"
 #include "queue/resolve.h"
 #include "util/event.h"
@@ -66,6 +79,11 @@
 int qmgr_active_count;
 
 static long long qmgr_last_deferred_scan;
+static int qmgr_incoming_left;   /* incoming/ has files that found no room */
+static int qmgr_refill_pending;  /* a scan for them is on the timer */
+static int qmgr_catchup_pending; /* a scan after named wake-ups is */
+
+#define QMGR_CATCHUP_MS 1000 /* most time from a named wake-up to a scan */
 
 /* qmgr_now - wall-clock seconds */
 long qmgr_now(void)
@@ -76,20 +94,28 @@ long qmgr_now(void)
     return (long)tv.tv_sec;
 }
 
+/* qmgr_active_limit - qmgr_message_active_limit */
+static long qmgr_active_limit(void)
+{
+    return config_int("qmgr_message_active_limit", 1, 10000000);
+}
+
 /* qmgr_room - may another message come into memory? */
 static int qmgr_room(void)
 {
-    return qmgr_active_count < config_int("qmgr_message_active_limit", 1, 10000000);
+    return qmgr_active_count < qmgr_active_limit();
 }
 
 /* qmgr_take - move one file into active/ and load it */
 static void qmgr_take(const char *queue, const char *id)
 {
+    int incoming = strcmp(queue, MAIL_QUEUE_INCOMING) == 0;
     const char *why;
 
     if (qmgr_message_find(id) != NULL)
 	return; /* requeued while still in memory */
-    if (qfile_move(id, queue, MAIL_QUEUE_ACTIVE, &why) < 0) {
+    if ((incoming ? qfile_move_unsynced(id, queue, MAIL_QUEUE_ACTIVE, &why)
+		  : qfile_move(id, queue, MAIL_QUEUE_ACTIVE, &why)) < 0) {
 	if (errno != ENOENT)
 	    msg_warn("%s: %s", id, why);
 	return;
@@ -119,16 +145,82 @@ static void qmgr_scan(const char *queue, int flush)
     int deferred = strcmp(queue, MAIL_QUEUE_DEFERRED) == 0;
     qscan_t *qs;
 
-    if (!qmgr_room())
+    if (!deferred)
+	qmgr_incoming_left = 0;
+    if (!qmgr_room()) {
+	qmgr_incoming_left |= !deferred;
 	return;
+    }
     if ((qs = qscan_open(queue, &why)) == NULL) {
 	msg_warn("%s: %s", queue, why);
 	return;
     }
-    while (qmgr_room() && qscan_next(qs, id) > 0)
+    while (qscan_next(qs, id) > 0) {
+	if (!qmgr_room()) {
+	    qmgr_incoming_left |= !deferred;
+	    break;
+	}
 	if (!deferred || flush || qmgr_due(id, now))
 	    qmgr_take(queue, id);
+    }
     qscan_close(&qs);
+}
+
+/* qmgr_take_named - a wake-up named this file in incoming/: take it if it
+ * is there and ready (the name comes from anyone who may write to
+ * public/qmgr, so a reservation is left alone like in a scan) */
+static void qmgr_take_named(const char *id)
+{
+    str_t *path;
+    struct stat st;
+    int ready;
+
+    if (!qmgr_room()) {
+	qmgr_incoming_left = 1;
+	return;
+    }
+    path = str_new(100);
+    ready = lstat(qfile_abspath(path, MAIL_QUEUE_INCOMING, id), &st) == 0 && qfile_ready(&st);
+    str_free(&path);
+    if (ready)
+	qmgr_take(MAIL_QUEUE_INCOMING, id);
+}
+
+/* qmgr_refill - timer: take what waited in incoming/ for room */
+static void qmgr_refill(int unused_fd, int event, void *context)
+{
+    qmgr_refill_pending = 0;
+    qmgr_trigger_scan();
+}
+
+/* qmgr_catchup - timer: a scan for files whose wake-up was lost */
+static void qmgr_catchup(int unused_fd, int event, void *context)
+{
+    qmgr_catchup_pending = 0;
+    qmgr_trigger_scan();
+}
+
+/* qmgr_catchup_arm - a scan within QMGR_CATCHUP_MS, unless one is due */
+static void qmgr_catchup_arm(void)
+{
+    if (!qmgr_catchup_pending) {
+	qmgr_catchup_pending = 1;
+	event_request_timer(qmgr_catchup, NULL, QMGR_CATCHUP_MS);
+    }
+}
+
+/* qmgr_room_made - a message left memory: once an eighth of the active
+ * queue is free, scan for the files that found no room (one scan per
+ * batch, not per message, however long incoming/ is) */
+void qmgr_room_made(void)
+{
+    long limit = qmgr_active_limit();
+    long batch = limit / 8 > 1 ? limit / 8 : 1;
+
+    if (qmgr_incoming_left && !qmgr_refill_pending && limit - qmgr_active_count >= batch) {
+	qmgr_refill_pending = 1;
+	event_request_timer(qmgr_refill, NULL, 0);
+    }
 }
 
 /* qmgr_flush_all - TRIGGER_FLUSH: everything deferred is due now */
@@ -138,22 +230,32 @@ static void qmgr_flush_all(void)
     qmgr_last_deferred_scan = event_now_ms();
 }
 
-/* qmgr_trigger - a wake-up (bytes from a client) or a timer tick (len 0) */
+/* qmgr_trigger - a wake-up (bytes from a client) or a timer tick (len 0):
+ * named files are taken at once; anything else asks for a scan */
 static void qmgr_trigger(const char *buf, size_t len, const char *service)
 {
     long long delay_ms = config_time("queue_run_delay") * 1000LL;
-    int flush = 0;
+    char id[QID_BUFSIZE];
+    int flush = 0, scan = (len == 0), req;
+    size_t pos = 0;
 
-    for (size_t i = 0; i < len; i++)
-	if (buf[i] == TRIGGER_FLUSH)
+    while ((req = mail_trigger_next(buf, len, &pos, id)) >= 0) {
+	if (req == TRIGGER_FLUSH)
 	    flush = 1;
+	else if (req == TRIGGER_WAKEUP && *id) {
+	    qmgr_take_named(id);
+	    qmgr_catchup_arm();
+	} else
+	    scan = 1;
+    }
     if (flush)
 	qmgr_flush_all();
     else if (event_now_ms() - qmgr_last_deferred_scan >= delay_ms) {
 	qmgr_scan(MAIL_QUEUE_DEFERRED, 0);
 	qmgr_last_deferred_scan = event_now_ms();
     }
-    qmgr_scan(MAIL_QUEUE_INCOMING, 0);
+    if (scan || flush)
+	qmgr_scan(MAIL_QUEUE_INCOMING, 0);
     qmgr_sched_run();
 }
 

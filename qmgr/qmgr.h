@@ -90,6 +90,9 @@ extern int qmgr_active_count; /* messages in memory */
 long qmgr_now(void);
 /* qmgr_trigger_scan - scan incoming/ and start deliveries */
 void qmgr_trigger_scan(void);
+/* qmgr_room_made - a message left memory: scan incoming/ again when
+ * files waited there for room and enough is free */
+void qmgr_room_made(void);
 
 /* qmgr_message.c */
 /* qmgr_message_find - the in-memory message with this ID, or NULL */

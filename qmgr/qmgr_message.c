@@ -68,6 +68,7 @@ static void qmgr_message_free(qmgr_message_t *msg)
     mr_free(msg->ret);
     mr_free(msg);
     qmgr_active_count--;
+    qmgr_room_made();
 }
 
 /* qmgr_attr_dup - copy of a queue-file attribute, NULL if none/empty */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "global/mail_proto.h"
 #include "global/mail_queue.h"
 #include "queue/mail_trigger.h"
 #include "util/sock.h"
@@ -56,4 +57,32 @@ int mail_trigger(const char *relative, const char *buf, size_t len, const char *
     }
     close(fd);
     return 0;
+}
+
+/* mail_trigger_named - "W" ID "\n" */
+const char *mail_trigger_named(str_t *out, const char *id)
+{
+    str_printf(out, "%c%s\n", TRIGGER_WAKEUP, id);
+    return str_data(out);
+}
+
+/* mail_trigger_next - one request: a named wake-up, or one byte */
+int mail_trigger_next(const char *buf, size_t len, size_t *pos, char id_r[QID_BUFSIZE])
+{
+    size_t at = *pos;
+
+    id_r[0] = 0;
+    if (at >= len)
+	return -1;
+    if (buf[at] == TRIGGER_WAKEUP && len - at >= QID_LEN + 2 && buf[at + 1 + QID_LEN] == '\n') {
+	memcpy(id_r, buf + at + 1, QID_LEN);
+	id_r[QID_LEN] = 0;
+	if (qid_valid(id_r)) {
+	    *pos = at + QID_LEN + 2;
+	    return TRIGGER_WAKEUP;
+	}
+	id_r[0] = 0;
+    }
+    *pos = at + 1;
+    return (unsigned char)buf[at];
 }

@@ -371,8 +371,10 @@ void qfile_discard(qfile_out_t **qop)
     *qop = NULL;
 }
 
-/* qfile_move - rename between queues */
-int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r)
+/* qfile_move_sync - rename between queues, fsync the new directory if
+ * asked */
+static int qfile_move_sync(const char *id, const char *from_queue, const char *to_queue, int sync,
+			   const char **error_r)
 {
     str_t *from = str_new(100);
     str_t *to = str_new(100);
@@ -382,11 +384,24 @@ int qfile_move(const char *id, const char *from_queue, const char *to_queue, con
     qfile_abspath(to, to_queue, id);
     if ((ret = qfile_rename(str_data(from), str_data(to))) < 0)
 	qfile_fail(error_r, "rename", str_data(from));
-    else if ((ret = fsync_dir(str_data(to))) < 0)
+    else if (sync && (ret = fsync_dir(str_data(to))) < 0)
 	qfile_fail(error_r, "fsync directory of", str_data(to));
     str_free(&from);
     str_free(&to);
     return ret;
+}
+
+/* qfile_move - rename between queues, the new name durable */
+int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r)
+{
+    return qfile_move_sync(id, from_queue, to_queue, 1, error_r);
+}
+
+/* qfile_move_unsynced - rename between queues, no directory fsync */
+int qfile_move_unsynced(const char *id, const char *from_queue, const char *to_queue,
+			const char **error_r)
+{
+    return qfile_move_sync(id, from_queue, to_queue, 0, error_r);
 }
 
 /* qfile_remove - unlink a queue file */

@@ -149,6 +149,12 @@ void qfile_pool_free(qfile_pool_t **poolp);
 /* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
  * creating hash directories: 0 ok, -1 (*error_r) */
 int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r);
+/* qfile_move_unsynced - the same without the fsync of the new directory,
+ * for moves that a crash may undo without harm (qmgr: incoming/ <->
+ * active/, where restart recovery takes a file from either); the rename
+ * reaches the disk with the next journal commit or write-back */
+int qfile_move_unsynced(const char *id, const char *from_queue, const char *to_queue,
+			const char **error_r);
 /* qfile_mkdirs - create the (hash) directories leading to an absolute
  * queue path, as the commit does: 0 ok, -1 (errno) */
 int qfile_mkdirs(const char *abspath);

@@ -1,6 +1,6 @@
 /*
- * test_qid.c - queue IDs (charset, ordering, uniqueness across fork) and
- * queue file path hashing.
+ * test_qid.c - queue IDs (charset, ordering, uniqueness across fork),
+ * queue file path hashing, and wake-up triggers that name a queue ID.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,8 @@
 
 #include "unit_helpers.h"
 #include "global/config.h"
+#include "global/mail_proto.h"
+#include "queue/mail_trigger.h"
 #include "queue/qfile.h"
 #include "util/str.h"
 
@@ -176,12 +178,79 @@ static void test_scan_skips_temp(void **state)
     qfile_discard(&qo);
 }
 
+/* trigger_words - the requests of buf as text: "W" plain wake-up,
+ * "W:ID" named one, "F" flush, "?" anything else */
+static void trigger_words(str_t *out, const char *buf, size_t len)
+{
+    char id[QID_BUFSIZE];
+    size_t pos = 0, last = 0;
+    int req;
+
+    str_set(out, "");
+    while ((req = mail_trigger_next(buf, len, &pos, id)) >= 0) {
+	assert_true(pos > last && pos <= len); /* progress, in bounds */
+	last = pos;
+	if (str_len(out))
+	    str_appendc(out, ' ');
+	if (req == TRIGGER_WAKEUP && *id)
+	    str_appendf(out, "W:%s", id);
+	else if (req == TRIGGER_WAKEUP || req == TRIGGER_FLUSH)
+	    str_appendc(out, (char)req);
+	else
+	    str_appendc(out, '?');
+    }
+    assert_int_equal(pos, len);
+}
+
+/* test_trigger_named - named wake-ups, plain bytes, garbled names */
+static void test_trigger_named(void **state)
+{
+    struct timeval tv = {1700000000, 5};
+    char id[QID_BUFSIZE], want[200];
+    str_t *buf = str_new(64), *out = str_new(64), *two = str_new(64);
+
+    qid_make(id, &tv, 77);
+    mail_trigger_named(buf, id);
+    assert_int_equal(str_len(buf), QID_LEN + 2);
+    trigger_words(out, str_data(buf), str_len(buf));
+    snprintf(want, sizeof(want), "W:%s", id);
+    assert_string_equal(str_data(out), want);
+    /* two named wake-ups and a flush in one read; plain bytes as before */
+    str_printf(two, "%sF%sW", str_data(buf), str_data(buf));
+    trigger_words(out, str_data(two), str_len(two));
+    snprintf(want, sizeof(want), "W:%s F W:%s W", id, id);
+    assert_string_equal(str_data(out), want);
+    trigger_words(out, "WWF", 3);
+    assert_string_equal(str_data(out), "W W F");
+    /* cut short: every byte on its own, nothing read past the end */
+    trigger_words(out, str_data(buf), QID_LEN + 1);
+    assert_int_equal(str_len(out), 2 * (QID_LEN + 1) - 1);
+    assert_int_equal(str_data(out)[0], 'W');
+    /* not an ID (a vowel, a NUL inside), or no newline: byte by byte */
+    trigger_words(out, "WAAAAAAAAAAAAAAAA\n", QID_LEN + 2);
+    assert_int_equal(strncmp(str_data(out), "W ?", 3), 0);
+    memcpy(want, str_data(buf), QID_LEN + 2);
+    want[5] = 0;
+    trigger_words(out, want, QID_LEN + 2);
+    assert_int_equal(strncmp(str_data(out), "W ", 2), 0);
+    assert_null(strchr(str_data(out), ':'));
+    want[5] = str_data(buf)[5];
+    want[QID_LEN + 1] = 'x';
+    trigger_words(out, want, QID_LEN + 2);
+    assert_null(strchr(str_data(out), ':'));
+    trigger_words(out, "", 0);
+    assert_string_equal(str_data(out), "");
+    str_free(&buf);
+    str_free(&out);
+    str_free(&two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_charset),         cmocka_unit_test(test_ordering),
 	cmocka_unit_test(test_fork_unique),     cmocka_unit_test(test_hash_path),
-	cmocka_unit_test(test_scan_skips_temp),
+	cmocka_unit_test(test_scan_skips_temp), cmocka_unit_test(test_trigger_named),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
