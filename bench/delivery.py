@@ -1,28 +1,32 @@
 #!/usr/bin/python3
-"""delivery.py - delivery benchmarks: end to end, and qmgr's memory.
+"""delivery.py - end-to-end delivery: SMTP in, Maildir out, beside Postfix.
 
-    /usr/bin/python3 bench/delivery.py BUILD [e2e|rss|all]
+    /usr/bin/python3 bench/delivery.py BUILD
 
-e2e: a throwaway instance (tools/mkinstance.py, with qmgr and local) takes
-N messages over SMTP from C concurrent sessions; the script records when
+For each server (a throwaway Mailroom instance made by tools/mkinstance.py,
+and, when Debian's postfix is installed, a throwaway Postfix whose virtual(8)
+agent delivers into a Maildir under a temp folder), for each number of SMTP
+sessions, N messages of about 4 KiB go in over SMTP from that many
+concurrent sessions, each to bob@mailroom.test. The script records when
 each 250 came back and when the message appeared in bob's Maildir (the
-file's modification time, written by local just before the rename into
-new/). It prints messages/s from the first MAIL to the last Maildir file,
-and the median and 90th percentile of the delay from 250 to Maildir, once
-at full load (the delay then includes the queue that builds up) and once
-light (one session, a pause after each message: the delay of one message).
+file's modification time, written just before the rename into new/), and
+prints:
 
-rss: qmgr's resident memory with a large queue whose delivery is blocked:
-Q tiny queue files are written straight into incoming/ (the record format
-of docs/queue.md, marked ready), every recipient routed to a transport
-whose agent never answers, and qmgr started. Its VmRSS is read once it has
-filled the active queue (qmgr_message_active_limit) and again with a limit
-large enough for the whole queue.
+  msgs/s    messages from the first MAIL to the last Maildir file
+  p50, p95  delay from the 250 to the Maildir file
+  CPU/msg   CPU time (user + system) of the server's whole process tree
+            (master and every daemon and agent, exited ones included)
+            during the run, per message: unlike the rate, it is not
+            distorted much by what else runs on the machine
+  load      the 1-minute load average when the run started
 
-Environment: BENCH_MESSAGES (2000), BENCH_SESSIONS (10), BENCH_QUEUE
-(100000), BENCH_DIR (/var/tmp).
+The servers take turns for each session count, BENCH_RUNS times, so that
+both see the same machine. Environment: BENCH_MESSAGES (2000),
+BENCH_SESSIONS ("1 10"), BENCH_RUNS (2), BENCH_SERVERS ("mailroom
+postfix"), BENCH_DIR (/var/tmp).
 """
 import os
+import pwd
 import shutil
 import smtplib
 import socket
@@ -35,38 +39,17 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tools"))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import mkinstance  # noqa: E402
-import qrecords  # noqa: E402
+
+POSTFIX = "/usr/sbin/postfix"
+BODY = "x" * 76 + "\r\n"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def instance(build, extra, services=()):
-    base = tempfile.mkdtemp(prefix="mailroom-bench-dlv.", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
-    os.chmod(base, 0o755)
-    ports = {"smtp": free_port()}
-    d = mkinstance.create(base, os.path.abspath(os.path.join(build, "bin")), ports, extra,
-                          qmgr=True, services=services)
-    return d, ports
-
-
-def start(build, d):
-    return subprocess.Popen([os.path.join(build, "bin", "master"), "-c", os.path.join(d, "etc"), "-f"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait()
 
 
 def wait_port(port, timeout=20):
@@ -80,148 +63,242 @@ def wait_port(port, timeout=20):
     return False
 
 
-def e2e(build, n=None, sessions=None, pause=0.0, label="load"):
-    n = n or int(os.environ.get("BENCH_MESSAGES", "2000"))
-    sessions = sessions or int(os.environ.get("BENCH_SESSIONS", "10"))
-    d, ports = instance(build, {})
-    proc = start(build, d)
-    try:
-        assert wait_port(ports["smtp"]), "instance did not start"
-        accepted = {}
-        lock = threading.Lock()
-        counter = iter(range(n))
+def tree_cpu(root):
+    """CPU seconds of root and all its descendants, exited ones included:
+    each live process's own and reaped children's time (a process that
+    exited is in its parent's children's time)."""
+    parent, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(name)] = int(fields[1])
+        cpu[int(name)] = sum(int(x) for x in fields[11:15]) / TICKS
+    total = 0.0
+    for pid in cpu:
+        p = pid
+        while p and p != root:
+            p = parent.get(p)
+        if p == root:
+            total += cpu[pid]
+    return total
 
-        def worker():
-            with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=60) as s:
+
+class Mailroom:
+    name = "mailroom"
+
+    def __init__(self, build, base):
+        self.build = os.path.abspath(build)
+        self.dir = tempfile.mkdtemp(prefix="mailroom-bench-dlv.", dir=base)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        mkinstance.create(self.dir, os.path.join(self.build, "bin"), {"smtp": self.port}, {},
+                          qmgr=True)
+        self.maildir = os.path.join(self.dir, "mail", "mailroom.test", "bob", "new")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([os.path.join(self.build, "bin", "master"), "-c",
+                                      os.path.join(self.dir, "etc"), "-f"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        return wait_port(self.port)
+
+    def root_pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Postfix:
+    """Debian's Postfix, private: queue, data, log and mail under a temp
+    folder, 127.0.0.1 on a free port, master.cf as Debian ships it with
+    the smtp line moved to that port and no chroot; mailroom.test is a
+    virtual mailbox domain and bob's Maildir belongs to the same user as
+    Mailroom's."""
+    name = "postfix"
+
+    def __init__(self, build, base):
+        self.dir = tempfile.mkdtemp(prefix="postfix-bench-dlv.", dir=base)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        d = self.dir
+        for sub in ("etc", "spool", "data", "log", "mail"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        pw = pwd.getpwnam("mailroom")
+        os.chown(os.path.join(d, "mail"), pw.pw_uid, pw.pw_gid)
+        shutil.chown(os.path.join(d, "data"), "postfix")
+        with open(os.path.join(d, "etc", "main.cf"), "w") as f:
+            f.write(f"""compatibility_level = 3.6
+queue_directory = {d}/spool
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.postfix-bench.test
+mydomain = postfix-bench.test
+mydestination = localhost
+mynetworks = 127.0.0.1/32
+alias_maps =
+alias_database =
+virtual_mailbox_domains = mailroom.test
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = inline:{{bob@mailroom.test=mailroom.test/bob/}}
+virtual_uid_maps = static:{pw.pw_uid}
+virtual_gid_maps = static:{pw.pw_gid}
+virtual_minimum_uid = 1
+maillog_file = {d}/log/postfix.log
+maillog_file_prefixes = {d}
+""")
+        out = []
+        for line in open("/etc/postfix/master.cf"):
+            f = line.split()
+            if line[:1].isalnum() and len(f) >= 8:
+                if f[0] == "smtp" and f[1] == "inet":
+                    f[0] = f"127.0.0.1:{self.port}"
+                if f[4] == "y":
+                    f[4] = "n"
+                line = " ".join(f) + "\n"
+            out.append(line)
+        with open(os.path.join(d, "etc", "master.cf"), "w") as f:
+            f.writelines(out)
+        self.maildir = os.path.join(d, "mail", "mailroom.test", "bob", "new")
+
+    def start(self):
+        r = subprocess.run([POSTFIX, "-c", os.path.join(self.dir, "etc"), "start"],
+                           capture_output=True)
+        return r.returncode == 0 and wait_port(self.port)
+
+    def root_pid(self):
+        with open(os.path.join(self.dir, "spool", "pid", "master.pid")) as f:
+            return int(f.read().strip())
+
+    def stop(self):
+        subprocess.run([POSTFIX, "-c", os.path.join(self.dir, "etc"), "stop"], capture_output=True)
+        time.sleep(1)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def send_all(port, n, sessions, tag):
+    """n messages over `sessions` concurrent SMTP sessions; the time each
+    250 came back, by Message-ID key."""
+    accepted, lock, counter = {}, threading.Lock(), iter(range(n))
+    failed = []
+
+    def worker():
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
                 while True:
                     with lock:
                         i = next(counter, None)
                     if i is None:
                         return
-                    body = (f"Message-ID: <bench{i}@bench>\r\nSubject: bench {i}\r\n\r\n"
-                            + "x" * 60 + "\r\n") * 1
+                    key = f"{tag}.{i}"
+                    body = f"Message-ID: <{key}@bench>\r\nSubject: bench {i}\r\n\r\n" + BODY * 52
                     s.sendmail("bench@example.org", ["bob@mailroom.test"], body)
                     with lock:
-                        accepted[f"bench{i}"] = time.time()
-                    if pause:
-                        time.sleep(pause)
+                        accepted[key] = time.time()
+        except Exception as e:  # noqa: BLE001 - reported below
+            failed.append(e)
 
-        t0 = time.time()
-        threads = [threading.Thread(target=worker) for _ in range(sessions)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        t_accept = time.time()
-        new = os.path.join(d, "mail", "mailroom.test", "bob", "new")
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            if os.path.isdir(new) and len(os.listdir(new)) >= n:
-                break
-            time.sleep(0.1)
-        delays, last = [], 0.0
-        for name in os.listdir(new):
-            path = os.path.join(new, name)
-            mtime = os.stat(path).st_mtime
-            with open(path, "rb") as f:
-                head = f.read(4096)
-            key = head.split(b"Message-ID: <", 1)[1].split(b"@", 1)[0].decode()
-            delays.append(mtime - accepted[key])
-            last = max(last, mtime)
-        delays.sort()
-        print(f"e2e {label}: {len(delays)}/{n} messages in the Maildir, {sessions} SMTP "
-              f"session(s){f', {pause * 1000:.0f} ms between messages' if pause else ''}")
-        print(f"e2e {label}: SMTP intake {n / (t_accept - t0):.0f} msg/s; end to end "
-              f"{len(delays) / (last - t0):.0f} msg/s (first MAIL to last Maildir file)")
-        print(f"e2e {label}: delay 250 -> Maildir: median {statistics.median(delays) * 1000:.0f} ms, "
-              f"90th percentile {delays[int(len(delays) * 0.9)] * 1000:.0f} ms, "
-              f"max {delays[-1] * 1000:.0f} ms")
-    finally:
-        stop(proc)
-        shutil.rmtree(d, ignore_errors=True)
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise RuntimeError(f"SMTP failed: {failed[0]}")
+    return accepted
 
 
-def fnv_digit(qid):
-    h = 2166136261
-    for c in qid.encode():
-        h = ((h ^ c) * 16777619) & 0xffffffff
-    return "0123456789ABCDEF"[h & 0xf]
+def maildir_times(maildir, accepted, want, deadline):
+    """Wait until want of our messages are in maildir; their file times."""
+    while True:
+        names = os.listdir(maildir) if os.path.isdir(maildir) else []
+        if len(names) >= want or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    times = {}
+    for name in names:
+        path = os.path.join(maildir, name)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if b"Message-ID: <" not in head:
+            continue
+        key = head.split(b"Message-ID: <", 1)[1].split(b"@", 1)[0].decode()
+        if key in accepted:
+            times[key] = os.stat(path).st_mtime
+    return times
 
 
-def b36(n, width):
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    out = ""
-    for _ in range(width):
-        out = digits[n % 36] + out
-        n //= 36
-    return out
-
-
-def fill_queue(d, count):
-    """count tiny ready queue files in incoming/, IDs made like qid_make."""
-    now = int(time.time())
-    spool = os.path.join(d, "spool")
-    for i in range(count):
-        qid = b36(now - 3600, 7) + b36(i // 36 ** 5 % 36 ** 4, 4) + b36(i, 5)
-        path = os.path.join(spool, "incoming", fnv_digit(qid), qid)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = qrecords.message(f"s{i}@example.org", [f"slow{i}@blocked.example"],
-                                ["Subject: q", "", "x"])
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chmod(path, 0o700)
-
-
-def qmgr_rss(d, want_active, timeout=900):
-    """VmRSS (kB) of qmgr once active/ holds want_active files and is steady."""
-    deadline = time.time() + timeout
-    pid = None
-    while time.time() < deadline:
-        out = subprocess.run(["pgrep", "-f", f"qmgr -c {d}/etc"], capture_output=True, text=True)
-        pid = out.stdout.split()[0] if out.stdout.split() else None
-        active = sum(len(f) for _, _, f in os.walk(os.path.join(d, "spool", "active")))
-        if pid and active >= want_active:
-            time.sleep(2)
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]), active
-        time.sleep(0.5)
-    return None, None
-
-
-def rss(build):
-    count = int(os.environ.get("BENCH_QUEUE", "100000"))
-    # "blocked": testagent as one process, and every recipient is a slow
-    # one (2 s each), so nearly everything waits in qmgr's memory
-    for limit in (20000, count):
-        d, ports = instance(build, {"transport_maps": "inline:{*=blocked:}",
-                                    "qmgr_message_active_limit": str(limit),
-                                    "default_process_limit": "10"},
-                            services=["blocked        unix  y       y      n      -      1       testagent"])
-        fill_queue(d, count)
-        if os.geteuid() == 0:
-            subprocess.run(["chown", "-R", "mailroom:mailroom", os.path.join(d, "spool")], check=False)
-        t0 = time.time()
-        proc = start(build, d)
-        try:
-            kb, active = qmgr_rss(d, min(limit, count))
-            took = time.time() - t0
-            print(f"rss: {count} queued, active limit {limit}: qmgr VmRSS {kb} kB with "
-                  f"{active} messages in active/ (loaded in {took:.0f} s)")
-        finally:
-            stop(proc)
-            shutil.rmtree(d, ignore_errors=True)
+def run(server, n, sessions, tag):
+    """One measured run on a started server; returns its figures."""
+    for name in os.listdir(server.maildir) if os.path.isdir(server.maildir) else []:
+        os.unlink(os.path.join(server.maildir, name))
+    load = os.getloadavg()[0]
+    cpu0 = tree_cpu(server.root_pid())
+    t0 = time.time()
+    accepted = send_all(server.port, n, sessions, tag)
+    times = maildir_times(server.maildir, accepted, n, time.time() + 600)
+    cpu1 = tree_cpu(server.root_pid())
+    delays = sorted(times[k] - accepted[k] for k in times)
+    last = max(times.values()) if times else time.time()
+    return {
+        "got": len(times), "rate": len(times) / (last - t0),
+        "p50": statistics.median(delays) * 1000 if delays else 0,
+        "p95": delays[int(len(delays) * 0.95)] * 1000 if delays else 0,
+        "cpu": (cpu1 - cpu0) * 1000 / max(len(times), 1), "load": load,
+    }
 
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    what = sys.argv[2] if len(sys.argv) > 2 else "all"
-    if what in ("e2e", "all"):
-        e2e(build)
-        e2e(build, n=200, sessions=1, pause=0.02, label="light")
-    if what in ("rss", "all"):
-        rss(build)
+    n = int(os.environ.get("BENCH_MESSAGES", "2000"))
+    sessions_list = [int(x) for x in os.environ.get("BENCH_SESSIONS", "1 10").split()]
+    runs = int(os.environ.get("BENCH_RUNS", "2"))
+    names = os.environ.get("BENCH_SERVERS", "mailroom postfix").split()
+    base = os.environ.get("BENCH_DIR", "/var/tmp")
+    if "postfix" in names and not os.access(POSTFIX, os.X_OK):
+        print("delivery: postfix is not installed (apt-get install postfix); Postfix rows skipped")
+        names.remove("postfix")
+    if os.geteuid() != 0 and "postfix" in names:
+        print("delivery: Postfix needs root; Postfix rows skipped")
+        names.remove("postfix")
+    kinds = {"mailroom": Mailroom, "postfix": Postfix}
+    print(f"delivery: {n} messages of ~4 KiB per run, one recipient, into one Maildir")
+    print(f"{'server':9} {'sessions':>8} {'run':>3} {'msgs/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'CPU ms/msg':>10} {'load':>5}")
+    for sessions in sessions_list:
+        for r in range(runs):
+            for name in names:
+                server = kinds[name](build, base)
+                try:
+                    if not server.start():
+                        print(f"delivery: {name} did not start")
+                        continue
+                    time.sleep(1)
+                    # a warm-up, so that processes and Maildir exist
+                    run(server, min(50, n), sessions, f"warm{r}")
+                    f = run(server, n, sessions, f"run{r}")
+                    print(f"{name:9} {sessions:8} {r + 1:3} {f['rate']:7.0f} {f['p50']:8.0f} "
+                          f"{f['p95']:8.0f} {f['cpu']:10.2f} {f['load']:5.1f}"
+                          + ("" if f["got"] == n else f"  (only {f['got']}/{n} arrived)"),
+                          flush=True)
+                finally:
+                    server.stop()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
  *   retry...   deferred the first time (no record for it in defer/ID),
  *              delivered afterwards
  *   slow...    delivered after a pause of 2 seconds
+ *   discard... reported delivered without writing anything (the queue
+ *              benchmark: only the done mark and qmgr's work remain)
  *   anything else: delivered
  * Delivered means: the content is written to
  * $data_directory/testagent/NEXTHOP/ADDRESS/ID.OFFSET.PID.N (tmp file, fsync,
@@ -114,6 +116,8 @@ static void testagent_one(deliver_request_t *req, size_t i)
 	deliver_bounced(req, i, "testagent", "5.1.1", "test agent: no such user");
     else if (verify)
 	deliver_sent(req, i, "testagent", "2.0.0", "test agent: would deliver");
+    else if (strncmp(r->address, "discard", 7) == 0)
+	deliver_sent(req, i, "testagent", "2.0.0", "test agent: discarded");
     else {
 	if (strncmp(r->address, "slow", 4) == 0)
 	    sleep(2);
