@@ -609,6 +609,30 @@ static void local_address(local_state_t *st, const char *addr, int depth, int no
 
 /* Virtual mailboxes */
 
+/* local_vname_id - the uid or gid of a user or group name; the answer
+ * for the fixed parameter's name is kept for the life of the process (a
+ * lookup reads the passwd and group files: three per delivery) */
+static long local_vname_id(const char *name, int is_gid, int fixed)
+{
+    static char *cached_name[2];
+    static long cached_id[2];
+    struct passwd *pw;
+    struct group *gr;
+    long id;
+
+    if (fixed && cached_name[is_gid] && strcmp(cached_name[is_gid], name) == 0)
+	return cached_id[is_gid];
+    pw = getpwnam(name);
+    gr = is_gid ? getgrnam(name) : NULL;
+    id = gr ? (long)gr->gr_gid : pw ? (long)(is_gid ? pw->pw_gid : pw->pw_uid) : -1;
+    if (fixed && id >= 0) {
+	mr_free(cached_name[is_gid]);
+	cached_name[is_gid] = mr_strdup(name);
+	cached_id[is_gid] = id;
+    }
+    return id;
+}
+
 /* local_vid - a uid or gid: from the maps (a number), else the fixed
  * parameter (number or name); -1 if unusable */
 static long local_vid(table_list_t *maps, const char *param, int is_gid, const char *addr,
@@ -628,12 +652,8 @@ static long local_vid(table_list_t *maps, const char *param, int is_gid, const c
     if (found == 0)
 	str_set(v, fixed);
     id = strtol(str_data(v), &end, 10);
-    if (end == str_data(v) || *end) {
-	struct passwd *pw = getpwnam(str_data(v));
-	struct group *gr = is_gid ? getgrnam(str_data(v)) : NULL;
-
-	id = gr ? (long)gr->gr_gid : pw ? (long)(is_gid ? pw->pw_gid : pw->pw_uid) : -1;
-    }
+    if (end == str_data(v) || *end)
+	id = local_vname_id(str_data(v), is_gid, found == 0);
     if (id < 0)
 	*err = is_gid ? "no such virtual group" : "no such virtual user";
     str_free(&v);

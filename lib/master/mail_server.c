@@ -144,15 +144,19 @@ static void server_load_config(const server_args_t *args, const char **overrides
  * (read by then), the log (syslog's socket is connected at msg_target,
  * maillog_file opened), tables (pre_init, or proxy: through tabled), keys
  * (pre_init), and the time zone, loaded here by tzset() so that local
- * times in headers and logs stay right without /etc/localtime.
+ * times in headers and logs stay right without /etc/localtime. TZ is set
+ * (to the same file) when the environment has none: glibc reloads the
+ * zone file at every strftime() while TZ is unset, an open and a read per
+ * log line, and inside the jail that reload fails and falls back to UTC.
  */
 static void server_drop_privileges(const server_args_t *args, const server_params_t *params)
 {
     const char *jail = args->chroot ? config_str("queue_directory") : NULL;
     int root = privs_running_as_root();
 
-    if (jail && root)
-	tzset();
+    if (getenv("TZ") == NULL)
+	setenv("TZ", ":/etc/localtime", 1);
+    tzset();
     if (args->unpriv && !params->keep_root)
 	privs_drop(config_str("mail_owner"), jail);
     else if (jail && root)

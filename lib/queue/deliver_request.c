@@ -164,20 +164,30 @@ static const char *deliver_check_rcpt(deliver_request_t *req, size_t i, char *se
     return NULL;
 }
 
+/* deliver_owner - mail_owner's uid as root, else -1 (looked up once per
+ * process: the passwd file is read at every lookup) */
+static uid_t deliver_owner(void)
+{
+    static uid_t owner;
+    static int known;
+    gid_t gid;
+
+    if (geteuid() != 0)
+	return (uid_t)-1;
+    if (!known && privs_lookup(config_str("mail_owner"), &owner, &gid) < 0)
+	msg_fatal("unknown mail_owner user \"%s\"", config_str("mail_owner"));
+    known = 1;
+    return owner;
+}
+
 /* deliver_open_file - open the queue file read-write: NULL or why not */
 static const char *deliver_open_file(deliver_request_t *req)
 {
     str_t *path = str_new(100);
-    uid_t owner = (uid_t)-1, uid;
-    gid_t gid;
+    uid_t owner = deliver_owner();
     const char *why = NULL;
     int fd;
 
-    if (geteuid() == 0) {
-	if (privs_lookup(config_str("mail_owner"), &uid, &gid) < 0)
-	    msg_fatal("unknown mail_owner user \"%s\"", config_str("mail_owner"));
-	owner = uid;
-    }
     qfile_abspath(path, req->queue_name, req->queue_id);
     if ((fd = safe_open(str_data(path), O_RDWR, 0, owner, &why)) >= 0 && flock(fd, LOCK_SH) == 0 &&
 	qfile_open_fd(fd, str_data(path), 1, &req->qf, &why) == QFILE_OK)
