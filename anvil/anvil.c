@@ -2,9 +2,10 @@
  * anvil.c - the session count and rate server.
  *
  * What it does: counts, per ident (SERVICE:CLIENT-ADDRESS), the sessions
- * open now and the connections and messages per anvil_rate_time_unit,
- * in memory, for servers that limit what one client may do (smtpd's
- * smtpd_client_connection_count_limit and _rate_limit). It only counts:
+ * open now and the connections, messages and failed authentications per
+ * anvil_rate_time_unit, in memory, for servers that limit what one
+ * client may do (smtpd's smtpd_client_connection_count_limit,
+ * _connection_rate_limit, _message_rate_limit and _auth_rate_limit). It only counts:
  * the server that asks decides and replies to its client. Protocol
  * (attribute lists, util/attr.h; names in global/mail_proto.h):
  *
@@ -12,7 +13,9 @@
  *   client: request=connect ident=ID     -> status=0 count=N rate=N
  *           request=disconnect ident=ID  -> status=0
  *           request=message ident=ID     -> status=0 message_rate=N
+ *           request=auth_failure ident=ID -> status=0 auth_failure_rate=N
  *           request=lookup ident=ID      -> status=0 count=N rate=N message_rate=N
+ *                                           auth_failure_rate=N
  *   anything else                        -> status=2 reason=TEXT
  *
  * A session is tied to the connection that opened it: when a client's
@@ -85,11 +88,13 @@ static anvil_max_t anvil_max[] = {
     {"connection count", 0},
     {"connection rate", 1},
     {"message rate", 1},
+    {"auth failure rate", 1},
 };
 
 #define ANVIL_MAX_COUNT 0
 #define ANVIL_MAX_CONN 1
 #define ANVIL_MAX_MAIL 2
+#define ANVIL_MAX_AUTH 3
 
 /* anvil_note - remember a new highest value */
 static void anvil_note(int which, long value, const char *ident)
@@ -166,6 +171,7 @@ static int anvil_release(anvil_conn_t *ac, const char *ident)
 
 #define ANVIL_SHOW_SESSIONS 1 /* count= and rate= */
 #define ANVIL_SHOW_MESSAGES 2 /* message_rate= */
+#define ANVIL_SHOW_AUTH 4     /* auth_failure_rate= */
 
 /* anvil_reply - status=0 and the counts asked for (ANVIL_SHOW_*) */
 static void anvil_reply(str_t *out, const anvil_counts_t *c, int show)
@@ -175,6 +181,8 @@ static void anvil_reply(str_t *out, const anvil_counts_t *c, int show)
 	str_appendf(out, MAIL_ATTR_COUNT "=%ld\n" MAIL_ATTR_RATE "=%ld\n", c->count, c->conn_rate);
     if (show & ANVIL_SHOW_MESSAGES)
 	str_appendf(out, MAIL_ATTR_MAIL_RATE "=%ld\n", c->mail_rate);
+    if (show & ANVIL_SHOW_AUTH)
+	str_appendf(out, MAIL_ATTR_AUTH_RATE "=%ld\n", c->auth_rate);
     str_appendc(out, '\n');
 }
 
@@ -215,9 +223,13 @@ static void anvil_answer(event_conn_t *conn, const attr_list_t *req, str_t *out)
 	anvil_message(anvil_table, ident, now, &c);
 	anvil_note(ANVIL_MAX_MAIL, c.mail_rate, ident);
 	anvil_reply(out, &c, ANVIL_SHOW_MESSAGES);
+    } else if (strcmp(request, ANVIL_REQ_AUTH_FAILURE) == 0) {
+	anvil_auth_failure(anvil_table, ident, now, &c);
+	anvil_note(ANVIL_MAX_AUTH, c.auth_rate, ident);
+	anvil_reply(out, &c, ANVIL_SHOW_AUTH);
     } else if (strcmp(request, ANVIL_REQ_LOOKUP) == 0) {
 	(void)anvil_lookup(anvil_table, ident, now, &c);
-	anvil_reply(out, &c, ANVIL_SHOW_SESSIONS | ANVIL_SHOW_MESSAGES);
+	anvil_reply(out, &c, ANVIL_SHOW_SESSIONS | ANVIL_SHOW_MESSAGES | ANVIL_SHOW_AUTH);
     } else {
 	anvil_error(conn, out, "unknown request");
     }

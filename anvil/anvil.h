@@ -4,7 +4,8 @@
  * test of their own.
  *
  * An entry per ident (SERVICE:ADDRESS): the sessions open now, and the
- * connections and messages in the current rate window. A window starts
+ * connections, messages and failed authentications in the current rate
+ * window. A window starts
  * with the first event after the previous one ended and lasts unit_ms
  * (anvil_rate_time_unit): a rate is "events since the window started",
  * as in Postfix. An entry with no open session whose window has ended
@@ -21,6 +22,7 @@ typedef struct anvil_counts {
     long count;     /* sessions open now */
     long conn_rate; /* connections in this window */
     long mail_rate; /* messages in this window */
+    long auth_rate; /* failed authentications in this window */
 } anvil_counts_t;
 
 /* anvil_table_new - an empty table; rate windows of unit_ms */
@@ -33,6 +35,10 @@ void anvil_connect(anvil_table_t *t, const char *ident, long long now, anvil_cou
 void anvil_disconnect(anvil_table_t *t, const char *ident, long long now);
 /* anvil_message - a message from ident at now; counts after it */
 void anvil_message(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r);
+/* anvil_auth_failure - a failed authentication from ident at now; counts
+ * after it */
+void anvil_auth_failure(anvil_table_t *t, const char *ident, long long now,
+			anvil_counts_t *counts_r);
 /* anvil_lookup - counts for ident at now without counting anything;
  * 1 known, 0 unknown (counts all 0) */
 int anvil_lookup(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r);

@@ -101,14 +101,23 @@ static void anvil_window(const anvil_table_t *t, anvil_entry_t *e, long long now
 	e->window_start = now;
 	e->c.conn_rate = 0;
 	e->c.mail_rate = 0;
+	e->c.auth_rate = 0;
     }
 }
 
-void anvil_connect(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
+/* anvil_event - the entry for ident, made if needed, in its current window */
+static anvil_entry_t *anvil_event(anvil_table_t *t, const char *ident, long long now)
 {
     anvil_entry_t *e = anvil_find(t, ident, 1, now);
 
     anvil_window(t, e, now);
+    return e;
+}
+
+void anvil_connect(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
+{
+    anvil_entry_t *e = anvil_event(t, ident, now);
+
     e->c.count++;
     e->c.conn_rate++;
     *counts_r = e->c;
@@ -124,10 +133,18 @@ void anvil_disconnect(anvil_table_t *t, const char *ident, long long now)
 
 void anvil_message(anvil_table_t *t, const char *ident, long long now, anvil_counts_t *counts_r)
 {
-    anvil_entry_t *e = anvil_find(t, ident, 1, now);
+    anvil_entry_t *e = anvil_event(t, ident, now);
 
-    anvil_window(t, e, now);
     e->c.mail_rate++;
+    *counts_r = e->c;
+}
+
+void anvil_auth_failure(anvil_table_t *t, const char *ident, long long now,
+			anvil_counts_t *counts_r)
+{
+    anvil_entry_t *e = anvil_event(t, ident, now);
+
+    e->c.auth_rate++;
     *counts_r = e->c;
 }
 

@@ -34,7 +34,7 @@
  * smtpd_recipient_limit, line_length_limit, smtpd_timeout,
  * smtpd_soft_error_limit, smtpd_hard_error_limit, smtpd_error_sleep_time,
  * smtpd_client_connection_count_limit, smtpd_client_connection_rate_limit,
- * smtpd_client_message_rate_limit,
+ * smtpd_client_message_rate_limit, smtpd_client_auth_rate_limit,
  * anvil_rate_time_unit, anvil_ipc_timeout,
  * smtpd_client_event_limit_exceptions, smtpd_forbid_bare_newline,
  * smtpd_pregreet_wait, smtpd_reject_unauth_pipelining,

@@ -134,6 +134,11 @@ void smtpd_anvil_disconnect(smtpd_state_t *st);
 /* smtpd_anvil_message - count a MAIL FROM; 1 go on, 0 over
  * smtpd_client_message_rate_limit (logged; the caller replies) */
 int smtpd_anvil_message(smtpd_state_t *st);
+/* smtpd_anvil_auth - before AUTH: 1 go on, 0 over
+ * smtpd_client_auth_rate_limit (421 sent, session ends) */
+int smtpd_anvil_auth(smtpd_state_t *st);
+/* smtpd_anvil_auth_failed - count a failed AUTH for this client */
+void smtpd_anvil_auth_failed(smtpd_state_t *st);
 
 /* smtpd_guard.c - limits against clients that hold slots or the disk */
 /* smtpd_guard_init - read the parameters (post_init) */

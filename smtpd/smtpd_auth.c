@@ -15,9 +15,10 @@
  * authentication failed: authentication failure"), answered after a
  * delay that doubles with every failure in the session
  * (smtpd_sasl_failure_delay, at most 32 times it), and the session ends
- * after smtpd_sasl_failure_limit failures. The count is per session, in
- * this process: a client that reconnects starts again (fail2ban, or a
- * shared counter service later, covers that).
+ * after smtpd_sasl_failure_limit failures. That count is per session;
+ * across sessions anvil counts the failures per client address, and
+ * smtpd_anvil_auth refuses the AUTH of a client over
+ * smtpd_client_auth_rate_limit (smtpd_anvil.c).
  *
  * Trust: the client's responses are bounded (AUTH_LINE_MAX) base64;
  * libsasl2 decides. The sender login table comes from root.
@@ -132,6 +133,7 @@ static void smtpd_auth_fail(smtpd_state_t *st, const char *mech, const char *rea
     struct timespec ts;
 
     msg_warn("%s: SASL %s authentication failed: %s", st->namaddr, mech, reason);
+    smtpd_anvil_auth_failed(st);
     if (delay > 0) {
 	ts.tv_sec = delay << (n - 1 < 5 ? n - 1 : 5);
 	ts.tv_nsec = 0;
@@ -275,6 +277,10 @@ void smtpd_auth(smtpd_state_t *st, char *args, int crlf)
     (void)crlf;
     if (smtpd_auth_refuse(st, mech))
 	return;
+    if (!smtpd_anvil_auth(st)) {
+	smtpd_count(st, "auth", 0);
+	return;
+    }
     if ((s = smtpd_auth_context(st)) == NULL) {
 	smtpd_count(st, "auth", 0);
 	smtpd_reply(st, "454 4.7.0 Temporary authentication failure: server configuration");

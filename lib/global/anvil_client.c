@@ -145,3 +145,21 @@ int anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r, con
     *rate_r = attr_get_long(a->reply, MAIL_ATTR_MAIL_RATE, 0);
     return 0;
 }
+
+int anvil_client_auth_failure(anvil_client_t *a, const char *ident, long *rate_r,
+			      const char **error_r)
+{
+    if (anvil_client_ask(a, ANVIL_REQ_AUTH_FAILURE, ident, error_r) < 0)
+	return -1;
+    *rate_r = attr_get_long(a->reply, MAIL_ATTR_AUTH_RATE, 0);
+    return 0;
+}
+
+int anvil_client_auth_lookup(anvil_client_t *a, const char *ident, long *rate_r,
+			     const char **error_r)
+{
+    if (anvil_client_ask(a, ANVIL_REQ_LOOKUP, ident, error_r) < 0)
+	return -1;
+    *rate_r = attr_get_long(a->reply, MAIL_ATTR_AUTH_RATE, 0);
+    return 0;
+}

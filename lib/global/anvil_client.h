@@ -27,5 +27,13 @@ int anvil_client_connect(anvil_client_t *a, const char *ident, long *count_r, lo
 int anvil_client_disconnect(anvil_client_t *a, const char *ident, const char **error_r);
 /* anvil_client_message - a message: messages in this window, it included */
 int anvil_client_message(anvil_client_t *a, const char *ident, long *rate_r, const char **error_r);
+/* anvil_client_auth_failure - a failed authentication: failures in this
+ * window, it included */
+int anvil_client_auth_failure(anvil_client_t *a, const char *ident, long *rate_r,
+			      const char **error_r);
+/* anvil_client_auth_lookup - failed authentications in this window,
+ * counting nothing */
+int anvil_client_auth_lookup(anvil_client_t *a, const char *ident, long *rate_r,
+			     const char **error_r);
 
 #endif

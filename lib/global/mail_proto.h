@@ -47,16 +47,19 @@
 #define MAIL_ATTR_VALUE "value"
 #define MAIL_ATTR_REQUEST "request"
 
-/* anvil (docs/anvil.md): request=connect|disconnect|message|lookup
- * ident=SERVICE:ADDRESS; replies status=0 count= rate= message_rate= */
+/* anvil (docs/anvil.md): request=connect|disconnect|message|auth_failure|
+ * lookup ident=SERVICE:ADDRESS; replies status=0 count= rate= message_rate=
+ * auth_failure_rate= */
 #define ANVIL_REQ_CONNECT "connect"
 #define ANVIL_REQ_DISCONNECT "disconnect"
 #define ANVIL_REQ_MESSAGE "message"
 #define ANVIL_REQ_LOOKUP "lookup"
+#define ANVIL_REQ_AUTH_FAILURE "auth_failure"
 #define MAIL_ATTR_IDENT "ident"
 #define MAIL_ATTR_COUNT "count"
 #define MAIL_ATTR_RATE "rate"
 #define MAIL_ATTR_MAIL_RATE "message_rate"
+#define MAIL_ATTR_AUTH_RATE "auth_failure_rate"
 
 /* Delivery requests (lib/queue/deliver_request.h); per-recipient names
  * get ".I" appended (rcpt.0, offset.0, status.0, ...) */

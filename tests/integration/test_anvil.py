@@ -93,8 +93,10 @@ def test_protocol_and_sessions_end_with_the_connection(mailroom):
     # a client cannot close sessions it did not open
     assert ask(two, "request=disconnect\nident=x:1\n\n") == ["status=0"]
     assert ask(two, "request=disconnect\nident=x:1\n\n") == ["status=0"]
+    assert ask(two, "request=auth_failure\nident=x:1\n\n") == [
+        "status=0", "auth_failure_rate=1"]
     assert ask(two, "request=lookup\nident=x:1\n\n") == [
-        "status=0", "count=2", "rate=3", "message_rate=1"]
+        "status=0", "count=2", "rate=3", "message_rate=1", "auth_failure_rate=1"]
     # the connection that opened them goes away: so do its sessions
     one[1].close()
     one[0].close()

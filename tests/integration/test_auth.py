@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import free_port
-from test_smtpd import OUTSIDE, queued
+from test_smtpd import INSIDE, OUTSIDE, queued
 from test_tls import TLSClient
 
 
@@ -230,3 +230,48 @@ def test_fail2ban_matches_our_log(mailroom):
         assert p.returncode == 0, out + p.stderr.decode()
         assert re.search(r"^Lines: \d+ lines, 0 ignored, 2 matched", out, re.M), out
         inst.stop()
+
+
+def smtps_auth(inst, pw, src=OUTSIDE):
+    """One AUTH PLAIN as alice on a fresh smtps connection with smtplib:
+    (code, text) of the reply."""
+    ctx = ssl._create_unverified_context()
+    s = smtplib.SMTP_SSL("127.0.0.1", inst.ports["smtps"], context=ctx, timeout=10,
+                         source_address=(src, 0))
+    s.ehlo("client.example")
+    try:
+        code, text = s.docmd("AUTH", "PLAIN " + plain("alice", pw))
+    finally:
+        s.close()
+    return code, text.decode()
+
+
+def test_auth_failures_counted_across_sessions(mailroom):
+    """smtpd_client_auth_rate_limit: anvil counts failed AUTHs per client
+    address over all its sessions; the client that reached the limit gets
+    421 4.7.0 at its next AUTH, even with the right password, until the
+    window is over. mynetworks is exempt."""
+    inst = mailroom(extra={"smtpd_sasl_failure_delay": "0", "smtpd_client_auth_rate_limit": "3",
+                           "anvil_rate_time_unit": "4s"},
+                    ports={"smtps": free_port()})
+    fail = (535, "5.7.8 Error: authentication failed: authentication failure")
+    for _ in range(3):     # one failure per session: the per-session limit never bites
+        assert smtps_auth(inst, "guess") == fail
+    over = (421, "4.7.0 mx.mailroom.test Error: too many failed authentications per "
+                 "4 seconds from 127.0.0.2")
+    t0 = time.monotonic()
+    assert smtps_auth(inst, "alice-pw") == over
+    inst.wait_log(r"warning: AUTH failure rate limit exceeded: 3 from unknown\[127\.0\.0\.2\] "
+                  r"for service \S+$")
+    # the refused AUTH tried no password: no fourth failure in the log
+    assert len(re.findall(r"SASL PLAIN authentication failed", inst.log_text())) == 3
+    # the session ends after the 421
+    c = TLSClient(inst.ports["smtps"], wrap=True)
+    c.reply()
+    c.cmd("EHLO client.example")
+    assert c.cmd("AUTH PLAIN " + plain("alice", "alice-pw")) == (421, [over[1]])
+    with pytest.raises(EOFError):
+        c.cmd("NOOP")
+    assert smtps_auth(inst, "alice-pw", src=INSIDE)[0] == 235
+    time.sleep(max(0, 4.2 - (time.monotonic() - t0)))
+    assert smtps_auth(inst, "alice-pw")[0] == 235

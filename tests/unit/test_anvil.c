@@ -1,6 +1,7 @@
 /*
  * test_anvil.c - anvil's counters (anvil/anvil_count.c): sessions,
- * rate windows, and forgetting idle entries, on a clock the test turns.
+ * rate windows, failed authentications, and forgetting idle entries, on
+ * a clock the test turns.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static void test_sessions(void **state)
     assert_int_equal(anvil_lookup(t, "smtp:192.0.2.1", 3000, &c), 1);
     assert_int_equal(c.count, 0);
     assert_int_equal(anvil_lookup(t, "smtp:198.51.100.9", 3000, &c), 0);
-    assert_int_equal(c.count + c.conn_rate + c.mail_rate, 0);
+    assert_int_equal(c.count + c.conn_rate + c.mail_rate + c.auth_rate, 0);
     anvil_table_free(&t);
     assert_null(t);
 }
@@ -58,6 +59,34 @@ static void test_rate_window(void **state)
     assert_int_equal(c.count, 6); /* sessions are not a rate */
     assert_int_equal(anvil_lookup(t, "smtp:192.0.2.1", 1000 + 3 * UNIT, &c), 1);
     assert_int_equal(c.conn_rate, 0);
+    anvil_table_free(&t);
+}
+
+/* test_auth_failures - counted per ident across sessions, per window */
+static void test_auth_failures(void **state)
+{
+    anvil_table_t *t = anvil_table_new(UNIT);
+    anvil_counts_t c;
+
+    assert_int_equal(anvil_lookup(t, "submission:192.0.2.1", 0, &c), 0);
+    assert_int_equal(c.auth_rate, 0);
+    anvil_connect(t, "submission:192.0.2.1", 0, &c);
+    anvil_auth_failure(t, "submission:192.0.2.1", 10, &c);
+    anvil_auth_failure(t, "submission:192.0.2.1", 20, &c);
+    anvil_disconnect(t, "submission:192.0.2.1", 30);
+    anvil_connect(t, "submission:192.0.2.1", 40, &c); /* a new session */
+    anvil_auth_failure(t, "submission:192.0.2.1", 50, &c);
+    assert_int_equal(c.auth_rate, 3);
+    assert_int_equal(c.mail_rate, 0);
+    anvil_auth_failure(t, "smtp:192.0.2.1", 50, &c); /* another service */
+    assert_int_equal(c.auth_rate, 1);
+    assert_int_equal(anvil_lookup(t, "submission:192.0.2.1", UNIT - 1, &c), 1);
+    assert_int_equal(c.auth_rate, 3);
+    assert_int_equal(anvil_lookup(t, "submission:192.0.2.1", UNIT, &c), 1);
+    assert_int_equal(c.auth_rate, 0); /* window over */
+    assert_int_equal(c.count, 1);
+    anvil_disconnect(t, "submission:192.0.2.1", UNIT);
+    assert_int_equal(anvil_expire(t, 2 * UNIT), 2);
     anvil_table_free(&t);
 }
 
@@ -109,9 +138,8 @@ static void test_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_sessions),
-	cmocka_unit_test(test_rate_window),
-	cmocka_unit_test(test_expire),
+	cmocka_unit_test(test_sessions),      cmocka_unit_test(test_rate_window),
+	cmocka_unit_test(test_auth_failures), cmocka_unit_test(test_expire),
 	cmocka_unit_test(test_many),
     };
 
