@@ -13,6 +13,10 @@ int mailroom_check(str_t *problems, str_t *notes);
 /* mailroom_check_tls - certificate and key (mailroom_tls.c); returns
  * the number of problems, expiry warnings go to notes */
 int mailroom_check_tls(str_t *problems, str_t *notes);
+struct master_conf;
+/* mailroom_check_tls_services - the same for each service of conf that
+ * sets a certificate or key with -o, its problems named by file:line */
+int mailroom_check_tls_services(const struct master_conf *conf, str_t *problems, str_t *notes);
 
 /* mailroom_config_edit - "name=value": set it in mailroom.conf in place
  * (mailroom_edit.c); 0 ok, -1 with *error_r */

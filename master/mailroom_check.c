@@ -10,7 +10,9 @@
  *   directories     (as root) owner and mode of existing queue
  *                   directories (master creates missing ones)
  *   tables          every table named in a *_maps parameter opens
- *   TLS             certificate and key load and match; expiry
+ *   TLS             certificate and key can be read, load and match;
+ *                   expiry; as mailroom.conf sets them and as each
+ *                   master.conf service overrides them with -o
  *                   (mailroom_tls.c)
  * Compatibility notes (defaults a higher compatibility_level would
  * change) are not problems; they are returned separately.
@@ -82,8 +84,8 @@ static int check_overrides(const master_conf_t *conf, str_t *problems)
     return n;
 }
 
-/* check_master_conf - syntax, then the programs */
-static int check_master_conf(str_t *problems)
+/* check_master_conf - syntax, then the programs, values and TLS files */
+static int check_master_conf(str_t *problems, str_t *notes)
 {
     char *path = mr_format("%s/master.conf", config_dir());
     master_conf_t *conf = NULL;
@@ -94,6 +96,7 @@ static int check_master_conf(str_t *problems)
     } else {
 	n += check_programs(conf, problems);
 	n += check_overrides(conf, problems);
+	n += mailroom_check_tls_services(conf, problems, notes);
 	master_conf_free(&conf);
     }
     mr_free(path);
@@ -206,7 +209,7 @@ int mailroom_check(str_t *problems, str_t *notes)
 
     n = config_problems(problems, notes);
     n += config_validate(problems);
-    n += check_master_conf(problems);
+    n += check_master_conf(problems, notes);
     n += check_dirs(problems, notes);
     config_walk(check_table_param, &tables);
     n += mailroom_check_tls(problems, notes);

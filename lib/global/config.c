@@ -126,6 +126,18 @@ void config_override(const char *name, const char *value)
     config_store(name, value, CONFIG_LINE_OVERRIDE);
 }
 
+void config_restore(const char *name, const char *value, int line)
+{
+    config_entry_t *e = config_entry(name);
+
+    if (e == NULL)
+	return;
+    mr_free(e->value);
+    e->value = value ? mr_strdup(value) : NULL;
+    e->line = value ? line : 0;
+    config_flush_cache();
+}
+
 int config_parse_override(const char *assignment)
 {
     char *copy = mr_strdup(assignment), *value;

@@ -118,6 +118,10 @@ int config_load(const char *config_dir, const char **error_r);
 void config_override(const char *name, const char *value);
 /* config_parse_override - "name=value" form; -1 if malformed */
 int config_parse_override(const char *assignment);
+/* config_restore - undo overrides of name: back to the value mailroom.conf
+ * set at line, or to the default when value is NULL (what config_line
+ * and config_raw_value said before the override) */
+void config_restore(const char *name, const char *value, int line);
 
 /* config_str - the expanded value (never NULL); unknown name: panic;
  * an expansion that loops or grows past CONFIG_VALUE_MAX: fatal */

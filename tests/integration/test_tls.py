@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 import mkinstance
+from conftest import free_port
 from test_smtpd import OUTSIDE, queued
 
 S_CLIENT_TIMEOUT = 20
@@ -272,3 +273,57 @@ def test_sni_picks_the_certificate(mailroom):
                            capture_output=True, timeout=S_CLIENT_TIMEOUT)
         out = (p.stdout + p.stderr).decode()
         assert f"Peer certificate: {want}" in out, (name, out)
+
+
+def test_check_certificate_set_in_master_conf(mailroom):
+    """mailroom check also checks a certificate and key that a service sets
+    with -o in master.conf, and names that line: a missing file, one that
+    cannot be read, a key that is not the certificate's (here the
+    mailroom.conf key beside the service's own certificate); a service
+    with a matching pair of its own passes."""
+    inst = mailroom(start=False, ports={"submission": free_port(), "smtps": free_port()})
+    etc = inst.conf_dir
+    own = os.path.join(etc, "own")
+    os.makedirs(own)
+    mkinstance.make_cert(own, name="submit.mailroom.test")
+    path = os.path.join(etc, "master.conf")
+    lines = open(path).read().splitlines()
+    sub = next(i for i, l in enumerate(lines) if l.startswith(f"127.0.0.1:{inst.ports['submission']} "))
+    smtps = next(i for i, l in enumerate(lines) if l.startswith(f"127.0.0.1:{inst.ports['smtps']} "))
+    base_sub, base_smtps = lines[sub], lines[smtps]
+
+    def check(sub_opts, smtps_opts):
+        lines[sub] = base_sub + sub_opts
+        lines[smtps] = base_smtps + smtps_opts
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = inst.run(["mailroom", "check"])
+        return r.returncode, r.stderr.decode()
+
+    # the service's own pair: fine
+    code, err = check(f" -o smtpd_tls_cert_file={own}/cert.pem -o smtpd_tls_key_file={own}/key.pem",
+                      "")
+    assert code == 0, err
+    # missing, and a directory where a file should be
+    code, err = check(f" -o smtpd_tls_cert_file={etc}/nosuch.pem",
+                      f" -o smtpd_tls_key_file={own}")
+    assert code == 1
+    assert f"{path}:{sub + 1}: {etc}/nosuch.pem: No such file or directory\n" in err, err
+    assert f"{path}:{smtps + 1}: {own}: Is a directory\n" in err, err
+    # the service's certificate with the key of mailroom.conf
+    code, err = check(f" -o smtpd_tls_cert_file={own}/cert.pem", "")
+    assert code == 1
+    assert (f"{path}:{sub + 1}: smtpd_tls_cert_file/smtpd_tls_key_file: private key "
+            f"{etc}/key.pem does not match certificate {own}/cert.pem\n") in err, err
+    # each service is checked with its own values only: the smtps line
+    # (no -o for TLS) is not blamed, and mailroom.conf's pair still passes
+    assert f"{path}:{smtps + 1}:" not in err and "\nsmtpd_tls_cert_file" not in "\n" + err
+    # a key given as $smtpd_tls_cert_file follows the service's certificate
+    code, err = check(f" -o smtpd_tls_cert_file={own}/both.pem"
+                      f" -o smtpd_tls_key_file=$smtpd_tls_cert_file", "")
+    assert code == 1 and f"{path}:{sub + 1}: {own}/both.pem: No such file" in err, err
+    with open(f"{own}/both.pem", "w") as f:
+        f.write(open(f"{own}/cert.pem").read() + open(f"{own}/key.pem").read())
+    code, err = check(f" -o smtpd_tls_cert_file={own}/both.pem"
+                      f" -o smtpd_tls_key_file=$smtpd_tls_cert_file", "")
+    assert code == 0, err
