@@ -227,11 +227,11 @@ static void qshow_print_text(stream_t *dst, const char *queue, const qfile_t *qf
 /* qshow_open - open a queue file; a maildrop file comes from a local user
  * and is held to postdrop's rules and limits, so a planted one with
  * millions of recipients costs no more than an allowed one */
-static int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r, const char **error_r)
+int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r, const char **error_r)
 {
     qenv_limits_t limits;
 
-    if (strcmp(queue, MAIL_QUEUE_MAILDROP) != 0)
+    if (queue == NULL || strcmp(queue, MAIL_QUEUE_MAILDROP) != 0)
 	return qfile_open(abspath, 0, qf_r, error_r);
     qenv_local_limits(&limits);
     if (limits.size > 0)

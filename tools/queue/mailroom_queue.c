@@ -4,6 +4,9 @@
  * What it does:
  *   -p            list the queue in mailq's layout (sendmail -bp, mailq)
  *   -j            list the queue as one JSON object per message
+ *   -m ID|PATH    show one queue file: envelope records and content, or
+ *                 with -e the envelope only, with -b the body only
+ *                 (root, mail_owner, or whoever can read the queue)
  *   -f            ask qmgr to retry deferred mail now (sendmail -q)
  *   -s SITE       the same (one site cannot be picked out yet: all are tried)
  *   -i ID         the same, for one message (likewise: a flush of all)
@@ -24,6 +27,10 @@
  *    gets the listing from the showq service over public/showq, made by
  *    showq as mail_owner (mq_client.c). The group is given up as soon as
  *    the socket is connected, or at once when reading directly.
+ *  - -m: only for a caller who can read the queue directories (the
+ *    content of other people's mail is not for showq to hand out); the
+ *    group is given up and root becomes mail_owner before the file is
+ *    opened, a path as well as a queue ID.
  *  - -f/-s/-i: one byte on public/qmgr, for anyone (as Postfix's
  *    postqueue -f).
  *  - -d/-h/-H/-r: root or mail_owner by real uid, else exit 77; the group
@@ -74,8 +81,10 @@
 #define MQ_MAX_IDS 1024
 
 typedef struct mq_args {
-    int action; /* p j f s i, or an admin op */
+    int action; /* p j f s i m, or an admin op */
     const char *config_dir;
+    const char *target; /* -m */
+    int cat_flags;      /* -e, -b */
     char *ids[MQ_MAX_IDS + 1];
     int id_count;
 } mq_args_t;
@@ -85,6 +94,7 @@ static void mq_usage(void)
 {
     fprintf(stderr,
 	    "usage: mailroom-queue [-c config_dir] [-v] -p | -j | -f | -s site | -i queue_id\n"
+	    "       mailroom-queue [-c config_dir] [-v] [-e | -b] -m queue_id|path\n"
 	    "       mailroom-queue [-c config_dir] [-v] -d|-h|-H|-r queue_id|ALL|- ...\n");
     exit(EX_USAGE);
 }
@@ -93,7 +103,7 @@ static void mq_usage(void)
 static void mq_set_action(mq_args_t *a, int action)
 {
     if (a->action && a->action != action) {
-	fprintf(stderr, "mailroom-queue: only one of -p -j -f -s -i -d -h -H -r at a time\n");
+	fprintf(stderr, "mailroom-queue: only one of -p -j -f -s -i -m -d -h -H -r at a time\n");
 	mq_usage();
     }
     a->action = action;
@@ -105,7 +115,7 @@ static void mq_parse(int argc, char **argv, mq_args_t *a)
     int c;
 
     memset(a, 0, sizeof(*a));
-    while ((c = getopt(argc, argv, "c:pjfs:i:d:h:H:r:v")) > 0) {
+    while ((c = getopt(argc, argv, "c:pjfs:i:m:ebd:h:H:r:v")) > 0) {
 	switch (c) {
 	case 'c':
 	    a->config_dir = optarg;
@@ -121,6 +131,16 @@ static void mq_parse(int argc, char **argv, mq_args_t *a)
 	case 's':
 	case 'i':
 	    mq_set_action(a, 'f');
+	    break;
+	case 'm':
+	    mq_set_action(a, c);
+	    a->target = optarg;
+	    break;
+	case 'e':
+	    a->cat_flags |= MQ_CAT_ENVELOPE;
+	    break;
+	case 'b':
+	    a->cat_flags |= MQ_CAT_BODY;
 	    break;
 	case 'd':
 	case 'h':
@@ -140,6 +160,10 @@ static void mq_parse(int argc, char **argv, mq_args_t *a)
 	a->ids[a->id_count++] = argv[optind];
     if (optind < argc || a->action == 0)
 	mq_usage();
+    if (a->cat_flags && (a->action != 'm' || a->cat_flags == (MQ_CAT_ENVELOPE | MQ_CAT_BODY))) {
+	fprintf(stderr, "mailroom-queue: -e or -b go with -m, one of them\n");
+	mq_usage();
+    }
 }
 
 /* mq_admin_allowed - root or mail_owner, by real uid */
@@ -216,6 +240,19 @@ static int mq_list(int json)
     return ret;
 }
 
+/* mq_show_file - -m: one queue file, for those who can read the queue */
+static int mq_show_file(const mq_args_t *a)
+{
+    mq_drop_setgid();
+    if (!mq_reads_queue()) {
+	fprintf(stderr, "mailroom-queue: permission denied: only root and mail_owner "
+			"may read queue files\n");
+	return EX_NOPERM;
+    }
+    mq_become_owner();
+    return mq_cat(a->target, a->cat_flags);
+}
+
 /* mq_flush - -f, -s, -i: wake qmgr */
 static int mq_flush(void)
 {
@@ -287,5 +324,7 @@ int main(int argc, char **argv)
 	mq_drop_setgid();
 	return ret;
     }
+    if (a.action == 'm')
+	return mq_show_file(&a);
     return mq_list(a.action == 'j');
 }

@@ -7,6 +7,7 @@
  * mq_client.c       listing through the showq service, for users who
  *                   cannot read the queue themselves
  * mq_admin.c        -d delete, -h hold, -H release, -r requeue
+ * mq_cat.c          -m show one queue file (envelope and content)
  *
  * The showq protocol is described in global/mail_proto.h.
  */
@@ -35,5 +36,15 @@ void mq_drop_setgid(void);
  * every message, "-" reads IDs from standard input). Returns an exit
  * status. */
 int mq_admin(int op, char **ids);
+
+/* mq_cat flags */
+#define MQ_CAT_ENVELOPE 1 /* -e: the envelope records only */
+#define MQ_CAT_BODY 2     /* -b: the message body only (after the header) */
+
+/* mq_cat - show the queue file named by target (a queue ID, looked for
+ * in every queue, or a path with a '/'). Returns an exit status: 0,
+ * EX_NOINPUT (no such file), EX_DATAERR (corrupt: refused, nothing shown
+ * of it), EX_USAGE, EX_IOERR. */
+int mq_cat(const char *target, int flags);
 
 #endif
