@@ -298,6 +298,16 @@ static int tls_ticket_keys(const tls_ctx_t *ctx, long period, EVP_CIPHER_CTX *cc
     return ok ? 0 : -1;
 }
 
+/* tls_ticket_renew - should a resumed session get a new ticket? Always
+ * in TLS 1.3: a client uses a ticket once (RFC 8446, C.4; OpenSSL's
+ * client does not offer it again), so without a new one every other
+ * connection would be a full handshake. In TLS 1.2 only when the ticket
+ * is of the previous period. */
+static int tls_ticket_renew(const SSL *ssl, int current_period)
+{
+    return SSL_version(ssl) == TLS1_3_VERSION || !current_period;
+}
+
 /* tls_ticket_cb - seal (enc) or open a session ticket; OpenSSL's
  * convention: 1 ok, 2 ok but renew, 0 unknown key, -1 error */
 static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
@@ -317,7 +327,9 @@ static int tls_ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
 	if (tls_derive(ctx, "ticket-name", p, name) < 0)
 	    return -1;
 	if (CRYPTO_memcmp(key_name, name, 16) == 0)
-	    return tls_ticket_keys(ctx, p, cctx, hctx, iv, 0) < 0 ? -1 : p == now ? 1 : 2;
+	    return tls_ticket_keys(ctx, p, cctx, hctx, iv, 0) < 0 ? -1
+		   : tls_ticket_renew(ssl, p == now)              ? 2
+								  : 1;
     }
     return 0;
 }

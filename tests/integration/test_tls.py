@@ -327,3 +327,23 @@ def test_check_certificate_set_in_master_conf(mailroom):
     code, err = check(f" -o smtpd_tls_cert_file={own}/both.pem"
                       f" -o smtpd_tls_key_file=$smtpd_tls_cert_file", "")
     assert code == 0, err
+
+
+def test_resumed_session_gets_a_new_ticket(mailroom, tmp_path):
+    """A TLS 1.3 client uses a ticket once (RFC 8446 C.4; OpenSSL's client
+    marks it spent), so each resumed connection must bring a new ticket,
+    or every other connection of a client that keeps reconnecting is a
+    full handshake. openssl s_client, five connections in a row, each
+    offering the session the one before saved: four resumed."""
+    inst = mailroom(ports={"smtps": free_port()})
+    seen = []
+    for i in range(5):
+        args = ["-sess_out", str(tmp_path / f"s{i}")]
+        if i:
+            args += ["-sess_in", str(tmp_path / f"s{i - 1}")]
+        out = s_client(inst.ports["smtps"], args)
+        assert "221 " in out, out          # read up to QUIT: the tickets came
+        # s_client saves a session when a ticket arrives
+        assert os.path.exists(tmp_path / f"s{i}"), f"no new ticket on connection {i + 1}"
+        seen.append("Reused, TLSv1.3" in out)
+    assert seen == [False, True, True, True, True]
