@@ -16,7 +16,12 @@
  * Addresses and reasons are printed escaped (str_append_printable). A file that
  * vanished meanwhile (qmgr moved it) is skipped;
  * a corrupt one is reported (msg_warn: standard error for the command,
- * the mail log for showq) and the listing goes on.
+ * the mail log for showq) and the listing goes on; one in hold/ is also
+ * moved to corrupt/, since no daemon ever reads hold/ and it would
+ * otherwise be reported at every listing (qmgr sets aside those of
+ * incoming/ and deferred/, pickup those of maildrop/). The column titles
+ * come before the first message shown, so a queue holding only files
+ * that are skipped lists as empty.
  * The reason a recipient was deferred comes from the message's defer/
  * log: attribute lists (lib/util/attr.h) with rcpt= (or recipient=) and
  * reason=; the last reason for a recipient wins.
@@ -63,6 +68,14 @@ typedef struct qshow_totals {
     long count;
     int json;
 } qshow_totals_t;
+
+/* qshow_header - the column titles, before the first message shown */
+static void qshow_header(qshow_totals_t *tot)
+{
+    if (!tot->json && tot->count == 0)
+	stream_printf(tot->out, "%-17s %8s %-19s  %s\n", "-Queue ID-", "--Size--",
+		      "---Arrival Time----", "-Sender/Recipient-------");
+}
 
 /* qshow_reasons - the defer log of id as an attribute list rcpt -> reason */
 static attr_list_t *qshow_reasons(const char *id)
@@ -239,6 +252,23 @@ int qshow_open(const char *abspath, const char *queue, qfile_t **qf_r, const cha
     return qfile_open_from(abspath, QENV_USER, &limits, qf_r, error_r);
 }
 
+/* qshow_corrupt - report a corrupt file. In hold/, which no daemon
+ * reads, it is also moved to corrupt/ (as qmgr does with one in incoming/
+ * or deferred/ and pickup with one in maildrop/), so that it is reported
+ * once, not at every listing for as long as it sits there */
+static void qshow_corrupt(const char *queue, const char *id, const char *error)
+{
+    const char *why;
+
+    if (strcmp(queue, MAIL_QUEUE_HOLD) != 0)
+	msg_warn("%s: %s/%s: corrupt queue file: %s", id, queue, id, error);
+    else if (qfile_move(id, queue, MAIL_QUEUE_CORRUPT, &why) < 0)
+	msg_warn("%s: %s/%s: corrupt queue file: %s; cannot move to corrupt: %s", id, queue, id,
+		 error, why);
+    else
+	msg_warn("%s: %s/%s: corrupt queue file (%s) moved to corrupt", id, queue, id, error);
+}
+
 /* qshow_one - open one file and print it; 0 shown, -1 skipped */
 static int qshow_one(const char *queue, const char *id, qshow_totals_t *tot)
 {
@@ -251,13 +281,14 @@ static int qshow_one(const char *queue, const char *id, qshow_totals_t *tot)
     if (st == QFILE_OK) {
 	attr_list_t *reasons = qshow_reasons(id);
 
+	qshow_header(tot);
 	(tot->json ? qshow_print_json : qshow_print_text)(tot->out, queue, qf, reasons);
 	tot->bytes = qshow_add(tot->bytes, qshow_size(qf));
 	tot->count++;
 	attr_list_free(&reasons);
 	qfile_close(&qf);
     } else if (st == QFILE_CORRUPT) {
-	msg_warn("%s: %s/%s: corrupt queue file: %s", id, queue, id, error);
+	qshow_corrupt(queue, id, error);
     } else if (st == QFILE_ERROR) {
 	msg_warn("%s: %s/%s: %s", id, queue, id, error);
     }
@@ -271,7 +302,7 @@ int qshow_list(stream_t *out, int json)
     qshow_totals_t tot = {out, 0, 0, json};
     char id[QID_BUFSIZE];
     const char *error;
-    int ret = 0, header = 0;
+    int ret = 0;
 
     for (int q = 0; qshow_queues[q]; q++) {
 	qscan_t *qs;
@@ -283,12 +314,8 @@ int qshow_list(stream_t *out, int json)
 	    ret = EX_NOPERM;
 	    continue;
 	}
-	while (!stream_error(out) && qscan_next(qs, id) > 0) {
-	    if (!json && !header++)
-		stream_printf(out, "%-17s %8s %-19s  %s\n", "-Queue ID-", "--Size--",
-			      "---Arrival Time----", "-Sender/Recipient-------");
+	while (!stream_error(out) && qscan_next(qs, id) > 0)
 	    qshow_one(qshow_queues[q], id, &tot);
-	}
 	qscan_close(&qs);
     }
     if (!json && tot.count == 0)

@@ -339,6 +339,42 @@ def test_showq_protocol(sq):
     assert len(qrecords.files(sq.spool, "incoming")) == 2
 
 
+def plant_fifo(inst, queue, n):
+    """A FIFO named like a queue ID in queue, owned as the daemons' own
+    files are (mail_owner when root runs the test)."""
+    qid = qrecords.fake_qid(n)
+    path = qrecords.hashed_path(inst.spool, queue, qid)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.mkfifo(path, 0o600)
+    if IS_ROOT:
+        shutil.chown(os.path.dirname(path), "mailroom", "mailroom")
+        shutil.chown(path, "mailroom", "mailroom")
+    return qid, path
+
+
+def test_junk_in_hold_is_reported_once(sq):
+    """A FIFO (or any corrupt file) in hold/, which no daemon reads, used to
+    be warned about by showq at every listing for as long as it sat there:
+    the listing now moves it to corrupt/ the first time, logged once; and a
+    queue with nothing but such files lists as empty, without the titles."""
+    qid, path = plant_fifo(sq, "hold", 4)
+    for _ in range(3):
+        hello, body = showq_request(sq, b"request=list\n\n")
+        assert body == b"Mail queue is empty\n"
+    sq.wait_log(rf"mailroom/showq\[\d+\]: warning: {qid}: hold/{qid}: corrupt queue file "
+                r"\(.*not a regular file\) moved to corrupt$")
+    assert sq.log_text().count(f"{qid}: hold/{qid}: corrupt") == 1
+    assert not os.path.exists(path)
+    assert os.path.exists(os.path.join(sq.spool, "corrupt", qid))
+    # the command reading the queue itself does the same, on its stderr
+    qid, path = plant_fifo(sq, "hold", 5)
+    r = queue(sq, "-p")
+    assert r.returncode == 0 and r.stdout == b"Mail queue is empty\n"
+    assert f"{qid}: hold/{qid}: corrupt queue file".encode() in r.stderr
+    assert b"moved to corrupt" in r.stderr
+    assert queue(sq, "-p").stderr == b""
+
+
 @pytest.fixture
 def user_dir():
     """A folder every user can reach (pytest's tmp_path is root's alone)."""
