@@ -10,7 +10,7 @@
  *
  * Files: smtpd.c (this: session), smtpd_cmd.c (verb table and
  * handlers), smtpd_data.c (DATA/BDAT and the hand-off to cleanup),
- * smtpd_dot.c (end-of-data state machine), smtpd_addr.c (MAIL/RCPT
+ * lib/global/smtpd_dot.c (end-of-data state machine), lib/global/smtpd_addr.c (MAIL/RCPT
  * argument parsing), smtpd_check.c (relay/recipient policy),
  * smtpd_anvil.c (limits per client address, counted by anvil),
  * smtpd_tls.c (STARTTLS, wrapper mode), smtpd_guard.c (junk commands,
@@ -59,7 +59,7 @@
 #include "util/mymalloc.h"
 #include "util/sock.h"
 #include "smtpd.h"
-#include "smtpd_dot.h"
+#include "global/smtpd_dot.h"
 
 const char *var_myhostname;
 long long var_message_size_limit;

@@ -15,7 +15,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "smtpd.h"
-#include "smtpd_addr.h"
+#include "global/smtpd_addr.h"
 
 typedef struct smtpd_verb {
     const char *name;

@@ -33,8 +33,8 @@
 #include "util/privs.h"
 #include "util/mymalloc.h"
 #include "smtpd.h"
-#include "smtpd_addr.h"
-#include "smtpd_dot.h"
+#include "global/smtpd_addr.h"
+#include "global/smtpd_dot.h"
 
 #define DATA_READ_PIECE 16384 /* bytes read per call */
 

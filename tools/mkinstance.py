@@ -42,6 +42,18 @@ SERVICE_OPTS = {
 }
 
 
+def filter_opts(name, ports):
+    """With a filter port, mail received on the SMTP ports goes through the
+    content filter; the re-injection port takes mail only from the filter's
+    address and does not filter it again."""
+    if "filter" not in ports:
+        return ""
+    if name == "reinject":
+        return (" -o content_filter= -o smtpd_client_restrictions=permit_mynetworks,reject"
+                " -o mynetworks=127.0.0.1/32")
+    return f" -o content_filter=filterd:[127.0.0.1]:{ports['filter']}"
+
+
 def master_conf(ports, d, qmgr=True, services=()):
     """The service table for an instance; only services that exist so far.
 
@@ -63,7 +75,16 @@ def master_conf(ports, d, qmgr=True, services=()):
             # are not chrooted (docs/smtpd.md)
             chroot = "n" if name in ("submission", "smtps") else "y"
             lines.append(f"127.0.0.1:{ports[name]}  inet n y {chroot} - 100 smtpd"
-                         + SERVICE_OPTS.get(name, "").format(d=d))
+                         + SERVICE_OPTS.get(name, "").format(d=d)
+                         + filter_opts(name, ports))
+    if "filter" in ports:
+        # the content filter loop (docs/filterd.md): filterd on the filter
+        # port, and the filterd transport (the smtp agent) that qmgr uses
+        # to reach it
+        reinject = f" -o filterd_reinject_nexthop=127.0.0.1:{ports['reinject']}" \
+            if "reinject" in ports else ""
+        lines.append(f"127.0.0.1:{ports['filter']}  inet n y n - 10 filterd" + reinject)
+        lines.append("filterd        unix  y       y      n      -      -       smtp")
     if "pop3" in ports:
         lines.append(f"127.0.0.1:{ports['pop3']}  inet n y n - 100 pop3d")
     if "pop3s" in ports:

@@ -1,6 +1,7 @@
 /*
  * params_filter.c - parameters of content filtering: the clamd client
- * (docs/mailroom-scan.md) and spam scoring and learning (docs/spam.md).
+ * (docs/mailroom-scan.md), spam scoring and learning (docs/spam.md) and
+ * filterd (docs/filterd.md).
  */
 #include <limits.h>
 
@@ -37,5 +38,32 @@ const param_def_t params_filter[] = {
     PARAM_STR("spam_report_directory", "$data_directory/spam-reports", NULL),
     /* the largest reported message kept in the spool */
     PARAM_SIZE("spam_report_max_size", "10m", 1, LLONG_MAX, NULL),
+    /* filterd: the clamd it asks */
+    PARAM_STR("filterd_clamd_socket", "$clamd_socket", NULL),
+    /* filterd: the scanners every message goes through, in order */
+    PARAM_LIST("filterd_scanners", "clamd, spam", NULL),
+    /* filterd: pass mail a virus scanner could not scan (with a header
+     * saying so) instead of deferring it */
+    PARAM_BOOL("filterd_pass_unscanned", "no", NULL),
+    /* filterd: where scanned mail goes back in (host:port or unix:/path) */
+    PARAM_STR("filterd_reinject_nexthop", "127.0.0.1:10025", NULL),
+    /* filterd: connect and reply timeout of the re-injection */
+    PARAM_TIME("filterd_reinject_timeout", "300s", 1, 3600, NULL),
+    /* filterd: a client silent for this long is dropped */
+    PARAM_TIME("filterd_timeout", "300s", 1, 3600, NULL),
+    /* filterd: recipients per transaction */
+    PARAM_INT("filterd_recipient_limit", "1000", 1, 1000000, NULL),
+    /* filterd: messages scanned at once by one filterd process */
+    PARAM_INT("filterd_worker_limit", "20", 1, 10000, NULL),
+    /* filterd: quarantine (and the unnamed spool files of messages being
+     * received); the mail owner's, mode 0700 */
+    PARAM_STR("filterd_quarantine_directory", "$queue_directory/quarantine", NULL),
+    /* filterd: a spam score at or above this gets X-Spam-Flag: YES and
+     * the subject tag (points, one decimal) */
+    PARAM_STR("filterd_spam_tag_level", "$spam_threshold", NULL),
+    /* filterd: a spam score at or above this is refused */
+    PARAM_STR("filterd_spam_kill_level", "20.0", NULL),
+    /* filterd: put in front of the Subject of tagged spam */
+    PARAM_STR("filterd_spam_subject_tag", "[SPAM]", NULL),
     PARAM_END,
 };

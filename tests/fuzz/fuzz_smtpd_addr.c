@@ -1,9 +1,7 @@
 /*
  * fuzz_smtpd_addr.c - libFuzzer target for MAIL/RCPT argument parsing
- * (smtpd/smtpd_addr.c): split, mailbox check, parameter walk, xtext.
+ * (lib/global/smtpd_addr.c): split, mailbox check, parameter walk, xtext.
  * Results must stay inside the input buffer and be bounded.
- *
- * Links: smtpd/smtpd_addr.c
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +9,7 @@
 
 #include "util/mymalloc.h"
 #include "util/str.h"
-#include "../../smtpd/smtpd_addr.h"
+#include "global/smtpd_addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {

@@ -1,19 +1,17 @@
 /*
  * fuzz_smtpd_dot.c - libFuzzer target for the DATA/BDAT content state
- * machine (smtpd/smtpd_dot.c).
+ * machine (lib/global/smtpd_dot.c).
  *
  * The first input byte picks the mode and the chunk size; the rest is fed
  * once whole and once in chunks. Both runs must produce the same lines,
  * the same result and the same end position; no line piece may exceed
  * SMTPD_DOT_PIECE; the end marker may only be reported right after a LF.
- *
- * Links: smtpd/smtpd_dot.c
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../smtpd/smtpd_dot.h"
+#include "global/smtpd_dot.h"
 
 typedef struct {
     unsigned long digest;

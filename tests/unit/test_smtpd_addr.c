@@ -6,7 +6,7 @@
 #include "unit_helpers.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
-#include "../../smtpd/smtpd_addr.h"
+#include "global/smtpd_addr.h"
 
 /* split - run smtpd_addr_split on a copy; returns r, fills addr/params */
 static int split(const char *in, const char *kw, char *addr, char *params)

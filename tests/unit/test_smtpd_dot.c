@@ -7,7 +7,7 @@
 #include "unit_helpers.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
-#include "../../smtpd/smtpd_dot.h"
+#include "global/smtpd_dot.h"
 
 typedef struct {
     str_t *out; /* lines, each followed by '|' */

@@ -1,5 +1,6 @@
 /*
- * smtpd_addr.h - parsing the arguments of MAIL and RCPT.
+ * smtpd_addr.h - parsing the arguments of MAIL and RCPT, shared by the
+ * SMTP servers (smtpd, and filterd's SMTP/LMTP side).
  *
  * Everything here works on a caller-owned, writable copy of the command
  * arguments and knows nothing about sessions, so it can be unit tested

@@ -1,5 +1,6 @@
 /*
- * smtpd_dot.h - message content splitter for DATA and BDAT.
+ * smtpd_dot.h - message content splitter for DATA and BDAT, shared by
+ * the SMTP servers (smtpd, and filterd's SMTP/LMTP side).
  *
  * A resumable state machine: feed it the bytes the client sent, in any
  * pieces (one byte at a time is fine), and it hands out content lines

@@ -1,0 +1,648 @@
+/*
+ * filterd - the content filter: an SMTP and LMTP server between qmgr's
+ * filter transport (port 10024) and the re-injection smtpd (10025).
+ *
+ * What it does. One process serves many clients from the event server
+ * skeleton. A session speaks SMTP after EHLO/HELO and LMTP after LHLO.
+ * The content of each message goes, while it arrives, into an unnamed
+ * spool file (O_TMPFILE in filterd_quarantine_directory), so memory does
+ * not grow with the message. At the end of DATA a worker process is
+ * forked for the message (filterd_work.c): it runs the scanners
+ * (filterd_scan.c: clamd, the built-in spam rules), decides per
+ * recipient, re-injects on filterd_reinject_nexthop with the envelope
+ * kept (sender, every recipient, DSN parameters), and then writes the
+ * replies to the client itself. The session waits meanwhile and reads
+ * no command; it goes on once the worker has exited.
+ *
+ * Why the worker answers. The client (qmgr's agent) hears "250" only
+ * after 10025 accepted the message (or, later, after the quarantine copy
+ * is on disk). Because the worker holds the client's socket, a kill -9
+ * of the session process in that moment does not turn an accepted
+ * message into a deferred one that would be sent again: the worker still
+ * answers. Only the worker's own death between 10025's reply and its own
+ * leaves that window, which every filter of this shape has; qmgr then
+ * counts the message as deferred and sends it again.
+ *
+ * Input it trusts: none. Commands and content are bounded (line length,
+ * recipients, message_size_limit, errors per session) and every
+ * refusal has an enhanced status code. Only the worker talks to clamd
+ * and 10025, whose replies are bounded by their clients.
+ *
+ * Runs as mail_owner, not chrooted (clamd's socket is outside the queue
+ * directory).
+ *
+ * Parameters: filterd_timeout, filterd_recipient_limit,
+ * filterd_worker_limit, filterd_quarantine_directory,
+ * message_size_limit, myhostname, and those of filterd_work.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "filterd.h"
+#include "global/config.h"
+#include "global/mail_proto.h"
+#include "global/smtpd_addr.h"
+#include "master/mail_server.h"
+#include "queue/qfile.h"
+#include "util/event.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+#include "util/str.h"
+
+#define FILTER_LINE_MAX 2048     /* bytes of a command line */
+#define FILTER_ERROR_LIMIT 20    /* errors before we hang up */
+#define FILTER_PENDING_MAX 65536 /* input kept while a worker runs */
+#define FILTER_SPOOL_FLUSH 65536 /* content buffered before a write */
+
+/* Session phases */
+#define PH_CMD 0  /* reading commands */
+#define PH_DATA 1 /* reading content */
+#define PH_WAIT 2 /* message complete, waiting for a worker slot */
+#define PH_WORK 3 /* a worker has the message */
+
+typedef struct filter_sess {
+    event_conn_t *conn; /* NULL once the client has gone */
+    int lmtp;           /* LHLO was said */
+    int helo;           /* a hello was said */
+    int phase;          /* PH_* */
+    int errors;         /* refused commands */
+    int closing;        /* we hung up: ignore further input */
+    smtpd_dot_t cmd;    /* command line splitter (no dot rules) */
+    smtpd_dot_t data;   /* content splitter */
+    str_t *line;        /* the command line so far */
+    int line_long;      /* it overran FILTER_LINE_MAX */
+    int line_done;      /* a whole command line is in line */
+    str_t *spool;       /* content not yet written */
+    int spool_error;    /* 0, or why the content is refused */
+    filter_msg_t msg;   /* the transaction */
+    str_t *pending;     /* input that came while a worker ran */
+    pid_t worker;       /* the worker, or 0 */
+    int pipe_fd;        /* its end-of-work pipe */
+    struct filter_sess *next_waiting;
+} filter_sess_t;
+
+#define SPOOL_TOOBIG 1
+#define SPOOL_IOERR 2
+
+static int filter_workers;            /* running */
+static filter_sess_t *filter_waiting; /* sessions waiting for a slot */
+static filter_sess_t **filter_wait_tail = &filter_waiting;
+
+static void filter_consume(filter_sess_t *s, const char *buf, size_t len);
+
+/* filter_reply - one reply line to the client */
+static void filter_reply(filter_sess_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void filter_reply(filter_sess_t *s, const char *fmt, ...)
+{
+    str_t *out = str_new(128);
+    va_list ap;
+
+    if (s->conn == NULL) {
+	str_free(&out);
+	return;
+    }
+    va_start(ap, fmt);
+    str_vappendf(out, fmt, ap);
+    va_end(ap);
+    str_appends(out, "\r\n");
+    (void)event_conn_write(s->conn, str_data(out), str_len(out));
+    str_free(&out);
+}
+
+/* filter_hangup - end the session once the replies are out */
+static void filter_hangup(filter_sess_t *s)
+{
+    s->closing = 1;
+    event_conn_close(s->conn);
+}
+
+/* filter_refuse - a refused command: reply, count, hang up at the limit */
+static void filter_refuse(filter_sess_t *s, const char *reply)
+{
+    filter_reply(s, "%s", reply);
+    if (++s->errors >= FILTER_ERROR_LIMIT && s->conn) {
+	msg_warn("too many errors from %s: closing", event_conn_addr(s->conn));
+	filter_reply(s, "421 4.7.0 %s Error: too many errors", config_str("myhostname"));
+	filter_hangup(s);
+    }
+}
+
+/* filter_msg_reset - forget the transaction (closing its spool file) */
+static void filter_msg_reset(filter_sess_t *s)
+{
+    filter_msg_t *m = &s->msg;
+
+    mr_free(m->sender);
+    mr_free(m->ret);
+    mr_free(m->envid);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+	mr_free(m->rcpts[i].address);
+	mr_free(m->rcpts[i].orcpt);
+	mr_free(m->rcpts[i].notify);
+    }
+    mr_free(m->rcpts);
+    if (m->fd >= 0)
+	(void)close(m->fd);
+    memset(m, 0, sizeof(*m));
+    m->fd = -1;
+    str_reset(s->spool);
+    s->spool_error = 0;
+}
+
+/* filter_cmd_line - a piece of a command line from the splitter */
+static void filter_cmd_line(void *ctx, const char *data, size_t len, int complete)
+{
+    filter_sess_t *s = ctx;
+
+    if (str_len(s->line) + len > FILTER_LINE_MAX)
+	s->line_long = 1;
+    else
+	str_append(s->line, data, len);
+    if (complete)
+	s->line_done = 1;
+}
+
+/* filter_hello - EHLO, HELO, LHLO */
+static void filter_hello(filter_sess_t *s, const char *verb, char *args)
+{
+    const char *me = config_str("myhostname");
+
+    if (*args == 0) {
+	filter_refuse(s, "501 5.5.4 Syntax: EHLO hostname");
+	return;
+    }
+    filter_msg_reset(s);
+    s->helo = 1;
+    s->lmtp = strcasecmp(verb, "LHLO") == 0;
+    if (strcasecmp(verb, "HELO") == 0) {
+	filter_reply(s, "250 %s", me);
+	return;
+    }
+    filter_reply(s, "250-%s", me);
+    filter_reply(s, "250-PIPELINING");
+    if (config_size("message_size_limit") > 0)
+	filter_reply(s, "250-SIZE %lld", config_size("message_size_limit"));
+    filter_reply(s, "250-ENHANCEDSTATUSCODES");
+    filter_reply(s, "250-8BITMIME");
+    filter_reply(s, "250 DSN");
+}
+
+/* filter_mail_param - one MAIL parameter; 0, or -1 with a reply in why */
+static int filter_mail_param(filter_sess_t *s, char *name, char *value, str_t *tmp,
+			     const char **why)
+{
+    long long size;
+
+    if (strcasecmp(name, "SIZE") == 0 && value) {
+	if (smtpd_size_parse(value, &size) < 0)
+	    return (*why = "501 5.5.4 Bad SIZE parameter value"), -1;
+	if (config_size("message_size_limit") > 0 && size > config_size("message_size_limit"))
+	    return (*why = "552 5.3.4 Message size exceeds fixed limit"), -1;
+    } else if (strcasecmp(name, "BODY") == 0 && value &&
+	       (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
+	s->msg.eightbit = strcasecmp(value, "8BITMIME") == 0;
+    } else if (strcasecmp(name, "RET") == 0 && value && !s->msg.ret &&
+	       (strcasecmp(value, "FULL") == 0 || strcasecmp(value, "HDRS") == 0)) {
+	s->msg.ret = mr_strdup(value);
+    } else if (strcasecmp(name, "ENVID") == 0 && value && !s->msg.envid) {
+	if (smtpd_xtext_decode(value, tmp) < 0 || str_len(tmp) > 100)
+	    return (*why = "501 5.5.4 Bad ENVID parameter syntax"), -1;
+	s->msg.envid = mr_strdup(str_data(tmp));
+    } else {
+	return (*why = "555 5.5.4 Unsupported option"), -1;
+    }
+    return 0;
+}
+
+/* filter_mail - MAIL FROM */
+static void filter_mail(filter_sess_t *s, char *args)
+{
+    char *addr, *params, *name, *value;
+    const char *why = NULL;
+    str_t *tmp;
+    int r;
+
+    if (!s->helo)
+	return filter_refuse(s, "503 5.5.1 Error: send EHLO or LHLO first");
+    if (s->msg.sender)
+	return filter_refuse(s, "503 5.5.1 Error: nested MAIL command");
+    if (smtpd_addr_split(args, "FROM", &addr, &params) < 0)
+	return filter_refuse(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+    if (*addr && smtpd_addr_check(addr, 0) != SMTPD_ADDR_OK)
+	return filter_refuse(s, "501 5.1.7 Bad sender address syntax");
+    tmp = str_new(64);
+    while (why == NULL && (r = smtpd_param_next(&params, &name, &value)) != 0)
+	if (r < 0 || filter_mail_param(s, name, value, tmp, &why) < 0)
+	    why = why ? why : "555 5.5.4 Unsupported option";
+    str_free(&tmp);
+    if (why) {
+	filter_msg_reset(s);
+	return filter_refuse(s, why);
+    }
+    s->msg.sender = mr_strdup(addr);
+    filter_reply(s, "250 2.1.0 Ok");
+}
+
+/* filter_rcpt_param - one RCPT parameter into r; 0 ok, -1 bad */
+static int filter_rcpt_param(filter_rcpt_t *r, char *name, char *value, str_t *tmp)
+{
+    char *semi;
+
+    if (strcasecmp(name, "NOTIFY") == 0 && value && !r->notify) {
+	if (smtpd_notify_check(value) < 0)
+	    return -1;
+	r->notify = mr_strdup(value);
+	return 0;
+    }
+    if (strcasecmp(name, "ORCPT") == 0 && value && !r->orcpt) {
+	if ((semi = strchr(value, ';')) == NULL || semi == value ||
+	    smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
+	    return -1;
+	*semi = 0;
+	r->orcpt = mr_format("%s;%s", value, str_data(tmp));
+	return 0;
+    }
+    return -1;
+}
+
+/* filter_rcpt - RCPT TO */
+static void filter_rcpt(filter_sess_t *s, char *args)
+{
+    filter_rcpt_t r = {0};
+    char *addr, *params, *name, *value;
+    str_t *tmp;
+    int n, bad = 0;
+
+    if (!s->msg.sender)
+	return filter_refuse(s, "503 5.5.1 Error: need MAIL command");
+    if ((long)s->msg.rcpt_count >= config_int("filterd_recipient_limit", 1, 1000000))
+	return filter_refuse(s, "452 4.5.3 Error: too many recipients");
+    if (smtpd_addr_split(args, "TO", &addr, &params) < 0 || *addr == 0 ||
+	smtpd_addr_check(addr, 0) != SMTPD_ADDR_OK)
+	return filter_refuse(s, "501 5.1.3 Bad recipient address syntax");
+    tmp = str_new(64);
+    while (!bad && (n = smtpd_param_next(&params, &name, &value)) != 0)
+	bad = n < 0 || filter_rcpt_param(&r, name, value, tmp) < 0;
+    str_free(&tmp);
+    if (bad) {
+	mr_free(r.orcpt);
+	mr_free(r.notify);
+	return filter_refuse(s, "501 5.5.4 Bad RCPT parameter");
+    }
+    r.address = mr_strdup(addr);
+    s->msg.rcpts = mr_reallocarray(s->msg.rcpts, s->msg.rcpt_count + 1, sizeof(r));
+    s->msg.rcpts[s->msg.rcpt_count++] = r;
+    filter_reply(s, "250 2.1.5 Ok");
+}
+
+/* filter_spool_open - an unnamed file for the content: it vanishes with
+ * its last descriptor, whatever happens to the process */
+static int filter_spool_open(const char **error_r)
+{
+    const char *dir = config_str("filterd_quarantine_directory");
+    str_t *path;
+    int fd;
+
+    if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+	return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+	*error_r = "cannot create a spool file";
+	msg_warn("open %s (O_TMPFILE): %m", dir);
+	return -1;
+    }
+    path = str_new(128);
+    str_printf(path, "%s/.spool.XXXXXX", dir);
+    if ((fd = mkostemp(str_data(path), O_CLOEXEC)) >= 0)
+	(void)unlink(str_data(path));
+    else
+	msg_warn("mkstemp %s: %m", str_data(path));
+    str_free(&path);
+    *error_r = "cannot create a spool file";
+    return fd;
+}
+
+/* filter_spool_flush - write the buffered content */
+static void filter_spool_flush(filter_sess_t *s)
+{
+    if (str_len(s->spool) == 0 || s->spool_error)
+	return;
+    if (write_all(s->msg.fd, str_data(s->spool), str_len(s->spool)) < 0) {
+	msg_warn("%s: write to spool file: %m", s->msg.id);
+	s->spool_error = SPOOL_IOERR;
+    }
+    str_reset(s->spool);
+}
+
+/* filter_data_line - a piece of a content line from the splitter */
+static void filter_data_line(void *ctx, const char *data, size_t len, int complete)
+{
+    filter_sess_t *s = ctx;
+    long long limit = config_size("message_size_limit");
+
+    s->msg.size += (long long)len + (complete ? 2 : 0);
+    if (limit > 0 && s->msg.size > limit)
+	s->spool_error = s->spool_error ? s->spool_error : SPOOL_TOOBIG;
+    if (s->spool_error)
+	return;
+    str_append(s->spool, data, len);
+    if (complete)
+	str_append(s->spool, "\r\n", 2);
+    if (str_len(s->spool) >= FILTER_SPOOL_FLUSH)
+	filter_spool_flush(s);
+}
+
+/* filter_data - DATA: the spool file, then the content */
+static void filter_data(filter_sess_t *s)
+{
+    const char *why = NULL;
+    struct stat st;
+
+    if (!s->msg.sender)
+	return filter_refuse(s, "503 5.5.1 Error: need MAIL command");
+    if (s->msg.rcpt_count == 0)
+	return filter_refuse(s, "503 5.5.1 Error: need RCPT command");
+    if ((s->msg.fd = filter_spool_open(&why)) < 0) {
+	filter_reply(s, "451 4.3.0 Error: %s", why);
+	return filter_msg_reset(s);
+    }
+    if (fstat(s->msg.fd, &st) == 0)
+	qid_new(s->msg.id, (unsigned long)st.st_ino);
+    smtpd_dot_init(&s->data, SMTPD_DOT_MODE_NORMALIZE, 0, 1, filter_data_line, s);
+    s->phase = PH_DATA;
+    filter_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* filter_reply_all - the same reply for the transaction: once in SMTP,
+ * once per recipient in LMTP */
+static void filter_reply_all(filter_sess_t *s, const char *reply)
+{
+    size_t n = s->lmtp ? s->msg.rcpt_count : 1;
+
+    for (size_t i = 0; i < n; i++)
+	filter_reply(s, "%s", reply);
+}
+
+/* filter_resume - back to commands, and on with any input kept */
+static void filter_resume(filter_sess_t *s)
+{
+    str_t *kept;
+
+    filter_msg_reset(s);
+    s->phase = PH_CMD;
+    if (s->conn == NULL)
+	return;
+    event_conn_set_timeout(s->conn, config_time("filterd_timeout"));
+    if (str_len(s->pending) == 0)
+	return;
+    kept = s->pending;
+    s->pending = str_new(256);
+    filter_consume(s, str_data(kept), str_len(kept));
+    str_free(&kept);
+}
+
+static void filter_worker_start(filter_sess_t *s);
+
+/* filter_worker_next - a slot is free: start the next waiting session */
+static void filter_worker_next(void)
+{
+    filter_sess_t *s = filter_waiting;
+
+    if (s == NULL || filter_workers >= config_int("filterd_worker_limit", 1, 10000))
+	return;
+    if ((filter_waiting = s->next_waiting) == NULL)
+	filter_wait_tail = &filter_waiting;
+    s->next_waiting = NULL;
+    filter_worker_start(s);
+}
+
+/* filter_sess_free - release a session */
+static void filter_sess_free(filter_sess_t *s)
+{
+    filter_msg_reset(s);
+    str_free(&s->line);
+    str_free(&s->spool);
+    str_free(&s->pending);
+    mr_free(s);
+}
+
+/* filter_worker_done - the worker's pipe: it has finished (or died) */
+static void filter_worker_done(int fd, int event, void *context)
+{
+    filter_sess_t *s = context;
+    int status, answered = 0;
+
+    if (read(fd, &answered, sizeof(answered)) != sizeof(answered))
+	answered = 0;
+    event_disable(fd);
+    (void)close(fd);
+    while (waitpid(s->worker, &status, 0) < 0 && errno == EINTR)
+	;
+    if (!answered) {
+	msg_warn("%s: worker %ld ended without answering the client (status 0x%x)", s->msg.id,
+		 (long)s->worker, status);
+	filter_reply_all(s, "451 4.3.0 Error: internal error in the content filter");
+    }
+    s->worker = 0;
+    filter_workers--;
+    if (s->conn == NULL)
+	filter_sess_free(s);
+    else
+	filter_resume(s);
+    filter_worker_next();
+}
+
+/* filter_worker_child - in the worker: the job, then word to the parent */
+static void __attribute__((noreturn)) filter_worker_child(filter_sess_t *s, int pipe_fd)
+{
+    int answered;
+
+    if (!server_stand_alone()) {
+	/* master's descriptors belong to the session process */
+	(void)close(MASTER_STATUS_FD);
+	(void)close(MASTER_LISTEN_FD);
+    }
+    (void)signal(SIGPIPE, SIG_IGN);
+    answered = filter_work(&s->msg, s->lmtp, event_conn_fd(s->conn), event_conn_addr(s->conn)) == 0;
+    (void)write_all(pipe_fd, &answered, sizeof(answered));
+    _exit(0);
+}
+
+/* filter_worker_start - fork the worker for a complete message */
+static void filter_worker_start(filter_sess_t *s)
+{
+    int p[2];
+
+    if (s->conn == NULL) { /* the client went away while waiting */
+	filter_sess_free(s);
+	return;
+    }
+    if (pipe2(p, O_CLOEXEC) < 0 || (s->worker = fork()) < 0) {
+	msg_warn("%s: cannot start a worker: %m", s->msg.id);
+	filter_reply_all(s, "451 4.3.0 Error: content filter busy, try again later");
+	s->worker = 0;
+	return filter_resume(s);
+    }
+    if (s->worker == 0) {
+	(void)close(p[0]);
+	filter_worker_child(s, p[1]);
+    }
+    (void)close(p[1]);
+    s->pipe_fd = p[0];
+    s->phase = PH_WORK;
+    filter_workers++;
+    event_enable_read(p[0], filter_worker_done, s);
+}
+
+/* filter_data_end - the end-of-data dot: refuse, or hand to a worker */
+static void filter_data_end(filter_sess_t *s)
+{
+    filter_spool_flush(s);
+    if (s->spool_error) {
+	msg_info("%s: reject: %s, size=%lld", s->msg.id,
+		 s->spool_error == SPOOL_TOOBIG ? "message too big" : "spool write error",
+		 s->msg.size);
+	filter_reply_all(s, s->spool_error == SPOOL_TOOBIG
+				? "552 5.3.4 Error: message size exceeds fixed limit"
+				: "451 4.3.0 Error: cannot store the message");
+	filter_msg_reset(s);
+	s->phase = PH_CMD;
+	return;
+    }
+    s->phase = PH_WAIT;
+    event_conn_set_timeout(s->conn, 0); /* the worker has its own limits */
+    *filter_wait_tail = s;
+    filter_wait_tail = &s->next_waiting;
+    filter_worker_next();
+}
+
+/* filter_command - one complete command line */
+static void filter_command(filter_sess_t *s)
+{
+    char *line = str_data(s->line), *args;
+
+    if (s->line_long) {
+	s->line_long = 0;
+	str_reset(s->line);
+	return filter_refuse(s, "500 5.5.2 Error: line too long");
+    }
+    args = line + strcspn(line, " ");
+    if (*args)
+	*args++ = 0;
+    if (strcasecmp(line, "EHLO") == 0 || strcasecmp(line, "HELO") == 0 ||
+	strcasecmp(line, "LHLO") == 0)
+	filter_hello(s, line, args);
+    else if (strcasecmp(line, "MAIL") == 0)
+	filter_mail(s, args);
+    else if (strcasecmp(line, "RCPT") == 0)
+	filter_rcpt(s, args);
+    else if (strcasecmp(line, "DATA") == 0)
+	filter_data(s);
+    else if (strcasecmp(line, "RSET") == 0)
+	filter_msg_reset(s), filter_reply(s, "250 2.0.0 Ok");
+    else if (strcasecmp(line, "NOOP") == 0)
+	filter_reply(s, "250 2.0.0 Ok");
+    else if (strcasecmp(line, "QUIT") == 0)
+	filter_reply(s, "221 2.0.0 Bye"), filter_hangup(s);
+    else
+	filter_refuse(s, "502 5.5.2 Error: command not recognized");
+    str_reset(s->line);
+}
+
+/* filter_consume - process client bytes in the current phase */
+static void filter_consume(filter_sess_t *s, const char *buf, size_t len)
+{
+    const char *nl;
+    size_t used, take;
+
+    while (len > 0 && s->phase < PH_WAIT && s->conn && !s->closing) {
+	if (s->phase == PH_DATA) {
+	    if (smtpd_dot_feed(&s->data, buf, len, &used) == SMTPD_DOT_END)
+		filter_data_end(s);
+	} else {
+	    /* one line at a time, so that DATA's content starts fresh */
+	    nl = memchr(buf, '\n', len);
+	    take = nl ? (size_t)(nl - buf) + 1 : len;
+	    (void)smtpd_dot_feed(&s->cmd, buf, take, &used);
+	    used = take;
+	    if (s->line_done) {
+		s->line_done = 0;
+		filter_command(s);
+	    }
+	}
+	buf += used;
+	len -= used;
+    }
+    if (len > 0 && s->phase >= PH_WAIT && !s->closing) {
+	if (str_len(s->pending) + len > FILTER_PENDING_MAX) {
+	    msg_warn("%s sends too much while its message is scanned: closing",
+		     event_conn_addr(s->conn));
+	    filter_hangup(s);
+	    return;
+	}
+	str_append(s->pending, buf, len);
+    }
+}
+
+/* filter_conn_input - bytes from a client */
+static void filter_conn_input(event_conn_t *conn, const char *buf, size_t len)
+{
+    filter_consume(event_conn_context(conn), buf, len);
+}
+
+/* filter_conn_open - greet a new client */
+static void filter_conn_open(event_conn_t *conn, const char *service)
+{
+    filter_sess_t *s = mr_calloc(1, sizeof(*s));
+
+    s->conn = conn;
+    s->line = str_new(128);
+    s->spool = str_new(FILTER_SPOOL_FLUSH + 4096);
+    s->pending = str_new(256);
+    s->msg.fd = -1;
+    smtpd_dot_init(&s->cmd, SMTPD_DOT_MODE_NORMALIZE, 1, 1, filter_cmd_line, s);
+    event_conn_set_context(conn, s);
+    event_conn_set_timeout(conn, config_time("filterd_timeout"));
+    filter_reply(s, "220 %s ESMTP Mailroom content filter", config_str("myhostname"));
+}
+
+/* filter_conn_close - the client has gone; a worker may still run */
+static void filter_conn_close(event_conn_t *conn)
+{
+    filter_sess_t *s = event_conn_context(conn);
+    filter_sess_t **pp;
+
+    s->conn = NULL;
+    if (s->phase == PH_DATA)
+	msg_info("%s: lost connection with %s in DATA", s->msg.id[0] ? s->msg.id : "NOQUEUE",
+		 event_conn_addr(conn));
+    if (s->phase == PH_WAIT) {
+	for (pp = &filter_waiting; *pp && *pp != s; pp = &(*pp)->next_waiting)
+	    ;
+	if (*pp && (*pp = s->next_waiting) == NULL)
+	    filter_wait_tail = pp;
+    }
+    if (s->worker == 0)
+	filter_sess_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    static const server_params_t params = {
+	.conn_open = filter_conn_open,
+	.conn_input = filter_conn_input,
+	.conn_close = filter_conn_close,
+    };
+
+    msg_init("filterd");
+    return event_server_main(argc, argv, &params);
+}

@@ -1,0 +1,45 @@
+/*
+ * filterd.h - state shared by filterd's session code (filterd.c) and its
+ * per-message worker (filterd_work.c).
+ */
+#ifndef MR_FILTERD_H
+#define MR_FILTERD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "global/smtpd_dot.h"
+#include "util/str.h"
+
+/* One recipient of a transaction, as the client gave it */
+typedef struct filter_rcpt {
+    char *address;
+    char *orcpt;  /* "type;address", decoded, or NULL */
+    char *notify; /* NOTIFY= list or NULL */
+} filter_rcpt_t;
+
+/* A transaction's envelope and its spooled content */
+typedef struct filter_msg {
+    char id[32];  /* queue-ID-shaped name of this transaction, for logs */
+    char *sender; /* "" for <> */
+    char *ret;    /* RET= or NULL */
+    char *envid;  /* ENVID=, decoded, or NULL */
+    int eightbit; /* BODY=8BITMIME */
+    filter_rcpt_t *rcpts;
+    size_t rcpt_count;
+    int fd;         /* the spool file (unlinked), -1 before DATA */
+    long long size; /* bytes spooled */
+} filter_msg_t;
+
+/* filter_work - the worker's whole job on one message, in a child
+ * process: scan, decide per recipient, re-inject or quarantine, then
+ * write the replies (one in SMTP, one per recipient in LMTP) straight to
+ * the client socket. Returns 0 when the replies went out, -1 when they
+ * could not be written. */
+int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr);
+
+/* filter_reply_write - write a whole reply to a socket the event loop
+ * keeps non-blocking (waits for room); 0 or -1 */
+int filter_reply_write(int fd, const char *data, size_t len);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * filterd_scan.c - the scanners filterd knows, and the loop that feeds
+ * them the spool file (see filterd_scan.h).
+ *
+ * clamd: lib/global/clamd_client over filterd_clamd_socket, with
+ * clamd_timeout and clamd_max_size. Only a well-formed "stream: OK" is
+ * clean; a message over clamd_max_size is "too big" (not scanned).
+ * spam: lib/global/spam_filter, which asks spamd when
+ * filterd_spamd_address is set and else scores with the built-in rules and
+ * Bayes, against the global threshold (spam_threshold). A spam scorer that
+ * fails leaves the message unscored (logged, no X-Spam fields).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filterd_scan.h"
+#include "global/clamd_client.h"
+#include "global/config.h"
+#include "global/spam_filter.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+
+#define FILTER_SCAN_BUF 65536
+
+/* filter_verdict_init - empty verdict */
+void filter_verdict_init(filter_verdict_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->virus_text = str_new(64);
+    v->virus_by = str_new(16);
+    v->spam_rules = str_new(64);
+    v->spam_problem = str_new(16);
+}
+
+/* filter_verdict_free - release a verdict's strings */
+void filter_verdict_free(filter_verdict_t *v)
+{
+    str_free(&v->virus_text);
+    str_free(&v->virus_by);
+    str_free(&v->spam_rules);
+    str_free(&v->spam_problem);
+}
+
+/* filter_virus_rank - how much an outcome weighs when scanners disagree */
+static int filter_virus_rank(int status)
+{
+    static const int rank[] = {
+	[FILTER_VIRUS_NONE] = 0,  [FILTER_VIRUS_CLEAN] = 1, [FILTER_VIRUS_TOOBIG] = 2,
+	[FILTER_VIRUS_ERROR] = 3, [FILTER_VIRUS_FOUND] = 4,
+    };
+    return rank[status];
+}
+
+/* filter_verdict_virus - see filterd_scan.h */
+void filter_verdict_virus(filter_verdict_t *v, int status, const char *text)
+{
+    if (filter_virus_rank(status) <= filter_virus_rank(v->virus))
+	return;
+    v->virus = status;
+    str_set(v->virus_text, text ? text : "");
+}
+
+/* clamd_scan_start - connect to clamd; NULL state on failure, with the
+ * reason kept for finish */
+typedef struct clamd_scan {
+    clamd_conn_t *conn;
+    clamd_result_t res;
+} clamd_scan_t;
+
+static void *clamd_scan_start(long long size)
+{
+    clamd_scan_t *cs = mr_calloc(1, sizeof(*cs));
+
+    cs->conn = clamd_open(config_str("filterd_clamd_socket"), (int)config_time("clamd_timeout"),
+			  config_size("clamd_max_size"), &cs->res);
+    return cs;
+}
+
+/* clamd_scan_feed - stream bytes to clamd (ignored after a failure) */
+static void clamd_scan_feed(void *state, const char *data, size_t len)
+{
+    clamd_scan_t *cs = state;
+
+    if (cs->conn)
+	(void)clamd_send(cs->conn, data, len);
+}
+
+/* clamd_scan_finish - read clamd's verdict */
+static void clamd_scan_finish(void *state, filter_verdict_t *v)
+{
+    clamd_scan_t *cs = state;
+    static const int map[] = {
+	[CLAMD_CLEAN] = FILTER_VIRUS_CLEAN,
+	[CLAMD_INFECTED] = FILTER_VIRUS_FOUND,
+	[CLAMD_ERROR] = FILTER_VIRUS_ERROR,
+	[CLAMD_TOOLONG] = FILTER_VIRUS_TOOBIG,
+    };
+
+    if (cs->conn)
+	(void)clamd_finish(&cs->conn, &cs->res);
+    if (str_len(v->virus_by))
+	str_appendc(v->virus_by, ',');
+    str_appends(v->virus_by, "clamd");
+    filter_verdict_virus(v, map[cs->res.status], cs->res.text);
+    mr_free(cs);
+}
+
+/* spam_start, spam_feed, spam_finish - lib/global/spam_filter, streamed */
+static void *spam_start(long long size)
+{
+    spam_policy_t policy = {.user = NULL, .threshold = SPAM_POLICY_THRESHOLD_DEFAULT};
+
+    return spam_scan_start(&policy, size);
+}
+
+static void spam_feed(void *state, const char *data, size_t len)
+{
+    spam_scan_feed(state, data, len);
+}
+
+static void spam_finish(void *state, filter_verdict_t *v)
+{
+    spam_scan_t *s = state;
+    spam_verdict_t *sv = mr_alloc(sizeof(*sv));
+
+    if (spam_scan_finish(&s, sv) == SPAM_VERDICT_ERROR) {
+	str_appendf(v->spam_problem, "%s: %s", sv->scanner ? sv->scanner : "spam", sv->reason);
+    } else if (sv->status != SPAM_VERDICT_UNSCANNED) {
+	v->spam_score += sv->score;
+	v->spam_scanned = 1;
+	if (sv->rules[0] && str_len(v->spam_rules))
+	    str_appendc(v->spam_rules, ',');
+	str_appends(v->spam_rules, sv->rules);
+    }
+    mr_free(sv);
+}
+
+static const filter_scanner_t filter_scanners[] = {
+    {"clamd", clamd_scan_start, clamd_scan_feed, clamd_scan_finish},
+    {"spam", spam_start, spam_feed, spam_finish},
+};
+
+#define FILTER_NSCANNERS (sizeof(filter_scanners) / sizeof(filter_scanners[0]))
+
+/* filter_scanner_find - see filterd_scan.h */
+const filter_scanner_t *filter_scanner_find(const char *name)
+{
+    for (size_t i = 0; i < FILTER_NSCANNERS; i++)
+	if (mr_strcaseeq(filter_scanners[i].name, name))
+	    return &filter_scanners[i];
+    return NULL;
+}
+
+/* filter_scan_pick - the scanners of the list, in its order */
+static size_t filter_scan_pick(const char *names, const filter_scanner_t **out, size_t max)
+{
+    char *copy = mr_strdup(names), *cursor = copy, *word;
+    size_t n = 0;
+    const filter_scanner_t *sc;
+
+    while ((word = next_token(&cursor, ", \t")) != NULL && n < max)
+	if ((sc = filter_scanner_find(word)) != NULL)
+	    out[n++] = sc;
+    mr_free(copy);
+    return n;
+}
+
+/* filter_scan_fd - see filterd_scan.h */
+int filter_scan_fd(const char *names, int fd, filter_verdict_t *v, const char **error_r)
+{
+    const filter_scanner_t *sc[FILTER_NSCANNERS * 2];
+    void *state[FILTER_NSCANNERS * 2];
+    size_t n = filter_scan_pick(names, sc, FILTER_NSCANNERS * 2);
+    char *buf = mr_alloc(FILTER_SCAN_BUF);
+    ssize_t got = 0;
+    int ret = 0;
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+	st.st_size = -1;
+    for (size_t i = 0; i < n; i++)
+	state[i] = sc[i]->start(st.st_size);
+    if (lseek(fd, 0, SEEK_SET) < 0)
+	got = -1;
+    while (got >= 0 && (got = read(fd, buf, FILTER_SCAN_BUF)) != 0) {
+	if (got < 0 && errno == EINTR)
+	    got = 0;
+	for (size_t i = 0; got > 0 && i < n; i++)
+	    sc[i]->feed(state[i], buf, (size_t)got);
+    }
+    if (got < 0) {
+	*error_r = "cannot read the spool file";
+	ret = -1;
+    }
+    for (size_t i = 0; i < n; i++)
+	sc[i]->finish(state[i], v);
+    mr_free(buf);
+    return ret;
+}

@@ -1,0 +1,71 @@
+/*
+ * filterd_scan.h - the content filter's scanners behind one small
+ * interface.
+ *
+ * A scanner sees the message once, as it lies in the spool file, in
+ * pieces of any size (start, with the size; feed; finish). Then it adds
+ * what it found to a verdict: a virus scanner
+ * (clamd) sets the virus part, a spam scorer (lib/global/spam_filter:
+ * spamd, or the built-in rules and Bayes) adds to the score and the rule
+ * list. A new scanner is one more filter_scanner_t in the table of
+ * filterd_scan.c and a name that filterd_scanners may list; filterd
+ * itself knows no scanner by name.
+ *
+ * Scanners run in filterd's worker process (one per message), so they
+ * may block, bounded by their own timeouts.
+ */
+#ifndef MR_FILTERD_SCAN_H
+#define MR_FILTERD_SCAN_H
+
+#include <stddef.h>
+
+#include "util/str.h"
+
+/* What the virus scanners said (filter_verdict_t.virus) */
+#define FILTER_VIRUS_NONE 0   /* no virus scanner ran */
+#define FILTER_VIRUS_CLEAN 1  /* scanned, nothing found */
+#define FILTER_VIRUS_FOUND 2  /* virus_text names what was found */
+#define FILTER_VIRUS_ERROR 3  /* no verdict; virus_text says why */
+#define FILTER_VIRUS_TOOBIG 4 /* larger than the scanner takes: not scanned */
+
+/* filter_verdict_t - what every scanner together found */
+typedef struct filter_verdict {
+    int virus;           /* FILTER_VIRUS_* (the worst one wins) */
+    str_t *virus_text;   /* signature name, or the reason of an error */
+    str_t *virus_by;     /* names of the virus scanners that ran */
+    int spam_scanned;    /* a spam scorer gave a score */
+    int spam_score;      /* in tenths of a point, summed */
+    str_t *spam_rules;   /* "RULE,RULE" */
+    str_t *spam_problem; /* a spam scorer that failed, and why */
+} filter_verdict_t;
+
+/* filter_verdict_init, filter_verdict_free - a verdict's storage */
+void filter_verdict_init(filter_verdict_t *v);
+void filter_verdict_free(filter_verdict_t *v);
+
+/* filter_scanner_t - one scanner */
+typedef struct filter_scanner {
+    const char *name; /* as listed in filterd_scanners */
+    /* start - begin one message of size bytes; the state is the
+     * scanner's (finish reports any problem) */
+    void *(*start)(long long size);
+    /* feed - len message bytes */
+    void (*feed)(void *state, const char *data, size_t len);
+    /* finish - the message is complete: add the findings to v and free
+     * the state */
+    void (*finish)(void *state, filter_verdict_t *v);
+} filter_scanner_t;
+
+/* filter_scanner_find - the scanner of that name, or NULL */
+const filter_scanner_t *filter_scanner_find(const char *name);
+
+/* filter_scan_fd - run the scanners named in the comma/space list over
+ * what can be read from fd (from its start) and fill v. Returns 0, or -1
+ * when the file could not be read (*error_r). */
+int filter_scan_fd(const char *names, int fd, filter_verdict_t *v, const char **error_r);
+
+/* filter_verdict_virus - record one virus scanner's outcome: too big
+ * overrides clean, an error both, a find every other */
+void filter_verdict_virus(filter_verdict_t *v, int status, const char *text);
+
+#endif

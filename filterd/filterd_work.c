@@ -1,0 +1,452 @@
+/*
+ * filterd_work.c - filterd's worker: what happens to one message after
+ * its end-of-data dot, in a process of its own (see filterd.c for why).
+ *
+ *   1. scan: every scanner of filterd_scanners reads the spool file once
+ *      (filterd_scan.c);
+ *   2. decide, per recipient: pass (with our headers), or refuse (a
+ *      virus, a score at the kill level; temporarily when a virus
+ *      scanner gave no verdict and filterd_pass_unscanned is off);
+ *   3. re-inject each group of recipients that pass with the same
+ *      headers, through lib/global/smtp_client to filterd_reinject_nexthop,
+ *      keeping sender, recipients, ORCPT, NOTIFY, RET, ENVID and BODY;
+ *   4. answer the client: one reply per recipient in LMTP; in SMTP one
+ *      reply for all (docs/filterd.md: a transaction whose recipients end
+ *      differently is answered 4xx as a whole).
+ *
+ * Parameters: filterd_scanners, filterd_clamd_socket,
+ * filterd_pass_unscanned, filterd_reinject_nexthop,
+ * filterd_reinject_timeout, filterd_spam_tag_level,
+ * filterd_spam_kill_level, filterd_spam_subject_tag, myhostname.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filterd.h"
+#include "filterd_header.h"
+#include "filterd_scan.h"
+#include "global/config.h"
+#include "global/smtp_client.h"
+#include "global/spam_filter.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+#include "util/stream.h"
+
+#define FILTER_PIECE 4096 /* bytes of a content line handed out at once */
+#define FILTER_REPLY_MAX 400
+
+/* What happens to one recipient */
+#define ACT_PASS 0   /* re-inject with the headers */
+#define ACT_REFUSE 1 /* the reply says no (4xx or 5xx) */
+
+/* filter_out_t - one recipient's outcome */
+typedef struct filter_out {
+    int action;
+    int tagged; /* spam flag set: subject tag (groups re-injections) */
+    int code;
+    char dsn[16];
+    str_t *text;
+    const char *status; /* for the log: sent, deferred, bounced */
+} filter_out_t;
+
+/* filter_job_t - the worker's state */
+typedef struct filter_job {
+    filter_msg_t *msg;
+    filter_verdict_t verdict;
+    filter_out_t *out;
+    str_t *headers; /* our header lines, each ending in "\n" */
+    int tag_level;  /* tenths */
+    int kill_level;
+} filter_job_t;
+
+/* filter_tenths - a level parameter in tenths of a point (the form of
+ * lib/global/spam_filter); a bad value is fatal */
+static int filter_tenths(const char *name)
+{
+    int tenths;
+
+    if (spam_parse_points(config_str(name), &tenths) < 0)
+	msg_fatal("%s = %s: not a number of points", name, config_str(name));
+    return tenths;
+}
+
+/* filter_points - tenths as "12.5" */
+static void filter_points(str_t *out, int tenths)
+{
+    char buf[32];
+
+    str_appends(out, spam_format_points(tenths, buf, sizeof(buf)));
+}
+
+/* filter_set - set an outcome */
+static void filter_set(filter_out_t *o, int action, int code, const char *dsn, const char *status,
+		       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void filter_set(filter_out_t *o, int action, int code, const char *dsn, const char *status,
+		       const char *fmt, ...)
+{
+    va_list ap;
+
+    o->action = action;
+    o->code = code;
+    mr_strlcpy(o->dsn, dsn, sizeof(o->dsn));
+    o->status = status;
+    str_reset(o->text);
+    va_start(ap, fmt);
+    str_vappendf(o->text, fmt, ap);
+    va_end(ap);
+}
+
+/* filter_virus_header - X-Virus-Scanned, or nothing without a scanner */
+static void filter_virus_header(filter_job_t *job)
+{
+    filter_verdict_t *v = &job->verdict;
+    const char *me = config_str("myhostname");
+
+    if (v->virus == FILTER_VIRUS_CLEAN)
+	str_appendf(job->headers, "X-Virus-Scanned: yes (%s) by Mailroom filterd on %s\n",
+		    str_data(v->virus_by), me);
+    else if (v->virus == FILTER_VIRUS_ERROR || v->virus == FILTER_VIRUS_TOOBIG)
+	str_appendf(job->headers,
+		    "X-Virus-Scanned: no (not scanned: %.200s) by Mailroom filterd on %s\n",
+		    str_data(v->virus_text), me);
+}
+
+/* filter_spam_headers - X-Spam-Flag, -Score, -Level, -Status */
+static void filter_spam_headers(filter_job_t *job, int flag)
+{
+    filter_verdict_t *v = &job->verdict;
+    int stars = v->spam_score <= 0 ? 0 : v->spam_score / 10;
+
+    if (!v->spam_scanned)
+	return;
+    str_appendf(job->headers, "X-Spam-Flag: %s\nX-Spam-Score: ", flag ? "YES" : "NO");
+    filter_points(job->headers, v->spam_score);
+    str_appends(job->headers, "\nX-Spam-Level:");
+    if (stars > 0)
+	str_appendc(job->headers, ' ');
+    for (int i = 0; i < stars && i < 50; i++)
+	str_appendc(job->headers, '*');
+    str_appendf(job->headers, "\nX-Spam-Status: %s, score=", flag ? "Yes" : "No");
+    filter_points(job->headers, v->spam_score);
+    str_appends(job->headers, " tag=");
+    filter_points(job->headers, job->tag_level);
+    str_appends(job->headers, " kill=");
+    filter_points(job->headers, job->kill_level);
+    str_appendf(job->headers, " tests=%s\n",
+		str_len(v->spam_rules) ? str_data(v->spam_rules) : "none");
+}
+
+/* filter_decide - every recipient's outcome from the verdict */
+static void filter_decide(filter_job_t *job)
+{
+    filter_verdict_t *v = &job->verdict;
+    int unscanned = v->virus == FILTER_VIRUS_ERROR && !config_bool("filterd_pass_unscanned");
+    int tagged = v->spam_scanned && v->spam_score >= job->tag_level;
+    char points[32];
+
+    for (size_t i = 0; i < job->msg->rcpt_count; i++) {
+	filter_out_t *o = &job->out[i];
+
+	if (v->virus == FILTER_VIRUS_FOUND)
+	    filter_set(o, ACT_REFUSE, 554, "5.7.0", "bounced", "Virus found: %s",
+		       str_data(v->virus_text));
+	else if (unscanned)
+	    filter_set(o, ACT_REFUSE, 451, "4.7.0", "deferred",
+		       "Virus scan failed, try again later: %s", str_data(v->virus_text));
+	else if (v->spam_scanned && v->spam_score >= job->kill_level)
+	    filter_set(o, ACT_REFUSE, 554, "5.7.1", "bounced", "Spam: score %s (%s)",
+		       spam_format_points(v->spam_score, points, sizeof(points)),
+		       str_data(v->spam_rules));
+	else
+	    filter_set(o, ACT_PASS, 0, "", "", "pass");
+	o->tagged = tagged;
+    }
+}
+
+/* Content reader for smtp_client: our headers, then the spool file
+ * through the header filter */
+typedef struct filter_feed {
+    const char *hdr; /* next of our header lines, or NULL after them */
+    stream_t *spool;
+    filter_header_t filter;
+    str_t *piece;
+} filter_feed_t;
+
+/* filter_feed_spool - next piece of the spool file: 1, 0 at the end, -1 */
+static int filter_feed_spool(filter_feed_t *f, int *complete_r)
+{
+    int r, c;
+    size_t n;
+
+    str_reset(f->piece);
+    r = stream_read_line(f->spool, f->piece, FILTER_PIECE);
+    if (r == STREAM_EOF)
+	return 0;
+    if (r == STREAM_ERROR)
+	return -1;
+    n = str_len(f->piece);
+    /* a CR at the end of a partial piece may be half of the line end */
+    while (r == STREAM_PARTIAL && n > 0 && str_data(f->piece)[n - 1] == '\r') {
+	if ((c = stream_getc(f->spool)) < 0 || c == '\n') {
+	    r = STREAM_LINE;
+	    break;
+	}
+	str_appendc(f->piece, c);
+	n++;
+    }
+    *complete_r = r == STREAM_LINE;
+    if (n > 0 && str_data(f->piece)[n - 1] == '\n')
+	n--;
+    if (*complete_r && n > 0 && str_data(f->piece)[n - 1] == '\r')
+	n--;
+    str_truncate(f->piece, n);
+    return 1;
+}
+
+/* filter_feed_line - smtp_client's line callback */
+static int filter_feed_line(void *ctx, str_t *line, int *complete_r, const char **error_r)
+{
+    filter_feed_t *f = ctx;
+    const char *nl;
+    int r;
+
+    if (f->hdr && (nl = strchr(f->hdr, '\n')) != NULL) {
+	str_setn(line, f->hdr, (size_t)(nl - f->hdr));
+	f->hdr = nl + 1;
+	*complete_r = 1;
+	return 1;
+    }
+    f->hdr = NULL;
+    while ((r = filter_feed_spool(f, complete_r)) == 1)
+	if (filter_header_piece(&f->filter, str_data(f->piece), str_len(f->piece), *complete_r,
+				line))
+	    return 1;
+    if (r < 0)
+	*error_r = "cannot read the spool file";
+    return r;
+}
+
+/* filter_inject_result - a recipient's outcome from 10025's reply */
+static void filter_inject_result(filter_out_t *o, const smtp_rcpt_t *r, const char *relay)
+{
+    const smtp_reply_t *rep = &r->reply;
+
+    if (rep->code >= 200 && rep->code < 300)
+	filter_set(o, ACT_PASS, 250, "2.0.0", "sent", "Ok, passed through %s: %s", relay,
+		   str_data(rep->text));
+    else if (rep->code >= 500)
+	filter_set(o, ACT_REFUSE, rep->code, rep->dsn, "bounced", "%s said after %s: %s", relay,
+		   r->stage ? r->stage : "connect", str_data(rep->text));
+    else
+	filter_set(o, ACT_REFUSE, 451, rep->dsn[0] == '4' ? rep->dsn : "4.3.0", "deferred",
+		   "%s: %s", relay, str_data(rep->text));
+}
+
+/* filter_inject_session - connect, greeting, hello; NULL with *r set */
+static smtp_client_t *filter_inject_session(const char *relay, smtp_reply_t *r)
+{
+    int timeout = (int)config_time("filterd_reinject_timeout");
+    const char *err;
+    smtp_client_t *c;
+
+    if ((c = smtp_client_connect(relay, 0, timeout, timeout, &err)) == NULL) {
+	r->code = 0;
+	mr_strlcpy(r->dsn, "4.4.1", sizeof(r->dsn));
+	str_set(r->text, err);
+	return NULL;
+    }
+    if (smtp_client_greeting(c, r) != 1 || smtp_client_hello(c, config_str("myhostname"), r) != 1) {
+	smtp_client_free(&c);
+	return NULL;
+    }
+    return c;
+}
+
+/* filter_inject - re-inject to the recipients of idx (count of them) */
+static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, const char *headers,
+			  const char *tag)
+{
+    const char *relay = config_str("filterd_reinject_nexthop");
+    filter_msg_t *m = job->msg;
+    smtp_rcpt_t *rc = mr_calloc(count, sizeof(*rc));
+    filter_feed_t feed = {.hdr = headers};
+    smtp_msg_t sm = {.sender = m->sender,
+		     .size = m->size + (long long)strlen(headers),
+		     .eightbit = m->eightbit,
+		     .ret = m->ret,
+		     .envid = m->envid,
+		     .line = filter_feed_line,
+		     .ctx = &feed};
+    smtp_client_t *c;
+    smtp_reply_t r;
+    int connected;
+
+    for (size_t k = 0; k < count; k++) {
+	rc[k].address = m->rcpts[idx[k]].address;
+	rc[k].orcpt = m->rcpts[idx[k]].orcpt;
+	rc[k].notify = m->rcpts[idx[k]].notify;
+	smtp_reply_init(&rc[k].reply);
+    }
+    smtp_reply_init(&r);
+    if ((connected = (c = filter_inject_session(relay, &r)) != NULL)) {
+	(void)lseek(m->fd, 0, SEEK_SET);
+	feed.spool = stream_open(dup(m->fd));
+	feed.piece = str_new(FILTER_PIECE + 16);
+	filter_header_init(&feed.filter, tag);
+	if (smtp_client_send(c, &sm, rc, count) >= 0)
+	    smtp_client_quit(c);
+	smtp_client_free(&c);
+	(void)stream_close(&feed.spool);
+	str_free(&feed.piece);
+    }
+    for (size_t k = 0; k < count; k++) {
+	if (!connected) { /* no session: its reply is every recipient's */
+	    rc[k].reply.code = r.code;
+	    mr_strlcpy(rc[k].reply.dsn, r.dsn, sizeof(rc[k].reply.dsn));
+	    str_set(rc[k].reply.text, str_data(r.text));
+	    rc[k].stage = "connect";
+	}
+	filter_inject_result(&job->out[idx[k]], &rc[k], relay);
+	smtp_reply_free(&rc[k].reply);
+    }
+    smtp_reply_free(&r);
+    mr_free(rc);
+}
+
+/* filter_pass - re-inject every recipient that passes, in groups of the
+ * same headers (tagged or not) */
+static void filter_pass(filter_job_t *job)
+{
+    filter_msg_t *m = job->msg;
+    size_t *idx = mr_calloc(m->rcpt_count, sizeof(*idx)), n;
+    const char *tag = config_str("filterd_spam_subject_tag");
+
+    for (int tagged = 0; tagged <= 1; tagged++) {
+	n = 0;
+	for (size_t i = 0; i < m->rcpt_count; i++)
+	    if (job->out[i].action == ACT_PASS && job->out[i].tagged == tagged)
+		idx[n++] = i;
+	if (n == 0)
+	    continue;
+	str_reset(job->headers);
+	filter_virus_header(job);
+	filter_spam_headers(job, tagged);
+	filter_inject(job, idx, n, str_data(job->headers), tagged ? tag : NULL);
+    }
+    mr_free(idx);
+}
+
+/* filter_reply_write - see filterd.h */
+int filter_reply_write(int fd, const char *data, size_t len)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    ssize_t n;
+
+    while (len > 0) {
+	if ((n = write(fd, data, len)) > 0) {
+	    data += n;
+	    len -= (size_t)n;
+	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	    if (poll(&pfd, 1, 60000) == 0)
+		return -1;
+	} else {
+	    return -1;
+	}
+    }
+    return 0;
+}
+
+/* filter_reply_one - "CODE DSN text\r\n" for one outcome */
+static void filter_reply_one(str_t *out, const filter_out_t *o, const char *id)
+{
+    str_appendf(out, "%d %s %s: %.*s\r\n", o->code, o->dsn, id, FILTER_REPLY_MAX,
+		str_data(o->text));
+}
+
+/* filter_answer - the replies to the client: per recipient in LMTP; in
+ * SMTP one, and a 4xx when the recipients did not all end alike */
+static int filter_answer(filter_job_t *job, int lmtp, int client_fd)
+{
+    filter_msg_t *m = job->msg;
+    str_t *out = str_new(512);
+    filter_out_t mixed = {.text = str_new(64)};
+    int ret;
+
+    for (size_t i = 0; lmtp && i < m->rcpt_count; i++)
+	filter_reply_one(out, &job->out[i], m->id);
+    if (!lmtp) {
+	const filter_out_t *first = &job->out[0];
+
+	for (size_t i = 1; i < m->rcpt_count; i++)
+	    if (job->out[i].code / 100 != first->code / 100) {
+		filter_set(&mixed, ACT_REFUSE, 451, "4.3.0", "deferred",
+			   "recipients ended differently, try again (first: %d %s)", first->code,
+			   first->dsn);
+		first = &mixed;
+		break;
+	    }
+	filter_reply_one(out, first, m->id);
+    }
+    ret = filter_reply_write(client_fd, str_data(out), str_len(out));
+    str_free(&mixed.text);
+    str_free(&out);
+    return ret;
+}
+
+/* filter_log - the verdict and each recipient's outcome */
+static void filter_log(filter_job_t *job, const char *client_addr)
+{
+    filter_msg_t *m = job->msg;
+    filter_verdict_t *v = &job->verdict;
+    static const char *const virus[] = {"none", "clean", "found", "not scanned", "too big"};
+
+    char points[32];
+
+    msg_info("%s: client=%s, from=<%s>, size=%lld, nrcpt=%zu, virus=%s%s%s, spam=%s (%s)%s%s",
+	     m->id, client_addr, m->sender, m->size, m->rcpt_count, virus[v->virus],
+	     v->virus > FILTER_VIRUS_CLEAN ? " " : "",
+	     v->virus > FILTER_VIRUS_CLEAN ? str_data(v->virus_text) : "",
+	     v->spam_scanned ? spam_format_points(v->spam_score, points, sizeof(points)) : "none",
+	     str_len(v->spam_rules) ? str_data(v->spam_rules) : "none",
+	     str_len(v->spam_problem) ? ", spam scan failed: " : "", str_data(v->spam_problem));
+    for (size_t i = 0; i < m->rcpt_count; i++)
+	msg_info("%s: to=<%s>, relay=filterd, dsn=%s, status=%s (%d %s)", m->id,
+		 m->rcpts[i].address, job->out[i].dsn, job->out[i].status, job->out[i].code,
+		 str_data(job->out[i].text));
+}
+
+/* filter_work - see filterd.h */
+int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr)
+{
+    filter_job_t job = {.msg = msg};
+    const char *err = NULL;
+    int ret;
+
+    filter_verdict_init(&job.verdict);
+    job.headers = str_new(512);
+    job.tag_level = filter_tenths("filterd_spam_tag_level");
+    job.kill_level = filter_tenths("filterd_spam_kill_level");
+    job.out = mr_calloc(msg->rcpt_count, sizeof(*job.out));
+    for (size_t i = 0; i < msg->rcpt_count; i++)
+	job.out[i].text = str_new(128);
+    if (filter_scan_fd(config_str("filterd_scanners"), msg->fd, &job.verdict, &err) < 0) {
+	for (size_t i = 0; i < msg->rcpt_count; i++)
+	    filter_set(&job.out[i], ACT_REFUSE, 451, "4.3.0", "deferred", "%s", err);
+    } else {
+	filter_decide(&job);
+	filter_pass(&job);
+    }
+    filter_log(&job, client_addr);
+    ret = filter_answer(&job, lmtp, client_fd);
+    for (size_t i = 0; i < msg->rcpt_count; i++)
+	str_free(&job.out[i].text);
+    mr_free(job.out);
+    str_free(&job.headers);
+    filter_verdict_free(&job.verdict);
+    return ret;
+}

@@ -1,0 +1,338 @@
+"""test_filterd.py - the content filter with a real clamd: mail enters on the
+SMTP port, qmgr sends it through the filterd transport to filterd, which
+asks clamd and the built-in spam rules and re-injects on the 10025 smtpd;
+qmgr then delivers it into the Maildirs. Some tests talk SMTP or LMTP to
+filterd's port directly to see its replies.
+"""
+import io
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import zipfile
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+import pytest
+
+from clamdtest import EICAR, SIGNAME, Clamd
+from conftest import free_port
+
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+ALICE, BOB = "alice@mailroom.test", "bob@mailroom.test"
+
+
+@pytest.fixture
+def clamd():
+    d = tempfile.mkdtemp(prefix="mailroom-clamd-", dir="/tmp")
+    c = Clamd(d)
+    c.start()
+    yield c
+    c.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def filter_instance(mailroom, clamd, **extra):
+    """An instance with qmgr and the filter loop; retries come quickly."""
+    conf = {"filterd_clamd_socket": clamd.sock, "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s", "queue_run_delay": "1s"}
+    conf.update(extra)
+    return mailroom(qmgr=True, extra=conf,
+                    ports={"reinject": free_port(), "filter": free_port()})
+
+
+def message(mid, body=b"Just some text.\r\n", extra_headers=b""):
+    return (b"From: carol@example.org\r\nTo: alice@mailroom.test\r\nSubject: hello\r\n"
+            b"Date: Fri, 27 Nov 2026 12:00:00 +0000\r\nMessage-ID: <" + mid.encode()
+            + b">\r\n" + extra_headers + b"\r\n" + body)
+
+
+def maildir(inst, user):
+    new = os.path.join(inst.mail, "mailroom.test", user, "new")
+    if not os.path.isdir(new):
+        return []
+    return sorted(os.path.join(new, f) for f in os.listdir(new))
+
+
+def wait_for(cond, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def strip_trace(data):
+    """The delivered file without what delivery and the re-injection smtpd
+    put on top (Return-Path, Delivered-To, Received); the first smtpd's
+    Received field stays, below filterd's fields."""
+    m = re.match(rb"Return-Path: [^\n]*\nDelivered-To: [^\n]*\n"
+                 rb"Received: [^\n]*\n(\t[^\n]*\n)*", data)
+    assert m, data[:400]
+    return data[m.end():]
+
+
+def direct(inst):
+    return smtplib.SMTP("127.0.0.1", inst.ports["filter"], timeout=60)
+
+
+def test_clean_mail_byte_identical(mailroom, clamd):
+    """Clean mail arrives with our headers on top and nothing else changed;
+    X-Spam/X-Virus fields the sender wrote are gone."""
+    inst = filter_instance(mailroom, clamd)
+    body = (b"line one\r\n..dot-stuffed line\r\n\r\n\tindented\r\n"
+            + b"x" * 3000 + b"\r\nlast line\r\n")
+    msg = message("clean-1@example.org", body,
+                  b"X-Spam-Flag: NO\r\nX-Spam-Status: No,\r\n\tscore=-100\r\n"
+                  b"X-Virus-Scanned: yes, trust me\r\n")
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE, BOB], msg)
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob")), \
+        inst.log_text()[-3000:]
+    expected = message("clean-1@example.org", body).replace(b"\r\n", b"\n")
+    for user in ("alice", "bob"):
+        (path,) = maildir(inst, user)
+        data = strip_trace(open(path, "rb").read())
+        ours = (rb"X-Virus-Scanned: yes \(clamd\) by Mailroom filterd on mx\.mailroom\.test\n"
+                rb"X-Spam-Flag: NO\nX-Spam-Score: 0\.0\nX-Spam-Level:\n"
+                rb"X-Spam-Status: No, score=0\.0 tag=5\.0 kill=20\.0 tests=none\n")
+        m = re.match(ours + rb"Received: from [^\n]*\n(\t[^\n]*\n)*", data)
+        assert m, data[:600]
+        assert data[m.end():] == expected
+    inst.wait_log(r"filterd\[\d+\]: \w+: client=127\.0\.0\.1, from=<carol@example\.org>, "
+                  r"size=\d+, nrcpt=2, virus=clean, spam=0\.0 \(none\)")
+    inst.wait_log(r"filterd\[\d+\]: \w+: to=<bob@mailroom\.test>, relay=filterd, dsn=2\.0\.0, "
+                  r"status=sent \(250 Ok, passed through 127\.0\.0\.1:\d+: 250 2\.0\.0 Ok: "
+                  r"queued as \w+\)")
+
+
+def zipped(name, data):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return buf.getvalue()
+
+
+def with_attachment(mid, payload, name):
+    m = MIMEMultipart()
+    m["From"], m["To"], m["Subject"] = "carol@example.org", ALICE, "see attachment"
+    m["Date"], m["Message-ID"] = "Fri, 27 Nov 2026 12:00:00 +0000", f"<{mid}>"
+    m.attach(MIMEText("Please open the attachment.\n"))
+    m.attach(MIMEApplication(payload, Name=name))   # base64
+    return m.as_bytes().replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize("kind", ["plain", "base64", "zip"])
+def test_eicar_refused(mailroom, clamd, kind):
+    """EICAR in the text, in a base64 attachment, and zipped inside one
+    (clamd decodes and unpacks): 554 5.7.0 with the signature's name."""
+    inst = filter_instance(mailroom, clamd)
+    msg = {"plain": lambda: message("v@example.org", b"here: " + EICAR + b"\r\n"),
+           "base64": lambda: with_attachment("v@example.org", EICAR, "eicar.com"),
+           "zip": lambda: with_attachment("v@example.org", zipped("eicar.com", EICAR),
+                                          "eicar.zip")}[kind]()
+    with direct(inst) as s:
+        s.ehlo("qmgr.test")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("carol@example.org", [ALICE], msg)
+    assert e.value.smtp_code == 554
+    assert re.match(rb"5\.7\.0 \w+: Virus found: " + re.escape(SIGNAME.encode()) + rb"$",
+                    e.value.smtp_error), e.value.smtp_error
+    inst.wait_log(r"virus=found " + re.escape(SIGNAME))
+
+
+def test_gtube_refused_and_tag(mailroom, clamd):
+    """GTUBE scores 1000: refused at the kill level; with the kill level
+    above that, the message passes tagged."""
+    inst = filter_instance(mailroom, clamd)
+    with direct(inst) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("carol@example.org", [ALICE], message("g@example.org", GTUBE + b"\r\n"))
+    assert e.value.smtp_code == 554
+    assert re.match(rb"5\.7\.1 \w+: Spam: score 1000\.0 \(GTUBE\)$", e.value.smtp_error)
+    inst.stop()
+    inst.set_conf(filterd_spam_kill_level="2000")
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE], message("g2@example.org", GTUBE + b"\r\n"))
+    assert wait_for(lambda: maildir(inst, "alice")), inst.log_text()[-3000:]
+    data = strip_trace(open(maildir(inst, "alice")[0], "rb").read())
+    assert b"\nX-Spam-Flag: YES\nX-Spam-Score: 1000.0\nX-Spam-Level: " + b"*" * 50 + b"\n" in data
+    assert b"\nX-Spam-Status: Yes, score=1000.0 tag=5.0 kill=2000.0 tests=GTUBE\n" in data
+    assert b"\nSubject: [SPAM] hello\n" in data
+
+
+def test_clamd_down_defers_then_delivers(mailroom, clamd):
+    """clamd stopped: 451 4.7.0 at the filter, the message waits in the
+    queue; once clamd is back it is delivered, once."""
+    inst = filter_instance(mailroom, clamd)
+    clamd.stop()
+    with direct(inst) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("carol@example.org", [ALICE], message("d0@example.org"))
+    assert e.value.smtp_code == 451 and e.value.smtp_error.startswith(b"4.7.0 ")
+    assert b"Virus scan failed, try again later: " in e.value.smtp_error
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE], message("d1@example.org"))
+    inst.wait_log(r"to=<alice@mailroom\.test>, relay=\S+, .*dsn=4\.7\.0, status=deferred")
+    assert maildir(inst, "alice") == []
+    clamd.start()
+    assert wait_for(lambda: maildir(inst, "alice"), 60), inst.log_text()[-3000:]
+    time.sleep(1)
+    (path,) = maildir(inst, "alice")
+    assert b"Message-ID: <d1@example.org>" in open(path, "rb").read()
+
+
+def test_pass_unscanned(mailroom, clamd):
+    """filterd_pass_unscanned = yes: with clamd down mail passes, and says so."""
+    inst = filter_instance(mailroom, clamd, filterd_pass_unscanned="yes")
+    clamd.stop()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE], message("u@example.org"))
+    assert wait_for(lambda: maildir(inst, "alice")), inst.log_text()[-3000:]
+    data = strip_trace(open(maildir(inst, "alice")[0], "rb").read())
+    assert re.match(rb"X-Virus-Scanned: no \(not scanned: cannot connect to clamd [^\n]+\) "
+                    rb"by Mailroom filterd "
+                    rb"on mx\.mailroom\.test\nX-Spam-Flag: NO\n", data), data[:300]
+
+
+def test_lmtp_per_recipient(mailroom, clamd):
+    """LHLO: one reply per recipient after the dot, each saying where it went."""
+    inst = filter_instance(mailroom, clamd)
+    with socket.create_connection(("127.0.0.1", inst.ports["filter"]), timeout=30) as s:
+        f = s.makefile("rwb")
+        assert f.readline().startswith(b"220 ")
+        f.write(b"LHLO qmgr.test\r\nMAIL FROM:<carol@example.org> RET=HDRS ENVID=e1\r\n"
+                b"RCPT TO:<alice@mailroom.test> NOTIFY=FAILURE ORCPT=rfc822;a@x.example\r\n"
+                b"RCPT TO:<bob@mailroom.test>\r\nDATA\r\n")
+        f.flush()
+        lines = [f.readline() for _ in range(10)]
+        assert lines[-1].startswith(b"354 "), lines
+        f.write(message("l@example.org") + b".\r\n")
+        f.flush()
+        r1, r2 = f.readline(), f.readline()
+        assert re.match(rb"250 2\.0\.0 \w+: Ok, passed through 127\.0\.0\.1:\d+: 250 ", r1), r1
+        assert re.match(rb"250 2\.0\.0 \w+: Ok, passed through", r2), r2
+        f.write(b"QUIT\r\n")
+        f.flush()
+        assert f.readline().startswith(b"221 ")
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"))
+    # the envelope went on: 10025's cleanup recorded the ORCPT and NOTIFY
+    inst.wait_log(r"to=<alice@mailroom\.test>, orig_to=<a@x\.example>|"
+                  r"to=<alice@mailroom\.test>, relay=local")
+
+
+def test_hostile_input(mailroom, clamd):
+    """Over-long lines, garbage, NUL bytes and a hang-up in DATA: clear
+    replies, and the filter keeps serving."""
+    inst = filter_instance(mailroom, clamd)
+    with socket.create_connection(("127.0.0.1", inst.ports["filter"]), timeout=30) as s:
+        f = s.makefile("rwb")
+        f.readline()
+        f.write(b"EHLO " + b"a" * 100000 + b"\r\n")
+        f.flush()
+        assert f.readline() == b"500 5.5.2 Error: line too long\r\n"
+        f.write(b"\x00\xff garbage\r\nMAIL FROM:<carol@example.org>\r\n")
+        f.flush()
+        assert f.readline() == b"502 5.5.2 Error: command not recognized\r\n"
+        assert f.readline() == b"503 5.5.1 Error: send EHLO or LHLO first\r\n"
+        f.write(b"EHLO x\r\nMAIL FROM:<carol@example.org>\r\nRCPT TO:<bad address>\r\n"
+                b"DATA\r\n")
+        f.flush()
+        while not f.readline().startswith(b"250 DSN"):
+            pass
+        assert f.readline() == b"250 2.1.0 Ok\r\n"
+        assert f.readline() == b"501 5.1.3 Bad recipient address syntax\r\n"
+        assert f.readline() == b"503 5.5.1 Error: need RCPT command\r\n"
+        for _ in range(30):
+            f.write(b"XYZZY\r\n")
+        f.flush()
+        # 5 errors so far: the 20th is answered, then the session ends
+        replies = [f.readline() for _ in range(17)]
+        assert replies == [b"502 5.5.2 Error: command not recognized\r\n"] * 15 + [
+            b"421 4.7.0 mx.mailroom.test Error: too many errors\r\n", b""]
+    # a hang-up in the middle of DATA
+    with socket.create_connection(("127.0.0.1", inst.ports["filter"]), timeout=30) as s:
+        f = s.makefile("rwb")
+        f.readline()
+        f.write(b"EHLO x\r\nMAIL FROM:<carol@example.org>\r\nRCPT TO:<alice@mailroom.test>\r\n"
+                b"DATA\r\n")
+        f.flush()
+        while not f.readline().startswith(b"354"):
+            pass
+        f.write(b"Subject: cut\r\n\r\n" + b"y" * 200000)
+        f.flush()
+        f.close()
+    inst.wait_log(r"filterd\[\d+\]: \w+: lost connection with 127\.0\.0\.1 in DATA")
+    with direct(inst) as s:
+        s.sendmail("carol@example.org", [ALICE], message("after@example.org"))
+    assert wait_for(lambda: maildir(inst, "alice"))
+    (path,) = maildir(inst, "alice")
+    assert b"<after@example.org>" in open(path, "rb").read()
+
+
+def filterd_pids(inst):
+    """The filterd session processes (children of master)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if os.path.basename(argv0) == b"filterd" and int(fields[1]) == inst.proc.pid:
+            out.append(int(pid))
+    return out
+
+
+def test_kill_filterd_under_load(mailroom, clamd):
+    """filterd killed with SIGKILL again and again while mail flows: every
+    message ends in the Maildir exactly once."""
+    inst = filter_instance(mailroom, clamd)
+    count = 100
+    sent = []
+
+    def send():
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+            for i in range(count):
+                s.sendmail("carol@example.org", [ALICE], message(f"k{i}@example.org"))
+                sent.append(i)
+
+    t = threading.Thread(target=send)
+    t.start()
+
+    def ids():
+        found = []
+        for path in maildir(inst, "alice"):
+            m = re.search(rb"Message-ID: <k(\d+)@example\.org>", open(path, "rb").read())
+            found.append(int(m.group(1)))
+        return found
+    kills = 0
+    deadline = time.time() + 180
+    while (t.is_alive() or len(ids()) < count) and time.time() < deadline:
+        time.sleep(0.05)
+        if len(ids()) < count * 9 // 10:   # the last ones get through undisturbed
+            for pid in filterd_pids(inst):
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+    t.join()
+    assert len(sent) == count
+    assert kills > 0
+    print(f"filterd killed {kills} times;",
+          len(re.findall(r"relay=127\.0\.0\.1\S+, .*status=deferred", inst.log_text())),
+          "deliveries to filterd deferred")
+    assert wait_for(lambda: len(ids()) >= count, 60), (sorted(ids()), inst.log_text()[-3000:])
+    time.sleep(2)   # anything still coming would be a duplicate
+    assert sorted(ids()) == list(range(count))
