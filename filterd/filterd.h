@@ -38,6 +38,13 @@ typedef struct filter_msg {
  * could not be written. */
 int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr);
 
+/* filter_quarantine - keep the message for the n recipients of idx in
+ * the quarantine (filterd_quar.c: the commit sequence and its crash
+ * argument), with reason and the client's address; 0 with the file's
+ * queue ID in id_r (QID_BUFSIZE bytes), -1 with *error_r */
+int filter_quarantine(const filter_msg_t *m, const size_t *idx, size_t n, const char *reason,
+		      const char *client, char *id_r, const char **error_r);
+
 /* filter_reply_write - write a whole reply to a socket the event loop
  * keeps non-blocking (waits for room); 0 or -1 */
 int filter_reply_write(int fd, const char *data, size_t len);

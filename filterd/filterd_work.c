@@ -4,9 +4,12 @@
  *
  *   1. scan: every scanner of filterd_scanners reads the spool file once
  *      (filterd_scan.c);
- *   2. decide, per recipient: pass (with our headers), or refuse (a
- *      virus, a score at the kill level; temporarily when a virus
- *      scanner gave no verdict and filterd_pass_unscanned is off);
+ *   2. decide, per recipient: pass (with our headers), quarantine or
+ *      refuse (a virus, a score at the kill level: filterd_virus_action,
+ *      filterd_spam_action), or refuse temporarily (a virus scanner gave
+ *      no verdict and filterd_pass_unscanned is off);
+ *   2a. write the recipients to quarantine into one quarantine file
+ *      (filterd_quar.c), fsync'd before anyone hears 250;
  *   3. re-inject each group of recipients that pass with the same
  *      headers, through lib/global/smtp_client to filterd_reinject_nexthop,
  *      keeping sender, recipients, ORCPT, NOTIFY, RET, ENVID and BODY;
@@ -14,7 +17,8 @@
  *      reply for all (docs/filterd.md: a transaction whose recipients end
  *      differently is answered 4xx as a whole).
  *
- * Parameters: filterd_scanners, filterd_clamd_socket,
+ * Parameters: filterd_virus_action, filterd_spam_action,
+ * filterd_scanners, filterd_clamd_socket,
  * filterd_pass_unscanned, filterd_reinject_nexthop,
  * filterd_reinject_timeout, filterd_spam_tag_level,
  * filterd_spam_kill_level, filterd_spam_subject_tag, myhostname.
@@ -34,14 +38,16 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
+#include "queue/qfile.h"
 #include "util/stream.h"
 
 #define FILTER_PIECE 4096 /* bytes of a content line handed out at once */
 #define FILTER_REPLY_MAX 400
 
 /* What happens to one recipient */
-#define ACT_PASS 0   /* re-inject with the headers */
-#define ACT_REFUSE 1 /* the reply says no (4xx or 5xx) */
+#define ACT_PASS 0       /* re-inject with the headers */
+#define ACT_REFUSE 1     /* the reply says no (4xx or 5xx) */
+#define ACT_QUARANTINE 2 /* kept in the quarantine, not delivered */
 
 /* filter_out_t - one recipient's outcome */
 typedef struct filter_out {
@@ -141,31 +147,73 @@ static void filter_spam_headers(filter_job_t *job, int flag)
 		str_len(v->spam_rules) ? str_data(v->spam_rules) : "none");
 }
 
+/* filter_final - a virus or a kill-level score: the action of param
+ * (quarantine or reject) with the reason */
+static void filter_final(filter_out_t *o, const char *param, const char *dsn, const char *why)
+{
+    if (strcmp(config_str(param), "reject") == 0)
+	filter_set(o, ACT_REFUSE, 554, dsn, "bounced", "%s", why);
+    else
+	filter_set(o, ACT_QUARANTINE, 250, "2.7.0", "quarantined", "%s", why);
+}
+
 /* filter_decide - every recipient's outcome from the verdict */
 static void filter_decide(filter_job_t *job)
 {
     filter_verdict_t *v = &job->verdict;
     int unscanned = v->virus == FILTER_VIRUS_ERROR && !config_bool("filterd_pass_unscanned");
     int tagged = v->spam_scanned && v->spam_score >= job->tag_level;
+    str_t *why = str_new(128);
     char points[32];
 
     for (size_t i = 0; i < job->msg->rcpt_count; i++) {
 	filter_out_t *o = &job->out[i];
 
-	if (v->virus == FILTER_VIRUS_FOUND)
-	    filter_set(o, ACT_REFUSE, 554, "5.7.0", "bounced", "Virus found: %s",
-		       str_data(v->virus_text));
-	else if (unscanned)
+	if (v->virus == FILTER_VIRUS_FOUND) {
+	    str_printf(why, "Virus found: %s", str_data(v->virus_text));
+	    filter_final(o, "filterd_virus_action", "5.7.0", str_data(why));
+	} else if (unscanned) {
 	    filter_set(o, ACT_REFUSE, 451, "4.7.0", "deferred",
 		       "Virus scan failed, try again later: %s", str_data(v->virus_text));
-	else if (v->spam_scanned && v->spam_score >= job->kill_level)
-	    filter_set(o, ACT_REFUSE, 554, "5.7.1", "bounced", "Spam: score %s (%s)",
+	} else if (v->spam_scanned && v->spam_score >= job->kill_level) {
+	    str_printf(why, "Spam: score %s (%s)",
 		       spam_format_points(v->spam_score, points, sizeof(points)),
 		       str_data(v->spam_rules));
-	else
+	    filter_final(o, "filterd_spam_action", "5.7.1", str_data(why));
+	} else {
 	    filter_set(o, ACT_PASS, 0, "", "", "pass");
+	}
 	o->tagged = tagged;
     }
+    str_free(&why);
+}
+
+/* filter_keep - the recipients to quarantine, in one quarantine file */
+static void filter_keep(filter_job_t *job, const char *client)
+{
+    filter_msg_t *m = job->msg;
+    size_t *idx = mr_calloc(m->rcpt_count, sizeof(*idx)), n = 0;
+    char id[QID_BUFSIZE];
+    const char *err;
+    str_t *why;
+
+    for (size_t i = 0; i < m->rcpt_count; i++)
+	if (job->out[i].action == ACT_QUARANTINE)
+	    idx[n++] = i;
+    if (n > 0 &&
+	filter_quarantine(m, idx, n, str_data(job->out[idx[0]].text), client, id, &err) < 0) {
+	for (size_t k = 0; k < n; k++)
+	    filter_set(&job->out[idx[k]], ACT_REFUSE, 451, "4.3.0", "deferred", "%s", err);
+    } else if (n > 0) {
+	why = str_new(128);
+	for (size_t k = 0; k < n; k++) {
+	    str_set(why, str_data(job->out[idx[k]].text));
+	    filter_set(&job->out[idx[k]], ACT_QUARANTINE, 250, "2.7.0", "quarantined",
+		       "Quarantined as %s: %s", id, str_data(why));
+	}
+	str_free(&why);
+    }
+    mr_free(idx);
 }
 
 /* Content reader for smtp_client: our headers, then the spool file
@@ -439,6 +487,7 @@ int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_a
 	    filter_set(&job.out[i], ACT_REFUSE, 451, "4.3.0", "deferred", "%s", err);
     } else {
 	filter_decide(&job);
+	filter_keep(&job, client_addr);
 	filter_pass(&job);
     }
     filter_log(&job, client_addr);

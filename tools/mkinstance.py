@@ -81,9 +81,7 @@ def master_conf(ports, d, qmgr=True, services=()):
         # the content filter loop (docs/filterd.md): filterd on the filter
         # port, and the filterd transport (the smtp agent) that qmgr uses
         # to reach it
-        reinject = f" -o filterd_reinject_nexthop=127.0.0.1:{ports['reinject']}" \
-            if "reinject" in ports else ""
-        lines.append(f"127.0.0.1:{ports['filter']}  inet n y n - 10 filterd" + reinject)
+        lines.append(f"127.0.0.1:{ports['filter']}  inet n y n - 10 filterd")
         lines.append("filterd        unix  y       y      n      -      -       smtp")
     if "pop3" in ports:
         lines.append(f"127.0.0.1:{ports['pop3']}  inet n y n - 100 pop3d")
@@ -189,6 +187,10 @@ def own_mail_dir(path):
 
 def create(d, build_bin, ports, extra=None, qmgr=True, services=()):
     d = os.path.abspath(d)
+    extra = dict(extra or {})
+    if "filter" in ports and "reinject" in ports:
+        # filterd and mailroom-quarantine send mail back in here
+        extra.setdefault("filterd_reinject_nexthop", f"127.0.0.1:{ports['reinject']}")
     for sub in ("etc", "spool", "mail", "log", "data"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     with open(os.path.join(d, "etc/mailroom.conf"), "w") as f:

@@ -63,6 +63,12 @@ const param_def_t params_filter[] = {
     PARAM_STR("filterd_spam_tag_level", "$spam_threshold", NULL),
     /* filterd: a spam score at or above this is refused */
     PARAM_STR("filterd_spam_kill_level", "20.0", NULL),
+    /* filterd: what happens to a message clamd found a virus in:
+     * quarantine (kept, not delivered) or reject (554 5.7.0) */
+    PARAM_STR("filterd_virus_action", "quarantine", NULL),
+    /* filterd: what happens to a message at filterd_spam_kill_level:
+     * quarantine or reject (554 5.7.1) */
+    PARAM_STR("filterd_spam_action", "quarantine", NULL),
     /* filterd: put in front of the Subject of tagged spam */
     PARAM_STR("filterd_spam_subject_tag", "[SPAM]", NULL),
     PARAM_END,

@@ -130,34 +130,47 @@ def with_attachment(mid, payload, name):
     return m.as_bytes().replace(b"\n", b"\r\n")
 
 
+def send_direct(inst, msg):
+    """One transaction straight to filterd: the reply to the dot."""
+    with direct(inst) as s:
+        s.ehlo("qmgr.test")
+        s.mail("carol@example.org")
+        s.rcpt(ALICE)
+        return s.data(msg)
+
+
 @pytest.mark.parametrize("kind", ["plain", "base64", "zip"])
-def test_eicar_refused(mailroom, clamd, kind):
+def test_eicar_quarantined(mailroom, clamd, kind):
     """EICAR in the text, in a base64 attachment, and zipped inside one
-    (clamd decodes and unpacks): 554 5.7.0 with the signature's name."""
+    (clamd decodes and unpacks): kept in the quarantine, 250 2.7.0 with the
+    signature's name."""
     inst = filter_instance(mailroom, clamd)
     msg = {"plain": lambda: message("v@example.org", b"here: " + EICAR + b"\r\n"),
            "base64": lambda: with_attachment("v@example.org", EICAR, "eicar.com"),
            "zip": lambda: with_attachment("v@example.org", zipped("eicar.com", EICAR),
                                           "eicar.zip")}[kind]()
-    with direct(inst) as s:
-        s.ehlo("qmgr.test")
-        with pytest.raises(smtplib.SMTPDataError) as e:
-            s.sendmail("carol@example.org", [ALICE], msg)
-    assert e.value.smtp_code == 554
-    assert re.match(rb"5\.7\.0 \w+: Virus found: " + re.escape(SIGNAME.encode()) + rb"$",
-                    e.value.smtp_error), e.value.smtp_error
+    code, text = send_direct(inst, msg)
+    assert code == 250
+    assert re.match(rb"2\.7\.0 \w+: Quarantined as \w+: Virus found: "
+                    + re.escape(SIGNAME.encode()) + rb"$", text), text
     inst.wait_log(r"virus=found " + re.escape(SIGNAME))
 
 
+def test_eicar_rejected(mailroom, clamd):
+    """filterd_virus_action = reject: 554 5.7.0 instead."""
+    inst = filter_instance(mailroom, clamd, filterd_virus_action="reject")
+    code, text = send_direct(inst, message("v@example.org", b"here: " + EICAR + b"\r\n"))
+    assert code == 554
+    assert re.match(rb"5\.7\.0 \w+: Virus found: " + re.escape(SIGNAME.encode()) + rb"$", text)
+
+
 def test_gtube_refused_and_tag(mailroom, clamd):
-    """GTUBE scores 1000: refused at the kill level; with the kill level
-    above that, the message passes tagged."""
-    inst = filter_instance(mailroom, clamd)
-    with direct(inst) as s:
-        with pytest.raises(smtplib.SMTPDataError) as e:
-            s.sendmail("carol@example.org", [ALICE], message("g@example.org", GTUBE + b"\r\n"))
-    assert e.value.smtp_code == 554
-    assert re.match(rb"5\.7\.1 \w+: Spam: score 1000\.0 \(GTUBE\)$", e.value.smtp_error)
+    """GTUBE scores 1000: at the kill level (rejected here); with the kill
+    level above that, the message passes tagged."""
+    inst = filter_instance(mailroom, clamd, filterd_spam_action="reject")
+    code, text = send_direct(inst, message("g@example.org", GTUBE + b"\r\n"))
+    assert code == 554
+    assert re.match(rb"5\.7\.1 \w+: Spam: score 1000\.0 \(GTUBE\)$", text), text
     inst.stop()
     inst.set_conf(filterd_spam_kill_level="2000")
     inst.start()
@@ -175,11 +188,9 @@ def test_clamd_down_defers_then_delivers(mailroom, clamd):
     queue; once clamd is back it is delivered, once."""
     inst = filter_instance(mailroom, clamd)
     clamd.stop()
-    with direct(inst) as s:
-        with pytest.raises(smtplib.SMTPDataError) as e:
-            s.sendmail("carol@example.org", [ALICE], message("d0@example.org"))
-    assert e.value.smtp_code == 451 and e.value.smtp_error.startswith(b"4.7.0 ")
-    assert b"Virus scan failed, try again later: " in e.value.smtp_error
+    code, text = send_direct(inst, message("d0@example.org"))
+    assert code == 451 and text.startswith(b"4.7.0 ")
+    assert b"Virus scan failed, try again later: " in text
     with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
         s.sendmail("carol@example.org", [ALICE], message("d1@example.org"))
     inst.wait_log(r"to=<alice@mailroom\.test>, relay=\S+, .*dsn=4\.7\.0, status=deferred")
@@ -336,3 +347,57 @@ def test_kill_filterd_under_load(mailroom, clamd):
     assert wait_for(lambda: len(ids()) >= count, 60), (sorted(ids()), inst.log_text()[-3000:])
     time.sleep(2)   # anything still coming would be a duplicate
     assert sorted(ids()) == list(range(count))
+
+
+def quarantine_tool(inst, *args):
+    return inst.run(["mailroom-quarantine", "-c", inst.conf_dir, *args])
+
+
+def test_quarantine_list_show_release_delete(mailroom, clamd):
+    """A virus goes to the quarantine (250 2.7.0, nothing delivered); the
+    tool lists and shows it with its verdict, release delivers it to the
+    original recipients, delete removes it."""
+    inst = filter_instance(mailroom, clamd)
+    qdir = os.path.join(inst.spool, "quarantine")
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE, BOB],
+                   message("q1@example.org", b"here: " + EICAR + b"\r\n"))
+        s.sendmail("carol@example.org", [BOB], message("q2@example.org", GTUBE + b"\r\n"))
+    m = inst.wait_log(r"to=<bob@mailroom\.test>, relay=filterd, dsn=2\.7\.0, status=quarantined "
+                      r"\(250 Quarantined as (\w+): Virus found: " + re.escape(SIGNAME) + r"\)")
+    qid = m.group(1)
+    inst.wait_log(r"status=quarantined \(250 Quarantined as \w+: Spam: score 1000\.0")
+    inst.wait_log(r"to=<bob@mailroom\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*"
+                  r"dsn=2\.7\.0, status=sent")
+    assert maildir(inst, "alice") == [] and maildir(inst, "bob") == []
+    st = os.stat(qdir)
+    assert st.st_mode & 0o777 == 0o700
+    assert os.stat(os.path.join(qdir, qid)).st_mode & 0o777 == 0o700
+    r = quarantine_tool(inst, "list")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert re.search(rf"^{qid}  \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d  \d+  <carol@example\.org>  "
+                     rf"Virus found: {re.escape(SIGNAME)}\n    <alice@mailroom\.test>\n"
+                     rf"    <bob@mailroom\.test>\n", out, re.M), out
+    assert re.search(r"^\w+  .*  <carol@example\.org>  Spam: score 1000\.0 \(GTUBE[^\n]*\)\n"
+                     r"    <bob@mailroom\.test>\n", out, re.M), out
+    r = quarantine_tool(inst, "show", qid)
+    assert r.returncode == 0
+    assert r.stdout.startswith(f"id: {qid}\nreason: Virus found: {SIGNAME}\n"
+                               "sender: <carol@example.org>\n".encode())
+    assert EICAR in r.stdout and b"Message-ID: <q1@example.org>" in r.stdout
+    r = quarantine_tool(inst, "release", qid)
+    assert r.returncode == 0, r.stderr
+    assert re.match(rf"{qid}: released to 2 recipients: 250 2\.0\.0 Ok: queued as \w+\n",
+                    r.stdout.decode())
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"))
+    data = open(maildir(inst, "alice")[0], "rb").read()
+    assert EICAR in data and b"<q1@example.org>" in data
+    assert not os.path.exists(os.path.join(qdir, qid))
+    (other,) = [ln.split()[0] for ln in quarantine_tool(inst, "list").stdout.decode().splitlines()
+                if not ln.startswith(" ")]
+    assert quarantine_tool(inst, "delete", other).returncode == 0
+    assert quarantine_tool(inst, "list").stdout == b""
+    r = quarantine_tool(inst, "delete", "../../etc/passwd")
+    assert r.returncode == 1 and b"not a queue ID" in r.stderr
+    inst.wait_log(rf"mailroom-quarantine\[\d+\]: {qid}: released from quarantine to 2 recipients")
