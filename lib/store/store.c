@@ -92,6 +92,26 @@ static off_t name_field(const char *base, char key)
     return -1;
 }
 
+/* store_open_message - open a message file for reading: no symbolic
+ * link, a regular file; unlike safe_open_read, a file with more than one
+ * hard link is fine (Dovecot copies messages between folders with
+ * link(2), and the store runs as the mailbox's owner). fd or -1 */
+static int store_open_message(const char *path, const char **error_r)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+
+    store_message_opens++;
+    if (fd < 0)
+	return store_fail(error_r, "open %s: %s", path, errno);
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	close(fd);
+	return store_fail(error_r, "open %s: %s", path, EINVAL);
+    }
+    return fd;
+}
+
 /* store_vsize - size with bare LFs counted as CRLF */
 off_t store_vsize(int fd)
 {
@@ -307,8 +327,7 @@ static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
     if (m->size >= 0 && m->vsize >= m->size)
 	return;
     path = mr_format("%s/cur/%s:2,%s", st->dir, m->base, flags);
-    store_message_opens++;
-    if ((fd = safe_open_read(path, &err)) < 0) {
+    if ((fd = store_open_message(path, &err)) < 0) {
 	m->size = m->vsize = 0; /* gone meanwhile: dropped at the next sync */
     } else {
 	m->size = fstat(fd, &sb) == 0 ? sb.st_size : 0;
@@ -672,8 +691,7 @@ int store_msg_open(store_t *st, unsigned long uid, const char **error_r)
     if (i < 0 || (name = current_name(st, &st->msgs[i])) == 0)
 	return store_fail(error_r, "message %s: %s", "gone", ENOENT);
     path = store_path(st, "cur", name);
-    store_message_opens++;
-    fd = safe_open_read(path, error_r);
+    fd = store_open_message(path, error_r);
     mr_free(path);
     mr_free(name);
     return fd;
@@ -811,6 +829,134 @@ int store_set_flags(store_t *st, unsigned long uid, const char *flags, const cha
     return store_change_flags(st, &uid, 1, STORE_FLAGS_REPLACE, flags, 0, NULL, NULL, error_r) < 0
 	       ? -1
 	       : 0;
+}
+
+/* append_name - a new Maildir file name: "SEC.M<usec>P<pid>Q<n>.HOST" with
+ * '/' and ':' in the host name written \057 and \072, as local does */
+static char *append_name(void)
+{
+    static unsigned long seq;
+    struct timespec ts;
+    char host[256];
+    str_t *s = str_new(100);
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (gethostname(host, sizeof(host)) < 0)
+	mr_strlcpy(host, "localhost", sizeof(host));
+    host[sizeof(host) - 1] = 0;
+    str_printf(s, "%lld.M%06ldP%ldQ%lu.", (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	       ++seq);
+    for (const char *cp = host; *cp; cp++) {
+	if (*cp == '/')
+	    str_appends(s, "\\057");
+	else if (*cp == ':')
+	    str_appends(s, "\\072");
+	else
+	    str_appendc(s, *cp);
+    }
+    return str_steal(&s);
+}
+
+/* append_copy - copy in to out to its end, counting bytes and bare LFs;
+ * 0 ok, -1 error */
+static int append_copy(int in, int out, off_t *size_r, off_t *vsize_r)
+{
+    char buf[65536];
+    ssize_t n;
+    int prev = 0;
+
+    *size_r = *vsize_r = 0;
+    while ((n = read(in, buf, sizeof(buf))) != 0) {
+	if (n < 0) {
+	    if (errno == EINTR)
+		continue;
+	    return -1;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+	    if (buf[i] == '\n' && prev != '\r')
+		(*vsize_r)++;
+	    prev = (unsigned char)buf[i];
+	}
+	*size_r += n;
+	*vsize_r += n;
+	if (write_all(out, buf, (size_t)n) < 0)
+	    return -1;
+    }
+    return 0;
+}
+
+/* append_file - write the message into tmp/ and move it into cur/ with
+ * its sizes and flags in the name; the base name, or NULL (*error_r) */
+static char *append_file(store_t *st, int in, const char *flags, time_t date, const char **error_r)
+{
+    char *name = append_name(), *tmp = store_path(st, "tmp", name), *base = NULL, *to;
+    char norm[STORE_FLAGS_SIZE];
+    off_t size, vsize;
+    int fd;
+
+    store_flags_normal(flags, norm);
+    if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, error_r)) < 0) {
+	store_fail(error_r, "create %s: %s", tmp, errno);
+    } else if (append_copy(in, fd, &size, &vsize) < 0 || fsync(fd) < 0 ||
+	       futimens(fd, (struct timespec[2]){{date, 0}, {date, 0}}) < 0 || close(fd) < 0) {
+	store_fail(error_r, "write %s: %s", tmp, errno);
+	fd = -1;
+    } else {
+	fd = -1;
+	base = mr_format("%s,S=%lld,W=%lld", name, (long long)size, (long long)vsize);
+	to = mr_format("%s/cur/%s:2,%s", st->dir, base, norm);
+	if (rename(tmp, to) < 0 || fsync_dir(to) < 0) {
+	    store_fail(error_r, "rename %s: %s", tmp, errno);
+	    mr_free(base);
+	}
+	mr_free(to);
+    }
+    if (fd >= 0)
+	close(fd);
+    if (base == 0)
+	(void)unlink(tmp);
+    mr_free(tmp);
+    mr_free(name);
+    return base;
+}
+
+/* append_undo - remove an appended file that got no UID (the index could
+ * not be written), so that a failed APPEND leaves nothing behind */
+static void append_undo(const store_t *st, const char *base, const char *flags)
+{
+    char norm[STORE_FLAGS_SIZE];
+    char *path;
+
+    store_flags_normal(flags, norm);
+    path = mr_format("%s/cur/%s:2,%s", st->dir, base, norm);
+    (void)unlink(path);
+    mr_free(path);
+}
+
+/* store_append - see store.h */
+unsigned long store_append(store_t *st, int fd, const char *flags, time_t date,
+			   const char **error_r)
+{
+    unsigned long uid = 0;
+    char *base;
+
+    if (st->mbox) {
+	store_fail(error_r, "append to %s: %s", st->mbox, EROFS);
+	return 0;
+    }
+    if ((base = append_file(st, fd, flags, date ? date : time(NULL), error_r)) == 0)
+	return 0;
+    if (store_lock(st, error_r) == 0) {
+	if (sync_locked(st, error_r) == 0)
+	    for (size_t i = st->count; i-- > 0 && uid == 0;)
+		if (strcmp(st->msgs[i].base, base) == 0)
+		    uid = st->msgs[i].uid;
+	if (uid == 0)
+	    append_undo(st, base, flags);
+	store_unlock(st);
+    }
+    mr_free(base);
+    return uid;
 }
 
 /* unlink_msg - remove message m's file; 1 removed, 0 already gone, -1 error */

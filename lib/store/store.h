@@ -37,6 +37,7 @@
 #ifndef MR_STORE_H
 #define MR_STORE_H
 #include <sys/types.h>
+#include <time.h>
 
 #define STORE_INDEX_NAME "mailroom.index"
 #define STORE_LOCK_NAME "mailroom.index.lock"
@@ -141,6 +142,16 @@ typedef enum { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE } store_
 long store_change_flags(store_t *st, const unsigned long *uids, size_t count, store_flags_op_t op,
 			const char *letters, unsigned long long unchangedsince,
 			unsigned long *modified_r, size_t *nmodified_r, const char **error_r);
+
+/* store_append - add the message read from fd (to its end) to the
+ * mailbox, for IMAP APPEND or a copy into Sent: written into tmp/,
+ * fsync'd, given date (0: now) as its time, renamed to
+ * cur/NAME,S=SIZE,W=VSIZE:2,FLAGS (flags as Maildir letters) and the
+ * directory fsync'd; then the mailbox is synced, which numbers it (and
+ * counts it in the quota). Returns its UID, or 0 with *error_r (nothing
+ * is then left in the mailbox; EROFS for an mbox). */
+unsigned long store_append(store_t *st, int fd, const char *flags, time_t date,
+			   const char **error_r);
 
 /* store_keyword - the letter of keyword name (case-insensitive, as IMAP
  * compares keywords). Unknown: with create, the next free letter is given

@@ -72,6 +72,24 @@ void store_quota_apply(store_t *st);
  * base) under a read lock; 0 ok, -1 error */
 int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r);
 
+/* store_mbox_scan_fd - the messages of the mbox open on fd (read from
+ * where it stands to its end) into cl, sorted by key; returns the offset
+ * of the end, or -1 on a read error. For store_mbox_scan and the fuzzer. */
+off_t store_mbox_scan_fd(int fd, cur_list_t *cl);
+
+/* store_mbox_unescape - an mbox message's raw text into out, one '>' less
+ * on each line that starts with >+"From " */
+struct str;
+void store_mbox_unescape(const char *raw, size_t len, struct str *out);
+
+/* store_quota_parse - maildirsize text (modified) into q: 0 good, -1
+ * stale or bad (made again) */
+int store_quota_parse(char *text, store_quota_t *q);
+
+/* store_keywords_parse - dovecot-keywords text (modified) into
+ * st->keywords, which must be empty; lines that do not parse are skipped */
+void store_keywords_parse(store_t *st, char *text);
+
 /* store_mbox_msg_open - a descriptor with message m's content */
 int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r);
 

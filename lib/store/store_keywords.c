@@ -70,7 +70,7 @@ static void keywords_line(store_t *st, char *line)
 void store_keywords_load(store_t *st)
 {
     char *path = store_path(st, STORE_KEYWORDS_NAME, NULL);
-    char buf[KEYWORDS_MAX_FILE + 1];
+    char buf[KEYWORDS_MAX_FILE + 1], *cut;
     const char *err;
     int fd = safe_open(path, O_RDONLY, 0, (uid_t)-1, &err);
     ssize_t n = 0, r;
@@ -83,10 +83,16 @@ void store_keywords_load(store_t *st)
 	n += r;
     close(fd);
     buf[n] = 0;
-    for (char *line = buf, *rest; line && *line; line = rest) {
+    if (n == KEYWORDS_MAX_FILE && (cut = strrchr(buf, '\n')) != 0)
+	cut[1] = 0; /* the last line was cut by our bound */
+    store_keywords_parse(st, buf);
+}
+
+/* store_keywords_parse - see store_int.h */
+void store_keywords_parse(store_t *st, char *text)
+{
+    for (char *line = text, *rest; line && *line; line = rest) {
 	rest = split_at(line, '\n');
-	if (rest == 0 && n == KEYWORDS_MAX_FILE)
-	    break; /* cut by our bound */
 	keywords_line(st, line);
     }
 }

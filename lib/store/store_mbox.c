@@ -269,36 +269,48 @@ static int mbox_open_locked(const store_t *st, struct stat *sb, const char **err
     return fd;
 }
 
-/* store_mbox_scan - see store_int.h */
-int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r)
+/* store_mbox_scan_fd - see store_int.h */
+off_t store_mbox_scan_fd(int fd, cur_list_t *cl)
 {
     mbox_reader_t *r = mr_calloc(1, sizeof(*r));
     mbox_line_t *l = mr_alloc(sizeof(*l));
     mbox_msg_t m = {0};
-    struct stat sb;
+    off_t end;
     int got;
 
-    if ((r->fd = mbox_open_locked(st, &sb, error_r)) < 0) {
-	mr_free(r);
-	mr_free(l);
-	return -1;
-    }
+    r->fd = fd;
     while ((got = reader_line(r, l)) > 0)
 	msg_line(&m, l, cl);
     msg_end(&m, r->off, cl);
-    st->mbox_ino = sb.st_ino;
-    st->mbox_size = r->off;
-    close(r->fd); /* releases the lock */
+    end = r->off;
     mr_free(r);
     mr_free(l);
     if (got < 0)
-	return store_fail(error_r, "read %s: %s", st->mbox, errno);
+	return -1;
     number_twins(cl);
+    return end;
+}
+
+/* store_mbox_scan - see store_int.h */
+int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r)
+{
+    struct stat sb;
+    off_t end;
+    int fd;
+
+    if ((fd = mbox_open_locked(st, &sb, error_r)) < 0)
+	return -1;
+    end = store_mbox_scan_fd(fd, cl);
+    close(fd); /* releases the lock */
+    if (end < 0)
+	return store_fail(error_r, "read %s: %s", st->mbox, errno);
+    st->mbox_ino = sb.st_ino;
+    st->mbox_size = end;
     return 0;
 }
 
-/* unescape - copy raw message text to out, one '>' less on escaped lines */
-static void unescape(const char *raw, size_t len, str_t *out)
+/* store_mbox_unescape - see store_int.h */
+void store_mbox_unescape(const char *raw, size_t len, str_t *out)
 {
     for (size_t i = 0; i < len;) {
 	const char *nl = memchr(raw + i, '\n', len - i);
@@ -350,7 +362,7 @@ static int read_msg(store_t *st, const store_msg_t *m, const char **error_r)
 	store_fail(error_r, "read %s: %s", st->mbox, errno ? errno : EIO);
     } else {
 	text = str_new((size_t)m->raw_size + 1);
-	unescape(raw, (size_t)m->raw_size, text);
+	store_mbox_unescape(raw, (size_t)m->raw_size, text);
 	if ((out = memfd_create("mbox-message", MFD_CLOEXEC)) < 0 ||
 	    write_all(out, str_data(text), str_len(text)) < 0 || lseek(out, 0, SEEK_SET) < 0) {
 	    store_fail(error_r, "copy of a message of %s: %s", st->mbox, errno);

@@ -69,8 +69,8 @@ static int quota_parse_limits(char *line, store_quota_t *q)
     return 0;
 }
 
-/* quota_parse - maildirsize text into q; 0 ok, -1 stale or bad */
-static int quota_parse(char *text, store_quota_t *q)
+/* store_quota_parse - see store_int.h */
+int store_quota_parse(char *text, store_quota_t *q)
 {
     char *rest = split_at(text, '\n');
     char *want;
@@ -124,7 +124,7 @@ static int quota_read(const char *root, store_quota_t *q)
     if (n > QUOTA_MAX_FILE || memchr(buf, 0, (size_t)n))
 	return 0;
     buf[n] = 0;
-    return quota_parse(buf, q) == 0;
+    return store_quota_parse(buf, q) == 0;
 }
 
 /* msgs_usage - add the messages of an index to q */

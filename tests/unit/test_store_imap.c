@@ -2,10 +2,11 @@
  * test_store_imap.c - what the store keeps for IMAP: keywords named by
  * dovecot-keywords, modification sequences, expunged UIDs for QRESYNC,
  * flag changes that start from the file's current flags, the upgrade of a
- * first-format index, and the index parser fed every prefix of a good
- * index and hostile numbers.
+ * first-format index, APPEND, hard-linked messages, and the index parser
+ * fed every prefix of a good index and hostile numbers.
  */
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +51,22 @@ static str_t *slurp(const char *box, const char *name)
 	str_append(s, buf, (size_t)n);
     close(fd);
     mr_free(path);
+    return s;
+}
+
+/* slurp_uid - the content store_msg_open gives for uid */
+static str_t *slurp_uid(store_t *st, unsigned long uid)
+{
+    const char *err;
+    int fd = store_msg_open(st, uid, &err);
+    str_t *s = str_new(256);
+    char buf[4096];
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+	str_append(s, buf, (size_t)n);
+    close(fd);
     return s;
 }
 
@@ -283,6 +300,87 @@ static void test_upgrade(void **state)
     mr_free(box);
 }
 
+/* test_append - an appended message gets the next UID, a name with its
+ * sizes and flags, the date given as its time, and counts in the quota;
+ * nothing stays in tmp/ */
+static void test_append(void **state)
+{
+    const char *text = "Subject: sent\n\nhello\r\nworld\n";
+    char *box = new_box(), *want, *path;
+    store_t *st = open_box(box);
+    int fd = memfd_create("msg", 0);
+    const char *err;
+    unsigned long uid;
+    store_quota_t q;
+    struct stat sb;
+    long i;
+    str_t *s;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    put_file(box, "new", "100.M1P1Q1.h", "x\n"); /* a delivery not yet seen */
+    uid = store_append(st, fd, "Sx", 1700000000, &err);
+    close(fd);
+    assert_int_equal(uid, 2);
+    assert_int_equal(st->msgs[0].uid, 1);
+    i = store_find(st, uid);
+    assert_int_equal(i, 1);
+    assert_string_equal(st->msgs[i].flags, "Sx");
+    assert_int_equal(st->msgs[i].size, (off_t)strlen(text));
+    assert_int_equal(st->msgs[i].vsize, (off_t)strlen(text) + 3);
+    want = mr_format(",S=%zu,W=%zu", strlen(text), strlen(text) + 3);
+    assert_non_null(strstr(st->msgs[i].base, want));
+    mr_free(want);
+    path = mr_format("%s/cur/%s:2,Sx", box, st->msgs[i].base);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mtime, 1700000000);
+    mr_free(path);
+    s = slurp_uid(st, uid);
+    assert_string_equal(str_data(s), text);
+    str_free(&s);
+    assert_int_equal(store_quota(st, &q, &err), 0);
+    assert_int_equal(q.bytes, 2 + (long long)strlen(text));
+    assert_int_equal(q.count, 2);
+    path = mr_format("%s/tmp", box);
+    assert_int_equal(rmdir(path), 0); /* empty */
+    mr_free(path);
+    store_close(&st);
+    mr_free(box);
+}
+
+/* test_hard_link - a message hard-linked into two folders (how Dovecot
+ * copies) opens in both */
+static void test_hard_link(void **state)
+{
+    char *box = new_box(), *other = mr_format("%s/.Copy", box), *from, *to;
+    store_t *st = open_box(box), *cp;
+    const char *err;
+    str_t *s;
+
+    put_file(box, "cur", "100.M1P1Q1.h,S=5:2,S", "body\n");
+    assert_int_equal(store_sync(st, &err), 0);
+    cp = open_box(other);
+    from = mr_format("%s/cur/100.M1P1Q1.h,S=5:2,S", box);
+    to = mr_format("%s/cur/100.M1P1Q1.h,S=5:2,S", other);
+    assert_int_equal(link(from, to), 0);
+    assert_int_equal(store_sync(cp, &err), 0);
+    assert_int_equal(cp->count, 1);
+    assert_int_equal(cp->msgs[0].vsize, 6);
+    s = slurp_uid(st, 1);
+    assert_string_equal(str_data(s), "body\n");
+    str_free(&s);
+    s = slurp_uid(cp, 1);
+    assert_string_equal(str_data(s), "body\n");
+    str_free(&s);
+    store_close(&st);
+    store_close(&cp);
+    mr_free(from);
+    mr_free(to);
+    mr_free(other);
+    mr_free(box);
+}
+
 /* test_parse_prefixes - every prefix of a good index: only those that
  * end a line parse; the others are refused (and nothing leaks) */
 static void test_parse_prefixes(void **state)
@@ -341,6 +439,7 @@ int main(void)
 	cmocka_unit_test(test_dovecot_keywords), cmocka_unit_test(test_keywords_full),
 	cmocka_unit_test(test_modseq),           cmocka_unit_test(test_vanished),
 	cmocka_unit_test(test_vanished_bound),   cmocka_unit_test(test_upgrade),
+	cmocka_unit_test(test_append),           cmocka_unit_test(test_hard_link),
 	cmocka_unit_test(test_parse_prefixes),   cmocka_unit_test(test_parse_hostile),
     };
 
