@@ -1,7 +1,9 @@
 # filterd - the content filter (10024 -> clamd, spam rules -> 10025)
 PROGS += filterd
 filterd_SRCS := filterd/filterd.c filterd/filterd_work.c filterd/filterd_scan.c \
-	filterd/filterd_header.c filterd/filterd_quar.c
+	filterd/filterd_header.c filterd/filterd_quar.c \
+	filterd/filterd_policy.c
 
 # the header rewriting has a unit test and a fuzzer of its own
 test_filterd_header_OBJS := $(BUILD)/obj/filterd/filterd_header.o
+test_filterd_policy_OBJS := $(BUILD)/obj/filterd/filterd_policy.o

@@ -31,7 +31,14 @@
  * Runs as mail_owner, not chrooted (clamd's socket is outside the queue
  * directory).
  *
- * Parameters: filterd_timeout, filterd_recipient_limit,
+ * Policy per recipient. Each RCPT looks up filterd_policy_maps
+ * (filterd_policy.h). With LMTP every recipient gets its own reply, so
+ * any mix of policies is fine; with SMTP the one reply after the dot
+ * speaks for all, so a recipient whose policy differs from the first
+ * one's is answered 452 4.5.3 and the client sends it in another
+ * transaction (docs/filterd.md).
+ *
+ * Parameters: filterd_policy_maps, filterd_timeout, filterd_recipient_limit,
  * filterd_worker_limit, filterd_quarantine_directory,
  * message_size_limit, myhostname, and those of filterd_work.c.
  */
@@ -51,6 +58,7 @@
 #include "global/smtpd_addr.h"
 #include "master/mail_server.h"
 #include "queue/qfile.h"
+#include "table/table.h"
 #include "util/event.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -92,8 +100,10 @@ typedef struct filter_sess {
 #define SPOOL_TOOBIG 1
 #define SPOOL_IOERR 2
 
-static int filter_workers;            /* running */
-static filter_sess_t *filter_waiting; /* sessions waiting for a slot */
+static table_list_t *filter_policy_maps; /* NULL: none, or unusable */
+static int filter_policy_broken;         /* it could not be opened */
+static int filter_workers;               /* running */
+static filter_sess_t *filter_waiting;    /* sessions waiting for a slot */
 static filter_sess_t **filter_wait_tail = &filter_waiting;
 
 static void filter_consume(filter_sess_t *s, const char *buf, size_t len);
@@ -275,6 +285,30 @@ static int filter_rcpt_param(filter_rcpt_t *r, char *name, char *value, str_t *t
     return -1;
 }
 
+/* filter_rcpt_policy - the recipient's policy: 0, or -1 (logged) */
+static int filter_rcpt_policy(const char *addr, filter_policy_t *p)
+{
+    const char *err = NULL;
+    str_t *value;
+    int r = 0;
+
+    if (filter_policy_defaults(p, &err) < 0 || filter_policy_broken) {
+	msg_warn("filterd policy: %s", err ? err : "filterd_policy_maps cannot be opened");
+	return -1;
+    }
+    if (filter_policy_maps == NULL)
+	return 0;
+    value = str_new(64);
+    r = table_list_lookup_addr(filter_policy_maps, addr, config_str("recipient_delimiter"), 1,
+			       value, &err);
+    if (r < 0)
+	msg_warn("filterd_policy_maps: lookup of %s: %s", addr, err);
+    else if (r > 0 && filter_policy_parse(str_data(value), p, &err) < 0)
+	msg_warn("filterd_policy_maps: %s: \"%s\": %s", addr, str_data(value), err), r = -1;
+    str_free(&value);
+    return r < 0 ? -1 : 0;
+}
+
 /* filter_rcpt - RCPT TO */
 static void filter_rcpt(filter_sess_t *s, char *args)
 {
@@ -298,6 +332,17 @@ static void filter_rcpt(filter_sess_t *s, char *args)
 	mr_free(r.orcpt);
 	mr_free(r.notify);
 	return filter_refuse(s, "501 5.5.4 Bad RCPT parameter");
+    }
+    if (filter_rcpt_policy(addr, &r.policy) < 0) {
+	mr_free(r.orcpt);
+	mr_free(r.notify);
+	return filter_reply(s, "451 4.3.0 Error: cannot look up the content policy");
+    }
+    if (!s->lmtp && s->msg.rcpt_count > 0 &&
+	!filter_policy_same(&s->msg.rcpts[0].policy, &r.policy)) {
+	mr_free(r.orcpt);
+	mr_free(r.notify);
+	return filter_reply(s, "452 4.5.3 Error: other content policy, send it separately");
     }
     r.address = mr_strdup(addr);
     s->msg.rcpts = mr_reallocarray(s->msg.rcpts, s->msg.rcpt_count + 1, sizeof(r));
@@ -635,9 +680,23 @@ static void filter_conn_close(event_conn_t *conn)
 	filter_sess_free(s);
 }
 
+/* filter_post_init - open the policy tables (as mail_owner) */
+static void filter_post_init(const char *service)
+{
+    const char *err;
+
+    if (*config_str("filterd_policy_maps") == 0)
+	return;
+    if ((filter_policy_maps = table_list_open(config_str("filterd_policy_maps"), &err)) == NULL) {
+	msg_warn("filterd_policy_maps: %s: recipients get 451 4.3.0", err);
+	filter_policy_broken = 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const server_params_t params = {
+	.post_init = filter_post_init,
 	.conn_open = filter_conn_open,
 	.conn_input = filter_conn_input,
 	.conn_close = filter_conn_close,

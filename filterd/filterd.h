@@ -8,14 +8,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "filterd_policy.h"
 #include "global/smtpd_dot.h"
 #include "util/str.h"
 
 /* One recipient of a transaction, as the client gave it */
 typedef struct filter_rcpt {
     char *address;
-    char *orcpt;  /* "type;address", decoded, or NULL */
-    char *notify; /* NOTIFY= list or NULL */
+    char *orcpt;            /* "type;address", decoded, or NULL */
+    char *notify;           /* NOTIFY= list or NULL */
+    filter_policy_t policy; /* from filterd_policy_maps or the defaults */
 } filter_rcpt_t;
 
 /* A transaction's envelope and its spooled content */

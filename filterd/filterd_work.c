@@ -17,11 +17,11 @@
  *      reply for all (docs/filterd.md: a transaction whose recipients end
  *      differently is answered 4xx as a whole).
  *
- * Parameters: filterd_virus_action, filterd_spam_action,
- * filterd_scanners, filterd_clamd_socket,
+ * Parameters: filterd_scanners, filterd_clamd_socket,
  * filterd_pass_unscanned, filterd_reinject_nexthop,
- * filterd_reinject_timeout, filterd_spam_tag_level,
- * filterd_spam_kill_level, filterd_spam_subject_tag, myhostname.
+ * filterd_reinject_timeout, filterd_spam_subject_tag,
+ * myhostname; the levels and actions come with each recipient's policy
+ * (filterd_policy.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -52,7 +52,8 @@
 /* filter_out_t - one recipient's outcome */
 typedef struct filter_out {
     int action;
-    int tagged; /* spam flag set: subject tag (groups re-injections) */
+    int tagged; /* spam flag set: subject tag */
+    int bypass; /* passes unchanged */
     int code;
     char dsn[16];
     str_t *text;
@@ -65,20 +66,7 @@ typedef struct filter_job {
     filter_verdict_t verdict;
     filter_out_t *out;
     str_t *headers; /* our header lines, each ending in "\n" */
-    int tag_level;  /* tenths */
-    int kill_level;
 } filter_job_t;
-
-/* filter_tenths - a level parameter in tenths of a point (the form of
- * lib/global/spam_filter); a bad value is fatal */
-static int filter_tenths(const char *name)
-{
-    int tenths;
-
-    if (spam_parse_points(config_str(name), &tenths) < 0)
-	msg_fatal("%s = %s: not a number of points", name, config_str(name));
-    return tenths;
-}
 
 /* filter_points - tenths as "12.5" */
 static void filter_points(str_t *out, int tenths)
@@ -122,8 +110,9 @@ static void filter_virus_header(filter_job_t *job)
 		    str_data(v->virus_text), me);
 }
 
-/* filter_spam_headers - X-Spam-Flag, -Score, -Level, -Status */
-static void filter_spam_headers(filter_job_t *job, int flag)
+/* filter_spam_headers - X-Spam-Flag, -Score, -Level, -Status for a
+ * recipient's policy */
+static void filter_spam_headers(filter_job_t *job, int flag, const filter_policy_t *p)
 {
     filter_verdict_t *v = &job->verdict;
     int stars = v->spam_score <= 0 ? 0 : v->spam_score / 10;
@@ -140,18 +129,18 @@ static void filter_spam_headers(filter_job_t *job, int flag)
     str_appendf(job->headers, "\nX-Spam-Status: %s, score=", flag ? "Yes" : "No");
     filter_points(job->headers, v->spam_score);
     str_appends(job->headers, " tag=");
-    filter_points(job->headers, job->tag_level);
+    filter_points(job->headers, p->tag_level);
     str_appends(job->headers, " kill=");
-    filter_points(job->headers, job->kill_level);
+    filter_points(job->headers, p->kill_level);
     str_appendf(job->headers, " tests=%s\n",
 		str_len(v->spam_rules) ? str_data(v->spam_rules) : "none");
 }
 
-/* filter_final - a virus or a kill-level score: the action of param
- * (quarantine or reject) with the reason */
-static void filter_final(filter_out_t *o, const char *param, const char *dsn, const char *why)
+/* filter_final - a virus or a kill-level score: quarantine, or reject
+ * with dsn, with the reason */
+static void filter_final(filter_out_t *o, int reject, const char *dsn, const char *why)
 {
-    if (strcmp(config_str(param), "reject") == 0)
+    if (reject)
 	filter_set(o, ACT_REFUSE, 554, dsn, "bounced", "%s", why);
     else
 	filter_set(o, ACT_QUARANTINE, 250, "2.7.0", "quarantined", "%s", why);
@@ -162,28 +151,31 @@ static void filter_decide(filter_job_t *job)
 {
     filter_verdict_t *v = &job->verdict;
     int unscanned = v->virus == FILTER_VIRUS_ERROR && !config_bool("filterd_pass_unscanned");
-    int tagged = v->spam_scanned && v->spam_score >= job->tag_level;
     str_t *why = str_new(128);
     char points[32];
 
     for (size_t i = 0; i < job->msg->rcpt_count; i++) {
 	filter_out_t *o = &job->out[i];
+	const filter_policy_t *p = &job->msg->rcpts[i].policy;
 
-	if (v->virus == FILTER_VIRUS_FOUND) {
+	o->bypass = p->bypass;
+	o->tagged = !p->bypass && v->spam_scanned && v->spam_score >= p->tag_level;
+	if (p->bypass) {
+	    filter_set(o, ACT_PASS, 0, "", "", "bypass");
+	} else if (v->virus == FILTER_VIRUS_FOUND) {
 	    str_printf(why, "Virus found: %s", str_data(v->virus_text));
-	    filter_final(o, "filterd_virus_action", "5.7.0", str_data(why));
+	    filter_final(o, p->virus_reject, "5.7.0", str_data(why));
 	} else if (unscanned) {
 	    filter_set(o, ACT_REFUSE, 451, "4.7.0", "deferred",
 		       "Virus scan failed, try again later: %s", str_data(v->virus_text));
-	} else if (v->spam_scanned && v->spam_score >= job->kill_level) {
+	} else if (v->spam_scanned && v->spam_score >= p->kill_level) {
 	    str_printf(why, "Spam: score %s (%s)",
 		       spam_format_points(v->spam_score, points, sizeof(points)),
 		       str_data(v->spam_rules));
-	    filter_final(o, "filterd_spam_action", "5.7.1", str_data(why));
+	    filter_final(o, p->spam_reject, "5.7.1", str_data(why));
 	} else {
 	    filter_set(o, ACT_PASS, 0, "", "", "pass");
 	}
-	o->tagged = tagged;
     }
     str_free(&why);
 }
@@ -220,6 +212,7 @@ static void filter_keep(filter_job_t *job, const char *client)
  * through the header filter */
 typedef struct filter_feed {
     const char *hdr; /* next of our header lines, or NULL after them */
+    int raw;         /* bypass: the content exactly as received */
     stream_t *spool;
     filter_header_t filter;
     str_t *piece;
@@ -271,8 +264,9 @@ static int filter_feed_line(void *ctx, str_t *line, int *complete_r, const char 
     }
     f->hdr = NULL;
     while ((r = filter_feed_spool(f, complete_r)) == 1)
-	if (filter_header_piece(&f->filter, str_data(f->piece), str_len(f->piece), *complete_r,
-				line))
+	if (f->raw ? (str_setn(line, str_data(f->piece), str_len(f->piece)), 1)
+		   : filter_header_piece(&f->filter, str_data(f->piece), str_len(f->piece),
+					 *complete_r, line))
 	    return 1;
     if (r < 0)
 	*error_r = "cannot read the spool file";
@@ -317,12 +311,12 @@ static smtp_client_t *filter_inject_session(const char *relay, smtp_reply_t *r)
 
 /* filter_inject - re-inject to the recipients of idx (count of them) */
 static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, const char *headers,
-			  const char *tag)
+			  const char *tag, int raw)
 {
     const char *relay = config_str("filterd_reinject_nexthop");
     filter_msg_t *m = job->msg;
     smtp_rcpt_t *rc = mr_calloc(count, sizeof(*rc));
-    filter_feed_t feed = {.hdr = headers};
+    filter_feed_t feed = {.hdr = headers, .raw = raw};
     smtp_msg_t sm = {.sender = m->sender,
 		     .size = m->size + (long long)strlen(headers),
 		     .eightbit = m->eightbit,
@@ -366,26 +360,47 @@ static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, co
     mr_free(rc);
 }
 
-/* filter_pass - re-inject every recipient that passes, in groups of the
- * same headers (tagged or not) */
+/* filter_headers_for - the fields for recipient i (none with bypass) */
+static void filter_headers_for(filter_job_t *job, size_t i, str_t *out)
+{
+    str_reset(job->headers);
+    if (!job->out[i].bypass) {
+	filter_virus_header(job);
+	filter_spam_headers(job, job->out[i].tagged, &job->msg->rcpts[i].policy);
+    }
+    str_set(out, str_data(job->headers));
+}
+
+/* filter_pass - re-inject every recipient that passes, one transaction
+ * per set of recipients that get the same fields, tag and bypass */
 static void filter_pass(filter_job_t *job)
 {
     filter_msg_t *m = job->msg;
     size_t *idx = mr_calloc(m->rcpt_count, sizeof(*idx)), n;
+    char *sent = mr_calloc(m->rcpt_count, 1);
     const char *tag = config_str("filterd_spam_subject_tag");
+    str_t *mine = str_new(512), *other = str_new(512);
 
-    for (int tagged = 0; tagged <= 1; tagged++) {
-	n = 0;
-	for (size_t i = 0; i < m->rcpt_count; i++)
-	    if (job->out[i].action == ACT_PASS && job->out[i].tagged == tagged)
-		idx[n++] = i;
-	if (n == 0)
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+	if (sent[i] || job->out[i].action != ACT_PASS)
 	    continue;
-	str_reset(job->headers);
-	filter_virus_header(job);
-	filter_spam_headers(job, tagged);
-	filter_inject(job, idx, n, str_data(job->headers), tagged ? tag : NULL);
+	filter_headers_for(job, i, mine);
+	n = 0;
+	for (size_t j = i; j < m->rcpt_count; j++) {
+	    if (sent[j] || job->out[j].action != ACT_PASS ||
+		job->out[j].bypass != job->out[i].bypass ||
+		job->out[j].tagged != job->out[i].tagged)
+		continue;
+	    filter_headers_for(job, j, other);
+	    if (strcmp(str_data(mine), str_data(other)) == 0)
+		idx[n++] = j, sent[j] = 1;
+	}
+	filter_inject(job, idx, n, str_data(mine), job->out[i].tagged ? tag : NULL,
+		      job->out[i].bypass);
     }
+    str_free(&mine);
+    str_free(&other);
+    mr_free(sent);
     mr_free(idx);
 }
 
@@ -477,8 +492,6 @@ int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_a
 
     filter_verdict_init(&job.verdict);
     job.headers = str_new(512);
-    job.tag_level = filter_tenths("filterd_spam_tag_level");
-    job.kill_level = filter_tenths("filterd_spam_kill_level");
     job.out = mr_calloc(msg->rcpt_count, sizeof(*job.out));
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	job.out[i].text = str_new(128);

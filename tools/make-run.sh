@@ -28,7 +28,21 @@ if [ "$(id -u)" = 0 ]; then
         --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
     chmod 755 "$TOP" 2>/dev/null || true
 fi
-/usr/bin/python3 "$TOP/tools/mkinstance.py" "$RUN" --bin "$BIN" >/dev/null
+# The content filter asks clamd: the system's when it runs, else one of our
+# own on the instance's small signature database (EICAR and a test string,
+# tools/mkinstance.py), started here in the same process group as master,
+# so that Ctrl-C stops it too.
+CLAMD_OPT=()
+if [ -S /run/clamav/clamd.ctl ]; then
+    CLAMD_OPT=(-o filterd_clamd_socket=/run/clamav/clamd.ctl)
+fi
+/usr/bin/python3 "$TOP/tools/mkinstance.py" "$RUN" --bin "$BIN" "${CLAMD_OPT[@]}" >/dev/null
+if [ ${#CLAMD_OPT[@]} = 0 ]; then
+    /usr/sbin/clamd -c "$RUN/clamd/clamd.conf" &
+    CLAMD_INFO="its own clamd ($RUN/clamd/clamd.sock; log $RUN/clamd/clamd.log)"
+else
+    CLAMD_INFO="the system's clamd (/run/clamav/clamd.ctl)"
+fi
 
 cat <<INFO
 Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log).
@@ -41,7 +55,10 @@ Mailroom is starting from $RUN (config in $RUN/etc, log in $RUN/log/mailroom.log
               swaks --server 127.0.0.1:2465 --tlsc --auth LOGIN --auth-user bob \\
                     --auth-password bob-pw --from bob@mailroom.test --to alice@mailroom.test
               openssl s_client -connect 127.0.0.1:2465 (self-signed: $RUN/etc/cert.pem)
-  re-inject   127.0.0.1:10025  (where the content filter will hand mail back)
+  filter      127.0.0.1:10024  filterd: every message received on 2525/2587/2465 is
+              scanned with $CLAMD_INFO
+              and the spam rules, then re-injected on 127.0.0.1:10025 (docs/filterd.md);
+              a virus is quarantined: $BIN/mailroom-quarantine -c $RUN/etc list
   sendmail    MAILROOM_CONFIG_DIR=$RUN/etc $BIN/sendmail -t < message
   queue       MAILROOM_CONFIG_DIR=$RUN/etc $BIN/mailroom-queue -p
   status      $BIN/mailroom -c $RUN/etc status
@@ -57,8 +74,8 @@ by local into the Maildirs $RUN/mail/mailroom.test/alice/new/ and .../bob/new/
               openssl s_client -connect 127.0.0.1:1995   (then USER alice / PASS alice-pw)
               fetchmail -p POP3 -P 1995 --ssl --sslcertfile $RUN/etc/cert.pem \
                         --sslcommonname mx.mailroom.test -u alice -k 127.0.0.1
-IMAP (1143/1993), ManageSieve (4190) and the content filter (10024) are not
-built yet, so those ports are reserved but not opened.
+IMAP (1143/1993) and ManageSieve (4190) are not built yet, so those ports are
+reserved but not opened.
 INFO
 if [ ! -x "$BIN/qmgr" ]; then
     echo "The scheduler (qmgr) is not built yet: mail is accepted and queued durably"

@@ -69,6 +69,9 @@ const param_def_t params_filter[] = {
     /* filterd: what happens to a message at filterd_spam_kill_level:
      * quarantine or reject (554 5.7.1) */
     PARAM_STR("filterd_spam_action", "quarantine", NULL),
+    /* filterd: per-recipient policies (docs/filterd.md): tag=, kill=,
+     * virus=, spam=, bypass= */
+    PARAM_TABLE("filterd_policy_maps", "", NULL),
     /* filterd: put in front of the Subject of tagged spam */
     PARAM_STR("filterd_spam_subject_tag", "[SPAM]", NULL),
     PARAM_END,

@@ -3,8 +3,9 @@
 Clamd(d).start() runs Debian's clamd in the foreground, as the user running
 the tests, with a config written here: its socket in d (world-connectable,
 so that daemons running as the mail owner reach it), a database directory
-holding one body signature of the EICAR test string made here, and
-StreamMaxLength 1 MiB. Nothing is downloaded (no freshclam); clamd starts
+holding body signatures of the EICAR test string and a test string of our
+own (mkinstance.clamd_files, which make run uses too), and StreamMaxLength
+1 MiB. Nothing is downloaded (no freshclam); clamd starts
 in well under a second with that database and unpacks archives and MIME
 parts itself.
 """
@@ -12,10 +13,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import mkinstance  # noqa: E402
+from mkinstance import EICAR  # noqa: E402,F401
+
 CLAMD = "/usr/sbin/clamd"
-EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 SIGNAME = "Mailroom.Test.EICAR.UNOFFICIAL"
 MESSAGE = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hello\r\n"
            b"Date: Fri, 27 Nov 2026 12:00:00 +0000\r\nMessage-ID: <1@example.org>\r\n"
@@ -30,16 +35,7 @@ class Clamd:
 
     def start(self):
         os.chmod(self.dir, 0o755)  # the mail owner reaches the socket
-        db = os.path.join(self.dir, "db")
-        os.makedirs(db, exist_ok=True)
-        with open(os.path.join(db, "mailroom-test.ndb"), "w") as f:
-            f.write("Mailroom.Test.EICAR:0:*:%s\n" % EICAR.hex())
-        conf = os.path.join(self.dir, "clamd.conf")
-        with open(conf, "w") as f:
-            f.write(f"LocalSocket {self.sock}\nDatabaseDirectory {db}\nForeground yes\n"
-                    f"PidFile {self.dir}/clamd.pid\nTemporaryDirectory {self.dir}\n"
-                    f"LogFile {self.dir}/clamd.log\nStreamMaxLength 1M\n"
-                    "LocalSocketMode 666\n")
+        conf, self.sock = mkinstance.clamd_files(self.dir, stream_max="1M")
         self.proc = subprocess.Popen([CLAMD, "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.time() + 60

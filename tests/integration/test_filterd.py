@@ -22,6 +22,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
+import mkinstance
 from clamdtest import EICAR, SIGNAME, Clamd
 from conftest import free_port
 
@@ -401,3 +402,94 @@ def test_quarantine_list_show_release_delete(mailroom, clamd):
     r = quarantine_tool(inst, "delete", "../../etc/passwd")
     assert r.returncode == 1 and b"not a queue ID" in r.stderr
     inst.wait_log(rf"mailroom-quarantine\[\d+\]: {qid}: released from quarantine to 2 recipients")
+
+
+def policy_instance(mailroom, clamd):
+    inst = filter_instance(mailroom, clamd)
+    path = os.path.join(inst.conf_dir, "filter_policy")
+    with open(path, "w") as f:
+        f.write("alice@mailroom.test  bypass=yes\n"
+                "bob@mailroom.test    tag=2000 kill=3000\n")
+    inst.stop()
+    inst.set_conf(filterd_policy_maps=f"texthash:{path}")
+    inst.start()
+    return inst
+
+
+def test_policy_per_recipient_lmtp(mailroom, clamd):
+    """LMTP: one message, two policies: alice bypasses the filter (the
+    message arrives exactly as sent), bob's levels keep GTUBE from being
+    quarantined or tagged; each recipient has its own reply."""
+    inst = policy_instance(mailroom, clamd)
+    msg = message("p1@example.org", GTUBE + b"\r\n", b"X-Spam-Flag: NO\r\n")
+    with socket.create_connection(("127.0.0.1", inst.ports["filter"]), timeout=30) as s:
+        f = s.makefile("rwb")
+        f.readline()
+        f.write(b"LHLO qmgr.test\r\nMAIL FROM:<carol@example.org>\r\n"
+                b"RCPT TO:<alice@mailroom.test>\r\nRCPT TO:<bob@mailroom.test>\r\nDATA\r\n")
+        f.flush()
+        while not f.readline().startswith(b"354"):
+            pass
+        f.write(msg + b".\r\n")
+        f.flush()
+        r1, r2 = f.readline(), f.readline()
+        f.close()
+    assert r1.startswith(b"250 2.0.0 ") and r2.startswith(b"250 2.0.0 "), (r1, r2)
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"))
+    alice = strip_trace(open(maildir(inst, "alice")[0], "rb").read())
+    assert alice == msg.replace(b"\r\n", b"\n")
+    bob = strip_trace(open(maildir(inst, "bob")[0], "rb").read())
+    assert re.match(rb"X-Virus-Scanned: yes \(clamd\) [^\n]*\nX-Spam-Flag: NO\n"
+                    rb"X-Spam-Score: 1000\.0\nX-Spam-Level: \*+\nX-Spam-Status: No, "
+                    rb"score=1000\.0 tag=2000\.0 kill=3000\.0 tests=GTUBE\n", bob), bob[:400]
+    assert b"Subject: hello\n" in bob
+
+
+def test_policy_split_smtp(mailroom, clamd):
+    """SMTP: a recipient whose policy differs from the first one's gets
+    452 4.5.3 and comes in a transaction of its own; both arrive."""
+    inst = policy_instance(mailroom, clamd)
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("carol@example.org", [ALICE, BOB], message("p2@example.org"))
+    inst.wait_log(r"to=<bob@mailroom\.test>, relay=127\.0\.0\.1\S+, .*dsn=4\.5\.3, "
+                  r"status=deferred .*other content policy")
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"), 60), \
+        inst.log_text()[-3000:]
+    assert b"X-Virus-Scanned" not in open(maildir(inst, "alice")[0], "rb").read()
+    assert b"X-Virus-Scanned: yes" in open(maildir(inst, "bob")[0], "rb").read()
+
+
+def test_policy_table_broken(mailroom, clamd):
+    """A policy value filterd cannot read is a temporary error, logged."""
+    inst = filter_instance(mailroom, clamd)
+    path = os.path.join(inst.conf_dir, "filter_policy")
+    with open(path, "w") as f:
+        f.write("alice@mailroom.test  tag=lots\n")
+    inst.stop()
+    inst.set_conf(filterd_policy_maps=f"texthash:{path}")
+    inst.start()
+    with direct(inst) as s:
+        s.ehlo("x")
+        s.mail("carol@example.org")
+        code, text = s.rcpt(ALICE)
+    assert (code, text) == (451, b"4.3.0 Error: cannot look up the content policy")
+    inst.wait_log(r'filterd_policy_maps: alice@mailroom\.test: "tag=lots": bad policy word')
+
+
+def test_instance_clamd(mailroom):
+    """An instance with the filter and no clamd named (make run) gets a
+    clamd configuration of its own with our two signatures; a clamd started
+    on it finds the test string."""
+    inst = mailroom(qmgr=True, ports={"reinject": free_port(), "filter": free_port()})
+    own = Clamd(os.path.join(inst.dir, "clamd"))
+    assert f"filterd_clamd_socket = {own.sock}\n" in \
+        open(os.path.join(inst.conf_dir, "mailroom.conf")).read()
+    own.start()
+    try:
+        code, text = send_direct(inst, message("t@example.org",
+                                               mkinstance.TEST_SIGNATURE + b"\r\n"))
+    finally:
+        own.stop()
+    assert code == 250
+    assert re.match(rb"2\.7\.0 \w+: Quarantined as \w+: Virus found: "
+                    rb"Mailroom\.Test\.Signature\.UNOFFICIAL$", text), text
