@@ -35,6 +35,27 @@ typedef enum load_stage {
 
 #define LOAD_CODES 600 /* reply codes 0..599 are counted */
 
+/* The waits of one transaction that are timed, each from just before the
+ * write of a command until its whole reply has been read (CONNECT: from
+ * the start of connect() until the 220 has been read). With -P, MAIL is
+ * the whole pipelined MAIL..DATA group and RCPT and DATA are not timed. */
+typedef enum load_step {
+    LOAD_STEP_CONNECT,
+    LOAD_STEP_EHLO,
+    LOAD_STEP_MAIL,
+    LOAD_STEP_RCPT,
+    LOAD_STEP_DATA,
+    LOAD_STEP_EOD, /* the write carrying the final dot -> 250 */
+    LOAD_STEP_QUIT,
+    LOAD_STEPS
+} load_step_t;
+
+/* Latency samples of one step, in milliseconds. */
+typedef struct load_samples {
+    double *ms;
+    size_t count, cap;
+} load_samples_t;
+
 /* What every session needs to know; read-only once the threads run. */
 typedef struct load_conf {
     const char *server; /* host:port */
@@ -61,16 +82,13 @@ typedef struct load_conf {
 
 /* One session's (or, merged, the whole run's) figures. */
 typedef struct load_stats {
-    long accepted;                /* 250 after end of data */
-    long failed;                  /* messages not accepted */
-    long connections;             /* TCP connections made */
-    long tls_reused;              /* TLS handshakes that resumed a session */
-    long stage_fail[LOAD_STAGES]; /* failures by stage */
-    long codes[LOAD_CODES];       /* unexpected reply codes */
-    double *eod_ms;               /* end of data -> 250, per message */
-    size_t eod_count, eod_cap;
-    double *conn_ms; /* connect -> 220, per connection */
-    size_t conn_count, conn_cap;
+    long accepted;                   /* 250 after end of data */
+    long failed;                     /* messages not accepted */
+    long connections;                /* TCP connections made */
+    long tls_reused;                 /* TLS handshakes that resumed a session */
+    long stage_fail[LOAD_STAGES];    /* failures by stage */
+    long codes[LOAD_CODES];          /* unexpected reply codes */
+    load_samples_t step[LOAD_STEPS]; /* latencies, by step */
 } load_stats_t;
 
 /* load_session_run - run one session thread until no message is left;
@@ -81,10 +99,8 @@ void load_session_run(const load_conf_t *conf, load_stats_t *stats, long (*take_
 void load_stats_init(load_stats_t *st);
 /* load_stats_free - release the sample arrays */
 void load_stats_free(load_stats_t *st);
-/* load_stats_add_eod - one end-of-data latency sample (milliseconds) */
-void load_stats_add_eod(load_stats_t *st, double ms);
-/* load_stats_add_conn - one connect-to-banner latency sample */
-void load_stats_add_conn(load_stats_t *st, double ms);
+/* load_stats_add - one latency sample (milliseconds) of a step */
+void load_stats_add(load_stats_t *st, load_step_t step, double ms);
 /* load_stats_fail - one failure at a stage, with the reply code (0: none) */
 void load_stats_fail(load_stats_t *st, load_stage_t stage, int code);
 /* load_stats_merge - add src's figures to dst */

@@ -79,24 +79,43 @@ static int load_expect(load_stats_t *st, load_stage_t stage, int code, int want,
     return -1;
 }
 
-/* load_disconnect - end the connection, politely if quit is set */
-static void load_disconnect(load_conn_t *c, int quit)
-{
-    if (c->stream == NULL)
-	return;
-    if (quit && stream_puts(c->stream, "QUIT\r\n") == 0 && stream_flush(c->stream) == 0)
-	(void)load_reply(c);
-    (void)stream_close(&c->stream);
-    c->sent = 0;
-    c->offers_pipelining = 0;
-}
-
 /* load_send_cmd - send one command line and wait for its reply code */
 static int load_send_cmd(load_conn_t *c, const char *cmd, const char *arg)
 {
     if (stream_printf(c->stream, "%s%s\r\n", cmd, arg) < 0 || stream_flush(c->stream) < 0)
 	return -1;
     return load_reply(c);
+}
+
+/* load_disconnect - end the connection, politely if quit is set */
+static void load_disconnect(load_conn_t *c, int quit)
+{
+    if (c->stream == NULL)
+	return;
+    if (quit)
+	(void)load_send_cmd(c, "QUIT", "");
+    (void)stream_close(&c->stream);
+    c->sent = 0;
+    c->offers_pipelining = 0;
+}
+
+/* load_timed_cmd - load_send_cmd, and the time it took as a sample of step */
+static int load_timed_cmd(load_stats_t *st, load_step_t step, load_conn_t *c, const char *cmd,
+			  const char *arg)
+{
+    double t0 = load_now_ms();
+    int code = load_send_cmd(c, cmd, arg);
+
+    if (code > 0)
+	load_stats_add(st, step, load_now_ms() - t0);
+    return code;
+}
+
+/* load_quit - QUIT (timed) and close, at the end of a connection's messages */
+static void load_quit(load_stats_t *st, load_conn_t *c)
+{
+    (void)load_timed_cmd(st, LOAD_STEP_QUIT, c, "QUIT", "");
+    load_disconnect(c, 0);
 }
 
 /* load_handshake - TLS client handshake (no verification: a benchmark) */
@@ -172,8 +191,8 @@ static int load_connect(const load_conf_t *conf, load_stats_t *st, load_conn_t *
 	load_disconnect(c, code > 0);
 	return -1;
     }
-    load_stats_add_conn(st, load_now_ms() - t0);
-    code = load_send_cmd(c, "EHLO ", conf->helo);
+    load_stats_add(st, LOAD_STEP_CONNECT, load_now_ms() - t0);
+    code = load_timed_cmd(st, LOAD_STEP_EHLO, c, "EHLO ", conf->helo);
     if (load_expect(st, LOAD_EHLO, code, 250, 0) < 0) {
 	load_disconnect(c, code > 0);
 	return -1;
@@ -199,16 +218,16 @@ static int load_envelope_lockstep(const load_conf_t *conf, load_stats_t *st, loa
     int i, code;
 
     str_printf(arg, "<%s>", conf->from);
-    code = load_send_cmd(c, "MAIL FROM:", str_data(arg));
+    code = load_timed_cmd(st, LOAD_STEP_MAIL, c, "MAIL FROM:", str_data(arg));
     if (load_expect(st, LOAD_MAIL, code, 250, 0) < 0)
 	goto fail;
     for (i = 0; i < conf->rcpts; i++) {
 	str_printf(arg, "<%s>", load_rcpt(conf, ticket, i));
-	code = load_send_cmd(c, "RCPT TO:", str_data(arg));
+	code = load_timed_cmd(st, LOAD_STEP_RCPT, c, "RCPT TO:", str_data(arg));
 	if (load_expect(st, LOAD_RCPT, code, 250, 251) < 0)
 	    goto fail;
     }
-    code = load_send_cmd(c, "DATA", "");
+    code = load_timed_cmd(st, LOAD_STEP_DATA, c, "DATA", "");
     if (load_expect(st, LOAD_DATA, code, 354, 0) < 0)
 	goto fail;
     str_free(&arg);
@@ -224,6 +243,7 @@ fail:
 static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st, load_conn_t *c,
 				   long ticket)
 {
+    double t0 = load_now_ms();
     int i, code, bad = 0, in_data = 0;
 
     stream_printf(c->stream, "MAIL FROM:<%s>\r\n", conf->from);
@@ -251,6 +271,7 @@ static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st, lo
 	load_disconnect(c, code > 0 && !in_data);
 	return -1;
     }
+    load_stats_add(st, LOAD_STEP_MAIL, load_now_ms() - t0);
     return 0;
 }
 
@@ -276,7 +297,7 @@ static int load_content(const load_conf_t *conf, load_stats_t *st, load_conn_t *
 	load_disconnect(c, code > 0);
 	return -1;
     }
-    load_stats_add_eod(st, load_now_ms() - t0);
+    load_stats_add(st, LOAD_STEP_EOD, load_now_ms() - t0);
     return 0;
 }
 
@@ -315,7 +336,7 @@ void load_session_run(const load_conf_t *conf, load_stats_t *st, long (*take_tic
 	}
 	st->accepted++;
 	if (++conn.sent == conf->per_conn)
-	    load_disconnect(&conn, 1);
+	    load_quit(st, &conn);
     }
     load_disconnect(&conn, 1);
     str_free(&conn.line);

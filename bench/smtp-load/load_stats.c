@@ -24,6 +24,10 @@ static const char *load_stage_names[LOAD_STAGES] = {
     "connect", "banner", "ehlo", "tls", "auth", "mail", "rcpt", "data", "eod", "io",
 };
 
+static const char *load_step_names[LOAD_STEPS] = {
+    "connect", "ehlo", "mail", "rcpt", "data", "eod", "quit",
+};
+
 /* load_now_ms - monotonic clock */
 double load_now_ms(void)
 {
@@ -42,32 +46,22 @@ void load_stats_init(load_stats_t *st)
 /* load_stats_free - release the sample arrays */
 void load_stats_free(load_stats_t *st)
 {
-    mr_free(st->eod_ms);
-    mr_free(st->conn_ms);
-    st->eod_ms = st->conn_ms = NULL;
-    st->eod_count = st->eod_cap = st->conn_count = st->conn_cap = 0;
-}
-
-/* load_push - append one sample to a growing array */
-static void load_push(double **arr, size_t *count, size_t *cap, double v)
-{
-    if (*count == *cap) {
-	*cap = *cap ? *cap * 2 : 256;
-	*arr = mr_reallocarray(*arr, *cap, sizeof(**arr));
+    for (int i = 0; i < LOAD_STEPS; i++) {
+	mr_free(st->step[i].ms);
+	memset(&st->step[i], 0, sizeof(st->step[i]));
     }
-    (*arr)[(*count)++] = v;
 }
 
-/* load_stats_add_eod - one end-of-data latency */
-void load_stats_add_eod(load_stats_t *st, double ms)
+/* load_stats_add - append one sample of a step */
+void load_stats_add(load_stats_t *st, load_step_t step, double ms)
 {
-    load_push(&st->eod_ms, &st->eod_count, &st->eod_cap, ms);
-}
+    load_samples_t *s = &st->step[step];
 
-/* load_stats_add_conn - one connect-to-banner latency */
-void load_stats_add_conn(load_stats_t *st, double ms)
-{
-    load_push(&st->conn_ms, &st->conn_count, &st->conn_cap, ms);
+    if (s->count == s->cap) {
+	s->cap = s->cap ? s->cap * 2 : 256;
+	s->ms = mr_reallocarray(s->ms, s->cap, sizeof(*s->ms));
+    }
+    s->ms[s->count++] = ms;
 }
 
 /* load_stats_fail - count a failure and its reply code */
@@ -91,10 +85,9 @@ void load_stats_merge(load_stats_t *dst, const load_stats_t *src)
 	dst->stage_fail[i] += src->stage_fail[i];
     for (i = 0; i < LOAD_CODES; i++)
 	dst->codes[i] += src->codes[i];
-    for (i = 0; i < src->eod_count; i++)
-	load_stats_add_eod(dst, src->eod_ms[i]);
-    for (i = 0; i < src->conn_count; i++)
-	load_stats_add_conn(dst, src->conn_ms[i]);
+    for (int step = 0; step < LOAD_STEPS; step++)
+	for (i = 0; i < src->step[step].count; i++)
+	    load_stats_add(dst, step, src->step[step].ms[i]);
 }
 
 /* load_cmp_double - qsort order for doubles */
@@ -120,6 +113,24 @@ static double load_pct(const double *v, size_t n, double pct)
     return v[rank - 1];
 }
 
+/* load_step_pct - percentile of a step's samples (sorted by the report) */
+static double load_step_pct(const load_stats_t *st, load_step_t step, double pct)
+{
+    return load_pct(st->step[step].ms, st->step[step].count, pct);
+}
+
+/* load_steps_text - "connect:0.10,ehlo:0.05,..." the median of each step
+ * that has samples, or "-" */
+static void load_steps_text(const load_stats_t *st, str_t *out)
+{
+    for (int i = 0; i < LOAD_STEPS; i++)
+	if (st->step[i].count)
+	    str_appendf(out, "%s%s:%.3f", str_len(out) ? "," : "", load_step_names[i],
+			load_step_pct(st, i, 50));
+    if (str_len(out) == 0)
+	str_appends(out, "-");
+}
+
 /* load_codes_text - "421:3,451:2" for unexpected reply codes, or "-" */
 static void load_codes_text(const load_stats_t *st, str_t *out)
 {
@@ -134,7 +145,7 @@ static void load_codes_text(const load_stats_t *st, str_t *out)
 
 /* load_print_human - the summary meant for people */
 static void load_print_human(const load_conf_t *conf, const load_stats_t *st, double secs,
-			     const double *pc)
+			     const double *pc, const char *steps)
 {
     int i;
 
@@ -146,6 +157,7 @@ static void load_print_human(const load_conf_t *conf, const load_stats_t *st, do
     printf("end of data -> 250 ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", pc[0], pc[1], pc[2],
 	   pc[3]);
     printf("connect -> 220 ms:     p50 %.2f  p99 %.2f  max %.2f\n", pc[4], pc[5], pc[6]);
+    printf("median ms per step:    %s\n", steps);
     printf("failed %ld:", st->failed);
     for (i = 0; i < LOAD_STAGES; i++)
 	printf(" %s %ld", load_stage_names[i], st->stage_fail[i]);
@@ -156,28 +168,30 @@ static void load_print_human(const load_conf_t *conf, const load_stats_t *st, do
 void load_stats_report(const load_conf_t *conf, load_stats_t *st, double secs, int quiet)
 {
     double pc[7];
-    str_t *codes = str_new(64);
+    str_t *codes = str_new(64), *steps = str_new(128);
 
-    qsort(st->eod_ms, st->eod_count, sizeof(double), load_cmp_double);
-    qsort(st->conn_ms, st->conn_count, sizeof(double), load_cmp_double);
-    pc[0] = load_pct(st->eod_ms, st->eod_count, 50);
-    pc[1] = load_pct(st->eod_ms, st->eod_count, 90);
-    pc[2] = load_pct(st->eod_ms, st->eod_count, 99);
-    pc[3] = load_pct(st->eod_ms, st->eod_count, 100);
-    pc[4] = load_pct(st->conn_ms, st->conn_count, 50);
-    pc[5] = load_pct(st->conn_ms, st->conn_count, 99);
-    pc[6] = load_pct(st->conn_ms, st->conn_count, 100);
+    for (int i = 0; i < LOAD_STEPS; i++)
+	qsort(st->step[i].ms, st->step[i].count, sizeof(double), load_cmp_double);
+    pc[0] = load_step_pct(st, LOAD_STEP_EOD, 50);
+    pc[1] = load_step_pct(st, LOAD_STEP_EOD, 90);
+    pc[2] = load_step_pct(st, LOAD_STEP_EOD, 99);
+    pc[3] = load_step_pct(st, LOAD_STEP_EOD, 100);
+    pc[4] = load_step_pct(st, LOAD_STEP_CONNECT, 50);
+    pc[5] = load_step_pct(st, LOAD_STEP_CONNECT, 99);
+    pc[6] = load_step_pct(st, LOAD_STEP_CONNECT, 100);
     load_codes_text(st, codes);
+    load_steps_text(st, steps);
     if (!quiet)
-	load_print_human(conf, st, secs, pc);
+	load_print_human(conf, st, secs, pc, str_data(steps));
     printf("RESULT server=%s sessions=%d size=%zu rcpts=%d per_conn=%ld pipelining=%d"
 	   " msgs=%ld accepted=%ld failed=%ld connections=%ld tls_reused=%ld secs=%.3f rate=%.1f"
 	   " p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
-	   " conn_p50_ms=%.2f conn_p99_ms=%.2f codes=%s\n",
+	   " conn_p50_ms=%.2f conn_p99_ms=%.2f codes=%s steps_p50_ms=%s\n",
 	   conf->label, conf->sessions, conf->size, conf->rcpts, conf->per_conn, conf->pipelining,
 	   st->accepted + st->failed, st->accepted, st->failed, st->connections, st->tls_reused,
 	   secs, secs > 0 ? st->accepted / secs : 0.0, pc[0], pc[1], pc[2], pc[3], pc[4], pc[5],
-	   str_data(codes));
+	   str_data(codes), str_data(steps));
     fflush(stdout);
     str_free(&codes);
+    str_free(&steps);
 }

@@ -59,7 +59,24 @@ static int cleanup_send_filter(cleanup_client_t *cc)
     return rec_putf(cc->stream, REC_TYPE_ATTR, "content_filter=%s", filter);
 }
 
-/* cleanup_handshake - read {protocol, queue_id}, send {flags} */
+/*
+ * cleanup_send_flags - the {flags} list, buffered: it goes out with the
+ * first records, so cleanup wakes once for both rather than once for the
+ * flags and again for the message. Nothing waits for it: cleanup says
+ * nothing until END. 0 ok, -1 write error.
+ */
+static int cleanup_send_flags(cleanup_client_t *cc, const char *flags)
+{
+    str_t *buf = str_new(32);
+    int ret;
+
+    attr_format_args(buf, MAIL_ATTR_FLAGS, flags, (char *)0);
+    ret = stream_write(cc->stream, str_data(buf), str_len(buf));
+    str_free(&buf);
+    return ret;
+}
+
+/* cleanup_handshake - read {protocol, queue_id}, buffer {flags} */
 static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error_r)
 {
     attr_list_t *l = attr_list_new();
@@ -82,8 +99,7 @@ static int cleanup_handshake(cleanup_client_t *cc, int flags, const char **error
     } else {
 	cc->queue_id = mr_strdup(id);
 	snprintf(buf, sizeof(buf), "%d", flags);
-	if (attr_send(cc->stream, MAIL_ATTR_FLAGS, buf, (char *)0) < 0 ||
-	    cleanup_send_filter(cc) < 0)
+	if (cleanup_send_flags(cc, buf) < 0 || cleanup_send_filter(cc) < 0)
 	    *error_r = "cannot send to cleanup service";
 	else
 	    ret = 0;

@@ -21,7 +21,7 @@
 #include "util/stream.h"
 
 #define FAKE_ANSWER 0 /* read to END, answer status 0 */
-#define FAKE_DIE 1    /* exit after the flags */
+#define FAKE_DIE 1    /* exit after the handshake: the client buffers the flags until its records */
 
 /* fake_serve - one client: handshake, then behave as told */
 static void fake_serve(int lfd, int how)
@@ -36,7 +36,7 @@ static void fake_serve(int lfd, int how)
 
     attr_send(s, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_QUEUE_ID, "0ABCDEFGHIJKLMNO",
 	      (char *)0);
-    if (attr_read(s, l) != 1 || how == FAKE_DIE)
+    if (how == FAKE_DIE || attr_read(s, l) != 1)
 	_exit(0);
     while ((type = rec_get(s, v, &why)) > 0 && type != REC_TYPE_END)
 	n++;
