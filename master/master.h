@@ -20,7 +20,10 @@ typedef struct master_serv {
     int line;   /* in master.conf */
     int listen_fd;
     int status_fd[2];     /* children write [1] at MASTER_STATUS_FD */
-    int total, avail;     /* processes of this generation */
+    unsigned char *slots; /* this generation's status slots (shared), or NULL */
+    char *slot_used;      /* master's own record of which slots are taken */
+    int slots_fd;         /* the slots' memfd, given at MASTER_SLOTS_FD */
+    int total;            /* processes of this generation */
     int stale;            /* processes from before a reload */
     int fail_count;       /* abnormal exits in a row */
     long long hold_until; /* no new process before (ms) */
@@ -48,6 +51,8 @@ void master_retire(master_serv_t *serv); /* old children: finish and go */
 void master_forget(master_serv_t *serv); /* service freed */
 void master_stop_children(long timeout_s);
 void master_stress_children(master_serv_t *serv); /* tell them: stress */
+int master_serv_avail(const master_serv_t *serv); /* idle processes */
+void master_slots_open(master_serv_t *serv);      /* a new generation's slots */
 int master_children(void);
 
 /* master_dirs.c - queue directories, user and group; returns an open

@@ -46,7 +46,7 @@ static void master_listen_event(int fd, int event, void *context)
 {
     master_serv_t *serv = context;
 
-    if (serv->avail == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc))
+    if (master_serv_avail(serv) == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc))
 	master_spawn(serv);
     master_serv_update(serv);
 }
@@ -70,9 +70,9 @@ static void master_watch(master_serv_t *serv, int on)
  * slow or idle client frees up quickly. As Postfix's master, nothing
  * ends the stress before its time: a burst tends to come back.
  */
-static void master_serv_stress(master_serv_t *serv, long long now)
+static void master_serv_stress(master_serv_t *serv, long long now, int avail)
 {
-    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc || serv->avail > 0)
+    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc || avail > 0)
 	return;
     if (now >= serv->stress_until) {
 	msg_warn("service %s (%s): all %d processes are busy: under stress, shorter "
@@ -86,6 +86,7 @@ static void master_serv_stress(master_serv_t *serv, long long now)
 void master_serv_update(master_serv_t *serv)
 {
     long long now = event_now_ms();
+    int avail;
 
     if (master_stopping || serv->listen_fd < 0)
 	return;
@@ -100,8 +101,9 @@ void master_serv_update(master_serv_t *serv)
 	    master_spawn(serv);
 	return;
     }
-    master_serv_stress(serv, now);
-    master_watch(serv, serv->avail == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc));
+    avail = master_serv_avail(serv);
+    master_serv_stress(serv, now, avail);
+    master_watch(serv, avail == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc));
 }
 
 /*
@@ -196,13 +198,15 @@ static int master_open_listener(master_serv_t *serv, const char **error_r)
     return fd;
 }
 
-/* master_open_status - a fresh status pipe (a new generation) */
+/* master_open_status - a fresh status pipe and status slots (a new
+ * generation) */
 static void master_open_status(master_serv_t *serv)
 {
     if (pipe2(serv->status_fd, O_CLOEXEC) < 0)
 	msg_fatal("pipe: %m");
     sock_nonblock(serv->status_fd[0], 1);
     event_enable_read(serv->status_fd[0], master_status_event, serv);
+    master_slots_open(serv);
 }
 
 /* master_serv_settings - copy a master.conf entry, defaults applied */
@@ -281,6 +285,7 @@ static master_serv_t *master_serv_new(const master_ent_t *ent, char *addr, const
     serv->type = ent->type;
     serv->addr = addr;
     serv->status_fd[0] = serv->status_fd[1] = -1;
+    serv->slots_fd = -1;
     master_serv_settings(serv, ent);
     if ((serv->listen_fd = master_open_listener(serv, &error)) < 0) {
 	msg_error("%s:%d: service %s: cannot listen on %s: %s", conf, ent->line, ent->service, addr,

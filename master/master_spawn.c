@@ -19,6 +19,20 @@
  * once: killing healthy processes never takes a whole service down.
  * A crashing daemon thus costs a few forks a minute, never a fork bomb.
  *
+ * Status slots: each service generation has a page of MASTER_SLOTS_SIZE
+ * bytes (a memfd) shared with its processes; master gives each new
+ * process a free byte (-i N, the page at MASTER_SLOTS_FD), sets it to
+ * idle, and the process flips it between idle and busy around each client
+ * (lib/master/mail_server.c). Master counts idle processes from the bytes
+ * of its live processes whenever it decides (master_serv_avail), and is
+ * woken by a message only when a process takes a client while none other
+ * is idle. A process without a byte (more than MASTER_SLOTS_SIZE of them,
+ * no memfd) reports every change by message, counted in proc->avail. The
+ * page is written by unprivileged processes: master reads only the bytes
+ * of the slots it handed out and compares them with IDLE, so a lying
+ * process can at worst make master start processes up to the limit or
+ * start none, which false messages could do as well.
+ *
  * Retiring (reload, removed service): master closes its end of the
  * service's status pipe. Old children notice (the write end reports an
  * error), finish the client they have, and exit on their own; no
@@ -29,6 +43,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,11 +61,12 @@ typedef struct master_proc {
     pid_t pid;
     master_serv_t *serv; /* NULL once the service is gone */
     char *path;          /* for log lines */
-    int avail;
-    int served;   /* said "busy" once: took a client */
-    int reported; /* past start-up: handles signals */
-    int stale;    /* retired: no longer counted */
-    int killed;   /* master sent SIGTERM */
+    int avail;           /* by message: processes without a slot */
+    int slot;            /* byte in serv->slots, -1 none */
+    int served;          /* said "busy" once: took a client */
+    int reported;        /* past start-up: handles signals */
+    int stale;           /* retired: no longer counted */
+    int killed;          /* master sent SIGTERM */
 } master_proc_t;
 
 static master_proc_t *master_procs;
@@ -65,9 +81,9 @@ static master_proc_t *master_find_proc(pid_t pid)
 }
 
 /* master_child_argv - command line for a child (see mail_server.h) */
-static char **master_child_argv(const master_serv_t *serv)
+static char **master_child_argv(const master_serv_t *serv, int slot)
 {
-    char **argv = mr_calloc((size_t)serv->argc + 14, sizeof(char *));
+    char **argv = mr_calloc((size_t)serv->argc + 16, sizeof(char *));
     int n = 0;
 
     argv[n++] = serv->argv[0];
@@ -87,16 +103,21 @@ static char **master_child_argv(const master_serv_t *serv)
 	argv[n++] = "-w";
 	argv[n++] = mr_format("%d", serv->wakeup);
     }
+    if (slot >= 0) {
+	argv[n++] = "-i";
+	argv[n++] = mr_format("%d", slot);
+    }
     for (int i = 1; i < serv->argc; i++)
 	argv[n++] = serv->argv[i];
     return argv;
 }
 
 /* master_child - in the new process: descriptors, signals, exec */
-static void __attribute__((noreturn)) master_child(master_serv_t *serv)
+static void __attribute__((noreturn)) master_child(master_serv_t *serv, int slot)
 {
     int status_fd = fcntl(serv->status_fd[1], F_DUPFD, 10);
     int listen_fd = fcntl(serv->listen_fd, F_DUPFD, 10);
+    int slots_fd = slot >= 0 ? fcntl(serv->slots_fd, F_DUPFD, 10) : -1;
     sigset_t none;
 
     msg_cleanup_hook(NULL);
@@ -112,8 +133,87 @@ static void __attribute__((noreturn)) master_child(master_serv_t *serv)
     close(listen_fd);
     sock_cloexec(MASTER_STATUS_FD, 0);
     sock_cloexec(MASTER_LISTEN_FD, 0);
-    execv(serv->path, master_child_argv(serv));
+    if (slot >= 0) {
+	if (slots_fd < 0 || dup2(slots_fd, MASTER_SLOTS_FD) < 0)
+	    slot = -1; /* report by message */
+	else
+	    sock_cloexec(MASTER_SLOTS_FD, 0);
+	if (slots_fd >= 0)
+	    close(slots_fd);
+    }
+    execv(serv->path, master_child_argv(serv, slot));
     msg_fatal("service %s: exec %s: %m", serv->name, serv->path);
+}
+
+void master_slots_open(master_serv_t *serv)
+{
+    void *page = MAP_FAILED;
+    int fd = memfd_create("mailroom-status-slots", MFD_CLOEXEC);
+
+    if (fd >= 0 && ftruncate(fd, MASTER_SLOTS_SIZE) == 0)
+	page = mmap(NULL, MASTER_SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (page == MAP_FAILED) {
+	msg_warn("service %s: no status slots (%m): its processes report by message", serv->name);
+	if (fd >= 0)
+	    close(fd);
+	return;
+    }
+    serv->slots = page;
+    serv->slots_fd = fd;
+    serv->slot_used = mr_calloc(MASTER_SLOTS_SIZE, 1);
+}
+
+/* master_slots_close - forget a generation's slots; its processes keep
+ * their own mappings until they exit */
+static void master_slots_close(master_serv_t *serv)
+{
+    if (serv->slots == NULL)
+	return;
+    munmap(serv->slots, MASTER_SLOTS_SIZE);
+    close(serv->slots_fd);
+    mr_free(serv->slot_used);
+    serv->slots = NULL;
+    serv->slots_fd = -1;
+}
+
+/* master_slot_take - a free slot for a new process, set to idle (a new
+ * process counts as idle until it says otherwise); -1 none */
+static int master_slot_take(master_serv_t *serv)
+{
+    if (serv->slots == NULL)
+	return -1;
+    for (int i = 0; i < MASTER_SLOTS_SIZE; i++) {
+	if (!serv->slot_used[i]) {
+	    serv->slot_used[i] = 1;
+	    __atomic_store_n(&serv->slots[i], MASTER_SLOT_IDLE, __ATOMIC_SEQ_CST);
+	    return i;
+	}
+    }
+    return -1;
+}
+
+/* master_slot_free - the process of this slot is gone (or never was) */
+static void master_slot_free(master_serv_t *serv, int slot)
+{
+    if (slot < 0 || serv->slots == NULL)
+	return;
+    __atomic_store_n(&serv->slots[slot], MASTER_SLOT_BUSY, __ATOMIC_SEQ_CST);
+    serv->slot_used[slot] = 0;
+}
+
+int master_serv_avail(const master_serv_t *serv)
+{
+    int n = 0;
+
+    for (master_proc_t *p = master_procs; p; p = p->next) {
+	if (p->serv != serv || p->stale)
+	    continue;
+	if (p->slot >= 0 && serv->slots != NULL)
+	    n += __atomic_load_n(&serv->slots[p->slot], __ATOMIC_SEQ_CST) == MASTER_SLOT_IDLE;
+	else
+	    n += p->avail;
+    }
+    return n;
 }
 
 void master_spawn(master_serv_t *serv)
@@ -122,22 +222,24 @@ void master_spawn(master_serv_t *serv)
     sigset_t all, old;
     pid_t pid;
 
+    int slot = master_slot_take(serv);
+
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old); /* no handler runs in the child */
     pid = fork();
     if (pid == 0)
-	master_child(serv);
+	master_child(serv, slot);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
 	msg_warn("service %s: fork: %m", serv->name);
+	master_slot_free(serv, slot);
 	serv->hold_until = event_now_ms() + 1000;
 	return;
     }
     proc = mr_calloc(1, sizeof(*proc));
-    *proc = (master_proc_t){master_procs, pid, serv, mr_strdup(serv->path), 1, 0, 0, 0, 0};
+    *proc = (master_proc_t){master_procs, pid, serv, mr_strdup(serv->path), 1, slot, 0, 0, 0, 0};
     master_procs = proc;
     serv->total++;
-    serv->avail++;
     if (msg_verbose)
 	msg_info("service %s: started %s pid %ld", serv->name, serv->path, (long)pid);
     master_state_changed();
@@ -157,10 +259,7 @@ static void master_status_one(master_serv_t *serv, const mail_status_t *st)
 	serv->fail_count = 0;
 	serv->throttled = 0;
     }
-    if (avail != proc->avail) {
-	proc->avail = avail;
-	serv->avail += avail ? 1 : -1;
-    }
+    proc->avail = avail; /* counted only without a slot */
 }
 
 void master_status_event(int fd, int event, void *context)
@@ -214,7 +313,7 @@ static void master_exited(master_proc_t *proc, int status)
 	serv->stale--;
     } else {
 	serv->total--;
-	serv->avail -= proc->avail;
+	master_slot_free(serv, proc->slot);
 	if (abnormal && !proc->served)
 	    master_failure(serv);
     }
@@ -249,7 +348,8 @@ void master_retire(master_serv_t *serv)
 	p->stale = 1;
 	serv->stale++;
     }
-    serv->total = serv->avail = 0;
+    serv->total = 0;
+    master_slots_close(serv);
     if (serv->status_fd[0] >= 0) {
 	event_disable(serv->status_fd[0]);
 	close(serv->status_fd[0]);

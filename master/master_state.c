@@ -59,7 +59,7 @@ static void master_state_write(int fd, int event, void *context)
     fprintf(fp, "master %ld\n", (long)getpid());
     for (master_serv_t *s = master_services; s; s = s->next)
 	fprintf(fp, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s->name, master_type_name(s->type), s->addr,
-		s->total + s->stale, s->avail, s->maxproc,
+		s->total + s->stale, master_serv_avail(s), s->maxproc,
 		s->throttled && now < s->hold_until ? "throttled" : "running");
     if (fclose(fp) != 0 ||
 	renameat(master_pid_dir_fd, MASTER_STATUS_TMP, master_pid_dir_fd, MASTER_STATUS_FILE) < 0)

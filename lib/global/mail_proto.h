@@ -105,4 +105,17 @@
 #define MASTER_STATUS_FD 3
 #define MASTER_LISTEN_FD 4
 
+/*
+ * The status slots of a service (lib/master/mail_server.c, master/master_spawn.c):
+ * a shared page of MASTER_SLOTS_SIZE bytes, one per process, at
+ * MASTER_SLOTS_FD while a child starts (-i names its byte). A process
+ * keeps its byte at MASTER_SLOT_IDLE while it waits for a client and at
+ * MASTER_SLOT_BUSY while it serves one; master counts idle processes
+ * there instead of being woken for every change.
+ */
+#define MASTER_SLOTS_FD 5
+#define MASTER_SLOTS_SIZE 4096
+#define MASTER_SLOT_BUSY 0
+#define MASTER_SLOT_IDLE 1
+
 #endif

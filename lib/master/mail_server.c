@@ -15,6 +15,20 @@
  * address while this process finishes the client it has; the skeleton
  * then exits instead of taking another client.
  *
+ * Status: master learns whether a process is idle or busy from its
+ * byte in the service's status slots (a page master shares with the
+ * service's processes, mapped here at start-up from MASTER_SLOTS_FD; -i
+ * names the byte), and from mail_status_t messages on the status pipe,
+ * which wake master. A one-client-at-a-time process writes only its byte
+ * around each client, and sends a message only when master must act: its
+ * first client (master then stops counting its deaths as start-up
+ * failures), or a client taken while no other process of the service is
+ * idle (master may have to start one). Without slots (no -i, a page that
+ * cannot be mapped) every change is a message, as the other skeletons
+ * send them. The page is only a hint to master: a process that writes
+ * nonsense there can make master start processes up to the service's
+ * limit, or not start any, as false messages could.
+ *
  * Stress: master starts a process with -s while its service is at its
  * process limit, and sends SERVER_STRESS_SIGNAL to the processes that
  * already run when the service reaches it. Either way the process is
@@ -29,8 +43,10 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,12 +66,15 @@ static int server_quiet_fd = -1; /* replaces the listening socket */
 static volatile sig_atomic_t server_orphaned;
 static int server_taken; /* took a client: it works */
 static volatile sig_atomic_t server_stressed;
+static unsigned char *server_slots;    /* the service's status slots, or NULL */
+static int server_slot = -1;           /* our byte in them */
+static int server_reported_taken = -1; /* taken in the last message, -1 none yet */
 
 /* server_usage - complain about the command line and give up */
 static void server_usage(const char *prog)
 {
     msg_fatal("usage: %s -c config_dir -n service -t type [-u] [-r] [-w seconds] "
-	      "[-v] [-o name=value] [-S]",
+	      "[-i slot] [-v] [-o name=value] [-S]",
 	      prog);
 }
 
@@ -69,8 +88,9 @@ static void server_parse_args(int argc, char **argv, server_args_t *args, const 
     memset(args, 0, sizeof(*args));
     args->service = msg_progname();
     args->type = "unix";
+    args->slot = -1;
     opterr = 0;
-    while ((ch = getopt(argc, argv, "c:n:t:urw:vo:Ss")) != -1) {
+    while ((ch = getopt(argc, argv, "c:n:t:urw:i:vo:Ss")) != -1) {
 	switch (ch) {
 	case 'c':
 	    args->config_dir = optarg;
@@ -89,6 +109,9 @@ static void server_parse_args(int argc, char **argv, server_args_t *args, const 
 	    break;
 	case 'w':
 	    args->wakeup = atoi(optarg);
+	    break;
+	case 'i':
+	    args->slot = atoi(optarg);
 	    break;
 	case 'v':
 	    msg_verbose++;
@@ -236,6 +259,25 @@ int server_orphan(void)
     return server_orphaned != 0;
 }
 
+/* server_map_slots - map the status slots master passed, and let go of
+ * the descriptor (a daemon that runs other programs must not pass it on);
+ * without them every report is a message */
+static void server_map_slots(const server_args_t *args)
+{
+    void *page;
+
+    if (args->stand_alone || args->slot < 0 || args->slot >= MASTER_SLOTS_SIZE)
+	return;
+    page = mmap(NULL, MASTER_SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, MASTER_SLOTS_FD, 0);
+    (void)close(MASTER_SLOTS_FD);
+    if (page == MAP_FAILED) {
+	msg_warn("cannot map the status slots: %m; reporting by message");
+	return;
+    }
+    server_slots = page;
+    server_slot = args->slot;
+}
+
 void server_startup(int argc, char **argv, const server_params_t *params, server_args_t *args)
 {
     const char **overrides, *error;
@@ -258,6 +300,7 @@ void server_startup(int argc, char **argv, const server_params_t *params, server
 	msg_fatal("%s", error);
     if (var_debug_level > msg_verbose)
 	msg_verbose = var_debug_level;
+    server_map_slots(args);
     if (!args->stand_alone)
 	server_quiet_open();
     if (params->pre_init)
@@ -277,6 +320,37 @@ void server_took_client(void)
     server_taken = 1;
 }
 
+/* server_slot_set - our byte in the status slots, if we have one */
+static void server_slot_set(int avail)
+{
+    if (server_slots != NULL)
+	__atomic_store_n(&server_slots[server_slot], avail ? MASTER_SLOT_IDLE : MASTER_SLOT_BUSY,
+			 __ATOMIC_SEQ_CST);
+}
+
+/*
+ * server_others_idle - is another process of the service idle? Our own
+ * byte went busy just before (a sequentially consistent store), and the
+ * fence orders it before these loads: of two processes taking clients at
+ * once, at least one sees the other busy, so the last idle process never
+ * goes busy unnoticed by both. Bytes other than IDLE count as busy.
+ */
+static int server_others_idle(void)
+{
+    const uint64_t *words = (const uint64_t *)server_slots;
+    const uint64_t ones = 0x0101010101010101ULL;
+
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < MASTER_SLOTS_SIZE / sizeof(uint64_t); i++) {
+	uint64_t w = __atomic_load_n(&words[i], __ATOMIC_RELAXED) ^ ones;
+
+	/* a byte that was IDLE is zero now */
+	if (((w - ones) & ~w & (ones << 7)) != 0)
+	    return 1;
+    }
+    return 0;
+}
+
 int server_report(int avail)
 {
     static pid_t pid; /* servers never fork: ask once */
@@ -285,6 +359,7 @@ int server_report(int avail)
 
     if (pid == 0)
 	pid = getpid();
+    server_slot_set(avail);
     memset(&st, 0, sizeof(st));
     st.pid = pid;
     st.avail = avail;
@@ -292,7 +367,20 @@ int server_report(int avail)
     do {
 	n = write(MASTER_STATUS_FD, &st, sizeof(st));
     } while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof(st) ? 0 : -1;
+    if (n != (ssize_t)sizeof(st))
+	return -1;
+    server_reported_taken = server_taken;
+    return 0;
+}
+
+int server_report_client(int avail)
+{
+    if (server_slots == NULL || server_reported_taken != server_taken)
+	return server_report(avail);
+    server_slot_set(avail);
+    if (avail || server_others_idle())
+	return 0;
+    return server_report(avail);
 }
 
 int server_master_gone(void)
@@ -304,6 +392,7 @@ int server_master_gone(void)
 
 void server_exit(const server_params_t *params)
 {
+    server_slot_set(0); /* not idle any more: master learns the rest from SIGCHLD */
     if (params->pre_exit)
 	params->pre_exit();
     exit(0);

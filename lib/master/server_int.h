@@ -18,6 +18,7 @@ typedef struct server_args {
     int wakeup;             /* -w seconds, 0 none */
     int stand_alone;        /* -S */
     int stress;             /* -s: started under stress */
+    int slot;               /* -i: byte in the status slots, -1 none */
 } server_args_t;
 
 /* server_startup - parse argv, load the configuration, open the log, run
@@ -31,6 +32,12 @@ void server_took_client(void);
 /* server_report - tell master we are idle (1) or busy (0); returns -1
  * when master is gone */
 int server_report(int avail);
+/* server_report_client - around each client of a one-client-at-a-time
+ * skeleton: busy (0) when it took one, idle (1) when done. With a status
+ * slot only the slot changes, and master hears a message only when it
+ * must act: the first client, or no other process of the service idle.
+ * Returns 0, or -1 when a message could not be sent (master is gone) */
+int server_report_client(int avail);
 /* server_master_gone - has master closed its end of the status pipe? */
 int server_master_gone(void);
 /* server_orphan - has master died (the listening socket is let go)? */

@@ -4,13 +4,14 @@
  * Each process accepts a connection on MASTER_LISTEN_FD, says "busy" to
  * master, calls the service hook, closes the connection, says "idle",
  * and waits for the next one. Master starts another process when none is
- * idle. A process exits after max_use clients, after max_idle seconds
- * without one, or as soon as master goes away (its end of the status
- * pipe closes); a process busy with a client when master dies lets go
- * of the listening socket at once (mail_server.c), finishes that
- * client, and exits. The listening socket is non-blocking (master sets it),
- * so when several idle processes wake up for one connection, the losers
- * see EAGAIN and simply wait again.
+ * idle. "Busy" and "idle" go into the process's status slot; master is
+ * woken by a message only when it has to act (server_report_client in
+ * mail_server.c), so a steady stream of clients costs master nothing. A process exits after max_use
+ * clients, after max_idle seconds without one, or as soon as master goes away (its end of the
+ * status pipe closes); a process busy with a client when master dies lets go of the listening
+ * socket at once (mail_server.c), finishes that client, and exits. The listening socket is
+ * non-blocking (master sets it), so when several idle processes wake up for one connection, the
+ * losers see EAGAIN and simply wait again.
  *
  * Parameters: max_use, max_idle, ipc_timeout (client stream timeout),
  * plus those read by server_startup (mail_server.c).
@@ -150,7 +151,7 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
 	    continue;
 	}
 	server_took_client();
-	if (server_report(0) < 0)
+	if (server_report_client(0) < 0)
 	    msg_fatal("cannot report to master: %m");
 	single_server_serve(fd, args, params);
 	used++;
@@ -158,7 +159,7 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
 	    msg_info("master is gone: exiting after the client");
 	    return;
 	}
-	if (server_report(1) < 0)
+	if (server_report_client(1) < 0)
 	    return;
     }
 }
