@@ -56,6 +56,7 @@
 #include "global/mail_proto.h"
 #include "server_int.h"
 #include "util/msg.h"
+#include "util/mymalloc.h"
 #include "util/privs.h"
 #include "util/sock.h"
 #include "util/stream.h"
@@ -406,9 +407,12 @@ void server_client_nodelay(int fd, const server_args_t *args)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-void server_set_client_addr(int fd)
+void server_set_client_addr(int fd, const server_args_t *args)
 {
-    sock_peer_addr(fd, server_addr_buf, sizeof(server_addr_buf), NULL);
+    if (args->stand_alone || strcmp(args->type, "inet") == 0)
+	sock_peer_addr(fd, server_addr_buf, sizeof(server_addr_buf), NULL);
+    else
+	mr_strlcpy(server_addr_buf, "local", sizeof(server_addr_buf));
 }
 
 const char *server_client_addr(void)

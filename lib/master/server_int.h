@@ -47,7 +47,9 @@ void server_exit(const server_params_t *params) __attribute__((noreturn));
 /* server_client_nodelay - for inet services: replies are written whole,
  * so do not let Nagle hold them back for the peer's delayed ACK */
 void server_client_nodelay(int fd, const server_args_t *args);
-/* server_set_client_addr - remember the current client's address */
-void server_set_client_addr(int fd);
+/* server_set_client_addr - remember the current client's address
+ * ("local" for the clients of a Unix socket master passed, without
+ * asking the kernel) */
+void server_set_client_addr(int fd, const server_args_t *args);
 
 #endif

@@ -36,7 +36,7 @@ static void single_server_serve(int fd, const server_args_t *args, const server_
     stream_t *client = stream_open(fd);
 
     server_client_nodelay(fd, args);
-    server_set_client_addr(fd);
+    server_set_client_addr(fd, args);
     stream_set_timeout(client, var_ipc_timeout);
     params->service(client, args->service);
     stream_close(&client);

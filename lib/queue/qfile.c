@@ -125,7 +125,7 @@ qfile_out_t *qfile_out_new(int fd, const char *queue, const char *abspath)
 {
     qfile_out_t *qo = mr_calloc(1, sizeof(*qo));
 
-    qo->stream = stream_open(fd);
+    qo->stream = stream_open_file(fd);
     qo->queue = mr_strdup(queue);
     qo->tmp_abspath = mr_strdup(abspath);
     return qo;

@@ -204,7 +204,7 @@ static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t
 	qfile_close(&w.qf);
 	return QFILE_CORRUPT;
     }
-    s = stream_open(fd);
+    s = stream_open_file(fd);
     (void)qfile_walk(&w, s);
     (void)stream_release(&s);
     if (w.status != 0) {
@@ -274,7 +274,7 @@ static int qfile_content_start(qfile_t *qf, const char **error_r)
 	    close(fd);
 	return -1;
     }
-    qf->content = stream_open(fd);
+    qf->content = stream_open_file(fd);
     return 0;
 }
 

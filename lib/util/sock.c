@@ -111,18 +111,17 @@ static int sock_wait_connect(int fd, int timeout)
     return 0;
 }
 
-/* sock_connect_fd - connect a fresh socket with a timeout */
+/* sock_connect_fd - connect a fresh socket, made with SOCK_NONBLOCK and
+ * no other status flag, with a timeout; it is blocking again after */
 static int sock_connect_fd(int fd, const struct sockaddr *sa, socklen_t len, int timeout)
 {
-    sock_nonblock(fd, 1);
     if (connect(fd, sa, len) < 0) {
 	if (errno != EINPROGRESS && errno != EAGAIN)
 	    return -1;
 	if (sock_wait_connect(fd, timeout) < 0)
 	    return -1;
     }
-    sock_nonblock(fd, 0);
-    return 0;
+    return fcntl(fd, F_SETFL, 0);
 }
 
 int sock_connect_unix(const char *path, int timeout, const char **error_r)
@@ -132,7 +131,7 @@ int sock_connect_unix(const char *path, int timeout, const char **error_r)
 
     if (sock_unix_addr(&sun, path) < 0)
 	return sock_fail(error_r, -1, "bad socket path", path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 	return sock_fail(error_r, -1, "socket for", path);
     if (sock_connect_fd(fd, (struct sockaddr *)&sun, sizeof(sun), timeout) < 0)
 	return sock_fail(error_r, fd, "connect to", path);
@@ -219,7 +218,7 @@ int sock_connect_inet(const char *addr, const char *source, int timeout, const c
     if (res == NULL)
 	return -1;
     for (ai = res; ai; ai = ai->ai_next) {
-	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 	    continue;
 	if (source && *source) {
 	    struct sockaddr_in sin = {.sin_family = AF_INET};

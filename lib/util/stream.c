@@ -172,6 +172,15 @@ stream_t *stream_open(int fd)
     return s;
 }
 
+/* stream_open_file - a stream on a file: no socket calls tried first */
+stream_t *stream_open_file(int fd)
+{
+    stream_t *s = stream_open(fd);
+
+    s->notsock = 1;
+    return s;
+}
+
 /* stream_open_pair - read from rfd, write to wfd */
 stream_t *stream_open_pair(int rfd, int wfd)
 {

@@ -34,6 +34,9 @@ typedef struct stream_io {
 
 /* stream_open - wrap fd (the stream owns it and closes it) */
 stream_t *stream_open(int fd);
+/* stream_open_file - stream_open for a descriptor known not to be a
+ * socket (a regular file): reads and writes skip the socket calls */
+stream_t *stream_open_file(int fd);
 /* stream_open_pair - a stream that reads from rfd and writes to wfd
  * (standard input and output of a program spoken to over pipes); it
  * owns rfd only: stream_close closes rfd, never wfd */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -223,6 +224,30 @@ static void test_stream_deadline(void **state)
     str_free(&line);
 }
 
+/* test_stream_file - a file stream writes and reads back whole lines */
+static void test_stream_file(void **state)
+{
+    char path[] = "/tmp/test_stream_file.XXXXXX";
+    int fd = mkstemp(path);
+    str_t *line = str_new(64);
+    stream_t *s;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    s = stream_open_file(fd);
+    assert_int_equal(stream_printf(s, "one\ntwo %d\n", 2), 0);
+    assert_int_equal(stream_flush(s), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(stream_read_line(s, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "one\n");
+    str_reset(line);
+    assert_int_equal(stream_read_line(s, line, 100), STREAM_LINE);
+    assert_string_equal(str_data(line), "two 2\n");
+    assert_int_equal(stream_read_line(s, line, 100), STREAM_EOF);
+    assert_int_equal(stream_close(&s), 0);
+    str_free(&line);
+}
+
 /* stress_alarm - what a daemon's stress signal handler does */
 static void stress_alarm(int sig)
 {
@@ -289,6 +314,7 @@ int main(void)
 	cmocka_unit_test(test_event_loop),
 	cmocka_unit_test(test_sock_unix_mode),
 	cmocka_unit_test(test_stream_deadline),
+	cmocka_unit_test(test_stream_file),
 	cmocka_unit_test(test_msg_printable),
 	cmocka_unit_test(test_stream_stress),
     };
