@@ -109,20 +109,25 @@ static int cleanup_patch_size(cleanup_state_t *cs)
     return 0;
 }
 
-/* cleanup_wake_qmgr - a wake-up naming the message, so that qmgr takes
- * this file without scanning incoming/ (queue/mail_trigger.h) */
+/* cleanup_wake_qmgr - after the answer (the client waits for it, not for
+ * qmgr): a wake-up naming the message, so that qmgr takes this file
+ * without scanning incoming/ (queue/mail_trigger.h). A lost wake-up only
+ * delays the message until qmgr's next scan. */
 static void cleanup_wake_qmgr(cleanup_state_t *cs)
 {
-    str_t *buf = str_new(QID_BUFSIZE + 2);
+    str_t *buf;
     const char *why;
 
+    if (cs->status != 0 || (cs->flags & CLEANUP_FLAG_HOLD))
+	return;
+    buf = str_new(QID_BUFSIZE + 2);
     mail_trigger_named(buf, cs->id);
     if (mail_trigger(MAIL_SOCK_QMGR, str_data(buf), str_len(buf), &why) < 0 && msg_verbose)
 	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
     str_free(&buf);
 }
 
-/* cleanup_commit - END, size, commit, wake qmgr */
+/* cleanup_commit - END, size, commit */
 static void cleanup_commit(cleanup_state_t *cs)
 {
     const char *why;
@@ -144,8 +149,6 @@ static void cleanup_commit(cleanup_state_t *cs)
 	cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
 	return;
     }
-    if (!(cs->flags & CLEANUP_FLAG_HOLD))
-	cleanup_wake_qmgr(cs);
 }
 
 /* cleanup_answer - the verdict for the client */
@@ -199,6 +202,7 @@ static void cleanup_service(stream_t *client, const char *service)
 	    if (!cs->status)
 		cleanup_commit(cs);
 	    cleanup_answer(cs, client);
+	    cleanup_wake_qmgr(cs);
 	}
     }
     cleanup_state_free(&cs);

@@ -46,8 +46,7 @@ int mail_trigger(const char *relative, const char *buf, size_t len, const char *
     } else if ((fd = sock_connect_unix(path, MAIL_TRIGGER_TIMEOUT, error_r)) < 0) {
 	return -1;
     }
-    (void)sock_nonblock(fd, 1);
-    n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); /* a FIFO is O_NONBLOCK */
     if (n < 0 && errno == ENOTSOCK)
 	n = write(fd, buf, len);
     if (n != (ssize_t)len) {
