@@ -335,8 +335,9 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 # measure SERVER CLIENT SESSIONS SIZE COMMAND... - run one load, record a row
 measure() {
     local server=$1 client=$2 sessions=$3 size=$4; shift 4
-    local peak=$WORK/pss.peak log=$WORK/run.log cpu0 cpu1 t0 t1 sampler rc fl0 fl1
+    local peak=$WORK/pss.peak log=$WORK/run.log cpu0 cpu1 t0 t1 sampler rc fl0 fl1 load1
     queue_clear
+    read -r load1 _ </proc/loadavg
     touch "$WORK/run.start"
     echo 0 >"$peak"
     pss_sampler "$ROOT_PID" "$peak" & sampler=$!
@@ -364,10 +365,10 @@ measure() {
     awk -v s="$server" -v c="$client" -v n="$sessions" -v z="$size" -v a="$accepted" \
         -v q="$queued" -v secs="$secs" -v r="$rate" -v p50="$p50" -v p99="$p99" \
         -v cpu=$((cpu1 - cpu0)) -v hz="$HZ" -v pss="$(cat "$peak")" \
-        -v fl=$((fl1 - fl0)) -v fk="$FLUSH_KIND" 'BEGIN {
-        printf "BENCH server=%s client=%s sessions=%s size=%s accepted=%s queued=%s secs=%s rate=%s p50_ms=%s p99_ms=%s cpu_ms=%.0f cpu_ms_per_msg=%.3f pss_mb=%.1f dev_%s=%d dev_%s_per_msg=%.2f\n",
+        -v fl=$((fl1 - fl0)) -v fk="$FLUSH_KIND" -v load1="$load1" 'BEGIN {
+        printf "BENCH server=%s client=%s sessions=%s size=%s accepted=%s queued=%s secs=%s rate=%s p50_ms=%s p99_ms=%s cpu_ms=%.0f cpu_ms_per_msg=%.3f pss_mb=%.1f dev_%s=%d dev_%s_per_msg=%.2f load1=%s\n",
             s, c, n, z, a, q, secs, r, p50, p99, cpu * 1000 / hz, (a > 0 ? cpu * 1000 / hz / a : 0), pss / 1024,
-            fk, fl, fk, (a > 0 ? fl / a : 0) }' \
+            fk, fl, fk, (a > 0 ? fl / a : 0), load1 }' \
         | tee -a "$RESULTS"
 }
 
@@ -397,13 +398,13 @@ run_server() {
 print_table() {
     awk '
     function v(k,   i) { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "-" }
-    BEGIN { printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s\n", "server", "client", "sessions", "size",
-                   "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "PSS MB", "dev/msg" }
+    BEGIN { printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s %6s\n", "server", "client", "sessions", "size",
+                   "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "PSS MB", "dev/msg", "load" }
     /^BENCH / {
         s = v("server"); c = v("client"); n = v("sessions"); z = v("size")
         d = v("dev_flushes_per_msg"); if (d == "-") d = v("dev_writes_per_msg") "w"
-        printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s\n", s, c, n, z / 1024 "K",
-               v("rate"), v("p50_ms"), v("p99_ms"), v("cpu_ms_per_msg"), v("pss_mb"), d
+        printf "%-14s %-12s %8s %6s %9s %8s %8s %11s %7s %9s %6s\n", s, c, n, z / 1024 "K",
+               v("rate"), v("p50_ms"), v("p99_ms"), v("cpu_ms_per_msg"), v("pss_mb"), d, v("load1")
         key = c " " n " " z; rate[s, key] = v("rate"); cpu[s, key] = v("cpu_ms_per_msg")
         if (!(key in keys)) { keys[key] = 1; order[++nkeys] = key }
         cpu_sum[s] += v("cpu_ms"); msgs[s] += v("accepted")
