@@ -1,0 +1,163 @@
+"""test_peers.py - Mailroom against real mail servers: Debian's Postfix
+receives from Mailroom's smtp client and relays to Mailroom's smtpd;
+Dovecot's LMTP server takes Mailroom's lmtp deliveries with one reply per
+recipient. Each peer is a throwaway instance of its own (peers.py); the
+bytes are checked where the mail lands, at both ends.
+
+Postfix and Dovecot need root to start (they bind, change users, chown):
+these tests run as root, as the suite does in production-like runs."""
+import os
+import re
+import smtplib
+
+import pytest
+
+from peers import DovecotPeer, PostfixPeer, wait_files
+from test_delivery_e2e import maildir_files, wait_for
+
+IS_ROOT = os.geteuid() == 0
+pytestmark = pytest.mark.skipif(not IS_ROOT, reason="Postfix and Dovecot start as root")
+
+BODY = (b"Message-ID: <peer-1@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
+        b"From: alice@mailroom.test\r\nTo: carol@peer.test\r\nSubject: to a real peer\r\n\r\n"
+        b"line one\r\n.a line that starts with a dot\r\n..two dots\r\n.\r\n\r\nlast line\r\n")
+
+
+def transport_map(tmp_path, lines):
+    os.chmod(tmp_path, 0o755)
+    tmap = tmp_path / "transport"
+    tmap.write_text("".join(line + "\n" for line in lines))
+    os.chmod(tmap, 0o644)
+    return f"texthash:{tmap}"
+
+
+def split_headers(data, names):
+    """Check that data starts with the header fields names (in order, each
+    with its continuation lines), LF line ends; return (fields, rest)."""
+    fields = []
+    for name in names:
+        m = re.match(rb"(" + name.encode() + rb": [^\n]*\n(?:\t[^\n]*\n)*)", data)
+        assert m, f"expected {name}: at {data[:300]!r}"
+        fields.append(m.group(1))
+        data = data[m.end():]
+    return fields, data
+
+
+def test_mailroom_sends_to_postfix(mailroom, tmp_path):
+    """Mailroom's smtp client (transport_maps smtp:[127.0.0.x]:port) hands
+    mail to a real Postfix: the known user's Maildir holds the message
+    byte for byte under Postfix's and Mailroom's Received: lines; the
+    unknown user is refused at RCPT by Postfix and bounced to the sender."""
+    peer = PostfixPeer(users=("carol",)).start()
+    try:
+        inst = mailroom(qmgr=True, extra={
+            "transport_maps": transport_map(tmp_path, [
+                f"peer.test smtp:[{peer.addr}]:{peer.port}"])})
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test", ["carol@peer.test", "nobody@peer.test"], BODY)
+        relay = rf"{re.escape(peer.addr)}\[{re.escape(peer.addr)}\]:{peer.port}"
+        m = inst.wait_log(rf"([0-9A-Z]{{16}}): to=<carol@peer\.test>, relay={relay}, .*"
+                          r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as ([0-9A-F]+)\)",
+                          timeout=30)
+        qid, peer_qid = m.group(1), m.group(2)
+        inst.wait_log(rf"{qid}: to=<nobody@peer\.test>, relay={relay}, .*dsn=5\.1\.1, "
+                      rf"status=bounced \(host {relay} said: 550 5\.1\.1 <nobody@peer\.test>: "
+                      r"Recipient address rejected: User unknown in local recipient table "
+                      r"\(in reply to RCPT TO command\)\)")
+        # Postfix's side of the story
+        files = wait_files(lambda: peer.maildir("carol"))
+        assert len(files) == 1, peer.log_text()[-2000:]
+        assert re.search(rf"{peer_qid}: to=<carol@peer\.test>, relay=virtual, .*status=sent "
+                         r"\(delivered to maildir\)", peer.log_text())
+        fields, rest = split_headers(open(files[0], "rb").read(),
+                                     ["Return-Path", "X-Original-To", "Delivered-To",
+                                      "Received", "Received"])
+        assert fields[0] == b"Return-Path: <alice@mailroom.test>\n"
+        assert fields[3].startswith(b"Received: from mx.mailroom.test (localhost [127.0.0.1])\n"
+                                    b"\tby mx.peer.test (Postfix) with ESMTP id " + peer_qid.encode())
+        assert fields[4].startswith(b"Received: from ")  # Mailroom's own
+        assert b"by mx.mailroom.test" in fields[4]
+        assert rest == BODY.replace(b"\r\n", b"\n")
+        # the bounce for nobody@ reaches alice
+        assert wait_for(lambda: maildir_files(inst, "alice"), timeout=30)
+        notice = open(maildir_files(inst, "alice")[0], "rb").read()
+        assert b"nobody@peer.test" in notice and b"5.1.1" in notice
+    finally:
+        peer.close()
+
+
+def test_postfix_relays_to_mailroom(mailroom):
+    """A real Postfix with relayhost = Mailroom's smtpd: the message sent to
+    Postfix lands in the Mailroom user's Maildir byte for byte, and
+    Postfix logs Mailroom's queue ID."""
+    inst = mailroom(qmgr=True)
+    peer = PostfixPeer(relayhost=f"[127.0.0.1]:{inst.ports['smtp']}").start()
+    try:
+        body = BODY.replace(b"To: carol@peer.test", b"To: bob@mailroom.test")
+        with smtplib.SMTP(peer.addr, peer.port, timeout=30) as s:
+            s.sendmail("dave@peer.test", ["bob@mailroom.test"], body)
+        m = inst.wait_log(r"([0-9A-Z]{16}): to=<bob@mailroom\.test>, relay=local, .*status=sent",
+                          timeout=30)
+        qid = m.group(1)
+        assert wait_for(lambda: re.search(
+            rf"to=<bob@mailroom\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{inst.ports['smtp']}, "
+            rf".*dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as {qid}\)",
+            peer.log_text())), peer.log_text()[-2000:]
+        inst.wait_log(rf"{qid}: client=localhost\[127\.0\.0\.1\]|{qid}: client=unknown\[127\.0\.0\.1\]")
+        (path,) = maildir_files(inst, "bob")
+        fields, rest = split_headers(open(path, "rb").read(),
+                                     ["Return-Path", "Delivered-To", "Received", "Received"])
+        assert fields[0] == b"Return-Path: <dave@peer.test>\n"
+        assert fields[2].startswith(b"Received: from mx.peer.test (")
+        assert fields[3].startswith(b"Received: from ")
+        assert b"by mx.peer.test (Postfix) with ESMTP" in fields[3]
+        assert rest == body.replace(b"\r\n", b"\n")
+    finally:
+        peer.close()
+
+
+def test_dovecot_lmtp_per_recipient(mailroom, tmp_path):
+    """Mailroom's lmtp client delivers to a real Dovecot LMTP server, over
+    its Unix socket and over TCP on 127.0.0.x: each known user's Maildir
+    holds the message byte for byte; an unknown user is refused at RCPT
+    (5.1.1, bounced) and one over quota after DATA (its own reply), while
+    the others in the same transaction are delivered."""
+    peer = DovecotPeer(users=("dora", "fred", "emil@tcp.lmtp.test"), quota={"fred": "100B"}).start()
+    try:
+        inst = mailroom(qmgr=True, extra={"transport_maps": transport_map(tmp_path, [
+            f"lmtp.test lmtp:unix:{peer.socket}",
+            f"tcp.lmtp.test lmtp:[{peer.addr}]:{peer.port}"])})
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test",
+                       ["dora@lmtp.test", "zed@lmtp.test", "fred@lmtp.test"], BODY)
+        sock = re.escape(peer.socket)
+        m = inst.wait_log(rf"([0-9A-Z]{{16}}): to=<dora@lmtp\.test>, relay={sock}, .*"
+                          r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 <dora@lmtp\.test> ",
+                          timeout=30)
+        qid = m.group(1)
+        inst.wait_log(rf"{qid}: to=<zed@lmtp\.test>, relay={sock}, .*dsn=5\.1\.1, "
+                      rf"status=bounced \(host {sock} said: 550 5\.1\.1 <zed@lmtp\.test> "
+                      r"User doesn't exist: zed@lmtp\.test \(in reply to RCPT TO command\)\)")
+        inst.wait_log(rf"{qid}: to=<fred@lmtp\.test>, relay={sock}, .*dsn=5\.2\.2, "
+                      r"status=bounced \(host .* said: 552 5\.2\.2 <fred@lmtp\.test> Quota "
+                      r"exceeded.*\(in reply to end of DATA command\)\)")
+        # several recipients in one transaction: Dovecot adds no Delivered-To
+        (path,) = wait_files(lambda: peer.maildir("dora"))
+        fields, rest = split_headers(open(path, "rb").read(),
+                                     ["Return-Path", "Received", "Received"])
+        assert fields[0] == b"Return-Path: <alice@mailroom.test>\n"
+        assert fields[1].startswith(b"Received: from mx.mailroom.test\n\tby lmtp.lmtp.test "
+                                    b"with LMTP")
+        assert rest == BODY.replace(b"\r\n", b"\n")
+        assert peer.maildir("fred") == []
+        # over TCP on the peer's own loopback address
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test", ["emil@tcp.lmtp.test"], BODY)
+        relay = rf"{re.escape(peer.addr)}\[{re.escape(peer.addr)}\]:{peer.port}"
+        inst.wait_log(rf"to=<emil@tcp\.lmtp\.test>, relay={relay}, .*dsn=2\.0\.0, status=sent",
+                      timeout=30)
+        (path,) = wait_files(lambda: peer.maildir("emil@tcp.lmtp.test"))
+        assert split_headers(open(path, "rb").read(), ["Return-Path", "Delivered-To", "Received",
+                                                       "Received"])[1] == BODY.replace(b"\r\n", b"\n")
+    finally:
+        peer.close()
