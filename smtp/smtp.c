@@ -55,12 +55,18 @@ static int smtp_qf_line(void *ctx, str_t *line, int *complete_r, const char **er
     return qfile_line(ctx, line, SMTP_CLIENT_LINE_MAX * 32, complete_r, error_r);
 }
 
+/* smtp_class - the outcome class (2, 4, 5) of a recipient's final reply */
+static int smtp_class(const smtp_reply_t *r)
+{
+    return r->code ? r->code / 100 : r->dsn[0] - '0';
+}
+
 /* smtp_report - one recipient's outcome from its final reply */
 static void smtp_report(deliver_request_t *req, size_t i, const smtp_dest_t *d,
 			const smtp_rcpt_t *rc)
 {
     const smtp_reply_t *r = &rc->reply;
-    int class = r->code ? r->code / 100 : r->dsn[0] - '0';
+    int class = smtp_class(r);
     str_t *why = str_new(256);
 
     if (r->code && class != 2)
@@ -166,8 +172,33 @@ static int smtp_eightbit(const deliver_request_t *req)
     return body && strcasecmp(body, "8BITMIME") == 0;
 }
 
-/* smtp_transaction - send the message over c, report each recipient */
-static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_t *d)
+/* smtp_all_temporary - 1 if every recipient failed temporarily */
+static int smtp_all_temporary(const smtp_rcpt_t *rcpts, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+	if (smtp_class(&rcpts[i].reply) != 4)
+	    return 0;
+    return 1;
+}
+
+/* smtp_next_host - every recipient failed temporarily at d and another
+ * destination is left: remember why (what the recipients get if none
+ * takes the mail) and try that one, as with a failed connection */
+static void smtp_next_host(smtp_state_t *st, const smtp_dest_t *d, const smtp_rcpt_t *rc)
+{
+    char stage[64];
+
+    snprintf(stage, sizeof(stage), "%s command", rc->stage ? rc->stage : "end of DATA");
+    smtp_session_fail(st, d, &rc->reply, stage);
+    msg_info("%s: %s", st->req->queue_id, str_data(st->why));
+}
+
+/* smtp_transaction - send the message over c and report each recipient,
+ * unless every one failed temporarily and more is true (another
+ * destination is left): then *retry_r is 1 and nothing is reported.
+ * Returns what smtp_client_send returned. */
+static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_t *d, int more,
+			    int *retry_r)
 {
     deliver_request_t *req = st->req;
     smtp_rcpt_t *rcpts = mr_calloc(req->rcpt_count, sizeof(*rcpts));
@@ -192,20 +223,26 @@ static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_
     deliver_request_connected(req);
     qfile_rewind(req->qf);
     ret = smtp_client_send(c, &msg, rcpts, req->rcpt_count);
+    *retry_r = more && req->rcpt_count > 0 && smtp_all_temporary(rcpts, req->rcpt_count);
+    if (*retry_r)
+	smtp_next_host(st, d, rcpts);
     for (size_t i = 0; i < req->rcpt_count; i++) {
-	smtp_report(req, i, d, rcpts + i);
+	if (!*retry_r)
+	    smtp_report(req, i, d, rcpts + i);
 	smtp_reply_free(&rcpts[i].reply);
     }
     mr_free(rcpts);
     return ret;
 }
 
-/* smtp_deliver - try each destination until one takes the transaction */
+/* smtp_deliver - try each destination until one takes the transaction
+ * (or refuses it for good: a 2xx or 5xx for some recipient) */
 static void smtp_deliver(smtp_state_t *st)
 {
     smtp_dest_list_t *dl;
     const char *err = NULL;
     const char *dsn = "4.4.3";
+    int retry;
 
     if ((dl = smtp_dest_resolve(st->req->nexthop, st->lmtp, &dsn, &err)) == NULL) {
 	for (size_t i = 0; i < st->req->rcpt_count; i++)
@@ -218,9 +255,11 @@ static void smtp_deliver(smtp_state_t *st)
 
 	if (c == NULL)
 	    continue;
-	if (smtp_transaction(st, c, dl->dests + n) >= 0)
+	if (smtp_transaction(st, c, dl->dests + n, n + 1 < dl->count, &retry) >= 0)
 	    smtp_client_quit(c);
 	smtp_client_free(&c);
+	if (retry)
+	    continue;
 	smtp_dest_free(&dl);
 	return;
     }

@@ -99,3 +99,53 @@ null.test.     60 IN MX 0 .
     finally:
         sink.close()
         dns.stop()
+
+
+def test_next_mx_after_4xx_for_every_recipient(mailroom, tmp_path):
+    """A server that answers 4xx for every recipient, at RCPT or after the
+    message, is a failed host like one that refuses the connection: the
+    next MX gets the mail in the same delivery attempt."""
+    good = Sink(host="127.0.0.5")
+    port = good.port
+    at_rcpt = Sink(host="127.0.0.4", port=port, replies={"RCPT": ["451 4.3.0 busy here"]})
+    at_dot = Sink(host="127.0.0.6", port=port, replies={"DOT": ["452 4.3.1 no room now"]})
+    zone = """
+rcpt.test.     60 IN MX 10 a.rcpt.test.
+rcpt.test.     60 IN MX 20 b.rcpt.test.
+a.rcpt.test.   60 IN A  127.0.0.4
+b.rcpt.test.   60 IN A  127.0.0.5
+dot.test.      60 IN MX 10 a.dot.test.
+dot.test.      60 IN MX 20 b.dot.test.
+a.dot.test.    60 IN A  127.0.0.6
+b.dot.test.    60 IN A  127.0.0.5
+"""
+    dns, dns_port = start_dns(zone)
+    tmap = tmp_path / "transport"
+    tmap.write_text(f"rcpt.test smtp:rcpt.test:{port}\ndot.test smtp:dot.test:{port}\n")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tmap, 0o644)
+    try:
+        inst = mailroom(qmgr=True, extra={"transport_maps": f"texthash:{tmap}",
+                                          "dns_servers": f"127.0.0.1:{dns_port}"})
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test", ["u1@rcpt.test", "u2@rcpt.test"], BODY)
+            s.sendmail("alice@mailroom.test", ["v@dot.test"], BODY)
+        busy = inst.wait_log(rf"([0-9A-Z]{{16}}): host a\.rcpt\.test\[127\.0\.0\.4\]:{port} said: "
+                             r"451 4\.3\.0 busy here \(in reply to RCPT TO command\)")
+        qid = busy.group(1)
+        for rcpt in ("u1", "u2"):
+            sent = inst.wait_log(rf"{qid}: to=<{rcpt}@rcpt\.test>, relay=b\.rcpt\.test"
+                                 rf"\[127\.0\.0\.5\]:{port}, .*dsn=2\.0\.0, status=sent")
+            assert busy.start() < sent.start()
+        full = inst.wait_log(rf"([0-9A-Z]{{16}}): host a\.dot\.test\[127\.0\.0\.6\]:{port} said: "
+                             r"452 4\.3\.1 no room now \(in reply to end of DATA command\)")
+        inst.wait_log(rf"{full.group(1)}: to=<v@dot\.test>, relay=b\.dot\.test"
+                      rf"\[127\.0\.0\.5\]:{port}, .*dsn=2\.0\.0, status=sent")
+        assert "status=deferred" not in inst.log_text()
+        assert at_rcpt.messages == [] and len(at_dot.messages) == 1
+        assert sorted(m[1] for m in good.messages) == [
+            ["RCPT TO:<u1@rcpt.test>", "RCPT TO:<u2@rcpt.test>"], ["RCPT TO:<v@dot.test>"]]
+    finally:
+        for sink in (good, at_rcpt, at_dot):
+            sink.close()
+        dns.stop()
