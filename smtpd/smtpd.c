@@ -44,7 +44,9 @@
  * alias_maps, local_recipient_maps, recipient_delimiter,
  * smtpd_tls_* and tls_* (smtpd_tls.c), smtpd_sasl_*, cyrus_sasl_config_path,
  * smtpd_tls_auth_only*, smtpd_sender_login_maps (smtpd_auth.c),
- * smtpd_client_restrictions, smtpd_relay_restrictions (smtpd_restrict.c).
+ * smtpd_client_restrictions, smtpd_relay_restrictions (smtpd_restrict.c),
+ * smtpd_peername_lookup, smtpd_peername_timeout, dns_servers
+ * (smtpd_peer.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,7 +324,6 @@ static void smtpd_read_command(smtpd_state_t *st)
  */
 static void smtpd_local_client(smtpd_state_t *st)
 {
-    mr_free(st->name);
     st->name = mr_strdup("localhost");
     mr_strlcpy(st->addr, "127.0.0.1", sizeof(st->addr));
     st->port = 0;
@@ -339,10 +340,11 @@ static void smtpd_session_init(smtpd_state_t *st, stream_t *client, const char *
     st->client = client;
     st->service = service;
     sock_peer_addr(stream_fd(client), st->addr, sizeof(st->addr), &st->port);
-    st->name = mr_strdup("unknown");
     st->in_mynetworks = smtpd_check_mynetworks(st->addr);
     if (server_stand_alone() && fstat(stream_fd(client), &sb) == 0 && !S_ISSOCK(sb.st_mode))
 	smtpd_local_client(st);
+    else
+	st->name = smtpd_peer_name(st->addr);
     st->namaddr = mr_format("%s[%s]", st->name, st->addr);
     st->protocol = "SMTP";
     st->where = "CONNECT";
@@ -395,6 +397,7 @@ static void smtpd_pre_init(const char *service)
     smtpd_check_init();
     if (server_stand_alone() && fstat(0, &sb) == 0 && !S_ISSOCK(sb.st_mode))
 	return;
+    smtpd_peer_pre_init();
     smtpd_tls_pre_init();
     smtpd_auth_pre_init();
 }

@@ -140,6 +140,13 @@ int smtpd_anvil_auth(smtpd_state_t *st);
 /* smtpd_anvil_auth_failed - count a failed AUTH for this client */
 void smtpd_anvil_auth_failed(smtpd_state_t *st);
 
+/* smtpd_peer.c - the client's host name */
+/* smtpd_peer_pre_init - the resolver, if smtpd_peername_lookup (privileged) */
+void smtpd_peer_pre_init(void);
+/* smtpd_peer_name - addr's PTR name confirmed by a forward lookup, or
+ * "unknown"; within smtpd_peername_timeout (mr_free the result) */
+char *smtpd_peer_name(const char *addr);
+
 /* smtpd_guard.c - limits against clients that hold slots or the disk */
 /* smtpd_guard_init - read the parameters (post_init) */
 void smtpd_guard_init(void);

@@ -1,5 +1,5 @@
 /*
- * dns.c - MX, A and AAAA lookups over libresolv (see dns.h).
+ * dns.c - MX, A, AAAA and PTR lookups over libresolv (see dns.h).
  *
  * One private res_state per process, set up by dns_init before any
  * chroot (it may read /etc/resolv.conf). Queries go out with res_nquery,
@@ -9,6 +9,7 @@
  * buffer or around a compression loop: such a reply is DNS_RETRY.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -87,10 +88,36 @@ int dns_init(const char *servers, const char **error_r)
     return 0;
 }
 
+/* dns_set_timeout - per-query wait and tries */
+void dns_set_timeout(int seconds, int tries)
+{
+    const char *err;
+
+    if (!dns_ready)
+	(void)dns_init("", &err);
+    dns_res.retrans = seconds < 1 ? 1 : seconds;
+    dns_res.retry = tries < 1 ? 1 : tries;
+}
+
+/* dns_type_name - a query type for people */
+static const char *dns_type_name(int type)
+{
+    switch (type) {
+    case ns_t_mx:
+	return "MX";
+    case ns_t_a:
+	return "A";
+    case ns_t_aaaa:
+	return "AAAA";
+    default:
+	return "PTR";
+    }
+}
+
 /* dns_query - one query: reply length, or a DNS_* failure */
 static int dns_query(const char *name, int type, unsigned char *answer, const char **error_r)
 {
-    const char *tname = type == ns_t_mx ? "MX" : type == ns_t_a ? "A" : "AAAA";
+    const char *tname = dns_type_name(type);
     int len;
 
     if (!dns_ready && dns_init("", error_r) < 0)
@@ -220,16 +247,16 @@ int dns_lookup_mx(const char *domain, dns_mx_t **mx_r, size_t *count_r, const ch
     return ret;
 }
 
-/* dns_lookup_addr - A and AAAA records of host */
-int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const char **error_r)
+/* dns_lookup_types - the address records of host, of each type in turn */
+static int dns_lookup_types(const char *host, const int *types, size_t ntypes, char ***addrs_r,
+			    size_t *count_r, const char **error_r)
 {
     unsigned char *answer = mr_alloc(DNS_ANSWER_MAX);
-    static const int types[] = {ns_t_a, ns_t_aaaa};
     int result = DNS_NOTFOUND, len, ret;
 
     *addrs_r = NULL;
     *count_r = 0;
-    for (size_t t = 0; t < 2; t++) {
+    for (size_t t = 0; t < ntypes; t++) {
 	if ((len = dns_query(host, types[t], answer, error_r)) <= 0) {
 	    if (result != DNS_OK &&
 		(len == DNS_RETRY || (len == DNS_NODATA && result == DNS_NOTFOUND)))
@@ -240,7 +267,7 @@ int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const ch
 	    result = DNS_OK;
 	else if (ret == DNS_RETRY && result != DNS_OK)
 	    result = dns_fail(error_r, ret, "malformed DNS reply for name=%.200s type=%s", host,
-			      types[t] == ns_t_a ? "A" : "AAAA");
+			      dns_type_name(types[t]));
     }
     mr_free(answer);
     if (result == DNS_OK)
@@ -248,6 +275,122 @@ int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const ch
     dns_addr_free(addrs_r, *count_r);
     *count_r = 0;
     return result;
+}
+
+/* dns_lookup_addr - A and AAAA records of host */
+int dns_lookup_addr(const char *host, char ***addrs_r, size_t *count_r, const char **error_r)
+{
+    static const int types[] = {ns_t_a, ns_t_aaaa};
+
+    return dns_lookup_types(host, types, 2, addrs_r, count_r, error_r);
+}
+
+/* dns_lookup_family - A or AAAA records of host */
+int dns_lookup_family(const char *host, int family, char ***addrs_r, size_t *count_r,
+		      const char **error_r)
+{
+    int type = family == AF_INET6 ? ns_t_aaaa : ns_t_a;
+
+    return dns_lookup_types(host, &type, 1, addrs_r, count_r, error_r);
+}
+
+/* dns_valid_hostname - letters, digits, '-' and '.', sane labels */
+int dns_valid_hostname(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+
+    if (len == 0 || len > 253)
+	return 0;
+    for (size_t i = 0; i < len; i++) {
+	unsigned char ch = (unsigned char)name[i];
+
+	if (ch == '.') {
+	    if (label == 0 || name[i - 1] == '-')
+		return 0;
+	    label = 0;
+	} else if (isalnum(ch) || (ch == '-' && label > 0)) {
+	    if (++label > 63)
+		return 0;
+	} else {
+	    return 0;
+	}
+    }
+    return label > 0 && name[len - 1] != '-';
+}
+
+/* dns_ptr_name - d.c.b.a.in-addr.arpa or the ip6.arpa nibbles */
+int dns_ptr_name(const char *addr, char *buf, size_t size)
+{
+    unsigned char bin[16];
+    size_t used = 0;
+    static const char hex[] = "0123456789abcdef";
+
+    if (size < DNS_PTR_NAME_MAX)
+	return -1;
+    if (inet_pton(AF_INET, addr, bin) == 1) {
+	snprintf(buf, size, "%u.%u.%u.%u.in-addr.arpa", bin[3], bin[2], bin[1], bin[0]);
+	return 0;
+    }
+    if (inet_pton(AF_INET6, addr, bin) != 1)
+	return -1;
+    for (int i = 15; i >= 0; i--) {
+	buf[used++] = hex[bin[i] & 15];
+	buf[used++] = '.';
+	buf[used++] = hex[bin[i] >> 4];
+	buf[used++] = '.';
+    }
+    snprintf(buf + used, size - used, "ip6.arpa");
+    return 0;
+}
+
+/* dns_parse_ptr - the first PTR name of a reply */
+int dns_parse_ptr(const unsigned char *answer, int len, char **name_r)
+{
+    ns_msg msg;
+    ns_rr rr;
+    char host[NS_MAXDNAME];
+
+    *name_r = NULL;
+    if (ns_initparse(answer, len, &msg) < 0)
+	return DNS_RETRY;
+    for (int i = 0; i < ns_msg_count(msg, ns_s_an) && i < DNS_MAX_RECORDS; i++) {
+	if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+	    return DNS_RETRY;
+	if (ns_rr_type(rr) != ns_t_ptr || ns_rr_class(rr) != ns_c_in)
+	    continue;
+	if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr), host,
+			       sizeof(host)) < 0)
+	    return DNS_RETRY;
+	if (!dns_valid_hostname(host))
+	    return DNS_NODATA;
+	*name_r = mr_strdup(host);
+	return DNS_OK;
+    }
+    return DNS_NODATA;
+}
+
+/* dns_lookup_ptr - the name of an address */
+int dns_lookup_ptr(const char *addr, char **name_r, const char **error_r)
+{
+    unsigned char *answer;
+    char rname[DNS_PTR_NAME_MAX + 8];
+    int len, ret;
+
+    *name_r = NULL;
+    if (dns_ptr_name(addr, rname, sizeof(rname)) < 0)
+	return dns_fail(error_r, DNS_NOTFOUND, "not a numeric address: %.100s%s", addr, "");
+    answer = mr_alloc(DNS_ANSWER_MAX);
+    if ((len = dns_query(rname, ns_t_ptr, answer, error_r)) <= 0) {
+	mr_free(answer);
+	return len == 0 ? DNS_NODATA : len;
+    }
+    ret = dns_parse_ptr(answer, len, name_r);
+    mr_free(answer);
+    if (ret == DNS_RETRY)
+	return dns_fail(error_r, ret, "malformed DNS reply for name=%.200s type=%s", rname, "PTR");
+    if (ret == DNS_NODATA)
+	return dns_fail(error_r, ret, "no valid PTR record for name=%.200s%s", rname, "");
+    return ret;
 }
 
 /* dns_mx_free - free MX records */

@@ -14,6 +14,12 @@ const param_def_t params_smtpd[] = {
     PARAM_INT("smtpd_recipient_limit", "1000", 1, 1000000, NULL),
     /* longest SMTP command line, terminator included */
     PARAM_INT("line_length_limit", "2048", 512, 1 << 20, NULL),
+    /* look up the client's name (PTR confirmed by A/AAAA, dns_servers)
+     * for Received: and the logs; no: always "unknown" */
+    PARAM_BOOL("smtpd_peername_lookup", "yes", NULL),
+    /* the most both lookups together may take before the name is
+     * "unknown" */
+    PARAM_TIME("smtpd_peername_timeout", "5s", 1, 60, NULL),
     /* how long to wait for the client per read or write */
     PARAM_TIME("smtpd_timeout", "300s", 1, INT_MAX, NULL),
     /* error replies before we delay each reply, and before we hang up */

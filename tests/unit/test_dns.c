@@ -2,13 +2,14 @@
  * test_dns.c - the DNS reply parsers with well-formed and hostile replies
  * built byte by byte: MX preference order, null MX, compression loops,
  * replies cut at every length, record counts that lie, bad address
- * lengths.
+ * lengths; PTR replies and the names they may give, reverse names.
  */
 #include <arpa/nameser.h>
 #include <string.h>
 
 #include "unit_helpers.h"
 #include "global/dns.h"
+#include "util/mymalloc.h"
 #include "util/str.h"
 
 /* put16 - a 16-bit big-endian number */
@@ -188,12 +189,87 @@ static void test_addresses(void **state)
     str_free(&six);
 }
 
+/* put_ptr - one PTR record */
+static void put_ptr(str_t *m, const char *host)
+{
+    str_t *rd = str_new(64);
+
+    put_name(rd, host);
+    rr_start(m, ns_t_ptr, (unsigned)str_len(rd));
+    str_append(m, str_data(rd), str_len(rd));
+    str_free(&rd);
+}
+
+static void test_ptr(void **state)
+{
+    str_t *m = reply_start(2, ns_t_ptr);
+    str_t *bad = reply_start(1, ns_t_ptr);
+    str_t *none = reply_start(0, ns_t_ptr);
+    char *name;
+
+    put_ptr(m, "Host-1.example.test");
+    put_ptr(m, "second.example.test");
+    assert_int_equal(dns_parse_ptr(DATA(m), &name), DNS_OK);
+    assert_string_equal(name, "Host-1.example.test"); /* the first */
+    mr_free(name);
+    put_ptr(bad, "bad name.example.test");
+    assert_int_equal(dns_parse_ptr(DATA(bad), &name), DNS_NODATA);
+    assert_null(name);
+    assert_int_equal(dns_parse_ptr(DATA(none), &name), DNS_NODATA);
+    for (size_t len = 0; len < str_len(m); len++) { /* cut anywhere */
+	int ret = dns_parse_ptr((const unsigned char *)str_data(m), (int)len, &name);
+
+	assert_true(ret == DNS_RETRY || ret == DNS_NODATA);
+	assert_null(name);
+    }
+    str_free(&m);
+    str_free(&bad);
+    str_free(&none);
+}
+
+static void test_hostname_rules(void **state)
+{
+    static const char *good[] = {"a", "mx.example.test", "a-b.c1.test", "1.2.3.4.example"};
+    static const char *bad[] = {"",         ".",   "a..b",    "-a.test",   "a-.test",
+				"a_b.test", "a b", "a.test.", "\001.test", "caf\303\251.test"};
+    char label[80];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	assert_true(dns_valid_hostname(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	assert_false(dns_valid_hostname(bad[i]));
+    memset(label, 'a', 64);
+    label[64] = 0; /* a label of 64 bytes */
+    assert_false(dns_valid_hostname(label));
+    label[63] = 0;
+    assert_true(dns_valid_hostname(label));
+}
+
+static void test_ptr_names(void **state)
+{
+    char buf[DNS_PTR_NAME_MAX];
+
+    assert_int_equal(dns_ptr_name("192.0.2.10", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "10.2.0.192.in-addr.arpa");
+    assert_int_equal(dns_ptr_name("2001:db8::1", buf, sizeof(buf)), 0);
+    assert_string_equal(buf,
+			"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+    assert_int_equal(dns_ptr_name("not-an-address", buf, sizeof(buf)), -1);
+    assert_int_equal(dns_ptr_name("192.0.2.10", buf, 10), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_mx_order),         cmocka_unit_test(test_null_mx_and_nodata),
-	cmocka_unit_test(test_compression_loop), cmocka_unit_test(test_cut_at_every_length),
-	cmocka_unit_test(test_count_lies),       cmocka_unit_test(test_addresses),
+	cmocka_unit_test(test_mx_order),
+	cmocka_unit_test(test_null_mx_and_nodata),
+	cmocka_unit_test(test_compression_loop),
+	cmocka_unit_test(test_cut_at_every_length),
+	cmocka_unit_test(test_count_lies),
+	cmocka_unit_test(test_addresses),
+	cmocka_unit_test(test_ptr),
+	cmocka_unit_test(test_hostname_rules),
+	cmocka_unit_test(test_ptr_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
