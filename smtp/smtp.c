@@ -17,8 +17,10 @@
  * "ID: to=<rcpt>, relay=host[addr]:port, delay=..., delays=..., dsn=2.0.0,
  * status=sent (250 2.0.0 Ok: queued as X)".
  *
- * A message declared 8BITMIME goes to a server without 8BITMIME as it is
- * (no downgrade to quoted-printable; docs/smtp.md).
+ * A server without 8BITMIME gets 8-bit MIME parts as quoted-printable
+ * (lib/global/smtp_client_8bit; docs/smtp.md). A transaction where every
+ * recipient failed temporarily moves on to the next address, like a
+ * failed connection.
  *
  * Trust: the request comes from qmgr and is checked by the delivery
  * library. The remote server is untrusted: its replies are bounded and

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "smtp_client.h"
+#include "smtp_client_8bit.h"
 #include "util/mymalloc.h"
 #include "util/sock.h"
 
@@ -26,8 +27,9 @@ struct smtp_client {
     int ext;            /* SMTP_EXT_* */
     long long max_size; /* SIZE limit, 0 none */
     tls_conn_t *tls;
-    str_t *line; /* reply line buffer */
-    str_t *cmd;  /* command being built */
+    str_t *line;  /* reply line buffer */
+    str_t *cmd;   /* command being built */
+    int at_start; /* content: the next byte starts a line */
 };
 
 /* smtp_reply_init - empty reply */
@@ -451,30 +453,52 @@ broken_rcpt:
     return -1;
 }
 
-/* smtp_client_content - the content, dot-stuffed, then the final dot:
+/* smtp_client_put - one piece of content, dot-stuffed; a complete one
+ * ends its line */
+static void smtp_client_put(void *ctx, const char *data, size_t len, int complete)
+{
+    smtp_client_t *c = ctx;
+
+    if (len == 0 && !complete)
+	return;
+    if (c->at_start && len > 0 && data[0] == '.')
+	stream_write(c->stream, ".", 1);
+    stream_write(c->stream, data, len);
+    if (complete)
+	stream_write(c->stream, "\r\n", 2);
+    c->at_start = complete;
+}
+
+/* smtp_client_content - the content, dot-stuffed, then the final dot;
+ * downgraded to 7 bits (smtp_client_8bit) for a server without 8BITMIME:
  * 0 sent, 1 the content could not be read (*r), -1 broken connection */
 static int smtp_client_content(smtp_client_t *c, const smtp_msg_t *msg, smtp_reply_t *r)
 {
     str_t *line = str_new(1024);
-    int complete = 1, ret, at_start = 1;
+    smtp_8bit_t *conv = NULL;
+    int complete = 1, ret;
     const char *err = "content reader failed";
 
+    if (!(c->ext & SMTP_EXT_8BITMIME))
+	conv = smtp_8bit_create(smtp_client_put, c);
+    c->at_start = 1;
     while ((ret = msg->line(msg->ctx, line, &complete, &err)) > 0) {
-	if (at_start && str_len(line) > 0 && str_data(line)[0] == '.')
-	    stream_write(c->stream, ".", 1);
-	stream_write(c->stream, str_data(line), str_len(line));
-	if (complete)
-	    stream_write(c->stream, "\r\n", 2);
-	at_start = complete;
+	if (conv)
+	    smtp_8bit_line(conv, str_data(line), str_len(line), complete);
+	else
+	    smtp_client_put(c, str_data(line), str_len(line), complete);
 	if (stream_error(c->stream))
 	    break;
     }
+    if (conv && ret == 0)
+	smtp_8bit_finish(conv);
+    smtp_8bit_free(&conv);
     str_free(&line);
     if (ret < 0) {
 	smtp_reply_local(r, "4.3.0", err);
 	return 1;
     }
-    if (!at_start)
+    if (!c->at_start)
 	stream_write(c->stream, "\r\n", 2);
     if (stream_puts(c->stream, ".\r\n") < 0 || stream_flush(c->stream) < 0) {
 	smtp_reply_local(r, "4.4.2", "lost connection while sending the message");

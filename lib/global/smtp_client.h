@@ -18,7 +18,9 @@
  * server offers PIPELINING, adds SIZE, BODY and the DSN parameters (RET,
  * ENVID, NOTIFY, ORCPT) only when the server announced the extension,
  * refuses a message larger than the server's SIZE before MAIL (5.3.4),
- * dot-stuffs the content and, with LMTP, reads one reply per accepted
+ * dot-stuffs the content (downgrading 8-bit MIME parts to
+ * quoted-printable for a server without 8BITMIME: smtp_client_8bit.h)
+ * and, with LMTP, reads one reply per accepted
  * recipient after the final dot. Every recipient ends with a final reply
  * (its own outcome) in rcpts[i].reply.
  *
@@ -138,7 +140,9 @@ typedef struct smtp_rcpt {
 typedef struct smtp_msg {
     const char *sender; /* "" for <> */
     long long size;     /* bytes (for SIZE=), -1 unknown */
-    int eightbit;       /* content is 8BITMIME */
+    int eightbit;       /* content is 8BITMIME (BODY=8BITMIME when offered;
+			 * without 8BITMIME, 8-bit parts are converted
+			 * whatever this says) */
     int rcpt_only;      /* stop after RCPT (address verification):
 			 * each reply is the RCPT reply */
     const char *ret;    /* DSN RET (FULL/HDRS) or NULL */

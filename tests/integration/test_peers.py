@@ -161,3 +161,60 @@ def test_dovecot_lmtp_per_recipient(mailroom, tmp_path):
                                                        "Received"])[1] == BODY.replace(b"\r\n", b"\n")
     finally:
         peer.close()
+
+
+MIME8 = (b"Message-ID: <peer-8@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
+         b"From: alice@mailroom.test\r\nTo: carol@peer.test\r\nSubject: caf\xc3\xa9\r\n"
+         b"MIME-Version: 1.0\r\n"
+         b"Content-Type: multipart/mixed; boundary=\"=_b\"\r\n"
+         b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+         b"--=_b\r\n"
+         b"Content-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+         b"d\xc3\xa9j\xc3\xa0 vu = 100% \r\n.leading dot\r\n"
+         b"--=_b\r\n"
+         b"Content-Type: application/octet-stream\r\n"
+         b"Content-Transfer-Encoding: base64\r\n\r\n"
+         b"AAECAwQF\r\n"
+         b"--=_b--\r\n")
+MIME8_DOWNGRADED = (
+    b"Message-ID: <peer-8@mailroom.test>\nDate: Fri, 27 Nov 2026 15:00:00 +0000\n"
+    b"From: alice@mailroom.test\nTo: carol@peer.test\nSubject: caf\xc3\xa9\n"
+    b"MIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=\"=_b\"\n"
+    b"Content-Transfer-Encoding: 7bit\n\n"
+    b"--=_b\n"
+    b"Content-Type: text/plain; charset=utf-8\n"
+    b"Content-Transfer-Encoding: quoted-printable\n\n"
+    b"d=C3=A9j=C3=A0 vu =3D 100%=20\n.leading dot\n"
+    b"--=_b\n"
+    b"Content-Type: application/octet-stream\n"
+    b"Content-Transfer-Encoding: base64\n\n"
+    b"AAECAwQF\n"
+    b"--=_b--\n")
+
+
+def test_8bitmime_downgrade_to_postfix(mailroom, tmp_path):
+    """A Postfix that does not offer 8BITMIME (smtpd_discard_ehlo_keywords)
+    gets the 8-bit text part as quoted-printable, relabelled; the base64
+    part, the headers (8-bit Subject included) and the structure as sent."""
+    peer = PostfixPeer(users=("carol",),
+                       extra={"smtpd_discard_ehlo_keywords": "8bitmime"}).start()
+    try:
+        inst = mailroom(qmgr=True, extra={
+            "transport_maps": transport_map(tmp_path, [
+                f"peer.test smtp:[{peer.addr}]:{peer.port}"])})
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test", ["carol@peer.test"], MIME8,
+                       mail_options=["BODY=8BITMIME"])
+        inst.wait_log(r"to=<carol@peer\.test>, .*dsn=2\.0\.0, status=sent", timeout=30)
+        (path,) = wait_files(lambda: peer.maildir("carol"))
+        fields, rest = split_headers(open(path, "rb").read(),
+                                     ["Return-Path", "X-Original-To", "Delivered-To",
+                                      "Received", "Received"])
+        assert rest == MIME8_DOWNGRADED
+        assert "discarding EHLO keywords: 8BITMIME" in peer.log_text()
+        # Postfix saw no BODY=8BITMIME: the message arrived as 7-bit
+        assert max(rest.replace(b"Subject: caf\xc3\xa9", b"")) < 0x80
+    finally:
+        peer.close()
