@@ -136,11 +136,16 @@ class PostfixPeer:
             "maillog_file_prefixes": self.dir,
             "biff": "no",
         }
-        conf.update(extra or {})
-        with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write("".join(f"{k} = {v}\n" for k, v in conf.items()))
+        self.conf = conf
+        self.configure(**(extra or {}))
         self._master_cf()
         self.pid = None
+
+    def configure(self, **params):
+        """Set main.cf parameters (before start)."""
+        self.conf.update(params)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write("".join(f"{k} = {v}\n" for k, v in self.conf.items()))
 
     def _master_cf(self):
         """Debian's master.cf, smtp on our address and port, no chroot."""

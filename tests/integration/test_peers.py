@@ -14,6 +14,7 @@ import pytest
 
 from peers import DovecotPeer, PostfixPeer, wait_files
 from test_delivery_e2e import maildir_files, wait_for
+from test_smtp_dns import start_dns
 
 IS_ROOT = os.geteuid() == 0
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="Postfix and Dovecot start as root")
@@ -89,10 +90,21 @@ def test_mailroom_sends_to_postfix(mailroom, tmp_path):
 def test_postfix_relays_to_mailroom(mailroom):
     """A real Postfix with relayhost = Mailroom's smtpd: the message sent to
     Postfix lands in the Mailroom user's Maildir byte for byte, and
-    Postfix logs Mailroom's queue ID."""
-    inst = mailroom(qmgr=True)
-    peer = PostfixPeer(relayhost=f"[127.0.0.1]:{inst.ports['smtp']}").start()
+    Postfix logs Mailroom's queue ID. Postfix connects from its own
+    127.0.0.x address (smtp_bind_address), which the DNS stub names
+    mx.peer.test both ways: smtpd shows that name."""
+    peer = PostfixPeer()
+    last = peer.addr.split(".")[-1]
+    dns, dns_port = start_dns(f"""
+{last}.0.0.127.in-addr.arpa. 60 IN PTR mx.peer.test.
+mx.peer.test.                 60 IN A   {peer.addr}
+""")
     try:
+        inst = mailroom(qmgr=True, extra={"smtpd_peername_lookup": "yes",
+                                          "dns_servers": f"127.0.0.1:{dns_port}"})
+        peer.configure(relayhost=f"[127.0.0.1]:{inst.ports['smtp']}",
+                       smtp_bind_address=peer.addr)
+        peer.start()
         body = BODY.replace(b"To: carol@peer.test", b"To: bob@mailroom.test")
         with smtplib.SMTP(peer.addr, peer.port, timeout=30) as s:
             s.sendmail("dave@peer.test", ["bob@mailroom.test"], body)
@@ -103,17 +115,19 @@ def test_postfix_relays_to_mailroom(mailroom):
             rf"to=<bob@mailroom\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{inst.ports['smtp']}, "
             rf".*dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as {qid}\)",
             peer.log_text())), peer.log_text()[-2000:]
-        inst.wait_log(rf"{qid}: client=localhost\[127\.0\.0\.1\]|{qid}: client=unknown\[127\.0\.0\.1\]")
+        inst.wait_log(rf"{qid}: client=mx\.peer\.test\[{re.escape(peer.addr)}\]")
         (path,) = maildir_files(inst, "bob")
         fields, rest = split_headers(open(path, "rb").read(),
                                      ["Return-Path", "Delivered-To", "Received", "Received"])
         assert fields[0] == b"Return-Path: <dave@peer.test>\n"
-        assert fields[2].startswith(b"Received: from mx.peer.test (")
+        assert fields[2].startswith(b"Received: from mx.peer.test (mx.peer.test ["
+                                    + peer.addr.encode() + b"])\n")
         assert fields[3].startswith(b"Received: from ")
         assert b"by mx.peer.test (Postfix) with ESMTP" in fields[3]
         assert rest == body.replace(b"\r\n", b"\n")
     finally:
         peer.close()
+        dns.stop()
 
 
 def test_dovecot_lmtp_per_recipient(mailroom, tmp_path):
