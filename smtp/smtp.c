@@ -32,6 +32,7 @@
  * before the privilege drop.
  *
  * Parameters: smtp_connect_timeout, smtp_reply_timeout, smtp_helo_name,
+ * disable_mime_output_conversion,
  * smtp_tls_security_level (and the smtp_tls_* of docs/tls.md),
  * dns_servers; see docs/smtp.md.
  */
@@ -213,6 +214,7 @@ static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_
 	.line = smtp_qf_line,
 	.ctx = req->qf,
 	.rcpt_only = (req->flags & DELIVER_FLAG_VERIFY) != 0,
+	.no_downgrade = st->no_downgrade,
     };
     int ret;
 
@@ -282,6 +284,7 @@ static void smtp_service(stream_t *client, const char *service)
     st.helo = config_str("smtp_helo_name");
     st.connect_timeout = (int)config_time("smtp_connect_timeout");
     st.reply_timeout = (int)config_time("smtp_reply_timeout");
+    st.no_downgrade = config_bool("disable_mime_output_conversion");
     st.why = str_new(256);
     str_set(st.why, "no destination to try");
     snprintf(st.dsn, sizeof(st.dsn), "4.4.3");

@@ -29,7 +29,8 @@ typedef struct smtp_state {
     const char *helo;
     int connect_timeout;
     int reply_timeout;
-    str_t *why; /* why the last destination failed */
+    int no_downgrade; /* disable_mime_output_conversion */
+    str_t *why;       /* why the last destination failed */
     char dsn[16];
 } smtp_state_t;
 

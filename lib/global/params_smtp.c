@@ -10,6 +10,9 @@ const param_def_t params_smtp[] = {
     PARAM_TIME("smtp_connect_timeout", "30s", 1, 3600, NULL),
     /* longest wait for each read or write once connected */
     PARAM_TIME("smtp_reply_timeout", "300s", 1, 3600, NULL),
+    /* yes: never convert 8-bit MIME parts to quoted-printable for a
+     * server without 8BITMIME (send them as they are) */
+    PARAM_BOOL("disable_mime_output_conversion", "no", NULL),
     /* the name sent with EHLO/HELO/LHLO */
     PARAM_STR("smtp_helo_name", "$myhostname", NULL),
     /* name servers for every DNS lookup (lib/global/dns): "addr[:port]",

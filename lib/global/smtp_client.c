@@ -479,7 +479,7 @@ static int smtp_client_content(smtp_client_t *c, const smtp_msg_t *msg, smtp_rep
     int complete = 1, ret;
     const char *err = "content reader failed";
 
-    if (!(c->ext & SMTP_EXT_8BITMIME))
+    if (!(c->ext & SMTP_EXT_8BITMIME) && !msg->no_downgrade)
 	conv = smtp_8bit_create(smtp_client_put, c);
     c->at_start = 1;
     while ((ret = msg->line(msg->ctx, line, &complete, &err)) > 0) {

@@ -143,6 +143,8 @@ typedef struct smtp_msg {
     int eightbit;       /* content is 8BITMIME (BODY=8BITMIME when offered;
 			 * without 8BITMIME, 8-bit parts are converted
 			 * whatever this says) */
+    int no_downgrade;   /* send 8-bit parts as they are even to a
+			 * server without 8BITMIME */
     int rcpt_only;      /* stop after RCPT (address verification):
 			 * each reply is the RCPT reply */
     const char *ret;    /* DSN RET (FULL/HDRS) or NULL */

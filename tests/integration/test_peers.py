@@ -230,5 +230,18 @@ def test_8bitmime_downgrade_to_postfix(mailroom, tmp_path):
         assert "discarding EHLO keywords: 8BITMIME" in peer.log_text()
         # Postfix saw no BODY=8BITMIME: the message arrived as 7-bit
         assert max(rest.replace(b"Subject: caf\xc3\xa9", b"")) < 0x80
+        # disable_mime_output_conversion = yes: as it is
+        inst.stop()
+        inst.set_conf(disable_mime_output_conversion="yes")
+        inst.start()
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("alice@mailroom.test", ["carol@peer.test"], MIME8,
+                       mail_options=["BODY=8BITMIME"])
+        files = wait_files(lambda: peer.maildir("carol"), count=2)
+        assert len(files) == 2
+        raw = [split_headers(open(f, "rb").read(),
+                             ["Return-Path", "X-Original-To", "Delivered-To", "Received",
+                              "Received"])[1] for f in files]
+        assert MIME8.replace(b"\r\n", b"\n") in raw
     finally:
         peer.close()
