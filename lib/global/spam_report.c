@@ -1,11 +1,16 @@
 /*
  * spam_report.c - the report spool (see spam_report.h).
  *
- * The writer copies the message into tmp/NAME and renames it into new/;
+ * The writer puts the message into tmp/NAME and renames it into new/;
  * NAME is seconds.microseconds.pid.counter, unique on this machine. The
  * consumer takes the reports of new/ in directory order, each opened
  * with safe_open_read (no links followed), its head parsed from a
  * bounded read, the message learned from the offset after the head.
+ *
+ * The unwrapper reads just enough MIME for a message forwarded as an
+ * attachment: the top-level Content-Type's boundary, the delimiter
+ * lines, each part's Content-Type. It does not decode: a message/rfc822
+ * part is 7bit, 8bit or binary by definition (RFC 2046).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -54,32 +60,18 @@ static int report_dirs(const char *dir, const char **error_r)
     return rc;
 }
 
-/* report_copy - the head, then fd's bytes (at most max) into out */
-static int report_copy(int out, const char *head, int fd, long long max, const char **error_r)
+/* report_put - the head and the message into out, fsync'd */
+static int report_put(int out, const char *head, const char *msg, size_t len, const char **error_r)
 {
-    char buf[65536];
-    long long total = 0;
-    ssize_t n;
-
-    if (write_all(out, head, strlen(head)) < 0)
+    if (write_all(out, head, strlen(head)) < 0 || write_all(out, msg, len) < 0)
 	return report_fail(error_r, "write: %s", strerror(errno));
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-	if (n < 0 && errno == EINTR)
-	    continue;
-	if (n < 0)
-	    return report_fail(error_r, "cannot read the message: %s", strerror(errno));
-	if ((total += n) > max)
-	    return report_fail(error_r, "message larger than %lld bytes", max);
-	if (write_all(out, buf, (size_t)n) < 0)
-	    return report_fail(error_r, "write: %s", strerror(errno));
-    }
     if (fsync(out) < 0)
 	return report_fail(error_r, "fsync: %s", strerror(errno));
     return 0;
 }
 
 /* spam_report_write - tmp/NAME, fsync, rename into new/, fsync new/ */
-int spam_report_write(const char *dir, const char *user, int is_spam, int fd, long long max,
+int spam_report_write(const char *dir, const char *user, int is_spam, const char *msg, size_t len,
 		      const char **error_r)
 {
     static unsigned counter;
@@ -103,7 +95,7 @@ int spam_report_write(const char *dir, const char *user, int is_spam, int fd, lo
     str_appendf(head, "verdict=%s\n\n", is_spam ? "spam" : "ham");
     if ((out = safe_open(str_data(tmp), O_WRONLY | O_CREAT | O_CLOEXEC, 0600, -1, error_r)) < 0)
 	goto done;
-    if (report_copy(out, str_data(head), fd, max, error_r) < 0)
+    if (report_put(out, str_data(head), msg, len, error_r) < 0)
 	goto done;
     if (close(out) < 0 || (out = -1, rename(str_data(tmp), str_data(dst)) < 0) ||
 	fsync_dir(str_data(dst)) < 0) {
@@ -224,5 +216,106 @@ int spam_report_run(const char *dir, int limit, spam_report_stats_t *stats, cons
 	done++;
     }
     closedir(d);
+    return 0;
+}
+
+/* line_end - the end of the line at p (after its LF, or end) */
+static const char *line_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+    return nl ? nl + 1 : end;
+}
+
+/* blank_line - is [p, e) an empty line (LF or CRLF)? */
+static int blank_line(const char *p, const char *e)
+{
+    return e - p == 1 ? *p == '\n' : e - p == 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* header_value - the unfolded value of the first field called name in
+ * the header that starts at p (cut to fit out), and where the body
+ * starts; 1 found, 0 not */
+static int header_value(const char *p, const char *end, const char *name, char *out, size_t size,
+			const char **body_r)
+{
+    size_t n = strlen(name), len = 0;
+    int state = 0; /* 0 before the field, 1 in it, 2 after it */
+    const char *e = p, *q;
+
+    for (; p < end && !blank_line(p, e = line_end(p, end)); p = e) {
+	if (*p != ' ' && *p != '\t') {
+	    state = state == 1 ? 2 : state;
+	    if (state != 0 || (size_t)(e - p) <= n || p[n] != ':' || strncasecmp(p, name, n) != 0)
+		continue;
+	    state = 1;
+	    q = p + n + 1;
+	} else if (state == 1) {
+	    q = p;
+	} else {
+	    continue;
+	}
+	for (; q < e && len + 1 < size; q++)
+	    out[len++] = *q == '\r' || *q == '\n' || *q == '\t' ? ' ' : *q;
+    }
+    out[len] = 0;
+    *body_r = p < end ? e : end;
+    return state != 0;
+}
+
+/* boundary_of - the boundary parameter of a multipart Content-Type */
+static int boundary_of(const char *ctype, char *out, size_t size)
+{
+    const char *p = ctype + strspn(ctype, " ");
+    size_t n = 0;
+
+    if (strncasecmp(p, "multipart/", 10) != 0 || (p = strcasestr(p, "boundary=")) == NULL)
+	return 0;
+    p += 9;
+    if (*p == '"')
+	for (p++; *p && *p != '"' && n + 1 < size; p++)
+	    out[n++] = *p;
+    else
+	for (; *p && !strchr(" ;\t", *p) && n + 1 < size; p++)
+	    out[n++] = *p;
+    out[n] = 0;
+    return n > 0 && n <= 70;
+}
+
+/* is_delimiter - is [p, e) "--boundary" (or its closing form)? */
+static int is_delimiter(const char *p, const char *e, const char *b, size_t blen)
+{
+    return (size_t)(e - p) >= blen + 2 && p[0] == '-' && p[1] == '-' && memcmp(p + 2, b, blen) == 0;
+}
+
+/* spam_report_unwrap - the message attached to a report, if any */
+int spam_report_unwrap(const char *msg, size_t len, size_t *off_r, size_t *len_r)
+{
+    const char *end = msg + len, *body, *p, *e, *part = NULL, *pbody;
+    char ctype[512], boundary[80];
+    size_t blen;
+
+    if (!header_value(msg, end, "Content-Type", ctype, sizeof(ctype), &body) ||
+	!boundary_of(ctype, boundary, sizeof(boundary)))
+	return 0;
+    blen = strlen(boundary);
+    for (p = body; p < end; p = e) {
+	e = line_end(p, end);
+	if (!is_delimiter(p, e, boundary, blen))
+	    continue;
+	if (part && header_value(part, p, "Content-Type", ctype, sizeof(ctype), &pbody) &&
+	    strncasecmp(ctype + strspn(ctype, " "), "message/rfc822", 14) == 0) {
+	    const char *stop = p;
+
+	    if (stop > pbody && stop[-1] == '\n')
+		stop--;
+	    if (stop > pbody && stop[-1] == '\r')
+		stop--;
+	    *off_r = (size_t)(pbody - msg);
+	    *len_r = (size_t)(stop - pbody);
+	    return *len_r > 0;
+	}
+	part = e;
+    }
     return 0;
 }

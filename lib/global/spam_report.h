@@ -27,11 +27,18 @@
 /* The longest report head read */
 #define SPAM_REPORT_HEAD_MAX 1024
 
-/* spam_report_write - spool the message read from fd (to its end, at
- * most max bytes; larger is an error) as reported by user (NULL: none)
- * as spam or ham. 0 ok, -1 error with text in *error_r (static). */
-int spam_report_write(const char *dir, const char *user, int is_spam, int fd, long long max,
+#include <stddef.h>
+
+/* spam_report_write - spool the len bytes of msg as reported by user
+ * (NULL: none) as spam or ham. 0 ok, -1 error with text in *error_r
+ * (static storage). */
+int spam_report_write(const char *dir, const char *user, int is_spam, const char *msg, size_t len,
 		      const char **error_r);
+
+/* spam_report_unwrap - the message attached to a message, for a report
+ * sent "as attachment": the body of the first message/rfc822 part of a
+ * multipart top level. 1 found (*off_r, *len_r say where), 0 none */
+int spam_report_unwrap(const char *msg, size_t len, size_t *off_r, size_t *len_r);
 
 /* spam_report_stats_t - what a run of the consumer did */
 typedef struct spam_report_stats {

@@ -17,6 +17,7 @@ import pwd
 import random
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -425,3 +426,64 @@ def test_learn_usage():
         r = learn(args)
         assert r.returncode == 2
         assert r.stderr.startswith(b"usage: mailroom-learn")
+
+
+def forwarded(inner):
+    """A message that carries inner as an attachment, as mail clients
+    forward."""
+    return (b"From: Alice <alice@example.org>\r\nTo: spam-report@example.org\r\n"
+            b"Subject: Fwd: junk\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=\"fw1\"\r\n\r\n"
+            b"--fw1\r\nContent-Type: text/plain\r\n\r\nthis one is spam\r\n"
+            b"--fw1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--fw1--\r\n")
+
+
+def test_report_unwrap(conf):
+    """--unwrap spools the attached message, not the wrapper; a message
+    without one is spooled as it is, and said so."""
+    opts = with_conf(conf)
+    inner = CLEAN.replace(b"m1.2026", b"inner")
+    r = learn([*opts, "--report", "--spam", "--unwrap", "--user", "a@example.org"],
+              stdin=forwarded(inner))
+    assert (r.stdout.decode(), r.returncode) == ("-: reported\n", 0)
+    names = spool_files(conf, "new")
+    with open(os.path.join(conf, "data/spam-reports/new", names[0]), "rb") as f:
+        assert f.read() == (b"mailroom-spam-report 1\nuser=a@example.org\nverdict=spam\n\n"
+                            + inner)
+    r = learn([*opts, "--report", "--ham", "--unwrap"], stdin=CLEAN)
+    assert r.stdout.decode() == "-: no attached message; reporting it as it is\n-: reported\n"
+    r = learn([*opts, "--ham", "--unwrap"], stdin=CLEAN)
+    assert r.returncode == 2
+
+
+def test_report_address_end_to_end(mailroom):
+    """The report address of a POP3-only user, as docs/spam.md sets it up:
+    mail to spam-report+alice@localhost goes through smtpd, qmgr and local
+    to the command of an :include: file owned by the mail owner, which
+    spools the attached message for alice@localhost."""
+    inst = mailroom(qmgr=True, start=False, extra={
+        "queue_run_delay": "1s", "allow_mail_to_commands": "alias, forward, include"})
+    reports = os.path.join(inst.dir, "reports")
+    os.mkdir(reports)
+    inc = os.path.join(inst.conf_dir, "spam-report.include")
+    with open(inc, "w") as f:
+        f.write(f'"|{BIN}/mailroom-learn -c {inst.conf_dir} --report --spam'
+                ' --user-from-extension --unwrap"\n')
+    give_to_mailroom(reports)
+    give_to_mailroom(inc)
+    inst.set_conf(spam_report_directory=reports)
+    with open(os.path.join(inst.conf_dir, "aliases"), "a") as f:
+        f.write(f"spam-report: :include:{inc}\n")
+    inst.start()
+    inner = CLEAN.replace(b"m1.2026", b"e2e")
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("alice@mailroom.test", ["spam-report+alice@localhost"], forwarded(inner))
+    inst.wait_log(r"to=<spam-report\+alice@localhost>, relay=local, .*status=sent "
+                  r"\(delivered to command\)", timeout=60)
+    names = os.listdir(os.path.join(reports, "new"))
+    assert len(names) == 1
+    with open(os.path.join(reports, "new", names[0]), "rb") as f:
+        assert f.read() == (b"mailroom-spam-report 1\nuser=alice@localhost\nverdict=spam\n\n"
+                            + inner.replace(b"\r\n", b"\n"))
+    if IS_ROOT:
+        assert os.stat(os.path.join(reports, "new", names[0])).st_uid == mailroom_uid().pw_uid

@@ -3,7 +3,8 @@
  * is ham, report messages into the report spool, and learn the spool.
  *
  *   mailroom-learn [-c dir] --spam|--ham|--forget [--user U] [FILE...]
- *   mailroom-learn [-c dir] --report --spam|--ham [--user U | --user-from-extension] [FILE...]
+ *   mailroom-learn [-c dir] --report --spam|--ham [--user U | --user-from-extension]
+ *                  [--unwrap] [FILE...]
  *   mailroom-learn [-c dir] --spool [--limit N]
  *
  * Learning goes where the scoring happens (spam_learn_fd): spamd's TELL
@@ -12,7 +13,9 @@
  * only spools the message (spam_report_directory), for a later --spool
  * run or filterd. --user-from-extension takes the user from the
  * environment of a command delivery (EXTENSION@DOMAIN: mail to
- * spam-report+alice@example.org reports for alice@example.org).
+ * spam-report+alice@example.org reports for alice@example.org);
+ * --unwrap reports the message attached to the one read, when there is
+ * one (a message forwarded as an attachment).
  *
  * Privileges: runs as whoever calls it. Started by root, it opens the
  * files named first, then becomes mail_owner (the owner of the Bayes
@@ -54,6 +57,7 @@ typedef struct learn_opts {
     int spool;
     int limit;
     int user_from_extension;
+    int unwrap;
     const char *user;
 } learn_opts_t;
 
@@ -63,7 +67,7 @@ static void learn_usage(void)
     fprintf(stderr,
 	    "usage: mailroom-learn [-c dir] --spam|--ham|--forget [--user U] [FILE...]\n"
 	    "       mailroom-learn [-c dir] --report --spam|--ham [--user U|--user-from-extension]"
-	    " [FILE...]\n"
+	    " [--unwrap] [FILE...]\n"
 	    "       mailroom-learn [-c dir] --spool [--limit N]\n");
     exit(LEARN_EXIT_USAGE);
 }
@@ -89,6 +93,7 @@ static void learn_parse(int argc, char **argv, learn_opts_t *o)
 	{"ham", no_argument, NULL, 'h'},
 	{"forget", no_argument, NULL, 'f'},
 	{"report", no_argument, NULL, 'r'},
+	{"unwrap", no_argument, NULL, 'w'},
 	{"spool", no_argument, NULL, 'S'},
 	{"limit", required_argument, NULL, 'l'},
 	{"user", required_argument, NULL, 'u'},
@@ -115,6 +120,9 @@ static void learn_parse(int argc, char **argv, learn_opts_t *o)
 	case 'r':
 	    o->report = 1;
 	    break;
+	case 'w':
+	    o->unwrap = 1;
+	    break;
 	case 'S':
 	    o->spool = 1;
 	    break;
@@ -135,7 +143,7 @@ static void learn_parse(int argc, char **argv, learn_opts_t *o)
     if (o->spool ? (o->verdict >= 0 || o->forget || o->report || optind < argc)
 		 : (o->forget ? o->verdict >= 0 || o->report : o->verdict < 0))
 	learn_usage();
-    if (o->user && o->user_from_extension)
+    if ((o->user && o->user_from_extension) || (o->unwrap && !o->report))
 	learn_usage();
 }
 
@@ -194,24 +202,65 @@ static void learn_drop(void)
 	privs_drop(config_str("mail_owner"), NULL);
 }
 
-/* learn_one - learn or spool one open message; returns an exit status */
-static int learn_one(const learn_opts_t *o, const char *name, int fd)
+/* learn_slurp - the message into out, at most max bytes; 0 ok, -1 error
+ * (said on standard output) */
+static int learn_slurp(int fd, const char *name, long long max, str_t *out)
 {
-    const char *text;
-    int rc;
+    char buf[65536];
+    ssize_t n;
 
-    if (o->report) {
-	rc = spam_report_write(config_str("spam_report_directory"), o->user, o->verdict, fd,
-			       config_size("spam_report_max_size"), &text);
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0) {
+	    printf("%s: ERROR cannot read: %s\n", name, strerror(errno));
+	    return -1;
+	}
+	if ((long long)(str_len(out) + (size_t)n) > max) {
+	    printf("%s: ERROR message larger than %lld bytes\n", name, max);
+	    return -1;
+	}
+	str_append(out, buf, (size_t)n);
+    }
+    return 0;
+}
+
+/* learn_report - spool one message (or the one attached to it) */
+static int learn_report(const learn_opts_t *o, const char *name, int fd)
+{
+    str_t *msg = str_new(65536);
+    size_t off = 0, len;
+    const char *text;
+    int rc = -1;
+
+    if (learn_slurp(fd, name, config_size("spam_report_max_size"), msg) == 0) {
+	len = str_len(msg);
+	if (o->unwrap && !spam_report_unwrap(str_data(msg), str_len(msg), &off, &len))
+	    printf("%s: no attached message; reporting it as it is\n", name);
+	rc = spam_report_write(config_str("spam_report_directory"), o->user, o->verdict,
+			       str_data(msg) + off, len, &text);
 	if (rc < 0)
 	    printf("%s: ERROR %s\n", name, text);
 	else
 	    printf("%s: reported\n", name);
-	return rc < 0 ? LEARN_EXIT_FAILED : LEARN_EXIT_OK;
     }
-    if ((fd = learn_regular(fd, name)) < 0)
+    str_free(&msg);
+    return rc < 0 ? LEARN_EXIT_FAILED : LEARN_EXIT_OK;
+}
+
+/* learn_one - learn or spool one open message; returns an exit status */
+static int learn_one(const learn_opts_t *o, const char *name, int fd)
+{
+    const char *text;
+    int rc, copy;
+
+    if (o->report)
+	return learn_report(o, name, fd);
+    if ((copy = learn_regular(fd, name)) < 0)
 	return LEARN_EXIT_FAILED;
-    rc = spam_learn_fd(fd, o->user, o->verdict, o->forget, &text);
+    rc = spam_learn_fd(copy, o->user, o->verdict, o->forget, &text);
+    if (copy != fd)
+	close(copy);
     if (rc < 0)
 	printf("%s: ERROR %s\n", name, text);
     else
