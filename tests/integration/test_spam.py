@@ -15,6 +15,7 @@ touches the Bayes databases or the report spool, as in production.
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import smtplib
@@ -56,10 +57,11 @@ def give_to_mailroom(path):
 
 
 class Spamd:
-    def __init__(self, d):
+    def __init__(self, d, children=2):
         self.dir = d
         self.sock = os.path.join(d, "spamd.sock")
         self.port = free_port()
+        self.children = children
         self.proc = None
 
     def start(self):
@@ -76,7 +78,8 @@ class Spamd:
         give_to_mailroom(self.dir)
         args = [SPAMD, "--local", "-x", "--allow-tell", "-H", home, "--siteconfigpath", conf,
                 "--socketpath", self.sock, "--listen", f"127.0.0.1:{self.port}",
-                "-m", "2", "--min-children", "1", "-s", os.path.join(self.dir, "spamd.log")]
+                "-m", str(self.children), "--min-children", "1",
+                "-s", os.path.join(self.dir, "spamd.log")]
         if IS_ROOT:
             args += ["-u", "mailroom"]
         env = dict(os.environ, HOME=home)
@@ -487,3 +490,91 @@ def test_report_address_end_to_end(mailroom):
                             + inner.replace(b"\r\n", b"\n"))
     if IS_ROOT:
         assert os.stat(os.path.join(reports, "new", names[0])).st_uid == mailroom_uid().pw_uid
+
+
+# --- through filterd ---------------------------------------------------------
+
+@pytest.fixture
+def clamd():
+    from clamdtest import Clamd
+    d = make_dir()
+    c = Clamd(d)
+    c.start()
+    yield c
+    c.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def filtered(mailroom, clamd, user, msg, **extra):
+    """Send msg through an instance with the filter loop; the delivered
+    file of user."""
+    from test_filterd import filter_instance, maildir, wait_for
+    inst = filter_instance(mailroom, clamd, **extra)
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", [f"{user}@mailroom.test"], msg)
+    assert wait_for(lambda: maildir(inst, user), timeout=120), inst.log_text()[-3000:]
+    with open(maildir(inst, user)[0], "rb") as f:
+        return inst, f.read()
+
+
+def test_filterd_with_spamd(mailroom, clamd, spamd):
+    """filterd_spamd_address set: filterd's spam scanner is spamd; GTUBE is
+    tagged with spamd's rule names."""
+    msg = CLEAN.replace(b"Alice\r\n", GTUBE + b"\r\n").replace(b"bob@example.net",
+                                                              b"alice@mailroom.test")
+    inst, data = filtered(mailroom, clamd, "alice", msg, filterd_spamd_address=spamd.sock,
+                          filterd_spam_kill_level="5000")
+    assert b"\nX-Spam-Flag: YES\n" in data, data[:800]
+    status = re.search(rb"\nX-Spam-Status: Yes, score=(\d+)\.\d tag=5\.0 kill=5000\.0 "
+                       rb"tests=([^\n]*(\n\t[^\n]*)*)", data)
+    assert status and int(status.group(1)) >= 1000, data[:800]
+    assert b"GTUBE" in status.group(2)
+    assert "filterd" in spamd.log() or "checking message" in spamd.log()
+
+
+def test_filterd_spamd_down_is_logged(mailroom, clamd):
+    """spamd not there: the spam scan fails with its reason in the log and
+    the message carries no spam verdict (never a score of 0 by accident)."""
+    d = make_dir()
+    try:
+        sock = os.path.join(d, "none.sock")
+        inst, data = filtered(mailroom, clamd, "bob", CLEAN.replace(b"bob@example.net",
+                                                                    b"bob@mailroom.test"),
+                              filterd_spamd_address=sock)
+        assert b"X-Spam-Score" not in data and b"X-Spam-Flag" not in data, data[:600]
+        inst.wait_log(r"spam scan failed: spamd: cannot connect to spamd at " + re.escape(sock))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_filterd_with_bayes(mailroom, clamd):
+    """The built-in scorer in filterd uses the Bayes database that
+    mailroom-learn trained."""
+    from test_filterd import filter_instance, maildir, wait_for
+    inst = filter_instance(mailroom, clamd, spam_bayes_min_learned="10")
+    inst.stop()
+    bayes = os.path.join(inst.dir, "bayes")
+    os.mkdir(bayes)
+    give_to_mailroom(bayes)
+    inst.set_conf(spam_bayes_directory=bayes)
+    rng = random.Random(11)
+    d = os.path.join(inst.dir, "corpus")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    spam = [write(d, f"s{i}.eml", corpus_message(rng, 1, i)) for i in range(20)]
+    ham = [write(d, f"h{i}.eml", corpus_message(rng, 0, i)) for i in range(20)]
+    opts = ["-c", inst.conf_dir]
+    assert learn([*opts, "--spam", *spam]).returncode == 0
+    r = learn([*opts, "--ham", *ham])
+    assert r.returncode == 0, r.stdout + r.stderr
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", ["alice@mailroom.test"], corpus_message(rng, 1, 500))
+        s.sendmail("carol@example.org", ["bob@mailroom.test"], corpus_message(rng, 0, 501))
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"), timeout=120)
+    alice = open(maildir(inst, "alice")[0], "rb").read()
+    bob = open(maildir(inst, "bob")[0], "rb").read()
+    assert re.search(rb"\nX-Spam-Status: No, score=[23]\.[05] .*tests=BAYES_(80|95|99)\n", alice), \
+        alice[:800]
+    assert re.search(rb"\nX-Spam-Status: No, score=-\d\.\d .*tests=BAYES_(00|05|20)\n", bob), \
+        bob[:800]
