@@ -15,12 +15,22 @@
 
 #define POP3D_AUTHORIZATION 1 /* RFC 1939 states */
 #define POP3D_TRANSACTION 2
+#define POP3D_CLOSING 4 /* the mailbox could not be opened: only QUIT */
+
+/* The client's addresses, known to the parent before any input */
+typedef struct pop3d_conn {
+    char addr[64]; /* numeric peer address ("local" for a Unix socket) */
+    int port;
+    char laddr[64]; /* our end */
+    int lport;
+} pop3d_conn_t;
 
 typedef struct pop3d_user {
     char *name;    /* the login name (an address) */
     char *maildir; /* the mailbox directory */
     uid_t uid;     /* its owner */
     gid_t gid;
+    int system; /* a system user (passwd entry): its groups too */
 } pop3d_user_t;
 
 typedef struct pop3d_session {
@@ -29,10 +39,14 @@ typedef struct pop3d_session {
     int port;               /* client port */
     int state;              /* POP3D_AUTHORIZATION, POP3D_TRANSACTION */
     pop3d_line_t *line;     /* the command line reader */
-    tls_conn_t *tls;        /* TLS is on (STLS or port 995) */
+    tls_conn_t *tls;        /* TLS is on (STLS or port 995), in this process */
+    int tls_on;             /* mailbox process: TLS is on in the login process */
     int starttls;           /* STLS accepted: handshake before more input */
-    auth_sasl_t *sasl;      /* the session's SASL context, when made */
+    int sasl_used;          /* the auth process holds an exchange */
+    char *mechs;            /* the SASL mechanisms last offered */
     char *auth_mech;        /* an AUTH exchange is going on */
+    int handoff;            /* logged in: the mailbox process takes over */
+    str_t *rest;            /* client input not yet used at the handoff */
     char *user;             /* from USER, until PASS */
     pop3d_user_t login;     /* after a good PASS */
     store_t *store;         /* the mailbox, in TRANSACTION */
@@ -66,6 +80,37 @@ void pop3d_login_auth_response(pop3d_session_t *s, const char *line);
 /* pop3d_login_reset - forget USER, the SASL context and any exchange */
 void pop3d_login_reset(pop3d_session_t *s);
 
+/* pop3d_session_run - greet (unless greeting is NULL), then read and
+ * run commands until the session is over, input (len bytes) first */
+void pop3d_session_run(pop3d_session_t *s, const char *greeting, const char *input, size_t len);
+/* pop3d_session_log - the one log line of a session */
+void pop3d_session_log(const pop3d_session_t *s);
+
+/* pop3d_split_pre_init - privileged: the ids and the empty directory of
+ * the login processes */
+void pop3d_split_pre_init(void);
+/* pop3d_split_serve - one connection: the login, auth and mailbox
+ * processes (pop3d_split.c); the caller never reads the client */
+void pop3d_split_serve(stream_t *client);
+
+/* pop3d_proxy - relay between the client's TLS stream and the mailbox
+ * process on fd until either ends; closes fd */
+void pop3d_proxy(stream_t *client, int fd);
+/* pop3d_login_ready - in the mailbox process, the mailbox open: the
+ * TRANSACTION state, its log line and reply */
+void pop3d_login_ready(pop3d_session_t *s);
+
+/* pop3d_sasl_channel - the stream to the auth process */
+void pop3d_sasl_channel(stream_t *chan);
+/* pop3d_sasl_status - an AUTH_SASL_ result from its wire name */
+int pop3d_sasl_status(const char *name);
+/* pop3d_cleartext_allowed - may a password travel in clear from addr
+ * (tls: TLS is on)? pop3d_cleartext_auth */
+int pop3d_cleartext_allowed(const char *addr, int tls);
+/* pop3d_authd_serve - the auth process: answer the login process's
+ * requests, name the user to the parent on success */
+void pop3d_authd_serve(const pop3d_conn_t *conn, stream_t *login, stream_t *parent);
+
 /* pop3d_sasl_mechs - the SASL mechanisms this session may use, space
  * separated ("" when none) */
 const char *pop3d_sasl_mechs(pop3d_session_t *s);
@@ -79,7 +124,7 @@ int pop3d_sasl_step(pop3d_session_t *s, const char *response, str_t *out, char *
 /* pop3d_sasl_cleartext_ok - may this session send a password in clear
  * (USER/PASS, PLAIN, LOGIN)? TLS on, or pop3d_cleartext_auth allows */
 int pop3d_sasl_cleartext_ok(const pop3d_session_t *s);
-/* pop3d_sasl_free - release the session's SASL context */
+/* pop3d_sasl_free - end the session's SASL exchange, if any */
 void pop3d_sasl_free(pop3d_session_t *s);
 
 /* pop3d_tls_pre_init - the TLS context (privileged: reads the key) */
@@ -103,16 +148,17 @@ int pop3d_tls_handshake(pop3d_session_t *s);
  * (privileged, before the privilege drop) */
 void pop3d_auth_init(void);
 
-/* pop3d_auth_mailbox - the mailbox of an authenticated SASL user name;
- * fill *u (free with pop3d_user_free). 1 ok, -1 not served (*error_r
- * says why) */
+/* pop3d_auth_mailbox - the mailbox of an authenticated SASL user name:
+ * a virtual mailbox, else a system user's home_mailbox; fill *u (free
+ * with pop3d_user_free). Reads tables and the passwd file, never the
+ * mailbox. 1 ok, -1 not served (*error_r says why) */
 int pop3d_auth_mailbox(const char *login, pop3d_user_t *u, const char **error_r);
 
 /* pop3d_user_free - release the strings of *u */
 void pop3d_user_free(pop3d_user_t *u);
 
-/* pop3d_mailbox_open - lock and open the logged-in user's mailbox; 0 ok,
- * -1 with a reply sent */
+/* pop3d_mailbox_open - lock and open the logged-in user's mailbox, in
+ * the mailbox process, as its owner; 0 ok, -1 with a reply sent */
 int pop3d_mailbox_open(pop3d_session_t *s);
 
 /* pop3d_mailbox_close - apply the deletions when update is set, unlock,

@@ -7,8 +7,12 @@
  * user: the login name, with
  * "@$pop3d_login_domain" added when it has no domain, looked up in
  * virtual_mailbox_maps under virtual_mailbox_base (a value ending in "/"
- * is a Maildir; an mbox is refused), owned by virtual_uid/virtual_gid.
+ * is a Maildir; an mbox is refused), owned by virtual_uid/virtual_gid;
+ * else, for a name without "@", the system user of that name: the
+ * Maildir home_mailbox (as local delivers it) in its home, owned by the
+ * user. The superuser is never served.
  */
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +89,32 @@ static int mailbox_of(const char *login, pop3d_user_t *u, const char **error_r)
     return r;
 }
 
-/* pop3d_auth_mailbox - see pop3d.h */
+/* system_mailbox - a system user's home_mailbox; 1 ok, 0 no such user,
+ * -1 not served. Only the passwd entry is read: the home directory is
+ * the user's, and only the mailbox process, as the user, goes there. */
+static int system_mailbox(const char *login, pop3d_user_t *u, const char **error_r)
+{
+    const char *hm = config_str("home_mailbox");
+    struct passwd *pw;
+
+    if (strchr(login, '@') || (pw = getpwnam(login)) == NULL)
+	return 0;
+    if (pw->pw_uid == 0) {
+	*error_r = "the superuser's mail is not served over POP3";
+	return -1;
+    }
+    if (*hm == 0 || hm[strlen(hm) - 1] != '/' || *pw->pw_dir != '/') {
+	*error_r = "home_mailbox is not a Maildir (ending in /) in a home directory";
+	return -1;
+    }
+    u->maildir = mr_format("%s/%.*s", pw->pw_dir, (int)strlen(hm) - 1, hm);
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
+    u->system = 1;
+    return 1;
+}
+
+/* pop3d_auth_mailbox - see pop3d.h: a virtual mailbox first */
 int pop3d_auth_mailbox(const char *login, pop3d_user_t *u, const char **error_r)
 {
     int r;
@@ -95,8 +124,9 @@ int pop3d_auth_mailbox(const char *login, pop3d_user_t *u, const char **error_r)
 	return -1;
     }
     u->name = mr_strdup(login);
-    if ((r = mailbox_of(login, u, error_r)) == 0)
-	*error_r = "the password is right but virtual_mailbox_maps has no mailbox";
+    if ((r = mailbox_of(login, u, error_r)) == 0 && (r = system_mailbox(login, u, error_r)) == 0)
+	*error_r = "the password is right but the user has no mailbox here "
+		   "(virtual_mailbox_maps, passwd)";
     if (r <= 0)
 	pop3d_user_free(u);
     return r > 0 ? 1 : -1;

@@ -125,7 +125,9 @@ static long long send_message(pop3d_session_t *s, long i, long body_lines)
 	return -1;
     }
     out = str_new(sizeof(buf) + 4096);
-    pop3d_reply(s, "+OK %lld octets", (long long)s->store->msgs[i].vsize);
+    /* the status line leaves with the message: one write for a small one */
+    if (stream_printf(s->client, "+OK %lld octets\r\n", (long long)s->store->msgs[i].vsize) < 0)
+	s->done = 1, s->reason = "write error";
     pop3d_out_init(&o, body_lines);
     while (!o.stop && (n = read(fd, buf, sizeof(buf))) > 0 && !s->done) {
 	pop3d_out_feed(&o, buf, (size_t)n, out);
@@ -226,7 +228,7 @@ static const pop3d_cmd_t pop3d_cmds[] = {
     {"USER", POP3D_AUTHORIZATION, 1, 0, pop3d_login_user},
     {"PASS", POP3D_AUTHORIZATION, 1, 0, pop3d_login_pass},
     {"AUTH", POP3D_AUTHORIZATION, 0, 2, pop3d_login_auth},
-    {"QUIT", BOTH, 0, 0, cmd_quit},
+    {"QUIT", BOTH | POP3D_CLOSING, 0, 0, cmd_quit},
     {"STAT", POP3D_TRANSACTION, 0, 0, cmd_stat},
     {"LIST", POP3D_TRANSACTION, 0, 1, cmd_list_uidl},
     {"UIDL", POP3D_TRANSACTION, 0, 1, cmd_list_uidl},

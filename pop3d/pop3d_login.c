@@ -51,27 +51,27 @@ void pop3d_login_reset(pop3d_session_t *s)
     mr_free(s->auth_mech);
     s->auth_mech = NULL;
     pop3d_sasl_free(s);
+    mr_free(s->mechs);
+    s->mechs = NULL;
     if (s->line)
 	pop3d_line_set_max(s->line, POP3D_LINE_MAX);
 }
 
-/* login_success - the password is right: find and open the mailbox */
+/* login_success - the password is right: the mailbox process takes
+ * over (the auth process has named the user to the parent) */
 static void login_success(pop3d_session_t *s, char *user)
 {
-    const char *err;
-
-    if (pop3d_auth_mailbox(user, &s->login, &err) < 0) {
-	msg_warn("login of <%s> from %s: %s", user, s->addr, err);
-	pop3d_reply(s, "-ERR [SYS/PERM] This mailbox cannot be served over POP3 here");
-    } else if (pop3d_mailbox_open(s) == 0) {
-	msg_info("login: user=<%s>, client=%s, messages=%zu%s", s->login.name, s->addr, s->count,
-		 s->tls ? ", tls" : "");
-	s->state = POP3D_TRANSACTION;
-	pop3d_reply(s, "+OK Logged in, %zu messages", s->count);
-    } else {
-	pop3d_user_free(&s->login);
-    }
+    s->handoff = 1;
     mr_free(user);
+}
+
+/* pop3d_login_ready - see pop3d.h */
+void pop3d_login_ready(pop3d_session_t *s)
+{
+    msg_info("login: user=<%s>, client=%s, messages=%zu%s", s->login.name, s->addr, s->count,
+	     s->tls_on ? ", tls" : "");
+    s->state = POP3D_TRANSACTION;
+    pop3d_reply(s, "+OK Logged in, %zu messages", s->count);
 }
 
 /* login_failed - wrong credentials: log, wait, answer, count */

@@ -1,7 +1,7 @@
 /*
- * pop3d_sasl.c - password checks of a POP3 session, through the SASL
- * layer (auth/auth_sasl.h, Cyrus libsasl2, configured by
- * pop3d_sasl_path.conf in cyrus_sasl_config_path, like smtpd's AUTH).
+ * pop3d_sasl.c - password checks of a POP3 session, as the login process
+ * sees them: requests to the connection's auth process
+ * (pop3d_authd.c), which holds libsasl2 and the password backends.
  *
  * USER/PASS and AUTH both end here, so every password backend Cyrus
  * knows (sasldb, saslauthd/PAM, ...) serves both, and the same users log
@@ -10,78 +10,79 @@
  * Cleartext passwords (USER/PASS, PLAIN, LOGIN) are refused without TLS
  * unless pop3d_cleartext_auth says otherwise: "loopback" (the default)
  * also takes them from 127.0.0.0/8 and ::1, where nothing crosses a
- * network; "yes" everywhere; "no" only over TLS. The refusal of the
- * mechanisms is libsasl2's ("noplaintext" in the security options).
+ * network; "yes" everywhere; "no" only over TLS. The login process uses
+ * the rule for what it offers; the auth process enforces it (libsasl2's
+ * "noplaintext").
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-#include "global/config.h"
 #include "pop3d.h"
+#include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
-#include "util/sock.h"
 
-/* sasl_loopback - is the client on this host? */
-static int sasl_loopback(const char *addr)
+static stream_t *sasl_chan; /* to the auth process */
+
+/* pop3d_sasl_channel - see pop3d.h */
+void pop3d_sasl_channel(stream_t *chan)
 {
-    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	   strncmp(addr, "::ffff:127.", 11) == 0 || strcmp(addr, "local") == 0;
+    sasl_chan = chan;
 }
 
 /* pop3d_sasl_cleartext_ok - see pop3d.h */
 int pop3d_sasl_cleartext_ok(const pop3d_session_t *s)
 {
-    const char *policy = config_str("pop3d_cleartext_auth");
-
-    if (s->tls != NULL || strcasecmp(policy, "yes") == 0)
-	return 1;
-    if (strcasecmp(policy, "loopback") == 0)
-	return sasl_loopback(s->addr);
-    if (strcasecmp(policy, "no") != 0)
-	msg_fatal("pop3d_cleartext_auth: expected no, loopback or yes, not \"%s\"", policy);
-    return 0;
+    return pop3d_cleartext_allowed(s->addr, s->tls != NULL);
 }
 
-/* sasl_context - the session's SASL context, made when first needed */
-static auth_sasl_t *sasl_context(pop3d_session_t *s)
+/* sasl_call - one request and its answer; 0 ok, -1 the auth process is
+ * gone */
+static int sasl_call(pop3d_session_t *s, attr_list_t *req, attr_list_t *rep)
 {
-    char local[80], remote[80], laddr[64];
-    auth_sasl_args_t a = {0};
-    const char *error;
-    int lport = 0;
-
-    if (s->sasl)
-	return s->sasl;
-    sock_local_addr(stream_fd(s->client), laddr, sizeof(laddr), &lport);
-    snprintf(local, sizeof(local), "%s;%d", laddr, lport);
-    snprintf(remote, sizeof(remote), "%s;%d", s->addr, s->port);
-    a.service = "pop";
-    a.server_name = config_str("myhostname");
-    a.user_realm = config_str("pop3d_sasl_local_domain");
-    a.local_addr = local;
-    a.remote_addr = remote;
-    a.security_options = pop3d_sasl_cleartext_ok(s) ? "noanonymous" : "noanonymous, noplaintext";
-    a.tls_bits = s->tls ? tls_conn_bits(s->tls, NULL) : 0;
-    if ((s->sasl = auth_sasl_new(&a, &error)) == NULL)
-	msg_warn("SASL initialization for %s failed: %s", s->addr, error);
-    return s->sasl;
+    attr_addf(req, "tls", "%d", s->tls ? tls_conn_bits(s->tls, NULL) : 0);
+    if (sasl_chan && attr_write(sasl_chan, req) == 0 && attr_read(sasl_chan, rep) > 0)
+	return 0;
+    msg_warn("%s: the auth process does not answer", s->addr);
+    return -1;
 }
 
 /* pop3d_sasl_mechs - see pop3d.h */
 const char *pop3d_sasl_mechs(pop3d_session_t *s)
 {
-    auth_sasl_t *a = sasl_context(s);
+    attr_list_t *req = attr_list_new(), *rep = attr_list_new();
+    const char *m;
 
-    return a ? auth_sasl_mechs(a) : "";
+    attr_add(req, "request", "mechs");
+    mr_free(s->mechs);
+    s->mechs = mr_strdup(sasl_call(s, req, rep) == 0 && (m = attr_get(rep, "mechs")) ? m : "");
+    attr_list_free(&req);
+    attr_list_free(&rep);
+    return s->mechs;
 }
 
-/* sasl_result - the user name after success */
-static int sasl_result(pop3d_session_t *s, int r, char **user_r)
+/* sasl_exchange - start or step */
+static int sasl_exchange(pop3d_session_t *s, attr_list_t *req, str_t *out, char **user_r,
+			 const char **reason_r)
 {
-    if (r == AUTH_SASL_OK)
-	*user_r = mr_strdup(auth_sasl_username(s->sasl));
+    static char reason[256];
+    attr_list_t *rep = attr_list_new();
+    int r = AUTH_SASL_ERROR;
+
+    *reason_r = "the auth process does not answer";
+    if (sasl_call(s, req, rep) == 0) {
+	r = pop3d_sasl_status(attr_get(rep, "status"));
+	snprintf(reason, sizeof(reason), "%s",
+		 attr_get(rep, "reason") ? attr_get(rep, "reason") : "");
+	*reason_r = reason[0] ? reason : NULL;
+	if (r == AUTH_SASL_MORE)
+	    str_set(out, attr_get(rep, "challenge") ? attr_get(rep, "challenge") : "");
+	if (r == AUTH_SASL_OK) /* the auth process is done and gone */
+	    *user_r = mr_strdup(attr_get(rep, "user") ? attr_get(rep, "user") : ""),
+	    s->sasl_used = 0;
+    }
+    attr_list_free(&req);
+    attr_list_free(&rep);
     return r;
 }
 
@@ -89,26 +90,38 @@ static int sasl_result(pop3d_session_t *s, int r, char **user_r)
 int pop3d_sasl_start(pop3d_session_t *s, const char *mech, const char *initial, str_t *out,
 		     char **user_r, const char **reason_r)
 {
-    if (sasl_context(s) == NULL) {
-	*reason_r = "SASL is unavailable";
-	return AUTH_SASL_ERROR;
-    }
-    return sasl_result(s, auth_sasl_start(s->sasl, mech, initial, out, reason_r), user_r);
+    attr_list_t *req = attr_list_new();
+
+    s->sasl_used = 1;
+    attr_add(req, "request", "start");
+    attr_add(req, "mech", mech);
+    if (initial)
+	attr_add(req, "initial", initial);
+    return sasl_exchange(s, req, out, user_r, reason_r);
 }
 
 /* pop3d_sasl_step - see pop3d.h */
 int pop3d_sasl_step(pop3d_session_t *s, const char *response, str_t *out, char **user_r,
 		    const char **reason_r)
 {
-    if (s->sasl == NULL) {
-	*reason_r = "no exchange";
-	return AUTH_SASL_ERROR;
-    }
-    return sasl_result(s, auth_sasl_step(s->sasl, response, out, reason_r), user_r);
+    attr_list_t *req = attr_list_new();
+
+    attr_add(req, "request", "step");
+    attr_add(req, "response", response);
+    return sasl_exchange(s, req, out, user_r, reason_r);
 }
 
-/* pop3d_sasl_free - see pop3d.h */
+/* pop3d_sasl_free - see pop3d.h: a new exchange starts from scratch */
 void pop3d_sasl_free(pop3d_session_t *s)
 {
-    auth_sasl_free(&s->sasl);
+    attr_list_t *req, *rep;
+
+    if (!s->sasl_used)
+	return;
+    req = attr_list_new(), rep = attr_list_new();
+    attr_add(req, "request", "reset");
+    (void)sasl_call(s, req, rep);
+    attr_list_free(&req);
+    attr_list_free(&rep);
+    s->sasl_used = 0;
 }

@@ -276,6 +276,12 @@ install_owners() {
         record "user mailroom"
         say "created user mailroom"
     fi
+    if ! getent passwd mailroom-login >/dev/null; then
+        useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin mailroom-login
+        record "user mailroom-login"
+        say "created user mailroom-login (pop3d's login processes)"
+    fi
     chown mailroom: "$DATA"
     for p in $SETGID_COMMANDS; do
         chgrp mailroom-drop "$SBIN/$p"

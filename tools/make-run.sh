@@ -26,6 +26,8 @@ if [ "$(id -u)" = 0 ]; then
     getent group mailroom-drop >/dev/null || groupadd --system mailroom-drop
     getent passwd mailroom >/dev/null || useradd --system --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin mailroom
+    getent passwd mailroom-login >/dev/null || useradd --system --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin mailroom-login
     chmod 755 "$TOP" 2>/dev/null || true
 fi
 # The content filter asks clamd: the system's when it runs, else one of our

@@ -86,10 +86,12 @@ def master_conf(ports, d, qmgr=True, services=()):
         # to reach it
         lines.append(f"127.0.0.1:{ports['filter']}  inet n y n - 10 filterd")
         lines.append("filterd        unix  y       y      n      -      -       smtp")
+    # pop3d keeps root (unpriv n) to split each connection into a login
+    # process, an auth process and one running as the user (docs/pop3d.md)
     if "pop3" in ports:
-        lines.append(f"127.0.0.1:{ports['pop3']}  inet n y n - 100 pop3d")
+        lines.append(f"127.0.0.1:{ports['pop3']}  inet n n n - 100 pop3d")
     if "pop3s" in ports:
-        lines.append(f"127.0.0.1:{ports['pop3s']}  inet n y n - 100 pop3d"
+        lines.append(f"127.0.0.1:{ports['pop3s']}  inet n n n - 100 pop3d"
                      " -o pop3d_tls_wrappermode=yes")
     lines += [
         "cleanup        unix  y       y      y      -      0       cleanup",

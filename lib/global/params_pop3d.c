@@ -36,5 +36,8 @@ const param_def_t params_pop3d[] = {
     PARAM_TIME("pop3d_tls_session_cache_timeout", "3600s", 60, 7 * 86400, NULL),
     /* USER/PASS and AUTH PLAIN/LOGIN without TLS: no | loopback | yes */
     PARAM_STR("pop3d_cleartext_auth", "loopback", NULL),
+    /* the unprivileged user of the login processes (TLS, commands); an
+     * account of its own, not root and not mail_owner */
+    PARAM_STR("pop3d_login_user", "mailroom-login", NULL),
     PARAM_END,
 };

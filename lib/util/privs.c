@@ -32,11 +32,9 @@ int privs_lookup(const char *user, uid_t *uid_r, gid_t *gid_r)
     return 0;
 }
 
-/* privs_become - set gid, groups and uid, then prove it sticks */
-void privs_become(uid_t uid, gid_t gid)
+/* privs_set_ids - gid then uid (groups are set), then prove it sticks */
+static void privs_set_ids(uid_t uid, gid_t gid)
 {
-    if (setgroups(1, &gid) < 0)
-	msg_fatal("setgroups(%ld): %s", (long)gid, strerror(errno));
     if (setgid(gid) < 0)
 	msg_fatal("setgid(%ld): %s", (long)gid, strerror(errno));
     if (setuid(uid) < 0)
@@ -45,8 +43,24 @@ void privs_become(uid_t uid, gid_t gid)
 	msg_panic("privilege drop to uid %ld can be undone", (long)uid);
 }
 
+/* privs_become - one group, then the ids */
+void privs_become(uid_t uid, gid_t gid)
+{
+    if (setgroups(1, &gid) < 0)
+	msg_fatal("setgroups(%ld): %s", (long)gid, strerror(errno));
+    privs_set_ids(uid, gid);
+}
+
+/* privs_become_member - the user's groups, then the ids */
+void privs_become_member(const char *user, uid_t uid, gid_t gid)
+{
+    if (initgroups(user, gid) < 0)
+	msg_fatal("initgroups(%s): %s", user, strerror(errno));
+    privs_set_ids(uid, gid);
+}
+
 /* privs_no_new_privs - no exec may gain privileges from now on */
-static void privs_no_new_privs(void)
+void privs_no_new_privs(void)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 	msg_fatal("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));

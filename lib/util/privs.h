@@ -25,6 +25,11 @@ void privs_drop(const char *user, const char *chroot_dir);
 void privs_chroot(const char *dir);
 /* privs_become - switch to uid/gid for good (used by local delivery) */
 void privs_become(uid_t uid, gid_t gid);
+/* privs_become_member - as privs_become, with the supplementary groups
+ * of user from the group file as well (a system user's mail process) */
+void privs_become_member(const char *user, uid_t uid, gid_t gid);
+/* privs_no_new_privs - no exec may gain privileges from now on */
+void privs_no_new_privs(void);
 /* privs_running_as_root - were we started by root? */
 int privs_running_as_root(void);
 

@@ -45,7 +45,8 @@ def free_port():
 
 
 def ensure_mail_users():
-    """As root, make sure the mailroom user and mailroom-drop group exist."""
+    """As root, make sure the mailroom and mailroom-login users and the
+    mailroom-drop group exist."""
     if not IS_ROOT:
         return
     if subprocess.run(["getent", "group", "mailroom-drop"], capture_output=True).returncode:
@@ -53,6 +54,11 @@ def ensure_mail_users():
     if subprocess.run(["getent", "passwd", "mailroom"], capture_output=True).returncode:
         subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
                         "/nonexistent", "--shell", "/usr/sbin/nologin", "mailroom"],
+                       check=True)
+    # pop3d's login processes (pop3d_login_user)
+    if subprocess.run(["getent", "passwd", "mailroom-login"], capture_output=True).returncode:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                        "/nonexistent", "--shell", "/usr/sbin/nologin", "mailroom-login"],
                        check=True)
 
 

@@ -8,8 +8,10 @@ deleted only by a QUIT, the [IN-USE] refusal of a second session, and the
 log line of each session.
 """
 import base64
+import grp
 import os
 import poplib
+import pwd
 import re
 import smtplib
 import ssl
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import time
 
+import mkinstance
 from conftest import free_port, wait_port
 
 FAST_RETRY = {"queue_run_delay": "1s", "minimal_backoff_time": "1s",
@@ -511,3 +514,167 @@ def test_hostile_garbage_slow_and_idle(mailroom):
     assert r.closed() and time.time() - start < 10
     r.close()
     inst.wait_log(r"session end: user=<>, client=127\.0\.0\.1, .*reason=timeout")
+
+
+def pop3_procs(inst, name):
+    """/proc/PID/status of this instance's processes called name (the
+    descendants of its master), as {field: value} with "Pid" and "Root"."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status")
+                          if ":" in line)
+            if status["Name"].strip() != name:
+                continue
+            ppid = int(status["PPid"])
+            while ppid > 1 and ppid != inst.proc.pid:
+                ppid = int(dict(line.split(":", 1) for line in open(f"/proc/{ppid}/status")
+                                if ":" in line)["PPid"])
+            if ppid != inst.proc.pid:
+                continue
+            status = {k: v.strip() for k, v in status.items()}
+            status["Root"] = os.readlink(f"/proc/{pid}/root")
+            out.append(status)
+        except (OSError, KeyError, ValueError):
+            continue
+    return out
+
+
+def wait_procs(inst, name, n=1):
+    deadline = time.time() + 10
+    while len(procs := pop3_procs(inst, name)) < n and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(procs) >= n, f"no {name} process"
+    return procs
+
+
+def ids(status, field):
+    return {int(x) for x in status[field].split()}
+
+
+def test_system_user_and_the_privilege_split(mailroom):
+    """A system user (useradd, Maildir in its home, as local delivers it)
+    reads mail over POP3. Run as root, the tests see the split in /proc: the
+    process master started stays root and reads nothing, the login process
+    runs as pop3d_login_user in an empty removed directory, the auth process
+    as mail_owner, and the mailbox process with the user's uid, gid and
+    groups."""
+    assert os.geteuid() == 0, "the privilege split is tested as root"
+    name = f"popsys{os.getpid() % 100000}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name],
+                   check=True)
+    subprocess.run(["groupadd", name + "x"], check=True)
+    subprocess.run(["usermod", "-a", "-G", name + "x", name], check=True)
+    try:
+        pw = pwd.getpwnam(name)
+        inst = tls_instance(mailroom)
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(inst.conf_dir, "sasldb2"),
+                        "-u", mkinstance.SASL_REALM, name], input=b"sys-pw", check=True)
+        deliver(inst, 2, to=f"{name}@mx.mailroom.test")
+        new = os.path.join(pw.pw_dir, "Maildir", "new")
+        assert len(os.listdir(new)) == 2
+        assert os.stat(os.path.join(new, os.listdir(new)[0])).st_uid == pw.pw_uid
+
+        p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+        login_pw = pwd.getpwnam("mailroom-login")
+        owner = pwd.getpwnam("mailroom")
+        (login,) = wait_procs(inst, "pop3d-login")
+        assert ids(login, "Uid") == {login_pw.pw_uid} and ids(login, "Gid") == {login_pw.pw_gid}
+        assert ids(login, "Groups") <= {login_pw.pw_gid}
+        assert login["NoNewPrivs"] == "1"
+        assert login["Root"].startswith("/tmp/pop3d-empty.") and login["Root"].endswith("(deleted)")
+        (auth,) = wait_procs(inst, "pop3d-auth")
+        assert ids(auth, "Uid") == {owner.pw_uid} and auth["Root"] == "/"
+        parent = [s for s in pop3_procs(inst, "pop3d") if s["Pid"] == login["PPid"]][0]
+        assert ids(parent, "Uid") == {0}
+
+        p.user(name)
+        assert p.pass_("sys-pw") == b"+OK Logged in, 2 messages"
+        (box,) = wait_procs(inst, "pop3d-mailbox")
+        assert ids(box, "Uid") == {pw.pw_uid} and ids(box, "Gid") == {pw.pw_gid}
+        assert ids(box, "Groups") == {pw.pw_gid, grp.getgrnam(name + "x").gr_gid}
+        assert box["NoNewPrivs"] == "1" and box["PPid"] == parent["Pid"]
+        deadline = time.time() + 10                     # no TLS: nothing to proxy,
+        while pop3_procs(inst, "pop3d-login") and time.time() < deadline:
+            time.sleep(0.05)                            # the login process is gone
+        assert not pop3_procs(inst, "pop3d-login")
+        assert b"Subject: pop 1" in b"\n".join(p.retr(2)[1])
+        p.dele(1)
+        p.dele(2)
+        p.quit()
+        inst.wait_log(rf"session end: user=<{name}>, client=127\.0\.0\.1, retr=1/\d+, top=0/0, "
+                      r"dele=2/\d+, reason=quit")
+        cur = os.path.join(pw.pw_dir, "Maildir", "cur")
+        assert os.listdir(new) == [] and os.listdir(cur) == []
+        # the store's files in the home belong to the user, not to root
+        for f in os.listdir(os.path.join(pw.pw_dir, "Maildir")):
+            assert os.stat(os.path.join(pw.pw_dir, "Maildir", f)).st_uid == pw.pw_uid, f
+
+        # a virtual user over TLS: the mailbox process runs as virtual_uid,
+        # and the login process stays, as the TLS proxy
+        deliver(inst, 1)
+        p = poplib.POP3_SSL("127.0.0.1", inst.ports["pop3s"], timeout=30,
+                            context=tls_context(inst))
+        p.user(LOGIN)
+        p.pass_("alice-pw")
+        (box,) = wait_procs(inst, "pop3d-mailbox")
+        assert ids(box, "Uid") == {owner.pw_uid} and ids(box, "Groups") == {owner.pw_gid}
+        (login,) = wait_procs(inst, "pop3d-login")
+        assert ids(login, "Uid") == {login_pw.pw_uid}
+        assert p.stat()[0] == 1
+        p.quit()
+        # root is never served, whatever the password database says
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(inst.conf_dir, "sasldb2"),
+                        "-u", mkinstance.SASL_REALM, "root"], input=b"root-pw", check=True)
+        r = Raw(inst.ports["pop3"])
+        assert r.cmd("USER root") == b"+OK"
+        assert r.cmd("PASS root-pw") == \
+            b"-ERR [SYS/PERM] This mailbox cannot be served over POP3 here"
+        assert r.cmd("STAT") == b"-ERR Command not valid in this state"
+        assert r.cmd("QUIT") == b"+OK Bye"
+        r.close()
+        inst.wait_log(r"login of <root> from 127\.0\.0\.1: the superuser's mail is not served")
+    finally:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+        subprocess.run(["groupdel", name + "x"], capture_output=True)
+
+
+def test_ten_thousand_messages(mailroom):
+    """A mailbox of 10,000 messages: 9,997 written straight into the Maildir
+    (as local names them), then 3 real deliveries through smtpd; STAT, LIST,
+    UIDL and RETR of the last one, a second session that sees the same."""
+    inst = instance(mailroom)
+    deliver(inst, 1)                    # makes the Maildir, as local does
+    new = os.path.join(maildir(inst), "new")
+    owner = os.stat(new)
+    body = b"From: bulk@example.org\nTo: alice@mailroom.test\nSubject: bulk %d\n\nline\n"
+    total = 0
+    for i in range(9997):
+        text = body % i
+        total += len(text) + text.count(b"\n")
+        path = os.path.join(new, f"1600000000.M{i}P1.bulk,S={len(text)}")
+        with open(path, "wb") as f:
+            f.write(text)
+        os.chown(path, owner.st_uid, owner.st_gid)
+    deliver(inst, 2)
+    stored = sorted(files(inst))
+    assert len(stored) == 10000
+    total += sum(len(open(f, "rb").read().replace(b"\n", b"\r\n")) for f in stored
+                 if ".bulk," not in f)
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=120)
+    p.user(LOGIN)
+    assert p.pass_("alice-pw") == b"+OK Logged in, 10000 messages"
+    assert p.stat() == (10000, total)
+    listing = p.list()[1]
+    assert len(listing) == 10000 and listing[-1].startswith(b"10000 ")
+    uidl = p.uidl()[1]
+    assert len(uidl) == 10000 and len({u.split()[1] for u in uidl}) == 10000
+    assert p.uidl(10000).split()[1:] == uidl[-1].split()
+    last = b"\n".join(p.retr(10000)[1])
+    assert b"Subject: pop 1" in last      # the last real delivery has the highest UID
+    p.quit()
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=120)
+    p.user(LOGIN)
+    p.pass_("alice-pw")
+    assert p.uidl()[1] == uidl
+    p.quit()
