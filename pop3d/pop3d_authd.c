@@ -18,6 +18,10 @@
  * not from the login process). status is one of ok, more, fail, nomech,
  * encrypt, badb64, error (auth/auth_sasl.h); reason= may say more.
  *
+ * A wrong password is answered after pop3d_auth_failure_delay, and after
+ * pop3d_error_limit of them the process exits (the login process then
+ * answers [SYS/TEMP] to any further attempt).
+ *
  * On success it writes user=NAME to the parent first, then answers the
  * login process, and exits: the parent learns who logged in from this
  * process only, so a login process that an attacker took over cannot
@@ -26,8 +30,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_params.h"
 #include "pop3d.h"
 #include "util/attr.h"
 #include "util/msg.h"
@@ -37,6 +43,7 @@ typedef struct authd {
     const pop3d_conn_t *conn; /* the client's addresses */
     auth_sasl_t *sasl;        /* made for tls_bits */
     int tls_bits;
+    int failures; /* wrong passwords so far */
 } authd_t;
 
 static const char *authd_status[] = {"ok", "more", "fail", "nomech", "encrypt", "badb64", "error"};
@@ -100,6 +107,19 @@ static auth_sasl_t *authd_context(authd_t *a, int tls_bits)
     return a->sasl;
 }
 
+/* authd_failed - a wrong password: the pause is taken here, not in the
+ * login process, so that even a login process under an attacker's
+ * control guesses no faster; after pop3d_error_limit the process ends */
+static void authd_failed(authd_t *a)
+{
+    if (var_pop3d_auth_failure_delay > 0)
+	sleep((unsigned)var_pop3d_auth_failure_delay);
+    if (++a->failures >= var_pop3d_error_limit) {
+	msg_warn("too many failed logins from %s", a->conn->addr);
+	_exit(0);
+    }
+}
+
 /* authd_exchange - start or step; the reply list in out */
 static int authd_exchange(authd_t *a, const attr_list_t *req, attr_list_t *out)
 {
@@ -116,6 +136,8 @@ static int authd_exchange(authd_t *a, const attr_list_t *req, attr_list_t *out)
 	r = auth_sasl_step(sasl, attr_get(req, "response"), chal, &reason);
     else
 	r = AUTH_SASL_ERROR, reason = "malformed request";
+    if (r == AUTH_SASL_FAIL || r == AUTH_SASL_BADB64)
+	authd_failed(a);
     attr_add(out, "status", authd_status_name(r));
     if (r == AUTH_SASL_MORE)
 	attr_add(out, "challenge", str_data(chal));

@@ -15,9 +15,7 @@
  */
 #include <openssl/evp.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "global/mail_params.h"
 #include "pop3d.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -74,13 +72,12 @@ void pop3d_login_ready(pop3d_session_t *s)
     pop3d_reply(s, "+OK Logged in, %zu messages", s->count);
 }
 
-/* login_failed - wrong credentials: log, wait, answer, count */
+/* login_failed - wrong credentials (the auth process has already
+ * waited pop3d_auth_failure_delay): log, answer, count */
 static void login_failed(pop3d_session_t *s, const char *user, const char *mech)
 {
     msg_warn("authentication failed: user=<%s>, client=%s, method=%s", user ? user : "", s->addr,
 	     mech);
-    if (var_pop3d_auth_failure_delay > 0)
-	sleep((unsigned)var_pop3d_auth_failure_delay);
     pop3d_bad_command(s, "[AUTH] Authentication failed");
 }
 
