@@ -9,8 +9,9 @@ installed here with apt-get when missing; never the system's
 high-performance login mode (service_count = 0, process_min_avail = 2).
 Each server then gets the same load from bench/pop3-load (C): one client
 process per user in parallel (login with USER/PASS, LIST, RETR of every
-message, QUIT), ROUNDS times. Meanwhile the peak resident size of the server's processes
-is sampled, and the CPU time of the server's whole process tree is taken
+message, QUIT), ROUNDS times. Meanwhile the memory of the server's POP3
+processes is sampled (largest VmHWM of one process, largest sum of Pss),
+and the CPU time of the server's whole process tree is taken
 before and after. Last, LOGINS sessions one after the other measure the
 latency from connect to the first byte of the greeting and from PASS to
 its +OK. Prints RESULT lines.
@@ -169,7 +170,8 @@ def pop3_process(pid):
 
 def sample_rss(root, stop, peak):
     """peak[0]: largest VmHWM of one POP3 process; peak[1]: largest sum of
-    their VmRSS at one moment."""
+    their proportional set sizes (Pss: shared pages counted once in all)
+    at one moment."""
     while not stop.is_set():
         total = 0
         for pid in filter(pop3_process, tree(root)):
@@ -177,7 +179,8 @@ def sample_rss(root, stop, peak):
                 for line in open(f"/proc/{pid}/status"):
                     if line.startswith("VmHWM:"):
                         peak[0] = max(peak[0], int(line.split()[1]))
-                    elif line.startswith("VmRSS:"):
+                for line in open(f"/proc/{pid}/smaps_rollup"):
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1])
             except (OSError, ValueError):
                 pass
@@ -241,7 +244,7 @@ def measure(label, root, port, users, rounds, logins):
         stop.set()
         sampler.join()
     print(f"RESULT pop3 server={label} peak_rss_kB={peak[0]} (largest VmHWM of one POP3 process) "
-          f"peak_total_rss_kB={peak[1]} (all its POP3 processes at once)")
+          f"peak_total_pss_kB={peak[1]} (all its POP3 processes at once)")
     print(f"RESULT pop3 server={label} logins={logins} "
           f"connect_to_greeting_ms_p50={statistics.median(greet):.2f} "
           f"p95={pct(greet, 0.95):.2f} pass_to_ok_ms_p50={statistics.median(login):.2f} "
