@@ -23,7 +23,9 @@ prints:
 The servers take turns for each session count, BENCH_RUNS times, so that
 both see the same machine. Environment: BENCH_MESSAGES (2000),
 BENCH_SESSIONS ("1 10"), BENCH_RUNS (2), BENCH_SERVERS ("mailroom
-postfix"), BENCH_DIR (/var/tmp).
+postfix"), BENCH_DIR (/var/tmp), BENCH_BASELINE (the build folder of
+another tree, e.g. an older one: adds the server "baseline", a Mailroom
+instance running that build, to compare before and after a change).
 """
 import os
 import pwd
@@ -120,6 +122,13 @@ class Mailroom:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Baseline(Mailroom):
+    name = "baseline"
+
+    def __init__(self, build, base):
+        super().__init__(os.environ["BENCH_BASELINE"], base)
 
 
 class Postfix:
@@ -277,7 +286,9 @@ def main():
     if os.geteuid() != 0 and "postfix" in names:
         print("delivery: Postfix needs root; Postfix rows skipped")
         names.remove("postfix")
-    kinds = {"mailroom": Mailroom, "postfix": Postfix}
+    kinds = {"mailroom": Mailroom, "postfix": Postfix, "baseline": Baseline}
+    if os.environ.get("BENCH_BASELINE") and "baseline" not in names:
+        names.insert(0, "baseline")
     print(f"delivery: {n} messages of ~4 KiB per run, one recipient, into one Maildir")
     print(f"{'server':9} {'sessions':>8} {'run':>3} {'msgs/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'CPU ms/msg':>10} {'load':>5}")

@@ -309,6 +309,7 @@ static void qmgr_pre_init(const char *service)
 static void qmgr_post_init(const char *service)
 {
     signal(SIGPIPE, SIG_IGN);
+    qmgr_unlink_init();
     qmgr_recover();
     qmgr_last_deferred_scan = event_now_ms() - config_time("queue_run_delay") * 1000LL;
     event_request_timer(qmgr_deferred_tick, NULL, config_time("queue_run_delay") * 1000L);

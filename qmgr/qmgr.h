@@ -9,6 +9,7 @@
  *   qmgr_sched.c    transports, destinations, concurrency, dispatch
  *   qmgr_deliver.c  one delivery: the agent connection on the event loop
  *   qmgr_bounce.c   non-delivery, delay and verification notices
+ *   qmgr_unlink.c   removing finished files in a helper thread
  */
 #ifndef MR_QMGR_H
 #define MR_QMGR_H
@@ -125,6 +126,13 @@ void qmgr_sched_done(qmgr_entry_t *entry, int ok);
 /* qmgr_deliver.c */
 /* qmgr_deliver_start - hand entry to its transport's agent */
 void qmgr_deliver_start(qmgr_entry_t *entry);
+
+/* qmgr_unlink.c */
+/* qmgr_unlink_init - start the removal thread (else removals are inline) */
+void qmgr_unlink_init(void);
+/* qmgr_unlink - remove active/ID, then its delivery logs; log "removed"
+ * (at once, or when the removal thread has done it) */
+void qmgr_unlink(const char *id);
 
 /* qmgr_bounce.c */
 /* qmgr_bounce_flush - send the notices the bounce log of msg calls for;

@@ -458,19 +458,11 @@ static int qmgr_expired(const qmgr_message_t *msg)
 /* qmgr_remove - every recipient done: notices, then the file goes */
 static void qmgr_remove(qmgr_message_t *msg)
 {
-    const char *why;
-
     if (qmgr_bounce_flush(msg) < 0) {
 	qmgr_defer_file(msg->id, msg->arrival_sec);
 	return;
     }
-    if (qfile_remove(MAIL_QUEUE_ACTIVE, msg->id, &why) < 0 && errno != ENOENT) {
-	msg_warn("%s: %s", msg->id, why);
-	return;
-    }
-    (void)qlog_remove(MAIL_QUEUE_BOUNCE, msg->id, &why);
-    (void)qlog_remove(MAIL_QUEUE_DEFER, msg->id, &why);
-    msg_info("%s: removed", msg->id);
+    qmgr_unlink(msg->id);
 }
 
 /* qmgr_message_finish - the last delivery ended: decide the file's fate */
