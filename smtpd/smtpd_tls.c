@@ -128,7 +128,7 @@ void smtpd_starttls(smtpd_state_t *st, char *args, int crlf)
 	smtpd_error(st);
     } else if (smtpd_tls_level == TLS_LEV_NONE) {
 	smtpd_count(st, "starttls", 0);
-	smtpd_reply(st, "502 5.5.1 Error: command not implemented");
+	smtpd_reply(st, "502 5.5.1 Error: STARTTLS not offered: TLS is off on this service");
 	smtpd_error(st);
     } else if (smtpd_tls_ctx == NULL) {
 	smtpd_count(st, "starttls", 0);
