@@ -86,8 +86,10 @@ int store_quota_parse(char *text, store_quota_t *q)
 	if ((rest = split_at(line, '\n')) == 0 || sscanf(line, "%lld %lld%n", &b, &c, &used) != 2 ||
 	    line[used] != 0)
 	    return -1;
-	q->bytes += b;
-	q->count += c;
+	/* a sum that overflows is a broken file, recalculated like any other */
+	if (__builtin_add_overflow(q->bytes, b, &q->bytes) ||
+	    __builtin_add_overflow(q->count, c, &q->count))
+	    return -1;
     }
     want = quota_limits_text(q);
     ret = q->bytes < 0 || q->count < 0 ? -1 : 0;
