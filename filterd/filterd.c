@@ -23,7 +23,11 @@
  * leaves that window, which every filter of this shape has; qmgr then
  * counts the message as deferred and sends it again.
  *
- * Input it trusts: none. Commands and content are bounded (line length,
+ * Input it trusts: none. Clients must connect from
+ * filterd_client_networks (loopback by default) or over a Unix socket:
+ * filterd re-injects what it is given on the re-injection port, which
+ * trusts it, so a filterd reachable from elsewhere would be an open relay
+ * that skips smtpd's checks. Commands and content are bounded (line length,
  * recipients, message_size_limit, errors per session) and every
  * refusal has an enhanced status code. Only the worker talks to clamd
  * and 10025, whose replies are bounded by their clients.
@@ -38,9 +42,9 @@
  * one's is answered 452 4.5.3 and the client sends it in another
  * transaction (docs/filterd.md).
  *
- * Parameters: filterd_policy_maps, filterd_timeout, filterd_recipient_limit,
- * filterd_worker_limit, filterd_quarantine_directory,
- * message_size_limit, myhostname, and those of filterd_work.c.
+ * Parameters: filterd_client_networks, filterd_policy_maps, filterd_timeout,
+ * filterd_recipient_limit, filterd_worker_limit, filterd_quarantine_directory, message_size_limit,
+ * myhostname, and those of filterd_work.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +59,7 @@
 #include "filterd.h"
 #include "global/config.h"
 #include "global/mail_proto.h"
+#include "global/net_list.h"
 #include "global/smtpd_addr.h"
 #include "master/mail_server.h"
 #include "queue/qfile.h"
@@ -644,10 +649,19 @@ static void filter_conn_input(event_conn_t *conn, const char *buf, size_t len)
     filter_consume(event_conn_context(conn), buf, len);
 }
 
-/* filter_conn_open - greet a new client */
+/* filter_client_allowed - a Unix-socket client, or one from
+ * filterd_client_networks */
+static int filter_client_allowed(const char *addr)
+{
+    return strcmp(addr, "local") == 0 ||
+	   net_list_match(addr, config_str("filterd_client_networks"));
+}
+
+/* filter_conn_open - greet a new client, or refuse one from elsewhere */
 static void filter_conn_open(event_conn_t *conn, const char *service)
 {
     filter_sess_t *s = mr_calloc(1, sizeof(*s));
+    const char *addr = event_conn_addr(conn);
 
     s->conn = conn;
     s->line = str_new(128);
@@ -657,6 +671,12 @@ static void filter_conn_open(event_conn_t *conn, const char *service)
     smtpd_dot_init(&s->cmd, SMTPD_DOT_MODE_NORMALIZE, 1, 1, filter_cmd_line, s);
     event_conn_set_context(conn, s);
     event_conn_set_timeout(conn, config_time("filterd_timeout"));
+    if (!filter_client_allowed(addr)) {
+	msg_warn("client %s is not in filterd_client_networks: refused", addr);
+	filter_reply(s, "554 5.7.1 %s Error: access denied", config_str("myhostname"));
+	filter_hangup(s);
+	return;
+    }
     filter_reply(s, "220 %s ESMTP Mailroom content filter", config_str("myhostname"));
 }
 

@@ -32,7 +32,9 @@
  * Commands and files are allowed only from the sources named in
  * allow_mail_to_commands and allow_mail_to_files (alias, forward,
  * include); a :include: file is read as the owner of the list that names
- * it, and its commands and files run as the include file's owner.
+ * it, and its commands and files run as the include file's owner. An
+ * :include: file writable by group or others may list addresses only:
+ * whoever can write it could otherwise run commands as its owner.
  *
  * Every delivery step runs in a child as its owner (local_user.c). The
  * results of all steps are combined: one deferral defers the recipient
@@ -85,6 +87,7 @@ typedef struct local_addr {
 typedef struct local_source {
     const char *kind; /* alias, forward, include */
     local_user_t owner;
+    int unsafe; /* an :include: file others may write: no commands, no files */
 } local_source_t;
 
 static table_list_t *local_aliases, *local_vmaps, *local_vuids, *local_vgids;
@@ -293,7 +296,8 @@ static void local_step_include(void *ctx, local_result_t *r, str_t *data)
     while ((n = read(fd, buf, sizeof(buf))) > 0 && str_len(data) < LOCAL_LIST_MAX)
 	str_append(data, buf, (size_t)n);
     close(fd);
-    local_result_set(r, LOCAL_SENT, "2.0.0", "%ld %ld", (long)st.st_uid, (long)st.st_gid);
+    local_result_set(r, LOCAL_SENT, "2.0.0", "%ld %ld %d", (long)st.st_uid, (long)st.st_gid,
+		     (st.st_mode & (S_IWGRP | S_IWOTH)) != 0);
 }
 
 /* Addresses */
@@ -374,7 +378,7 @@ static int local_is_ours(const char *domain)
 /* local_allowed - may a list from src have commands/files? */
 static int local_allowed(const char *param, const local_source_t *src)
 {
-    return config_list_has(param, src->kind);
+    return !src->unsafe && config_list_has(param, src->kind);
 }
 
 /* local_include - read an :include: file as src's owner and expand it */
@@ -385,11 +389,14 @@ static void local_include(local_state_t *st, const char *path, const local_sourc
     local_source_t inc = {.kind = "include"};
     str_t *data = str_new(1024);
     long uid, gid;
-
     local_result_t r;
 
     local_run(st, &src->owner, local_step_include, &s, data, &r);
-    if (r.status == LOCAL_SENT && sscanf(r.text, "%ld %ld", &uid, &gid) == 2) {
+    if (r.status == LOCAL_SENT && sscanf(r.text, "%ld %ld %d", &uid, &gid, &inc.unsafe) == 3) {
+	if (inc.unsafe)
+	    msg_warn(":include: file %s is writable by group or others: "
+		     "mail to its commands and files is refused",
+		     path);
 	local_owner_of((uid_t)uid, (gid_t)gid, &inc.owner);
 	local_list(st, str_data(data), &inc, a, depth + 1);
 	local_owner_free(&inc.owner);

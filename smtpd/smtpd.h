@@ -117,8 +117,6 @@ void smtpd_data_abort(smtpd_state_t *st);
 void smtpd_check_init(void);
 /* smtpd_check_mynetworks - is addr in mynetworks? */
 int smtpd_check_mynetworks(const char *addr);
-/* smtpd_check_addr_in_list - is addr in a CIDR list (parameter value)? */
-int smtpd_check_addr_in_list(const char *addr, const char *list);
 /* smtpd_check_rcpt - relay and recipient policy for one recipient;
  * SMTPD_CHECK_OK or SMTPD_CHECK_REJECT with the full reply in reply */
 int smtpd_check_rcpt(smtpd_state_t *st, const char *rcpt, str_t *reply);

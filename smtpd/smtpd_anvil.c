@@ -28,6 +28,7 @@
  */
 #include <stdio.h>
 
+#include "global/net_list.h"
 #include "global/anvil_client.h"
 #include "global/config.h"
 #include "global/mail_proto.h"
@@ -88,7 +89,7 @@ static int smtpd_anvil_over(smtpd_state_t *st, long count, long rate)
 /* smtpd_anvil_exempt - is this client not to be counted? */
 static int smtpd_anvil_exempt(smtpd_state_t *st)
 {
-    return smtpd_check_addr_in_list(st->addr, config_str("smtpd_client_event_limit_exceptions"));
+    return net_list_match(st->addr, config_str("smtpd_client_event_limit_exceptions"));
 }
 
 /* smtpd_anvil_connect - report the session; 1 serve it, 0 over a limit */

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "auth/auth_sasl.h"
+#include "global/net_list.h"
 #include "global/config.h"
 #include "table/table.h"
 #include "util/msg.h"
@@ -64,7 +65,7 @@ void smtpd_auth_pre_init(void)
 /* smtpd_auth_exempt - may this client authenticate without TLS? */
 static int smtpd_auth_exempt(smtpd_state_t *st)
 {
-    return smtpd_check_addr_in_list(st->addr, config_str("smtpd_tls_auth_only_exceptions"));
+    return net_list_match(st->addr, config_str("smtpd_tls_auth_only_exceptions"));
 }
 
 /* smtpd_auth_context - the session's SASL context, made when first needed */

@@ -20,11 +20,9 @@
  * A table that cannot be read gives 451 4.3.0, never acceptance and never
  * a permanent error. Subdomains of the listed domains do not match.
  *
- * mynetworks and smtpd_client_event_limit_exceptions are lists of
- * address/prefix entries ("127.0.0.0/8", "[::1]/128", "10.1.2.3");
- * other words (host names, tables) are ignored with a warning.
+ * mynetworks and smtpd_client_event_limit_exceptions are network lists
+ * (lib/global/net_list.h).
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -33,6 +31,7 @@
 
 #include "global/config.h"
 #include "global/mail_queue.h"
+#include "global/net_list.h"
 #include "table/table.h"
 #include "util/htable.h"
 #include "util/msg.h"
@@ -86,80 +85,10 @@ void smtpd_check_init(void)
     check_map_open(&check_valias);
 }
 
-/* check_parse_net - "addr[/len]" or "[addr][/len]" into family, bytes,
- * prefix length; 0 ok, -1 not an address */
-static int check_parse_net(const char *word, int *family, unsigned char *bytes, int *plen)
-{
-    char buf[80], *slash, *host = buf;
-    size_t n;
-
-    if (mr_strlcpy(buf, word, sizeof(buf)) >= sizeof(buf))
-	return -1;
-    *plen = -1;
-    if ((slash = strrchr(buf, '/')) != NULL) {
-	char *end;
-
-	*slash = 0;
-	*plen = (int)strtol(slash + 1, &end, 10);
-	if (*end || slash[1] == 0)
-	    return -1;
-    }
-    if (*host == '[') {
-	n = strlen(host);
-	if (n < 3 || host[n - 1] != ']')
-	    return -1;
-	host[n - 1] = 0;
-	host++;
-    }
-    if (inet_pton(AF_INET, host, bytes) == 1)
-	*family = AF_INET;
-    else if (inet_pton(AF_INET6, host, bytes) == 1)
-	*family = AF_INET6;
-    else
-	return -1;
-    if (*plen < 0)
-	*plen = *family == AF_INET ? 32 : 128;
-    return (*plen > (*family == AF_INET ? 32 : 128)) ? -1 : 0;
-}
-
-/* check_prefix_match - do the first plen bits agree? */
-static int check_prefix_match(const unsigned char *a, const unsigned char *b, int plen)
-{
-    int bytes = plen / 8, bits = plen % 8;
-
-    if (memcmp(a, b, (size_t)bytes) != 0)
-	return 0;
-    if (bits == 0)
-	return 1;
-    return ((a[bytes] ^ b[bytes]) & (0xff << (8 - bits)) & 0xff) == 0;
-}
-
-/* smtpd_check_addr_in_list - match a numeric address against a list */
-int smtpd_check_addr_in_list(const char *addr, const char *list)
-{
-    unsigned char client[16], net[16];
-    int family, net_family, plen, ignore, found = 0;
-    char *copy = mr_strdup(list), *cp = copy, *word;
-
-    if (check_parse_net(addr, &family, client, &ignore) < 0) {
-	mr_free(copy);
-	return 0;
-    }
-    while (!found && (word = next_token(&cp, ", \t\r\n")) != NULL) {
-	if (check_parse_net(word, &net_family, net, &plen) < 0) {
-	    msg_warn("network list: ignoring \"%s\": not an address or address/prefix", word);
-	    continue;
-	}
-	found = (net_family == family && check_prefix_match(client, net, plen));
-    }
-    mr_free(copy);
-    return found;
-}
-
 /* smtpd_check_mynetworks - is the client in mynetworks? */
 int smtpd_check_mynetworks(const char *addr)
 {
-    return smtpd_check_addr_in_list(addr, config_str("mynetworks"));
+    return net_list_match(addr, config_str("mynetworks"));
 }
 
 /* check_lookup - address lookup in one map: 1 found, 0 not, -1 error */

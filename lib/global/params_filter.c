@@ -49,6 +49,10 @@ const param_def_t params_filter[] = {
     PARAM_STR("filterd_reinject_nexthop", "127.0.0.1:10025", NULL),
     /* filterd: connect and reply timeout of the re-injection */
     PARAM_TIME("filterd_reinject_timeout", "300s", 1, 3600, NULL),
+    /* filterd: the networks its clients may connect from (qmgr's filter
+     * transport); anyone else is refused at connect: filterd passes mail
+     * to the re-injection port, which does not check relaying again */
+    PARAM_LIST("filterd_client_networks", "127.0.0.0/8 [::1]/128", NULL),
     /* filterd: a client silent for this long is dropped */
     PARAM_TIME("filterd_timeout", "300s", 1, 3600, NULL),
     /* filterd: recipients per transaction */

@@ -36,8 +36,9 @@ const param_def_t params_smtpd[] = {
      * no limit); counted by anvil */
     PARAM_INT("smtpd_client_message_rate_limit", "0", 0, 1000000000, NULL),
     /* failed AUTH commands per client address per anvil_rate_time_unit,
-     * in all its sessions; 0 = no limit */
-    PARAM_INT("smtpd_client_auth_rate_limit", "0", 0, 1000000000, NULL),
+     * in all its sessions; 0 = no limit. On by default: without it a
+     * guesser opens sessions in parallel, each with its own few tries */
+    PARAM_INT("smtpd_client_auth_rate_limit", "10", 0, 1000000000, NULL),
     PARAM_LIST("smtpd_client_event_limit_exceptions", "$mynetworks", NULL),
     /* no | normalize | yes: what a bare <LF> line ending means */
     PARAM_STR("smtpd_forbid_bare_newline", "normalize", NULL, .compat_level = 2, .old_def = "no"),

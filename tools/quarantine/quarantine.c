@@ -13,7 +13,9 @@
  * again) and removes the file only once every recipient was accepted.
  *
  * Privileges: root or mail_owner (the quarantine is mail_owner's, mode
- * 0700); root becomes mail_owner before it opens anything there. Input it
+ * 0700); root always becomes mail_owner before it opens anything there
+ * (the directory's apparent owner decides nothing: mail_owner may have
+ * put a link to root's directory in its place). Input it
  * trusts: its command line; IDs must pass qid_valid, so no argument names
  * a path. Quarantine files are read with the queue library's checking
  * reader. Each release and delete is logged (maillog_file).
@@ -25,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,11 +65,12 @@ static void qt_become_owner(void)
 		config_str("mail_owner"));
 	exit(QT_EXIT_PERM);
     }
+    /* Root always works as mail_owner, whoever the directory seems to
+     * belong to: the mail owner may be able to replace it (by a link to a
+     * directory of root's, say, when it lives in data_directory), and root
+     * must never list, read or unlink there by name. */
     if (getuid() == 0) {
-	struct stat st;
-
-	if (stat(config_str("filterd_quarantine_directory"), &st) == 0 && st.st_uid == uid)
-	    privs_become(uid, gid);
+	privs_become(uid, gid);
 	return;
     }
     if (getuid() != uid) {

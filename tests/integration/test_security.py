@@ -1,0 +1,145 @@
+"""test_security.py - attacks tried against a running system, each one
+that worked once kept here as a regression test (docs/security.md lists
+every attack tried, found or not).
+
+As the mail owner: links planted in a directory `mailroom` can write,
+for a root-run tool to follow. As a network client: the content filter's
+port reached from an address that is not the filter's client. As a local
+user: an :include: file someone else can write, listing a command.
+"""
+import os
+import pwd
+import shutil
+import smtplib
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import IS_ROOT, free_port, wait_port
+from qrecords import fake_qid
+from test_auth import smtps_auth
+from test_local import MESSAGE, activate, agent, deliver, submit, tmp_path, user  # noqa: F401
+from test_master_hardening import owner_ids, plant
+
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="root plants nothing for itself")
+
+ROOTS_TEXT = b"root's file: must never change\n"
+
+
+def roots_dir(names):
+    """A directory of root's (0700) holding files with the given names."""
+    d = tempfile.mkdtemp(prefix="mailroom-victim-")
+    os.chmod(d, 0o700)
+    for name in names:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(ROOTS_TEXT)
+    return d
+
+
+@needs_root
+def test_quarantine_tool_as_root_follows_no_link(mailroom):
+    """filterd_quarantine_directory in the mail owner's data_directory: the
+    owner replaces it with a link to a directory of root's. Root's
+    mailroom-quarantine used to see a directory not owned by the mail
+    owner, stay root, and list, read and delete root's files there by
+    name. It now always works as the mail owner, who cannot reach them."""
+    inst = mailroom(start=False)
+    uid, gid = owner_ids()
+    data = os.path.join(inst.dir, "data")
+    os.chown(data, uid, gid)
+    os.chmod(data, 0o700)
+    qdir = os.path.join(data, "quarantine")
+    inst.set_conf(filterd_quarantine_directory=qdir)
+    qid = fake_qid(7)
+    victim = roots_dir([qid])
+    try:
+        plant(qdir, victim)
+        r = inst.run(["mailroom-quarantine", "list"])
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert b"Permission denied" in r.stderr and qid.encode() not in r.stdout + r.stderr
+        r = inst.run(["mailroom-quarantine", "show", qid])
+        assert r.returncode == 1 and b"Permission denied" in r.stderr, r.stderr
+        r = inst.run(["mailroom-quarantine", "delete", qid])
+        assert r.returncode == 1 and b"Permission denied" in r.stderr, r.stderr
+        assert open(os.path.join(victim, qid), "rb").read() == ROOTS_TEXT
+    finally:
+        shutil.rmtree(victim)
+
+
+def banner_from(port, source):
+    """The first reply of a server, to a client bound to source."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(source, 0)) as s:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(1000)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_filterd_serves_only_its_client_networks(mailroom):
+    """filterd re-injects whatever it is given on the re-injection port,
+    which trusts it: reached from anywhere (a listener on 0.0.0.0) it was
+    an open relay past smtpd's checks. A client outside
+    filterd_client_networks now gets 554 at connect and a log line; one
+    inside gets the greeting."""
+    inst = mailroom(qmgr=True, ports={"reinject": free_port(), "filter": free_port()},
+                    extra={"filterd_client_networks": "127.0.0.1/32"})
+    port = inst.ports["filter"]
+    assert wait_port(port)
+    assert banner_from(port, "127.0.0.1").startswith(b"220 ")
+    assert banner_from(port, "127.0.0.2") == b"554 5.7.1 mx.mailroom.test Error: access denied\r\n"
+    inst.wait_log(r"filterd\[\d+\]: warning: client 127\.0\.0\.2 is not in "
+                  r"filterd_client_networks: refused")
+
+
+@needs_root
+def test_include_file_others_can_write_runs_nothing(agent, user, tmp_path):
+    """With commands and files allowed in :include: lists (not the
+    default), a user's list that group or others may write (a mode set
+    too wide): anyone could add a command to it, which local would run as
+    the user. Such a list now gives addresses only; its commands and
+    files bounce (5.7.1), with a warning in the log."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    listfile = tmp_path / "list"
+    listfile.write_text(f'bob@mailroom.test\n"|id -u > {out}/ran"\n{out}/file\n')
+    os.chown(listfile, user.pw_uid, user.pw_gid)
+    os.chmod(listfile, 0o666)
+    allow = "alias, forward, include"
+    inst = agent(extra={"allow_mail_to_commands": allow, "allow_mail_to_files": allow},
+                 aliases=f"team: :include:{listfile}\n")
+    q = activate(inst, submit(inst, ["team@localhost"], MESSAGE))
+    assert deliver(inst, q)["team@localhost"][:2] == ("bounced", "5.7.1")
+    assert os.listdir(out) == []
+    inst.wait_log(rf":include: file {listfile} is writable by group or others: "
+                  r"mail to its commands and files is refused")
+    bob = os.path.join(inst.mail, "mailroom.test", "bob", "new")
+    assert len(os.listdir(bob)) == 1
+    # the same list, 0644: the command runs, as the list's owner
+    os.chmod(listfile, 0o644)
+    q = activate(inst, submit(inst, ["team@localhost"], MESSAGE))
+    assert deliver(inst, q)["team@localhost"][0] == "sent"
+    assert open(out / "ran").read().strip() == str(user.pw_uid)
+    assert os.stat(out / "file").st_uid == user.pw_uid
+
+
+def test_auth_guessing_across_sessions_is_limited_by_default(mailroom):
+    """One failed AUTH per session, session after session (the per-session
+    limit never bites): with the shipped settings the eleventh AUTH within
+    the minute from that address gets 421, the right password included,
+    and no password is tried. smtpd_client_auth_rate_limit used to be 0
+    (off) by default."""
+    inst = mailroom(extra={"smtpd_sasl_failure_delay": "0"}, ports={"smtps": free_port()})
+    fail = (535, "5.7.8 Error: authentication failed: authentication failure")
+    for _ in range(10):
+        assert smtps_auth(inst, "guess") == fail
+    assert smtps_auth(inst, "alice-pw") == (
+        421, "4.7.0 mx.mailroom.test Error: too many failed authentications per minute "
+             "from 127.0.0.2")
+    inst.wait_log(r"warning: AUTH failure rate limit exceeded: 10 from unknown\[127\.0\.0\.2\]")
