@@ -4,16 +4,27 @@
  *
  * Why the index cannot lose a UID or a flag, step by step (all under the
  * exclusive flock on mailroom.index.lock, which every writer takes):
- *   1. read the index from disk afresh (never trust a copy in memory: the
- *      other session may have changed it since);
- *   2. list cur/, and move every file of new/ to cur/NAME:2, (a delivery
- *      renames into new/ after its fsync, so a file there is complete);
+ *   1. bring the copy in memory up to date with the disk (the other
+ *      session may have changed it since): when the index file is still
+ *      the one this session read (same inode, not shorter), read only the
+ *      transactions appended since; else read the whole file;
+ *   2. for a sync: list cur/, and move every file of new/ to cur/NAME:2,
+ *      (a delivery renames into new/ after its fsync, so a file there is
+ *      complete); a flag change lists nothing (the file names it renames
+ *      are in the index; a rename made meanwhile by another program is
+ *      followed, see rename_flags);
  *   3. a listed file keeps the UID the index gives its base name; a file
  *      the index does not know gets NEXTUID, which then grows; an index
- *      entry whose file is gone is dropped (expunged by someone);
- *   4. write the new index to mailroom.index.tmp, fsync, rename over the
- *      index, fsync the directory; then unlock.
- * A crash before 4 ends leaves the old index: files moved to cur/ in 2
+ *      entry whose file is gone is dropped (expunged by someone); each
+ *      change is written into one transaction text (st->txn);
+ *   4. append the transaction at the end of what step 1 read (cutting
+ *      off first a transaction a crashed writer left unfinished) and
+ *      fdatasync; or, when the index was rebuilt, is of an earlier format
+ *      or its changes have outgrown its snapshot, write the whole index
+ *      to mailroom.index.tmp, fsync, rename over the index, fsync the
+ *      directory; then unlock.
+ * A crash before 4 ends leaves the old index (a transaction cut short has
+ * no commit line or a wrong CRC and is ignored): files moved to cur/ in 2
  * get their UIDs at the next sync, from the same NEXTUID, so no UID is
  * handed out twice to two different files. Deliveries take no lock: they
  * only add files to new/, which the next sync picks up.
@@ -38,6 +49,7 @@
 #include "util/str.h"
 
 #define STORE_FLAG_LETTERS STORE_SYSTEM_LETTERS "abcdefghijklmnopqrstuvwxyz"
+#define STORE_LOG_MIN 65536 /* changes appended before a whole rewrite, at least */
 
 unsigned long store_message_opens;
 static char store_err[512];
@@ -243,33 +255,123 @@ static int list_cur(const store_t *st, cur_list_t *cl, const char **error_r)
     return 0;
 }
 
-/* read_index - load the index into st; 1 loaded, 0 missing, -1 corrupt */
+/* read_from - the content of fd from offset to its end; NULL on a read
+ * error or beyond the size any index may have */
+static str_t *read_from(int fd, off_t offset)
+{
+    const size_t max = (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 120);
+    struct stat sb;
+    str_t *text;
+    char buf[65536];
+    ssize_t n;
+
+    if (fstat(fd, &sb) < 0 || sb.st_size < offset || (size_t)(sb.st_size - offset) > max)
+	return NULL;
+    text = str_new((size_t)(sb.st_size - offset) + 1);
+    while ((n = pread(fd, buf, sizeof(buf), offset)) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0 || str_len(text) + (size_t)n > max) {
+	    str_free(&text);
+	    return NULL;
+	}
+	str_append(text, buf, (size_t)n);
+	offset += n;
+    }
+    return text;
+}
+
+/* index_forget - close the index file: the next step reads it whole */
+static void index_forget(store_t *st)
+{
+    if (st->index_fd >= 0)
+	close(st->index_fd);
+    st->index_fd = -1;
+}
+
+/* keep_head - remember the first line of index text (up to its LF) */
+static void keep_head(store_t *st, const char *text, size_t len)
+{
+    const char *lf =
+	memchr(text, '\n', len < sizeof(st->index_head) ? len : sizeof(st->index_head));
+    size_t n = lf ? (size_t)(lf - text) + 1 : 0;
+
+    memcpy(st->index_head, text, n);
+    st->index_head[n] = 0;
+}
+
+/* same_head - does the index file still start with the line read? */
+static int same_head(const store_t *st)
+{
+    char buf[sizeof(st->index_head)];
+    size_t n = strlen(st->index_head);
+
+    return n > 0 && pread(st->index_fd, buf, n, 0) == (ssize_t)n &&
+	   memcmp(buf, st->index_head, n) == 0;
+}
+
+/* read_index - load the whole index into st (keeping the file open for
+ * the next catch-up and append); 1 loaded, 0 missing, -1 corrupt */
 static int read_index(store_t *st)
 {
     char *path = store_path(st, STORE_INDEX_NAME, NULL);
     const char *err;
-    int fd = safe_open(path, O_RDONLY, 0, (uid_t)-1, &err);
+    int fd = safe_open(path, O_RDWR | O_CLOEXEC, 0, (uid_t)-1, &err);
     str_t *text;
-    char buf[65536];
-    ssize_t n;
-    int ret = 1;
+    size_t end;
+    int ret = -1;
 
+    if (fd < 0 && errno == EACCES) /* a read-only file: replaced, not appended to */
+	fd = safe_open(path, O_RDONLY | O_CLOEXEC, 0, (uid_t)-1, &err);
     mr_free(path);
+    index_forget(st);
     store_index_clear(st);
     if (fd < 0)
 	return errno == ENOENT ? 0 : -1;
-    text = str_new(sizeof(buf));
-    while ((n = read(fd, buf, sizeof(buf))) > 0 && ret > 0) {
-	str_append(text, buf, (size_t)n);
-	if (str_len(text) > (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 120))
-	    ret = -1;
+    if ((text = read_from(fd, 0)) != 0)
+	keep_head(st, str_data(text), str_len(text));
+    if (text && store_index_parse(st, str_data(text), str_len(text), &end) == 0) {
+	st->index_fd = fd;
+	st->index_end = end;
+	ret = 1;
     }
-    if (n < 0 || memchr(str_data(text), 0, str_len(text)) || ret < 0 ||
-	store_index_parse(st, str_data(text)) < 0)
-	ret = -1;
-    close(fd);
+    if (ret < 0)
+	close(fd);
     str_free(&text);
     return ret;
+}
+
+/* index_catch_up - apply to st what other sessions appended to its index
+ * file since st read it; 1 done (st is current), 0 the whole index must
+ * be read (replaced, shortened, corrupt, or never read) */
+static int index_catch_up(store_t *st)
+{
+    char *path;
+    struct stat now, ours;
+    str_t *text;
+    size_t n;
+    int same;
+
+    if (st->rebuilt || str_len(st->txn) > 0)
+	return 1; /* changed in memory under the lock we still hold */
+    if (st->index_fd < 0 || st->index_format != 3 || fstat(st->index_fd, &ours) < 0)
+	return 0;
+    path = store_path(st, STORE_INDEX_NAME, NULL);
+    same = lstat(path, &now) == 0 && now.st_ino == ours.st_ino && now.st_dev == ours.st_dev &&
+	   (size_t)ours.st_size >= st->index_end && same_head(st);
+    mr_free(path);
+    if (!same)
+	return 0;
+    if ((size_t)ours.st_size == st->index_end)
+	return 1;
+    if ((text = read_from(st->index_fd, (off_t)st->index_end)) == 0 ||
+	store_index_replay(st, str_data(text), str_len(text), &n) < 0) {
+	str_free(&text);
+	return 0;
+    }
+    st->index_end += n;
+    str_free(&text);
+    return 1;
 }
 
 /* store_replace_file - see store_int.h */
@@ -297,20 +399,95 @@ int store_replace_file(const char *path, const char *tmp, const void *data, size
     return ret;
 }
 
-/* write_index - write st's index: temporary file, fsync, rename, fsync
- * the directory; 0 ok, -1 error */
-static int write_index(const store_t *st, const char **error_r)
+/* write_index - write st's whole index: temporary file, fsync, rename,
+ * fsync the directory; then keep the new file open for appends. 0 ok, -1
+ * error */
+static int write_index(store_t *st, const char **error_r)
 {
     char *tmp = store_path(st, STORE_INDEX_NAME ".tmp", NULL);
     char *path = store_path(st, STORE_INDEX_NAME, NULL);
     str_t *text = str_new(64 + st->count * 80);
+    const char *err;
     int ret;
 
+    index_forget(st);
     store_index_format(st, text);
     ret = store_replace_file(path, tmp, str_data(text), str_len(text), error_r);
+    if (ret == 0 && (st->index_fd = safe_open(path, O_RDWR | O_CLOEXEC, 0, (uid_t)-1, &err)) >= 0) {
+	st->index_format = 3;
+	st->index_snapshot = st->index_end = str_len(text);
+	keep_head(st, str_data(text), str_len(text));
+    }
     mr_free(tmp);
     mr_free(path);
     str_free(&text);
+    return ret;
+}
+
+/* pwrite_all - write len bytes at offset, or fail; 0 ok, -1 error */
+static int pwrite_all(int fd, const char *data, size_t len, off_t offset)
+{
+    while (len > 0) {
+	ssize_t n = pwrite(fd, data, len, offset);
+
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n <= 0)
+	    return -1;
+	data += n;
+	len -= (size_t)n;
+	offset += n;
+    }
+    return 0;
+}
+
+/* append_txn - append st->txn (committed) where st's index ends, after
+ * cutting off what a crashed writer left beyond that; fdatasync. 0 ok,
+ * -1 error (the file is cut back) */
+static int append_txn(store_t *st, const char **error_r)
+{
+    off_t end = (off_t)st->index_end;
+    struct stat sb;
+
+    if (fstat(st->index_fd, &sb) < 0)
+	return store_fail(error_r, "stat %s: %s", STORE_INDEX_NAME, errno);
+    if (sb.st_size > end) {
+	msg_warn("store %s: index %s: %lld bytes of an unfinished change cut off", st->dir,
+		 STORE_INDEX_NAME, (long long)(sb.st_size - end));
+	if (ftruncate(st->index_fd, end) < 0)
+	    return store_fail(error_r, "truncate %s: %s", STORE_INDEX_NAME, errno);
+    }
+    if (pwrite_all(st->index_fd, str_data(st->txn), str_len(st->txn), end) < 0 ||
+	fdatasync(st->index_fd) < 0) {
+	store_fail(error_r, "write %s: %s", STORE_INDEX_NAME, errno);
+	(void)ftruncate(st->index_fd, end);
+	return -1;
+    }
+    st->index_end += str_len(st->txn);
+    return 0;
+}
+
+/* index_commit - make the changes of this step durable: appended as one
+ * transaction, or the whole index written (rebuilt, an earlier format,
+ * changes past a quarter of the snapshot and STORE_LOG_MIN, or an append
+ * that failed). On an error the copy in memory is ahead of the disk, so
+ * the next step reads the index whole. 0 ok, -1 error */
+static int index_commit(store_t *st, const char **error_r)
+{
+    size_t log = st->index_end - st->index_snapshot + str_len(st->txn);
+    int ret = -1;
+
+    if (st->index_fd >= 0 && st->index_format == 3 && !st->rebuilt &&
+	(log <= STORE_LOG_MIN || log <= st->index_snapshot / 4)) {
+	store_txn_commit(st->txn, st);
+	ret = append_txn(st, error_r);
+    }
+    if (ret < 0)
+	ret = write_index(st, error_r);
+    if (ret < 0)
+	index_forget(st);
+    str_reset(st->txn);
+    st->rebuilt = 0;
     return ret;
 }
 
@@ -355,6 +532,7 @@ static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	    if (gone_modseq == 0)
 		gone_modseq = ++st->highest_modseq;
 	    store_expunged_add(st, m->uid, gone_modseq);
+	    store_txn_gone(st->txn, m->uid, gone_modseq);
 	    st->quota_bytes -= m->size;
 	    st->quota_count--;
 	    changed = 1;
@@ -362,10 +540,11 @@ static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	}
 	f->used = 1;
 	out[*n] = *m;
-	out[*n].base = mr_strdup(f->base);
+	m->base = NULL; /* moved */
 	if (strcmp(m->flags, f->flags) != 0) {
 	    memcpy(out[*n].flags, f->flags, sizeof(f->flags));
 	    out[*n].modseq = ++st->highest_modseq;
+	    store_txn_flags(st->txn, &out[*n]);
 	    changed = 1;
 	}
 	out[*n].offset = f->offset;
@@ -404,6 +583,7 @@ static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	}
 	st->quota_bytes += m->size;
 	st->quota_count++;
+	store_txn_new(st->txn, m);
     }
     mr_free(fresh);
     return nfresh > 0;
@@ -423,6 +603,7 @@ static int merge(store_t *st, cur_list_t *cl)
     mr_free(st->msgs);
     st->msgs = out;
     st->count = n;
+    st->msgs_cap = cl->n + 1;
     return changed;
 }
 
@@ -446,9 +627,14 @@ void store_unlock(store_t *st)
 static int load_or_rebuild(store_t *st)
 {
     unsigned long old_validity = st->uidvalidity;
-    int r = read_index(st);
+    int r;
 
-    if (r > 0)
+    if (index_catch_up(st))
+	return 0;
+    str_reset(st->txn); /* made against the copy now replaced */
+    st->quota_bytes = 0;
+    st->quota_count = 0;
+    if ((r = read_index(st)) > 0)
 	return 0;
     store_index_clear(st);
     st->uidvalidity = (unsigned long)time(NULL);
@@ -466,17 +652,38 @@ static int load_or_rebuild(store_t *st)
     return 1;
 }
 
+/* begin_locked - start a step under the lock: no changes yet. A store_t
+ * that store_mbox.c made with mr_calloc gets its index state here. */
+static void begin_locked(store_t *st)
+{
+    if (st->txn == 0) {
+	st->txn = str_new(256);
+	st->index_fd = -1;
+    }
+    str_reset(st->txn);
+    st->rebuilt = 0;
+    st->quota_bytes = 0;
+    st->quota_count = 0;
+}
+
+/* lock_begin - store_lock and begin_locked; 0 ok, -1 error */
+static int lock_begin(store_t *st, const char **error_r)
+{
+    if (store_lock(st, error_r) < 0)
+	return -1;
+    begin_locked(st);
+    return 0;
+}
+
 /* refresh_locked - steps 1-3 of the header: the index from disk merged
- * with the files now there; *changed_r says whether it must be written.
- * The caller holds the lock. 0 ok, -1 error */
-static int refresh_locked(store_t *st, int *changed_r, const char **error_r)
+ * with the files now there, the changes in st->txn. The caller holds the
+ * lock (lock_begin). 0 ok, -1 error */
+static int refresh_locked(store_t *st, const char **error_r)
 {
     cur_list_t cl = {0};
     int r = 0;
 
-    st->rebuilt = load_or_rebuild(st);
-    st->quota_bytes = 0;
-    st->quota_count = 0;
+    st->rebuilt |= load_or_rebuild(st);
     if (st->mbox) {
 	r = store_mbox_scan(st, &cl, error_r);
     } else {
@@ -488,7 +695,7 @@ static int refresh_locked(store_t *st, int *changed_r, const char **error_r)
 	cur_free(&cl);
 	return -1;
     }
-    *changed_r = merge(st, &cl) || st->rebuilt;
+    (void)merge(st, &cl);
     cur_free(&cl);
     return 0;
 }
@@ -496,12 +703,14 @@ static int refresh_locked(store_t *st, int *changed_r, const char **error_r)
 /* sync_locked - steps 1-4 of the header; the caller holds the lock */
 static int sync_locked(store_t *st, const char **error_r)
 {
-    int changed;
+    int rebuilt;
 
-    if (refresh_locked(st, &changed, error_r) < 0)
+    if (refresh_locked(st, error_r) < 0)
 	return -1;
-    if (changed && write_index(st, error_r) < 0)
+    rebuilt = st->rebuilt;
+    if ((str_len(st->txn) > 0 || rebuilt) && index_commit(st, error_r) < 0)
 	return -1;
+    st->rebuilt = rebuilt; /* for store_quota_apply and the caller */
     store_quota_apply(st);
     return 0;
 }
@@ -511,7 +720,7 @@ int store_sync(store_t *st, const char **error_r)
 {
     int ret;
 
-    if (store_lock(st, error_r) < 0)
+    if (lock_begin(st, error_r) < 0)
 	return -1;
     ret = sync_locked(st, error_r);
     store_unlock(st);
@@ -595,6 +804,8 @@ static store_t *store_new(const char *dir, const char **error_r)
 
     st->dir = mr_strdup(dir);
     st->root = maildir_root(dir);
+    st->txn = str_new(256);
+    st->index_fd = -1;
     lock = store_path(st, STORE_LOCK_NAME, NULL);
     st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
 			    (uid_t)-1, error_r);
@@ -759,6 +970,7 @@ static int change_one(store_t *st, store_msg_t *m, store_flags_op_t op, const ch
 	return r;
     memcpy(m->flags, want, sizeof(want));
     m->modseq = ++st->highest_modseq;
+    store_txn_flags(st->txn, m);
     return 1;
 }
 
@@ -768,9 +980,12 @@ static long change_locked(store_t *st, const unsigned long *uids, size_t count, 
 			  unsigned long *modified_r, size_t *nmodified_r, const char **error_r)
 {
     long done = 0;
-    int changed, r = 0;
+    int r = 0;
 
-    if (refresh_locked(st, &changed, error_r) < 0)
+    /* step 1 of the header, and steps 2-3 only for an index that had to
+     * be rebuilt: the files need no listing to change their flags */
+    if (!index_catch_up(st) && (st->rebuilt = load_or_rebuild(st)) &&
+	refresh_locked(st, error_r) < 0)
 	return -1;
     for (size_t k = 0; k < count && r >= 0; k++) {
 	long i = store_find(st, uids[k]);
@@ -784,13 +999,15 @@ static long change_locked(store_t *st, const unsigned long *uids, size_t count, 
 	if ((r = change_one(st, &st->msgs[i], op, letters, error_r)) > 0)
 	    done++;
     }
-    if (changed || done > 0) {
+    if (str_len(st->txn) > 0 || st->rebuilt) {
 	const char *werr; /* the first error is the one to report */
+	int rebuilt = st->rebuilt;
 
-	if (write_index(st, &werr) < 0) {
+	if (index_commit(st, &werr) < 0) {
 	    *error_r = r >= 0 ? werr : *error_r;
 	    r = -1;
 	} else {
+	    st->rebuilt = rebuilt;
 	    store_quota_apply(st);
 	}
     }
@@ -811,7 +1028,7 @@ long store_change_flags(store_t *st, const unsigned long *uids, size_t count, st
 	return store_fail(error_r, "flags in %s: %s", st->mbox, EROFS);
     if (unchangedsince && modified_r == 0)
 	return store_fail(error_r, "flags: %s%s", "", EINVAL);
-    if (store_lock(st, error_r) < 0)
+    if (lock_begin(st, error_r) < 0)
 	return -1;
     done = change_locked(st, uids, count, op, letters, unchangedsince, modified_r, &nmodified,
 			 error_r);
@@ -946,7 +1163,7 @@ unsigned long store_append(store_t *st, int fd, const char *flags, time_t date,
     }
     if ((base = append_file(st, fd, flags, date ? date : time(NULL), error_r)) == 0)
 	return 0;
-    if (store_lock(st, error_r) == 0) {
+    if (lock_begin(st, error_r) == 0) {
 	if (sync_locked(st, error_r) == 0)
 	    for (size_t i = st->count; i-- > 0 && uid == 0;)
 		if (strcmp(st->msgs[i].base, base) == 0)
@@ -981,9 +1198,9 @@ static long expunge_locked(store_t *st, const unsigned long *uids, size_t count,
 			   const char **error_r)
 {
     long done = 0;
-    int failed = 0, changed;
+    int failed = 0;
 
-    if (refresh_locked(st, &changed, error_r) < 0)
+    if (refresh_locked(st, error_r) < 0)
 	return -1;
     for (size_t k = 0; k < count; k++) {
 	long i = store_find(st, uids[k]);
@@ -1010,7 +1227,7 @@ long store_expunge(store_t *st, const unsigned long *uids, size_t count, const c
 
     if (st->mbox)
 	return store_fail(error_r, "expunge in %s: %s", st->mbox, EROFS);
-    if (store_lock(st, error_r) < 0)
+    if (lock_begin(st, error_r) < 0)
 	return -1;
     done = expunge_locked(st, uids, count, error_r);
     store_unlock(st);
@@ -1064,6 +1281,10 @@ void store_close(store_t **stp)
 	return;
     if (st->lock_fd >= 0)
 	close(st->lock_fd);
+    if (st->txn) { /* else never synced: no index state (see begin_locked) */
+	index_forget(st);
+	str_free(&st->txn);
+    }
     store_index_clear(st);
     for (int i = 0; i < STORE_MAX_KEYWORDS; i++)
 	mr_free(st->keywords[i]);

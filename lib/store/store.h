@@ -7,11 +7,16 @@
  * an index file, "mailroom.index", that gives every message a UID that
  * never changes and is never reused while UIDVALIDITY stays the same, and
  * a modification sequence (RFC 7162) that grows whenever the message's
- * flags change:
+ * flags change. The file is a snapshot followed by the changes made since
+ * (store_index.c has the grammar):
  *
- *   line 1:  "MRIDX2 UIDVALIDITY NEXTUID HIGHESTMODSEQ FORGOTTEN"
+ *   line 1:  "MRIDX3 UIDVALIDITY NEXTUID HIGHESTMODSEQ FORGOTTEN"
  *   then:    "UID FLAGS SIZE VSIZE MODSEQ BASE"  one per message, UIDs ascending
  *   then:    "X FIRST LAST MODSEQ"  expunged UIDs, oldest first, bounded
+ *   then:    "E COUNT"  the end of the snapshot
+ *   then:    transactions, each a few changes ("N" a new message, "F"
+ *            new flags, "D" expunged) and a commit line "C NEXTUID
+ *            HIGHESTMODSEQ CRC32"
  *
  * FLAGS are the Maildir info letters: DFPRST for the system flags and a-z
  * for keywords, in ASCII order ("-" for none). A keyword letter names the
@@ -21,23 +26,33 @@
  * sends), BASE the file name without ":2,FLAGS". Sizes come from the ",S="
  * and ",W=" name fields when present, else from the file once, then from
  * the index. FORGOTTEN is the highest modseq of the expunges dropped from
- * the bounded "X" list (0: none dropped). An index of the first format,
- * "MRIDX1 UIDVALIDITY NEXTUID" with "UID FLAGS SIZE VSIZE BASE" lines, is
- * read too (every message then has modseq 1) and rewritten in the new one.
+ * the bounded "X" list (0: none dropped). Indexes of the earlier formats
+ * ("MRIDX2": the snapshot without "E" and without transactions; "MRIDX1
+ * UIDVALIDITY NEXTUID" with "UID FLAGS SIZE VSIZE BASE" lines, every
+ * message at modseq 1) are read too and rewritten in the new one at the
+ * next change.
  *
  * Every change (store_sync, store_expunge, store_set_flags,
  * store_change_flags) runs under an exclusive lock on
- * "mailroom.index.lock", reads the index afresh, and writes a new one
- * under a temporary name, fsync, rename: two sessions and any number of
- * deliveries never reuse a UID or lose a flag, and a crash leaves the old
- * index or the new one. A missing or unreadable index is rebuilt from the
- * Maildir with a new UIDVALIDITY, and logged. The file name in cur/ is the
- * truth for flags (as every Maildir reader expects); the index caches them.
+ * "mailroom.index.lock". It first brings the session's copy up to date:
+ * when the file is the one it read last time, only the transactions
+ * appended since are read, else the whole file. It then appends one
+ * transaction in one write and fdatasync's it; when the changes have
+ * grown past a quarter of the snapshot (or 64 KiB, whichever is more),
+ * the whole index is written instead under a temporary name, fsync,
+ * rename. Two sessions and any number of deliveries therefore never
+ * reuse a UID or lose a flag, and a crash leaves the old index or the new
+ * one: a transaction cut short is ignored, and cut off by the next
+ * writer. A missing or unreadable index is rebuilt from the Maildir with
+ * a new UIDVALIDITY, and logged. The file name in cur/ is the truth for
+ * flags (as every Maildir reader expects); the index caches them.
  */
 #ifndef MR_STORE_H
 #define MR_STORE_H
 #include <sys/types.h>
 #include <time.h>
+
+struct str;
 
 #define STORE_INDEX_NAME "mailroom.index"
 #define STORE_LOCK_NAME "mailroom.index.lock"
@@ -85,6 +100,13 @@ typedef struct store {
     char *mbox;                         /* mbox file, or NULL for a Maildir */
     ino_t mbox_ino;                     /* the mbox as of the last scan */
     off_t mbox_size;
+    size_t msgs_cap;       /* room in msgs */
+    int index_fd;          /* the index file read last, or -1 */
+    int index_format;      /* its format (1, 2, 3) */
+    size_t index_snapshot; /* bytes of its snapshot */
+    size_t index_end;      /* bytes of it that msgs reflects */
+    struct str *txn;       /* the changes being made, or NULL */
+    char index_head[96];   /* its first line, to notice a rewrite in place */
 } store_t;
 
 /* Counts every open(2) of a message file by the store (sizes of new
@@ -214,15 +236,18 @@ off_t store_vsize(int fd);
 /* store_close - release *stp (and its lock) and set it to NULL */
 void store_close(store_t **stp);
 
-/* store_index_parse - parse index text (NUL-terminated, modified in
- * place) into st's uidvalidity, next_uid, highest_modseq, forgotten, msgs
- * and expunged, which must be empty. 0 ok, -1 corrupt (st then holds what
- * was parsed so far; store_index_clear releases it). For the store and
- * its fuzzer. */
-int store_index_parse(store_t *st, char *text);
+/* store_index_parse - parse index text of len bytes (NUL-terminated at
+ * len, modified in place) into st's uidvalidity, next_uid, highest_modseq,
+ * forgotten, msgs and expunged, which must be empty, then apply the
+ * transactions after the snapshot. *end_r is the length up to the end of
+ * the last whole transaction (less than len when a torn one follows).
+ * Sets st->index_format and st->index_snapshot. 0 ok, -1 corrupt (st then
+ * holds what was parsed so far; store_index_clear releases it). For the
+ * store and its fuzzer. */
+int store_index_parse(store_t *st, char *text, size_t len, size_t *end_r);
 
-/* store_index_format - the index text of st, appended to out (a str_t) */
-struct str;
+/* store_index_format - the index text of st as a snapshot (no
+ * transactions), appended to out (a str_t) */
 void store_index_format(const store_t *st, struct str *out);
 
 /* store_expunged_add - remember uid as expunged at modseq; the oldest

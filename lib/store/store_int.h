@@ -79,7 +79,6 @@ off_t store_mbox_scan_fd(int fd, cur_list_t *cl);
 
 /* store_mbox_unescape - an mbox message's raw text into out, one '>' less
  * on each line that starts with >+"From " */
-struct str;
 void store_mbox_unescape(const char *raw, size_t len, struct str *out);
 
 /* store_quota_parse - maildirsize text (modified) into q: 0 good, -1
@@ -89,6 +88,23 @@ int store_quota_parse(char *text, store_quota_t *q);
 /* store_keywords_parse - dovecot-keywords text (modified) into
  * st->keywords, which must be empty; lines that do not parse are skipped */
 void store_keywords_parse(store_t *st, char *text);
+
+/* store_index_replay - apply the whole transactions of text (len bytes,
+ * NUL-terminated at len, modified in place: what follows the part of the
+ * index st reflects) to st. *end_r: bytes applied (a torn transaction at
+ * the end is left). 0 ok, -1 corrupt (st is then half changed). */
+int store_index_replay(store_t *st, char *text, size_t len, size_t *end_r);
+
+/* store_txn_new, store_txn_flags, store_txn_gone - add a change to the
+ * transaction text txn: message m is new, m has new flags (and modseq),
+ * uid was expunged at modseq */
+void store_txn_new(struct str *txn, const store_msg_t *m);
+void store_txn_flags(struct str *txn, const store_msg_t *m);
+void store_txn_gone(struct str *txn, unsigned long uid, unsigned long long modseq);
+
+/* store_txn_commit - end txn with its commit line (st's NEXTUID and
+ * HIGHESTMODSEQ after the changes, and the CRC-32 of the text) */
+void store_txn_commit(struct str *txn, const store_t *st);
 
 /* store_mbox_msg_open - a descriptor with message m's content */
 int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r);

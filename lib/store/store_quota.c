@@ -145,6 +145,7 @@ static void folder_usage(const store_t *st, const char *dir, store_quota_t *q)
     const char *err;
     store_t tmp = {0};
     str_t *s;
+    size_t end;
     char buf[65536];
     ssize_t n;
     int fd;
@@ -163,7 +164,7 @@ static void folder_usage(const store_t *st, const char *dir, store_quota_t *q)
 	   str_len(s) < (size_t)STORE_MAX_MESSAGES * (STORE_MAX_NAME + 120))
 	str_append(s, buf, (size_t)n);
     close(fd);
-    if (memchr(str_data(s), 0, str_len(s)) == 0 && store_index_parse(&tmp, str_data(s)) == 0)
+    if (store_index_parse(&tmp, str_data(s), str_len(s), &end) == 0)
 	msgs_usage(&tmp, q);
     store_index_clear(&tmp);
     str_free(&s);

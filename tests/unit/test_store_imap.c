@@ -294,7 +294,7 @@ static void test_upgrade(void **state)
     assert_int_equal(store_set_flags(st, 8, "F", &err), 0);
     idx = slurp(box, STORE_INDEX_NAME);
     assert_string_equal(str_data(idx),
-			"MRIDX2 77 9 2 0\n4 S 4 5 1 100.M1P1Q1.h\n8 F 3 4 2 101.M1P1Q2.h\n");
+			"MRIDX3 77 9 2 0\n4 S 4 5 1 100.M1P1Q1.h\n8 F 3 4 2 101.M1P1Q2.h\nE 2\n");
     str_free(&idx);
     store_close(&st);
     mr_free(box);
@@ -392,7 +392,8 @@ static void test_parse_prefixes(void **state)
     for (size_t n = 1; n <= len; n++) {
 	store_t st = {0};
 	char *text = mr_strndup(good, n);
-	int r = store_index_parse(&st, text);
+	size_t end;
+	int r = store_index_parse(&st, text, n, &end);
 
 	assert_int_equal(r, good[n - 1] == '\n' ? 0 : -1);
 	store_index_clear(&st);
@@ -426,7 +427,9 @@ static void test_parse_hostile(void **state)
 	store_t st = {0};
 	char *text = mr_strdup(bad[i]);
 
-	if (store_index_parse(&st, text) != -1)
+	size_t end;
+
+	if (store_index_parse(&st, text, strlen(text), &end) != -1)
 	    fail_msg("accepted: %s", bad[i]);
 	store_index_clear(&st);
 	mr_free(text);
