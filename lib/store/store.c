@@ -49,9 +49,9 @@
 #include "util/str.h"
 
 #define STORE_FLAG_LETTERS STORE_SYSTEM_LETTERS "abcdefghijklmnopqrstuvwxyz"
-#define STORE_LOG_MIN 65536 /* changes appended before a whole rewrite, at least */
 
 unsigned long store_message_opens;
+size_t store_index_log_min = 65536;
 static char store_err[512];
 
 /* store_fail - see store_int.h */
@@ -469,7 +469,7 @@ static int append_txn(store_t *st, const char **error_r)
 
 /* index_commit - make the changes of this step durable: appended as one
  * transaction, or the whole index written (rebuilt, an earlier format,
- * changes past a quarter of the snapshot and STORE_LOG_MIN, or an append
+ * changes past a quarter of the snapshot and store_index_log_min, or an append
  * that failed). On an error the copy in memory is ahead of the disk, so
  * the next step reads the index whole. 0 ok, -1 error */
 static int index_commit(store_t *st, const char **error_r)
@@ -478,7 +478,7 @@ static int index_commit(store_t *st, const char **error_r)
     int ret = -1;
 
     if (st->index_fd >= 0 && st->index_format == 3 && !st->rebuilt &&
-	(log <= STORE_LOG_MIN || log <= st->index_snapshot / 4)) {
+	(log <= store_index_log_min || log <= st->index_snapshot / 4)) {
 	store_txn_commit(st->txn, st);
 	ret = append_txn(st, error_r);
     }

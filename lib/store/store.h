@@ -113,6 +113,11 @@ typedef struct store {
  * files, store_msg_open): evidence that a mailbox opens from its index. */
 extern unsigned long store_message_opens;
 
+/* The least bytes of changes appended to an index before the whole file
+ * is written again (a quarter of its snapshot when that is more); 65536.
+ * Tests lower it to see many rewrites. */
+extern size_t store_index_log_min;
+
 /* store_open - open the mailbox in dir (creating tmp/ new/ cur/ if they
  * are missing) and sync it. A user's Maildir itself (a directory whose
  * name does not start with '.') gets its SPECIAL-USE folders at the first

@@ -2,7 +2,8 @@
  * fuzz_store_files.c - libFuzzer target for the other files the store
  * reads: an mbox (messages found must lie inside the file, and each
  * unescaped content must have the size the scan announced), a
- * maildirsize and a dovecot-keywords file.
+ * maildirsize, a dovecot-keywords file, and the index itself (the
+ * deeper checks of the index are fuzz_store_index's).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,9 +45,16 @@ static void check_mbox(const uint8_t *data, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    store_t st = {0};
+    store_t st = {0}, idx = {0};
     store_quota_t q;
-    char *text = mr_strndup((const char *)data, len);
+    char *text = mr_memdup(data, len);
+    size_t end;
+
+    if (store_index_parse(&idx, text, len, &end) == 0 && end > len)
+	abort();
+    store_index_clear(&idx);
+    mr_free(text);
+    text = mr_strndup((const char *)data, len);
 
     check_mbox(data, len);
     (void)store_quota_parse(text, &q);

@@ -14,68 +14,23 @@
 #include <unistd.h>
 
 #include "unit_helpers.h"
+#include "store_fixture.h"
 #include "store/store.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
 
-static int box_seq;
-
-/* new_box - a fresh mailbox directory path */
-static char *new_box(void)
-{
-    return mr_format("%s/box%d", unit_tmpdir(), ++box_seq);
-}
-
-/* deliver - put a message into new/ the way local does */
-static void deliver(const char *box, const char *name, const char *text)
-{
-    char *path = mr_format("%s/new/%s", box, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    mr_free(path);
-}
-
-/* open_box - store_open that must work */
-static store_t *open_box(const char *box)
-{
-    store_t *st = NULL;
-    const char *err = NULL;
-
-    assert_int_equal(store_open(box, &st, &err), 0);
-    return st;
-}
-
-/* read_msg - a message's content by UID */
-static str_t *read_msg(store_t *st, unsigned long uid)
-{
-    const char *err;
-    int fd = store_msg_open(st, uid, &err);
-    str_t *s = str_new(100);
-    char buf[256];
-    ssize_t n;
-
-    assert_true(fd >= 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t)n);
-    close(fd);
-    return s;
-}
-
 /* test_round_trip - UIDs, sizes and flags survive close and reopen */
 static void test_round_trip(void **state)
 {
-    char *box = new_box();
-    store_t *st = open_box(box), *st2;
+    char *box = fx_new_box();
+    store_t *st = fx_open(box), *st2;
     const char *err;
     str_t *s;
 
     assert_int_equal(st->count, 0);
     assert_true(st->rebuilt);
-    deliver(box, "100.M1P1Q1.h,S=6", "a\nb\nc\n");
-    deliver(box, "101.M1P1Q2.h", "x\r\ny\n");
+    fx_deliver(box, "100.M1P1Q1.h,S=6", "a\nb\nc\n");
+    fx_deliver(box, "101.M1P1Q2.h", "x\r\ny\n");
     assert_int_equal(store_sync(st, &err), 0);
     assert_int_equal(st->count, 2);
     assert_int_equal(st->msgs[0].uid, 1);
@@ -86,32 +41,20 @@ static void test_round_trip(void **state)
     assert_int_equal(st->msgs[1].size, 5);
     assert_int_equal(st->msgs[1].vsize, 6);
     assert_int_equal(store_set_flags(st, 2, "S", &err), 0);
-    st2 = open_box(box);
+    st2 = fx_open(box);
     assert_false(st2->rebuilt);
     assert_int_equal(st2->uidvalidity, st->uidvalidity);
     assert_int_equal(st2->next_uid, 3);
     assert_int_equal(st2->count, 2);
     assert_string_equal(st2->msgs[1].flags, "S");
     assert_int_equal(st2->msgs[1].vsize, 6);
-    s = read_msg(st2, 2);
+    s = fx_read_uid(st2, 2);
     assert_string_equal(str_data(s), "x\r\ny\n");
     str_free(&s);
     store_close(&st);
     store_close(&st2);
     assert_null(st);
     mr_free(box);
-}
-
-/* write_index - replace the index with text */
-static void write_index(const char *box, const char *text)
-{
-    char *path = mr_format("%s/%s", box, STORE_INDEX_NAME);
-    FILE *fp = fopen(path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    mr_free(path);
 }
 
 /* test_corrupt_rebuild - each damage gives a new UIDVALIDITY and every
@@ -129,17 +72,17 @@ static void test_corrupt_rebuild(void **state)
 	"MRIDX1 0 3\n",                                                 /* UIDVALIDITY 0 */
 	"",
     };
-    char *box = new_box();
-    store_t *st = open_box(box);
+    char *box = fx_new_box();
+    store_t *st = fx_open(box);
     const char *err;
 
-    deliver(box, "100.M1P1Q1.h,S=6", "a\nb\nc\n");
-    deliver(box, "101.M1P1Q2.h", "x\r\ny\n");
+    fx_deliver(box, "100.M1P1Q1.h,S=6", "a\nb\nc\n");
+    fx_deliver(box, "101.M1P1Q2.h", "x\r\ny\n");
     assert_int_equal(store_sync(st, &err), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 	unsigned long old = st->uidvalidity;
 
-	write_index(box, bad[i]);
+	fx_put(box, ".", STORE_INDEX_NAME, bad[i]);
 	assert_int_equal(store_sync(st, &err), 0);
 	assert_true(st->rebuilt);
 	assert_true(st->uidvalidity > old);
@@ -157,11 +100,11 @@ static void test_corrupt_rebuild(void **state)
 /* test_missing_index - a deleted index is rebuilt */
 static void test_missing_index(void **state)
 {
-    char *box = new_box(), *idx = mr_format("%s/%s", box, STORE_INDEX_NAME);
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *idx = mr_format("%s/%s", box, STORE_INDEX_NAME);
+    store_t *st = fx_open(box);
     const char *err;
 
-    deliver(box, "100.M1P1Q1.h", "a\n");
+    fx_deliver(box, "100.M1P1Q1.h", "a\n");
     assert_int_equal(store_sync(st, &err), 0);
     assert_int_equal(unlink(idx), 0);
     assert_int_equal(store_sync(st, &err), 0);
@@ -176,15 +119,15 @@ static void test_missing_index(void **state)
  * at the next sync of either, with one UID for both; UIDs never reused */
 static void test_concurrent(void **state)
 {
-    char *box = new_box();
-    store_t *a = open_box(box), *b = open_box(box);
+    char *box = fx_new_box();
+    store_t *a = fx_open(box), *b = fx_open(box);
     const char *err;
     char name[64];
     unsigned long expunged = 2;
 
     for (int i = 0; i < 20; i++) {
 	snprintf(name, sizeof(name), "%d.M1P1Q%d.h", 200 + i, i);
-	deliver(box, name, "m\n");
+	fx_deliver(box, name, "m\n");
 	assert_int_equal(store_sync(i % 2 ? a : b, &err), 0);
     }
     assert_int_equal(store_sync(a, &err), 0);
@@ -196,7 +139,7 @@ static void test_concurrent(void **state)
 	assert_string_equal(a->msgs[i].base, b->msgs[i].base);
     }
     assert_int_equal(store_expunge(a, &expunged, 1, &err), 1);
-    deliver(box, "300.M1P1Q1.h", "late\n");
+    fx_deliver(box, "300.M1P1Q1.h", "late\n");
     assert_int_equal(store_sync(b, &err), 0);
     assert_int_equal(b->count, 20);
     assert_int_equal(store_find(b, 2), -1);
@@ -210,20 +153,20 @@ static void test_concurrent(void **state)
 /* test_stable_uids - repeated syncs and reopenings keep every UID */
 static void test_stable_uids(void **state)
 {
-    char *box = new_box();
-    store_t *st = open_box(box);
+    char *box = fx_new_box();
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long validity;
 
-    deliver(box, "100.M1P1Q1.h", "1\n");
-    deliver(box, "99.M1P1Q2.h", "2\n");
+    fx_deliver(box, "100.M1P1Q1.h", "1\n");
+    fx_deliver(box, "99.M1P1Q2.h", "2\n");
     assert_int_equal(store_sync(st, &err), 0);
     /* order of arrival: 99 seconds before 100 */
     assert_string_equal(st->msgs[0].base, "99.M1P1Q2.h");
     validity = st->uidvalidity;
     for (int i = 0; i < 5; i++) {
 	store_close(&st);
-	st = open_box(box);
+	st = fx_open(box);
 	assert_int_equal(st->uidvalidity, validity);
 	assert_int_equal(st->msgs[0].uid, 1);
 	assert_string_equal(st->msgs[1].base, "100.M1P1Q1.h");
@@ -236,15 +179,15 @@ static void test_stable_uids(void **state)
 /* test_expunge - deleted files and index entries go, the rest stay */
 static void test_expunge(void **state)
 {
-    char *box = new_box(), *path;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *path;
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long uids[] = {1, 3, 99};
     struct stat sb;
 
-    deliver(box, "100.M1P1Q1.h", "1\n");
-    deliver(box, "101.M1P1Q2.h", "2\n");
-    deliver(box, "102.M1P1Q3.h", "3\n");
+    fx_deliver(box, "100.M1P1Q1.h", "1\n");
+    fx_deliver(box, "101.M1P1Q2.h", "2\n");
+    fx_deliver(box, "102.M1P1Q3.h", "3\n");
     assert_int_equal(store_sync(st, &err), 0);
     assert_int_equal(store_set_flags(st, 3, "TS", &err), 0);
     assert_int_equal(store_expunge(st, uids, 3, &err), 2);
@@ -258,7 +201,7 @@ static void test_expunge(void **state)
     mr_free(path);
     assert_int_equal(store_expunge(st, uids, 3, &err), 0);
     store_close(&st);
-    st = open_box(box);
+    st = fx_open(box);
     assert_int_equal(st->count, 1);
     assert_int_equal(st->next_uid, 4);
     store_close(&st);
@@ -269,17 +212,17 @@ static void test_expunge(void **state)
  * in cur/) is seen, and the message still opens */
 static void test_flags_elsewhere(void **state)
 {
-    char *box = new_box(), *from, *to;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *from, *to;
+    store_t *st = fx_open(box);
     const char *err;
     str_t *s;
 
-    deliver(box, "100.M1P1Q1.h", "body\n");
+    fx_deliver(box, "100.M1P1Q1.h", "body\n");
     assert_int_equal(store_sync(st, &err), 0);
     from = mr_format("%s/cur/100.M1P1Q1.h:2,", box);
     to = mr_format("%s/cur/100.M1P1Q1.h:2,RS", box);
     assert_int_equal(rename(from, to), 0);
-    s = read_msg(st, 1);
+    s = fx_read_uid(st, 1);
     assert_string_equal(str_data(s), "body\n");
     str_free(&s);
     assert_int_equal(store_sync(st, &err), 0);
@@ -297,7 +240,7 @@ static void test_flags_elsewhere(void **state)
 static void test_new_user(void **state)
 {
     char *box = mr_format("%s/dom/newuser/Maildir", unit_tmpdir());
-    store_t *st = open_box(box);
+    store_t *st = fx_open(box);
 
     assert_int_equal(st->count, 0);
     store_close(&st);
@@ -417,8 +360,8 @@ static void race_check_index(const char *box, const store_t *st)
  * lost, no UID given twice, and the index says so byte by byte */
 static void test_race(void **state)
 {
-    char *box = new_box(), name[64], *path;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), name[64], *path;
+    store_t *st = fx_open(box);
     const char *letters[] = {"F", "S", "a"};
     pid_t pids[4];
     int status;
@@ -435,7 +378,7 @@ static void test_race(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     store_close(&st);
-    st = open_box(box);
+    st = fx_open(box);
     assert_int_equal(st->count, RACE_MESSAGES);
     for (int i = 0; i < RACE_MESSAGES; i++) {
 	snprintf(name, sizeof(name), "%d.M%dP1Q1.race", 1000 + i, i);
@@ -456,14 +399,14 @@ static void test_race(void **state)
  * file once (no size in its name), every later open none */
 static void test_big_open(void **state)
 {
-    char *box = new_box(), name[64];
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), name[64];
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long before;
 
     for (int i = 0; i < BIG_BOX; i++) {
 	snprintf(name, sizeof(name), "%d.M%dP1Q1.big", 1000000 + i, i);
-	deliver(box, name, "Subject: x\n\nbody\n");
+	fx_deliver(box, name, "Subject: x\n\nbody\n");
     }
     before = store_message_opens;
     assert_int_equal(store_sync(st, &err), 0);
@@ -472,7 +415,7 @@ static void test_big_open(void **state)
     assert_int_equal(st->msgs[BIG_BOX - 1].vsize, 20);
     store_close(&st);
     before = store_message_opens;
-    st = open_box(box);
+    st = fx_open(box);
     assert_int_equal(st->count, BIG_BOX);
     assert_int_equal(st->msgs[BIG_BOX - 1].uid, BIG_BOX);
     assert_int_equal(st->msgs[BIG_BOX - 1].vsize, 20);

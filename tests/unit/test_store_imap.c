@@ -13,97 +13,24 @@
 #include <unistd.h>
 
 #include "unit_helpers.h"
+#include "store_fixture.h"
 #include "store/store.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
-
-static int box_seq;
-
-/* new_box - a fresh mailbox directory path */
-static char *new_box(void)
-{
-    return mr_format("%s/imapbox%d", unit_tmpdir(), ++box_seq);
-}
-
-/* put_file - create box/sub/name with text */
-static void put_file(const char *box, const char *sub, const char *name, const char *text)
-{
-    char *path = mr_format("%s/%s/%s", box, sub, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    mr_free(path);
-}
-
-/* slurp - the whole content of box/name */
-static str_t *slurp(const char *box, const char *name)
-{
-    char *path = mr_format("%s/%s", box, name);
-    int fd = open(path, O_RDONLY);
-    str_t *s = str_new(256);
-    char buf[4096];
-    ssize_t n;
-
-    assert_true(fd >= 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t)n);
-    close(fd);
-    mr_free(path);
-    return s;
-}
-
-/* slurp_uid - the content store_msg_open gives for uid */
-static str_t *slurp_uid(store_t *st, unsigned long uid)
-{
-    const char *err;
-    int fd = store_msg_open(st, uid, &err);
-    str_t *s = str_new(256);
-    char buf[4096];
-    ssize_t n;
-
-    assert_true(fd >= 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t)n);
-    close(fd);
-    return s;
-}
-
-/* exists - does box/sub/name exist? */
-static int exists(const char *box, const char *sub, const char *name)
-{
-    char *path = mr_format("%s/%s/%s", box, sub, name);
-    struct stat sb;
-    int r = stat(path, &sb) == 0;
-
-    mr_free(path);
-    return r;
-}
-
-/* open_box - store_open that must work */
-static store_t *open_box(const char *box)
-{
-    store_t *st = NULL;
-    const char *err = NULL;
-
-    assert_int_equal(store_open(box, &st, &err), 0);
-    return st;
-}
 
 /* test_dovecot_keywords - a Maildir made by Dovecot keeps its keywords:
  * letters and names are read, new names get the next free letter in the
  * same file, and the letters survive flag changes */
 static void test_dovecot_keywords(void **state)
 {
-    char *box = new_box();
-    store_t *st = open_box(box);
+    char *box = fx_new_box();
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long uid = 1;
     str_t *kw;
 
-    put_file(box, ".", "dovecot-keywords", "0 $Forwarded\n1 Work\nbad line\n30 Far\n");
-    put_file(box, "cur", "100.M1P1Q1.h:2,Sb", "x\n");
+    fx_put(box, ".", "dovecot-keywords", "0 $Forwarded\n1 Work\nbad line\n30 Far\n");
+    fx_put(box, "cur", "100.M1P1Q1.h:2,Sb", "x\n");
     assert_int_equal(store_sync(st, &err), 0);
     assert_int_equal(st->count, 1);
     assert_string_equal(st->msgs[0].flags, "Sb");
@@ -115,19 +42,19 @@ static void test_dovecot_keywords(void **state)
     assert_int_equal(store_keyword(st, "Home", 1, &err), 'c');
     assert_int_equal(store_keyword(st, "bad name", 1, &err), -1);
     assert_int_equal(store_keyword(st, "\\Seen", 1, &err), -1);
-    kw = slurp(box, "dovecot-keywords");
+    kw = fx_slurp(box, "dovecot-keywords");
     assert_string_equal(str_data(kw), "0 $Forwarded\n1 Work\n2 Home\n");
     str_free(&kw);
-    assert_false(exists(box, ".", "dovecot-keywords.lock"));
+    assert_false(fx_exists(box, ".", "dovecot-keywords.lock"));
     assert_int_equal(store_change_flags(st, &uid, 1, STORE_FLAGS_ADD, "cF", 0, NULL, NULL, &err),
 		     1);
     assert_string_equal(st->msgs[0].flags, "FSbc");
-    assert_true(exists(box, "cur", "100.M1P1Q1.h:2,FSbc"));
+    assert_true(fx_exists(box, "cur", "100.M1P1Q1.h:2,FSbc"));
     assert_int_equal(store_change_flags(st, &uid, 1, STORE_FLAGS_REMOVE, "bS", 0, NULL, NULL, &err),
 		     1);
-    assert_true(exists(box, "cur", "100.M1P1Q1.h:2,Fc"));
+    assert_true(fx_exists(box, "cur", "100.M1P1Q1.h:2,Fc"));
     store_close(&st);
-    st = open_box(box);
+    st = fx_open(box);
     assert_string_equal(st->msgs[0].flags, "Fc");
     assert_string_equal(st->keywords[2], "Home");
     store_close(&st);
@@ -137,8 +64,8 @@ static void test_dovecot_keywords(void **state)
 /* test_keywords_full - 26 names and no more */
 static void test_keywords_full(void **state)
 {
-    char *box = new_box();
-    store_t *st = open_box(box);
+    char *box = fx_new_box();
+    store_t *st = fx_open(box);
     const char *err;
     char name[16];
 
@@ -156,16 +83,16 @@ static void test_keywords_full(void **state)
  * program's, get a modseq above all before; HIGHESTMODSEQ follows */
 static void test_modseq(void **state)
 {
-    char *box = new_box(), *from, *to;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *from, *to;
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long uids[] = {1, 2}, modified[2];
     unsigned long long m1, m2, high;
     size_t nmod;
 
     assert_int_equal(st->highest_modseq, 1);
-    put_file(box, "new", "100.M1P1Q1.h", "1\n");
-    put_file(box, "new", "101.M1P1Q2.h", "2\n");
+    fx_put(box, "new", "100.M1P1Q1.h", "1\n");
+    fx_put(box, "new", "101.M1P1Q2.h", "2\n");
     assert_int_equal(store_sync(st, &err), 0);
     m1 = st->msgs[0].modseq;
     m2 = st->msgs[1].modseq;
@@ -195,7 +122,7 @@ static void test_modseq(void **state)
     assert_int_equal(st->msgs[0].modseq, high + 1);
     assert_int_equal(st->highest_modseq, high + 1);
     store_close(&st);
-    st = open_box(box);
+    st = fx_open(box);
     assert_int_equal(st->highest_modseq, high + 1);
     store_close(&st);
     mr_free(from);
@@ -206,8 +133,8 @@ static void test_modseq(void **state)
 /* test_vanished - expunged UIDs are kept with their modseq, in ranges */
 static void test_vanished(void **state)
 {
-    char *box = new_box(), name[64], *path;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), name[64], *path;
+    store_t *st = fx_open(box);
     const char *err;
     unsigned long gone[] = {2, 3, 4, 7};
     unsigned long long before;
@@ -216,7 +143,7 @@ static void test_vanished(void **state)
 
     for (int i = 0; i < 8; i++) {
 	snprintf(name, sizeof(name), "%d.M1P1Q%d.h", 100 + i, i);
-	put_file(box, "new", name, "m\n");
+	fx_put(box, "new", name, "m\n");
     }
     assert_int_equal(store_sync(st, &err), 0);
     before = st->highest_modseq;
@@ -242,7 +169,7 @@ static void test_vanished(void **state)
     assert_int_equal(store_vanished(st, st->highest_modseq, &v, &complete), 0);
     assert_null(v);
     store_close(&st);
-    st = open_box(box);
+    st = fx_open(box);
     assert_int_equal(st->nexpunged, 3);
     store_close(&st);
     mr_free(box);
@@ -275,15 +202,14 @@ static void test_vanished_bound(void **state)
 /* test_upgrade - a first-format index keeps its UIDVALIDITY and UIDs */
 static void test_upgrade(void **state)
 {
-    char *box = new_box();
-    store_t *st = open_box(box);
+    char *box = fx_new_box();
+    store_t *st = fx_open(box);
     const char *err;
     str_t *idx;
 
-    put_file(box, "cur", "100.M1P1Q1.h:2,S", "abc\n");
-    put_file(box, "cur", "101.M1P1Q2.h:2,", "de\n");
-    put_file(box, ".", STORE_INDEX_NAME,
-	     "MRIDX1 77 9\n4 S 4 5 100.M1P1Q1.h\n8 - 3 4 101.M1P1Q2.h\n");
+    fx_put(box, "cur", "100.M1P1Q1.h:2,S", "abc\n");
+    fx_put(box, "cur", "101.M1P1Q2.h:2,", "de\n");
+    fx_put(box, ".", STORE_INDEX_NAME, "MRIDX1 77 9\n4 S 4 5 100.M1P1Q1.h\n8 - 3 4 101.M1P1Q2.h\n");
     assert_int_equal(store_sync(st, &err), 0);
     assert_false(st->rebuilt);
     assert_int_equal(st->uidvalidity, 77);
@@ -292,7 +218,7 @@ static void test_upgrade(void **state)
     assert_int_equal(st->next_uid, 9);
     assert_int_equal(st->msgs[0].modseq, 1);
     assert_int_equal(store_set_flags(st, 8, "F", &err), 0);
-    idx = slurp(box, STORE_INDEX_NAME);
+    idx = fx_slurp(box, STORE_INDEX_NAME);
     assert_string_equal(str_data(idx),
 			"MRIDX3 77 9 2 0\n4 S 4 5 1 100.M1P1Q1.h\n8 F 3 4 2 101.M1P1Q2.h\nE 2\n");
     str_free(&idx);
@@ -306,8 +232,8 @@ static void test_upgrade(void **state)
 static void test_append(void **state)
 {
     const char *text = "Subject: sent\n\nhello\r\nworld\n";
-    char *box = new_box(), *want, *path;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *want, *path;
+    store_t *st = fx_open(box);
     int fd = memfd_create("msg", 0);
     const char *err;
     unsigned long uid;
@@ -319,7 +245,7 @@ static void test_append(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-    put_file(box, "new", "100.M1P1Q1.h", "x\n"); /* a delivery not yet seen */
+    fx_put(box, "new", "100.M1P1Q1.h", "x\n"); /* a delivery not yet seen */
     uid = store_append(st, fd, "Sx", 1700000000, &err);
     close(fd);
     assert_int_equal(uid, 2);
@@ -336,7 +262,7 @@ static void test_append(void **state)
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mtime, 1700000000);
     mr_free(path);
-    s = slurp_uid(st, uid);
+    s = fx_read_uid(st, uid);
     assert_string_equal(str_data(s), text);
     str_free(&s);
     assert_int_equal(store_quota(st, &q, &err), 0);
@@ -353,24 +279,24 @@ static void test_append(void **state)
  * copies) opens in both */
 static void test_hard_link(void **state)
 {
-    char *box = new_box(), *other = mr_format("%s/.Copy", box), *from, *to;
-    store_t *st = open_box(box), *cp;
+    char *box = fx_new_box(), *other = mr_format("%s/.Copy", box), *from, *to;
+    store_t *st = fx_open(box), *cp;
     const char *err;
     str_t *s;
 
-    put_file(box, "cur", "100.M1P1Q1.h,S=5:2,S", "body\n");
+    fx_put(box, "cur", "100.M1P1Q1.h,S=5:2,S", "body\n");
     assert_int_equal(store_sync(st, &err), 0);
-    cp = open_box(other);
+    cp = fx_open(other);
     from = mr_format("%s/cur/100.M1P1Q1.h,S=5:2,S", box);
     to = mr_format("%s/cur/100.M1P1Q1.h,S=5:2,S", other);
     assert_int_equal(link(from, to), 0);
     assert_int_equal(store_sync(cp, &err), 0);
     assert_int_equal(cp->count, 1);
     assert_int_equal(cp->msgs[0].vsize, 6);
-    s = slurp_uid(st, 1);
+    s = fx_read_uid(st, 1);
     assert_string_equal(str_data(s), "body\n");
     str_free(&s);
-    s = slurp_uid(cp, 1);
+    s = fx_read_uid(cp, 1);
     assert_string_equal(str_data(s), "body\n");
     str_free(&s);
     store_close(&st);

@@ -11,47 +11,11 @@
 #include <unistd.h>
 
 #include "unit_helpers.h"
+#include "store_fixture.h"
 #include "global/mail_params.h"
 #include "store/store.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
-
-static int box_seq;
-
-/* new_box - a fresh Maildir path */
-static char *new_box(void)
-{
-    return mr_format("%s/qbox%d", unit_tmpdir(), ++box_seq);
-}
-
-/* put_file - create box/name with text */
-static void put_file(const char *box, const char *name, const char *text)
-{
-    char *path = mr_format("%s/%s", box, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    mr_free(path);
-}
-
-/* slurp - the content of box/name ("" when missing) */
-static char *slurp(const char *box, const char *name)
-{
-    char *path = mr_format("%s/%s", box, name);
-    int fd = open(path, O_RDONLY);
-    str_t *s = str_new(256);
-    char buf[4096];
-    ssize_t n;
-
-    while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-	str_append(s, buf, (size_t)n);
-    if (fd >= 0)
-	close(fd);
-    mr_free(path);
-    return str_steal(&s);
-}
 
 /* is_dir - is box/name a directory? */
 static int is_dir(const char *box, const char *name)
@@ -64,23 +28,13 @@ static int is_dir(const char *box, const char *name)
     return r;
 }
 
-/* open_box - store_open that must work */
-static store_t *open_box(const char *box)
-{
-    store_t *st = NULL;
-    const char *err = NULL;
-
-    assert_int_equal(store_open(box, &st, &err), 0);
-    return st;
-}
-
 /* assert_file - box/name holds exactly text */
 static void assert_file(const char *box, const char *name, const char *text)
 {
-    char *s = slurp(box, name);
+    str_t *s = fx_slurp(box, name);
 
-    assert_string_equal(s, text);
-    mr_free(s);
+    assert_string_equal(str_data(s), text);
+    str_free(&s);
 }
 
 /* remove_folder - delete an empty Maildir++ folder */
@@ -101,8 +55,8 @@ static void remove_folder(const char *box, const char *name)
 static void test_special_new(void **state)
 {
     const char *names[] = {".Drafts", ".Sent", ".Junk", ".Trash"};
-    char *box = new_box(), *attr, *path;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *attr, *path;
+    store_t *st = fx_open(box);
     struct stat sb;
 
     for (int i = 0; i < 4; i++) {
@@ -124,7 +78,7 @@ static void test_special_new(void **state)
     assert_null(store_special_use(box, "INBOX"));
     store_close(&st);
     remove_folder(box, ".Junk"); /* the user deleted it */
-    st = open_box(box);
+    st = fx_open(box);
     assert_false(is_dir(box, ".Junk"));
     store_close(&st);
     mr_free(box);
@@ -134,7 +88,7 @@ static void test_special_new(void **state)
  * get the attribute; subscriptions are not doubled */
 static void test_special_existing(void **state)
 {
-    char *box = new_box(), *path, *attr;
+    char *box = fx_new_box(), *path, *attr;
     store_t *st;
 
     assert_int_equal(mkdir(box, 0700), 0);
@@ -144,8 +98,8 @@ static void test_special_existing(void **state)
     path = mr_format("%s/.Spam", box);
     assert_int_equal(mkdir(path, 0700), 0);
     mr_free(path);
-    put_file(box, "subscriptions", "Sent Items\nWork");
-    st = open_box(box);
+    fx_put(box, ".", "subscriptions", "Sent Items\nWork");
+    st = fx_open(box);
     assert_false(is_dir(box, ".Sent"));
     assert_false(is_dir(box, ".Junk"));
     assert_true(is_dir(box, ".Spam/cur"));
@@ -160,37 +114,28 @@ static void test_special_existing(void **state)
     mr_free(box);
 }
 
-/* deliver - a message of text into dir/new */
-static void deliver(const char *dir, const char *name, const char *text)
-{
-    char *n = mr_format("new/%s", name);
-
-    put_file(dir, n, text);
-    mr_free(n);
-}
-
 /* test_quota_updates - every sync that numbers or forgets messages, in
  * the Maildir or a folder, appends its change */
 static void test_quota_updates(void **state)
 {
-    char *box = new_box(), *work = mr_format("%s/.Work", box);
-    store_t *st = open_box(box), *wf;
+    char *box = fx_new_box(), *work = mr_format("%s/.Work", box);
+    store_t *st = fx_open(box), *wf;
     const char *err;
     unsigned long uid = 1;
     store_quota_t q;
 
     assert_file(box, "maildirsize", "0S,0C\n0 0\n");
-    deliver(box, "100.M1P1Q1.h", "0123456789");
-    deliver(box, "101.M1P1Q2.h", "01234567890123456789");
+    fx_deliver(box, "100.M1P1Q1.h", "0123456789");
+    fx_deliver(box, "101.M1P1Q2.h", "01234567890123456789");
     assert_int_equal(store_sync(st, &err), 0);
     assert_file(box, "maildirsize", "0S,0C\n0 0\n30 2\n");
     assert_int_equal(store_expunge(st, &uid, 1, &err), 1);
     assert_file(box, "maildirsize", "0S,0C\n0 0\n30 2\n-10 -1\n");
     /* a new folder's first index is a rebuild: the file is made again */
-    wf = open_box(work);
+    wf = fx_open(work);
     assert_false(is_dir(work, ".Sent")); /* a folder gets no folders */
     assert_file(box, "maildirsize", "0S,0C\n20 1\n");
-    deliver(work, "102.M1P1Q3.h", "abcde");
+    fx_deliver(work, "102.M1P1Q3.h", "abcde");
     assert_int_equal(store_sync(wf, &err), 0);
     assert_file(box, "maildirsize", "0S,0C\n20 1\n5 1\n");
     assert_int_equal(store_quota(st, &q, &err), 0);
@@ -207,7 +152,7 @@ static void test_quota_updates(void **state)
     var_mailbox_quota = 0;
     var_mailbox_quota_messages = 0;
     /* none configured: the file's own limits stay (as Dovecot does) */
-    deliver(box, "103.M1P1Q4.h", "x");
+    fx_deliver(box, "103.M1P1Q4.h", "x");
     assert_int_equal(store_sync(st, &err), 0);
     assert_file(box, "maildirsize", "1000000S,50C\n25 2\n1 1\n");
     store_close(&wf);
@@ -221,16 +166,16 @@ static void test_quota_updates(void **state)
 static void test_quota_recalc(void **state)
 {
     const char *bad[] = {"", "garbage\n", "0S,0C\n5 1\n-100 -3\n", "0S,0C\n5 x\n", "0S,0C\n5 1"};
-    char *box = new_box(), *big;
-    store_t *st = open_box(box);
+    char *box = fx_new_box(), *big;
+    store_t *st = fx_open(box);
     const char *err;
     store_quota_t q;
     str_t *s = str_new(8000);
 
-    deliver(box, "100.M1P1Q1.h", "0123456789");
+    fx_deliver(box, "100.M1P1Q1.h", "0123456789");
     assert_int_equal(store_sync(st, &err), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-	put_file(box, "maildirsize", bad[i]);
+	fx_put(box, ".", "maildirsize", bad[i]);
 	assert_int_equal(store_quota(st, &q, &err), 0);
 	assert_int_equal(q.bytes, 10);
 	assert_int_equal(q.count, 1);
@@ -239,8 +184,8 @@ static void test_quota_recalc(void **state)
     str_set(s, "0S,0C\n");
     while (str_len(s) <= 5120)
 	str_appends(s, "1 0\n-1 0\n");
-    put_file(box, "maildirsize", str_data(s));
-    deliver(box, "101.M1P1Q2.h", "01234");
+    fx_put(box, ".", "maildirsize", str_data(s));
+    fx_deliver(box, "101.M1P1Q2.h", "01234");
     assert_int_equal(store_sync(st, &err), 0); /* too big: recalculated, not appended */
     assert_file(box, "maildirsize", "0S,0C\n15 2\n");
     big = mr_format("%s/maildirsize", box);
