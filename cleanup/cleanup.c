@@ -13,6 +13,10 @@
  * any failure the temp file is removed and the answer is a non-zero
  * CLEANUP_STAT_* with a reason. It logs "ID: message-id=<...>".
  *
+ * Flow control: a message from smtpd or pickup (CLEANUP_FLAG_FLOW) first
+ * takes a token that qmgr hands out as it finishes messages, waiting for
+ * one at most in_flow_delay (cleanup_flow_wait, docs/qmgr.md).
+ *
  * Commit sequence (details and the crash argument in lib/queue/qfile.c
  * and qfile_pool.c): each message is written into a queue file reserved
  * ahead of use (incoming/H/ID, empty, locked by this process, not marked
@@ -51,7 +55,7 @@
  * header_size_limit, message_size_limit, hash_queue_names,
  * hash_queue_depth, ipc_timeout, smtpd_recipient_limit (local
  * submissions), queue_reservation_limit, queue_reservation_max_age,
- * queue_sweep_interval.
+ * queue_sweep_interval, in_flow_delay.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,6 +65,7 @@
 
 #include "cleanup.h"
 #include "global/config.h"
+#include "global/mail_flow.h"
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/cleanup_client.h"
@@ -176,6 +181,30 @@ static int cleanup_read_flags(stream_t *client, int *flags_r)
     return ret;
 }
 
+/*
+ * cleanup_flow_wait - new mail from smtpd or pickup takes a flow token
+ * from qmgr (global/mail_flow.h) before its records are read; with none
+ * there it waits for one at most in_flow_delay, then goes on without.
+ * The wait is before the queue file is written, so what the client hears
+ * and when the file is durable do not change, only how soon: the client
+ * waits at most in_flow_delay longer for its answer, and a stalled qmgr
+ * (no tokens at all) costs each message exactly that, never more.
+ * Mail from qmgr's notices, local's forwards and the 10025 re-injection
+ * does not ask (it replaces mail qmgr has already counted, and qmgr
+ * must not wait for itself).
+ */
+static void cleanup_flow_wait(cleanup_state_t *cs)
+{
+    long delay = config_time("in_flow_delay");
+
+    if (!(cs->flags & CLEANUP_FLAG_FLOW) || delay <= 0 || !mail_flow_enabled())
+	return;
+    if (mail_flow_get(delay * 1000) == 0)
+	msg_info("%s: no flow token from qmgr within in_flow_delay (%lds): delivery is behind "
+		 "intake; the message is taken anyway",
+		 cs->id, delay);
+}
+
 static qfile_pool_t *cleanup_pool; /* reserved queue files */
 
 /* cleanup_service - one client, one message */
@@ -196,6 +225,7 @@ static void cleanup_service(stream_t *client, const char *service)
     if (attr_send(client, MAIL_ATTR_PROTOCOL, MAIL_PROTO_CLEANUP, MAIL_ATTR_QUEUE_ID, cs->id,
 		  (char *)0) == 0 &&
 	cleanup_read_flags(client, &cs->flags) == 0) {
+	cleanup_flow_wait(cs);
 	cleanup_check_init(cs);
 	cleanup_begin_file(cs);
 	if (cleanup_read_message(cs, client)) {

@@ -117,7 +117,7 @@ static int pickup_deliver(const char *id, qfile_t *qf)
     const char *why;
     int status;
 
-    if ((cc = cleanup_open(CLEANUP_FLAG_LOCAL, &why)) == NULL) {
+    if ((cc = cleanup_open(CLEANUP_FLAG_LOCAL | cleanup_flow_flag(), &why)) == NULL) {
 	msg_warn("%s: cannot connect to cleanup service: %s", id, why);
 	return PICKUP_RETRY;
     }

@@ -45,6 +45,8 @@ void master_serv_update(master_serv_t *serv); /* watch/spawn as needed */
 
 /* master_spawn.c - child processes */
 void master_spawn(master_serv_t *serv);
+/* master_flow_open - the flow-token pipe, once master.conf runs qmgr */
+void master_flow_open(void);
 void master_reap(void);
 void master_status_event(int fd, int event, void *context);
 void master_retire(master_serv_t *serv); /* old children: finish and go */

@@ -362,6 +362,7 @@ void master_services_load(int initial)
 	    master_serv_free(gone);
 	}
 	master_services = list;
+	master_flow_open();
 	if (!initial)
 	    master_services_start();
     }

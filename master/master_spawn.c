@@ -33,6 +33,12 @@
  * process can at worst make master start processes up to the limit or
  * start none, which false messages could do as well.
  *
+ * Flow tokens (lib/global/mail_flow.h): once master.conf runs qmgr,
+ * master makes one pipe (both ends non-blocking) and keeps it for its
+ * whole life, so tokens outlast a qmgr restart; it gives both ends to
+ * qmgr and cleanup processes only (at MASTER_FLOW_READ_FD and
+ * MASTER_FLOW_WRITE_FD), no other daemon can take or forge tokens.
+ *
  * Retiring (reload, removed service): master closes its end of the
  * service's status pipe. Old children notice (the write end reports an
  * error), finish the client they have, and exit on their own; no
@@ -112,12 +118,52 @@ static char **master_child_argv(const master_serv_t *serv, int slot)
     return argv;
 }
 
+static int master_flow[2] = {-1, -1}; /* the flow-token pipe, or -1 */
+
+/* master_flow_user - does the service take part in flow control? */
+static int master_flow_user(const master_serv_t *serv)
+{
+    return strcmp(serv->argv[0], "qmgr") == 0 || strcmp(serv->argv[0], "cleanup") == 0;
+}
+
+void master_flow_open(void)
+{
+    int qmgr = 0;
+
+    for (master_serv_t *s = master_services; s; s = s->next)
+	qmgr |= strcmp(s->argv[0], "qmgr") == 0;
+    if (!qmgr || master_flow[0] >= 0)
+	return;
+    if (pipe2(master_flow, O_NONBLOCK | O_CLOEXEC) < 0) {
+	msg_warn("cannot create the flow-control pipe: %m; intake is not slowed down");
+	master_flow[0] = master_flow[1] = -1;
+    }
+}
+
+/* master_child_flow - in the child: the flow pipe at its descriptors
+ * (r and w are copies above 10, closed here) */
+static void master_child_flow(master_serv_t *serv, int r, int w)
+{
+    if (r >= 0 && w >= 0 && dup2(r, MASTER_FLOW_READ_FD) >= 0 &&
+	dup2(w, MASTER_FLOW_WRITE_FD) >= 0) {
+	sock_cloexec(MASTER_FLOW_READ_FD, 0);
+	sock_cloexec(MASTER_FLOW_WRITE_FD, 0);
+    }
+    if (r >= 0)
+	close(r);
+    if (w >= 0)
+	close(w);
+}
+
 /* master_child - in the new process: descriptors, signals, exec */
 static void __attribute__((noreturn)) master_child(master_serv_t *serv, int slot)
 {
     int status_fd = fcntl(serv->status_fd[1], F_DUPFD, 10);
     int listen_fd = fcntl(serv->listen_fd, F_DUPFD, 10);
     int slots_fd = slot >= 0 ? fcntl(serv->slots_fd, F_DUPFD, 10) : -1;
+    int flow = master_flow[0] >= 0 && master_flow_user(serv);
+    int flow_r = flow ? fcntl(master_flow[0], F_DUPFD, 10) : -1;
+    int flow_w = flow ? fcntl(master_flow[1], F_DUPFD, 10) : -1;
     sigset_t none;
 
     msg_cleanup_hook(NULL);
@@ -141,6 +187,8 @@ static void __attribute__((noreturn)) master_child(master_serv_t *serv, int slot
 	if (slots_fd >= 0)
 	    close(slots_fd);
     }
+    if (flow)
+	master_child_flow(serv, flow_r, flow_w);
     execv(serv->path, master_child_argv(serv, slot));
     msg_fatal("service %s: exec %s: %m", serv->name, serv->path);
 }

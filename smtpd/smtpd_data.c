@@ -137,7 +137,7 @@ void smtpd_data_preopen(smtpd_state_t *st)
     const char *error;
 
     if (st->cleanup_early == NULL && st->cleanup == NULL && !data_to_maildrop())
-	st->cleanup_early = cleanup_connect(CLEANUP_FLAG_NONE, &error);
+	st->cleanup_early = cleanup_connect(cleanup_flow_flag(), &error);
 }
 
 /* data_cleanup - the early connection if it works, else a new one; for
@@ -151,7 +151,7 @@ static cleanup_client_t *data_cleanup(smtpd_state_t *st, const char **error_r)
     st->cleanup_early = NULL;
     if (cc != NULL && cleanup_ready(&cc, error_r) == 0)
 	return cc;
-    return cleanup_open(CLEANUP_FLAG_NONE, error_r);
+    return cleanup_open(cleanup_flow_flag(), error_r);
 }
 
 /* data_open - connect to cleanup and send envelope and Received:;

@@ -53,7 +53,7 @@ def filter_opts(name, ports):
         return ""
     if name == "reinject":
         return (" -o content_filter= -o smtpd_client_restrictions=permit_mynetworks,reject"
-                " -o mynetworks=127.0.0.1/32")
+                " -o mynetworks=127.0.0.1/32 -o in_flow_delay=0")
     return f" -o content_filter=filterd:[127.0.0.1]:{ports['filter']}"
 
 

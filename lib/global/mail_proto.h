@@ -118,4 +118,11 @@
 #define MASTER_SLOT_BUSY 0
 #define MASTER_SLOT_IDLE 1
 
+/*
+ * The flow-control pipe (lib/global/mail_flow.h): master creates it when
+ * master.conf runs qmgr and gives both ends to qmgr and cleanup only.
+ */
+#define MASTER_FLOW_READ_FD 6
+#define MASTER_FLOW_WRITE_FD 7
+
 #endif

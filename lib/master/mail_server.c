@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_flow.h"
 #include "global/mail_params.h"
 #include "global/mail_proto.h"
 #include "server_int.h"
@@ -285,6 +286,7 @@ void server_startup(int argc, char **argv, const server_params_t *params, server
     int noverrides;
 
     signal(SIGPIPE, SIG_IGN);
+    (void)mail_flow_probe(); /* before anything else takes descriptors 6, 7 */
     msg_init(argv[0]);
     server_parse_args(argc, argv, args, &overrides, &noverrides);
     server_load_config(args, overrides, noverrides);

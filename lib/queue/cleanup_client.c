@@ -47,6 +47,13 @@ struct cleanup_client {
 static int postdrop_reap(pid_t pid);
 static int postdrop_finish(cleanup_client_t **ccp, str_t *reason);
 
+/* cleanup_flow_flag - new mail waits for a flow token unless the
+ * sending service turned in_flow_delay off (-o in_flow_delay=0) */
+int cleanup_flow_flag(void)
+{
+    return config_time("in_flow_delay") > 0 ? CLEANUP_FLAG_FLOW : 0;
+}
+
 /* cleanup_send_filter - the sending service's content_filter (its
  * master.conf -o or mailroom.conf), recorded by cleanup as an attribute
  * for qmgr: 0 ok (or none), -1 write error */

@@ -30,6 +30,7 @@ typedef struct cleanup_client cleanup_client_t;
 #define CLEANUP_FLAG_LOCAL (1 << 0)    /* local submission: add From: if missing */
 #define CLEANUP_FLAG_HOLD (1 << 1)     /* put the message on hold */
 #define CLEANUP_FLAG_NO_ALIAS (1 << 2) /* do not expand virtual_alias_maps */
+#define CLEANUP_FLAG_FLOW (1 << 3)     /* new mail: wait for a flow token (in_flow_delay) */
 
 /* Status codes returned by cleanup_finish */
 #define CLEANUP_STAT_OK 0
@@ -38,6 +39,9 @@ typedef struct cleanup_client cleanup_client_t;
 #define CLEANUP_STAT_BAD 3    /* 550 5.6.0: malformed content / loop */
 #define CLEANUP_STAT_NORCPT 4 /* 554 5.5.1: no valid recipients */
 
+/* cleanup_flow_flag - CLEANUP_FLAG_FLOW when in_flow_delay is on, else
+ * 0: for the clients that bring new mail in (smtpd, pickup) */
+int cleanup_flow_flag(void);
 /* cleanup_open - connect and get a queue ID; NULL + *error_r on failure */
 cleanup_client_t *cleanup_open(int flags, const char **error_r);
 /* cleanup_open_postdrop - the same interface, but the message goes to a
