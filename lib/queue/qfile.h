@@ -223,8 +223,9 @@ int qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r, const char
 /* qfile_rewind - make the next qfile_line start at the first content
  * line again (a delivery agent reads the content once per mailbox) */
 void qfile_rewind(qfile_t *qf);
-/* qfile_rcpt_done - mark rcpts[i] delivered: rewrite its type byte and
- * fsync: 0 ok, -1 (*error_r). File must be open writable. */
+/* qfile_rcpt_done - mark rcpts[i] delivered: rewrite its type byte (not
+ * flushed: see qfile_read.c): 0 ok, -1 (*error_r). File must be open
+ * writable; what the mark stands for must already be durable. */
 int qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r);
 /* qfile_close - close and free; sets *qfp to NULL */
 void qfile_close(qfile_t **qfp);

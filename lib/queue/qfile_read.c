@@ -318,17 +318,24 @@ void qfile_rewind(qfile_t *qf)
 	stream_close(&qf->content);
 }
 
-/* qfile_rcpt_done - rewrite the recipient's type byte, fdatasync: the
- * byte is all that must reach the disk (the size does not change), so the
- * inode's new modification time is not waited for, and on a journaling
- * file system the mark costs a data write and a flush, no journal commit */
+/*
+ * qfile_rcpt_done - rewrite the recipient's type byte, without a flush.
+ * Callers make what the mark stands for durable first (the Maildir file
+ * and its name, the bounce log record), so a mark on disk always means
+ * the delivery is. Once pwrite returns the byte is in the kernel's page
+ * cache: a kill -9 of this process, of qmgr or of master cannot lose it,
+ * so after such a crash the recipient is never delivered again. Only a
+ * power loss or a kernel crash can lose a mark that was not written out
+ * yet, and then the recipient is delivered again: a duplicate, never a
+ * loss (docs/decisions.md; Postfix's done mark is not flushed either).
+ */
 int qfile_rcpt_done(qfile_t *qf, size_t i, const char **error_r)
 {
     char type = REC_TYPE_DONE;
 
     if (i >= qf->rcpt_count)
 	msg_panic("qfile_rcpt_done: index %zu out of range", i);
-    if (pwrite(qf->fd, &type, 1, qf->rcpts[i].offset) != 1 || fdatasync(qf->fd) < 0) {
+    if (pwrite(qf->fd, &type, 1, qf->rcpts[i].offset) != 1) {
 	snprintf(qfile_read_err, sizeof(qfile_read_err), "mark recipient done: %s",
 		 strerror(errno));
 	*error_r = qfile_read_err;
