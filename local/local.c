@@ -100,6 +100,9 @@ static void local_service(stream_t *client, const char *service)
     msg.line = local_qf_line;
     msg.rewind = local_qf_rewind;
     msg.ctx = req->qf;
+    msg.envid = req->envid;
+    msg.ret = req->ret;
+    msg.body = req->qf->attrs ? attr_get(req->qf->attrs, "body") : NULL;
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	const deliver_rcpt_t *rc = req->rcpts + i;
 

@@ -58,6 +58,10 @@ typedef struct local_msg {
     int (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
     void (*rewind)(void *ctx);
     void *ctx;
+    /* passed on to a message re-submitted through cleanup (NULL: none) */
+    const char *envid; /* DSN envelope ID */
+    const char *ret;   /* DSN RET: FULL or HDRS */
+    const char *body;  /* 7BIT or 8BITMIME */
 } local_msg_t;
 
 #define LOCAL_MSG_MBOX (1 << 0) /* "From " line, >From quoting */

@@ -24,10 +24,16 @@
  *      mail_spool_directory/USER (mbox) when home_mailbox is empty.
  * An address in a list that names the address being expanded (alice in
  * alice's .forward) or is written \user goes to the mailbox directly.
- * Other local and virtual addresses are expanded here, recursively
- * (at most LOCAL_MAX_DEPTH levels, LOCAL_MAX_DESTS destinations, each
- * destination once); addresses elsewhere are forwarded: one new message
- * through cleanup, with the same sender and a Delivered-To line.
+ * Another address that is the only destination of its list is expanded
+ * here, recursively (at most LOCAL_MAX_DEPTH levels, LOCAL_MAX_DESTS
+ * destinations, each destination once). The addresses of a list with
+ * more than one destination (an :include: inside such a list counts as
+ * part of it), and addresses elsewhere, are re-submitted instead: one
+ * new message through cleanup with all of them as recipients, the same
+ * sender and DSN data, and a Delivered-To line for the recipient being
+ * expanded. The new queue file gives each of them its own done mark, so
+ * when one of them must be retried the others are not delivered again;
+ * the recipient here is done once that file is committed.
  *
  * Commands and files are allowed only from the sources named in
  * allow_mail_to_commands and allow_mail_to_files (alias, forward,
@@ -38,8 +44,11 @@
  *
  * Every delivery step runs in a child as its owner (local_user.c). The
  * results of all steps are combined: one deferral defers the recipient
- * (qmgr retries all of it: a mailbox that already got its copy may get a
- * second one), else one bounce bounces it, else it was delivered.
+ * (qmgr retries all of it), else one bounce bounces it, else it was
+ * delivered. The re-submission comes last, and only when nothing was
+ * deferred, so a retry never re-submits. What a retry can repeat is
+ * limited to the steps done here for one recipient: several commands,
+ * files or the user's own mailbox named in the same expansion.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,7 +83,7 @@ typedef struct local_state {
     int dests;                  /* destinations expanded */
     char **seen;                /* "kind:what" done already */
     size_t nseen;
-    char **forwards; /* addresses elsewhere */
+    char **forwards; /* addresses to re-submit */
     size_t nforwards;
 } local_state_t;
 
@@ -366,7 +375,7 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
 static void local_address(local_state_t *st, const char *addr, int depth, int noalias);
 static void local_virtual(local_state_t *st, const char *addr);
 static void local_list(local_state_t *st, const char *list, const local_source_t *src,
-		       const local_addr_t *a, int depth);
+		       const local_addr_t *a, int depth, int multi);
 
 /* local_is_ours - a domain this agent delivers for */
 static int local_is_ours(const char *domain)
@@ -381,9 +390,10 @@ static int local_allowed(const char *param, const local_source_t *src)
     return !src->unsafe && config_list_has(param, src->kind);
 }
 
-/* local_include - read an :include: file as src's owner and expand it */
+/* local_include - read an :include: file as src's owner and expand it
+ * (multi: it is part of a list of several destinations) */
 static void local_include(local_state_t *st, const char *path, const local_source_t *src,
-			  const local_addr_t *a, int depth)
+			  const local_addr_t *a, int depth, int multi)
 {
     local_step_t s = {.path = path};
     local_source_t inc = {.kind = "include"};
@@ -398,15 +408,33 @@ static void local_include(local_state_t *st, const char *path, const local_sourc
 		     "mail to its commands and files is refused",
 		     path);
 	local_owner_of((uid_t)uid, (gid_t)gid, &inc.owner);
-	local_list(st, str_data(data), &inc, a, depth + 1);
+	local_list(st, str_data(data), &inc, a, depth + 1, multi);
 	local_owner_free(&inc.owner);
     }
     str_free(&data);
 }
 
-/* local_dest - one destination of a list */
+/* local_resubmit - remember an address for the new message: addresses
+ * without a domain get the domain of the address being expanded (or
+ * myorigin) */
+static void local_resubmit(local_state_t *st, const char *addr, const local_addr_t *a)
+{
+    char *full = strchr(addr, '@')
+		     ? mr_strdup(addr)
+		     : mr_format("%s@%s", addr, *a->domain ? a->domain : config_str("myorigin"));
+
+    if (local_seen(st, "forward", full)) {
+	mr_free(full);
+	return;
+    }
+    st->forwards = mr_reallocarray(st->forwards, st->nforwards + 1, sizeof(char *));
+    st->forwards[st->nforwards++] = full;
+}
+
+/* local_dest - one destination of a list (multi: the list has more than
+ * one) */
 static void local_dest(local_state_t *st, int type, const char *dest, const local_source_t *src,
-		       const local_addr_t *a, int depth)
+		       const local_addr_t *a, int depth, int multi)
 {
     local_step_t s = {.path = dest};
 
@@ -422,11 +450,13 @@ static void local_dest(local_state_t *st, int type, const char *dest, const loca
     case EXPAND_ADDRESS:
 	if (strcasecmp(dest, a->local) == 0 || strcasecmp(dest, a->address) == 0)
 	    local_address(st, dest, depth + 1, 1);
+	else if (multi)
+	    local_resubmit(st, dest, a);
 	else
 	    local_address(st, dest, depth + 1, 0);
 	return;
     case EXPAND_INCLUDE:
-	local_include(st, dest, src, a, depth);
+	local_include(st, dest, src, a, depth, multi);
 	return;
     case EXPAND_COMMAND:
 	if (!local_allowed("allow_mail_to_commands", src))
@@ -445,15 +475,20 @@ static void local_dest(local_state_t *st, int type, const char *dest, const loca
     }
 }
 
-/* local_list - every destination of a list */
+/* local_list - every destination of a list; multi is set (or given by
+ * the list that includes this one) when there is more than one */
 static void local_list(local_state_t *st, const char *list, const local_source_t *src,
-		       const local_addr_t *a, int depth)
+		       const local_addr_t *a, int depth, int multi)
 {
     str_t *dest = str_new(100);
-    int type;
+    const char *cp = list;
+    int type, count = 0;
 
+    while (count < 2 && expand_next(&cp, dest) != 0)
+	count++;
+    multi = multi || count > 1;
     while ((type = expand_next(&list, dest)) != 0)
-	local_dest(st, type, str_data(dest), src, a, depth);
+	local_dest(st, type, str_data(dest), src, a, depth, multi);
     str_free(&dest);
 }
 
@@ -552,7 +587,7 @@ static int local_user_forward(local_state_t *st, const struct passwd *pw, const 
     local_run(st, &reader, local_step_forward, &s, data, NULL);
     if (str_len(data) > 0) {
 	local_owner_of(pw->pw_uid, pw->pw_gid, &src.owner); /* root: default_privs */
-	local_list(st, str_data(data), &src, a, depth);
+	local_list(st, str_data(data), &src, a, depth, 0);
 	local_owner_free(&src.owner);
 	used = 1;
     }
@@ -591,11 +626,9 @@ static void local_address(local_state_t *st, const char *addr, int depth, int no
     local_split(addr, &a);
     if (depth > LOCAL_MAX_DEPTH)
 	local_fail(st, LOCAL_BOUNCE, "5.4.6", "mail forwarding loop for %s", st->rcpt);
-    else if (!local_is_ours(a.domain)) {
-	if (!local_seen(st, "forward", addr))
-	    st->forwards = mr_reallocarray(st->forwards, st->nforwards + 1, sizeof(char *)),
-	    st->forwards[st->nforwards++] = mr_strdup(addr);
-    } else if (config_list_has("virtual_mailbox_domains", a.domain)) {
+    else if (!local_is_ours(a.domain))
+	local_resubmit(st, addr, &a);
+    else if (config_list_has("virtual_mailbox_domains", a.domain)) {
 	local_virtual(st, addr);
     } else if (local_aliases == NULL && !noalias) {
 	local_table_failed(st, "alias", local_table_error);
@@ -606,7 +639,7 @@ static void local_address(local_state_t *st, const char *addr, int depth, int no
 					    config_str("recipient_delimiter"), 1, value, &err)) < 0)
 	    local_table_failed(st, "alias", err);
 	else if (found > 0 && !local_seen(st, "alias", a.user))
-	    local_list(st, str_data(value), &src, &a, depth);
+	    local_list(st, str_data(value), &src, &a, depth, 0);
 	else if (found == 0)
 	    local_system_user(st, &a, depth, noalias);
 	str_free(&value);
@@ -729,7 +762,19 @@ static cleanup_client_t *local_cleanup_open(const char **err)
     return cc;
 }
 
-/* local_forward_send - one new message to the addresses elsewhere */
+/* local_forward_attrs - the original's DSN envelope ID and RET, and its
+ * body type, for the new message */
+static void local_forward_attrs(cleanup_client_t *cc, const local_msg_t *msg)
+{
+    if (msg->envid && *msg->envid)
+	cleanup_attr(cc, "envid", msg->envid);
+    if (msg->ret && *msg->ret)
+	cleanup_attr(cc, "ret", msg->ret);
+    if (msg->body && *msg->body)
+	cleanup_attr(cc, "body", msg->body);
+}
+
+/* local_forward_send - one new message to the re-submitted addresses */
 static void local_forward_send(local_state_t *st)
 {
     const char *err;
@@ -745,6 +790,7 @@ static void local_forward_send(local_state_t *st)
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot forward: %s", err);
 	goto done;
     }
+    local_forward_attrs(cc, st->msg);
     cleanup_sender(cc, st->msg->sender);
     for (size_t i = 0; i < st->nforwards; i++)
 	cleanup_rcpt(cc, st->forwards[i], orcpt ? orcpt : st->orcpt, st->notify);

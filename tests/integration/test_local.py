@@ -220,12 +220,28 @@ def test_aliases_extension_and_loop(agent):
     assert {k: v[0] for k, v in r.items()} == {"postmaster@localhost": "sent",
                                               "team@localhost": "sent",
                                               "bob+lists@mailroom.test": "sent"}
+    # an alias of two addresses is re-submitted: one new message, one recipient each
+    m = re.fullmatch(r"forwarded as (" + ID + ")", r["team@localhost"][2])
+    assert m, r["team@localhost"]
+    new = [p for p in qrecords.files(inst.spool, "incoming") if p.endswith(m.group(1))]
+    assert len(new) == 1
+    recs = qrecords.parse(open(new[0], "rb").read())
+    env = qrecords.envelope(recs)
+    assert env["sender"] == "s@example.org"
+    assert env["rcpts"] == [("alice@mailroom.test", False), ("bob@mailroom.test", False)]
+    assert env["orcpt"] == ["rfc822;team@localhost"] * 2
+    assert qrecords.content(recs) == b"Delivered-To: team@localhost\n" + queued_content(q)
+    assert {k: v[0] for k, v in deliver(inst, activate(inst, new[0])).items()} == {
+        "alice@mailroom.test": "sent", "bob@mailroom.test": "sent"}
     alice = [open(f, "rb").read() for f in maildir_files(os.path.join(inst.mail, "mailroom.test", "alice"))]
     bob = [open(f, "rb").read() for f in maildir_files(os.path.join(inst.mail, "mailroom.test", "bob"))]
-    assert sorted(m.split(b"\n")[1] for m in alice) == [b"Delivered-To: postmaster@localhost",
-                                                        b"Delivered-To: team@localhost"]
+    assert sorted(m.split(b"\n")[1] for m in alice) == [b"Delivered-To: alice@mailroom.test",
+                                                        b"Delivered-To: postmaster@localhost"]
     assert sorted(m.split(b"\n")[1] for m in bob) == [b"Delivered-To: bob+lists@mailroom.test",
-                                                      b"Delivered-To: team@localhost"]
+                                                      b"Delivered-To: bob@mailroom.test"]
+    for box, who in ((alice, b"alice"), (bob, b"bob")):
+        assert [m.split(b"\n")[2] for m in box if m.split(b"\n")[1].endswith(who + b"@mailroom.test")] \
+            == [b"Delivered-To: team@localhost"]
     # a message that was here before is a loop
     q = activate(inst, submit(inst, ["alice@mailroom.test"],
                               "Delivered-To: alice@mailroom.test\r\nSubject: again\r\n\r\nx\r\n"))

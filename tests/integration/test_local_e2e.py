@@ -133,3 +133,46 @@ def test_ordinary_user_instance_delivers_as_that_user(mailroom):
     assert open(files[0], "rb").read().endswith(MESSAGE.replace("\r\n", "\n").encode())
     pids = local_pids(inst)
     assert pids and all(os.stat(f"/proc/{p}").st_uid == nobody.pw_uid for p in pids)
+
+
+def test_alias_retry_delivers_each_member_once(mailroom):
+    """An alias of three mailboxes, one of them not writable for a while:
+    the other two get one copy each at once, the third one copy after
+    the retry, and nobody gets a second one."""
+    members = ["crew1", "crew2", "crew3"]
+    inst = mailroom(extra=FAST_RETRY, qmgr=True, start=False)
+    with open(os.path.join(inst.conf_dir, "vmailbox"), "a") as f:
+        f.write("".join(f"{u}@mailroom.test mailroom.test/{u}/\n" for u in members))
+    with open(os.path.join(inst.conf_dir, "aliases"), "a") as f:
+        f.write("crew: " + ", ".join(f"{u}@mailroom.test" for u in members) + "\n")
+    boxes = {u: os.path.join(inst.mail, "mailroom.test", u) for u in members}
+    owner = pwd.getpwnam("mailroom") if IS_ROOT else pwd.getpwuid(os.getuid())
+    for sub in ("..", ".", "tmp", "new", "cur"):   # crew3's Maildir, tmp/ not writable
+        os.makedirs(os.path.join(boxes["crew3"], sub), exist_ok=True)
+        os.chown(os.path.join(boxes["crew3"], sub), owner.pw_uid, owner.pw_gid)
+    os.chmod(os.path.join(boxes["crew3"], "tmp"), 0o500)
+    inst.start()
+    send(inst, ["crew@localhost"])
+    new_id = inst.wait_log(rf"{ID}: to=<crew@localhost>, relay=local, .*dsn=2\.0\.0, "
+                           rf"status=sent \(forwarded as ({ID})\)", timeout=30).group(1)
+    for u in ("crew1", "crew2"):
+        inst.wait_log(rf"{new_id}: to=<{u}@mailroom.test>, orig_to=<crew@localhost>, relay=local, .*status=sent", timeout=30)
+    # deferred, and retried at least once while the mailbox stays broken
+    deferred = re.compile(rf"{new_id}: to=<crew3@mailroom.test>, orig_to=<crew@localhost>, relay=local, .*dsn=4\.\d\.\d, "
+                          r"status=deferred")
+    assert wait_until(lambda: len(deferred.findall(inst.log_text())) >= 2, timeout=30), \
+        inst.log_text()[-3000:]
+    os.chmod(os.path.join(boxes["crew3"], "tmp"), 0o700)
+    inst.wait_log(rf"{new_id}: to=<crew3@mailroom.test>, orig_to=<crew@localhost>, relay=local, .*status=sent", timeout=30)
+    assert wait_until(lambda: queue_empty(inst)), inst.log_text()[-3000:]
+    for u in members:
+        files = maildir_files(boxes[u])
+        assert len(files) == 1, (u, files)
+        data = open(files[0], "rb").read()
+        assert data.startswith(b"Return-Path: <s@example.org>\nDelivered-To: " + u.encode()
+                               + b"@mailroom.test\nDelivered-To: crew@localhost\nReceived: ")
+        assert data.endswith(MESSAGE.replace("\r\n", "\n").encode())
+    log = inst.log_text()
+    assert log.count(f"{new_id}: to=<crew1@mailroom.test>") == 1
+    assert log.count(f"{new_id}: to=<crew2@mailroom.test>") == 1
+    assert log.count(": to=<crew@localhost>") == 1

@@ -592,17 +592,16 @@ static void test_aliases(void **state)
     local_result_t r;
     char *text;
 
+    /* a list of two addresses is re-submitted through cleanup, which is
+     * not running here: deferred, and nothing delivered meanwhile */
     r = deliver("team@l.test", NULL);
-    assert_int_equal(r.status, LOCAL_SENT);
-    assert_int_equal(count_new(alice), na + 1);
-    assert_int_equal(count_new(bob), nb + 1);
-    text = last_new(bob);
-    assert_non_null(strstr(text, "\nDelivered-To: team@l.test\n"));
-    mr_free(text);
+    assert_int_equal(r.status, LOCAL_DEFER);
+    assert_non_null(strstr(r.text, "cannot forward"));
+    assert_int_equal(count_new(alice), na);
+    assert_int_equal(count_new(bob), nb);
     r = deliver("team+x@l.test", NULL);
-    assert_int_equal(r.status, LOCAL_SENT);
-    assert_int_equal(count_new(alice), na + 2);
-    assert_int_equal(count_new(bob), nb + 2);
+    assert_int_equal(r.status, LOCAL_DEFER);
+    assert_int_equal(count_new(alice), na);
     r = deliver("pipe+ext@l.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
     assert_string_equal(r.text, "delivered to command");
@@ -614,9 +613,12 @@ static void test_aliases(void **state)
     text = slurp(path_in("mail/file.mbox", ""));
     assert_non_null(strstr(text, "\nDelivered-To: file@l.test\n"));
     mr_free(text);
-    r = deliver("inc@l.test", NULL);
+    r = deliver("inc@l.test", NULL); /* one address: delivered at once */
     assert_int_equal(r.status, LOCAL_SENT);
-    assert_int_equal(count_new(bob), nb + 3);
+    assert_int_equal(count_new(bob), nb + 1);
+    text = last_new(bob);
+    assert_non_null(strstr(text, "Delivered-To: inc@l.test\n"));
+    mr_free(text);
     r = deliver("deep@l.test", NULL); /* to itself: the system user, unknown */
     assert_int_equal(r.status, LOCAL_BOUNCE);
     assert_string_equal(r.dsn, "5.1.1");
@@ -626,7 +628,7 @@ static void test_aliases(void **state)
     r = deliver("fwd@l.test", NULL); /* no cleanup here: the forward defers */
     assert_int_equal(r.status, LOCAL_DEFER);
     assert_non_null(strstr(r.text, "cannot forward"));
-    assert_int_equal(count_new(bob), nb + 4);
+    assert_int_equal(count_new(bob), nb + 1);
     mr_free(alice);
     mr_free(bob);
 }
@@ -643,14 +645,14 @@ static void test_refresh(void **state)
     char *tmp = mr_strdup(unit_write_file("aliases.new", "team: bob@v.test\n"));
 
     assert_int_equal(rename(tmp, path_in("aliases", "")), 0);
-    r = deliver("team@l.test", NULL); /* same request: the old table */
-    assert_int_equal(r.status, LOCAL_SENT);
-    assert_int_equal(count_new(alice), na + 1);
+    r = deliver("team@l.test", NULL); /* same request: the old table (two) */
+    assert_int_equal(r.status, LOCAL_DEFER);
+    assert_non_null(strstr(r.text, "cannot forward"));
     local_resolve_refresh();
     r = deliver("team@l.test", NULL);
     assert_int_equal(r.status, LOCAL_SENT);
-    assert_int_equal(count_new(alice), na + 1);
-    assert_int_equal(count_new(bob), nb + 2);
+    assert_int_equal(count_new(alice), na);
+    assert_int_equal(count_new(bob), nb + 1);
     unit_write_file("aliases", old);
     local_resolve_refresh();
     mr_free(old);
