@@ -58,6 +58,12 @@ static int smtp_qf_line(void *ctx, str_t *line, int *complete_r, const char **er
     return qfile_line(ctx, line, SMTP_CLIENT_LINE_MAX * 32, complete_r, error_r);
 }
 
+/* smtp_qf_rewind - the content from its start again */
+static void smtp_qf_rewind(void *ctx)
+{
+    qfile_rewind(ctx);
+}
+
 /* smtp_class - the outcome class (2, 4, 5) of a recipient's final reply */
 static int smtp_class(const smtp_reply_t *r)
 {
@@ -212,6 +218,7 @@ static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_
 	.ret = req->ret,
 	.envid = req->envid,
 	.line = smtp_qf_line,
+	.rewind = smtp_qf_rewind,
 	.ctx = req->qf,
 	.rcpt_only = (req->flags & DELIVER_FLAG_VERIFY) != 0,
 	.no_downgrade = st->no_downgrade,

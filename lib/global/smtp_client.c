@@ -469,6 +469,23 @@ static void smtp_client_put(void *ctx, const char *data, size_t len, int complet
     c->at_start = complete;
 }
 
+/* smtp_client_scan - read the whole content once to find the parts with
+ * unlabelled 8-bit bytes, tell conv, and start the content again: 0, or
+ * -1 when it could not be read (*err) */
+static int smtp_client_scan(const smtp_msg_t *msg, smtp_8bit_t *conv, str_t *line, const char **err)
+{
+    smtp_8bit_t *scan = smtp_8bit_create(NULL, NULL);
+    int complete, ret;
+
+    while ((ret = msg->line(msg->ctx, line, &complete, err)) > 0)
+	smtp_8bit_line(scan, str_data(line), str_len(line), complete);
+    smtp_8bit_finish(scan);
+    smtp_8bit_learn(conv, scan);
+    smtp_8bit_free(&scan);
+    msg->rewind(msg->ctx);
+    return ret < 0 ? -1 : 0;
+}
+
 /* smtp_client_content - the content, dot-stuffed, then the final dot;
  * downgraded to 7 bits (smtp_client_8bit) for a server without 8BITMIME:
  * 0 sent, 1 the content could not be read (*r), -1 broken connection */
@@ -479,8 +496,15 @@ static int smtp_client_content(smtp_client_t *c, const smtp_msg_t *msg, smtp_rep
     int complete = 1, ret;
     const char *err = "content reader failed";
 
-    if (!(c->ext & SMTP_EXT_8BITMIME) && !msg->no_downgrade)
+    if (!(c->ext & SMTP_EXT_8BITMIME) && !msg->no_downgrade) {
 	conv = smtp_8bit_create(smtp_client_put, c);
+	if (msg->rewind && smtp_client_scan(msg, conv, line, &err) < 0) {
+	    smtp_8bit_free(&conv);
+	    str_free(&line);
+	    smtp_reply_local(r, "4.3.0", err);
+	    return 1;
+	}
+    }
     c->at_start = 1;
     while ((ret = msg->line(msg->ctx, line, &complete, &err)) > 0) {
 	if (conv)

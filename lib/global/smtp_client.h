@@ -150,6 +150,10 @@ typedef struct smtp_msg {
     const char *ret;    /* DSN RET (FULL/HDRS) or NULL */
     const char *envid;  /* DSN ENVID (decoded) or NULL */
     int (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);
+    /* start the content again, or NULL: for a server without 8BITMIME
+     * the content is read twice, to find parts with 8-bit bytes that no
+     * label announces (without rewind only labelled parts are encoded) */
+    void (*rewind)(void *ctx);
     void *ctx;
 } smtp_msg_t;
 

@@ -14,6 +14,13 @@
  * line break ("=") before a token that would pass column 75, so no output
  * line is longer than 76 characters and no =XX is split.
  *
+ * A part without a label cannot be judged from its header: the caller
+ * first runs the same machine over the whole message as a scan (no
+ * output), which marks each part, by its number in the order the parts
+ * begin, whose body has a byte >= 0x80; the real pass then encodes the
+ * marked parts. Header fields go through header_2047.c as they are
+ * completed.
+ *
  * The weak spot is hostile structure: boundaries are compared only on
  * lines short enough to be boundaries, a header field and the nesting
  * depth are bounded, and whatever exceeds a bound passes through as it
@@ -23,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "header_2047.h"
 #include "mail_header.h"
 #include "smtp_client_8bit.h"
 #include "util/mymalloc.h"
@@ -44,6 +52,10 @@ struct smtp_8bit {
     str_t *cte;      /* its Content-Transfer-Encoding field, held back */
     int top;         /* the part is the message itself */
     int mime;        /* the message has MIME-Version */
+    int has_ctype;   /* the part has a Content-Type field */
+    int opaque;      /* a multipart without a usable boundary */
+    int part;        /* its number (0: the message; -1: an epilogue) */
+    int parts;       /* parts begun so far */
     int ctype;       /* CT_* (default: CT_LEAF, or CT_MESSAGE in a digest) */
     int digest;      /* Content-Type is multipart/digest */
     int enc;         /* ENC_* */
@@ -58,13 +70,40 @@ struct smtp_8bit {
     int pend_ws; /* a blank held back, or -1 */
     str_t *out;  /* the output line being built */
     int converted;
+    /* what the scan found (smtp_8bit_learn) */
+    unsigned char eight[SMTP_8BIT_PARTS / 8]; /* parts with 8-bit body bytes */
+    int learned;
+    int scan;       /* this pass only looks (emit was NULL) */
+    str_t *encoded; /* a header field with its 8-bit text encoded */
 };
+
+/* smtp_8bit_discard - the output of a scan */
+static void smtp_8bit_discard(void *ctx, const char *data, size_t len, int complete)
+{
+}
+
+/* smtp_8bit_mark - the current part has 8-bit bytes in its body */
+static void smtp_8bit_mark(smtp_8bit_t *m)
+{
+    if (m->part >= 0 && m->part < SMTP_8BIT_PARTS)
+	m->eight[m->part / 8] |= (unsigned char)(1 << (m->part % 8));
+}
+
+/* smtp_8bit_marked - the scan found 8-bit bytes in the current part */
+static int smtp_8bit_marked(const smtp_8bit_t *m)
+{
+    return m->learned && m->part >= 0 && m->part < SMTP_8BIT_PARTS &&
+	   (m->eight[m->part / 8] & (1 << (m->part % 8)));
+}
 
 /* smtp_8bit_part_reset - a new part's header block begins */
 static void smtp_8bit_part_reset(smtp_8bit_t *m, int top, int in_digest)
 {
     m->state = ST_HEADER;
     m->top = top;
+    m->part = m->parts++;
+    m->has_ctype = 0;
+    m->opaque = 0;
     m->ctype = in_digest ? CT_MESSAGE : CT_LEAF;
     m->digest = 0;
     m->enc = ENC_7BIT;
@@ -87,6 +126,9 @@ smtp_8bit_t *smtp_8bit_create(smtp_8bit_emit_fn emit, void *ctx)
     m->cte = str_new(64);
     m->boundary = str_new(64);
     m->out = str_new(80);
+    m->encoded = str_new(80);
+    m->emit = emit ? emit : smtp_8bit_discard;
+    m->scan = emit == NULL;
     m->pend_ws = -1;
     smtp_8bit_part_reset(m, 1, 0);
     return m;
@@ -106,8 +148,16 @@ void smtp_8bit_free(smtp_8bit_t **mp)
     str_free(&m->cte);
     str_free(&m->boundary);
     str_free(&m->out);
+    str_free(&m->encoded);
     mr_free(m);
     *mp = NULL;
+}
+
+/* smtp_8bit_learn - what a scan of the same message found */
+void smtp_8bit_learn(smtp_8bit_t *m, const smtp_8bit_t *scan)
+{
+    memcpy(m->eight, scan->eight, sizeof(m->eight));
+    m->learned = 1;
 }
 
 /* smtp_8bit_converted - parts encoded */
@@ -205,7 +255,7 @@ static void smtp_8bit_ctype(smtp_8bit_t *m, const char *p, const char *end)
     }
     if (m->ctype == CT_MULTIPART &&
 	(str_len(m->boundary) == 0 || str_len(m->boundary) > SMTP_8BIT_BOUNDARY_MAX))
-	m->ctype = CT_LEAF; /* no usable boundary: its body is opaque */
+	m->ctype = CT_LEAF, m->opaque = 1; /* no usable boundary: its body is opaque */
 }
 
 /* smtp_8bit_enc - Content-Transfer-Encoding: 8bit and binary matter */
@@ -234,10 +284,11 @@ static void smtp_8bit_field_done(smtp_8bit_t *m)
     if (str_len(m->field) == 0 || m->field_long)
 	return;
     if (n && header_name_is(p, n, "Content-Type")) {
+	m->has_ctype = 1;
 	smtp_8bit_ctype(m, p + n + 1, end);
     } else if (n && header_name_is(p, n, "Content-Transfer-Encoding") && str_len(m->cte) == 0) {
 	smtp_8bit_enc(m, p + n + 1, end);
-	if (m->enc == ENC_8BIT) {
+	if (m->enc != ENC_OTHER) {
 	    str_setn(m->cte, p, str_len(m->field));
 	    str_reset(m->field);
 	    return;
@@ -245,7 +296,10 @@ static void smtp_8bit_field_done(smtp_8bit_t *m)
     } else if (n && m->top && header_name_is(p, n, "MIME-Version")) {
 	m->mime = 1;
     }
-    smtp_8bit_emit_lines(m, m->field, 1);
+    if (!m->scan && header_2047_field(m->encoded, p, str_len(m->field)))
+	smtp_8bit_emit_lines(m, m->encoded, 1);
+    else
+	smtp_8bit_emit_lines(m, m->field, 1);
     str_reset(m->field);
 }
 
@@ -258,6 +312,33 @@ static void smtp_8bit_push(smtp_8bit_t *m)
     m->digests[m->depth++] = m->digest;
 }
 
+/* smtp_8bit_encode_body - the body of this part becomes quoted-printable:
+ * a leaf labelled 8bit or binary, or one without a label (or labelled
+ * 7bit, or in a message without MIME-Version) in which the scan found
+ * 8-bit bytes */
+static int smtp_8bit_encode_body(const smtp_8bit_t *m, int mime)
+{
+    if (m->ctype != CT_LEAF || m->opaque || m->enc == ENC_OTHER)
+	return 0;
+    return (mime && m->enc == ENC_8BIT) || smtp_8bit_marked(m);
+}
+
+/* smtp_8bit_label - the fields that say what a converted part is: a
+ * message without MIME-Version gets one, a part without Content-Type
+ * gets text of an unknown 8-bit charset (RFC 1428) */
+static void smtp_8bit_label(smtp_8bit_t *m, int mime)
+{
+    static const char version[] = "MIME-Version: 1.0";
+    static const char ctype[] = "Content-Type: text/plain; charset=unknown-8bit";
+    static const char qp[] = "Content-Transfer-Encoding: quoted-printable";
+
+    if (!mime)
+	m->emit(m->ctx, version, sizeof(version) - 1, 1);
+    if (!m->has_ctype && (!mime || m->enc != ENC_8BIT))
+	m->emit(m->ctx, ctype, sizeof(ctype) - 1, 1);
+    m->emit(m->ctx, qp, sizeof(qp) - 1, 1);
+}
+
 /* smtp_8bit_header_end - the header block is over: decide the body */
 static void smtp_8bit_header_end(smtp_8bit_t *m, int blank)
 {
@@ -266,8 +347,8 @@ static void smtp_8bit_header_end(smtp_8bit_t *m, int blank)
     smtp_8bit_field_done(m);
     if (mime && m->enc == ENC_8BIT && m->ctype != CT_LEAF) {
 	m->emit(m->ctx, "Content-Transfer-Encoding: 7bit", 31, 1);
-    } else if (mime && m->enc == ENC_8BIT) {
-	m->emit(m->ctx, "Content-Transfer-Encoding: quoted-printable", 43, 1);
+    } else if (smtp_8bit_encode_body(m, mime)) {
+	smtp_8bit_label(m, mime);
 	m->qp = 1;
 	m->converted++;
     } else if (str_len(m->cte)) {
@@ -400,11 +481,14 @@ static void smtp_8bit_body_piece(smtp_8bit_t *m, const char *data, size_t len, i
 	    mr_free(m->bounds[--m->depth]);
 	    m->state = ST_BODY; /* the epilogue, as it is */
 	    m->qp = 0;
+	    m->part = -1;
 	} else {
 	    smtp_8bit_part_reset(m, 0, digest);
 	}
 	return;
     }
+    if (m->scan && header_2047_has_8bit(data, len))
+	smtp_8bit_mark(m);
     if (m->qp)
 	smtp_8bit_qp_piece(m, data, len, last);
     else

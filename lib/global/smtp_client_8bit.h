@@ -12,12 +12,20 @@
  *     characters, soft line breaks, trailing blanks encoded) and the
  *     header "Content-Transfer-Encoding: quoted-printable" in place of
  *     the old one, written at the end of the part's header;
+ *   - so does a leaf part without a Content-Transfer-Encoding (or
+ *     labelled 7bit) whose body has 8-bit bytes, when a scan of the
+ *     message found them (smtp_8bit_learn): a part without Content-Type
+ *     is labelled "text/plain; charset=unknown-8bit" (RFC 1428), and a
+ *     message without MIME-Version gets "MIME-Version: 1.0" (unless its
+ *     Content-Type says multipart or message: then it passes as it is);
  *   - a multipart or message/rfc822 part labelled 8bit or binary is
  *     relabelled 7bit (its own parts are converted);
- *   - everything else passes through byte for byte: header fields (8-bit
- *     text in a header is left as it is, RFC 2047 encoding would need a
- *     charset nobody gave), 7bit, quoted-printable and base64 parts,
- *     preambles and epilogues, and a message without MIME-Version.
+ *   - 8-bit text in header fields is RFC 2047 encoded where the field's
+ *     syntax allows it (header_2047.h: unstructured fields, display names
+ *     in address fields); other fields are left as they are;
+ *   - everything else passes through byte for byte: 7bit,
+ *     quoted-printable and base64 parts, preambles and epilogues, and
+ *     parts beyond SMTP_8BIT_PARTS (unless labelled 8bit).
  *
  * Input is the message as the queue file gives it: lines without their
  * line end, each possibly in pieces (complete 0 until the last piece).
@@ -38,14 +46,19 @@
 #define SMTP_8BIT_FIELD_MAX 65536
 #define SMTP_8BIT_BOUNDARY_MAX 200
 #define SMTP_8BIT_DEPTH 20
+#define SMTP_8BIT_PARTS 4096 /* parts a scan keeps track of */
 
 typedef struct smtp_8bit smtp_8bit_t;
 
 /* emit - one piece of output; complete 1 when it ends a line */
 typedef void (*smtp_8bit_emit_fn)(void *ctx, const char *data, size_t len, int complete);
 
-/* smtp_8bit_create - a converter for one message */
+/* smtp_8bit_create - a converter for one message; with emit NULL a
+ * scan: it writes nothing and notes which parts have 8-bit bodies */
 smtp_8bit_t *smtp_8bit_create(smtp_8bit_emit_fn emit, void *ctx);
+/* smtp_8bit_learn - give a converter what a finished scan of the same
+ * message found (before its first line) */
+void smtp_8bit_learn(smtp_8bit_t *m, const smtp_8bit_t *scan);
 /* smtp_8bit_line - the next piece of the current line (complete 1: the
  * line ends after it) */
 void smtp_8bit_line(smtp_8bit_t *m, const char *data, size_t len, int complete);

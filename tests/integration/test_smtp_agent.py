@@ -159,8 +159,9 @@ def test_starttls_may_and_encrypt(mailroom):
 
 def test_dsn_and_8bitmime_passed_on_only_when_offered(mailroom):
     """With DSN and 8BITMIME offered, RET/ENVID/NOTIFY/ORCPT (xtext) and
-    BODY=8BITMIME go out; a server without them gets the same message
-    without those parameters, 8-bit content unchanged."""
+    BODY=8BITMIME go out; a server without them gets the message without
+    those parameters, made 7-bit: the Subject RFC 2047 encoded, the
+    unlabelled 8-bit body quoted-printable with the labels it needs."""
     body = (b"Message-ID: <dsn-1@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
             b"From: alice@mailroom.test\r\nSubject: caf\xc3\xa9\r\n\r\n"
             b"8-bit body: \xc3\xa9t\xc3\xa9\r\n")
@@ -183,7 +184,12 @@ def test_dsn_and_8bitmime_passed_on_only_when_offered(mailroom):
         (mail, rcpts, data), = bare.messages
         assert mail == "MAIL FROM:<alice@mailroom.test>"
         assert rcpts == ["RCPT TO:<dsn@example.net>"]
-        assert strip_received(data) == body
+        assert strip_received(data) == (
+            b"Message-ID: <dsn-1@mailroom.test>\r\nDate: Fri, 27 Nov 2026 15:00:00 +0000\r\n"
+            b"From: alice@mailroom.test\r\nSubject: =?utf-8?Q?caf=C3=A9?=\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=unknown-8bit\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            b"8-bit body: =C3=A9t=C3=A9\r\n")
     finally:
         full.close()
         bare.close()

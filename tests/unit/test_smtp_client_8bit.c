@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "unit_helpers.h"
+#include "global/header_2047.h"
 #include "global/smtp_client_8bit.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
@@ -24,13 +25,10 @@ static void sink(void *ctx, const char *data, size_t len, int complete)
 	str_appendc(out, '\n');
 }
 
-/* convert - in: lines ended by '\n' (the last may lack it), fed in
- * pieces of step bytes (0: whole lines); the output and the count of
- * converted parts */
-static str_t *convert(const char *in, size_t len, size_t step, int *converted)
+/* feed - in: lines ended by '\n' (the last may lack it), to m in
+ * pieces of step bytes (0: whole lines), then the end */
+static void feed(smtp_8bit_t *m, const char *in, size_t len, size_t step)
 {
-    str_t *out = str_new(len * 3 + 64);
-    smtp_8bit_t *m = smtp_8bit_create(sink, out);
     const char *end = in + len;
 
     while (in < end) {
@@ -46,11 +44,32 @@ static str_t *convert(const char *in, size_t len, size_t step, int *converted)
 	in += n + (nl != NULL);
     }
     smtp_8bit_finish(m);
+}
+
+/* convert_scan - as the client does: a scan, then the conversion (scan
+ * 0: the conversion alone); the output and the count of converted parts */
+static str_t *convert_scan(const char *in, size_t len, size_t step, int scan, int *converted)
+{
+    str_t *out = str_new(len * 3 + 64);
+    smtp_8bit_t *m = smtp_8bit_create(sink, out), *s = smtp_8bit_create(NULL, NULL);
+
+    if (scan) {
+	feed(s, in, len, step);
+	smtp_8bit_learn(m, s);
+    }
+    smtp_8bit_free(&s);
+    feed(m, in, len, step);
     if (converted)
 	*converted = smtp_8bit_converted(m);
     smtp_8bit_free(&m);
     assert_null(m);
     return out;
+}
+
+/* convert - convert_scan with the scan */
+static str_t *convert(const char *in, size_t len, size_t step, int *converted)
+{
+    return convert_scan(in, len, step, 1, converted);
 }
 
 /* check - every step size gives want (and nconv converted parts) */
@@ -116,7 +135,7 @@ static void test_single_part(void **state)
 	      "\n"
 	      ".a dot\n"
 	      "mid  \t blanks stay\n",
-	  HDR "Subject: caf\xc3\xa9\n"
+	  HDR "Subject: =?utf-8?Q?caf=C3=A9?=\n"
 	      "Content-Transfer-Encoding: quoted-printable\n\n"
 	      "caf=C3=A9 =3D ok\n"
 	      "trailing blank=20\n"
@@ -249,7 +268,7 @@ static void test_multipart(void **state)
 	  "Content-Type: message/rfc822\n"
 	  "Content-Transfer-Encoding: 7bit\n"
 	  "\n"
-	  "Subject: inner \xe9\n"
+	  "Subject: =?unknown-8bit?Q?inner_=E9?=\n"
 	  "Content-Type: text/plain\n"
 	  "Content-Transfer-Encoding: quoted-printable\n"
 	  "\n"
@@ -261,8 +280,8 @@ static void test_multipart(void **state)
 
 static void test_left_alone(void **state)
 {
-    /* no MIME-Version: not MIME, nothing to label */
-    const char *plain = "Subject: x\nContent-Transfer-Encoding: 8bit\n\nd\xe9j\xe0\n";
+    /* no MIME-Version and seven bits: nothing to label */
+    const char *plain = "Subject: x\nContent-Transfer-Encoding: 8bit\n\ndeja\n";
     /* 7bit, quoted-printable and base64 parts, unknown encodings */
     const char *seven = HDR "Content-Transfer-Encoding: 7bit\n\nplain = text \n";
     const char *qp = HDR "Content-Transfer-Encoding: Quoted-Printable\n\nd=E9j=E0\n";
@@ -281,6 +300,143 @@ static void test_left_alone(void **state)
     /* a header block that ends without an empty line */
     check(HDR "Content-Transfer-Encoding: 8bit\nnot a header \xe9\n",
 	  HDR "Content-Transfer-Encoding: quoted-printable\nnot a header =E9\n", 1);
+}
+
+/* unlabelled 8-bit bodies: found by the scan, encoded and labelled */
+static void test_unlabelled(void **state)
+{
+    const char *mime = HDR "Subject: x\n\nd\xc3\xa9j\xc3\xa0\n";
+    const char *plain = "Subject: x\n\nd\xe9j\xe0 = ok\n";
+    str_t *out;
+    int conv;
+
+    check(mime, HDR "Subject: x\nContent-Transfer-Encoding: quoted-printable\n\nd=C3=A9j=C3=A0\n",
+	  1);
+    /* without MIME-Version: made a MIME message of an unknown 8-bit charset */
+    check(plain,
+	  "Subject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=unknown-8bit\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\nd=E9j=E0 =3D ok\n",
+	  1);
+    /* labelled 8bit without MIME-Version, 8-bit bytes: the same */
+    check("Content-Transfer-Encoding: 8bit\n\n\xe9\n",
+	  "MIME-Version: 1.0\nContent-Type: text/plain; charset=unknown-8bit\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n=E9\n",
+	  1);
+    /* a part labelled 7bit that is not, beside a true 7-bit one and one
+     * without Content-Type */
+    check("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+	  "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: 7bit\n\nd\xe9j\xe0\n"
+	  "--b\nContent-Type: text/plain\n\nplain = text\n"
+	  "--b\n\n\xfc\n"
+	  "--b--\nepilogue \xe9\n",
+	  "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+	  "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nd=E9j=E0\n"
+	  "--b\nContent-Type: text/plain\n\nplain = text\n"
+	  "--b\nContent-Type: text/plain; charset=unknown-8bit\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n=FC\n"
+	  "--b--\nepilogue \xe9\n",
+	  2);
+    /* no MIME-Version but a multipart type: not ours to restructure */
+    check("Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xe9\n--b--\n",
+	  "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xe9\n--b--\n", 0);
+    /* without a scan only labels count, as before */
+    out = convert_scan(mime, strlen(mime), 0, 0, &conv);
+    assert_int_equal(conv, 0);
+    assert_string_equal(str_data(out), mime);
+    str_free(&out);
+}
+
+/* q_decode - the text of a field's encoded-words (joined, blanks
+ * between words dropped), for a round trip */
+static str_t *q_decode(const char *value)
+{
+    str_t *out = str_new(100);
+    const char *p = value;
+
+    while ((p = strstr(p, "=?")) != NULL) {
+	const char *q = strstr(p, "?Q?"), *e;
+
+	assert_non_null(q);
+	e = strstr(q + 3, "?=");
+	assert_non_null(e);
+	assert_true(e + 2 - p <= 75);
+	for (q += 3; q < e; q++) {
+	    if (*q == '_') {
+		str_appendc(out, ' ');
+	    } else if (*q == '=') {
+		char hex[3] = {q[1], q[2], 0};
+
+		str_appendc(out, (int)strtol(hex, NULL, 16));
+		q += 2;
+	    } else {
+		str_appendc(out, *q);
+	    }
+	}
+	p = e + 2;
+    }
+    return out;
+}
+
+/* encode - header_2047_field of text, or NULL when left alone */
+static char *encode(const char *field)
+{
+    str_t *out = str_new(100);
+    char *ret = header_2047_field(out, field, strlen(field)) ? mr_strdup(str_data(out)) : NULL;
+
+    str_free(&out);
+    return ret;
+}
+
+static void check_encode(const char *field, const char *want)
+{
+    char *got = encode(field);
+
+    if (want == NULL)
+	assert_null(got);
+    else
+	assert_string_equal(got, want);
+    mr_free(got);
+}
+
+static void test_headers(void **state)
+{
+    str_t *subject = str_new(300), *text;
+    char *got;
+
+    check_encode("Subject: caf\xc3\xa9 au lait", "Subject: =?utf-8?Q?caf=C3=A9_au_lait?=");
+    check_encode("Subject: plain", NULL);
+    check_encode("X-Note:\xe9t\xe9_?=", "X-Note: =?unknown-8bit?Q?=E9t=E9=5F=3F=3D?=");
+    check_encode("Comments: folded\n\tacross \xc3\xa9",
+		 "Comments: =?utf-8?Q?folded=09across_=C3=A9?=");
+    /* structured fields keep their bytes */
+    check_encode("Received: from h\xc3\xa9 (x)", NULL);
+    check_encode("Message-ID: <\xc3\xa9@x>", NULL);
+    /* addresses: the display name only */
+    check_encode("From: \"J\xc3\xb6rg M\xc3\xbcller\" <j@example.com>",
+		 "From: =?utf-8?Q?J=C3=B6rg_M=C3=BCller?= <j@example.com>");
+    check_encode("To: a@example.com, J\xc3\xb6rg <j@example.com>,\n b@example.com",
+		 "To: a@example.com, =?utf-8?Q?J=C3=B6rg?= <j@example.com>, b@example.com");
+    /* an 8-bit address, a group, a comment: left as they are */
+    check_encode("To: j\xc3\xb6rg@example.com", NULL);
+    check_encode("Cc: Friends: J\xc3\xb6rg <j@x>;", NULL);
+    check_encode("Cc: (J\xc3\xb6rg) j@x, Ren\xc3\xa9 <r@x>",
+		 "Cc: (J\xc3\xb6rg) j@x, =?utf-8?Q?Ren=C3=A9?= <r@x>");
+    /* a long subject: words of at most 75, lines of at most 76, no
+     * character split, and the text decodes back */
+    str_set(subject, "Subject: ");
+    for (int i = 0; i < 40; i++)
+	str_appends(subject, i ? " \xe2\x82\xac uro" : "\xe2\x82\xac uro");
+    got = encode(str_data(subject));
+    assert_non_null(got);
+    assert_lines_max(got, 76);
+    text = q_decode(got);
+    assert_string_equal(str_data(text), str_data(subject) + 9);
+    str_free(&text);
+    mr_free(got);
+    /* through the converter, in any pieces */
+    check(HDR "From: Ren\xc3\xa9 <r@x>\nSubject: \xc3\xa9t\xc3\xa9\n\nbody\n",
+	  HDR "From: =?utf-8?Q?Ren=C3=A9?= <r@x>\nSubject: =?utf-8?Q?=C3=A9t=C3=A9?=\n\nbody\n", 0);
+    str_free(&subject);
 }
 
 static void test_hostile(void **state)
@@ -357,7 +513,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_single_part), cmocka_unit_test(test_soft_breaks),
 	cmocka_unit_test(test_multipart),   cmocka_unit_test(test_left_alone),
-	cmocka_unit_test(test_hostile),
+	cmocka_unit_test(test_hostile),     cmocka_unit_test(test_unlabelled),
+	cmocka_unit_test(test_headers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
