@@ -42,9 +42,14 @@
  * one's is answered 452 4.5.3 and the client sends it in another
  * transaction (docs/filterd.md).
  *
+ * Leftovers: temporary files of killed processes in the quarantine
+ * directory are removed at start and every filterd_temp_file_max_age
+ * (filterd_sweep.c).
+ *
  * Parameters: filterd_client_networks, filterd_policy_maps, filterd_timeout,
- * filterd_recipient_limit, filterd_worker_limit, filterd_quarantine_directory, message_size_limit,
- * myhostname, and those of filterd_work.c.
+ * filterd_recipient_limit, filterd_worker_limit, filterd_quarantine_directory,
+ * filterd_temp_file_max_age, message_size_limit, myhostname, and those of
+ * filterd_work.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -700,11 +705,13 @@ static void filter_conn_close(event_conn_t *conn)
 	filter_sess_free(s);
 }
 
-/* filter_post_init - open the policy tables (as mail_owner) */
+/* filter_post_init - open the policy tables (as mail_owner), start the
+ * sweep of temporary files */
 static void filter_post_init(const char *service)
 {
     const char *err;
 
+    filter_sweep_start();
     if (*config_str("filterd_policy_maps") == 0)
 	return;
     if ((filter_policy_maps = table_list_open(config_str("filterd_policy_maps"), &err)) == NULL) {

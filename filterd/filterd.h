@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "filterd_policy.h"
 #include "global/smtpd_dot.h"
@@ -50,5 +51,14 @@ int filter_quarantine(const filter_msg_t *m, const size_t *idx, size_t n, const 
 /* filter_reply_write - write a whole reply to a socket the event loop
  * keeps non-blocking (waits for room); 0 or -1 */
 int filter_reply_write(int fd, const char *data, size_t len);
+
+/* filter_sweep - remove filterd's temporary files (".tPID.ID",
+ * ".spool.XXXXXX") in dir that are regular files unchanged for max_age
+ * seconds at now, each logged. Returns how many, or -1 when dir cannot
+ * be read (logged). */
+int filter_sweep(const char *dir, long max_age, time_t now);
+/* filter_sweep_start - sweep filterd_quarantine_directory now and every
+ * filterd_temp_file_max_age (an event timer) */
+void filter_sweep_start(void);
 
 #endif

@@ -62,6 +62,10 @@ const param_def_t params_filter[] = {
     /* filterd: quarantine (and the unnamed spool files of messages being
      * received); the mail owner's, mode 0700 */
     PARAM_STR("filterd_quarantine_directory", "$queue_directory/quarantine", NULL),
+    /* filterd: a temporary file of a killed filterd (".tPID.ID",
+     * ".spool.*" in the quarantine directory) unchanged for this long is
+     * removed; the sweep runs at start and at this interval */
+    PARAM_TIME("filterd_temp_file_max_age", "3600s", 1, 2592000, NULL),
     /* filterd: a spam score at or above this gets X-Spam-Flag: YES and
      * the subject tag (points, one decimal) */
     PARAM_STR("filterd_spam_tag_level", "$spam_threshold", NULL),

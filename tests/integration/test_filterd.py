@@ -6,6 +6,7 @@ filterd's port directly to see its replies.
 """
 import io
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -24,7 +25,7 @@ import pytest
 
 import mkinstance
 from clamdtest import EICAR, SIGNAME, Clamd
-from conftest import free_port
+from conftest import IS_ROOT, free_port
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 ALICE, BOB = "alice@mailroom.test", "bob@mailroom.test"
@@ -493,3 +494,41 @@ def test_instance_clamd(mailroom):
     assert code == 250
     assert re.match(rb"2\.7\.0 \w+: Quarantined as \w+: Virus found: "
                     rb"Mailroom\.Test\.Signature\.UNOFFICIAL$", text), text
+
+
+def test_stale_temporary_files_swept(mailroom):
+    """Temporary files a killed filterd left in the quarantine directory
+    (.tPID.ID, .spool.XXXXXX) are removed when filterd starts and then
+    every filterd_temp_file_max_age, each logged; recent ones, quarantined
+    messages and other names stay."""
+    inst = mailroom(qmgr=True, start=False, extra={"filterd_temp_file_max_age": "2s"},
+                    ports={"reinject": free_port(), "filter": free_port()})
+    qdir = os.path.join(inst.spool, "quarantine")
+    os.makedirs(qdir, mode=0o700, exist_ok=True)   # as master makes it
+    if IS_ROOT:
+        pw = pwd.getpwnam("mailroom")
+        os.chown(qdir, pw.pw_uid, pw.pw_gid)
+    old = time.time() - 7200
+    names = {".t4242.25XK6SB3CT6CW0ZJ": old, ".spool.Ab12Cd": old,
+             ".t4243.25XK6SB3CT6CW0ZK": time.time() + 3600,   # still being written
+             "25XK6SB3CT6CW0ZL": old, ".tx": old, ".tmp": old}
+    for name, mtime in names.items():
+        with open(os.path.join(qdir, name), "wb") as f:
+            f.write(b"partial")
+        os.utime(os.path.join(qdir, name), (mtime, mtime))
+    inst.start()
+    with direct(inst) as s:                 # a client: filterd runs
+        assert s.ehlo()[0] == 250
+        for name in (".t4242.25XK6SB3CT6CW0ZJ", ".spool.Ab12Cd"):
+            inst.wait_log(rf"mailroom/filterd\[\d+\]: removed stale temporary file "
+                          rf"{re.escape(qdir)}/{re.escape(name)} \(unchanged for 7\d\d\ds\)",
+                          timeout=30)
+        # one left later is found by the periodic sweep
+        late = os.path.join(qdir, ".t4244.25XK6SB3CT6CW0ZM")
+        with open(late, "wb") as f:
+            f.write(b"partial")
+        os.utime(late, (old, old))
+        inst.wait_log(rf"removed stale temporary file {re.escape(late)} ", timeout=30)
+        assert s.noop()[0] == 250
+    assert sorted(os.listdir(qdir)) == [".t4243.25XK6SB3CT6CW0ZK", ".tmp", ".tx",
+                                        "25XK6SB3CT6CW0ZL"]
