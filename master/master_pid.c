@@ -75,8 +75,8 @@ int master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char **e
 	close(fd);
 	return -1;
     }
-    if (ftruncate(fd, 0) < 0) {
-	snprintf(err, sizeof(err), "truncate %s: %s", name, strerror(errno));
+    if (master_pid_write(fd) < 0) {
+	snprintf(err, sizeof(err), "write %s: %s", name, strerror(errno));
 	*error_r = err;
 	close(fd);
 	return -1;
@@ -84,12 +84,18 @@ int master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char **e
     return fd;
 }
 
+/*
+ * The pid is written over the old text and the file cut after it, never
+ * emptied first: a reader that finds the lock held always reads a pid
+ * (the new one, or the new one followed by the rest of a longer old one,
+ * which atol stops before).
+ */
 int master_pid_write(int fd)
 {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+    if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
 	return -1;
     return 0;
 }

@@ -17,12 +17,14 @@
 #define MASTER_STATUS_FILE "master.status"
 
 /* master_pid_lock - open (create) and lock dir_fd/name, through dir_fd,
- * never following a link; the file is emptied once locked, so nobody
- * reads the pid of a master that is gone. Returns the descriptor; -1
- * with *error_r if the file cannot be opened; -2 if another master holds
- * the lock (its pid in *other_r, 0 if not yet written) */
+ * never following a link, and write our pid in it at once, so that
+ * whoever finds the lock held finds the pid of the master holding it
+ * (not one that is gone, nor none). Returns the descriptor; -1 with
+ * *error_r if the file cannot be opened or written; -2 if another master
+ * holds the lock (its pid in *other_r) */
 int master_pid_lock(int dir_fd, const char *name, pid_t *other_r, const char **error_r);
-/* master_pid_write - store our pid in the locked file; 0 ok, -1 error */
+/* master_pid_write - store our pid in the locked file (again after a
+ * fork), without emptying it first; 0 ok, -1 error */
 int master_pid_write(int fd);
 /* master_pid_running - 1 if a master holds the lock on path, 0 if none.
  * *pid_r gets the pid written in the file either way (0 if none): when
