@@ -427,7 +427,7 @@ def spool_instance(agent, tmp_path, **extra):
 
 
 def test_mbox_waits_for_lock_and_never_interleaves(agent, user, tmp_path):
-    inst, spool = spool_instance(agent, tmp_path)
+    inst, spool = spool_instance(agent, tmp_path, deliver_lock_attempts="8")
     rcpt = f"{user.pw_name}@localhost"
     q1 = activate(inst, submit(inst, [rcpt], MESSAGE))
     assert deliver(inst, q1)[rcpt] == ("sent", "2.0.0", "delivered to mailbox")
@@ -437,19 +437,23 @@ def test_mbox_waits_for_lock_and_never_interleaves(agent, user, tmp_path):
     first = open(box, "rb").read()
     assert first.startswith(b"From s@example.org  ") and first.endswith(b"\n>From here\n\n")
 
-    # another writer holds the fcntl lock for 2.5 s: local waits, then appends
+    # another writer holds the fcntl lock for 2.5 s: local waits, then appends.
+    # Its own write comes first, so that nothing slow (a disk busy with
+    # others' writes) stands between the 2.5 s and the unlock: local tries
+    # for (deliver_lock_attempts - 1) * deliver_lock_delay = 7 s in all.
     q2 = activate(inst, submit(inst, [rcpt], MESSAGE.replace("local test", "second")))
     with open(box, "ab") as held:
         fcntl.lockf(held, fcntl.LOCK_EX)
+        held.write(b"WRITER\n")
+        held.flush()
         result = {}
         t = threading.Thread(target=lambda: result.update(deliver(inst, q2)))
         start = time.time()
         t.start()
         time.sleep(2.5)
-        held.write(b"WRITER\n")
-        held.flush()
         fcntl.lockf(held, fcntl.LOCK_UN)
-    t.join(30)
+    t.join(90)
+    assert not t.is_alive(), "no reply from local within 90 s"
     assert result[rcpt] == ("sent", "2.0.0", "delivered to mailbox")
     assert time.time() - start >= 2.5
     text = open(box, "rb").read()
