@@ -5,6 +5,7 @@ skeleton; answers "echo: LINE", "pid" gives its pid) and testtrigd
 (trigger skeleton; logs "trigger: N bytes"). They let these tests run
 without the real mail daemons.
 """
+import fcntl
 import os
 import re
 import signal
@@ -247,6 +248,44 @@ def test_compatibility_note(mailroom):
     assert b"smtpd_forbid_bare_newline" not in r.stdout
     r = inst.run(["mailroom", "config", "smtpd_forbid_bare_newline"])
     assert r.stdout == b"smtpd_forbid_bare_newline = normalize\n"
+
+
+def test_second_master_names_a_first_one_still_starting(mailroom):
+    """While the first master still works through its services (here: it
+    waits for a port in use to come free), a second one already reads the
+    first one's pid in the locked pid file, never none."""
+    port = free_port()
+    inst = mailroom(start=False)
+    write_master_conf(inst, [f"127.0.0.1:{port} inet n y n - 5 testechod"])
+    pidfile = os.path.join(inst.spool, "pid", "master.pid")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        first = subprocess.Popen([inst.bin("master"), "-c", inst.conf_dir, "-f"], env=inst.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 30
+        while time.time() < deadline and not locked(pidfile):
+            time.sleep(0.005)
+        r = inst.run(["master", "-c", inst.conf_dir, "-f"])
+        err = first.communicate(timeout=60)[1]
+    assert first.returncode == 1, err           # the port stayed taken: it gave up
+    assert r.returncode == 1
+    assert re.search(rb"fatal: the mail system is already running \(master pid %d holds \S+"
+                     rb"master.pid\)" % first.pid, r.stderr), r.stderr
+
+
+def locked(path):
+    """1 if someone holds a flock on path."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+    except FileNotFoundError:
+        pass
+    return False
 
 
 def test_port_taken_and_second_master(mailroom):
