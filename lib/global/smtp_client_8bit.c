@@ -487,8 +487,11 @@ static void smtp_8bit_body_piece(smtp_8bit_t *m, const char *data, size_t len, i
 	}
 	return;
     }
-    if (m->scan && header_2047_has_8bit(data, len))
-	smtp_8bit_mark(m);
+    if (m->scan) { /* only look: nothing is written */
+	if (header_2047_has_8bit(data, len))
+	    smtp_8bit_mark(m);
+	return;
+    }
     if (m->qp)
 	smtp_8bit_qp_piece(m, data, len, last);
     else
