@@ -25,7 +25,9 @@ both see the same machine. Environment: BENCH_MESSAGES (2000),
 BENCH_SESSIONS ("1 10"), BENCH_RUNS (2), BENCH_SERVERS ("mailroom
 postfix"), BENCH_DIR (/var/tmp), BENCH_BASELINE (the build folder of
 another tree, e.g. an older one: adds the server "baseline", a Mailroom
-instance running that build, to compare before and after a change).
+instance running that build, to compare before and after a change),
+BENCH_CONF ("name=value ...": mailroom.conf settings for both Mailroom
+instances).
 """
 import os
 import pwd
@@ -46,6 +48,12 @@ import mkinstance  # noqa: E402
 POSTFIX = "/usr/sbin/postfix"
 BODY = "x" * 76 + "\r\n"
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def bench_conf():
+    """BENCH_CONF "name=value name=value": mailroom.conf settings for the
+    Mailroom instances (e.g. in_flow_limit=25)"""
+    return dict(kv.split("=", 1) for kv in os.environ.get("BENCH_CONF", "").split())
 
 
 def free_port():
@@ -98,8 +106,8 @@ class Mailroom:
         self.dir = tempfile.mkdtemp(prefix="mailroom-bench-dlv.", dir=base)
         os.chmod(self.dir, 0o755)
         self.port = free_port()
-        mkinstance.create(self.dir, os.path.join(self.build, "bin"), {"smtp": self.port}, {},
-                          qmgr=True)
+        mkinstance.create(self.dir, os.path.join(self.build, "bin"), {"smtp": self.port},
+                          bench_conf(), qmgr=True)
         self.maildir = os.path.join(self.dir, "mail", "mailroom.test", "bob", "new")
         self.proc = None
 

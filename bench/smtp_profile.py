@@ -14,7 +14,8 @@ PROFILE_SESSIONS sessions, one message per connection, twice:
    accepted message. The instance runs with max_use = 0, so the processes
    that serve the run live through it and are counted by name; a process
    that exited during the run is counted through master's cutime/cstime
-   under "(exited)".
+   under "(exited)", and the children a live process forked and reaped
+   (local's per-delivery children) under "NAME (its children)".
 2. under strace -f (when strace is installed; PROFILE_STRACE=0 skips it):
    system calls per message by process name, and the most frequent ones.
    strace slows everything down; only the counts are meant.
@@ -102,6 +103,11 @@ def cpu_table(root, before, after, accepted):
             reaped = per["(exited)"]
             reaped[0] += t[2] - old[2][2]
             reaped[1] += t[3] - old[2][3]
+        elif old and old[1] == name and (t[2] - old[2][2]) + (t[3] - old[2][3]) > 0:
+            # children it forked and reaped (local's per-delivery children)
+            forked = per[name + " (its children)"]
+            forked[0] += t[2] - old[2][2]
+            forked[1] += t[3] - old[2][3]
         for i in range(3):
             per[name][i] += d[i]
     rows = []
