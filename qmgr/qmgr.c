@@ -36,14 +36,16 @@
  * and one not marked is delivered again (a duplicate at worst, never a
  * loss).
  *
- * Flow control (global/mail_flow.h): qmgr keeps master's token pipe
- * topped up to in_flow_limit less the messages it has in memory, at
- * start and whenever a message leaves memory. cleanup takes a token per
- * message from smtpd or pickup and waits for one at most in_flow_delay,
- * so when delivery falls behind intake the wait moves into the client's
- * transaction instead of the queue (a message's delay after its 250 stays
- * about in_flow_limit messages' delivery time), and a stalled qmgr slows
- * intake to one in_flow_delay per message, never stops it.
+ * Flow control (global/mail_flow.h, qmgr_flow.c): qmgr keeps master's
+ * token pipe topped up to in_flow_limit less the messages taken from
+ * incoming/ that are still in memory (each for at most
+ * in_flow_hold_time), at start and whenever one lets go. cleanup takes a
+ * token per message from smtpd or pickup and waits for one at most
+ * in_flow_delay, so when delivery falls behind intake the wait moves
+ * into the client's transaction instead of the queue (a message's delay
+ * after its 250 stays about in_flow_limit messages' delivery time), and
+ * a stalled qmgr slows intake to one in_flow_delay per message, never
+ * stops it.
  *
  * Restart recovery: at start qmgr moves every file left in active/ back
  * to incoming/ and takes them up again from there.
@@ -68,7 +70,7 @@
  * default_destination_recipient_limit, delivery_time_limit,
  * bounce_notice_recipient, double_bounce_sender, bounce_size_limit,
  * hash_queue_names, hash_queue_depth, ipc_timeout, in_flow_delay,
- * in_flow_limit.
+ * in_flow_limit, in_flow_hold_time.
  */
 #include <errno.h>
 #include <signal.h>
@@ -77,7 +79,6 @@
 #include <sys/time.h>
 
 #include "global/config.h"
-#include "global/mail_flow.h"
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "queue/mail_trigger.h"
@@ -121,6 +122,7 @@ static int qmgr_room(void)
 static void qmgr_take(const char *queue, const char *id)
 {
     int incoming = strcmp(queue, MAIL_QUEUE_INCOMING) == 0;
+    qmgr_message_t *msg;
     const char *why;
 
     if (qmgr_message_find(id) != NULL)
@@ -132,6 +134,8 @@ static void qmgr_take(const char *queue, const char *id)
 	return;
     }
     qmgr_message_load(id);
+    if (incoming && (msg = qmgr_message_find(id)) != NULL)
+	qmgr_flow_hold(msg);
 }
 
 /* qmgr_due - is the deferred file's next attempt due? */
@@ -220,20 +224,6 @@ static void qmgr_catchup_arm(void)
     }
 }
 
-/* qmgr_flow_refill - tokens for intake: in_flow_limit less the messages
- * in memory less the tokens not yet taken (spares are left to run out:
- * every message from smtpd or pickup takes one) */
-static void qmgr_flow_refill(void)
-{
-    long have, want;
-
-    if (!mail_flow_enabled() || config_time("in_flow_delay") <= 0 || (have = mail_flow_count()) < 0)
-	return;
-    want = config_int("in_flow_limit", 1, 60000) - qmgr_active_count - have;
-    if (want > 0)
-	(void)mail_flow_put(want);
-}
-
 /* qmgr_room_made - a message left memory: once an eighth of the active
  * queue is free, scan for the files that found no room (one scan per
  * batch, not per message, however long incoming/ is) */
@@ -242,7 +232,6 @@ void qmgr_room_made(void)
     long limit = qmgr_active_limit();
     long batch = limit / 8 > 1 ? limit / 8 : 1;
 
-    qmgr_flow_refill();
     if (qmgr_incoming_left && !qmgr_refill_pending && limit - qmgr_active_count >= batch) {
 	qmgr_refill_pending = 1;
 	event_request_timer(qmgr_refill, NULL, 0);

@@ -10,6 +10,7 @@
  *   qmgr_deliver.c  one delivery: the agent connection on the event loop
  *   qmgr_bounce.c   non-delivery, delay and verification notices
  *   qmgr_unlink.c   removing finished files in a helper thread
+ *   qmgr_flow.c     flow tokens for intake
  */
 #ifndef MR_QMGR_H
 #define MR_QMGR_H
@@ -50,8 +51,11 @@ typedef struct qmgr_message {
     int warned;                   /* a delay warning was sent */
     qmgr_rcpt_t *rcpts;
     size_t rcpt_count;
-    int refs;                   /* entries queued or with an agent */
-    struct qmgr_message *hnext; /* hash chain */
+    int refs;                                   /* entries queued or with an agent */
+    struct qmgr_message *hnext;                 /* hash chain */
+    int flow_held;                              /* holds a flow slot (qmgr_flow.c) */
+    long long flow_since;                       /* since when (event_now_ms) */
+    struct qmgr_message *flow_prev, *flow_next; /* holders, oldest first */
 } qmgr_message_t;
 
 typedef struct qmgr_transport qmgr_transport_t;
@@ -133,6 +137,15 @@ void qmgr_unlink_init(void);
 /* qmgr_unlink - remove active/ID, then its delivery logs; log "removed"
  * (at once, or when the removal thread has done it) */
 void qmgr_unlink(const char *id);
+
+/* qmgr_flow.c */
+/* qmgr_flow_refill - top master's token pipe up to the free slots */
+void qmgr_flow_refill(void);
+/* qmgr_flow_hold - a message taken from incoming/ holds a slot (until it
+ * leaves memory or for in_flow_hold_time) */
+void qmgr_flow_hold(qmgr_message_t *msg);
+/* qmgr_flow_release - the message leaves memory: free its slot */
+void qmgr_flow_release(qmgr_message_t *msg);
 
 /* qmgr_bounce.c */
 /* qmgr_bounce_flush - send the notices the bounce log of msg calls for;

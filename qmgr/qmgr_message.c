@@ -57,6 +57,7 @@ static void qmgr_message_free(qmgr_message_t *msg)
     while (*mp != msg)
 	mp = &(*mp)->hnext;
     *mp = msg->hnext;
+    qmgr_flow_release(msg);
     for (size_t i = 0; i < msg->rcpt_count; i++) {
 	mr_free(msg->rcpts[i].address);
 	mr_free(msg->rcpts[i].orcpt);

@@ -16,6 +16,7 @@ const param_def_t params_qmgr[] = {
     /* scheduling */
     PARAM_INT("qmgr_message_active_limit", "20000", 1, 10000000, NULL),
     PARAM_INT("in_flow_limit", "25", 1, 60000, NULL),
+    PARAM_TIME("in_flow_hold_time", "10s", 1, 86400, NULL),
     PARAM_INT("initial_destination_concurrency", "5", 1, 1000, NULL),
     PARAM_INT("default_destination_concurrency_limit", "20", 1, 1000, NULL),
     PARAM_INT("default_destination_recipient_limit", "50", 1, 200, NULL),

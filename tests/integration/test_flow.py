@@ -100,3 +100,43 @@ def test_reinjection_and_notices_do_not_wait(mailroom):
         wait_until(lambda: len(delivered(inst, f"free{i}@x.example")) == 1,
                    what=f"free{i} delivered")
     assert no_token_lines(inst) == []
+
+
+def sleeping_agent(inst):
+    """The testagent process that is in the pause of a slow... delivery
+    (in clock_nanosleep or nanosleep), or None."""
+    for pid, cmd in children(inst.proc.pid).items():
+        if os.path.basename(cmd.split()[0]) != "testagent":
+            continue
+        try:
+            with open(f"/proc/{pid}/syscall") as f:
+                nr = f.read().split()[0]
+        except (OSError, IndexError):
+            continue
+        if nr in ("35", "230"):  # nanosleep, clock_nanosleep (x86-64)
+            return pid
+    return None
+
+
+def test_a_stuck_delivery_lets_go_after_hold_time(mailroom):
+    """A message whose delivery hangs (its agent stopped in the middle)
+    holds its flow slot only for in_flow_hold_time: the next messages wait
+    for that, not for the delivery, and find a token long before
+    in_flow_delay is over (no line from cleanup)."""
+    inst = agent_instance(mailroom, {"in_flow_limit": "1", "in_flow_delay": "10s",
+                                     "in_flow_hold_time": "1s"})
+    send(inst, ["first@x.example"])
+    wait_until(lambda: len(delivered(inst, "first@x.example")) == 1, what="first delivered")
+    assert send_data(inst, "slow-stuck@x.example")[0] == 250
+    wait_until(lambda: sleeping_agent(inst) is not None, what="the agent in its pause")
+    pid = sleeping_agent(inst)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(2):
+            assert send_data(inst, f"next{i}@x.example")[0] == 250
+        assert no_token_lines(inst) == []
+        assert delivered(inst, "slow-stuck@x.example") == []
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for r in ("slow-stuck", "next0", "next1"):
+        wait_until(lambda: len(delivered(inst, f"{r}@x.example")) == 1, what=f"{r} delivered")
