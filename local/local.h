@@ -116,12 +116,11 @@ void mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const cha
  * mbox_deliver_fd. Sets *r. */
 void mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcpt,
 		       local_result_t *r);
-/* dotlock_acquire - create NAME.lock in dirfd (O_EXCL), removing a lock
- * older than stale_lock_time, retrying as mbox locking does: 0 ok, -1
- * with errno (EEXIST: still locked after all attempts) */
-int dotlock_acquire(int dirfd, const char *name);
-/* dotlock_release - remove NAME.lock */
-void dotlock_release(int dirfd, const char *name);
+/* mbox_finish_rewrite - with the dot-lock held, take the fcntl lock and
+ * finish a rewrite of the mbox NAME in dirfd (open read-write on fd) that
+ * was cut short (global/mbox_lock.h), before anything is appended: 0 ok,
+ * -1 deferred (*r set; what names the mailbox) */
+int mbox_finish_rewrite(int dirfd, const char *name, int fd, const char *what, local_result_t *r);
 
 /* Commands (local_pipe.c) */
 

@@ -2,12 +2,12 @@
  * local_mbox.c - appending to mbox files: the mail spool and "/file".
  *
  * Locking: both an fcntl write lock on the whole file and a dot-lock
- * (FILE.lock, created with O_EXCL), because mail readers differ in which
- * one they honour. Each is tried deliver_lock_attempts times,
- * deliver_lock_delay apart; a dot-lock older than stale_lock_time is
- * taken to be left by a killed process and removed (logged). Still
- * locked after that: a temporary failure (4.2.0), so a delivery never
- * interleaves with another writer; qmgr tries again later.
+ * (FILE.lock), with the waits and the stale-lock rule of
+ * global/mbox_lock.c, the one implementation pop3d's deletions use too.
+ * Still locked: a temporary failure (4.2.0), so a delivery never
+ * interleaves with another writer; qmgr tries again later. A deletion
+ * that pop3d left half done (its journal, FILE.rewrite) is finished
+ * before anything is appended.
  *
  * Spool mailboxes (mail_spool_directory) live in a directory only root
  * (or group mail) can write: the dot-lock and the file are made there by
@@ -26,91 +26,36 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "global/config.h"
 #include "global/mail_params.h"
+#include "global/mbox_lock.h"
 #include "local.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-/* mbox_lock_pause - wait between two lock attempts */
-static void mbox_lock_pause(void)
+/* mbox_finish_rewrite - finish a deletion cut short (pop3d's journal)
+ * before appending: 0 ok, -1 deferred (*r set) */
+int mbox_finish_rewrite(int dirfd, const char *name, int fd, const char *what, local_result_t *r)
 {
-    long delay = var_deliver_lock_delay;
+    const char *err = NULL;
+    int ret;
 
-    sleep((unsigned)(delay > 0 ? delay : 1));
-}
-
-/* mbox_fcntl_lock - whole-file write lock, waiting politely: 0 or -1 */
-static int mbox_fcntl_lock(int fd, int type)
-{
-    struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET};
-    long tries = var_deliver_lock_attempts;
-
-    for (long i = 0; i < tries; i++) {
-	if (fcntl(fd, F_SETLK, &fl) == 0)
-	    return 0;
-	if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES))
-	    return -1;
-	if (i + 1 < tries)
-	    mbox_lock_pause();
+    if (mbox_lock_fcntl(fd, F_WRLCK) < 0) {
+	local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock %s: %s", what,
+			 errno == EAGAIN ? "locked by another process" : strerror(errno));
+	return -1;
     }
-    errno = EAGAIN;
-    return -1;
-}
-
-/* dotlock_stale - remove the lock if it is older than stale_lock_time */
-static int dotlock_stale(int dirfd, const char *lock)
-{
-    struct stat st;
-
-    if (fstatat(dirfd, lock, &st, AT_SYMLINK_NOFOLLOW) < 0)
-	return errno == ENOENT; /* gone meanwhile: try again */
-    if (time(NULL) - st.st_mtime <= var_stale_lock_time)
-	return 0;
-    if (unlinkat(dirfd, lock, 0) < 0)
-	return 0;
-    msg_warn("removed stale lock file %s", lock);
-    return 1;
-}
-
-/* dotlock_acquire - NAME.lock with O_EXCL */
-int dotlock_acquire(int dirfd, const char *name)
-{
-    char *lock = mr_format("%s.lock", name);
-    long tries = var_deliver_lock_attempts;
-    int fd;
-
-    for (long i = 0; i < tries; i++) {
-	fd = openat(dirfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-	    close(fd);
-	    mr_free(lock);
-	    return 0;
-	}
-	if (errno != EEXIST)
-	    break;
-	if (dotlock_stale(dirfd, lock)) {
-	    i--;
-	    continue;
-	}
-	if (i + 1 < tries)
-	    mbox_lock_pause();
+    ret = mbox_journal_finish(dirfd, name, fd, &err);
+    (void)mbox_lock_fcntl(fd, F_UNLCK);
+    if (ret < 0) {
+	msg_warn("%s: %s", what, err);
+	local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot finish an earlier rewrite of %s: %s",
+			 what, err);
+	return -1;
     }
-    mr_free(lock);
-    return -1;
-}
-
-/* dotlock_release - remove NAME.lock */
-void dotlock_release(int dirfd, const char *name)
-{
-    char *lock = mr_format("%s.lock", name);
-
-    if (unlinkat(dirfd, lock, 0) < 0 && errno != ENOENT)
-	msg_warn("cannot remove lock file %s: %m", lock);
-    mr_free(lock);
+    return 0;
 }
 
 /* mbox_deliver_fd - append one message under an fcntl lock */
@@ -121,7 +66,7 @@ void mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const cha
     struct stat st;
     int err;
 
-    if (mbox_fcntl_lock(fd, F_WRLCK) < 0) {
+    if (mbox_lock_fcntl(fd, F_WRLCK) < 0) {
 	local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock %s: %s", what,
 			 errno == EAGAIN ? "locked by another process" : strerror(errno));
 	return;
@@ -137,7 +82,7 @@ void mbox_deliver_fd(int fd, const char *what, const local_msg_t *msg, const cha
     } else {
 	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to %s", what);
     }
-    (void)mbox_fcntl_lock(fd, F_UNLCK);
+    (void)mbox_lock_fcntl(fd, F_UNLCK);
 }
 
 /* mbox_open_file - open or create a "/file" without following links */
@@ -146,7 +91,7 @@ static int mbox_open_file(const char *path, local_result_t *r)
     struct stat st;
     int fd;
 
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
 	local_result_set(r, errno == ELOOP ? LOCAL_BOUNCE : LOCAL_DEFER,
 			 errno == ELOOP ? "5.2.0" : "4.2.0", "cannot open file %s: %s", path,
@@ -191,7 +136,7 @@ void mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcp
 	return;
     }
     if ((dfd = mbox_split_path(path, &base)) >= 0) {
-	if (dotlock_acquire(dfd, base) == 0)
+	if (mbox_dotlock_acquire(dfd, base) == 0)
 	    dotlocked = 1;
 	else if (errno == EEXIST) {
 	    local_result_set(r, LOCAL_DEFER, "4.2.0", "cannot lock file %s: %s.lock exists", path,
@@ -202,12 +147,13 @@ void mbox_deliver_file(const char *path, const local_msg_t *msg, const char *rcp
     }
     if ((fd = mbox_open_file(path, r)) >= 0) {
 	what = mr_format("file: %s", path);
-	mbox_deliver_fd(fd, what, msg, rcpt, r);
+	if (!dotlocked || mbox_finish_rewrite(dfd, base, fd, what, r) == 0)
+	    mbox_deliver_fd(fd, what, msg, rcpt, r);
 	mr_free(what);
 	close(fd);
     }
     if (dotlocked)
-	dotlock_release(dfd, base);
+	mbox_dotlock_release(dfd, base);
     if (dfd >= 0)
 	close(dfd);
 }

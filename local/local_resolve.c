@@ -62,6 +62,7 @@
 
 #include "global/config.h"
 #include "global/mail_params.h"
+#include "global/mbox_lock.h"
 #include "local.h"
 #include "queue/cleanup_client.h"
 #include "table/table.h"
@@ -498,7 +499,7 @@ static void local_list(local_state_t *st, const char *list, const local_source_t
 static int local_spool_open(int dfd, const struct passwd *pw, local_result_t *r)
 {
     struct stat st;
-    int fd, flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+    int fd, flags = O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
 
     if ((fd = openat(dfd, pw->pw_name, flags | O_CREAT | O_EXCL, 0600)) >= 0) {
 	if (privs_running_as_root() && fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
@@ -535,16 +536,17 @@ static void local_spool(local_state_t *st, const struct passwd *pw, const local_
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot open mail_spool_directory %s", dir);
 	return;
     }
-    if (dotlock_acquire(dfd, pw->pw_name) < 0) {
+    if (mbox_dotlock_acquire(dfd, pw->pw_name) < 0) {
 	local_result_set(&r, LOCAL_DEFER, "4.2.0", "cannot lock mailbox %s/%s: %s", dir,
 			 pw->pw_name, errno == EEXIST ? "locked" : strerror(errno));
 	local_add(st, &r);
     } else {
-	if ((s.fd = local_spool_open(dfd, pw, &r)) < 0)
+	if ((s.fd = local_spool_open(dfd, pw, &r)) < 0 ||
+	    mbox_finish_rewrite(dfd, pw->pw_name, s.fd, "mailbox", &r) < 0)
 	    local_add(st, &r);
 	else
 	    local_run(st, u, local_step_spool, &s, NULL, NULL);
-	dotlock_release(dfd, pw->pw_name);
+	mbox_dotlock_release(dfd, pw->pw_name);
     }
     if (s.fd >= 0)
 	close(s.fd);

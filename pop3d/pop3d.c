@@ -11,7 +11,9 @@
  * stable across sessions. One line of log per session gives the user,
  * the client and what it retrieved and deleted. It serves virtual
  * mailboxes (virtual_mailbox_maps, owned by virtual_uid) and system
- * users (home_mailbox in the passwd entry's home, owned by the user).
+ * users (home_mailbox in the passwd entry's home, owned by the user; an
+ * mbox in mail_spool_directory when home_mailbox is empty, locked as
+ * local locks it only while it is read or rewritten at QUIT).
  *
  * Input it trusts: none from the client. Command lines are bounded
  * (pop3d_line.c: 255 octets with CRLF, as RFC 2449 says; AUTH responses
@@ -36,7 +38,9 @@
  * pop3d_tls_wrappermode, pop3d_tls_cert_file, pop3d_tls_key_file,
  * pop3d_tls_protocols, pop3d_tls_ciphers, pop3d_tls_session_cache_timeout,
  * cyrus_sasl_config_path, virtual_mailbox_maps, virtual_mailbox_base,
- * virtual_uid, virtual_gid, home_mailbox, mail_owner, myhostname.
+ * virtual_uid, virtual_gid, home_mailbox, mail_spool_directory,
+ * deliver_lock_attempts, deliver_lock_delay, stale_lock_time, mail_owner,
+ * myhostname.
  */
 #include "master/mail_server.h"
 #include "pop3d.h"

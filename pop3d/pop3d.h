@@ -17,6 +17,8 @@
 #define POP3D_TRANSACTION 2
 #define POP3D_CLOSING 4 /* the mailbox could not be opened: only QUIT */
 
+#define POP3D_MBOX_INDEX ".mailroom" /* in the home: an mbox's index and lock */
+
 /* The client's addresses, known to the parent before any input */
 typedef struct pop3d_conn {
     char addr[64]; /* numeric peer address ("local" for a Unix socket) */
@@ -27,10 +29,13 @@ typedef struct pop3d_conn {
 
 typedef struct pop3d_user {
     char *name;    /* the login name (an address) */
-    char *maildir; /* the mailbox directory */
+    char *maildir; /* the mailbox directory (mbox: where its index lives) */
+    char *mbox;    /* a system user's mbox file, or NULL for a Maildir */
     uid_t uid;     /* its owner */
     gid_t gid;
-    int system; /* a system user (passwd entry): its groups too */
+    int system;     /* a system user (passwd entry): its groups too */
+    gid_t lock_gid; /* mbox: the group that may make its dot-lock */
+    int keep_gid;   /* lock_gid is kept for the dot-lock (saved group id) */
 } pop3d_user_t;
 
 typedef struct pop3d_session {

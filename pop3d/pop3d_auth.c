@@ -8,11 +8,13 @@
  * "@$pop3d_login_domain" added when it has no domain, looked up in
  * virtual_mailbox_maps under virtual_mailbox_base (a value ending in "/"
  * is a Maildir; an mbox is refused), owned by virtual_uid/virtual_gid;
- * else, for a name without "@", the system user of that name: the
- * Maildir home_mailbox (as local delivers it) in its home, owned by the
- * user. The superuser is never served.
+ * else, for a name without "@", the system user of that name: its
+ * mailbox as local delivers it (home_mailbox: a Maildir ending in "/" or
+ * an mbox file in its home; empty: the mbox mail_spool_directory/USER),
+ * owned by the user. The superuser is never served.
  */
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +91,41 @@ static int mailbox_of(const char *login, pop3d_user_t *u, const char **error_r)
     return r;
 }
 
-/* system_mailbox - a system user's home_mailbox; 1 ok, 0 no such user,
- * -1 not served. Only the passwd entry is read: the home directory is
- * the user's, and only the mailbox process, as the user, goes there. */
+/* spool_group - the group that may create files in the spool directory
+ * when only root and that group may (root:mail 2775, the usual
+ * /var/mail): the mailbox process keeps it for the dot-lock; 1 kept, 0 not
+ * needed */
+static int spool_group(const char *dir, gid_t *gid_r)
+{
+    struct stat sb;
+
+    if (!privs_running_as_root() || stat(dir, &sb) < 0 || (sb.st_mode & S_IWOTH) ||
+	!(sb.st_mode & S_IWGRP) || sb.st_gid == 0)
+	return 0;
+    *gid_r = sb.st_gid;
+    return 1;
+}
+
+/* system_mbox - the mbox of a system user, as local delivers it: in the
+ * spool directory when home_mailbox is empty, else that file in the
+ * home; its index and session lock in ~/.mailroom */
+static void system_mbox(const struct passwd *pw, const char *hm, pop3d_user_t *u)
+{
+    const char *spool = config_str("mail_spool_directory");
+
+    if (*hm == 0) {
+	u->mbox = mr_format("%s/%s", spool, pw->pw_name);
+	u->keep_gid = spool_group(spool, &u->lock_gid);
+    } else {
+	u->mbox = mr_format("%s/%s", pw->pw_dir, hm);
+    }
+    u->maildir = mr_format("%s/%s", pw->pw_dir, POP3D_MBOX_INDEX);
+}
+
+/* system_mailbox - a system user's home_mailbox: a Maildir, or an mbox
+ * (spool or home); 1 ok, 0 no such user, -1 not served. Only the passwd
+ * entry is read: the home directory is the user's, and only the mailbox
+ * process, as the user, goes there. */
 static int system_mailbox(const char *login, pop3d_user_t *u, const char **error_r)
 {
     const char *hm = config_str("home_mailbox");
@@ -103,11 +137,14 @@ static int system_mailbox(const char *login, pop3d_user_t *u, const char **error
 	*error_r = "the superuser's mail is not served over POP3";
 	return -1;
     }
-    if (*hm == 0 || hm[strlen(hm) - 1] != '/' || *pw->pw_dir != '/') {
-	*error_r = "home_mailbox is not a Maildir (ending in /) in a home directory";
+    if (*pw->pw_dir != '/' || (*hm && (*hm == '/' || strstr(hm, "..")))) {
+	*error_r = "home_mailbox is not a path in a home directory";
 	return -1;
     }
-    u->maildir = mr_format("%s/%.*s", pw->pw_dir, (int)strlen(hm) - 1, hm);
+    if (*hm == 0 || hm[strlen(hm) - 1] != '/')
+	system_mbox(pw, hm, u);
+    else
+	u->maildir = mr_format("%s/%.*s", pw->pw_dir, (int)strlen(hm) - 1, hm);
     u->uid = pw->pw_uid;
     u->gid = pw->pw_gid;
     u->system = 1;
@@ -137,5 +174,6 @@ void pop3d_user_free(pop3d_user_t *u)
 {
     mr_free(u->name);
     mr_free(u->maildir);
-    u->name = u->maildir = NULL;
+    mr_free(u->mbox);
+    u->name = u->maildir = u->mbox = NULL;
 }

@@ -7,10 +7,19 @@
  * held until the session ends; the kernel drops it if the process dies.
  * The store's own index lock (lib/store) is separate and only held while
  * the index changes, so deliveries and other readers go on meanwhile.
+ *
+ * A system user's mbox (/var/mail/USER) has its index and the session
+ * lock in ~/.mailroom. The mbox itself is locked only while the store
+ * reads it (an fcntl read lock, waiting as local does) and while the
+ * deletions of QUIT rewrite it (dot-lock and fcntl write lock, the
+ * protocol of global/mbox_lock.c), never for the whole session: mail
+ * delivered meanwhile is appended, not deferred, and stays at QUIT. A
+ * mailbox still locked after deliver_lock_attempts is [IN-USE].
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "global/config.h"
@@ -27,9 +36,11 @@ static int box_lock(pop3d_session_t *s)
 {
     char *path = mr_format("%s/%s", s->login.maildir, POP3D_LOCK_NAME);
     const char *err;
-    int fd =
-	safe_open(path, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600, (uid_t)-1, &err);
+    int fd;
 
+    if (s->login.mbox && mkdir(s->login.maildir, 0700) < 0 && errno != EEXIST)
+	msg_warn("user=<%s>: mkdir %s: %m", s->login.name, s->login.maildir);
+    fd = safe_open(path, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600, (uid_t)-1, &err);
     mr_free(path);
     if (fd < 0) {
 	msg_warn("user=<%s>: lock %s: %s", s->login.name, s->login.maildir, err);
@@ -81,9 +92,15 @@ int pop3d_mailbox_open(pop3d_session_t *s)
 	s->lock_fd = -1;
 	return -1;
     }
-    if (store_open(s->login.maildir, &s->store, &err) < 0) {
+    if ((s->login.mbox ? store_open_mbox(s->login.mbox, s->login.maildir, &s->store, &err)
+		       : store_open(s->login.maildir, &s->store, &err)) < 0) {
+	int in_use = errno == EAGAIN;
+
 	msg_warn("user=<%s>: %s", s->login.name, err);
-	pop3d_reply(s, "-ERR [SYS/TEMP] Mailbox cannot be opened, try again later");
+	if (in_use)
+	    pop3d_reply(s, "-ERR [IN-USE] Mailbox is locked by another program, try again later");
+	else
+	    pop3d_reply(s, "-ERR [SYS/TEMP] Mailbox cannot be opened, try again later");
 	close(s->lock_fd);
 	s->lock_fd = -1;
 	return -1;

@@ -166,7 +166,9 @@ static void split_become_user(const pop3d_user_t *u)
     if (privs_running_as_root()) {
 	if (u->uid == 0)
 	    msg_panic("mailbox process as root");
-	if (u->system)
+	if (u->system && u->keep_gid)
+	    privs_become_member_keeping(u->name, u->uid, u->gid, u->lock_gid);
+	else if (u->system)
 	    privs_become_member(u->name, u->uid, u->gid);
 	else
 	    privs_become(u->uid, u->gid);

@@ -1226,7 +1226,7 @@ long store_expunge(store_t *st, const unsigned long *uids, size_t count, const c
     long done;
 
     if (st->mbox)
-	return store_fail(error_r, "expunge in %s: %s", st->mbox, EROFS);
+	return store_mbox_expunge(st, uids, count, error_r);
     if (lock_begin(st, error_r) < 0)
 	return -1;
     done = expunge_locked(st, uids, count, error_r);

@@ -125,13 +125,16 @@ extern size_t store_index_log_min;
  * in *error_r (static storage). */
 int store_open(const char *dir, store_t **store_r, const char **error_r);
 
-/* store_open_mbox - open the mbox file path read-only (a system user's
- * /var/mail box), keeping its index (UIDs, sizes) in index_dir, which is
- * created when missing. A message is known by a hash of its From_ line
- * and header, so it keeps its UID when others before it are deleted by
- * another program. Flags come from the Status: and X-Status: headers.
- * store_change_flags, store_expunge and store_keyword with create fail
- * with EROFS. Returns 0 and *store_r, or -1 with *error_r. */
+/* store_open_mbox - open the mbox file path (a system user's /var/mail
+ * box; missing: empty), keeping its index (UIDs, sizes) in index_dir,
+ * which is created when missing. A message is known by a hash of its
+ * From_ line, header (less the fields mail readers change) and body size,
+ * so it keeps its UID when others are deleted by another program. Flags
+ * come from the Status: and X-Status: headers. store_expunge rewrites the
+ * file under the dot-lock and an fcntl lock (global/mbox_lock.h); a
+ * rewrite cut short is finished here first. store_change_flags and
+ * store_keyword with create fail with EROFS. Returns 0 and *store_r, or
+ * -1 with *error_r (errno EAGAIN: locked by another program). */
 int store_open_mbox(const char *path, const char *index_dir, store_t **store_r,
 		    const char **error_r);
 

@@ -18,6 +18,7 @@ typedef struct {
     off_t vsize;
     off_t offset;   /* mbox only */
     off_t raw_size; /* mbox only */
+    off_t from;     /* mbox only: where its From_ line starts */
 } cur_file_t;
 
 typedef struct {
@@ -108,5 +109,9 @@ void store_txn_commit(struct str *txn, const store_t *st);
 
 /* store_mbox_msg_open - a descriptor with message m's content */
 int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r);
+
+/* store_mbox_expunge - remove the count messages in uids from the mbox
+ * (store.h, store_expunge); the number removed, or -1 with *error_r */
+long store_mbox_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r);
 
 #endif

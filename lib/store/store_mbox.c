@@ -1,16 +1,22 @@
 /*
- * store_mbox.c - read-only access to an mbox file (a system user's
- * /var/mail box) through the store's index.
+ * store_mbox.c - an mbox file (a system user's /var/mail box) through the
+ * store's index: listing, reading, and deletion.
  *
  * The file is read under a shared fcntl lock, the lock local takes (as a
- * write lock) to append, so a scan never sees half a delivery. Nothing is
- * written to the mbox, so no dot-lock is needed. A message starts at a
+ * write lock) to append, so a scan never sees half a delivery. Deletion
+ * takes both of local's locks (dot-lock, fcntl write lock; the protocol of
+ * global/mbox_lock.c), scans the file again and rewrites it in place from
+ * the first deleted message on, through a journal, keeping whatever was
+ * appended since (the crash argument is in global/mbox_lock.c). The
+ * dot-lock is made with the group privs_kept_group switches on, where the
+ * spool directory needs it (pop3d). A message starts at a
  * line beginning with "From "; its content is what follows that line, up
  * to the next one, less the empty line that separates two messages; a
  * line matching ^>+From  loses one '>' (mboxrd, as local writes it).
  *
- * A message is known in the index by a hash of its From_ line, header and
- * size (plus a counter for identical ones), not by its offset: when
+ * A message is known in the index by a hash of its From_ line, header
+ * (less the fields mail readers change: mbox_volatile) and body size (plus
+ * a counter for identical ones), not by its offset: when
  * another program deletes a message and rewrites the file, the others
  * keep their UIDs. Offsets live in memory only; before a message is read,
  * the file is checked to be the one scanned (same inode, not shorter,
@@ -30,15 +36,16 @@
 #include <unistd.h>
 
 #include "global/mail_params.h"
+#include "global/mbox_lock.h"
 #include "store/store_int.h"
 #include "util/msg.h"
+#include "util/privs.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
 #include "util/str.h"
 
 #define MBOX_PREFIX 1024        /* bytes of a line looked at */
 #define MBOX_HASHED (64 * 1024) /* header bytes that make a message's key */
-#define MBOX_LOCK_PAUSE_MS 100
 
 /* one line of the file, as the scanner sees it */
 typedef struct {
@@ -61,7 +68,8 @@ typedef struct {
 /* the message being scanned */
 typedef struct {
     int open, in_header;
-    off_t content, escaped, bare_lf;
+    off_t from, content, escaped, bare_lf;
+    off_t header; /* bytes of the header, with its empty line */
     int last_blank;
     uint64_t hash;
     size_t hashed;
@@ -161,20 +169,36 @@ static void header_flags(mbox_msg_t *m, const mbox_line_t *l)
     store_flags_normal(tmp, m->flags);
 }
 
+/* mbox_volatile - a header field that mail readers add or change in
+ * place (state, sizes, their own UIDs), left out of a message's key so
+ * that it keeps its UID when another program rewrites the mbox */
+static int mbox_volatile(const mbox_line_t *l)
+{
+    static const char *const names[] = {"Status:", "X-Status:",   "X-Keywords:",     "X-UID:",
+					"X-IMAP:", "X-IMAPbase:", "Content-Length:", "Lines:"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	if (strncasecmp(l->pre, names[i], strlen(names[i])) == 0)
+	    return 1;
+    return 0;
+}
+
 /* msg_end - the message that ends at end joins cl */
 static void msg_end(mbox_msg_t *m, off_t end, cur_list_t *cl)
 {
     off_t raw = end - m->content - m->last_blank;
+    off_t body = raw - m->header;
     char key[40];
     cur_file_t *f;
 
     if (!m->open)
 	return;
-    m->hash = hash_add(m->hash, (const char *)&raw, sizeof(raw));
+    m->hash = hash_add(m->hash, (const char *)&body, sizeof(body));
     snprintf(key, sizeof(key), "%016llx", (unsigned long long)m->hash);
     f = cur_add(cl, key, strlen(key));
     memcpy(f->flags, m->flags, sizeof(f->flags));
     f->offset = m->content;
+    f->from = m->from;
     f->raw_size = raw;
     f->size = raw - m->escaped;
     f->vsize = f->size + m->bare_lf - m->last_blank;
@@ -188,6 +212,7 @@ static void msg_line(mbox_msg_t *m, const mbox_line_t *l, cur_list_t *cl)
 	msg_end(m, l->start, cl);
 	memset(m, 0, sizeof(*m));
 	m->open = m->in_header = 1;
+	m->from = l->start;
 	m->content = l->start + l->len;
 	m->hash = hash_add(14695981039346656037ULL, l->pre, l->npre);
 	return;
@@ -197,13 +222,22 @@ static void msg_line(mbox_msg_t *m, const mbox_line_t *l, cur_list_t *cl)
     m->last_blank = l->len == 1 && l->lf;
     m->escaped += mbox_escaped(l->pre, l->npre);
     m->bare_lf += l->lf && !l->crlf;
+    if (m->in_header)
+	m->header += l->len;
     if (m->in_header && (l->len == 1 || (l->len == 2 && l->crlf))) {
 	m->in_header = 0;
-    } else if (m->in_header && m->hashed < MBOX_HASHED) {
+    } else if (m->in_header && m->hashed < MBOX_HASHED && !mbox_volatile(l)) {
 	m->hash = hash_add(m->hash, l->pre, l->npre);
 	m->hashed += l->npre;
+    } else if (m->in_header) {
 	header_flags(m, l);
     }
+}
+
+/* base_cmp - order by key */
+static int base_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cur_file_t *)a)->base, ((const cur_file_t *)b)->base);
 }
 
 /* key_cmp - order by key, then by offset */
@@ -237,23 +271,6 @@ static void number_twins(cur_list_t *cl)
 	qsort(cl->v, cl->n, sizeof(*cl->v), key_cmp);
 }
 
-/* mbox_lock - a shared (or no) fcntl lock, waiting politely; 0 or -1 */
-static int mbox_lock(int fd, int type)
-{
-    struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET};
-    int tries = var_deliver_lock_attempts > 0 ? var_deliver_lock_attempts * 10 : 200;
-
-    for (int i = 0; i < tries; i++) {
-	if (fcntl(fd, F_SETLK, &fl) == 0)
-	    return 0;
-	if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES))
-	    return -1;
-	(void)nanosleep(&(struct timespec){0, MBOX_LOCK_PAUSE_MS * 1000 * 1000}, NULL);
-    }
-    errno = EAGAIN;
-    return -1;
-}
-
 /* mbox_open_locked - the mbox, opened and read-locked; fd or -1 */
 static int mbox_open_locked(const store_t *st, struct stat *sb, const char **error_r)
 {
@@ -261,7 +278,7 @@ static int mbox_open_locked(const store_t *st, struct stat *sb, const char **err
 
     if (fd < 0)
 	return -1;
-    if (mbox_lock(fd, F_RDLCK) < 0 || fstat(fd, sb) < 0) {
+    if (mbox_lock_fcntl(fd, F_RDLCK) < 0 || fstat(fd, sb) < 0) {
 	store_fail(error_r, "lock %s: %s", st->mbox, errno);
 	close(fd);
 	return -1;
@@ -298,7 +315,12 @@ int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r)
     off_t end;
     int fd;
 
-    if ((fd = mbox_open_locked(st, &sb, error_r)) < 0)
+    if ((fd = mbox_open_locked(st, &sb, error_r)) < 0 && errno == ENOENT) {
+	st->mbox_ino = 0; /* no mail yet: local creates it */
+	st->mbox_size = 0;
+	return 0;
+    }
+    if (fd < 0)
 	return -1;
     end = store_mbox_scan_fd(fd, cl);
     close(fd); /* releases the lock */
@@ -393,6 +415,160 @@ int store_mbox_msg_open(store_t *st, const store_msg_t *m, const char **error_r)
     return fd;
 }
 
+/* from_cmp - order by the offset of the From_ line */
+static int from_cmp(const void *a, const void *b)
+{
+    const cur_file_t *x = a, *y = b;
+
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* doomed - mark in cl (sorted by key) the messages of uids; how many */
+static size_t doomed(const store_t *st, const unsigned long *uids, size_t count, cur_list_t *cl)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < count; k++) {
+	long i = store_find(st, uids[k]);
+	cur_file_t key = {.base = i < 0 ? NULL : st->msgs[i].base}, *f;
+
+	if (i < 0)
+	    continue;
+	f = cl->n ? bsearch(&key, cl->v, cl->n, sizeof(*cl->v), base_cmp) : NULL;
+	if (f && !f->used) {
+	    f->used = 1;
+	    n++;
+	}
+    }
+    return n;
+}
+
+/* kept_ranges - in file order, the parts of the file from the first
+ * doomed message on that stay; *from_r is where that message starts */
+static mbox_range_t *kept_ranges(cur_list_t *cl, off_t end, off_t *from_r, size_t *n_r)
+{
+    mbox_range_t *keep = mr_calloc(cl->n + 1, sizeof(*keep));
+    size_t n = 0, first = cl->n;
+
+    qsort(cl->v, cl->n, sizeof(*cl->v), from_cmp);
+    for (size_t i = 0; i < cl->n && first == cl->n; i++)
+	if (cl->v[i].used)
+	    first = i;
+    *from_r = first < cl->n ? cl->v[first].from : end;
+    for (size_t i = first; i < cl->n; i++) {
+	off_t stop = i + 1 < cl->n ? cl->v[i + 1].from : end;
+
+	if (cl->v[i].used)
+	    continue;
+	if (n > 0 && keep[n - 1].end == cl->v[i].from)
+	    keep[n - 1].end = stop;
+	else
+	    keep[n++] = (mbox_range_t){cl->v[i].from, stop};
+    }
+    *n_r = n;
+    return keep;
+}
+
+/* rewrite_locked - with both locks: finish an old journal, then drop the
+ * doomed messages; the number dropped or -1 */
+static long rewrite_locked(store_t *st, int dfd, const char *name, int fd,
+			   const unsigned long *uids, size_t count, const char **error_r)
+{
+    cur_list_t cl = {0};
+    mbox_range_t *keep;
+    size_t n, nkeep;
+    off_t end, from;
+    long ret = -1;
+
+    if (mbox_journal_finish(dfd, name, fd, error_r) < 0)
+	return -1;
+    if (lseek(fd, 0, SEEK_SET) < 0 || (end = store_mbox_scan_fd(fd, &cl)) < 0) {
+	cur_free(&cl);
+	return store_fail(error_r, "read %s: %s", st->mbox, errno);
+    }
+    if ((n = doomed(st, uids, count, &cl)) == 0) {
+	cur_free(&cl);
+	return 0;
+    }
+    keep = kept_ranges(&cl, end, &from, &nkeep);
+    if (mbox_rewrite(dfd, name, fd, from, keep, nkeep, error_r) == 0)
+	ret = (long)n;
+    mr_free(keep);
+    cur_free(&cl);
+    return ret;
+}
+
+/* mbox_dir_open - the directory of the mbox, and its name in it */
+static int mbox_dir_open(const store_t *st, const char **name_r)
+{
+    const char *slash = strrchr(st->mbox, '/');
+    char *dir = slash == NULL       ? mr_strdup(".")
+		: slash == st->mbox ? mr_strdup("/")
+				    : mr_strndup(st->mbox, (size_t)(slash - st->mbox));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    *name_r = slash ? slash + 1 : st->mbox;
+    mr_free(dir);
+    return dfd;
+}
+
+/* mbox_update - lock the mbox as local does (dot-lock, then fcntl), with
+ * the kept group where the spool directory needs it, and rewrite it
+ * without the count messages of uids (none: only finish an old rewrite) */
+static long mbox_update(store_t *st, const unsigned long *uids, size_t count, const char **error_r)
+{
+    const char *name;
+    struct stat sb;
+    long ret = -1;
+    int dfd, fd = -1;
+
+    if ((dfd = mbox_dir_open(st, &name)) < 0)
+	return store_fail(error_r, "open the directory of %s: %s", st->mbox, errno);
+    privs_kept_group(1);
+    if (mbox_dotlock_acquire(dfd, name) < 0) {
+	store_fail(error_r, "dot-lock %s: %s", st->mbox, errno == EEXIST ? EAGAIN : errno);
+    } else {
+	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1)
+	    store_fail(error_r, "open %s: %s", st->mbox, fd < 0 ? errno : EINVAL);
+	else if (mbox_lock_fcntl(fd, F_WRLCK) < 0)
+	    store_fail(error_r, "lock %s: %s", st->mbox, errno);
+	else
+	    ret = rewrite_locked(st, dfd, name, fd, uids, count, error_r);
+	if (fd >= 0)
+	    close(fd); /* and the fcntl lock with it */
+	mbox_dotlock_release(dfd, name);
+    }
+    privs_kept_group(0);
+    close(dfd);
+    return ret;
+}
+
+/* store_mbox_expunge - see store_int.h */
+long store_mbox_expunge(store_t *st, const unsigned long *uids, size_t count, const char **error_r)
+{
+    long done;
+
+    if (count == 0)
+	return 0;
+    if ((done = mbox_update(st, uids, count, error_r)) < 0)
+	return -1;
+    if (done > 0 && store_sync(st, error_r) < 0)
+	return -1;
+    return done;
+}
+
+/* mbox_journal_left - did a rewrite stop half way (its journal is there)? */
+static int mbox_journal_left(const store_t *st)
+{
+    char *j = mr_format("%s%s", st->mbox, MBOX_JOURNAL_SUFFIX);
+    struct stat sb;
+    int r = lstat(j, &sb) == 0;
+
+    mr_free(j);
+    return r;
+}
+
 /* store_open_mbox - see store.h */
 int store_open_mbox(const char *path, const char *index_dir, store_t **store_r,
 		    const char **error_r)
@@ -410,7 +586,8 @@ int store_open_mbox(const char *path, const char *index_dir, store_t **store_r,
     st->lock_fd = safe_open(lock, O_RDWR | O_CREAT | SAFE_OPEN_MAY_EXIST | O_CLOEXEC, 0600,
 			    (uid_t)-1, error_r);
     mr_free(lock);
-    if (st->lock_fd < 0 || store_sync(st, error_r) < 0) {
+    if (st->lock_fd < 0 || (mbox_journal_left(st) && mbox_update(st, NULL, 0, error_r) < 0) ||
+	store_sync(st, error_r) < 0) {
 	store_close(&st);
 	return -1;
     }

@@ -59,6 +59,35 @@ void privs_become_member(const char *user, uid_t uid, gid_t gid)
     privs_set_ids(uid, gid);
 }
 
+static gid_t privs_kept_gid;
+static gid_t privs_own_gid;
+static int privs_keeping;
+
+/* privs_become_member_keeping - as privs_become_member, with keep as the
+ * saved group id, for privs_kept_group */
+void privs_become_member_keeping(const char *user, uid_t uid, gid_t gid, gid_t keep)
+{
+    if (initgroups(user, gid) < 0)
+	msg_fatal("initgroups(%s): %s", user, strerror(errno));
+    if (setresgid(gid, gid, keep) < 0)
+	msg_fatal("setresgid(%ld, %ld, %ld): %s", (long)gid, (long)gid, (long)keep,
+		  strerror(errno));
+    if (setresuid(uid, uid, uid) < 0)
+	msg_fatal("setresuid(%ld): %s", (long)uid, strerror(errno));
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+	msg_panic("privilege drop to uid %ld can be undone", (long)uid);
+    privs_kept_gid = keep;
+    privs_own_gid = gid;
+    privs_keeping = keep != gid;
+}
+
+/* privs_kept_group - the kept group as the effective one, or back */
+void privs_kept_group(int on)
+{
+    if (privs_keeping && setegid(on ? privs_kept_gid : privs_own_gid) < 0)
+	msg_fatal("setegid(%ld): %s", (long)(on ? privs_kept_gid : privs_own_gid), strerror(errno));
+}
+
 /* privs_no_new_privs - no exec may gain privileges from now on */
 void privs_no_new_privs(void)
 {

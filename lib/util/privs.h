@@ -28,6 +28,15 @@ void privs_become(uid_t uid, gid_t gid);
 /* privs_become_member - as privs_become, with the supplementary groups
  * of user from the group file as well (a system user's mail process) */
 void privs_become_member(const char *user, uid_t uid, gid_t gid);
+/* privs_become_member_keeping - as privs_become_member, and keep as the
+ * saved group id: a group the process is not in, that privs_kept_group
+ * makes effective for a few operations (pop3d creating an mbox's dot-lock
+ * in a spool directory writable by group mail, as Dovecot's
+ * mail_privileged_group). The uid stays uid for good. */
+void privs_become_member_keeping(const char *user, uid_t uid, gid_t gid, gid_t keep);
+/* privs_kept_group - on: the kept group as the effective group id; off:
+ * the own group again. A no-op when no group is kept. Failure is fatal. */
+void privs_kept_group(int on);
 /* privs_no_new_privs - no exec may gain privileges from now on */
 void privs_no_new_privs(void);
 /* privs_running_as_root - were we started by root? */

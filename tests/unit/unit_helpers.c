@@ -46,3 +46,18 @@ const char *unit_write_file(const char *name, const char *text)
     fclose(fp);
     return path;
 }
+
+/* unit_read_fd - everything left to read on fd, which is then closed */
+str_t *unit_read_fd(int fd)
+{
+    str_t *s = str_new(256);
+    char buf[4096];
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+	str_append(s, buf, (size_t)n);
+    assert_true(n == 0);
+    close(fd);
+    return s;
+}
