@@ -304,3 +304,55 @@ def test_a_rewrite_cut_short_is_finished(mailroom, sysuser):
     os.unlink(journal)                                  # the administrator looked
     wait_sent(inst, before + 1)
     assert b"Subject: mbox 9\n" in open(inst.box, "rb").read()
+
+
+def test_full_disk_deletes_nothing(mailroom, sysuser):
+    """The spool on a small tmpfs: an mbox of three big messages fills it,
+    so deleting the first (whose rewrite needs the rest of the file in the
+    journal) fails at QUIT with nothing changed and no journal left, while
+    deleting the last (nothing to copy) frees the room."""
+    inst = mailroom(extra=dict(FAST_RETRY, home_mailbox=""),
+                    qmgr=True, ports={"pop3": free_port()}, start=False)
+    spool = os.path.join(inst.dir, "varmail")
+    os.mkdir(spool)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k,mode=2775,gid=%d" %
+                    grp.getgrnam("mail").gr_gid, "tmpfs", spool], check=True)
+    try:
+        inst.set_conf(mail_spool_directory=spool)
+        inst.start()
+        assert wait_port(inst.ports["pop3"])
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f",
+                        os.path.join(inst.conf_dir, "sasldb2"), "-u", mkinstance.SASL_REALM,
+                        sysuser.pw_name], input=b"mbox-pw", check=True)
+        inst.box = os.path.join(spool, sysuser.pw_name)
+        inst.rcpt = f"{sysuser.pw_name}@mx.mailroom.test"
+        big = "x" * 76 + "\r\n"
+        for n in range(3):
+            with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+                s.sendmail("s@example.org", [inst.rcpt],
+                           BODY.format(n=n, to=inst.rcpt) + big * 4400)
+            wait_sent(inst, n + 1)
+        data = open(inst.box, "rb").read()
+        spans = messages(data)
+        assert len(spans) == 3 and len(data) > 1000000
+        free = os.statvfs(spool)
+        assert free.f_bavail * free.f_frsize < len(data) - spans[0][1]
+
+        p = login(inst, sysuser)
+        assert p.dele(1).startswith(b"+OK")
+        with pytest.raises(poplib.error_proto) as e:
+            p.quit()
+        assert e.value.args[0] == b"-ERR [SYS/TEMP] Some deleted messages were not removed"
+        assert open(inst.box, "rb").read() == data
+        assert sorted(os.listdir(spool)) == [sysuser.pw_name]
+        inst.wait_log(rf"user=<{sysuser.pw_name}>: deleting messages: write "
+                      rf"{sysuser.pw_name}\.rewrite: No space left on device")
+
+        p = login(inst, sysuser)
+        assert p.dele(3).startswith(b"+OK")
+        assert p.quit() == b"+OK Bye"
+        assert open(inst.box, "rb").read() == data[:spans[2][0]]
+        assert sorted(os.listdir(spool)) == [sysuser.pw_name]
+    finally:
+        inst.stop()
+        subprocess.run(["umount", spool], check=True)
