@@ -356,3 +356,27 @@ def test_full_disk_deletes_nothing(mailroom, sysuser):
     finally:
         inst.stop()
         subprocess.run(["umount", spool], check=True)
+
+
+def test_home_mbox(mailroom, sysuser):
+    """home_mailbox = Mailbox: local appends to ~/Mailbox (dot-lock in the
+    home, as the user), and pop3d serves and rewrites that file the same
+    way, without any kept group."""
+    inst = mailroom(extra=dict(FAST_RETRY, home_mailbox="Mailbox"), qmgr=True,
+                    ports={"pop3": free_port()})
+    assert wait_port(inst.ports["pop3"])
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(inst.conf_dir, "sasldb2"),
+                    "-u", mkinstance.SASL_REALM, sysuser.pw_name], input=b"mbox-pw", check=True)
+    inst.box = os.path.join(sysuser.pw_dir, "Mailbox")
+    inst.rcpt = f"{sysuser.pw_name}@mx.mailroom.test"
+    with_body(inst, range(2))
+    data = open(inst.box, "rb").read()
+    spans = messages(data)
+    p = login(inst, sysuser)
+    (box,) = wait_procs(inst, "pop3d-mailbox")
+    assert {int(x) for x in box["Gid"].split()} == {sysuser.pw_gid}
+    assert b"\n".join(p.retr(2)[1]) + b"\n" == content(data, spans[1])
+    assert p.dele(1).startswith(b"+OK")
+    assert p.quit() == b"+OK Bye"
+    assert open(inst.box, "rb").read() == data[spans[1][0]:]
+    assert not os.path.exists(inst.box + ".lock") and not os.path.exists(inst.box + ".rewrite")
