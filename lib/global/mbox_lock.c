@@ -278,7 +278,7 @@ int mbox_journal_finish(int dirfd, const char *name, int fd, const char **error_
     struct stat js;
     int jfd, hlen, fits, ret = -1;
 
-    if ((jfd = openat(dirfd, jname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+    if ((jfd = openat(dirfd, jname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 	ret = errno == ENOENT ? 0 : journal_fail(error_r, "open", name, errno);
 	mr_free(jname);
 	return ret;

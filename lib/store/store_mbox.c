@@ -528,8 +528,8 @@ static long mbox_update(store_t *st, const unsigned long *uids, size_t count, co
     if (mbox_dotlock_acquire(dfd, name) < 0) {
 	store_fail(error_r, "dot-lock %s: %s", st->mbox, errno == EEXIST ? EAGAIN : errno);
     } else {
-	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
-	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1)
+	if ((fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1)
 	    store_fail(error_r, "open %s: %s", st->mbox, fd < 0 ? errno : EINVAL);
 	else if (mbox_lock_fcntl(fd, F_WRLCK) < 0)
 	    store_fail(error_r, "lock %s: %s", st->mbox, errno);

@@ -3,7 +3,7 @@
  * dot-lock with its stale rule, and the rewrite journal in every state a
  * crash can leave it in: none, cut short in step 1, complete with the
  * copy half done, complete with the file already cut, not fitting the
- * file, hostile headers, a link; and a rewrite through a descriptor
+ * file, hostile headers, a link, a FIFO; and a rewrite through a descriptor
  * opened with O_APPEND, as local's is.
  */
 #include <errno.h>
@@ -161,8 +161,11 @@ static void test_journal_states(void **state)
     assert_false(journal_gone(dfd));
     assert_box(dfd, "From a  Mon Jan  5 10:00:00 2026\none\n\n" TAIL "more\n");
     assert_int_equal(unlinkat(dfd, "box" MBOX_JOURNAL_SUFFIX, 0), 0);
-    /* a link is never followed */
+    /* a link is never followed, a FIFO never waited for */
     assert_int_equal(symlinkat("box", dfd, "box" MBOX_JOURNAL_SUFFIX), 0);
+    assert_int_equal(mbox_journal_finish(dfd, "box", fd, &err), -1);
+    assert_int_equal(unlinkat(dfd, "box" MBOX_JOURNAL_SUFFIX, 0), 0);
+    assert_int_equal(mkfifoat(dfd, "box" MBOX_JOURNAL_SUFFIX, 0600), 0);
     assert_int_equal(mbox_journal_finish(dfd, "box", fd, &err), -1);
     assert_int_equal(unlinkat(dfd, "box" MBOX_JOURNAL_SUFFIX, 0), 0);
     mr_free(j);
