@@ -18,10 +18,12 @@
  * Input it trusts: none from the client. Command lines are bounded
  * (pop3d_line.c: 255 octets with CRLF, as RFC 2449 says; AUTH responses
  * 8190); a longer line ends the session; pop3d_error_limit bad commands
- * end it too; a client idle for pop3d_timeout is disconnected. Message
- * files come from the user's own Maildir and are sent as they are, only
- * with CRLF line ends and byte-stuffing. Passwords are checked by
- * libsasl2 (lib/auth) in a process of their own.
+ * end it too; a client idle for pop3d_timeout is disconnected, and so
+ * is one not logged in pop3d_login_timeout after it connected (however
+ * it trickles its bytes). Message files come from the user's own
+ * Maildir and are sent as they are, only with CRLF line ends and
+ * byte-stuffing. Passwords are checked by libsasl2 (lib/auth) in a
+ * process of their own.
  *
  * Privileges: master.conf runs it as root (unpriv n), not chrooted. The
  * process master starts never reads client input: per connection it
@@ -32,7 +34,7 @@
  * the SASL modules and the mailbox table are loaded here, before any
  * fork.
  *
- * Parameters: pop3d_timeout, pop3d_error_limit, pop3d_auth_failure_delay,
+ * Parameters: pop3d_timeout, pop3d_login_timeout, pop3d_error_limit, pop3d_auth_failure_delay,
  * pop3d_sasl_path, pop3d_sasl_local_domain, pop3d_login_domain,
  * pop3d_login_user, pop3d_cleartext_auth, pop3d_tls_security_level,
  * pop3d_tls_wrappermode, pop3d_tls_cert_file, pop3d_tls_key_file,

@@ -116,8 +116,14 @@ void pop3d_session_run(pop3d_session_t *s, const char *greeting, const char *inp
 			: stream_timedout(s->client) ? "timeout"
 						     : "read error";
 	    if (n < 0 && stream_timedout(s->client)) {
+		int login = stream_timeout_ms(s->client) == 0;
+
+		if (login)
+		    s->reason = "login timeout";
 		stream_clear_error(s->client); /* the timeout is sticky */
-		pop3d_reply(s, "-ERR Idle timeout, closing connection");
+		stream_set_deadline(s->client, 0);
+		pop3d_reply(s, login ? "-ERR Login timeout, closing connection"
+				     : "-ERR Idle timeout, closing connection");
 	    }
 	    break;
 	}

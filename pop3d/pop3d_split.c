@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "global/config.h"
+#include "global/mail_params.h"
 #include "global/mail_proto.h"
 #include "master/mail_server.h"
 #include "pop3d.h"
@@ -241,8 +242,10 @@ static void split_login(split_t *sp)
     s.port = sp->conn.port;
     s.line = &line;
     pop3d_line_init(&line);
+    stream_set_deadline(s.client, var_pop3d_login_timeout);
     if (pop3d_tls_wrapper(&s) == 0)
 	pop3d_session_run(&s, "+OK Mailroom POP3 server ready", NULL, 0);
+    stream_set_deadline(s.client, 0); /* the TLS proxy has no end */
     pop3d_sasl_channel(NULL);
     stream_close(&auth);
     if (!s.handoff || split_handoff(&s, sp->lp[1]) < 0)

@@ -27,6 +27,7 @@ extern int var_virtual_minimum_uid;   /* virtual_minimum_uid */
 
 /* params_pop3d.c */
 extern int var_pop3d_timeout;            /* pop3d_timeout, seconds */
+extern int var_pop3d_login_timeout;      /* pop3d_login_timeout, seconds */
 extern int var_pop3d_error_limit;        /* pop3d_error_limit */
 extern int var_pop3d_auth_failure_delay; /* pop3d_auth_failure_delay, seconds */
 

@@ -8,12 +8,16 @@
 #include "mail_params.h"
 
 int var_pop3d_timeout;
+int var_pop3d_login_timeout;
 int var_pop3d_error_limit;
 int var_pop3d_auth_failure_delay;
 
 const param_def_t params_pop3d[] = {
     /* idle time allowed between two commands (RFC 1939: at least 10 minutes) */
     PARAM_TIME("pop3d_timeout", "600s", 1, INT_MAX, &var_pop3d_timeout),
+    /* time from connect to a completed login (TLS handshake included): a
+     * client that sends a byte now and then cannot keep a login process */
+    PARAM_TIME("pop3d_login_timeout", "120s", 1, INT_MAX, &var_pop3d_login_timeout),
     /* bad commands (unknown, wrong state, bad arguments) before a hang-up */
     PARAM_INT("pop3d_error_limit", "10", 1, 100000, &var_pop3d_error_limit),
     /* pause before answering a failed PASS */

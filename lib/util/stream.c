@@ -234,9 +234,11 @@ void stream_set_io(stream_t *s, const stream_io_t *io, void *ctx)
     s->io_ctx = ctx;
 }
 
+static int stream_op_timeout(stream_t *s);
+
 int stream_timeout_ms(stream_t *s)
 {
-    return s->timeout_ms;
+    return stream_op_timeout(s);
 }
 
 void stream_set_deadline(stream_t *s, int seconds)

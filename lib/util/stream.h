@@ -53,7 +53,10 @@ void stream_set_timeout(stream_t *s, int seconds);
 void stream_set_autoflush(stream_t *s, int on);
 /* stream_set_io - switch transport (e.g. to TLS); buffered input is kept */
 void stream_set_io(stream_t *s, const stream_io_t *io, void *ctx);
-/* stream_timeout_ms - the per-operation timeout in ms, -1 for none */
+/* stream_timeout_ms - what one operation may wait from now, in ms: the
+ * per-operation timeout cut to what is left of the deadline; -1 for
+ * none, 0 once the deadline has passed (a TLS handshake, which is many
+ * operations, takes it as its own deadline) */
 int stream_timeout_ms(stream_t *s);
 /* stream_set_deadline - from now on, every read and write must be done
  * within seconds in all (a per-request deadline: a peer that sends one

@@ -14,6 +14,7 @@ import smtplib
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -23,6 +24,8 @@ from qrecords import fake_qid
 from test_auth import smtps_auth
 from test_local import MESSAGE, activate, agent, deliver, submit, tmp_path, user  # noqa: F401
 from test_master_hardening import owner_ids, plant
+from test_pop3d import LOGIN, Raw, tls_instance
+from test_pop3d import deliver as pop3_deliver
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="root plants nothing for itself")
 
@@ -148,3 +151,39 @@ def test_auth_guessing_across_sessions_is_limited_by_default(mailroom):
         421, "4.7.0 mx.mailroom.test Error: too many failed authentications per minute "
              "from 127.0.0.2")
     inst.wait_log(r"warning: AUTH failure rate limit exceeded: 10 from unknown\[127\.0\.0\.2\]")
+
+
+def test_pop3d_login_has_a_deadline(mailroom):
+    """A client that sends a byte now and then never goes idle, and one
+    that opens the TLS port and never starts the handshake waits out the
+    idle timeout: each kept a login process for as long as it liked, and
+    enough of them used up the service. pop3d_login_timeout now ends both,
+    counted from the connect; a client that logs in in time is not cut."""
+    inst = tls_instance(mailroom, {"pop3d_login_timeout": "4s", "pop3d_timeout": "20s"})
+    pop3_deliver(inst, 1)
+    # the well-behaved client, which then stays past the login deadline
+    r = Raw(inst.ports["pop3"])
+    assert r.cmd(f"USER {LOGIN}") == b"+OK"
+    assert r.cmd("PASS alice-pw").startswith(b"+OK Logged in")
+    time.sleep(5)
+    assert r.cmd("NOOP") == b"+OK"
+    r.close()
+    # the trickling client
+    r = Raw(inst.ports["pop3"])
+    start = time.monotonic()
+    for b in b"USER alice\r\nPASS a-password-sent-one-byte-at-a-time":
+        try:
+            r.s.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(0.15)
+    assert r.line() == b"+OK"       # to USER
+    assert r.line() == b"-ERR Login timeout, closing connection"
+    assert r.closed() and time.monotonic() - start < 7
+    r.close()
+    inst.wait_log(r"session end: user=<>, client=127\.0\.0\.1, .*reason=login timeout")
+    # the client that never starts TLS on the implicit-TLS port
+    with socket.create_connection(("127.0.0.1", inst.ports["pop3s"]), timeout=10) as s:
+        start = time.monotonic()
+        assert s.recv(100) == b""
+        assert time.monotonic() - start < 7
