@@ -50,20 +50,20 @@ void qlog_format(str_t *out, const qlog_entry_t *e)
 }
 
 /*
- * qlog_owner_ids - as root, switch the effective ids to mail_owner (and
- * back with restore); not root, nothing to do. Returns 0 or -1.
+ * qlog_owner_ids - as root (local), work as mail_owner until restore:
+ * effective uid, gid and supplementary groups (privs_as_user), so that a
+ * link the mail owner planted in bounce/ or defer/ (a hash directory
+ * replaced by a link) reaches nothing the mail owner could not reach
+ * itself, not even through root's groups. Not root, nothing to do.
+ * Returns 0 or -1.
  */
 static int qlog_owner_ids(int restore)
 {
-    static gid_t saved_gid;
-    static int switched;
     uid_t uid;
     gid_t gid;
 
     if (restore) {
-	if (switched && (seteuid(0) < 0 || setegid(saved_gid) < 0))
-	    msg_fatal("restore root privileges: %m");
-	switched = 0;
+	privs_as_root();
 	return 0;
     }
     if (geteuid() != 0)
@@ -72,15 +72,7 @@ static int qlog_owner_ids(int restore)
 	errno = ENOENT;
 	return -1;
     }
-    saved_gid = getegid();
-    if (setegid(gid) < 0 || seteuid(uid) < 0) {
-	int saved = errno;
-
-	(void)setegid(saved_gid);
-	errno = saved;
-	return -1;
-    }
-    switched = 1;
+    privs_as_user(uid, gid);
     return 0;
 }
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import IS_ROOT, free_port, wait_port
 import qrecords
-from qrecords import fake_qid
+from qrecords import fake_qid, hashed_path
 from test_auth import smtps_auth
 from test_local import MESSAGE, activate, agent, deliver, submit, tmp_path, user  # noqa: F401
 from test_master_hardening import owner_ids, plant
@@ -187,3 +187,31 @@ def test_pop3d_login_has_a_deadline(mailroom):
         start = time.monotonic()
         assert s.recv(100) == b""
         assert time.monotonic() - start < 7
+
+
+@needs_root
+def test_bounce_log_as_the_mail_owner_without_roots_groups(agent):
+    """local writes a bounce record as root with its effective ids switched
+    to the mail owner, but it kept root's supplementary groups (master
+    started from a root shell has group root): with a hash directory of
+    bounce/ replaced by a link to a directory only group root may write,
+    it created the record there. It now switches the groups too."""
+    old = os.getgroups()
+    os.setgroups([0])       # as a root login shell has them
+    try:
+        inst = agent(aliases="nouser: |exit 67\n")
+    finally:
+        os.setgroups(old)
+    q = activate(inst, submit(inst, ["nouser@localhost"], MESSAGE))
+    qid = os.path.basename(q)
+    hashdir = os.path.dirname(hashed_path(inst.spool, "bounce", qid))
+    assert not os.path.lexists(hashdir)
+    victim = tempfile.mkdtemp(prefix="mailroom-victim-")
+    os.chmod(victim, 0o770)             # root:root, writable by group root only
+    try:
+        plant(hashdir, victim)
+        r = deliver(inst, q)
+        assert os.listdir(victim) == []
+        assert r["nouser@localhost"][0] == "deferred", r
+    finally:
+        shutil.rmtree(victim)
