@@ -79,6 +79,8 @@
 #define FILTER_ERROR_LIMIT 20    /* errors before we hang up */
 #define FILTER_PENDING_MAX 65536 /* input kept while a worker runs */
 #define FILTER_SPOOL_FLUSH 65536 /* content buffered before a write */
+#define FILTER_SPOOL_POOL 16     /* spool files kept for reuse */
+#define FILTER_SPOOL_KEEP 65536  /* a pooled file larger than this is emptied */
 
 /* Session phases */
 #define PH_CMD 0  /* reading commands */
@@ -110,13 +112,16 @@ typedef struct filter_sess {
 #define SPOOL_TOOBIG 1
 #define SPOOL_IOERR 2
 
-static table_list_t *filter_policy_maps; /* NULL: none, or unusable */
-static int filter_policy_broken;         /* it could not be opened */
-static int filter_workers;               /* running */
-static filter_sess_t *filter_waiting;    /* sessions waiting for a slot */
+static table_list_t *filter_policy_maps;         /* NULL: none, or unusable */
+static int filter_policy_broken;                 /* it could not be opened */
+static int filter_workers;                       /* running */
+static int filter_spool_pool[FILTER_SPOOL_POOL]; /* spool files to reuse */
+static size_t filter_spool_count;                /* in the pool */
+static filter_sess_t *filter_waiting;            /* sessions waiting for a slot */
 static filter_sess_t **filter_wait_tail = &filter_waiting;
 
 static void filter_consume(filter_sess_t *s, const char *buf, size_t len);
+static void filter_spool_release(int fd);
 
 /* filter_reply - one reply line to the client */
 static void filter_reply(filter_sess_t *s, const char *fmt, ...)
@@ -172,7 +177,7 @@ static void filter_msg_reset(filter_sess_t *s)
     }
     mr_free(m->rcpts);
     if (m->fd >= 0)
-	(void)close(m->fd);
+	filter_spool_release(m->fd);
     memset(m, 0, sizeof(*m));
     m->fd = -1;
     str_reset(s->spool);
@@ -361,13 +366,20 @@ static void filter_rcpt(filter_sess_t *s, char *args)
 }
 
 /* filter_spool_open - an unnamed file for the content: it vanishes with
- * its last descriptor, whatever happens to the process */
+ * its last descriptor, whatever happens to the process. A file a finished
+ * message left in the pool is taken first (filter_spool_release). */
 static int filter_spool_open(const char **error_r)
 {
     const char *dir = config_str("filterd_quarantine_directory");
     str_t *path;
     int fd;
 
+    if (filter_spool_count > 0) {
+	fd = filter_spool_pool[--filter_spool_count];
+	if (lseek(fd, 0, SEEK_SET) == 0)
+	    return fd;
+	(void)close(fd);
+    }
     if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
 	return fd;
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
@@ -384,6 +396,31 @@ static int filter_spool_open(const char **error_r)
     str_free(&path);
     *error_r = "cannot create a spool file";
     return fd;
+}
+
+/* filter_spool_release - a finished message's spool file, which nobody
+ * else holds any more (its worker has exited): back into the pool, or
+ * closed when the pool is full. A large file is emptied first so that the
+ * pool does not keep disk space. */
+static void filter_spool_release(int fd)
+{
+    struct stat st;
+
+    if (filter_spool_count >= FILTER_SPOOL_POOL ||
+	(fstat(fd, &st) == 0 && st.st_size > FILTER_SPOOL_KEEP && ftruncate(fd, 0) < 0)) {
+	(void)close(fd);
+	return;
+    }
+    filter_spool_pool[filter_spool_count++] = fd;
+}
+
+/* filter_spool_end - the content is complete: cut off what a longer
+ * message before it left in a pooled file; 0 or -1 */
+static int filter_spool_end(int fd)
+{
+    off_t end = lseek(fd, 0, SEEK_CUR);
+
+    return end < 0 || ftruncate(fd, end) < 0 ? -1 : 0;
 }
 
 /* filter_spool_flush - write the buffered content */
@@ -562,6 +599,10 @@ static void filter_worker_start(filter_sess_t *s)
 static void filter_data_end(filter_sess_t *s)
 {
     filter_spool_flush(s);
+    if (!s->spool_error && filter_spool_end(s->msg.fd) < 0) {
+	msg_warn("%s: truncate spool file: %m", s->msg.id);
+	s->spool_error = SPOOL_IOERR;
+    }
     if (s->spool_error) {
 	msg_info("%s: reject: %s, size=%lld", s->msg.id,
 		 s->spool_error == SPOOL_TOOBIG ? "message too big" : "spool write error",

@@ -292,6 +292,34 @@ def test_hostile_input(mailroom, clamd):
     assert b"<after@example.org>" in open(path, "rb").read()
 
 
+def test_spool_file_reused(mailroom, clamd):
+    """filterd reuses a finished message's spool file: a short message
+    after a long one carrying EICAR at its end is clean, and every message
+    arrives exactly as sent (nothing of the one before it)."""
+    inst = filter_instance(mailroom, clamd)
+    long_body = b"filler line of the long message\r\n" * 1500 + b"here: " + EICAR + b"\r\n"
+    sizes = {"short1": 10, "mid": 4000, "short2": 1}  # all below the 64 KiB kept as is
+    with direct(inst) as s:
+        s.sendmail("carol@example.org", [ALICE], message("long@example.org", long_body))
+        for name, n in sizes.items():
+            s.sendmail("carol@example.org", [ALICE],
+                       message(f"{name}@example.org", b"clean text\r\n" * n))
+    with direct(inst) as s:   # a new session takes a pooled file too
+        s.sendmail("carol@example.org", [ALICE], message("short3@example.org"))
+    inst.wait_log(r"virus=found " + re.escape(SIGNAME))
+    assert wait_for(lambda: len(maildir(inst, "alice")) == 4), inst.log_text()[-3000:]
+    got = {}
+    for path in maildir(inst, "alice"):
+        data = strip_trace(open(path, "rb").read())
+        mid = re.search(rb"Message-ID: <(\w+)@example\.org>", data).group(1).decode()
+        got[mid] = data[data.index(b"\nFrom: carol") + 1:]
+    expected = {name: message(f"{name}@example.org", b"clean text\r\n" * n)
+                for name, n in sizes.items()}
+    expected["short3"] = message("short3@example.org")
+    assert got == {k: v.replace(b"\r\n", b"\n") for k, v in expected.items()}
+    assert len(re.findall(r"virus=found", inst.log_text())) == 1
+
+
 def filterd_pids(inst):
     """The filterd session processes (children of master)."""
     out = []
