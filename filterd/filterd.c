@@ -6,13 +6,16 @@
  * skeleton. A session speaks SMTP after EHLO/HELO and LMTP after LHLO.
  * The content of each message goes, while it arrives, into an unnamed
  * spool file (O_TMPFILE in filterd_quarantine_directory), so memory does
- * not grow with the message. At the end of DATA a worker process is
- * forked for the message (filterd_work.c): it runs the scanners
- * (filterd_scan.c: clamd, the built-in spam rules), decides per
- * recipient, re-injects on filterd_reinject_nexthop with the envelope
- * kept (sender, every recipient, DSN parameters), and then writes the
- * replies to the client itself. The session waits meanwhile and reads
- * no command; it goes on once the worker has exited.
+ * not grow with the message. At the end of DATA the message goes to an
+ * idle worker of the process's pool (filterd_pool.c: long-lived child
+ * processes, started as needed, at most filterd_worker_limit busy at
+ * once); the worker (filterd_work.c) runs the scanners (filterd_scan.c:
+ * clamd, the built-in spam rules), decides per recipient, re-injects on
+ * filterd_reinject_nexthop with the envelope kept (sender, every
+ * recipient, DSN parameters), and then writes the replies to the client
+ * itself. The session waits meanwhile and reads no command; it goes on
+ * once the worker reports back (or dies: then it answers 451 itself).
+ * A finished message's spool file is reused by a later one.
  *
  * Why the worker answers. The client (qmgr's agent) hears "250" only
  * after 10025 accepted the message (or, later, after the quarantine copy
@@ -53,12 +56,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "filterd.h"
@@ -104,9 +105,9 @@ typedef struct filter_sess {
     int spool_error;    /* 0, or why the content is refused */
     filter_msg_t msg;   /* the transaction */
     str_t *pending;     /* input that came while a worker ran */
-    pid_t worker;       /* the worker, or 0 */
-    int pipe_fd;        /* its end-of-work pipe */
+    int worker;         /* a worker has the message */
     struct filter_sess *next_waiting;
+    struct filter_sess *prev, *next; /* every session of this process */
 } filter_sess_t;
 
 #define SPOOL_TOOBIG 1
@@ -119,6 +120,7 @@ static int filter_spool_pool[FILTER_SPOOL_POOL]; /* spool files to reuse */
 static size_t filter_spool_count;                /* in the pool */
 static filter_sess_t *filter_waiting;            /* sessions waiting for a slot */
 static filter_sess_t **filter_wait_tail = &filter_waiting;
+static filter_sess_t *filter_sessions; /* every session */
 
 static void filter_consume(filter_sess_t *s, const char *buf, size_t len);
 static void filter_spool_release(int fd);
@@ -167,15 +169,7 @@ static void filter_msg_reset(filter_sess_t *s)
 {
     filter_msg_t *m = &s->msg;
 
-    mr_free(m->sender);
-    mr_free(m->ret);
-    mr_free(m->envid);
-    for (size_t i = 0; i < m->rcpt_count; i++) {
-	mr_free(m->rcpts[i].address);
-	mr_free(m->rcpts[i].orcpt);
-	mr_free(m->rcpts[i].notify);
-    }
-    mr_free(m->rcpts);
+    filter_msg_clear(m);
     if (m->fd >= 0)
 	filter_spool_release(m->fd);
     memset(m, 0, sizeof(*m));
@@ -520,6 +514,12 @@ static void filter_worker_next(void)
 /* filter_sess_free - release a session */
 static void filter_sess_free(filter_sess_t *s)
 {
+    if (s->prev)
+	s->prev->next = s->next;
+    else
+	filter_sessions = s->next;
+    if (s->next)
+	s->next->prev = s->prev;
     filter_msg_reset(s);
     str_free(&s->line);
     str_free(&s->spool);
@@ -527,21 +527,13 @@ static void filter_sess_free(filter_sess_t *s)
     mr_free(s);
 }
 
-/* filter_worker_done - the worker's pipe: it has finished (or died) */
-static void filter_worker_done(int fd, int event, void *context)
+/* filter_worker_done - the worker has finished (or died) */
+static void filter_worker_done(void *context, int answered)
 {
     filter_sess_t *s = context;
-    int status, answered = 0;
 
-    if (read(fd, &answered, sizeof(answered)) != sizeof(answered))
-	answered = 0;
-    event_disable(fd);
-    (void)close(fd);
-    while (waitpid(s->worker, &status, 0) < 0 && errno == EINTR)
-	;
     if (!answered) {
-	msg_warn("%s: worker %ld ended without answering the client (status 0x%x)", s->msg.id,
-		 (long)s->worker, status);
+	msg_warn("%s: the worker ended without answering the client", s->msg.id);
 	filter_reply_all(s, "451 4.3.0 Error: internal error in the content filter");
     }
     s->worker = 0;
@@ -553,46 +545,36 @@ static void filter_worker_done(int fd, int event, void *context)
     filter_worker_next();
 }
 
-/* filter_worker_child - in the worker: the job, then word to the parent */
-static void __attribute__((noreturn)) filter_worker_child(filter_sess_t *s, int pipe_fd)
+/* filter_worker_child_init - in a new worker: close what belongs to the
+ * session process (clients' sockets, spool files), so that a client's
+ * connection ends when its session closes it */
+static void filter_worker_child_init(void)
 {
-    int answered;
-
-    if (!server_stand_alone()) {
-	/* master's descriptors belong to the session process */
-	(void)close(MASTER_STATUS_FD);
-	(void)close(MASTER_LISTEN_FD);
+    for (filter_sess_t *s = filter_sessions; s; s = s->next) {
+	if (s->conn)
+	    (void)close(event_conn_fd(s->conn));
+	if (s->msg.fd >= 0)
+	    (void)close(s->msg.fd);
     }
-    (void)signal(SIGPIPE, SIG_IGN);
-    answered = filter_work(&s->msg, s->lmtp, event_conn_fd(s->conn), event_conn_addr(s->conn)) == 0;
-    (void)write_all(pipe_fd, &answered, sizeof(answered));
-    _exit(0);
+    while (filter_spool_count > 0)
+	(void)close(filter_spool_pool[--filter_spool_count]);
 }
 
-/* filter_worker_start - fork the worker for a complete message */
+/* filter_worker_start - hand a complete message to a worker */
 static void filter_worker_start(filter_sess_t *s)
 {
-    int p[2];
-
     if (s->conn == NULL) { /* the client went away while waiting */
 	filter_sess_free(s);
 	return;
     }
-    if (pipe2(p, O_CLOEXEC) < 0 || (s->worker = fork()) < 0) {
-	msg_warn("%s: cannot start a worker: %m", s->msg.id);
+    if (filter_pool_submit(&s->msg, s->lmtp, event_conn_fd(s->conn), event_conn_addr(s->conn),
+			   filter_worker_child_init, filter_worker_done, s) < 0) {
 	filter_reply_all(s, "451 4.3.0 Error: content filter busy, try again later");
-	s->worker = 0;
 	return filter_resume(s);
     }
-    if (s->worker == 0) {
-	(void)close(p[0]);
-	filter_worker_child(s, p[1]);
-    }
-    (void)close(p[1]);
-    s->pipe_fd = p[0];
+    s->worker = 1;
     s->phase = PH_WORK;
     filter_workers++;
-    event_enable_read(p[0], filter_worker_done, s);
 }
 
 /* filter_data_end - the end-of-data dot: refuse, or hand to a worker */
@@ -714,6 +696,9 @@ static void filter_conn_open(event_conn_t *conn, const char *service)
     s->spool = str_new(FILTER_SPOOL_FLUSH + 4096);
     s->pending = str_new(256);
     s->msg.fd = -1;
+    if ((s->next = filter_sessions) != NULL)
+	s->next->prev = s;
+    filter_sessions = s;
     smtpd_dot_init(&s->cmd, SMTPD_DOT_MODE_NORMALIZE, 1, 1, filter_cmd_line, s);
     event_conn_set_context(conn, s);
     event_conn_set_timeout(conn, config_time("filterd_timeout"));

@@ -1,6 +1,7 @@
 /*
- * filterd.h - state shared by filterd's session code (filterd.c) and its
- * per-message worker (filterd_work.c).
+ * filterd.h - state shared by filterd's session code (filterd.c), its
+ * pool of workers (filterd_pool.c) and the work on one message
+ * (filterd_work.c).
  */
 #ifndef MR_FILTERD_H
 #define MR_FILTERD_H
@@ -34,12 +35,33 @@ typedef struct filter_msg {
     long long size; /* bytes spooled */
 } filter_msg_t;
 
-/* filter_work - the worker's whole job on one message, in a child
- * process: scan, decide per recipient, re-inject or quarantine, then
+/* filter_msg_clear - free the envelope m holds (not the spool file; the
+ * fields are left dangling: the caller resets or drops m) */
+void filter_msg_clear(filter_msg_t *m);
+
+/* filter_work - the worker's whole job on one message, in a pooled
+ * worker process: scan, decide per recipient, re-inject or quarantine, then
  * write the replies (one in SMTP, one per recipient in LMTP) straight to
  * the client socket. Returns 0 when the replies went out, -1 when they
  * could not be written. */
 int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr);
+
+/* filter_work_idle_ms - milliseconds until the kept re-injection
+ * session should be closed (0: now), or -1 when none is kept */
+int filter_work_idle_ms(void);
+/* filter_work_idle - close the kept re-injection session (QUIT) */
+void filter_work_idle(void);
+
+/* filter_pool_submit - hand a complete message to an idle worker of the
+ * pool (filterd_pool.c), starting one if none is idle; a new worker
+ * first runs child_init, which closes the session process's descriptors
+ * it must not keep (clients' sockets, spool files). The worker answers
+ * on client_fd; done(ctx, answered) is called from the event loop when
+ * it has finished (answered 0: it died or could not write, and the
+ * caller answers). Returns 0, or -1 when no worker could take it
+ * (logged; done is not called). */
+int filter_pool_submit(const filter_msg_t *m, int lmtp, int client_fd, const char *client_addr,
+		       void (*child_init)(void), void (*done)(void *ctx, int answered), void *ctx);
 
 /* filter_quarantine - keep the message for the n recipients of idx in
  * the quarantine (filterd_quar.c: the commit sequence and its crash

@@ -11,7 +11,7 @@
  * filterd_scan.c and a name that filterd_scanners may list; filterd
  * itself knows no scanner by name.
  *
- * Scanners run in filterd's worker process (one per message), so they
+ * Scanners run in filterd's worker processes (filterd_pool.c), so they
  * may block, bounded by their own timeouts.
  */
 #ifndef MR_FILTERD_SCAN_H

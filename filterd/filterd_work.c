@@ -17,9 +17,13 @@
  *      reply for all (docs/filterd.md: a transaction whose recipients end
  *      differently is answered 4xx as a whole).
  *
+ * The worker is long-lived (filterd_pool.c): it keeps its session with
+ * the re-injection server from one message to the next (below).
+ *
  * Parameters: filterd_scanners, filterd_clamd_socket,
  * filterd_pass_unscanned, filterd_reinject_nexthop,
- * filterd_reinject_timeout, filterd_spam_subject_tag,
+ * filterd_reinject_timeout, filterd_reinject_cache_time,
+ * filterd_spam_subject_tag,
  * myhostname; the levels and actions come with each recipient's policy
  * (filterd_policy.h).
  */
@@ -27,6 +31,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "filterd.h"
@@ -290,7 +295,7 @@ static void filter_inject_result(filter_out_t *o, const smtp_rcpt_t *r, const ch
 }
 
 /* filter_inject_session - connect, greeting, hello; NULL with *r set */
-static smtp_client_t *filter_inject_session(const char *relay, smtp_reply_t *r)
+static smtp_client_t *filter_inject_connect(const char *relay, smtp_reply_t *r)
 {
     int timeout = (int)config_time("filterd_reinject_timeout");
     const char *err;
@@ -307,6 +312,103 @@ static smtp_client_t *filter_inject_session(const char *relay, smtp_reply_t *r)
 	return NULL;
     }
     return c;
+}
+
+/*
+ * The re-injection session is kept between messages (a pooled worker
+ * lives for many), for filterd_reinject_cache_time after its last use.
+ * It is used again only after a transaction that ended cleanly (every
+ * recipient accepted, or an RSET accepted after one that did not), and
+ * only while the server has said nothing on its own (a server that
+ * timed out or went away makes the socket readable: it is closed and a
+ * new session opened). A kept session that breaks at the MAIL command
+ * accepted nothing: the transaction is sent again on a new one.
+ */
+static smtp_client_t *filter_cached;     /* the kept session, or NULL */
+static struct timespec filter_cached_at; /* when it was last used */
+
+/* filter_cached_alive - may the kept session c be used? */
+static int filter_cached_alive(smtp_client_t *c)
+{
+    struct pollfd pfd = {.fd = stream_fd(smtp_client_stream(c)), .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* filter_inject_session - the kept session if it is usable, else a new
+ * one; NULL with *r set. *reused_r says which. */
+static smtp_client_t *filter_inject_session(const char *relay, smtp_reply_t *r, int *reused_r)
+{
+    smtp_client_t *c = filter_cached;
+
+    filter_cached = NULL;
+    *reused_r = c != NULL && filter_cached_alive(c);
+    if (*reused_r)
+	return c;
+    if (c)
+	smtp_client_free(&c);
+    return filter_inject_connect(relay, r);
+}
+
+/* filter_inject_keep - after a transaction that ended with ret (see
+ * smtp_client_send): keep the session for the next one, or end it */
+static void filter_inject_keep(smtp_client_t *c, int ret, const smtp_rcpt_t *rc, size_t count)
+{
+    int clean = ret == 1 && config_time("filterd_reinject_cache_time") > 0;
+
+    for (size_t k = 0; clean && k < count; k++)
+	clean = rc[k].reply.code / 100 == 2;
+    if (!clean && ret >= 0 && config_time("filterd_reinject_cache_time") > 0)
+	clean = smtp_client_rset(c) == 1;
+    if (clean) {
+	filter_cached = c;
+	(void)clock_gettime(CLOCK_MONOTONIC, &filter_cached_at);
+	return;
+    }
+    if (ret >= 0)
+	smtp_client_quit(c);
+    smtp_client_free(&c);
+}
+
+/* filter_work_idle_ms - see filterd.h */
+int filter_work_idle_ms(void)
+{
+    struct timespec now;
+    long long left;
+
+    if (filter_cached == NULL)
+	return -1;
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+    left = config_time("filterd_reinject_cache_time") * 1000LL -
+	   ((now.tv_sec - filter_cached_at.tv_sec) * 1000LL +
+	    (now.tv_nsec - filter_cached_at.tv_nsec) / 1000000);
+    return left < 0 ? 0 : (int)left;
+}
+
+/* filter_work_idle - see filterd.h */
+void filter_work_idle(void)
+{
+    if (filter_cached == NULL)
+	return;
+    smtp_client_quit(filter_cached);
+    smtp_client_free(&filter_cached);
+}
+
+/* filter_inject_try - one transaction on a session: smtp_client_send's
+ * return */
+static int filter_inject_try(smtp_client_t *c, filter_feed_t *feed, smtp_msg_t *sm, smtp_rcpt_t *rc,
+			     size_t count, int fd, const char *tag)
+{
+    int ret;
+
+    (void)lseek(fd, 0, SEEK_SET);
+    feed->spool = stream_open(dup(fd));
+    feed->piece = str_new(FILTER_PIECE + 16);
+    filter_header_init(&feed->filter, tag);
+    ret = smtp_client_send(c, sm, rc, count);
+    (void)stream_close(&feed->spool);
+    str_free(&feed->piece);
+    return ret;
 }
 
 /* filter_inject - re-inject to the recipients of idx (count of them) */
@@ -326,7 +428,8 @@ static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, co
 		     .ctx = &feed};
     smtp_client_t *c;
     smtp_reply_t r;
-    int connected;
+    int connected, reused, ret;
+    const char *headers_start = headers;
 
     for (size_t k = 0; k < count; k++) {
 	rc[k].address = m->rcpts[idx[k]].address;
@@ -335,16 +438,16 @@ static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, co
 	smtp_reply_init(&rc[k].reply);
     }
     smtp_reply_init(&r);
-    if ((connected = (c = filter_inject_session(relay, &r)) != NULL)) {
-	(void)lseek(m->fd, 0, SEEK_SET);
-	feed.spool = stream_open(dup(m->fd));
-	feed.piece = str_new(FILTER_PIECE + 16);
-	filter_header_init(&feed.filter, tag);
-	if (smtp_client_send(c, &sm, rc, count) >= 0)
-	    smtp_client_quit(c);
-	smtp_client_free(&c);
-	(void)stream_close(&feed.spool);
-	str_free(&feed.piece);
+    if ((connected = (c = filter_inject_session(relay, &r, &reused)) != NULL)) {
+	ret = filter_inject_try(c, &feed, &sm, rc, count, m->fd, tag);
+	if (ret < 0 && reused && rc[0].stage && strcmp(rc[0].stage, "MAIL FROM") == 0) {
+	    smtp_client_free(&c); /* the kept session had gone: nothing was taken */
+	    feed.hdr = headers_start;
+	    if ((connected = (c = filter_inject_connect(relay, &r)) != NULL))
+		ret = filter_inject_try(c, &feed, &sm, rc, count, m->fd, tag);
+	}
+	if (c)
+	    filter_inject_keep(c, ret, rc, count);
     }
     for (size_t k = 0; k < count; k++) {
 	if (!connected) { /* no session: its reply is every recipient's */

@@ -49,6 +49,9 @@ const param_def_t params_filter[] = {
     PARAM_STR("filterd_reinject_nexthop", "127.0.0.1:10025", NULL),
     /* filterd: connect and reply timeout of the re-injection */
     PARAM_TIME("filterd_reinject_timeout", "300s", 1, 3600, NULL),
+    /* filterd: how long a worker keeps its idle session with the
+     * re-injection server (0: a new session per message) */
+    PARAM_TIME("filterd_reinject_cache_time", "2s", 0, 3600, NULL),
     /* filterd: the networks its clients may connect from (qmgr's filter
      * transport); anyone else is refused at connect: filterd passes mail
      * to the re-injection port, which does not check relaying again */

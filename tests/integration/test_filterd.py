@@ -320,9 +320,9 @@ def test_spool_file_reused(mailroom, clamd):
     assert len(re.findall(r"virus=found", inst.log_text())) == 1
 
 
-def filterd_pids(inst):
-    """The filterd session processes (children of master)."""
-    out = []
+def filterd_procs():
+    """Every filterd process: {pid: parent pid}"""
+    procs = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -333,9 +333,14 @@ def filterd_pids(inst):
                 argv0 = f.read().split(b"\0")[0]
         except OSError:
             continue
-        if os.path.basename(argv0) == b"filterd" and int(fields[1]) == inst.proc.pid:
-            out.append(int(pid))
-    return out
+        if os.path.basename(argv0) == b"filterd":
+            procs[int(pid)] = int(fields[1])
+    return procs
+
+
+def filterd_pids(inst):
+    """The filterd session processes (children of master)."""
+    return [pid for pid, ppid in filterd_procs().items() if ppid == inst.proc.pid]
 
 
 def test_kill_filterd_under_load(mailroom, clamd):

@@ -1,0 +1,455 @@
+/*
+ * filterd_pool.c - filterd's long-lived workers: the session process
+ * hands each complete message to an idle worker of its pool instead of
+ * forking one per message.
+ *
+ * A worker is a child of the session process with one end of a Unix
+ * socket pair (its channel). For a message the session process sends
+ * the envelope (a length-prefixed record, below) with two descriptors
+ * attached: the client's socket and the spool file. The worker runs
+ * filter_work (filterd_work.c), which answers the client itself, closes
+ * both descriptors and reports back with a fixed-size status: whether
+ * the client was answered, and whether the worker is retiring. Between
+ * messages the worker keeps its session with the re-injection server
+ * (filter_work_idle closes it after filterd_reinject_cache_time).
+ *
+ * Failures: a worker that dies (kill -9, a crash) closes its channel;
+ * the session process sees end-of-file, reaps it, answers the client
+ * 451 if the worker had not and forgets it; the next message starts a
+ * new worker. A session process that dies closes the channels: each
+ * worker finishes the message it has (it holds the client's socket, so
+ * an accepted message is still answered) and exits at end-of-file.
+ * A worker ends itself after FILTER_WORKER_USES messages so that no
+ * slow leak grows without bound.
+ *
+ * A new worker closes every descriptor of the session process it does
+ * not need (other workers' channels here, clients' sockets and spool
+ * files through the caller's hook): a long-lived worker must not keep a
+ * finished client's connection open.
+ *
+ * The envelope record: a 32-bit magic and a 32-bit length, then length
+ * bytes of fields: lmtp, eightbit (32 bits), size (64 bits), the
+ * transaction ID (fixed 32 bytes), the client's address, sender, RET,
+ * ENVID, the recipient count, and per recipient its address, ORCPT,
+ * NOTIFY and policy. A string is a 32-bit length (all ones: none) and
+ * its bytes. Both ends are the same program; the reader still checks
+ * every length against what is left.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "filterd.h"
+#include "global/mail_proto.h"
+#include "master/mail_server.h"
+#include "util/event.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/safe_open.h"
+#include "util/str.h"
+
+#define POOL_MAGIC 0x464a4f42u  /* "FJOB" */
+#define POOL_JOB_MAX (64 << 20) /* bytes of one envelope record */
+#define POOL_NONE 0xffffffffu   /* a string that is not there */
+#define FILTER_WORKER_USES 1000 /* messages before a worker retires */
+
+/* What a worker says after a message */
+typedef struct pool_status {
+    int answered; /* the client got its replies */
+    int retiring; /* the worker exits now */
+} pool_status_t;
+
+/* One worker, seen from the session process */
+typedef struct pool_worker {
+    pid_t pid;
+    int fd;   /* our end of the channel */
+    int busy; /* it has a message */
+    void (*done)(void *ctx, int answered);
+    void *ctx;
+    struct pool_worker *next;
+} pool_worker_t;
+
+static pool_worker_t *pool_workers; /* every worker alive */
+
+/* pool_put_u32, pool_put_u64, pool_put_str - append a field */
+static void pool_put_u32(str_t *out, uint32_t v)
+{
+    str_append(out, (const char *)&v, sizeof(v));
+}
+
+static void pool_put_u64(str_t *out, uint64_t v)
+{
+    str_append(out, (const char *)&v, sizeof(v));
+}
+
+static void pool_put_str(str_t *out, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    pool_put_u32(out, s ? (uint32_t)len : POOL_NONE);
+    if (s)
+	str_append(out, s, len);
+}
+
+/* pool_encode - the envelope record of a message */
+static void pool_encode(str_t *out, const filter_msg_t *m, int lmtp, const char *client_addr)
+{
+    str_reset(out);
+    pool_put_u32(out, POOL_MAGIC);
+    pool_put_u32(out, 0); /* the length, set below */
+    pool_put_u32(out, (uint32_t)lmtp);
+    pool_put_u32(out, (uint32_t)m->eightbit);
+    pool_put_u64(out, (uint64_t)m->size);
+    str_append(out, m->id, sizeof(m->id));
+    pool_put_str(out, client_addr);
+    pool_put_str(out, m->sender);
+    pool_put_str(out, m->ret);
+    pool_put_str(out, m->envid);
+    pool_put_u32(out, (uint32_t)m->rcpt_count);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+	pool_put_str(out, m->rcpts[i].address);
+	pool_put_str(out, m->rcpts[i].orcpt);
+	pool_put_str(out, m->rcpts[i].notify);
+	str_append(out, (const char *)&m->rcpts[i].policy, sizeof(m->rcpts[i].policy));
+    }
+    uint32_t len = (uint32_t)(str_len(out) - 8);
+    memcpy(str_data(out) + 4, &len, sizeof(len));
+}
+
+/* Reading a record: a cursor that fails once anything is short */
+typedef struct pool_cursor {
+    const char *p;
+    size_t left;
+    int bad;
+} pool_cursor_t;
+
+/* pool_take - the next n bytes into out (zeros once the record is bad) */
+static void pool_take(pool_cursor_t *c, void *out, size_t n)
+{
+    if (c->bad || c->left < n) {
+	c->bad = 1;
+	memset(out, 0, n);
+	return;
+    }
+    memcpy(out, c->p, n);
+    c->p += n;
+    c->left -= n;
+}
+
+/* pool_get_u32 - a 32-bit field */
+static uint32_t pool_get_u32(pool_cursor_t *c)
+{
+    uint32_t v;
+
+    pool_take(c, &v, sizeof(v));
+    return v;
+}
+
+/* pool_get_str - a string field, allocated, or NULL */
+static char *pool_get_str(pool_cursor_t *c)
+{
+    uint32_t len = pool_get_u32(c);
+    char *s;
+
+    if (c->bad || len == POOL_NONE)
+	return NULL;
+    if (len > c->left) {
+	c->bad = 1;
+	return NULL;
+    }
+    s = mr_alloc((size_t)len + 1);
+    pool_take(c, s, len);
+    s[len] = 0;
+    return s;
+}
+
+/* pool_decode - a record into m (fd not set) and *addr_r: 0, or -1
+ * (whatever was read is in m for filter_msg_clear) */
+static int pool_decode(const char *data, size_t len, filter_msg_t *m, int *lmtp_r, char **addr_r)
+{
+    pool_cursor_t c = {.p = data, .left = len};
+    uint64_t size;
+    uint32_t n;
+
+    *lmtp_r = (int)pool_get_u32(&c);
+    m->eightbit = (int)pool_get_u32(&c);
+    pool_take(&c, &size, sizeof(size));
+    m->size = (long long)size;
+    pool_take(&c, m->id, sizeof(m->id));
+    m->id[sizeof(m->id) - 1] = 0;
+    *addr_r = pool_get_str(&c);
+    m->sender = pool_get_str(&c);
+    m->ret = pool_get_str(&c);
+    m->envid = pool_get_str(&c);
+    n = pool_get_u32(&c);
+    if (c.bad || n == 0 || n > c.left / 16 || m->sender == NULL)
+	return -1;
+    m->rcpts = mr_calloc(n, sizeof(*m->rcpts));
+    for (m->rcpt_count = 0; m->rcpt_count < n && !c.bad; m->rcpt_count++) {
+	filter_rcpt_t *r = &m->rcpts[m->rcpt_count];
+
+	r->address = pool_get_str(&c);
+	r->orcpt = pool_get_str(&c);
+	r->notify = pool_get_str(&c);
+	pool_take(&c, &r->policy, sizeof(r->policy));
+	if (r->address == NULL)
+	    c.bad = 1;
+    }
+    return c.bad || c.left != 0 ? -1 : 0;
+}
+
+/* filter_msg_clear - see filterd.h */
+void filter_msg_clear(filter_msg_t *m)
+{
+    mr_free(m->sender);
+    mr_free(m->ret);
+    mr_free(m->envid);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+	mr_free(m->rcpts[i].address);
+	mr_free(m->rcpts[i].orcpt);
+	mr_free(m->rcpts[i].notify);
+    }
+    mr_free(m->rcpts);
+}
+
+/* pool_send_job - the record's first bytes with the two descriptors,
+ * then the rest; 0 or -1 */
+static int pool_send_job(int chan, const str_t *rec, int client_fd, int spool_fd)
+{
+    char cbuf[CMSG_SPACE(2 * sizeof(int))];
+    struct iovec iov = {.iov_base = (void *)str_data(rec), .iov_len = 8};
+    struct msghdr mh = {
+	.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
+    int fds[2] = {client_fd, spool_fd};
+    ssize_t n;
+
+    memset(cbuf, 0, sizeof(cbuf));
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+    while ((n = sendmsg(chan, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+	;
+    if (n != 8)
+	return -1;
+    return write_all(chan, str_data(rec) + 8, str_len(rec) - 8);
+}
+
+/* pool_read_all - exactly len bytes: 1, 0 at end-of-file before any, -1 */
+static int pool_read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len) {
+	if ((n = read(fd, buf + got, len - got)) > 0)
+	    got += (size_t)n;
+	else if (n < 0 && errno == EINTR)
+	    continue;
+	else
+	    return n == 0 && got == 0 ? 0 : -1;
+    }
+    return 1;
+}
+
+/* pool_recv_head - the record's first 8 bytes and its two descriptors:
+ * 1, 0 at end-of-file, -1 on anything else (descriptors closed) */
+static int pool_recv_head(int chan, char head[8], int fds_r[2])
+{
+    char cbuf[CMSG_SPACE(4 * sizeof(int))];
+    struct iovec iov = {.iov_base = head, .iov_len = 8};
+    struct msghdr mh = {
+	.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
+    int got = 0, fds[4];
+    ssize_t n;
+
+    fds_r[0] = fds_r[1] = -1;
+    while ((n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+	;
+    if (n <= 0)
+	return n == 0 ? 0 : -1;
+    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+	if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+	    continue;
+	got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	memcpy(fds, CMSG_DATA(cm), (size_t)got * sizeof(int));
+    }
+    if (got == 2 && !(mh.msg_flags & MSG_CTRUNC)) {
+	fds_r[0] = fds[0], fds_r[1] = fds[1];
+	if (n == 8 || pool_read_all(chan, head + n, (size_t)(8 - n)) == 1)
+	    return 1;
+    }
+    for (int i = 0; i < got; i++)
+	(void)close(fds[i]);
+    return -1;
+}
+
+/* pool_worker_job - one message in the worker: 1 done (*st set), 0 the
+ * session process has gone, -1 a record that makes no sense */
+static int pool_worker_job(int chan, pool_status_t *st)
+{
+    char head[8], *data = NULL, *addr = NULL;
+    filter_msg_t m = {.fd = -1};
+    uint32_t magic, len;
+    int fds[2], lmtp = 0, r;
+
+    if ((r = pool_recv_head(chan, head, fds)) <= 0)
+	return r;
+    r = -1;
+    memcpy(&magic, head, 4);
+    memcpy(&len, head + 4, 4);
+    if (magic == POOL_MAGIC && len <= POOL_JOB_MAX) {
+	data = mr_alloc(len ? len : 1);
+	if (pool_read_all(chan, data, len) == 1 && pool_decode(data, len, &m, &lmtp, &addr) == 0) {
+	    m.fd = fds[1];
+	    st->answered = filter_work(&m, lmtp, fds[0], addr) == 0;
+	    r = 1;
+	}
+    }
+    (void)close(fds[0]); /* before the status: the client is not ours */
+    (void)close(fds[1]);
+    filter_msg_clear(&m);
+    mr_free(addr);
+    mr_free(data);
+    return r;
+}
+
+/* pool_worker_main - the worker's life: messages until the session
+ * process goes away or FILTER_WORKER_USES of them */
+static void __attribute__((noreturn)) pool_worker_main(int chan)
+{
+    struct pollfd pfd = {.fd = chan, .events = POLLIN};
+    pool_status_t st;
+    int uses = 0, idle, r;
+
+    (void)signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+	idle = filter_work_idle_ms();
+	if (idle >= 0 && poll(&pfd, 1, idle) == 0) {
+	    filter_work_idle();
+	    continue;
+	}
+	memset(&st, 0, sizeof(st));
+	if ((r = pool_worker_job(chan, &st)) <= 0) {
+	    if (r < 0)
+		msg_warn("filterd worker: bad request from the session process");
+	    break;
+	}
+	st.retiring = ++uses >= FILTER_WORKER_USES;
+	if (write_all(chan, &st, sizeof(st)) < 0 || st.retiring)
+	    break;
+    }
+    filter_work_idle();
+    _exit(0);
+}
+
+/* pool_forget - unlink and free a worker that has ended */
+static void pool_forget(pool_worker_t *w)
+{
+    pool_worker_t **pp;
+    int status;
+
+    for (pp = &pool_workers; *pp && *pp != w; pp = &(*pp)->next)
+	;
+    if (*pp)
+	*pp = w->next;
+    event_disable(w->fd);
+    (void)close(w->fd);
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+	;
+    mr_free(w);
+}
+
+/* pool_status_event - a worker reports, or its channel closed */
+static void pool_status_event(int fd, int event, void *context)
+{
+    pool_worker_t *w = context;
+    pool_status_t st = {0};
+    void (*done)(void *, int) = w->done;
+    void *ctx = w->ctx;
+    int ok = pool_read_all(fd, (char *)&st, sizeof(st)) == 1;
+
+    (void)event;
+    if (!ok && w->busy)
+	msg_warn("filterd worker %ld ended in the middle of a message", (long)w->pid);
+    w->busy = 0;
+    w->done = NULL;
+    if (!ok || st.retiring)
+	pool_forget(w);
+    if (done)
+	done(ctx, ok && st.answered);
+}
+
+/* pool_spawn - a new worker; NULL on failure (logged) */
+static pool_worker_t *pool_spawn(void (*child_init)(void))
+{
+    pool_worker_t *w;
+    int sp[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+	msg_warn("cannot start a filterd worker: socketpair: %m");
+	return NULL;
+    }
+    if ((pid = fork()) < 0) {
+	msg_warn("cannot start a filterd worker: fork: %m");
+	(void)close(sp[0]);
+	(void)close(sp[1]);
+	return NULL;
+    }
+    if (pid == 0) {
+	(void)close(sp[0]);
+	if (!server_stand_alone()) {
+	    /* master's descriptors belong to the session process */
+	    (void)close(MASTER_STATUS_FD);
+	    (void)close(MASTER_LISTEN_FD);
+	}
+	for (w = pool_workers; w; w = w->next)
+	    (void)close(w->fd);
+	child_init();
+	pool_worker_main(sp[1]);
+    }
+    (void)close(sp[1]);
+    w = mr_calloc(1, sizeof(*w));
+    w->pid = pid;
+    w->fd = sp[0];
+    w->next = pool_workers;
+    pool_workers = w;
+    event_enable_read(w->fd, pool_status_event, w);
+    return w;
+}
+
+/* filter_pool_submit - see filterd.h */
+int filter_pool_submit(const filter_msg_t *m, int lmtp, int client_fd, const char *client_addr,
+		       void (*child_init)(void), void (*done)(void *ctx, int answered), void *ctx)
+{
+    pool_worker_t *w;
+    str_t *rec;
+    int ret;
+
+    for (w = pool_workers; w && w->busy; w = w->next)
+	;
+    if (w == NULL && (w = pool_spawn(child_init)) == NULL)
+	return -1;
+    rec = str_new(512);
+    pool_encode(rec, m, lmtp, client_addr);
+    if ((ret = pool_send_job(w->fd, rec, client_fd, m->fd)) < 0) {
+	msg_warn("%s: cannot hand the message to filterd worker %ld: %m", m->id, (long)w->pid);
+	(void)kill(w->pid, SIGKILL);
+	pool_forget(w);
+    } else {
+	w->busy = 1;
+	w->done = done;
+	w->ctx = ctx;
+    }
+    str_free(&rec);
+    return ret;
+}
