@@ -1,8 +1,10 @@
 #!/bin/bash
 # filter-bench.sh - messages per second through the content filter: clamd
 # alone, filterd with clamd, with clamd and the built-in spam scorer, with
-# clamd and spamd, and amavisd-new with the same clamd; filterd's PSS
-# (bench/filter_bench.py; figures in docs/benchmarks.md).
+# clamd and spamd, and amavisd-new with the same clamd, each with a
+# one-signature clamd database and with a generated synthetic one; CPU per
+# message, load averages, filterd's PSS (bench/filter_bench.py; figures in
+# docs/benchmarks.md).
 #
 # amavisd-new is installed here, for this benchmark only (make deps does not
 # install it). Its package would start the system's amavis service on port
@@ -13,6 +15,9 @@
 #   BENCH_FILTER_CLIENTS  4               parallel SMTP sessions / clamd clients
 #   BENCH_FILTER_SIZES    4096,1048576    message sizes
 #   BENCH_FILTER_MSGS     400,40          messages per run (per size)
+#   BENCH_FILTER_DB       tiny,synthetic  clamd databases: one signature, and a
+#                                         generated synthetic one (filter_bench.py)
+#   BENCH_FILTER_SYNTH_BODY, _LOGICAL, _HASH  40000, 60000, 60000: its size
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 SUDO=""
@@ -28,4 +33,5 @@ if ! dpkg-query -W -f='${Status}' amavisd-new 2>/dev/null | grep -q "ok installe
 fi
 msgs=${BENCH_FILTER_MSGS:-400,40}
 exec /usr/bin/python3 bench/filter_bench.py "$BUILD" "${BENCH_FILTER_CLIENTS:-4}" \
-    "${BENCH_FILTER_SIZES:-4096,1048576}" "${msgs%%,*}" "${msgs##*,}"
+    "${BENCH_FILTER_SIZES:-4096,1048576}" "${msgs%%,*}" "${msgs##*,}" \
+    "${BENCH_FILTER_DB:-tiny,synthetic}"
