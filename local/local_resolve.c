@@ -776,11 +776,38 @@ static void local_forward_attrs(cleanup_client_t *cc, const local_msg_t *msg)
 	cleanup_attr(cc, "body", msg->body);
 }
 
+/* local_forward_notify - NOTIFY for the recipients of the new message:
+ * with several, SUCCESS is left out (SUCCESS alone becomes NEVER), so
+ * the sender hears of the expansion once, from this delivery, not once
+ * more per address (RFC 3461 section 5.2.7.3); with one, as it was */
+static char *local_forward_notify(const char *notify, size_t count)
+{
+    str_t *out;
+    const char *p = notify, *comma;
+    char *ret;
+
+    if (notify == NULL || count < 2 || strcasestr(notify, "SUCCESS") == NULL)
+	return notify ? mr_strdup(notify) : NULL;
+    out = str_new(32);
+    for (; *p; p = *comma ? comma + 1 : comma) {
+	comma = p + strcspn(p, ",");
+	if ((size_t)(comma - p) == 7 && strncasecmp(p, "SUCCESS", 7) == 0)
+	    continue;
+	if (str_len(out))
+	    str_appendc(out, ',');
+	str_append(out, p, (size_t)(comma - p));
+    }
+    ret = mr_strdup(str_len(out) ? str_data(out) : "NEVER");
+    str_free(&out);
+    return ret;
+}
+
 /* local_forward_send - one new message to the re-submitted addresses */
 static void local_forward_send(local_state_t *st)
 {
     const char *err;
     char *orcpt = st->orcpt && *st->orcpt ? NULL : mr_format("rfc822;%s", st->rcpt);
+    char *notify = local_forward_notify(st->notify, st->nforwards);
     char *hdr = mr_format("Delivered-To: %s", st->rcpt);
     cleanup_client_t *cc = local_cleanup_open(&err);
     str_t *line = str_new(1024), *reason = str_new(100);
@@ -795,7 +822,7 @@ static void local_forward_send(local_state_t *st)
     local_forward_attrs(cc, st->msg);
     cleanup_sender(cc, st->msg->sender);
     for (size_t i = 0; i < st->nforwards; i++)
-	cleanup_rcpt(cc, st->forwards[i], orcpt ? orcpt : st->orcpt, st->notify);
+	cleanup_rcpt(cc, st->forwards[i], orcpt ? orcpt : st->orcpt, notify);
     cleanup_line(cc, hdr, strlen(hdr), 1);
     st->msg->rewind(st->msg->ctx);
     while ((ret = st->msg->line(st->msg->ctx, line, &complete, &err)) > 0)
@@ -817,6 +844,7 @@ static void local_forward_send(local_state_t *st)
     local_add(st, &r);
 done:
     mr_free(orcpt);
+    mr_free(notify);
     mr_free(hdr);
     str_free(&line);
     str_free(&reason);

@@ -252,6 +252,34 @@ def test_aliases_extension_and_loop(agent):
     assert qrecords.files(inst.spool, "bounce")
 
 
+def test_alias_of_several_keeps_dsn_but_success_once(agent):
+    """The new message of a list of several addresses keeps ORCPT and
+    NOTIFY for each address, without SUCCESS: the sender hears of the
+    expansion once (SUCCESS alone becomes NEVER). A single forward keeps
+    NOTIFY as it was."""
+    inst = agent(aliases="team: alice@mailroom.test, bob@mailroom.test\n"
+                         "fwd: someone@example.net\n")
+    for rcpt, notify, want in (("team@localhost", "SUCCESS,FAILURE", [b"FAILURE"] * 2),
+                               ("team@localhost", "SUCCESS", [b"NEVER"] * 2),
+                               ("fwd@localhost", "SUCCESS,DELAY", [b"SUCCESS,DELAY"])):
+        before = set(qrecords.files(inst.spool, "incoming"))
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.ehlo()
+            s.sendmail("s@example.org", [rcpt], MESSAGE, rcpt_options=[f"NOTIFY={notify}"])
+        deadline = time.time() + 10
+        while not set(qrecords.files(inst.spool, "incoming")) - before and time.time() < deadline:
+            time.sleep(0.02)
+        (q,) = set(qrecords.files(inst.spool, "incoming")) - before
+        q = activate(inst, q)
+        status, _dsn, reason = deliver(inst, q)[rcpt]
+        assert status == "sent", reason
+        new = reason.split()[-1]
+        (path,) = [p for p in qrecords.files(inst.spool, "incoming") if p.endswith(new)]
+        recs = qrecords.parse(open(path, "rb").read())
+        assert [v for t, v in recs if t == qrecords.NOTIFY] == want
+        assert qrecords.envelope(recs)["orcpt"] == [f"rfc822;{rcpt}"] * len(want)
+
+
 @pytest.fixture
 def tmp_path():
     """A temporary folder every user may traverse (deliveries run as other
