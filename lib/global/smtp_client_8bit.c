@@ -521,7 +521,12 @@ void smtp_8bit_line(smtp_8bit_t *m, const char *data, size_t len, int complete)
 	str_reset(m->line);
 	return;
     }
-    if (!m->line_long) {
+    if (!m->line_long) { /* the first piece is always the first PEEK bytes */
+	size_t fill = SMTP_8BIT_PEEK - str_len(m->line);
+
+	str_append(m->line, data, fill);
+	data += fill;
+	len -= fill;
 	m->line_long = 1;
 	smtp_8bit_piece(m, str_data(m->line), str_len(m->line), 1, 0);
 	str_reset(m->line);

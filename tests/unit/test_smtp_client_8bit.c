@@ -505,6 +505,16 @@ static void test_hostile(void **state)
     assert_true(strstr(str_data(out), "--b=20\n") == NULL);
     assert_true(strstr(str_data(out), "\n--b--\n") != NULL);
     str_free(&out);
+    /* a header line longer than a peek, given whole or in pieces: the
+     * same field, and the fields after it are still header */
+    str_set(in, "X-Long: ");
+    for (int i = 0; i < SMTP_8BIT_PEEK + 200; i++)
+	str_appendc(in, 'a');
+    str_appends(in, "\nSubject: caf\xc3\xa9\n\nbody\n");
+    body = convert(str_data(in), str_len(in), 3, &conv);
+    assert_non_null(strstr(str_data(body), "\nSubject: =?utf-8?Q?caf=C3=A9?=\n\nbody\n"));
+    check(str_data(in), str_data(body), conv);
+    str_free(&body);
     str_free(&in);
 }
 
