@@ -8,10 +8,17 @@
  * dies holding none loses nothing. A token is only a hint to slow down:
  * a lost one costs at most one wait of in_flow_delay, a spare one lets
  * one message through early.
+ *
+ * Waking one waiter per token: a cleanup that waits for a token watches
+ * the pipe through an epoll instance of its own, registered
+ * EPOLLEXCLUSIVE, and qmgr writes one byte per write(), so each token
+ * wakes one waiting cleanup instead of all of them (poll() woke every
+ * waiting cleanup for each token, and all but one went back to sleep). A
+ * cleanup that wakes and finds the token gone only waits again.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +28,7 @@
 #include "util/event.h"
 
 static int mail_flow_on;
+static int mail_flow_epoll = -1; /* this process's exclusive watch of the pipe */
 
 /* mail_flow_is_fifo - is fd an open pipe? */
 static int mail_flow_is_fifo(int fd)
@@ -59,33 +67,49 @@ long mail_flow_count(void)
     return n;
 }
 
-/* mail_flow_put - write n bytes; a full pipe takes fewer */
+/* mail_flow_put - write n bytes, one per write (one wake-up each); a
+ * full pipe takes fewer */
 long mail_flow_put(long n)
 {
-    static const char tokens[256] = {0};
+    const char token = 0;
     long done = 0;
     ssize_t w;
 
     if (!mail_flow_on)
 	return -1;
     while (done < n) {
-	size_t chunk = (size_t)(n - done) < sizeof(tokens) ? (size_t)(n - done) : sizeof(tokens);
-
-	if ((w = write(MASTER_FLOW_WRITE_FD, tokens, chunk)) < 0 && errno == EINTR)
+	if ((w = write(MASTER_FLOW_WRITE_FD, &token, 1)) < 0 && errno == EINTR)
 	    continue;
 	if (w <= 0)
 	    break;
-	done += w;
+	done++;
     }
     return done;
 }
 
-/* mail_flow_get - read one byte; while there is none, poll the pipe
+/* mail_flow_watch - the epoll instance that waits for a token (made at
+ * the first wait); -1 if none can be made */
+static int mail_flow_watch(void)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+
+    if (mail_flow_epoll >= 0)
+	return mail_flow_epoll;
+    if ((mail_flow_epoll = epoll_create1(EPOLL_CLOEXEC)) < 0)
+	return -1;
+    if (epoll_ctl(mail_flow_epoll, EPOLL_CTL_ADD, MASTER_FLOW_READ_FD, &ev) < 0) {
+	(void)close(mail_flow_epoll);
+	mail_flow_epoll = -1;
+    }
+    return mail_flow_epoll;
+}
+
+/* mail_flow_get - read one byte; while there is none, wait for the pipe
  * until the time is up (other readers may take a byte first) */
 int mail_flow_get(long timeout_ms)
 {
     long long deadline = event_now_ms() + timeout_ms;
-    struct pollfd pfd = {.fd = MASTER_FLOW_READ_FD, .events = POLLIN};
+    struct epoll_event ev;
     char token;
     long long left;
     ssize_t n;
@@ -99,6 +123,8 @@ int mail_flow_get(long timeout_ms)
 	    return -1;
 	if ((left = deadline - event_now_ms()) <= 0)
 	    return 0;
-	(void)poll(&pfd, 1, (int)left);
+	if (mail_flow_watch() < 0)
+	    return -1;
+	(void)epoll_wait(mail_flow_epoll, &ev, 1, (int)left);
     }
 }
