@@ -72,10 +72,14 @@ char *store_path(const store_t *st, const char *a, const char *b)
 /* store_flags_normal - see store_int.h */
 void store_flags_normal(const char *in, char out[STORE_FLAGS_SIZE])
 {
+    unsigned char seen[128] = {0};
     size_t n = 0;
 
+    for (const unsigned char *cp = (const unsigned char *)in; *cp; cp++)
+	if (*cp < 128)
+	    seen[*cp] = 1;
     for (const char *l = STORE_FLAG_LETTERS; *l; l++)
-	if (strchr(in, *l))
+	if (seen[(unsigned char)*l])
 	    out[n++] = *l;
     out[n] = 0;
 }
@@ -207,6 +211,21 @@ static cur_file_t *cur_lookup(cur_list_t *cl, const char *base)
     cur_file_t key = {.base = (char *)base};
 
     return cl->n ? bsearch(&key, cl->v, cl->n, sizeof(*cl->v), cur_cmp) : NULL;
+}
+
+/* cur_next - the listed file with this base, tried first at *hint (the
+ * files sorted by name are mostly in the order of the index's UIDs, so
+ * one comparison usually finds it), else looked up; *hint moves past it */
+static cur_file_t *cur_next(cur_list_t *cl, size_t *hint, const char *base)
+{
+    cur_file_t *f;
+
+    if (*hint < cl->n && strcmp(cl->v[*hint].base, base) == 0)
+	f = &cl->v[*hint];
+    else if ((f = cur_lookup(cl, base)) == 0)
+	return NULL;
+    *hint = (size_t)(f - cl->v) + 1;
+    return f;
 }
 
 /* take_new - move every file of new/ to cur/NAME:2, */
@@ -522,11 +541,12 @@ static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
 static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 {
     unsigned long long gone_modseq = 0;
+    size_t hint = 0;
     int changed = 0;
 
     for (size_t i = 0; i < st->count; i++) {
 	store_msg_t *m = &st->msgs[i];
-	cur_file_t *f = cur_lookup(cl, m->base);
+	cur_file_t *f = cur_next(cl, &hint, m->base);
 
 	if (f == 0 || f->used) {
 	    if (gone_modseq == 0)
