@@ -603,7 +603,8 @@ static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	}
 	st->quota_bytes += m->size;
 	st->quota_count++;
-	store_txn_new(st->txn, m);
+	if (!st->rebuilt) /* else the whole index is written */
+	    store_txn_new(st->txn, m);
     }
     mr_free(fresh);
     return nfresh > 0;
