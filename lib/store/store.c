@@ -536,10 +536,12 @@ static void file_sizes(const store_t *st, store_msg_t *m, const char *flags)
 }
 
 /* merge_old - keep the index entries whose file is still there (flags as
- * the file says; a change gets a new modseq); forget the others as
- * expunged, all at one new modseq; returns 1 when anything changed */
-static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
+ * the file says; a change gets a new modseq), moved down in st->msgs to
+ * st->msgs[0..*n); forget the others as expunged, all at one new modseq;
+ * returns 1 when anything changed */
+static int merge_old(store_t *st, cur_list_t *cl, size_t *n)
 {
+    store_msg_t *out = st->msgs;
     unsigned long long gone_modseq = 0;
     size_t hint = 0;
     int changed = 0;
@@ -555,13 +557,14 @@ static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	    store_txn_gone(st->txn, m->uid, gone_modseq);
 	    st->quota_bytes -= m->size;
 	    st->quota_count--;
+	    mr_free(m->base);
 	    changed = 1;
 	    continue;
 	}
 	f->used = 1;
-	out[*n] = *m;
-	m->base = NULL; /* moved */
-	if (strcmp(m->flags, f->flags) != 0) {
+	if (*n != i)
+	    out[*n] = *m; /* *n < i: an entry already looked at */
+	if (strcmp(out[*n].flags, f->flags) != 0) {
 	    memcpy(out[*n].flags, f->flags, sizeof(f->flags));
 	    out[*n].modseq = ++st->highest_modseq;
 	    store_txn_flags(st->txn, &out[*n]);
@@ -574,8 +577,9 @@ static int merge_old(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 }
 
 /* merge_new - give the files the index does not know the next UIDs, in
- * order of arrival; returns 1 when there were any */
-static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
+ * order of arrival, at the end of st->msgs[0..*n); returns 1 when there
+ * were any */
+static int merge_new(store_t *st, cur_list_t *cl, size_t *n)
 {
     cur_file_t **fresh = mr_calloc(cl->n + 1, sizeof(*fresh));
     size_t nfresh = 0;
@@ -585,10 +589,15 @@ static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
 	    fresh[nfresh++] = &cl->v[i];
     if (nfresh > 1)
 	qsort(fresh, nfresh, sizeof(*fresh), cur_time_cmp);
+    if (*n + nfresh > st->msgs_cap) {
+	st->msgs_cap = *n + nfresh;
+	st->msgs = mr_reallocarray(st->msgs, st->msgs_cap, sizeof(*st->msgs));
+    }
     for (size_t i = 0; i < nfresh; i++) {
-	store_msg_t *m = &out[(*n)++];
+	store_msg_t *m = &st->msgs[(*n)++];
 	cur_file_t *f = fresh[i];
 
+	memset(m, 0, sizeof(*m));
 	m->uid = st->next_uid++;
 	m->base = mr_strdup(f->base);
 	m->modseq = ++st->highest_modseq;
@@ -610,21 +619,16 @@ static int merge_new(store_t *st, cur_list_t *cl, store_msg_t *out, size_t *n)
     return nfresh > 0;
 }
 
-/* merge - the new message array from the index and the listed files;
- * returns 1 when anything changed */
+/* merge - the message array from the index and the listed files, made
+ * in place; returns 1 when anything changed */
 static int merge(store_t *st, cur_list_t *cl)
 {
-    store_msg_t *out = mr_calloc(cl->n + 1, sizeof(*out));
     size_t n = 0;
-    int changed = merge_old(st, cl, out, &n);
+    int changed = merge_old(st, cl, &n);
 
-    changed |= merge_new(st, cl, out, &n);
-    for (size_t i = 0; i < st->count; i++)
-	mr_free(st->msgs[i].base);
-    mr_free(st->msgs);
-    st->msgs = out;
     st->count = n;
-    st->msgs_cap = cl->n + 1;
+    changed |= merge_new(st, cl, &n);
+    st->count = n;
     return changed;
 }
 
