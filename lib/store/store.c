@@ -128,15 +128,17 @@ static int store_open_message(const char *path, const char **error_r)
     return fd;
 }
 
-/* store_vsize - size with bare LFs counted as CRLF */
-off_t store_vsize(int fd)
+/* vsize_copy - read in to its end, writing it to out unless out is -1;
+ * the size with every bare LF counted as CRLF (-1 on error), and in
+ * *size_r (if not NULL) the bytes read */
+static off_t vsize_copy(int in, int out, off_t *size_r)
 {
     char buf[65536];
-    off_t total = 0;
+    off_t total = 0, bytes = 0;
     int prev = 0;
     ssize_t n;
 
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+    while ((n = read(in, buf, sizeof(buf))) != 0) {
 	if (n < 0) {
 	    if (errno == EINTR)
 		continue;
@@ -148,8 +150,19 @@ off_t store_vsize(int fd)
 	    prev = (unsigned char)buf[i];
 	}
 	total += n;
+	bytes += n;
+	if (out >= 0 && write_all(out, buf, (size_t)n) < 0)
+	    return -1;
     }
+    if (size_r)
+	*size_r = bytes;
     return total;
+}
+
+/* store_vsize - size with bare LFs counted as CRLF */
+off_t store_vsize(int fd)
+{
+    return vsize_copy(fd, -1, NULL);
 }
 
 /* cur_add - see store_int.h */
@@ -1099,34 +1112,6 @@ static char *append_name(void)
     return str_steal(&s);
 }
 
-/* append_copy - copy in to out to its end, counting bytes and bare LFs;
- * 0 ok, -1 error */
-static int append_copy(int in, int out, off_t *size_r, off_t *vsize_r)
-{
-    char buf[65536];
-    ssize_t n;
-    int prev = 0;
-
-    *size_r = *vsize_r = 0;
-    while ((n = read(in, buf, sizeof(buf))) != 0) {
-	if (n < 0) {
-	    if (errno == EINTR)
-		continue;
-	    return -1;
-	}
-	for (ssize_t i = 0; i < n; i++) {
-	    if (buf[i] == '\n' && prev != '\r')
-		(*vsize_r)++;
-	    prev = (unsigned char)buf[i];
-	}
-	*size_r += n;
-	*vsize_r += n;
-	if (write_all(out, buf, (size_t)n) < 0)
-	    return -1;
-    }
-    return 0;
-}
-
 /* append_file - write the message into tmp/ and move it into cur/ with
  * its sizes and flags in the name; the base name, or NULL (*error_r) */
 static char *append_file(store_t *st, int in, const char *flags, time_t date, const char **error_r)
@@ -1139,7 +1124,7 @@ static char *append_file(store_t *st, int in, const char *flags, time_t date, co
     store_flags_normal(flags, norm);
     if ((fd = safe_open(tmp, O_WRONLY | O_CREAT, 0600, (uid_t)-1, error_r)) < 0) {
 	store_fail(error_r, "create %s: %s", tmp, errno);
-    } else if (append_copy(in, fd, &size, &vsize) < 0 || fsync(fd) < 0 ||
+    } else if ((vsize = vsize_copy(in, fd, &size)) < 0 || fsync(fd) < 0 ||
 	       futimens(fd, (struct timespec[2]){{date, 0}, {date, 0}}) < 0 || close(fd) < 0) {
 	store_fail(error_r, "write %s: %s", tmp, errno);
 	fd = -1;
