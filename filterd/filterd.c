@@ -272,28 +272,6 @@ static void filter_mail(filter_sess_t *s, char *args)
     filter_reply(s, "250 2.1.0 Ok");
 }
 
-/* filter_rcpt_param - one RCPT parameter into r; 0 ok, -1 bad */
-static int filter_rcpt_param(filter_rcpt_t *r, char *name, char *value, str_t *tmp)
-{
-    char *semi;
-
-    if (strcasecmp(name, "NOTIFY") == 0 && value && !r->notify) {
-	if (smtpd_notify_check(value) < 0)
-	    return -1;
-	r->notify = mr_strdup(value);
-	return 0;
-    }
-    if (strcasecmp(name, "ORCPT") == 0 && value && !r->orcpt) {
-	if ((semi = strchr(value, ';')) == NULL || semi == value ||
-	    smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
-	    return -1;
-	*semi = 0;
-	r->orcpt = mr_format("%s;%s", value, str_data(tmp));
-	return 0;
-    }
-    return -1;
-}
-
 /* filter_rcpt_policy - the recipient's policy: 0, or -1 (logged) */
 static int filter_rcpt_policy(const char *addr, filter_policy_t *p)
 {
@@ -335,7 +313,7 @@ static void filter_rcpt(filter_sess_t *s, char *args)
 	return filter_refuse(s, "501 5.1.3 Bad recipient address syntax");
     tmp = str_new(64);
     while (!bad && (n = smtpd_param_next(&params, &name, &value)) != 0)
-	bad = n < 0 || filter_rcpt_param(&r, name, value, tmp) < 0;
+	bad = n < 0 || smtpd_rcpt_dsn_param(name, value, &r.notify, &r.orcpt, tmp) < 0;
     str_free(&tmp);
     if (bad) {
 	mr_free(r.orcpt);

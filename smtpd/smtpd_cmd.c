@@ -217,28 +217,6 @@ static void smtpd_mail(smtpd_state_t *st, char *args, int crlf)
     smtpd_reply(st, "250 2.1.0 Ok");
 }
 
-/* smtpd_rcpt_param - one RCPT parameter; 0 ok, -1 bad */
-static int smtpd_rcpt_param(smtpd_state_t *st, smtpd_rcpt_t *r, char *name, char *value, str_t *tmp)
-{
-    char *semi;
-
-    if (strcasecmp(name, "NOTIFY") == 0 && value && !r->notify) {
-	if (smtpd_notify_check(value) < 0)
-	    return -1;
-	r->notify = mr_strdup(value);
-	return 0;
-    }
-    if (strcasecmp(name, "ORCPT") == 0 && value && !r->orcpt) {
-	if ((semi = strchr(value, ';')) == NULL || semi == value ||
-	    smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
-	    return -1;
-	*semi = 0;
-	r->orcpt = mr_format("%s;%s", value, str_data(tmp));
-	return 0;
-    }
-    return -1;
-}
-
 /* smtpd_rcpt_params - parse RCPT parameters into r; 0 ok, -1 replied */
 static int smtpd_rcpt_params(smtpd_state_t *st, smtpd_rcpt_t *r, char *params)
 {
@@ -247,7 +225,8 @@ static int smtpd_rcpt_params(smtpd_state_t *st, smtpd_rcpt_t *r, char *params)
     int n, ret = 0;
 
     while (ret == 0 && (n = smtpd_param_next(&params, &name, &value)) != 0) {
-	if (n < 0 || !st->esmtp || smtpd_rcpt_param(st, r, name, value, tmp) < 0) {
+	if (n < 0 || !st->esmtp ||
+	    smtpd_rcpt_dsn_param(name, value, &r->notify, &r->orcpt, tmp) < 0) {
 	    if (n > 0 && st->esmtp &&
 		(strcasecmp(name, "NOTIFY") == 0 || strcasecmp(name, "ORCPT") == 0))
 		smtpd_reject(st, "rcpt", "501 5.5.4 Bad %s parameter syntax", name);

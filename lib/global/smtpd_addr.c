@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/mymalloc.h"
 #include "util/str.h"
 #include "smtpd_addr.h"
 
@@ -286,4 +287,26 @@ int smtpd_notify_check(const char *value)
 	    return -1;
     }
     return count > 0 ? 0 : -1;
+}
+
+/* smtpd_rcpt_dsn_param - NOTIFY= or ORCPT= of one RCPT command */
+int smtpd_rcpt_dsn_param(char *name, char *value, char **notify_r, char **orcpt_r, str_t *tmp)
+{
+    char *semi;
+
+    if (strcasecmp(name, "NOTIFY") == 0 && value && !*notify_r) {
+	if (smtpd_notify_check(value) < 0)
+	    return -1;
+	*notify_r = mr_strdup(value);
+	return 0;
+    }
+    if (strcasecmp(name, "ORCPT") == 0 && value && !*orcpt_r) {
+	if ((semi = strchr(value, ';')) == NULL || semi == value ||
+	    smtpd_xtext_decode(semi + 1, tmp) < 0 || str_len(tmp) == 0)
+	    return -1;
+	*semi = 0;
+	*orcpt_r = mr_format("%s;%s", value, str_data(tmp));
+	return 0;
+    }
+    return -1;
 }

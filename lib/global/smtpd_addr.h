@@ -45,5 +45,10 @@ int smtpd_size_parse(const char *in, long long *size_r);
 /* smtpd_notify_check - NOTIFY= value: NEVER, or a comma list of
  * SUCCESS, FAILURE, DELAY; 0 ok, -1 bad */
 int smtpd_notify_check(const char *value);
+/* smtpd_rcpt_dsn_param - one RCPT parameter NAME[=VALUE] of RFC 3461:
+ * NOTIFY= (checked) into *notify_r, ORCPT=type;xtext (decoded) into
+ * *orcpt_r as "type;address", each at most once; tmp is scratch. 0 ok,
+ * -1 for anything else (unknown, repeated, malformed). */
+int smtpd_rcpt_dsn_param(char *name, char *value, char **notify_r, char **orcpt_r, str_t *tmp);
 
 #endif

@@ -120,12 +120,52 @@ static void test_params(void **state)
     str_free(&s);
 }
 
+/* rcpt_dsn - run smtpd_rcpt_dsn_param on copies of name and value */
+static int rcpt_dsn(const char *name, const char *value, char **notify, char **orcpt)
+{
+    char *n = mr_strdup(name), *v = value ? mr_strdup(value) : NULL;
+    str_t *tmp = str_new(16);
+    int r = smtpd_rcpt_dsn_param(n, v, notify, orcpt, tmp);
+
+    str_free(&tmp);
+    mr_free(v);
+    mr_free(n);
+    return r;
+}
+
+/* test_rcpt_dsn - NOTIFY= and ORCPT= of RCPT, each once, nothing else */
+static void test_rcpt_dsn(void **state)
+{
+    char *notify = NULL, *orcpt = NULL;
+
+    (void)state;
+    assert_int_equal(rcpt_dsn("notify", "SUCCESS,DELAY", &notify, &orcpt), 0);
+    assert_string_equal(notify, "SUCCESS,DELAY");
+    assert_int_equal(rcpt_dsn("NOTIFY", "NEVER", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("ORCPT", "rfc822;a+2Bb@example.org", &notify, &orcpt), 0);
+    assert_string_equal(orcpt, "rfc822;a+b@example.org");
+    assert_int_equal(rcpt_dsn("ORCPT", "rfc822;c@example.org", &notify, &orcpt), -1);
+    mr_free(notify);
+    mr_free(orcpt);
+    notify = orcpt = NULL;
+    assert_int_equal(rcpt_dsn("NOTIFY", "SOMETIMES", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("NOTIFY", NULL, &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("ORCPT", ";a@b", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("ORCPT", "rfc822", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("ORCPT", "rfc822;", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("ORCPT", "rfc822;a+ZZb", &notify, &orcpt), -1);
+    assert_int_equal(rcpt_dsn("SIZE", "10", &notify, &orcpt), -1);
+    assert_null(notify);
+    assert_null(orcpt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_split),
 	cmocka_unit_test(test_check),
 	cmocka_unit_test(test_params),
+	cmocka_unit_test(test_rcpt_dsn),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
