@@ -51,6 +51,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_open.h"
+#include "util/sock.h"
 #include "util/str.h"
 
 #define POOL_MAGIC 0x464a4f42u  /* "FJOB" */
@@ -221,23 +222,9 @@ void filter_msg_clear(filter_msg_t *m)
  * then the rest; 0 or -1 */
 static int pool_send_job(int chan, const str_t *rec, int client_fd, int spool_fd)
 {
-    char cbuf[CMSG_SPACE(2 * sizeof(int))];
-    struct iovec iov = {.iov_base = (void *)str_data(rec), .iov_len = 8};
-    struct msghdr mh = {
-	.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-    struct cmsghdr *cm;
     int fds[2] = {client_fd, spool_fd};
-    ssize_t n;
 
-    memset(cbuf, 0, sizeof(cbuf));
-    cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(fds));
-    memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-    while ((n = sendmsg(chan, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-	;
-    if (n != 8)
+    if (sock_send_fds(chan, str_data(rec), 8, fds, 2, -1) != 8)
 	return -1;
     return write_all(chan, str_data(rec) + 8, str_len(rec) - 8);
 }

@@ -3,8 +3,11 @@
  * them the spool file (see filterd_scan.h).
  *
  * clamd: lib/global/clamd_client over filterd_clamd_socket, with
- * clamd_timeout and clamd_max_size. Only a well-formed "stream: OK" is
- * clean; a message over clamd_max_size is "too big" (not scanned).
+ * clamd_timeout and clamd_max_size: clamd is handed the spool file's
+ * descriptor (clamd_pass_descriptor, a Unix socket) and scans it while
+ * the other scanners read it, or the file is streamed to it. Only a
+ * well-formed "OK" is clean; a message over clamd_max_size is "too
+ * big" (not scanned).
  * spam: lib/global/spam_filter, which asks spamd when
  * filterd_spamd_address is set and else scores with the built-in rules and
  * Bayes, against the global threshold (spam_threshold). A spam scorer that
@@ -62,29 +65,21 @@ void filter_verdict_virus(filter_verdict_t *v, int status, const char *text)
     str_set(v->virus_text, text ? text : "");
 }
 
-/* clamd_scan_start - connect to clamd; NULL state on failure, with the
- * reason kept for finish */
+/* clamd_scan_start - hand clamd the file (or stream it); a NULL
+ * connection on failure, with the reason kept for finish */
 typedef struct clamd_scan {
     clamd_conn_t *conn;
     clamd_result_t res;
 } clamd_scan_t;
 
-static void *clamd_scan_start(long long size)
+static void *clamd_scan_start(int fd, long long size)
 {
     clamd_scan_t *cs = mr_calloc(1, sizeof(*cs));
 
-    cs->conn = clamd_open(config_str("filterd_clamd_socket"), (int)config_time("clamd_timeout"),
-			  config_size("clamd_max_size"), &cs->res);
+    cs->conn = clamd_open_file(config_str("filterd_clamd_socket"),
+			       (int)config_time("clamd_timeout"), config_size("clamd_max_size"), fd,
+			       config_bool("clamd_pass_descriptor"), &cs->res);
     return cs;
-}
-
-/* clamd_scan_feed - stream bytes to clamd (ignored after a failure) */
-static void clamd_scan_feed(void *state, const char *data, size_t len)
-{
-    clamd_scan_t *cs = state;
-
-    if (cs->conn)
-	(void)clamd_send(cs->conn, data, len);
 }
 
 /* clamd_scan_finish - read clamd's verdict */
@@ -108,8 +103,9 @@ static void clamd_scan_finish(void *state, filter_verdict_t *v)
 }
 
 /* spam_start, spam_feed, spam_finish - lib/global/spam_filter, streamed */
-static void *spam_start(long long size)
+static void *spam_start(int fd, long long size)
 {
+    (void)fd;
     spam_policy_t policy = {.user = NULL, .threshold = SPAM_POLICY_THRESHOLD_DEFAULT};
 
     return spam_scan_start(&policy, size);
@@ -138,7 +134,7 @@ static void spam_finish(void *state, filter_verdict_t *v)
 }
 
 static const filter_scanner_t filter_scanners[] = {
-    {"clamd", clamd_scan_start, clamd_scan_feed, clamd_scan_finish},
+    {"clamd", clamd_scan_start, NULL, clamd_scan_finish},
     {"spam", spam_start, spam_feed, spam_finish},
 };
 
@@ -172,23 +168,30 @@ int filter_scan_fd(const char *names, int fd, filter_verdict_t *v, const char **
 {
     const filter_scanner_t *sc[FILTER_NSCANNERS * 2];
     void *state[FILTER_NSCANNERS * 2];
-    size_t n = filter_scan_pick(names, sc, FILTER_NSCANNERS * 2);
-    char *buf = mr_alloc(FILTER_SCAN_BUF);
+    size_t n = filter_scan_pick(names, sc, FILTER_NSCANNERS * 2), feeds = 0;
+    char *buf = NULL;
     ssize_t got = 0;
+    off_t off = 0;
     int ret = 0;
     struct stat st;
 
     if (fstat(fd, &st) < 0)
 	st.st_size = -1;
-    for (size_t i = 0; i < n; i++)
-	state[i] = sc[i]->start(st.st_size);
-    if (lseek(fd, 0, SEEK_SET) < 0)
-	got = -1;
-    while (got >= 0 && (got = read(fd, buf, FILTER_SCAN_BUF)) != 0) {
+    for (size_t i = 0; i < n; i++) {
+	state[i] = sc[i]->start(fd, st.st_size);
+	feeds += sc[i]->feed != NULL;
+    }
+    if (feeds > 0)
+	buf = mr_alloc(FILTER_SCAN_BUF);
+    while (feeds > 0 && (got = pread(fd, buf, FILTER_SCAN_BUF, off)) != 0) {
 	if (got < 0 && errno == EINTR)
-	    got = 0;
-	for (size_t i = 0; got > 0 && i < n; i++)
-	    sc[i]->feed(state[i], buf, (size_t)got);
+	    continue;
+	if (got < 0)
+	    break;
+	off += got;
+	for (size_t i = 0; i < n; i++)
+	    if (sc[i]->feed)
+		sc[i]->feed(state[i], buf, (size_t)got);
     }
     if (got < 0) {
 	*error_r = "cannot read the spool file";

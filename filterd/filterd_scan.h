@@ -3,7 +3,9 @@
  * interface.
  *
  * A scanner sees the message once, as it lies in the spool file, in
- * pieces of any size (start, with the size; feed; finish). Then it adds
+ * pieces of any size (start, with the file and its size; feed; finish),
+ * or, without a feed, reads the file itself from start to finish (clamd,
+ * handed the file's descriptor). Then it adds
  * what it found to a verdict: a virus scanner
  * (clamd) sets the virus part, a spam scorer (lib/global/spam_filter:
  * spamd, or the built-in rules and Bayes) adds to the score and the rule
@@ -46,10 +48,11 @@ void filter_verdict_free(filter_verdict_t *v);
 /* filter_scanner_t - one scanner */
 typedef struct filter_scanner {
     const char *name; /* as listed in filterd_scanners */
-    /* start - begin one message of size bytes; the state is the
-     * scanner's (finish reports any problem) */
-    void *(*start)(long long size);
-    /* feed - len message bytes */
+    /* start - begin one message of size bytes in the file fd (to be read
+     * with pread only: another scanner may move its offset); the state
+     * is the scanner's (finish reports any problem) */
+    void *(*start)(int fd, long long size);
+    /* feed - len message bytes; NULL: the scanner reads fd itself */
     void (*feed)(void *state, const char *data, size_t len);
     /* finish - the message is complete: add the findings to v and free
      * the state */

@@ -8,8 +8,12 @@
 #include "config.h"
 
 const param_def_t params_filter[] = {
-    /* clamd's Unix socket (its LocalSocket) */
+    /* clamd's socket: a Unix socket path (its LocalSocket, also
+     * "unix:/path"), or "host:port" (its TCPSocket) */
     PARAM_STR("clamd_socket", "/run/clamav/clamd.ctl", NULL),
+    /* hand clamd on a Unix socket the message file's descriptor (FILDES)
+     * instead of streaming the message (INSTREAM) */
+    PARAM_BOOL("clamd_pass_descriptor", "yes", NULL),
     /* how long the connect and each read or write to clamd may take */
     PARAM_TIME("clamd_timeout", "60s", 1, 3600, NULL),
     /* the largest message sent to clamd; keep it at or below clamd's

@@ -17,6 +17,8 @@
 #include "sock.h"
 #include "str.h"
 
+#define SOCK_MAX_FDS 4 /* descriptors sent at once, at most */
+
 static char sock_errbuf[512];
 
 /* sock_fail - format an error and return -1 */
@@ -31,6 +33,39 @@ static int sock_fail(const char **error_r, int fd, const char *what, const char 
     if (error_r)
 	*error_r = sock_errbuf;
     return -1;
+}
+
+/* sock_send_fds - see sock.h */
+ssize_t sock_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds,
+		      int timeout_ms)
+{
+    char cbuf[CMSG_SPACE(SOCK_MAX_FDS * sizeof(int))];
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf};
+    struct pollfd pfd = {.fd = sock, .events = POLLOUT};
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    if (nfds < 1 || nfds > SOCK_MAX_FDS || len == 0) {
+	errno = EINVAL;
+	return -1;
+    }
+    memset(cbuf, 0, sizeof(cbuf));
+    mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+    while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0) {
+	if (errno == EAGAIN && poll(&pfd, 1, timeout_ms) == 1)
+	    continue;
+	if (errno == EAGAIN)
+	    errno = ETIMEDOUT;
+	if (errno != EINTR)
+	    return -1;
+    }
+    return n;
 }
 
 int sock_nonblock(int fd, int on)

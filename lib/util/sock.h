@@ -8,6 +8,7 @@
 #define MR_SOCK_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /* sock_listen_unix - bind and listen on a Unix socket path (an old socket
  * file is replaced); the socket file is created with mode (through the
@@ -23,6 +24,12 @@ int sock_listen_inet(const char *addr, int backlog, const char **error_r);
 /* sock_connect_inet - connect to host:port with a timeout; the optional
  * source address binds the local end (used to play other clients) */
 int sock_connect_inet(const char *addr, const char *source, int timeout, const char **error_r);
+/* sock_send_fds - one sendmsg of len bytes (at least one) carrying the
+ * nfds descriptors (SCM_RIGHTS; Unix sockets only), waiting up to
+ * timeout_ms for room on a non-blocking socket; returns the bytes sent
+ * (the descriptors went with them), -1 on error */
+ssize_t sock_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds,
+		      int timeout_ms);
 /* sock_nonblock - set or clear O_NONBLOCK; returns previous state */
 int sock_nonblock(int fd, int on);
 /* sock_cloexec - set or clear FD_CLOEXEC */

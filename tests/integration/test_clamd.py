@@ -2,16 +2,20 @@
 against a real clamd.
 
 Each test starts Debian's clamd (clamdtest.py) with a one-signature
-database made by the test and a StreamMaxLength of 1 MiB.
+database made by the test and a StreamMaxLength of 1 MiB. A file goes to
+clamd as its descriptor (FILDES) over the Unix socket, streamed (INSTREAM)
+with -i, from a pipe and over TCP; clamd's log tells which way it came
+("instream(...)" for a stream, the file's name for a descriptor).
 """
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
-from clamdtest import EICAR, MESSAGE, SIGNAME, Clamd
+from clamdtest import EICAR, MESSAGE, SIGNAME, Clamd, FildesRefuser
 from conftest import BIN
 
 
@@ -33,7 +37,10 @@ def write(d, name, data):
 
 
 def scan(args, stdin=None):
-    return subprocess.run([os.path.join(BIN, "mailroom-scan"), *args], input=stdin,
+    """mailroom-scan; stdin is bytes (a pipe) or an open file"""
+    piped = stdin is None or isinstance(stdin, bytes)
+    return subprocess.run([os.path.join(BIN, "mailroom-scan"), *args],
+                          input=stdin if piped else None, stdin=None if piped else stdin,
                           capture_output=True, timeout=60)
 
 
@@ -74,9 +81,90 @@ def test_too_long(clamd):
     assert r.stdout.decode() == (f"{at}: OK\n"
                                  f"{over}: ERROR message larger than {limit} bytes, not scanned\n")
     assert r.returncode == 2
-    r = scan(["-S", clamd.sock, "-m", "10m", over])
+    r = scan(["-S", clamd.sock, "-m", "10m", "-i", over])
     assert r.stdout.decode() == f"{over}: ERROR clamd: INSTREAM size limit exceeded. ERROR\n"
     assert r.returncode == 2
+    # a passed descriptor is not a stream: StreamMaxLength does not apply
+    r = scan(["-S", clamd.sock, "-m", "10m", over])
+    assert (r.stdout.decode(), r.returncode) == (f"{over}: OK\n", 0)
+
+
+def found_lines(clamd, count):
+    """clamd's log lines of its finds, once there are count of them (clamd
+    may write a line just after its reply)"""
+    deadline = time.time() + 10
+    while True:
+        lines = [line for line in clamd.log().splitlines() if line.endswith(f"{SIGNAME} FOUND")]
+        if len(lines) >= count or time.time() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_descriptor_or_stream(clamd):
+    """The same verdicts whichever way the file goes; clamd's log shows the
+    way: the file's own name for a passed descriptor, instream(local) for
+    -i and for a pipe."""
+    bad = write(clamd.dir, "eicar.eml", MESSAGE + EICAR + b"\r\n")
+    good = write(clamd.dir, "clean.eml", MESSAGE)
+    for opts in ([], ["-i"]):
+        r = scan(["-S", clamd.sock, *opts, good, bad])
+        assert r.stdout.decode() == f"{good}: OK\n{bad}: {SIGNAME} FOUND\n"
+        assert r.returncode == 1
+    with open(bad, "rb") as f:   # standard input that is a file: its descriptor
+        r = scan(["-S", clamd.sock], stdin=f)
+    assert r.stdout.decode() == f"-: {SIGNAME} FOUND\n"
+    r = scan(["-S", clamd.sock], stdin=MESSAGE + EICAR)   # a pipe: streamed
+    assert r.stdout.decode() == f"-: {SIGNAME} FOUND\n"
+    assert found_lines(clamd, 4) == [f"{bad}: {SIGNAME} FOUND", f"instream(local): {SIGNAME} FOUND",
+                                  f"{bad}: {SIGNAME} FOUND", f"instream(local): {SIGNAME} FOUND"]
+    conf = os.path.join(clamd.dir, "etc")   # clamd_pass_descriptor = no streams
+    os.mkdir(conf)
+    write(conf, "mailroom.conf", b"clamd_pass_descriptor = no\n")
+    r = scan(["-c", conf, "-S", clamd.sock, bad])
+    assert r.stdout.decode() == f"{bad}: {SIGNAME} FOUND\n"
+    assert found_lines(clamd, 5)[-1] == f"instream(local): {SIGNAME} FOUND"
+
+
+def test_tcp_clamd():
+    """clamd on TCP (host:port): files are streamed, a descriptor cannot go
+    there; a port nobody listens on is an error naming the address."""
+    d = tempfile.mkdtemp(prefix="mailroom-clamd-", dir="/tmp")
+    c = Clamd(d, tcp=True)
+    try:
+        c.start()
+        bad = write(d, "eicar.eml", MESSAGE + EICAR + b"\r\n")
+        good = write(d, "clean.eml", MESSAGE)
+        r = scan(["-S", c.tcp_addr, good, bad])
+        assert r.stdout.decode() == f"{good}: OK\n{bad}: {SIGNAME} FOUND\n"
+        assert found_lines(c, 1)[-1].startswith("instream(127.0.0.1@")
+        c.stop()
+        r = scan(["-S", c.tcp_addr, good])
+        assert r.stdout.decode().startswith(f"{good}: ERROR cannot connect to clamd at "
+                                            f"{c.tcp_addr}: ")
+        assert r.returncode == 2
+    finally:
+        c.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_descriptor_refused_falls_back(clamd):
+    """A clamd that answers FILDES with no verdict (a stand-in in front of
+    the real one, FildesRefuser): the file is streamed instead and the
+    verdict is right; the process streams every later file without trying
+    the descriptor again, and says so once on stderr."""
+    refuser = FildesRefuser(clamd, clamd.dir)
+    try:
+        bad = write(clamd.dir, "eicar.eml", MESSAGE + EICAR + b"\r\n")
+        good = write(clamd.dir, "clean.eml", MESSAGE)
+        r = scan(["-S", refuser.sock, bad, good, bad])
+        assert r.stdout.decode() == f"{bad}: {SIGNAME} FOUND\n{good}: OK\n{bad}: {SIGNAME} FOUND\n"
+        assert refuser.commands == ["zFILDES", "zINSTREAM", "zINSTREAM", "zINSTREAM"]
+        err = r.stderr.decode()
+        assert err.count("cannot scan a passed file descriptor") == 1, err
+        assert (f"clamd at {refuser.sock} cannot scan a passed file descriptor "
+                "(unexpected reply from clamd: UNKNOWN COMMAND): streaming instead") in err
+    finally:
+        refuser.close()
 
 
 def test_clamd_stopped(clamd):

@@ -24,7 +24,7 @@ from email.mime.text import MIMEText
 import pytest
 
 import mkinstance
-from clamdtest import EICAR, SIGNAME, Clamd
+from clamdtest import EICAR, SIGNAME, Clamd, FildesRefuser
 from conftest import IS_ROOT, free_port
 
 GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -508,6 +508,62 @@ def test_policy_table_broken(mailroom, clamd):
         code, text = s.rcpt(ALICE)
     assert (code, text) == (451, b"4.3.0 Error: cannot look up the content policy")
     inst.wait_log(r'filterd_policy_maps: alice@mailroom\.test: "tag=lots": bad policy word')
+
+
+def clamd_finds(clamd, count):
+    """clamd's log lines of its finds, once there are count of them"""
+    assert wait_for(lambda: len([x for x in clamd.log().splitlines()
+                                 if x.endswith(f"{SIGNAME} FOUND")]) >= count, 10), clamd.log()
+    return [x for x in clamd.log().splitlines() if x.endswith(f"{SIGNAME} FOUND")]
+
+
+@pytest.mark.parametrize("way", ["descriptor", "stream", "tcp", "refused"])
+def test_clamd_ways(mailroom, way):
+    """clamd is handed the spool file's descriptor (FILDES) over its Unix
+    socket, sees a stream (INSTREAM) with clamd_pass_descriptor = no or
+    over TCP, and when it answers a descriptor with no verdict (a stand-in
+    in front of the real clamd: clamdtest.FildesRefuser) the message is
+    streamed instead, and every later one, logged once. The verdicts are
+    the same every way; clamd's log shows which way the message came."""
+    d = tempfile.mkdtemp(prefix="mailroom-clamd-", dir="/tmp")
+    clamd = Clamd(d, tcp=way == "tcp")
+    refuser = None
+    try:
+        clamd.start()
+        sock = {"descriptor": clamd.sock, "stream": clamd.sock, "tcp": clamd.tcp_addr}.get(way)
+        if way == "refused":
+            refuser = FildesRefuser(clamd, d)
+            sock = refuser.sock
+        extra = {"clamd_pass_descriptor": "no"} if way == "stream" else {}
+        inst = filter_instance(mailroom, clamd, filterd_clamd_socket=sock, **extra)
+        with direct(inst) as s:   # one session: one worker takes every message
+            s.ehlo("qmgr.test")
+            for i in range(4):
+                s.mail("carol@example.org")
+                s.rcpt(ALICE)
+                code, text = s.data(message(f"w{i}@example.org",
+                                            b"here: " + EICAR + b"\r\n" if i % 2 == 0 else b"ok\r\n"))
+                assert code == 250, text
+                assert (b"Virus found: " + SIGNAME.encode() if i % 2 == 0 else b"passed through") \
+                    in text, text
+        finds = clamd_finds(clamd, 2)
+        want = {"descriptor": re.escape(os.path.join(inst.spool, "quarantine")) + r"/#\d+ \(deleted\)",
+                "stream": r"instream\(local\)",
+                "tcp": r"instream\(127\.0\.0\.1@\d+\)", "refused": r"instream\(local\)"}[way]
+        for line in finds:
+            assert re.fullmatch(want + ": " + re.escape(SIGNAME) + " FOUND", line), finds
+        if refuser:
+            # the worker tried FILDES once
+            assert refuser.commands == ["zFILDES"] + ["zINSTREAM"] * 4, refuser.commands
+            inst.wait_log(r"filterd\[\d+\]: warning: clamd at " + re.escape(sock)
+                          + r" cannot scan a passed file descriptor \(unexpected reply from "
+                          r"clamd: UNKNOWN COMMAND\): streaming instead")
+            assert inst.log_text().count("cannot scan a passed file descriptor") == 1
+    finally:
+        if refuser:
+            refuser.close()
+        clamd.stop()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_instance_clamd(mailroom):

@@ -1,7 +1,8 @@
 /*
- * test_clamd_client.c - the clamd reply parser, fed whole and in 1, 2, 3
- * and 7-byte steps, with hostile sizes and garbage; and the client
- * against a socket that is not there (an error, never clean).
+ * test_clamd_client.c - the clamd reply parser (replies to INSTREAM and
+ * to FILDES), fed whole and in 1, 2, 3 and 7-byte steps, with hostile
+ * sizes and garbage; and the client against a socket that is not there
+ * (an error, never clean).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -13,13 +14,18 @@
 /* run - feed len bytes in steps (0: all at once); returns the verdict,
  * *used_r the bytes consumed, *done_r whether the parser finished
  * before the end of the input (else the end of input is reported) */
+static int reply_fildes; /* parse replies to FILDES */
+
 static clamd_result_t run(const char *in, size_t len, size_t step, size_t *used_r, int *done_r)
 {
     clamd_reply_t r;
     size_t pos = 0, used;
     int rc = CLAMD_REPLY_MORE;
 
-    clamd_reply_init(&r);
+    if (reply_fildes)
+	clamd_reply_init_fd(&r);
+    else
+	clamd_reply_init(&r);
     while (pos < len && rc == CLAMD_REPLY_MORE) {
 	size_t n = step == 0 || len - pos < step ? len - pos : step;
 
@@ -67,6 +73,29 @@ static void test_verdicts(void **state)
 	  "clamd: stream: Can't allocate memory ERROR", 36, 1);
     /* bytes after the NUL are not consumed */
     CHECK("stream: OK\0garbage", CLAMD_CLEAN, "OK", 11, 1);
+}
+
+/* test_fildes - the replies to a passed descriptor, and their near
+ * misses: each kind of reply only where it belongs */
+static void test_fildes(void **state)
+{
+    reply_fildes = 1;
+    CHECK("fd[10]: OK\0", CLAMD_CLEAN, "OK", 11, 1);
+    CHECK("fd[7]: Eicar-Test-Signature FOUND\0", CLAMD_INFECTED, "Eicar-Test-Signature", 34, 1);
+    CHECK("fd[1234567890]: OK\0", CLAMD_CLEAN, "OK", 19, 1);
+    CHECK("PROTOCOL ERROR: ancillary data sent without FILDES. ERROR\0", CLAMD_ERROR,
+	  "clamd: PROTOCOL ERROR: ancillary data sent without FILDES. ERROR", 58, 1);
+    CHECK("stream: OK\0", CLAMD_ERROR, "unexpected reply from clamd: stream: OK", 11, 1);
+    CHECK("fd[]: OK\0", CLAMD_ERROR, "unexpected reply from clamd: fd[]: OK", 9, 1);
+    CHECK("fd[12345678901]: OK\0", CLAMD_ERROR, "unexpected reply from clamd: fd[12345678901]: OK",
+	  20, 1);
+    CHECK("fd[1]:OK\0", CLAMD_ERROR, "unexpected reply from clamd: fd[1]:OK", 9, 1);
+    CHECK("fd[1]: \0", CLAMD_ERROR, "unexpected reply from clamd: fd[1]: ", 8, 1);
+    CHECK("fd[1]: FOUND\0", CLAMD_ERROR, "unexpected reply from clamd: fd[1]: FOUND", 13, 1);
+    CHECK("fd[x]: OK\0", CLAMD_ERROR, "unexpected reply from clamd: fd[x]: OK", 10, 1);
+    CHECK("fd[1]: OK", CLAMD_ERROR, "clamd reply cut short: fd[1]: OK", 9, 0);
+    reply_fildes = 0;
+    CHECK("fd[10]: OK\0", CLAMD_ERROR, "unexpected reply from clamd: fd[10]: OK", 11, 1);
 }
 
 /* test_not_clean - near misses of "stream: OK" are errors */
@@ -153,8 +182,14 @@ static void test_no_socket(void **state)
     clamd_result_t res;
     int fd = open("/dev/null", O_RDONLY);
 
-    assert_int_equal(clamd_scan_fd("/nonexistent/clamd.sock", 2, 0, fd, &res), CLAMD_ERROR);
+    assert_int_equal(clamd_scan_fd("/nonexistent/clamd.sock", 2, 0, fd, 1, &res), CLAMD_ERROR);
     assert_non_null(strstr(res.text, "cannot connect to clamd at /nonexistent/clamd.sock"));
+    close(fd);
+    fd = open("/etc/hostname", O_RDONLY);
+    assert_int_equal(clamd_scan_fd("unix:/nonexistent/clamd.sock", 2, 0, fd, 1, &res), CLAMD_ERROR);
+    assert_non_null(strstr(res.text, "cannot connect to clamd at unix:/nonexistent/clamd.sock"));
+    assert_int_equal(clamd_scan_fd("/nonexistent/clamd.sock", 2, 1, fd, 1, &res), CLAMD_TOOLONG);
+    assert_string_equal(res.text, "message larger than 1 bytes, not scanned");
     close(fd);
 }
 
@@ -164,6 +199,7 @@ int main(void)
 	cmocka_unit_test(test_verdicts),        cmocka_unit_test(test_not_clean),
 	cmocka_unit_test(test_bad_found),       cmocka_unit_test(test_hostile_sizes),
 	cmocka_unit_test(test_feed_after_done), cmocka_unit_test(test_no_socket),
+	cmocka_unit_test(test_fildes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

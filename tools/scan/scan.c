@@ -2,13 +2,16 @@
  * scan.c - mailroom-scan: scan files (or standard input) with clamd the
  * way the content filter does, to test a clamd setup.
  *
- *   mailroom-scan [-c config_dir] [-S socket] [-m max_size] [-t timeout] [FILE...]
+ *   mailroom-scan [-c config_dir] [-S socket] [-m max_size] [-t timeout] [-i] [FILE...]
  *   mailroom-scan -s [-c config_dir] [-A spamd_address] [-u user] [FILE...]
  *
  * Prints one line per file: "FILE: OK", "FILE: NAME FOUND", or
  * "FILE: ERROR reason" (also for a file larger than clamd_max_size).
  * Exit status: 0 all clean, 1 something infected (and no error), 2 an
- * error. Parameters: clamd_socket, clamd_timeout, clamd_max_size from
+ * error. A file is handed to clamd as the content filter hands it a
+ * message: its descriptor over a Unix socket (clamd_pass_descriptor),
+ * streamed over TCP, with -i, or for a pipe. Parameters: clamd_socket,
+ * clamd_timeout, clamd_max_size, clamd_pass_descriptor from
  * mailroom.conf (if there is one), overridden by the options.
  *
  * With -s, each file goes to the spam scanner of the content filter
@@ -40,7 +43,7 @@
 static void scan_usage(void)
 {
     fprintf(stderr, "usage: mailroom-scan [-c config_dir] [-S socket] [-m max_size]"
-		    " [-t timeout] [FILE...]\n"
+		    " [-t timeout] [-i] [FILE...]\n"
 		    "       mailroom-scan -s [-c config_dir] [-A spamd_address] [-u user]"
 		    " [FILE...]\n");
     exit(SCAN_EXIT_ERROR);
@@ -64,7 +67,7 @@ static int scan_one(const char *name, const char *sock, int timeout, long long m
 	printf("%s: ERROR cannot open: %s\n", name, strerror(errno));
 	return SCAN_EXIT_ERROR;
     }
-    clamd_scan_fd(sock, timeout, max, fd, &res);
+    clamd_scan_fd(sock, timeout, max, fd, config_bool("clamd_pass_descriptor"), &res);
     if (fd != 0)
 	close(fd);
     switch (res.status) {
@@ -136,11 +139,11 @@ static void scan_setting(const char *name, const char *option)
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *sock = NULL, *max = NULL, *timeout = NULL, *error;
-    const char *spamd = NULL, *user = NULL;
+    const char *spamd = NULL, *user = NULL, *instream = NULL;
     int ch, status = SCAN_EXIT_CLEAN, r, spam = 0;
 
     msg_init("mailroom-scan");
-    while ((ch = getopt(argc, argv, "c:S:m:t:sA:u:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:S:m:t:isA:u:")) != -1) {
 	switch (ch) {
 	case 'c':
 	    dir = optarg;
@@ -153,6 +156,9 @@ int main(int argc, char **argv)
 	    break;
 	case 't':
 	    timeout = optarg;
+	    break;
+	case 'i':
+	    instream = "no";
 	    break;
 	case 's':
 	    spam = 1;
@@ -172,6 +178,7 @@ int main(int argc, char **argv)
     scan_setting("clamd_socket", sock);
     scan_setting("clamd_max_size", max);
     scan_setting("clamd_timeout", timeout);
+    scan_setting("clamd_pass_descriptor", instream);
     scan_setting("filterd_spamd_address", spamd);
     if ((spamd || user) && !spam)
 	scan_usage();
