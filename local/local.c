@@ -45,7 +45,7 @@
  * virtual_gid_maps, virtual_uid, virtual_gid, virtual_minimum_uid,
  * allow_mail_to_commands, allow_mail_to_files, command_time_limit,
  * default_privs, deliver_lock_attempts, deliver_lock_delay,
- * stale_lock_time; see docs/local.md.
+ * stale_lock_time, local_child_idle_time; see docs/local.md.
  */
 #include "global/config.h"
 #include "local.h"
@@ -103,6 +103,7 @@ static void local_service(stream_t *client, const char *service)
     msg.envid = req->envid;
     msg.ret = req->ret;
     msg.body = req->qf->attrs ? attr_get(req->qf->attrs, "body") : NULL;
+    msg.qf = req->qf;
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	const deliver_rcpt_t *rc = req->rcpts + i;
 

@@ -10,6 +10,7 @@
  *                     virtual mailbox; combines the results
  *   local_expand.c    the "dest, dest, ..." lists of aliases and .forward
  *   local_user.c      running one delivery step as a user (fork + drop)
+ *   local_keep.c      Maildir deliveries in a child kept per uid
  *   local_msg.c       the message as delivered (Return-Path, Delivered-To,
  *                     content), Delivered-To loop detection
  *   local_maildir.c   Maildir delivery (tmp/, fsync, new/, fsync new/)
@@ -62,6 +63,9 @@ typedef struct local_msg {
     const char *envid; /* DSN envelope ID */
     const char *ret;   /* DSN RET: FULL or HDRS */
     const char *body;  /* 7BIT or 8BITMIME */
+    /* the queue file the content is read from (NULL: held elsewhere, as
+     * in the unit tests): lets a kept child read it (local_keep.c) */
+    struct qfile *qf;
 } local_msg_t;
 
 #define LOCAL_MSG_MBOX (1 << 0) /* "From " line, >From quoting */
@@ -91,6 +95,17 @@ typedef struct local_user {
 typedef void (*local_user_fn)(void *ctx, local_result_t *r, str_t *data);
 void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local_result_t *r,
 		    str_t *data, size_t max_data);
+
+/* local_keep_maildir - maildir_deliver(dir, msg, rcpt) as user in the
+ * child this process keeps for user's uid and gid (started when there is
+ * none, or it died, or was idle local_child_idle_time; a child of
+ * another user is retired). Returns 0 with *r set (LOCAL_DEFER if the
+ * child died before it answered), or -1 when a kept child cannot serve
+ * this delivery (keeping off, msg->qf NULL, a field too long, the
+ * queue file not reopened read-only): nothing was done, call
+ * local_user_run. */
+int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
+		       const char *rcpt, local_result_t *r);
 
 /* Maildir (local_maildir.c) */
 

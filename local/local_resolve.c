@@ -249,17 +249,24 @@ typedef struct local_step {
     int mailbox; /* a mailbox, not a "/file" destination */
 } local_step_t;
 
+/* local_is_maildir - a mailbox path ending in "/" */
+static int local_is_maildir(const char *path)
+{
+    size_t len = strlen(path);
+
+    return len > 0 && path[len - 1] == '/';
+}
+
 /* local_step_mailbox - Maildir or mbox file by path */
 static void local_step_mailbox(void *ctx, local_result_t *r, str_t *data)
 {
     local_step_t *s = ctx;
-    size_t len = strlen(s->path);
 
-    if (len > 0 && s->path[len - 1] == '/')
+    if (local_is_maildir(s->path))
 	maildir_deliver(s->path, s->st->msg, s->st->rcpt, r);
     else
 	mbox_deliver_file(s->path, s->st->msg, s->st->rcpt, r);
-    if (s->mailbox && r->status == LOCAL_SENT && !(len > 0 && s->path[len - 1] == '/'))
+    if (s->mailbox && r->status == LOCAL_SENT && !local_is_maildir(s->path))
 	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to mailbox");
 }
 
@@ -366,7 +373,9 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
     local_result_t r;
 
     s->st = st;
-    local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
+    if (fn != local_step_mailbox || !local_is_maildir(s->path) ||
+	local_keep_maildir(u, s->path, st->msg, st->rcpt, &r) < 0)
+	local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
     if (data == NULL || r.status != LOCAL_SENT)
 	local_add(st, &r);
     if (out)

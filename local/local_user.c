@@ -24,6 +24,9 @@
  * dot-lock. Not started as root, the child does not drop (there is
  * nothing to drop) and the same path runs.
  *
+ * Maildir deliveries, the common step, go to a child kept per uid
+ * instead (local_keep.c), with the same drop and the same argument.
+ *
  * Wire (child -> parent, one pipe): local_result_t, then the data bytes
  * (at most max_data), then EOF. A child that dies before writing a
  * whole result is a temporary failure.

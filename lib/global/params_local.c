@@ -12,6 +12,7 @@ int var_deliver_lock_attempts;
 int var_deliver_lock_delay;
 int var_stale_lock_time;
 int var_virtual_minimum_uid;
+int var_local_child_idle_time;
 
 const param_def_t params_local[] = {
     /* mailbox of a system user, relative to the home directory: ends in
@@ -39,5 +40,9 @@ const param_def_t params_local[] = {
     PARAM_STR("virtual_gid", "$mail_owner", NULL),
     /* as root, never deliver to a virtual mailbox as a uid below this */
     PARAM_INT("virtual_minimum_uid", "100", 1, INT_MAX, &var_virtual_minimum_uid),
+    /* how long a Maildir delivery child, already the mailbox owner, waits
+     * for the next delivery to the same uid and gid; 0: a child per
+     * delivery */
+    PARAM_TIME("local_child_idle_time", "5s", 0, 3600, &var_local_child_idle_time),
     PARAM_END,
 };

@@ -72,6 +72,39 @@ static const char *msg_hostname(void)
     return msg_host;
 }
 
+/* msg_close_range - close lo..hi (both included; nothing if lo > hi) */
+static void msg_close_range(unsigned lo, unsigned hi)
+{
+    if (lo <= hi && close_range(lo, hi, 0) < 0)
+	for (unsigned fd = lo; fd <= hi && fd < 65536; fd++)
+	    close((int)fd);
+}
+
+/* msg_close_others - everything from 3 up but keep and the log file */
+void msg_close_others(int keep)
+{
+    int a = keep, b = msg_file_fd;
+
+    if (msg_to_syslog)
+	closelog();
+    if (a > b) {
+	a = msg_file_fd;
+	b = keep;
+    }
+    if (a < 3) /* one of them is absent (or a standard descriptor) */
+	a = b;
+    if (b < 3) {
+	msg_close_range(3, ~0U);
+    } else {
+	msg_close_range(3, (unsigned)a - 1);
+	if (b > a)
+	    msg_close_range((unsigned)a + 1, (unsigned)b - 1);
+	msg_close_range((unsigned)b + 1, ~0U);
+    }
+    if (msg_to_syslog)
+	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
 /* msg_set_ident - "NAME/PROGRAM", and tell syslog if it is in use */
 static void msg_set_ident(void)
 {

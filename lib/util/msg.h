@@ -43,6 +43,10 @@ void msg_syslog_name(const char *name);
 
 /* msg_progname - the name given to msg_init */
 const char *msg_progname(void);
+/* msg_close_others - close every descriptor from 3 up except keep and
+ * the log's own (a log file; the syslog socket is opened again), for a
+ * child that must hold nothing of its parent's */
+void msg_close_others(int keep);
 /* msg_cleanup_hook - function to run before exit on fatal */
 void msg_cleanup_hook(void (*fn)(void));
 

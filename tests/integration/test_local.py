@@ -377,10 +377,16 @@ def user(tmp_path):
     try:
         yield pwd.getpwnam(name)
     finally:
-        subprocess.run(["userdel", name], capture_output=True)
+        # userdel refuses (8) while a process runs as the user: a Maildir
+        # delivery child local keeps for it exits when local does, or after
+        # local_child_idle_time
+        deadline = time.time() + 15
+        while (subprocess.run(["userdel", name], capture_output=True).returncode == 8
+               and time.time() < deadline):
+            time.sleep(0.1)
 
 
-def test_system_user_maildir_and_forward(agent, user, tmp_path):
+def test_system_user_maildir_and_forward(user, agent, tmp_path):
     home = user.pw_dir
     inst = agent()
     q = activate(inst, submit(inst, [f"{user.pw_name}@localhost"], MESSAGE))
@@ -572,3 +578,130 @@ def test_verify_only_does_not_deliver(agent):
     r = deliver(inst, q, flags=1)
     assert r["alice@mailroom.test"] == ("sent", "2.0.0", "delivers to virtual mailbox")
     assert maildir_files(os.path.join(inst.mail, "mailroom.test", "alice")) == []
+
+
+def one_local(inst):
+    """master.conf: at most one local process, so that every request meets
+    the same kept child (local_child_idle_time)."""
+    path = os.path.join(inst.conf_dir, "master.conf")
+    lines = open(path).read().splitlines()
+    for i, line in enumerate(lines):
+        f = line.split()
+        if len(f) >= 8 and f[0] == "local" and f[7] == "local":
+            f[6] = "1"
+            lines[i] = " ".join(f)
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def kept_children(inst):
+    """local processes whose parent is a local process: the kept children"""
+    pids = local_pids(inst)
+    out = []
+    for p in pids:
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) in pids:
+            out.append(p)
+    return out
+
+
+def delivered_by(path):
+    """the P<pid> part of a Maildir file name: the process that wrote it"""
+    m = MAILDIR_NAME.match(os.path.basename(path))
+    assert m, path
+    return int(m.group(3))
+
+
+# recv() waits in recvfrom
+RECVFROM = {"x86_64": 45, "aarch64": 207}
+
+
+def waits_in_recv(pid):
+    try:
+        nr = open(f"/proc/{pid}/syscall").read().split()[0]
+    except (OSError, IndexError):
+        return False
+    return nr == str(RECVFROM.get(os.uname().machine, -1))
+
+
+def kept_agent(mailroom, extra=None):
+    inst = mailroom(extra=extra or {}, start=False)
+    agent_only(inst)
+    one_local(inst)
+    return inst.start()
+
+
+def test_maildir_child_is_kept_for_the_next_delivery(mailroom):
+    inst = kept_agent(mailroom)
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    writers = []
+    for rcpt in ("alice@mailroom.test", "postmaster@localhost", "alice@mailroom.test"):
+        q = activate(inst, submit(inst, [rcpt], MESSAGE))
+        assert deliver(inst, q)[rcpt] == ("sent", "2.0.0", "delivered to maildir")
+        assert done_marks(q) == {rcpt: True}
+        files = maildir_files(box)
+        writers.append(delivered_by(max(files, key=os.path.getmtime)))
+    assert len(maildir_files(box)) == 3
+    # one child wrote all three and still waits for the next one, as the
+    # mailbox owner, beside its local process
+    assert len(set(writers)) == 1
+    assert kept_children(inst) == writers[:1]
+    if IS_ROOT:
+        assert os.stat(f"/proc/{writers[0]}").st_uid == pwd.getpwnam("mailroom").pw_uid
+    # it holds nothing of local's but its socket and the log
+    fds = os.listdir(f"/proc/{writers[0]}/fd")
+    targets = [os.readlink(f"/proc/{writers[0]}/fd/{fd}") for fd in fds if int(fd) > 2]
+    assert all(not t.startswith("/") or t.endswith(".log") for t in targets), targets
+    assert sum(t.startswith("socket:") for t in targets) <= 2, targets
+    # a child that died meanwhile: the next delivery gets a new one
+    os.kill(writers[0], signal.SIGKILL)
+    time.sleep(0.2)
+    q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+    assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    newest = max(maildir_files(box), key=os.path.getmtime)
+    assert delivered_by(newest) != writers[0]
+    assert len(maildir_files(box)) == 4
+
+
+def test_kept_child_killed_mid_delivery_defers(mailroom):
+    inst = kept_agent(mailroom)
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+    assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    [child] = kept_children(inst)
+    parent = [p for p in local_pids(inst) if p != child]
+    os.kill(child, signal.SIGSTOP)
+    q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+    got = {}
+    t = threading.Thread(target=lambda: got.update(deliver(inst, q)))
+    t.start()
+    deadline = time.time() + 10
+    while not any(waits_in_recv(p) for p in parent) and time.time() < deadline:
+        time.sleep(0.01)
+    assert any(waits_in_recv(p) for p in parent), "the request never reached the child"
+    os.kill(child, signal.SIGKILL)
+    t.join(30)
+    uid = pwd.getpwnam("mailroom").pw_uid if IS_ROOT else os.getuid()
+    assert got["alice@mailroom.test"] == (
+        "deferred", "4.3.0", f"delivery process for uid {uid} died")
+    assert done_marks(q) == {"alice@mailroom.test": False}
+    assert len(maildir_files(box)) == 1
+    # qmgr asks again: delivered once, by a new child
+    assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    assert done_marks(q) == {"alice@mailroom.test": True}
+    assert len(maildir_files(box)) == 2
+    assert child not in kept_children(inst)
+
+
+def test_child_per_delivery_when_keeping_is_off(mailroom):
+    inst = kept_agent(mailroom, {"local_child_idle_time": "0"})
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    for _ in range(2):
+        q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+        assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    writers = {delivered_by(f) for f in maildir_files(box)}
+    assert len(writers) == 2
+    assert kept_children(inst) == []

@@ -303,6 +303,42 @@ static void test_msg_printable(void **state)
 				"\\015 end\n"));
 }
 
+/* a forked child keeps only the descriptor it names and the log file */
+static void test_msg_close_others(void **state)
+{
+    char path[512], buf[512];
+    int fds[4], status, ok;
+    pid_t pid;
+    FILE *fp;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/log2", unit_tmpdir());
+    unlink(path);
+    for (int i = 0; i < 4; i++)
+	assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 3);
+    assert_int_equal(msg_target(path), 0);
+    if ((pid = fork()) == 0) {
+	msg_close_others(fds[1]);
+	msg_info("still logging");
+	ok = fcntl(fds[1], F_GETFD) >= 0;
+	for (int i = 0; i < 4; i++)
+	    if (i != 1 && fcntl(fds[i], F_GETFD) >= 0)
+		ok = 0;
+	_exit(ok ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    msg_target("stderr");
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 4; i++)
+	close(fds[i]);
+    assert_non_null(fp = fopen(path, "r"));
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    assert_non_null(strstr(buf, "still logging\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +353,7 @@ int main(void)
 	cmocka_unit_test(test_stream_file),
 	cmocka_unit_test(test_msg_printable),
 	cmocka_unit_test(test_stream_stress),
+	cmocka_unit_test(test_msg_close_others),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
