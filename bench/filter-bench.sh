@@ -1,10 +1,11 @@
 #!/bin/bash
 # filter-bench.sh - messages per second through the content filter: clamd
-# alone, filterd with clamd, with clamd and the built-in spam scorer, with
-# clamd and spamd, and amavisd-new with the same clamd, each with a
-# one-signature clamd database and with a generated synthetic one; CPU per
-# message, load averages, filterd's PSS (bench/filter_bench.py; figures in
-# docs/benchmarks.md).
+# alone (INSTREAM and FILDES), filterd with clamd, with clamd and the
+# built-in spam scorer, with clamd and spamd, and amavisd-new with the same
+# clamd, each with a one-signature clamd database and with a generated
+# synthetic one, and each with the same body in every message and with
+# bodies that differ; CPU per message, load averages, filterd's PSS
+# (bench/filter_bench.py; figures in docs/benchmarks.md).
 #
 # amavisd-new is installed here, for this benchmark only (make deps does not
 # install it). Its package would start the system's amavis service on port
@@ -17,6 +18,8 @@
 #   BENCH_FILTER_MSGS     400,40          messages per run (per size)
 #   BENCH_FILTER_DB       tiny,synthetic  clamd databases: one signature, and a
 #                                         generated synthetic one (filter_bench.py)
+#   BENCH_FILTER_BODY     same,vary       the same body in every message, and
+#                                         bodies that differ (smtp-load -V)
 #   BENCH_FILTER_SYNTH_BODY, _LOGICAL, _HASH  40000, 60000, 60000: its size
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
@@ -34,4 +37,4 @@ fi
 msgs=${BENCH_FILTER_MSGS:-400,40}
 exec /usr/bin/python3 bench/filter_bench.py "$BUILD" "${BENCH_FILTER_CLIENTS:-4}" \
     "${BENCH_FILTER_SIZES:-4096,1048576}" "${msgs%%,*}" "${msgs##*,}" \
-    "${BENCH_FILTER_DB:-tiny,synthetic}"
+    "${BENCH_FILTER_DB:-tiny,synthetic}" "${BENCH_FILTER_BODY:-same,vary}"

@@ -70,6 +70,7 @@ typedef struct load_conf {
     int rcpts;        /* recipients per message (-r) */
     size_t size;      /* approximate message size (-s) */
     int pipelining;   /* -P */
+    int vary;         /* -V: every message's body starts with a line of its own */
     int timeout;      /* seconds per read or write */
     int duration;     /* -d: seconds, 0: until -m are sent */
     int tls;          /* LOAD_TLS_*: -S STARTTLS, -T implicit */
@@ -90,6 +91,10 @@ typedef struct load_stats {
     long codes[LOAD_CODES];          /* unexpected reply codes */
     load_samples_t step[LOAD_STEPS]; /* latencies, by step */
 } load_stats_t;
+
+/* The first body line of a message with -V: the same length for every
+ * message (the ticket and the run id in fixed widths) */
+#define LOAD_VARY_LINE "Message %010ld of smtp-load run %015ld.\r\n"
 
 /* load_session_run - run one session thread until no message is left;
  * take_ticket() hands out message numbers (>= 0) or -1 when done */

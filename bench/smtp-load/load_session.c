@@ -286,6 +286,8 @@ static int load_content(const load_conf_t *conf, load_stats_t *st, load_conn_t *
 		  "Subject: smtp-load test message %ld\r\nDate: %s\r\n"
 		  "Message-ID: <%ld.%ld@smtp-load.invalid>\r\n\r\n",
 		  conf->from, load_rcpt(conf, ticket, 0), ticket, conf->date, conf->run_id, ticket);
+    if (conf->vary)
+	stream_printf(c->stream, LOAD_VARY_LINE, ticket, conf->run_id);
     stream_write(c->stream, str_data(conf->body), str_len(conf->body));
     stream_puts(c->stream, ".\r\n");
     t0 = load_now_ms();

@@ -16,6 +16,10 @@
  *            default); 0 keeps one connection per session for all of
  *            its messages
  *   -P       pipeline MAIL/RCPT/DATA (RFC 2920) when the server offers it
+ *   -V       vary the body: each message's body starts with a line of its
+ *            own (its number and the run's), the rest is the same text (a
+ *            scanner's cache of clean contents then does not see the same
+ *            body again and again); the size stays the same
  *   -H NAME  EHLO name, default smtp-load.invalid
  *   -w SECS  timeout for each read or write, default 60
  *   -l TEXT  what to call the server in the RESULT line (default host:port)
@@ -80,7 +84,7 @@ static long load_take_ticket(void)
 static void load_usage(void)
 {
     fprintf(stderr, "usage: smtp-load [-c sessions] [-m messages] [-s size] [-r rcpts]\n"
-		    "       [-t rcpt[,rcpt...]] [-f sender] [-n msgs-per-connection] [-P]\n"
+		    "       [-t rcpt[,rcpt...]] [-f sender] [-n msgs-per-connection] [-P] [-V]\n"
 		    "       [-H ehlo-name] [-w timeout] [-d seconds] [-l label] [-q] host:port\n");
     exit(2);
 }
@@ -147,7 +151,8 @@ static str_t *load_make_body(size_t len)
     return body;
 }
 
-/* load_header_size - bytes of the per-message headers of message 0 */
+/* load_header_size - bytes of the per-message headers of message 0 (and
+ * of its own body line with -V) */
 static size_t load_header_size(const load_conf_t *conf)
 {
     str_t *h = str_new(512);
@@ -157,6 +162,8 @@ static size_t load_header_size(const load_conf_t *conf)
 	       "From: <%s>\r\nTo: <%s>\r\nSubject: smtp-load test message %ld\r\n"
 	       "Date: %s\r\nMessage-ID: <%ld.%ld@smtp-load.invalid>\r\n\r\n",
 	       conf->from, conf->to[0], 0L, conf->date, conf->run_id, 0L);
+    if (conf->vary)
+	str_appendf(h, LOAD_VARY_LINE, 0L, conf->run_id);
     n = str_len(h);
     str_free(&h);
     return n;
@@ -185,7 +192,7 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 {
     int ch;
 
-    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PH:w:d:l:qSTRA:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PVH:w:d:l:qSTRA:")) != -1) {
 	switch (ch) {
 	case 'c':
 	    conf->sessions = (int)load_number(optarg, ch, 1, LOAD_MAX_SESSIONS);
@@ -210,6 +217,9 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 	    break;
 	case 'P':
 	    conf->pipelining = 1;
+	    break;
+	case 'V':
+	    conf->vary = 1;
 	    break;
 	case 'H':
 	    conf->helo = optarg;

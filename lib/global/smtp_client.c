@@ -399,13 +399,31 @@ static void smtp_client_set_all(smtp_rcpt_t *rcpts, size_t count, const smtp_rep
     }
 }
 
-/* smtp_client_envelope - MAIL and RCPTs (pipelined when offered):
- * returns how many recipients were accepted, -1 on a broken connection */
+/* smtp_client_data_drop - the reply to a pipelined DATA of a transaction
+ * that has no recipient: a server that still says 354 gets the empty
+ * content's lone dot (RFC 2920), whose reply (none in LMTP, for no
+ * recipient) does not matter. 0, -1 on a broken connection */
+static int smtp_client_data_drop(smtp_client_t *c, smtp_reply_t *r)
+{
+    if (smtp_client_reply(c, r) < 0)
+	return -1;
+    if (r->code != 354)
+	return 0;
+    if (stream_puts(c->stream, ".\r\n") < 0 || stream_flush(c->stream) < 0)
+	return -1;
+    return c->lmtp || smtp_client_reply(c, r) >= 0 ? 0 : -1;
+}
+
+/* smtp_client_envelope - MAIL and RCPTs, and DATA unless msg->rcpt_only,
+ * in one write when the server offers PIPELINING: returns how many
+ * recipients were accepted (*data_r 1: DATA went too and *r holds its
+ * reply), -1 on a broken connection */
 static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts,
-				size_t count, smtp_reply_t *r)
+				size_t count, smtp_reply_t *r, int *data_r)
 {
     int pipe = (c->ext & SMTP_EXT_PIPELINING) != 0, ok = 0;
 
+    *data_r = pipe && !msg->rcpt_only;
     smtp_client_mail_cmd(c, msg);
     if (stream_printf(c->stream, "%s\r\n", str_data(c->cmd)) < 0)
 	goto lost;
@@ -414,7 +432,7 @@ static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rc
 	if (stream_printf(c->stream, "%s\r\n", str_data(c->cmd)) < 0)
 	    goto lost;
     }
-    if (stream_flush(c->stream) < 0)
+    if ((*data_r && stream_puts(c->stream, "DATA\r\n") < 0) || stream_flush(c->stream) < 0)
 	goto lost;
     if (smtp_client_reply(c, r) < 0)
 	goto broken;
@@ -423,7 +441,7 @@ static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rc
 	for (size_t i = 0; pipe && i < count; i++) /* the RCPT replies */
 	    if (smtp_client_reply(c, r) < 0)
 		return -1;
-	return 0;
+	return *data_r && smtp_client_data_drop(c, r) < 0 ? -1 : 0;
     }
     for (size_t i = 0; i < count; i++) {
 	if (!pipe) {
@@ -434,6 +452,12 @@ static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rc
 	    goto broken_rcpt;
 	rcpts[i].stage = "RCPT TO";
 	ok += rcpts[i].reply.code / 100 == 2;
+    }
+    if (*data_r && ok == 0)
+	return smtp_client_data_drop(c, r) < 0 ? -1 : 0;
+    if (*data_r && smtp_client_reply(c, r) < 0) {
+	smtp_client_set_all(rcpts, count, r, "DATA", 1);
+	return -1;
     }
     return ok;
 
@@ -557,7 +581,7 @@ static int smtp_client_final(smtp_client_t *c, smtp_rcpt_t *rcpts, size_t count,
 int smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts, size_t count)
 {
     smtp_reply_t r;
-    int ret;
+    int ret, data = 0;
 
     smtp_reply_init(&r);
     for (size_t i = 0; i < count; i++)
@@ -570,11 +594,11 @@ int smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts
 	smtp_reply_local(&r, "5.3.4", why);
 	smtp_client_set_all(rcpts, count, &r, "SIZE", 0);
 	ret = 0;
-    } else if ((ret = smtp_client_envelope(c, msg, rcpts, count, &r)) <= 0) {
+    } else if ((ret = smtp_client_envelope(c, msg, rcpts, count, &r, &data)) <= 0) {
 	ret = ret < 0 ? -1 : 1;
     } else if (msg->rcpt_only) {
 	ret = smtp_client_rset(c) < 0 ? -1 : 1;
-    } else if (smtp_client_command(c, "DATA", &r) < 0 || r.code != 354) {
+    } else if ((!data && smtp_client_command(c, "DATA", &r) < 0) || r.code != 354) {
 	ret = r.code == 0 ? -1 : 1;
 	smtp_client_set_all(rcpts, count, &r, "DATA", 1);
     } else if ((ret = smtp_client_content(c, msg, &r)) != 0) {

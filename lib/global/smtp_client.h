@@ -14,15 +14,13 @@
  *   smtp_client_send(c, &msg, rcpts, n)    MAIL, RCPT..., DATA, content
  *   smtp_client_quit(c); smtp_client_free(&c)
  *
- * smtp_client_send pipelines MAIL and every RCPT in one write when the
- * server offers PIPELINING, adds SIZE, BODY and the DSN parameters (RET,
- * ENVID, NOTIFY, ORCPT) only when the server announced the extension,
- * refuses a message larger than the server's SIZE before MAIL (5.3.4),
- * dot-stuffs the content (downgrading 8-bit MIME parts to
- * quoted-printable for a server without 8BITMIME: smtp_client_8bit.h)
- * and, with LMTP, reads one reply per accepted
- * recipient after the final dot. Every recipient ends with a final reply
- * (its own outcome) in rcpts[i].reply.
+ * smtp_client_send pipelines MAIL, every RCPT and DATA in one write when
+ * the server offers PIPELINING (one round trip before the content), adds SIZE, BODY and the DSN
+ * parameters (RET, ENVID, NOTIFY, ORCPT) only when the server announced the extension, refuses a
+ * message larger than the server's SIZE before MAIL (5.3.4), dot-stuffs the content (downgrading
+ * 8-bit MIME parts to quoted-printable for a server without 8BITMIME: smtp_client_8bit.h) and, with
+ * LMTP, reads one reply per accepted recipient after the final dot. Every recipient ends with a
+ * final reply (its own outcome) in rcpts[i].reply.
  *
  * Replies from the server are untrusted: a line is bounded by
  * SMTP_CLIENT_LINE_MAX, a reply by SMTP_CLIENT_REPLY_LINES lines and its

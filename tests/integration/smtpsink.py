@@ -90,6 +90,10 @@ class Sink:
                 if r.startswith("2"):
                     accepted.append(cmd.split("<", 1)[1].split(">", 1)[0])
                 send(r)
+            elif verb == "DATA" and not accepted:
+                # as a real server: no DATA without a recipient (a client
+                # that pipelines DATA after refused RCPTs sees this)
+                send("554 5.5.1 Error: no valid recipients")
             elif verb == "DATA":
                 send("354 End data with <CR><LF>.<CR><LF>")
                 data = b""

@@ -41,6 +41,7 @@ class Relay:
         self.released.set()
         self.cut_next = False
         self.errors = []   # connections to the target that failed
+        self.client_chunks = []   # what each read from a client brought
         self.lock = threading.Lock()
         threading.Thread(target=self.accept_loop, daemon=True).start()
 
@@ -76,6 +77,8 @@ class Relay:
                 data = src.recv(65536)
             except OSError:
                 data = b""
+            if data and from_client:
+                self.client_chunks.append(data)
             if data and from_client and self.cut_next:
                 self.cut_next = False
                 data = b""
@@ -184,6 +187,32 @@ def test_one_worker_many_messages(mailroom, clamd):
         assert relay.accepted == 1
         assert wait_for(lambda: len(delivered(inst)) == 4), inst.log_text()[-3000:]
         assert delivered(inst) == [f"m{i}@example.org" for i in range(4)]
+    finally:
+        relay.stop()
+
+
+def test_reinject_pipelined(mailroom, clamd):
+    """10025 offers PIPELINING: MAIL, RCPT and DATA go in one write (one
+    round trip before the content). A recipient 10025 refuses gets its
+    RCPT reply (DATA, refused for want of a recipient, changes nothing)
+    and the kept session serves the next message."""
+    inst, relay = relayed_instance(mailroom, clamd)
+    try:
+        with session(inst) as s:
+            assert send(s, "p1@example.org")[0] == 250
+            s.mail("carol@example.org")
+            s.rcpt("nobody@mailroom.test")
+            code, text = s.data(message("p2@example.org"))
+            assert code == 550 and b"said after RCPT TO: 550 5.1.1 " in text, text
+            assert send(s, "p3@example.org")[0] == 250
+        envelopes = [c for c in relay.client_chunks if c.startswith(b"MAIL FROM:")]
+        assert len(envelopes) == 3, relay.client_chunks
+        assert all(re.fullmatch(rb"MAIL FROM:<carol@example\.org>[^\r]*\r\n"
+                                rb"RCPT TO:<[a-z]+@mailroom\.test>[^\r]*\r\nDATA\r\n", c)
+                   for c in envelopes), envelopes
+        assert relay.accepted == 1
+        assert wait_for(lambda: len(delivered(inst)) == 2), inst.log_text()[-3000:]
+        assert delivered(inst) == ["p1@example.org", "p3@example.org"]
     finally:
         relay.stop()
 
