@@ -10,8 +10,9 @@
  * big" (not scanned).
  * spam: lib/global/spam_filter, which asks spamd when
  * filterd_spamd_address is set and else scores with the built-in rules and
- * Bayes, against the global threshold (spam_threshold). A spam scorer that
- * fails leaves the message unscored (logged, no X-Spam fields).
+ * Bayes, against the global threshold (spam_threshold), once per scoring
+ * user of the verdict (filterd_spam.h). A spam scorer that fails leaves
+ * the message unscored for that user (logged, no X-Spam fields).
  */
 #include <errno.h>
 #include <string.h>
@@ -27,14 +28,21 @@
 
 #define FILTER_SCAN_BUF 65536
 
-/* filter_verdict_init - empty verdict */
-void filter_verdict_init(filter_verdict_t *v)
+/* filter_verdict_init - empty verdict for the scoring users */
+void filter_verdict_init(filter_verdict_t *v, const char *const *users, size_t count)
 {
     memset(v, 0, sizeof(*v));
     v->virus_text = str_new(64);
     v->virus_by = str_new(16);
-    v->spam_rules = str_new(64);
-    v->spam_problem = str_new(16);
+    v->spam_count = count ? count : 1;
+    v->spam_users = mr_calloc(v->spam_count, sizeof(*v->spam_users));
+    v->spam = mr_calloc(v->spam_count, sizeof(*v->spam));
+    for (size_t k = 0; k < v->spam_count; k++) {
+	if (users && k < count && users[k])
+	    v->spam_users[k] = mr_strdup(users[k]);
+	v->spam[k].rules = str_new(64);
+	v->spam[k].problem = str_new(16);
+    }
 }
 
 /* filter_verdict_free - release a verdict's strings */
@@ -42,8 +50,13 @@ void filter_verdict_free(filter_verdict_t *v)
 {
     str_free(&v->virus_text);
     str_free(&v->virus_by);
-    str_free(&v->spam_rules);
-    str_free(&v->spam_problem);
+    for (size_t k = 0; k < v->spam_count; k++) {
+	mr_free((char *)v->spam_users[k]);
+	str_free(&v->spam[k].rules);
+	str_free(&v->spam[k].problem);
+    }
+    mr_free(v->spam_users);
+    mr_free(v->spam);
 }
 
 /* filter_virus_rank - how much an outcome weighs when scanners disagree */
@@ -72,13 +85,13 @@ typedef struct clamd_scan {
     clamd_result_t res;
 } clamd_scan_t;
 
-static void *clamd_scan_start(int fd, long long size)
+static void *clamd_scan_start(const filter_scan_in_t *in)
 {
     clamd_scan_t *cs = mr_calloc(1, sizeof(*cs));
 
     cs->conn = clamd_open_file(config_str("filterd_clamd_socket"),
-			       (int)config_time("clamd_timeout"), config_size("clamd_max_size"), fd,
-			       config_bool("clamd_pass_descriptor"), &cs->res);
+			       (int)config_time("clamd_timeout"), config_size("clamd_max_size"),
+			       in->fd, config_bool("clamd_pass_descriptor"), &cs->res);
     return cs;
 }
 
@@ -102,35 +115,61 @@ static void clamd_scan_finish(void *state, filter_verdict_t *v)
     mr_free(cs);
 }
 
-/* spam_start, spam_feed, spam_finish - lib/global/spam_filter, streamed */
-static void *spam_start(int fd, long long size)
-{
-    (void)fd;
-    spam_policy_t policy = {.user = NULL, .threshold = SPAM_POLICY_THRESHOLD_DEFAULT};
+/*
+ * spam_start, spam_feed, spam_finish - lib/global/spam_filter, streamed,
+ * for the first scoring user; the others after the end (the built-in
+ * scorer from what it found in the one pass, spamd asked again).
+ */
+typedef struct spam_state {
+    spam_scan_t *scan;
+    int fd;
+} spam_state_t;
 
-    return spam_scan_start(&policy, size);
+static void *spam_start(const filter_scan_in_t *in)
+{
+    spam_policy_t policy = {.user = in->spam_users[0], .threshold = SPAM_POLICY_THRESHOLD_DEFAULT};
+    spam_state_t *ss = mr_alloc(sizeof(*ss));
+
+    ss->fd = in->fd;
+    ss->scan = spam_scan_start(&policy, in->size);
+    return ss;
 }
 
 static void spam_feed(void *state, const char *data, size_t len)
 {
-    spam_scan_feed(state, data, len);
+    spam_state_t *ss = state;
+
+    spam_scan_feed(ss->scan, data, len);
+}
+
+/* spam_add - one user's verdict into its part of v */
+static void spam_add(const spam_verdict_t *sv, filter_spam_t *sp)
+{
+    if (sv->status == SPAM_VERDICT_ERROR) {
+	str_appendf(sp->problem, "%s: %s", sv->scanner ? sv->scanner : "spam", sv->reason);
+    } else if (sv->status != SPAM_VERDICT_UNSCANNED) {
+	sp->score += sv->score;
+	sp->scanned = 1;
+	if (sv->rules[0] && str_len(sp->rules))
+	    str_appendc(sp->rules, ',');
+	str_appends(sp->rules, sv->rules);
+    }
 }
 
 static void spam_finish(void *state, filter_verdict_t *v)
 {
-    spam_scan_t *s = state;
+    spam_state_t *ss = state;
     spam_verdict_t *sv = mr_alloc(sizeof(*sv));
 
-    if (spam_scan_finish(&s, sv) == SPAM_VERDICT_ERROR) {
-	str_appendf(v->spam_problem, "%s: %s", sv->scanner ? sv->scanner : "spam", sv->reason);
-    } else if (sv->status != SPAM_VERDICT_UNSCANNED) {
-	v->spam_score += sv->score;
-	v->spam_scanned = 1;
-	if (sv->rules[0] && str_len(v->spam_rules))
-	    str_appendc(v->spam_rules, ',');
-	str_appends(v->spam_rules, sv->rules);
+    spam_scan_end(ss->scan, sv);
+    spam_add(sv, &v->spam[0]);
+    for (size_t k = 1; k < v->spam_count; k++) {
+	spam_scan_other(ss->scan, v->spam_users[k], ss->fd, sv);
+	spam_add(sv, &v->spam[k]);
     }
+    spam_scan_free(&ss->scan);
     mr_free(sv);
+    mr_free(ss);
 }
 
 static const filter_scanner_t filter_scanners[] = {
@@ -174,11 +213,13 @@ int filter_scan_fd(const char *names, int fd, filter_verdict_t *v, const char **
     off_t off = 0;
     int ret = 0;
     struct stat st;
+    filter_scan_in_t in = {.fd = fd, .spam_users = v->spam_users, .spam_count = v->spam_count};
 
     if (fstat(fd, &st) < 0)
 	st.st_size = -1;
+    in.size = st.st_size;
     for (size_t i = 0; i < n; i++) {
-	state[i] = sc[i]->start(fd, st.st_size);
+	state[i] = sc[i]->start(&in);
 	feeds += sc[i]->feed != NULL;
     }
     if (feeds > 0)

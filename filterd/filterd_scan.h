@@ -9,9 +9,9 @@
  * what it found to a verdict: a virus scanner
  * (clamd) sets the virus part, a spam scorer (lib/global/spam_filter:
  * spamd, or the built-in rules and Bayes) adds to the score and the rule
- * list. A new scanner is one more filter_scanner_t in the table of
- * filterd_scan.c and a name that filterd_scanners may list; filterd
- * itself knows no scanner by name.
+ * list of each scoring user (filterd_spam.h). A new scanner is one more filter_scanner_t in the
+ * table of filterd_scan.c and a name that filterd_scanners may list; filterd itself knows no
+ * scanner by name.
  *
  * Scanners run in filterd's worker processes (filterd_pool.c), so they
  * may block, bounded by their own timeouts.
@@ -30,28 +30,46 @@
 #define FILTER_VIRUS_ERROR 3  /* no verdict; virus_text says why */
 #define FILTER_VIRUS_TOOBIG 4 /* larger than the scanner takes: not scanned */
 
+/* filter_spam_t - the spam score for one scoring user */
+typedef struct filter_spam {
+    int scanned;    /* a spam scorer gave a score */
+    int score;      /* in tenths of a point, summed */
+    str_t *rules;   /* "RULE,RULE" */
+    str_t *problem; /* a spam scorer that failed, and why */
+} filter_spam_t;
+
 /* filter_verdict_t - what every scanner together found */
 typedef struct filter_verdict {
-    int virus;           /* FILTER_VIRUS_* (the worst one wins) */
-    str_t *virus_text;   /* signature name, or the reason of an error */
-    str_t *virus_by;     /* names of the virus scanners that ran */
-    int spam_scanned;    /* a spam scorer gave a score */
-    int spam_score;      /* in tenths of a point, summed */
-    str_t *spam_rules;   /* "RULE,RULE" */
-    str_t *spam_problem; /* a spam scorer that failed, and why */
+    int virus;               /* FILTER_VIRUS_* (the worst one wins) */
+    str_t *virus_text;       /* signature name, or the reason of an error */
+    str_t *virus_by;         /* names of the virus scanners that ran */
+    size_t spam_count;       /* scoring users, at least 1 */
+    const char **spam_users; /* [spam_count]: the user of each (NULL: none) */
+    filter_spam_t *spam;     /* [spam_count]: the score for each */
 } filter_verdict_t;
 
-/* filter_verdict_init, filter_verdict_free - a verdict's storage */
-void filter_verdict_init(filter_verdict_t *v);
+/* filter_verdict_init - a verdict for the count scoring users of users
+ * (filterd_spam.h; users NULL: one, without a user); the strings are
+ * copied. filter_verdict_free - its storage. */
+void filter_verdict_init(filter_verdict_t *v, const char *const *users, size_t count);
 void filter_verdict_free(filter_verdict_t *v);
+
+/* filter_scan_in_t - what a scanner is told at the start of a message */
+typedef struct filter_scan_in {
+    int fd;                        /* the spool file: read it with pread
+				    * only (another scanner may move its
+				    * offset) */
+    long long size;                /* bytes, -1 when unknown */
+    const char *const *spam_users; /* the scoring users of the verdict */
+    size_t spam_count;
+} filter_scan_in_t;
 
 /* filter_scanner_t - one scanner */
 typedef struct filter_scanner {
     const char *name; /* as listed in filterd_scanners */
-    /* start - begin one message of size bytes in the file fd (to be read
-     * with pread only: another scanner may move its offset); the state
-     * is the scanner's (finish reports any problem) */
-    void *(*start)(int fd, long long size);
+    /* start - begin one message (in->fd, in->size); the state is the
+     * scanner's (finish reports any problem) */
+    void *(*start)(const filter_scan_in_t *in);
     /* feed - len message bytes; NULL: the scanner reads fd itself */
     void (*feed)(void *state, const char *data, size_t len);
     /* finish - the message is complete: add the findings to v and free

@@ -3,13 +3,14 @@
  * its end-of-data dot, in a process of its own (see filterd.c for why).
  *
  *   1. scan: every scanner of filterd_scanners reads the spool file once
- *      (filterd_scan.c);
+ *      (filterd_scan.c); the spam score is made for each scoring user
+ *      when it depends on the recipient (filterd_spam.h);
  *   2. decide, per recipient: pass (with our headers), quarantine or
  *      refuse (a virus, a score at the kill level: filterd_virus_action,
  *      filterd_spam_action), or refuse temporarily (a virus scanner gave
  *      no verdict and filterd_pass_unscanned is off);
- *   2a. write the recipients to quarantine into one quarantine file
- *      (filterd_quar.c), fsync'd before anyone hears 250;
+ *   2a. write the recipients to quarantine into a quarantine file per
+ *      reason (filterd_quar.c), fsync'd before anyone hears 250;
  *   3. re-inject each group of recipients that pass with the same
  *      headers, through lib/global/smtp_client to filterd_reinject_nexthop,
  *      keeping sender, recipients, ORCPT, NOTIFY, RET, ENVID and BODY;
@@ -23,7 +24,7 @@
  * Parameters: filterd_scanners, filterd_clamd_socket,
  * filterd_pass_unscanned, filterd_reinject_nexthop,
  * filterd_reinject_timeout, filterd_reinject_cache_time,
- * filterd_spam_subject_tag,
+ * filterd_spam_subject_tag, filterd_spam_user_limit,
  * myhostname; the levels and actions come with each recipient's policy
  * (filterd_policy.h).
  */
@@ -37,6 +38,7 @@
 #include "filterd.h"
 #include "filterd_header.h"
 #include "filterd_scan.h"
+#include "filterd_spam.h"
 #include "global/config.h"
 #include "global/smtp_client.h"
 #include "global/spam_filter.h"
@@ -68,10 +70,19 @@ typedef struct filter_out {
 /* filter_job_t - the worker's state */
 typedef struct filter_job {
     filter_msg_t *msg;
+    int lmtp; /* one reply per recipient */
     filter_verdict_t verdict;
+    size_t *spam_of; /* [rcpt_count]: the recipient's verdict.spam */
+    int per_user;    /* scores differ per recipient */
     filter_out_t *out;
     str_t *headers; /* our header lines, each ending in "\n" */
 } filter_job_t;
+
+/* filter_spam_of - recipient i's spam score */
+static const filter_spam_t *filter_spam_of(const filter_job_t *job, size_t i)
+{
+    return &job->verdict.spam[job->spam_of[i]];
+}
 
 /* filter_points - tenths as "12.5" */
 static void filter_points(str_t *out, int tenths)
@@ -116,29 +127,28 @@ static void filter_virus_header(filter_job_t *job)
 }
 
 /* filter_spam_headers - X-Spam-Flag, -Score, -Level, -Status for a
- * recipient's policy */
-static void filter_spam_headers(filter_job_t *job, int flag, const filter_policy_t *p)
+ * recipient's score and policy */
+static void filter_spam_headers(filter_job_t *job, int flag, const filter_spam_t *sp,
+				const filter_policy_t *p)
 {
-    filter_verdict_t *v = &job->verdict;
-    int stars = v->spam_score <= 0 ? 0 : v->spam_score / 10;
+    int stars = sp->score <= 0 ? 0 : sp->score / 10;
 
-    if (!v->spam_scanned)
+    if (!sp->scanned)
 	return;
     str_appendf(job->headers, "X-Spam-Flag: %s\nX-Spam-Score: ", flag ? "YES" : "NO");
-    filter_points(job->headers, v->spam_score);
+    filter_points(job->headers, sp->score);
     str_appends(job->headers, "\nX-Spam-Level:");
     if (stars > 0)
 	str_appendc(job->headers, ' ');
     for (int i = 0; i < stars && i < 50; i++)
 	str_appendc(job->headers, '*');
     str_appendf(job->headers, "\nX-Spam-Status: %s, score=", flag ? "Yes" : "No");
-    filter_points(job->headers, v->spam_score);
+    filter_points(job->headers, sp->score);
     str_appends(job->headers, " tag=");
     filter_points(job->headers, p->tag_level);
     str_appends(job->headers, " kill=");
     filter_points(job->headers, p->kill_level);
-    str_appendf(job->headers, " tests=%s\n",
-		str_len(v->spam_rules) ? str_data(v->spam_rules) : "none");
+    str_appendf(job->headers, " tests=%s\n", str_len(sp->rules) ? str_data(sp->rules) : "none");
 }
 
 /* filter_final - a virus or a kill-level score: quarantine, or reject
@@ -151,66 +161,125 @@ static void filter_final(filter_out_t *o, int reject, const char *dsn, const cha
 	filter_set(o, ACT_QUARANTINE, 250, "2.7.0", "quarantined", "%s", why);
 }
 
+/* filter_decide_one - recipient i's outcome from the verdict */
+static void filter_decide_one(filter_job_t *job, size_t i, int unscanned, str_t *why)
+{
+    filter_verdict_t *v = &job->verdict;
+    const filter_spam_t *sp = filter_spam_of(job, i);
+    filter_out_t *o = &job->out[i];
+    const filter_policy_t *p = &job->msg->rcpts[i].policy;
+    char points[32];
+
+    o->bypass = p->bypass;
+    o->tagged = !p->bypass && sp->scanned && sp->score >= p->tag_level;
+    if (p->bypass) {
+	filter_set(o, ACT_PASS, 0, "", "", "bypass");
+    } else if (v->virus == FILTER_VIRUS_FOUND) {
+	str_printf(why, "Virus found: %s", str_data(v->virus_text));
+	filter_final(o, p->virus_reject, "5.7.0", str_data(why));
+    } else if (unscanned) {
+	filter_set(o, ACT_REFUSE, 451, "4.7.0", "deferred",
+		   "Virus scan failed, try again later: %s", str_data(v->virus_text));
+    } else if (sp->scanned && sp->score >= p->kill_level) {
+	str_printf(why, "Spam: score %s (%s)",
+		   spam_format_points(sp->score, points, sizeof(points)), str_data(sp->rules));
+	filter_final(o, p->spam_reject, "5.7.1", str_data(why));
+    } else {
+	filter_set(o, ACT_PASS, 0, "", "", "pass");
+    }
+}
+
+/*
+ * filter_smtp_split - in SMTP the one reply speaks for every recipient,
+ * and their policies are the same (filterd.c refuses others at RCPT);
+ * only scores per user can still put some at the kill level and others
+ * below it. With spam=reject that would be a 554 for some and a 250 for
+ * others: those recipients are quarantined instead (the same 250 class),
+ * which loses nothing and sends nothing twice.
+ */
+static void filter_smtp_split(filter_job_t *job)
+{
+    size_t n = job->msg->rcpt_count, rejects = 0;
+    str_t *why;
+
+    for (size_t i = 0; i < n; i++)
+	rejects += job->out[i].code == 554 && strcmp(job->out[i].dsn, "5.7.1") == 0;
+    if (job->lmtp || rejects == 0 || rejects == n)
+	return;
+    why = str_new(128);
+    for (size_t i = 0; i < n; i++)
+	if (job->out[i].code == 554 && strcmp(job->out[i].dsn, "5.7.1") == 0) {
+	    str_set(why, str_data(job->out[i].text));
+	    filter_final(&job->out[i], 0, "5.7.1", str_data(why));
+	}
+    str_free(&why);
+}
+
 /* filter_decide - every recipient's outcome from the verdict */
 static void filter_decide(filter_job_t *job)
 {
-    filter_verdict_t *v = &job->verdict;
-    int unscanned = v->virus == FILTER_VIRUS_ERROR && !config_bool("filterd_pass_unscanned");
+    int unscanned =
+	job->verdict.virus == FILTER_VIRUS_ERROR && !config_bool("filterd_pass_unscanned");
     str_t *why = str_new(128);
-    char points[32];
 
-    for (size_t i = 0; i < job->msg->rcpt_count; i++) {
-	filter_out_t *o = &job->out[i];
-	const filter_policy_t *p = &job->msg->rcpts[i].policy;
+    for (size_t i = 0; i < job->msg->rcpt_count; i++)
+	filter_decide_one(job, i, unscanned, why);
+    filter_smtp_split(job);
+    str_free(&why);
+}
 
-	o->bypass = p->bypass;
-	o->tagged = !p->bypass && v->spam_scanned && v->spam_score >= p->tag_level;
-	if (p->bypass) {
-	    filter_set(o, ACT_PASS, 0, "", "", "bypass");
-	} else if (v->virus == FILTER_VIRUS_FOUND) {
-	    str_printf(why, "Virus found: %s", str_data(v->virus_text));
-	    filter_final(o, p->virus_reject, "5.7.0", str_data(why));
-	} else if (unscanned) {
-	    filter_set(o, ACT_REFUSE, 451, "4.7.0", "deferred",
-		       "Virus scan failed, try again later: %s", str_data(v->virus_text));
-	} else if (v->spam_scanned && v->spam_score >= p->kill_level) {
-	    str_printf(why, "Spam: score %s (%s)",
-		       spam_format_points(v->spam_score, points, sizeof(points)),
-		       str_data(v->spam_rules));
-	    filter_final(o, p->spam_reject, "5.7.1", str_data(why));
-	} else {
-	    filter_set(o, ACT_PASS, 0, "", "", "pass");
-	}
+/* filter_keep_group - the n recipients of idx (same reason) into one
+ * quarantine file */
+static void filter_keep_group(filter_job_t *job, const size_t *idx, size_t n, const char *client)
+{
+    char id[QID_BUFSIZE];
+    const char *err;
+    str_t *why = str_new(128);
+
+    str_set(why, str_data(job->out[idx[0]].text));
+    if (filter_quarantine(job->msg, idx, n, str_data(why), client, id, &err) < 0) {
+	for (size_t k = 0; k < n; k++)
+	    filter_set(&job->out[idx[k]], ACT_REFUSE, 451, "4.3.0", "deferred", "%s", err);
+    } else {
+	for (size_t k = 0; k < n; k++)
+	    filter_set(&job->out[idx[k]], ACT_QUARANTINE, 250, "2.7.0", "quarantined",
+		       "Quarantined as %s: %s", id, str_data(why));
     }
     str_free(&why);
 }
 
-/* filter_keep - the recipients to quarantine, in one quarantine file */
-static void filter_keep(filter_job_t *job, const char *client)
+/* filter_groups_run - run fn on each group of the recipients that have
+ * keys[i] set (the others have NULL), one call per group of equal keys */
+static void filter_groups_run(filter_job_t *job, const char **keys, const char *client,
+			      void (*fn)(filter_job_t *, const size_t *, size_t, const char *))
 {
-    filter_msg_t *m = job->msg;
-    size_t *idx = mr_calloc(m->rcpt_count, sizeof(*idx)), n = 0;
-    char id[QID_BUFSIZE];
-    const char *err;
-    str_t *why;
+    size_t n = job->msg->rcpt_count, groups, count;
+    size_t *group = mr_calloc(n, sizeof(*group)), *idx = mr_calloc(n, sizeof(*idx));
 
-    for (size_t i = 0; i < m->rcpt_count; i++)
-	if (job->out[i].action == ACT_QUARANTINE)
-	    idx[n++] = i;
-    if (n > 0 &&
-	filter_quarantine(m, idx, n, str_data(job->out[idx[0]].text), client, id, &err) < 0) {
-	for (size_t k = 0; k < n; k++)
-	    filter_set(&job->out[idx[k]], ACT_REFUSE, 451, "4.3.0", "deferred", "%s", err);
-    } else if (n > 0) {
-	why = str_new(128);
-	for (size_t k = 0; k < n; k++) {
-	    str_set(why, str_data(job->out[idx[k]].text));
-	    filter_set(&job->out[idx[k]], ACT_QUARANTINE, 250, "2.7.0", "quarantined",
-		       "Quarantined as %s: %s", id, str_data(why));
-	}
-	str_free(&why);
+    groups = filter_group(keys, n, group);
+    for (size_t g = 0; g < groups; g++) {
+	count = 0;
+	for (size_t i = 0; i < n; i++)
+	    if (group[i] == g && keys[i] != NULL)
+		idx[count++] = i;
+	if (count > 0)
+	    fn(job, idx, count, client);
     }
     mr_free(idx);
+    mr_free(group);
+}
+
+/* filter_keep - the recipients to quarantine, one quarantine file per
+ * reason (scores per user may differ) */
+static void filter_keep(filter_job_t *job, const char *client)
+{
+    size_t n = job->msg->rcpt_count;
+    const char **keys = mr_calloc(n, sizeof(*keys));
+
+    for (size_t i = 0; i < n; i++)
+	keys[i] = job->out[i].action == ACT_QUARANTINE ? str_data(job->out[i].text) : NULL;
+    filter_groups_run(job, keys, client, filter_keep_group);
+    mr_free(keys);
 }
 
 /* Content reader for smtp_client: our headers, then the spool file
@@ -469,42 +538,47 @@ static void filter_headers_for(filter_job_t *job, size_t i, str_t *out)
     str_reset(job->headers);
     if (!job->out[i].bypass) {
 	filter_virus_header(job);
-	filter_spam_headers(job, job->out[i].tagged, &job->msg->rcpts[i].policy);
+	filter_spam_headers(job, job->out[i].tagged, filter_spam_of(job, i),
+			    &job->msg->rcpts[i].policy);
     }
     str_set(out, str_data(job->headers));
+}
+
+/* filter_pass_group - re-inject the n recipients of idx, which get the
+ * same fields, tag and bypass */
+static void filter_pass_group(filter_job_t *job, const size_t *idx, size_t n, const char *unused)
+{
+    str_t *mine = str_new(512);
+    const filter_out_t *o = &job->out[idx[0]];
+
+    filter_headers_for(job, idx[0], mine);
+    filter_inject(job, idx, n, str_data(mine),
+		  o->tagged ? config_str("filterd_spam_subject_tag") : NULL, o->bypass);
+    str_free(&mine);
 }
 
 /* filter_pass - re-inject every recipient that passes, one transaction
  * per set of recipients that get the same fields, tag and bypass */
 static void filter_pass(filter_job_t *job)
 {
-    filter_msg_t *m = job->msg;
-    size_t *idx = mr_calloc(m->rcpt_count, sizeof(*idx)), n;
-    char *sent = mr_calloc(m->rcpt_count, 1);
-    const char *tag = config_str("filterd_spam_subject_tag");
-    str_t *mine = str_new(512), *other = str_new(512);
+    size_t n = job->msg->rcpt_count;
+    const char **keys = mr_calloc(n, sizeof(*keys));
+    str_t **key = mr_calloc(n, sizeof(*key));
 
-    for (size_t i = 0; i < m->rcpt_count; i++) {
-	if (sent[i] || job->out[i].action != ACT_PASS)
+    for (size_t i = 0; i < n; i++) {
+	if (job->out[i].action != ACT_PASS)
 	    continue;
-	filter_headers_for(job, i, mine);
-	n = 0;
-	for (size_t j = i; j < m->rcpt_count; j++) {
-	    if (sent[j] || job->out[j].action != ACT_PASS ||
-		job->out[j].bypass != job->out[i].bypass ||
-		job->out[j].tagged != job->out[i].tagged)
-		continue;
-	    filter_headers_for(job, j, other);
-	    if (strcmp(str_data(mine), str_data(other)) == 0)
-		idx[n++] = j, sent[j] = 1;
-	}
-	filter_inject(job, idx, n, str_data(mine), job->out[i].tagged ? tag : NULL,
-		      job->out[i].bypass);
+	key[i] = str_new(512);
+	str_appendf(key[i], "%d%d", job->out[i].bypass, job->out[i].tagged);
+	filter_headers_for(job, i, job->headers);
+	str_appends(key[i], str_data(job->headers));
+	keys[i] = str_data(key[i]);
     }
-    str_free(&mine);
-    str_free(&other);
-    mr_free(sent);
-    mr_free(idx);
+    filter_groups_run(job, keys, NULL, filter_pass_group);
+    for (size_t i = 0; i < n; i++)
+	str_free(&key[i]);
+    mr_free(key);
+    mr_free(keys);
 }
 
 /* filter_reply_write - see filterd.h */
@@ -564,36 +638,101 @@ static int filter_answer(filter_job_t *job, int lmtp, int client_fd)
     return ret;
 }
 
-/* filter_log - the verdict and each recipient's outcome */
+/* filter_log_spam - a score for the log: "1.5 (RULES)" or "none (RULES)" */
+static void filter_log_spam(str_t *out, const filter_spam_t *sp)
+{
+    char points[32];
+
+    str_appendf(out, "%s (%s)",
+		sp->scanned ? spam_format_points(sp->score, points, sizeof(points)) : "none",
+		str_len(sp->rules) ? str_data(sp->rules) : "none");
+}
+
+/* filter_log_problems - every spam scorer failure, with its user when
+ * scores are per recipient */
+static void filter_log_problems(filter_job_t *job, str_t *out)
+{
+    const filter_verdict_t *v = &job->verdict;
+
+    for (size_t k = 0; k < v->spam_count; k++) {
+	if (str_len(v->spam[k].problem) == 0)
+	    continue;
+	str_appends(out, str_len(out) ? "; " : ", spam scan failed: ");
+	if (job->per_user && v->spam_users[k])
+	    str_appendf(out, "<%s> ", v->spam_users[k]);
+	str_appends(out, str_data(v->spam[k].problem));
+    }
+}
+
+/* filter_log - the verdict and each recipient's outcome; with scores per
+ * recipient, each recipient's line ends with its score */
 static void filter_log(filter_job_t *job, const char *client_addr)
 {
     filter_msg_t *m = job->msg;
     filter_verdict_t *v = &job->verdict;
     static const char *const virus[] = {"none", "clean", "found", "not scanned", "too big"};
+    str_t *spam = str_new(128), *problems = str_new(64), *mine = str_new(128);
 
-    char points[32];
-
-    msg_info("%s: client=%s, from=<%s>, size=%lld, nrcpt=%zu, virus=%s%s%s, spam=%s (%s)%s%s",
-	     m->id, client_addr, m->sender, m->size, m->rcpt_count, virus[v->virus],
+    if (job->per_user)
+	str_appends(spam, "per recipient");
+    else
+	filter_log_spam(spam, &v->spam[0]);
+    filter_log_problems(job, problems);
+    msg_info("%s: client=%s, from=<%s>, size=%lld, nrcpt=%zu, virus=%s%s%s, spam=%s%s", m->id,
+	     client_addr, m->sender, m->size, m->rcpt_count, virus[v->virus],
 	     v->virus > FILTER_VIRUS_CLEAN ? " " : "",
-	     v->virus > FILTER_VIRUS_CLEAN ? str_data(v->virus_text) : "",
-	     v->spam_scanned ? spam_format_points(v->spam_score, points, sizeof(points)) : "none",
-	     str_len(v->spam_rules) ? str_data(v->spam_rules) : "none",
-	     str_len(v->spam_problem) ? ", spam scan failed: " : "", str_data(v->spam_problem));
-    for (size_t i = 0; i < m->rcpt_count; i++)
-	msg_info("%s: to=<%s>, relay=filterd, dsn=%s, status=%s (%d %s)", m->id,
+	     v->virus > FILTER_VIRUS_CLEAN ? str_data(v->virus_text) : "", str_data(spam),
+	     str_data(problems));
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+	str_reset(mine);
+	if (job->per_user) {
+	    str_appends(mine, ", spam=");
+	    filter_log_spam(mine, filter_spam_of(job, i));
+	}
+	msg_info("%s: to=<%s>, relay=filterd, dsn=%s, status=%s (%d %s)%s", m->id,
 		 m->rcpts[i].address, job->out[i].dsn, job->out[i].status, job->out[i].code,
-		 str_data(job->out[i].text));
+		 str_data(job->out[i].text), str_data(mine));
+    }
+    str_free(&mine);
+    str_free(&problems);
+    str_free(&spam);
+}
+
+/* filter_users - the scoring users of the message (filterd_spam.h): the
+ * verdict is made for them, job->spam_of says whose score is each
+ * recipient's */
+static void filter_users(filter_job_t *job)
+{
+    filter_msg_t *m = job->msg;
+    const char **rcpts = mr_calloc(m->rcpt_count, sizeof(*rcpts));
+    const char **users = mr_calloc(m->rcpt_count, sizeof(*users));
+    int per_user = spam_filter_per_user(), over;
+    long limit = per_user ? config_int("filterd_spam_user_limit", 1, 1000) : 1;
+    size_t count;
+
+    job->spam_of = mr_calloc(m->rcpt_count, sizeof(*job->spam_of));
+    for (size_t i = 0; i < m->rcpt_count; i++)
+	rcpts[i] = m->rcpts[i].policy.bypass ? NULL : m->rcpts[i].address;
+    count = filter_spam_users(rcpts, m->rcpt_count, per_user, (size_t)limit, users, job->spam_of,
+			      &over);
+    if (over)
+	msg_info("%s: more than filterd_spam_user_limit (%ld) users: the spam score is the same "
+		 "for all",
+		 m->id, limit);
+    job->per_user = per_user && !over;
+    filter_verdict_init(&job->verdict, users, count);
+    mr_free(users);
+    mr_free(rcpts);
 }
 
 /* filter_work - see filterd.h */
 int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr)
 {
-    filter_job_t job = {.msg = msg};
+    filter_job_t job = {.msg = msg, .lmtp = lmtp};
     const char *err = NULL;
     int ret;
 
-    filter_verdict_init(&job.verdict);
+    filter_users(&job);
     job.headers = str_new(512);
     job.out = mr_calloc(msg->rcpt_count, sizeof(*job.out));
     for (size_t i = 0; i < msg->rcpt_count; i++)
@@ -611,6 +750,7 @@ int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_a
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	str_free(&job.out[i].text);
     mr_free(job.out);
+    mr_free(job.spam_of);
     str_free(&job.headers);
     filter_verdict_free(&job.verdict);
     return ret;

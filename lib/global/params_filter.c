@@ -26,6 +26,14 @@ const param_def_t params_filter[] = {
     PARAM_TIME("spamd_timeout", "60s", 1, 3600, NULL),
     /* the largest message sent to spamd; a larger one is not scanned */
     PARAM_SIZE("spamd_max_size", "512k", 1, LLONG_MAX, NULL),
+    /* filterd: ask spamd with each recipient as User (its own preferences
+     * and Bayes data), one scan per distinct recipient up to
+     * filterd_spam_user_limit; no: one scan without User for everyone */
+    PARAM_BOOL("filterd_spamd_per_user", "no", NULL),
+    /* filterd: distinct users a message is scored for (spamd with
+     * filterd_spamd_per_user, Bayes with spam_bayes_per_user); a message
+     * for more is scored once for all, as without per-user scoring */
+    PARAM_INT("filterd_spam_user_limit", "5", 1, 1000, NULL),
     /* the score (points, one decimal) at or above which mail is spam */
     PARAM_STR("spam_threshold", "5.0", NULL),
     /* use the Bayes classifier in the built-in scorer */

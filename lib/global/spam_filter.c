@@ -137,6 +137,8 @@ struct spam_scan {
     spam_score_t score;    /* builtin: the rules */
     int bayes;             /* builtin: Bayes on */
     bayes_tokens_t tokens; /* builtin: the tokens */
+    int ended;             /* spam_scan_end was called */
+    str_t *rules;          /* builtin, after the end: the rules' names */
 };
 
 /* scan_fail - the scan has no verdict (the first reason stays) */
@@ -244,40 +246,125 @@ static void filter_bayes(const bayes_tokens_t *t, const char *user, spam_verdict
     }
 }
 
-/* finish_builtin - the rules' score and the Bayes vote */
-static void finish_builtin(spam_scan_t *s, spam_verdict_t *v)
+/* builtin_end - the message is complete: the rules' score and names
+ * stay in the scan for every user's verdict */
+static void builtin_end(spam_scan_t *s)
+{
+    spam_score_end(&s->score);
+    s->rules = str_new(128);
+    spam_score_rules(s->score.rules, s->rules);
+    if (s->bayes)
+	bayes_tokens_end(&s->tokens);
+}
+
+/* builtin_verdict - the rules' score and user's Bayes vote */
+static void builtin_verdict(spam_scan_t *s, const char *user, spam_verdict_t *v)
 {
     str_t *rules = str_new(128);
 
-    v->score = spam_score_end(&s->score);
-    spam_score_rules(s->score.rules, rules);
-    if (s->bayes) {
-	bayes_tokens_end(&s->tokens);
-	filter_bayes(&s->tokens, s->user, v, rules);
-    }
+    v->score = s->score.score;
+    str_set(rules, str_data(s->rules));
+    if (s->bayes)
+	filter_bayes(&s->tokens, user, v, rules);
     snprintf(v->rules, sizeof(v->rules), "%s", str_data(rules));
     verdict_judge(v);
     str_free(&rules);
 }
 
-/* spam_scan_finish - the verdict; frees the scan */
-int spam_scan_finish(spam_scan_t **sp, spam_verdict_t *v)
+/* spam_scan_end - the verdict for the policy's user */
+int spam_scan_end(spam_scan_t *s, spam_verdict_t *v)
+{
+    verdict_init(v, s->scanner, s->threshold);
+    if (s->ended)
+	msg_panic("spam_scan_end: called twice");
+    s->ended = 1;
+    if (s->conn) {
+	finish_spamd(s, v);
+    } else if (!s->failed && *s->scanner == 'b') {
+	builtin_end(s);
+	builtin_verdict(s, s->user, v);
+    }
+    if (s->failed)
+	verdict_fail(v, s->fail_status, s->reason);
+    return v->status;
+}
+
+/* scan_again - score the whole file fd again for policy, read with
+ * pread (its offset may be another reader's) */
+static int scan_again(int fd, const spam_policy_t *policy, spam_verdict_t *v)
+{
+    struct stat st;
+    spam_scan_t *s = spam_scan_start(policy, fstat(fd, &st) < 0 ? -1 : (long long)st.st_size);
+    char *buf = mr_alloc(READ_CHUNK);
+    off_t off = 0;
+    ssize_t n;
+
+    while ((n = pread(fd, buf, READ_CHUNK, off)) != 0) {
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n < 0) {
+	    spam_scan_abort(s, "cannot read the message");
+	    break;
+	}
+	spam_scan_feed(s, buf, (size_t)n);
+	off += n;
+    }
+    mr_free(buf);
+    return spam_scan_finish(&s, v);
+}
+
+/* spam_scan_other - another user's verdict after the end */
+int spam_scan_other(spam_scan_t *s, const char *user, int fd, spam_verdict_t *v)
+{
+    spam_policy_t policy = {.user = user, .threshold = s->threshold};
+
+    if (!s->ended)
+	msg_panic("spam_scan_other: before spam_scan_end");
+    if (*s->scanner == 's')
+	return scan_again(fd, &policy, v);
+    verdict_init(v, s->scanner, s->threshold);
+    if (s->failed || s->rules == NULL)
+	return verdict_fail(v, s->failed ? s->fail_status : SPAM_VERDICT_ERROR, s->reason);
+    builtin_verdict(s, user, v);
+    return v->status;
+}
+
+/* spam_scan_free - release a scan; sets *sp to NULL */
+void spam_scan_free(spam_scan_t **sp)
 {
     spam_scan_t *s = *sp;
 
-    verdict_init(v, s->scanner, s->threshold);
-    if (s->conn)
-	finish_spamd(s, v);
-    else if (!s->failed)
-	finish_builtin(s, v);
-    if (s->failed)
-	verdict_fail(v, s->fail_status, s->reason);
+    if (s == NULL)
+	return;
+    if (s->conn) {
+	spamd_result_t *res = mr_alloc(sizeof(*res));
+
+	spamd_finish(&s->conn, res); /* not ended: the reply is not wanted */
+	mr_free(res);
+    }
     if (*s->scanner == 'b' && s->bayes)
 	bayes_tokens_free(&s->tokens);
+    str_free(&s->rules);
     mr_free(s->user);
     mr_free(s);
     *sp = NULL;
-    return v->status;
+}
+
+/* spam_scan_finish - the verdict; frees the scan */
+int spam_scan_finish(spam_scan_t **sp, spam_verdict_t *v)
+{
+    int status = spam_scan_end(*sp, v);
+
+    spam_scan_free(sp);
+    return status;
+}
+
+/* spam_filter_per_user - see spam_filter.h */
+int spam_filter_per_user(void)
+{
+    if (*config_str("filterd_spamd_address") != 0)
+	return config_bool("filterd_spamd_per_user");
+    return config_bool("spam_bayes") && config_bool("spam_bayes_per_user");
 }
 
 /* spam_scan_abort - the message could not be read: an error */

@@ -8,7 +8,8 @@
  *
  * Parameters (params_filter.c): filterd_spamd_address, spamd_timeout,
  * spamd_max_size, spam_threshold, spam_bayes, spam_bayes_directory,
- * spam_bayes_per_user, spam_bayes_min_learned, spam_bayes_max_tokens.
+ * spam_bayes_per_user, spam_bayes_min_learned, spam_bayes_max_tokens,
+ * filterd_spamd_per_user.
  * They are read with config_*() when called, so the caller loads
  * mailroom.conf first.
  */
@@ -58,8 +59,25 @@ void spam_scan_feed(spam_scan_t *s, const char *data, size_t len);
  * will be an error with this reason */
 void spam_scan_abort(spam_scan_t *s, const char *reason);
 /* spam_scan_finish - the verdict into v; frees *sp and sets it to NULL;
- * returns v->status */
+ * returns v->status (spam_scan_end, then spam_scan_free) */
 int spam_scan_finish(spam_scan_t **sp, spam_verdict_t *v);
+/* spam_scan_end - the message is complete: the verdict for the policy's
+ * user into v; returns v->status. Once per scan. */
+int spam_scan_end(spam_scan_t *s, spam_verdict_t *v);
+/* spam_scan_other - after spam_scan_end, the verdict for another user
+ * (NULL: none) with the same threshold. The built-in scorer does not
+ * read the message again: the rules found stay, and only that user's
+ * Bayes database is asked. spamd scores per user as a whole, so it is
+ * asked again, with the message read from the start of fd (a regular
+ * file, read with pread). Returns v->status. */
+int spam_scan_other(spam_scan_t *s, const char *user, int fd, spam_verdict_t *v);
+/* spam_scan_free - release a scan; sets *sp to NULL */
+void spam_scan_free(spam_scan_t **sp);
+/* spam_filter_per_user - does the content filter score each recipient
+ * as a user of its own? With spamd: filterd_spamd_per_user (the
+ * recipient goes as User); with the built-in scorer: spam_bayes and
+ * spam_bayes_per_user (the recipient's Bayes database). 1 yes, 0 no. */
+int spam_filter_per_user(void);
 
 /* spam_filter_fd - score what can be read from fd, from its current
  * offset to its end (a regular file: spamd needs the size first).

@@ -547,20 +547,28 @@ def test_filterd_spamd_down_is_logged(mailroom, clamd):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_filterd_with_bayes(mailroom, clamd):
-    """The built-in scorer in filterd uses the Bayes database that
-    mailroom-learn trained."""
-    from test_filterd import filter_instance, maildir, wait_for
-    inst = filter_instance(mailroom, clamd, spam_bayes_min_learned="10")
+def bayes_instance(mailroom, clamd, **extra):
+    """A filter instance, stopped, with a Bayes directory of its own and a
+    directory for the messages to learn (returned with it)."""
+    from test_filterd import filter_instance
+    inst = filter_instance(mailroom, clamd, **extra)
     inst.stop()
     bayes = os.path.join(inst.dir, "bayes")
     os.mkdir(bayes)
     give_to_mailroom(bayes)
     inst.set_conf(spam_bayes_directory=bayes)
-    rng = random.Random(11)
     d = os.path.join(inst.dir, "corpus")
     os.mkdir(d)
     os.chmod(d, 0o755)
+    return inst, d
+
+
+def test_filterd_with_bayes(mailroom, clamd):
+    """The built-in scorer in filterd uses the Bayes database that
+    mailroom-learn trained."""
+    from test_filterd import maildir, wait_for
+    inst, d = bayes_instance(mailroom, clamd, spam_bayes_min_learned="10")
+    rng = random.Random(11)
     spam = [write(d, f"s{i}.eml", corpus_message(rng, 1, i)) for i in range(20)]
     ham = [write(d, f"h{i}.eml", corpus_message(rng, 0, i)) for i in range(20)]
     opts = ["-c", inst.conf_dir]
@@ -578,3 +586,173 @@ def test_filterd_with_bayes(mailroom, clamd):
         alice[:800]
     assert re.search(rb"\nX-Spam-Status: No, score=-\d\.\d .*tests=BAYES_(00|05|20)\n", bob), \
         bob[:800]
+
+
+# --- scores per recipient ------------------------------------------------------
+
+def two_users_message(mid):
+    return CLEAN.replace(b"To: bob@example.net", b"To: alice@mailroom.test, bob@mailroom.test") \
+        .replace(b"m1.2026@example.org", mid.encode())
+
+
+def per_user_instance(mailroom, clamd, **extra):
+    """A filter instance with a Bayes database per recipient: alice learned
+    the test letter as spam, bob as ham (each with a few messages of the
+    other class, so that both databases vote)."""
+    inst, d = bayes_instance(mailroom, clamd, spam_bayes_per_user="yes",
+                             spam_bayes_min_learned="1", **extra)
+    rng = random.Random(5)
+    letter = write(d, "letter.eml", two_users_message("learned@example.org"))
+    spam = [write(d, f"s{i}.eml", corpus_message(rng, 1, i)) for i in range(3)]
+    ham = [write(d, f"h{i}.eml", corpus_message(rng, 0, i)) for i in range(3)]
+    opts = ["-c", inst.conf_dir]
+    for user, letter_class, others_class, others in (("alice", "--spam", "--ham", ham),
+                                                     ("bob", "--ham", "--spam", spam)):
+        for args in ([letter_class, letter], [others_class, *others]):
+            r = learn([*opts, "--user", f"{user}@mailroom.test", *args])
+            assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(os.listdir(os.path.join(inst.dir, "bayes", "user"))) == [
+        "alice@mailroom.test.db", "alice@mailroom.test.db.lock",
+        "bob@mailroom.test.db", "bob@mailroom.test.db.lock"]
+    inst.start()
+    return inst
+
+
+OURS = (rb"X-Virus-Scanned: yes \(clamd\) by Mailroom filterd on mx\.mailroom\.test\n")
+
+
+def test_filterd_bayes_per_user_tag(mailroom, clamd):
+    """spam_bayes_per_user: one message to alice and bob, scored once by the
+    rules and by each one's Bayes database: alice's copy is tagged, bob's
+    is clean, each with its own fields, in a re-injection of its own; the
+    log says each recipient's score."""
+    from test_filterd import maildir, strip_trace, wait_for
+    inst = per_user_instance(mailroom, clamd, filterd_spam_tag_level="3.0")
+    msg = two_users_message("tag@example.org")
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", ["alice@mailroom.test", "bob@mailroom.test"], msg)
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"), timeout=120), \
+        inst.log_text()[-3000:]
+    body = msg.replace(b"\r\n", b"\n")
+    expect = {
+        "alice": (OURS + rb"X-Spam-Flag: YES\nX-Spam-Score: 3\.0\nX-Spam-Level: \*\*\*\n"
+                  rb"X-Spam-Status: Yes, score=3\.0 tag=3\.0 kill=20\.0 tests=BAYES_95\n",
+                  body.replace(b"Subject: minutes", b"Subject: [SPAM] minutes")),
+        "bob": (OURS + rb"X-Spam-Flag: NO\nX-Spam-Score: -0\.5\nX-Spam-Level:\n"
+                rb"X-Spam-Status: No, score=-0\.5 tag=3\.0 kill=20\.0 tests=BAYES_05\n", body),
+    }
+    for user, (fields, rest) in expect.items():
+        data = strip_trace(open(maildir(inst, user)[0], "rb").read())
+        m = re.match(fields + rb"Received: from [^\n]*\n(\t[^\n]*\n)*", data)
+        assert m, (user, data[:700])
+        assert data[m.end():] == rest, user
+    inst.wait_log(r"filterd\[\d+\]: (\w+): client=127\.0\.0\.1, from=<carol@example\.org>, "
+                  r"size=\d+, nrcpt=2, virus=clean, spam=per recipient$")
+    ids = []
+    for user, score in (("alice", r"3\.0 \(BAYES_95\)"), ("bob", r"-0\.5 \(BAYES_05\)")):
+        m = inst.wait_log(rf"filterd\[\d+\]: \w+: to=<{user}@mailroom\.test>, relay=filterd, "
+                          r"dsn=2\.0\.0, status=sent \(250 Ok, passed through 127\.0\.0\.1:\d+: "
+                          rf"250 2\.0\.0 Ok: queued as (\w+)\), spam={score}$")
+        ids.append(m.group(1))
+    assert ids[0] != ids[1]
+
+
+def lmtp_send(inst, msg, rcpts, hello=b"LHLO"):
+    """One transaction straight to filterd; the replies after the dot."""
+    with socket.create_connection(("127.0.0.1", inst.ports["filter"]), timeout=60) as s:
+        f = s.makefile("rwb")
+        f.readline()
+        f.write(hello + b" qmgr.test\r\nMAIL FROM:<carol@example.org>\r\n"
+                + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+        f.flush()
+        while not f.readline().startswith(b"354"):
+            pass
+        f.write(msg + b".\r\n")
+        f.flush()
+        replies = [f.readline() for _ in (rcpts if hello == b"LHLO" else [0])]
+        f.write(b"QUIT\r\n")
+        f.flush()
+        return replies
+
+
+def test_filterd_bayes_per_user_quarantine_reject(mailroom, clamd):
+    """At the kill level for alice only: alice's copy is quarantined and
+    bob gets the message clean; with spam=reject, LMTP refuses alice alone
+    (554 5.7.1) and delivers bob; SMTP, whose one reply speaks for both,
+    quarantines alice's copy instead of refusing it."""
+    from test_filterd import maildir, strip_trace, wait_for
+    inst = per_user_instance(mailroom, clamd, filterd_spam_kill_level="3.0")
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", ["alice@mailroom.test", "bob@mailroom.test"],
+                   two_users_message("kill@example.org"))
+    assert wait_for(lambda: maildir(inst, "bob"), timeout=120), inst.log_text()[-3000:]
+    inst.wait_log(r"to=<alice@mailroom\.test>, relay=filterd, dsn=2\.7\.0, status=quarantined "
+                  r"\(250 Quarantined as \w+: Spam: score 3\.0 \(BAYES_95\)\), "
+                  r"spam=3\.0 \(BAYES_95\)$")
+    bob = strip_trace(open(maildir(inst, "bob")[0], "rb").read())
+    assert re.match(OURS + rb"X-Spam-Flag: NO\nX-Spam-Score: -0\.5\nX-Spam-Level:\n"
+                    rb"X-Spam-Status: No, score=-0\.5 tag=5\.0 kill=3\.0 tests=BAYES_05\n", bob)
+    assert maildir(inst, "alice") == []
+    r = quarantine_list(inst)
+    assert len(r) == 1 and r[0].endswith("Spam: score 3.0 (BAYES_95)\n    <alice@mailroom.test>"), r
+
+    inst.stop()
+    inst.set_conf(filterd_spam_action="reject")
+    inst.start()
+    r = lmtp_send(inst, two_users_message("reject@example.org"),
+                  ["alice@mailroom.test", "bob@mailroom.test"])
+    assert re.match(rb"554 5\.7\.1 \w+: Spam: score 3\.0 \(BAYES_95\)\r\n$", r[0]), r
+    assert re.match(rb"250 2\.0\.0 \w+: Ok, passed through ", r[1]), r
+    assert wait_for(lambda: len(maildir(inst, "bob")) == 2, timeout=60)
+    r = lmtp_send(inst, two_users_message("smtp@example.org"),
+                  ["alice@mailroom.test", "bob@mailroom.test"], hello=b"EHLO")
+    assert re.match(rb"250 2\.7\.0 \w+: Quarantined as \w+: Spam: score 3\.0 \(BAYES_95\)\r\n$",
+                    r[0]), r
+    assert wait_for(lambda: len(maildir(inst, "bob")) == 3, timeout=60)
+    assert maildir(inst, "alice") == []
+    assert len(quarantine_list(inst)) == 2
+
+
+def quarantine_list(inst):
+    """mailroom-quarantine list: one string per message, its recipients
+    on the lines after it."""
+    r = inst.run(["mailroom-quarantine", "-c", inst.conf_dir, "list"])
+    assert r.returncode == 0, r.stderr
+    return re.split(r"\n(?! )", r.stdout.decode().strip())
+
+
+def test_filterd_spamd_per_user(mailroom, clamd, spamd):
+    """filterd_spamd_per_user: spamd is asked once per distinct recipient,
+    with it as User; above filterd_spam_user_limit once for all, without
+    one, and the log says so."""
+    from test_filterd import maildir, wait_for
+    inst = filtered_instance_spamd(mailroom, clamd, spamd)
+    rcpts = ["alice@mailroom.test", "bob@mailroom.test"]
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", rcpts[:2], two_users_message("sp1@example.org"))
+    assert wait_for(lambda: maildir(inst, "alice") and maildir(inst, "bob"), timeout=120), \
+        inst.log_text()[-3000:]
+    log = spamd.log()
+    for user in ("alice", "bob"):
+        assert f"checking message <sp1@example.org> for {user}@mailroom.test:" in log, log
+        inst.wait_log(rf"to=<{user}@mailroom\.test>, relay=filterd, dsn=2\.0\.0, status=sent "
+                      r"\(.*\), spam=-?\d+\.\d \(.*\)$")
+    assert log.count("checking message <sp1@example.org>") == 2
+    inst.stop()
+    inst.set_conf(filterd_spam_user_limit="1")
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("carol@example.org", rcpts[:2], two_users_message("sp2@example.org"))
+    assert wait_for(lambda: len(maildir(inst, "alice")) == 2 and len(maildir(inst, "bob")) == 2,
+                    timeout=120), inst.log_text()[-3000:]
+    inst.wait_log(r"filterd\[\d+\]: \w+: more than filterd_spam_user_limit \(1\) users: the spam "
+                  r"score is the same for all")
+    log = spamd.log()
+    assert log.count("checking message <sp2@example.org>") == 1, log
+    assert "checking message <sp2@example.org> for alice" not in log
+
+
+def filtered_instance_spamd(mailroom, clamd, spamd):
+    from test_filterd import filter_instance
+    return filter_instance(mailroom, clamd, filterd_spamd_address=spamd.sock,
+                           filterd_spamd_per_user="yes")

@@ -10,6 +10,7 @@
 #include "unit_helpers.h"
 #include "util/str.h"
 #include "global/config.h"
+#include "global/bayes.h"
 #include "global/spam_filter.h"
 #include "global/spam_score.h"
 
@@ -96,6 +97,73 @@ static void test_no_spamd(void **state)
     config_override("filterd_spamd_address", "");
 }
 
+/* learn - teach user's Bayes database msg as spam or ham */
+static void learn(const char *user, const char *msg, int spam)
+{
+    bayes_tokens_t t;
+    bayes_t *b = NULL;
+    const char *err = NULL;
+
+    bayes_tokens_init(&t, 3000);
+    bayes_tokens_feed(&t, msg, strlen(msg));
+    bayes_tokens_end(&t);
+    assert_int_equal(bayes_open(config_str("spam_bayes_directory"), user, 1, &b, &err), 1);
+    assert_int_equal(bayes_learn(b, &t, spam, 0, &err), 1);
+    bayes_close(&b);
+    bayes_tokens_free(&t);
+}
+
+#define LETTER(word)                                                                               \
+    "From: a@example.org\r\nDate: x\r\nMessage-ID: <z>\r\n\r\n" word " " word " " word "\r\n"
+
+/* test_per_user - one pass over the message, then each user's Bayes
+ * vote added to the rules found: the user who learned it as spam and the
+ * one who learned it as ham differ; a user without a database gets the
+ * rules alone */
+static void test_per_user(void **state)
+{
+    const char *msg = LETTER("casino jackpot bonanza");
+    spam_policy_t policy = {.user = "ham@example.org", .threshold = SPAM_POLICY_THRESHOLD_DEFAULT};
+    spam_verdict_t v;
+    spam_scan_t *s;
+    char dir[300];
+
+    snprintf(dir, sizeof(dir), "%s/bayes-per-user", unit_tmpdir());
+    config_override("spam_bayes_directory", dir);
+    config_override("spam_bayes", "yes");
+    config_override("spam_bayes_per_user", "yes");
+    config_override("spam_bayes_min_learned", "1");
+    config_override("filterd_spamd_address", "");
+    learn("spam@example.org", msg, 1);
+    learn("spam@example.org", LETTER("minutes agenda review"), 0);
+    learn("ham@example.org", msg, 0);
+    learn("ham@example.org", LETTER("pills offer winner"), 1);
+    assert_int_equal(spam_filter_per_user(), 1);
+    s = spam_scan_start(&policy, (long long)strlen(msg));
+    spam_scan_feed(s, msg, strlen(msg));
+    assert_int_equal(spam_scan_end(s, &v), SPAM_VERDICT_HAM);
+    assert_string_equal(v.rules, "BAYES_20");
+    assert_int_equal(v.score, -2);
+    assert_int_equal(spam_scan_other(s, "spam@example.org", -1, &v), SPAM_VERDICT_HAM);
+    assert_string_equal(v.rules, "BAYES_80");
+    assert_int_equal(v.score, 20);
+    assert_int_equal(spam_scan_other(s, "nobody@example.org", -1, &v), SPAM_VERDICT_HAM);
+    assert_string_equal(v.rules, "");
+    assert_int_equal(v.score, 0);
+    spam_scan_free(&s);
+    assert_null(s);
+    /* per-user scoring needs Bayes on and per user; spamd its own switch */
+    config_override("spam_bayes", "no");
+    assert_int_equal(spam_filter_per_user(), 0);
+    config_override("filterd_spamd_address", "/nowhere.sock");
+    assert_int_equal(spam_filter_per_user(), 0);
+    config_override("filterd_spamd_per_user", "yes");
+    assert_int_equal(spam_filter_per_user(), 1);
+    config_override("filterd_spamd_per_user", "no");
+    config_override("filterd_spamd_address", "");
+    config_override("spam_bayes_per_user", "no");
+}
+
 /* test_headers - X-Spam lines, long rule lists folded */
 static void test_headers(void **state)
 {
@@ -142,9 +210,8 @@ static void test_points(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_builtin),
-	cmocka_unit_test(test_no_spamd),
-	cmocka_unit_test(test_headers),
+	cmocka_unit_test(test_builtin),  cmocka_unit_test(test_no_spamd),
+	cmocka_unit_test(test_per_user), cmocka_unit_test(test_headers),
 	cmocka_unit_test(test_points),
     };
 
