@@ -665,7 +665,7 @@ static void filter_log_problems(filter_job_t *job, str_t *out)
 }
 
 /* filter_log - the verdict and each recipient's outcome; with scores per
- * recipient, each recipient's line ends with its score */
+ * recipient, each scored recipient's line ends with its score */
 static void filter_log(filter_job_t *job, const char *client_addr)
 {
     filter_msg_t *m = job->msg;
@@ -685,7 +685,7 @@ static void filter_log(filter_job_t *job, const char *client_addr)
 	     str_data(problems));
     for (size_t i = 0; i < m->rcpt_count; i++) {
 	str_reset(mine);
-	if (job->per_user) {
+	if (job->per_user && !m->rcpts[i].policy.bypass) {
 	    str_appends(mine, ", spam=");
 	    filter_log_spam(mine, filter_spam_of(job, i));
 	}
