@@ -33,7 +33,11 @@
  * A lost wake-up only waits for qmgr's next periodic scan. At start a
  * cleanup sweeps incoming/ and hold/ (qfile_sweep) if none did since
  * master started or for queue_sweep_interval; at exit it removes its
- * unused reservations.
+ * unused reservations. With queue_recycle_limit > 0 the reservations are
+ * files qmgr emptied and put in recycle/ (a new one only when none is
+ * there), and unused ones go back there (lib/queue/qfile_recycle.c); the
+ * file's queue ID is also written into it (the queue_id attribute, which
+ * a client cannot set), so that a reader can tell a stale name.
  *
  * Trust: clients are other Mailroom daemons, but their records are
  * checked as if hostile: every record is bounded (REC_MAX_LEN), types,
@@ -257,6 +261,7 @@ static void cleanup_post_init(const char *service)
     cleanup_pool = qfile_pool_create(MAIL_QUEUE_INCOMING, 0600,
 				     (int)config_int("queue_reservation_limit", 1, 1024),
 				     config_time("queue_reservation_max_age"));
+    qfile_pool_recycle(cleanup_pool, config_int("queue_recycle_limit", 0, 100000) > 0);
 }
 
 /* cleanup_pre_exit - remove the reservations not used */

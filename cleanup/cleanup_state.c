@@ -56,7 +56,9 @@ void cleanup_state_free(cleanup_state_t **csp)
     *csp = NULL;
 }
 
-/* cleanup_begin_file - SIZE placeholder (at a known offset) and TIME */
+/* cleanup_begin_file - SIZE placeholder (at a known offset), TIME, and
+ * the queue ID (qfile_recycle.c: a recycled file's name and content must
+ * agree) */
 void cleanup_begin_file(cleanup_state_t *cs)
 {
     struct timeval tv;
@@ -68,6 +70,8 @@ void cleanup_begin_file(cleanup_state_t *cs)
     gettimeofday(&tv, NULL);
     snprintf(buf, sizeof(buf), "%ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
     cleanup_write(cs, REC_TYPE_TIME, buf, strlen(buf));
+    snprintf(buf, sizeof(buf), "%s=%s", QFILE_ID_ATTR, cs->qo->id);
+    cleanup_write(cs, REC_TYPE_ATTR, buf, strlen(buf));
 }
 
 /* cleanup_record - validate, then dispatch one client record by message

@@ -24,6 +24,7 @@ const master_dir_t master_queue_dirs[] = {
     {MAIL_QUEUE_BOUNCE, 0700, 0, 0},
     {MAIL_QUEUE_DEFER, 0700, 0, 0},
     {MAIL_QUEUE_QUARANTINE, 0700, 0, 0},
+    {MAIL_QUEUE_RECYCLE, 0700, 0, 0},
     {MASTER_PID_DIR, 0755, 0, 1},
     {NULL, 0, 0, 0},
 };

@@ -11,8 +11,17 @@
  * (or the warning) exactly as when it removed the file itself, so the log
  * line still follows the removal.
  *
+ * Recycling (queue_recycle_limit > 0): instead of unlink(2) the thread
+ * empties the file and renames it to recycle/ID for cleanup to reuse
+ * (lib/queue/qfile_recycle.c, which has the steps and the crash argument),
+ * as long as recycle/ holds fewer than queue_recycle_limit files (counted
+ * again every QMGR_RECOUNT removals);
+ * otherwise, or when recycling the file fails, it is unlinked as before.
+ * The log line is the same either way: the message is gone.
+ *
  * The thread touches only its queue (fixed-size entries under a mutex),
- * unlink(2) and the pipe: no allocation, no logging, no configuration.
+ * unlink(2), the recycling calls and the pipe: no allocation, no logging,
+ * no configuration.
  * When the queue is full, or the thread or the pipe could not be made, the
  * event loop unlinks itself, as before. A crash with removals still queued
  * leaves those files in active/ with every recipient marked done: restart
@@ -24,7 +33,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "global/config.h"
 #include "global/mail_proto.h"
+#include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "queue/qlog.h"
 #include "util/event.h"
@@ -35,10 +46,12 @@
 
 #define QMGR_UNLINK_SLOTS 1024 /* removals waiting for the thread */
 #define QMGR_UNLINK_PATH 1024  /* longest path handed over */
+#define QMGR_RECOUNT 32        /* recyclings between counts of recycle/ */
 
 typedef struct qmgr_unlink_job {
     char id[QID_BUFSIZE];
     char path[QMGR_UNLINK_PATH];
+    char recycle[QMGR_UNLINK_PATH]; /* recycle/ID, or empty */
 } qmgr_unlink_job_t;
 
 typedef struct qmgr_unlink_done {
@@ -52,6 +65,8 @@ static pthread_mutex_t qmgr_unlink_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qmgr_unlink_wake = PTHREAD_COND_INITIALIZER;
 static int qmgr_unlink_pipe[2] = {-1, -1};
 static int qmgr_unlink_ready;
+static int qmgr_recycle_limit;                  /* queue_recycle_limit */
+static char qmgr_recycle_dir[QMGR_UNLINK_PATH]; /* recycle/, absolute */
 
 /* qmgr_unlink_finish - the file (named by where) is gone or not: then
  * the delivery logs, the log line */
@@ -66,6 +81,25 @@ static void qmgr_unlink_finish(const char *id, int err, const char *where)
     (void)qlog_remove(MAIL_QUEUE_BOUNCE, id, &why);
     (void)qlog_remove(MAIL_QUEUE_DEFER, id, &why);
     msg_info("%s: removed", id);
+}
+
+/* qmgr_unlink_or_recycle - the thread's work on one file: recycle it
+ * while recycle/ has room, else (or if that fails) unlink it */
+static int qmgr_unlink_or_recycle(const qmgr_unlink_job_t *job)
+{
+    static int room, until_count;
+
+    if (job->recycle[0] == 0)
+	return unlink(job->path);
+    if (until_count-- <= 0) {
+	room = qmgr_recycle_limit - qfile_recycle_count(qmgr_recycle_dir, qmgr_recycle_limit);
+	until_count = QMGR_RECOUNT;
+    }
+    if (room > 0 && qfile_recycle_path(job->path, job->recycle) == 0) {
+	room--;
+	return 0;
+    }
+    return unlink(job->path);
 }
 
 /* qmgr_unlink_thread - take jobs, unlink, report through the pipe */
@@ -84,7 +118,7 @@ static void *qmgr_unlink_thread(void *unused)
 	pthread_mutex_unlock(&qmgr_unlink_lock);
 	memset(&done, 0, sizeof(done));
 	memcpy(done.id, job.id, sizeof(done.id));
-	done.err = unlink(job.path) < 0 ? errno : 0;
+	done.err = qmgr_unlink_or_recycle(&job) < 0 ? errno : 0;
 	while (write(qmgr_unlink_pipe[1], &done, sizeof(done)) < 0 && errno == EINTR)
 	    /* again */;
     }
@@ -108,6 +142,10 @@ void qmgr_unlink_init(void)
 {
     pthread_t tid;
 
+    qmgr_recycle_limit = (int)config_int("queue_recycle_limit", 0, 100000);
+    mr_strlcpy(qmgr_recycle_dir, mail_queue_path(MAIL_QUEUE_RECYCLE), sizeof(qmgr_recycle_dir));
+    if (qmgr_recycle_limit > 0 && qfile_recycle_leftovers(MAIL_QUEUE_ACTIVE) > 0)
+	msg_info("recycling interrupted by a restart finished");
     if (pipe2(qmgr_unlink_pipe, O_CLOEXEC) < 0) {
 	msg_warn("removal thread: pipe: %m");
 	return;
@@ -122,11 +160,12 @@ void qmgr_unlink_init(void)
 }
 
 /* qmgr_unlink_queue - hand a removal to the thread: 0 queued, -1 not */
-static int qmgr_unlink_queue(const char *id, const char *path)
+static int qmgr_unlink_queue(const char *id, const char *path, const char *recycle)
 {
     int ok;
 
-    if (!qmgr_unlink_ready || strlen(path) >= QMGR_UNLINK_PATH)
+    if (!qmgr_unlink_ready || strlen(path) >= QMGR_UNLINK_PATH ||
+	strlen(recycle) >= QMGR_UNLINK_PATH)
 	return -1;
     pthread_mutex_lock(&qmgr_unlink_lock);
     if ((ok = qmgr_unlink_count < QMGR_UNLINK_SLOTS) != 0) {
@@ -135,6 +174,7 @@ static int qmgr_unlink_queue(const char *id, const char *path)
 
 	mr_strlcpy(job->id, id, sizeof(job->id));
 	mr_strlcpy(job->path, path, sizeof(job->path));
+	mr_strlcpy(job->recycle, recycle, sizeof(job->recycle));
 	qmgr_unlink_count++;
 	pthread_cond_signal(&qmgr_unlink_wake);
     }
@@ -142,13 +182,20 @@ static int qmgr_unlink_queue(const char *id, const char *path)
     return ok ? 0 : -1;
 }
 
-/* qmgr_unlink - remove active/ID and then its delivery logs, and log it */
+/* qmgr_unlink - remove (or recycle) active/ID and then its delivery logs,
+ * and log it */
 void qmgr_unlink(const char *id)
 {
     str_t *path = str_new(100);
+    str_t *recycle = str_new(100);
 
     qfile_abspath(path, MAIL_QUEUE_ACTIVE, id);
-    if (qmgr_unlink_queue(id, str_data(path)) < 0)
+    if (qmgr_recycle_limit > 0) {
+	str_printf(recycle, "%s/%s", MAIL_QUEUE_RECYCLE, id);
+	str_set(recycle, mail_queue_path(str_data(recycle)));
+    }
+    if (qmgr_unlink_queue(id, str_data(path), str_data(recycle)) < 0)
 	qmgr_unlink_finish(id, unlink(str_data(path)) < 0 ? errno : 0, str_data(path));
     str_free(&path);
+    str_free(&recycle);
 }

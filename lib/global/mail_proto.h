@@ -93,6 +93,7 @@
 #define MAIL_QUEUE_BOUNCE "bounce"
 #define MAIL_QUEUE_DEFER "defer"
 #define MAIL_QUEUE_QUARANTINE "quarantine"
+#define MAIL_QUEUE_RECYCLE "recycle" /* emptied files for reuse (qfile_recycle.c) */
 
 /* Wake-up triggers (one byte on public/qmgr) */
 #define TRIGGER_WAKEUP 'W' /* new mail in incoming */

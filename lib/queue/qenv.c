@@ -11,6 +11,7 @@
 
 #include "global/config.h"
 #include "queue/qenv.h"
+#include "queue/qfile.h"
 #include "queue/record.h"
 
 #define QENV_PART_ENV 0
@@ -81,6 +82,8 @@ int qenv_attr_allowed(int source, const char *data, size_t len)
 
     if (n == 0)
 	return 0;
+    if (n == strlen(QFILE_ID_ATTR) && memcmp(data, QFILE_ID_ATTR, n) == 0)
+	return source == QENV_QUEUE; /* cleanup's own */
     switch (source) {
     case QENV_USER:
 	return qenv_listed(qenv_user_attrs, data, n);

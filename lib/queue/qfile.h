@@ -146,6 +146,29 @@ int qfile_pool_fill(qfile_pool_t *pool, const char **error_r);
 /* qfile_pool_free - remove the unused reservations, free; *poolp = NULL */
 void qfile_pool_free(qfile_pool_t **poolp);
 
+/* qfile_pool_recycle - take files from recycle/ before creating any, and
+ * put unused reservations back there instead of removing them */
+void qfile_pool_recycle(qfile_pool_t *pool, int on);
+
+/*
+ * Recycling (see qfile_recycle.c): a finished file is emptied and put in
+ * recycle/ for cleanup's reservations to reuse, instead of being removed.
+ */
+/* qfile_recycle_path - empty the finished file at from and rename it to
+ * to (recycle/ID); allocates and logs nothing (qmgr's removal thread).
+ * 0 ok; -1 with errno (the file may have been emptied: remove it then) */
+int qfile_recycle_path(const char *from, const char *to);
+/* qfile_recycle_count - names in the directory dir (absolute), counted up
+ * to max (max if it cannot be read); allocates and logs nothing */
+int qfile_recycle_count(const char *dir, int max);
+/* qfile_recycle_leftovers - recycle (or remove) the files in queue that
+ * are not ready: in active/ those are recyclings a killed qmgr left
+ * unfinished; each is logged; returns how many */
+int qfile_recycle_leftovers(const char *queue);
+/* The attribute in which cleanup records a file's queue ID: a file
+ * whose record names another ID is refused by readers (QFILE_CORRUPT) */
+#define QFILE_ID_ATTR "queue_id"
+
 /* qfile_move - rename ID from one queue to another (qmgr, mailroom-queue),
  * creating hash directories: 0 ok, -1 (*error_r) */
 int qfile_move(const char *id, const char *from_queue, const char *to_queue, const char **error_r);

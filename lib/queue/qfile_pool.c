@@ -35,7 +35,22 @@
  * Hash directories: the batch's directory is that of an ID made for the
  * time of the batch, so successive batches spread over the directories
  * like single files do.
+ *
+ * Recycled files (qfile_pool_recycle; qfile_recycle.c): R1 takes a file
+ * from recycle/ before it creates one. It opens the file, locks it
+ * (F_OFD_SETLK: another cleanup that holds it, or took it a moment ago,
+ * has the lock), checks that it is a regular file with one link, empty
+ * and not ready, and renames it to D/ID with an ID made from its inode
+ * and the time now, without replacing anything. The rename is the claim:
+ * of two processes that opened the same name, the second finds it gone
+ * (ENOENT) and goes on to the next. A file in recycle/ that is not empty,
+ * is ready or has another link can only be what a power loss left (qmgr
+ * empties files before they get there); it is moved to corrupt/, never
+ * emptied or reused here. R2 is unchanged: the fsync of D makes the new
+ * names durable before any of them is handed out. Unused reservations go
+ * back to recycle/ instead of being removed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "global/mail_proto.h"
 #include "global/mail_queue.h"
 #include "queue/qfile.h"
 #include "queue/qfile_int.h"
@@ -63,6 +79,8 @@ struct qfile_pool {
     int next;            /* next one to hand out */
     int want;            /* size of the next batch */
     time_t made;         /* when the batch was made */
+    int recycle;         /* take files from recycle/ first */
+    DIR *recycled;       /* recycle/ while a batch is made */
 };
 
 /* qfile_pool_create - an empty pool */
@@ -79,12 +97,30 @@ qfile_pool_t *qfile_pool_create(const char *queue, mode_t mode, int max, long ma
     return p;
 }
 
-/* qfile_pool_drop - remove the files not handed out (no flush needed: a
- * removal lost in a crash leaves a reservation that the sweep removes) */
+/* qfile_pool_return - put an unused reservation back into recycle/ (it
+ * is empty and not ready); 0 done, -1 not */
+static int qfile_pool_return(qfile_out_t *qo)
+{
+    str_t *to = str_new(100);
+    int ret;
+
+    str_printf(to, "%s/%s", MAIL_QUEUE_RECYCLE, qo->id);
+    ret = renameat2(AT_FDCWD, qo->tmp_abspath, AT_FDCWD, mail_queue_path(str_data(to)),
+		    RENAME_NOREPLACE);
+    str_free(&to);
+    return ret;
+}
+
+/* qfile_pool_drop - put back or remove the files not handed out (no
+ * flush needed: a removal lost in a crash leaves a reservation that the
+ * sweep removes) */
 static void qfile_pool_drop(qfile_pool_t *p)
 {
-    for (int i = p->next; i < p->count; i++)
+    for (int i = p->next; i < p->count; i++) {
+	if (p->recycle && qfile_pool_return(p->slots[i]) == 0)
+	    p->slots[i]->committed = 1; /* not removed by the discard */
 	qfile_discard(&p->slots[i]);
+    }
     p->count = p->next = 0;
 }
 
@@ -119,44 +155,112 @@ static int qfile_reserve_name(qfile_pool_t *p, int dfd, const char *tmp, int fd,
     return linkat(dfd, tmp, dfd, id, 0) == 0 ? unlinkat(dfd, tmp, 0) : -1;
 }
 
-/* qfile_reserve_one - R1: one reserved file in dir (absolute) */
-static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir, const char *model,
-				      const char **error_r)
+/* qfile_reclaim_reject - move a recycled file that is not fit for reuse
+ * to corrupt/, if name still is the file on fd */
+static void qfile_reclaim_reject(int rfd, const char *name, const struct stat *st)
+{
+    str_t *to = str_new(100);
+    struct stat now;
+
+    if (fstatat(rfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == st->st_ino &&
+	now.st_dev == st->st_dev &&
+	renameat2(rfd, name, AT_FDCWD, qfile_abspath(to, MAIL_QUEUE_CORRUPT, name),
+		  RENAME_NOREPLACE) == 0)
+	msg_warn("%s: recycled queue file not fit for reuse (%lld bytes, %lu links%s): moved to %s",
+		 name, (long long)st->st_size, (unsigned long)st->st_nlink,
+		 qfile_ready(st) ? ", ready" : "", MAIL_QUEUE_CORRUPT);
+    str_free(&to);
+}
+
+/* qfile_reclaim - R1 with a file from recycle/: lock, check, name D/ID;
+ * -1 when recycle/ has nothing (more) to give */
+static int qfile_reclaim(qfile_pool_t *p, int dfd, const char *model, char id[QID_BUFSIZE])
+{
+    int rfd = dirfd(p->recycled);
+    struct dirent *de;
+    struct stat st;
+    int fd;
+
+    while ((de = readdir(p->recycled)) != NULL) {
+	if (!qid_valid(de->d_name) ||
+	    (fd = openat(rfd, de->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+	    continue;
+	if (qfile_lock(fd) == 0 && fstat(fd, &st) == 0) {
+	    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_size != 0 || qfile_ready(&st)) {
+		qfile_reclaim_reject(rfd, de->d_name, &st);
+	    } else if (((st.st_mode & 07777) == p->mode || fchmod(fd, p->mode) == 0)) {
+		qid_new_in(id, (unsigned long)st.st_ino, p->queue, model);
+		if (renameat2(rfd, de->d_name, dfd, id, RENAME_NOREPLACE) == 0)
+		    return fd;
+	    }
+	}
+	close(fd);
+    }
+    return -1;
+}
+
+/* qfile_reserved - the writer's handle on a reservation named dir/id */
+static qfile_out_t *qfile_reserved(qfile_pool_t *p, int fd, const char *dir, const char *id)
+{
+    str_t *path = str_new(100);
+    qfile_out_t *qo;
+
+    str_printf(path, "%s/%s", dir, id);
+    qo = qfile_out_new(fd, p->queue, str_data(path));
+    memcpy(qo->id, id, sizeof(qo->id));
+    qo->home = mr_strdup(p->queue);
+    str_free(&path);
+    return qo;
+}
+
+/* qfile_reserve_new - R1 with a new file: create, lock, name D/ID */
+static int qfile_reserve_new(qfile_pool_t *p, int dfd, const char *dir, const char *model,
+			     char id[QID_BUFSIZE], const char **error_r)
 {
     str_t *tmp = str_new(32);
     str_t *path = str_new(100);
-    char id[QID_BUFSIZE];
-    qfile_out_t *qo = NULL;
-    int fd = -1;
+    int fd = -1, clash;
 
-    for (int i = 0; qo == NULL && i < QFILE_POOL_TRIES; i++) {
+    for (int i = 0; i < QFILE_POOL_TRIES; i++) {
 	qfile_temp_name(tmp);
 	str_printf(path, "%s/%s", dir, str_data(tmp));
 	fd =
 	    openat(dfd, str_data(tmp), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p->mode);
 	if (fd < 0 && errno == EEXIST)
 	    continue;
-	if (fd < 0 || qfile_lock(fd) < 0 ||
-	    qfile_reserve_name(p, dfd, str_data(tmp), fd, model, id) < 0) {
-	    int clash = fd >= 0 && errno == EEXIST;
-
-	    qfile_fail(error_r, "reserve queue file", str_data(path));
-	    if (fd >= 0) {
-		(void)unlinkat(dfd, str_data(tmp), 0);
-		close(fd);
-	    }
-	    if (clash)
-		continue;
+	if (fd >= 0 && qfile_lock(fd) == 0 &&
+	    qfile_reserve_name(p, dfd, str_data(tmp), fd, model, id) == 0)
 	    break;
+	clash = fd >= 0 && errno == EEXIST;
+	qfile_fail(error_r, "reserve queue file", str_data(path));
+	if (fd >= 0) {
+	    (void)unlinkat(dfd, str_data(tmp), 0);
+	    close(fd);
 	}
-	str_printf(path, "%s/%s", dir, id);
-	qo = qfile_out_new(fd, p->queue, str_data(path));
-	memcpy(qo->id, id, sizeof(qo->id));
-	qo->home = mr_strdup(p->queue);
+	fd = -1;
+	if (!clash)
+	    break;
     }
     str_free(&tmp);
     str_free(&path);
-    return qo;
+    return fd;
+}
+
+/* qfile_reserve_one - R1: one reserved file in dir (absolute), recycled
+ * while recycle/ has one, else new */
+static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir, const char *model,
+				      const char **error_r)
+{
+    char id[QID_BUFSIZE];
+    int fd = -1;
+
+    if (p->recycled && (fd = qfile_reclaim(p, dfd, model, id)) < 0) {
+	closedir(p->recycled); /* nothing (more) there: create the rest */
+	p->recycled = NULL;
+    }
+    if (fd < 0 && (fd = qfile_reserve_new(p, dfd, dir, model, id, error_r)) < 0)
+	return NULL;
+    return qfile_reserved(p, fd, dir, id);
 }
 
 /* qfile_pool_dir - the batch's directory (made if missing), opened */
@@ -186,6 +290,8 @@ static int qfile_pool_batch(qfile_pool_t *p, const char **error_r)
     int dfd, n = 0;
 
     if ((dfd = qfile_pool_dir(p, dir, model, error_r)) >= 0) {
+	if (p->recycle)
+	    p->recycled = opendir(mail_queue_path(MAIL_QUEUE_RECYCLE));
 	while (n < p->want &&
 	       (p->slots[n] = qfile_reserve_one(p, dfd, str_data(dir), model, error_r)) != NULL)
 	    n++;
@@ -195,6 +301,9 @@ static int qfile_pool_batch(qfile_pool_t *p, const char **error_r)
 	    p->count = n;
 	    p->made = time(NULL);
 	}
+	if (p->recycled)
+	    closedir(p->recycled);
+	p->recycled = NULL;
 	close(dfd);
     }
     if (p->count == 0)
@@ -227,6 +336,12 @@ qfile_out_t *qfile_pool_take(qfile_pool_t *p, const char **error_r)
     qo = p->slots[p->next];
     p->slots[p->next++] = NULL;
     return qo;
+}
+
+/* qfile_pool_recycle - use recycle/ or not */
+void qfile_pool_recycle(qfile_pool_t *p, int on)
+{
+    p->recycle = on;
 }
 
 /* qfile_pool_free - drop what is left, free */

@@ -174,6 +174,15 @@ static qfile_t *qfile_new(int fd, const char *name)
     return qf;
 }
 
+/* qfile_other_id - does the file record a queue ID other than its name?
+ * (a name a power loss left on a recycled file: qfile_recycle.c) */
+static int qfile_other_id(const qfile_t *qf)
+{
+    const char *recorded = attr_get(qf->attrs, QFILE_ID_ATTR);
+
+    return recorded != NULL && qf->id[0] != 0 && strcmp(recorded, qf->id) != 0;
+}
+
 /* qfile_parse - parse an open file with the validator of source */
 static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t *limits,
 		       qfile_t **qf_r, const char **error_r)
@@ -207,6 +216,8 @@ static int qfile_parse(int fd, const char *name, int source, const qenv_limits_t
     s = stream_open_file(fd);
     (void)qfile_walk(&w, s);
     (void)stream_release(&s);
+    if (w.status == 0 && qfile_other_id(w.qf))
+	w.status = QFILE_CORRUPT, w.error = "the file records another queue ID than its name";
     if (w.status != 0) {
 	*error_r = w.error;
 	qfile_close(&w.qf);

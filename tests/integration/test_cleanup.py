@@ -104,7 +104,8 @@ def test_commit_adds_message_id_and_date(sa):
     s = sa()
     hello, verdict = s.submit(env_records(
         "sender@example.org", ["a@example.com", "b@example.com"],
-        ["Subject: test", "", "hello", "world"], {"client_addr": "127.0.0.1"}))
+        ["Subject: test", "", "hello", "world"],
+        {"client_addr": "127.0.0.1", "queue_id": "0000000000000000"}))
     qid = hello["queue_id"]
     assert hello["protocol"] == "cleanup"
     assert re.fullmatch(r"[0-9A-Z]{16}", qid)
@@ -114,7 +115,9 @@ def test_commit_adds_message_id_and_date(sa):
     env = Q.envelope(recs)
     assert env["sender"] == "sender@example.org"
     assert env["rcpts"] == [("a@example.com", False), ("b@example.com", False)]
-    assert env["attrs"] == {"client_addr": "127.0.0.1"}
+    # cleanup records the file's own queue ID; a client's queue_id is dropped
+    assert env["attrs"] == {"client_addr": "127.0.0.1", "queue_id": qid}
+    assert [v for t, v in recs if t == Q.ATTR].count(b"queue_id=" + qid.encode()) == 1
     text = Q.content(recs)
     head, _, rest = text.partition(b"\n\n")
     lines = head.split(b"\n")

@@ -1,0 +1,166 @@
+"""Kill-recycle: kill -9 of qmgr and cleanup while mail flows with queue-file recycling on.
+
+qmgr empties each delivered queue file and puts it in recycle/, and cleanup's
+reservations take their files from there (docs/queue.md, "Recycled queue
+files"). Client threads send messages, each with its own Message-ID, through
+SMTP to the test delivery agent (one file per delivery, named after the queue
+ID, so a duplicate shows as a second file); after a clean phase a killer
+thread sends SIGKILL to qmgr or to a cleanup process every few tens of
+milliseconds. Afterwards, once the queue has drained: every message answered
+250 was delivered, and no message was delivered twice (those not answered may
+or may not have been delivered, but at most once); the deliveries' queue IDs
+show that inodes were reused (the last five characters of an ID come from the
+file's inode), so recycling was really in use; nothing went to corrupt/
+(a kill cannot leave a recycled file that is not empty).
+
+KILL_RECYCLE_CLEAN (2), KILL_RECYCLE_KILL (8) seconds, KILL_RECYCLE_THREADS (4).
+"""
+
+import os
+import random
+import re
+import signal
+import smtplib
+import threading
+import time
+
+import qrecords
+
+CLEAN = float(os.environ.get("KILL_RECYCLE_CLEAN", "2"))
+KILL = float(os.environ.get("KILL_RECYCLE_KILL", "8"))
+THREADS = int(os.environ.get("KILL_RECYCLE_THREADS", "4"))
+RCPT = "r@recycle.example"
+AGENT = "testagent      unix  y       y      n      -      20      testagent"
+
+
+def children(inst, names):
+    """PIDs of this instance's master children whose command is in names."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if comm in names and ppid == inst.proc.pid:
+            out.append(int(pid))
+    return out
+
+
+class Load:
+    """Client threads sending until told to stop."""
+
+    def __init__(self, port):
+        self.port = port
+        self.lock = threading.Lock()
+        self.accepted = set()
+        self.stop = threading.Event()
+
+    def send_one(self, mid):
+        msg = (f"From: load@example.org\r\nTo: {RCPT}\r\nMessage-ID: <{mid}@load.test>\r\n"
+               f"Subject: {mid}\r\n\r\nbody of {mid}\r\n")
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=15) as s:
+                s.sendmail("load@example.org", [RCPT], msg)
+        except (smtplib.SMTPException, OSError):
+            return False
+        with self.lock:
+            self.accepted.add(mid)
+        return True
+
+    def run(self, thread):
+        seq = 0
+        while not self.stop.is_set():
+            seq += 1
+            if not self.send_one(f"k{thread}-{seq}"):
+                time.sleep(0.02)
+
+
+def killer(inst, stop, kills):
+    """SIGKILL qmgr or a cleanup process now and then."""
+    rng = random.Random(2)
+    while not stop.is_set():
+        pids = children(inst, ("qmgr", "cleanup"))
+        if pids:
+            pid = rng.choice(pids)
+            try:
+                comm = open(f"/proc/{pid}/comm").read().strip()
+                os.kill(pid, signal.SIGKILL)
+                kills[comm] = kills.get(comm, 0) + 1
+            except OSError:
+                pass
+        stop.wait(rng.uniform(0.1, 0.4))
+
+
+def deliveries(inst):
+    """[(Message-ID, queue ID)] of every delivery the agent wrote."""
+    d = os.path.join(inst.dir, "data", "testagent", RCPT.split("@")[1], RCPT)
+    out = []
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith(".tmp"):
+            continue
+        m = re.search(rb"^Message-ID: <([^@>]+)@load\.test>", open(os.path.join(d, name), "rb").read(),
+                      re.M)
+        out.append((m.group(1).decode() if m else None, name[:16]))
+    return out
+
+
+def drained(inst):
+    return all(qrecords.files(inst.spool, q) == [] for q in ("incoming", "active", "deferred"))
+
+
+def test_kill_qmgr_and_cleanup_with_recycling(mailroom):
+    inst = mailroom(extra={"transport_maps": "inline:{*=testagent:}", "queue_recycle_limit": "100",
+                           "service_throttle_time": "1s"},
+                    start=False, qmgr=True, services=[AGENT])
+    top = os.path.join(inst.dir, "data", "testagent")
+    os.makedirs(top, exist_ok=True)
+    os.chmod(top, 0o777)
+    inst.start()
+
+    load = Load(inst.ports["smtp"])
+    threads = [threading.Thread(target=load.run, args=(t,)) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    time.sleep(CLEAN)
+    kills, stop_killing = {}, threading.Event()
+    k = threading.Thread(target=killer, args=(inst, stop_killing, kills))
+    k.start()
+    time.sleep(KILL)
+    stop_killing.set()
+    k.join()
+    load.stop.set()
+    for t in threads:
+        t.join()
+    deadline, tries = time.time() + 30, 0
+    while not load.send_one(f"after-{tries}"):        # served again after the kills
+        tries += 1
+        assert time.time() < deadline, "no message accepted after the kills"
+        time.sleep(0.2)
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        got = {m for m, _ in deliveries(inst)}
+        if load.accepted <= got and drained(inst):
+            break
+        time.sleep(0.2)
+    done = deliveries(inst)
+    counts = {}
+    for mid, _ in done:
+        counts[mid] = counts.get(mid, 0) + 1
+    lost = sorted(load.accepted - set(counts))
+    twice = sorted(m for m, n in counts.items() if n > 1)
+    inodes = {qid[11:] for _, qid in done}
+    corrupt = os.listdir(os.path.join(inst.spool, "corrupt"))
+    print(f"\nkill-recycle: {len(load.accepted)} accepted, {len(done)} delivered, kills {kills}, "
+          f"{len(inodes)} distinct inode parts, lost {len(lost)}, twice {len(twice)}, "
+          f"corrupt/ {len(corrupt)}, recycle/ {len(os.listdir(os.path.join(inst.spool, 'recycle')))}")
+    assert None not in counts
+    assert lost == []
+    assert twice == []
+    assert kills.get("qmgr", 0) > 0 and kills.get("cleanup", 0) > 0
+    assert len(inodes) < len(done) / 2, "queue files were not reused"
+    assert corrupt == []
