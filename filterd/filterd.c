@@ -505,14 +505,18 @@ static void filter_sess_free(filter_sess_t *s)
     mr_free(s);
 }
 
-/* filter_worker_done - the worker has finished (or died) */
-static void filter_worker_done(void *context, int answered)
+/* filter_worker_done - the worker has finished (or died); the len
+ * bytes of its replies that the client's socket did not take go out
+ * behind the client's other output */
+static void filter_worker_done(void *context, int answered, const char *rest, size_t len)
 {
     filter_sess_t *s = context;
 
     if (!answered) {
 	msg_warn("%s: the worker ended without answering the client", s->msg.id);
 	filter_reply_all(s, "451 4.3.0 Error: internal error in the content filter");
+    } else if (len > 0 && s->conn) {
+	(void)event_conn_write(s->conn, rest, len);
     }
     s->worker = 0;
     filter_workers--;

@@ -40,11 +40,10 @@ typedef struct filter_msg {
 void filter_msg_clear(filter_msg_t *m);
 
 /* filter_work - the worker's whole job on one message, in a pooled
- * worker process: scan, decide per recipient, re-inject or quarantine, then
- * write the replies (one in SMTP, one per recipient in LMTP) straight to
- * the client socket. Returns 0 when the replies went out, -1 when they
- * could not be written. */
-int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr);
+ * worker process: scan, decide per recipient, re-inject or quarantine;
+ * the replies for the client (one in SMTP, one per recipient in LMTP)
+ * go into reply. */
+void filter_work(filter_msg_t *msg, int lmtp, const char *client_addr, str_t *reply);
 
 /* filter_work_idle_ms - milliseconds until the kept re-injection
  * session should be closed (0: now), or -1 when none is kept */
@@ -55,13 +54,17 @@ void filter_work_idle(void);
 /* filter_pool_submit - hand a complete message to an idle worker of the
  * pool (filterd_pool.c), starting one if none is idle; a new worker
  * first runs child_init, which closes the session process's descriptors
- * it must not keep (clients' sockets, spool files). The worker answers
- * on client_fd; done(ctx, answered) is called from the event loop when
- * it has finished (answered 0: it died or could not write, and the
- * caller answers). Returns 0, or -1 when no worker could take it
- * (logged; done is not called). */
+ * it must not keep (clients' sockets, spool files). The worker writes to
+ * client_fd what its socket takes at once; done(ctx, answered, rest,
+ * len) is called from the event loop when it has finished, with the
+ * replies' len bytes the socket did not take, for the caller to queue
+ * (answered 0: it died or could not write, and the caller answers).
+ * Returns 0, or -1 when no worker could take it (logged; done is not
+ * called). */
 int filter_pool_submit(const filter_msg_t *m, int lmtp, int client_fd, const char *client_addr,
-		       void (*child_init)(void), void (*done)(void *ctx, int answered), void *ctx);
+		       void (*child_init)(void),
+		       void (*done)(void *ctx, int answered, const char *rest, size_t len),
+		       void *ctx);
 
 /* filter_quarantine - keep the message for the n recipients of idx in
  * the quarantine (filterd_quar.c: the commit sequence and its crash
@@ -71,7 +74,7 @@ int filter_quarantine(const filter_msg_t *m, const size_t *idx, size_t n, const 
 		      const char *client, char *id_r, const char **error_r);
 
 /* filter_reply_write - write a whole reply to a socket the event loop
- * keeps non-blocking (waits for room); 0 or -1 */
+ * keeps non-blocking (waits for room, a minute at most in all); 0 or -1 */
 int filter_reply_write(int fd, const char *data, size_t len);
 
 /* filter_sweep - remove filterd's temporary files (".tPID.ID",

@@ -7,9 +7,16 @@
  * socket pair (its channel). For a message the session process sends
  * the envelope (a length-prefixed record, below) with two descriptors
  * attached: the client's socket and the spool file. The worker runs
- * filter_work (filterd_work.c), which answers the client itself, closes
- * both descriptors and reports back with a fixed-size status: whether
- * the client was answered, and whether the worker is retiring. Between
+ * filter_work (filterd_work.c), writes the replies to the client as far
+ * as its socket takes them at once, closes both descriptors and reports
+ * back with a fixed-size status (whether the client was answered,
+ * whether the worker is retiring, how many bytes of the replies follow)
+ * and the bytes the socket did not take, which the session process
+ * queues behind the client's other output. So a client that stops
+ * reading after its dot holds its own session only, never a worker that
+ * other clients' messages wait for (a worker used to wait for room in
+ * the client's socket as long as the client read a little now and
+ * then). Between
  * messages the worker keeps its session with the re-injection server
  * (filter_work_idle closes it after filterd_reinject_cache_time).
  *
@@ -18,7 +25,8 @@
  * 451 if the worker had not and forgets it; the next message starts a
  * new worker. A session process that dies closes the channels: each
  * worker finishes the message it has (it holds the client's socket, so
- * an accepted message is still answered) and exits at end-of-file.
+ * an accepted message is still answered: the worker then writes all of
+ * the replies itself, for a minute at most) and exits at end-of-file.
  * A worker ends itself after FILTER_WORKER_USES messages so that no
  * slow leak grows without bound.
  *
@@ -54,15 +62,17 @@
 #include "util/sock.h"
 #include "util/str.h"
 
-#define POOL_MAGIC 0x464a4f42u  /* "FJOB" */
-#define POOL_JOB_MAX (64 << 20) /* bytes of one envelope record */
-#define POOL_NONE 0xffffffffu   /* a string that is not there */
-#define FILTER_WORKER_USES 1000 /* messages before a worker retires */
+#define POOL_MAGIC 0x464a4f42u   /* "FJOB" */
+#define POOL_JOB_MAX (64 << 20)  /* bytes of one envelope record */
+#define POOL_NONE 0xffffffffu    /* a string that is not there */
+#define FILTER_WORKER_USES 1000  /* messages before a worker retires */
+#define POOL_REST_MAX (64 << 20) /* reply bytes handed back after a status */
 
 /* What a worker says after a message */
 typedef struct pool_status {
-    int answered; /* the client got its replies */
-    int retiring; /* the worker exits now */
+    int answered;  /* the client got its replies, or gets rest */
+    int retiring;  /* the worker exits now */
+    uint32_t rest; /* reply bytes that follow, for the session to send */
 } pool_status_t;
 
 /* One worker, seen from the session process */
@@ -70,7 +80,7 @@ typedef struct pool_worker {
     pid_t pid;
     int fd;   /* our end of the channel */
     int busy; /* it has a message */
-    void (*done)(void *ctx, int answered);
+    void (*done)(void *ctx, int answered, const char *rest, size_t len);
     void *ctx;
     struct pool_worker *next;
 } pool_worker_t;
@@ -279,14 +289,50 @@ static int pool_recv_head(int chan, char head[8], int fds_r[2])
     return -1;
 }
 
-/* pool_worker_job - one message in the worker: 1 done (*st set), 0 the
- * session process has gone, -1 a record that makes no sense */
-static int pool_worker_job(int chan, pool_status_t *st)
+/* pool_worker_answer - the replies: what the client's socket takes at
+ * once goes to it, the rest to the session process after the status st;
+ * a worker whose session process has gone writes the rest itself. 0, or
+ * -1 when the session process has gone */
+static int pool_worker_answer(int chan, int client, const str_t *reply, pool_status_t *st)
+{
+    const char *data = str_data(reply);
+    size_t len = str_len(reply);
+    ssize_t n = 0;
+    str_t *out;
+    int ret;
+
+    while (len > 0 && (n = send(client, data, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 &&
+	   errno == EINTR)
+	;
+    if (n > 0) {
+	data += n;
+	len -= (size_t)n;
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+	len = 0; /* the client has gone */
+	st->answered = 0;
+    }
+    st->rest = len < POOL_REST_MAX ? (uint32_t)len : 0;
+    out = str_new(sizeof(*st) + st->rest);
+    str_append(out, (const char *)st, sizeof(*st));
+    str_append(out, data, st->rest);
+    ret = write_all(chan, str_data(out), str_len(out));
+    str_free(&out);
+    if (len > st->rest || (ret < 0 && len > 0))
+	st->answered = st->answered && filter_reply_write(client, data, len) == 0;
+    return ret;
+}
+
+/* pool_worker_job - one message in the worker, its status sent: 1 done,
+ * 0 the session process has gone (or the worker retires), -1 a record
+ * that makes no sense */
+static int pool_worker_job(int chan, int uses)
 {
     char head[8], *data = NULL, *addr = NULL;
     filter_msg_t m = {.fd = -1};
+    pool_status_t st = {.answered = 1, .retiring = uses >= FILTER_WORKER_USES};
     uint32_t magic, len;
     int fds[2], lmtp = 0, r;
+    str_t *reply;
 
     if ((r = pool_recv_head(chan, head, fds)) <= 0)
 	return r;
@@ -297,12 +343,17 @@ static int pool_worker_job(int chan, pool_status_t *st)
 	data = mr_alloc(len ? len : 1);
 	if (pool_read_all(chan, data, len) == 1 && pool_decode(data, len, &m, &lmtp, &addr) == 0) {
 	    m.fd = fds[1];
-	    st->answered = filter_work(&m, lmtp, fds[0], addr) == 0;
-	    r = 1;
+	    reply = str_new(512);
+	    filter_work(&m, lmtp, addr, reply);
+	    (void)close(fds[1]); /* before the status: the spool file is not ours */
+	    fds[1] = -1;
+	    r = pool_worker_answer(chan, fds[0], reply, &st) < 0 || st.retiring ? 0 : 1;
+	    str_free(&reply);
 	}
     }
-    (void)close(fds[0]); /* before the status: the client is not ours */
-    (void)close(fds[1]);
+    (void)close(fds[0]);
+    if (fds[1] >= 0)
+	(void)close(fds[1]);
     filter_msg_clear(&m);
     mr_free(addr);
     mr_free(data);
@@ -314,7 +365,6 @@ static int pool_worker_job(int chan, pool_status_t *st)
 static void __attribute__((noreturn)) pool_worker_main(int chan)
 {
     struct pollfd pfd = {.fd = chan, .events = POLLIN};
-    pool_status_t st;
     int uses = 0, idle, r;
 
     (void)signal(SIGPIPE, SIG_IGN);
@@ -324,15 +374,11 @@ static void __attribute__((noreturn)) pool_worker_main(int chan)
 	    filter_work_idle();
 	    continue;
 	}
-	memset(&st, 0, sizeof(st));
-	if ((r = pool_worker_job(chan, &st)) <= 0) {
+	if ((r = pool_worker_job(chan, ++uses)) <= 0) {
 	    if (r < 0)
 		msg_warn("filterd worker: bad request from the session process");
 	    break;
 	}
-	st.retiring = ++uses >= FILTER_WORKER_USES;
-	if (write_all(chan, &st, sizeof(st)) < 0 || st.retiring)
-	    break;
     }
     filter_work_idle();
     _exit(0);
@@ -355,16 +401,22 @@ static void pool_forget(pool_worker_t *w)
     mr_free(w);
 }
 
-/* pool_status_event - a worker reports, or its channel closed */
+/* pool_status_event - a worker reports (with the replies its client's
+ * socket did not take), or its channel closed */
 static void pool_status_event(int fd, int event, void *context)
 {
     pool_worker_t *w = context;
     pool_status_t st = {0};
-    void (*done)(void *, int) = w->done;
+    void (*done)(void *, int, const char *, size_t) = w->done;
     void *ctx = w->ctx;
     int ok = pool_read_all(fd, (char *)&st, sizeof(st)) == 1;
+    char *rest = NULL;
 
     (void)event;
+    if (ok && st.rest > 0) {
+	rest = mr_alloc(st.rest <= POOL_REST_MAX ? st.rest : 1);
+	ok = st.rest <= POOL_REST_MAX && pool_read_all(fd, rest, st.rest) == 1;
+    }
     if (!ok && w->busy)
 	msg_warn("filterd worker %ld ended in the middle of a message", (long)w->pid);
     w->busy = 0;
@@ -372,7 +424,8 @@ static void pool_status_event(int fd, int event, void *context)
     if (!ok || st.retiring)
 	pool_forget(w);
     if (done)
-	done(ctx, ok && st.answered);
+	done(ctx, ok && st.answered, rest, ok ? st.rest : 0);
+    mr_free(rest);
 }
 
 /* pool_spawn - a new worker; NULL on failure (logged) */
@@ -416,7 +469,9 @@ static pool_worker_t *pool_spawn(void (*child_init)(void))
 
 /* filter_pool_submit - see filterd.h */
 int filter_pool_submit(const filter_msg_t *m, int lmtp, int client_fd, const char *client_addr,
-		       void (*child_init)(void), void (*done)(void *ctx, int answered), void *ctx)
+		       void (*child_init)(void),
+		       void (*done)(void *ctx, int answered, const char *rest, size_t len),
+		       void *ctx)
 {
     pool_worker_t *w;
     str_t *rec;

@@ -14,9 +14,9 @@
  *   3. re-inject each group of recipients that pass with the same
  *      headers, through lib/global/smtp_client to filterd_reinject_nexthop,
  *      keeping sender, recipients, ORCPT, NOTIFY, RET, ENVID and BODY;
- *   4. answer the client: one reply per recipient in LMTP; in SMTP one
- *      reply for all (docs/filterd.md: a transaction whose recipients end
- *      differently is answered 4xx as a whole).
+ *   4. the replies for the client: one per recipient in LMTP; in SMTP
+ *      one for all (docs/filterd.md: a transaction whose recipients end
+ *      differently is answered 4xx as a whole); filterd_pool.c sends them.
  *
  * The worker is long-lived (filterd_pool.c): it keeps its session with
  * the re-injection server from one message to the next (below).
@@ -50,6 +50,7 @@
 
 #define FILTER_PIECE 4096 /* bytes of a content line handed out at once */
 #define FILTER_REPLY_MAX 400
+#define FILTER_REPLY_TIME 60 /* seconds for all of filter_reply_write */
 
 /* What happens to one recipient */
 #define ACT_PASS 0       /* re-inject with the headers */
@@ -585,14 +586,19 @@ static void filter_pass(filter_job_t *job)
 int filter_reply_write(int fd, const char *data, size_t len)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    struct timespec now;
+    time_t deadline;
     ssize_t n;
 
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+    deadline = now.tv_sec + FILTER_REPLY_TIME;
     while (len > 0) {
 	if ((n = write(fd, data, len)) > 0) {
 	    data += n;
 	    len -= (size_t)n;
 	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-	    if (poll(&pfd, 1, 60000) == 0)
+	    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+	    if (now.tv_sec >= deadline || poll(&pfd, 1, (int)(deadline - now.tv_sec) * 1000) == 0)
 		return -1;
 	} else {
 	    return -1;
@@ -608,15 +614,14 @@ static void filter_reply_one(str_t *out, const filter_out_t *o, const char *id)
 		str_data(o->text));
 }
 
-/* filter_answer - the replies to the client: per recipient in LMTP; in
- * SMTP one, and a 4xx when the recipients did not all end alike */
-static int filter_answer(filter_job_t *job, int lmtp, int client_fd)
+/* filter_answer - the replies to the client into out: per recipient in
+ * LMTP; in SMTP one, and a 4xx when the recipients did not all end alike */
+static void filter_answer(filter_job_t *job, int lmtp, str_t *out)
 {
     filter_msg_t *m = job->msg;
-    str_t *out = str_new(512);
     filter_out_t mixed = {.text = str_new(64)};
-    int ret;
 
+    str_reset(out);
     for (size_t i = 0; lmtp && i < m->rcpt_count; i++)
 	filter_reply_one(out, &job->out[i], m->id);
     if (!lmtp) {
@@ -632,10 +637,7 @@ static int filter_answer(filter_job_t *job, int lmtp, int client_fd)
 	    }
 	filter_reply_one(out, first, m->id);
     }
-    ret = filter_reply_write(client_fd, str_data(out), str_len(out));
     str_free(&mixed.text);
-    str_free(&out);
-    return ret;
 }
 
 /* filter_log_spam - a score for the log: "1.5 (RULES)" or "none (RULES)" */
@@ -726,11 +728,10 @@ static void filter_users(filter_job_t *job)
 }
 
 /* filter_work - see filterd.h */
-int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_addr)
+void filter_work(filter_msg_t *msg, int lmtp, const char *client_addr, str_t *reply)
 {
     filter_job_t job = {.msg = msg, .lmtp = lmtp};
     const char *err = NULL;
-    int ret;
 
     filter_users(&job);
     job.headers = str_new(512);
@@ -746,12 +747,11 @@ int filter_work(filter_msg_t *msg, int lmtp, int client_fd, const char *client_a
 	filter_pass(&job);
     }
     filter_log(&job, client_addr);
-    ret = filter_answer(&job, lmtp, client_fd);
+    filter_answer(&job, lmtp, reply);
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	str_free(&job.out[i].text);
     mr_free(job.out);
     mr_free(job.spam_of);
     str_free(&job.headers);
     filter_verdict_free(&job.verdict);
-    return ret;
 }

@@ -215,3 +215,63 @@ def test_bounce_log_as_the_mail_owner_without_roots_groups(agent):
         assert r["nouser@localhost"][0] == "deferred", r
     finally:
         shutil.rmtree(victim)
+
+
+def lmtp_lines(sock, count, timeout):
+    """count reply lines from sock (a list of them), or fewer at timeout"""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while data.count(b"\r\n") < count:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    return data.split(b"\r\n")[:count]
+
+
+def test_filterd_slow_reader_holds_no_worker(mailroom):
+    """A client of filterd that stops reading after its dot: the worker
+    used to write the replies to the client itself and wait up to a minute
+    for room each time the socket was full, so a client that read a little
+    now and then kept a worker for as long as it liked, and with
+    filterd_worker_limit such clients held every worker while the others'
+    messages waited. The worker now writes what the socket takes at once
+    and hands the rest back to the session process, which queues it with
+    the client's other output: the next client is answered at once, and
+    the slow one still gets every reply, in order."""
+    missing = "/tmp/mailroom-no-clamd-" + "x" * 150 + ".sock"  # long replies
+    inst = mailroom(qmgr=True, ports={"reinject": free_port(), "filter": free_port()},
+                    extra={"filterd_clamd_socket": missing, "filterd_worker_limit": "1",
+                           "filterd_recipient_limit": "10000"})
+    port = inst.ports["filter"]
+    assert wait_port(port)
+    count = 8000   # replies well beyond what the sockets hold (a few MB)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", port))
+    try:
+        assert lmtp_lines(slow, 1, 10)[0].startswith(b"220 ")
+        slow.sendall(b"LHLO slow.test\r\n")
+        assert lmtp_lines(slow, 6, 10)[-1] == b"250 DSN"
+        slow.sendall(b"MAIL FROM:<carol@example.org>\r\n"
+                     + b"RCPT TO:<alice@mailroom.test>\r\n" * count + b"DATA\r\n")
+        got = lmtp_lines(slow, count + 2, 60)
+        assert got[-1].startswith(b"354 "), got[-3:]
+        slow.sendall(b"Subject: slow\r\n\r\nbody\r\n.\r\n")   # and reads nothing now
+        time.sleep(1)
+        start = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.ehlo("next.test")
+            s.mail("carol@example.org")
+            s.rcpt("alice@mailroom.test")
+            code, text = s.data(b"Subject: next\r\n\r\nbody\r\n")
+        assert code == 451 and b"Virus scan failed" in text, (code, text)
+        assert time.monotonic() - start < 10
+        replies = lmtp_lines(slow, count, 60)
+        assert len(replies) == count
+        assert all(r.startswith(b"451 4.7.0 ") for r in replies), replies[:3]
+    finally:
+        slow.close()
