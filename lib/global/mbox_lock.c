@@ -48,6 +48,7 @@
 #define JOURNAL_MAGIC "MRJ1"
 #define JOURNAL_HEADER_MAX 100
 #define COPY_CHUNK 65536
+#define DOTLOCK_MAX_SIZE 64 /* bytes of a lock file that names its maker */
 
 /* lock_pause - wait between two lock attempts */
 static void lock_pause(void)
@@ -75,7 +76,11 @@ int mbox_lock_fcntl(int fd, int type)
     return -1;
 }
 
-/* dotlock_stale - remove the lock if it is older than stale_lock_time */
+/* dotlock_stale - remove the lock if it is older than stale_lock_time
+ * and looks like one: an empty (or pid-sized) regular file with one link.
+ * Anything else of that name is left alone: in a spool directory NAME.lock
+ * may be the mailbox of a user called so, which the mailbox's owner (root's
+ * local, or pop3d with the spool's group) must never remove. */
 static int dotlock_stale(int dirfd, const char *lock)
 {
     struct stat st;
@@ -84,6 +89,11 @@ static int dotlock_stale(int dirfd, const char *lock)
 	return errno == ENOENT; /* gone meanwhile: try again */
     if (time(NULL) - st.st_mtime <= var_stale_lock_time)
 	return 0;
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_size > DOTLOCK_MAX_SIZE) {
+	msg_warn("%s is old but not a lock file (%lld bytes): not removed", lock,
+		 (long long)st.st_size);
+	return 0;
+    }
     if (unlinkat(dirfd, lock, 0) < 0)
 	return 0;
     msg_warn("removed stale lock file %s", lock);

@@ -102,6 +102,39 @@ static void test_dotlock(void **state)
     mr_free(dir);
 }
 
+/* test_dotlock_not_a_lock - an old NAME.lock that is not an empty file
+ * (the mailbox of a user whose name ends in ".lock", a link) is never
+ * removed as stale: the lock is not taken and the file stays as it was */
+static void test_dotlock_not_a_lock(void **state)
+{
+    static const char mail[] = "From someone@example.org Fri Nov 27 12:00:00 2026\n"
+			       "Subject: kept\n\nthe other user's mail\n";
+    struct timespec old[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+    char *dir;
+    int dfd, fd = setup(&dfd, &dir), other;
+    str_t *s;
+
+    other = openat(dfd, "box.lock", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(other >= 0);
+    assert_int_equal(write(other, mail, strlen(mail)), (ssize_t)strlen(mail));
+    close(other);
+    assert_int_equal(utimensat(dfd, "box.lock", old, 0), 0);
+    assert_int_equal(mbox_dotlock_acquire(dfd, "box"), -1);
+    assert_int_equal(errno, EEXIST);
+    s = content(dfd, "box.lock");
+    assert_string_equal(str_data(s), mail);
+    str_free(&s);
+    assert_int_equal(unlinkat(dfd, "box.lock", 0), 0);
+    assert_int_equal(symlinkat("box", dfd, "box.lock"), 0);
+    assert_int_equal(utimensat(dfd, "box.lock", old, AT_SYMLINK_NOFOLLOW), 0);
+    assert_int_equal(mbox_dotlock_acquire(dfd, "box"), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(unlinkat(dfd, "box.lock", 0), 0);
+    close(fd);
+    close(dfd);
+    mr_free(dir);
+}
+
 /* test_rewrite - drop message b through the journal, on an O_APPEND fd */
 static void test_rewrite(void **state)
 {
@@ -216,9 +249,8 @@ static void test_hostile_headers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_dotlock),
-	cmocka_unit_test(test_rewrite),
-	cmocka_unit_test(test_journal_states),
+	cmocka_unit_test(test_dotlock),         cmocka_unit_test(test_dotlock_not_a_lock),
+	cmocka_unit_test(test_rewrite),         cmocka_unit_test(test_journal_states),
 	cmocka_unit_test(test_hostile_headers),
     };
 
