@@ -614,8 +614,35 @@ static void filter_reply_one(str_t *out, const filter_out_t *o, const char *id)
 		str_data(o->text));
 }
 
+/* filter_smtp_reply - the one SMTP reply for every recipient: the
+ * first one's when all ended alike; a 4xx when their reply classes
+ * differ; a neutral 250 when all were accepted but some were
+ * quarantined and others delivered (scores per recipient), so that the
+ * client's log does not call a delivered message quarantined or the
+ * other way round */
+static const filter_out_t *filter_smtp_reply(filter_job_t *job, filter_out_t *mixed)
+{
+    const filter_out_t *first = &job->out[0];
+    size_t kept = 0, n = job->msg->rcpt_count;
+
+    for (size_t i = 0; i < n; i++) {
+	if (job->out[i].code / 100 != first->code / 100) {
+	    filter_set(mixed, ACT_REFUSE, 451, "4.3.0", "deferred",
+		       "recipients ended differently, try again (first: %d %s)", first->code,
+		       first->dsn);
+	    return mixed;
+	}
+	kept += job->out[i].action == ACT_QUARANTINE;
+    }
+    if (kept == 0 || kept == n)
+	return first;
+    filter_set(mixed, ACT_PASS, 250, "2.0.0", "sent", "Ok: %zu delivered, %zu quarantined",
+	       n - kept, kept);
+    return mixed;
+}
+
 /* filter_answer - the replies to the client into out: per recipient in
- * LMTP; in SMTP one, and a 4xx when the recipients did not all end alike */
+ * LMTP; in SMTP one (filter_smtp_reply) */
 static void filter_answer(filter_job_t *job, int lmtp, str_t *out)
 {
     filter_msg_t *m = job->msg;
@@ -624,19 +651,8 @@ static void filter_answer(filter_job_t *job, int lmtp, str_t *out)
     str_reset(out);
     for (size_t i = 0; lmtp && i < m->rcpt_count; i++)
 	filter_reply_one(out, &job->out[i], m->id);
-    if (!lmtp) {
-	const filter_out_t *first = &job->out[0];
-
-	for (size_t i = 1; i < m->rcpt_count; i++)
-	    if (job->out[i].code / 100 != first->code / 100) {
-		filter_set(&mixed, ACT_REFUSE, 451, "4.3.0", "deferred",
-			   "recipients ended differently, try again (first: %d %s)", first->code,
-			   first->dsn);
-		first = &mixed;
-		break;
-	    }
-	filter_reply_one(out, first, m->id);
-    }
+    if (!lmtp)
+	filter_reply_one(out, filter_smtp_reply(job, &mixed), m->id);
     str_free(&mixed.text);
 }
 
