@@ -7,6 +7,10 @@
  * applies whichever scorer runs. Without it, one pass over the message
  * feeds the built-in rules and the Bayes tokenizer together; the Bayes
  * database is opened read-only for the classification (shared lock).
+ * The rules found and the tokens stay in the scan until it is freed, so
+ * that the verdict for another user (spam_scan_other) asks only that
+ * user's database; spamd, whose whole score depends on the user, is
+ * asked again for each.
  */
 #include <errno.h>
 #include <limits.h>
