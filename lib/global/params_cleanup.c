@@ -13,7 +13,7 @@ const param_def_t params_cleanup[] = {
     PARAM_TIME("queue_reservation_max_age", "2s", 0, 3600, NULL),
     PARAM_TIME("queue_sweep_interval", "1h", 0, 100000000, NULL),
     /* finished queue files kept for reuse (lib/queue/qfile_recycle.c) */
-    PARAM_INT("queue_recycle_limit", "100", 0, 100000, NULL),
+    PARAM_INT("queue_recycle_limit", "1000", 0, 100000, NULL),
     /* flow control: cleanup, smtpd and pickup (global/mail_flow.h) */
     PARAM_TIME("in_flow_delay", "1s", 0, 10, NULL),
     /* cleanup limits (message_size_limit is declared in params_smtpd.c) */

@@ -5,8 +5,8 @@ reservations take their files from there (docs/queue.md, "Recycled queue
 files"). Client threads send messages, each with its own Message-ID, through
 SMTP to the test delivery agent (one file per delivery, named after the queue
 ID, so a duplicate shows as a second file); after a clean phase a killer
-thread sends SIGKILL to qmgr or to a cleanup process every few tens of
-milliseconds. Afterwards, once the queue has drained: every message answered
+thread sends SIGKILL to qmgr (every third time) or to a cleanup process every
+few hundred milliseconds. Afterwards, once the queue has drained: every message answered
 250 was delivered, and no message was delivered twice (those not answered may
 or may not have been delivered, but at most once); the deliveries' queue IDs
 show that inodes were reused (the last five characters of an ID come from the
@@ -80,10 +80,12 @@ class Load:
 
 
 def killer(inst, stop, kills):
-    """SIGKILL qmgr or a cleanup process now and then."""
+    """SIGKILL qmgr (every third kill) or a cleanup process now and then."""
     rng = random.Random(2)
+    turn = 0
     while not stop.is_set():
-        pids = children(inst, ("qmgr", "cleanup"))
+        turn += 1
+        pids = children(inst, ("qmgr",) if turn % 3 == 1 else ("cleanup",))
         if pids:
             pid = rng.choice(pids)
             try:
