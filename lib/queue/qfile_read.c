@@ -234,6 +234,32 @@ int qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r, const 
     return qfile_parse(fd, name, QENV_QUEUE, NULL, qf_r, error_r);
 }
 
+/* qfile_records_own_name - is the file at abspath (which has more than
+ * one link) a complete queue file that records its own name? After a
+ * power loss a recycled file may keep its old name beside its new one
+ * (docs/queue.md, "Recycled queue files"); the old name is the one to set
+ * aside, whichever of the two a reader meets first. */
+static int qfile_records_own_name(const char *abspath)
+{
+    const char *recorded, *why;
+    qfile_t *qf = NULL;
+    struct stat st;
+    int fd, own;
+
+    if ((fd = open(abspath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+	return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	(void)close(fd);
+	return 0;
+    }
+    if (qfile_parse(fd, abspath, QENV_QUEUE, NULL, &qf, &why) != QFILE_OK)
+	return 0;
+    recorded = attr_get(qf->attrs, QFILE_ID_ATTR);
+    own = recorded != NULL && qf->id[0] != 0 && strcmp(recorded, qf->id) == 0;
+    qfile_close(&qf);
+    return own;
+}
+
 /* qfile_safe_open - safe_open; QFILE_OK with *fd_r, or its refusal
  * as a QFILE_* status */
 static int qfile_safe_open(const char *abspath, int writable, int *fd_r, const char **error_r)
@@ -244,6 +270,13 @@ static int qfile_safe_open(const char *abspath, int writable, int *fd_r, const c
 	return QFILE_OK;
     if (errno == ENOENT)
 	return QFILE_MISSING;
+    if (errno == EMLINK && qfile_records_own_name(abspath)) {
+	snprintf(qfile_read_err, sizeof(qfile_read_err),
+		 "%s: another name links to this file; it waits until that one is set aside",
+		 abspath);
+	*error_r = qfile_read_err;
+	return QFILE_ERROR;
+    }
     /* a FIFO, device, directory, link, or hard-linked file: never ours */
     if (errno == ELOOP || errno == EFTYPE_SAFE || errno == EMLINK)
 	return QFILE_CORRUPT;

@@ -243,12 +243,43 @@ static void test_recorded_id_must_match(void **state)
     str_free(&other);
 }
 
+/* test_two_names_stale_one_goes - both names of a file a power loss left
+ * linked twice: the stale name is refused as corrupt, the recorded one
+ * waits (a temporary error) until the stale one is gone, then opens */
+static void test_two_names_stale_one_goes(void **state)
+{
+    str_t *path = str_new(100), *other = str_new(100);
+    char id[QID_BUFSIZE], stale[QID_BUFSIZE];
+    qfile_t *qf = NULL;
+    const char *why;
+
+    (void)state;
+    queue_setup();
+    committed("incoming", id);
+    qid_new(stale, 98);
+    assert_int_equal(qfile_mkdirs(qfile_abspath(other, "active", stale)), 0);
+    assert_int_equal(link(qfile_abspath(path, "incoming", id), str_data(other)), 0);
+    assert_int_equal(qfile_open(str_data(path), 0, &qf, &why), QFILE_ERROR);
+    assert_non_null(strstr(why, "another name links to this file"));
+    assert_null(qf);
+    assert_int_equal(qfile_open(str_data(other), 0, &qf, &why), QFILE_CORRUPT);
+    assert_int_equal(unlink(str_data(other)), 0); /* set aside */
+    assert_int_equal(qfile_open(str_data(path), 0, &qf, &why), QFILE_OK);
+    qfile_close(&qf);
+    assert_int_equal(unlink(str_data(path)), 0);
+    str_free(&path);
+    str_free(&other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_recycle_then_reuse),     cmocka_unit_test(test_agent_lock_refuses),
-	cmocka_unit_test(test_unfit_goes_to_corrupt),  cmocka_unit_test(test_leftover_in_active),
+	cmocka_unit_test(test_recycle_then_reuse),
+	cmocka_unit_test(test_agent_lock_refuses),
+	cmocka_unit_test(test_unfit_goes_to_corrupt),
+	cmocka_unit_test(test_leftover_in_active),
 	cmocka_unit_test(test_recorded_id_must_match),
+	cmocka_unit_test(test_two_names_stale_one_goes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
