@@ -24,6 +24,7 @@ typedef struct master_serv {
     char *slot_used;      /* master's own record of which slots are taken */
     int slots_fd;         /* the slots' memfd, given at MASTER_SLOTS_FD */
     int total;            /* processes of this generation */
+    int single;           /* its processes said: one client at a time */
     int stale;            /* processes from before a reload */
     int fail_count;       /* abnormal exits in a row */
     long long hold_until; /* no new process before (ms) */
@@ -54,7 +55,9 @@ void master_forget(master_serv_t *serv); /* service freed */
 void master_stop_children(long timeout_s);
 void master_stress_children(master_serv_t *serv); /* tell them: stress */
 int master_serv_avail(const master_serv_t *serv); /* idle processes */
-void master_slots_open(master_serv_t *serv);      /* a new generation's slots */
+/* master_serv_starting - processes started that have not reported yet */
+int master_serv_starting(const master_serv_t *serv);
+void master_slots_open(master_serv_t *serv); /* a new generation's slots */
 int master_children(void);
 
 /* master_dirs.c - queue directories, user and group; returns an open

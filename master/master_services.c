@@ -31,6 +31,7 @@
 #define MASTER_BACKLOG 128
 #define MASTER_BIND_WAIT 2000   /* ms: see master_listen_inet */
 #define MASTER_STRESS_HOLD 1000 /* s: see master_serv_stress */
+#define MASTER_START_LOOK 50    /* ms: see master_serv_short */
 
 master_serv_t *master_services;
 int master_stopping;
@@ -41,12 +42,43 @@ static void master_serv_timer(int fd, int event, void *context)
     master_serv_update(context);
 }
 
+/*
+ * master_serv_short - would one more process serve a client sooner? Only
+ * when none is idle, the limit allows one, and the processes still
+ * starting are fewer than the connections waiting. A TCP socket tells how
+ * many wait (sock_listen_queue), so a burst of N clients gets N processes
+ * starting at once rather than one after the other, for a service whose
+ * processes said they serve one client at a time (serv->single, from
+ * their first message). Otherwise (an event server takes every client;
+ * nothing reported yet; Unix sockets and FIFOs, where the kernel cannot
+ * tell) one starting process is taken to cover what waits: its first
+ * message (it is ready, or it took a client while no other was idle)
+ * makes master look again.
+ *
+ * While the starting processes cover the waiting connections master does
+ * not watch the socket (it would be woken again and again by the same
+ * connections); with a queue it can count it looks again every
+ * MASTER_START_LOOK ms until they have started (master_serv_update), so
+ * clients that arrive meanwhile get theirs without waiting for a start.
+ */
+static int master_serv_short(master_serv_t *serv, int avail)
+{
+    int starting, queued;
+
+    if (avail > 0 || (serv->maxproc != 0 && serv->total >= serv->maxproc))
+	return 0;
+    if ((starting = master_serv_starting(serv)) == 0)
+	return 1;
+    queued = serv->single ? sock_listen_queue(serv->listen_fd) : -1;
+    return queued > starting;
+}
+
 /* master_listen_event - a client waits and nobody is idle */
 static void master_listen_event(int fd, int event, void *context)
 {
     master_serv_t *serv = context;
 
-    if (master_serv_avail(serv) == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc))
+    if (master_serv_short(serv, master_serv_avail(serv)))
 	master_spawn(serv);
     master_serv_update(serv);
 }
@@ -72,7 +104,8 @@ static void master_watch(master_serv_t *serv, int on)
  */
 static void master_serv_stress(master_serv_t *serv, long long now, int avail)
 {
-    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc || avail > 0)
+    if (serv->wakeup > 0 || serv->maxproc == 0 || serv->total < serv->maxproc || avail > 0 ||
+	master_serv_starting(serv) > 0)
 	return;
     if (now >= serv->stress_until) {
 	msg_warn("service %s (%s): all %d processes are busy: under stress, shorter "
@@ -103,7 +136,11 @@ void master_serv_update(master_serv_t *serv)
     }
     avail = master_serv_avail(serv);
     master_serv_stress(serv, now, avail);
-    master_watch(serv, avail == 0 && (serv->maxproc == 0 || serv->total < serv->maxproc));
+    master_watch(serv, master_serv_short(serv, avail));
+    if (!serv->watching && avail == 0 && serv->single && master_serv_starting(serv) > 0 &&
+	(serv->maxproc == 0 || serv->total < serv->maxproc) &&
+	sock_listen_queue(serv->listen_fd) >= 0)
+	event_request_timer(master_serv_timer, serv, MASTER_START_LOOK);
 }
 
 /*
@@ -212,6 +249,8 @@ static void master_open_status(master_serv_t *serv)
 /* master_serv_settings - copy a master.conf entry, defaults applied */
 static void master_serv_settings(master_serv_t *serv, const master_ent_t *ent)
 {
+    if (serv->argv == NULL || strcmp(serv->argv[0], ent->argv[0]) != 0)
+	serv->single = 0; /* another program: wait for its word */
     for (int i = 0; serv->argv && i < serv->argc; i++)
 	mr_free(serv->argv[i]);
     mr_free(serv->argv);

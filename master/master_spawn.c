@@ -4,9 +4,12 @@
  * A child finds its service's status pipe at MASTER_STATUS_FD and the
  * listening socket at MASTER_LISTEN_FD, and tells master "idle" or
  * "busy" with a fixed-size mail_status_t, which also says whether it took
- * a client yet. A new child counts as idle
- * until it says otherwise, so master does not fork a second one for the
- * same waiting connection.
+ * a client yet. A new child is "starting" until its first message: it is
+ * neither idle (it accepts nothing yet, so neither master nor a sibling
+ * that takes a client may count on it) nor busy (master_serv_starting:
+ * master does not fork a second one for a connection it already forked
+ * one for; master_services.c weighs the starting processes against the
+ * connections waiting).
  *
  * Back-off: only a child that dies abnormally before it took its first
  * client (it never said "busy") counts as a failure: that is a daemon
@@ -22,7 +25,8 @@
  * Status slots: each service generation has a page of MASTER_SLOTS_SIZE
  * bytes (a memfd) shared with its processes; master gives each new
  * process a free byte (-i N, the page at MASTER_SLOTS_FD), sets it to
- * idle, and the process flips it between idle and busy around each client
+ * busy (the process is starting), and the process sets it to idle when
+ * it is ready and flips it between idle and busy around each client
  * (lib/master/mail_server.c). Master counts idle processes from the bytes
  * of its live processes whenever it decides (master_serv_avail), and is
  * woken by a message only when a process takes a client while none other
@@ -224,8 +228,8 @@ static void master_slots_close(master_serv_t *serv)
     serv->slots_fd = -1;
 }
 
-/* master_slot_take - a free slot for a new process, set to idle (a new
- * process counts as idle until it says otherwise); -1 none */
+/* master_slot_take - a free slot for a new process, set to busy (it is
+ * not idle before it says so: see master_serv_starting); -1 none */
 static int master_slot_take(master_serv_t *serv)
 {
     if (serv->slots == NULL)
@@ -233,7 +237,7 @@ static int master_slot_take(master_serv_t *serv)
     for (int i = 0; i < MASTER_SLOTS_SIZE; i++) {
 	if (!serv->slot_used[i]) {
 	    serv->slot_used[i] = 1;
-	    __atomic_store_n(&serv->slots[i], MASTER_SLOT_IDLE, __ATOMIC_SEQ_CST);
+	    __atomic_store_n(&serv->slots[i], MASTER_SLOT_BUSY, __ATOMIC_SEQ_CST);
 	    return i;
 	}
     }
@@ -264,6 +268,15 @@ int master_serv_avail(const master_serv_t *serv)
     return n;
 }
 
+int master_serv_starting(const master_serv_t *serv)
+{
+    int n = 0;
+
+    for (master_proc_t *p = master_procs; p; p = p->next)
+	n += p->serv == serv && !p->stale && !p->reported;
+    return n;
+}
+
 void master_spawn(master_serv_t *serv)
 {
     master_proc_t *proc;
@@ -285,7 +298,7 @@ void master_spawn(master_serv_t *serv)
 	return;
     }
     proc = mr_calloc(1, sizeof(*proc));
-    *proc = (master_proc_t){master_procs, pid, serv, mr_strdup(serv->path), 1, slot, 0, 0, 0, 0};
+    *proc = (master_proc_t){master_procs, pid, serv, mr_strdup(serv->path), 0, slot, 0, 0, 0, 0};
     master_procs = proc;
     serv->total++;
     if (msg_verbose)
@@ -302,6 +315,7 @@ static void master_status_one(master_serv_t *serv, const mail_status_t *st)
     if (proc == NULL || proc->serv != serv || proc->stale)
 	return;
     proc->reported = 1;
+    serv->single = st->single != 0;
     if (st->taken && !proc->served) { /* its first client: it works */
 	proc->served = 1;
 	serv->fail_count = 0;

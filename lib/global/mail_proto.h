@@ -112,7 +112,8 @@
  * MASTER_SLOTS_FD while a child starts (-i names its byte). A process
  * keeps its byte at MASTER_SLOT_IDLE while it waits for a client and at
  * MASTER_SLOT_BUSY while it serves one; master counts idle processes
- * there instead of being woken for every change.
+ * there instead of being woken for every change. Master sets a new
+ * process's byte to MASTER_SLOT_BUSY: it is not idle before it says so.
  */
 #define MASTER_SLOTS_FD 5
 #define MASTER_SLOTS_SIZE 4096

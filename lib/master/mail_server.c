@@ -71,6 +71,7 @@ static volatile sig_atomic_t server_stressed;
 static unsigned char *server_slots;    /* the service's status slots, or NULL */
 static int server_slot = -1;           /* our byte in them */
 static int server_reported_taken = -1; /* taken in the last message, -1 none yet */
+static int server_single;              /* one client at a time */
 
 /* server_usage - complain about the command line and give up */
 static void server_usage(const char *prog)
@@ -318,6 +319,11 @@ void server_startup(int argc, char **argv, const server_params_t *params, server
 		 mail_queue_chrooted() ? ", chrooted" : "");
 }
 
+void server_one_at_a_time(void)
+{
+    server_single = 1;
+}
+
 void server_took_client(void)
 {
     server_taken = 1;
@@ -367,6 +373,7 @@ int server_report(int avail)
     st.pid = pid;
     st.avail = avail;
     st.taken = server_taken;
+    st.single = server_single;
     do {
 	n = write(MASTER_STATUS_FD, &st, sizeof(st));
     } while (n < 0 && errno == EINTR);

@@ -48,8 +48,10 @@ typedef struct event_conn event_conn_t;
 
 typedef struct mail_status {
     pid_t pid;
-    int avail; /* 1 idle, 0 busy */
-    int taken; /* 1 once it took its first client */
+    int avail;  /* 1 idle, 0 busy */
+    int taken;  /* 1 once it took its first client */
+    int single; /* 1: serves one client at a time (one process per
+		 * waiting client is worth starting) */
 } mail_status_t;
 
 typedef struct server_params {

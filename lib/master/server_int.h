@@ -29,6 +29,9 @@ void server_startup(int argc, char **argv, const server_params_t *params, server
  * wake-up): from the next report on, master knows it works, and will
  * replace it at once rather than count its death as a failure */
 void server_took_client(void);
+/* server_one_at_a_time - this process serves one client at a time: its
+ * reports say so, and master may start one process per client waiting */
+void server_one_at_a_time(void);
 /* server_report - tell master we are idle (1) or busy (0); returns -1
  * when master is gone */
 int server_report(int avail);

@@ -132,6 +132,7 @@ static void single_server_loop(const server_args_t *args, const server_params_t 
     int ep = single_server_epoll();
     int fd;
 
+    server_one_at_a_time();
     if (server_report(1) < 0) /* "started fine" */
 	return;
     while (max_use == 0 || used < max_use) {

@@ -78,6 +78,22 @@ int sock_nonblock(int fd, int on)
     return (flags & O_NONBLOCK) != 0;
 }
 
+/*
+ * sock_listen_queue - Linux reports a listening TCP socket's accept queue
+ * in TCP_INFO: tcpi_unacked holds the connections ready for accept() (and
+ * tcpi_sacked the backlog). Other sockets give -1.
+ */
+int sock_listen_queue(int fd)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0 || info.tcpi_state != TCP_LISTEN)
+	return -1;
+    return (int)info.tcpi_unacked;
+}
+
 void sock_cloexec(int fd, int on)
 {
     int flags = fcntl(fd, F_GETFD);

@@ -34,6 +34,9 @@ ssize_t sock_send_fds(int sock, const void *data, size_t len, const int *fds, in
 int sock_nonblock(int fd, int on);
 /* sock_cloexec - set or clear FD_CLOEXEC */
 void sock_cloexec(int fd, int on);
+/* sock_listen_queue - connections waiting for accept() on a listening TCP
+ * socket; -1 when the kernel cannot tell (Unix sockets, FIFOs) */
+int sock_listen_queue(int fd);
 /* sock_split_hostport - split "host:port" / "[v6]:port" into parts in
  * place; returns 0 or -1 */
 int sock_split_hostport(char *addr, char **host_r, char **port_r);

@@ -117,6 +117,42 @@ def test_crash_loop_is_throttled(mailroom):
     assert re.search(r"^crash\s+unix\s+\S+/public/crash\s+0\s+1\s+throttled$", status, re.M)
 
 
+def held(inst):
+    return len(re.findall(r"testechod\[\d+\]: held at start-up", inst.log_text()))
+
+
+def test_burst_starts_a_process_per_waiting_client(mailroom):
+    """A process still starting is not idle. Once the service's processes
+    said they serve one client at a time, three clients arriving while the
+    only process is busy get three new processes at once (held in their
+    start-up here), not one that master took for idle before it ran; each
+    client is then served by its own process while all stay connected."""
+    port = free_port()
+    inst = started(mailroom, [f"127.0.0.1:{port} inet n y n - 4 testechod -o max_idle=1"],
+                   [port])
+    echo_pid(port)
+    busy = socket.create_connection(("127.0.0.1", port), timeout=20)
+    clients = []
+    try:
+        busy.sendall(b"pid\n")
+        first = int(re.match(rb"pid: (\d+)\n", busy.recv(100)).group(1))
+        # the others end after a second without a client: one process left
+        assert wait_until(lambda: list(children(inst.proc.pid)) == [first])
+        hold = os.path.join(inst.conf_dir, "testechod.hold")
+        open(hold, "w").close()
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(3)]
+        assert wait_until(lambda: held(inst) == 3), inst.log_text()[-3000:]
+        os.unlink(hold)
+        for c in clients:
+            c.sendall(b"pid\n")
+        pids = {int(re.match(rb"pid: (\d+)\n", c.recv(100)).group(1)) for c in clients}
+        assert len(pids) == 3 and first not in pids
+        assert held(inst) == 3
+    finally:
+        for c in clients + [busy]:
+            c.close()
+
+
 def test_reload_adds_and_removes_services(mailroom):
     old, new = free_port(), free_port()
     inst = started(mailroom, [f"127.0.0.1:{old} inet n y n - 5 testechod"], [old])

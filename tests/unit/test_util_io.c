@@ -108,6 +108,34 @@ static void test_sock_inet_split(void **state)
     assert_string_equal(port, "2525");
 }
 
+/* test_sock_listen_queue - a TCP listener counts the connections waiting
+ * for accept(); a Unix one cannot tell */
+static void test_sock_listen_queue(void **state)
+{
+    char path[512], addr[64];
+    const char *err = NULL;
+    int lfd, port, c1, c2, afd, ufd;
+
+    lfd = sock_listen_inet("127.0.0.1:0", 5, &err);
+    assert_true(lfd >= 0);
+    assert_int_equal(sock_listen_queue(lfd), 0);
+    sock_local_addr(lfd, addr, sizeof(addr), &port);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    c1 = sock_connect_inet(addr, NULL, 2, &err);
+    c2 = sock_connect_inet(addr, NULL, 2, &err);
+    assert_true(c1 >= 0 && c2 >= 0);
+    assert_int_equal(sock_listen_queue(lfd), 2);
+    afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    assert_int_equal(sock_listen_queue(lfd), 1);
+    assert_int_equal(sock_listen_queue(c1), -1); /* not a listener */
+    snprintf(path, sizeof(path), "%s/qsock", unit_tmpdir());
+    ufd = sock_listen_unix(path, 5, 0600, &err);
+    assert_true(ufd >= 0);
+    assert_int_equal(sock_listen_queue(ufd), -1);
+    close(afd), close(c1), close(c2), close(lfd), close(ufd);
+}
+
 static int fired;
 
 /* on_timer - count timer calls */
@@ -347,6 +375,7 @@ int main(void)
 	cmocka_unit_test(test_safe_open_create_excl),
 	cmocka_unit_test(test_sock_unix_roundtrip),
 	cmocka_unit_test(test_sock_inet_split),
+	cmocka_unit_test(test_sock_listen_queue),
 	cmocka_unit_test(test_event_loop),
 	cmocka_unit_test(test_sock_unix_mode),
 	cmocka_unit_test(test_stream_deadline),
