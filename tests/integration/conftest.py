@@ -37,11 +37,21 @@ BIN = os.path.join(BUILD, "bin")
 IS_ROOT = os.geteuid() == 0
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A port nobody listens on right now (the kernel's pick)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now (the kernel's pick), never one
+    this test run handed out before: the kernel may pick a port it just
+    gave again, and two services of one instance then ask master for the
+    same address."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def ensure_mail_users():

@@ -31,7 +31,7 @@ class Relay:
     def __init__(self, target):
         self.target = target
         self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.bind(("127.0.0.1", free_port()))   # not one of the instance's
         self.lsock.listen(16)
         self.port = self.lsock.getsockname()[1]
         self.pairs = []
