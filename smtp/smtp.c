@@ -18,7 +18,10 @@
  * status=sent (250 2.0.0 Ok: queued as X)".
  *
  * A server without 8BITMIME gets 8-bit MIME parts as quoted-printable
- * (lib/global/smtp_client_8bit; docs/smtp.md). A transaction where every
+ * (lib/global/smtp_client_8bit; docs/smtp.md). A message that needs
+ * SMTPUTF8 (the sender asked for it: smtputf8=1 in the queue file, or an
+ * envelope address is not ASCII) goes out with it, and bounces (5.6.7)
+ * at a server that does not offer it, as RFC 6531 asks. A transaction where every
  * recipient failed temporarily moves on to the next address, like a
  * failed connection.
  *
@@ -158,6 +161,7 @@ static smtp_client_t *smtp_session_open(smtp_state_t *st, const smtp_dest_t *d)
 	msg_info("%s: %s", st->req->queue_id, str_data(st->why));
 	return NULL;
     }
+    smtp_client_set_name(c, d->relay);
     smtp_reply_init(&r);
     if (smtp_client_greeting(c, &r) != 1)
 	smtp_session_fail(st, d, &r, "initial greeting");
@@ -179,6 +183,14 @@ static int smtp_eightbit(const deliver_request_t *req)
     const char *body = req->qf->attrs ? attr_get(req->qf->attrs, "body") : NULL;
 
     return body && strcasecmp(body, "8BITMIME") == 0;
+}
+
+/* smtp_utf8 - 1 if the sender asked for SMTPUTF8 (smtpd's smtputf8=1) */
+static int smtp_utf8(const deliver_request_t *req)
+{
+    const char *utf8 = req->qf->attrs ? attr_get(req->qf->attrs, "smtputf8") : NULL;
+
+    return utf8 && strcmp(utf8, "1") == 0;
 }
 
 /* smtp_all_temporary - 1 if every recipient failed temporarily */
@@ -215,6 +227,7 @@ static int smtp_transaction(smtp_state_t *st, smtp_client_t *c, const smtp_dest_
 	.sender = req->sender,
 	.size = req->size,
 	.eightbit = smtp_eightbit(req),
+	.smtputf8 = smtp_utf8(req),
 	.ret = req->ret,
 	.envid = req->envid,
 	.line = smtp_qf_line,

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "header_2047.h"
 #include "smtp_client.h"
 #include "smtp_client_8bit.h"
 #include "util/mymalloc.h"
@@ -30,6 +31,7 @@ struct smtp_client {
     str_t *line;  /* reply line buffer */
     str_t *cmd;   /* command being built */
     int at_start; /* content: the next byte starts a line */
+    char *name;   /* the server, for reasons made here, or NULL */
 };
 
 /* smtp_reply_init - empty reply */
@@ -212,6 +214,7 @@ void smtp_client_free(smtp_client_t **cp)
     stream_close(&c->stream);
     str_free(&c->line);
     str_free(&c->cmd);
+    mr_free(c->name);
     mr_free(c);
     *cp = NULL;
 }
@@ -240,6 +243,7 @@ static void smtp_ext_word(smtp_client_t *c, const char *word)
 	{"PIPELINING", SMTP_EXT_PIPELINING}, {"SIZE", SMTP_EXT_SIZE},
 	{"8BITMIME", SMTP_EXT_8BITMIME},     {"DSN", SMTP_EXT_DSN},
 	{"STARTTLS", SMTP_EXT_STARTTLS},     {"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
+	{"SMTPUTF8", SMTP_EXT_SMTPUTF8},
     };
     size_t n = strcspn(word, " ");
 
@@ -339,6 +343,12 @@ tls_conn_t *smtp_client_tls(const smtp_client_t *c)
     return c->tls;
 }
 
+void smtp_client_set_name(smtp_client_t *c, const char *name)
+{
+    mr_free(c->name);
+    c->name = mr_strdup(name);
+}
+
 /* smtp_xtext_encode - RFC 3461 xtext */
 void smtp_xtext_encode(str_t *out, const char *value)
 {
@@ -351,13 +361,15 @@ void smtp_xtext_encode(str_t *out, const char *value)
 }
 
 /* smtp_client_mail_cmd - MAIL FROM with the parameters the server takes */
-static void smtp_client_mail_cmd(smtp_client_t *c, const smtp_msg_t *msg)
+static void smtp_client_mail_cmd(smtp_client_t *c, const smtp_msg_t *msg, int utf8)
 {
     str_printf(c->cmd, "MAIL FROM:<%s>", msg->sender);
     if ((c->ext & SMTP_EXT_SIZE) && msg->size >= 0)
 	str_appendf(c->cmd, " SIZE=%lld", msg->size);
     if ((c->ext & SMTP_EXT_8BITMIME) && msg->eightbit)
 	str_appends(c->cmd, " BODY=8BITMIME");
+    if (utf8) /* only offered: smtp_client_send refused it otherwise */
+	str_appends(c->cmd, " SMTPUTF8");
     if (!(c->ext & SMTP_EXT_DSN))
 	return;
     if (msg->ret && (strcasecmp(msg->ret, "FULL") == 0 || strcasecmp(msg->ret, "HDRS") == 0))
@@ -399,6 +411,19 @@ static void smtp_client_set_all(smtp_rcpt_t *rcpts, size_t count, const smtp_rep
     }
 }
 
+/* smtp_client_needs_utf8 - does the message need SMTPUTF8? When its
+ * sender asked for it (the headers may then be UTF-8, RFC 6532, which
+ * nothing here reads), or when an envelope address is not ASCII */
+static int smtp_client_needs_utf8(const smtp_msg_t *msg, const smtp_rcpt_t *rcpts, size_t count)
+{
+    if (msg->smtputf8 || header_2047_has_8bit(msg->sender, strlen(msg->sender)))
+	return 1;
+    for (size_t i = 0; i < count; i++)
+	if (header_2047_has_8bit(rcpts[i].address, strlen(rcpts[i].address)))
+	    return 1;
+    return 0;
+}
+
 /* smtp_client_data_drop - the reply to a pipelined DATA of a transaction
  * that has no recipient: a server that still says 354 gets the empty
  * content's lone dot (RFC 2920), whose reply (none in LMTP, for no
@@ -424,7 +449,7 @@ static int smtp_client_envelope(smtp_client_t *c, const smtp_msg_t *msg, smtp_rc
     int pipe = (c->ext & SMTP_EXT_PIPELINING) != 0, ok = 0;
 
     *data_r = pipe && !msg->rcpt_only;
-    smtp_client_mail_cmd(c, msg);
+    smtp_client_mail_cmd(c, msg, smtp_client_needs_utf8(msg, rcpts, count));
     if (stream_printf(c->stream, "%s\r\n", str_data(c->cmd)) < 0)
 	goto lost;
     for (size_t i = 0; pipe && i < count; i++) {
@@ -593,6 +618,14 @@ int smtp_client_send(smtp_client_t *c, const smtp_msg_t *msg, smtp_rcpt_t *rcpts
 		 c->max_size);
 	smtp_reply_local(&r, "5.3.4", why);
 	smtp_client_set_all(rcpts, count, &r, "SIZE", 0);
+	ret = 0;
+    } else if (!(c->ext & SMTP_EXT_SMTPUTF8) && smtp_client_needs_utf8(msg, rcpts, count)) {
+	char why[600];
+
+	snprintf(why, sizeof(why), "SMTPUTF8 is required, but was not offered by %s%s",
+		 c->name ? "host " : "the server", c->name ? c->name : "");
+	smtp_reply_local(&r, "5.6.7", why);
+	smtp_client_set_all(rcpts, count, &r, "SMTPUTF8", 0);
 	ret = 0;
     } else if ((ret = smtp_client_envelope(c, msg, rcpts, count, &r, &data)) <= 0) {
 	ret = ret < 0 ? -1 : 1;

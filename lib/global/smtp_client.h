@@ -17,10 +17,12 @@
  * smtp_client_send pipelines MAIL, every RCPT and DATA in one write when
  * the server offers PIPELINING (one round trip before the content), adds SIZE, BODY and the DSN
  * parameters (RET, ENVID, NOTIFY, ORCPT) only when the server announced the extension, refuses a
- * message larger than the server's SIZE before MAIL (5.3.4), dot-stuffs the content (downgrading
- * 8-bit MIME parts to quoted-printable for a server without 8BITMIME: smtp_client_8bit.h) and, with
- * LMTP, reads one reply per accepted recipient after the final dot. Every recipient ends with a
- * final reply (its own outcome) in rcpts[i].reply.
+ * message larger than the server's SIZE before MAIL (5.3.4), sends SMTPUTF8 with MAIL for a
+ * message that needs it (the sender asked for it, or an envelope address is not ASCII: RFC 6531)
+ * and refuses such a message before MAIL when the server does not offer it (5.6.7), dot-stuffs the
+ * content (downgrading 8-bit MIME parts to quoted-printable for a server without 8BITMIME:
+ * smtp_client_8bit.h) and, with LMTP, reads one reply per accepted recipient after the final dot.
+ * Every recipient ends with a final reply (its own outcome) in rcpts[i].reply.
  *
  * Replies from the server are untrusted: a line is bounded by
  * SMTP_CLIENT_LINE_MAX, a reply by SMTP_CLIENT_REPLY_LINES lines and its
@@ -50,6 +52,7 @@
 #define SMTP_EXT_DSN (1 << 3)
 #define SMTP_EXT_STARTTLS (1 << 4)
 #define SMTP_EXT_ENHANCEDSTATUSCODES (1 << 5)
+#define SMTP_EXT_SMTPUTF8 (1 << 6)
 
 typedef struct smtp_client smtp_client_t;
 
@@ -118,6 +121,9 @@ int smtp_client_starttls(smtp_client_t *c, tls_ctx_t *ctx, const char *servernam
 			 smtp_reply_t *r);
 /* smtp_client_tls - the TLS connection after STARTTLS, or NULL */
 tls_conn_t *smtp_client_tls(const smtp_client_t *c);
+/* smtp_client_set_name - the server's name in reasons made here
+ * ("host[addr]:port"; copied); without one they say "the server" */
+void smtp_client_set_name(smtp_client_t *c, const char *name);
 
 /* One recipient of a transaction; reply is its final outcome: the RCPT
  * reply when that was not 2xx, else the DATA reply (SMTP) or its own
@@ -145,6 +151,7 @@ typedef struct smtp_msg {
 			 * server without 8BITMIME */
     int rcpt_only;      /* stop after RCPT (address verification):
 			 * each reply is the RCPT reply */
+    int smtputf8;       /* the sender asked for SMTPUTF8 (RFC 6531) */
     const char *ret;    /* DSN RET (FULL/HDRS) or NULL */
     const char *envid;  /* DSN ENVID (decoded) or NULL */
     int (*line)(void *ctx, str_t *line, int *complete_r, const char **error_r);

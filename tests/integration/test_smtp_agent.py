@@ -193,3 +193,43 @@ def test_dsn_and_8bitmime_passed_on_only_when_offered(mailroom):
     finally:
         full.close()
         bare.close()
+
+
+def test_smtputf8_sent_when_offered_bounced_when_not(mailroom):
+    """RFC 6531: a message that needs SMTPUTF8 (here the sender said
+    SMTPUTF8 and the recipient's local part is UTF-8) goes to a server
+    that offers it with SMTPUTF8 on MAIL and the address unchanged; a
+    server without it gets nothing and the recipient bounces with 5.6.7;
+    a message that does not need it goes there as before."""
+    utf8 = Sink(ehlo=["PIPELINING", "8BITMIME", "SMTPUTF8"])
+    plain = Sink(ehlo=["PIPELINING", "8BITMIME"])
+    rcpt = "j\u00f6rg@example.net"
+    latin1 = lambda s: s.encode().decode("latin-1")   # the sink's view of the bytes
+    try:
+        inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{utf8.port}"})
+        send(inst, [rcpt], mail_options=["SMTPUTF8"])
+        inst.wait_log(r"to=<j\u00f6rg@example\.net>, .*dsn=2\.0\.0, status=sent")
+        inst.stop()
+        (mail, rcpts, data), = utf8.messages
+        assert mail == "MAIL FROM:<alice@mailroom.test> SMTPUTF8"
+        assert rcpts == [latin1(f"RCPT TO:<{rcpt}>")]
+        assert strip_received(data) == BODY
+
+        inst = mailroom(qmgr=True, extra={"relayhost": f"[127.0.0.1]:{plain.port}"})
+        send(inst, [rcpt], mail_options=["SMTPUTF8"])
+        inst.wait_log(r"to=<j\u00f6rg@example\.net>, .*dsn=5\.6\.7, status=bounced \(SMTPUTF8 "
+                      r"is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]"
+                      rf":{plain.port}\)")
+        assert wait_for(lambda: maildir_files(inst, "alice"), timeout=30), inst.log_text()[-2000:]
+        notice = open(maildir_files(inst, "alice")[0], "rb").read()
+        assert b"5.6.7" in notice and b"SMTPUTF8 is required" in notice
+        assert plain.messages == []
+        assert not any(c.startswith("MAIL") for s in plain.sessions for c in s)
+        send(inst, ["ascii@example.net"])
+        inst.wait_log(r"to=<ascii@example\.net>, .*status=sent")
+        (mail, rcpts, data), = plain.messages
+        assert mail == "MAIL FROM:<alice@mailroom.test>"
+        assert rcpts == ["RCPT TO:<ascii@example.net>"]
+    finally:
+        utf8.close()
+        plain.close()
