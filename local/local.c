@@ -110,7 +110,7 @@ static void local_service(stream_t *client, const char *service)
 	if (req->flags & DELIVER_FLAG_VERIFY)
 	    local_verify(rc->address, &r);
 	else
-	    local_deliver(&msg, rc->address, rc->orcpt, rc->notify, &r);
+	    local_deliver(&msg, rc->address, (long long)rc->offset, rc->orcpt, rc->notify, &r);
 	local_report(req, i, &r);
     }
     deliver_request_done(client, &req);

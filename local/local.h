@@ -17,6 +17,7 @@
  *   local_mbox.c      mbox and /file delivery with fcntl and dot-locks
  *   local_pipe.c      "|command" delivery
  *   local_forward.c   the .forward ownership and mode rules
+ *   local_member.c    what earlier attempts delivered of a list
  *
  * The message is reached through local_msg_t, a content reader, so the
  * modules are tested on messages held in memory (tests/unit/test_local_*).
@@ -185,10 +186,34 @@ int expand_next(const char **cp, str_t *dest);
 /* The recipient (local_resolve.c) */
 
 /* local_deliver - deliver msg to rcpt (as given by qmgr: after virtual
- * alias expansion), orcpt/notify for a forwarded copy (may be NULL).
- * Sets *r. Called as root (or as the invoking user outside production). */
-void local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt, const char *notify,
-		   local_result_t *r);
+ * alias expansion), orcpt/notify for a forwarded copy (may be NULL);
+ * offset is the recipient's record in the queue file (names it in the
+ * defer log, local_member.c). Sets *r. Called as root (or as the invoking
+ * user outside production). */
+void local_deliver(const local_msg_t *msg, const char *rcpt, long long offset, const char *orcpt,
+		   const char *notify, local_result_t *r);
+
+/* Destinations of a list delivered in earlier attempts (local_member.c) */
+typedef struct local_members {
+    const char *queue_id;
+    long long offset; /* the recipient's */
+    int loaded;       /* the defer log was read */
+    char **done;      /* keys delivered before */
+    size_t ndone;
+    char **now; /* keys delivered in this attempt */
+    size_t nnow;
+} local_members_t;
+
+/* local_member_done - did an earlier attempt deliver to key? (reads the
+ * defer log at the first call) */
+int local_member_done(local_members_t *m, const char *key);
+/* local_member_sent - key was delivered in this attempt */
+void local_member_sent(local_members_t *m, const char *key);
+/* local_member_save - the recipient is deferred: record what this
+ * attempt delivered, for the next one */
+void local_member_save(local_members_t *m);
+/* local_member_free - release the lists */
+void local_member_free(local_members_t *m);
 /* local_verify - what local_deliver would do with rcpt, without
  * delivering (address verification): SENT if the address has an alias,
  * a system user or a virtual mailbox, BOUNCE 5.1.1 if not, DEFER when a

@@ -44,11 +44,11 @@
  *
  * Every delivery step runs in a child as its owner (local_user.c). The
  * results of all steps are combined: one deferral defers the recipient
- * (qmgr retries all of it), else one bounce bounces it, else it was
- * delivered. The re-submission comes last, and only when nothing was
- * deferred, so a retry never re-submits. What a retry can repeat is
- * limited to the steps done here for one recipient: several commands,
- * files or the user's own mailbox named in the same expansion.
+ * (qmgr retries it), else one bounce bounces it, else it was delivered.
+ * The re-submission comes last. Within a list of several destinations
+ * each one's outcome is its own: when the recipient ends deferred, what
+ * this attempt delivered (steps and re-submitted addresses) is noted in
+ * the defer log, and the retry skips it (local_member.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +86,8 @@ typedef struct local_state {
     size_t nseen;
     char **forwards; /* addresses to re-submit */
     size_t nforwards;
+    int multi;               /* in a list of several destinations */
+    local_members_t members; /* of such a list, delivered before and now */
 } local_state_t;
 
 /* An address taken apart (lower-cased, except address). */
@@ -364,22 +366,51 @@ static void local_env(local_state_t *st, const local_addr_t *a, const local_user
     env->shell = shell;
 }
 
+/* local_step_key - the name of a delivery step in the defer log
+ * (local_member.c) */
+static char *local_step_key(local_user_fn fn, const local_step_t *s, const local_user_t *u)
+{
+    if (fn == local_step_pipe)
+	return mr_format("command:%s", s->path);
+    if (fn == local_step_spool)
+	return mr_format("spool:%s", u->name);
+    return mr_format("mailbox:%s", s->path);
+}
+
+/* local_done_before - an earlier attempt delivered this destination of
+ * a list of several: merged as sent, and logged */
+static int local_done_before(local_state_t *st, const char *key, local_result_t *r)
+{
+    if (!local_member_done(&st->members, key))
+	return 0;
+    msg_info("%s: <%s>: %s was delivered by an earlier attempt", st->msg->queue_id, st->rcpt, key);
+    local_result_set(r, LOCAL_SENT, "2.0.0", "%s", "delivered by an earlier attempt");
+    return 1;
+}
+
 /* local_run - one step as user u, merged; a step that reads a list
  * (data not NULL) is merged only when it failed. The result also goes
- * to *out when not NULL. */
+ * to *out when not NULL. A delivery in a list of several destinations is
+ * skipped when an earlier attempt made it, and noted when it is made. */
 static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn, local_step_t *s,
 		      str_t *data, local_result_t *out)
 {
+    char *key = data == NULL && st->multi ? local_step_key(fn, s, u) : NULL;
     local_result_t r;
 
     s->st = st;
-    if (fn != local_step_mailbox || !local_is_maildir(s->path) ||
-	local_keep_maildir(u, s->path, st->msg, st->rcpt, &r) < 0)
-	local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
+    if (key == NULL || !local_done_before(st, key, &r)) {
+	if (fn != local_step_mailbox || !local_is_maildir(s->path) ||
+	    local_keep_maildir(u, s->path, st->msg, st->rcpt, &r) < 0)
+	    local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
+	if (key && r.status == LOCAL_SENT)
+	    local_member_sent(&st->members, key);
+    }
     if (data == NULL || r.status != LOCAL_SENT)
 	local_add(st, &r);
     if (out)
 	*out = r;
+    mr_free(key);
 }
 
 static void local_address(local_state_t *st, const char *addr, int depth, int noalias);
@@ -432,13 +463,19 @@ static void local_resubmit(local_state_t *st, const char *addr, const local_addr
     char *full = strchr(addr, '@')
 		     ? mr_strdup(addr)
 		     : mr_format("%s@%s", addr, *a->domain ? a->domain : config_str("myorigin"));
+    char *key = mr_format("forward:%s", full);
+    local_result_t r;
 
     if (local_seen(st, "forward", full)) {
 	mr_free(full);
-	return;
+    } else if (local_done_before(st, key, &r)) { /* in a file of an earlier attempt */
+	local_add(st, &r);
+	mr_free(full);
+    } else {
+	st->forwards = mr_reallocarray(st->forwards, st->nforwards + 1, sizeof(char *));
+	st->forwards[st->nforwards++] = full;
     }
-    st->forwards = mr_reallocarray(st->forwards, st->nforwards + 1, sizeof(char *));
-    st->forwards[st->nforwards++] = full;
+    mr_free(key);
 }
 
 /* local_dest - one destination of a list (multi: the list has more than
@@ -497,6 +534,7 @@ static void local_list(local_state_t *st, const char *list, const local_source_t
     while (count < 2 && expand_next(&cp, dest) != 0)
 	count++;
     multi = multi || count > 1;
+    st->multi |= multi;
     while ((type = expand_next(&list, dest)) != 0)
 	local_dest(st, type, str_data(dest), src, a, depth, multi);
     str_free(&dest);
@@ -811,6 +849,18 @@ static char *local_forward_notify(const char *notify, size_t count)
     return ret;
 }
 
+/* local_forward_done - the addresses are in a committed file: a retry
+ * of this recipient must not re-submit them */
+static void local_forward_done(local_state_t *st)
+{
+    for (size_t i = 0; i < st->nforwards; i++) {
+	char *key = mr_format("forward:%s", st->forwards[i]);
+
+	local_member_sent(&st->members, key);
+	mr_free(key);
+    }
+}
+
 /* local_forward_send - one new message to the re-submitted addresses */
 static void local_forward_send(local_state_t *st)
 {
@@ -846,6 +896,7 @@ static void local_forward_send(local_state_t *st)
     if (status == CLEANUP_STAT_OK) {
 	local_result_set(&r, LOCAL_SENT, "2.0.0", "forwarded as %s", qid);
 	msg_info("%s: forwarded as %s", st->msg->queue_id, qid);
+	local_forward_done(st);
     } else
 	local_result_set(&r, status == CLEANUP_STAT_TEMP ? LOCAL_DEFER : LOCAL_BOUNCE,
 			 status == CLEANUP_STAT_TEMP ? "4.3.0" : "5.3.0", "cannot forward: %s",
@@ -888,10 +939,14 @@ void local_verify(const char *rcpt, local_result_t *r)
 }
 
 /* local_deliver - one recipient, start to end */
-void local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt, const char *notify,
-		   local_result_t *r)
+void local_deliver(const local_msg_t *msg, const char *rcpt, long long offset, const char *orcpt,
+		   const char *notify, local_result_t *r)
 {
-    local_state_t st = {.msg = msg, .rcpt = rcpt, .orcpt = orcpt, .notify = notify};
+    local_state_t st = {.msg = msg,
+			.rcpt = rcpt,
+			.orcpt = orcpt,
+			.notify = notify,
+			.members = {.queue_id = msg->queue_id, .offset = offset}};
     const char *err;
     int loop = local_msg_loop(msg, rcpt, &err);
 
@@ -902,10 +957,13 @@ void local_deliver(const local_msg_t *msg, const char *rcpt, const char *orcpt, 
 			 loop < 0 ? err : rcpt);
     else
 	local_address(&st, rcpt, 0, 0);
-    if (loop == 0 && st.nforwards > 0 && st.result.status != LOCAL_DEFER)
+    if (loop == 0 && st.nforwards > 0)
 	local_forward_send(&st);
     if (loop == 0 && st.steps == 0)
 	local_result_set(&st.result, LOCAL_BOUNCE, "5.1.1", "no destination for %s", rcpt);
+    if (st.result.status == LOCAL_DEFER && st.members.nnow > 0)
+	local_member_save(&st.members);
+    local_member_free(&st.members);
     *r = st.result;
     for (size_t i = 0; i < st.nseen; i++)
 	mr_free(st.seen[i]);

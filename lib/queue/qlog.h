@@ -17,7 +17,12 @@
  *     offset=N              offset of its record in the queue file
  *     dsn=X.Y.Z             enhanced status code
  *     action=WORD           failed | delayed | delivered | deliverable |
- *                           undeliverable | relayed | expanded (RFC 3464)
+ *                           undeliverable | relayed | expanded (RFC 3464);
+ *                           in defer/ID also warned (a delay notice was
+ *                           sent) and member (local: one destination of
+ *                           the list of the recipient at offset was
+ *                           delivered, reason names it; local_member.c).
+ *                           Both have an empty rcpt, so notices skip them
  *     reason=TEXT           what went wrong, for humans
  *     relay=TEXT            where it was tried ("none" if nowhere)
  *     time=SECONDS          when (Unix time)

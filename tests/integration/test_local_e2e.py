@@ -176,3 +176,38 @@ def test_alias_retry_delivers_each_member_once(mailroom):
     assert log.count(f"{new_id}: to=<crew1@mailroom.test>") == 1
     assert log.count(f"{new_id}: to=<crew2@mailroom.test>") == 1
     assert log.count(": to=<crew@localhost>") == 1
+
+
+def test_alias_list_retry_delivers_each_destination_once(mailroom):
+    """An alias of a mailbox, a command and a file, whose command fails
+    with EX_TEMPFAIL (75) the first time: the alias is deferred and
+    retried, and afterwards the mailbox, the command and the file have
+    the message exactly once each (the retry skips what the first attempt
+    delivered)."""
+    inst = mailroom(extra=FAST_RETRY, qmgr=True, start=False)
+    work = os.path.join(inst.dir, "mix")
+    os.makedirs(work)
+    os.chmod(work, 0o777)           # the command and the file run as default_privs
+    script = os.path.join(work, "cmd.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"if [ ! -e {work}/tried ]; then touch {work}/tried; cat >/dev/null; exit 75; fi\n"
+                f"cat >> {work}/cmd.out\n")
+    os.chmod(script, 0o755)
+    with open(os.path.join(inst.conf_dir, "vmailbox"), "a") as f:
+        f.write("mixbox@mailroom.test mailroom.test/mixbox/\n")
+    with open(os.path.join(inst.conf_dir, "aliases"), "a") as f:
+        f.write(f'mix: mixbox@mailroom.test, "|{script}", {work}/box\n')
+    inst.start()
+    send(inst, ["mix@localhost"])
+    qid = inst.wait_log(rf"({ID}): to=<mix@localhost>, relay=local, .*dsn=4\.3\.0, "
+                        r"status=deferred", timeout=30).group(1)
+    inst.wait_log(rf"{qid}: to=<mix@localhost>, relay=local, .*status=sent", timeout=30)
+    assert wait_until(lambda: queue_empty(inst)), inst.log_text()[-3000:]
+    assert len(maildir_files(os.path.join(inst.mail, "mailroom.test", "mixbox"))) == 1
+    for name in ("cmd.out", "box"):
+        assert open(os.path.join(work, name), "rb").read().count(b"Subject: hello") == 1, name
+    assert inst.log_text().count(f"{qid}: forwarded as ") == 1
+    for key in (f"mailbox:{work}/box", "forward:mixbox@mailroom.test"):
+        inst.wait_log(rf"{qid}: <mix@localhost>: {re.escape(key)} was delivered by an earlier "
+                      r"attempt")

@@ -504,7 +504,7 @@ static local_result_t deliver(const char *rcpt, const char **lines)
     local_msg_t msg = mem_msg(&m, lines ? lines : plain_lines);
     local_result_t r;
 
-    local_deliver(&msg, rcpt, NULL, NULL, &r);
+    local_deliver(&msg, rcpt, 0, NULL, NULL, &r);
     return r;
 }
 
