@@ -321,11 +321,12 @@ static void index_forget(store_t *st)
     st->index_fd = -1;
 }
 
-/* keep_head - remember the first line of index text (up to its LF) */
+/* keep_head - remember the first line of index text (up to its LF), or
+ * nothing when it does not fit with its NUL (a file the user wrote) */
 static void keep_head(store_t *st, const char *text, size_t len)
 {
-    const char *lf =
-	memchr(text, '\n', len < sizeof(st->index_head) ? len : sizeof(st->index_head));
+    size_t room = sizeof(st->index_head) - 1;
+    const char *lf = memchr(text, '\n', len < room ? len : room);
     size_t n = lf ? (size_t)(lf - text) + 1 : 0;
 
     memcpy(st->index_head, text, n);
