@@ -107,6 +107,11 @@ void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local
  * local_user_run. */
 int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
 		       const char *rcpt, local_result_t *r);
+/* local_keep_forward - forward_read(home, user->uid, ext, data) in that
+ * same kept child, at most max_data bytes of data: 0 with *r and data
+ * set, or -1 (keeping off, a field too long): call local_user_run */
+int local_keep_forward(const local_user_t *user, const char *home, const char *ext, str_t *data,
+		       size_t max_data, local_result_t *r);
 
 /* Maildir (local_maildir.c) */
 

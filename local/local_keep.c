@@ -1,16 +1,18 @@
 /*
- * local_keep.c - Maildir deliveries in a child kept for one uid.
+ * local_keep.c - Maildir deliveries (and the .forward read before them)
+ * in a child kept for one uid.
  *
  * local_user.c forks a child per delivery step, which drops to the
- * mailbox owner for good. For the common step - a Maildir delivery -
- * each local process instead keeps its last such child alive, already
- * dropped to uid U (and gid G), and sends it the next Maildir delivery
- * for the same U and G over a socket pair. That saves the fork, the
- * child's copy-on-write faults and its exit, which were most of local's
- * CPU per message once the file system's own work is left aside
- * (docs/benchmarks.md). A delivery for another uid or
- * gid, a child that died, or one idle for local_child_idle_time gets a
- * new child (the old one is killed and reaped); 0 turns keeping off.
+ * mailbox owner for good. For the common steps - reading a user's
+ * .forward and delivering into a Maildir - each local process instead
+ * keeps its last such child alive, already dropped to uid U (and gid G),
+ * and sends it the next such step for the same U and G over a socket
+ * pair. That saves the fork, the child's copy-on-write faults and its
+ * exit, which were most of local's CPU per message once the file
+ * system's own work is left aside (docs/benchmarks.md). A step for
+ * another uid or gid, a child that died, or one idle for
+ * local_child_idle_time gets a new child (the old one is killed and
+ * reaped); 0 turns keeping off.
  *
  * Isolation is the fork's. The child calls setgroups/setgid/setuid once,
  * before it reads any request, and cannot regain root (privs_become). It
@@ -24,18 +26,23 @@
  * or stop it, as he can a child per delivery: that defers only his own
  * mail.
  *
- * Wire (SOCK_SEQPACKET, one packet each way per delivery):
- *   parent -> child: local_keep_req_t, then dir, rcpt and sender (the
- *   lengths in the header, no NULs), and a read-only descriptor of the
- *   queue file (SCM_RIGHTS), opened afresh through /proc/self/fd so the
- *   child cannot write the file local marks recipients done in;
- *   child -> parent: local_result_t.
+ * Wire (SOCK_SEQPACKET; the child trusts its parent, the parent bounds
+ * what comes back):
+ *   parent -> child, one packet: local_keep_req_t, then three strings
+ *   (lengths in the header, no NULs): for MAILDIR the directory, the
+ *   recipient and the sender, with a read-only descriptor of the queue
+ *   file (SCM_RIGHTS), opened afresh through /proc/self/fd so the child
+ *   cannot write the file local marks recipients done in; for FORWARD the
+ *   home directory and the address extension;
+ *   child -> parent: local_keep_res_t, then data_len bytes (the .forward
+ *   text, at most the max_data asked for) in packets of at most
+ *   LOCAL_KEEP_DATA_PIECE.
  * A child that dies (or whose socket fails) after the request was sent
- * and before a whole result came back makes the delivery a temporary
+ * and before the whole answer came back makes the step a temporary
  * failure, as for a child per delivery: at worst the message was in new/
  * already and the retry makes a duplicate; never a loss. If the request
- * could not be sent at all, nothing was delivered and a new child is
- * tried once.
+ * could not be sent at all, nothing was done and a new child is tried
+ * once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,14 +63,27 @@
 #include "util/msg.h"
 #include "util/privs.h"
 
-#define LOCAL_KEEP_FIELD_MAX 4096 /* bytes of dir, rcpt, sender each */
+#define LOCAL_KEEP_FIELD_MAX 4096 /* bytes of each string field */
 #define LOCAL_KEEP_LINE_PIECE (64 * 1024)
+#define LOCAL_KEEP_DATA_PIECE (32 * 1024) /* bytes of data per packet */
 
-/* The request header; the strings follow in the same packet. */
+#define LOCAL_KEEP_MAILDIR 1 /* dir, rcpt, sender; the queue file */
+#define LOCAL_KEEP_FORWARD 2 /* home, extension, unused */
+
+/* The request header; the three strings follow in the same packet. */
 typedef struct local_keep_req {
-    int64_t content_offset; /* first content record in the queue file */
-    uint32_t dir_len, rcpt_len, sender_len;
+    int64_t content_offset; /* MAILDIR: first content record */
+    uint32_t type;
+    uint32_t max_data; /* FORWARD: most data bytes wanted */
+    uint32_t len[3];
 } local_keep_req_t;
+
+/* The answer; data_len bytes follow in packets of at most
+ * LOCAL_KEEP_DATA_PIECE. */
+typedef struct local_keep_res {
+    local_result_t r;
+    uint32_t data_len;
+} local_keep_res_t;
 
 /* The parent's one kept child. */
 static struct {
@@ -88,8 +108,8 @@ static void local_keep_rewind(void *ctx)
     qfile_rewind(ctx);
 }
 
-/* local_keep_recv - one request: 1 with *fd_r (the caller closes it), 0 on
- * EOF or idle timeout, -1 when it is malformed */
+/* local_keep_recv - one request: its length, with *fd_r (-1: none; the
+ * caller closes it); 0 on EOF or idle timeout; -1 when it is malformed */
 static int local_keep_recv(int sock, char *buf, size_t size, int *fd_r)
 {
     struct pollfd pfd = {.fd = sock, .events = POLLIN};
@@ -107,6 +127,7 @@ static int local_keep_recv(int sock, char *buf, size_t size, int *fd_r)
     ssize_t n;
     int ret;
 
+    *fd_r = -1;
     /* the parent stops using us after the idle time: a margin, then go */
     while ((ret = poll(&pfd, 1, idle_ms)) < 0 && errno == EINTR)
 	/* again */;
@@ -116,63 +137,114 @@ static int local_keep_recv(int sock, char *buf, size_t size, int *fd_r)
 	/* again */;
     if (n <= 0)
 	return 0;
-    *fd_r = -1;
     if ((c = CMSG_FIRSTHDR(&mh)) != NULL && c->cmsg_level == SOL_SOCKET &&
 	c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
 	memcpy(fd_r, CMSG_DATA(c), sizeof(int));
-    if (*fd_r < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n >= size)
+    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n >= size)
 	return -1;
     return (int)n;
 }
 
-/* local_keep_serve - one delivery: 0 done (result sent), -1 to exit */
-static int local_keep_serve(int sock, char *buf, size_t size)
+/* local_keep_fields - split the strings after the header, each ended by
+ * a NUL (moved up in place): 0, or -1 if the lengths do not add up */
+static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3])
 {
-    local_keep_req_t h;
-    local_result_t r;
+    size_t total = sizeof(*h);
+
+    if (n < sizeof(*h))
+	return -1;
+    memcpy(h, buf, sizeof(*h));
+    for (int i = 0; i < 3; i++) {
+	if (h->len[i] > LOCAL_KEEP_FIELD_MAX)
+	    return -1;
+	total += h->len[i];
+    }
+    if (total != n)
+	return -1;
+    /* last first, so nothing is overwritten before it moved */
+    f[0] = buf + sizeof(*h);
+    f[1] = f[0] + h->len[0] + 1;
+    f[2] = f[1] + h->len[1] + 1;
+    memmove(f[2], f[0] + h->len[0] + h->len[1], h->len[2]);
+    f[2][h->len[2]] = 0;
+    memmove(f[1], f[0] + h->len[0], h->len[1]);
+    f[1][h->len[1]] = 0;
+    f[0][h->len[0]] = 0;
+    return 0;
+}
+
+/* local_keep_maildir_step - dir, rcpt, sender; the queue file in fd */
+static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int fd,
+				    local_result_t *r)
+{
     local_msg_t msg;
     qfile_t qf;
-    int fd, n;
 
-    if ((n = local_keep_recv(sock, buf, size, &fd)) <= 0) {
-	if (n < 0 && fd >= 0)
-	    close(fd);
-	return -1;
-    }
-    if ((size_t)n < sizeof(h)) {
-	close(fd);
-	return -1;
-    }
-    memcpy(&h, buf, sizeof(h));
-    if (h.dir_len > LOCAL_KEEP_FIELD_MAX || h.rcpt_len > LOCAL_KEEP_FIELD_MAX ||
-	h.sender_len > LOCAL_KEEP_FIELD_MAX ||
-	sizeof(h) + h.dir_len + h.rcpt_len + h.sender_len != (size_t)n) {
-	close(fd);
-	return -1;
-    }
-    /* the strings, NUL-terminated in place: move each one up by one */
-    char *dir = buf + sizeof(h), *rcpt = dir + h.dir_len + 1, *sender = rcpt + h.rcpt_len + 1;
-
-    memmove(sender, dir + h.dir_len + h.rcpt_len, h.sender_len);
-    sender[h.sender_len] = 0;
-    memmove(rcpt, dir + h.dir_len, h.rcpt_len);
-    rcpt[h.rcpt_len] = 0;
-    dir[h.dir_len] = 0;
     /* a reader of the content only: the file's envelope stays with local */
     memset(&qf, 0, sizeof(qf));
     qf.fd = fd;
-    qf.content_offset = (off_t)h.content_offset;
+    qf.content_offset = (off_t)h->content_offset;
     memset(&msg, 0, sizeof(msg));
-    msg.sender = sender;
+    msg.sender = f[2];
     msg.line = local_keep_line;
     msg.rewind = local_keep_rewind;
     msg.ctx = &qf;
-    memset(&r, 0, sizeof(r));
     maildir_seq++;
-    maildir_deliver(dir, &msg, rcpt, &r);
+    maildir_deliver(f[0], &msg, f[1], r);
     qfile_rewind(&qf);
-    close(fd);
-    return send(sock, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t)sizeof(r) ? 0 : -1;
+}
+
+/* local_keep_answer - the result, then the data in pieces: 0, -1 */
+static int local_keep_answer(int sock, const local_result_t *r, const str_t *data)
+{
+    local_keep_res_t res;
+    size_t len = str_len(data);
+
+    memset(&res, 0, sizeof(res));
+    res.r = *r;
+    res.data_len = (uint32_t)len;
+    if (send(sock, &res, sizeof(res), MSG_NOSIGNAL) != (ssize_t)sizeof(res))
+	return -1;
+    for (size_t off = 0; off < len; off += LOCAL_KEEP_DATA_PIECE) {
+	size_t piece = len - off < LOCAL_KEEP_DATA_PIECE ? len - off : LOCAL_KEEP_DATA_PIECE;
+
+	if (send(sock, str_data(data) + off, piece, MSG_NOSIGNAL) != (ssize_t)piece)
+	    return -1;
+    }
+    return 0;
+}
+
+/* local_keep_serve - one request: 0 answered, -1 to exit */
+static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_t size)
+{
+    local_keep_req_t h;
+    local_result_t r;
+    char *f[3];
+    int fd, n, ret = -1;
+    str_t *data;
+
+    if ((n = local_keep_recv(sock, buf, size, &fd)) <= 0 ||
+	local_keep_fields(buf, (size_t)n, &h, f) < 0 ||
+	(h.type == LOCAL_KEEP_MAILDIR) != (fd >= 0) ||
+	(h.type != LOCAL_KEEP_MAILDIR && h.type != LOCAL_KEEP_FORWARD)) {
+	if (fd >= 0)
+	    close(fd);
+	return -1;
+    }
+    data = str_new(256);
+    memset(&r, 0, sizeof(r));
+    local_result_set(&r, LOCAL_DEFER, "4.3.0", "delivery step gave no result");
+    if (h.type == LOCAL_KEEP_MAILDIR) {
+	local_keep_maildir_step(f, &h, fd, &r);
+	close(fd);
+    } else {
+	forward_read(f[0], user->uid, f[1], data, &r);
+	if (str_len(data) > h.max_data)
+	    str_truncate(data, h.max_data);
+    }
+    ret = local_keep_answer(sock, &r, data);
+    str_free(&data);
+    return ret;
 }
 
 /* local_keep_child - drop for good, let go of the parent's descriptors,
@@ -185,7 +257,7 @@ static void local_keep_child(int sock, const local_user_t *user)
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
     msg_close_others(sock);
-    while (local_keep_serve(sock, buf, sizeof(buf)) == 0)
+    while (local_keep_serve(sock, user, buf, sizeof(buf)) == 0)
 	/* next */;
     _exit(0);
 }
@@ -251,81 +323,142 @@ static int local_keep_usable(const local_user_t *user, time_t now)
     return 1;
 }
 
-/* local_keep_send - the request: 0 sent, -1 not (errno) */
-static int local_keep_send(int qfd, const char *dir, const local_msg_t *msg, const char *rcpt)
+/* local_keep_send - the request (with qfd unless -1): 0 sent, -1 not */
+static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd)
 {
-    local_keep_req_t h = {.content_offset = (int64_t)msg->qf->content_offset,
-			  .dir_len = (uint32_t)strlen(dir),
-			  .rcpt_len = (uint32_t)strlen(rcpt),
-			  .sender_len = (uint32_t)strlen(msg->sender)};
-    struct iovec iov[4] = {{&h, sizeof(h)},
-			   {(void *)dir, h.dir_len},
-			   {(void *)rcpt, h.rcpt_len},
-			   {(void *)msg->sender, h.sender_len}};
+    struct iovec iov[4] = {{(void *)h, sizeof(*h)},
+			   {(void *)f[0], h->len[0]},
+			   {(void *)f[1], h->len[1]},
+			   {(void *)f[2], h->len[2]}};
     union {
 	struct cmsghdr h;
 	char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
-    struct msghdr mh = {
-	.msg_iov = iov, .msg_iovlen = 4, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 4};
+    struct cmsghdr *c;
     ssize_t n;
 
-    memset(&ctl, 0, sizeof(ctl));
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &qfd, sizeof(int));
+    if (qfd >= 0) {
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &qfd, sizeof(int));
+    }
     while ((n = sendmsg(local_kept.sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 	/* again */;
     return n < 0 ? -1 : 0;
 }
 
-/* local_keep_result - the child's answer: 0, or -1 when it died */
-static int local_keep_result(local_result_t *r)
+/* local_keep_recv_all - one packet of exactly len bytes: 0, -1 */
+static int local_keep_recv_all(void *buf, size_t len)
 {
     ssize_t n;
 
-    while ((n = recv(local_kept.sock, r, sizeof(*r), 0)) < 0 && errno == EINTR)
+    while ((n = recv(local_kept.sock, buf, len, 0)) < 0 && errno == EINTR)
 	/* again */;
-    if (n != (ssize_t)sizeof(*r))
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* local_keep_result - the child's answer and data: 0, or -1 when it died
+ * (or sent more than max_data) */
+static int local_keep_result(local_result_t *r, str_t *data, size_t max_data)
+{
+    static char piece[LOCAL_KEEP_DATA_PIECE];
+    local_keep_res_t res;
+
+    if (local_keep_recv_all(&res, sizeof(res)) < 0 || (size_t)res.data_len > max_data)
 	return -1;
+    for (size_t got = 0, want; got < res.data_len; got += want) {
+	want = res.data_len - got < sizeof(piece) ? res.data_len - got : sizeof(piece);
+	if (local_keep_recv_all(piece, want) < 0)
+	    return -1;
+	str_append(data, piece, want);
+    }
+    *r = res.r;
     r->dsn[sizeof(r->dsn) - 1] = 0;
     r->text[sizeof(r->text) - 1] = 0;
     return 0;
+}
+
+/* local_keep_call - one request to the child kept for user (started as
+ * needed; a request that could not be sent goes to one new child) */
+static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const char *f[3],
+			    int qfd, str_t *data, local_result_t *r)
+{
+    int sent = -1, err = 0;
+
+    for (int i = 0; i < 3; i++)
+	h->len[i] = (uint32_t)strlen(f[i]);
+    for (int attempt = 0; attempt < 2 && sent < 0; attempt++) {
+	if (!local_keep_usable(user, time(NULL)) && local_keep_start(user) < 0) {
+	    err = errno;
+	    break;
+	}
+	if ((sent = local_keep_send(h, f, qfd)) < 0) {
+	    err = errno;
+	    local_keep_retire(); /* it never saw the request: try a new one */
+	}
+    }
+    if (sent < 0) {
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot reach a delivery process: %s",
+			 strerror(err));
+	return;
+    }
+    if (local_keep_result(r, data, h->max_data) < 0) {
+	str_reset(data);
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
+			 (long)user->uid);
+	local_keep_retire();
+	return;
+    }
+    local_kept.used = time(NULL);
+}
+
+/* local_keep_fits - may these strings go in a request? */
+static int local_keep_fits(const char *a, const char *b, const char *c)
+{
+    return var_local_child_idle_time > 0 && strlen(a) <= LOCAL_KEEP_FIELD_MAX &&
+	   strlen(b) <= LOCAL_KEEP_FIELD_MAX && strlen(c) <= LOCAL_KEEP_FIELD_MAX;
 }
 
 /* local_keep_maildir - see local.h */
 int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
 		       const char *rcpt, local_result_t *r)
 {
+    local_keep_req_t h = {.type = LOCAL_KEEP_MAILDIR};
+    const char *f[3] = {dir, rcpt, msg->sender};
+    str_t *data;
     char proc[64];
-    int qfd, sent = -1;
+    int qfd;
 
-    if (var_local_child_idle_time <= 0 || msg->qf == NULL || strlen(dir) > LOCAL_KEEP_FIELD_MAX ||
-	strlen(rcpt) > LOCAL_KEEP_FIELD_MAX || strlen(msg->sender) > LOCAL_KEEP_FIELD_MAX)
+    if (msg->qf == NULL || !local_keep_fits(dir, rcpt, msg->sender))
 	return -1;
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", msg->qf->fd);
     if ((qfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
 	return -1;
-    for (int attempt = 0; attempt < 2 && sent < 0; attempt++) {
-	if (!local_keep_usable(user, time(NULL)) && local_keep_start(user) < 0)
-	    break;
-	if ((sent = local_keep_send(qfd, dir, msg, rcpt)) < 0)
-	    local_keep_retire(); /* it never saw the request: try a new one */
-    }
+    h.content_offset = (int64_t)msg->qf->content_offset;
+    data = str_new(16);
+    local_keep_call(user, &h, f, qfd, data, r);
+    str_free(&data);
     close(qfd);
-    if (sent < 0) {
-	local_result_set(r, LOCAL_DEFER, "4.3.0", "cannot start a delivery process: %s",
-			 strerror(errno));
-	return 0;
-    }
-    if (local_keep_result(r) < 0) {
-	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
-			 (long)user->uid);
-	local_keep_retire();
-	return 0;
-    }
-    local_kept.used = time(NULL);
+    return 0;
+}
+
+/* local_keep_forward - see local.h */
+int local_keep_forward(const local_user_t *user, const char *home, const char *ext, str_t *data,
+		       size_t max_data, local_result_t *r)
+{
+    local_keep_req_t h = {.type = LOCAL_KEEP_FORWARD};
+    const char *f[3] = {home, ext, ""};
+
+    if (!local_keep_fits(home, ext, "") || max_data > UINT32_MAX)
+	return -1;
+    h.max_data = (uint32_t)max_data;
+    str_reset(data);
+    local_keep_call(user, &h, f, -1, data, r);
     return 0;
 }

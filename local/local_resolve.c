@@ -388,6 +388,18 @@ static int local_done_before(local_state_t *st, const char *key, local_result_t 
     return 1;
 }
 
+/* local_run_kept - a Maildir delivery or the user's .forward read in the
+ * child kept for u (local_keep.c): 0 done (*r set), -1 not taken there */
+static int local_run_kept(local_state_t *st, const local_user_t *u, local_user_fn fn,
+			  local_step_t *s, str_t *data, local_result_t *r)
+{
+    if (fn == local_step_mailbox && local_is_maildir(s->path))
+	return local_keep_maildir(u, s->path, st->msg, st->rcpt, r);
+    if (fn == local_step_forward && s->uid == u->uid)
+	return local_keep_forward(u, s->path, s->env.extension, data, LOCAL_LIST_MAX, r);
+    return -1;
+}
+
 /* local_run - one step as user u, merged; a step that reads a list
  * (data not NULL) is merged only when it failed. The result also goes
  * to *out when not NULL. A delivery in a list of several destinations is
@@ -400,8 +412,7 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
 
     s->st = st;
     if (key == NULL || !local_done_before(st, key, &r)) {
-	if (fn != local_step_mailbox || !local_is_maildir(s->path) ||
-	    local_keep_maildir(u, s->path, st->msg, st->rcpt, &r) < 0)
+	if (local_run_kept(st, u, fn, s, data, &r) < 0)
 	    local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
 	if (key && r.status == LOCAL_SENT)
 	    local_member_sent(&st->members, key);

@@ -705,3 +705,33 @@ def test_child_per_delivery_when_keeping_is_off(mailroom):
     writers = {delivered_by(f) for f in maildir_files(box)}
     assert len(writers) == 2
     assert kept_children(inst) == []
+
+
+def test_forward_is_read_by_the_kept_child(user, mailroom):
+    """The user's .forward is read in the same kept child that writes the
+    Maildir: one process as the user for both steps, for every delivery."""
+    inst = kept_agent(mailroom)
+    home, rcpt = user.pw_dir, f"{user.pw_name}@localhost"
+    fwd = os.path.join(home, ".forward")
+    write(fwd, f'"|touch {home}/ran"\n', 0o664)     # ignored, with a warning from its reader
+    os.chown(fwd, user.pw_uid, user.pw_gid)
+    for _ in range(2):
+        q = activate(inst, submit(inst, [rcpt], MESSAGE))
+        assert deliver(inst, q)[rcpt] == ("sent", "2.0.0", "delivered to maildir")
+    assert not os.path.exists(os.path.join(home, "ran"))
+    files = maildir_files(os.path.join(home, "Maildir"))
+    writers = {delivered_by(f) for f in files}
+    assert len(files) == 2 and len(writers) == 1
+    [pid] = writers
+    readers = re.findall(r"mailroom/local\[(\d+)\]: .*warning: ignoring .*/\.forward: "
+                         r"writable by group or others", inst.log_text())
+    assert [int(p) for p in readers] == [pid, pid]
+    assert os.stat(f"/proc/{pid}").st_uid == user.pw_uid
+    # a long .forward (50 KB of the 64 KB allowed) comes back whole, in two
+    # pieces: its last line counts
+    write(fwd, "# padding padding padding padding padding\n" * 1200
+          + f'"|touch {home}/last"\n', 0o644)
+    os.chown(fwd, user.pw_uid, user.pw_gid)
+    q = activate(inst, submit(inst, [rcpt], MESSAGE))
+    assert deliver(inst, q)[rcpt][0] == "sent"
+    assert os.path.exists(os.path.join(home, "last"))
