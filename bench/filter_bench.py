@@ -339,12 +339,32 @@ def smtp_load(port, size, msgs, label, vary):
     return dict(kv.split("=", 1) for kv in m.group(0).split()[1:])
 
 
-def pss_of(comm):
-    """Sum of Pss (kB) over the processes called comm."""
-    total = 0
+def tree_pids(roots):
+    """roots and every process below them"""
+    children = {}
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(pid))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in out:
+            out.add(pid)
+            todo.extend(children.get(pid, []))
+    return out
+
+
+def pss_of(comm, root):
+    """Sum of Pss (kB) over the processes called comm under the pid root()
+    gives (the instance's master, which a restart changes): not another
+    instance's on the same machine."""
+    total = 0
+    for pid in tree_pids([root()]):
         try:
             if open(f"/proc/{pid}/comm").read().strip() != comm:
                 continue
@@ -357,13 +377,13 @@ def pss_of(comm):
 
 
 class PssSampler(threading.Thread):
-    def __init__(self, comm):
+    def __init__(self, comm, root):
         super().__init__(daemon=True)
-        self.comm, self.peak, self.stop_flag = comm, 0, threading.Event()
+        self.comm, self.root, self.peak, self.stop_flag = comm, root, 0, threading.Event()
 
     def run(self):
         while not self.stop_flag.is_set():
-            self.peak = max(self.peak, pss_of(self.comm))
+            self.peak = max(self.peak, pss_of(self.comm, self.root))
             time.sleep(0.2)
 
     def stop(self):
@@ -579,7 +599,7 @@ def main():
         inst.start()
         amavis = Amavis(os.path.join(base, "amavis"), clamd, inst.ports["reinject"])
         amavis.start()
-        sampler = PssSampler("filterd")
+        sampler = PssSampler("filterd", lambda: inst.proc.pid)
         for db in DBS:
             run_db(db, clamd, spamd, inst, amavis, sampler, results)
         pss = sampler.stop() if sampler.is_alive() else 0

@@ -46,7 +46,7 @@ struct clamd_conn {
     int failed;         /* fail holds the verdict */
     clamd_result_t fail;
     size_t chunk_len; /* bytes waiting in chunk */
-    char chunk[CLAMD_CHUNK];
+    char *chunk;      /* INSTREAM: CLAMD_CHUNK bytes (not cleared) */
 };
 
 /* result_set - a verdict with a printable text made of a prefix and raw
@@ -327,7 +327,10 @@ clamd_conn_t *clamd_open(const char *addr, int timeout, long long max_size, clam
 {
     clamd_conn_t *c = conn_new(addr, timeout, max_size, res);
 
-    if (c && stream_write(c->stream, "zINSTREAM", 10) < 0)
+    if (c == NULL)
+	return NULL;
+    c->chunk = mr_alloc(CLAMD_CHUNK);
+    if (stream_write(c->stream, "zINSTREAM", 10) < 0)
 	conn_write_failed(c);
     return c;
 }
@@ -409,16 +412,16 @@ int clamd_send(clamd_conn_t *c, const void *data, size_t len)
     }
     c->sent += (long long)len;
     while (len > 0) {
-	n = sizeof(c->chunk) - c->chunk_len;
+	n = CLAMD_CHUNK - c->chunk_len;
 	if (n > len)
 	    n = len;
 	memcpy(c->chunk + c->chunk_len, p, n);
 	c->chunk_len += n;
 	p += n;
 	len -= n;
-	if (c->chunk_len == sizeof(c->chunk)) {
+	if (c->chunk_len == CLAMD_CHUNK) {
 	    c->chunk_len = 0;
-	    if (conn_put_chunk(c, c->chunk, sizeof(c->chunk)) < 0)
+	    if (conn_put_chunk(c, c->chunk, CLAMD_CHUNK) < 0)
 		return -1;
 	}
     }
@@ -455,6 +458,7 @@ int clamd_finish(clamd_conn_t **cp, clamd_result_t *res)
     stream_close(&c->stream);
     if (c->fildes && res->status == CLAMD_ERROR && res->said)
 	conn_fildes_refused(c, res);
+    mr_free(c->chunk);
     mr_free(c->addr);
     mr_free(c);
     *cp = NULL;
