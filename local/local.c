@@ -127,6 +127,7 @@ int main(int argc, char **argv)
     static const server_params_t params = {
 	.pre_init = local_pre_init,
 	.service = local_service,
+	.pre_exit = local_keep_end,
 	.keep_root = 1,
     };
 

@@ -113,6 +113,9 @@ int local_keep_maildir(const local_user_t *user, const char *dir, const local_ms
 int local_keep_forward(const local_user_t *user, const char *home, const char *ext, str_t *data,
 		       size_t max_data, local_result_t *r);
 
+/* local_keep_end - retire the kept child (the process is about to exit) */
+void local_keep_end(void);
+
 /* Maildir (local_maildir.c) */
 
 /* maildir_name - the unique part of a Maildir file name,

@@ -277,6 +277,14 @@ static void local_keep_retire(void)
     local_kept.sock = -1;
 }
 
+/* local_keep_end - the process ends: the kept child goes with it
+ * (reaped, so it does not linger as an orphan and its CPU time is
+ * counted with this process's) */
+void local_keep_end(void)
+{
+    local_keep_retire();
+}
+
 /* local_keep_start - a new child for user: 0 ok, -1 (errno) */
 static int local_keep_start(const local_user_t *user)
 {

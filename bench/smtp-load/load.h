@@ -11,6 +11,7 @@
 #define MR_LOAD_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/str.h"
 
@@ -79,6 +80,7 @@ typedef struct load_conf {
     str_t *body;      /* generated message body (CRLF lines) */
     char date[64];    /* Date: header value */
     long run_id;      /* makes Message-IDs unique per run */
+    FILE *accept_log; /* -o: "RUN.TICKET SECONDS" per accepted message, or NULL */
 } load_conf_t;
 
 /* One session's (or, merged, the whole run's) figures. */

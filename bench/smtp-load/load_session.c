@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "util/msg.h"
 #include "util/sock.h"
@@ -275,6 +276,17 @@ static int load_envelope_pipelined(const load_conf_t *conf, load_stats_t *st, lo
     return 0;
 }
 
+/* load_note_accept - one line of the -o file: which message, when
+ * (wall clock) its 250 came; one fprintf, so threads do not mix lines */
+static void load_note_accept(const load_conf_t *conf, long ticket)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    fprintf(conf->accept_log, "%ld.%ld %lld.%06ld\n", conf->run_id, ticket, (long long)now.tv_sec,
+	    now.tv_nsec / 1000);
+}
+
 /* load_content - headers, body, the dot; time the reply to the dot */
 static int load_content(const load_conf_t *conf, load_stats_t *st, load_conn_t *c, long ticket)
 {
@@ -300,6 +312,8 @@ static int load_content(const load_conf_t *conf, load_stats_t *st, load_conn_t *
 	return -1;
     }
     load_stats_add(st, LOAD_STEP_EOD, load_now_ms() - t0);
+    if (conf->accept_log)
+	load_note_accept(conf, ticket);
     return 0;
 }
 

@@ -30,6 +30,10 @@
  *   -T       TLS from the first byte (port 465)
  *   -R       resume the thread's last TLS session at each new connection
  *   -A USER:PASS  AUTH PLAIN after EHLO (over TLS with -S or -T)
+ *   -o FILE  write a line "RUN.TICKET SECONDS" for every accepted
+ *            message: the Message-ID's local part and the wall-clock
+ *            time (seconds since the epoch, microseconds) its 250 came
+ *            back (bench/delivery.py matches them with Maildir files)
  *
  * What it does: starts -c threads that share one message counter; each
  * runs SMTP sessions (load_session.c) until -m messages have been tried.
@@ -48,6 +52,7 @@
  * and trusts nothing the server says beyond the three-digit reply codes.
  * It runs as whoever starts it and needs no privileges.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,7 +90,8 @@ static void load_usage(void)
 {
     fprintf(stderr, "usage: smtp-load [-c sessions] [-m messages] [-s size] [-r rcpts]\n"
 		    "       [-t rcpt[,rcpt...]] [-f sender] [-n msgs-per-connection] [-P] [-V]\n"
-		    "       [-H ehlo-name] [-w timeout] [-d seconds] [-l label] [-q] host:port\n");
+		    "       [-H ehlo-name] [-w timeout] [-d seconds] [-l label] [-o file] [-q]\n"
+		    "       host:port\n");
     exit(2);
 }
 
@@ -192,7 +198,7 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 {
     int ch;
 
-    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PVH:w:d:l:qSTRA:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:m:s:r:t:f:n:PVH:w:d:l:o:qSTRA:")) != -1) {
 	switch (ch) {
 	case 'c':
 	    conf->sessions = (int)load_number(optarg, ch, 1, LOAD_MAX_SESSIONS);
@@ -232,6 +238,10 @@ static void load_options(int argc, char **argv, load_conf_t *conf, int *quiet)
 	    break;
 	case 'l':
 	    conf->label = optarg;
+	    break;
+	case 'o':
+	    if ((conf->accept_log = fopen(optarg, "w")) == NULL)
+		msg_fatal("cannot create %s: %s", optarg, strerror(errno));
 	    break;
 	case 'q':
 	    *quiet = 1;
@@ -341,6 +351,8 @@ int main(int argc, char **argv)
     load_stats_init(&total);
     secs = load_run(&conf, &total);
     load_stats_report(&conf, &total, secs, quiet);
+    if (conf.accept_log && fclose(conf.accept_log) != 0)
+	msg_fatal("cannot write the -o file: %s", strerror(errno));
     load_stats_free(&total);
     return total.failed == 0 ? 0 : 1;
 }
