@@ -213,6 +213,7 @@ static void filter_hello(filter_sess_t *s, const char *verb, char *args)
 	filter_reply(s, "250-SIZE %lld", config_size("message_size_limit"));
     filter_reply(s, "250-ENHANCEDSTATUSCODES");
     filter_reply(s, "250-8BITMIME");
+    filter_reply(s, "250-SMTPUTF8");
     filter_reply(s, "250 DSN");
 }
 
@@ -230,6 +231,8 @@ static int filter_mail_param(filter_sess_t *s, char *name, char *value, str_t *t
     } else if (strcasecmp(name, "BODY") == 0 && value &&
 	       (strcasecmp(value, "7BIT") == 0 || strcasecmp(value, "8BITMIME") == 0)) {
 	s->msg.eightbit = strcasecmp(value, "8BITMIME") == 0;
+    } else if (strcasecmp(name, "SMTPUTF8") == 0 && value == NULL) {
+	s->msg.smtputf8 = 1;
     } else if (strcasecmp(name, "RET") == 0 && value && !s->msg.ret &&
 	       (strcasecmp(value, "FULL") == 0 || strcasecmp(value, "HDRS") == 0)) {
 	s->msg.ret = mr_strdup(value);
@@ -257,13 +260,13 @@ static void filter_mail(filter_sess_t *s, char *args)
 	return filter_refuse(s, "503 5.5.1 Error: nested MAIL command");
     if (smtpd_addr_split(args, "FROM", &addr, &params) < 0)
 	return filter_refuse(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-    if (*addr && smtpd_addr_check(addr, 0) != SMTPD_ADDR_OK)
-	return filter_refuse(s, "501 5.1.7 Bad sender address syntax");
     tmp = str_new(64);
     while (why == NULL && (r = smtpd_param_next(&params, &name, &value)) != 0)
 	if (r < 0 || filter_mail_param(s, name, value, tmp, &why) < 0)
 	    why = why ? why : "555 5.5.4 Unsupported option";
     str_free(&tmp);
+    if (why == NULL && *addr && smtpd_addr_check(addr, s->msg.smtputf8) != SMTPD_ADDR_OK)
+	why = "501 5.1.7 Bad sender address syntax";
     if (why) {
 	filter_msg_reset(s);
 	return filter_refuse(s, why);
@@ -309,7 +312,7 @@ static void filter_rcpt(filter_sess_t *s, char *args)
     if ((long)s->msg.rcpt_count >= config_int("filterd_recipient_limit", 1, 1000000))
 	return filter_refuse(s, "452 4.5.3 Error: too many recipients");
     if (smtpd_addr_split(args, "TO", &addr, &params) < 0 || *addr == 0 ||
-	smtpd_addr_check(addr, 0) != SMTPD_ADDR_OK)
+	smtpd_addr_check(addr, s->msg.smtputf8) != SMTPD_ADDR_OK)
 	return filter_refuse(s, "501 5.1.3 Bad recipient address syntax");
     tmp = str_new(64);
     while (!bad && (n = smtpd_param_next(&params, &name, &value)) != 0)

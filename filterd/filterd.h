@@ -29,6 +29,7 @@ typedef struct filter_msg {
     char *ret;    /* RET= or NULL */
     char *envid;  /* ENVID=, decoded, or NULL */
     int eightbit; /* BODY=8BITMIME */
+    int smtputf8; /* MAIL ... SMTPUTF8 (RFC 6531): passed on at re-injection */
     filter_rcpt_t *rcpts;
     size_t rcpt_count;
     int fd;         /* the spool file (unlinked), -1 before DATA */

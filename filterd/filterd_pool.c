@@ -36,7 +36,7 @@
  * finished client's connection open.
  *
  * The envelope record: a 32-bit magic and a 32-bit length, then length
- * bytes of fields: lmtp, eightbit (32 bits), size (64 bits), the
+ * bytes of fields: lmtp, eightbit, smtputf8 (32 bits each), size (64 bits), the
  * transaction ID (fixed 32 bytes), the client's address, sender, RET,
  * ENVID, the recipient count, and per recipient its address, ORCPT,
  * NOTIFY and policy. A string is a 32-bit length (all ones: none) and
@@ -115,6 +115,7 @@ static void pool_encode(str_t *out, const filter_msg_t *m, int lmtp, const char 
     pool_put_u32(out, 0); /* the length, set below */
     pool_put_u32(out, (uint32_t)lmtp);
     pool_put_u32(out, (uint32_t)m->eightbit);
+    pool_put_u32(out, (uint32_t)m->smtputf8);
     pool_put_u64(out, (uint64_t)m->size);
     str_append(out, m->id, sizeof(m->id));
     pool_put_str(out, client_addr);
@@ -189,6 +190,7 @@ static int pool_decode(const char *data, size_t len, filter_msg_t *m, int *lmtp_
 
     *lmtp_r = (int)pool_get_u32(&c);
     m->eightbit = (int)pool_get_u32(&c);
+    m->smtputf8 = (int)pool_get_u32(&c);
     pool_take(&c, &size, sizeof(size));
     m->size = (long long)size;
     pool_take(&c, m->id, sizeof(m->id));

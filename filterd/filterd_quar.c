@@ -63,6 +63,8 @@ static void quar_envelope(stream_t *s, const filter_msg_t *m, const size_t *idx,
 	(void)rec_putf(s, REC_TYPE_ATTR, "ret=%s", m->ret);
     if (m->eightbit)
 	(void)rec_puts(s, REC_TYPE_ATTR, "body=8bitmime");
+    if (m->smtputf8)
+	(void)rec_puts(s, REC_TYPE_ATTR, "smtputf8=1");
 }
 
 /* quar_content - the spool file as content records; 0 or -1 */

@@ -492,6 +492,7 @@ static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, co
     smtp_msg_t sm = {.sender = m->sender,
 		     .size = m->size + (long long)strlen(headers),
 		     .eightbit = m->eightbit,
+		     .smtputf8 = m->smtputf8,
 		     .ret = m->ret,
 		     .envid = m->envid,
 		     .line = filter_feed_line,

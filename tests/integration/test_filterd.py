@@ -227,7 +227,7 @@ def test_lmtp_per_recipient(mailroom, clamd):
                 b"RCPT TO:<alice@mailroom.test> NOTIFY=FAILURE ORCPT=rfc822;a@x.example\r\n"
                 b"RCPT TO:<bob@mailroom.test>\r\nDATA\r\n")
         f.flush()
-        lines = [f.readline() for _ in range(10)]
+        lines = [f.readline() for _ in range(11)]
         assert lines[-1].startswith(b"354 "), lines
         f.write(message("l@example.org") + b".\r\n")
         f.flush()
@@ -621,3 +621,30 @@ def test_stale_temporary_files_swept(mailroom):
         assert s.noop()[0] == 250
     assert sorted(os.listdir(qdir)) == [".t4243.25XK6SB3CT6CW0ZK", ".tmp", ".tx",
                                         "25XK6SB3CT6CW0ZL"]
+
+
+def test_smtputf8_passes_through_the_filter(mailroom, clamd):
+    """A sender that declares SMTPUTF8 with a non-ASCII address is accepted
+    on the smtp port, goes through filterd (which offers SMTPUTF8) and is
+    re-injected with it, so the message arrives with that sender; without
+    SMTPUTF8, filterd refuses such an address."""
+    inst = filter_instance(mailroom, clamd)
+    sender = "jos\u00e9@example.org"
+    with direct(inst) as s:
+        s.ehlo("client.example.org")
+        assert s.has_extn("smtputf8")
+        s.command_encoding = "utf-8"  # the raw bytes, without declaring SMTPUTF8
+        code, _ = s.mail(sender)
+        assert code == 501
+        s.rset()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.ehlo("client.example.org")
+        s.sendmail(sender, [BOB], message("utf8-1@example.org"), mail_options=["SMTPUTF8"])
+    assert wait_for(lambda: maildir(inst, "bob")), inst.log_text()[-3000:]
+    (path,) = maildir(inst, "bob")
+    data = open(path, "rb").read()
+    assert data.startswith("Return-Path: <jos\u00e9@example.org>\n".encode()), data[:200]
+    assert b"X-Virus-Scanned: yes (clamd)" in data
+    assert re.search(rb"Received: from [^\n]*\n(\t[^\n]*\n)*", data)
+    inst.wait_log(r"filterd\[\d+\]: \w+: to=<bob@mailroom\.test>, relay=filterd, dsn=2\.0\.0, "
+                  r"status=sent")

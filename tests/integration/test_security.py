@@ -255,7 +255,7 @@ def test_filterd_slow_reader_holds_no_worker(mailroom):
     try:
         assert lmtp_lines(slow, 1, 10)[0].startswith(b"220 ")
         slow.sendall(b"LHLO slow.test\r\n")
-        assert lmtp_lines(slow, 6, 10)[-1] == b"250 DSN"
+        assert lmtp_lines(slow, 7, 10)[-1] == b"250 DSN"
         slow.sendall(b"MAIL FROM:<carol@example.org>\r\n"
                      + b"RCPT TO:<alice@mailroom.test>\r\n" * count + b"DATA\r\n")
         got = lmtp_lines(slow, count + 2, 60)

@@ -213,6 +213,7 @@ static int qt_send(qfile_t *qf, smtp_rcpt_t *rc)
 
     body = attr_get(qf->attrs, "body");
     sm.eightbit = body && strcmp(body, "8bitmime") == 0;
+    sm.smtputf8 = attr_get(qf->attrs, "smtputf8") != NULL;
     sm.ret = attr_get(qf->attrs, "ret");
     sm.envid = attr_get(qf->attrs, "envid");
     smtp_reply_init(&r);
