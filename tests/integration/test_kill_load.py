@@ -18,12 +18,11 @@ KILL_LOAD_KILL (8), KILL_LOAD_THREADS (4).
 """
 
 import os
-import random
-import signal
 import smtplib
 import threading
 import time
 
+import killing
 import qrecords as Q
 
 CLEAN = float(os.environ.get("KILL_LOAD_CLEAN", "3"))
@@ -31,23 +30,6 @@ KILL = float(os.environ.get("KILL_LOAD_KILL", "8"))
 THREADS = int(os.environ.get("KILL_LOAD_THREADS", "4"))
 RCPT = "alice@mailroom.test"
 QUEUES = ("incoming", "active", "deferred", "hold")
-
-
-def children(inst, names):
-    """PIDs of this instance's master children whose command is in names."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if comm in names and ppid == inst.proc.pid:
-            out.append(int(pid))
-    return out
 
 
 def body_of(load_id):
@@ -99,18 +81,7 @@ class Load:
 
 def killer(inst, stop, kills):
     """SIGKILL a random smtpd or cleanup child now and then."""
-    rng = random.Random(1)
-    while not stop.is_set():
-        pids = children(inst, ("smtpd", "cleanup"))
-        if pids:
-            pid = rng.choice(pids)
-            try:
-                comm = open(f"/proc/{pid}/comm").read().strip()
-                os.kill(pid, signal.SIGKILL)
-                kills[comm] = kills.get(comm, 0) + 1
-            except OSError:
-                pass
-        stop.wait(rng.uniform(0.02, 0.15))
+    killing.killer(inst, stop, kills, lambda turn: ("smtpd", "cleanup"), 1, (0.02, 0.15))
 
 
 def queued(inst):

@@ -17,13 +17,12 @@ KILL_RECYCLE_CLEAN (2), KILL_RECYCLE_KILL (8) seconds, KILL_RECYCLE_THREADS (4).
 """
 
 import os
-import random
 import re
-import signal
 import smtplib
 import threading
 import time
 
+import killing
 import qrecords
 
 CLEAN = float(os.environ.get("KILL_RECYCLE_CLEAN", "2"))
@@ -31,23 +30,6 @@ KILL = float(os.environ.get("KILL_RECYCLE_KILL", "8"))
 THREADS = int(os.environ.get("KILL_RECYCLE_THREADS", "4"))
 RCPT = "r@recycle.example"
 AGENT = "testagent      unix  y       y      n      -      20      testagent"
-
-
-def children(inst, names):
-    """PIDs of this instance's master children whose command is in names."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if comm in names and ppid == inst.proc.pid:
-            out.append(int(pid))
-    return out
 
 
 class Load:
@@ -81,20 +63,8 @@ class Load:
 
 def killer(inst, stop, kills):
     """SIGKILL qmgr (every third kill) or a cleanup process now and then."""
-    rng = random.Random(2)
-    turn = 0
-    while not stop.is_set():
-        turn += 1
-        pids = children(inst, ("qmgr",) if turn % 3 == 1 else ("cleanup",))
-        if pids:
-            pid = rng.choice(pids)
-            try:
-                comm = open(f"/proc/{pid}/comm").read().strip()
-                os.kill(pid, signal.SIGKILL)
-                kills[comm] = kills.get(comm, 0) + 1
-            except OSError:
-                pass
-        stop.wait(rng.uniform(0.1, 0.4))
+    killing.killer(inst, stop, kills, lambda turn: ("qmgr",) if turn % 3 == 1 else ("cleanup",),
+                   2, (0.1, 0.4))
 
 
 def deliveries(inst):
