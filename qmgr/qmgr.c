@@ -67,7 +67,9 @@
  * default_transport, relayhost, mydestination, virtual_mailbox_domains,
  * relay_domains, default_process_limit (and master.conf maxproc),
  * initial_destination_concurrency, default_destination_concurrency_limit,
- * default_destination_recipient_limit, delivery_time_limit,
+ * default_destination_recipient_limit (and TRANSPORT_destination_
+ * concurrency_limit, TRANSPORT_destination_recipient_limit for local,
+ * smtp and lmtp), delivery_time_limit,
  * bounce_notice_recipient, double_bounce_sender, bounce_size_limit,
  * hash_queue_names, hash_queue_depth, ipc_timeout, in_flow_delay,
  * in_flow_limit, in_flow_hold_time.

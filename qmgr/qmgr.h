@@ -72,6 +72,7 @@ typedef struct qmgr_entry {
 
 struct qmgr_dest {
     char *nexthop;
+    char *rcpt; /* the recipient, with a recipient limit of 1; else "" */
     qmgr_transport_t *tp;
     qmgr_entry_t *head, *tail;
     size_t queued;                 /* entries waiting */
@@ -85,6 +86,7 @@ struct qmgr_transport {
     int maxproc; /* agents at once */
     int busy;
     int rcpt_limit;     /* recipients per request */
+    int conc_limit;     /* largest window of a destination */
     qmgr_dest_t *dests; /* ring; the head is served next */
     struct qmgr_transport *next;
 };

@@ -1,15 +1,26 @@
 /*
  * qmgr_sched.c - the scheduler: per transport, a ring of destination
- * queues (one per next hop), each a FIFO of entries (a batch of one
- * message's recipients, at most default_destination_recipient_limit).
+ * queues, each a FIFO of entries (a batch of one message's recipients,
+ * at most the transport's recipient limit).
+ *
+ * Per-transport limits: TRANSPORT_destination_recipient_limit and
+ * TRANSPORT_destination_concurrency_limit when the parameter is declared
+ * for that transport (local, smtp, lmtp: params_qmgr.c), else
+ * default_destination_recipient_limit and
+ * default_destination_concurrency_limit. A destination is the next hop;
+ * with a recipient limit of 1 it is the recipient (Postfix's rule), so
+ * the concurrency limit then bounds the deliveries to one address - for
+ * local, to one mailbox: local_destination_concurrency_limit 2 keeps at
+ * most two processes writing one Maildir at once, instead of one per
+ * SMTP session, all contending for its directories' locks.
  *
  * Limits: a transport runs at most default_process_limit agents at once
  * (0: no limit); master starts at most the service's master.conf maxproc,
  * so requests beyond that wait in the agent socket's listen queue. A destination runs
  * at most its window of deliveries at once. The window starts at
- * initial_destination_concurrency, grows by one for each delivery the
- * destination answered (slow start), up to
- * default_destination_concurrency_limit, and is halved (not below 1)
+ * initial_destination_concurrency (at most the concurrency limit), grows
+ * by one for each delivery the destination answered (slow start), up to
+ * the concurrency limit, and is halved (not below 1)
  * when a delivery fails as a whole (agent or next hop unreachable, every
  * recipient deferred). Destinations take turns (the ring), so a slow or
  * dead destination holds at most its window of agents and never starves
@@ -46,6 +57,20 @@ static int qmgr_maxproc(const char *name)
     return def > 0 ? def : QMGR_UNLIMITED;
 }
 
+/* qmgr_transport_limit - TRANSPORT_WHAT when declared, else default_WHAT */
+static int qmgr_transport_limit(const char *name, const char *what, int max)
+{
+    str_t *param = str_new(64);
+    int value;
+
+    str_printf(param, "%s_%s", name, what);
+    if (config_find(str_data(param)) == NULL)
+	str_printf(param, "default_%s", what);
+    value = (int)config_int(str_data(param), 1, max);
+    str_free(&param);
+    return value;
+}
+
 /* qmgr_transport_get - find or make the transport */
 static qmgr_transport_t *qmgr_transport_get(const char *name)
 {
@@ -57,27 +82,34 @@ static qmgr_transport_t *qmgr_transport_get(const char *name)
     tp = mr_calloc(1, sizeof(*tp));
     tp->name = mr_strdup(name);
     tp->maxproc = qmgr_maxproc(name);
-    tp->rcpt_limit = (int)config_int("default_destination_recipient_limit", 1, DELIVER_MAX_RCPT);
+    tp->rcpt_limit = qmgr_transport_limit(name, "destination_recipient_limit", DELIVER_MAX_RCPT);
+    tp->conc_limit = qmgr_transport_limit(name, "destination_concurrency_limit", 1000);
     tp->next = qmgr_transports;
     qmgr_transports = tp;
     return tp;
 }
 
-/* qmgr_dest_get - find or make the destination (at the ring's tail) */
-static qmgr_dest_t *qmgr_dest_get(qmgr_transport_t *tp, const char *nexthop)
+/* qmgr_dest_get - find or make the destination (at the ring's tail):
+ * the next hop, or with a recipient limit of 1 the recipient as well */
+static qmgr_dest_t *qmgr_dest_get(qmgr_transport_t *tp, const char *nexthop, const char *rcpt)
 {
     qmgr_dest_t *d = tp->dests;
+    int initial;
 
+    if (tp->rcpt_limit > 1)
+	rcpt = "";
     if (d) {
 	do {
-	    if (strcmp(d->nexthop, nexthop) == 0)
+	    if (strcmp(d->nexthop, nexthop) == 0 && strcmp(d->rcpt, rcpt) == 0)
 		return d;
 	} while ((d = d->next) != tp->dests);
     }
     d = mr_calloc(1, sizeof(*d));
     d->nexthop = mr_strdup(nexthop);
+    d->rcpt = mr_strdup(rcpt);
     d->tp = tp;
-    d->window = (double)config_int("initial_destination_concurrency", 1, 1000);
+    initial = (int)config_int("initial_destination_concurrency", 1, 1000);
+    d->window = (double)(initial < tp->conc_limit ? initial : tp->conc_limit);
     if (tp->dests == NULL) {
 	d->next = d->prev = d;
 	tp->dests = d;
@@ -106,6 +138,7 @@ static void qmgr_dest_drop(qmgr_dest_t *d)
 	    tp->dests = d->next;
     }
     mr_free(d->nexthop);
+    mr_free(d->rcpt);
     mr_free(d);
 }
 
@@ -114,9 +147,9 @@ void qmgr_sched_add(qmgr_message_t *msg, const char *transport, const char *next
 		    const size_t *idx, size_t n)
 {
     qmgr_transport_t *tp = qmgr_transport_get(transport);
-    qmgr_dest_t *d = qmgr_dest_get(tp, nexthop);
 
     for (size_t off = 0; off < n; off += (size_t)tp->rcpt_limit) {
+	qmgr_dest_t *d = qmgr_dest_get(tp, nexthop, msg->rcpts[idx[off]].address);
 	qmgr_entry_t *e = mr_calloc(1, sizeof(*e));
 
 	e->msg = msg;
@@ -174,7 +207,7 @@ void qmgr_sched_run(void)
 void qmgr_sched_done(qmgr_entry_t *entry, int ok)
 {
     qmgr_dest_t *d = entry->dest;
-    double limit = (double)config_int("default_destination_concurrency_limit", 1, 1000);
+    double limit = (double)d->tp->conc_limit;
     qmgr_message_t *msg = entry->msg;
 
     d->busy--;

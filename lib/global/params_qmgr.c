@@ -20,6 +20,19 @@ const param_def_t params_qmgr[] = {
     PARAM_INT("initial_destination_concurrency", "5", 1, 1000, NULL),
     PARAM_INT("default_destination_concurrency_limit", "20", 1, 1000, NULL),
     PARAM_INT("default_destination_recipient_limit", "50", 1, 200, NULL),
+    /* per transport (qmgr_sched.c): a transport without its own pair
+     * uses the default_ ones. local: one recipient per destination, so
+     * the destination is the mailbox, and two deliveries to it at once */
+    PARAM_INT("local_destination_concurrency_limit", "2", 1, 1000, NULL),
+    PARAM_INT("local_destination_recipient_limit", "1", 1, 200, NULL),
+    PARAM_INT("smtp_destination_concurrency_limit", "$default_destination_concurrency_limit", 1,
+	      1000, NULL),
+    PARAM_INT("smtp_destination_recipient_limit", "$default_destination_recipient_limit", 1, 200,
+	      NULL),
+    PARAM_INT("lmtp_destination_concurrency_limit", "$default_destination_concurrency_limit", 1,
+	      1000, NULL),
+    PARAM_INT("lmtp_destination_recipient_limit", "$default_destination_recipient_limit", 1, 200,
+	      NULL),
     PARAM_TIME("delivery_time_limit", "3600s", 1, 86400 * 7, NULL),
     /* retries */
     PARAM_TIME("queue_run_delay", "300s", 1, 86400, NULL),

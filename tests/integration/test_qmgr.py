@@ -213,6 +213,60 @@ def test_slow_destination_does_not_starve_others(mailroom):
     assert time.time() - t0 < 4, "the fast destination waited behind the slow one"
 
 
+def lmtp_agent_instance(mailroom, extra):
+    """The test agent serving the lmtp transport (a transport with its own
+    declared limits), every recipient sent to it."""
+    conf = {"transport_maps": "inline:{*=lmtp:}"}
+    conf.update(FAST_RETRY)
+    conf.update(extra)
+    inst = mailroom(extra=conf, start=False, qmgr=True)
+    path = os.path.join(inst.conf_dir, "master.conf")
+    text = open(path).read()
+    text, n = re.subn(r"(?m)^lmtp\s+unix.*$",
+                      "lmtp           unix  y       y      n      -      20      testagent", text)
+    assert n == 1
+    open(path, "w").write(text)
+    top = os.path.join(inst.dir, "data", "testagent")
+    os.makedirs(top, exist_ok=True)
+    os.chmod(top, 0o777)
+    return inst.start()
+
+
+def delivery_times(inst, rcpts, count):
+    """Modification times of the agent's files for rcpts, once there are
+    count of them and the queue is empty (each written after the 2 s pause
+    of a slow... recipient)"""
+    def files():
+        return [p for r in rcpts for p in delivered(inst, r)]
+    wait_until(lambda: len(files()) >= count and all_queues_empty(inst), timeout=60,
+               what=f"{count} deliveries")
+    return sorted(os.stat(p).st_mtime for p in files())
+
+
+def test_transport_concurrency_limit(mailroom):
+    """lmtp_destination_concurrency_limit 1 overrides the default (20,
+    initial window 5): three slow deliveries to one destination go one
+    after the other, 2 s apart."""
+    inst = lmtp_agent_instance(mailroom, {"lmtp_destination_concurrency_limit": "1"})
+    for i in range(3):
+        send(inst, ["slow@one.example"], f"Subject: {i}\r\n\r\nbody {i}\r\n")
+    times = delivery_times(inst, ["slow@one.example"], 3)
+    assert times[1] - times[0] >= 1.9 and times[2] - times[1] >= 1.9, times
+
+
+def test_transport_recipient_limit_one(mailroom):
+    """lmtp_destination_recipient_limit 1: each recipient is a destination
+    of its own, so three slow recipients of one message are delivered at
+    once although a destination may have one delivery at a time (with the
+    default limit of 50 they would be one request, 6 s end to end)."""
+    inst = lmtp_agent_instance(mailroom, {"lmtp_destination_recipient_limit": "1",
+                                          "lmtp_destination_concurrency_limit": "1"})
+    rcpts = ["slowa@d.example", "slowb@d.example", "slowc@d.example"]
+    send(inst, rcpts)
+    times = delivery_times(inst, rcpts, 3)
+    assert times[2] - times[0] < 1.9, times
+
+
 def test_restart_recovery_exactly_once(mailroom):
     """kill -9 of qmgr during delivery of many messages with several
     recipients: after master restarts it, every recipient has every
