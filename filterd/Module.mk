@@ -3,7 +3,7 @@ PROGS += filterd
 filterd_SRCS := filterd/filterd.c filterd/filterd_work.c filterd/filterd_scan.c \
 	filterd/filterd_header.c filterd/filterd_quar.c \
 	filterd/filterd_policy.c filterd/filterd_sweep.c filterd/filterd_pool.c \
-	filterd/filterd_spam.c
+	filterd/filterd_spam.c filterd/filterd_limit.c
 
 # the header rewriting has a unit test and a fuzzer of its own
 test_filterd_header_OBJS := $(BUILD)/obj/filterd/filterd_header.o

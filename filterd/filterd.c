@@ -49,7 +49,17 @@
  * directory are removed at start and every filterd_temp_file_max_age
  * (filterd_sweep.c).
  *
+ * What one client may hold. Sessions at once and connections per
+ * anvil_rate_time_unit are limited per client (filterd_limit.c: a local
+ * user is counted by uid, whatever loopback address it uses; the mail
+ * owner's transport is not counted), and a session has
+ * filterd_message_timeout from its connect, or from the end of its last
+ * message, to the end of the next one's DATA: NOOP and a trickle of bytes
+ * do not keep it. So idle clients cannot keep the service's processes.
+ *
  * Parameters: filterd_client_networks, filterd_policy_maps, filterd_timeout,
+ * filterd_client_connection_limit, filterd_client_connection_rate_limit,
+ * filterd_message_timeout,
  * filterd_recipient_limit, filterd_worker_limit, filterd_quarantine_directory,
  * filterd_temp_file_max_age, message_size_limit, myhostname, and those of
  * filterd_work.c.
@@ -106,6 +116,7 @@ typedef struct filter_sess {
     filter_msg_t msg;   /* the transaction */
     str_t *pending;     /* input that came while a worker ran */
     int worker;         /* a worker has the message */
+    char *ident;        /* counted by anvil as this (filterd_limit.c) */
     struct filter_sess *next_waiting;
     struct filter_sess *prev, *next; /* every session of this process */
 } filter_sess_t;
@@ -459,6 +470,27 @@ static void filter_reply_all(filter_sess_t *s, const char *reply)
 	filter_reply(s, "%s", reply);
 }
 
+/* filter_deadline - timer: the session brought no message in time */
+static void filter_deadline(int unused_fd, int event, void *context)
+{
+    filter_sess_t *s = context;
+
+    if (s->conn == NULL || s->closing || s->phase >= PH_WAIT)
+	return;
+    msg_info("timeout: no message from %s within filterd_message_timeout (%lds)",
+	     event_conn_addr(s->conn), config_time("filterd_message_timeout"));
+    filter_reply(s, "421 4.4.2 %s Error: timeout exceeded", config_str("myhostname"));
+    filter_hangup(s);
+}
+
+/* filter_deadline_arm - from now the session has filterd_message_timeout
+ * to bring its next message to the end of DATA: NOOP, RSET and bytes
+ * trickling in do not extend it */
+static void filter_deadline_arm(filter_sess_t *s)
+{
+    event_request_timer(filter_deadline, s, config_time("filterd_message_timeout") * 1000L);
+}
+
 /* filter_resume - back to commands, and on with any input kept */
 static void filter_resume(filter_sess_t *s)
 {
@@ -469,6 +501,7 @@ static void filter_resume(filter_sess_t *s)
     if (s->conn == NULL)
 	return;
     event_conn_set_timeout(s->conn, config_time("filterd_timeout"));
+    filter_deadline_arm(s);
     if (str_len(s->pending) == 0)
 	return;
     kept = s->pending;
@@ -501,6 +534,7 @@ static void filter_sess_free(filter_sess_t *s)
 	filter_sessions = s->next;
     if (s->next)
 	s->next->prev = s->prev;
+    (void)event_cancel_timer(filter_deadline, s);
     filter_msg_reset(s);
     str_free(&s->line);
     str_free(&s->spool);
@@ -579,8 +613,10 @@ static void filter_data_end(filter_sess_t *s)
 				: "451 4.3.0 Error: cannot store the message");
 	filter_msg_reset(s);
 	s->phase = PH_CMD;
+	filter_deadline_arm(s);
 	return;
     }
+    (void)event_cancel_timer(filter_deadline, s);
     s->phase = PH_WAIT;
     event_conn_set_timeout(s->conn, 0); /* the worker has its own limits */
     *filter_wait_tail = s;
@@ -675,6 +711,7 @@ static void filter_conn_open(event_conn_t *conn, const char *service)
 {
     filter_sess_t *s = mr_calloc(1, sizeof(*s));
     const char *addr = event_conn_addr(conn);
+    const char *over;
 
     s->conn = conn;
     s->line = str_new(128);
@@ -693,6 +730,12 @@ static void filter_conn_open(event_conn_t *conn, const char *service)
 	filter_hangup(s);
 	return;
     }
+    if ((over = filter_limit_open(event_conn_fd(conn), addr, service, &s->ident)) != NULL) {
+	filter_reply(s, "%s", over);
+	filter_hangup(s);
+	return;
+    }
+    filter_deadline_arm(s);
     filter_reply(s, "220 %s ESMTP Mailroom content filter", config_str("myhostname"));
 }
 
@@ -703,6 +746,8 @@ static void filter_conn_close(event_conn_t *conn)
     filter_sess_t **pp;
 
     s->conn = NULL;
+    filter_limit_close(&s->ident);
+    (void)event_cancel_timer(filter_deadline, s);
     if (s->phase == PH_DATA)
 	msg_info("%s: lost connection with %s in DATA", s->msg.id[0] ? s->msg.id : "NOQUEUE",
 		 event_conn_addr(conn));
@@ -723,6 +768,7 @@ static void filter_post_init(const char *service)
     const char *err;
 
     filter_sweep_start();
+    filter_limit_init();
     if (*config_str("filterd_policy_maps") == 0)
 	return;
     if ((filter_policy_maps = table_list_open(config_str("filterd_policy_maps"), &err)) == NULL) {

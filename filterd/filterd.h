@@ -78,6 +78,19 @@ int filter_quarantine(const filter_msg_t *m, const size_t *idx, size_t n, const 
  * keeps non-blocking (waits for room, a minute at most in all); 0 or -1 */
 int filter_reply_write(int fd, const char *data, size_t len);
 
+/* filter_limit_init - after the privilege drop: the limits on what one
+ * client may hold (filterd_limit.c) */
+void filter_limit_init(void);
+/* filter_limit_open - count a new client of service on socket fd (from
+ * addr) against filterd_client_connection_limit and ..._rate_limit:
+ * NULL to serve it, or the 421 reply that refuses it (logged, static
+ * storage). *ident_r is what filter_limit_close must give back (NULL when
+ * the client was not counted), whatever the answer. */
+const char *filter_limit_open(int fd, const char *addr, const char *service, char **ident_r);
+/* filter_limit_close - the session counted by filter_limit_open is
+ * over; clears *ident */
+void filter_limit_close(char **ident);
+
 /* filter_sweep - remove filterd's temporary files (".tPID.ID",
  * ".spool.XXXXXX") in dir that are regular files unchanged for max_age
  * seconds at now, each logged. Returns how many, or -1 when dir cannot

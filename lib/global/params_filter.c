@@ -70,6 +70,17 @@ const param_def_t params_filter[] = {
     PARAM_LIST("filterd_client_networks", "127.0.0.0/8 [::1]/128", NULL),
     /* filterd: a client silent for this long is dropped */
     PARAM_TIME("filterd_timeout", "300s", 1, 3600, NULL),
+    /* filterd: a session has this long from its connect, or from the end
+     * of its last message, to the end of the next message's DATA (NOOP,
+     * RSET and a trickle of bytes do not extend it) */
+    PARAM_TIME("filterd_message_timeout", "60s", 1, 3600, NULL),
+    /* filterd: sessions one client may hold at once, across the service's
+     * processes (anvil); a local client is counted by its uid, the mail
+     * owner and root are not counted; 0: no limit */
+    PARAM_INT("filterd_client_connection_limit", "10", 0, 100000, NULL),
+    /* filterd: connections one client may open per anvil_rate_time_unit
+     * (counted as above); 0: no limit */
+    PARAM_INT("filterd_client_connection_rate_limit", "60", 0, 1000000000, NULL),
     /* filterd: recipients per transaction */
     PARAM_INT("filterd_recipient_limit", "1000", 1, 1000000, NULL),
     /* filterd: messages scanned at once by one filterd process */

@@ -275,3 +275,109 @@ def test_filterd_slow_reader_holds_no_worker(mailroom):
         assert all(r.startswith(b"451 4.7.0 ") for r in replies), replies[:3]
     finally:
         slow.close()
+
+
+# A local user's program for the attack on filterd's port: it opens COUNT
+# connections, prints the first reply line each got within a few seconds,
+# and waits for a line on its input; then it sends NOOP once a second on
+# the sessions that were greeted and prints the next reply line each gets.
+HOLDER = r'''
+import select, socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for _ in range(count):
+    s = socket.socket()
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    socks.append(s)
+def first_lines(socks, seconds, ping=False):
+    got, deadline, last = {}, time.monotonic() + seconds, 0
+    while len(got) < len(socks) and time.monotonic() < deadline:
+        if ping and time.monotonic() - last >= 1:
+            last = time.monotonic()
+            for s in socks:
+                if s not in got:
+                    try:
+                        s.send(b"NOOP\r\n")
+                    except OSError:
+                        pass
+        ready, _, _ = select.select([s for s in socks if s not in got], [], [], 0.2)
+        for s in ready:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b"error"
+            if not data:
+                got[s] = "closed"
+            for line in data.split(b"\r\n"):
+                if line and not line.startswith(b"250 "):
+                    got[s] = line.decode(errors="replace")
+                    break
+    return [got.get(s, "nothing") for s in socks]
+lines = first_lines(socks, 5)
+print("\n".join(lines), flush=True)
+sys.stdin.readline()
+greeted = [s for s, l in zip(socks, lines) if l.startswith("220 ")]
+print("\n".join(first_lines(greeted, 30, ping=True)), flush=True)
+'''
+
+
+def as_nobody():
+    """preexec: room for many descriptors, then become nobody"""
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+@needs_root
+def test_filterd_idle_connections_cost_their_client_only(mailroom):
+    """A local user (nobody) opens 1000 connections to filterd's port and
+    says nothing. Each filterd process stops accepting after max_use
+    clients and lives until its last one has gone, and the service has
+    10 processes: the connections used to leave no process accepting, and
+    mail through the filter waited as long as they were held. Now the
+    user holds filterd_client_connection_limit sessions (10) and every
+    further connection gets 421 4.7.0 at once, with a log line; mail
+    through the filter (the mail owner's transport, not counted) passes
+    meanwhile; and a session that brings no message within
+    filterd_message_timeout is dropped with 421 4.4.2, however many NOOPs
+    it sends."""
+    inst = mailroom(qmgr=True, ports={"reinject": free_port(), "filter": free_port()},
+                    extra={"filterd_message_timeout": "8s", "filterd_pass_unscanned": "yes",
+                           "filterd_clamd_socket": "/tmp/mailroom-no-clamd.sock",
+                           "queue_run_delay": "1s", "minimal_backoff_time": "1s",
+                           "maximal_backoff_time": "2s"})
+    port = inst.ports["filter"]
+    assert wait_port(port)
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", HOLDER, str(port), "1000"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              preexec_fn=as_nobody)
+    try:
+        lines = [holder.stdout.readline().rstrip("\n") for _ in range(1000)]
+        greeted = [line for line in lines if line.startswith("220 ")]
+        refused = [line for line in lines if line.startswith("421 4.7.0 ")]
+        assert len(greeted) == 10 and len(refused) == 990, \
+            (lines[:12], [line for line in lines if not line.startswith(("220 ", "421 "))][:5])
+        assert refused[0] == ("421 4.7.0 mx.mailroom.test Error: too many connections "
+                              "from 127.0.0.1 (uid 65534)")
+        inst.wait_log(r"filterd\[\d+\]: warning: Connection concurrency limit exceeded: 11 "
+                      r"from 127\.0\.0\.1 \(uid 65534\) for service 127\.0\.0\.1:\d+")
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("carol@example.org", ["alice@mailroom.test"],
+                       b"Subject: through the filter\r\n\r\nbody\r\n")
+        new = os.path.join(inst.mail, "mailroom.test", "alice", "new")
+        deadline = time.time() + 30
+        while time.time() < deadline and not (os.path.isdir(new) and os.listdir(new)):
+            time.sleep(0.1)
+        assert os.path.isdir(new) and os.listdir(new), inst.log_text()[-3000:]
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        after = [holder.stdout.readline().rstrip("\n") for _ in range(10)]
+        assert after == ["421 4.4.2 mx.mailroom.test Error: timeout exceeded"] * 10, after
+        inst.wait_log(r"filterd\[\d+\]: timeout: no message from 127\.0\.0\.1 within "
+                      r"filterd_message_timeout \(8s\)")
+    finally:
+        holder.kill()
+        holder.wait()

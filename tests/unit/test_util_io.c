@@ -20,6 +20,7 @@
 #include "util/msg.h"
 #include "util/safe_open.h"
 #include "util/sock.h"
+#include "util/sock_owner.h"
 #include "util/str.h"
 #include "util/stream.h"
 
@@ -106,6 +107,59 @@ static void test_sock_inet_split(void **state)
     assert_int_equal(sock_split_hostport(c, &host, &port), 0);
     assert_string_equal(host, "");
     assert_string_equal(port, "2525");
+}
+
+/* owner_connect - a child that becomes uid (when we are root) connects
+ * to 127.0.0.1:port and waits for the parent to close; returns its pid */
+static pid_t owner_connect(int port, uid_t uid)
+{
+    char addr[64];
+    const char *err;
+    char c;
+    pid_t pid = fork();
+    int fd;
+
+    assert_true(pid >= 0);
+    if (pid > 0)
+	return pid;
+    if (geteuid() == 0 && (setgid(uid) < 0 || setuid(uid) < 0))
+	_exit(1);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    if ((fd = sock_connect_inet(addr, NULL, 10, &err)) < 0)
+	_exit(1);
+    (void)read(fd, &c, 1);
+    _exit(0);
+}
+
+/* test_sock_peer_uid - the user holding a connection's other end: a
+ * loopback TCP client of another user (when we are root), our own, and
+ * a Unix socket pair */
+static void test_sock_peer_uid(void **state)
+{
+    const char *err = NULL;
+    uid_t want = geteuid() == 0 ? 65534 : geteuid(), uid = 12345;
+    int lfd, port, afd, pair[2], status;
+    char addr[64];
+    pid_t pid;
+
+    lfd = sock_listen_inet("127.0.0.1:0", 5, &err);
+    assert_true(lfd >= 0);
+    sock_local_addr(lfd, addr, sizeof(addr), &port);
+    pid = owner_connect(port, want);
+    afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    assert_int_equal(sock_peer_uid(afd, &uid), 1);
+    assert_int_equal(uid, want);
+    (void)close(afd);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(status, 0);
+    (void)close(lfd);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    uid = 12345;
+    assert_int_equal(sock_peer_uid(pair[0], &uid), 1);
+    assert_int_equal(uid, geteuid());
+    (void)close(pair[0]);
+    (void)close(pair[1]);
 }
 
 /* test_sock_listen_queue - a TCP listener counts the connections waiting
@@ -376,6 +430,7 @@ int main(void)
 	cmocka_unit_test(test_sock_unix_roundtrip),
 	cmocka_unit_test(test_sock_inet_split),
 	cmocka_unit_test(test_sock_listen_queue),
+	cmocka_unit_test(test_sock_peer_uid),
 	cmocka_unit_test(test_event_loop),
 	cmocka_unit_test(test_sock_unix_mode),
 	cmocka_unit_test(test_stream_deadline),
