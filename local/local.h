@@ -89,13 +89,15 @@ typedef struct local_user {
     const char *home; /* home directory ("/" if none) */
 } local_user_t;
 
-/* local_user_run - fork; the child becomes user (setgroups/setgid/setuid,
- * for good; nothing when not root), runs fn and hands its result (and up
- * to max_data bytes it put in data) back. The parent waits. A child that
- * dies without a result gives LOCAL_DEFER. data may be NULL. */
+/* local_user_run - fork; the child keeps of its descriptors only the
+ * queue file qf's (made read-only; qf may be NULL), keep (-1: none) and the
+ * log's, becomes user (setgroups/setgid/setuid, for good; nothing when
+ * not root), runs fn and hands its result (and up to max_data bytes it
+ * put in data) back. The parent waits. A child that dies without a
+ * result gives LOCAL_DEFER. data may be NULL. */
 typedef void (*local_user_fn)(void *ctx, local_result_t *r, str_t *data);
-void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local_result_t *r,
-		    str_t *data, size_t max_data);
+void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struct qfile *qf,
+		    int keep, local_result_t *r, str_t *data, size_t max_data);
 
 /* local_keep_maildir - maildir_deliver(dir, msg, rcpt) as user in the
  * child this process keeps for user's uid and gid (started when there is

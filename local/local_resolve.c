@@ -413,7 +413,7 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
     s->st = st;
     if (key == NULL || !local_done_before(st, key, &r)) {
 	if (local_run_kept(st, u, fn, s, data, &r) < 0)
-	    local_user_run(u, fn, s, &r, data, LOCAL_LIST_MAX);
+	    local_user_run(u, fn, s, st->msg->qf, s->fd, &r, data, LOCAL_LIST_MAX);
 	if (key && r.status == LOCAL_SENT)
 	    local_member_sent(&st->members, key);
     }

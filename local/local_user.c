@@ -27,28 +27,62 @@
  * Maildir deliveries, the common step, go to a child kept per uid
  * instead (local_keep.c), with the same drop and the same argument.
  *
+ * What the child holds. The agent has the queue file open read-write (to
+ * mark recipients done) and holds master's sockets, qmgr's connection and
+ * the socket of a child kept for another user. Before it drops, still
+ * root, the child puts a read-only descriptor of the queue file in place
+ * of the writable one (opened afresh through /proc/self/fd; the content
+ * reader, which held a duplicate of the writable one, starts over) and
+ * closes every descriptor but that one, its result pipe, the one its step
+ * needs (the spool mbox root opened) and the log's. So neither the step's
+ * own code, working on files the user controls, nor a command it runs can
+ * change the queue file or speak to another daemon.
+ *
  * Wire (child -> parent, one pipe): local_result_t, then the data bytes
  * (at most max_data), then EOF. A child that dies before writing a
  * whole result is a temporary failure.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "local.h"
+#include "queue/qfile.h"
 #include "util/msg.h"
 #include "util/privs.h"
 #include "util/safe_open.h"
 
-/* local_user_child - the child's side: drop, run, report, exit */
+/* local_user_fds - in the child, before the drop: the queue file
+ * read-only in place, everything else closed but fd, keep and the log */
+static void local_user_fds(int fd, struct qfile *qf, int keep)
+{
+    int fds[3] = {fd, qf ? qf->fd : -1, keep};
+    char proc[64];
+    int ro;
+
+    if (qf != NULL) {
+	qfile_rewind(qf);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", qf->fd);
+	if ((ro = open(proc, O_RDONLY | O_CLOEXEC)) < 0 || dup3(ro, qf->fd, O_CLOEXEC) < 0) {
+	    msg_warn("%s: cannot reopen the queue file read-only: %m", proc);
+	    _exit(1);
+	}
+	(void)close(ro);
+    }
+    msg_close_others_but(fds, 3);
+}
+
+/* local_user_child - the child's side: descriptors, drop, run, report, exit */
 static void local_user_child(int fd, const local_user_t *user, local_user_fn fn, void *ctx,
-			     size_t max_data)
+			     struct qfile *qf, int keep, size_t max_data)
 {
     local_result_t r;
     str_t *data = str_new(256);
 
+    local_user_fds(fd, qf, keep);
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
     memset(&r, 0, sizeof(r));
@@ -89,8 +123,8 @@ static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max
 }
 
 /* local_user_run - fork, drop to the user, run fn, collect */
-void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local_result_t *r,
-		    str_t *data, size_t max_data)
+void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struct qfile *qf,
+		    int keep, local_result_t *r, str_t *data, size_t max_data)
 {
     int fds[2], status, ok;
     pid_t pid;
@@ -110,7 +144,7 @@ void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, local
     }
     if (pid == 0) {
 	close(fds[0]);
-	local_user_child(fds[1], user, fn, ctx, max_data);
+	local_user_child(fds[1], user, fn, ctx, qf, keep, max_data);
     }
     close(fds[1]);
     ok = local_user_collect(fds[0], r, data, max_data) == 0;

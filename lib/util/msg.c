@@ -80,29 +80,40 @@ static void msg_close_range(unsigned lo, unsigned hi)
 	    close((int)fd);
 }
 
+/* msg_close_others_but - everything from 3 up but the n descriptors of
+ * keep (at most MSG_CLOSE_KEEP_MAX; -1 entries ignored) and the log file */
+void msg_close_others_but(const int *keep, size_t n)
+{
+    int set[MSG_CLOSE_KEEP_MAX + 1], count = 0, t;
+    unsigned next = 3;
+
+    if (n > MSG_CLOSE_KEEP_MAX)
+	msg_panic("msg_close_others_but: %zu descriptors to keep", n);
+    for (size_t i = 0; i <= n; i++) {
+	t = i < n ? keep[i] : msg_file_fd;
+	if (t >= 3)
+	    set[count++] = t;
+    }
+    for (int i = 1; i < count; i++) /* insertion sort: a handful */
+	for (int k = i; k > 0 && set[k - 1] > set[k]; k--)
+	    t = set[k], set[k] = set[k - 1], set[k - 1] = t;
+    if (msg_to_syslog)
+	closelog();
+    for (int i = 0; i < count; i++) {
+	if ((unsigned)set[i] > next)
+	    msg_close_range(next, (unsigned)set[i] - 1);
+	if ((unsigned)set[i] + 1 > next)
+	    next = (unsigned)set[i] + 1;
+    }
+    msg_close_range(next, ~0U);
+    if (msg_to_syslog)
+	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
 /* msg_close_others - everything from 3 up but keep and the log file */
 void msg_close_others(int keep)
 {
-    int a = keep, b = msg_file_fd;
-
-    if (msg_to_syslog)
-	closelog();
-    if (a > b) {
-	a = msg_file_fd;
-	b = keep;
-    }
-    if (a < 3) /* one of them is absent (or a standard descriptor) */
-	a = b;
-    if (b < 3) {
-	msg_close_range(3, ~0U);
-    } else {
-	msg_close_range(3, (unsigned)a - 1);
-	if (b > a)
-	    msg_close_range((unsigned)a + 1, (unsigned)b - 1);
-	msg_close_range((unsigned)b + 1, ~0U);
-    }
-    if (msg_to_syslog)
-	openlog(msg_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    msg_close_others_but(&keep, 1);
 }
 
 /* msg_set_ident - "NAME/PROGRAM", and tell syslog if it is in use */

@@ -16,6 +16,7 @@
 #define MR_MSG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 extern int msg_verbose;
 extern int msg_error_count;
@@ -47,6 +48,10 @@ const char *msg_progname(void);
  * the log's own (a log file; the syslog socket is opened again), for a
  * child that must hold nothing of its parent's */
 void msg_close_others(int keep);
+/* msg_close_others_but - the same, keeping the n descriptors of keep
+ * (at most MSG_CLOSE_KEEP_MAX; negative ones are ignored) */
+void msg_close_others_but(const int *keep, size_t n);
+#define MSG_CLOSE_KEEP_MAX 8
 /* msg_cleanup_hook - function to run before exit on fatal */
 void msg_cleanup_hook(void (*fn)(void));
 

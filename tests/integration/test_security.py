@@ -14,6 +14,7 @@ import smtplib
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -381,3 +382,78 @@ def test_filterd_idle_connections_cost_their_client_only(mailroom):
     finally:
         holder.kill()
         holder.wait()
+
+
+# A command for the attack on the queue file: it writes to every descriptor
+# it has, and through every /proc/self/fd name, says who its parent is, and
+# waits for the test to look at that parent.
+NOSY_COMMAND = r'''#!/bin/sh
+out=%s
+for f in /proc/self/fd/*; do
+    n=${f##*/}
+    (eval "printf GARBAGE >&$n") 2>/dev/null
+    (printf GARBAGE >> "$f") 2>/dev/null
+done
+echo $PPID > "$out/ppid.tmp" && mv "$out/ppid.tmp" "$out/ppid"
+while [ ! -e "$out/go" ]; do sleep 0.05; done
+cat > /dev/null
+exit 0
+'''
+
+
+def open_fds(pid):
+    """{fd: (target, access mode)} of a process, as root sees them"""
+    fds = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+            flags = [line for line in open(f"/proc/{pid}/fdinfo/{name}")
+                     if line.startswith("flags:")][0]
+        except (FileNotFoundError, IndexError):
+            continue
+        fds[int(name)] = (target, int(flags.split()[1], 8) & os.O_ACCMODE)
+    return fds
+
+
+@needs_root
+def test_command_gets_no_writable_queue_file(agent, tmp_path):
+    """A |command (run as default_privs for a root alias) writes to every
+    descriptor it has and through /proc/self/fd: the queue file is
+    unchanged. Its parent, the child local forked and dropped to that
+    user, used to hold the queue file open read-write, and local's other
+    descriptors (master's listening socket, the delivery client's
+    socket): code of ours working on the user's files as that user had
+    them all. It now holds the queue file read-only, its result pipe and
+    the log, nothing else."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    script = tmp_path / "nosy"
+    script.write_text(NOSY_COMMAND % out)
+    os.chmod(script, 0o755)
+    inst = agent(aliases=f"nosy: |{script}\n")
+    q = activate(inst, submit(inst, ["nosy@localhost"], MESSAGE))
+    before = open(q, "rb").read()
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(deliver(inst, q)))
+    runner.start()
+    try:
+        deadline = time.time() + 30
+        while not (out / "ppid").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        pid = int((out / "ppid").read_text())
+        for _ in range(3):   # up from "sh -c COMMAND" to local's child
+            if open(f"/proc/{pid}/comm").read().strip() == "local":
+                break
+            pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        assert open(f"/proc/{pid}/comm").read().strip() == "local"
+        fds = open_fds(pid)
+        assert open(q, "rb").read() == before
+        real = os.path.realpath(q)
+        queue = [mode for target, mode in fds.values() if target == real]
+        assert queue and set(queue) == {os.O_RDONLY}, fds
+        assert [t for t, _m in fds.values() if t.startswith("socket:")] == [], fds
+    finally:
+        (out / "go").touch()
+        runner.join(60)
+    assert result["nosy@localhost"][0] == "sent", result

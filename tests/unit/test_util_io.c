@@ -421,6 +421,31 @@ static void test_msg_close_others(void **state)
     assert_non_null(strstr(buf, "still logging\n"));
 }
 
+/* test_msg_close_others_but - several kept descriptors, in any order,
+ * with gaps and negative entries: exactly those stay open */
+static void test_msg_close_others_but(void **state)
+{
+    int fds[6], keep[4], status, ok;
+    pid_t pid;
+
+    for (int i = 0; i < 6; i++)
+	assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 3);
+    keep[0] = fds[4], keep[1] = -1, keep[2] = fds[0], keep[3] = fds[2];
+    if ((pid = fork()) == 0) {
+	msg_close_others_but(keep, 4);
+	ok = 1;
+	for (int i = 0; i < 6; i++)
+	    if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 0 || i == 2 || i == 4))
+		ok = 0;
+	_exit(ok ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 6; i++)
+	close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +463,7 @@ int main(void)
 	cmocka_unit_test(test_msg_printable),
 	cmocka_unit_test(test_stream_stress),
 	cmocka_unit_test(test_msg_close_others),
+	cmocka_unit_test(test_msg_close_others_but),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
