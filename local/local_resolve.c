@@ -588,9 +588,18 @@ static void local_spool(local_state_t *st, const struct passwd *pw, const local_
     const char *dir = config_str("mail_spool_directory");
     local_step_t s = {.fd = -1};
     local_result_t r;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd;
 
-    if (dfd < 0) {
+    if (!mbox_spool_name_ok(pw->pw_name)) {
+	msg_warn("%s: user %s: a name ending in .lock or .rewrite has no mailbox in %s: "
+		 "it is the lock or journal name of another user's mailbox",
+		 st->msg->queue_id, pw->pw_name, dir);
+	local_fail(st, LOCAL_BOUNCE, "5.3.5",
+		   "user name %s ends in .lock or .rewrite: no mailbox in mail_spool_directory",
+		   pw->pw_name);
+	return;
+    }
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 	local_fail(st, LOCAL_DEFER, "4.3.0", "cannot open mail_spool_directory %s", dir);
 	return;
     }

@@ -21,6 +21,7 @@
 #include "auth/auth_sasl.h"
 #include "global/config.h"
 #include "global/mail_params.h"
+#include "global/mbox_lock.h"
 #include "pop3d.h"
 #include "table/table.h"
 #include "util/msg.h"
@@ -139,6 +140,11 @@ static int system_mailbox(const char *login, pop3d_user_t *u, const char **error
     }
     if (*pw->pw_dir != '/' || (*hm && (*hm == '/' || strstr(hm, "..")))) {
 	*error_r = "home_mailbox is not a path in a home directory";
+	return -1;
+    }
+    if (*hm == 0 && !mbox_spool_name_ok(pw->pw_name)) {
+	*error_r = "a user name ending in .lock or .rewrite has no mailbox in "
+		   "mail_spool_directory (it is the lock or journal name of another user's)";
 	return -1;
     }
     if (*hm == 0 || hm[strlen(hm) - 1] != '/')

@@ -103,7 +103,7 @@ static int dotlock_stale(int dirfd, const char *lock)
 /* mbox_dotlock_acquire - see mbox_lock.h */
 int mbox_dotlock_acquire(int dirfd, const char *name)
 {
-    char *lock = mr_format("%s.lock", name);
+    char *lock = mr_format("%s" MBOX_DOTLOCK_SUFFIX, name);
     long tries = var_deliver_lock_attempts > 0 ? var_deliver_lock_attempts : 1;
     int fd, err = 0;
 
@@ -128,10 +128,24 @@ int mbox_dotlock_acquire(int dirfd, const char *name)
     return -1;
 }
 
+/* mbox_name_ends - does name end in suffix (and have something before)? */
+static int mbox_name_ends(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+
+    return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+/* mbox_spool_name_ok - see mbox_lock.h */
+int mbox_spool_name_ok(const char *name)
+{
+    return !mbox_name_ends(name, MBOX_DOTLOCK_SUFFIX) && !mbox_name_ends(name, MBOX_JOURNAL_SUFFIX);
+}
+
 /* mbox_dotlock_release - see mbox_lock.h */
 void mbox_dotlock_release(int dirfd, const char *name)
 {
-    char *lock = mr_format("%s.lock", name);
+    char *lock = mr_format("%s" MBOX_DOTLOCK_SUFFIX, name);
 
     if (unlinkat(dirfd, lock, 0) < 0 && errno != ENOENT)
 	msg_warn("cannot remove lock file %s: %m", lock);

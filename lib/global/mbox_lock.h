@@ -24,6 +24,14 @@
 #include <sys/types.h>
 
 #define MBOX_JOURNAL_SUFFIX ".rewrite"
+#define MBOX_DOTLOCK_SUFFIX ".lock"
+
+/* mbox_spool_name_ok - may a user called name have an mbox named so in a
+ * directory of many users' mboxes (mail_spool_directory)? 0 when the
+ * name ends in MBOX_DOTLOCK_SUFFIX or MBOX_JOURNAL_SUFFIX: that file would
+ * be the dot-lock or the journal of another user's mbox, so each user's
+ * mail would block or disturb the other's. 1 otherwise. */
+int mbox_spool_name_ok(const char *name);
 
 /* mbox_lock_fcntl - an fcntl lock of type (F_RDLCK, F_WRLCK, F_UNLCK) on
  * the whole file, tried deliver_lock_attempts times deliver_lock_delay

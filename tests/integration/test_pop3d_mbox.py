@@ -380,3 +380,48 @@ def test_home_mbox(mailroom, sysuser):
     assert p.quit() == b"+OK Bye"
     assert open(inst.box, "rb").read() == data[spans[1][0]:]
     assert not os.path.exists(inst.box + ".lock") and not os.path.exists(inst.box + ".rewrite")
+
+
+def test_user_named_like_a_lock_has_no_spool_mailbox(mailroom, sysuser):
+    """Users bob.lock and bob.rewrite next to bob: SPOOL/bob.lock is bob's
+    dot-lock and SPOOL/bob.rewrite bob's journal, so mail to either user
+    used to create a file there that blocked or disturbed bob's deliveries
+    (and bob's lock was the other user's mailbox). Such names now have no
+    spool mailbox: their mail bounces with 5.3.5 and a warning, nothing is
+    created in the spool, pop3d refuses their login, and bob's mail
+    passes."""
+    others = [f"{sysuser.pw_name}.lock", f"{sysuser.pw_name}.rewrite"]
+    for name in others:
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                       check=True)
+    try:
+        inst = mbox_instance(mailroom, sysuser)
+        for name in others:
+            subprocess.run(["saslpasswd2", "-p", "-c", "-f",
+                            os.path.join(inst.conf_dir, "sasldb2"), "-u", mkinstance.SASL_REALM,
+                            name], input=b"mbox-pw", check=True)
+            with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+                s.sendmail("s@example.org", [f"{name}@mx.mailroom.test"],
+                           BODY.format(n=0, to=name))
+            inst.wait_log(rf"to=<{re.escape(name)}@mx\.mailroom\.test>, relay=local, .*"
+                          rf"dsn=5\.3\.5, status=bounced \(user name {re.escape(name)} ends "
+                          r"in \.lock or \.rewrite: no mailbox in mail_spool_directory\)",
+                          timeout=30)
+            inst.wait_log(rf"local\[\d+\]: warning: \w+: user {re.escape(name)}: a name ending "
+                          r"in \.lock or \.rewrite has no mailbox in ")
+            p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+            p.user(name)
+            with pytest.raises(poplib.error_proto) as e:
+                p.pass_("mbox-pw")
+            assert e.value.args[0] == (b"-ERR [SYS/PERM] This mailbox cannot be served "
+                                       b"over POP3 here")
+            inst.wait_log(rf"warning: login of <{re.escape(name)}> from 127\.0\.0\.1: a user "
+                          r"name ending in \.lock or \.rewrite has no mailbox")
+        assert sorted(os.listdir(os.path.dirname(inst.box))) == []
+        with_body(inst, range(1))
+        assert open(inst.box, "rb").read().count(b"\nFrom ") == 0
+        assert sorted(os.listdir(os.path.dirname(inst.box))) == [sysuser.pw_name]
+    finally:
+        for name in others:
+            subprocess.run(["userdel", name], capture_output=True)

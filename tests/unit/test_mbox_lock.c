@@ -135,6 +135,21 @@ static void test_dotlock_not_a_lock(void **state)
     mr_free(dir);
 }
 
+/* test_spool_name_ok - a user name that is another mbox's dot-lock or
+ * journal name has no spool mailbox */
+static void test_spool_name_ok(void **state)
+{
+    assert_int_equal(mbox_spool_name_ok("bob"), 1);
+    assert_int_equal(mbox_spool_name_ok("bob.locks"), 1);
+    assert_int_equal(mbox_spool_name_ok("bob.lockx"), 1);
+    assert_int_equal(mbox_spool_name_ok("lock"), 1);
+    assert_int_equal(mbox_spool_name_ok(".lock"), 1);
+    assert_int_equal(mbox_spool_name_ok("bob.lock"), 0);
+    assert_int_equal(mbox_spool_name_ok("bob.rewrite"), 0);
+    assert_int_equal(mbox_spool_name_ok("bob.rewrite.lock"), 0);
+    assert_int_equal(mbox_spool_name_ok("a.lock.rewrite"), 0);
+}
+
 /* test_rewrite - drop message b through the journal, on an O_APPEND fd */
 static void test_rewrite(void **state)
 {
@@ -251,7 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dotlock),         cmocka_unit_test(test_dotlock_not_a_lock),
 	cmocka_unit_test(test_rewrite),         cmocka_unit_test(test_journal_states),
-	cmocka_unit_test(test_hostile_headers),
+	cmocka_unit_test(test_hostile_headers), cmocka_unit_test(test_spool_name_ok),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
