@@ -29,9 +29,14 @@ typedef struct master_serv {
     int fail_count;       /* abnormal exits in a row */
     long long hold_until; /* no new process before (ms) */
     int throttled;
-    int watching;           /* listen_fd is in the event loop */
+    int watching;           /* how listen_fd is watched: MASTER_WATCH_* */
     long long stress_until; /* under stress until (ms) */
 } master_serv_t;
+
+/* How master watches a demand-driven service's listening socket */
+#define MASTER_WATCH_NONE 0     /* not at all */
+#define MASTER_WATCH_WAITING 1  /* while a client waits: it may need a process */
+#define MASTER_WATCH_ARRIVALS 2 /* each new client: processes starting cover the rest */
 
 extern master_serv_t *master_services;
 extern int master_foreground;

@@ -31,7 +31,6 @@
 #define MASTER_BACKLOG 128
 #define MASTER_BIND_WAIT 2000   /* ms: see master_listen_inet */
 #define MASTER_STRESS_HOLD 1000 /* s: see master_serv_stress */
-#define MASTER_START_LOOK 50    /* ms: see master_serv_short */
 
 master_serv_t *master_services;
 int master_stopping;
@@ -55,11 +54,15 @@ static void master_serv_timer(int fd, int event, void *context)
  * message (it is ready, or it took a client while no other was idle)
  * makes master look again.
  *
- * While the starting processes cover the waiting connections master does
- * not watch the socket (it would be woken again and again by the same
- * connections); with a queue it can count it looks again every
- * MASTER_START_LOOK ms until they have started (master_serv_update), so
- * clients that arrive meanwhile get theirs without waiting for a start.
+ * While the starting processes cover the waiting connections, master
+ * must not watch the socket for readiness (the same connections would
+ * wake it again and again), but clients that arrive meanwhile should
+ * get their own process without waiting for a start: where it can count
+ * the queue it watches the socket for arrivals only (master_serv_covered),
+ * so each new connection wakes it once to count again, and the first
+ * message of each starting process wakes it too (master_spawn.c). No
+ * timer polls the queue: a master whose processes are held in their
+ * start-up sleeps until something changes.
  */
 static int master_serv_short(master_serv_t *serv, int avail)
 {
@@ -73,7 +76,8 @@ static int master_serv_short(master_serv_t *serv, int avail)
     return queued > starting;
 }
 
-/* master_listen_event - a client waits and nobody is idle */
+/* master_listen_event - a client waits (or, watching arrivals, came) and
+ * nobody is idle */
 static void master_listen_event(int fd, int event, void *context)
 {
     master_serv_t *serv = context;
@@ -83,14 +87,29 @@ static void master_listen_event(int fd, int event, void *context)
     master_serv_update(serv);
 }
 
-/* master_watch - start or stop watching the listening socket */
-static void master_watch(master_serv_t *serv, int on)
+/* master_serv_covered - do processes still starting cover the clients
+ * waiting, in a queue master can count (see master_serv_short)? */
+static int master_serv_covered(master_serv_t *serv, int avail)
 {
-    if (on && !serv->watching)
+    return avail == 0 && serv->single && master_serv_starting(serv) > 0 &&
+	   (serv->maxproc == 0 || serv->total < serv->maxproc) &&
+	   sock_listen_queue(serv->listen_fd) >= 0;
+}
+
+/* master_watch - watch the listening socket as how (MASTER_WATCH_*) says;
+ * changed only when how changes (enabling arrivals again would report
+ * the clients already waiting once more) */
+static void master_watch(master_serv_t *serv, int how)
+{
+    if (how == serv->watching)
+	return;
+    if (how == MASTER_WATCH_WAITING)
 	event_enable_read(serv->listen_fd, master_listen_event, serv);
-    else if (!on && serv->watching)
+    else if (how == MASTER_WATCH_ARRIVALS)
+	event_enable_arrivals(serv->listen_fd, master_listen_event, serv);
+    else
 	event_disable(serv->listen_fd);
-    serv->watching = on;
+    serv->watching = how;
 }
 
 /*
@@ -124,23 +143,23 @@ void master_serv_update(master_serv_t *serv)
     if (master_stopping || serv->listen_fd < 0)
 	return;
     if (now < serv->hold_until) {
-	master_watch(serv, 0);
+	master_watch(serv, MASTER_WATCH_NONE);
 	event_request_timer(master_serv_timer, serv, (long)(serv->hold_until - now));
 	return;
     }
     if (serv->wakeup > 0) {
-	master_watch(serv, 0);
+	master_watch(serv, MASTER_WATCH_NONE);
 	if (serv->total == 0 && serv->stale == 0)
 	    master_spawn(serv);
 	return;
     }
     avail = master_serv_avail(serv);
     master_serv_stress(serv, now, avail);
-    master_watch(serv, master_serv_short(serv, avail));
-    if (!serv->watching && avail == 0 && serv->single && master_serv_starting(serv) > 0 &&
-	(serv->maxproc == 0 || serv->total < serv->maxproc) &&
-	sock_listen_queue(serv->listen_fd) >= 0)
-	event_request_timer(master_serv_timer, serv, MASTER_START_LOOK);
+    if (master_serv_short(serv, avail))
+	master_watch(serv, MASTER_WATCH_WAITING);
+    else
+	master_watch(serv,
+		     master_serv_covered(serv, avail) ? MASTER_WATCH_ARRIVALS : MASTER_WATCH_NONE);
 }
 
 /*
@@ -282,7 +301,7 @@ static void master_serv_free(master_serv_t *serv)
     master_retire(serv);
     master_forget(serv);
     event_cancel_timer(master_serv_timer, serv);
-    master_watch(serv, 0);
+    master_watch(serv, MASTER_WATCH_NONE);
     if (serv->listen_fd >= 0)
 	close(serv->listen_fd);
     if (serv->type != MASTER_TYPE_INET) {
@@ -421,7 +440,7 @@ void master_services_close_all(void)
 {
     master_stopping = 1;
     for (master_serv_t *s = master_services; s; s = s->next) {
-	master_watch(s, 0);
+	master_watch(s, MASTER_WATCH_NONE);
 	if (s->listen_fd >= 0)
 	    close(s->listen_fd);
 	s->listen_fd = -1;

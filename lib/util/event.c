@@ -18,6 +18,7 @@ typedef struct {
     event_fn fn;
     void *context;
     int mask;
+    int edge; /* EPOLLET: arrivals only (event_enable_arrivals) */
 } event_fd_t;
 
 typedef struct {
@@ -49,8 +50,8 @@ static void event_init(void)
 	msg_fatal("epoll_create1: %s", strerror(errno));
 }
 
-/* event_enable - register fd for one kind of event */
-static void event_enable(int fd, int mask, event_fn fn, void *context)
+/* event_enable - register fd for one kind of event (edge: EPOLLET) */
+static void event_enable(int fd, int mask, int edge, event_fn fn, void *context)
 {
     struct epoll_event ev;
     int op;
@@ -67,23 +68,29 @@ static void event_enable(int fd, int mask, event_fn fn, void *context)
     }
     op = event_fds[fd].mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     memset(&ev, 0, sizeof(ev));
-    ev.events = mask == EVENT_READ ? EPOLLIN : EPOLLOUT;
+    ev.events = (mask == EVENT_READ ? EPOLLIN : EPOLLOUT) | (edge ? EPOLLET : 0);
     ev.data.fd = fd;
     if (epoll_ctl(event_epfd, op, fd, &ev) < 0)
 	msg_fatal("epoll_ctl(%d): %s", fd, strerror(errno));
     event_fds[fd].fn = fn;
     event_fds[fd].context = context;
     event_fds[fd].mask = mask;
+    event_fds[fd].edge = edge;
 }
 
 void event_enable_read(int fd, event_fn fn, void *context)
 {
-    event_enable(fd, EVENT_READ, fn, context);
+    event_enable(fd, EVENT_READ, 0, fn, context);
+}
+
+void event_enable_arrivals(int fd, event_fn fn, void *context)
+{
+    event_enable(fd, EVENT_READ, 1, fn, context);
 }
 
 void event_enable_write(int fd, event_fn fn, void *context)
 {
-    event_enable(fd, EVENT_WRITE, fn, context);
+    event_enable(fd, EVENT_WRITE, 0, fn, context);
 }
 
 void event_disable(int fd)

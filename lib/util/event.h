@@ -15,6 +15,13 @@ typedef void (*event_fn)(int fd, int event, void *context);
 
 /* event_enable_read - call fn when fd is readable (replaces write interest) */
 void event_enable_read(int fd, event_fn fn, void *context);
+/* event_enable_arrivals - call fn when something new arrives on fd
+ * (edge-triggered: once at once if fd is readable, then once after each
+ * arrival, however much is already waiting; arrivals before fn runs make
+ * one call; a listening socket: a new connection). For a watcher that
+ * only needs to hear of changes: it is not woken again and again by
+ * what it leaves waiting. */
+void event_enable_arrivals(int fd, event_fn fn, void *context);
 /* event_enable_write - call fn when fd is writable (replaces read interest) */
 void event_enable_write(int fd, event_fn fn, void *context);
 /* event_disable - stop watching fd (call before closing it) */

@@ -121,33 +121,85 @@ def held(inst):
     return len(re.findall(r"testechod\[\d+\]: held at start-up", inst.log_text()))
 
 
+def one_busy_process(mailroom, maxproc):
+    """A testechod service (max_idle 1) whose one process serves a client:
+    (instance, port, the client's socket, the process's pid)."""
+    port = free_port()
+    inst = started(mailroom,
+                   [f"127.0.0.1:{port} inet n y n - {maxproc} testechod -o max_idle=1"], [port])
+    echo_pid(port)
+    busy = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        busy.sendall(b"pid\n")
+        first = int(re.match(rb"pid: (\d+)\n", busy.recv(100)).group(1))
+        # the others end after a second without a client: one process left
+        assert wait_until(lambda: list(children(inst.proc.pid)) == [first])
+    except BaseException:
+        busy.close()
+        raise
+    return inst, port, busy, first
+
+
+def served_by(clients):
+    """The pids of the processes serving the clients."""
+    for c in clients:
+        c.sendall(b"pid\n")
+    return {int(re.match(rb"pid: (\d+)\n", c.recv(100)).group(1)) for c in clients}
+
+
 def test_burst_starts_a_process_per_waiting_client(mailroom):
     """A process still starting is not idle. Once the service's processes
     said they serve one client at a time, three clients arriving while the
     only process is busy get three new processes at once (held in their
     start-up here), not one that master took for idle before it ran; each
     client is then served by its own process while all stay connected."""
-    port = free_port()
-    inst = started(mailroom, [f"127.0.0.1:{port} inet n y n - 4 testechod -o max_idle=1"],
-                   [port])
-    echo_pid(port)
-    busy = socket.create_connection(("127.0.0.1", port), timeout=20)
+    inst, port, busy, first = one_busy_process(mailroom, 4)
     clients = []
     try:
-        busy.sendall(b"pid\n")
-        first = int(re.match(rb"pid: (\d+)\n", busy.recv(100)).group(1))
-        # the others end after a second without a client: one process left
-        assert wait_until(lambda: list(children(inst.proc.pid)) == [first])
         hold = os.path.join(inst.conf_dir, "testechod.hold")
         open(hold, "w").close()
         clients = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(3)]
         assert wait_until(lambda: held(inst) == 3), inst.log_text()[-3000:]
         os.unlink(hold)
-        for c in clients:
-            c.sendall(b"pid\n")
-        pids = {int(re.match(rb"pid: (\d+)\n", c.recv(100)).group(1)) for c in clients}
+        pids = served_by(clients)
         assert len(pids) == 3 and first not in pids
         assert held(inst) == 3
+    finally:
+        for c in clients + [busy]:
+            c.close()
+
+
+def wakeups(pid):
+    """How often pid has gone to sleep and been woken (context switches)."""
+    with open(f"/proc/{pid}/status") as f:
+        text = f.read()
+    return sum(int(n) for n in re.findall(r"_ctxt_switches:\s+(\d+)", text))
+
+
+def test_client_arriving_while_processes_start_wakes_master(mailroom):
+    """While processes are starting for the clients that wait, master
+    sleeps (it polls nothing); a client that arrives meanwhile wakes it,
+    and gets a process of its own without waiting for the others to
+    start."""
+    inst, port, busy, first = one_busy_process(mailroom, 6)
+    master = inst.proc.pid
+    clients = []
+    try:
+        hold = os.path.join(inst.conf_dir, "testechod.hold")
+        open(hold, "w").close()
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(2)]
+        assert wait_until(lambda: held(inst) == 2), inst.log_text()[-3000:]
+        time.sleep(0.5)   # the status file is written after the change
+        before = wakeups(master)
+        time.sleep(2)
+        woken = wakeups(master) - before
+        assert woken <= 2, f"master woke {woken} times in 2 seconds with nothing to do"
+        clients.append(socket.create_connection(("127.0.0.1", port), timeout=20))
+        assert wait_until(lambda: held(inst) == 3), inst.log_text()[-3000:]
+        assert len(children(master)) == 4
+        os.unlink(hold)
+        pids = served_by(clients)
+        assert len(pids) == 3 and first not in pids
     finally:
         for c in clients + [busy]:
             c.close()

@@ -228,6 +228,50 @@ static void test_event_loop(void **state)
     close(pfd[0]), close(pfd[1]);
 }
 
+/* on_arrival - count calls, accept nothing */
+static void on_arrival(int fd, int event, void *context)
+{
+    assert_int_equal(event, EVENT_READ);
+    (*(int *)context)++;
+}
+
+/* test_event_arrivals - a listener watched for arrivals calls back once
+ * when enabled with a connection waiting, then once after each new
+ * connection, never for the connections it leaves waiting */
+static void test_event_arrivals(void **state)
+{
+    char addr[64];
+    const char *err = NULL;
+    int lfd, port, c[3], calls = 0;
+
+    lfd = sock_listen_inet("127.0.0.1:0", 5, &err);
+    assert_true(lfd >= 0);
+    sock_local_addr(lfd, addr, sizeof(addr), &port);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    c[0] = sock_connect_inet(addr, NULL, 2, &err);
+    assert_true(c[0] >= 0);
+    event_enable_arrivals(lfd, on_arrival, &calls);
+    for (int i = 0; i < 5; i++)
+	event_loop(10);
+    assert_int_equal(calls, 1);
+    for (int n = 1; n < 3; n++) {
+	c[n] = sock_connect_inet(addr, NULL, 2, &err);
+	assert_true(c[n] >= 0);
+	for (int i = 0; i < 20 && calls < n + 1; i++)
+	    event_loop(50);
+	for (int i = 0; i < 5; i++)
+	    event_loop(10);
+	assert_int_equal(calls, n + 1);
+    }
+    assert_int_equal(sock_listen_queue(lfd), 3);
+    event_enable_read(lfd, on_arrival, &calls); /* level: every turn */
+    event_loop(10);
+    event_loop(10);
+    assert_int_equal(calls, 5);
+    event_disable(lfd);
+    close(c[0]), close(c[1]), close(c[2]), close(lfd);
+}
+
 /* test_sock_unix_mode - the socket file gets its mode at bind (umask),
  * with no chmod by path afterwards */
 static void test_sock_unix_mode(void **state)
@@ -457,6 +501,7 @@ int main(void)
 	cmocka_unit_test(test_sock_listen_queue),
 	cmocka_unit_test(test_sock_peer_uid),
 	cmocka_unit_test(test_event_loop),
+	cmocka_unit_test(test_event_arrivals),
 	cmocka_unit_test(test_sock_unix_mode),
 	cmocka_unit_test(test_stream_deadline),
 	cmocka_unit_test(test_stream_file),
