@@ -161,6 +161,17 @@ def synthetic_db(db, body_sigs, logical_sigs, hash_sigs):
                     f"Mailroom.Synthetic.SHA256-{i}\n")
 
 
+def read_reply(s):
+    """clamd's reply on socket s, up to its NUL (without it)"""
+    reply = b""
+    while not reply.endswith(b"\0"):
+        got = s.recv(256)
+        if not got:
+            break
+        reply += got
+    return reply.rstrip(b"\0")
+
+
 class Clamd:
     """clamd in the foreground: with the "tiny" database (one signature,
     EICAR) or the "synthetic" one (EICAR and synthetic_db)."""
@@ -206,13 +217,7 @@ class Clamd:
                     chunk = data[i:i + 65536]
                     s.sendall(len(chunk).to_bytes(4, "big") + chunk)
                 s.sendall(b"\0\0\0\0")
-                reply = b""
-                while not reply.endswith(b"\0"):
-                    got = s.recv(256)
-                    if not got:
-                        break
-                    reply += got
-                return reply.rstrip(b"\0")
+                return read_reply(s)
         except OSError:
             return b""
 
@@ -226,13 +231,7 @@ class Clamd:
                 s.sendall(b"zFILDES\0")
                 s.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                       array.array("i", [fd]))])
-                reply = b""
-                while not reply.endswith(b"\0"):
-                    got = s.recv(256)
-                    if not got:
-                        break
-                    reply += got
-                return re.sub(rb"^fd\[\d+\]: ", b"stream: ", reply.rstrip(b"\0"))
+                return re.sub(rb"^fd\[\d+\]: ", b"stream: ", read_reply(s))
         except OSError:
             return b""
         finally:

@@ -19,10 +19,10 @@ import time
 
 import pytest
 
+import killing
 from conftest import IS_ROOT, free_port, wait_port
 from test_master import children, wait_until, write_master_conf
 from test_smtpd import Client, all_queued, queued_id
-from test_smtpd import children as smtpd_children
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="root plants nothing for itself")
 
@@ -205,7 +205,7 @@ def test_queue_directory_link_is_not_followed(mailroom):
 
 
 def smtpd_pids(inst):
-    return smtpd_children(inst, "smtpd")
+    return killing.children(inst, ("smtpd",))
 
 
 def test_killed_healthy_smtpds_do_not_throttle(mailroom):

@@ -15,6 +15,7 @@ import time
 import pytest
 
 import qrecords
+from killing import children
 
 OUTSIDE = "127.0.0.2"
 INSIDE = "127.0.0.1"
@@ -148,23 +149,6 @@ def queued_id(reply):
     m = re.match(r"2\.0\.0 Ok: queued as (\S+)$", reply[1][0])
     assert m, reply
     return m.group(1)
-
-
-def children(inst, name):
-    """PIDs of this instance's master children running `name`."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if comm == name and ppid == inst.proc.pid:
-            out.append(int(pid))
-    return out
 
 
 @pytest.fixture
@@ -600,7 +584,7 @@ def test_cleanup_killed_mid_data(inst):
     assert c.cmd("RCPT TO:<alice@mailroom.test>")[0] == 250
     assert c.cmd("DATA")[0] == 354
     c.send("Subject: doomed\r\n\r\nfirst part\r\n")
-    pids = children(inst, "cleanup")
+    pids = children(inst, ("cleanup",))
     assert pids
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
@@ -616,7 +600,7 @@ def test_smtpd_killed_after_250(inst):
     c = session(inst)
     r = send_message(c, ["alice@mailroom.test"], "Subject: durable\r\n\r\nx\r\n.\r\n")
     qid = queued_id(r)
-    for pid in children(inst, "smtpd"):
+    for pid in children(inst, ("smtpd",)):
         os.kill(pid, signal.SIGKILL)
     assert queued(inst, qid).rcpts == ["alice@mailroom.test"]
 
