@@ -13,7 +13,9 @@
 # right after the installation; the benchmark runs its own amavisd on a free
 # port with a configuration of its own.
 #
-#   BENCH_FILTER_CLIENTS  4               parallel SMTP sessions / clamd clients
+#   BENCH_FILTER_CLIENTS  4,16            parallel SMTP sessions / clamd clients /
+#                                         amavisd-new children: every row at each
+#                                         (qmgr feeds the filter up to 20 at once)
 #   BENCH_FILTER_SIZES    4096,1048576    message sizes
 #   BENCH_FILTER_MSGS     400,40          messages per run (per size)
 #   BENCH_FILTER_DB       tiny,synthetic  clamd databases: one signature, and a
@@ -35,6 +37,6 @@ if ! dpkg-query -W -f='${Status}' amavisd-new 2>/dev/null | grep -q "ok installe
     fi
 fi
 msgs=${BENCH_FILTER_MSGS:-400,40}
-exec /usr/bin/python3 bench/filter_bench.py "$BUILD" "${BENCH_FILTER_CLIENTS:-4}" \
+exec /usr/bin/python3 bench/filter_bench.py "$BUILD" "${BENCH_FILTER_CLIENTS:-4,16}" \
     "${BENCH_FILTER_SIZES:-4096,1048576}" "${msgs%%,*}" "${msgs##*,}" \
     "${BENCH_FILTER_DB:-tiny,synthetic}" "${BENCH_FILTER_BODY:-same,vary}"

@@ -4,8 +4,8 @@ Clamd(d).start() runs Debian's clamd in the foreground, as the user running
 the tests, with a config written here: its socket in d (world-connectable,
 so that daemons running as the mail owner reach it), a database directory
 holding body signatures of the EICAR test string and a test string of our
-own (mkinstance.clamd_files, which make run uses too), and StreamMaxLength
-1 MiB. Nothing is downloaded (no freshclam); clamd starts
+own (mkinstance.clamd_files, which make run uses too), its temporary files
+on a tmpfs (removed by stop), and StreamMaxLength 1 MiB. Nothing is downloaded (no freshclam); clamd starts
 in well under a second with that database and unpacks archives and MIME
 parts itself. With tcp=True it listens on a free loopback TCP port too
 (tcp_addr), where clients can only stream (INSTREAM).
@@ -87,6 +87,7 @@ class Clamd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        mkinstance.clamd_temp_remove(self.dir)
 
 
 class FildesRefuser:

@@ -7,6 +7,7 @@ clamd as its descriptor (FILDES) over the Unix socket, streamed (INSTREAM)
 with -i, from a pipe and over TCP; clamd's log tells which way it came
 ("instream(...)" for a stream, the file's name for a descriptor).
 """
+import base64
 import os
 import shutil
 import subprocess
@@ -191,3 +192,26 @@ def test_config_and_errors(clamd):
     r = scan(["-c", conf, "-m", "lots", bad])
     assert r.returncode == 2 and r.stdout == b""
     assert b"clamd_max_size" in r.stderr
+
+
+def test_temporary_files_on_tmpfs(clamd):
+    """clamd's temporary files (a folder per scan, the MIME parts it
+    decodes) go to a folder of its own on /dev/shm, a tmpfs: clamd
+    creates and removes them there for every message, cheaply. The
+    folder is empty between scans and gone once clamd has stopped."""
+    conf = open(os.path.join(clamd.dir, "clamd.conf")).read()
+    tmp = [line.split(None, 1)[1] for line in conf.splitlines()
+           if line.startswith("TemporaryDirectory ")][0]
+    assert os.path.dirname(tmp) == "/dev/shm"
+    assert os.path.basename(tmp).startswith("mailroom-clamd-")
+    attached = MESSAGE.replace(b"\r\n\r\n", b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/"
+                               b"mixed; boundary=b\r\n\r\n") + \
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/" \
+        b"octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + \
+        base64.encodebytes(EICAR) + b"--b--\r\n"
+    bad = write(clamd.dir, "attached.eml", attached)
+    r = scan(["-S", clamd.sock, bad])
+    assert r.stdout.decode() == f"{bad}: {SIGNAME} FOUND\n"
+    assert os.listdir(tmp) == []
+    clamd.stop()
+    assert not os.path.exists(tmp)
