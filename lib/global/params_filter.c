@@ -34,6 +34,10 @@ const param_def_t params_filter[] = {
      * filterd_spamd_per_user, Bayes with spam_bayes_per_user); a message
      * for more is scored once for all, as without per-user scoring */
     PARAM_INT("filterd_spam_user_limit", "5", 1, 1000, NULL),
+    /* filterd: clients a filterd process serves before it is replaced
+     * (its max_use: the pool of workers, their kept re-injection sessions
+     * and the spool files go with the process); 0: no limit */
+    PARAM_INT("filterd_max_use", "1000", 0, 1000000, NULL),
     /* the score (points, one decimal) at or above which mail is spam */
     PARAM_STR("spam_threshold", "5.0", NULL),
     /* use the Bayes classifier in the built-in scorer */

@@ -500,7 +500,10 @@ int event_server_main(int argc, char **argv, const server_params_t *params)
     server_startup(argc, argv, params, &es.args);
     es.params = params;
     es.accept_hooks = params->conn_input ? params : &es_trigger_hooks;
-    es.max_use = params->long_lived ? 0 : config_int("max_use", 0, 1000000);
+    es.max_use =
+	params->long_lived
+	    ? 0
+	    : config_int(params->max_use_param ? params->max_use_param : "max_use", 0, 1000000);
     es.max_idle = params->long_lived || es.args.wakeup > 0 ? 0 : config_time("max_idle");
     event_set_spin(params->spin_us);
     if (es.args.stand_alone) {

@@ -87,6 +87,10 @@ typedef struct server_params {
     /* long_lived - event server: ignore max_use and max_idle, and exit at
      * once when master goes away (state holders such as anvil and qmgr) */
     int long_lived;
+    /* max_use_param - event server: the parameter read instead of
+     * max_use (NULL: max_use), for a daemon whose processes build up
+     * costly state that a restart throws away */
+    const char *max_use_param;
     /* spin_us - event server: see event_set_spin (util/event.h) */
     long spin_us;
 } server_params_t;

@@ -332,3 +332,24 @@ def test_clamd_restart_between_messages(mailroom, clamd):
         assert delivered(inst) == ["r1@example.org", "r3@example.org"]
     finally:
         relay.stop()
+
+
+def test_filterd_max_use(mailroom, clamd):
+    """filterd reads filterd_max_use instead of max_use: with max_use 2
+    and filterd_max_use 1000, four clients one after the other are served
+    by one filterd process, one worker and one session with 10025; with
+    filterd_max_use 2 the third client meets a fresh process (and its
+    worker opens a session of its own)."""
+    for own, processes in (("1000", 1), ("2", 2)):
+        inst, relay = relayed_instance(mailroom, clamd, max_use="2", filterd_max_use=own)
+        try:
+            for i in range(4):
+                with session(inst) as s:
+                    assert send(s, f"u{own}-{i}@example.org")[0] == 250
+            assert relay.accepted == processes, (own, relay.accepted)
+            assert wait_for(lambda: len(delivered(inst)) == 4), inst.log_text()[-3000:]
+            assert delivered(inst) == [f"u{own}-{i}@example.org" for i in range(4)]
+            pids = set(re.findall(r"filterd\[(\d+)\]: \w+: client=", inst.log_text()))
+            assert len(pids) == processes, pids
+        finally:
+            relay.stop()
