@@ -21,10 +21,12 @@
  * and qfile_pool.c): each message is written into a queue file reserved
  * ahead of use (incoming/H/ID, empty, locked by this process, not marked
  * ready; its name made durable with its batch by one directory fsync);
- * write END; patch the fixed-width SIZE record; flush and write the file
- * out to the device (sync_file_range); set the ready bit; fsync the file
- * (the one device flush of the message); wake qmgr with one byte on
- * public/qmgr; then answer. After answering, while no client waits, a
+ * write END; patch the fixed-width SIZE record (in the output buffer
+ * when the message fits in it: one write for the whole file); flush and
+ * write the file out to the device (sync_file_range); set the ready bit;
+ * fsync the file (the one device flush of the message); answer; then
+ * wake qmgr with a wake-up naming the message on public/qmgr, over a
+ * connection kept from one message to the next. After answering, while no client waits, a
  * new batch of reservations is made when the last one is used up or
  * older than queue_reservation_max_age. A crash before the ready bit
  * leaves an invisible file and no answer (the client reports a temporary
@@ -105,12 +107,16 @@ static int cleanup_read_message(cleanup_state_t *cs, stream_t *client)
     return 0;
 }
 
-/* cleanup_patch_size - write the real content size into SIZE */
+/* cleanup_patch_size - write the real content size into SIZE: in the
+ * output buffer while the file's start is still there (a message that
+ * fits in it goes to the file in one write), else with pwrite */
 static int cleanup_patch_size(cleanup_state_t *cs)
 {
     char buf[CLEANUP_SIZE_WIDTH + 1];
 
     snprintf(buf, sizeof(buf), "%0*lld", CLEANUP_SIZE_WIDTH, cs->size);
+    if (stream_patch_buffered(cs->qo->stream, cs->size_offset, buf, CLEANUP_SIZE_WIDTH) == 0)
+	return 0;
     if (stream_flush(cs->qo->stream) < 0 ||
 	pwrite(stream_fd(cs->qo->stream), buf, CLEANUP_SIZE_WIDTH, cs->size_offset) !=
 	    CLEANUP_SIZE_WIDTH)
@@ -120,8 +126,9 @@ static int cleanup_patch_size(cleanup_state_t *cs)
 
 /* cleanup_wake_qmgr - after the answer (the client waits for it, not for
  * qmgr): a wake-up naming the message, so that qmgr takes this file
- * without scanning incoming/ (queue/mail_trigger.h). A lost wake-up only
- * delays the message until qmgr's next scan. */
+ * without scanning incoming/ (queue/mail_trigger.h), over a connection
+ * kept from one message to the next. A lost wake-up only delays the
+ * message until qmgr's next scan. */
 static void cleanup_wake_qmgr(cleanup_state_t *cs)
 {
     str_t *buf;
@@ -131,7 +138,7 @@ static void cleanup_wake_qmgr(cleanup_state_t *cs)
 	return;
     buf = str_new(QID_BUFSIZE + 2);
     mail_trigger_named(buf, cs->id);
-    if (mail_trigger(MAIL_SOCK_QMGR, str_data(buf), str_len(buf), &why) < 0 && msg_verbose)
+    if (mail_trigger_keep(MAIL_SOCK_QMGR, str_data(buf), str_len(buf), &why) < 0 && msg_verbose)
 	msg_info("%s: qmgr wake-up not sent: %s", cs->id, why);
     str_free(&buf);
 }

@@ -29,7 +29,12 @@
  * carries wake-ups, as in trigger_server.c, but without blocking: a
  * socket client has a second to send its bytes, then the trigger hook
  * gets them; with -w N the hook also gets a tick (len 0) at start and
- * every N seconds.
+ * every N seconds. Bytes up to a newline (a wake-up that names a
+ * message, queue/mail_trigger.h) go to the hook as soon as they are
+ * read, and such a client may keep its connection for the next
+ * wake-ups (mail_trigger_keep: cleanup), silent for up to
+ * ES_TRIGGER_KEPT_TIMEOUT, as long as fewer than ES_TRIGGER_KEPT_MAX
+ * connections are kept; others still have their second.
  *
  * Life cycle. After max_use clients (or triggers) the process drains:
  * it stops accepting, tells master it is busy (master starts another)
@@ -60,11 +65,13 @@
 #include "util/str.h"
 
 #define ES_READ_SIZE 65536
-#define ES_ACCEPT_BATCH 32   /* accepts per wake-up */
-#define ES_TRIGGER_SIZE 1024 /* bytes of one wake-up */
-#define ES_TRIGGER_TIMEOUT 1 /* seconds a trigger client has */
-#define ES_PAUSE_MS 1000     /* after EMFILE */
-#define ES_SWEEP_MS 1000     /* timeout checks */
+#define ES_ACCEPT_BATCH 32         /* accepts per wake-up */
+#define ES_TRIGGER_SIZE 1024       /* bytes of one wake-up */
+#define ES_TRIGGER_TIMEOUT 1       /* seconds a trigger client has */
+#define ES_TRIGGER_KEPT_TIMEOUT 60 /* seconds a kept trigger connection may be silent */
+#define ES_TRIGGER_KEPT_MAX 128    /* kept trigger connections at once */
+#define ES_PAUSE_MS 1000           /* after EMFILE */
+#define ES_SWEEP_MS 1000           /* timeout checks */
 
 struct event_conn {
     int fd;
@@ -93,8 +100,15 @@ static struct {
     int draining;
     int is_fifo;                         /* trigger mode on a FIFO */
     int taken;                           /* first client or wake-up seen */
+    int kept_triggers;                   /* trigger connections kept open */
     const server_params_t *accept_hooks; /* params, or es_trigger_hooks */
 } es;
+
+/* A trigger client's bytes not yet handed to the trigger hook. */
+typedef struct es_trigger {
+    str_t *got;
+    int kept; /* counted in es.kept_triggers */
+} es_trigger_t;
 
 static void es_conn_event(int fd, int event, void *context);
 static void es_clients_changed(void);
@@ -431,29 +445,72 @@ static void es_trigger_call(const char *buf, size_t len)
 /* es_trigger_open - a trigger client: collect its bytes for a second */
 static void es_trigger_open(event_conn_t *conn, const char *service)
 {
-    event_conn_set_context(conn, str_new(64));
+    es_trigger_t *t = mr_calloc(1, sizeof(*t));
+
+    t->got = str_new(64);
+    event_conn_set_context(conn, t);
     event_conn_set_timeout(conn, ES_TRIGGER_TIMEOUT);
 }
 
-/* es_trigger_input - keep at most ES_TRIGGER_SIZE bytes */
+/* es_trigger_lines - hand over the complete lines collected so far and
+ * keep the rest; the first line makes the connection a kept one (while
+ * fewer than ES_TRIGGER_KEPT_MAX are) */
+static void es_trigger_lines(event_conn_t *conn, es_trigger_t *t)
+{
+    const char *nl = memrchr(str_data(t->got), '\n', str_len(t->got));
+    size_t len;
+
+    if (nl == NULL)
+	return;
+    len = (size_t)(nl - str_data(t->got)) + 1;
+    es_trigger_call(str_data(t->got), len);
+    memmove(str_data(t->got), str_data(t->got) + len, str_len(t->got) - len);
+    str_truncate(t->got, str_len(t->got) - len);
+    if (!t->kept && es.kept_triggers < ES_TRIGGER_KEPT_MAX) {
+	t->kept = 1;
+	es.kept_triggers++;
+	event_conn_set_timeout(conn, ES_TRIGGER_KEPT_TIMEOUT);
+    }
+}
+
+/* es_trigger_input - complete lines go to the hook at once; the rest is
+ * kept, at most ES_TRIGGER_SIZE bytes (then the client is done) */
 static void es_trigger_input(event_conn_t *conn, const char *buf, size_t len)
 {
-    str_t *got = event_conn_context(conn);
-    size_t room = ES_TRIGGER_SIZE - str_len(got);
+    es_trigger_t *t = event_conn_context(conn);
 
-    str_append(got, buf, len < room ? len : room);
-    if (str_len(got) >= ES_TRIGGER_SIZE)
+    while (len > 0 && str_len(t->got) < ES_TRIGGER_SIZE) {
+	size_t room = ES_TRIGGER_SIZE - str_len(t->got);
+	size_t take = len < room ? len : room;
+
+	str_append(t->got, buf, take);
+	buf += take;
+	len -= take;
+	es_trigger_lines(conn, t);
+    }
+    if (str_len(t->got) >= ES_TRIGGER_SIZE)
 	event_conn_close(conn);
 }
 
-/* es_trigger_close - the client is done (EOF, full or timeout) */
+/* es_trigger_close - the client is done (EOF, full or timeout): what it
+ * sent and nobody read yet (a kept connection timed out just as it sent
+ * more) goes to the hook with the rest */
 static void es_trigger_close(event_conn_t *conn)
 {
-    str_t *got = event_conn_context(conn);
+    es_trigger_t *t = event_conn_context(conn);
+    char buf[ES_TRIGGER_SIZE];
+    ssize_t n;
 
-    if (str_len(got) > 0)
-	es_trigger_call(str_data(got), str_len(got));
-    str_free(&got);
+    while (str_len(t->got) < ES_TRIGGER_SIZE &&
+	   (n = recv(event_conn_fd(conn), buf, ES_TRIGGER_SIZE - str_len(t->got), MSG_DONTWAIT)) >
+	       0)
+	str_append(t->got, buf, (size_t)n);
+    if (str_len(t->got) > 0)
+	es_trigger_call(str_data(t->got), str_len(t->got));
+    if (t->kept)
+	es.kept_triggers--;
+    str_free(&t->got);
+    mr_free(t);
 }
 
 static const server_params_t es_trigger_hooks = {

@@ -25,6 +25,13 @@
  * path (e.g. MAIL_SOCK_QMGR): 0 sent, -1 not sent (*error_r says why) */
 int mail_trigger(const char *relative, const char *buf, size_t len, const char **error_r);
 
+/* mail_trigger_keep - as mail_trigger, but the socket connection is kept
+ * for the next call of this process (one server at a time; a FIFO is
+ * opened each time). For wake-ups that end with a newline (named ones),
+ * which a trigger server acts on without waiting for the end of the
+ * connection (lib/master/event_server.c). */
+int mail_trigger_keep(const char *relative, const char *buf, size_t len, const char **error_r);
+
 /* mail_trigger_named - the bytes of a wake-up naming queue ID id ("W" ID
  * "\n") into out; returns its data */
 const char *mail_trigger_named(str_t *out, const char *id);

@@ -159,6 +159,7 @@ qfile_out_t *qfile_create(const char *queue, mode_t mode, const char **error_r)
 	return NULL;
     }
     qo = qfile_out_new(fd, queue, str_data(path));
+    qo->mode = st.st_mode & 07777;
     qid_new(qo->id, (unsigned long)st.st_ino);
     str_free(&path);
     return qo;
@@ -256,13 +257,19 @@ static int qfile_write_out(qfile_out_t *qo, const char **error_r)
     return 0;
 }
 
-/* qfile_mark_ready - set the ready bit on the open file */
+/* qfile_mark_ready - set the ready bit on the open file (its mode as
+ * the writer made it, looked up only when not known) */
 static int qfile_mark_ready(qfile_out_t *qo, const char **error_r)
 {
     int fd = stream_fd(qo->stream);
     struct stat st;
 
-    if (fstat(fd, &st) < 0 || fchmod(fd, (st.st_mode & 07777) | QFILE_READY_BIT) < 0)
+    if (qo->mode == 0) {
+	if (fstat(fd, &st) < 0)
+	    return qfile_fail(error_r, "mark ready", qo->tmp_abspath);
+	qo->mode = st.st_mode & 07777 & ~(mode_t)QFILE_READY_BIT;
+    }
+    if (fchmod(fd, qo->mode | QFILE_READY_BIT) < 0)
 	return qfile_fail(error_r, "mark ready", qo->tmp_abspath);
     return 0;
 }

@@ -96,6 +96,7 @@ typedef struct qfile_out {
     char *queue;       /* queue it is committed to */
     char *tmp_abspath; /* private: where the file is now */
     char *home;        /* private: queue of a reservation */
+    mode_t mode;       /* private: permissions without the ready bit, 0: unknown */
     int committed;     /* private */
 } qfile_out_t;
 

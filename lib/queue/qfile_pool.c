@@ -199,8 +199,10 @@ static int qfile_reclaim(qfile_pool_t *p, int dfd, const char *model, char id[QI
     return -1;
 }
 
-/* qfile_reserved - the writer's handle on a reservation named dir/id */
-static qfile_out_t *qfile_reserved(qfile_pool_t *p, int fd, const char *dir, const char *id)
+/* qfile_reserved - the writer's handle on a reservation named dir/id
+ * (mode: its permissions when known, else 0) */
+static qfile_out_t *qfile_reserved(qfile_pool_t *p, int fd, const char *dir, const char *id,
+				   mode_t mode)
 {
     str_t *path = str_new(100);
     qfile_out_t *qo;
@@ -208,6 +210,7 @@ static qfile_out_t *qfile_reserved(qfile_pool_t *p, int fd, const char *dir, con
     str_printf(path, "%s/%s", dir, id);
     qo = qfile_out_new(fd, p->queue, str_data(path));
     memcpy(qo->id, id, sizeof(qo->id));
+    qo->mode = mode;
     qo->home = mr_strdup(p->queue);
     str_free(&path);
     return qo;
@@ -258,9 +261,11 @@ static qfile_out_t *qfile_reserve_one(qfile_pool_t *p, int dfd, const char *dir,
 	closedir(p->recycled); /* nothing (more) there: create the rest */
 	p->recycled = NULL;
     }
-    if (fd < 0 && (fd = qfile_reserve_new(p, dfd, dir, model, id, error_r)) < 0)
+    if (fd >= 0)
+	return qfile_reserved(p, fd, dir, id, p->mode); /* qfile_reclaim set it */
+    if ((fd = qfile_reserve_new(p, dfd, dir, model, id, error_r)) < 0)
 	return NULL;
-    return qfile_reserved(p, fd, dir, id);
+    return qfile_reserved(p, fd, dir, id, 0); /* created: the umask had a say */
 }
 
 /* qfile_pool_dir - the batch's directory (made if missing), opened */

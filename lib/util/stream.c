@@ -38,6 +38,7 @@ struct stream {
     int error, timedout, eof;
     int notsock;             /* plain transport: not a socket */
     int autoflush;           /* flush output before reading */
+    long long flushed;       /* bytes written out through the transport */
     long long deadline_base; /* ms (monotonic) the deadline counts from, 0: none */
     long long deadline_len;  /* ms after deadline_base */
 };
@@ -550,6 +551,17 @@ int stream_flush(stream_t *s)
 	}
 	done += (size_t)n;
     }
+    s->flushed += (long long)done;
     str_reset(s->wbuf);
+    return 0;
+}
+
+/* stream_patch_buffered - overwrite output not yet written out */
+int stream_patch_buffered(stream_t *s, long long offset, const void *buf, size_t len)
+{
+    if (s->error || offset < s->flushed ||
+	offset - s->flushed + (long long)len > (long long)str_len(s->wbuf))
+	return -1;
+    memcpy(str_data(s->wbuf) + (offset - s->flushed), buf, len);
     return 0;
 }

@@ -107,6 +107,10 @@ int stream_spin_readable(stream_t *s, long spin_us);
 /* stream_wait_readable - 1 if input arrives within ms, 0 if not, -1 error */
 int stream_wait_readable(stream_t *s, int ms);
 
+/* stream_patch_buffered - overwrite len bytes of output at offset
+ * (counted from the first byte ever written through s) while they are
+ * still in the buffer: 0 done, -1 already written out (or partly) */
+int stream_patch_buffered(stream_t *s, long long offset, const void *buf, size_t len);
 /* stream_write - buffer len bytes; 0 ok, -1 error */
 int stream_write(stream_t *s, const void *buf, size_t len);
 /* stream_puts - buffer a C string */

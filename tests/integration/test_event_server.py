@@ -100,3 +100,22 @@ def test_trigger_mode(mailroom):
     os.write(fd, b"W")
     os.close(fd)
     inst.wait_log(r"testeventd\[\d+\]: trigger: 1 bytes")
+
+
+def test_trigger_lines_on_a_kept_connection(mailroom):
+    """A wake-up ending in a newline reaches the hook as soon as it is read,
+    and the client may keep its connection for the next ones, silent for
+    longer than the second an ordinary trigger client has."""
+    inst = started(mailroom, ["trig unix n y n - 1 testeventd"])
+    path = os.path.join(inst.spool, "public", "trig")
+    assert wait_until(lambda: os.path.exists(path))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(b"W" + b"B" * 16 + b"\n")
+        inst.wait_log(r"testeventd\[\d+\]: trigger: 18 bytes")
+        time.sleep(1.6)  # past ES_TRIGGER_TIMEOUT: an ordinary client is closed by now
+        s.sendall(b"WW" + b"C" * 16 + b"\nW")  # a plain wake-up, a named one, a part
+        inst.wait_log(r"testeventd\[\d+\]: trigger: 19 bytes")
+        assert "trigger: 1 bytes" not in inst.log_text()
+    # the part after the last newline comes at the end of the connection
+    inst.wait_log(r"testeventd\[\d+\]: trigger: 1 bytes")

@@ -374,6 +374,32 @@ static void test_stream_file(void **state)
     str_free(&line);
 }
 
+/* test_stream_patch_buffered - output still in the buffer can be
+ * overwritten at its offset in the file; written out, it cannot */
+static void test_stream_patch_buffered(void **state)
+{
+    char path[] = "/tmp/test_stream_patch.XXXXXX";
+    int fd = mkstemp(path);
+    char got[32];
+    stream_t *s;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    s = stream_open_file(fd);
+    assert_int_equal(stream_puts(s, "size=000 "), 0);
+    assert_int_equal(stream_patch_buffered(s, 5, "042", 3), 0);
+    assert_int_equal(stream_patch_buffered(s, 8, "42", 2), -1); /* past the end */
+    assert_int_equal(stream_flush(s), 0);
+    assert_int_equal(stream_patch_buffered(s, 5, "999", 3), -1); /* written out */
+    assert_int_equal(stream_puts(s, "body=00"), 0);
+    assert_int_equal(stream_patch_buffered(s, 8, "!b", 2), -1); /* partly written */
+    assert_int_equal(stream_patch_buffered(s, 14, "77", 2), 0);
+    assert_int_equal(stream_flush(s), 0);
+    assert_int_equal(pread(fd, got, sizeof(got), 0), 16);
+    assert_memory_equal(got, "size=042 body=77", 16);
+    assert_int_equal(stream_close(&s), 0);
+}
+
 /* stress_alarm - what a daemon's stress signal handler does */
 static void stress_alarm(int sig)
 {
@@ -505,6 +531,7 @@ int main(void)
 	cmocka_unit_test(test_sock_unix_mode),
 	cmocka_unit_test(test_stream_deadline),
 	cmocka_unit_test(test_stream_file),
+	cmocka_unit_test(test_stream_patch_buffered),
 	cmocka_unit_test(test_msg_printable),
 	cmocka_unit_test(test_stream_stress),
 	cmocka_unit_test(test_msg_close_others),
