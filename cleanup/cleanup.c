@@ -181,11 +181,13 @@ static void cleanup_answer(cleanup_state_t *cs, stream_t *client)
 		    str_data(cs->reason), (char *)0);
 }
 
-/* cleanup_read_flags - the client's {flags=N}; -1 if it went away */
+/* cleanup_read_flags - the client's {flags=N}; -1 if it went away. They
+ * come with the message's first records, never right after the
+ * handshake: wait for them rather than try a read first. */
 static int cleanup_read_flags(stream_t *client, int *flags_r)
 {
     attr_list_t *l = attr_list_new();
-    int ret = attr_read(client, l) == 1 ? 0 : -1;
+    int ret = stream_wait_input(client) == 1 && attr_read(client, l) == 1 ? 0 : -1;
 
     *flags_r = (int)attr_get_long(l, MAIL_ATTR_FLAGS, 0);
     attr_list_free(&l);

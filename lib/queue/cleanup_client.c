@@ -255,7 +255,8 @@ static int cleanup_verdict(cleanup_client_t *cc, str_t *reason)
     int status = CLEANUP_STAT_TEMP;
     const char *why;
 
-    if (attr_read(from, l) != 1) {
+    /* cleanup answers only after its flush: wait, then read */
+    if (stream_wait_input(from) < 0 || attr_read(from, l) != 1) {
 	str_printf(reason, "%s %s",
 		   stream_timedout(from) ? "timeout waiting for" : "lost connection with",
 		   cc->pid ? POSTDROP_PROG : "cleanup service");

@@ -410,6 +410,22 @@ int stream_wait_readable(stream_t *s, int ms)
     return n < 0 ? -1 : n > 0;
 }
 
+/* stream_wait_input - wait (within the stream's timeout) until input is
+ * there, before the read that would otherwise be tried first */
+int stream_wait_input(stream_t *s)
+{
+    int timeout = stream_op_timeout(s), n;
+
+    if (s->io != &plain_io || s->notsock)
+	return 1; /* a transport's own buffers (TLS): its read knows */
+    n = timeout == 0 ? 0 : stream_wait_readable(s, timeout);
+    if (n > 0)
+	return 1;
+    s->error = 1;
+    s->timedout = (n == 0);
+    return -1;
+}
+
 /* stream_read_line - bounded line read */
 int stream_read_line(stream_t *s, str_t *line, size_t max)
 {

@@ -106,6 +106,11 @@ size_t stream_pending(stream_t *s);
 int stream_spin_readable(stream_t *s, long spin_us);
 /* stream_wait_readable - 1 if input arrives within ms, 0 if not, -1 error */
 int stream_wait_readable(stream_t *s, int ms);
+/* stream_wait_input - for an answer that cannot be there yet (the peer
+ * works before it answers): wait for input within the stream's timeout
+ * instead of trying a read first (which would fail with EAGAIN): 1 input
+ * there, -1 error or timeout (the stream's error and timedout set) */
+int stream_wait_input(stream_t *s);
 
 /* stream_patch_buffered - overwrite len bytes of output at offset
  * (counted from the first byte ever written through s) while they are
