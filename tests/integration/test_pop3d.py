@@ -277,7 +277,8 @@ def test_fetchmail_into_an_mda(mailroom, tmp_path):
                   '  sslproto ""\n')
     rc.chmod(0o600)
     env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-    r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "--invisible", "-v"],
+    r = subprocess.run(["fetchmail", "-f", str(rc), "--pidfile", str(tmp_path / "fetchmail.pid"),
+                        "--nosyslog", "--invisible", "-v"],
                        env=env, capture_output=True, timeout=60)
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
     got = out.read_bytes().split(b"=====\n")
@@ -470,7 +471,8 @@ def test_fetchmail_over_tls(mailroom, tmp_path):
                       f'  mda "/bin/sh -c \'cat >> {out}\'"\n')
         rc.chmod(0o600)
         env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-        r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "--invisible", "-v"],
+        r = subprocess.run(["fetchmail", "-f", str(rc), "--pidfile", str(tmp_path / "fetchmail.pid"),
+                           "--nosyslog", "--invisible", "-v"],
                            env=env, capture_output=True, timeout=60)
         assert r.returncode == 0, (r.stdout + r.stderr).decode()
     # twice the two messages: kept by the first run, deleted by the second
