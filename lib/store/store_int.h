@@ -82,6 +82,26 @@ off_t store_mbox_scan_fd(int fd, cur_list_t *cl);
  * on each line that starts with >+"From " */
 void store_mbox_unescape(const char *raw, size_t len, struct str *out);
 
+/* bytes of a line looked at to tell a From_ line or a quoted one */
+#define STORE_MBOX_PREFIX 1024
+
+/* store_unescaper_t - store_mbox_unescape fed in pieces of any size: the
+ * first STORE_MBOX_PREFIX bytes of a line (the whole line when shorter)
+ * are held until it is known whether the line starts with >+"From " */
+typedef struct store_unescaper {
+    int bol;                     /* the next byte starts a line (held in pre) */
+    char pre[STORE_MBOX_PREFIX]; /* the start of the current line */
+    size_t npre;
+} store_unescaper_t;
+
+/* store_unescape_init - before the first byte of a message */
+void store_unescape_init(store_unescaper_t *u);
+/* store_unescape_feed - len more bytes of the raw text; what is decided
+ * is appended to out */
+void store_unescape_feed(store_unescaper_t *u, const char *data, size_t len, struct str *out);
+/* store_unescape_end - the end of the raw text: the held rest into out */
+void store_unescape_end(store_unescaper_t *u, struct str *out);
+
 /* store_quota_parse - maildirsize text (modified) into q: 0 good, -1
  * stale or bad (made again) */
 int store_quota_parse(char *text, store_quota_t *q);

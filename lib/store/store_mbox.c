@@ -44,8 +44,9 @@
 #include "util/safe_open.h"
 #include "util/str.h"
 
-#define MBOX_PREFIX 1024        /* bytes of a line looked at */
-#define MBOX_HASHED (64 * 1024) /* header bytes that make a message's key */
+#define MBOX_PREFIX STORE_MBOX_PREFIX /* bytes of a line looked at */
+#define MBOX_COPY_PIECE 65536         /* bytes read at once for RETR */
+#define MBOX_HASHED (64 * 1024)       /* header bytes that make a message's key */
 
 /* one line of the file, as the scanner sees it */
 typedef struct {
@@ -331,19 +332,63 @@ int store_mbox_scan(store_t *st, cur_list_t *cl, const char **error_r)
     return 0;
 }
 
+/* store_unescape_init - see store_int.h */
+void store_unescape_init(store_unescaper_t *u)
+{
+    u->bol = 1;
+    u->npre = 0;
+}
+
+/* unescape_flush - the held start of a line is decided: into out, one
+ * '>' less if it is a quoted From_ line */
+static void unescape_flush(store_unescaper_t *u, str_t *out)
+{
+    size_t skip = mbox_escaped(u->pre, u->npre) ? 1 : 0;
+
+    str_append(out, u->pre + skip, u->npre - skip);
+    u->bol = u->npre > 0 && u->pre[u->npre - 1] == '\n';
+    u->npre = 0;
+}
+
+/* store_unescape_feed - see store_int.h */
+void store_unescape_feed(store_unescaper_t *u, const char *data, size_t len, str_t *out)
+{
+    size_t i = 0, take, n;
+    const char *nl;
+
+    while (i < len) {
+	nl = memchr(data + i, '\n', len - i);
+	take = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
+	if (!u->bol) {
+	    str_append(out, data + i, take);
+	    i += take;
+	    u->bol = nl != NULL;
+	    continue;
+	}
+	n = MBOX_PREFIX - u->npre < take ? MBOX_PREFIX - u->npre : take;
+	memcpy(u->pre + u->npre, data + i, n);
+	u->npre += n;
+	i += n;
+	if (u->npre == MBOX_PREFIX || u->pre[u->npre - 1] == '\n')
+	    unescape_flush(u, out);
+    }
+}
+
+/* store_unescape_end - see store_int.h */
+void store_unescape_end(store_unescaper_t *u, str_t *out)
+{
+    if (u->bol && u->npre > 0)
+	unescape_flush(u, out);
+}
+
 /* store_mbox_unescape - see store_int.h */
 void store_mbox_unescape(const char *raw, size_t len, str_t *out)
 {
-    for (size_t i = 0; i < len;) {
-	const char *nl = memchr(raw + i, '\n', len - i);
-	size_t n = nl ? (size_t)(nl - (raw + i)) + 1 : len - i;
+    store_unescaper_t u;
 
-	if (mbox_escaped(raw + i, n < MBOX_PREFIX ? n : MBOX_PREFIX))
-	    str_append(out, raw + i + 1, n - 1);
-	else
-	    str_append(out, raw + i, n);
-	i += n;
-    }
+    store_unescape_init(&u);
+    store_unescape_feed(&u, raw, len, out);
+    store_unescape_end(&u, out);
 }
 
 /* still_there - is the file as scanned where m starts? 1 yes, 0 no */
@@ -364,14 +409,54 @@ static int still_there(const store_t *st, int fd, const struct stat *sb, const s
     return line && strncmp(line, "From ", 5) == 0;
 }
 
-/* read_msg - m's unescaped content into a new memory file; fd or -1,
- * 0 (as -2) when the file changed under us */
+/* copy_unescaped - m's raw text from fd into out, one '>' less on quoted
+ * From_ lines, MBOX_COPY_PIECE bytes at a time: memory does not grow with
+ * the message. 0, or -1 with errno */
+static int copy_unescaped(int fd, const store_msg_t *m, int out)
+{
+    char *raw = mr_alloc(MBOX_COPY_PIECE);
+    str_t *text = str_new(MBOX_COPY_PIECE + MBOX_PREFIX);
+    off_t at = m->offset, end = m->offset + m->raw_size;
+    store_unescaper_t u;
+    ssize_t n;
+    int ret = 0;
+
+    store_unescape_init(&u);
+    while (ret == 0 && at < end) {
+	n = pread(fd, raw, end - at < MBOX_COPY_PIECE ? (size_t)(end - at) : MBOX_COPY_PIECE, at);
+	if (n <= 0) {
+	    errno = n == 0 ? EIO : errno;
+	    ret = -1;
+	    break;
+	}
+	at += n;
+	store_unescape_feed(&u, raw, (size_t)n, text);
+	if (at == end)
+	    store_unescape_end(&u, text);
+	ret = write_all(out, str_data(text), str_len(text));
+	str_reset(text);
+    }
+    str_free(&text);
+    mr_free(raw);
+    return ret;
+}
+
+/* copy_file - an unnamed file for a message's copy: in the index
+ * directory (the user's own disk, not memory), else a memory file */
+static int copy_file(const store_t *st)
+{
+    int fd = open(st->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    return fd >= 0 ? fd : memfd_create("mbox-message", MFD_CLOEXEC);
+}
+
+/* read_msg - m's unescaped content into a new unnamed file, copied under
+ * the read lock so that the session can send it at the client's pace
+ * without holding the lock; fd or -1, -2 when the file changed under us */
 static int read_msg(store_t *st, const store_msg_t *m, const char **error_r)
 {
     struct stat sb;
-    int fd = mbox_open_locked(st, &sb, error_r), out = -1;
-    char *raw;
-    str_t *text;
+    int fd = mbox_open_locked(st, &sb, error_r), out;
 
     if (fd < 0)
 	return -1;
@@ -379,22 +464,13 @@ static int read_msg(store_t *st, const store_msg_t *m, const char **error_r)
 	close(fd);
 	return -2;
     }
-    raw = mr_alloc((size_t)m->raw_size + 1);
-    if (pread(fd, raw, (size_t)m->raw_size, m->offset) != m->raw_size) {
-	store_fail(error_r, "read %s: %s", st->mbox, errno ? errno : EIO);
-    } else {
-	text = str_new((size_t)m->raw_size + 1);
-	store_mbox_unescape(raw, (size_t)m->raw_size, text);
-	if ((out = memfd_create("mbox-message", MFD_CLOEXEC)) < 0 ||
-	    write_all(out, str_data(text), str_len(text)) < 0 || lseek(out, 0, SEEK_SET) < 0) {
-	    store_fail(error_r, "copy of a message of %s: %s", st->mbox, errno);
-	    if (out >= 0)
-		close(out);
-	    out = -1;
-	}
-	str_free(&text);
+    if ((out = copy_file(st)) < 0 || copy_unescaped(fd, m, out) < 0 ||
+	lseek(out, 0, SEEK_SET) < 0) {
+	store_fail(error_r, "copy of a message of %s: %s", st->mbox, errno ? errno : EIO);
+	if (out >= 0)
+	    close(out);
+	out = -1;
     }
-    mr_free(raw);
     close(fd);
     return out;
 }

@@ -17,6 +17,24 @@
 #include "util/str.h"
 
 /* check_mbox - scan data as an mbox and check every message found */
+/* check_pieces - the unescaper fed 1 and 7 bytes at a time gives whole */
+static void check_pieces(const char *raw, size_t len, const str_t *whole)
+{
+    str_t *out = str_new(256);
+    store_unescaper_t u;
+
+    for (size_t step = 1; step <= 7; step += 6) {
+	str_reset(out);
+	store_unescape_init(&u);
+	for (size_t i = 0; i < len; i += step)
+	    store_unescape_feed(&u, raw + i, len - i < step ? len - i : step, out);
+	store_unescape_end(&u, out);
+	if (str_len(out) != str_len(whole) || memcmp(str_data(out), str_data(whole), str_len(out)))
+	    abort();
+    }
+    str_free(&out);
+}
+
 static void check_mbox(const uint8_t *data, size_t len)
 {
     int fd = memfd_create("mbox", 0);
@@ -37,6 +55,7 @@ static void check_mbox(const uint8_t *data, size_t len)
 	store_mbox_unescape((const char *)data + f->offset, (size_t)f->raw_size, out);
 	if ((off_t)str_len(out) != f->size)
 	    abort();
+	check_pieces((const char *)data + f->offset, (size_t)f->raw_size, out);
     }
     cur_free(&cl);
     str_free(&out);

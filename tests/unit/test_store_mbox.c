@@ -14,6 +14,7 @@
 
 #include "unit_helpers.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util/mymalloc.h"
 #include "util/str.h"
 
@@ -218,6 +219,49 @@ static void test_mbox_expunge(void **state)
     mr_free(idx);
 }
 
+/* unescape_steps - text fed to the unescaper in pieces of step bytes */
+static void unescape_steps(const char *text, size_t len, size_t step, str_t *out)
+{
+    store_unescaper_t u;
+
+    str_reset(out);
+    store_unescape_init(&u);
+    for (size_t i = 0; i < len; i += step)
+	store_unescape_feed(&u, text + i, len - i < step ? len - i : step, out);
+    store_unescape_end(&u, out);
+}
+
+/* test_mbox_unescape_pieces - quoted From_ lines lose one '>' whatever
+ * pieces the text comes in (1, 2, 3, 7 bytes, whole), lines longer than
+ * the prefix looked at included, and a last line without LF */
+static void test_mbox_unescape_pieces(void **state)
+{
+    static const size_t steps[] = {1, 2, 3, 7, 1023, 1024, 1025};
+    str_t *text = str_new(8192), *want = str_new(8192), *got = str_new(8192);
+
+    str_appends(text, ">From a\n>>From b\nFrom c\n>From\n>Fro\nx>From d\n");
+    str_appends(want, "From a\n>From b\nFrom c\n>From\n>Fro\nx>From d\n");
+    for (int i = 0; i < 1100; i++)
+	str_appends(text, "y"), str_appends(want, "y");
+    str_appends(text, ">From e\n");
+    str_appends(want, ">From e\n");
+    for (int i = 0; i < 1018; i++)
+	str_appends(text, ">"), str_appends(want, i ? ">" : "");
+    str_appends(text, "From f\n>From g");
+    str_appends(want, "From f\nFrom g");
+    store_mbox_unescape(str_data(text), str_len(text), got);
+    assert_int_equal(str_len(got), str_len(want));
+    assert_memory_equal(str_data(got), str_data(want), str_len(want));
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+	unescape_steps(str_data(text), str_len(text), steps[k], got);
+	assert_int_equal(str_len(got), str_len(want));
+	assert_memory_equal(str_data(got), str_data(want), str_len(want));
+    }
+    str_free(&text);
+    str_free(&want);
+    str_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +269,7 @@ int main(void)
 	cmocka_unit_test(test_mbox_uids),
 	cmocka_unit_test(test_mbox_odd),
 	cmocka_unit_test(test_mbox_expunge),
+	cmocka_unit_test(test_mbox_unescape_pieces),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
