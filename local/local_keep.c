@@ -24,7 +24,9 @@
  * with U's .forward, so keeping it adds nothing the user's rights do not
  * already allow. Its kernel checks are U's as before. The user can kill
  * or stop it, as he can a child per delivery: that defers only his own
- * mail.
+ * mail. A stopped child must not stop local: the answer is awaited at
+ * most local_child_time_limit, then the child is killed and the step
+ * deferred.
  *
  * Wire (SOCK_SEQPACKET; the child trusts its parent, the parent bounds
  * what comes back):
@@ -361,28 +363,55 @@ static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd)
     return n < 0 ? -1 : 0;
 }
 
-/* local_keep_recv_all - one packet of exactly len bytes: 0, -1 */
-static int local_keep_recv_all(void *buf, size_t len)
+/* local_keep_wait - until the child's socket is readable, at most until
+ * deadline: 0, or -1 (errno ETIMEDOUT when the time is up) */
+static int local_keep_wait(time_t deadline)
+{
+    struct pollfd p = {.fd = local_kept.sock, .events = POLLIN};
+    time_t left;
+    int n;
+
+    for (;;) {
+	if ((left = deadline - time(NULL)) <= 0)
+	    return errno = ETIMEDOUT, -1;
+	n = poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000);
+	if (n > 0)
+	    return 0;
+	if (n < 0 && errno != EINTR)
+	    return -1;
+    }
+}
+
+/* local_keep_recv_all - one packet of exactly len bytes before deadline:
+ * 0, -1 (errno ETIMEDOUT when the time is up) */
+static int local_keep_recv_all(void *buf, size_t len, time_t deadline)
 {
     ssize_t n;
 
-    while ((n = recv(local_kept.sock, buf, len, 0)) < 0 && errno == EINTR)
-	/* again */;
-    return n == (ssize_t)len ? 0 : -1;
+    do {
+	if (local_keep_wait(deadline) < 0)
+	    return -1;
+    } while ((n = recv(local_kept.sock, buf, len, MSG_DONTWAIT)) < 0 &&
+	     (errno == EINTR || errno == EAGAIN));
+    return n == (ssize_t)len ? 0 : (errno = n < 0 ? errno : EPIPE, -1);
 }
 
-/* local_keep_result - the child's answer and data: 0, or -1 when it died
- * (or sent more than max_data) */
+/* local_keep_result - the child's answer and data within
+ * local_child_time_limit: 0, or -1 when it died, did not answer in time
+ * (errno ETIMEDOUT) or sent more than max_data */
 static int local_keep_result(local_result_t *r, str_t *data, size_t max_data)
 {
     static char piece[LOCAL_KEEP_DATA_PIECE];
+    time_t deadline = time(NULL) + var_local_child_time_limit;
     local_keep_res_t res;
 
-    if (local_keep_recv_all(&res, sizeof(res)) < 0 || (size_t)res.data_len > max_data)
+    if (local_keep_recv_all(&res, sizeof(res), deadline) < 0)
 	return -1;
+    if ((size_t)res.data_len > max_data)
+	return errno = EPROTO, -1;
     for (size_t got = 0, want; got < res.data_len; got += want) {
 	want = res.data_len - got < sizeof(piece) ? res.data_len - got : sizeof(piece);
-	if (local_keep_recv_all(piece, want) < 0)
+	if (local_keep_recv_all(piece, want, deadline) < 0)
 	    return -1;
 	str_append(data, piece, want);
     }
@@ -417,9 +446,19 @@ static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const
 	return;
     }
     if (local_keep_result(r, data, h->max_data) < 0) {
+	err = errno;
 	str_reset(data);
-	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
-			 (long)user->uid);
+	if (err == ETIMEDOUT) {
+	    msg_warn("delivery process %ld for uid %ld gave no answer within "
+		     "local_child_time_limit (%ds): killed",
+		     (long)local_kept.pid, (long)user->uid, var_local_child_time_limit);
+	    local_result_set(r, LOCAL_DEFER, "4.3.0",
+			     "delivery process for uid %ld gave no answer in time",
+			     (long)user->uid);
+	} else {
+	    local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
+			     (long)user->uid);
+	}
 	local_keep_retire();
 	return;
     }

@@ -19,12 +19,13 @@ extern int var_max_use;  /* max_use, 0: no limit */
 extern int var_max_idle; /* max_idle, seconds */
 
 /* params_local.c */
-extern int var_command_time_limit;    /* command_time_limit, seconds */
-extern int var_deliver_lock_attempts; /* deliver_lock_attempts */
-extern int var_deliver_lock_delay;    /* deliver_lock_delay, seconds */
-extern int var_stale_lock_time;       /* stale_lock_time, seconds */
-extern int var_virtual_minimum_uid;   /* virtual_minimum_uid */
-extern int var_local_child_idle_time; /* local_child_idle_time, seconds */
+extern int var_command_time_limit;     /* command_time_limit, seconds */
+extern int var_deliver_lock_attempts;  /* deliver_lock_attempts */
+extern int var_deliver_lock_delay;     /* deliver_lock_delay, seconds */
+extern int var_stale_lock_time;        /* stale_lock_time, seconds */
+extern int var_virtual_minimum_uid;    /* virtual_minimum_uid */
+extern int var_local_child_idle_time;  /* local_child_idle_time, seconds */
+extern int var_local_child_time_limit; /* local_child_time_limit, seconds */
 
 /* params_pop3d.c */
 extern int var_pop3d_timeout;            /* pop3d_timeout, seconds */

@@ -13,6 +13,7 @@ int var_deliver_lock_delay;
 int var_stale_lock_time;
 int var_virtual_minimum_uid;
 int var_local_child_idle_time;
+int var_local_child_time_limit;
 
 const param_def_t params_local[] = {
     /* mailbox of a system user, relative to the home directory: ends in
@@ -44,5 +45,8 @@ const param_def_t params_local[] = {
      * for the next delivery to the same uid and gid; 0: a child per
      * delivery */
     PARAM_TIME("local_child_idle_time", "5s", 0, 3600, &var_local_child_idle_time),
+    /* how long local waits for that child's answer to one delivery before
+     * it kills the child and defers (a child the user stopped) */
+    PARAM_TIME("local_child_time_limit", "100s", 1, 86400, &var_local_child_time_limit),
     PARAM_END,
 };

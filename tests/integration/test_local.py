@@ -615,8 +615,9 @@ def delivered_by(path):
     return int(m.group(3))
 
 
-# recv() waits in recvfrom
-RECVFROM = {"x86_64": 45, "aarch64": 207}
+# waiting for the child's answer: in poll or ppoll (bounded by
+# local_child_time_limit), or in recvfrom
+RECVFROM = {"x86_64": {"7", "271", "45"}, "aarch64": {"73", "207"}}
 
 
 def waits_in_recv(pid):
@@ -624,7 +625,7 @@ def waits_in_recv(pid):
         nr = open(f"/proc/{pid}/syscall").read().split()[0]
     except (OSError, IndexError):
         return False
-    return nr == str(RECVFROM.get(os.uname().machine, -1))
+    return nr in RECVFROM.get(os.uname().machine, set())
 
 
 def kept_agent(mailroom, extra=None):
@@ -735,3 +736,32 @@ def test_forward_is_read_by_the_kept_child(user, mailroom):
     q = activate(inst, submit(inst, [rcpt], MESSAGE))
     assert deliver(inst, q)[rcpt][0] == "sent"
     assert os.path.exists(os.path.join(home, "last"))
+
+
+def test_stopped_kept_child_does_not_stop_local(mailroom):
+    """The kept child runs as the mailbox owner, who may stop it (SIGSTOP)
+    while it waits for the next delivery. local used to wait for its
+    answer without end: each local process that next delivered to that
+    user stopped for good, and with them every later delivery. Now the
+    answer is awaited local_child_time_limit: then the child is killed,
+    the delivery deferred with a warning, and the next attempt delivers
+    through a new child."""
+    inst = kept_agent(mailroom, {"local_child_time_limit": "3s"})
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+    assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    [child] = kept_children(inst)
+    os.kill(child, signal.SIGSTOP)
+    q = activate(inst, submit(inst, ["alice@mailroom.test"], MESSAGE))
+    start = time.monotonic()
+    got = deliver(inst, q, timeout=30)
+    uid = pwd.getpwnam("mailroom").pw_uid if IS_ROOT else os.getuid()
+    assert got["alice@mailroom.test"] == (
+        "deferred", "4.3.0", f"delivery process for uid {uid} gave no answer in time")
+    assert 2.5 < time.monotonic() - start < 20
+    inst.wait_log(rf"local\[\d+\]: warning: delivery process {child} for uid {uid} gave no "
+                  r"answer within local_child_time_limit \(3s\): killed")
+    assert not os.path.exists(f"/proc/{child}")
+    assert done_marks(q) == {"alice@mailroom.test": False}
+    assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
+    assert len(maildir_files(box)) == 2
