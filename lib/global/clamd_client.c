@@ -15,8 +15,12 @@
  * weak spot: clamd must be allowed to read the file it is handed (a
  * mandatory access control profile may forbid it). Its "... ERROR" reply
  * then sends the message by INSTREAM after all, and every later one too.
+ * clamd gets a read-only descriptor opened afresh (/proc/self/fd), never
+ * the caller's: filterd's spool file is writable and reused by later
+ * messages, and clamd parses hostile content.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -367,12 +371,25 @@ static clamd_conn_t *conn_stream_file(const char *addr, int timeout, long long m
     return c;
 }
 
-/* clamd_open_file - pass the descriptor, or stream the file */
+/* clamd_readonly - a read-only descriptor of the file open on fd, for
+ * clamd: the caller's may be writable (filterd's spool file, which later
+ * messages reuse), and clamd, which parses hostile content, must not be
+ * able to change a message after its verdict; -1 (errno) if none */
+static int clamd_readonly(int fd)
+{
+    char proc[64];
+
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return open(proc, O_RDONLY | O_CLOEXEC);
+}
+
+/* clamd_open_file - pass a read-only descriptor, or stream the file */
 clamd_conn_t *clamd_open_file(const char *addr, int timeout, long long max_size, int fd, int fildes,
 			      clamd_result_t *res)
 {
     struct stat st;
     clamd_conn_t *c;
+    int ro;
 
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 	result_set(res, CLAMD_ERROR, "cannot scan the message: not a file", "", 0);
@@ -382,18 +399,22 @@ clamd_conn_t *clamd_open_file(const char *addr, int timeout, long long max_size,
 	result_toolong(res, max_size);
 	return NULL;
     }
-    if (!fildes || clamd_fildes_refused || !clamd_address_local(addr))
+    if (!fildes || clamd_fildes_refused || !clamd_address_local(addr) ||
+	(ro = clamd_readonly(fd)) < 0)
 	return conn_stream_file(addr, timeout, max_size, fd, res);
-    if ((c = conn_new(addr, timeout, max_size, res)) == NULL)
+    if ((c = conn_new(addr, timeout, max_size, res)) == NULL) {
+	close(ro);
 	return NULL;
+    }
     c->fildes = 1;
     c->file = fd;
     /* the command, then the descriptor on a byte of its own: clamd takes
      * a descriptor that arrives with the command as a protocol error */
     if (stream_write(c->stream, "zFILDES", 8) < 0 || stream_flush(c->stream) < 0)
 	conn_write_failed(c);
-    else if (sock_send_fds(stream_fd(c->stream), "", 1, &fd, 1, timeout * 1000) != 1)
+    else if (sock_send_fds(stream_fd(c->stream), "", 1, &ro, 1, timeout * 1000) != 1)
 	conn_write_failed(c);
+    close(ro);
     return c;
 }
 

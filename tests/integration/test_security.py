@@ -7,6 +7,8 @@ for a root-run tool to follow. As a network client: the content filter's
 port reached from an address that is not the filter's client. As a local
 user: an :include: file someone else can write, listing a command.
 """
+import errno
+import fcntl
 import os
 import pwd
 import shutil
@@ -457,3 +459,81 @@ def test_command_gets_no_writable_queue_file(agent, tmp_path):
         (out / "go").touch()
         runner.join(60)
     assert result["nosy@localhost"][0] == "sent", result
+
+
+class HostileClamd:
+    """A clamd that has been taken over by a message it parsed: it keeps
+    the descriptor FILDES hands it, writes into it, and says OK. A stand-in
+    for the real clamd, which cannot be made to misbehave on purpose."""
+
+    def __init__(self, d):
+        self.sock = os.path.join(d, "hostile.sock")
+        self.modes, self.writes = [], []
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.sock)
+        os.chmod(self.sock, 0o666)
+        self.listener.listen(8)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                cmd = b""
+                while not cmd.endswith(b"\0"):
+                    got = conn.recv(1)
+                    if not got:
+                        break
+                    cmd += got
+                if cmd != b"zFILDES\0":
+                    conn.sendall(b"UNKNOWN COMMAND\0")
+                    continue
+                _, fds, _, _ = socket.recv_fds(conn, 1, 1)
+                fd = fds[0]
+                self.modes.append(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
+                try:
+                    self.writes.append(os.pwrite(fd, b"X-Evil: changed after the scan\r\n", 0))
+                except OSError as e:
+                    self.writes.append(e.errno)
+                conn.sendall(b"fd[%d]: OK\0" % fd)
+                os.close(fd)
+
+    def close(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+
+
+def test_clamd_gets_a_read_only_descriptor(mailroom):
+    """filterd hands clamd the spool file's descriptor (FILDES). It was
+    filterd's own read-write descriptor of a file that later messages
+    reuse: a clamd taken over by what it parses could change this message
+    after its verdict, or any later one. clamd now gets a read-only
+    descriptor: its write fails and the message arrives as sent."""
+    d = tempfile.mkdtemp(prefix="mailroom-hostile-clamd-", dir="/tmp")
+    os.chmod(d, 0o755)
+    clamd = HostileClamd(d)
+    try:
+        inst = mailroom(qmgr=True, ports={"reinject": free_port(), "filter": free_port()},
+                        extra={"filterd_clamd_socket": clamd.sock})
+        body = b"Subject: scanned\r\n\r\nthe body as sent\r\n"
+        with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+            s.sendmail("carol@example.org", ["alice@mailroom.test"], body)
+        new = os.path.join(inst.mail, "mailroom.test", "alice", "new")
+        deadline = time.time() + 30
+        while time.time() < deadline and not (os.path.isdir(new) and os.listdir(new)):
+            time.sleep(0.1)
+        assert os.path.isdir(new) and os.listdir(new), inst.log_text()[-3000:]
+        (name,) = os.listdir(new)
+        data = open(os.path.join(new, name), "rb").read()
+        assert clamd.modes == [os.O_RDONLY]
+        assert clamd.writes == [errno.EBADF]
+        assert b"X-Evil" not in data and data.endswith(b"\nthe body as sent\n")
+    finally:
+        clamd.close()
+        shutil.rmtree(d, ignore_errors=True)
