@@ -64,6 +64,7 @@
 #include "queue/qfile.h"
 #include "util/msg.h"
 #include "util/privs.h"
+#include "util/safe_open.h"
 
 #define LOCAL_KEEP_FIELD_MAX 4096 /* bytes of each string field */
 #define LOCAL_KEEP_LINE_PIECE (64 * 1024)
@@ -479,13 +480,11 @@ int local_keep_maildir(const local_user_t *user, const char *dir, const local_ms
     local_keep_req_t h = {.type = LOCAL_KEEP_MAILDIR};
     const char *f[3] = {dir, rcpt, msg->sender};
     str_t *data;
-    char proc[64];
     int qfd;
 
     if (msg->qf == NULL || !local_keep_fits(dir, rcpt, msg->sender))
 	return -1;
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", msg->qf->fd);
-    if ((qfd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
+    if ((qfd = reopen_read_only(msg->qf->fd)) < 0)
 	return -1;
     h.content_offset = (int64_t)msg->qf->content_offset;
     data = str_new(16);

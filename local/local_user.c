@@ -60,14 +60,12 @@
 static void local_user_fds(int fd, struct qfile *qf, int keep)
 {
     int fds[3] = {fd, qf ? qf->fd : -1, keep};
-    char proc[64];
     int ro;
 
     if (qf != NULL) {
 	qfile_rewind(qf);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", qf->fd);
-	if ((ro = open(proc, O_RDONLY | O_CLOEXEC)) < 0 || dup3(ro, qf->fd, O_CLOEXEC) < 0) {
-	    msg_warn("%s: cannot reopen the queue file read-only: %m", proc);
+	if ((ro = reopen_read_only(qf->fd)) < 0 || dup3(ro, qf->fd, O_CLOEXEC) < 0) {
+	    msg_warn("cannot reopen the queue file read-only: %m");
 	    _exit(1);
 	}
 	(void)close(ro);

@@ -30,6 +30,7 @@
 
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/safe_open.h"
 #include "util/sock.h"
 #include "util/stream.h"
 #include "clamd_client.h"
@@ -371,18 +372,6 @@ static clamd_conn_t *conn_stream_file(const char *addr, int timeout, long long m
     return c;
 }
 
-/* clamd_readonly - a read-only descriptor of the file open on fd, for
- * clamd: the caller's may be writable (filterd's spool file, which later
- * messages reuse), and clamd, which parses hostile content, must not be
- * able to change a message after its verdict; -1 (errno) if none */
-static int clamd_readonly(int fd)
-{
-    char proc[64];
-
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    return open(proc, O_RDONLY | O_CLOEXEC);
-}
-
 /* clamd_open_file - pass a read-only descriptor, or stream the file */
 clamd_conn_t *clamd_open_file(const char *addr, int timeout, long long max_size, int fd, int fildes,
 			      clamd_result_t *res)
@@ -400,7 +389,7 @@ clamd_conn_t *clamd_open_file(const char *addr, int timeout, long long max_size,
 	return NULL;
     }
     if (!fildes || clamd_fildes_refused || !clamd_address_local(addr) ||
-	(ro = clamd_readonly(fd)) < 0)
+	(ro = reopen_read_only(fd)) < 0)
 	return conn_stream_file(addr, timeout, max_size, fd, res);
     if ((c = conn_new(addr, timeout, max_size, res)) == NULL) {
 	close(ro);

@@ -101,6 +101,14 @@ void safe_stdio(void)
     }
 }
 
+int reopen_read_only(int fd)
+{
+    char proc[64];
+
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    return open(proc, O_RDONLY | O_CLOEXEC);
+}
+
 int fsync_dir(const char *path)
 {
     char dir[PATH_MAX];

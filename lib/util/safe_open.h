@@ -43,6 +43,11 @@ int fsync_dir(const char *path);
  * Fatal (exit 75, EX_TEMPFAIL) if /dev/null cannot be opened. */
 void safe_stdio(void);
 
+/* reopen_read_only - a new read-only descriptor (close-on-exec, its own
+ * offset) of the file open on fd, opened afresh through /proc/self/fd, to
+ * hand to a less trusted process instead of a writable one; -1 (errno) */
+int reopen_read_only(int fd);
+
 /* write_all - write everything or fail; 0 ok, -1 error */
 int write_all(int fd, const void *buf, size_t len);
 

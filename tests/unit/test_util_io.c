@@ -92,6 +92,27 @@ static void test_sock_unix_roundtrip(void **state)
     assert_non_null(strstr(err, "nothere"));
 }
 
+/* test_reopen_read_only - a new descriptor of the same file that reads
+ * from its own offset and cannot write */
+static void test_reopen_read_only(void **state)
+{
+    const char *path = unit_write_file("rw", "content\n");
+    char buf[16];
+    int fd = open(path, O_RDWR), ro;
+
+    assert_true(fd >= 0);
+    assert_int_equal(lseek(fd, 3, SEEK_SET), 3);
+    assert_true((ro = reopen_read_only(fd)) >= 0);
+    assert_int_equal(fcntl(ro, F_GETFL) & O_ACCMODE, O_RDONLY);
+    assert_true(fcntl(ro, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(write(ro, "x", 1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(read(ro, buf, sizeof(buf)), 8);
+    assert_memory_equal(buf, "content\n", 8);
+    close(ro);
+    close(fd);
+}
+
 /* test_sock_inet_split - host:port forms */
 static void test_sock_inet_split(void **state)
 {
@@ -524,6 +545,7 @@ int main(void)
 	cmocka_unit_test(test_safe_open_create_excl),
 	cmocka_unit_test(test_sock_unix_roundtrip),
 	cmocka_unit_test(test_sock_inet_split),
+	cmocka_unit_test(test_reopen_read_only),
 	cmocka_unit_test(test_sock_listen_queue),
 	cmocka_unit_test(test_sock_peer_uid),
 	cmocka_unit_test(test_event_loop),
