@@ -441,13 +441,24 @@ static int copy_unescaped(int fd, const store_msg_t *m, int out)
     return ret;
 }
 
-/* copy_file - an unnamed file for a message's copy: in the index
- * directory (the user's own disk, not memory), else a memory file */
-static int copy_file(const store_t *st)
+/* copy_to_file - m's copy in a new unnamed file: in the index directory
+ * (the user's own disk, not memory), or, when that cannot be made or is
+ * full (a user at his quota must still be able to read and delete his
+ * mail), in a memory file; fd or -1 (errno) */
+static int copy_to_file(const store_t *st, int fd, const store_msg_t *m)
 {
-    int fd = open(st->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int out = open(st->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
-    return fd >= 0 ? fd : memfd_create("mbox-message", MFD_CLOEXEC);
+    if (out >= 0 && copy_unescaped(fd, m, out) == 0 && lseek(out, 0, SEEK_SET) == 0)
+	return out;
+    if (out >= 0)
+	close(out);
+    if ((out = memfd_create("mbox-message", MFD_CLOEXEC)) < 0)
+	return -1;
+    if (copy_unescaped(fd, m, out) == 0 && lseek(out, 0, SEEK_SET) == 0)
+	return out;
+    close(out);
+    return -1;
 }
 
 /* read_msg - m's unescaped content into a new unnamed file, copied under
@@ -464,13 +475,8 @@ static int read_msg(store_t *st, const store_msg_t *m, const char **error_r)
 	close(fd);
 	return -2;
     }
-    if ((out = copy_file(st)) < 0 || copy_unescaped(fd, m, out) < 0 ||
-	lseek(out, 0, SEEK_SET) < 0) {
+    if ((out = copy_to_file(st, fd, m)) < 0)
 	store_fail(error_r, "copy of a message of %s: %s", st->mbox, errno ? errno : EIO);
-	if (out >= 0)
-	    close(out);
-	out = -1;
-    }
     close(fd);
     return out;
 }

@@ -460,3 +460,33 @@ def test_large_message_retr_in_bounded_memory(mailroom, sysuser):
     p.quit()
     assert got == content(data, span)
     assert peak_kb < 12 * 1024, peak_kb
+
+
+def test_retr_with_a_full_index_directory(mailroom, sysuser):
+    """The copy RETR makes of an mbox message goes to the index directory;
+    when that file system is full (a user at his quota) it goes to memory
+    instead, so the user can still read his mail. The index directory is a
+    tmpfs of 256 KB here, the message 1 MB."""
+    inst = mbox_instance(mailroom, sysuser, message_size_limit="60000000")
+    body = "".join(f"line {n} " + "z" * 60 + "\r\n" for n in range(15000))
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
+        s.sendmail("s@example.org", [inst.rcpt], f"Subject: full\r\n\r\n{body}")
+    wait_sent(inst, 1)
+    idx = os.path.join(sysuser.pw_dir, ".mailroom")
+    os.makedirs(idx, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o",
+                    f"size=256k,mode=0700,uid={sysuser.pw_uid},gid={sysuser.pw_gid}",
+                    "tmpfs", idx], check=True)
+    p = None
+    try:
+        data = open(inst.box, "rb").read()
+        (span,) = messages(data)
+        p = login(inst, sysuser)
+        got = b"\n".join(p.retr(1)[1]) + b"\n"
+        assert got == content(data, span)
+        assert len(got) > 1000000
+    finally:
+        if p:
+            p.close()
+        inst.stop()
+        subprocess.run(["umount", "--lazy", idx], check=True)
