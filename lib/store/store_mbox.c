@@ -44,9 +44,10 @@
 #include "util/safe_open.h"
 #include "util/str.h"
 
-#define MBOX_PREFIX STORE_MBOX_PREFIX /* bytes of a line looked at */
-#define MBOX_COPY_PIECE 65536         /* bytes read at once for RETR */
-#define MBOX_HASHED (64 * 1024)       /* header bytes that make a message's key */
+#define MBOX_PREFIX STORE_MBOX_PREFIX  /* bytes of a line looked at */
+#define MBOX_COPY_PIECE 65536          /* bytes read at once for RETR */
+#define MBOX_COPY_MEMORY (1024 * 1024) /* a larger message's copy goes to disk */
+#define MBOX_HASHED (64 * 1024)        /* header bytes that make a message's key */
 
 /* one line of the file, as the scanner sees it */
 typedef struct {
@@ -441,14 +442,18 @@ static int copy_unescaped(int fd, const store_msg_t *m, int out)
     return ret;
 }
 
-/* copy_to_file - m's copy in a new unnamed file: in the index directory
- * (the user's own disk, not memory), or, when that cannot be made or is
- * full (a user at his quota must still be able to read and delete his
- * mail), in a memory file; fd or -1 (errno) */
+/* copy_to_file - m's copy in a new unnamed file: a memory file for a
+ * message of up to MBOX_COPY_MEMORY bytes (no inode to allocate and free
+ * per RETR), else a file in the index directory (the user's own disk, not
+ * memory), or a memory file after all when that cannot be made or is full
+ * (a user at his quota must still be able to read and delete his mail);
+ * fd or -1 (errno) */
 static int copy_to_file(const store_t *st, int fd, const store_msg_t *m)
 {
-    int out = open(st->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int out = -1;
 
+    if (m->raw_size > MBOX_COPY_MEMORY)
+	out = open(st->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (out >= 0 && copy_unescaped(fd, m, out) == 0 && lseek(out, 0, SEEK_SET) == 0)
 	return out;
     if (out >= 0)

@@ -466,9 +466,9 @@ def test_retr_with_a_full_index_directory(mailroom, sysuser):
     """The copy RETR makes of an mbox message goes to the index directory;
     when that file system is full (a user at his quota) it goes to memory
     instead, so the user can still read his mail. The index directory is a
-    tmpfs of 256 KB here, the message 1 MB."""
+    tmpfs of 256 KB here, the message 2 MB."""
     inst = mbox_instance(mailroom, sysuser, message_size_limit="60000000")
-    body = "".join(f"line {n} " + "z" * 60 + "\r\n" for n in range(15000))
+    body = "".join(f"line {n} " + "z" * 60 + "\r\n" for n in range(30000))
     with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=60) as s:
         s.sendmail("s@example.org", [inst.rcpt], f"Subject: full\r\n\r\n{body}")
     wait_sent(inst, 1)
@@ -484,7 +484,7 @@ def test_retr_with_a_full_index_directory(mailroom, sysuser):
         p = login(inst, sysuser)
         got = b"\n".join(p.retr(1)[1]) + b"\n"
         assert got == content(data, span)
-        assert len(got) > 1000000
+        assert len(got) > 2000000
     finally:
         if p:
             p.close()
