@@ -12,9 +12,9 @@
  *
  *     rcpt=  (empty)  offset=RECIPIENT'S OFFSET  action=member  reason=KEY
  *
- * where KEY names the destination ("command:CMD", "mailbox:PATH",
- * "spool:USER", "forward:ADDRESS" for an address re-submitted through
- * cleanup). The empty rcpt keeps the record out of every notice (their
+ * where KEY names the destination ("command:UID:CMD", "mailbox:UID:PATH",
+ * with the uid it runs as, "spool:USER", "forward:ADDRESS" for an address
+ * re-submitted through cleanup). The empty rcpt keeps the record out of every notice (their
  * readers skip such records, as they skip the "warned" mark); the offset
  * is unique to the recipient within its queue file. The next attempt reads
  * the records of its recipient (only when it meets a list of several

@@ -214,6 +214,16 @@ static int local_seen(local_state_t *st, const char *kind, const char *what)
     return 0;
 }
 
+/* local_seen_as - local_seen of what, for the user named by owner */
+static int local_seen_as(local_state_t *st, const char *kind, const char *owner, const char *what)
+{
+    char *both = mr_format("%s%s", owner, what);
+    int seen = local_seen(st, kind, both);
+
+    mr_free(both);
+    return seen;
+}
+
 /* local_add - merge the result of one step */
 static void local_add(local_state_t *st, const local_result_t *r)
 {
@@ -371,10 +381,10 @@ static void local_env(local_state_t *st, const local_addr_t *a, const local_user
 static char *local_step_key(local_user_fn fn, const local_step_t *s, const local_user_t *u)
 {
     if (fn == local_step_pipe)
-	return mr_format("command:%s", s->path);
+	return mr_format("command:%ld:%s", (long)u->uid, s->path);
     if (fn == local_step_spool)
 	return mr_format("spool:%s", u->name);
-    return mr_format("mailbox:%s", s->path);
+    return mr_format("mailbox:%ld:%s", (long)u->uid, s->path);
 }
 
 /* local_done_before - an earlier attempt delivered this destination of
@@ -495,7 +505,11 @@ static void local_dest(local_state_t *st, int type, const char *dest, const loca
 		       const local_addr_t *a, int depth, int multi)
 {
     local_step_t s = {.path = dest};
+    char owner[64];
 
+    /* a command or file is one destination per user it runs as: another
+     * user's list naming the same one must not take its place */
+    snprintf(owner, sizeof(owner), "%ld:", (long)src->owner.uid);
     if (++st->dests > LOCAL_MAX_DESTS) {
 	if (st->dests == LOCAL_MAX_DESTS + 1)
 	    local_fail(st, LOCAL_BOUNCE, "5.3.0", "%s", "too many destinations in expansion");
@@ -519,7 +533,7 @@ static void local_dest(local_state_t *st, int type, const char *dest, const loca
     case EXPAND_COMMAND:
 	if (!local_allowed("allow_mail_to_commands", src))
 	    local_fail(st, LOCAL_BOUNCE, "5.7.1", "mail to command is restricted: %s", dest);
-	else if (!local_seen(st, "command", dest)) {
+	else if (!local_seen_as(st, "command", owner, dest)) {
 	    local_env(st, a, &src->owner, NULL, &s.env);
 	    local_run(st, &src->owner, local_step_pipe, &s, NULL, NULL);
 	}
@@ -527,7 +541,7 @@ static void local_dest(local_state_t *st, int type, const char *dest, const loca
     case EXPAND_FILE:
 	if (!local_allowed("allow_mail_to_files", src))
 	    local_fail(st, LOCAL_BOUNCE, "5.7.1", "mail to file is restricted: %s", dest);
-	else if (!local_seen(st, "file", dest))
+	else if (!local_seen_as(st, "file", owner, dest))
 	    local_run(st, &src->owner, local_step_mailbox, &s, NULL, NULL);
 	return;
     }

@@ -537,3 +537,28 @@ def test_clamd_gets_a_read_only_descriptor(mailroom):
     finally:
         clamd.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+@needs_root
+def test_include_list_cannot_take_the_place_of_an_alias_command(agent, user, tmp_path):
+    """With commands allowed in :include: lists (not the default), an alias
+    names a command (run as default_privs) and a user's list that names
+    the very same command line. local delivered a command line once per
+    recipient whoever it ran as, so the user's entry, met first, ran as
+    the user and the alias's own never ran: a user could take the place
+    of the administrator's command (an archive, a ticket system). Each
+    now runs, as its own user."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    command = f'id -u > {out}/ran.$(id -u)'
+    listfile = tmp_path / "list"
+    listfile.write_text(f'"|{command}"\n')
+    os.chown(listfile, user.pw_uid, user.pw_gid)
+    allow = "alias, forward, include"
+    inst = agent(extra={"allow_mail_to_commands": allow},
+                 aliases=f'team: :include:{listfile}, "|{command}"\n')
+    q = activate(inst, submit(inst, ["team@localhost"], MESSAGE))
+    assert deliver(inst, q)["team@localhost"][0] == "sent"
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert sorted(os.listdir(out)) == sorted([f"ran.{user.pw_uid}", f"ran.{nobody}"])
