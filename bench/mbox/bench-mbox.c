@@ -9,6 +9,8 @@
  * a ">From " line, an empty line), and its index directory, then times:
  *   first     store_open_mbox with no index (scan, keys, index written)
  *   reopen    store_open_mbox again (scan, index read, nothing new)
+ *   read      store_msg_open and a read of every message (what RETR
+ *             costs besides the sending)
  *   delete1   store_expunge of the last message (the rewrite's journal
  *             holds nothing: the file is cut)
  *   delfirst  store_expunge of the first message (the whole rest of the
@@ -115,6 +117,25 @@ static void expunge(store_t *st, const unsigned long *uids, size_t k)
 	msg_fatal("bench-mbox: expunge: %s", err);
 }
 
+/* read_all - open and read every message, as RETR does */
+static void read_all(store_t *st)
+{
+    static char buf[65536];
+    const char *err;
+    ssize_t got;
+    int fd;
+
+    for (size_t i = 0; i < st->count; i++) {
+	if ((fd = store_msg_open(st, st->msgs[i].uid, &err)) < 0)
+	    msg_fatal("bench-mbox: read: %s", err);
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+	    /* the bytes RETR would send */;
+	if (got < 0)
+	    msg_fatal("bench-mbox: read: %m");
+	close(fd);
+    }
+}
+
 /* bench_one - the steps for one mbox of n messages */
 static void bench_one(const char *dir, long n, size_t size)
 {
@@ -132,6 +153,9 @@ static void bench_one(const char *dir, long n, size_t size)
     t = bench_mark();
     st = open_box(path, idx);
     report(n, "reopen", t, st->count);
+    t = bench_mark();
+    read_all(st);
+    report(n, "read", t, st->count);
     t = bench_mark();
     expunge(st, &st->msgs[st->count - 1].uid, 1);
     report(n, "delete1", t, st->count + 1);
