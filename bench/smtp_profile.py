@@ -25,7 +25,8 @@ message's wall time goes (connect, EHLO, MAIL, RCPT, DATA, end of data,
 QUIT). Device cache flushes per message are bench/flush-count.sh's job.
 
 Environment: PROFILE_MESSAGES (2000), PROFILE_SESSIONS (1), PROFILE_MODE
-(intake), BENCH_DIR (/var/tmp): where the instance lives.
+(intake), PROFILE_TOP (8: system calls named per process), BENCH_DIR
+(/var/tmp): where the instance lives.
 """
 import collections
 import os
@@ -184,7 +185,8 @@ def main():
             counts, accepted = strace_counts(build, master.pid, port, n, sessions, work)
             print(f"system calls per message (strace -f, {accepted} messages):")
             for name, c in sorted(counts.items(), key=lambda kv: -sum(kv[1].values())):
-                top = ", ".join(f"{k} {v / accepted:.2f}" for k, v in c.most_common(8))
+                most = c.most_common(int(os.environ.get("PROFILE_TOP", "8")))
+                top = ", ".join(f"{k} {v / accepted:.2f}" for k, v in most)
                 print(f"  {name:<14} {sum(c.values()) / accepted:6.2f}  ({top})")
             print(f"  {'total':<14} {sum(sum(c.values()) for c in counts.values()) / accepted:6.2f}")
     finally:

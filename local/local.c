@@ -53,6 +53,7 @@
 #include "queue/deliver_request.h"
 #include "queue/qfile.h"
 #include "util/msg.h"
+#include "util/mymalloc.h"
 
 #define LOCAL_LINE_PIECE (64 * 1024)
 
@@ -84,16 +85,23 @@ static void local_report(deliver_request_t *req, size_t i, const local_result_t 
     }
 }
 
-/* local_service - one delivery request */
-static void local_service(stream_t *client, const char *service)
-{
+/* One request of a batch and its outcomes, reported after the flush. */
+typedef struct local_job {
     deliver_request_t *req;
-    local_msg_t msg;
-    local_result_t r;
+    local_result_t *results; /* per recipient */
+    int *held;               /* per recipient: a Maildir flush is pending */
+} local_job_t;
 
-    if (deliver_request_read(client, &req) != 1)
-	return;
-    local_resolve_refresh();
+/* local_run_request - deliver (or verify) every recipient of a request;
+ * an outcome is reported at once, unless its Maildir flush is held: then
+ * it waits in job */
+static void local_run_request(deliver_request_t *req, local_job_t *job)
+{
+    local_msg_t msg;
+
+    job->req = req;
+    job->results = mr_calloc(req->rcpt_count, sizeof(*job->results));
+    job->held = mr_calloc(req->rcpt_count, sizeof(*job->held));
     msg.queue_id = req->queue_id;
     msg.sender = req->sender;
     msg.arrival = (long)req->arrival_time;
@@ -106,14 +114,74 @@ static void local_service(stream_t *client, const char *service)
     msg.qf = req->qf;
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	const deliver_rcpt_t *rc = req->rcpts + i;
+	unsigned long held = local_keep_held();
 
 	if (req->flags & DELIVER_FLAG_VERIFY)
-	    local_verify(rc->address, &r);
+	    local_verify(rc->address, job->results + i);
 	else
-	    local_deliver(&msg, rc->address, (long long)rc->offset, rc->orcpt, rc->notify, &r);
-	local_report(req, i, &r);
+	    local_deliver(&msg, rc->address, (long long)rc->offset, rc->orcpt, rc->notify,
+			  job->results + i);
+	if ((job->held[i] = local_keep_held() != held) == 0)
+	    local_report(req, i, job->results + i);
     }
-    deliver_request_done(client, &req);
+}
+
+/* local_finish - after the flush: report each held recipient (deferred
+ * if the flush failed), reply, free */
+static void local_finish(stream_t *client, local_job_t *job, int flushed, const char *why)
+{
+    deliver_request_t *req = job->req;
+
+    for (size_t i = 0; i < req->rcpt_count; i++) {
+	local_result_t *r = job->results + i;
+
+	if (!job->held[i])
+	    continue;
+	if (!flushed && r->status == LOCAL_SENT)
+	    local_result_set(r, LOCAL_DEFER, "4.3.0", "maildir delivery not made durable: %s", why);
+	local_report(req, i, r);
+    }
+    deliver_request_done(client, &job->req);
+    mr_free(job->results);
+    mr_free(job->held);
+}
+
+/*
+ * local_service - one delivery request, or a batch of them (several
+ * messages for one destination, deliver_request.h). In a batch the kept
+ * Maildir child writes every file (tmp/, fsync, rename into new/) and
+ * holds the fsync of new/; local_keep_flush then makes all the names
+ * durable at once, and only then is a held recipient reported (marked
+ * done in its queue file); any other outcome is durable when it is known
+ * and is reported at once. A crash before the reports leaves every held
+ * recipient of the batch unmarked: qmgr counts them deferred (the
+ * connection was lost) and delivers them again, a duplicate where the
+ * name had reached the disk, never a loss. A flush that fails, or a
+ * child that dies with unflushed names, defers every held recipient.
+ */
+static void local_service(stream_t *client, const char *service)
+{
+    local_job_t jobs[DELIVER_MAX_BATCH];
+    deliver_request_t *req;
+    size_t n = 0;
+    const char *why = "";
+    int flushed;
+
+    if (deliver_request_read(client, &req) != 1)
+	return;
+    local_resolve_refresh();
+    local_keep_group(req->more);
+    for (;;) {
+	int more = req->more;
+
+	local_run_request(req, jobs + n++);
+	if (!more || n == DELIVER_MAX_BATCH || deliver_request_next(client, &req) != 1)
+	    break;
+    }
+    flushed = local_keep_flush(&why) == 0;
+    local_keep_group(0);
+    for (size_t k = 0; k < n; k++)
+	local_finish(client, jobs + k, flushed, why);
 }
 
 /* local_pre_init - open the tables while we may read anything */

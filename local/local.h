@@ -108,7 +108,19 @@ void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struc
  * queue file not reopened read-only): nothing was done, call
  * local_user_run. */
 int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
-		       const char *rcpt, local_result_t *r);
+		       const char *rcpt, int may_hold, local_result_t *r);
+/* local_keep_group - on: a Maildir delivery in the kept child that may
+ * be held (may_hold above) is reported SENT after steps 1 and 2, its
+ * new/ to be fsync'd by local_keep_flush (a batch of requests, local.c);
+ * off: each is flushed before it is answered */
+void local_keep_group(int on);
+/* local_keep_held - the number of held deliveries so far (a counter:
+ * compare it before and after a delivery) */
+unsigned long local_keep_held(void);
+/* local_keep_flush - make every held delivery durable (the fsync of each
+ * new/, in the child that wrote it): 0 if all are, -1 if some may not
+ * be (a child died, or an fsync failed: *why_r) */
+int local_keep_flush(const char **why_r);
 /* local_keep_forward - forward_read(home, user->uid, ext, data) in that
  * same kept child, at most max_data bytes of data: 0 with *r and data
  * set, or -1 (keeping off, a field too long): call local_user_run */
@@ -127,6 +139,11 @@ void maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq, 
 /* maildir_deliver - deliver into the Maildir dir (created with tmp/ new/
  * cur/ when missing), as the calling process; sets *r */
 void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, local_result_t *r);
+/* maildir_deliver_held - the same without the fsync of new/: on success
+ * (*r SENT) *newfd_r is new/, open, and the name is durable only once
+ * the caller has fsync'd it; otherwise *newfd_r is -1 */
+void maildir_deliver_held(const char *dir, const local_msg_t *msg, const char *rcpt, int *newfd_r,
+			  local_result_t *r);
 /* maildir_seq - per-process delivery counter (the Q part) */
 extern unsigned long maildir_seq;
 

@@ -35,7 +35,7 @@
  *   recipient and the sender, with a read-only descriptor of the queue
  *   file (SCM_RIGHTS), opened afresh through /proc/self/fd so the child
  *   cannot write the file local marks recipients done in; for FORWARD the
- *   home directory and the address extension;
+ *   home directory and the address extension; for FLUSH nothing;
  *   child -> parent: local_keep_res_t, then data_len bytes (the .forward
  *   text, at most the max_data asked for) in packets of at most
  *   LOCAL_KEEP_DATA_PIECE.
@@ -45,6 +45,18 @@
  * already and the retry makes a duplicate; never a loss. If the request
  * could not be sent at all, nothing was done and a new child is tried
  * once.
+ *
+ * Group commit (a batch of requests, local.c): a MAILDIR request with
+ * LOCAL_KEEP_HOLD stops after the rename into new/ and the child keeps
+ * new/ open (one descriptor per directory, at most LOCAL_KEEP_HELD_MAX;
+ * beyond that it flushes early); FLUSH fsyncs every held new/ and
+ * answers whether all of them succeeded. The parent counts the held
+ * deliveries of its child: before it retires the child (another uid,
+ * idle, or local exits) it asks for a FLUSH, and a child that dies or
+ * fails a FLUSH while it holds deliveries marks them lost, so
+ * local_keep_flush says -1 and local defers every held recipient. So a
+ * held delivery is reported sent only after its name is durable, in
+ * whichever way the batch ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +66,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,11 +85,17 @@
 
 #define LOCAL_KEEP_MAILDIR 1 /* dir, rcpt, sender; the queue file */
 #define LOCAL_KEEP_FORWARD 2 /* home, extension, unused */
+#define LOCAL_KEEP_FLUSH 3   /* unused x3: fsync the held new/ */
+
+#define LOCAL_KEEP_HOLD 1 /* MAILDIR: leave the fsync of new/ to FLUSH */
+
+#define LOCAL_KEEP_HELD_MAX 32 /* new/ directories held open at once */
 
 /* The request header; the three strings follow in the same packet. */
 typedef struct local_keep_req {
     int64_t content_offset; /* MAILDIR: first content record */
     uint32_t type;
+    uint32_t flags;    /* MAILDIR: LOCAL_KEEP_HOLD */
     uint32_t max_data; /* FORWARD: most data bytes wanted */
     uint32_t len[3];
 } local_keep_req_t;
@@ -94,8 +113,26 @@ static struct {
     int sock;
     uid_t uid;
     gid_t gid;
-    time_t used; /* end of its last delivery */
+    time_t used;   /* end of its last delivery */
+    int unflushed; /* held deliveries it has not flushed yet */
 } local_kept;
+
+/* Parent: grouping on, held deliveries counted, and whether some held
+ * deliveries may not be durable (a child died or failed to flush). */
+static int local_keep_grouping;
+static unsigned long local_keep_held_count;
+static int local_keep_lost;
+static char local_keep_lost_why[sizeof(((local_result_t *)0)->text)];
+
+/* Child: the new/ directories written since the last FLUSH, open, one
+ * descriptor each, and the first fsync error met meanwhile. */
+static struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} local_keep_dirs[LOCAL_KEEP_HELD_MAX];
+static int local_keep_ndirs;
+static local_result_t local_keep_sync_error;
 
 /* Child side */
 
@@ -176,6 +213,54 @@ static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3
     return 0;
 }
 
+/* local_keep_sync - fsync and close every held new/; an error is kept
+ * for the next FLUSH answer */
+static void local_keep_sync(void)
+{
+    for (int i = 0; i < local_keep_ndirs; i++) {
+	int err = fsync(local_keep_dirs[i].fd) < 0 ? errno : 0;
+
+	if (err && local_keep_sync_error.status == LOCAL_SENT)
+	    local_result_set(&local_keep_sync_error, LOCAL_DEFER,
+			     err == ENOSPC || err == EDQUOT ? "4.2.2" : "4.2.0",
+			     "maildir delivery failed: fsync new/: %s", strerror(err));
+	close(local_keep_dirs[i].fd);
+    }
+    local_keep_ndirs = 0;
+}
+
+/* local_keep_hold_dir - keep new/ (fd) for the next FLUSH, once per
+ * directory; with no room left, flush what is held first */
+static void local_keep_hold_dir(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) == 0) {
+	for (int i = 0; i < local_keep_ndirs; i++)
+	    if (local_keep_dirs[i].dev == st.st_dev && local_keep_dirs[i].ino == st.st_ino) {
+		close(fd);
+		return;
+	    }
+    }
+    if (local_keep_ndirs == LOCAL_KEEP_HELD_MAX)
+	local_keep_sync();
+    local_keep_dirs[local_keep_ndirs].fd = fd;
+    local_keep_dirs[local_keep_ndirs].dev = st.st_dev;
+    local_keep_dirs[local_keep_ndirs].ino = st.st_ino;
+    local_keep_ndirs++;
+}
+
+/* local_keep_flush_step - FLUSH: the held new/ made durable */
+static void local_keep_flush_step(local_result_t *r)
+{
+    local_keep_sync();
+    if (local_keep_sync_error.status != LOCAL_SENT)
+	*r = local_keep_sync_error;
+    else
+	local_result_set(r, LOCAL_SENT, "2.0.0", "flushed");
+    local_result_set(&local_keep_sync_error, LOCAL_SENT, "2.0.0", "flushed");
+}
+
 /* local_keep_maildir_step - dir, rcpt, sender; the queue file in fd */
 static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int fd,
 				    local_result_t *r)
@@ -193,7 +278,15 @@ static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int f
     msg.rewind = local_keep_rewind;
     msg.ctx = &qf;
     maildir_seq++;
-    maildir_deliver(f[0], &msg, f[1], r);
+    if (h->flags & LOCAL_KEEP_HOLD) {
+	int newfd;
+
+	maildir_deliver_held(f[0], &msg, f[1], &newfd, r);
+	if (newfd >= 0)
+	    local_keep_hold_dir(newfd);
+    } else {
+	maildir_deliver(f[0], &msg, f[1], r);
+    }
     qfile_rewind(&qf);
 }
 
@@ -229,7 +322,8 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
     if ((n = local_keep_recv(sock, buf, size, &fd)) <= 0 ||
 	local_keep_fields(buf, (size_t)n, &h, f) < 0 ||
 	(h.type == LOCAL_KEEP_MAILDIR) != (fd >= 0) ||
-	(h.type != LOCAL_KEEP_MAILDIR && h.type != LOCAL_KEEP_FORWARD)) {
+	(h.type != LOCAL_KEEP_MAILDIR && h.type != LOCAL_KEEP_FORWARD &&
+	 h.type != LOCAL_KEEP_FLUSH)) {
 	if (fd >= 0)
 	    close(fd);
 	return -1;
@@ -240,6 +334,8 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
     if (h.type == LOCAL_KEEP_MAILDIR) {
 	local_keep_maildir_step(f, &h, fd, &r);
 	close(fd);
+    } else if (h.type == LOCAL_KEEP_FLUSH) {
+	local_keep_flush_step(&r);
     } else {
 	forward_read(f[0], user->uid, f[1], data, &r);
 	if (str_len(data) > h.max_data)
@@ -260,6 +356,7 @@ static void local_keep_child(int sock, const local_user_t *user)
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
     msg_close_others(sock);
+    local_result_set(&local_keep_sync_error, LOCAL_SENT, "2.0.0", "flushed");
     while (local_keep_serve(sock, user, buf, sizeof(buf)) == 0)
 	/* next */;
     _exit(0);
@@ -267,11 +364,24 @@ static void local_keep_child(int sock, const local_user_t *user)
 
 /* Parent side */
 
-/* local_keep_retire - kill and reap the kept child, if any */
+static int local_keep_flush_child(void);
+
+/* local_keep_lose - held deliveries may not be durable: say why */
+static void local_keep_lose(const char *why)
+{
+    if (!local_keep_lost)
+	mr_strlcpy(local_keep_lost_why, why, sizeof(local_keep_lost_why));
+    local_keep_lost = 1;
+}
+
+/* local_keep_retire - kill and reap the kept child, if any, after it
+ * flushed what it holds */
 static void local_keep_retire(void)
 {
     if (local_kept.pid <= 0)
 	return;
+    if (local_kept.unflushed > 0)
+	(void)local_keep_flush_child();
     close(local_kept.sock);
     kill(local_kept.pid, SIGKILL);
     while (waitpid(local_kept.pid, NULL, 0) < 0 && errno == EINTR)
@@ -308,6 +418,7 @@ static int local_keep_start(const local_user_t *user)
     close(sv[1]);
     local_kept.pid = pid;
     local_kept.sock = sv[0];
+    local_kept.unflushed = 0;
     local_kept.uid = user->uid;
     local_kept.gid = user->gid;
     local_kept.used = time(NULL);
@@ -321,6 +432,9 @@ static int local_keep_usable(const local_user_t *user, time_t now)
     if (local_kept.pid <= 0)
 	return 0;
     if (waitpid(local_kept.pid, NULL, WNOHANG) != 0) { /* gone (reaped now) */
+	if (local_kept.unflushed > 0)
+	    local_keep_lose("delivery process died before it flushed new/");
+	local_kept.unflushed = 0;
 	close(local_kept.sock);
 	local_kept.pid = 0;
 	local_kept.sock = -1;
@@ -463,7 +577,58 @@ static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const
 	local_keep_retire();
 	return;
     }
+    if ((h->flags & LOCAL_KEEP_HOLD) && r->status == LOCAL_SENT) {
+	local_kept.unflushed++;
+	local_keep_held_count++;
+    }
     local_kept.used = time(NULL);
+}
+
+/* local_keep_flush_child - the kept child flushes what it holds: 0, or
+ * -1 (noted in local_keep_lost) */
+static int local_keep_flush_child(void)
+{
+    local_keep_req_t h = {.type = LOCAL_KEEP_FLUSH};
+    const char *f[3] = {"", "", ""};
+    str_t *data = str_new(16);
+    local_result_t r;
+    int ret = 0;
+
+    local_kept.unflushed = 0;
+    if (local_keep_send(&h, f, -1) < 0 || local_keep_result(&r, data, 0) < 0) {
+	local_keep_lose("delivery process died before it flushed new/");
+	ret = -1;
+    } else if (r.status != LOCAL_SENT) {
+	local_keep_lose(r.text);
+	ret = -1;
+    }
+    str_free(&data);
+    return ret;
+}
+
+/* local_keep_group - see local.h */
+void local_keep_group(int on)
+{
+    local_keep_grouping = on;
+}
+
+/* local_keep_held - see local.h */
+unsigned long local_keep_held(void)
+{
+    return local_keep_held_count;
+}
+
+/* local_keep_flush - see local.h */
+int local_keep_flush(const char **why_r)
+{
+    int ret;
+
+    if (local_kept.pid > 0 && local_kept.unflushed > 0)
+	(void)local_keep_flush_child();
+    ret = local_keep_lost ? -1 : 0;
+    *why_r = local_keep_lost_why;
+    local_keep_lost = 0;
+    return ret;
 }
 
 /* local_keep_fits - may these strings go in a request? */
@@ -475,9 +640,10 @@ static int local_keep_fits(const char *a, const char *b, const char *c)
 
 /* local_keep_maildir - see local.h */
 int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
-		       const char *rcpt, local_result_t *r)
+		       const char *rcpt, int may_hold, local_result_t *r)
 {
-    local_keep_req_t h = {.type = LOCAL_KEEP_MAILDIR};
+    local_keep_req_t h = {.type = LOCAL_KEEP_MAILDIR,
+			  .flags = may_hold && local_keep_grouping ? LOCAL_KEEP_HOLD : 0};
     const char *f[3] = {dir, rcpt, msg->sender};
     str_t *data;
     int qfd;

@@ -24,6 +24,9 @@
  *   delivered again (a duplicate, never a loss). Concurrent deliveries
  *   each run both fsyncs; the file system may serve several of them
  *   with one journal commit, but none is skipped.
+ * maildir_deliver_held stops after step 2 and hands new/ back open: the
+ * kept child (local_keep.c) then runs step 3 once for a batch of
+ * messages, and local reports none of them before that (local.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,32 +77,56 @@ static int maildir_mkdirs(const char *dir)
     return ret;
 }
 
-/* maildir_open_dirs - open dir, creating it and tmp/ new/ cur/ */
+/* maildir_open_subs - open tmp/ and new/ of dfd: 0, -1 (errno) */
+static int maildir_open_subs(int dfd, int *tmp_r, int *new_r)
+{
+    int err;
+
+    *new_r = -1;
+    if ((*tmp_r = openat(dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	return -1;
+    if ((*new_r = openat(dfd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+	return 0;
+    err = errno;
+    close(*tmp_r);
+    errno = err;
+    return -1;
+}
+
+/* maildir_open_dirs - open dir's tmp/ and new/; when one is missing,
+ * create dir and its tmp/ new/ cur/ first (an existing Maildir costs
+ * three opens, no mkdir) */
 static int maildir_open_dirs(const char *dir, int *tmp_r, int *new_r)
 {
     static const char *subs[] = {"tmp", "new", "cur"};
-    int dfd;
+    int dfd, ret;
 
     if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 	if (errno != ENOENT || maildir_mkdirs(dir) < 0 ||
 	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 	    return -1;
     }
-    for (int i = 0; i < 3; i++)
-	if (mkdirat(dfd, subs[i], 0700) < 0 && errno != EEXIST) {
-	    close(dfd);
-	    return -1;
-	}
-    *tmp_r = openat(dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    *new_r = openat(dfd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if ((ret = maildir_open_subs(dfd, tmp_r, new_r)) < 0 && errno == ENOENT) {
+	for (int i = 0; i < 3; i++)
+	    if (mkdirat(dfd, subs[i], 0700) < 0 && errno != EEXIST) {
+		close(dfd);
+		return -1;
+	    }
+	ret = maildir_open_subs(dfd, tmp_r, new_r);
+    }
     close(dfd);
-    if (*tmp_r >= 0 && *new_r >= 0)
-	return 0;
-    if (*tmp_r >= 0)
-	close(*tmp_r);
-    if (*new_r >= 0)
-	close(*new_r);
-    return -1;
+    return ret;
+}
+
+/* maildir_host - this host's name, asked once per process */
+static const char *maildir_host(void)
+{
+    static char host[256];
+
+    if (host[0] == 0 && (gethostname(host, sizeof(host)) < 0 || host[0] == 0))
+	mr_strlcpy(host, "localhost", sizeof(host));
+    host[sizeof(host) - 1] = 0;
+    return host;
 }
 
 /* maildir_fail - a temporary failure naming the step */
@@ -152,28 +179,40 @@ fail:
 /* maildir_deliver - the whole commit sequence */
 void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, local_result_t *r)
 {
-    char host[256];
+    int newfd;
+
+    maildir_deliver_held(dir, msg, rcpt, &newfd, r);
+    if (r->status != LOCAL_SENT)
+	return;
+    if (fsync(newfd) < 0)
+	maildir_fail(r, dir, "fsync new/ of", errno);
+    close(newfd);
+}
+
+/* maildir_deliver_held - steps 1 and 2; new/ is left open for step 3 */
+void maildir_deliver_held(const char *dir, const local_msg_t *msg, const char *rcpt, int *newfd_r,
+			  local_result_t *r)
+{
     struct timeval tv;
     str_t *name = str_new(100);
     int tmpfd, newfd;
 
     if (maildir_open_dirs(dir, &tmpfd, &newfd) < 0) {
+	*newfd_r = -1;
 	maildir_fail(r, dir, "open", errno);
 	str_free(&name);
 	return;
     }
-    if (gethostname(host, sizeof(host)) < 0)
-	mr_strlcpy(host, "localhost", sizeof(host));
-    host[sizeof(host) - 1] = 0;
     gettimeofday(&tv, NULL);
-    maildir_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), maildir_seq, host);
+    maildir_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), maildir_seq,
+		 maildir_host());
+    *newfd_r = -1;
     if (maildir_write(tmpfd, newfd, str_data(name), msg, rcpt, r, dir) == 0) {
-	if (fsync(newfd) < 0)
-	    maildir_fail(r, dir, "fsync new/ of", errno);
-	else
-	    local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to maildir");
+	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to maildir");
+	*newfd_r = newfd;
+    } else {
+	close(newfd);
     }
     close(tmpfd);
-    close(newfd);
     str_free(&name);
 }

@@ -399,12 +399,15 @@ static int local_done_before(local_state_t *st, const char *key, local_result_t 
 }
 
 /* local_run_kept - a Maildir delivery or the user's .forward read in the
- * child kept for u (local_keep.c): 0 done (*r set), -1 not taken there */
+ * child kept for u (local_keep.c): 0 done (*r set), -1 not taken there.
+ * may_hold: the flush of new/ may wait for the end of the batch (not for
+ * a destination of a list of several, whose note in the defer log says
+ * it was delivered: that must be durable when the note is written) */
 static int local_run_kept(local_state_t *st, const local_user_t *u, local_user_fn fn,
-			  local_step_t *s, str_t *data, local_result_t *r)
+			  local_step_t *s, str_t *data, int may_hold, local_result_t *r)
 {
     if (fn == local_step_mailbox && local_is_maildir(s->path))
-	return local_keep_maildir(u, s->path, st->msg, st->rcpt, r);
+	return local_keep_maildir(u, s->path, st->msg, st->rcpt, may_hold, r);
     if (fn == local_step_forward && s->uid == u->uid)
 	return local_keep_forward(u, s->path, s->env.extension, data, LOCAL_LIST_MAX, r);
     return -1;
@@ -422,7 +425,7 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
 
     s->st = st;
     if (key == NULL || !local_done_before(st, key, &r)) {
-	if (local_run_kept(st, u, fn, s, data, &r) < 0)
+	if (local_run_kept(st, u, fn, s, data, key == NULL, &r) < 0)
 	    local_user_run(u, fn, s, st->msg->qf, s->fd, &r, data, LOCAL_LIST_MAX);
 	if (key && r.status == LOCAL_SENT)
 	    local_member_sent(&st->members, key);

@@ -87,6 +87,7 @@ struct qmgr_transport {
     int busy;
     int rcpt_limit;     /* recipients per request */
     int conc_limit;     /* largest window of a destination */
+    int batch_limit;    /* entries (messages) per connection */
     qmgr_dest_t *dests; /* ring; the head is served next */
     struct qmgr_transport *next;
 };
@@ -118,6 +119,7 @@ int qmgr_message_bounce_rcpts(qmgr_message_t *msg, const size_t *idx, size_t n, 
 			      const char *const *reasons);
 
 /* qmgr_sched.c */
+#define QMGR_BATCH_MAX DELIVER_MAX_BATCH /* entries in one delivery */
 /* qmgr_sched_init - per-transport limits from master.conf */
 void qmgr_sched_init(void);
 /* qmgr_sched_add - queue recipients idx[0..n) of msg for transport/nexthop */

@@ -11,6 +11,12 @@
  * delivery_time_limit is abandoned (its recipients count as deferred; the
  * agent's own marks in the queue file stay true).
  *
+ * A batch (TRANSPORT_destination_batch_limit, qmgr_sched.c) is several
+ * entries of one destination, one message each, sent as requests back to
+ * back on one connection (lib/queue/deliver_request.h); the agent names
+ * the queue ID in each reply, and replies come in any order. Entries
+ * whose reply did not come when the connection ends count as deferred.
+ *
  * The outcomes need no disk work here: the agent has already marked the
  * file and written the bounce/defer logs. qmgr only records which
  * recipients are done or deferred for this round.
@@ -32,11 +38,16 @@
 
 #define QMGR_CONNECT_TIMEOUT 5
 
+/* One connection to an agent: one entry, or a batch of entries (one per
+ * message) for the same destination, linked by entry->next. */
 typedef struct qmgr_delivery {
-    qmgr_entry_t *entry;
+    qmgr_entry_t *entry;        /* the first of the batch */
+    qmgr_entry_t **entries;     /* all of them, in the order sent */
+    deliver_result_t **results; /* per entry, its count of results */
+    int *answered;              /* per entry: its reply came */
+    size_t count, left;         /* entries, replies still to come */
     stream_t *stream;
     int fd;
-    deliver_result_t *results;
 } qmgr_delivery_t;
 
 /* qmgr_delivery_success_notice - NOTIFY=SUCCESS (or sendmail -v): a
@@ -70,17 +81,16 @@ static int qmgr_wants_success(const qmgr_message_t *msg, const qmgr_rcpt_t *r)
 	   (r->notify && strcasestr(r->notify, "SUCCESS") != NULL);
 }
 
-/* qmgr_apply - the outcomes of one delivery; 1 if the destination
+/* qmgr_apply - the outcomes of one entry; 1 if the destination
  * answered for at least one recipient */
-static int qmgr_apply(qmgr_delivery_t *dl)
+static int qmgr_apply(qmgr_entry_t *e, deliver_result_t *results)
 {
-    qmgr_entry_t *e = dl->entry;
     qmgr_message_t *msg = e->msg;
     int answered = 0;
 
     for (size_t k = 0; k < e->count; k++) {
 	qmgr_rcpt_t *r = msg->rcpts + e->idx[k];
-	deliver_result_t *res = dl->results + k;
+	deliver_result_t *res = results + k;
 
 	if (res->status == DELIVER_STAT_DEFERRED) {
 	    r->state = QMGR_RCPT_DEFERRED;
@@ -100,31 +110,42 @@ static void qmgr_deliver_timeout(int unused_fd, int event, void *context);
 static void qmgr_delivery_end(qmgr_delivery_t *dl)
 {
     qmgr_entry_t *e = dl->entry;
-    int ok = qmgr_apply(dl);
+    int ok = 0;
 
+    for (size_t k = 0; k < dl->count; k++) {
+	ok |= qmgr_apply(dl->entries[k], dl->results[k]);
+	deliver_results_free(dl->results[k], dl->entries[k]->count);
+	mr_free(dl->results[k]);
+    }
     if (dl->stream) {
 	event_disable(dl->fd);
 	stream_close(&dl->stream);
     }
     event_cancel_timer(qmgr_deliver_timeout, dl);
-    deliver_results_free(dl->results, e->count);
     mr_free(dl->results);
+    mr_free(dl->entries);
+    mr_free(dl->answered);
     mr_free(dl);
     qmgr_sched_done(e, ok);
     qmgr_sched_run();
 }
 
-/* qmgr_delivery_fail - nothing usable came back: all deferred; the defer
- * log gets the reason so that mailq shows it */
+/* qmgr_delivery_fail - nothing usable came back for the entries still
+ * waiting: all deferred; the defer log gets the reason so that mailq
+ * shows it */
 static void qmgr_delivery_fail(qmgr_delivery_t *dl, const char *dsn, const char *reason)
 {
-    qmgr_entry_t *e = dl->entry;
+    for (size_t k = 0; k < dl->count; k++) {
+	qmgr_entry_t *e = dl->entries[k];
 
-    msg_warn("%s: %s delivery via %s: %s", e->msg->id, e->dest->tp->name,
-	     *e->dest->nexthop ? e->dest->nexthop : "-", reason);
-    deliver_results_fail(dl->results, e->count, dsn, reason);
-    for (size_t k = 0; k < e->count; k++)
-	qmgr_message_defer_rcpt(e->msg, e->idx[k], dsn, reason);
+	if (dl->answered[k])
+	    continue;
+	msg_warn("%s: %s delivery via %s: %s", e->msg->id, e->dest->tp->name,
+		 *e->dest->nexthop ? e->dest->nexthop : "-", reason);
+	deliver_results_fail(dl->results[k], e->count, dsn, reason);
+	for (size_t i = 0; i < e->count; i++)
+	    qmgr_message_defer_rcpt(e->msg, e->idx[i], dsn, reason);
+    }
     qmgr_delivery_end(dl);
 }
 
@@ -134,23 +155,51 @@ static void qmgr_deliver_timeout(int unused_fd, int event, void *context)
     qmgr_delivery_fail(context, "4.4.2", "delivery timed out");
 }
 
-/* qmgr_deliver_reply - the agent's reply is there */
+/* qmgr_reply_entry - the waiting entry a reply is for: the one of the
+ * queue ID it names, else the first still waiting */
+static size_t qmgr_reply_entry(const qmgr_delivery_t *dl, const char *qid)
+{
+    size_t first = dl->count;
+
+    for (size_t k = 0; k < dl->count; k++) {
+	if (dl->answered[k])
+	    continue;
+	if (qid && strcmp(dl->entries[k]->msg->id, qid) == 0)
+	    return k;
+	if (first == dl->count)
+	    first = k;
+    }
+    return first;
+}
+
+/* qmgr_deliver_reply - a reply is there (a batch's replies come one list
+ * per request, in any order; buffered ones are read at once) */
 static void qmgr_deliver_reply(int fd, int event, void *context)
 {
     qmgr_delivery_t *dl = context;
-    attr_list_t *l = attr_list_new();
 
     event_disable(fd);
-    if (attr_read(dl->stream, l) != 1) {
+    do {
+	attr_list_t *l = attr_list_new();
+	size_t k;
+
+	if (attr_read(dl->stream, l) != 1) {
+	    attr_list_free(&l);
+	    qmgr_delivery_fail(dl, "4.3.0", "lost connection with delivery agent");
+	    return;
+	}
+	k = qmgr_reply_entry(dl, deliver_reply_queue_id(l));
+	if (deliver_reply_decode(l, dl->results[k], dl->entries[k]->count) < dl->entries[k]->count)
+	    msg_warn("%s: malformed reply from %s agent", dl->entries[k]->msg->id,
+		     dl->entry->dest->tp->name);
 	attr_list_free(&l);
-	qmgr_delivery_fail(dl, "4.3.0", "lost connection with delivery agent");
-	return;
-    }
-    if (deliver_reply_decode(l, dl->results, dl->entry->count) < dl->entry->count)
-	msg_warn("%s: malformed reply from %s agent", dl->entry->msg->id,
-		 dl->entry->dest->tp->name);
-    attr_list_free(&l);
-    qmgr_delivery_end(dl);
+	dl->answered[k] = 1;
+	dl->left--;
+    } while (dl->left > 0 && stream_pending(dl->stream) > 0);
+    if (dl->left == 0)
+	qmgr_delivery_end(dl);
+    else
+	event_enable_read(fd, qmgr_deliver_reply, dl);
 }
 
 /* qmgr_job_fill - the request for an entry */
@@ -171,6 +220,7 @@ static void qmgr_job_fill(deliver_job_t *job, deliver_job_rcpt_t *jr, const qmgr
     job->active_sec = msg->active_sec;
     job->active_usec = msg->active_usec;
     job->flags = (msg->trace_flags & QMGR_TRACE_VERIFY) ? DELIVER_FLAG_VERIFY : 0;
+    job->more = e->next != NULL;
     for (size_t k = 0; k < e->count; k++) {
 	const qmgr_rcpt_t *r = msg->rcpts + e->idx[k];
 
@@ -183,23 +233,33 @@ static void qmgr_job_fill(deliver_job_t *job, deliver_job_rcpt_t *jr, const qmgr
     job->rcpt_count = e->count;
 }
 
-/* qmgr_deliver_greeting - the handshake is there: send the request */
+/* qmgr_deliver_send - one entry's request: 0, -1 */
+static int qmgr_deliver_send(qmgr_delivery_t *dl, const qmgr_entry_t *e)
+{
+    deliver_job_rcpt_t *jr = mr_calloc(e->count, sizeof(*jr));
+    attr_list_t *l = attr_list_new();
+    deliver_job_t job;
+    int ret;
+
+    qmgr_job_fill(&job, jr, e);
+    deliver_job_encode(l, &job);
+    ret = attr_write(dl->stream, l);
+    attr_list_free(&l);
+    mr_free(jr);
+    return ret == 0 ? 0 : -1;
+}
+
+/* qmgr_deliver_greeting - the handshake is there: send the request(s) */
 static void qmgr_deliver_greeting(int fd, int event, void *context)
 {
     qmgr_delivery_t *dl = context;
-    deliver_job_rcpt_t *jr = mr_calloc(dl->entry->count, sizeof(*jr));
-    attr_list_t *l = attr_list_new();
-    deliver_job_t job;
     const char *why;
     int ok;
 
     event_disable(fd);
-    qmgr_job_fill(&job, jr, dl->entry);
-    deliver_job_encode(l, &job);
-    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1 &&
-	 attr_write(dl->stream, l) == 0;
-    attr_list_free(&l);
-    mr_free(jr);
+    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1;
+    for (size_t k = 0; ok && k < dl->count; k++)
+	ok = qmgr_deliver_send(dl, dl->entries[k]) == 0;
     if (!ok) {
 	qmgr_delivery_fail(dl, "4.3.0", "delivery agent protocol error");
 	return;
@@ -213,12 +273,22 @@ void qmgr_deliver_start(qmgr_entry_t *entry)
     qmgr_delivery_t *dl = mr_calloc(1, sizeof(*dl));
     str_t *path = str_new(64);
     const char *why;
+    size_t k = 0;
 
     dl->entry = entry;
-    dl->results = mr_calloc(entry->count, sizeof(*dl->results));
+    for (qmgr_entry_t *e = entry; e; e = e->next)
+	dl->count++;
+    dl->left = dl->count;
+    dl->entries = mr_calloc(dl->count, sizeof(*dl->entries));
+    dl->results = mr_calloc(dl->count, sizeof(*dl->results));
+    dl->answered = mr_calloc(dl->count, sizeof(*dl->answered));
+    for (qmgr_entry_t *e = entry; e; e = e->next, k++) {
+	dl->entries[k] = e;
+	dl->results[k] = mr_calloc(e->count, sizeof(**dl->results));
+	for (size_t i = 0; i < e->count; i++)
+	    e->msg->rcpts[e->idx[i]].state = QMGR_RCPT_BUSY;
+    }
     dl->fd = -1;
-    for (size_t k = 0; k < entry->count; k++)
-	entry->msg->rcpts[entry->idx[k]].state = QMGR_RCPT_BUSY;
     str_printf(path, "%s/%s", MAIL_SOCK_AGENT_DIR, entry->dest->tp->name);
     dl->fd = sock_connect_unix(server_queue_path(str_data(path)), QMGR_CONNECT_TIMEOUT, &why);
     str_free(&path);

@@ -14,6 +14,14 @@
  * most two processes writing one Maildir at once, instead of one per
  * SMTP session, all contending for its directories' locks.
  *
+ * Batches: TRANSPORT_destination_batch_limit (declared for local only:
+ * its agent reads batches, deliver_request.h) lets one delivery take up
+ * to that many entries of one destination, one per message, in one
+ * connection; they hold one place in the window and in the transport's
+ * process limit. local writes their Maildir files and then flushes new/
+ * once for all of them (docs/local.md). An entry waits for no batch:
+ * a delivery starts as soon as the limits allow, with what is queued.
+ *
  * Limits: a transport runs at most default_process_limit agents at once
  * (0: no limit); master starts at most the service's master.conf maxproc,
  * so requests beyond that wait in the agent socket's listen queue. A destination runs
@@ -71,6 +79,21 @@ static int qmgr_transport_limit(const char *name, const char *what, int max)
     return value;
 }
 
+/* qmgr_transport_batch - messages per connection to the agent:
+ * TRANSPORT_destination_batch_limit where declared (an agent that reads
+ * batches), else 1 */
+static int qmgr_transport_batch(const char *name)
+{
+    str_t *param = str_new(64);
+    int value = 1;
+
+    str_printf(param, "%s_destination_batch_limit", name);
+    if (config_find(str_data(param)) != NULL)
+	value = (int)config_int(str_data(param), 1, QMGR_BATCH_MAX);
+    str_free(&param);
+    return value;
+}
+
 /* qmgr_transport_get - find or make the transport */
 static qmgr_transport_t *qmgr_transport_get(const char *name)
 {
@@ -84,6 +107,7 @@ static qmgr_transport_t *qmgr_transport_get(const char *name)
     tp->maxproc = qmgr_maxproc(name);
     tp->rcpt_limit = qmgr_transport_limit(name, "destination_recipient_limit", DELIVER_MAX_RCPT);
     tp->conc_limit = qmgr_transport_limit(name, "destination_concurrency_limit", 1000);
+    tp->batch_limit = qmgr_transport_batch(name);
     tp->next = qmgr_transports;
     qmgr_transports = tp;
     return tp;
@@ -183,6 +207,31 @@ static qmgr_dest_t *qmgr_dest_next(qmgr_transport_t *tp)
     return NULL;
 }
 
+/* qmgr_batch_take - the head entry of d and, up to the transport's batch
+ * limit, the entries after it of other messages, linked by ->next */
+static qmgr_entry_t *qmgr_batch_take(qmgr_dest_t *d)
+{
+    qmgr_entry_t *first = d->head, *last = first;
+    int n = 1;
+
+    while (n < d->tp->batch_limit && last->next != NULL) {
+	qmgr_entry_t *e = last->next;
+	int same = 0;
+
+	for (qmgr_entry_t *b = first; b != e && !same; b = b->next)
+	    same = b->msg == e->msg;
+	if (same)
+	    break; /* one request per message in a batch */
+	last = e;
+	n++;
+    }
+    if ((d->head = last->next) == NULL)
+	d->tail = NULL;
+    last->next = NULL;
+    d->queued -= (size_t)n;
+    return first;
+}
+
 /* qmgr_sched_run - start deliveries while the limits allow */
 void qmgr_sched_run(void)
 {
@@ -190,12 +239,8 @@ void qmgr_sched_run(void)
 	qmgr_dest_t *d;
 
 	while (tp->busy < tp->maxproc && (d = qmgr_dest_next(tp)) != NULL) {
-	    qmgr_entry_t *e = d->head;
+	    qmgr_entry_t *e = qmgr_batch_take(d);
 
-	    if ((d->head = e->next) == NULL)
-		d->tail = NULL;
-	    e->next = NULL;
-	    d->queued--;
 	    d->busy++;
 	    tp->busy++;
 	    qmgr_deliver_start(e);
@@ -203,12 +248,14 @@ void qmgr_sched_run(void)
     }
 }
 
-/* qmgr_sched_done - a delivery ended: window feedback, free the entry */
+/* qmgr_sched_done - a delivery (one entry or a batch) ended: window
+ * feedback, free the entries, release their messages */
 void qmgr_sched_done(qmgr_entry_t *entry, int ok)
 {
     qmgr_dest_t *d = entry->dest;
     double limit = (double)d->tp->conc_limit;
-    qmgr_message_t *msg = entry->msg;
+    qmgr_message_t *msgs[QMGR_BATCH_MAX];
+    size_t n = 0;
 
     d->busy--;
     d->tp->busy--;
@@ -216,8 +263,15 @@ void qmgr_sched_done(qmgr_entry_t *entry, int ok)
 	d->window = d->window + 1 > limit ? limit : d->window + 1;
     else
 	d->window = d->window / 2 < 1 ? 1 : d->window / 2;
-    mr_free(entry->idx);
-    mr_free(entry);
+    while (entry) {
+	qmgr_entry_t *next = entry->next;
+
+	msgs[n++] = entry->msg;
+	mr_free(entry->idx);
+	mr_free(entry);
+	entry = next;
+    }
     qmgr_dest_drop(d);
-    qmgr_message_release(msg);
+    for (size_t i = 0; i < n; i++)
+	qmgr_message_release(msgs[i]);
 }

@@ -76,6 +76,7 @@
 #define MAIL_ATTR_NOTIFY "notify"
 #define MAIL_ATTR_OFFSET "offset"
 #define MAIL_ATTR_DSN "dsn"
+#define MAIL_ATTR_MORE "more" /* delivery: another request follows (batch) */
 
 /* Per-recipient delivery logs (defer/, bounce/: lib/queue/qlog.h) */
 #define MAIL_ATTR_ACTION "action"

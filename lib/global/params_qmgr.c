@@ -25,6 +25,10 @@ const param_def_t params_qmgr[] = {
      * the destination is the mailbox, and two deliveries to it at once */
     PARAM_INT("local_destination_concurrency_limit", "2", 1, 1000, NULL),
     PARAM_INT("local_destination_recipient_limit", "1", 1, 200, NULL),
+    /* messages for one destination that one local process takes in one
+     * connection, its Maildir names flushed once for all (only for
+     * agents that read batches: not declared for smtp, lmtp) */
+    PARAM_INT("local_destination_batch_limit", "20", 1, 100, NULL),
     PARAM_INT("smtp_destination_concurrency_limit", "$default_destination_concurrency_limit", 1,
 	      1000, NULL),
     PARAM_INT("smtp_destination_recipient_limit", "$default_destination_recipient_limit", 1, 200,

@@ -64,6 +64,8 @@ void deliver_job_encode(attr_list_t *out, const deliver_job_t *job)
     attr_add(out, MAIL_ATTR_RET, job->ret ? job->ret : "");
     attr_addf(out, MAIL_ATTR_FLAGS, "%d", job->flags);
     attr_addf(out, MAIL_ATTR_RCPT_COUNT, "%zu", job->rcpt_count);
+    if (job->more)
+	attr_add(out, MAIL_ATTR_MORE, "1");
     for (size_t i = 0; i < job->rcpt_count; i++) {
 	char off[32];
 
@@ -102,6 +104,12 @@ static int deliver_status_word(const char *word)
     if (strcmp(word, "bounced") == 0)
 	return DELIVER_STAT_BOUNCED;
     return 0;
+}
+
+/* deliver_reply_queue_id - the queue_id of a reply, or NULL */
+const char *deliver_reply_queue_id(const attr_list_t *reply)
+{
+    return attr_get(reply, MAIL_ATTR_QUEUE_ID);
 }
 
 /* deliver_reply_decode - per-recipient outcomes, checked */

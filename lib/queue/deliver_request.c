@@ -115,6 +115,10 @@ static const char *deliver_check_envelope(deliver_request_t *req)
 	deliver_number(v) > 0xffff)
 	return "bad flags";
     req->flags = (int)deliver_number(v);
+    if ((v = attr_get(req->attrs, MAIL_ATTR_MORE)) != NULL && strcmp(v, "1") != 0 &&
+	strcmp(v, "0") != 0)
+	return "bad more";
+    req->more = v != NULL && strcmp(v, "1") == 0;
     if ((v = attr_get(req->attrs, MAIL_ATTR_RCPT_COUNT)) == NULL || deliver_number(v) < 1 ||
 	deliver_number(v) > DELIVER_MAX_RCPT)
 	return "bad rcpt_count";
@@ -250,6 +254,8 @@ static void deliver_refuse(stream_t *client, deliver_request_t *req, const char 
     long long n = count ? deliver_number(count) : -1;
 
     msg_warn("%s: invalid delivery request: %s", id, why);
+    if (strcmp(id, "NOQUEUE") != 0)
+	attr_add(reply, MAIL_ATTR_QUEUE_ID, id);
     for (long long i = 0; i < n && i < DELIVER_MAX_RCPT; i++) {
 	deliver_add_answer(reply, (size_t)i, DELIVER_STAT_DEFERRED, "4.3.5",
 			   "invalid delivery request");
@@ -261,12 +267,18 @@ static void deliver_refuse(stream_t *client, deliver_request_t *req, const char 
 /* deliver_request_read - handshake, request, checks, queue file */
 int deliver_request_read(stream_t *client, deliver_request_t **req_r)
 {
+    if (attr_send_protocol(client, MAIL_PROTO_DELIVERY) < 0)
+	return 0;
+    return deliver_request_next(client, req_r);
+}
+
+/* deliver_request_next - request, checks, queue file */
+int deliver_request_next(stream_t *client, deliver_request_t **req_r)
+{
     deliver_request_t *req;
     const char *why;
     int r;
 
-    if (attr_send_protocol(client, MAIL_PROTO_DELIVERY) < 0)
-	return 0;
     req = mr_calloc(1, sizeof(*req));
     req->attrs = attr_list_new();
     if ((r = attr_read(client, req->attrs)) <= 0) {
@@ -476,6 +488,7 @@ int deliver_request_done(stream_t *client, deliver_request_t **reqp)
     attr_list_t *reply = attr_list_new();
     int ret;
 
+    attr_add(reply, MAIL_ATTR_QUEUE_ID, req->queue_id);
     for (size_t i = 0; i < req->rcpt_count; i++)
 	if (req->rcpts[i].status == DELIVER_STAT_NONE)
 	    deliver_deferred(req, i, "none", "4.3.0", "delivery agent did not finish");

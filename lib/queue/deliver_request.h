@@ -3,7 +3,7 @@
  * delivery agents (local, smtp, lmtp, ...), both sides.
  *
  * An agent is a single_server daemon listening on private/TRANSPORT. One
- * connection carries one request:
+ * connection carries one request, or a batch (below):
  *
  *   agent: protocol=delivery                            (handshake)
  *   qmgr:  queue_name=active  queue_id=ID  transport=T  nexthop=H
@@ -13,6 +13,18 @@
  *          (I = 0 .. K-1)                               (one list)
  *   agent: status.I=sent|deferred|bounced  dsn.I=X.Y.Z  reason.I=TEXT
  *          (for every I)                                (one list)
+ *
+ *
+ * Batch: for a transport whose agent reads batches (local; qmgr's
+ * TRANSPORT_destination_batch_limit), qmgr may send several requests,
+ * each for another message, back to back after the one handshake; every
+ * request but the last carries more=1. The agent reads them all before
+ * it answers any (deliver_request_next), and every reply carries the
+ * queue_id of its request, so replies may come in any order (a request
+ * refused by the checks is answered at once). An agent that ignores
+ * more answers the first request and closes: qmgr counts the others as
+ * deferred (lost connection), so a batch sent to the wrong agent costs a
+ * retry, never a recipient.
  *
  * The agent opens the queue file itself (read-write) and holds a shared
  * flock(2) on it until the reply: a qmgr restarted meanwhile sees the
@@ -75,6 +87,7 @@
 #define DELIVER_MAX_ADDR 1024   /* bytes of an address, orcpt */
 #define DELIVER_MAX_NAME 255    /* transport, nexthop, envid, notify */
 #define DELIVER_MAX_REASON 1000 /* bytes of a reason kept and sent */
+#define DELIVER_MAX_BATCH 100   /* requests in one connection */
 
 /* ------------------------------------------------------------------ */
 /* Agent side */
@@ -105,6 +118,7 @@ typedef struct deliver_request {
     double recv_time;      /* when the agent got the request */
     double conn_time;      /* deliver_request_connected, or 0 */
     int flags;             /* DELIVER_FLAG_* */
+    int more;              /* another request of the batch follows */
     qfile_t *qf;           /* the queue file, open read-write */
     deliver_rcpt_t *rcpts; /* the recipients to deliver */
     size_t rcpt_count;
@@ -121,6 +135,11 @@ typedef struct deliver_request {
  * the queue file cannot be used (already answered and logged: just
  * return). */
 int deliver_request_read(stream_t *client, deliver_request_t **req_r);
+
+/* deliver_request_next - the next request of a batch (the previous one
+ * had more set): read and checked like the first, no handshake. Returns
+ * as deliver_request_read. */
+int deliver_request_next(stream_t *client, deliver_request_t **req_r);
 
 /* deliver_request_connected - note that the connection to the next hop
  * is set up (splits the delays= figures c and d); optional */
@@ -168,6 +187,7 @@ typedef struct deliver_job {
     long arrival_sec, arrival_usec;
     long active_sec, active_usec;
     int flags;
+    int more; /* another request of the batch follows */
     const deliver_job_rcpt_t *rcpts;
     size_t rcpt_count; /* 1 .. DELIVER_MAX_RCPT */
 } deliver_job_t;
@@ -186,6 +206,10 @@ void deliver_job_encode(attr_list_t *out, const deliver_job_t *job);
  * 4.3.0, with a reason that says so). Returns how many entries were
  * well-formed. */
 size_t deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results, size_t count);
+
+/* deliver_reply_queue_id - the queue_id a reply names, or NULL (an
+ * agent that answers one request per connection need not name it) */
+const char *deliver_reply_queue_id(const attr_list_t *reply);
 
 /* deliver_results_fail - set every result to deferred with dsn and reason
  * (agent unreachable, died, timed out) */

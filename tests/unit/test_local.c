@@ -233,6 +233,47 @@ static void test_maildir_deliver(void **state)
     mr_free(want);
 }
 
+/* test_maildir_deliver_held - the file is in new/ and new/ comes back
+ * open for the caller's fsync; a missing tmp/ is made again */
+static void test_maildir_deliver_held(void **state)
+{
+    mem_msg_t m;
+    local_msg_t msg = mem_msg(&m, plain_lines);
+    local_result_t r;
+    char *dir = mr_strdup(path_in("md/held/Maildir/", "")); /* path_in's slots rotate */
+    char *name;
+    struct stat st, nst;
+    int newfd;
+
+    maildir_deliver_held(dir, &msg, "rcpt@example.com", &newfd, &r);
+    assert_int_equal(r.status, LOCAL_SENT);
+    assert_true(newfd >= 0);
+    assert_int_equal(fstat(newfd, &st), 0);
+    assert_int_equal(stat(path_in("md/held/Maildir/new", ""), &nst), 0);
+    assert_true(st.st_ino == nst.st_ino && st.st_dev == nst.st_dev);
+    assert_int_equal(fsync(newfd), 0);
+    close(newfd);
+    name = only_file(path_in("md/held/Maildir/new", ""));
+    assert_non_null(name);
+    mr_free(name);
+    /* tmp/ removed by hand: the next delivery makes it again */
+    assert_int_equal(rmdir(path_in("md/held/Maildir/tmp", "")), 0);
+    maildir_seq++;
+    maildir_deliver_held(dir, &msg, "rcpt@example.com", &newfd, &r);
+    assert_int_equal(r.status, LOCAL_SENT);
+    close(newfd);
+    assert_int_equal(stat(path_in("md/held/Maildir/tmp", ""), &st), 0);
+    /* a file where tmp/ should be: deferred, nothing open */
+    assert_int_equal(rmdir(path_in("md/held/Maildir/tmp", "")), 0);
+    newfd = open(path_in("md/held/Maildir/tmp", ""), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(newfd >= 0);
+    close(newfd);
+    maildir_deliver_held(dir, &msg, "rcpt@example.com", &newfd, &r);
+    assert_int_equal(r.status, LOCAL_DEFER);
+    assert_int_equal(newfd, -1);
+    mr_free(dir);
+}
+
 /* loop_check - local_msg_loop on some lines */
 static int loop_check(const char **lines, const char *rcpt)
 {
@@ -695,13 +736,21 @@ static void test_verify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_maildir_name), cmocka_unit_test(test_maildir_deliver),
-	cmocka_unit_test(test_loop),         cmocka_unit_test(test_forward_check),
-	cmocka_unit_test(test_forward_read), cmocka_unit_test(test_expand),
-	cmocka_unit_test(test_mbox),         cmocka_unit_test(test_mbox_locked),
-	cmocka_unit_test(test_pipe_exit),    cmocka_unit_test(test_pipe_deliver),
-	cmocka_unit_test(test_virtual),      cmocka_unit_test(test_aliases),
-	cmocka_unit_test(test_refresh),      cmocka_unit_test(test_restricted),
+	cmocka_unit_test(test_maildir_name),
+	cmocka_unit_test(test_maildir_deliver),
+	cmocka_unit_test(test_maildir_deliver_held),
+	cmocka_unit_test(test_loop),
+	cmocka_unit_test(test_forward_check),
+	cmocka_unit_test(test_forward_read),
+	cmocka_unit_test(test_expand),
+	cmocka_unit_test(test_mbox),
+	cmocka_unit_test(test_mbox_locked),
+	cmocka_unit_test(test_pipe_exit),
+	cmocka_unit_test(test_pipe_deliver),
+	cmocka_unit_test(test_virtual),
+	cmocka_unit_test(test_aliases),
+	cmocka_unit_test(test_refresh),
+	cmocka_unit_test(test_restricted),
 	cmocka_unit_test(test_verify),
     };
 
