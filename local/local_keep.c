@@ -235,13 +235,13 @@ static void local_keep_hold_dir(int fd)
 {
     struct stat st;
 
-    if (fstat(fd, &st) == 0) {
-	for (int i = 0; i < local_keep_ndirs; i++)
-	    if (local_keep_dirs[i].dev == st.st_dev && local_keep_dirs[i].ino == st.st_ino) {
-		close(fd);
-		return;
-	    }
-    }
+    if (fstat(fd, &st) < 0)
+	memset(&st, 0, sizeof(st)); /* kept apart: dev 0, ino 0 names no directory */
+    for (int i = 0; st.st_ino != 0 && i < local_keep_ndirs; i++)
+	if (local_keep_dirs[i].dev == st.st_dev && local_keep_dirs[i].ino == st.st_ino) {
+	    close(fd);
+	    return;
+	}
     if (local_keep_ndirs == LOCAL_KEEP_HELD_MAX)
 	local_keep_sync();
     local_keep_dirs[local_keep_ndirs].fd = fd;

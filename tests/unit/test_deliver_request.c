@@ -237,6 +237,74 @@ static void test_hostile_requests(void **state)
     refused("flags", "x", "bad flags");
 }
 
+/* test_batch - two requests on one connection (more=1 on the first),
+ * answered in the other order, each reply naming its queue ID; a bad
+ * more value is refused */
+static void test_batch(void **state)
+{
+    const int first[] = {0}, second[] = {1};
+    char qid1[QID_BUFSIZE];
+    deliver_job_rcpt_t jr1[1], jr2[1];
+    deliver_job_t job1, job2;
+    deliver_request_t *dr1 = NULL, *dr2 = NULL;
+    deliver_result_t res[1] = {{0}};
+    attr_list_t *l1 = attr_list_new(), *l2 = attr_list_new();
+    stream_t *agent, *qmgr;
+    const char *why;
+    int fds[2];
+
+    make_queue_file();
+    mr_strlcpy(qid1, qid, sizeof(qid1));
+    job_for(&job1, jr1, first, 1);
+    job1.queue_id = qid1;
+    job1.more = 1;
+    make_queue_file();
+    job_for(&job2, jr2, second, 1);
+    deliver_job_encode(l1, &job1);
+    deliver_job_encode(l2, &job2);
+    assert_string_equal(attr_get(l1, MAIL_ATTR_MORE), "1");
+    assert_null(attr_get(l2, MAIL_ATTR_MORE));
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    agent = stream_open(fds[0]);
+    qmgr = stream_open(fds[1]);
+    stream_set_timeout(agent, 5);
+    stream_set_timeout(qmgr, 5);
+    assert_int_equal(attr_write(qmgr, l1), 0);
+    assert_int_equal(attr_write(qmgr, l2), 0);
+    assert_int_equal(deliver_request_read(agent, &dr1), 1);
+    assert_int_equal(dr1->more, 1);
+    assert_string_equal(dr1->queue_id, qid1);
+    assert_int_equal(deliver_request_next(agent, &dr2), 1);
+    assert_int_equal(dr2->more, 0);
+    assert_string_equal(dr2->queue_id, qid);
+    assert_int_equal(deliver_sent(dr2, 0, "local", "2.0.0", "second"), 0);
+    assert_int_equal(deliver_request_done(agent, &dr2), 0);
+    assert_int_equal(deliver_deferred(dr1, 0, "local", "4.2.0", "first"), 0);
+    assert_int_equal(deliver_request_done(agent, &dr1), 0);
+    /* the handshake, then the second request's reply first, named */
+    assert_int_equal(attr_expect_protocol(qmgr, MAIL_PROTO_DELIVERY, &why), 1);
+    assert_int_equal(attr_read(qmgr, l1), 1);
+    assert_string_equal(deliver_reply_queue_id(l1), qid);
+    assert_int_equal(deliver_reply_decode(l1, res, 1), 1);
+    assert_int_equal(res[0].status, DELIVER_STAT_SENT);
+    assert_int_equal(attr_read(qmgr, l1), 1);
+    assert_string_equal(deliver_reply_queue_id(l1), qid1);
+    assert_int_equal(deliver_reply_decode(l1, res, 1), 1);
+    assert_int_equal(res[0].status, DELIVER_STAT_DEFERRED);
+    deliver_results_free(res, 1);
+    stream_close(&agent);
+    stream_close(&qmgr);
+    /* more must be 0 or 1 */
+    attr_add(l2, MAIL_ATTR_MORE, "yes");
+    assert_int_equal(exchange(l2, fds, &agent, &qmgr, &dr2), -1);
+    assert_int_equal(attr_read(qmgr, l1), 1);
+    assert_string_equal(deliver_reply_queue_id(l1), qid);
+    stream_close(&agent);
+    stream_close(&qmgr);
+    attr_list_free(&l1);
+    attr_list_free(&l2);
+}
+
 /* test_hostile_replies - the qmgr side never believes a bad reply */
 static void test_hostile_replies(void **state)
 {
@@ -310,9 +378,8 @@ static void test_qlog_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_round_trip),
-	cmocka_unit_test(test_hostile_requests),
-	cmocka_unit_test(test_hostile_replies),
+	cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_hostile_requests),
+	cmocka_unit_test(test_batch),       cmocka_unit_test(test_hostile_replies),
 	cmocka_unit_test(test_qlog_format),
     };
 
