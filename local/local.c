@@ -169,15 +169,14 @@ static void local_service(stream_t *client, const char *service)
 
     if (deliver_request_read(client, &req) != 1)
 	return;
+    /* every request of a batch first, so that qmgr never waits to write one */
+    jobs[n++].req = req;
+    while (req->more && n < DELIVER_MAX_BATCH && deliver_request_next(client, &req) == 1)
+	jobs[n++].req = req;
     local_resolve_refresh();
-    local_keep_group(req->more);
-    for (;;) {
-	int more = req->more;
-
-	local_run_request(req, jobs + n++);
-	if (!more || n == DELIVER_MAX_BATCH || deliver_request_next(client, &req) != 1)
-	    break;
-    }
+    local_keep_group(n > 1);
+    for (size_t k = 0; k < n; k++)
+	local_run_request(jobs[k].req, jobs + k);
     flushed = local_keep_flush(&why) == 0;
     local_keep_group(0);
     for (size_t k = 0; k < n; k++)
