@@ -2,7 +2,9 @@
  * local - final delivery to local users and virtual mailboxes.
  *
  * qmgr connects to private/local and sends one delivery request
- * (docs/delivery.md): a message in active/ and the recipients to deliver.
+ * (docs/delivery.md): a message in active/ and the recipients to deliver;
+ * or a batch of such requests, one per message, for one destination
+ * (local_service below: their Maildir names are flushed once).
  * For each recipient local works out where the mail goes - aliases
  * (alias_maps, with :include:), the user's .forward, the mailbox
  * (home_mailbox: a Maildir by default, or an mbox in
