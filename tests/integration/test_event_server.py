@@ -106,11 +106,10 @@ def test_trigger_lines_on_a_kept_connection(mailroom):
     """A wake-up ending in a newline reaches the hook as soon as it is read,
     and the client may keep its connection for the next ones, silent for
     longer than the second an ordinary trigger client has."""
-    inst = started(mailroom, ["trig unix n y n - 1 testeventd"])
-    path = os.path.join(inst.spool, "public", "trig")
-    assert wait_until(lambda: os.path.exists(path))
+    inst = started(mailroom, ["trig unix n y n 1 1 testeventd"])
+    inst.wait_log(r"testeventd\[\d+\]: trigger: 0 bytes")  # the -w tick: it listens
     with socket.socket(socket.AF_UNIX) as s:
-        s.connect(path)
+        s.connect(os.path.join(inst.spool, "public", "trig"))
         s.sendall(b"W" + b"B" * 16 + b"\n")
         inst.wait_log(r"testeventd\[\d+\]: trigger: 18 bytes")
         time.sleep(1.6)  # past ES_TRIGGER_TIMEOUT: an ordinary client is closed by now
