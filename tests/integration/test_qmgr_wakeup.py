@@ -73,9 +73,10 @@ def test_named_wakeup_leaves_reservations_alone(mailroom):
     for i in range(20):
         wait_until(lambda: len(delivered(inst, f"later{i}@x.example")) == 1,
                    what=f"later{i} delivered")
-    wait_until(lambda: qrecords.files(inst.spool, "active") == [], what="empty active/")
-    for root, _dirs, names in os.walk(os.path.join(inst.spool, "active")):
-        assert names == [], f"left in {root}: {names}"
+    # not ready in active/ for a moment is a finished file being recycled
+    # (docs/queue.md, C3-C5); a stranded one would stay
+    wait_until(lambda: [n for _r, _d, names in os.walk(os.path.join(inst.spool, "active"))
+                        for n in names] == [], what="empty active/")
 
 
 def test_lost_wakeup_caught_up_by_next_named_one(mailroom):
