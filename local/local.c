@@ -175,6 +175,15 @@ static void local_service(stream_t *client, const char *service)
     jobs[n++].req = req;
     while (req->more && n < DELIVER_MAX_BATCH && deliver_request_next(client, &req) == 1)
 	jobs[n++].req = req;
+    /* the queue files are locked now; a qmgr that died before may have
+     * let its successor take them up first (deliver_request.h) */
+    if (deliver_request_client_gone(client)) {
+	msg_warn("%s: qmgr went away before the delivery: %zu request(s) left to the next one",
+		 jobs[0].req->queue_id, n);
+	for (size_t k = 0; k < n; k++)
+	    deliver_request_abandon(&jobs[k].req);
+	return;
+    }
     local_resolve_refresh();
     local_keep_group(n > 1);
     for (size_t k = 0; k < n; k++)

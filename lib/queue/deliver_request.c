@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -295,6 +297,23 @@ int deliver_request_next(stream_t *client, deliver_request_t **req_r)
     }
     *req_r = req;
     return 1;
+}
+
+/* deliver_request_abandon - release without bookkeeping */
+void deliver_request_abandon(deliver_request_t **reqp)
+{
+    deliver_request_free(reqp);
+}
+
+/* deliver_request_client_gone - EOF waiting on the connection? */
+int deliver_request_client_gone(stream_t *client)
+{
+    struct pollfd pfd = {.fd = stream_fd(client), .events = POLLIN};
+    char c;
+
+    if (stream_pending(client) > 0 || poll(&pfd, 1, 0) != 1)
+	return 0;
+    return recv(pfd.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 /* deliver_request_connected - note the end of connection set-up */

@@ -29,7 +29,10 @@
  * The agent opens the queue file itself (read-write) and holds a shared
  * flock(2) on it until the reply: a qmgr restarted meanwhile sees the
  * lock and leaves the message alone until the agents of the previous
- * qmgr are done with it, so a recipient is not handed out twice. It then
+ * qmgr are done with it, so a recipient is not handed out twice. A
+ * request read after its qmgr died (deliver_request_client_gone, checked
+ * once the locks are held) may have been taken up by the next qmgr
+ * before the lock: the agent abandons it, delivering nothing. It then
  * delivers, and for
  * each recipient calls one of deliver_sent / deliver_bounced /
  * deliver_deferred, which do the bookkeeping before the reply:
@@ -140,6 +143,16 @@ int deliver_request_read(stream_t *client, deliver_request_t **req_r);
  * had more set): read and checked like the first, no handshake. Returns
  * as deliver_request_read. */
 int deliver_request_next(stream_t *client, deliver_request_t **req_r);
+
+/* deliver_request_abandon - let go of a request without delivering or
+ * answering anything (qmgr went away before the agent held the queue
+ * file's lock: a new qmgr may have taken the message up); sets *reqp to
+ * NULL */
+void deliver_request_abandon(deliver_request_t **reqp);
+
+/* deliver_request_client_gone - 1 if qmgr has closed its end (its
+ * process died): nothing more was to come from it on this connection */
+int deliver_request_client_gone(stream_t *client);
 
 /* deliver_request_connected - note that the connection to the next hop
  * is set up (splits the delays= figures c and d); optional */
