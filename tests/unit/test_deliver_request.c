@@ -294,6 +294,14 @@ static void test_batch(void **state)
     deliver_results_free(res, 1);
     stream_close(&agent);
     stream_close(&qmgr);
+    /* qmgr's end open: not gone; closed: gone */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    agent = stream_open(fds[0]);
+    qmgr = stream_open(fds[1]);
+    assert_int_equal(deliver_request_client_gone(agent), 0);
+    stream_close(&qmgr);
+    assert_int_equal(deliver_request_client_gone(agent), 1);
+    stream_close(&agent);
     /* more must be 0 or 1 */
     attr_add(l2, MAIL_ATTR_MORE, "yes");
     assert_int_equal(exchange(l2, fds, &agent, &qmgr, &dr2), -1);
