@@ -25,8 +25,8 @@ class Relay:
     the server's bytes back until release(); cut() closes both sides of
     every connection; cut_at_next_command() closes a connection when the
     client next sends something, without passing it on. accepted counts
-    connections, ended those that have ended; errors says why a
-    connection to the target failed (the client's is then closed)."""
+    connections, ended those that have ended (ended_at: when); errors says
+    why a connection to the target failed (the client's is then closed)."""
 
     def __init__(self, target):
         self.target = target
@@ -37,6 +37,7 @@ class Relay:
         self.pairs = []
         self.accepted = 0
         self.ended = 0
+        self.ended_at = []   # time.monotonic() of each end
         self.released = threading.Event()
         self.released.set()
         self.cut_next = False
@@ -97,6 +98,7 @@ class Relay:
             last = pair[2] == 0
             if last:
                 self.ended += 1
+                self.ended_at.append(time.monotonic())
                 if pair in self.pairs:
                     self.pairs.remove(pair)
         if last:
@@ -165,6 +167,18 @@ def delivered(inst):
     return sorted(out)
 
 
+def envelopes(relay):
+    """How many transactions the relay saw the client start (MAIL FROM)."""
+    return sum(c.startswith(b"MAIL FROM:") for c in relay.client_chunks)
+
+
+def settled(inst):
+    """Nothing left in the queue: every copy 10025 accepted is delivered
+    (10025 answers only once its copy is queued, so after filterd's reply
+    no copy can come later)."""
+    return not any(inst.queue_files(q) for q in ("incoming", "active", "deferred"))
+
+
 def filterd_workers(inst):
     """The pooled workers: filterd processes whose parent is a filterd
     session process (a child of master)."""
@@ -231,7 +245,8 @@ def test_kill_worker_mid_message(mailroom, clamd):
             result = {}
             t = threading.Thread(target=lambda: result.update(r=send(s, "killed@example.org")))
             t.start()
-            time.sleep(1)   # the worker is waiting for 10025's replies
+            # the worker sent its envelope and waits for 10025's replies
+            assert wait_for(lambda: envelopes(relay) == 2), relay.client_chunks
             assert t.is_alive()
             os.kill(worker, signal.SIGKILL)
             t.join(30)
@@ -244,8 +259,8 @@ def test_kill_worker_mid_message(mailroom, clamd):
                       r"message" % worker)
         inst.wait_log(r"filterd\[\d+\]: warning: \w+: the worker ended without answering "
                       r"the client")
-        assert wait_for(lambda: "after@example.org" in delivered(inst)), inst.log_text()[-3000:]
-        time.sleep(1)
+        assert wait_for(lambda: "after@example.org" in delivered(inst) and settled(inst)), \
+            inst.log_text()[-3000:]
         assert delivered(inst).count("before@example.org") == 1
         assert delivered(inst).count("after@example.org") == 1
         assert delivered(inst).count("killed@example.org") == 0
@@ -261,12 +276,12 @@ def test_reinject_session_closed_between_messages(mailroom, clamd):
         with session(inst) as s:
             assert send(s, "c1@example.org")[0] == 250
             relay.cut()
-            time.sleep(0.2)
+            assert wait_for(lambda: relay.ended == 1)   # both sides closed
             code, text = send(s, "c2@example.org")
             assert code == 250, (code, text, relay.accepted, relay.errors, inst.log_text()[-3000:])
         assert relay.accepted == 2
-        assert wait_for(lambda: len(delivered(inst)) == 2), inst.log_text()[-3000:]
-        time.sleep(1)
+        assert wait_for(lambda: len(delivered(inst)) == 2 and settled(inst)), \
+            inst.log_text()[-3000:]
         assert delivered(inst) == ["c1@example.org", "c2@example.org"]
     finally:
         relay.stop()
@@ -284,8 +299,8 @@ def test_reinject_session_gone_at_mail(mailroom, clamd):
             code, text = send(s, "g2@example.org")
             assert code == 250, text
         assert relay.accepted == 2
-        assert wait_for(lambda: len(delivered(inst)) == 2), inst.log_text()[-3000:]
-        time.sleep(1)
+        assert wait_for(lambda: len(delivered(inst)) == 2 and settled(inst)), \
+            inst.log_text()[-3000:]
         assert delivered(inst) == ["g1@example.org", "g2@example.org"]
     finally:
         relay.stop()
@@ -293,13 +308,15 @@ def test_reinject_session_gone_at_mail(mailroom, clamd):
 
 def test_reinject_session_cache_time(mailroom, clamd):
     """An idle kept session is closed (QUIT) after
-    filterd_reinject_cache_time; with 0 every message has its own."""
+    filterd_reinject_cache_time, not before; with 0 every message has its
+    own."""
     inst, relay = relayed_instance(mailroom, clamd, filterd_reinject_cache_time="1s")
     try:
         with session(inst) as s:
+            start = time.monotonic()
             assert send(s, "t1@example.org")[0] == 250
-            assert relay.ended == 0
-            assert wait_for(lambda: relay.ended == 1, 5)
+            assert wait_for(lambda: relay.ended == 1)
+            assert relay.ended_at[0] - start >= 1.0, relay.ended_at[0] - start
             code, text = send(s, "t2@example.org")
             assert code == 250, (code, text, relay.accepted, relay.errors)
         assert relay.accepted == 2
@@ -309,7 +326,7 @@ def test_reinject_session_cache_time(mailroom, clamd):
         with session(inst) as s:
             for i in range(3):
                 assert send(s, f"z{i}@example.org")[0] == 250
-        assert wait_for(lambda: relay.accepted == 5 and relay.ended == 5, 5), (relay.accepted, relay.ended)
+        assert wait_for(lambda: relay.accepted == 5 and relay.ended == 5), (relay.accepted, relay.ended)
     finally:
         relay.stop()
 
