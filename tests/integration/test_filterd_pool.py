@@ -44,7 +44,8 @@ class Relay:
         self.errors = []   # connections to the target that failed
         self.client_chunks = []   # what each read from a client brought
         self.lock = threading.Lock()
-        threading.Thread(target=self.accept_loop, daemon=True).start()
+        self.acceptor = threading.Thread(target=self.accept_loop, daemon=True)
+        self.acceptor.start()
 
     def accept_loop(self):
         while True:
@@ -129,7 +130,18 @@ class Relay:
         self.cut_next = True
 
     def stop(self):
+        """The listening socket is shut down first, which wakes the accept
+        thread (accept() fails), and closed only once that thread has
+        ended: a thread still in accept() on a closed descriptor number
+        could take the connections of a later test's socket that got the
+        same number, and close them for want of its own (gone) 10025."""
         self.release()
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.acceptor.join(30)
+        assert not self.acceptor.is_alive(), "the relay's accept thread did not end"
         self.lsock.close()
         self.cut()
 
