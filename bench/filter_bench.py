@@ -391,7 +391,10 @@ class PssSampler(threading.Thread):
 
     def run(self):
         while not self.stop_flag.is_set():
-            self.peak = max(self.peak, pss_of(self.comm, self.root))
+            try:
+                self.peak = max(self.peak, pss_of(self.comm, self.root))
+            except AttributeError:   # the instance is being restarted (no process)
+                pass
             time.sleep(0.2)
 
     def stop(self):
