@@ -5,9 +5,8 @@ import random
 import signal
 
 
-def children(inst, names):
-    """PIDs of this instance's master children whose command is in names."""
-    out = []
+def processes():
+    """(pid, command, parent pid) of every process still there."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -16,10 +15,12 @@ def children(inst, names):
         except OSError:
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if comm in names and ppid == inst.proc.pid:
-            out.append(int(pid))
-    return out
+        yield int(pid), comm, int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def children(inst, names):
+    """PIDs of this instance's master children whose command is in names."""
+    return [pid for pid, comm, ppid in processes() if comm in names and ppid == inst.proc.pid]
 
 
 def killer(inst, stop, kills, pick, seed, pause):

@@ -70,17 +70,7 @@ def kept_children(inst):
     """PIDs of the kept Maildir children: processes named local whose
     parent is one of the instance's local processes."""
     parents = set(killing.children(inst, ("local",)))
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) in parents:
-            out.append(int(pid))
-    return out
+    return [pid for pid, _, ppid in killing.processes() if ppid in parents]
 
 
 def kill_local_or_child(inst, stop, kills):
