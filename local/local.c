@@ -47,7 +47,8 @@
  * virtual_gid_maps, virtual_uid, virtual_gid, virtual_minimum_uid,
  * allow_mail_to_commands, allow_mail_to_files, command_time_limit,
  * default_privs, deliver_lock_attempts, deliver_lock_delay,
- * stale_lock_time, local_child_idle_time; see docs/local.md.
+ * stale_lock_time, local_child_idle_time, local_child_time_limit; see
+ * docs/local.md.
  */
 #include "global/config.h"
 #include "local.h"

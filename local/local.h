@@ -93,11 +93,17 @@ typedef struct local_user {
  * queue file qf's (made read-only; qf may be NULL), keep (-1: none) and the
  * log's, becomes user (setgroups/setgid/setuid, for good; nothing when
  * not root), runs fn and hands its result (and up to max_data bytes it
- * put in data) back. The parent waits. A child that dies without a
- * result gives LOCAL_DEFER. data may be NULL. */
+ * put in data) back. The parent waits at most time_limit seconds (the
+ * user may stop his own child): then the child is killed. A child that
+ * dies or is killed without a result gives LOCAL_DEFER. data may be
+ * NULL. */
 typedef void (*local_user_fn)(void *ctx, local_result_t *r, str_t *data);
 void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struct qfile *qf,
-		    int keep, local_result_t *r, str_t *data, size_t max_data);
+		    int keep, int time_limit, local_result_t *r, str_t *data, size_t max_data);
+
+/* local_wait_readable - until fd is readable (or at its end), at most
+ * until deadline: 0, or -1 (errno ETIMEDOUT when the time is up) */
+int local_wait_readable(int fd, time_t deadline);
 
 /* local_keep_maildir - maildir_deliver(dir, msg, rcpt) as user in the
  * child this process keeps for user's uid and gid (started when there is

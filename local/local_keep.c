@@ -482,19 +482,7 @@ static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd)
  * deadline: 0, or -1 (errno ETIMEDOUT when the time is up) */
 static int local_keep_wait(time_t deadline)
 {
-    struct pollfd p = {.fd = local_kept.sock, .events = POLLIN};
-    time_t left;
-    int n;
-
-    for (;;) {
-	if ((left = deadline - time(NULL)) <= 0)
-	    return errno = ETIMEDOUT, -1;
-	n = poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000);
-	if (n > 0)
-	    return 0;
-	if (n < 0 && errno != EINTR)
-	    return -1;
-    }
+    return local_wait_readable(local_kept.sock, deadline);
 }
 
 /* local_keep_recv_all - one packet of exactly len bytes before deadline:

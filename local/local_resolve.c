@@ -51,6 +51,7 @@
  * the defer log, and the retry skips it (local_member.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -413,6 +414,17 @@ static int local_run_kept(local_state_t *st, const local_user_t *u, local_user_f
     return -1;
 }
 
+/* local_step_time_limit - how long local waits for a forked step: a
+ * command has command_time_limit of its own */
+static int local_step_time_limit(local_user_fn fn)
+{
+    long limit = var_local_child_time_limit;
+
+    if (fn == local_step_pipe)
+	limit += var_command_time_limit;
+    return limit > INT_MAX ? INT_MAX : (int)limit;
+}
+
 /* local_run - one step as user u, merged; a step that reads a list
  * (data not NULL) is merged only when it failed. The result also goes
  * to *out when not NULL. A delivery in a list of several destinations is
@@ -426,7 +438,8 @@ static void local_run(local_state_t *st, const local_user_t *u, local_user_fn fn
     s->st = st;
     if (key == NULL || !local_done_before(st, key, &r)) {
 	if (local_run_kept(st, u, fn, s, data, key == NULL, &r) < 0)
-	    local_user_run(u, fn, s, st->msg->qf, s->fd, &r, data, LOCAL_LIST_MAX);
+	    local_user_run(u, fn, s, st->msg->qf, s->fd, local_step_time_limit(fn), &r, data,
+			   LOCAL_LIST_MAX);
 	if (key && r.status == LOCAL_SENT)
 	    local_member_sent(&st->members, key);
     }

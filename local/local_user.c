@@ -41,12 +41,22 @@
  * Wire (child -> parent, one pipe): local_result_t, then the data bytes
  * (at most max_data), then EOF. A child that dies before writing a
  * whole result is a temporary failure.
+ *
+ * The child runs as the user, who may stop it (SIGSTOP; a command in his
+ * .forward can stop its own parent). So the parent waits for the whole
+ * answer at most the caller's time limit (local_child_time_limit, plus
+ * command_time_limit for a command), then kills the child and defers
+ * the step: a user can hold up a local process for that long, not for
+ * good.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "local.h"
@@ -93,25 +103,54 @@ static void local_user_child(int fd, const local_user_t *user, local_user_fn fn,
     _exit(0);
 }
 
-/* local_user_collect - read the child's result and data */
-static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max_data)
+/* local_wait_readable - see local.h */
+int local_wait_readable(int fd, time_t deadline)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    time_t left;
+    int n;
+
+    for (;;) {
+	if ((left = deadline - time(NULL)) <= 0)
+	    return errno = ETIMEDOUT, -1;
+	n = poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000);
+	if (n > 0)
+	    return 0;
+	if (n < 0 && errno != EINTR)
+	    return -1;
+    }
+}
+
+/* local_user_read - one read of the child's pipe before deadline: bytes
+ * read, 0 at its end, -1 (errno ETIMEDOUT when the time is up) */
+static ssize_t local_user_read(int fd, void *buf, size_t len, time_t deadline)
+{
+    ssize_t n;
+
+    do {
+	if (local_wait_readable(fd, deadline) < 0)
+	    return -1;
+    } while ((n = read(fd, buf, len)) < 0 && errno == EINTR);
+    return n;
+}
+
+/* local_user_collect - read the child's result and data before
+ * deadline: 0, or -1 (errno ETIMEDOUT when the time is up) */
+static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max_data,
+			      time_t deadline)
 {
     char buf[4096];
     size_t got = 0;
     ssize_t n;
 
     while (got < sizeof(*r)) {
-	if ((n = read(fd, (char *)r + got, sizeof(*r) - got)) < 0 && errno == EINTR)
-	    continue;
-	if (n <= 0)
-	    return -1;
+	if ((n = local_user_read(fd, (char *)r + got, sizeof(*r) - got, deadline)) <= 0)
+	    return n == 0 ? (errno = EPIPE, -1) : -1;
 	got += (size_t)n;
     }
     r->dsn[sizeof(r->dsn) - 1] = 0;
     r->text[sizeof(r->text) - 1] = 0;
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-	if (n < 0 && errno == EINTR)
-	    continue;
+    while ((n = local_user_read(fd, buf, sizeof(buf), deadline)) != 0) {
 	if (n < 0)
 	    return -1;
 	if (data && str_len(data) + (size_t)n <= max_data)
@@ -122,9 +161,10 @@ static int local_user_collect(int fd, local_result_t *r, str_t *data, size_t max
 
 /* local_user_run - fork, drop to the user, run fn, collect */
 void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struct qfile *qf,
-		    int keep, local_result_t *r, str_t *data, size_t max_data)
+		    int keep, int time_limit, local_result_t *r, str_t *data, size_t max_data)
 {
-    int fds[2], status, ok;
+    time_t deadline = time(NULL) + time_limit;
+    int fds[2], status, ok, err = 0;
     pid_t pid;
 
     if (data)
@@ -145,11 +185,20 @@ void local_user_run(const local_user_t *user, local_user_fn fn, void *ctx, struc
 	local_user_child(fds[1], user, fn, ctx, qf, keep, max_data);
     }
     close(fds[1]);
-    ok = local_user_collect(fds[0], r, data, max_data) == 0;
+    if ((ok = local_user_collect(fds[0], r, data, max_data, deadline) == 0) == 0)
+	err = errno;
     close(fds[0]);
+    if (err == ETIMEDOUT) {
+	msg_warn("delivery process %ld for uid %ld gave no answer within %ds: killed", (long)pid,
+		 (long)user->uid, time_limit);
+	kill(pid, SIGKILL);
+    }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 	/* again */;
-    if (!ok)
+    if (err == ETIMEDOUT)
+	local_result_set(r, LOCAL_DEFER, "4.3.0",
+			 "delivery process for uid %ld gave no answer in time", (long)user->uid);
+    else if (!ok)
 	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
 			 (long)user->uid);
 }

@@ -776,3 +776,26 @@ def test_stopped_kept_child_does_not_stop_local(mailroom):
     assert done_marks(q) == {"alice@mailroom.test": False}
     assert deliver(inst, q)["alice@mailroom.test"][0] == "sent"
     assert len(maildir_files(box)) == 2
+
+
+def test_command_that_stops_its_step_does_not_stop_local(agent):
+    """A command delivery runs in a child forked for the step and dropped
+    to the user, and the command is that user's: it may stop its own
+    parent (kill -STOP $PPID, from a .forward; here an alias). local used
+    to wait for that child's answer without end, so each such message took
+    a local process out for good. Now it waits local_child_time_limit (and
+    command_time_limit for a command), then kills the child and defers."""
+    inst = agent(extra={"local_child_time_limit": "2s", "command_time_limit": "2s"},
+                 aliases='stopper: "|kill -STOP $PPID"\n')
+    q = activate(inst, submit(inst, ["stopper@localhost", "bob@mailroom.test"], MESSAGE))
+    start = time.monotonic()
+    got = deliver(inst, q, timeout=30)
+    uid = pwd.getpwnam("nobody").pw_uid if IS_ROOT else os.getuid()
+    assert got["stopper@localhost"] == (
+        "deferred", "4.3.0", f"delivery process for uid {uid} gave no answer in time")
+    assert got["bob@mailroom.test"] == ("sent", "2.0.0", "delivered to maildir")
+    assert 3.5 < time.monotonic() - start < 20
+    m = inst.wait_log(rf"local\[\d+\]: warning: delivery process (\d+) for uid {uid} gave no "
+                      r"answer within 4s: killed")
+    assert not os.path.exists(f"/proc/{m.group(1)}")
+    assert done_marks(q) == {"stopper@localhost": False, "bob@mailroom.test": True}
