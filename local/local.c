@@ -100,6 +100,8 @@ typedef struct local_job {
  * it waits in job */
 static void local_run_request(deliver_request_t *req, local_job_t *job)
 {
+    local_body_t body = {NULL, 0};
+    const char *err;
     local_msg_t msg;
 
     job->req = req;
@@ -115,6 +117,16 @@ static void local_run_request(deliver_request_t *req, local_job_t *job)
     msg.ret = req->ret;
     msg.body = req->qf->attrs ? attr_get(req->qf->attrs, "body") : NULL;
     msg.qf = req->qf;
+    msg.text = NULL;
+    /* the content read once; a read error shows again where it is read */
+    if (!(req->flags & DELIVER_FLAG_VERIFY) &&
+	req->qf->file_size - req->qf->content_offset <= LOCAL_BODY_MAX &&
+	local_body_load(&body, &msg, LOCAL_BODY_MAX, &err) == 1) {
+	msg.line = local_body_line;
+	msg.rewind = local_body_rewind;
+	msg.ctx = &body;
+	msg.text = body.text;
+    }
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	const deliver_rcpt_t *rc = req->rcpts + i;
 	unsigned long held = local_keep_held();
@@ -127,6 +139,8 @@ static void local_run_request(deliver_request_t *req, local_job_t *job)
 	if ((job->held[i] = local_keep_held() != held) == 0)
 	    local_report(req, i, job->results + i);
     }
+    if (body.text)
+	str_free(&body.text);
 }
 
 /* local_finish - after the flush: report each held recipient (deferred

@@ -67,16 +67,45 @@ typedef struct local_msg {
     /* the queue file the content is read from (NULL: held elsewhere, as
      * in the unit tests): lets a kept child read it (local_keep.c) */
     struct qfile *qf;
+    /* the content in memory (local_body_load), or NULL: the kept child
+     * gets this text with the request instead of the queue file */
+    const str_t *text;
 } local_msg_t;
+
+/*
+ * The content held in memory: the text every copy has after its
+ * envelope lines (each line ended by LF, as local_msg_write writes it
+ * without LOCAL_MSG_MBOX). local.c reads a message's content once into
+ * one of these; the Delivered-To scan, the kept child (which gets the
+ * text with its request) and the children per delivery then read it from
+ * memory instead of the queue file.
+ */
+typedef struct local_body {
+    str_t *text;
+    size_t pos; /* the reader's place */
+} local_body_t;
+
+#define LOCAL_BODY_MAX (1024 * 1024) /* larger content is read from the file */
+#define LOCAL_BODY_PIECE (64 * 1024) /* longest piece line() returns */
+
+/* local_body_load - read msg's content (through msg->line) into b, at
+ * most max bytes: 1 loaded, 0 larger than max, -1 read error (*error_r);
+ * b->text is allocated in every case (free it with str_free) */
+int local_body_load(local_body_t *b, const local_msg_t *msg, size_t max, const char **error_r);
+/* local_body_line - a content reader over a local_body_t (ctx): the next
+ * line, or a piece of LOCAL_BODY_PIECE bytes of a longer one */
+int local_body_line(void *ctx, str_t *line, int *complete_r, const char **error_r);
+/* local_body_rewind - start the body over */
+void local_body_rewind(void *ctx);
 
 #define LOCAL_MSG_MBOX (1 << 0) /* "From " line, >From quoting */
 
 /* local_msg_write - write the message for recipient rcpt to fd: the
  * Return-Path and Delivered-To lines, then the content with LF line
- * ends. Returns 0, or -1 with *error_r (the errno of a failed write is
- * preserved). */
-int local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
-		    const char **error_r);
+ * ends. Returns the bytes written, or -1 with *error_r (the errno of a
+ * failed write is preserved). */
+long long local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
+			  const char **error_r);
 /* local_msg_loop - 1 if the header already has "Delivered-To: rcpt" (any
  * case), 0 if not, -1 on a read error (*error_r) */
 int local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_r);
@@ -150,8 +179,21 @@ void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, 
  * the caller has fsync'd it; otherwise *newfd_r is -1 */
 void maildir_deliver_held(const char *dir, const local_msg_t *msg, const char *rcpt, int *newfd_r,
 			  local_result_t *r);
+/* maildir_open - open tmp/ and new/ of the Maildir dir, creating dir
+ * with tmp/ new/ cur/ when one is missing: 0, or -1 (errno) */
+int maildir_open(const char *dir, int *tmp_r, int *new_r);
+/* maildir_deliver_open - maildir_open; when it fails, *r is deferred
+ * (naming dir) and -1 returned */
+int maildir_deliver_open(const char *dir, int *tmp_r, int *new_r, local_result_t *r);
+/* maildir_deliver_in - steps 1 and 2 of maildir_deliver_held into tmp/
+ * and new/ already open (maildir_open; dir names them in a reason) */
+void maildir_deliver_in(int tmpfd, int newfd, const char *dir, const local_msg_t *msg,
+			const char *rcpt, local_result_t *r);
 /* maildir_seq - per-process delivery counter (the Q part) */
 extern unsigned long maildir_seq;
+/* maildir_pid - the P part when set (a process that delivers many
+ * messages sets it once); 0: getpid() at every delivery */
+extern pid_t maildir_pid;
 
 /* mbox (local_mbox.c) */
 

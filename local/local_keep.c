@@ -32,10 +32,14 @@
  * what comes back):
  *   parent -> child, one packet: local_keep_req_t, then three strings
  *   (lengths in the header, no NULs): for MAILDIR the directory, the
- *   recipient and the sender, with a read-only descriptor of the queue
- *   file (SCM_RIGHTS), opened afresh through /proc/self/fd so the child
- *   cannot write the file local marks recipients done in; for FORWARD the
- *   home directory and the address extension; for FLUSH nothing;
+ *   recipient and the sender; for FORWARD the home directory and the
+ *   address extension; for FLUSH nothing. A MAILDIR request carries the
+ *   message's content as local read it (LOCAL_KEEP_TEXT: text_len bytes,
+ *   the first up to LOCAL_KEEP_DATA_PIECE at the end of this packet, the
+ *   rest in packets of that size), so the child reads no file; content
+ *   beyond LOCAL_BODY_MAX comes instead as a read-only descriptor of the
+ *   queue file (SCM_RIGHTS), opened afresh through /proc/self/fd so the
+ *   child cannot write the file local marks recipients done in;
  *   child -> parent: local_keep_res_t, then data_len bytes (the .forward
  *   text, at most the max_data asked for) in packets of at most
  *   LOCAL_KEEP_DATA_PIECE.
@@ -44,12 +48,15 @@
  * failure, as for a child per delivery: at worst the message was in new/
  * already and the retry makes a duplicate; never a loss. If the request
  * could not be sent at all, nothing was done and a new child is tried
- * once.
+ * once. That is also how a child that died between requests is found:
+ * its socket refuses the request, so local makes no wait4 per delivery.
  *
  * Group commit (a batch of requests, local.c): a MAILDIR request with
  * LOCAL_KEEP_HOLD stops after the rename into new/ and the child keeps
- * new/ open (one descriptor per directory, at most LOCAL_KEEP_HELD_MAX;
- * beyond that it flushes early); FLUSH fsyncs every held new/ and
+ * new/ and tmp/ open (one pair per directory, at most LOCAL_KEEP_HELD_MAX;
+ * beyond that it flushes early; the next message of the batch for the
+ * same Maildir is written through them, without opening the Maildir
+ * again); FLUSH fsyncs every held new/, closes them, and
  * answers whether all of them succeeded. The parent counts the held
  * deliveries of its child: before it retires the child (another uid,
  * idle, or local exits) it asks for a FLUSH, and a child that dies or
@@ -76,6 +83,7 @@
 #include "local.h"
 #include "queue/qfile.h"
 #include "util/msg.h"
+#include "util/mymalloc.h"
 #include "util/privs.h"
 #include "util/safe_open.h"
 
@@ -88,12 +96,15 @@
 #define LOCAL_KEEP_FLUSH 3   /* unused x3: fsync the held new/ */
 
 #define LOCAL_KEEP_HOLD 1 /* MAILDIR: leave the fsync of new/ to FLUSH */
+#define LOCAL_KEEP_TEXT 2 /* MAILDIR: the content follows, no queue file */
 
 #define LOCAL_KEEP_HELD_MAX 32 /* new/ directories held open at once */
 
 /* The request header; the three strings follow in the same packet. */
 typedef struct local_keep_req {
     int64_t content_offset; /* MAILDIR: first content record */
+    uint64_t text_len;      /* MAILDIR with LOCAL_KEEP_TEXT: content bytes */
+    uint32_t text_here;     /* of which at the end of this packet */
     uint32_t type;
     uint32_t flags;    /* MAILDIR: LOCAL_KEEP_HOLD */
     uint32_t max_data; /* FORWARD: most data bytes wanted */
@@ -124,10 +135,13 @@ static unsigned long local_keep_held_count;
 static int local_keep_lost;
 static char local_keep_lost_why[sizeof(((local_result_t *)0)->text)];
 
-/* Child: the new/ directories written since the last FLUSH, open, one
- * descriptor each, and the first fsync error met meanwhile. */
+/* Child: the Maildirs written since the last FLUSH, their new/ and tmp/
+ * open (the next message for the same Maildir in the batch uses them),
+ * one entry per new/ directory, and the first fsync error met meanwhile. */
 static struct {
-    int fd;
+    char *path; /* as the request named the Maildir */
+    int fd;     /* new/ */
+    int tmpfd;
     dev_t dev;
     ino_t ino;
 } local_keep_dirs[LOCAL_KEEP_HELD_MAX];
@@ -185,9 +199,10 @@ static int local_keep_recv(int sock, char *buf, size_t size, int *fd_r)
     return (int)n;
 }
 
-/* local_keep_fields - split the strings after the header, each ended by
- * a NUL (moved up in place): 0, or -1 if the lengths do not add up */
-static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3])
+/* local_keep_fields - the content at the end of the packet to text;
+ * split the strings after the header, each ended by a NUL (moved up in
+ * place): 0, or -1 if the lengths do not add up */
+static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3], str_t *text)
 {
     size_t total = sizeof(*h);
 
@@ -199,8 +214,10 @@ static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3
 	    return -1;
 	total += h->len[i];
     }
-    if (total != n)
+    if (h->text_here > LOCAL_KEEP_DATA_PIECE || h->text_here > h->text_len ||
+	total + h->text_here != n)
 	return -1;
+    str_setn(text, buf + total, h->text_here);
     /* last first, so nothing is overwritten before it moved */
     f[0] = buf + sizeof(*h);
     f[1] = f[0] + h->len[0] + 1;
@@ -213,8 +230,8 @@ static int local_keep_fields(char *buf, size_t n, local_keep_req_t *h, char *f[3
     return 0;
 }
 
-/* local_keep_sync - fsync and close every held new/; an error is kept
- * for the next FLUSH answer */
+/* local_keep_sync - fsync and close every held new/ (and tmp/); an
+ * error is kept for the next FLUSH answer */
 static void local_keep_sync(void)
 {
     for (int i = 0; i < local_keep_ndirs; i++) {
@@ -225,29 +242,42 @@ static void local_keep_sync(void)
 			     err == ENOSPC || err == EDQUOT ? "4.2.2" : "4.2.0",
 			     "maildir delivery failed: fsync new/: %s", strerror(err));
 	close(local_keep_dirs[i].fd);
+	close(local_keep_dirs[i].tmpfd);
+	mr_free(local_keep_dirs[i].path);
     }
     local_keep_ndirs = 0;
 }
 
-/* local_keep_hold_dir - keep new/ (fd) for the next FLUSH, once per
- * directory; with no room left, flush what is held first */
-static void local_keep_hold_dir(int fd)
+/* local_keep_held_dirs - the held entry of Maildir dir: its index,
+ * opened now when there is none (once per new/ directory: a second name
+ * of one already held gets that one), or -1 with *r deferred */
+static int local_keep_held_dirs(const char *dir, local_result_t *r)
 {
     struct stat st;
+    int tmpfd, newfd, i;
 
-    if (fstat(fd, &st) < 0)
+    for (i = 0; i < local_keep_ndirs; i++)
+	if (strcmp(local_keep_dirs[i].path, dir) == 0)
+	    return i;
+    if (maildir_deliver_open(dir, &tmpfd, &newfd, r) < 0)
+	return -1;
+    if (fstat(newfd, &st) < 0)
 	memset(&st, 0, sizeof(st)); /* kept apart: dev 0, ino 0 names no directory */
-    for (int i = 0; st.st_ino != 0 && i < local_keep_ndirs; i++)
+    for (i = 0; st.st_ino != 0 && i < local_keep_ndirs; i++)
 	if (local_keep_dirs[i].dev == st.st_dev && local_keep_dirs[i].ino == st.st_ino) {
-	    close(fd);
-	    return;
+	    close(newfd);
+	    close(tmpfd);
+	    return i;
 	}
     if (local_keep_ndirs == LOCAL_KEEP_HELD_MAX)
 	local_keep_sync();
-    local_keep_dirs[local_keep_ndirs].fd = fd;
-    local_keep_dirs[local_keep_ndirs].dev = st.st_dev;
-    local_keep_dirs[local_keep_ndirs].ino = st.st_ino;
-    local_keep_ndirs++;
+    i = local_keep_ndirs++;
+    local_keep_dirs[i].path = mr_strdup(dir);
+    local_keep_dirs[i].fd = newfd;
+    local_keep_dirs[i].tmpfd = tmpfd;
+    local_keep_dirs[i].dev = st.st_dev;
+    local_keep_dirs[i].ino = st.st_ino;
+    return i;
 }
 
 /* local_keep_flush_step - FLUSH: the held new/ made durable */
@@ -261,12 +291,15 @@ static void local_keep_flush_step(local_result_t *r)
     local_result_set(&local_keep_sync_error, LOCAL_SENT, "2.0.0", "flushed");
 }
 
-/* local_keep_maildir_step - dir, rcpt, sender; the queue file in fd */
-static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int fd,
+/* local_keep_maildir_step - dir, rcpt, sender; the content in text, or
+ * else in the queue file fd */
+static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int fd, str_t *text,
 				    local_result_t *r)
 {
+    local_body_t body = {text, 0};
     local_msg_t msg;
     qfile_t qf;
+    int i;
 
     /* a reader of the content only: the file's envelope stays with local */
     memset(&qf, 0, sizeof(qf));
@@ -274,20 +307,38 @@ static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int f
     qf.content_offset = (off_t)h->content_offset;
     memset(&msg, 0, sizeof(msg));
     msg.sender = f[2];
-    msg.line = local_keep_line;
-    msg.rewind = local_keep_rewind;
-    msg.ctx = &qf;
+    msg.line = fd < 0 ? local_body_line : local_keep_line;
+    msg.rewind = fd < 0 ? local_body_rewind : local_keep_rewind;
+    msg.ctx = fd < 0 ? (void *)&body : (void *)&qf;
     maildir_seq++;
-    if (h->flags & LOCAL_KEEP_HOLD) {
-	int newfd;
-
-	maildir_deliver_held(f[0], &msg, f[1], &newfd, r);
-	if (newfd >= 0)
-	    local_keep_hold_dir(newfd);
-    } else {
+    if (!(h->flags & LOCAL_KEEP_HOLD))
 	maildir_deliver(f[0], &msg, f[1], r);
+    else if ((i = local_keep_held_dirs(f[0], r)) >= 0)
+	maildir_deliver_in(local_keep_dirs[i].tmpfd, local_keep_dirs[i].fd, f[0], &msg, f[1], r);
+    if (fd >= 0)
+	qfile_rewind(&qf);
+}
+
+/* local_keep_recv_text - the rest of the content of a MAILDIR request
+ * (text holds its first bytes): up to len bytes in packets of at most
+ * LOCAL_KEEP_DATA_PIECE: 0, -1 */
+static int local_keep_recv_text(int sock, str_t *text, uint64_t len)
+{
+    static char piece[LOCAL_KEEP_DATA_PIECE + 1];
+    int fd, n;
+
+    if (len > LOCAL_BODY_MAX)
+	return -1;
+    while (str_len(text) < len) {
+	if ((n = local_keep_recv(sock, piece, sizeof(piece), &fd)) <= 0 || fd >= 0 ||
+	    str_len(text) + (size_t)n > len) {
+	    if (fd >= 0)
+		close(fd);
+	    return -1;
+	}
+	str_append(text, piece, (size_t)n);
     }
-    qfile_rewind(&qf);
+    return 0;
 }
 
 /* local_keep_answer - the result, then the data in pieces: 0, -1 */
@@ -311,7 +362,7 @@ static int local_keep_answer(int sock, const local_result_t *r, const str_t *dat
 }
 
 /* local_keep_serve - one request: 0 answered, -1 to exit */
-static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_t size)
+static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_t size, str_t *text)
 {
     local_keep_req_t h;
     local_result_t r;
@@ -320,10 +371,12 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
     str_t *data;
 
     if ((n = local_keep_recv(sock, buf, size, &fd)) <= 0 ||
-	local_keep_fields(buf, (size_t)n, &h, f) < 0 ||
-	(h.type == LOCAL_KEEP_MAILDIR) != (fd >= 0) ||
+	local_keep_fields(buf, (size_t)n, &h, f, text) < 0 ||
+	(h.type == LOCAL_KEEP_MAILDIR) != (fd >= 0 || (h.flags & LOCAL_KEEP_TEXT)) ||
+	(fd >= 0 && (h.flags & LOCAL_KEEP_TEXT)) ||
 	(h.type != LOCAL_KEEP_MAILDIR && h.type != LOCAL_KEEP_FORWARD &&
-	 h.type != LOCAL_KEEP_FLUSH)) {
+	 h.type != LOCAL_KEEP_FLUSH) ||
+	((h.flags & LOCAL_KEEP_TEXT) && local_keep_recv_text(sock, text, h.text_len) < 0)) {
 	if (fd >= 0)
 	    close(fd);
 	return -1;
@@ -332,8 +385,9 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
     memset(&r, 0, sizeof(r));
     local_result_set(&r, LOCAL_DEFER, "4.3.0", "delivery step gave no result");
     if (h.type == LOCAL_KEEP_MAILDIR) {
-	local_keep_maildir_step(f, &h, fd, &r);
-	close(fd);
+	local_keep_maildir_step(f, &h, fd, text, &r);
+	if (fd >= 0)
+	    close(fd);
     } else if (h.type == LOCAL_KEEP_FLUSH) {
 	local_keep_flush_step(&r);
     } else {
@@ -351,13 +405,18 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
 static void local_keep_child(int sock, const local_user_t *user)
 {
     /* room for the header, three fields and the NULs the child adds */
-    static char buf[sizeof(local_keep_req_t) + 3 * LOCAL_KEEP_FIELD_MAX + 4];
+    /* room for the header, three fields, the NULs the child adds, and a
+     * piece of content */
+    static char
+	buf[sizeof(local_keep_req_t) + 3 * LOCAL_KEEP_FIELD_MAX + 4 + LOCAL_KEEP_DATA_PIECE];
+    str_t *text = str_new(8192);
 
     if (privs_running_as_root())
 	privs_become(user->uid, user->gid);
     msg_close_others(sock);
+    maildir_pid = getpid(); /* the P of its file names, asked once */
     local_result_set(&local_keep_sync_error, LOCAL_SENT, "2.0.0", "flushed");
-    while (local_keep_serve(sock, user, buf, sizeof(buf)) == 0)
+    while (local_keep_serve(sock, user, buf, sizeof(buf), text) == 0)
 	/* next */;
     _exit(0);
 }
@@ -425,21 +484,14 @@ static int local_keep_start(const local_user_t *user)
     return 0;
 }
 
-/* local_keep_usable - is the kept child there, alive, for user and not
- * idle too long? When it is not, it is reaped or retired. */
+/* local_keep_usable - is there a kept child for user, not idle too
+ * long? When it is for another user or idle, it is retired. Whether it
+ * is alive shows when a request is sent: a dead child's socket refuses
+ * it (local_keep_call), so no wait4 is made per delivery. */
 static int local_keep_usable(const local_user_t *user, time_t now)
 {
     if (local_kept.pid <= 0)
 	return 0;
-    if (waitpid(local_kept.pid, NULL, WNOHANG) != 0) { /* gone (reaped now) */
-	if (local_kept.unflushed > 0)
-	    local_keep_lose("delivery process died before it flushed new/");
-	local_kept.unflushed = 0;
-	close(local_kept.sock);
-	local_kept.pid = 0;
-	local_kept.sock = -1;
-	return 0;
-    }
     if (local_kept.uid != user->uid || local_kept.gid != user->gid || now < local_kept.used ||
 	now - local_kept.used >= var_local_child_idle_time) {
 	local_keep_retire();
@@ -448,18 +500,46 @@ static int local_keep_usable(const local_user_t *user, time_t now)
     return 1;
 }
 
-/* local_keep_send - the request (with qfd unless -1): 0 sent, -1 not */
-static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd)
+/* local_keep_send_text - the content after the request's piece, in
+ * pieces, each sent before deadline: 0, -1 (the answer then tells what
+ * happened) */
+static int local_keep_send_text(const str_t *text, size_t off, time_t deadline)
 {
-    struct iovec iov[4] = {{(void *)h, sizeof(*h)},
+    struct pollfd p = {.fd = local_kept.sock, .events = POLLOUT};
+    size_t len = str_len(text), piece;
+    time_t left;
+    ssize_t n;
+
+    for (; off < len; off += piece) {
+	piece = len - off < LOCAL_KEEP_DATA_PIECE ? len - off : LOCAL_KEEP_DATA_PIECE;
+	while ((n = send(local_kept.sock, str_data(text) + off, piece,
+			 MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+	       (errno == EINTR || errno == EAGAIN)) {
+	    if (errno == EAGAIN &&
+		((left = deadline - time(NULL)) <= 0 ||
+		 poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000) < 0))
+		return -1;
+	}
+	if (n != (ssize_t)piece)
+	    return -1;
+    }
+    return 0;
+}
+
+/* local_keep_send - the request (with qfd unless -1, and the first
+ * h->text_here bytes of text): 0 sent, -1 not */
+static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd, const str_t *text)
+{
+    struct iovec iov[5] = {{(void *)h, sizeof(*h)},
 			   {(void *)f[0], h->len[0]},
 			   {(void *)f[1], h->len[1]},
-			   {(void *)f[2], h->len[2]}};
+			   {(void *)f[2], h->len[2]},
+			   {text ? (void *)str_data(text) : NULL, h->text_here}};
     union {
 	struct cmsghdr h;
 	char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 4};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 5};
     struct cmsghdr *c;
     ssize_t n;
 
@@ -527,18 +607,21 @@ static int local_keep_result(local_result_t *r, str_t *data, size_t max_data)
 /* local_keep_call - one request to the child kept for user (started as
  * needed; a request that could not be sent goes to one new child) */
 static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const char *f[3],
-			    int qfd, str_t *data, local_result_t *r)
+			    int qfd, const str_t *text, str_t *data, local_result_t *r)
 {
     int sent = -1, err = 0;
 
     for (int i = 0; i < 3; i++)
 	h->len[i] = (uint32_t)strlen(f[i]);
+    if (text)
+	h->text_here = (uint32_t)(str_len(text) < LOCAL_KEEP_DATA_PIECE ? str_len(text)
+									: LOCAL_KEEP_DATA_PIECE);
     for (int attempt = 0; attempt < 2 && sent < 0; attempt++) {
 	if (!local_keep_usable(user, time(NULL)) && local_keep_start(user) < 0) {
 	    err = errno;
 	    break;
 	}
-	if ((sent = local_keep_send(h, f, qfd)) < 0) {
+	if ((sent = local_keep_send(h, f, qfd, text)) < 0) {
 	    err = errno;
 	    local_keep_retire(); /* it never saw the request: try a new one */
 	}
@@ -548,6 +631,9 @@ static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const
 			 strerror(err));
 	return;
     }
+    /* a child that takes no more of it does not answer either: below */
+    if (text)
+	(void)local_keep_send_text(text, h->text_here, time(NULL) + var_local_child_time_limit);
     if (local_keep_result(r, data, h->max_data) < 0) {
 	err = errno;
 	str_reset(data);
@@ -583,7 +669,7 @@ static int local_keep_flush_child(void)
     int ret = 0;
 
     local_kept.unflushed = 0;
-    if (local_keep_send(&h, f, -1) < 0 || local_keep_result(&r, data, 0) < 0) {
+    if (local_keep_send(&h, f, -1, NULL) < 0 || local_keep_result(&r, data, 0) < 0) {
 	local_keep_lose("delivery process died before it flushed new/");
 	ret = -1;
     } else if (r.status != LOCAL_SENT) {
@@ -634,17 +720,24 @@ int local_keep_maildir(const local_user_t *user, const char *dir, const local_ms
 			  .flags = may_hold && local_keep_grouping ? LOCAL_KEEP_HOLD : 0};
     const char *f[3] = {dir, rcpt, msg->sender};
     str_t *data;
-    int qfd;
+    int qfd = -1;
 
-    if (msg->qf == NULL || !local_keep_fits(dir, rcpt, msg->sender))
+    if ((msg->qf == NULL && msg->text == NULL) || !local_keep_fits(dir, rcpt, msg->sender))
 	return -1;
-    if ((qfd = reopen_read_only(msg->qf->fd)) < 0)
+    if (msg->text) {
+	/* the content local read: no queue file for the child */
+	h.flags |= LOCAL_KEEP_TEXT;
+	h.text_len = str_len(msg->text);
+    } else if ((qfd = reopen_read_only(msg->qf->fd)) < 0) {
 	return -1;
-    h.content_offset = (int64_t)msg->qf->content_offset;
+    } else {
+	h.content_offset = (int64_t)msg->qf->content_offset;
+    }
     data = str_new(16);
-    local_keep_call(user, &h, f, qfd, data, r);
+    local_keep_call(user, &h, f, qfd, msg->text, data, r);
     str_free(&data);
-    close(qfd);
+    if (qfd >= 0)
+	close(qfd);
     return 0;
 }
 
@@ -659,6 +752,6 @@ int local_keep_forward(const local_user_t *user, const char *home, const char *e
 	return -1;
     h.max_data = (uint32_t)max_data;
     str_reset(data);
-    local_keep_call(user, &h, f, -1, data, r);
+    local_keep_call(user, &h, f, -1, NULL, data, r);
     return 0;
 }

@@ -40,6 +40,7 @@
 #include "util/mymalloc.h"
 
 unsigned long maildir_seq;
+pid_t maildir_pid;
 
 /* maildir_name - the unique part of a new file's name */
 void maildir_name(str_t *out, long sec, long usec, long pid, unsigned long seq, const char *host)
@@ -93,10 +94,10 @@ static int maildir_open_subs(int dfd, int *tmp_r, int *new_r)
     return -1;
 }
 
-/* maildir_open_dirs - open dir's tmp/ and new/; when one is missing,
+/* maildir_open - open dir's tmp/ and new/; when one is missing,
  * create dir and its tmp/ new/ cur/ first (an existing Maildir costs
  * three opens, no mkdir) */
-static int maildir_open_dirs(const char *dir, int *tmp_r, int *new_r)
+int maildir_open(const char *dir, int *tmp_r, int *new_r)
 {
     static const char *subs[] = {"tmp", "new", "cur"};
     int dfd, ret;
@@ -143,8 +144,8 @@ static int maildir_write(int tmpfd, int newfd, const char *name, const local_msg
 			 const char *rcpt, local_result_t *r, const char *dir)
 {
     const char *why;
-    struct stat st;
     char final[512];
+    long long size;
     int fd, err;
 
     if ((fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) <
@@ -152,17 +153,17 @@ static int maildir_write(int tmpfd, int newfd, const char *name, const local_msg
 	maildir_fail(r, dir, "create in", errno);
 	return -1;
     }
-    if (local_msg_write(fd, msg, rcpt, 0, &why) < 0) {
+    if ((size = local_msg_write(fd, msg, rcpt, 0, &why)) < 0) {
 	err = errno;
 	local_result_set(r, LOCAL_DEFER, err == ENOSPC || err == EDQUOT ? "4.2.2" : "4.3.0",
 			 "maildir delivery failed: write to %s: %s", dir, why);
 	goto fail;
     }
-    if (fsync(fd) < 0 || fstat(fd, &st) < 0) {
+    if (fsync(fd) < 0) {
 	maildir_fail(r, dir, "fsync in", err = errno);
 	goto fail;
     }
-    snprintf(final, sizeof(final), "%s,S=%lld", name, (long long)st.st_size);
+    snprintf(final, sizeof(final), "%s,S=%lld", name, size);
     if (renameat2(tmpfd, name, newfd, final, RENAME_NOREPLACE) < 0) {
 	maildir_fail(r, dir, "rename into", err = errno);
 	goto fail;
@@ -189,30 +190,43 @@ void maildir_deliver(const char *dir, const local_msg_t *msg, const char *rcpt, 
     close(newfd);
 }
 
+/* maildir_deliver_in - steps 1 and 2 with tmp/ and new/ open */
+void maildir_deliver_in(int tmpfd, int newfd, const char *dir, const local_msg_t *msg,
+			const char *rcpt, local_result_t *r)
+{
+    struct timeval tv;
+    str_t *name = str_new(100);
+
+    gettimeofday(&tv, NULL);
+    maildir_name(name, (long)tv.tv_sec, (long)tv.tv_usec,
+		 (long)(maildir_pid > 0 ? maildir_pid : getpid()), maildir_seq, maildir_host());
+    if (maildir_write(tmpfd, newfd, str_data(name), msg, rcpt, r, dir) == 0)
+	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to maildir");
+    str_free(&name);
+}
+
+/* maildir_deliver_open - maildir_open, or a temporary failure */
+int maildir_deliver_open(const char *dir, int *tmp_r, int *new_r, local_result_t *r)
+{
+    if (maildir_open(dir, tmp_r, new_r) == 0)
+	return 0;
+    maildir_fail(r, dir, "open", errno);
+    return -1;
+}
+
 /* maildir_deliver_held - steps 1 and 2; new/ is left open for step 3 */
 void maildir_deliver_held(const char *dir, const local_msg_t *msg, const char *rcpt, int *newfd_r,
 			  local_result_t *r)
 {
-    struct timeval tv;
-    str_t *name = str_new(100);
     int tmpfd, newfd;
 
-    if (maildir_open_dirs(dir, &tmpfd, &newfd) < 0) {
-	*newfd_r = -1;
-	maildir_fail(r, dir, "open", errno);
-	str_free(&name);
-	return;
-    }
-    gettimeofday(&tv, NULL);
-    maildir_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), maildir_seq,
-		 maildir_host());
     *newfd_r = -1;
-    if (maildir_write(tmpfd, newfd, str_data(name), msg, rcpt, r, dir) == 0) {
-	local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to maildir");
+    if (maildir_deliver_open(dir, &tmpfd, &newfd, r) < 0)
+	return;
+    maildir_deliver_in(tmpfd, newfd, dir, msg, rcpt, r);
+    if (r->status == LOCAL_SENT)
 	*newfd_r = newfd;
-    } else {
+    else
 	close(newfd);
-    }
     close(tmpfd);
-    str_free(&name);
 }

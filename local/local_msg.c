@@ -53,13 +53,15 @@ void local_result_merge(local_result_t *acc, const local_result_t *r)
 	*acc = *r;
 }
 
-/* local_msg_flush - write out the buffer when it is full (or force) */
-static int local_msg_flush(int fd, str_t *buf, int force)
+/* local_msg_flush - write out the buffer when it is full (or force),
+ * counting what was written in *total */
+static int local_msg_flush(int fd, str_t *buf, int force, long long *total)
 {
     int ret = 0;
 
     if (str_len(buf) >= LOCAL_MSG_FLUSH || (force && str_len(buf) > 0)) {
 	ret = write_all(fd, str_data(buf), str_len(buf));
+	*total += (long long)str_len(buf);
 	str_reset(buf);
     }
     return ret;
@@ -88,12 +90,13 @@ static int local_msg_quote(const str_t *line)
 }
 
 /* local_msg_write - envelope lines, then the content */
-int local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
-		    const char **error_r)
+long long local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
+			  const char **error_r)
 {
     str_t *buf = str_new(LOCAL_MSG_FLUSH + 1024);
     str_t *line = str_new(1024);
     int complete = 1, at_start = 1, ret;
+    long long total = 0;
 
     if (flags & LOCAL_MSG_MBOX)
 	local_msg_from_line(buf, msg->sender);
@@ -106,16 +109,16 @@ int local_msg_write(int fd, const local_msg_t *msg, const char *rcpt, int flags,
 	if (complete)
 	    str_appendc(buf, '\n');
 	at_start = complete;
-	if (local_msg_flush(fd, buf, 0) < 0)
+	if (local_msg_flush(fd, buf, 0, &total) < 0)
 	    goto write_error;
     }
     if (ret == 0 && (flags & LOCAL_MSG_MBOX))
 	str_appends(buf, at_start ? "\n" : "\n\n");
-    if (ret == 0 && local_msg_flush(fd, buf, 1) < 0)
+    if (ret == 0 && local_msg_flush(fd, buf, 1, &total) < 0)
 	goto write_error;
     str_free(&buf);
     str_free(&line);
-    return ret;
+    return ret < 0 ? -1 : total;
 
 write_error:
     *error_r = strerror(errno);
@@ -163,4 +166,51 @@ int local_msg_loop(const local_msg_t *msg, const char *rcpt, const char **error_
     if (!found && ret < 0)
 	return -1;
     return found;
+}
+
+/* local_body_load - the content, read once */
+int local_body_load(local_body_t *b, const local_msg_t *msg, size_t max, const char **error_r)
+{
+    str_t *line = str_new(1024);
+    int complete = 1, ret;
+
+    b->text = str_new(4096);
+    b->pos = 0;
+    msg->rewind(msg->ctx);
+    while ((ret = msg->line(msg->ctx, line, &complete, error_r)) > 0) {
+	if (str_len(b->text) + str_len(line) + 1 > max)
+	    break; /* too large: ret stays 1, read from the file instead */
+	str_append(b->text, str_data(line), str_len(line));
+	if (complete)
+	    str_appendc(b->text, '\n');
+    }
+    msg->rewind(msg->ctx);
+    str_free(&line);
+    return ret < 0 ? -1 : ret == 0;
+}
+
+/* local_body_line - the next line of the body in memory */
+int local_body_line(void *ctx, str_t *line, int *complete_r, const char **error_r)
+{
+    local_body_t *b = ctx;
+    const char *start = str_data(b->text) + b->pos;
+    size_t left = str_len(b->text) - b->pos;
+    size_t len = left < LOCAL_BODY_PIECE ? left : LOCAL_BODY_PIECE;
+    const char *nl = memchr(start, '\n', len);
+
+    (void)error_r;
+    if (left == 0)
+	return 0;
+    *complete_r = nl != NULL;
+    if (nl)
+	len = (size_t)(nl - start);
+    str_setn(line, start, len);
+    b->pos += len + (nl != NULL);
+    return 1;
+}
+
+/* local_body_rewind - back to the first line */
+void local_body_rewind(void *ctx)
+{
+    ((local_body_t *)ctx)->pos = 0;
 }

@@ -719,6 +719,30 @@ def test_child_per_delivery_when_keeping_is_off(mailroom):
     assert kept_children(inst) == []
 
 
+def test_kept_child_copies_long_lines_and_large_messages_exactly(mailroom):
+    """local reads a message's content once and hands it to the kept child
+    with the request (a line of 100 KB comes in pieces); content beyond
+    1 MB the child reads from the queue file itself: every copy is byte for
+    byte the queued content."""
+    inst = kept_agent(mailroom)
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    long_line = "".join(chr(ord("a") + i % 26) for i in range(100 * 1024))
+    texts = [MESSAGE.replace("line one", long_line),
+             MESSAGE + "".join(f"{i:07d} " + "x" * 70 + "\r\n" for i in range(16000)),
+             MESSAGE]
+    for text in texts:
+        q = activate(inst, submit(inst, ["alice@mailroom.test"], text))
+        assert deliver(inst, q)["alice@mailroom.test"] == ("sent", "2.0.0", "delivered to maildir")
+        newest = max(maildir_files(box), key=os.path.getmtime)
+        data = open(newest, "rb").read()
+        assert data == (b"Return-Path: <s@example.org>\nDelivered-To: alice@mailroom.test\n"
+                        + queued_content(q))
+        assert int(MAILDIR_NAME.match(os.path.basename(newest)).group(6)) == len(data)
+    assert len(maildir_files(box)) == 3
+    assert sum(os.path.getsize(f) > 1024 * 1024 for f in maildir_files(box)) == 1
+    assert len({delivered_by(f) for f in maildir_files(box)}) == 1
+
+
 def test_forward_is_read_by_the_kept_child(user, mailroom):
     """The user's .forward is read in the same kept child that writes the
     Maildir: one process as the user for both steps, for every delivery."""

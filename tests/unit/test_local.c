@@ -274,6 +274,65 @@ static void test_maildir_deliver_held(void **state)
     mr_free(dir);
 }
 
+/* test_body - the content read once into memory gives the same copy,
+ * a line longer than a piece comes back in pieces, too much is refused */
+static void test_body(void **state)
+{
+    char *big = mr_calloc(1, LOCAL_BODY_PIECE + 101);
+    const char *lines[] = {"Subject: s", "", big, "end", NULL};
+    mem_msg_t m;
+    local_msg_t msg = mem_msg(&m, lines), mem;
+    local_body_t b;
+    const char *err;
+    str_t *line = str_new(16);
+    char *want, *got;
+    int complete, fd;
+
+    memset(big, 'x', LOCAL_BODY_PIECE + 100);
+    big[LOCAL_BODY_PIECE + 100] = 0;
+    assert_int_equal(local_body_load(&b, &msg, LOCAL_BODY_MAX, &err), 1);
+    want = mr_format("Subject: s\n\n%s\nend\n", big);
+    assert_int_equal(str_len(b.text), strlen(want));
+    assert_memory_equal(str_data(b.text), want, strlen(want));
+    /* pieces: the long line in two, the first not complete */
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 1);
+    assert_string_equal(str_data(line), "Subject: s");
+    assert_int_equal(complete, 1);
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 1);
+    assert_int_equal(str_len(line), 0);
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 1);
+    assert_int_equal(str_len(line), LOCAL_BODY_PIECE);
+    assert_int_equal(complete, 0);
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 1);
+    assert_int_equal(str_len(line), 100);
+    assert_int_equal(complete, 1);
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 1);
+    assert_int_equal(local_body_line(&b, line, &complete, &err), 0);
+    /* written from memory: the same bytes as from the lines */
+    mem = msg;
+    mem.line = local_body_line;
+    mem.rewind = local_body_rewind;
+    mem.ctx = &b;
+    fd = open(path_in("body.out", ""), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(local_msg_write(fd, &mem, "r@example.com", 0, &err),
+		     (long long)strlen(want) + 62);
+    close(fd);
+    got = slurp(path_in("body.out", ""));
+    assert_non_null(got);
+    assert_string_equal(got + 62, want);
+    mr_free(got);
+    str_free(&b.text);
+    /* one byte over the limit: not loaded */
+    assert_int_equal(local_body_load(&b, &msg, strlen(want) - 1, &err), 0);
+    str_free(&b.text);
+    assert_int_equal(local_body_load(&b, &msg, strlen(want), &err), 1);
+    str_free(&b.text);
+    str_free(&line);
+    mr_free(want);
+    mr_free(big);
+}
+
 /* loop_check - local_msg_loop on some lines */
 static int loop_check(const char **lines, const char *rcpt)
 {
@@ -739,6 +798,7 @@ int main(void)
 	cmocka_unit_test(test_maildir_name),
 	cmocka_unit_test(test_maildir_deliver),
 	cmocka_unit_test(test_maildir_deliver_held),
+	cmocka_unit_test(test_body),
 	cmocka_unit_test(test_loop),
 	cmocka_unit_test(test_forward_check),
 	cmocka_unit_test(test_forward_read),
