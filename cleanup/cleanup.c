@@ -21,7 +21,9 @@
  * and qfile_pool.c): each message is written into a queue file reserved
  * ahead of use (incoming/H/ID, empty, locked by this process, not marked
  * ready; its name made durable with its batch by one directory fsync);
- * write END; patch the fixed-width SIZE record (in the output buffer
+ * write END, sealed with the file's ID and a checksum of every byte
+ * before it (the SIZE value as patched included; queue/qfile.h); patch
+ * the fixed-width SIZE record (in the output buffer
  * when the message fits in it: one write for the whole file); flush and
  * write the file out to the device (sync_file_range); set the ready bit;
  * fsync the file (the one device flush of the message); answer; then
@@ -79,6 +81,7 @@
 #include "queue/qfile.h"
 #include "queue/record.h"
 #include "util/attr.h"
+#include "util/crc32c.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
@@ -107,6 +110,26 @@ static int cleanup_read_message(cleanup_state_t *cs, stream_t *client)
     return 0;
 }
 
+/* cleanup_size_value - the SIZE value the commit patches in */
+static void cleanup_size_value(char buf[CLEANUP_SIZE_WIDTH + 1], const cleanup_state_t *cs)
+{
+    snprintf(buf, CLEANUP_SIZE_WIDTH + 1, "%0*lld", CLEANUP_SIZE_WIDTH, cs->size);
+}
+
+/* cleanup_seal - END with the file's ID and the sum of every byte before
+ * it: the SIZE record as the commit patches it, then the rest, summed as
+ * it was written (queue/qfile.h, "Seal") */
+static void cleanup_seal(cleanup_state_t *cs)
+{
+    char size[CLEANUP_SIZE_WIDTH + 1], seal[QFILE_SEAL_BUFSIZE];
+    uint32_t head;
+
+    cleanup_size_value(size, cs);
+    head = rec_sum(0, REC_TYPE_SIZE, size, CLEANUP_SIZE_WIDTH);
+    qfile_seal_format(seal, cs->qo->id, crc32c_combine(head, cs->sum, cs->sum_len));
+    cleanup_write(cs, REC_TYPE_END, seal, QFILE_SEAL_LEN);
+}
+
 /* cleanup_patch_size - write the real content size into SIZE: in the
  * output buffer while the file's start is still there (a message that
  * fits in it goes to the file in one write), else with pwrite */
@@ -114,7 +137,7 @@ static int cleanup_patch_size(cleanup_state_t *cs)
 {
     char buf[CLEANUP_SIZE_WIDTH + 1];
 
-    snprintf(buf, sizeof(buf), "%0*lld", CLEANUP_SIZE_WIDTH, cs->size);
+    cleanup_size_value(buf, cs);
     if (stream_patch_buffered(cs->qo->stream, cs->size_offset, buf, CLEANUP_SIZE_WIDTH) == 0)
 	return 0;
     if (stream_flush(cs->qo->stream) < 0 ||
@@ -148,7 +171,7 @@ static void cleanup_commit(cleanup_state_t *cs)
 {
     const char *why;
 
-    cleanup_write(cs, REC_TYPE_END, "", 0);
+    cleanup_seal(cs);
     if (cs->status)
 	return;
     if (cleanup_patch_size(cs) < 0) {

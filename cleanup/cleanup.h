@@ -6,6 +6,7 @@
 #define MR_CLEANUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "queue/qenv.h"
 #include "queue/qfile.h"
@@ -43,6 +44,8 @@ typedef struct cleanup_state {
     long long size_limit; /* message_size_limit, 0: none */
     int seen_msgid, seen_date, seen_from;
     long size_offset;    /* where the SIZE value is in the file */
+    uint32_t sum;        /* seal: sum of the records after SIZE */
+    uint64_t sum_len;    /* seal: the bytes they take */
     long expand_steps;   /* alias lookups for this recipient */
     size_t expand_base;  /* final count before this recipient */
     long expand_limit;   /* virtual_alias_expansion_limit */

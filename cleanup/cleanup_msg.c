@@ -44,6 +44,20 @@ static int cleanup_count(cleanup_state_t *cs, int type, size_t len)
     return 0;
 }
 
+/* cleanup_sum - the seal's running sum (queue/qfile.h, "Seal") over
+ * every record written, except SIZE, the first record, whose value is
+ * patched at the commit and summed then (cleanup_seal) */
+static void cleanup_sum(cleanup_state_t *cs, int type, const char *data, size_t len)
+{
+    if (type == REC_TYPE_SIZE) {
+	if (cs->sum_len != 0)
+	    msg_panic("%s: size record after other records", cs->id);
+	return;
+    }
+    cs->sum = rec_sum(cs->sum, type, data, len);
+    cs->sum_len += rec_wire_size(len);
+}
+
 /* cleanup_write - one record (long content split into CONT pieces) */
 void cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t len)
 {
@@ -60,6 +74,7 @@ void cleanup_write(cleanup_state_t *cs, int type, const char *data, size_t len)
 	    cleanup_fail(cs, CLEANUP_STAT_TEMP, "queue file write error");
 	    return;
 	}
+	cleanup_sum(cs, t, data, n);
 	if (t == type)
 	    return;
 	data += n;

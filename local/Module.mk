@@ -7,3 +7,4 @@ LOCAL_LIB_SRCS := local/local_msg.c local/local_user.c local/local_keep.c local/
 local_SRCS := local/local.c $(LOCAL_LIB_SRCS)
 # the unit test links the agent's objects (see Makefile)
 test_local_OBJS := $(LOCAL_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+test_local_seal_OBJS := $(test_local_OBJS)

@@ -105,6 +105,7 @@ typedef struct local_keep_req {
     int64_t content_offset; /* MAILDIR: first content record */
     uint64_t text_len;      /* MAILDIR with LOCAL_KEEP_TEXT: content bytes */
     uint32_t text_here;     /* of which at the end of this packet */
+    qfile_seal_t seal;      /* MAILDIR: checked at the content's end */
     uint32_t type;
     uint32_t flags;    /* MAILDIR: LOCAL_KEEP_HOLD */
     uint32_t max_data; /* FORWARD: most data bytes wanted */
@@ -305,6 +306,7 @@ static void local_keep_maildir_step(char *f[3], const local_keep_req_t *h, int f
     memset(&qf, 0, sizeof(qf));
     qf.fd = fd;
     qf.content_offset = (off_t)h->content_offset;
+    qf.seal = h->seal;
     memset(&msg, 0, sizeof(msg));
     msg.sender = f[2];
     msg.line = fd < 0 ? local_body_line : local_keep_line;
@@ -732,6 +734,7 @@ int local_keep_maildir(const local_user_t *user, const char *dir, const local_ms
 	return -1;
     } else {
 	h.content_offset = (int64_t)msg->qf->content_offset;
+	h.seal = msg->qf->seal;
     }
     data = str_new(16);
     local_keep_call(user, &h, f, qfd, msg->text, data, r);

@@ -246,16 +246,19 @@ static void bounce_status(cleanup_client_t *cc, const qmgr_message_t *msg, const
     bounce_line(cc, "%s", "");
 }
 
-/* bounce_original - the original message, or its header */
-static void bounce_original(cleanup_client_t *cc, const qmgr_message_t *msg, int kind,
-			    const char *boundary)
+/* bounce_original - the original message, or its header: 0, or -1 when
+ * its content failed to read (an I/O error, or content that does not
+ * match the queue file's seal: docs/queue.md), after part of it went to
+ * cleanup; the notice must then be dropped */
+static int bounce_original(cleanup_client_t *cc, const qmgr_message_t *msg, int kind,
+			   const char *boundary)
 {
     str_t *path = str_new(100), *line = str_new(256);
     int headers = (msg->ret && mr_strcaseeq(msg->ret, "HDRS")) || kind != BOUNCE_FAILURE ||
 		  msg->size > config_size("bounce_size_limit");
     const char *why;
     qfile_t *qf = NULL;
-    int complete = 1, r;
+    int complete = 1, r = 0;
 
     bounce_line(cc, "--%s", boundary);
     bounce_line(cc, "Content-Description: %s", headers ? "Message Headers" : "Undelivered Message");
@@ -267,6 +270,8 @@ static void bounce_original(cleanup_client_t *cc, const qmgr_message_t *msg, int
 		break;
 	    cleanup_line(cc, str_data(line), str_len(line), complete);
 	}
+	if (r < 0)
+	    msg_warn("%s: cannot read the original message: %s", msg->id, why);
 	if (!complete)
 	    cleanup_line(cc, "", 0, 1);
 	qfile_close(&qf);
@@ -277,6 +282,7 @@ static void bounce_original(cleanup_client_t *cc, const qmgr_message_t *msg, int
     bounce_line(cc, "--%s--", boundary);
     str_free(&path);
     str_free(&line);
+    return r < 0 ? -1 : 0;
 }
 
 /* bounce_double_sender - double_bounce_sender@$myhostname */
@@ -317,7 +323,11 @@ static int bounce_post(const qmgr_message_t *msg, int kind, const bounce_set_t *
     bounce_header(cc, msg, kind, to, str_data(boundary));
     bounce_text(cc, msg, kind, set, str_data(boundary));
     bounce_status(cc, msg, set, str_data(boundary));
-    bounce_original(cc, msg, kind, str_data(boundary));
+    if (bounce_original(cc, msg, kind, str_data(boundary)) < 0) {
+	cleanup_abort(&cc);
+	str_free(&boundary);
+	return -1;
+    }
     reason = str_new(100);
     new_id = mr_strdup(cleanup_queue_id(cc));
     st = cleanup_finish(&cc, reason);

@@ -194,9 +194,25 @@ static int qenv_envelope(qenv_t *q, int type, const char *data, size_t len)
     }
 }
 
-/* qenv_content - one record after MESG */
-static int qenv_content(qenv_t *q, int type, size_t len)
+/* qenv_end_value - END is empty; a queue file's may carry a seal
+ * (queue/qfile.h): NULL or why not */
+static const char *qenv_end_value(const qenv_t *q, const char *data, size_t len)
 {
+    char id[QID_BUFSIZE];
+    uint32_t sum;
+
+    if (len == 0)
+	return NULL;
+    if (q->source != QENV_QUEUE)
+	return "non-empty end record";
+    return qfile_seal_parse(data, len, id, &sum) == 1 ? NULL : "malformed end record";
+}
+
+/* qenv_content - one record after MESG */
+static int qenv_content(qenv_t *q, int type, const char *data, size_t len)
+{
+    const char *why;
+
     switch (type) {
     case REC_TYPE_NORM:
     case REC_TYPE_CONT:
@@ -204,8 +220,8 @@ static int qenv_content(qenv_t *q, int type, size_t len)
     case REC_TYPE_END:
 	if (q->last_type == REC_TYPE_CONT)
 	    return qenv_refuse(q, QENV_BAD, "end record inside a line");
-	if (len)
-	    return qenv_refuse(q, QENV_BAD, "non-empty end record");
+	if ((why = qenv_end_value(q, data, len)) != NULL)
+	    return qenv_refuse(q, QENV_BAD, why);
 	q->part = QENV_PART_END;
 	return QENV_KEEP;
     default:
@@ -226,7 +242,8 @@ int qenv_record(qenv_t *q, int type, const char *data, size_t len)
 	return qenv_refuse(q, QENV_BAD, "unknown record type");
     if (qenv_count(q, type, len) < 0)
 	return QENV_REFUSE;
-    ret = q->part == QENV_PART_ENV ? qenv_envelope(q, type, data, len) : qenv_content(q, type, len);
+    ret = q->part == QENV_PART_ENV ? qenv_envelope(q, type, data, len)
+				   : qenv_content(q, type, data, len);
     q->last_type = type;
     return ret;
 }

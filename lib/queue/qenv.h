@@ -25,7 +25,8 @@
  * [a-z0-9_]+ followed by "=".
  *
  * The grammar (all sources): envelope records, one MESG with an empty
- * value, content (NORM/CONT), one END with an empty value, nothing
+ * value, content (NORM/CONT), one END with an empty value (QUEUE: or a
+ * seal, "ID SUM", queue/qfile.h; the reader checks what it says), nothing
  * after it. At most one SENDER; ORCPT and NOTIFY each at most once, right
  * after their RCPT/DONE (or after each other). No CONT before END. USER
  * input must also have a SENDER and a recipient before MESG.

@@ -29,6 +29,7 @@
 #define MR_QFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -186,6 +187,38 @@ int qfile_mkdirs(const char *abspath);
 int qfile_remove(const char *queue, const char *id, const char **error_r);
 
 /*
+ * Seal. The END record of a queue file cleanup writes binds the whole
+ * file to its name: its value is "ID SUM", the file's queue ID, one
+ * space and the CRC-32C of every byte before the END record in 8
+ * lower-case hex digits, where the type byte of each DONE record counts
+ * as RCPT (rec_sum), so marking a recipient done in place keeps the sum.
+ * The SIZE patch and everything else cleanup writes before the commit
+ * are inside the sum; the done marks are the only bytes written later.
+ * An empty END (files written before seals, maildrop files, the cleanup
+ * protocol) is legacy: read as before, unverified. A reader that meets a
+ * seal checks it: a file whose sum or ID does not match is QFILE_CORRUPT
+ * at qfile_open (which reads every byte), and the content reader checks
+ * the sum again at END from the sum it kept at MESG, so content that
+ * changed after the open fails there (qfile_line: -1, qf->damaged).
+ * See docs/queue.md, "Seal".
+ */
+#define QFILE_SEAL_SUM_LEN 8
+#define QFILE_SEAL_LEN (QID_LEN + 1 + QFILE_SEAL_SUM_LEN)
+#define QFILE_SEAL_BUFSIZE (QFILE_SEAL_LEN + 1)
+
+typedef struct qfile_seal {
+    int sealed;           /* 1: END carried a seal; 0: legacy, unverified */
+    uint32_t sum;         /* the seal's sum */
+    uint32_t content_sum; /* sum of the bytes up to and including MESG */
+} qfile_seal_t;
+
+/* qfile_seal_format - the END value for id and sum; returns buf */
+char *qfile_seal_format(char buf[QFILE_SEAL_BUFSIZE], const char *id, uint32_t sum);
+/* qfile_seal_parse - an END value: 1 a seal (id, *sum_r), 0 empty
+ * (legacy), -1 malformed */
+int qfile_seal_parse(const char *data, size_t len, char id[QID_BUFSIZE], uint32_t *sum_r);
+
+/*
  * Reading. qfile_open reads the envelope into a qfile_t and checks the
  * whole file (known types, content records, END last, nothing after it),
  * so a caller sees either a complete file or QFILE_CORRUPT.
@@ -211,7 +244,10 @@ typedef struct qfile {
     off_t content_offset; /* first record after MESG */
     off_t file_size;
     uid_t owner;       /* file owner (maildrop: submitter) */
+    qfile_seal_t seal; /* the END record's seal, if any */
+    int damaged;       /* the content reader found the sum wrong */
     stream_t *content; /* private: content reader */
+    uint32_t run_sum;  /* private: the content reader's running sum */
 } qfile_t;
 
 #define QFILE_OK 1
@@ -242,7 +278,10 @@ int qfile_open_fd(int fd, const char *name, int writable, qfile_t **qf_r, const 
 /* qfile_line - next content line: 1 with the whole line in line (CONT
  * pieces joined, bounded by max bytes: longer is returned in pieces with
  * *complete_r 0), 0 at END, -1 error (*error_r). The first call starts at
- * the content. */
+ * the content. At END the sum of a sealed file is checked: a mismatch is
+ * -1 with qf->damaged set (the file is corrupt, not the I/O). A reader
+ * that builds a qfile_t by hand (fd, content_offset) copies the seal of
+ * the qfile_open that checked the file. */
 int qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r, const char **error_r);
 /* qfile_rewind - make the next qfile_line start at the first content
  * line again (a delivery agent reads the content once per mailbox) */

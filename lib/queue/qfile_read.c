@@ -3,7 +3,11 @@
  *
  * qfile_open walks the whole file once: the envelope is kept, the
  * content is only checked (types, CONT followed by CONT or NORM, END
- * last, nothing after END). A file that fails any check is QFILE_CORRUPT
+ * last, nothing after END), and every record is summed on the way for
+ * the END record's seal (queue/qfile.h: the file's ID and the CRC-32C of
+ * every byte before END, a DONE type byte counted as RCPT); the sum at
+ * MESG is kept, so the content reader checks the seal again at END
+ * without reading the envelope. A file that fails any check is QFILE_CORRUPT
  * so that the caller moves it to corrupt/ instead of half-delivering it.
  * A file without the ready bit (a reservation, or one still being
  * written) is QFILE_MISSING: for a reader it is not there yet.
@@ -27,6 +31,7 @@ typedef struct qfile_walk {
     qfile_t *qf;
     qenv_t check; /* the envelope validator */
     off_t offset;
+    uint32_t sum; /* of the records so far (rec_sum) */
     const char *error;
     int status;
 } qfile_walk_t;
@@ -123,6 +128,42 @@ static int qfile_store(qfile_walk_t *w, int type, const char *v)
     }
 }
 
+/* qfile_seal_check - END's seal against the walk's sum and the name;
+ * an empty END is legacy (unverified). 0 ok, -1 corrupt */
+static int qfile_seal_check(qfile_walk_t *w, const str_t *value)
+{
+    qfile_t *qf = w->qf;
+    char id[QID_BUFSIZE];
+    uint32_t sum;
+    int st = qfile_seal_parse(str_data(value), str_len(value), id, &sum);
+
+    if (st < 0)
+	return qfile_corrupt(w, "malformed end record");
+    if (st == 0)
+	return 0;
+    if (qf->id[0] != 0 && strcmp(id, qf->id) != 0)
+	return qfile_corrupt(w, "the end record names another queue ID than the file");
+    if (sum != w->sum)
+	return qfile_corrupt(w, "the content does not match the checksum of its end record");
+    qf->seal.sealed = 1;
+    qf->seal.sum = sum;
+    return 0;
+}
+
+/* qfile_walk_record - one record the validator accepted */
+static int qfile_walk_record(qfile_walk_t *w, int type, const str_t *value)
+{
+    if (type == REC_TYPE_END)
+	return qfile_seal_check(w, value);
+    w->sum = rec_sum(w->sum, type, str_data(value), str_len(value));
+    if (type == REC_TYPE_MESG) {
+	w->qf->content_offset = w->offset + (off_t)rec_wire_size(0);
+	w->qf->seal.content_sum = w->sum;
+	return 0;
+    }
+    return qfile_store(w, type, str_data(value));
+}
+
 /* qfile_walk - read every record until END or the first problem; the
  * validator stops the walk at its limits, so a hostile file costs no
  * more than they allow. 0 ok, -1 with w->status/w->error */
@@ -136,10 +177,10 @@ static int qfile_walk(qfile_walk_t *w, stream_t *s)
 	verdict = qenv_record(&w->check, type, str_data(value), str_len(value));
 	if (verdict == QENV_REFUSE)
 	    ret = qfile_corrupt(w, w->check.error);
-	else if (verdict == QENV_KEEP && type == REC_TYPE_MESG)
-	    w->qf->content_offset = w->offset + (off_t)rec_wire_size(0);
-	else if (verdict == QENV_KEEP && !qenv_complete(&w->check))
-	    ret = qfile_store(w, type, str_data(value));
+	else if (verdict == QENV_KEEP)
+	    ret = qfile_walk_record(w, type, value);
+	else
+	    w->sum = rec_sum(w->sum, type, str_data(value), str_len(value));
 	w->offset += rec_wire_size(str_len(value));
     }
     if (ret == 0 && qenv_complete(&w->check) && (type = rec_get(s, value, &why)) != 0)
@@ -319,7 +360,18 @@ static int qfile_content_start(qfile_t *qf, const char **error_r)
 	return -1;
     }
     qf->content = stream_open_file(fd);
+    qf->run_sum = qf->seal.content_sum;
     return 0;
+}
+
+/* qfile_line_end - END: does the content add up to the seal? 0, -1 */
+static int qfile_line_end(qfile_t *qf, const char **error_r)
+{
+    if (!qf->seal.sealed || qf->run_sum == qf->seal.sum)
+	return 0;
+    qf->damaged = 1;
+    *error_r = "queue file corrupt: the content does not match the checksum of its end record";
+    return -1;
 }
 
 /* qfile_line - next content line, CONT pieces joined up to max */
@@ -335,13 +387,14 @@ int qfile_line(qfile_t *qf, str_t *line, size_t max, int *complete_r, const char
     }
     while ((type = rec_get(qf->content, piece, error_r)) > 0) {
 	if (type == REC_TYPE_END && str_len(line) == 0) {
-	    ret = 0;
+	    ret = qfile_line_end(qf, error_r);
 	    break;
 	}
 	if (type != REC_TYPE_NORM && type != REC_TYPE_CONT) {
 	    *error_r = "unexpected record in content";
 	    break;
 	}
+	qf->run_sum = rec_sum(qf->run_sum, type, str_data(piece), str_len(piece));
 	str_append(line, str_data(piece), str_len(piece));
 	*complete_r = (type == REC_TYPE_NORM);
 	if (type == REC_TYPE_NORM || str_len(line) >= max) {

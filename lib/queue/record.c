@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "queue/record.h"
+#include "util/crc32c.h"
 #include "util/msg.h"
 
 #define REC_ST_TYPE 0  /* expecting a type byte */
@@ -111,6 +112,16 @@ int rec_putf(stream_t *s, int type, const char *fmt, ...)
     ret = rec_put(s, type, str_data(buf), str_len(buf));
     str_free(&buf);
     return ret;
+}
+
+/* rec_sum - one record into a running checksum, DONE counted as RCPT */
+uint32_t rec_sum(uint32_t crc, int type, const void *data, size_t len)
+{
+    unsigned char hdr[REC_HDR_MAX];
+    size_t n = rec_header(hdr, type == REC_TYPE_DONE ? REC_TYPE_RCPT : type, len);
+
+    crc = crc32c_update(crc, hdr, n);
+    return len ? crc32c_update(crc, data, len) : crc;
 }
 
 /* rec_encode - one record appended to memory */

@@ -24,6 +24,7 @@
 #define MR_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/str.h"
@@ -69,6 +70,12 @@ int rec_put(stream_t *s, int type, const void *data, size_t len);
 int rec_puts(stream_t *s, int type, const char *value);
 /* rec_putf - rec_put of printf-formatted text */
 int rec_putf(stream_t *s, int type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rec_sum - add one record, as it sits in a file (type byte, length,
+ * value), to a running CRC-32C (util/crc32c.h). The type byte of a DONE
+ * record counts as RCPT, so a done mark rewritten in place changes no
+ * sum: the rule behind the checksum in a queue file's END record
+ * (queue/qfile.h, "Seal"). */
+uint32_t rec_sum(uint32_t crc, int type, const void *data, size_t len);
 /* rec_encode - append one record to a string (for in-memory files) */
 void rec_encode(str_t *out, int type, const void *data, size_t len);
 

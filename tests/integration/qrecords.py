@@ -111,6 +111,50 @@ def envelope(records):
     return env
 
 
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    """CRC-32C (Castagnoli), written here apart from lib/util/crc32c.c."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = (crc >> 8) ^ _CRC32C[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+def seal_sum(records):
+    """The checksum a queue file's END seal carries: every record before END
+    as it sits in the file, a DONE type byte counted as RCPT (docs/queue.md,
+    "Seal")."""
+    body = b"".join(rec(RCPT if t == DONE else t, v) for t, v in records if t != END)
+    return crc32c(body)
+
+
+def seal(records):
+    """(queue ID, sum) of the END record's seal, or None for an empty END."""
+    v = records[-1][1]
+    if v == b"":
+        return None
+    qid, sum_hex = v.decode().split(" ")
+    return qid, int(sum_hex, 16)
+
+
+def unseal(data):
+    """The same file with an empty END record: a file from before seals."""
+    records = parse(data)
+    return b"".join(rec(t, v) for t, v in records[:-1]) + rec(END)
+
+
 def read_attrs(sock_file):
     """One attribute list (name=value lines, empty line ends) as a dict."""
     attrs = {}

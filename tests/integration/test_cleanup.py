@@ -173,11 +173,12 @@ def test_content_without_header_gets_the_empty_line(sa, lines, expect):
         data = f.read()
     content = data[data.index(Q.rec(Q.MESG)) + len(Q.rec(Q.MESG)):]
     added = added_headers(recs, qid)
+    end = Q.rec(Q.END, f"{qid} {Q.seal_sum(recs):08x}")   # the seal (docs/queue.md)
     if expect is None:
         want = Q.rec(Q.NORM, "Subject: s") + b"".join(added) + Q.rec(Q.NORM, "") \
-            + Q.rec(Q.NORM, "body") + Q.rec(Q.END)
+            + Q.rec(Q.NORM, "body") + end
     else:
-        want = b"".join(added) + b"".join(Q.rec(Q.NORM, ln) for ln in expect) + Q.rec(Q.END)
+        want = b"".join(added) + b"".join(Q.rec(Q.NORM, ln) for ln in expect) + end
     assert content == want
     assert Q.envelope(recs)["size"] == len(Q.content(recs))
 
