@@ -92,7 +92,7 @@ static void local_report(deliver_request_t *req, size_t i, const local_result_t 
 typedef struct local_job {
     deliver_request_t *req;
     local_result_t *results; /* per recipient */
-    int *held;               /* per recipient: a Maildir flush is pending */
+    unsigned long *held;     /* per recipient: its held delivery's number, or 0 */
 } local_job_t;
 
 /* local_run_request - deliver (or verify) every recipient of a request;
@@ -136,26 +136,30 @@ static void local_run_request(deliver_request_t *req, local_job_t *job)
 	else
 	    local_deliver(&msg, rc->address, (long long)rc->offset, rc->orcpt, rc->notify,
 			  job->results + i);
-	if ((job->held[i] = local_keep_held() != held) == 0)
+	if ((job->held[i] = local_keep_held() != held ? local_keep_held() : 0) == 0)
 	    local_report(req, i, job->results + i);
     }
     if (body.text)
 	str_free(&body.text);
 }
 
-/* local_finish - after the flush: report each held recipient (deferred
- * if the flush failed), reply, free */
+/* local_finish - after the flush: report each held recipient with what
+ * its delivery came to (deferred if the flush failed), reply, free */
 static void local_finish(stream_t *client, local_job_t *job, int flushed, const char *why)
 {
     deliver_request_t *req = job->req;
+    const local_result_t *o;
 
     for (size_t i = 0; i < req->rcpt_count; i++) {
 	local_result_t *r = job->results + i;
 
 	if (!job->held[i])
 	    continue;
-	if (!flushed && r->status == LOCAL_SENT)
-	    local_result_set(r, LOCAL_DEFER, "4.3.0", "maildir delivery not made durable: %s", why);
+	if ((o = local_keep_outcome(job->held[i])) != NULL)
+	    local_result_merge(r, o);
+	if ((!flushed || o == NULL) && r->status == LOCAL_SENT)
+	    local_result_set(r, LOCAL_DEFER, "4.3.0", "maildir delivery not made durable: %s",
+			     flushed ? "delivery process gave no answer" : why);
 	local_report(req, i, r);
     }
     deliver_request_done(client, &job->req);

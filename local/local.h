@@ -145,17 +145,25 @@ int local_wait_readable(int fd, time_t deadline);
 int local_keep_maildir(const local_user_t *user, const char *dir, const local_msg_t *msg,
 		       const char *rcpt, int may_hold, local_result_t *r);
 /* local_keep_group - on: a Maildir delivery in the kept child that may
- * be held (may_hold above) is reported SENT after steps 1 and 2, its
- * new/ to be fsync'd by local_keep_flush (a batch of requests, local.c);
- * off: each is flushed before it is answered */
+ * be held (may_hold above) is handed to the child without waiting for
+ * its answer and reported SENT for now: the child writes it (steps 1
+ * and 2) while local goes on, and its outcome, with the fsync of new/,
+ * comes at local_keep_flush (a batch of requests, local.c); off: each
+ * is answered, flushed, before the call returns. Turned on, the held
+ * count starts again at 0. */
 void local_keep_group(int on);
-/* local_keep_held - the number of held deliveries so far (a counter:
- * compare it before and after a delivery) */
+/* local_keep_held - the number of held deliveries of this batch so far
+ * (compare it before and after a delivery: after a held one it is that
+ * delivery's number) */
 unsigned long local_keep_held(void);
 /* local_keep_flush - make every held delivery durable (the fsync of each
- * new/, in the child that wrote it): 0 if all are, -1 if some may not
- * be (a child died, or an fsync failed: *why_r) */
+ * new/, in the child that wrote it) and learn their outcomes: 0 if all
+ * are durable, -1 if some may not be (a child died, or an fsync failed:
+ * *why_r) */
 int local_keep_flush(const char **why_r);
+/* local_keep_outcome - after local_keep_flush: what held delivery number
+ * n came to, or NULL when that is not known (its child died) */
+const local_result_t *local_keep_outcome(unsigned long n);
 /* local_keep_forward - forward_read(home, user->uid, ext, data) in that
  * same kept child, at most max_data bytes of data: 0 with *r and data
  * set, or -1 (keeping off, a field too long): call local_user_run */

@@ -56,14 +56,21 @@
  * new/ and tmp/ open (one pair per directory, at most LOCAL_KEEP_HELD_MAX;
  * beyond that it flushes early; the next message of the batch for the
  * same Maildir is written through them, without opening the Maildir
- * again); FLUSH fsyncs every held new/, closes them, and
- * answers whether all of them succeeded. The parent counts the held
- * deliveries of its child: before it retires the child (another uid,
- * idle, or local exits) it asks for a FLUSH, and a child that dies or
- * fails a FLUSH while it holds deliveries marks them lost, so
- * local_keep_flush says -1 and local defers every held recipient. So a
- * held delivery is reported sent only after its name is durable, in
- * whichever way the batch ends.
+ * again). Such a request is not answered on its own: local sends it and
+ * goes on with the next message of the batch while the child writes
+ * this one (requests queue in the socket; each send waits at most
+ * local_child_time_limit for room). FLUSH fsyncs every held new/, closes
+ * them, and answers once for all: whether every fsync succeeded, and as
+ * its data the outcome of each held request since the last FLUSH, in
+ * their order. So a batch costs one wake-up of the child per message at
+ * most and one answer, where each message had a request and an answer.
+ * The parent counts the held requests of its child: before it retires
+ * the child (another uid, idle, or local exits) it asks for a FLUSH, and
+ * a child that dies, does not answer in time (local_child_time_limit for
+ * each request it holds) or fails a FLUSH while it holds deliveries
+ * marks them lost, so local_keep_flush says -1 and local defers every
+ * held recipient. So a held delivery is reported sent only after its
+ * name is durable, in whichever way the batch ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,14 +132,17 @@ static struct {
     int sock;
     uid_t uid;
     gid_t gid;
-    time_t used;   /* end of its last delivery */
-    int unflushed; /* held deliveries it has not flushed yet */
+    time_t used;         /* end of its last delivery */
+    size_t unflushed;    /* held requests it has not answered yet */
+    unsigned long first; /* the number of the first of them */
 } local_kept;
 
 /* Parent: grouping on, held deliveries counted, and whether some held
  * deliveries may not be durable (a child died or failed to flush). */
 static int local_keep_grouping;
 static unsigned long local_keep_held_count;
+static local_result_t *local_keep_outcomes; /* of held number n at n - 1 */
+static size_t local_keep_outcomes_size;
 static int local_keep_lost;
 static char local_keep_lost_why[sizeof(((local_result_t *)0)->text)];
 
@@ -148,6 +158,9 @@ static struct {
 } local_keep_dirs[LOCAL_KEEP_HELD_MAX];
 static int local_keep_ndirs;
 static local_result_t local_keep_sync_error;
+/* Child: the outcomes of the held MAILDIR requests since the last FLUSH,
+ * in their order (they are answered together, with the FLUSH). */
+static str_t *local_keep_outcomes_out;
 
 /* Child side */
 
@@ -183,13 +196,17 @@ static int local_keep_recv(int sock, char *buf, size_t size, int *fd_r)
     int ret;
 
     *fd_r = -1;
-    /* the parent stops using us after the idle time: a margin, then go */
-    while ((ret = poll(&pfd, 1, idle_ms)) < 0 && errno == EINTR)
-	/* again */;
-    if (ret == 0)
-	return 0;
-    while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-	/* again */;
+    /* a request already queued (a batch) is taken at once; else wait:
+     * the parent stops using us after the idle time, a margin, then go */
+    while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 &&
+	   (errno == EINTR || errno == EAGAIN)) {
+	if (errno == EINTR)
+	    continue;
+	while ((ret = poll(&pfd, 1, idle_ms)) < 0 && errno == EINTR)
+	    /* again */;
+	if (ret == 0)
+	    return 0;
+    }
     if (n <= 0)
 	return 0;
     if ((c = CMSG_FIRSTHDR(&mh)) != NULL && c->cmsg_level == SOL_SOCKET &&
@@ -363,7 +380,8 @@ static int local_keep_answer(int sock, const local_result_t *r, const str_t *dat
     return 0;
 }
 
-/* local_keep_serve - one request: 0 answered, -1 to exit */
+/* local_keep_serve - one request: 0 answered (a held MAILDIR request is
+ * answered with the next FLUSH), -1 to exit */
 static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_t size, str_t *text)
 {
     local_keep_req_t h;
@@ -390,8 +408,16 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
 	local_keep_maildir_step(f, &h, fd, text, &r);
 	if (fd >= 0)
 	    close(fd);
+	if (h.flags & LOCAL_KEEP_HOLD) {
+	    str_append(local_keep_outcomes_out, &r, sizeof(r));
+	    str_free(&data);
+	    return 0;
+	}
     } else if (h.type == LOCAL_KEEP_FLUSH) {
+	/* the held outcomes, then whether their names are durable */
 	local_keep_flush_step(&r);
+	str_append(data, str_data(local_keep_outcomes_out), str_len(local_keep_outcomes_out));
+	str_reset(local_keep_outcomes_out);
     } else {
 	forward_read(f[0], user->uid, f[1], data, &r);
 	if (str_len(data) > h.max_data)
@@ -406,7 +432,6 @@ static int local_keep_serve(int sock, const local_user_t *user, char *buf, size_
  * serve until EOF or idle */
 static void local_keep_child(int sock, const local_user_t *user)
 {
-    /* room for the header, three fields and the NULs the child adds */
     /* room for the header, three fields, the NULs the child adds, and a
      * piece of content */
     static char
@@ -417,6 +442,7 @@ static void local_keep_child(int sock, const local_user_t *user)
 	privs_become(user->uid, user->gid);
     msg_close_others(sock);
     maildir_pid = getpid(); /* the P of its file names, asked once */
+    local_keep_outcomes_out = str_new(4096);
     local_result_set(&local_keep_sync_error, LOCAL_SENT, "2.0.0", "flushed");
     while (local_keep_serve(sock, user, buf, sizeof(buf), text) == 0)
 	/* next */;
@@ -435,20 +461,26 @@ static void local_keep_lose(const char *why)
     local_keep_lost = 1;
 }
 
-/* local_keep_retire - kill and reap the kept child, if any, after it
- * flushed what it holds */
-static void local_keep_retire(void)
+/* local_keep_kill - kill and reap the kept child */
+static void local_keep_kill(void)
 {
-    if (local_kept.pid <= 0)
-	return;
-    if (local_kept.unflushed > 0)
-	(void)local_keep_flush_child();
     close(local_kept.sock);
     kill(local_kept.pid, SIGKILL);
     while (waitpid(local_kept.pid, NULL, 0) < 0 && errno == EINTR)
 	/* again */;
     local_kept.pid = 0;
     local_kept.sock = -1;
+    local_kept.unflushed = 0;
+}
+
+/* local_keep_retire - kill and reap the kept child, if any, after it
+ * flushed what it holds */
+static void local_keep_retire(void)
+{
+    if (local_kept.pid > 0 && local_kept.unflushed > 0)
+	(void)local_keep_flush_child();
+    if (local_kept.pid > 0)
+	local_keep_kill();
 }
 
 /* local_keep_end - the process ends: the kept child goes with it
@@ -502,35 +534,48 @@ static int local_keep_usable(const local_user_t *user, time_t now)
     return 1;
 }
 
+/* local_keep_sendmsg - one packet, sent before deadline (a stopped
+ * child whose queue is full must not stop local): 0, -1 (errno) */
+static int local_keep_sendmsg(const struct msghdr *mh, size_t len, time_t deadline)
+{
+    struct pollfd p = {.fd = local_kept.sock, .events = POLLOUT};
+    time_t left;
+    ssize_t n;
+
+    while ((n = sendmsg(local_kept.sock, mh, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+	   (errno == EINTR || errno == EAGAIN)) {
+	if (errno == EINTR)
+	    continue;
+	if ((left = deadline - time(NULL)) <= 0)
+	    return errno = ETIMEDOUT, -1;
+	if (poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000) < 0 && errno != EINTR)
+	    return -1;
+    }
+    return n == (ssize_t)len ? 0 : (errno = n < 0 ? errno : EPIPE, -1);
+}
+
 /* local_keep_send_text - the content after the request's piece, in
  * pieces, each sent before deadline: 0, -1 (the answer then tells what
  * happened) */
 static int local_keep_send_text(const str_t *text, size_t off, time_t deadline)
 {
-    struct pollfd p = {.fd = local_kept.sock, .events = POLLOUT};
-    size_t len = str_len(text), piece;
-    time_t left;
-    ssize_t n;
+    struct iovec iov;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-    for (; off < len; off += piece) {
-	piece = len - off < LOCAL_KEEP_DATA_PIECE ? len - off : LOCAL_KEEP_DATA_PIECE;
-	while ((n = send(local_kept.sock, str_data(text) + off, piece,
-			 MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
-	       (errno == EINTR || errno == EAGAIN)) {
-	    if (errno == EAGAIN &&
-		((left = deadline - time(NULL)) <= 0 ||
-		 poll(&p, 1, left > 86400 ? 86400 * 1000 : (int)left * 1000) < 0))
-		return -1;
-	}
-	if (n != (ssize_t)piece)
+    for (; off < str_len(text); off += iov.iov_len) {
+	iov.iov_base = (void *)(str_data(text) + off);
+	iov.iov_len = str_len(text) - off < LOCAL_KEEP_DATA_PIECE ? str_len(text) - off
+								  : LOCAL_KEEP_DATA_PIECE;
+	if (local_keep_sendmsg(&mh, iov.iov_len, deadline) < 0)
 	    return -1;
     }
     return 0;
 }
 
 /* local_keep_send - the request (with qfd unless -1, and the first
- * h->text_here bytes of text): 0 sent, -1 not */
-static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd, const str_t *text)
+ * h->text_here bytes of text), before deadline: 0 sent, -1 not */
+static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd, const str_t *text,
+			   time_t deadline)
 {
     struct iovec iov[5] = {{(void *)h, sizeof(*h)},
 			   {(void *)f[0], h->len[0]},
@@ -543,7 +588,6 @@ static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd,
     } ctl;
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 5};
     struct cmsghdr *c;
-    ssize_t n;
 
     if (qfd >= 0) {
 	memset(&ctl, 0, sizeof(ctl));
@@ -555,9 +599,8 @@ static int local_keep_send(const local_keep_req_t *h, const char *f[3], int qfd,
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &qfd, sizeof(int));
     }
-    while ((n = sendmsg(local_kept.sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-	/* again */;
-    return n < 0 ? -1 : 0;
+    return local_keep_sendmsg(&mh, sizeof(*h) + h->len[0] + h->len[1] + h->len[2] + h->text_here,
+			      deadline);
 }
 
 /* local_keep_wait - until the child's socket is readable, at most until
@@ -581,13 +624,19 @@ static int local_keep_recv_all(void *buf, size_t len, time_t deadline)
     return n == (ssize_t)len ? 0 : (errno = n < 0 ? errno : EPIPE, -1);
 }
 
-/* local_keep_result - the child's answer and data within
- * local_child_time_limit: 0, or -1 when it died, did not answer in time
- * (errno ETIMEDOUT) or sent more than max_data */
-static int local_keep_result(local_result_t *r, str_t *data, size_t max_data)
+/* local_keep_deadline - when the answer to the next request is due:
+ * local_child_time_limit for it and for each held request before it */
+static time_t local_keep_deadline(void)
+{
+    return time(NULL) + (time_t)var_local_child_time_limit * (time_t)(local_kept.unflushed + 1);
+}
+
+/* local_keep_result - the child's answer and data before deadline: 0,
+ * or -1 when it died, did not answer in time (errno ETIMEDOUT) or sent
+ * more than max_data */
+static int local_keep_result(local_result_t *r, str_t *data, size_t max_data, time_t deadline)
 {
     static char piece[LOCAL_KEEP_DATA_PIECE];
-    time_t deadline = time(NULL) + var_local_child_time_limit;
     local_keep_res_t res;
 
     if (local_keep_recv_all(&res, sizeof(res), deadline) < 0)
@@ -606,8 +655,42 @@ static int local_keep_result(local_result_t *r, str_t *data, size_t max_data)
     return 0;
 }
 
+/* local_keep_no_answer - the child did not answer (errno): kill it,
+ * and say why in *r */
+static void local_keep_no_answer(int err, uid_t uid, local_result_t *r)
+{
+    if (err == ETIMEDOUT) {
+	msg_warn("delivery process %ld for uid %ld gave no answer within "
+		 "local_child_time_limit (%ds): killed",
+		 (long)local_kept.pid, (long)uid, var_local_child_time_limit);
+	local_result_set(r, LOCAL_DEFER, "4.3.0",
+			 "delivery process for uid %ld gave no answer in time", (long)uid);
+    } else {
+	local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died", (long)uid);
+    }
+}
+
+/* local_keep_held_one - a held request was handed over: its outcome
+ * comes with the child's next FLUSH answer; *r says sent meanwhile */
+static void local_keep_held_one(local_result_t *r)
+{
+    size_t n = local_keep_held_count++;
+
+    if (n >= local_keep_outcomes_size) {
+	local_keep_outcomes_size = local_keep_outcomes_size ? 2 * local_keep_outcomes_size : 64;
+	local_keep_outcomes = mr_reallocarray(local_keep_outcomes, local_keep_outcomes_size,
+					      sizeof(*local_keep_outcomes));
+    }
+    local_keep_outcomes[n].status = -1; /* not known yet */
+    if (local_kept.unflushed++ == 0)
+	local_kept.first = n;
+    local_result_set(r, LOCAL_SENT, "2.0.0", "delivered to maildir");
+}
+
 /* local_keep_call - one request to the child kept for user (started as
- * needed; a request that could not be sent goes to one new child) */
+ * needed; a request that could not be sent goes to one new child). A
+ * held request is not answered before the FLUSH: *r says sent, and
+ * local_keep_flush tells what it really came to. */
 static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const char *f[3],
 			    int qfd, const str_t *text, str_t *data, local_result_t *r)
 {
@@ -623,7 +706,7 @@ static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const
 	    err = errno;
 	    break;
 	}
-	if ((sent = local_keep_send(h, f, qfd, text)) < 0) {
+	if ((sent = local_keep_send(h, f, qfd, text, local_keep_deadline())) < 0) {
 	    err = errno;
 	    local_keep_retire(); /* it never saw the request: try a new one */
 	}
@@ -635,49 +718,55 @@ static void local_keep_call(const local_user_t *user, local_keep_req_t *h, const
     }
     /* a child that takes no more of it does not answer either: below */
     if (text)
-	(void)local_keep_send_text(text, h->text_here, time(NULL) + var_local_child_time_limit);
-    if (local_keep_result(r, data, h->max_data) < 0) {
-	err = errno;
-	str_reset(data);
-	if (err == ETIMEDOUT) {
-	    msg_warn("delivery process %ld for uid %ld gave no answer within "
-		     "local_child_time_limit (%ds): killed",
-		     (long)local_kept.pid, (long)user->uid, var_local_child_time_limit);
-	    local_result_set(r, LOCAL_DEFER, "4.3.0",
-			     "delivery process for uid %ld gave no answer in time",
-			     (long)user->uid);
-	} else {
-	    local_result_set(r, LOCAL_DEFER, "4.3.0", "delivery process for uid %ld died",
-			     (long)user->uid);
-	}
-	local_keep_retire();
+	(void)local_keep_send_text(text, h->text_here, local_keep_deadline());
+    local_kept.used = time(NULL);
+    if (h->flags & LOCAL_KEEP_HOLD) {
+	local_keep_held_one(r);
 	return;
     }
-    if ((h->flags & LOCAL_KEEP_HOLD) && r->status == LOCAL_SENT) {
-	local_kept.unflushed++;
-	local_keep_held_count++;
+    if (local_keep_result(r, data, h->max_data, local_keep_deadline()) < 0) {
+	local_keep_no_answer(errno, user->uid, r);
+	str_reset(data);
+	if (local_kept.unflushed > 0)
+	    local_keep_lose("delivery process died before it flushed new/");
+	local_keep_kill();
+	return;
     }
     local_kept.used = time(NULL);
 }
 
-/* local_keep_flush_child - the kept child flushes what it holds: 0, or
- * -1 (noted in local_keep_lost) */
+/* local_keep_flush_child - the kept child flushes what it holds and
+ * answers for its held requests: 0, or -1 (noted in local_keep_lost; the
+ * child is killed when it did not answer) */
 static int local_keep_flush_child(void)
 {
     local_keep_req_t h = {.type = LOCAL_KEEP_FLUSH};
     const char *f[3] = {"", "", ""};
-    str_t *data = str_new(16);
+    size_t n = local_kept.unflushed, want = n * sizeof(local_result_t);
+    time_t deadline = local_keep_deadline();
+    str_t *data = str_new(want + 16);
     local_result_t r;
     int ret = 0;
 
-    local_kept.unflushed = 0;
-    if (local_keep_send(&h, f, -1, NULL) < 0 || local_keep_result(&r, data, 0) < 0) {
+    if (local_keep_send(&h, f, -1, NULL, deadline) < 0 ||
+	local_keep_result(&r, data, want, deadline) < 0 || str_len(data) != want) {
+	if (errno == ETIMEDOUT)
+	    local_keep_no_answer(errno, local_kept.uid, &r);
 	local_keep_lose("delivery process died before it flushed new/");
+	local_keep_kill();
 	ret = -1;
-    } else if (r.status != LOCAL_SENT) {
-	local_keep_lose(r.text);
-	ret = -1;
+    } else {
+	memcpy(local_keep_outcomes + local_kept.first, str_data(data), want);
+	for (size_t i = local_kept.first; i < local_kept.first + n; i++) {
+	    local_keep_outcomes[i].dsn[sizeof(r.dsn) - 1] = 0;
+	    local_keep_outcomes[i].text[sizeof(r.text) - 1] = 0;
+	}
+	if (r.status != LOCAL_SENT) {
+	    local_keep_lose(r.text);
+	    ret = -1;
+	}
     }
+    local_kept.unflushed = 0;
     str_free(&data);
     return ret;
 }
@@ -686,12 +775,22 @@ static int local_keep_flush_child(void)
 void local_keep_group(int on)
 {
     local_keep_grouping = on;
+    if (on)
+	local_keep_held_count = 0;
 }
 
 /* local_keep_held - see local.h */
 unsigned long local_keep_held(void)
 {
     return local_keep_held_count;
+}
+
+/* local_keep_outcome - see local.h */
+const local_result_t *local_keep_outcome(unsigned long n)
+{
+    if (n == 0 || n > local_keep_held_count || local_keep_outcomes[n - 1].status < 0)
+	return NULL;
+    return local_keep_outcomes + n - 1;
 }
 
 /* local_keep_flush - see local.h */

@@ -743,6 +743,57 @@ def test_kept_child_copies_long_lines_and_large_messages_exactly(mailroom):
     assert len({delivered_by(f) for f in maildir_files(box)}) == 1
 
 
+def deliver_batch(inst, paths, timeout=60):
+    """Send the requests for paths as one batch (more=1 on all but the
+    last) on one connection; returns {queue_id: (status, dsn, reason)}."""
+    out = {}
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(os.path.join(inst.spool, "private", "local"))
+        f = s.makefile("rwb")
+        assert qrecords.read_attrs(f) == {"protocol": "delivery"}
+        for i, path in enumerate(paths):
+            attrs, _ = request(path)
+            attrs.append(("more", "1" if i < len(paths) - 1 else "0"))
+            f.write("".join(f"{k}={esc(v)}\n" for k, v in attrs).encode() + b"\n")
+        f.flush()
+        for _ in paths:
+            reply = qrecords.read_attrs(f)
+            out[reply["queue_id"]] = (reply.get("status.0"), reply.get("dsn.0"),
+                                      reply.get("reason.0"))
+    return out
+
+
+def test_batch_outcomes_come_back_with_the_flush(mailroom):
+    """In a batch the kept child writes each message while local prepares
+    the next, and tells what each came to when it flushes new/: a Maildir
+    it cannot open defers its own message only, the others are sent and
+    marked done, each file once."""
+    inst = kept_agent(mailroom)
+    bad = os.path.join(inst.mail, "mailroom.test", "bob")
+    os.makedirs(os.path.join(bad, "new"))
+    os.makedirs(os.path.join(bad, "cur"))
+    write(os.path.join(bad, "tmp"), "not a directory\n")
+    if IS_ROOT:
+        pw = pwd.getpwnam("mailroom")
+        for p in (bad, os.path.dirname(bad), os.path.join(bad, "new"), os.path.join(bad, "cur")):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+    rcpts = ["alice@mailroom.test", "bob@mailroom.test", "alice@mailroom.test",
+             "alice@mailroom.test"]
+    paths = [activate(inst, submit(inst, [r], MESSAGE)) for r in rcpts]
+    got = deliver_batch(inst, paths)
+    ids = [os.path.basename(p) for p in paths]
+    assert got[ids[1]][:2] == ("deferred", "4.2.0")
+    assert "maildir delivery failed: open" in got[ids[1]][2]
+    for i in (0, 2, 3):
+        assert got[ids[i]] == ("sent", "2.0.0", "delivered to maildir")
+    assert [done_marks(p)[r] for p, r in zip(paths, rcpts)] == [True, False, True, True]
+    box = os.path.join(inst.mail, "mailroom.test", "alice")
+    files = maildir_files(box)
+    assert len(files) == 3 and len({delivered_by(f) for f in files}) == 1
+    assert os.listdir(os.path.join(bad, "new")) == []
+
+
 def test_forward_is_read_by_the_kept_child(user, mailroom):
     """The user's .forward is read in the same kept child that writes the
     Maildir: one process as the user for both steps, for every delivery."""
