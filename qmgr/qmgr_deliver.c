@@ -233,19 +233,33 @@ static void qmgr_job_fill(deliver_job_t *job, deliver_job_rcpt_t *jr, const qmgr
     job->rcpt_count = e->count;
 }
 
-/* qmgr_deliver_send - one entry's request: 0, -1 */
-static int qmgr_deliver_send(qmgr_delivery_t *dl, const qmgr_entry_t *e)
+/* qmgr_deliver_format - append one entry's request to out */
+static void qmgr_deliver_format(str_t *out, const qmgr_entry_t *e)
 {
     deliver_job_rcpt_t *jr = mr_calloc(e->count, sizeof(*jr));
     attr_list_t *l = attr_list_new();
     deliver_job_t job;
-    int ret;
 
     qmgr_job_fill(&job, jr, e);
     deliver_job_encode(l, &job);
-    ret = attr_write(dl->stream, l);
+    attr_format(out, l);
     attr_list_free(&l);
     mr_free(jr);
+}
+
+/* qmgr_deliver_send - every request of the delivery, written at once (a
+ * batch in one write, so the agent reads it in one go): 0, -1 */
+static int qmgr_deliver_send(qmgr_delivery_t *dl)
+{
+    str_t *out = str_new(512 * dl->count);
+    int ret;
+
+    for (size_t k = 0; k < dl->count; k++)
+	qmgr_deliver_format(out, dl->entries[k]);
+    ret = stream_write(dl->stream, str_data(out), str_len(out));
+    if (ret == 0)
+	ret = stream_flush(dl->stream);
+    str_free(&out);
     return ret == 0 ? 0 : -1;
 }
 
@@ -257,9 +271,8 @@ static void qmgr_deliver_greeting(int fd, int event, void *context)
     int ok;
 
     event_disable(fd);
-    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1;
-    for (size_t k = 0; ok && k < dl->count; k++)
-	ok = qmgr_deliver_send(dl, dl->entries[k]) == 0;
+    ok = attr_expect_protocol(dl->stream, MAIL_PROTO_DELIVERY, &why) == 1 &&
+	 qmgr_deliver_send(dl) == 0;
     if (!ok) {
 	qmgr_delivery_fail(dl, "4.3.0", "delivery agent protocol error");
 	return;
