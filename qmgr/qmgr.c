@@ -29,7 +29,8 @@
  *   active/   -> deferred/    some recipient deferred; the file's mtime
  *                             is the time of the next attempt
  *   deferred/ -> active/      when due, or at once on TRIGGER_FLUSH
- *   active/   -> corrupt/     the file does not parse
+ *   active/   -> corrupt/     the file does not parse or fails its seal
+ *                             (here, or at an agent: corrupt=1 in its reply)
  * A recipient is marked done in the queue file by the agent (or by qmgr
  * when it bounces one itself) before anyone acts on it, so after a crash
  * of qmgr or an agent a recipient marked done is never delivered again

@@ -49,6 +49,7 @@ typedef struct qmgr_message {
     long active_sec, active_usec; /* when it entered active/ */
     int trace_flags;              /* QMGR_TRACE_* */
     int warned;                   /* a delay warning was sent */
+    int corrupt;                  /* an agent found the file corrupt */
     qmgr_rcpt_t *rcpts;
     size_t rcpt_count;
     int refs;                                   /* entries queued or with an agent */

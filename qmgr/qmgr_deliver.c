@@ -192,6 +192,8 @@ static void qmgr_deliver_reply(int fd, int event, void *context)
 	if (deliver_reply_decode(l, dl->results[k], dl->entries[k]->count) < dl->entries[k]->count)
 	    msg_warn("%s: malformed reply from %s agent", dl->entries[k]->msg->id,
 		     dl->entry->dest->tp->name);
+	if (deliver_reply_corrupt(l))
+	    dl->entries[k]->msg->corrupt = 1; /* set aside when it is finished */
 	attr_list_free(&l);
 	dl->answered[k] = 1;
 	dl->left--;

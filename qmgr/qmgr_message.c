@@ -472,6 +472,11 @@ static void qmgr_message_finish(qmgr_message_t *msg)
     int deferred = 0;
     long warn = config_time("delay_warning_time");
 
+    if (msg->corrupt) {
+	qmgr_set_aside(msg->id, "a delivery agent found it corrupt");
+	qmgr_message_free(msg);
+	return;
+    }
     for (size_t i = 0; i < msg->rcpt_count; i++)
 	if (msg->rcpts[i].state == QMGR_RCPT_DEFERRED)
 	    deferred = 1;

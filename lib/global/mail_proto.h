@@ -39,6 +39,7 @@
 #define MAIL_ATTR_QUEUE_ID "queue_id"
 #define MAIL_ATTR_STATUS "status"
 #define MAIL_ATTR_REASON "reason"
+#define MAIL_ATTR_CORRUPT "corrupt" /* delivery reply: the queue file is corrupt */
 #define MAIL_ATTR_FLAGS "flags"
 #define MAIL_ATTR_SENDER "sender"
 #define MAIL_ATTR_RCPT "rcpt"

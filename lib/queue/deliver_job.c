@@ -106,6 +106,14 @@ static int deliver_status_word(const char *word)
     return 0;
 }
 
+/* deliver_reply_corrupt - did the agent find the queue file corrupt? */
+int deliver_reply_corrupt(const attr_list_t *reply)
+{
+    const char *v = attr_get(reply, MAIL_ATTR_CORRUPT);
+
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 /* deliver_reply_queue_id - the queue_id of a reply, or NULL */
 const char *deliver_reply_queue_id(const attr_list_t *reply)
 {

@@ -192,14 +192,15 @@ static const char *deliver_open_file(deliver_request_t *req)
     str_t *path = str_new(100);
     uid_t owner = deliver_owner();
     const char *why = NULL;
-    int fd;
+    int fd, st = QFILE_ERROR;
 
     qfile_abspath(path, req->queue_name, req->queue_id);
     if ((fd = safe_open(str_data(path), O_RDWR, 0, owner, &why)) >= 0 && flock(fd, LOCK_SH) == 0 &&
-	qfile_open_fd(fd, str_data(path), 1, &req->qf, &why) == QFILE_OK)
+	(st = qfile_open_fd(fd, str_data(path), 1, &req->qf, &why)) == QFILE_OK)
 	why = NULL;
     else if (why == NULL)
 	why = "cannot open queue file";
+    req->corrupt = st == QFILE_CORRUPT;
     str_free(&path);
     return why;
 }
@@ -255,12 +256,18 @@ static void deliver_refuse(stream_t *client, deliver_request_t *req, const char 
     const char *count = attr_get(req->attrs, MAIL_ATTR_RCPT_COUNT);
     long long n = count ? deliver_number(count) : -1;
 
-    msg_warn("%s: invalid delivery request: %s", id, why);
+    if (req->corrupt)
+	msg_warn("%s: corrupt queue file: %s", id, why);
+    else
+	msg_warn("%s: invalid delivery request: %s", id, why);
     if (strcmp(id, "NOQUEUE") != 0)
 	attr_add(reply, MAIL_ATTR_QUEUE_ID, id);
+    if (req->corrupt)
+	attr_add(reply, MAIL_ATTR_CORRUPT, "1");
     for (long long i = 0; i < n && i < DELIVER_MAX_RCPT; i++) {
-	deliver_add_answer(reply, (size_t)i, DELIVER_STAT_DEFERRED, "4.3.5",
-			   "invalid delivery request");
+	deliver_add_answer(reply, (size_t)i, DELIVER_STAT_DEFERRED,
+			   req->corrupt ? "4.3.0" : "4.3.5",
+			   req->corrupt ? "queue file corrupt" : "invalid delivery request");
     }
     (void)attr_write(client, reply);
     attr_list_free(&reply);
@@ -508,6 +515,8 @@ int deliver_request_done(stream_t *client, deliver_request_t **reqp)
     int ret;
 
     attr_add(reply, MAIL_ATTR_QUEUE_ID, req->queue_id);
+    if (req->corrupt || req->qf->damaged)
+	attr_add(reply, MAIL_ATTR_CORRUPT, "1");
     for (size_t i = 0; i < req->rcpt_count; i++)
 	if (req->rcpts[i].status == DELIVER_STAT_NONE)
 	    deliver_deferred(req, i, "none", "4.3.0", "delivery agent did not finish");

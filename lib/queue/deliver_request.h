@@ -12,7 +12,7 @@
  *          rcpt.I=ADDR  orcpt.I=TYPE;ADDR  notify.I=LIST  offset.I=N
  *          (I = 0 .. K-1)                               (one list)
  *   agent: status.I=sent|deferred|bounced  dsn.I=X.Y.Z  reason.I=TEXT
- *          (for every I)                                (one list)
+ *          (for every I)  corrupt=1 (see below)         (one list)
  *
  *
  * Batch: for a transport whose agent reads batches (local; qmgr's
@@ -45,6 +45,12 @@
  * qmgr only reads the reply to schedule: every durable fact is already
  * on disk when it arrives, so a crash of either side at any point loses
  * no recipient and delivers none twice that was marked done.
+ *
+ * Corrupt: when the queue file fails the reader's checks at the agent
+ * (its open, or the content reader at END: the file's seal, docs/queue.md)
+ * the recipients not yet answered are deferred and the reply carries
+ * corrupt=1; qmgr then moves the file to corrupt/ once the message's
+ * deliveries are over, instead of trying it again.
  *
  * With flags & DELIVER_FLAG_VERIFY (sendmail -bv), the agent must not
  * deliver: it decides what would happen and calls deliver_sent (the
@@ -129,6 +135,7 @@ typedef struct deliver_request {
     attr_list_t *attrs; /* values above point into this */
     size_t total;       /* rcpt_count of the request */
     int *answers;       /* per I: preset outcome (done) */
+    int corrupt;        /* the queue file failed its checks here */
 } deliver_request_t;
 
 /* deliver_request_read - send the handshake, read and check one request,
@@ -219,6 +226,10 @@ void deliver_job_encode(attr_list_t *out, const deliver_job_t *job);
  * 4.3.0, with a reason that says so). Returns how many entries were
  * well-formed. */
 size_t deliver_reply_decode(const attr_list_t *reply, deliver_result_t *results, size_t count);
+
+/* deliver_reply_corrupt - 1 if the agent found the queue file corrupt
+ * (corrupt=1), else 0 */
+int deliver_reply_corrupt(const attr_list_t *reply);
 
 /* deliver_reply_queue_id - the queue_id a reply names, or NULL (an
  * agent that answers one request per connection need not name it) */

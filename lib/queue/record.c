@@ -118,8 +118,10 @@ int rec_putf(stream_t *s, int type, const char *fmt, ...)
 uint32_t rec_sum(uint32_t crc, int type, const void *data, size_t len)
 {
     unsigned char hdr[REC_HDR_MAX];
-    size_t n = rec_header(hdr, type == REC_TYPE_DONE ? REC_TYPE_RCPT : type, len);
+    size_t n = 1 + rec_varint_encode(hdr + 1, len);
 
+    /* the type was checked where the record was read or made */
+    hdr[0] = (unsigned char)(type == REC_TYPE_DONE ? REC_TYPE_RCPT : type);
     crc = crc32c_update(crc, hdr, n);
     return len ? crc32c_update(crc, data, len) : crc;
 }

@@ -13,7 +13,8 @@ active/ of a second instance under X's name (as the recycled file's old
 name would be found there), and the instance starts: qmgr's restart
 recovery reads them, logs a warning, moves them to corrupt/, and nothing
 is delivered from them; a file without a seal (written before seals) is
-still delivered.
+still delivered. Last, a file damaged after qmgr read it is refused by
+local, whose reply makes qmgr set it aside.
 """
 import os
 import re
@@ -138,3 +139,38 @@ def test_mixed_and_damaged_files_are_set_aside(mailroom):
         assert not re.search(rf"{qid}: to=", inst.log_text())
     tmp = os.path.join(inst.mail, "mailroom.test", "alice", "tmp")
     assert not os.path.isdir(tmp) or os.listdir(tmp) == []
+
+
+def test_file_damaged_after_qmgr_read_it(mailroom):
+    """The file is fine when qmgr takes it up and damaged before the agent
+    opens it: local refuses it (corrupt=1 in its reply, docs/queue.md),
+    qmgr moves it to corrupt/ when its deliveries are over instead of
+    trying again, and nothing reaches the mailbox. local has one process;
+    a command that sleeps keeps it busy while the file is changed."""
+    inst = mailroom(extra=FAST_RETRY, qmgr=True, start=False)
+    conf = os.path.join(inst.conf_dir, "master.conf")
+    lines = open(conf).read().splitlines()
+    lines = [re.sub(r"^(local\s+unix\s+\S+\s+\S+\s+\S+\s+\S+\s+)-", r"\g<1>1", ln) for ln in lines]
+    open(conf, "w").write("\n".join(lines) + "\n")
+    with open(os.path.join(inst.conf_dir, "aliases"), "a") as f:
+        f.write("slow: |/bin/sleep 3\n")
+    inst.start()
+    with smtplib.SMTP("127.0.0.1", inst.ports["smtp"], timeout=30) as s:
+        s.sendmail("s@example.org", ["slow@localhost"], "Subject: slow\r\n\r\nslow\r\n")
+    send(inst, "D6-hh")
+    qid = inst.wait_log(rf"({ID}): message-id=<seal-D6-hh@example\.org>", timeout=30).group(1)
+    inst.wait_log(rf"{qid}: from=<s@example.org>, size=\d+, nrcpt=1 \(queue active\)", timeout=30)
+    path = Q.hashed_path(inst.spool, "active", qid)
+    data = open(path, "rb").read()
+    at = data.index(b"line 0150 of message D6-hh") + 5
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(b"9")
+    inst.wait_log(rf"warning: {qid}: corrupt queue file \(a delivery agent found it corrupt\) "
+                  r"moved to corrupt", timeout=30)
+    assert os.listdir(os.path.join(inst.spool, "corrupt")) == [qid]
+    assert re.search(rf"warning: {qid}: corrupt queue file: the content does not match the "
+                     r"checksum of its end record", inst.log_text())
+    assert not re.search(rf"{qid}: to=<{RCPT}>.*status=sent", inst.log_text())
+    assert maildir_files(os.path.join(inst.mail, "mailroom.test", "alice")) == []
+    inst.wait_log(r"to=<slow@localhost>, relay=local, .*status=sent", timeout=30)

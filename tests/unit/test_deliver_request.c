@@ -22,6 +22,15 @@
 
 static char qid[QID_BUFSIZE];
 static off_t offsets[4];
+static int seal_mode; /* make_queue_file: 0 no seal, 1 a seal, 2 a wrong one */
+static uint32_t sum;  /* make_queue_file: of the records so far */
+
+/* put - one record into the file and the sum */
+static void put(qfile_out_t *qo, int type, const char *value)
+{
+    rec_puts(qo->stream, type, value);
+    sum = rec_sum(sum, type, value, strlen(value));
+}
 
 /* unit_config - the queue in the temp dir; mail_owner is whoever runs the
  * test (as root the library insists on files owned by mail_owner) */
@@ -45,18 +54,25 @@ static void make_queue_file(void)
     snprintf(dir, sizeof(dir), "%s/active", unit_tmpdir());
     mkdir(dir, 0700);
     assert_non_null(qo = qfile_create(MAIL_QUEUE_ACTIVE, 0600, &why));
-    rec_puts(qo->stream, REC_TYPE_TIME, "1700000000.000001");
+    sum = 0;
+    put(qo, REC_TYPE_TIME, "1700000000.000001");
     off += rec_wire_size(17);
-    rec_puts(qo->stream, REC_TYPE_SENDER, "s@example.org");
+    put(qo, REC_TYPE_SENDER, "s@example.org");
     off += rec_wire_size(13);
     for (int i = 0; i < 4; i++) {
 	offsets[i] = off;
-	rec_puts(qo->stream, i == 3 ? REC_TYPE_DONE : REC_TYPE_RCPT, rcpts[i]);
+	put(qo, i == 3 ? REC_TYPE_DONE : REC_TYPE_RCPT, rcpts[i]);
 	off += rec_wire_size(strlen(rcpts[i]));
     }
-    rec_puts(qo->stream, REC_TYPE_MESG, "");
-    rec_puts(qo->stream, REC_TYPE_NORM, "Subject: x");
-    rec_puts(qo->stream, REC_TYPE_END, "");
+    put(qo, REC_TYPE_MESG, "");
+    put(qo, REC_TYPE_NORM, "Subject: x");
+    if (seal_mode) {
+	char seal[QFILE_SEAL_BUFSIZE];
+
+	rec_puts(qo->stream, REC_TYPE_END, qfile_seal_format(seal, qo->id, sum ^ (seal_mode == 2)));
+    } else {
+	rec_puts(qo->stream, REC_TYPE_END, "");
+    }
     assert_int_equal(qfile_commit(qo, &why), 0);
     mr_strlcpy(qid, qo->id, sizeof(qid));
     qfile_discard(&qo);
@@ -383,12 +399,76 @@ static void test_qlog_format(void **state)
     str_free(&path);
 }
 
+/* corrupt_reply - the agent's reply: corrupt=1 and both deferred 4.3.0 */
+static void corrupt_reply(stream_t *qmgr)
+{
+    deliver_result_t res[2] = {{0}};
+    attr_list_t *l = attr_list_new();
+
+    assert_int_equal(attr_read(qmgr, l), 1);
+    assert_true(deliver_reply_corrupt(l));
+    assert_int_equal(deliver_reply_decode(l, res, 2), 2);
+    for (int i = 0; i < 2; i++) {
+	assert_int_equal(res[i].status, DELIVER_STAT_DEFERRED);
+	assert_string_equal(res[i].dsn, "4.3.0");
+    }
+    deliver_results_free(res, 2);
+    attr_list_free(&l);
+}
+
+/* test_corrupt_file - a file whose seal does not match is refused with
+ * corrupt=1; so is one whose content changed after the agent opened it
+ * (found by the content reader at END) */
+static void test_corrupt_file(void **state)
+{
+    const int idx[] = {0, 1};
+    deliver_job_rcpt_t jr[2];
+    deliver_job_t job;
+    deliver_request_t *dr = NULL;
+    attr_list_t *l = attr_list_new();
+    stream_t *agent, *qmgr;
+    str_t *line = str_new(100);
+    const char *why;
+    int fds[2], complete;
+
+    seal_mode = 2;
+    make_queue_file();
+    job_for(&job, jr, idx, 2);
+    deliver_job_encode(l, &job);
+    assert_int_equal(exchange(l, fds, &agent, &qmgr, &dr), -1);
+    corrupt_reply(qmgr);
+    stream_close(&agent);
+    stream_close(&qmgr);
+
+    seal_mode = 1;
+    make_queue_file();
+    job_for(&job, jr, idx, 2);
+    attr_list_free(&l);
+    l = attr_list_new();
+    deliver_job_encode(l, &job);
+    assert_int_equal(exchange(l, fds, &agent, &qmgr, &dr), 1);
+    assert_false(deliver_reply_corrupt(l));
+    assert_int_equal(pwrite(dr->qf->fd, "y", 1, dr->qf->content_offset + 11), 1);
+    while (qfile_line(dr->qf, line, 100, &complete, &why) > 0)
+	;
+    assert_true(dr->qf->damaged);
+    for (size_t i = 0; i < dr->rcpt_count; i++)
+	assert_int_equal(deliver_deferred(dr, i, "local", "4.3.0", "%s", why), 0);
+    assert_int_equal(deliver_request_done(agent, &dr), 0);
+    corrupt_reply(qmgr);
+    seal_mode = 0;
+    stream_close(&agent);
+    stream_close(&qmgr);
+    attr_list_free(&l);
+    str_free(&line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_hostile_requests),
 	cmocka_unit_test(test_batch),       cmocka_unit_test(test_hostile_replies),
-	cmocka_unit_test(test_qlog_format),
+	cmocka_unit_test(test_qlog_format), cmocka_unit_test(test_corrupt_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
