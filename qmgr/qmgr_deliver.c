@@ -16,6 +16,8 @@
  * back on one connection (lib/queue/deliver_request.h); the agent names
  * the queue ID in each reply, and replies come in any order. Entries
  * whose reply did not come when the connection ends count as deferred.
+ * A reply naming a queue ID that waits for none ends the connection as a
+ * protocol error: it is never taken for another message's.
  *
  * The outcomes need no disk work here: the agent has already marked the
  * file and written the bounce/defer logs. qmgr only records which
@@ -156,20 +158,20 @@ static void qmgr_deliver_timeout(int unused_fd, int event, void *context)
 }
 
 /* qmgr_reply_entry - the waiting entry a reply is for: the one of the
- * queue ID it names, else the first still waiting */
+ * queue ID it names; a reply that names none is for the first request
+ * (an agent that answers one request per connection). dl->count if no
+ * entry waits for it: a reply for a message not in this delivery, or
+ * answered already, must count for no other message (its "sent" would
+ * have qmgr remove a file whose recipients were never delivered). */
 static size_t qmgr_reply_entry(const qmgr_delivery_t *dl, const char *qid)
 {
-    size_t first = dl->count;
-
     for (size_t k = 0; k < dl->count; k++) {
 	if (dl->answered[k])
 	    continue;
-	if (qid && strcmp(dl->entries[k]->msg->id, qid) == 0)
+	if (qid ? strcmp(dl->entries[k]->msg->id, qid) == 0 : k == 0)
 	    return k;
-	if (first == dl->count)
-	    first = k;
     }
-    return first;
+    return dl->count;
 }
 
 /* qmgr_deliver_reply - a reply is there (a batch's replies come one list
@@ -181,6 +183,7 @@ static void qmgr_deliver_reply(int fd, int event, void *context)
     event_disable(fd);
     do {
 	attr_list_t *l = attr_list_new();
+	const char *qid;
 	size_t k;
 
 	if (attr_read(dl->stream, l) != 1) {
@@ -188,7 +191,16 @@ static void qmgr_deliver_reply(int fd, int event, void *context)
 	    qmgr_delivery_fail(dl, "4.3.0", "lost connection with delivery agent");
 	    return;
 	}
-	k = qmgr_reply_entry(dl, deliver_reply_queue_id(l));
+	if ((k = qmgr_reply_entry(dl, qid = deliver_reply_queue_id(l))) == dl->count) {
+	    msg_warn("%s: %s agent answered for %s, which waits for no answer in this delivery",
+		     dl->entry->msg->id, dl->entry->dest->tp->name,
+		     qid == NULL      ? "no queue ID"
+		     : qid_valid(qid) ? qid
+				      : "a malformed queue ID");
+	    attr_list_free(&l);
+	    qmgr_delivery_fail(dl, "4.3.0", "delivery agent protocol error");
+	    return;
+	}
 	if (deliver_reply_decode(l, dl->results[k], dl->entries[k]->count) < dl->entries[k]->count)
 	    msg_warn("%s: malformed reply from %s agent", dl->entries[k]->msg->id,
 		     dl->entry->dest->tp->name);

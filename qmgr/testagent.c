@@ -11,12 +11,20 @@
  *   slow...    delivered after a pause of 2 seconds
  *   discard... reported delivered without writing anything (the queue
  *              benchmark: only the done mark and qmgr's work remain)
+ *   stray...   as retry...; and the first time, before any reply of its
+ *              batch, a reply naming a queue ID that is in no request,
+ *              every recipient sent (an agent that answers for a file it
+ *              never got: qmgr must take it for no message of the batch)
  *   anything else: delivered
  * Delivered means: the content is written to
  * $data_directory/testagent/NEXTHOP/ADDRESS/ID.OFFSET.PID.N (tmp file, fsync,
  * rename), one file per delivery, so a duplicate delivery shows up as a
  * second file. With the verify flag nothing is written; the outcome is
  * reported only.
+ *
+ * It reads a batch of requests (more=1, deliver_request.h) when qmgr
+ * sends one (only where the transport has a batch limit: as the local
+ * transport in a test) and answers them in the order read.
  *
  * Trust: only qmgr talks to it (private/testagent); the library checks
  * the request. Runs as mail_owner, not chrooted.
@@ -110,7 +118,8 @@ static void testagent_one(deliver_request_t *req, size_t i)
     int verify = (req->flags & DELIVER_FLAG_VERIFY) != 0;
 
     if (strncmp(r->address, "defer", 5) == 0 ||
-	(strncmp(r->address, "retry", 5) == 0 && !testagent_tried(req, r)))
+	((strncmp(r->address, "retry", 5) == 0 || strncmp(r->address, "stray", 5) == 0) &&
+	 !testagent_tried(req, r)))
 	deliver_deferred(req, i, "testagent", "4.2.0", "test agent: deferred as asked");
     else if (strncmp(r->address, "bounce", 6) == 0)
 	deliver_bounced(req, i, "testagent", "5.1.1", "test agent: no such user");
@@ -128,16 +137,56 @@ static void testagent_one(deliver_request_t *req, size_t i)
     }
 }
 
-/* testagent_service - one request */
+/* testagent_stray - does this request ask for a stray reply? */
+static int testagent_stray(deliver_request_t *req)
+{
+    for (size_t i = 0; i < req->rcpt_count; i++)
+	if (strncmp(req->rcpts[i].address, "stray", 5) == 0 &&
+	    !testagent_tried(req, req->rcpts + i))
+	    return 1;
+    return 0;
+}
+
+/* testagent_stray_reply - a reply for a queue ID no request named (a
+ * new one), every recipient sent */
+static void testagent_stray_reply(stream_t *client)
+{
+    attr_list_t *reply = attr_list_new();
+    char id[QID_BUFSIZE];
+
+    qid_new(id, (unsigned long)getpid());
+    attr_add(reply, MAIL_ATTR_QUEUE_ID, id);
+    for (size_t i = 0; i < DELIVER_MAX_RCPT; i++) {
+	deliver_attr_add_i(reply, MAIL_ATTR_STATUS, i, "sent");
+	deliver_attr_add_i(reply, MAIL_ATTR_DSN, i, "2.0.0");
+	deliver_attr_add_i(reply, MAIL_ATTR_REASON, i, "test agent: stray reply");
+    }
+    (void)attr_write(client, reply);
+    attr_list_free(&reply);
+}
+
+/* testagent_service - one request, or a batch read whole first */
 static void testagent_service(stream_t *client, const char *service)
 {
-    deliver_request_t *req;
+    deliver_request_t *reqs[DELIVER_MAX_BATCH];
+    size_t n = 0;
+    int stray = 0;
 
-    if (deliver_request_read(client, &req) != 1)
+    if (deliver_request_read(client, &reqs[n]) != 1)
 	return;
-    for (size_t i = 0; i < req->rcpt_count; i++)
-	testagent_one(req, i);
-    deliver_request_done(client, &req);
+    n++;
+    while (reqs[n - 1]->more && n < DELIVER_MAX_BATCH &&
+	   deliver_request_next(client, &reqs[n]) == 1)
+	n++;
+    for (size_t k = 0; k < n; k++)
+	stray |= testagent_stray(reqs[k]);
+    if (stray)
+	testagent_stray_reply(client);
+    for (size_t k = 0; k < n; k++) {
+	for (size_t i = 0; i < reqs[k]->rcpt_count; i++)
+	    testagent_one(reqs[k], i);
+	deliver_request_done(client, &reqs[k]);
+    }
 }
 
 int main(int argc, char **argv)

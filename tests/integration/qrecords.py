@@ -202,6 +202,12 @@ def files(spool, queue):
     return sorted(out)
 
 
+def queues_empty(spool, queues=("incoming", "active", "deferred", "defer", "bounce")):
+    """True if no queue directory of queues holds a committed file (or,
+    in defer/ and bounce/, a log): every message has left the queue."""
+    return all(files(spool, q) == [] for q in queues)
+
+
 def fnv1a(text):
     h = 2166136261
     for b in text.encode():

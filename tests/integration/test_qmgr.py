@@ -69,11 +69,6 @@ def queue_id_of(inst, rcpt):
     return m.group(1)
 
 
-def all_queues_empty(inst):
-    return all(qrecords.files(inst.spool, q) == []
-               for q in ("incoming", "active", "deferred", "defer", "bounce"))
-
-
 def wait_until(cond, timeout=20.0, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -107,7 +102,7 @@ def test_delivery_removes_file(mailroom):
     assert re.search(rf"{qid}: to=<a@x\.example>, relay=testagent, delay=[\d.]+, "
                      r"delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, dsn=2\.0\.0, status=sent "
                      r"\(test agent: delivered\)", log)
-    wait_until(lambda: all_queues_empty(inst), what="empty queue")
+    wait_until(lambda: qrecords.queues_empty(inst.spool), what="empty queue")
 
 
 def test_deferral_then_retry(mailroom):
@@ -213,17 +208,17 @@ def test_slow_destination_does_not_starve_others(mailroom):
     assert time.time() - t0 < 4, "the fast destination waited behind the slow one"
 
 
-def lmtp_agent_instance(mailroom, extra):
+def lmtp_agent_instance(mailroom, extra, transport="lmtp"):
     """The test agent serving the lmtp transport (a transport with its own
-    declared limits), every recipient sent to it."""
-    conf = {"transport_maps": "inline:{*=lmtp:}"}
+    declared limits; or another one of those), every recipient sent to it."""
+    conf = {"transport_maps": f"inline:{{*={transport}:}}"}
     conf.update(FAST_RETRY)
     conf.update(extra)
     inst = mailroom(extra=conf, start=False, qmgr=True)
     path = os.path.join(inst.conf_dir, "master.conf")
     text = open(path).read()
-    text, n = re.subn(r"(?m)^lmtp\s+unix.*$",
-                      "lmtp           unix  y       y      n      -      20      testagent", text)
+    text, n = re.subn(rf"(?m)^{transport}\s+unix.*$",
+                      f"{transport:14} unix  y       y      n      -      20      testagent", text)
     assert n == 1
     open(path, "w").write(text)
     top = os.path.join(inst.dir, "data", "testagent")
@@ -232,13 +227,31 @@ def lmtp_agent_instance(mailroom, extra):
     return inst.start()
 
 
+def test_reply_for_a_message_the_agent_never_got(mailroom):
+    """A reply names the queue ID it answers (a batch's replies come in any
+    order). One that names a message not in the delivery used to count for
+    the first message still waiting: its recipients were taken as sent and
+    its queue file removed, undelivered. The test agent serves the local
+    transport (which has batches) and, for stray... recipients, first
+    sends such a reply: now the connection ends as a protocol error, the
+    messages are deferred and delivered on the next attempt, each once."""
+    inst = lmtp_agent_instance(mailroom, {}, transport="local")
+    for i in range(3):
+        send(inst, ["stray@x.example"], body=f"Subject: stray {i}\r\n\r\nhello\r\n")
+    wait_until(lambda: len(delivered(inst, "stray@x.example")) >= 3
+               and qrecords.queues_empty(inst.spool), timeout=60, what="three deliveries")
+    assert len(delivered(inst, "stray@x.example")) == 3
+    inst.wait_log(r"qmgr\[\d+\]: warning: \w+: local agent answered for \w+, which waits for "
+                  r"no answer in this delivery")
+
+
 def delivery_times(inst, rcpts, count):
     """Modification times of the agent's files for rcpts, once there are
     count of them and the queue is empty (each written after the 2 s pause
     of a slow... recipient)"""
     def files():
         return [p for r in rcpts for p in delivered(inst, r)]
-    wait_until(lambda: len(files()) >= count and all_queues_empty(inst), timeout=60,
+    wait_until(lambda: len(files()) >= count and qrecords.queues_empty(inst.spool), timeout=60,
                what=f"{count} deliveries")
     return sorted(os.stat(p).st_mtime for p in files())
 
@@ -285,7 +298,7 @@ def test_restart_recovery_exactly_once(mailroom):
         os.kill(int(pid), signal.SIGKILL)
 
     def done():
-        return all(len(delivered(inst, r)) >= n for r in rcpts) and all_queues_empty(inst)
+        return all(len(delivered(inst, r)) >= n for r in rcpts) and qrecords.queues_empty(inst.spool)
     wait_until(done, timeout=120, what="all deliveries after the restart")
     for r in rcpts:
         ids = []
@@ -425,7 +438,7 @@ def test_undeliverable_postmaster_notice_is_discarded(mailroom):
     inst.wait_log(rf"{second}: undeliverable postmaster notification discarded")
     inst.wait_log(rf"{second}: removed")
     time.sleep(1)
-    wait_until(lambda: all_queues_empty(inst), what="no loop")
+    wait_until(lambda: qrecords.queues_empty(inst.spool), what="no loop")
     assert len(re.findall(r"notification: ", inst.log_text())) == 1
 
 
