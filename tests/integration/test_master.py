@@ -341,7 +341,11 @@ def test_compatibility_note(mailroom):
 def test_second_master_names_a_first_one_still_starting(mailroom):
     """While the first master still works through its services (here: it
     waits for a port in use to come free), a second one already reads the
-    first one's pid in the locked pid file, never none."""
+    first one's pid in the locked pid file, never none. The first one is
+    held (SIGSTOP) once it holds the lock and its pid is in the file, until
+    the second one has answered: else, on a busy machine, the first one's
+    wait for the port (2 s) could end before the second one looked, and
+    the second one would find no master but the port in use."""
     port = free_port()
     inst = mailroom(start=False)
     write_master_conf(inst, [f"127.0.0.1:{port} inet n y n - 5 testechod"])
@@ -352,15 +356,31 @@ def test_second_master_names_a_first_one_still_starting(mailroom):
         s.listen()
         first = subprocess.Popen([inst.bin("master"), "-c", inst.conf_dir, "-f"], env=inst.env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 30
-        while time.time() < deadline and not locked(pidfile):
-            time.sleep(0.005)
-        r = inst.run(["master", "-c", inst.conf_dir, "-f"])
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and not (locked(pidfile)
+                                                  and pid_in(pidfile) == first.pid):
+                time.sleep(0.005)
+            os.kill(first.pid, signal.SIGSTOP)
+            assert first.poll() is None, "the first master ended before it was held"
+            r = inst.run(["master", "-c", inst.conf_dir, "-f"])
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
         err = first.communicate(timeout=60)[1]
     assert first.returncode == 1, err           # the port stayed taken: it gave up
     assert r.returncode == 1
     assert re.search(rb"fatal: the mail system is already running \(master pid %d holds \S+"
                      rb"master.pid\)" % first.pid, r.stderr), r.stderr
+
+
+def pid_in(path):
+    """The number in path, or None."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def locked(path):
