@@ -18,9 +18,6 @@ KILL_LOAD_KILL (8), KILL_LOAD_THREADS (4).
 """
 
 import os
-import smtplib
-import threading
-import time
 
 import killing
 import qrecords as Q
@@ -38,45 +35,9 @@ def body_of(load_id):
                     for i in range(40))
 
 
-class Load:
-    """Client threads sending until told to stop; they record outcomes."""
-
-    def __init__(self, port):
-        self.port = port
-        self.lock = threading.Lock()
-        self.accepted = {}          # id -> phase ("clean" or "kill")
-        self.failed = []            # ids not answered 250
-        self.phase = "clean"
-        self.stop = threading.Event()
-
-    def send_one(self, load_id):
-        msg = (f"From: load@example.org\r\nTo: {RCPT}\r\nSubject: load\r\n"
-               f"X-Load-Id: {load_id}\r\n\r\n").encode() + body_of(load_id).replace(b"\n", b"\r\n")
-        phase = self.phase
-        try:
-            s = smtplib.SMTP("127.0.0.1", self.port, timeout=15)
-        except OSError:
-            return False
-        try:
-            s.sendmail("load@example.org", [RCPT], msg)   # raises unless DATA got 250
-        except (smtplib.SMTPException, OSError):
-            with self.lock:
-                self.failed.append(load_id)
-            return False
-        with self.lock:
-            self.accepted[load_id] = phase
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
-        return True
-
-    def run(self, thread):
-        seq = 0
-        while not self.stop.is_set():
-            seq += 1
-            if not self.send_one(f"L{thread}-{seq}-{os.getpid()}"):
-                time.sleep(0.01)
+def message(load_id):
+    return (f"From: load@example.org\r\nTo: {RCPT}\r\nSubject: load\r\n"
+            f"X-Load-Id: {load_id}\r\n\r\n").encode() + body_of(load_id).replace(b"\n", b"\r\n")
 
 
 def killer(inst, stop, kills):
@@ -108,31 +69,13 @@ def test_kill_load_exactly_once(mailroom):
     # a killed child that had no client yet throttles its service: keep
     # that short, the test wants to see the service come back
     inst = mailroom(extra={"service_throttle_time": "1s"})
-    load = Load(inst.ports["smtp"])
-    threads = [threading.Thread(target=load.run, args=(t,)) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    time.sleep(CLEAN)
-    with load.lock:
-        clean_count = len(load.accepted)
-        load.phase = "kill"
-    kills, stop_killing = {}, threading.Event()
-    k = threading.Thread(target=killer, args=(inst, stop_killing, kills))
-    k.start()
-    time.sleep(KILL)
-    stop_killing.set()
-    k.join()
-    load.stop.set()
-    for t in threads:
-        t.join()
+    load = killing.Load(inst.ports["smtp"], RCPT, message,
+                        name=lambda thread, seq: f"L{thread}-{seq}-{os.getpid()}", pause=0.01)
+    kills, clean_count = killing.run_with_killer(inst, load, killer, THREADS, CLEAN, KILL)
     killed_count = len(load.accepted) - clean_count
     # the service takes mail again after the kills (master may have
     # throttled a service for service_throttle_time: give it a while)
-    deadline, tries = time.time() + 20, 0
-    while not load.send_one(f"after-the-kills-{tries}"):
-        tries += 1
-        assert time.time() < deadline, "no message accepted after the kills"
-        time.sleep(0.2)
+    killing.served_again(load, 20)
 
     seen = queued(inst)
     answered = set(load.accepted)

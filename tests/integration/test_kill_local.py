@@ -22,12 +22,8 @@ KILL_LOCAL_CLEAN (2), KILL_LOCAL_KILL (6) seconds, KILL_LOCAL_THREADS (4).
 
 import os
 import re
-import smtplib
-import threading
-import time
 
 import killing
-import qrecords
 
 CLEAN = float(os.environ.get("KILL_LOCAL_CLEAN", "2"))
 KILL = float(os.environ.get("KILL_LOCAL_KILL", "6"))
@@ -35,35 +31,6 @@ THREADS = int(os.environ.get("KILL_LOCAL_THREADS", "4"))
 RCPT = "bob@mailroom.test"
 FAST_RETRY = {"queue_run_delay": "1s", "minimal_backoff_time": "1s",
               "maximal_backoff_time": "2s", "service_throttle_time": "1s"}
-
-
-class Load:
-    """Client threads sending until told to stop."""
-
-    def __init__(self, port):
-        self.port = port
-        self.lock = threading.Lock()
-        self.accepted = set()
-        self.stop = threading.Event()
-
-    def send_one(self, mid):
-        msg = (f"From: load@example.org\r\nTo: {RCPT}\r\nMessage-ID: <{mid}@load.test>\r\n"
-               f"Subject: {mid}\r\n\r\nbody of {mid}\r\n")
-        try:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=15) as s:
-                s.sendmail("load@example.org", [RCPT], msg)
-        except (smtplib.SMTPException, OSError):
-            return False
-        with self.lock:
-            self.accepted.add(mid)
-        return True
-
-    def run(self, thread):
-        seq = 0
-        while not self.stop.is_set():
-            seq += 1
-            if not self.send_one(f"k{thread}-{seq}"):
-                time.sleep(0.02)
 
 
 def kept_children(inst):
@@ -108,36 +75,16 @@ def maildir(inst):
     return out
 
 
-def drained(inst):
-    return all(qrecords.files(inst.spool, q) == [] for q in ("incoming", "active", "deferred"))
-
-
 def run_with_kills(mailroom, killer):
     inst = mailroom(extra=FAST_RETRY, qmgr=True)
-    load = Load(inst.ports["smtp"])
-    threads = [threading.Thread(target=load.run, args=(t,)) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    time.sleep(CLEAN)
-    kills, stop_killing = {}, threading.Event()
-    k = threading.Thread(target=killer, args=(inst, stop_killing, kills))
-    k.start()
-    time.sleep(KILL)
-    stop_killing.set()
-    k.join()
-    load.stop.set()
-    for t in threads:
-        t.join()
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if load.accepted <= {m for m, _ in maildir(inst)} and drained(inst):
-            break
-        time.sleep(0.2)
+    load = killing.Load(inst.ports["smtp"], RCPT)
+    kills, _ = killing.run_with_killer(inst, load, killer, THREADS, CLEAN, KILL)
+    killing.wait_drained(inst, load, lambda: [m for m, _ in maildir(inst)])
     got = maildir(inst)
     counts = {}
     for mid, _ in got:
         counts[mid] = counts.get(mid, 0) + 1
-    lost = sorted(load.accepted - set(counts))
+    lost = sorted(load.accepted.keys() - set(counts))
     twice = sorted(m for m, n in counts.items() if n > 1)
     print(f"\nkill-local: {len(load.accepted)} accepted, {len(got)} in the Maildir, kills {kills}, "
           f"lost {len(lost)}, twice {len(twice)}")

@@ -18,47 +18,14 @@ KILL_RECYCLE_CLEAN (2), KILL_RECYCLE_KILL (8) seconds, KILL_RECYCLE_THREADS (4).
 
 import os
 import re
-import smtplib
-import threading
-import time
 
 import killing
-import qrecords
 
 CLEAN = float(os.environ.get("KILL_RECYCLE_CLEAN", "2"))
 KILL = float(os.environ.get("KILL_RECYCLE_KILL", "8"))
 THREADS = int(os.environ.get("KILL_RECYCLE_THREADS", "4"))
 RCPT = "r@recycle.example"
 AGENT = "testagent      unix  y       y      n      -      20      testagent"
-
-
-class Load:
-    """Client threads sending until told to stop."""
-
-    def __init__(self, port):
-        self.port = port
-        self.lock = threading.Lock()
-        self.accepted = set()
-        self.stop = threading.Event()
-
-    def send_one(self, mid):
-        msg = (f"From: load@example.org\r\nTo: {RCPT}\r\nMessage-ID: <{mid}@load.test>\r\n"
-               f"Subject: {mid}\r\n\r\nbody of {mid}\r\n")
-        try:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=15) as s:
-                s.sendmail("load@example.org", [RCPT], msg)
-        except (smtplib.SMTPException, OSError):
-            return False
-        with self.lock:
-            self.accepted.add(mid)
-        return True
-
-    def run(self, thread):
-        seq = 0
-        while not self.stop.is_set():
-            seq += 1
-            if not self.send_one(f"k{thread}-{seq}"):
-                time.sleep(0.02)
 
 
 def killer(inst, stop, kills):
@@ -80,10 +47,6 @@ def deliveries(inst):
     return out
 
 
-def drained(inst):
-    return all(qrecords.files(inst.spool, q) == [] for q in ("incoming", "active", "deferred"))
-
-
 def test_kill_qmgr_and_cleanup_with_recycling(mailroom):
     inst = mailroom(extra={"transport_maps": "inline:{*=testagent:}", "queue_recycle_limit": "100",
                            "service_throttle_time": "1s"},
@@ -93,37 +56,16 @@ def test_kill_qmgr_and_cleanup_with_recycling(mailroom):
     os.chmod(top, 0o777)
     inst.start()
 
-    load = Load(inst.ports["smtp"])
-    threads = [threading.Thread(target=load.run, args=(t,)) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    time.sleep(CLEAN)
-    kills, stop_killing = {}, threading.Event()
-    k = threading.Thread(target=killer, args=(inst, stop_killing, kills))
-    k.start()
-    time.sleep(KILL)
-    stop_killing.set()
-    k.join()
-    load.stop.set()
-    for t in threads:
-        t.join()
-    deadline, tries = time.time() + 30, 0
-    while not load.send_one(f"after-{tries}"):        # served again after the kills
-        tries += 1
-        assert time.time() < deadline, "no message accepted after the kills"
-        time.sleep(0.2)
+    load = killing.Load(inst.ports["smtp"], RCPT)
+    kills, _ = killing.run_with_killer(inst, load, killer, THREADS, CLEAN, KILL)
+    killing.served_again(load, 30)
 
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        got = {m for m, _ in deliveries(inst)}
-        if load.accepted <= got and drained(inst):
-            break
-        time.sleep(0.2)
+    killing.wait_drained(inst, load, lambda: [m for m, _ in deliveries(inst)])
     done = deliveries(inst)
     counts = {}
     for mid, _ in done:
         counts[mid] = counts.get(mid, 0) + 1
-    lost = sorted(load.accepted - set(counts))
+    lost = sorted(load.accepted.keys() - set(counts))
     twice = sorted(m for m, n in counts.items() if n > 1)
     inodes = {qid[11:] for _, qid in done}
     corrupt = os.listdir(os.path.join(inst.spool, "corrupt"))

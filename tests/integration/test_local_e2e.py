@@ -32,11 +32,6 @@ def send(inst, rcpts, body=MESSAGE, sender="s@example.org"):
         s.sendmail(sender, rcpts, body)
 
 
-def queue_empty(inst):
-    return all(qrecords.files(inst.spool, q) == []
-               for q in ("incoming", "active", "deferred", "defer", "bounce"))
-
-
 def wait_until(cond, timeout=30.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -77,7 +72,7 @@ def test_smtp_to_demo_maildirs(mailroom):
     b = open(bob[0], "rb").read()
     assert split_received(b, b"Return-Path: <s@example.org>\nDelivered-To: "
                           b"bob+notes@mailroom.test\n") == want
-    assert wait_until(lambda: queue_empty(inst))
+    assert wait_until(lambda: qrecords.queues_empty(inst.spool))
 
 
 def test_kill_9_of_local_loses_nothing(mailroom):
@@ -97,7 +92,7 @@ def test_kill_9_of_local_loses_nothing(mailroom):
     killed_at = time.time()
     sent_before = {m for m in re.findall(r"to=<(k\d+)@mailroom.test>, relay=local, .*status=sent",
                                          inst.log_text())}
-    assert wait_until(lambda: queue_empty(inst), timeout=90), inst.log_text()[-3000:]
+    assert wait_until(lambda: qrecords.queues_empty(inst.spool), timeout=90), inst.log_text()[-3000:]
     counts = {u: len(maildir_files(os.path.join(inst.mail, "mailroom.test", u))) for u in users}
     assert all(c >= 1 for c in counts.values()), [u for u, c in counts.items() if c == 0]
     # a recipient logged as sent was marked done before the log line: never again
@@ -164,7 +159,7 @@ def test_alias_retry_delivers_each_member_once(mailroom):
         inst.log_text()[-3000:]
     os.chmod(os.path.join(boxes["crew3"], "tmp"), 0o700)
     inst.wait_log(rf"{new_id}: to=<crew3@mailroom.test>, orig_to=<crew@localhost>, relay=local, .*status=sent", timeout=30)
-    assert wait_until(lambda: queue_empty(inst)), inst.log_text()[-3000:]
+    assert wait_until(lambda: qrecords.queues_empty(inst.spool)), inst.log_text()[-3000:]
     for u in members:
         files = maildir_files(boxes[u])
         assert len(files) == 1, (u, files)
@@ -203,7 +198,7 @@ def test_alias_list_retry_delivers_each_destination_once(mailroom):
     qid = inst.wait_log(rf"({ID}): to=<mix@localhost>, relay=local, .*dsn=4\.3\.0, "
                         r"status=deferred", timeout=30).group(1)
     inst.wait_log(rf"{qid}: to=<mix@localhost>, relay=local, .*status=sent", timeout=30)
-    assert wait_until(lambda: queue_empty(inst)), inst.log_text()[-3000:]
+    assert wait_until(lambda: qrecords.queues_empty(inst.spool)), inst.log_text()[-3000:]
     assert len(maildir_files(os.path.join(inst.mail, "mailroom.test", "mixbox"))) == 1
     for name in ("cmd.out", "box"):
         assert open(os.path.join(work, name), "rb").read().count(b"Subject: hello") == 1, name

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from test_local_e2e import FAST_RETRY, queue_empty, wait_until
+import qrecords
+from test_local_e2e import FAST_RETRY, wait_until
 
 MSG = ("From: s@example.org\r\nTo: alice@mailroom.test\r\nSubject: log tools {n}\r\n"
        "\r\nhello {n}\r\n")
@@ -30,7 +31,7 @@ def postfix_named_log(mailroom):
         s.mail("s@example.org")
         code, _ = s.rcpt("nobody-here@mailroom.test")
         assert code >= 500
-    assert wait_until(lambda: queue_empty(inst))
+    assert wait_until(lambda: qrecords.queues_empty(inst.spool))
     assert wait_until(lambda: inst.log_text().count("status=sent") >= SENT)
     time.sleep(0.2)
     return inst
