@@ -9,7 +9,9 @@ after a named wake-up find everything else. These tests stay well under the
 """
 import os
 import pwd
+import re
 import socket
+import subprocess
 
 import qrecords
 from conftest import IS_ROOT
@@ -114,3 +116,77 @@ def test_files_that_found_no_room_are_taken_when_room_is_made(mailroom):
     for i in range(6):
         wait_until(lambda: len(delivered(inst, f"smtp{i}@x.example")) == 1, timeout=30,
                    what=f"smtp{i} delivered")
+
+
+def public_qmgr(inst):
+    return os.path.join(inst.spool, "public", "qmgr")
+
+
+def closed_within(sock, seconds):
+    """True if the peer closes sock within seconds (what it sent is read)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(64):
+            pass
+    except socket.timeout:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def test_trigger_slots_taken_new_mail_still_goes(mailroom):
+    """qmgr keeps at most 128 trigger connections, each for 60 s of
+    silence. Whoever may connect to public/qmgr can take them all and hold
+    them with a newline now and then: the mail owner (root here stands for
+    it); not a local user, who can reach that directory only through the
+    set-gid tools, which send one byte without a newline and so are never
+    kept. cleanup's own connection is then not kept, but a named wake-up
+    is handed to qmgr as soon as it is read: new mail still goes at once,
+    long before the 60 s timer of the test instances."""
+    inst = agent_instance(mailroom)
+    held = []
+    try:
+        for _ in range(128):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(public_qmgr(inst))
+            s.sendall(b"\n")
+            held.append(s)
+        extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        extra.connect(public_qmgr(inst))
+        extra.sendall(b"\n")
+        assert closed_within(extra, 10), "a 129th trigger connection was kept"
+        extra.close()
+        assert not closed_within(held[-1], 2), "a kept trigger connection was closed"
+        for i in range(5):
+            send(inst, [f"slots{i}@x.example"])
+            wait_until(lambda: len(delivered(inst, f"slots{i}@x.example")) == 1, timeout=30,
+                       what=f"slots{i} delivered with every kept slot taken")
+        if IS_ROOT:   # a local user cannot reach public/qmgr at all
+            r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                "/usr/bin/python3", "-c",
+                                "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+                                f"s.connect({public_qmgr(inst)!r})"],
+                               capture_output=True)
+            assert r.returncode != 0 and b"PermissionError" in r.stderr, r.stderr
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_no_trigger_at_all_the_timer_scan_finds_new_mail(mailroom):
+    """With public/qmgr gone (the mail owner may remove it), no wake-up
+    reaches qmgr: the scan of incoming/ on the master.conf timer (5 s
+    here) finds new mail all the same."""
+    inst = agent_instance(mailroom)
+    inst.stop()
+    path = os.path.join(inst.conf_dir, "master.conf")
+    text, n = re.subn(r"(?m)^(qmgr\s+unix\s+n\s+y\s+y\s+)60(\s)", r"\g<1>5\2",
+                      open(path).read())
+    assert n == 1
+    open(path, "w").write(text)
+    inst.start()
+    os.unlink(public_qmgr(inst))
+    send(inst, ["timer@x.example"])
+    wait_until(lambda: len(delivered(inst, "timer@x.example")) == 1, timeout=30,
+               what="the timer's scan took the message")
