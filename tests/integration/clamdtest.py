@@ -90,13 +90,14 @@ class Clamd:
         mkinstance.clamd_temp_remove(self.dir)
 
 
-class FildesRefuser:
-    """A Unix socket in front of the real clamd that refuses FILDES (see
-    the module's docstring); commands counts the commands it saw."""
+class StandIn:
+    """A stand-in clamd on a Unix socket NAME.sock in d (world-connectable):
+    each connection goes to self.one(conn), in a thread of its own when
+    threaded, else in the accepting thread, one at a time."""
 
-    def __init__(self, real, d):
-        self.real, self.sock = real, os.path.join(d, "refuser.sock")
-        self.commands = []
+    def __init__(self, d, name, threaded=True):
+        self.sock = os.path.join(d, name + ".sock")
+        self.threaded = threaded
         self.listener = socket.socket(socket.AF_UNIX)
         self.listener.bind(self.sock)
         os.chmod(self.sock, 0o666)
@@ -109,16 +110,45 @@ class FildesRefuser:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+            if self.threaded:
+                threading.Thread(target=self.one, args=(conn,), daemon=True).start()
+            else:
+                self.one(conn)
+
+    def close(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accept
+        except OSError:
+            pass
+        self.listener.close()
+
+    @staticmethod
+    def command(conn):
+        """The client's command up to its NUL (included), or None if the
+        client closed first."""
+        cmd = b""
+        while not cmd.endswith(b"\0"):
+            got = conn.recv(1)
+            if not got:
+                return None
+            cmd += got
+        return cmd
+
+
+class FildesRefuser(StandIn):
+    """A Unix socket in front of the real clamd that refuses FILDES (see
+    the module's docstring); commands counts the commands it saw."""
+
+    def __init__(self, real, d):
+        self.real = real
+        self.commands = []
+        super().__init__(d, "refuser")
 
     def one(self, conn):
         with conn:
-            cmd = b""
-            while not cmd.endswith(b"\0"):
-                got = conn.recv(1)
-                if not got:
-                    return
-                cmd += got
+            cmd = self.command(conn)
+            if cmd is None:
+                return
             self.commands.append(cmd.rstrip(b"\0").decode())
             if cmd == b"zFILDES\0":
                 conn.sendall(b"UNKNOWN COMMAND\0")
@@ -144,9 +174,3 @@ class FildesRefuser:
         except OSError:
             return
 
-    def close(self):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accept
-        except OSError:
-            pass
-        self.listener.close()

@@ -149,3 +149,14 @@ def wait_drained(inst, load, delivered, queues=("incoming", "active", "deferred"
             return True
         time.sleep(0.2)
     return False
+
+
+def tally(load, got):
+    """For [(Message-ID, queue ID)] got: how many copies of each id, the
+    ids load had accepted that are missing, those there more than once."""
+    counts = {}
+    for mid, _ in got:
+        counts[mid] = counts.get(mid, 0) + 1
+    lost = sorted(load.accepted.keys() - set(counts))
+    twice = sorted(m for m, n in counts.items() if n > 1)
+    return counts, lost, twice

@@ -81,11 +81,7 @@ def run_with_kills(mailroom, killer):
     kills, _ = killing.run_with_killer(inst, load, killer, THREADS, CLEAN, KILL)
     killing.wait_drained(inst, load, lambda: [m for m, _ in maildir(inst)])
     got = maildir(inst)
-    counts = {}
-    for mid, _ in got:
-        counts[mid] = counts.get(mid, 0) + 1
-    lost = sorted(load.accepted.keys() - set(counts))
-    twice = sorted(m for m, n in counts.items() if n > 1)
+    counts, lost, twice = killing.tally(load, got)
     print(f"\nkill-local: {len(load.accepted)} accepted, {len(got)} in the Maildir, kills {kills}, "
           f"lost {len(lost)}, twice {len(twice)}")
     assert None not in counts

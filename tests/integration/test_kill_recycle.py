@@ -62,11 +62,7 @@ def test_kill_qmgr_and_cleanup_with_recycling(mailroom):
 
     killing.wait_drained(inst, load, lambda: [m for m, _ in deliveries(inst)])
     done = deliveries(inst)
-    counts = {}
-    for mid, _ in done:
-        counts[mid] = counts.get(mid, 0) + 1
-    lost = sorted(load.accepted.keys() - set(counts))
-    twice = sorted(m for m, n in counts.items() if n > 1)
+    counts, lost, twice = killing.tally(load, done)
     inodes = {qid[11:] for _, qid in done}
     corrupt = os.listdir(os.path.join(inst.spool, "corrupt"))
     print(f"\nkill-recycle: {len(load.accepted)} accepted, {len(done)} delivered, kills {kills}, "

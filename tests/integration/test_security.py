@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from clamdtest import StandIn
 from conftest import IS_ROOT, free_port, wait_port
 import qrecords
 from qrecords import fake_qid, hashed_path
@@ -461,52 +462,31 @@ def test_command_gets_no_writable_queue_file(agent, tmp_path):
     assert result["nosy@localhost"][0] == "sent", result
 
 
-class HostileClamd:
+class HostileClamd(StandIn):
     """A clamd that has been taken over by a message it parsed: it keeps
     the descriptor FILDES hands it, writes into it, and says OK. A stand-in
     for the real clamd, which cannot be made to misbehave on purpose."""
 
     def __init__(self, d):
-        self.sock = os.path.join(d, "hostile.sock")
         self.modes, self.writes = [], []
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(self.sock)
-        os.chmod(self.sock, 0o666)
-        self.listener.listen(8)
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__(d, "hostile", threaded=False)
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn:
-                cmd = b""
-                while not cmd.endswith(b"\0"):
-                    got = conn.recv(1)
-                    if not got:
-                        break
-                    cmd += got
-                if cmd != b"zFILDES\0":
+    def one(self, conn):
+        with conn:
+            cmd = self.command(conn)
+            if cmd != b"zFILDES\0":
+                if cmd is not None:
                     conn.sendall(b"UNKNOWN COMMAND\0")
-                    continue
-                _, fds, _, _ = socket.recv_fds(conn, 1, 1)
-                fd = fds[0]
-                self.modes.append(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
-                try:
-                    self.writes.append(os.pwrite(fd, b"X-Evil: changed after the scan\r\n", 0))
-                except OSError as e:
-                    self.writes.append(e.errno)
-                conn.sendall(b"fd[%d]: OK\0" % fd)
-                os.close(fd)
-
-    def close(self):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
+                return
+            _, fds, _, _ = socket.recv_fds(conn, 1, 1)
+            fd = fds[0]
+            self.modes.append(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE)
+            try:
+                self.writes.append(os.pwrite(fd, b"X-Evil: changed after the scan\r\n", 0))
+            except OSError as e:
+                self.writes.append(e.errno)
+            conn.sendall(b"fd[%d]: OK\0" % fd)
+            os.close(fd)
 
 
 def test_clamd_gets_a_read_only_descriptor(mailroom):
