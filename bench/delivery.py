@@ -32,8 +32,23 @@ generator, BUILD/bin/smtp-load, one connection per session for all its
 messages, 4 KiB each, noting when each 250 came back with -o; "python":
 smtplib in threads, the client of the figures before 2026-11-28, which
 spends more CPU per message than the servers it measures and so shares
-the two cores with them).
+the two cores with them), BENCH_PERF (1: `perf record -a -g` over each
+measured run, and two more columns: the share of the server's own CPU
+samples, and of the whole machine's busy samples, whose call chain
+passes ext4's recently_deleted, the walk past freed inodes described in
+docs/benchmarks.md).
+
+Each row starts from the same file-system state (docs/benchmarks.md, "Each
+row on its own block group"): on ext4 every row's instance gets its own
+block group (its folder is made under a folder marked as a top of
+hierarchies, chattr +T, so ext4 places it like a top-level directory,
+and a group an earlier row, or a bench that ended in the last
+RECENT_SECONDS, used is refused), and the file system is synced between
+rows. So a row pays for the inodes its own server frees (Postfix removes a
+queue file per message), never for those an earlier row freed.
 """
+import array
+import fcntl
 import os
 import pwd
 import shutil
@@ -52,7 +67,11 @@ import mkinstance  # noqa: E402
 
 POSTFIX = "/usr/sbin/postfix"
 SMTP_LOAD = "build/bin/smtp-load"  # main() points it at the build given
-GRAVEYARD = None  # main(): finished instances wait here until the end
+ROWS = None  # main(): every row's instance lives here until the end
+USED_GROUPS = set()  # block groups of this bench's rows (and recent ones)
+GROUPS_FILE = ".delivery-groups"  # in BENCH_DIR: groups freed and when
+RECENT_SECONDS = 400  # ext4 skips inodes freed in the last 60 s (360 dirty)
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x20000
 BODY = "x" * 76 + "\r\n"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -80,10 +99,10 @@ def wait_port(port, timeout=20):
     return False
 
 
-def tree_cpu(root):
-    """CPU seconds of root and all its descendants, exited ones included:
-    each live process's own and reaped children's time (a process that
-    exited is in its parent's children's time)."""
+def tree(root):
+    """{pid: CPU seconds} of root and all its descendants: each live
+    process's own and reaped children's time (a process that exited is in
+    its parent's children's time)."""
     parent, cpu = {}, {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -95,14 +114,117 @@ def tree_cpu(root):
             continue
         parent[int(name)] = int(fields[1])
         cpu[int(name)] = sum(int(x) for x in fields[11:15]) / TICKS
-    total = 0.0
+    mine = {}
     for pid in cpu:
         p = pid
         while p and p != root:
             p = parent.get(p)
         if p == root:
-            total += cpu[pid]
-    return total
+            mine[pid] = cpu[pid]
+    return mine
+
+
+def tree_cpu(root):
+    """CPU seconds of root and all its descendants, exited ones included."""
+    return sum(tree(root).values())
+
+
+def mount_device(path):
+    """The device name (vda) of the ext4 file system holding path, or None."""
+    dev = os.stat(path).st_dev
+    want = f"{os.major(dev)}:{os.minor(dev)}"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            fstype, source = right.split()[:2]
+            if left.split()[2] == want and fstype == "ext4":
+                return os.path.basename(source)
+    return None
+
+
+def inodes_per_group(path):
+    """Inodes per ext4 block group of path's file system (its inode count
+    over the groups /proc/fs/ext4/DEV/mb_groups lists), or None."""
+    dev = mount_device(path)
+    if not dev:
+        return None
+    try:
+        with open(f"/proc/fs/ext4/{dev}/mb_groups") as f:
+            groups = sum(1 for line in f if line.startswith("#") and ":" in line)
+    except OSError:
+        return None
+    return os.statvfs(path).f_files // groups if groups else None
+
+
+def block_group(path):
+    """The ext4 block group holding path's inode, or None off ext4."""
+    ipg = inodes_per_group(path)
+    return (os.stat(path).st_ino - 1) // ipg if ipg else None
+
+
+def mark_top(path):
+    """Mark a folder as a top of directory hierarchies (chattr +T): ext4
+    spreads its subfolders over the block groups as it does top-level
+    ones (Orlov), each to a group with the fewest folders. False where
+    the file system has no such flag."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        flags = array.array("l", [0])
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags, True)
+        flags[0] |= FS_TOPDIR_FL
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, flags, True)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def recent_groups(base):
+    """{block group: time} where an earlier bench removed its rows less
+    than RECENT_SECONDS ago (GROUPS_FILE in base)."""
+    now, groups = time.time(), {}
+    try:
+        with open(os.path.join(base, GROUPS_FILE)) as f:
+            for line in f:
+                group, when = line.split()
+                if now - float(when) < RECENT_SECONDS:
+                    groups[int(group)] = float(when)
+    except (OSError, ValueError):
+        pass
+    return groups
+
+
+def note_removed(base, groups):
+    """Add the block groups just freed to GROUPS_FILE in base."""
+    recent = recent_groups(base)
+    recent.update(dict.fromkeys(groups, time.time()))
+    with open(os.path.join(base, GROUPS_FILE), "w") as f:
+        for group, when in sorted(recent.items()):
+            f.write(f"{group} {when}\n")
+
+
+def row_dir(prefix):
+    """A new folder in ROWS for one row's instance, in a block group that no
+    earlier row of this bench and no bench that ended lately used: its
+    inodes, created and freed, are its server's alone. (With
+    BENCH_ROWS=shared, the arrangement before: one group for all rows.)"""
+    if os.environ.get("BENCH_ROWS", "apart") == "shared":
+        path = tempfile.mkdtemp(prefix=prefix, dir=ROWS)
+        os.chmod(path, 0o755)
+        return path
+    for _ in range(20):
+        path = tempfile.mkdtemp(prefix=prefix, dir=ROWS)
+        group = block_group(path)
+        if group is None or group not in USED_GROUPS:
+            break
+    if group is not None:
+        USED_GROUPS.add(group)
+    os.chmod(path, 0o755)
+    return path
 
 
 class Mailroom:
@@ -110,8 +232,7 @@ class Mailroom:
 
     def __init__(self, build, base):
         self.build = os.path.abspath(build)
-        self.dir = tempfile.mkdtemp(prefix="mailroom-bench-dlv.", dir=base)
-        os.chmod(self.dir, 0o755)
+        self.dir = row_dir("mailroom-bench-dlv.")
         self.port = free_port()
         mkinstance.create(self.dir, os.path.join(self.build, "bin"), {"smtp": self.port},
                           bench_conf(), qmgr=True)
@@ -136,7 +257,6 @@ class Mailroom:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait()
-        bury(self.dir)
 
 
 class Baseline(Mailroom):
@@ -155,8 +275,7 @@ class Postfix:
     name = "postfix"
 
     def __init__(self, build, base):
-        self.dir = tempfile.mkdtemp(prefix="postfix-bench-dlv.", dir=base)
-        os.chmod(self.dir, 0o755)
+        self.dir = row_dir("postfix-bench-dlv.")
         self.port = free_port()
         d = self.dir
         for sub in ("etc", "spool", "data", "log", "mail"):
@@ -213,7 +332,6 @@ maillog_file_prefixes = {d}
     def stop(self):
         subprocess.run([POSTFIX, "-c", os.path.join(self.dir, "etc"), "stop"], capture_output=True)
         time.sleep(1)
-        bury(self.dir)
 
 
 def send_all(port, n, sessions, tag):
@@ -294,10 +412,10 @@ def maildir_times(maildir, accepted, want, deadline):
 
 def set_aside(maildir):
     """Move the messages of an earlier run out of the Maildir's new/ into
-    a sibling folder. Nothing is removed while the bench runs: on ext4
-    without a journal (/var/tmp here) every file created after a mass
-    removal walks past the freed inodes, which would charge the bench's
-    own clean-up to whichever server runs next."""
+    a sibling folder. The bench itself removes nothing while it runs: on
+    ext4 without a journal (/var/tmp here) every file created after a
+    mass removal walks past the freed inodes, which would charge the
+    bench's own clean-up to the run that follows."""
     if not os.path.isdir(maildir):
         return
     old = os.path.join(os.path.dirname(maildir), "bench-old")
@@ -306,16 +424,65 @@ def set_aside(maildir):
         os.rename(os.path.join(maildir, name), os.path.join(old, name))
 
 
-def bury(path):
-    """Move a finished instance into GRAVEYARD, removed when the bench
-    ends (see set_aside)."""
-    os.rename(path, os.path.join(GRAVEYARD, os.path.basename(path)))
+class PerfWatch:
+    """BENCH_PERF=1: perf record -a -g over one measured run, the server's
+    process tree noted every 0.2 s meanwhile (its processes live for the
+    whole run or most of it); walk() then tells how much of the server's
+    CPU samples, and of the machine's busy ones, went through ext4's
+    recently_deleted."""
+
+    def __init__(self, root):
+        self.root, self.pids, self.done = root, set(), threading.Event()
+        self.data = tempfile.NamedTemporaryFile(prefix="delivery-perf.", suffix=".data")
+        self.proc = subprocess.Popen(["perf", "record", "-a", "-g", "-q", "-o", self.data.name],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self.note_pids)
+        self.thread.start()
+        time.sleep(0.3)
+
+    def note_pids(self):
+        while not self.done.wait(0.2):
+            self.pids.update(tree(self.root))
+
+    def report(self, *args):
+        """perf report's rows "figure|pid:comm[|symbol]" as (figure, pid,
+        symbol)."""
+        r = subprocess.run(["perf", "report", "-i", self.data.name, "--stdio", "-g", "none",
+                            "-t", "|", *args], capture_output=True, text=True, check=False)
+        rows = []
+        for line in r.stdout.splitlines():
+            f = [x.strip() for x in line.split("|")] + [""]
+            if len(f) >= 3 and not line.startswith("#") and f[0]:
+                rows.append((float(f[0].rstrip("%")), int(f[1].split(":")[0]), f[2]))
+        return rows
+
+    def walk(self):
+        """(server's share, machine's busy share) of samples under
+        recently_deleted, in percent."""
+        self.pids.update(tree(self.root))
+        self.done.set()
+        self.thread.join()
+        self.proc.send_signal(2)
+        self.proc.wait()
+        total = self.report("--no-children", "--sort", "pid", "-F", "sample,pid")
+        walks = [(pct, pid) for pct, pid, sym in
+                 self.report("--children", "--sort", "pid,sym", "-F",
+                             "overhead_children,pid,sym", "--percent-limit", "0")
+                 if sym.endswith(" recently_deleted")]
+        all_samples = sum(c for c, _, _ in total)
+        busy = sum(c for c, pid, _ in total if pid != 0)
+        mine = sum(c for c, pid, _ in total if pid in self.pids)
+        walk_all = sum(pct for pct, _ in walks) * all_samples / 100
+        walk_mine = sum(pct for pct, pid in walks if pid in self.pids) * all_samples / 100
+        self.data.close()
+        return walk_mine * 100 / max(mine, 1), walk_all * 100 / max(busy, 1)
 
 
-def run(server, n, sessions, tag):
+def run(server, n, sessions, tag, perf=False):
     """One measured run on a started server; returns its figures."""
     set_aside(server.maildir)
     load = os.getloadavg()[0]
+    watch = PerfWatch(server.root_pid()) if perf else None
     cpu0 = tree_cpu(server.root_pid())
     t0 = time.time()
     accepted = send_all(server.port, n, sessions, tag)
@@ -328,20 +495,32 @@ def run(server, n, sessions, tag):
         "p50": statistics.median(delays) * 1000 if delays else 0,
         "p95": delays[int(len(delays) * 0.95)] * 1000 if delays else 0,
         "cpu": (cpu1 - cpu0) * 1000 / max(len(times), 1), "load": load,
+        "walk": watch.walk() if watch else None,
     }
 
 
 def main():
-    global GRAVEYARD
+    global ROWS
     base = os.environ.get("BENCH_DIR", "/var/tmp")
-    GRAVEYARD = tempfile.mkdtemp(prefix="bench-dlv-done.", dir=base)
+    ROWS = tempfile.mkdtemp(prefix="bench-dlv.", dir=base)
+    os.chmod(ROWS, 0o755)
+    apart = os.environ.get("BENCH_ROWS", "apart") != "shared"
+    if apart:
+        USED_GROUPS.update(recent_groups(base))
+        if not mark_top(ROWS):
+            print(f"delivery: {base} cannot spread folders over block groups (not ext4?)")
     try:
-        measure()
+        measure(apart)
     finally:
-        shutil.rmtree(GRAVEYARD, ignore_errors=True)
+        groups = {block_group(os.path.join(ROWS, d)) for d in os.listdir(ROWS)}
+        shutil.rmtree(ROWS, ignore_errors=True)
+        if apart and groups - {None}:
+            note_removed(base, groups - {None})
 
 
-def measure():
+def measure(apart):
+    """Every row: a fresh instance of each server in turn, a warm-up, the
+    measured run; with apart, the file system synced after each row."""
     global SMTP_LOAD
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     SMTP_LOAD = os.path.join(build, "bin", "smtp-load")
@@ -360,10 +539,13 @@ def measure():
     if os.environ.get("BENCH_BASELINE") and "baseline" not in names:
         names.insert(0, "baseline")
     client = os.environ.get("BENCH_CLIENT", "smtp-load")
+    perf = os.environ.get("BENCH_PERF", "") not in ("", "0")
     print(f"delivery: {n} messages of ~4 KiB per run, one recipient, into one Maildir; "
-          f"client {client}")
+          f"client {client}; rows {'apart' if apart else 'shared'}")
     print(f"{'server':9} {'sessions':>8} {'run':>3} {'msgs/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'CPU ms/msg':>10} {'load':>5}")
+          f"{'CPU ms/msg':>10} {'load':>5}" + (" walk% server machine" if perf else ""))
+    if apart:
+        os.sync()
     for sessions in sessions_list:
         for r in range(runs):
             for name in names:
@@ -375,13 +557,16 @@ def measure():
                     time.sleep(1)
                     # a warm-up, so that processes and Maildir exist
                     run(server, min(50, n), sessions, f"warm{r}")
-                    f = run(server, n, sessions, f"run{r}")
+                    f = run(server, n, sessions, f"run{r}", perf)
+                    walk = f"{f['walk'][0]:12.1f} {f['walk'][1]:7.1f}" if f["walk"] else ""
                     print(f"{name:9} {sessions:8} {r + 1:3} {f['rate']:7.0f} {f['p50']:8.0f} "
-                          f"{f['p95']:8.0f} {f['cpu']:10.2f} {f['load']:5.1f}"
+                          f"{f['p95']:8.0f} {f['cpu']:10.2f} {f['load']:5.1f}{walk}"
                           + ("" if f["got"] == n else f"  (only {f['got']}/{n} arrived)"),
                           flush=True)
                 finally:
                     server.stop()
+                    if apart:
+                        os.sync()
 
 
 if __name__ == "__main__":
