@@ -346,31 +346,34 @@ static int bounce_post(const qmgr_message_t *msg, int kind, const bounce_set_t *
     return st == CLEANUP_STAT_OK ? 0 : -1;
 }
 
-/* bounce_send_kind - collect the records of one kind and post them */
-static int bounce_send_kind(qmgr_message_t *msg, const char *queue, int kind)
+/* bounce_send_kind - collect the records of one kind and post them;
+ * -1 on error, else how many records the log held (0: none, or no log) */
+static long bounce_send_kind(qmgr_message_t *msg, const char *queue, int kind)
 {
     bounce_set_t set = {NULL, 0, kind, msg};
     const char *why;
-    int ret = 0;
+    long seen;
 
-    if (qlog_walk(queue, msg->id, bounce_collect_fn, &set, &why) < 0) {
+    if ((seen = qlog_walk(queue, msg->id, bounce_collect_fn, &set, &why)) < 0)
 	msg_warn("%s: %s", msg->id, why);
-	ret = -1;
-    } else if (set.count > 0) {
-	ret = bounce_post(msg, kind, &set);
-    }
+    else if (set.count > 0 && bounce_post(msg, kind, &set) < 0)
+	seen = -1;
     bounce_set_free(&set);
-    return ret;
+    return seen;
 }
 
-/* qmgr_bounce_flush - the notices the bounce log calls for */
+/* qmgr_bounce_flush - the notices the bounce log calls for. A log that
+ * held no record (or none at all: the common case, every recipient
+ * delivered without NOTIFY=SUCCESS) is not read a second time. */
 int qmgr_bounce_flush(qmgr_message_t *msg)
 {
+    long seen;
+
     if (msg->trace_flags)
-	return bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_REPORT);
-    if (bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_FAILURE) < 0)
+	return bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_REPORT) < 0 ? -1 : 0;
+    if ((seen = bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_FAILURE)) < 0)
 	return -1;
-    if (*msg->sender)
+    if (*msg->sender && seen > 0)
 	(void)bounce_send_kind(msg, MAIL_QUEUE_BOUNCE, BOUNCE_SUCCESS);
     return 0;
 }
@@ -388,7 +391,7 @@ void qmgr_bounce_delay_warning(qmgr_message_t *msg)
     msg->warned = 1;
     if (*msg->sender == 0 || msg->trace_flags)
 	return;
-    if (bounce_send_kind(msg, MAIL_QUEUE_DEFER, BOUNCE_DELAY) == 0 &&
+    if (bounce_send_kind(msg, MAIL_QUEUE_DEFER, BOUNCE_DELAY) >= 0 &&
 	qlog_append(MAIL_QUEUE_DEFER, msg->id, &e, 0, &why) < 0)
 	msg_warn("%s: %s", msg->id, why);
 }
