@@ -43,12 +43,10 @@ row on its own block group"): on ext4 every row's instance gets its own
 block group (its folder is made under a folder marked as a top of
 hierarchies, chattr +T, so ext4 places it like a top-level directory,
 and a group an earlier row, or a bench that ended in the last
-RECENT_SECONDS, used is refused), and the file system is synced between
-rows. So a row pays for the inodes its own server frees (Postfix removes a
+400 s, used is refused: bench/blockgroups.py), and the file system is
+synced between rows. So a row pays for the inodes its own server frees (Postfix removes a
 queue file per message), never for those an earlier row freed.
 """
-import array
-import fcntl
 import os
 import pwd
 import shutil
@@ -65,13 +63,12 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tools"))
 import mkinstance  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import blockgroups  # noqa: E402
+
 POSTFIX = "/usr/sbin/postfix"
 SMTP_LOAD = "build/bin/smtp-load"  # main() points it at the build given
-ROWS = None  # main(): every row's instance lives here until the end
-USED_GROUPS = set()  # block groups of this bench's rows (and recent ones)
-GROUPS_FILE = ".delivery-groups"  # in BENCH_DIR: groups freed and when
-RECENT_SECONDS = 400  # ext4 skips inodes freed in the last 60 s (360 dirty)
-FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x20000
+ROWS = None  # main(): blockgroups.Rows, where every row's instance lives
 BODY = "x" * 76 + "\r\n"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -129,110 +126,12 @@ def tree_cpu(root):
     return sum(tree(root).values())
 
 
-def mount_device(path):
-    """The device name (vda) of the ext4 file system holding path, or None."""
-    dev = os.stat(path).st_dev
-    want = f"{os.major(dev)}:{os.minor(dev)}"
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, right = line.split(" - ", 1)
-            fstype, source = right.split()[:2]
-            if left.split()[2] == want and fstype == "ext4":
-                return os.path.basename(source)
-    return None
-
-
-def inodes_per_group(path):
-    """Inodes per ext4 block group of path's file system (its inode count
-    over the groups /proc/fs/ext4/DEV/mb_groups lists), or None."""
-    dev = mount_device(path)
-    if not dev:
-        return None
-    try:
-        with open(f"/proc/fs/ext4/{dev}/mb_groups") as f:
-            groups = sum(1 for line in f if line.startswith("#") and ":" in line)
-    except OSError:
-        return None
-    return os.statvfs(path).f_files // groups if groups else None
-
-
-def block_group(path):
-    """The ext4 block group holding path's inode, or None off ext4."""
-    ipg = inodes_per_group(path)
-    return (os.stat(path).st_ino - 1) // ipg if ipg else None
-
-
-def mark_top(path):
-    """Mark a folder as a top of directory hierarchies (chattr +T): ext4
-    spreads its subfolders over the block groups as it does top-level
-    ones (Orlov), each to a group with the fewest folders. False where
-    the file system has no such flag."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return False
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags, True)
-        flags[0] |= FS_TOPDIR_FL
-        fcntl.ioctl(fd, FS_IOC_SETFLAGS, flags, True)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def recent_groups(base):
-    """{block group: time} where an earlier bench removed its rows less
-    than RECENT_SECONDS ago (GROUPS_FILE in base)."""
-    now, groups = time.time(), {}
-    try:
-        with open(os.path.join(base, GROUPS_FILE)) as f:
-            for line in f:
-                group, when = line.split()
-                if now - float(when) < RECENT_SECONDS:
-                    groups[int(group)] = float(when)
-    except (OSError, ValueError):
-        pass
-    return groups
-
-
-def note_removed(base, groups):
-    """Add the block groups just freed to GROUPS_FILE in base."""
-    recent = recent_groups(base)
-    recent.update(dict.fromkeys(groups, time.time()))
-    with open(os.path.join(base, GROUPS_FILE), "w") as f:
-        for group, when in sorted(recent.items()):
-            f.write(f"{group} {when}\n")
-
-
-def row_dir(prefix):
-    """A new folder in ROWS for one row's instance, in a block group that no
-    earlier row of this bench and no bench that ended lately used: its
-    inodes, created and freed, are its server's alone. (With
-    BENCH_ROWS=shared, the arrangement before: one group for all rows.)"""
-    if os.environ.get("BENCH_ROWS", "apart") == "shared":
-        path = tempfile.mkdtemp(prefix=prefix, dir=ROWS)
-        os.chmod(path, 0o755)
-        return path
-    for _ in range(20):
-        path = tempfile.mkdtemp(prefix=prefix, dir=ROWS)
-        group = block_group(path)
-        if group is None or group not in USED_GROUPS:
-            break
-    if group is not None:
-        USED_GROUPS.add(group)
-    os.chmod(path, 0o755)
-    return path
-
-
 class Mailroom:
     name = "mailroom"
 
     def __init__(self, build, base):
         self.build = os.path.abspath(build)
-        self.dir = row_dir("mailroom-bench-dlv.")
+        self.dir = ROWS.own_dir("mailroom-bench-dlv.")
         self.port = free_port()
         mkinstance.create(self.dir, os.path.join(self.build, "bin"), {"smtp": self.port},
                           bench_conf(), qmgr=True)
@@ -275,7 +174,7 @@ class Postfix:
     name = "postfix"
 
     def __init__(self, build, base):
-        self.dir = row_dir("postfix-bench-dlv.")
+        self.dir = ROWS.own_dir("postfix-bench-dlv.")
         self.port = free_port()
         d = self.dir
         for sub in ("etc", "spool", "data", "log", "mail"):
@@ -502,20 +401,14 @@ def run(server, n, sessions, tag, perf=False):
 def main():
     global ROWS
     base = os.environ.get("BENCH_DIR", "/var/tmp")
-    ROWS = tempfile.mkdtemp(prefix="bench-dlv.", dir=base)
-    os.chmod(ROWS, 0o755)
     apart = os.environ.get("BENCH_ROWS", "apart") != "shared"
-    if apart:
-        USED_GROUPS.update(recent_groups(base))
-        if not mark_top(ROWS):
-            print(f"delivery: {base} cannot spread folders over block groups (not ext4?)")
+    ROWS = blockgroups.Rows(base, "bench-dlv.", apart)
+    if apart and not ROWS.spread:
+        print(f"delivery: {base} cannot spread folders over block groups (not ext4?)")
     try:
         measure(apart)
     finally:
-        groups = {block_group(os.path.join(ROWS, d)) for d in os.listdir(ROWS)}
-        shutil.rmtree(ROWS, ignore_errors=True)
-        if apart and groups - {None}:
-            note_removed(base, groups - {None})
+        ROWS.remove()
 
 
 def measure(apart):
