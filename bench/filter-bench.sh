@@ -23,6 +23,9 @@
 #   BENCH_FILTER_BODY     same,vary       the same body in every message, and
 #                                         bodies that differ (smtp-load -V)
 #   BENCH_FILTER_SYNTH_BODY, _LOGICAL, _HASH  40000, 60000, 60000: its size
+#   BENCH_FILTER_BAYES    200             made-up spam and as many ham messages
+#                                         learned into the built-in scorer's Bayes
+#                                         database before the runs (0: none)
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 SUDO=""

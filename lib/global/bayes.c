@@ -16,6 +16,21 @@
  * files to manage); concurrent use is made safe by the flock on the lock
  * file, held from open to close. Counts are stored big-endian so that a
  * database can be copied between machines.
+ *
+ * A reader that classifies message after message (a filterd worker)
+ * keeps its handle (bayes_reader_get, bayes_reader_put): opening the
+ * database per message read its pages afresh and set up Berkeley DB's
+ * cache every time. A handle caches pages, so a kept one may be used
+ * only while the file is as it was: every writer, once it holds the
+ * exclusive lock and before it changes anything, adds one to a
+ * generation number in the lock file (its first 8 bytes, big-endian), and
+ * the reader compares it, under its shared lock, with the one it saw at
+ * open, and the file's inode, size and modification time too (a database
+ * copied over the old one by hand). Any difference: the handle is closed
+ * and the database opened again. Between two messages the reader holds
+ * no lock, so writers never wait for an idle reader. The weak spot: a
+ * database copied in place within one tick of the file system's clock
+ * to the same size is not seen until the next learn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +41,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <db.h>
 
@@ -46,7 +62,12 @@ struct bayes {
     DB *db;
     int lock_fd;
     int writable;
+    char *path;     /* the database file */
+    uint64_t gen;   /* the lock file's generation when opened */
+    struct stat st; /* the database file when opened */
 };
+
+static bayes_t *bayes_kept; /* the reader kept between uses, or NULL */
 
 /* Fields that give no tokens: different in every message, or ours */
 static const char *skip_fields[] = {
@@ -268,6 +289,32 @@ static int bayes_mkdirs(const char *dir, const char *user, const char **error_r)
     return rc;
 }
 
+/* bayes_gen - the generation in a lock file (0 when it holds none) */
+static uint64_t bayes_gen(int fd)
+{
+    unsigned char buf[8];
+    uint64_t gen = 0;
+
+    if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+	return 0;
+    for (int i = 0; i < 8; i++)
+	gen = gen << 8 | buf[i];
+    return gen;
+}
+
+/* bayes_gen_bump - a writer, under its exclusive lock: one more
+ * generation, before any change (so that a writer killed mid-change has
+ * already told the readers); 0 or -1 */
+static int bayes_gen_bump(int fd)
+{
+    unsigned char buf[8];
+    uint64_t gen = bayes_gen(fd) + 1;
+
+    for (int i = 0; i < 8; i++)
+	buf[i] = (unsigned char)(gen >> (56 - 8 * i));
+    return pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf) ? 0 : -1;
+}
+
 /* bayes_open - lock, then open the Berkeley DB file */
 int bayes_open(const char *dir, const char *user, int writable, bayes_t **bp, const char **error_r)
 {
@@ -286,13 +333,21 @@ int bayes_open(const char *dir, const char *user, int writable, bayes_t **bp, co
 	str_free(&path);
 	return -1;
     }
+    if (writable && bayes_gen_bump(fd) < 0) {
+	bayes_fail(error_r, "write %s.lock: %s", str_data(path), strerror(errno));
+	close(fd);
+	str_free(&path);
+	return -1;
+    }
     if (fd < 0 && access(str_data(path), F_OK) < 0 && errno == ENOENT) {
 	str_free(&path);
 	return 0;
     }
-    b = mr_alloc(sizeof(*b));
+    b = mr_calloc(1, sizeof(*b));
     b->lock_fd = fd;
     b->writable = writable;
+    b->gen = fd >= 0 ? bayes_gen(fd) : 0;
+    b->path = mr_strdup(str_data(path));
     if ((r = db_create(&b->db, NULL, 0)) != 0 ||
 	(r = b->db->open(b->db, NULL, str_data(path), NULL, DB_HASH,
 			 writable ? DB_CREATE : DB_RDONLY, 0600)) != 0) {
@@ -304,6 +359,8 @@ int bayes_open(const char *dir, const char *user, int writable, bayes_t **bp, co
 	bayes_close(&b);
 	return missing ? 0 : -1;
     }
+    if (stat(b->path, &b->st) < 0)
+	memset(&b->st, 0, sizeof(b->st));
     str_free(&path);
     *bp = b;
     return 1;
@@ -320,8 +377,62 @@ void bayes_close(bayes_t **bp)
 	b->db->close(b->db, 0);
     if (b->lock_fd >= 0)
 	close(b->lock_fd);
+    mr_free(b->path);
     mr_free(b);
     *bp = NULL;
+}
+
+/* bayes_kept_usable - may the kept handle serve path? Takes its shared
+ * lock when it may (the caller then uses it), else leaves it unlocked */
+static int bayes_kept_usable(bayes_t *b, const char *path)
+{
+    struct stat st;
+
+    if (strcmp(b->path, path) != 0 || flock(b->lock_fd, LOCK_SH) < 0)
+	return 0;
+    if (bayes_gen(b->lock_fd) == b->gen && stat(path, &st) == 0 && st.st_ino == b->st.st_ino &&
+	st.st_dev == b->st.st_dev && st.st_size == b->st.st_size &&
+	st.st_mtim.tv_sec == b->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == b->st.st_mtim.tv_nsec)
+	return 1;
+    (void)flock(b->lock_fd, LOCK_UN);
+    return 0;
+}
+
+/* bayes_reader_get - see bayes.h */
+int bayes_reader_get(const char *dir, const char *user, bayes_t **bp, const char **error_r)
+{
+    str_t *path;
+    int usable;
+
+    if (bayes_kept && (user == NULL || user_ok(user))) {
+	path = str_new(256);
+	bayes_path(path, dir, user);
+	usable = bayes_kept_usable(bayes_kept, str_data(path));
+	str_free(&path);
+	if (usable) {
+	    *bp = bayes_kept;
+	    bayes_kept = NULL;
+	    return 1;
+	}
+    }
+    bayes_close(&bayes_kept);
+    return bayes_open(dir, user, 0, bp, error_r);
+}
+
+/* bayes_reader_put - see bayes.h */
+void bayes_reader_put(bayes_t **bp)
+{
+    bayes_t *b = *bp;
+
+    if (b == NULL)
+	return;
+    *bp = NULL;
+    if (b->writable || b->lock_fd < 0 || flock(b->lock_fd, LOCK_UN) < 0) {
+	bayes_close(&b);
+	return;
+    }
+    bayes_close(&bayes_kept);
+    bayes_kept = b;
 }
 
 /* get_pair - two big-endian 32-bit counts of key (0, 0 when absent);

@@ -72,6 +72,15 @@ typedef struct bayes bayes_t;
 int bayes_open(const char *dir, const char *user, int writable, bayes_t **bp, const char **error_r);
 /* bayes_close - close and free; sets *bp to NULL */
 void bayes_close(bayes_t **bp);
+/* bayes_reader_get - bayes_open read-only, for a process that reads
+ * again and again: the handle kept by the last bayes_reader_put when it
+ * is for the same database and nothing has written to it since (see
+ * bayes.c), else a new one. Returns as bayes_open. */
+int bayes_reader_get(const char *dir, const char *user, bayes_t **bp, const char **error_r);
+/* bayes_reader_put - done with a handle of bayes_reader_get: its lock
+ * is dropped and it is kept for the next bayes_reader_get (one at a
+ * time; the one kept before is closed); sets *bp to NULL */
+void bayes_reader_put(bayes_t **bp);
 /* bayes_learn - learn the message's tokens as spam or ham (forget: take
  * it out again). 1 learned, 0 nothing to do (already learned as that
  * class; forget: not learned), -1 error */

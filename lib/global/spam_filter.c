@@ -6,7 +6,9 @@
  * rule names) and our threshold decides, so that a recipient's policy
  * applies whichever scorer runs. Without it, one pass over the message
  * feeds the built-in rules and the Bayes tokenizer together; the Bayes
- * database is opened read-only for the classification (shared lock).
+ * database is read under a shared lock for the classification, through
+ * the handle kept from the last message while nothing has written to the
+ * database since (bayes_reader_get in bayes.c).
  * The rules found and the tokens stay in the scan until it is freed, so
  * that the verdict for another user (spam_scan_other) asks only that
  * user's database; spamd, whose whole score depends on the user, is
@@ -234,10 +236,13 @@ static void filter_bayes(const bayes_tokens_t *t, const char *user, spam_verdict
     const char *error;
     int rc;
 
-    rc = bayes_open(config_str("spam_bayes_directory"), bayes_user(user), 0, &b, &error);
+    rc = bayes_reader_get(config_str("spam_bayes_directory"), bayes_user(user), &b, &error);
     if (rc > 0)
 	rc = bayes_classify(b, t, config_int("spam_bayes_min_learned", 1, INT_MAX), &res, &error);
-    bayes_close(&b);
+    if (rc < 0)
+	bayes_close(&b);
+    else
+	bayes_reader_put(&b);
     if (rc < 0) {
 	msg_warn("spam filter: Bayes database not used: %s", error);
 	return;

@@ -8,7 +8,10 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "unit_helpers.h"
 #include "util/str.h"
@@ -277,12 +280,87 @@ static void test_learn_once(void **state)
     str_free(&msg);
 }
 
+/* lock_free - can the lock file of dir's global database be locked
+ * for writing at once (no reader holds it)? */
+static int lock_free(const char *dir)
+{
+    char path[400];
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "%s/global.db.lock", dir);
+    assert_true((fd = open(path, O_RDONLY)) >= 0);
+    ok = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return ok;
+}
+
+/* test_reader_kept - the reader's handle is kept between uses, holds no
+ * lock between them, and is opened again once a writer has been at the
+ * database (or the file was replaced) */
+static void test_reader_kept(void **state)
+{
+    char dir[300], path[400], copy[400];
+    str_t *msg = str_new(4096);
+    unsigned seed = 7;
+    bayes_t *w, *r, *first;
+    const char *error;
+    long ns, nh;
+    int i;
+
+    snprintf(dir, sizeof(dir), "%s/bayes-kept", unit_tmpdir());
+    assert_int_equal(bayes_reader_get(dir, NULL, &r, &error), 0); /* nothing yet */
+    assert_null(r);
+    assert_int_equal(bayes_open(dir, NULL, 1, &w, &error), 1);
+    for (i = 0; i < 4; i++) {
+	corpus_message(msg, i % 2, &seed);
+	assert_int_equal(learn_one(w, msg, i % 2, 0), 1);
+    }
+    bayes_close(&w);
+    assert_int_equal(bayes_reader_get(dir, NULL, &r, &error), 1);
+    first = r;
+    assert_int_equal(bayes_totals(r, &ns, &nh, &error), 0);
+    assert_true(ns == 2 && nh == 2);
+    assert_false(lock_free(dir)); /* in use: shared lock */
+    bayes_reader_put(&r);
+    assert_null(r);
+    assert_true(lock_free(dir)); /* kept, but not locked */
+    /* nothing written: the same handle */
+    assert_int_equal(bayes_reader_get(dir, NULL, &r, &error), 1);
+    assert_ptr_equal(r, first);
+    bayes_reader_put(&r);
+    /* a writer learns one more: the reader sees it */
+    assert_int_equal(bayes_open(dir, NULL, 1, &w, &error), 1);
+    corpus_message(msg, 1, &seed);
+    assert_int_equal(learn_one(w, msg, 1, 0), 1);
+    bayes_close(&w);
+    assert_int_equal(bayes_reader_get(dir, NULL, &r, &error), 1);
+    assert_int_equal(bayes_totals(r, &ns, &nh, &error), 0);
+    assert_true(ns == 3 && nh == 2);
+    bayes_reader_put(&r);
+    /* the file replaced by another database (no writer of ours) */
+    snprintf(path, sizeof(path), "%s/global.db", dir);
+    assert_int_equal(bayes_open(dir, "other", 1, &w, &error), 1);
+    corpus_message(msg, 0, &seed);
+    assert_int_equal(learn_one(w, msg, 0, 0), 1);
+    bayes_close(&w);
+    snprintf(copy, sizeof(copy), "%s/user/other.db", dir);
+    assert_int_equal(rename(copy, path), 0);
+    assert_int_equal(bayes_reader_get(dir, NULL, &r, &error), 1);
+    assert_int_equal(bayes_totals(r, &ns, &nh, &error), 0);
+    assert_true(ns == 0 && nh == 1);
+    bayes_reader_put(&r);
+    /* another user's database: the kept one is closed, the other opened */
+    assert_int_equal(bayes_reader_get(dir, "nobody-here", &r, &error), 0);
+    assert_null(r);
+    str_free(&msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tokenizer),  cmocka_unit_test(test_bounded),
 	cmocka_unit_test(test_combine),    cmocka_unit_test(test_corpus),
-	cmocka_unit_test(test_learn_once),
+	cmocka_unit_test(test_learn_once), cmocka_unit_test(test_reader_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
