@@ -104,25 +104,36 @@
 #define PH_WAIT 2 /* message complete, waiting for a worker slot */
 #define PH_WORK 3 /* a worker has the message */
 
+/* A spool file: its descriptor, its inode (the transaction's ID is made
+ * from it) and the most bytes it can hold (what the longest message
+ * written since it was last truncated left) */
+typedef struct filter_spool {
+    int fd;
+    unsigned long ino;
+    long long size;
+} filter_spool_t;
+
 typedef struct filter_sess {
-    event_conn_t *conn; /* NULL once the client has gone */
-    int lmtp;           /* LHLO was said */
-    int helo;           /* a hello was said */
-    int phase;          /* PH_* */
-    int errors;         /* refused commands */
-    int closing;        /* we hung up: ignore further input */
-    smtpd_dot_t cmd;    /* command line splitter (no dot rules) */
-    smtpd_dot_t data;   /* content splitter */
-    str_t *line;        /* the command line so far */
-    int line_long;      /* it overran FILTER_LINE_MAX */
-    int line_done;      /* a whole command line is in line */
-    str_t *spool;       /* content not yet written */
-    int spool_error;    /* 0, or why the content is refused */
-    filter_msg_t msg;   /* the transaction */
-    str_t *pending;     /* input that came while a worker ran */
-    str_t *out;         /* replies not yet written (filter_flush) */
-    int worker;         /* a worker has the message */
-    char *ident;        /* counted by anvil as this (filterd_limit.c) */
+    event_conn_t *conn;  /* NULL once the client has gone */
+    int lmtp;            /* LHLO was said */
+    int helo;            /* a hello was said */
+    int phase;           /* PH_* */
+    int errors;          /* refused commands */
+    int closing;         /* we hung up: ignore further input */
+    smtpd_dot_t cmd;     /* command line splitter (no dot rules) */
+    smtpd_dot_t data;    /* content splitter */
+    str_t *line;         /* the command line so far */
+    int line_long;       /* it overran FILTER_LINE_MAX */
+    int line_done;       /* a whole command line is in line */
+    str_t *spool;        /* content not yet written */
+    int spool_error;     /* 0, or why the content is refused */
+    filter_msg_t msg;    /* the transaction */
+    filter_spool_t file; /* msg.fd's inode and size */
+    long long spool_off; /* content bytes written to msg.fd */
+    str_t *pending;      /* input that came while a worker ran */
+    str_t *out;          /* replies not yet written (filter_flush) */
+    int worker;          /* a worker has the message */
+    char *ident;         /* counted by anvil as this (filterd_limit.c) */
     struct filter_sess *next_waiting;
     struct filter_sess *prev, *next; /* every session of this process */
 } filter_sess_t;
@@ -130,17 +141,17 @@ typedef struct filter_sess {
 #define SPOOL_TOOBIG 1
 #define SPOOL_IOERR 2
 
-static table_list_t *filter_policy_maps;         /* NULL: none, or unusable */
-static int filter_policy_broken;                 /* it could not be opened */
-static int filter_workers;                       /* running */
-static int filter_spool_pool[FILTER_SPOOL_POOL]; /* spool files to reuse */
-static size_t filter_spool_count;                /* in the pool */
-static filter_sess_t *filter_waiting;            /* sessions waiting for a slot */
+static table_list_t *filter_policy_maps;                    /* NULL: none, or unusable */
+static int filter_policy_broken;                            /* it could not be opened */
+static int filter_workers;                                  /* running */
+static filter_spool_t filter_spool_pool[FILTER_SPOOL_POOL]; /* spool files to reuse */
+static size_t filter_spool_count;                           /* in the pool */
+static filter_sess_t *filter_waiting;                       /* sessions waiting for a slot */
 static filter_sess_t **filter_wait_tail = &filter_waiting;
 static filter_sess_t *filter_sessions; /* every session */
 
 static void filter_consume(filter_sess_t *s, const char *buf, size_t len);
-static void filter_spool_release(int fd);
+static void filter_spool_release(filter_sess_t *s);
 
 /* filter_reply - one reply line to the client, written with the other
  * replies to the same input (filter_flush): the lines of EHLO, or the
@@ -196,7 +207,7 @@ static void filter_msg_reset(filter_sess_t *s)
 
     filter_msg_clear(m);
     if (m->fd >= 0)
-	filter_spool_release(m->fd);
+	filter_spool_release(s);
     memset(m, 0, sizeof(*m));
     m->fd = -1;
     str_reset(s->spool);
@@ -365,21 +376,14 @@ static void filter_rcpt(filter_sess_t *s, char *args)
     filter_reply(s, "250 2.1.5 Ok");
 }
 
-/* filter_spool_open - an unnamed file for the content: it vanishes with
- * its last descriptor, whatever happens to the process. A file a finished
- * message left in the pool is taken first (filter_spool_release). */
-static int filter_spool_open(const char **error_r)
+/* filter_spool_new - an unnamed file for the content: it vanishes with
+ * its last descriptor, whatever happens to the process */
+static int filter_spool_new(const char **error_r)
 {
     const char *dir = config_str("filterd_quarantine_directory");
     str_t *path;
     int fd;
 
-    if (filter_spool_count > 0) {
-	fd = filter_spool_pool[--filter_spool_count];
-	if (lseek(fd, 0, SEEK_SET) == 0)
-	    return fd;
-	(void)close(fd);
-    }
     if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
 	return fd;
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
@@ -398,29 +402,71 @@ static int filter_spool_open(const char **error_r)
     return fd;
 }
 
-/* filter_spool_release - a finished message's spool file, which nobody
- * else holds any more (its worker has exited): back into the pool, or
- * closed when the pool is full. A large file is emptied first so that the
- * pool does not keep disk space. */
-static void filter_spool_release(int fd)
+/* filter_spool_open - the session's spool file for a new message: one a
+ * finished message left in the pool (filter_spool_release), else a new
+ * one. The content is written with pwrite from offset 0 (the file's own
+ * offset means nothing). 0, or -1 with *error_r */
+static int filter_spool_open(filter_sess_t *s, const char **error_r)
 {
     struct stat st;
 
-    if (filter_spool_count >= FILTER_SPOOL_POOL ||
-	(fstat(fd, &st) == 0 && st.st_size > FILTER_SPOOL_KEEP && ftruncate(fd, 0) < 0)) {
-	(void)close(fd);
-	return;
+    s->spool_off = 0;
+    if (filter_spool_count > 0) {
+	s->file = filter_spool_pool[--filter_spool_count];
+	return 0;
     }
-    filter_spool_pool[filter_spool_count++] = fd;
+    if ((s->file.fd = filter_spool_new(error_r)) < 0)
+	return -1;
+    s->file.ino = fstat(s->file.fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+    s->file.size = 0;
+    return 0;
+}
+
+/* filter_spool_release - the session's spool file, which nobody else
+ * holds any more (its worker has finished): back into the pool, or
+ * closed when the pool is full. A large file is emptied first so that the
+ * pool does not keep disk space. */
+static void filter_spool_release(filter_sess_t *s)
+{
+    filter_spool_t *f = &s->file;
+
+    if (s->spool_off > f->size)
+	f->size = s->spool_off;
+    if (f->size > FILTER_SPOOL_KEEP && ftruncate(f->fd, 0) == 0)
+	f->size = 0;
+    if (filter_spool_count >= FILTER_SPOOL_POOL || f->size > FILTER_SPOOL_KEEP)
+	(void)close(f->fd);
+    else
+	filter_spool_pool[filter_spool_count++] = *f;
+    f->fd = -1;
 }
 
 /* filter_spool_end - the content is complete: cut off what a longer
- * message before it left in a pooled file; 0 or -1 */
-static int filter_spool_end(int fd)
+ * message before it left in a pooled file (only when one may have); 0
+ * or -1 */
+static int filter_spool_end(filter_sess_t *s)
 {
-    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (s->file.size > s->spool_off && ftruncate(s->msg.fd, s->spool_off) < 0)
+	return -1;
+    s->file.size = s->spool_off;
+    return 0;
+}
 
-    return end < 0 || ftruncate(fd, end) < 0 ? -1 : 0;
+/* filter_spool_pwrite - all of len bytes at off; 0 or -1 */
+static int filter_spool_pwrite(int fd, const char *data, size_t len, long long off)
+{
+    ssize_t n;
+
+    while (len > 0) {
+	if ((n = pwrite(fd, data, len, (off_t)off)) < 0 && errno == EINTR)
+	    continue;
+	if (n <= 0)
+	    return -1;
+	data += n;
+	len -= (size_t)n;
+	off += n;
+    }
+    return 0;
 }
 
 /* filter_spool_flush - write the buffered content */
@@ -428,9 +474,11 @@ static void filter_spool_flush(filter_sess_t *s)
 {
     if (str_len(s->spool) == 0 || s->spool_error)
 	return;
-    if (write_all(s->msg.fd, str_data(s->spool), str_len(s->spool)) < 0) {
+    if (filter_spool_pwrite(s->msg.fd, str_data(s->spool), str_len(s->spool), s->spool_off) < 0) {
 	msg_warn("%s: write to spool file: %m", s->msg.id);
 	s->spool_error = SPOOL_IOERR;
+    } else {
+	s->spool_off += (long long)str_len(s->spool);
     }
     str_reset(s->spool);
 }
@@ -457,18 +505,17 @@ static void filter_data_line(void *ctx, const char *data, size_t len, int comple
 static void filter_data(filter_sess_t *s)
 {
     const char *why = NULL;
-    struct stat st;
 
     if (!s->msg.sender)
 	return filter_refuse(s, "503 5.5.1 Error: need MAIL command");
     if (s->msg.rcpt_count == 0)
 	return filter_refuse(s, "503 5.5.1 Error: need RCPT command");
-    if ((s->msg.fd = filter_spool_open(&why)) < 0) {
+    if (filter_spool_open(s, &why) < 0) {
 	filter_reply(s, "451 4.3.0 Error: %s", why);
 	return filter_msg_reset(s);
     }
-    if (fstat(s->msg.fd, &st) == 0)
-	qid_new(s->msg.id, (unsigned long)st.st_ino);
+    s->msg.fd = s->file.fd;
+    qid_new(s->msg.id, s->file.ino);
     smtpd_dot_init(&s->data, SMTPD_DOT_MODE_NORMALIZE, 0, 1, filter_data_line, s);
     s->phase = PH_DATA;
     filter_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -593,7 +640,7 @@ static void filter_worker_child_init(void)
 	    (void)close(s->msg.fd);
     }
     while (filter_spool_count > 0)
-	(void)close(filter_spool_pool[--filter_spool_count]);
+	(void)close(filter_spool_pool[--filter_spool_count].fd);
 }
 
 /* filter_worker_start - hand a complete message to a worker */
@@ -620,7 +667,7 @@ static void filter_worker_start(filter_sess_t *s)
 static void filter_data_end(filter_sess_t *s)
 {
     filter_spool_flush(s);
-    if (!s->spool_error && filter_spool_end(s->msg.fd) < 0) {
+    if (!s->spool_error && filter_spool_end(s) < 0) {
 	msg_warn("%s: truncate spool file: %m", s->msg.id);
 	s->spool_error = SPOOL_IOERR;
     }

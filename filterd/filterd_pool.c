@@ -67,6 +67,7 @@
 #define POOL_NONE 0xffffffffu    /* a string that is not there */
 #define FILTER_WORKER_USES 1000  /* messages before a worker retires */
 #define POOL_REST_MAX (64 << 20) /* reply bytes handed back after a status */
+#define POOL_HEAD_MAX 4096       /* bytes of a record taken with its descriptors */
 
 /* What a worker says after a message */
 typedef struct pool_status {
@@ -230,15 +231,16 @@ void filter_msg_clear(filter_msg_t *m)
     mr_free(m->rcpts);
 }
 
-/* pool_send_job - the record's first bytes with the two descriptors,
- * then the rest; 0 or -1 */
+/* pool_send_job - the record with the two descriptors, in one sendmsg
+ * as far as the socket takes it, then the rest; 0 or -1 */
 static int pool_send_job(int chan, const str_t *rec, int client_fd, int spool_fd)
 {
     int fds[2] = {client_fd, spool_fd};
+    ssize_t n = sock_send_fds(chan, str_data(rec), str_len(rec), fds, 2, -1);
 
-    if (sock_send_fds(chan, str_data(rec), 8, fds, 2, -1) != 8)
+    if (n <= 0)
 	return -1;
-    return write_all(chan, str_data(rec) + 8, str_len(rec) - 8);
+    return write_all(chan, str_data(rec) + n, str_len(rec) - (size_t)n);
 }
 
 /* pool_read_all - exactly len bytes: 1, 0 at end-of-file before any, -1 */
@@ -258,12 +260,15 @@ static int pool_read_all(int fd, char *buf, size_t len)
     return 1;
 }
 
-/* pool_recv_head - the record's first 8 bytes and its two descriptors:
- * 1, 0 at end-of-file, -1 on anything else (descriptors closed) */
-static int pool_recv_head(int chan, char head[8], int fds_r[2])
+/* pool_recv_head - the start of a record (at least its first 8 bytes,
+ * at most len: the session process sends one record at a time, so
+ * nothing of a next one can come with it) and its two descriptors: the
+ * bytes received, 0 at end-of-file, -1 on anything else (descriptors
+ * closed) */
+static ssize_t pool_recv_head(int chan, char *head, size_t len, int fds_r[2])
 {
     char cbuf[CMSG_SPACE(4 * sizeof(int))];
-    struct iovec iov = {.iov_base = head, .iov_len = 8};
+    struct iovec iov = {.iov_base = head, .iov_len = len};
     struct msghdr mh = {
 	.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *cm;
@@ -283,8 +288,8 @@ static int pool_recv_head(int chan, char head[8], int fds_r[2])
     }
     if (got == 2 && !(mh.msg_flags & MSG_CTRUNC)) {
 	fds_r[0] = fds[0], fds_r[1] = fds[1];
-	if (n == 8 || pool_read_all(chan, head + n, (size_t)(8 - n)) == 1)
-	    return 1;
+	if (n >= 8 || pool_read_all(chan, head + n, (size_t)(8 - n)) == 1)
+	    return n >= 8 ? n : 8;
     }
     for (int i = 0; i < got; i++)
 	(void)close(fds[i]);
@@ -329,21 +334,26 @@ static int pool_worker_answer(int chan, int client, const str_t *reply, pool_sta
  * that makes no sense */
 static int pool_worker_job(int chan, int uses)
 {
-    char head[8], *data = NULL, *addr = NULL;
+    char head[POOL_HEAD_MAX], *data = NULL, *addr = NULL;
     filter_msg_t m = {.fd = -1};
     pool_status_t st = {.answered = 1, .retiring = uses >= FILTER_WORKER_USES};
     uint32_t magic, len;
     int fds[2], lmtp = 0, r;
+    ssize_t got;
+    size_t have;
     str_t *reply;
 
-    if ((r = pool_recv_head(chan, head, fds)) <= 0)
-	return r;
+    if ((got = pool_recv_head(chan, head, sizeof(head), fds)) <= 0)
+	return (int)got;
     r = -1;
     memcpy(&magic, head, 4);
     memcpy(&len, head + 4, 4);
-    if (magic == POOL_MAGIC && len <= POOL_JOB_MAX) {
+    have = (size_t)got - 8; /* bytes of the fields that came with the head */
+    if (magic == POOL_MAGIC && len <= POOL_JOB_MAX && have <= len) {
 	data = mr_alloc(len ? len : 1);
-	if (pool_read_all(chan, data, len) == 1 && pool_decode(data, len, &m, &lmtp, &addr) == 0) {
+	memcpy(data, head + 8, have);
+	if (pool_read_all(chan, data + have, len - have) == 1 &&
+	    pool_decode(data, len, &m, &lmtp, &addr) == 0) {
 	    m.fd = fds[1];
 	    reply = str_new(512);
 	    filter_work(&m, lmtp, addr, reply);

@@ -224,7 +224,10 @@ int filter_scan_fd(const char *names, int fd, filter_verdict_t *v, const char **
     }
     if (feeds > 0)
 	buf = mr_alloc(FILTER_SCAN_BUF);
-    while (feeds > 0 && (got = pread(fd, buf, FILTER_SCAN_BUF, off)) != 0) {
+    /* up to the size (fstat above), or the end where fstat failed: no
+     * read just to find the end */
+    while (feeds > 0 && (st.st_size < 0 || off < st.st_size) &&
+	   (got = pread(fd, buf, FILTER_SCAN_BUF, off)) != 0) {
 	if (got < 0 && errno == EINTR)
 	    continue;
 	if (got < 0)

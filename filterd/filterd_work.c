@@ -289,9 +289,45 @@ typedef struct filter_feed {
     const char *hdr; /* next of our header lines, or NULL after them */
     int raw;         /* bypass: the content exactly as received */
     stream_t *spool;
+    int fd;         /* the spool file, read by filter_spool_read */
+    long long off;  /* where the next read starts */
+    long long size; /* the message's bytes in the file */
     filter_header_t filter;
     str_t *piece;
 } filter_feed_t;
+
+/*
+ * filter_spool_read - the spool file as a stream's transport: pread from
+ * the feed's own offset up to the message's size, so that re-injection
+ * needs no descriptor of its own (a dup shares the offset, which clamd
+ * and the scanners move) and no read to find the end.
+ */
+static ssize_t filter_spool_read(void *ctx, int unused_fd, void *buf, size_t len,
+				 int unused_timeout)
+{
+    filter_feed_t *f = ctx;
+    ssize_t n;
+
+    if (f->off >= f->size)
+	return 0;
+    if ((long long)len > f->size - f->off)
+	len = (size_t)(f->size - f->off);
+    while ((n = pread(f->fd, buf, len, (off_t)f->off)) < 0 && errno == EINTR)
+	;
+    if (n > 0)
+	f->off += n;
+    return n;
+}
+
+/* filter_spool_write - the spool stream is never written */
+static ssize_t filter_spool_write(void *unused_ctx, int unused_fd, const void *unused_buf,
+				  size_t unused_len, int unused_timeout)
+{
+    errno = EBADF;
+    return -1;
+}
+
+static const stream_io_t filter_spool_io = {filter_spool_read, filter_spool_write, NULL};
 
 /* filter_feed_spool - next piece of the spool file: 1, 0 at the end, -1 */
 static int filter_feed_spool(filter_feed_t *f, int *complete_r)
@@ -471,12 +507,14 @@ static int filter_inject_try(smtp_client_t *c, filter_feed_t *feed, smtp_msg_t *
 {
     int ret;
 
-    (void)lseek(fd, 0, SEEK_SET);
-    feed->spool = stream_open(dup(fd));
+    feed->fd = fd;
+    feed->off = 0;
+    feed->spool = stream_open(fd);
+    stream_set_io(feed->spool, &filter_spool_io, feed);
     feed->piece = str_new(FILTER_PIECE + 16);
     filter_header_init(&feed->filter, tag);
     ret = smtp_client_send(c, sm, rc, count);
-    (void)stream_close(&feed->spool);
+    (void)stream_release(&feed->spool);
     str_free(&feed->piece);
     return ret;
 }
@@ -488,7 +526,7 @@ static void filter_inject(filter_job_t *job, const size_t *idx, size_t count, co
     const char *relay = config_str("filterd_reinject_nexthop");
     filter_msg_t *m = job->msg;
     smtp_rcpt_t *rc = mr_calloc(count, sizeof(*rc));
-    filter_feed_t feed = {.hdr = headers, .raw = raw};
+    filter_feed_t feed = {.hdr = headers, .raw = raw, .size = m->size};
     smtp_msg_t sm = {.sender = m->sender,
 		     .size = m->size + (long long)strlen(headers),
 		     .eightbit = m->eightbit,

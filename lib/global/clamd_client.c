@@ -305,7 +305,10 @@ static clamd_conn_t *conn_new(const char *addr, int timeout, long long max_size,
     clamd_conn_t *c;
     int fd;
 
-    signal(SIGPIPE, SIG_IGN);
+    static int sigpipe_ignored;
+
+    if (!sigpipe_ignored) /* once: it stays ignored */
+	sigpipe_ignored = signal(SIGPIPE, SIG_IGN) != SIG_ERR;
     if (!clamd_address_local(addr))
 	fd = sock_connect_inet(addr, NULL, timeout, &error);
     else
