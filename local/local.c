@@ -186,14 +186,21 @@ static void local_service(stream_t *client, const char *service)
     deliver_request_t *req;
     size_t n = 0;
     const char *why = "";
-    int flushed;
+    int flushed, r, more;
 
-    if (deliver_request_read(client, &req) != 1)
+    /* every request of a batch first, so that qmgr never waits to write
+     * one; one refused (answered at once) does not end the batch */
+    r = deliver_request_read(client, &req);
+    for (size_t reads = 1;; reads++) {
+	if (r == 1)
+	    jobs[n++].req = req;
+	more = r == 1 ? req->more : r == DELIVER_REFUSED_MORE;
+	if (!more || reads >= DELIVER_MAX_BATCH)
+	    break;
+	r = deliver_request_next(client, &req);
+    }
+    if (n == 0)
 	return;
-    /* every request of a batch first, so that qmgr never waits to write one */
-    jobs[n++].req = req;
-    while (req->more && n < DELIVER_MAX_BATCH && deliver_request_next(client, &req) == 1)
-	jobs[n++].req = req;
     /* the queue files are locked now; a qmgr that died before may have
      * let its successor take them up first (deliver_request.h) */
     if (deliver_request_client_gone(client)) {

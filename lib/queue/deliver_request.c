@@ -299,8 +299,9 @@ int deliver_request_next(stream_t *client, deliver_request_t **req_r)
     req->recv_time = deliver_now();
     if ((why = deliver_check(req)) != NULL) {
 	deliver_refuse(client, req, why);
+	r = req->more ? DELIVER_REFUSED_MORE : -1;
 	deliver_request_free(&req);
-	return -1;
+	return r;
     }
     *req_r = req;
     return 1;

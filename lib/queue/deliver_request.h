@@ -143,7 +143,9 @@ typedef struct deliver_request {
  * rcpts[0..rcpt_count), then call deliver_request_done), 0 if qmgr
  * closed the connection without a request, -1 if the request was bad or
  * the queue file cannot be used (already answered and logged: just
- * return). */
+ * return), DELIVER_REFUSED_MORE as -1 for a request that said more=1:
+ * the next request of its batch follows (deliver_request_next). */
+#define DELIVER_REFUSED_MORE (-2)
 int deliver_request_read(stream_t *client, deliver_request_t **req_r);
 
 /* deliver_request_next - the next request of a batch (the previous one

@@ -874,3 +874,20 @@ def test_command_that_stops_its_step_does_not_stop_local(agent):
                       r"answer within 4s: killed")
     assert not os.path.exists(f"/proc/{m.group(1)}")
     assert done_marks(q) == {"stopper@localhost": False, "bob@mailroom.test": True}
+
+
+def test_a_refused_request_does_not_end_its_batch(agent):
+    """A request of a batch that local refuses (here: its queue file is not
+    in active/; a corrupt file is refused the same way) is answered at
+    once. local used to stop reading the batch there: the requests after
+    it went unanswered and qmgr deferred those messages for a retry.
+    Now every request of the batch is read and answered."""
+    inst = agent()
+    paths = [submit(inst, ["alice@mailroom.test"], MESSAGE) for _ in range(3)]
+    paths[0], paths[2] = activate(inst, paths[0]), activate(inst, paths[2])
+    replies = deliver_batch(inst, paths)   # the second one is still in incoming/
+    ids = [os.path.basename(p) for p in paths]
+    assert sorted(replies) == sorted(ids), replies
+    assert replies[ids[0]][0] == replies[ids[2]][0] == "sent"
+    assert replies[ids[1]] == ("deferred", "4.3.5", "invalid delivery request")
+    assert len(maildir_files(os.path.join(inst.mail, "mailroom.test", "alice"))) == 2
