@@ -452,29 +452,12 @@ static int filter_spool_end(filter_sess_t *s)
     return 0;
 }
 
-/* filter_spool_pwrite - all of len bytes at off; 0 or -1 */
-static int filter_spool_pwrite(int fd, const char *data, size_t len, long long off)
-{
-    ssize_t n;
-
-    while (len > 0) {
-	if ((n = pwrite(fd, data, len, (off_t)off)) < 0 && errno == EINTR)
-	    continue;
-	if (n <= 0)
-	    return -1;
-	data += n;
-	len -= (size_t)n;
-	off += n;
-    }
-    return 0;
-}
-
 /* filter_spool_flush - write the buffered content */
 static void filter_spool_flush(filter_sess_t *s)
 {
     if (str_len(s->spool) == 0 || s->spool_error)
 	return;
-    if (filter_spool_pwrite(s->msg.fd, str_data(s->spool), str_len(s->spool), s->spool_off) < 0) {
+    if (pwrite_all(s->msg.fd, str_data(s->spool), str_len(s->spool), s->spool_off) < 0) {
 	msg_warn("%s: write to spool file: %m", s->msg.id);
 	s->spool_error = SPOOL_IOERR;
     } else {

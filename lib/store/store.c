@@ -457,23 +457,6 @@ static int write_index(store_t *st, const char **error_r)
     return ret;
 }
 
-/* pwrite_all - write len bytes at offset, or fail; 0 ok, -1 error */
-static int pwrite_all(int fd, const char *data, size_t len, off_t offset)
-{
-    while (len > 0) {
-	ssize_t n = pwrite(fd, data, len, offset);
-
-	if (n < 0 && errno == EINTR)
-	    continue;
-	if (n <= 0)
-	    return -1;
-	data += n;
-	len -= (size_t)n;
-	offset += n;
-    }
-    return 0;
-}
-
 /* append_txn - append st->txn (committed) where st's index ends, after
  * cutting off what a crashed writer left beyond that; fdatasync. 0 ok,
  * -1 error (the file is cut back) */

@@ -147,3 +147,22 @@ int write_all(int fd, const void *buf, size_t len)
     }
     return 0;
 }
+
+/* pwrite_all - write everything at offset off or fail; 0 ok, -1 error */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const char *cp = buf;
+
+    while (len > 0) {
+	ssize_t n = pwrite(fd, cp, len, off);
+
+	if (n < 0 && errno == EINTR)
+	    continue;
+	if (n <= 0)
+	    return -1;
+	cp += n;
+	len -= (size_t)n;
+	off += n;
+    }
+    return 0;
+}

@@ -51,4 +51,7 @@ int reopen_read_only(int fd);
 /* write_all - write everything or fail; 0 ok, -1 error */
 int write_all(int fd, const void *buf, size_t len);
 
+/* pwrite_all - write everything at offset off or fail; 0 ok, -1 error */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
 #endif
